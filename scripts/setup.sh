@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package fhellm needs, then configures and builds it
+# into ./build (Ninja, RelWithDebInfo). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libssl-dev                 # AES-CTR / SHAKE seeds, RAND_bytes, HTTPS
+  libopenblas-dev            # clear matmuls of the client (never the reference BLAS)
+  nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
+  libcpp-httplib-dev         # the server and its client transport
+  libsentencepiece-dev       # SentencePiece .model tokenizers
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${FHELLM_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+cmake --build build -j"$(nproc)"

@@ -1,0 +1,13 @@
+// fhellm eval: not built yet (see the open issues).
+#include "commands.h"
+#include "fhellm/error.h"
+
+namespace fhellm::cli {
+
+void register_eval(CLI::App& app) {
+  auto* cmd = app.add_subcommand("eval", "(not available yet)");
+  cmd->allow_extras();
+  cmd->callback([] { throw Error(ErrorCode::not_implemented, "'eval' is not available in this build yet"); });
+}
+
+}  // namespace fhellm::cli

@@ -1,0 +1,16 @@
+// The fhellm commands. Each lives in its own cmd_<name>.cpp and adds a
+// subcommand to the application; main.cpp calls every register_* below.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace fhellm::cli {
+
+void register_generate(CLI::App& app);  // cmd_generate.cpp
+void register_eval(CLI::App& app);      // cmd_eval.cpp
+void register_bench(CLI::App& app);     // cmd_bench.cpp
+void register_compile(CLI::App& app);   // cmd_compile.cpp
+void register_serve(CLI::App& app);     // cmd_serve.cpp
+void register_demo(CLI::App& app);      // cmd_demo.cpp
+
+}  // namespace fhellm::cli

@@ -1,13 +1,15 @@
-// fhellm bench: not built yet (see the open issues).
+// fhellm bench: speed and traffic figures. Each kind of benchmark is a
+// subcommand in its own bench_*.cpp file.
 #include "commands.h"
-#include "fhellm/error.h"
 
 namespace fhellm::cli {
 
 void register_bench(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "(not available yet)");
-  cmd->allow_extras();
-  cmd->callback([] { throw Error(ErrorCode::not_implemented, "'bench' is not available in this build yet"); });
+  auto* bench = app.add_subcommand("bench", "Measure speed and traffic (see subcommands)");
+  bench->require_subcommand(1);
+  register_bench_linear(*bench);
+  register_bench_generate(*bench);
+  register_bench_model(*bench);
 }
 
 }  // namespace fhellm::cli

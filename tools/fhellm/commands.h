@@ -8,7 +8,11 @@ namespace fhellm::cli {
 
 void register_generate(CLI::App& app);  // cmd_generate.cpp
 void register_eval(CLI::App& app);      // cmd_eval.cpp
-void register_bench(CLI::App& app);     // cmd_bench.cpp
+void register_bench(CLI::App& app);     // cmd_bench.cpp: the "bench" command, whose
+                                        // subcommands are registered below
+void register_bench_linear(CLI::App& bench);    // bench_linear.cpp: encrypted matrix product
+void register_bench_generate(CLI::App& bench);  // bench_generate.cpp: per-token latency/traffic
+void register_bench_model(CLI::App& bench);     // bench_model.cpp: clear tokens/s
 void register_compile(CLI::App& app);   // cmd_compile.cpp
 void register_serve(CLI::App& app);     // cmd_serve.cpp
 void register_demo(CLI::App& app);      // cmd_demo.cpp

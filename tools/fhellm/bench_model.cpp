@@ -1,0 +1,13 @@
+// fhellm bench model: not built yet (see the open issues).
+#include "commands.h"
+#include "fhellm/error.h"
+
+namespace fhellm::cli {
+
+void register_bench_model(CLI::App& bench) {
+  auto* cmd = bench.add_subcommand("model", "(not available yet)");
+  cmd->allow_extras();
+  cmd->callback([] { throw Error(ErrorCode::not_implemented, "'bench model' is not available in this build yet"); });
+}
+
+}  // namespace fhellm::cli

@@ -1,0 +1,68 @@
+// NTT throughput: forward and inverse, reference and AVX2 kernels, one prime.
+// Run: build/bench/fhellm_bench_math --benchmark_filter=Ntt
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "fhellm/math/cpu_features.h"
+#include "fhellm/math/ntt.h"
+#include "fhellm/math/poly_arith.h"
+#include "fhellm/math/primes.h"
+
+using namespace fhellm::math;
+
+namespace {
+
+enum Kernel { kReference = 0, kAvx2 = 1 };
+
+template <bool Forward>
+void BM_Ntt(benchmark::State& state) {
+  const std::size_t n = static_cast<std::size_t>(state.range(0));
+  const int bits = static_cast<int>(state.range(1));
+  const auto kernel = static_cast<Kernel>(state.range(2));
+  if (kernel == kAvx2 && !cpu_has_avx2()) {
+    state.SkipWithError("no AVX2");
+    return;
+  }
+  const Modulus q(generate_ntt_primes(bits, 1, n)[0]);
+  const NttTables tables(n, q);
+  std::mt19937_64 rng(1);
+  std::vector<std::uint64_t> a(n);
+  for (auto& v : a) v = rng() % q.value();
+  for (auto _ : state) {
+    if (Forward) {
+      kernel == kAvx2 ? ntt_forward_avx2(a.data(), tables) : ntt_forward_reference(a.data(), tables);
+    } else {
+      kernel == kAvx2 ? ntt_inverse_avx2(a.data(), tables) : ntt_inverse_reference(a.data(), tables);
+    }
+    benchmark::DoNotOptimize(a.data());
+  }
+  state.SetLabel(std::string(kernel == kAvx2 ? "avx2" : "reference") + " q=" + std::to_string(bits) + "b");
+}
+
+void NttArgs(benchmark::internal::Benchmark* b) {
+  for (int kernel : {kReference, kAvx2}) {
+    b->Args({4096, 55, kernel});
+  }
+  for (std::int64_t n : {2048, 8192, 16384}) b->Args({n, 55, kAvx2});
+  b->Args({2048, 27, kAvx2});
+}
+
+void BM_PointwiseMultiply(benchmark::State& state) {
+  const std::size_t n = static_cast<std::size_t>(state.range(0));
+  const Modulus q(generate_ntt_primes(static_cast<int>(state.range(1)), 1, n)[0]);
+  std::mt19937_64 rng(2);
+  std::vector<std::uint64_t> a(n), b(n), c(n);
+  for (auto& v : a) v = rng() % q.value();
+  for (auto& v : b) v = rng() % q.value();
+  for (auto _ : state) {
+    multiply_mod(a.data(), b.data(), c.data(), n, q);
+    benchmark::DoNotOptimize(c.data());
+  }
+}
+
+}  // namespace
+
+BENCHMARK(BM_Ntt<true>)->Name("NttForward")->Apply(NttArgs)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Ntt<false>)->Name("NttInverse")->Apply(NttArgs)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_PointwiseMultiply)->Args({4096, 55})->Args({2048, 27})->Unit(benchmark::kMicrosecond);

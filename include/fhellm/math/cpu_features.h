@@ -1,0 +1,15 @@
+// Run-time CPU feature detection for picking SIMD kernels. The environment
+// variable FHELLM_NO_SIMD=1 forces the portable reference kernels (tests and
+// benchmarks use it to compare).
+#pragma once
+
+namespace fhellm::math {
+
+bool cpu_has_avx2() noexcept;       // AVX2 present and not disabled
+bool cpu_has_avx512ifma() noexcept; // AVX-512 F/DQ/VL/BW + IFMA present and not disabled
+
+// Overrides detection (for tests / benchmarks); `enabled=false` forces the
+// reference kernels everywhere until called again with true.
+void set_simd_enabled(bool enabled) noexcept;
+
+}  // namespace fhellm::math

@@ -1,0 +1,82 @@
+// Negacyclic number-theoretic transform over Z_q[X]/(X^N + 1), N = 2^k with
+// 2^1 <= N <= 2^17 (the library uses 2048..16384).
+//
+// Forward: coefficients a_0..a_{N-1} (in [0, q)) -> evaluations, in place, in
+// bit-reversed order: output slot i holds a(psi^(2*bitrev(i)+1)), psi the
+// table's primitive 2N-th root. Inverse undoes it exactly (division by N
+// included). Pointwise products of two forward transforms are the transform of
+// the negacyclic product. Algorithm: Cooley-Tukey forward / Gentleman-Sande
+// inverse with merged psi twists (Longa-Naehrig, CANS 2016) and Harvey's lazy
+// butterflies (values in [0, 4q) inside, [0, q) at the ends).
+//
+// Kernels: a portable reference (ntt_*_reference) and an AVX2 version; the
+// plain ntt_forward / ntt_inverse pick the fastest one the CPU supports at run
+// time (see cpu_features.h). All versions give bit-identical outputs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "fhellm/math/modulus.h"
+
+namespace fhellm::math {
+
+class NttTables {
+ public:
+  // @throws Error(invalid_argument) unless poly_degree is a power of two in
+  //   [2, 2^17] and q is a prime = 1 (mod 2 * poly_degree).
+  NttTables(std::size_t poly_degree, const Modulus& q);
+
+  std::size_t poly_degree() const noexcept { return n_; }
+  int log_degree() const noexcept { return log_n_; }
+  const Modulus& modulus() const noexcept { return q_; }
+  std::uint64_t root() const noexcept { return psi_; }  // primitive 2N-th root used
+
+  // psi^bitrev(i), i in [0, N): forward twiddles in the order they are used.
+  const std::vector<ShoupConstant>& forward_roots() const noexcept { return fwd_; }
+  // psi^-bitrev(i), i in [0, N): inverse twiddles in the order they are used.
+  const std::vector<ShoupConstant>& inverse_roots() const noexcept { return inv_; }
+  const ShoupConstant& inv_degree() const noexcept { return inv_n_; }  // N^-1 mod q
+
+ private:
+  std::size_t n_;
+  int log_n_;
+  Modulus q_;
+  std::uint64_t psi_;
+  std::vector<ShoupConstant> fwd_;
+  std::vector<ShoupConstant> inv_;
+  ShoupConstant inv_n_;
+};
+
+// In-place transforms. Input and output in [0, q); `values` has N entries.
+void ntt_forward(std::uint64_t* values, const NttTables& tables) noexcept;
+void ntt_inverse(std::uint64_t* values, const NttTables& tables) noexcept;
+
+// Reference (scalar, portable) kernels with the same contract.
+void ntt_forward_reference(std::uint64_t* values, const NttTables& tables) noexcept;
+void ntt_inverse_reference(std::uint64_t* values, const NttTables& tables) noexcept;
+
+// AVX2 kernels; call only when cpu_has_avx2(). Same contract, same results.
+void ntt_forward_avx2(std::uint64_t* values, const NttTables& tables) noexcept;
+void ntt_inverse_avx2(std::uint64_t* values, const NttTables& tables) noexcept;
+
+// Negacyclic product by the schoolbook method, O(N^2): the test oracle.
+std::vector<std::uint64_t> negacyclic_multiply_schoolbook(const std::vector<std::uint64_t>& a,
+                                                          const std::vector<std::uint64_t>& b,
+                                                          const Modulus& q);
+
+// Slot permutation of the automorphism X -> X^g (g odd) on a forward
+// transform: out[i] = in[perm[i]]. Works for any table of the same N.
+std::vector<std::uint32_t> ntt_automorphism_permutation(std::size_t poly_degree, std::uint64_t galois_elt);
+
+inline std::uint32_t reverse_bits(std::uint32_t x, int bits) noexcept {
+  std::uint32_t r = 0;
+  for (int i = 0; i < bits; ++i) {
+    r = (r << 1) | (x & 1);
+    x >>= 1;
+  }
+  return r;
+}
+
+}  // namespace fhellm::math

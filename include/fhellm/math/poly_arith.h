@@ -1,0 +1,43 @@
+// Element-wise kernels on coefficient arrays modulo one word modulus q. They
+// do no checking (hot paths); callers validate sizes and ranges at their
+// boundary. Unless stated, inputs and outputs are in [0, q) and `out` may
+// alias an input.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "fhellm/math/modulus.h"
+
+namespace fhellm::math {
+
+void add_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept;
+void sub_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept;
+void negate_mod(const std::uint64_t* a, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept;
+// out = a * b (element-wise), Barrett.
+void multiply_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                  const Modulus& q) noexcept;
+// out = a * scalar, scalar < q.
+void multiply_scalar_mod(const std::uint64_t* a, std::uint64_t scalar, std::uint64_t* out, std::size_t n,
+                         const Modulus& q) noexcept;
+// out += a * b (element-wise), reduced.
+void multiply_add_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                      const Modulus& q) noexcept;
+
+// Lazy accumulation for long sums of products (the encrypted matrix product):
+// acc[i] += a[i] * b[i] as exact 128-bit integers; reduce once at the end.
+// Safe for 2^128 / q^2 terms (>= 2^6 terms even at q = 2^61).
+void multiply_accumulate_u128(const std::uint64_t* a, const std::uint64_t* b, u128* acc, std::size_t n) noexcept;
+void reduce_u128(const u128* acc, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept;
+
+// Same with 64-bit accumulators, for q < 2^32 only (each product is below
+// q^2 < 2^64): the caller must reduce (reduce_u64) at least every
+// max_lazy_terms_u64(q) additions. Auto-vectorizes to vpmuludq with AVX2.
+void multiply_accumulate_u64(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc,
+                             std::size_t n) noexcept;
+void reduce_u64(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept;
+// How many products of values < q a 64-bit accumulator holding a value < q can
+// absorb; 0 when q >= 2^32 (use the 128-bit accumulator).
+std::size_t max_lazy_terms_u64(const Modulus& q) noexcept;
+
+}  // namespace fhellm::math

@@ -1,0 +1,74 @@
+#include "fhellm/math/poly_arith.h"
+
+namespace fhellm::math {
+
+void add_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept {
+  const std::uint64_t m = q.value();
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t s = a[i] + b[i];
+    out[i] = s >= m ? s - m : s;
+  }
+}
+
+void sub_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept {
+  const std::uint64_t m = q.value();
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t d = a[i] + m - b[i];
+    out[i] = d >= m ? d - m : d;
+  }
+}
+
+void negate_mod(const std::uint64_t* a, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept {
+  const std::uint64_t m = q.value();
+  for (std::size_t i = 0; i < n; ++i) out[i] = a[i] == 0 ? 0 : m - a[i];
+}
+
+void multiply_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                  const Modulus& q) noexcept {
+  for (std::size_t i = 0; i < n; ++i) out[i] = q.mul(a[i], b[i]);
+}
+
+void multiply_scalar_mod(const std::uint64_t* a, std::uint64_t scalar, std::uint64_t* out, std::size_t n,
+                         const Modulus& q) noexcept {
+  const ShoupConstant w(scalar, q);
+  for (std::size_t i = 0; i < n; ++i) out[i] = mul_shoup(a[i], w, q.value());
+}
+
+void multiply_add_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                      const Modulus& q) noexcept {
+  for (std::size_t i = 0; i < n; ++i) out[i] = q.reduce(static_cast<u128>(a[i]) * b[i] + out[i]);
+}
+
+void multiply_accumulate_u128(const std::uint64_t* a, const std::uint64_t* b, u128* acc, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) acc[i] += static_cast<u128>(a[i]) * b[i];
+}
+
+void reduce_u128(const u128* acc, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    // Fold the high word first so the Barrett precondition x < 2^64 q holds.
+    const std::uint64_t hi = q.reduce(static_cast<std::uint64_t>(acc[i] >> 64));
+    out[i] = q.reduce((static_cast<u128>(hi) << 64) | static_cast<std::uint64_t>(acc[i]));
+  }
+}
+
+void multiply_accumulate_u64(const std::uint64_t* __restrict a, const std::uint64_t* __restrict b,
+                             std::uint64_t* __restrict acc, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    // Operands are < 2^32: the 32x32 multiply is exact (vpmuludq).
+    acc[i] += static_cast<std::uint64_t>(static_cast<std::uint32_t>(a[i])) * static_cast<std::uint32_t>(b[i]);
+  }
+}
+
+void reduce_u64(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept {
+  for (std::size_t i = 0; i < n; ++i) out[i] = q.reduce(acc[i]);
+}
+
+std::size_t max_lazy_terms_u64(const Modulus& q) noexcept {
+  const std::uint64_t m = q.value();
+  if (m >= (std::uint64_t{1} << 32)) return 0;
+  const std::uint64_t square = (m - 1) * (m - 1);
+  if (square == 0) return ~std::size_t{0};
+  return static_cast<std::size_t>((~std::uint64_t{0} - (m - 1)) / square);
+}
+
+}  // namespace fhellm::math

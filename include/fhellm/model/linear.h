@@ -1,0 +1,66 @@
+// The linear-layer seam. Every linear layer of a forward pass, the LM head
+// included, goes through one LinearOps::apply call per group of layers that
+// share an input (Q/K/V fused; gate/up fused). Implementations: the float
+// product here (FloatLinear), and in fhellm::hybrid the quantized `simulate`
+// path and the remote encrypted `execute` path.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace fhellm::model {
+
+enum class LinearKind : std::uint8_t {
+  qkv = 0,       // Q, K, V projections (one fused matrix)
+  attn_out = 1,  // attention output projection
+  mlp_up = 2,    // GPT-2 c_fc; Llama gate and up (one fused matrix)
+  mlp_down = 3,  // MLP down projection
+  lm_head = 4,   // logits; layer index is -1
+};
+inline constexpr int kLinearKinds = 5;
+
+// Identifies one group: layer index (0-based; -1 for the LM head) and kind.
+struct LinearId {
+  int layer = 0;
+  LinearKind kind = LinearKind::qkv;
+  friend bool operator==(const LinearId&, const LinearId&) = default;
+};
+
+// "layers.3.qkv", "lm_head": stable names used by the CLI and the wire.
+std::string linear_name(LinearId id);
+
+// Read-only view of a group's weights inside a Model: y = x W^T + b.
+struct LinearView {
+  const float* weight = nullptr;  // [n_out, n_in] row-major
+  const float* bias = nullptr;    // [n_out] or nullptr
+  std::size_t n_out = 0;
+  std::size_t n_in = 0;
+};
+
+// The seam. `x` holds `rows` rows of n_in floats, `y` receives rows x n_out.
+// Called from one thread at a time per Session; an implementation may hold
+// per-session state (connection, keys).
+class LinearOps {
+ public:
+  virtual ~LinearOps() = default;
+  virtual void apply(LinearId id, const float* x, std::size_t rows, float* y) = 0;
+};
+
+// y[rows, n] = x[rows, k] * w[n, k]^T (+ bias), float32 through OpenBLAS.
+void matmul_transposed(const float* x, std::size_t rows, std::size_t k, const float* w, std::size_t n,
+                       const float* bias, float* y);
+
+class Model;
+
+// The clear float product of the model's own weights (fhe mode "disable").
+class FloatLinear final : public LinearOps {
+ public:
+  explicit FloatLinear(const Model& model) : model_(model) {}
+  void apply(LinearId id, const float* x, std::size_t rows, float* y) override;
+
+ private:
+  const Model& model_;
+};
+
+}  // namespace fhellm::model

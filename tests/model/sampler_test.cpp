@@ -1,0 +1,61 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "fhellm/error.h"
+#include "fhellm/model/sampler.h"
+
+namespace fhellm::model {
+namespace {
+
+const std::vector<float> kLogits = {1.0f, 3.0f, 2.0f, 3.0f, -1.0f, 0.5f};
+
+TEST(Sampler, TemperatureZeroIsArgmaxWithLowestIdOnTies) {
+  Sampler s({0.0f, 0, 1.0f, 7});
+  EXPECT_EQ(s.sample(kLogits), 1);
+  EXPECT_EQ(argmax(kLogits), 1);
+}
+
+TEST(Sampler, SameSeedSameSequenceDifferentSeedDiffers) {
+  auto run = [](std::uint64_t seed) {
+    Sampler s({1.0f, 0, 1.0f, seed});
+    std::vector<std::int32_t> out;
+    for (int i = 0; i < 64; ++i) out.push_back(s.sample(kLogits));
+    return out;
+  };
+  EXPECT_EQ(run(42), run(42));
+  EXPECT_NE(run(42), run(43));
+}
+
+TEST(Sampler, TopKAndTopPRestrictTheCandidates) {
+  Sampler k2({5.0f, 2, 1.0f, 1});  // only ids 1 and 3 (the two largest)
+  for (int i = 0; i < 200; ++i) {
+    const auto id = k2.sample(kLogits);
+    EXPECT_TRUE(id == 1 || id == 3) << id;
+  }
+  Sampler p({1.0f, 0, 1e-6f, 1});  // nucleus of one: the argmax
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(p.sample(kLogits), 1);
+}
+
+TEST(Sampler, FrequenciesFollowTheSoftmax) {
+  Sampler s({1.0f, 0, 1.0f, 3});
+  std::vector<int> counts(kLogits.size());
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) ++counts[static_cast<std::size_t>(s.sample(kLogits))];
+  double total = 0.0;
+  for (float v : kLogits) total += std::exp(v);
+  for (std::size_t i = 0; i < kLogits.size(); ++i) {
+    const double p = std::exp(kLogits[i]) / total;
+    EXPECT_NEAR(counts[i] / static_cast<double>(n), p, 4.0 * std::sqrt(p * (1 - p) / n) + 1e-3) << "id " << i;
+  }
+}
+
+TEST(Sampler, RejectsBadOptions) {
+  EXPECT_THROW(Sampler({-1.0f, 0, 1.0f, 0}), Error);
+  EXPECT_THROW(Sampler({1.0f, 0, 0.0f, 0}), Error);
+  EXPECT_THROW(Sampler({1.0f, 0, 1.5f, 0}), Error);
+}
+
+}  // namespace
+}  // namespace fhellm::model

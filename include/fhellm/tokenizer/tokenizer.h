@@ -34,7 +34,13 @@ class Tokenizer {
   virtual std::string token_bytes(TokenId previous, TokenId id) const = 0;
 
   // Whole sequence to text (special tokens such as BOS/EOS are skipped).
+  // @throws Error(unknown_token) when an id is out of range.
   virtual std::string decode(std::span<const TokenId> ids) const;
+
+  // True for ids that decode() and StreamDecoder skip: BOS and EOS, plus
+  // format-specific control tokens (SentencePiece control pieces, special
+  // added tokens of tokenizer.json).
+  virtual bool is_special(TokenId id) const { return id >= 0 && (id == bos_id() || id == eos_id()); }
 
   virtual TokenId bos_id() const = 0;  // -1 when there is none
   virtual TokenId eos_id() const = 0;  // -1 when there is none
@@ -46,7 +52,9 @@ class Tokenizer {
 class StreamDecoder {
  public:
   explicit StreamDecoder(const Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
-  // Text that can be printed now after `id`.
+  // Text that can be printed now after `id` (valid UTF-8; special tokens
+  // give nothing; bytes that can never form a character become U+FFFD).
+  // @throws Error(unknown_token) when id is out of range.
   std::string push(TokenId id);
   // Whatever is still held back (invalid UTF-8 is emitted as U+FFFD).
   std::string flush();
@@ -62,6 +70,10 @@ class StreamDecoder {
 // ending in .model (SentencePiece), .json (tokenizer.json) or .bin (llama2.c).
 // `vocab_size_hint` (0 = none) lets llama2.c tokenizer.bin files, which do
 // not record their size, be read with the model's vocabulary size.
+// In a directory, a tokenizer.json that is not byte-level BPE (the Hugging
+// Face export of a SentencePiece model) is passed over for tokenizer.model.
+// Files whose extension says nothing are recognised by their first bytes
+// ('{' JSON, 0x0A a SentencePiece protobuf, otherwise tokenizer.bin).
 // @throws Error(file_not_found, bad_tokenizer_file)
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path, std::size_t vocab_size_hint = 0);
 

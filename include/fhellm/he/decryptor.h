@@ -1,0 +1,48 @@
+// Decryption: the noisy phase c0 + c1 * s, and its rounding to the message.
+// m_i = round(phase_i / Delta) with the phase centred in (-Q/2, Q/2]; exact
+// when every |noise_i| < Delta / 2 (noise_budget_bits > 0).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "fhellm/he/ciphertext.h"
+#include "fhellm/he/context.h"
+#include "fhellm/he/keys.h"
+#include "fhellm/he/plaintext.h"
+
+namespace fhellm::he {
+
+struct Decrypted {
+  std::vector<std::int64_t> message;  // N values
+  // phase - Delta * m per coefficient, in units of the R_Q phase (for a
+  // SwitchedCiphertext: the torus error times Q, so both are comparable).
+  std::vector<double> noise;
+  double max_abs_noise = 0;
+  // log2(Delta / 2) - log2(max |noise|): bits left before a rounding error.
+  double noise_budget_bits = 0;
+};
+
+class Decryptor {
+ public:
+  // @throws Error(parameter_mismatch).
+  Decryptor(ContextPtr context, const SecretKey& sk);
+
+  // c0 + c1 * s in coefficient form. @throws Error(parameter_mismatch).
+  RnsPoly phase(const Ciphertext& ct) const;
+
+  // @throws Error(parameter_mismatch); Error(noise_budget_exceeded) is NOT
+  // thrown: callers check noise_budget_bits (tests) or trust the noise bound.
+  Decrypted decrypt(const Ciphertext& ct, const Scale& scale) const;
+  Decrypted decrypt(const SwitchedCiphertext& ct, const Scale& scale) const;
+
+  // Rounds a phase (coefficient form) to messages.
+  Decrypted decode(const RnsPoly& phase, const Scale& scale) const;
+
+ private:
+  ContextPtr context_;
+  std::vector<std::int8_t> secret_;
+  RnsPoly secret_ntt_;
+};
+
+}  // namespace fhellm::he

@@ -72,6 +72,30 @@ std::size_t complete_utf8_prefix(std::string_view bytes) noexcept {
   return n;
 }
 
+namespace {
+
+// Bytes of the longest prefix at `pos` that could start a valid sequence
+// (the "maximal subpart" of Unicode 15, section 3.9); at least 1.
+std::size_t maximal_subpart(std::string_view bytes, std::size_t pos) {
+  const auto b0 = static_cast<unsigned char>(bytes[pos]);
+  std::size_t need;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (b0 >= 0xC2 && b0 <= 0xDF) need = 2;
+  else if (b0 >= 0xE0 && b0 <= 0xEF) need = 3, lo = b0 == 0xE0 ? 0xA0 : 0x80, hi = b0 == 0xED ? 0x9F : 0xBF;
+  else if (b0 >= 0xF0 && b0 <= 0xF4) need = 4, lo = b0 == 0xF0 ? 0x90 : 0x80, hi = b0 == 0xF4 ? 0x8F : 0xBF;
+  else return 1;
+  std::size_t len = 1;
+  while (len < need && pos + len < bytes.size()) {
+    const auto b = static_cast<unsigned char>(bytes[pos + len]);
+    const bool ok = len == 1 ? (b >= lo && b <= hi) : (b & 0xC0) == 0x80;
+    if (!ok) break;
+    ++len;
+  }
+  return len;
+}
+
+}  // namespace
+
 std::string sanitize_utf8(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size());
@@ -80,6 +104,7 @@ std::string sanitize_utf8(std::string_view bytes) {
     const char32_t cp = decode_utf8(bytes, pos, len);
     if (cp == kInvalidCodePoint) {
       append_utf8(out, 0xFFFD);
+      len = maximal_subpart(bytes, pos);
     } else {
       out.append(bytes.substr(pos, len));
     }

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "fhellm/error.h"
-#include "model/parallel.h"
+#include "fhellm/model/parallel.h"
 
 namespace fhellm::model {
 
@@ -83,7 +83,7 @@ inline std::uint64_t splitmix64(std::uint64_t& s) {
 
 std::vector<float> uniform(std::size_t n, float bound, std::uint64_t seed) {
   std::vector<float> v(n);
-  detail::parallel_for(n, 1 << 16, [&](std::size_t begin, std::size_t end) {
+  parallel_for(n, 1 << 16, [&](std::size_t begin, std::size_t end) {
     std::uint64_t s = seed * 0x100000001b3ull + begin;
     for (std::size_t i = begin; i < end; ++i) {
       const double u = static_cast<double>(splitmix64(s) >> 11) * 0x1.0p-53;  // [0, 1)

@@ -1,4 +1,4 @@
-#include "model/parallel.h"
+#include "fhellm/model/parallel.h"
 
 #include <algorithm>
 #include <condition_variable>
@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-namespace fhellm::model::detail {
+namespace fhellm::model {
 namespace {
 
 // Workers sleep on a condition variable; each job is one generation of
@@ -104,4 +104,4 @@ void parallel_for(std::size_t n, std::size_t min_chunk, const std::function<void
   });
 }
 
-}  // namespace fhellm::model::detail
+}  // namespace fhellm::model

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "fhellm/error.h"
-#include "model/parallel.h"
+#include "fhellm/model/parallel.h"
 
 namespace fhellm::model {
 namespace {
@@ -194,7 +194,7 @@ void Session::attention(std::size_t layer, std::size_t rows, std::size_t pos0) {
   const std::size_t n_tasks = rows * c.n_heads;
   // Rough work per task, to decide whether threads pay off.
   const std::size_t min_chunk = std::max<std::size_t>(1, 16384 / ((pos0 + rows) * hd + 1));
-  detail::parallel_for(n_tasks, min_chunk, [&](std::size_t begin, std::size_t end) {
+  parallel_for(n_tasks, min_chunk, [&](std::size_t begin, std::size_t end) {
     std::vector<float> local;
     float* scores;
     if (end - begin == n_tasks) {

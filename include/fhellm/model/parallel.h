@@ -1,11 +1,12 @@
-// A small process-wide worker pool for the forward pass (attention heads,
-// large integer products). Internal to fhellm; not part of the public API.
+// The engine's process-wide worker pool (attention heads, the integer
+// products of simulate, random weight generation). Threads: FHELLM_THREADS,
+// else the hardware's.
 #pragma once
 
 #include <cstddef>
 #include <functional>
 
-namespace fhellm::model::detail {
+namespace fhellm::model {
 
 // Number of threads used (FHELLM_THREADS, else the hardware's).
 std::size_t n_threads();
@@ -15,4 +16,4 @@ std::size_t n_threads();
 // every chunk is done. fn must not throw.
 void parallel_for(std::size_t n, std::size_t min_chunk, const std::function<void(std::size_t, std::size_t)>& fn);
 
-}  // namespace fhellm::model::detail
+}  // namespace fhellm::model

@@ -1,0 +1,54 @@
+// fhe=simulate: the integer arithmetic of the encrypted path, in the clear.
+// Per call: quantize each input row (quant::quantize_rows, n_bits with a
+// scale and zero point per row), compute acc = Xq Wq^T exactly
+// (quant::int_matmul: the product the server computes under encryption),
+// then zero-point correction, rescale and bias (quant::dequantize_product:
+// what the client does after decryption).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "fhellm/hybrid/linear_backend.h"
+#include "fhellm/model/model.h"
+#include "fhellm/quant/quantize.h"
+
+namespace fhellm::hybrid {
+
+// The int8 per-channel weights of a model's remote linear groups, quantized
+// once and shared (simulate backend, execute server). Immutable.
+class QuantizedLinears {
+ public:
+  // Quantizes the groups `ids` of `model` (in parallel).
+  // @throws Error(unknown_layer, bad_quantization)
+  QuantizedLinears(const model::Model& model, const std::vector<LinearId>& ids, quant::QuantOptions options);
+
+  // @throws Error(unknown_layer) if `id` was not quantized
+  const quant::QuantizedWeights& get(LinearId id) const;
+  bool contains(LinearId id) const;
+  const quant::QuantOptions& options() const { return options_; }
+  const std::vector<LinearId>& ids() const { return ids_; }
+
+ private:
+  std::size_t slot(LinearId id) const;
+  std::size_t n_layers_;
+  quant::QuantOptions options_;
+  std::vector<LinearId> ids_;
+  std::vector<std::unique_ptr<quant::QuantizedWeights>> by_slot_;
+};
+
+class SimulateBackend final : public LinearBackend {
+ public:
+  // `model` must outlive the backend; `weights` holds every group it will be called for.
+  SimulateBackend(const model::Model& model, std::shared_ptr<const QuantizedLinears> weights);
+  FheMode mode() const override { return FheMode::simulate; }
+  void apply(LinearId id, const float* x, std::size_t rows, float* y) override;
+
+ private:
+  const model::Model& model_;
+  std::shared_ptr<const QuantizedLinears> weights_;
+  quant::QuantizedRows rows_;
+  std::vector<std::int64_t> acc_;
+};
+
+}  // namespace fhellm::hybrid

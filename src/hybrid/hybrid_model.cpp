@@ -1,0 +1,233 @@
+#include "fhellm/hybrid/hybrid_model.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <string>
+
+#include "fhellm/error.h"
+#include "fhellm/hybrid/disable_backend.h"
+#include "fhellm/model/loader.h"
+
+namespace fhellm::hybrid {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    std::size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    std::string item = s.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+// Sends the remote groups to the mode's backend and the rest to the float product.
+class HybridModel::Router final : public model::LinearOps {
+ public:
+  Router(const model::Model& model, LinearBackend& backend, const std::vector<LinearId>& remote)
+      : float_(model), backend_(backend), n_layers_(model.config().n_layers), remote_(4 * n_layers_ + 1, false) {
+    for (LinearId id : remote) remote_[slot(id)] = true;
+  }
+  void apply(LinearId id, const float* x, std::size_t rows, float* y) override {
+    if (remote_[slot(id)]) {
+      backend_.apply(id, x, rows, y);
+    } else {
+      float_.apply(id, x, rows, y);
+    }
+  }
+
+ private:
+  std::size_t slot(LinearId id) const {
+    return id.kind == LinearKind::lm_head ? 4 * n_layers_
+                                          : static_cast<std::size_t>(id.layer) * 4 + static_cast<std::size_t>(id.kind);
+  }
+  model::FloatLinear float_;
+  LinearBackend& backend_;
+  std::size_t n_layers_;
+  std::vector<bool> remote_;
+};
+
+HybridModel::HybridModel(std::shared_ptr<const model::Model> model) : model_(std::move(model)) {
+  require(model_ != nullptr, ErrorCode::bad_config, "HybridModel: no model");
+  remote_ = model_->linear_ids();
+  factories_[FheMode::disable] = [](HybridModel& hm) { return std::make_unique<DisableBackend>(hm.model()); };
+  factories_[FheMode::simulate] = [](HybridModel& hm) {
+    return std::make_unique<SimulateBackend>(hm.model(), hm.quantized_linears());
+  };
+}
+
+HybridModel HybridModel::load(const std::filesystem::path& path) { return HybridModel(model::load_model(path)); }
+HybridModel::HybridModel(HybridModel&&) noexcept = default;
+HybridModel& HybridModel::operator=(HybridModel&&) noexcept = default;
+HybridModel::~HybridModel() = default;
+
+void HybridModel::invalidate() {
+  router_.reset();
+  backend_.reset();
+}
+
+void HybridModel::set_remote_modules(std::vector<LinearId> ids) {
+  for (LinearId id : ids) model_->linear(id);  // @throws unknown_layer
+  const auto all = model_->linear_ids();
+  // Keep forward order, drop duplicates.
+  std::vector<LinearId> ordered;
+  for (LinearId id : all)
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) ordered.push_back(id);
+  remote_ = std::move(ordered);
+  quantized_.reset();
+  invalidate();
+}
+
+void HybridModel::set_remote_modules(const std::string& spec) {
+  const auto all = model_->linear_ids();
+  if (spec.empty() || spec == "all-linear" || spec == "all") return set_remote_modules(all);
+  if (spec == "none") return set_remote_modules(std::vector<LinearId>{});
+  std::vector<LinearId> chosen;
+  for (const std::string& item : split_commas(spec)) {
+    bool matched = false;
+    for (LinearId id : all) {
+      const std::string name = model::linear_name(id);
+      const std::string kind = name.substr(name.rfind('.') + 1);
+      // "qkv" matches every layer's; "layers.3" every group of layer 3; "layers.3.qkv" one.
+      if (item == name || item == kind || name.rfind(item + ".", 0) == 0) {
+        chosen.push_back(id);
+        matched = true;
+      }
+    }
+    require(matched, ErrorCode::unknown_layer,
+            "remote module '" + item + "' matches no linear layer (e.g. all-linear, none, qkv, attn_out, mlp_up, "
+            "mlp_down, lm_head, layers.0, layers.0.qkv)");
+  }
+  set_remote_modules(std::move(chosen));
+}
+
+bool HybridModel::is_remote(LinearId id) const { return std::find(remote_.begin(), remote_.end(), id) != remote_.end(); }
+
+void HybridModel::set_quantization(quant::QuantOptions options) {
+  options.validate();
+  quant_ = options;
+  quantized_.reset();
+  invalidate();
+}
+
+void HybridModel::set_mode(FheMode mode) {
+  require(factories_.count(mode) != 0, ErrorCode::bad_mode,
+          "fhe mode '" + std::string(fhe_mode_name(mode)) + "' is not available in this build");
+  if (mode != mode_) invalidate();
+  mode_ = mode;
+}
+
+void HybridModel::set_backend_factory(FheMode mode, BackendFactory factory) {
+  factories_[mode] = std::move(factory);
+  if (mode == mode_) invalidate();
+}
+
+std::shared_ptr<const QuantizedLinears> HybridModel::quantized_linears() {
+  if (!quantized_) quantized_ = std::make_shared<const QuantizedLinears>(*model_, remote_, quant_);
+  return quantized_;
+}
+
+LinearBackend& HybridModel::backend() {
+  if (!backend_) {
+    auto it = factories_.find(mode_);
+    require(it != factories_.end(), ErrorCode::bad_mode,
+            "fhe mode '" + std::string(fhe_mode_name(mode_)) + "' is not available in this build");
+    backend_ = it->second(*this);
+  }
+  return *backend_;
+}
+
+model::LinearOps& HybridModel::linear_ops() {
+  if (!router_) router_ = std::make_unique<Router>(*model_, backend(), remote_);
+  return *router_;
+}
+
+double GenerationResult::tokens_per_second() const {
+  const double t = prefill_seconds + decode_seconds;
+  return t > 0.0 ? static_cast<double>(ids.size()) / t : 0.0;
+}
+
+GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::size_t n_tokens,
+                                       const GenerateOptions& options, const std::function<void(TokenId)>& on_token) {
+  require(!prompt.empty(), ErrorCode::invalid_argument, "generate: empty prompt (start with BOS)");
+  const model::ModelConfig& c = model_->config();
+  require(prompt.size() + n_tokens <= c.context + 1, ErrorCode::context_overflow,
+          "generate: " + std::to_string(prompt.size()) + " prompt tokens + " + std::to_string(n_tokens) +
+              " new ones exceed the context of " + std::to_string(c.context));
+  model::LinearOps& ops = linear_ops();
+  const LinearStats before = backend().stats();
+  // The KV cache only needs the positions this call uses.
+  model::Session session(model_, ops, std::min(c.context, prompt.size() + n_tokens));
+  model::Sampler sampler(options.sampling);
+  GenerationResult r;
+  r.n_prompt = prompt.size();
+  auto start = Clock::now();
+  std::vector<float> logits = session.forward(prompt);
+  for (std::size_t i = 0; i < n_tokens; ++i) {
+    const TokenId next = sampler.sample(logits);
+    if (options.stop_at_eos && (next == c.eos_id || (next == c.bos_id && c.bos_id >= 0))) {
+      r.stopped_at_eos = true;
+      break;
+    }
+    r.ids.push_back(next);
+    if (i == 0) {
+      r.prefill_seconds = seconds_since(start);
+      start = Clock::now();
+    }
+    if (on_token) on_token(next);
+    if (i + 1 < n_tokens) logits = session.forward(std::span<const TokenId>(&next, 1));
+  }
+  if (r.ids.empty()) {
+    r.prefill_seconds = seconds_since(start);
+  } else {
+    r.decode_seconds = seconds_since(start);
+  }
+  const LinearStats after = backend().stats();
+  r.remote = {after.n_calls - before.n_calls, after.n_rows - before.n_rows, after.seconds - before.seconds};
+  return r;
+}
+
+EvalResult HybridModel::perplexity(std::span<const TokenId> ids, std::size_t window) {
+  require(ids.size() >= 2, ErrorCode::invalid_argument, "perplexity: needs at least 2 tokens");
+  const model::ModelConfig& c = model_->config();
+  if (window == 0) window = std::min<std::size_t>(c.context, 1024);
+  window = std::min(window, c.context);
+  require(window >= 2, ErrorCode::invalid_argument, "perplexity: window below 2");
+  model::LinearOps& ops = linear_ops();
+  model::Session session(model_, ops, window);
+  EvalResult r;
+  double nll = 0.0;
+  // Non-overlapping windows; in each, position p predicts token p + 1.
+  for (std::size_t begin = 0; begin + 1 < ids.size(); begin += window - 1) {
+    const std::size_t len = std::min(window, ids.size() - begin);
+    session.reset();
+    const std::vector<float> logits = session.forward(ids.subspan(begin, len), /*all_logits=*/true);
+    for (std::size_t t = 0; t + 1 < len; ++t) {
+      const float* row = &logits[t * c.vocab_size];
+      const float max_logit = *std::max_element(row, row + c.vocab_size);
+      double sum = 0.0;
+      for (std::size_t v = 0; v < c.vocab_size; ++v) sum += std::exp(static_cast<double>(row[v]) - max_logit);
+      const auto target = static_cast<std::size_t>(ids[begin + t + 1]);
+      nll += std::log(sum) - (static_cast<double>(row[target]) - max_logit);
+      r.top1.push_back(model::argmax(std::span<const float>(row, c.vocab_size)));
+      r.n_predicted += 1;
+    }
+    if (begin + len >= ids.size()) break;
+  }
+  r.mean_nll = nll / static_cast<double>(r.n_predicted);
+  r.perplexity = std::exp(r.mean_nll);
+  return r;
+}
+
+}  // namespace fhellm::hybrid

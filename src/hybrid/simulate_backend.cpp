@@ -1,0 +1,72 @@
+#include "fhellm/hybrid/simulate_backend.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include "fhellm/error.h"
+#include "fhellm/model/parallel.h"
+#include "fhellm/quant/int_matmul.h"
+
+namespace fhellm::hybrid {
+
+QuantizedLinears::QuantizedLinears(const model::Model& model, const std::vector<LinearId>& ids,
+                                   quant::QuantOptions options)
+    : n_layers_(model.config().n_layers), options_(options), ids_(ids) {
+  options_.validate();
+  by_slot_.resize(4 * n_layers_ + 1);
+  for (LinearId id : ids) {  // validates every id before any work
+    const model::LinearView v = model.linear(id);
+    require(v.n_in <= quant::kMaxIntMatmulInputs, ErrorCode::bad_quantization,
+            model::linear_name(id) + ": " + std::to_string(v.n_in) + " inputs exceed the exact integer product's " +
+                std::to_string(quant::kMaxIntMatmulInputs));
+  }
+  model::parallel_for(ids.size(), 1, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      const model::LinearView v = model.linear(ids[i]);
+      by_slot_[slot(ids[i])] = std::make_unique<quant::QuantizedWeights>(
+          quant::quantize_weights_per_channel(v.weight, v.n_out, v.n_in, options_.weight_bits));
+    }
+  });
+}
+
+std::size_t QuantizedLinears::slot(LinearId id) const {
+  if (id.kind == LinearKind::lm_head) return 4 * n_layers_;
+  return static_cast<std::size_t>(id.layer) * 4 + static_cast<std::size_t>(id.kind);
+}
+
+bool QuantizedLinears::contains(LinearId id) const {
+  if (id.kind != LinearKind::lm_head &&
+      (id.layer < 0 || static_cast<std::size_t>(id.layer) >= n_layers_ || static_cast<int>(id.kind) >= 4)) {
+    return false;
+  }
+  return by_slot_[slot(id)] != nullptr;
+}
+
+const quant::QuantizedWeights& QuantizedLinears::get(LinearId id) const {
+  require(contains(id), ErrorCode::unknown_layer, "no quantized weights for " + model::linear_name(id));
+  return *by_slot_[slot(id)];
+}
+
+SimulateBackend::SimulateBackend(const model::Model& model, std::shared_ptr<const QuantizedLinears> weights)
+    : model_(model), weights_(std::move(weights)) {}
+
+void SimulateBackend::apply(LinearId id, const float* x, std::size_t rows, float* y) {
+  const auto start = std::chrono::steady_clock::now();
+  const quant::QuantizedWeights& w = weights_->get(id);
+  const model::LinearView view = model_.linear(id);
+  const std::size_t k = w.n_in, n = w.n_out;
+  quant::quantize_rows(x, rows, k, weights_->options().activation_bits, rows_);
+  acc_.resize(rows * n);
+  // Split output channels across threads once a chunk holds ~256K MACs.
+  const std::size_t min_chunk = std::max<std::size_t>(16, (std::size_t{1} << 18) / (k * rows + 1));
+  model::parallel_for(n, min_chunk, [&](std::size_t begin, std::size_t end) {
+    quant::int_matmul_range(rows_.values.data(), rows, k, w.values.data(), n, begin, end, acc_.data());
+  });
+  quant::dequantize_product(acc_.data(), rows_, w, view.bias, y);
+  stats_.n_calls += 1;
+  stats_.n_rows += rows;
+  stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace fhellm::hybrid

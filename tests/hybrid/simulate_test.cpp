@@ -1,0 +1,91 @@
+// simulate mode: the exact integer path, and its accuracy against disable.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "fhellm/error.h"
+#include "fhellm/hybrid/hybrid_model.h"
+#include "fhellm/hybrid/simulate_backend.h"
+#include "fhellm/model/loader.h"
+#include "fhellm/quant/int_matmul.h"
+
+namespace fhellm::hybrid {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kShared = FHELLM_SHARED_DIR;
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  return nlohmann::json::parse(in);
+}
+
+// The backend's output is exactly: quantize rows, reference integer
+// product, zero-point correction, rescale, bias. Checked on a random GPT-2
+// shaped model (biases present) for 1 and 5 rows.
+TEST(SimulateBackend, EqualsTheSpelledOutIntegerPath) {
+  model::ModelConfig c = model::shape_preset("stories260k");
+  c.arch = model::Architecture::gpt2;
+  c.n_kv_heads = c.n_heads;
+  c.context = 16;
+  auto m = model::random_model(c, 9);
+  const std::vector<LinearId> ids = m->linear_ids();
+  auto q = std::make_shared<const QuantizedLinears>(*m, ids, quant::QuantOptions{});
+  SimulateBackend backend(*m, q);
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> d(-2.0f, 2.0f);
+  for (LinearId id : {LinearId{0, LinearKind::qkv}, LinearId{3, LinearKind::mlp_down}, LinearId{-1, LinearKind::lm_head}}) {
+    const model::LinearView v = m->linear(id);
+    for (std::size_t rows : {1u, 5u}) {
+      std::vector<float> x(rows * v.n_in);
+      for (auto& e : x) e = d(rng);
+      std::vector<float> got(rows * v.n_out);
+      backend.apply(id, x.data(), rows, got.data());
+
+      const quant::QuantizedWeights& w = q->get(id);
+      const auto qx = quant::quantize_rows(x.data(), rows, v.n_in, 8);
+      std::vector<std::int64_t> acc(rows * v.n_out);
+      quant::int_matmul_reference(qx.values.data(), rows, v.n_in, w.values.data(), v.n_out, acc.data());
+      for (std::size_t t = 0; t < rows; ++t)
+        for (std::size_t i = 0; i < v.n_out; ++i) {
+          float want = qx.scales[t] * w.scales[i] *
+                       static_cast<float>(acc[t * v.n_out + i] - std::int64_t{qx.zero_points[t]} * w.row_sums[i]);
+          if (v.bias) want += v.bias[i];
+          ASSERT_EQ(got[t * v.n_out + i], want) << model::linear_name(id) << " row " << t << " out " << i;
+        }
+    }
+  }
+  EXPECT_EQ(backend.stats().n_calls, 6u);
+  EXPECT_EQ(backend.stats().n_rows, 18u);
+  std::vector<float> y(8);
+  EXPECT_THROW(SimulateBackend(*m, std::make_shared<const QuantizedLinears>(*m, std::vector<LinearId>{}, quant::QuantOptions{}))
+                   .apply({0, LinearKind::qkv}, y.data(), 0, y.data()),
+               Error);
+}
+
+// Perplexity on a story the model wrote itself (run.c's greedy ids, no
+// tokenizer needed): simulate within 2% of disable.
+TEST(ModelSimulateStories260K, PerplexityWithinTwoPercentOfDisable) {
+  if (!fs::exists(kShared / "models/stories260K")) GTEST_SKIP() << "no " << kShared << "/models/stories260K";
+  const auto ref = read_json(kShared / "reference/stories260K_runc_greedy.json");
+  std::vector<TokenId> ids = ref["cases"][1]["prompt_ids"].get<std::vector<TokenId>>();
+  for (TokenId t : ref["cases"][1]["greedy_ids"]) ids.push_back(t);
+  HybridModel hm = HybridModel::load(kShared / "models/stories260K/stories260K.bin");
+  hm.set_mode(FheMode::disable);
+  const EvalResult d = hm.perplexity(ids);
+  hm.set_mode(FheMode::simulate);
+  const EvalResult s = hm.perplexity(ids);
+  std::size_t agree = 0;
+  for (std::size_t i = 0; i < d.top1.size(); ++i) agree += d.top1[i] == s.top1[i];
+  std::printf("stories260K self-text: perplexity disable %.4f simulate %.4f (%+.2f%%), top-1 agreement %zu/%zu\n",
+              d.perplexity, s.perplexity, 100.0 * (s.perplexity / d.perplexity - 1.0), agree, d.top1.size());
+  EXPECT_EQ(d.n_predicted, ids.size() - 1);
+  EXPECT_NE(d.perplexity, s.perplexity);  // simulate really is quantized
+  EXPECT_LT(std::abs(s.perplexity / d.perplexity - 1.0), 0.02);
+}
+
+}  // namespace
+}  // namespace fhellm::hybrid

@@ -42,6 +42,19 @@ WideInt WideInt::times(std::int64_t v) const noexcept {
   return negate ? -r : r;
 }
 
+WideInt operator*(const WideInt& a, const WideInt& b) noexcept {
+  WideInt r;
+  for (int i = 0; i < WideInt::kWords; ++i) {
+    std::uint64_t carry = 0;
+    for (int j = 0; i + j < WideInt::kWords; ++j) {
+      const u128 p = static_cast<u128>(a.words_[i]) * b.words_[j] + r.words_[i + j] + carry;
+      r.words_[i + j] = static_cast<std::uint64_t>(p);
+      carry = static_cast<std::uint64_t>(p >> 64);
+    }
+  }
+  return r;
+}
+
 WideInt WideInt::shifted_right(int bits) const noexcept {
   WideInt r;
   const std::uint64_t fill = is_negative() ? ~std::uint64_t{0} : 0;

@@ -31,7 +31,8 @@ class Scale {
   const std::vector<std::uint64_t>& delta_residues() const noexcept { return delta_residues_; }
   // Q / Delta as a real number (about t); the message range is |m| < this / 2.
   long double ratio() const noexcept { return ratio_; }
-  // Largest |m| that still decrypts with zero noise: floor((Q/2) / Delta).
+  // Largest |m| that decrypts exactly under any noise |e| < Delta/2: the
+  // largest m with (2m + 1) Delta <= Q (t/2 - 1 for Delta = floor(Q/t), t even).
   std::int64_t max_message() const noexcept { return max_message_; }
 
  private:

@@ -19,6 +19,16 @@ class WideInt {
     r.words_[0] = v;
     return r;
   }
+  static WideInt from_u128(unsigned __int128 v) {
+    WideInt r;
+    r.words_[0] = static_cast<std::uint64_t>(v);
+    r.words_[1] = static_cast<std::uint64_t>(v >> 64);
+    return r;
+  }
+  static WideInt from_i128(__int128 v) {
+    WideInt r = from_u128(static_cast<unsigned __int128>(v < 0 ? -v : v));
+    return v < 0 ? -r : r;
+  }
   static WideInt from_i64(std::int64_t v) {
     WideInt r;
     r.words_.fill(v < 0 ? ~std::uint64_t{0} : 0);
@@ -36,6 +46,8 @@ class WideInt {
   WideInt operator-() const noexcept;
   // *this * v for a small signed v.
   WideInt times(std::int64_t v) const noexcept;
+  // Full product, truncated to 512 bits (two's complement, any signs).
+  friend WideInt operator*(const WideInt& a, const WideInt& b) noexcept;
   WideInt shifted_right(int bits) const noexcept;  // arithmetic shift
   // Remainder by a word: value mod m in [0, m) (for non-negative values).
   std::uint64_t mod_word(std::uint64_t m) const noexcept;

@@ -1,0 +1,139 @@
+#include "fhellm/he/decryptor.h"
+
+#include <cmath>
+#include <string>
+
+#include "fhellm/error.h"
+#include "internal.h"
+
+namespace fhellm::he {
+namespace {
+
+using math::WideInt;
+
+// m = round(num / den) (den > 0), exact; returns m and sets rem = num - m den.
+std::int64_t round_divide(const WideInt& num, const WideInt& den, long double den_ld, WideInt& rem) {
+  long double estimate = std::nearbyint(num.to_long_double() / den_ld);
+  if (estimate > 9.0e18L) estimate = 9.0e18L;
+  if (estimate < -9.0e18L) estimate = -9.0e18L;
+  std::int64_t m = static_cast<std::int64_t>(estimate);
+  rem = num - den.times(m);
+  // |rem| <= den / 2  <=>  2 rem in [-den, den].
+  for (int guard = 0; guard < 4; ++guard) {
+    const WideInt twice = rem + rem;
+    if (den < twice) {
+      ++m;
+      rem -= den;
+    } else if (twice < -den) {
+      --m;
+      rem += den;
+    } else {
+      break;
+    }
+  }
+  return m;
+}
+
+void finish(Decrypted& out, const Scale& scale) {
+  double max_noise = 0;
+  for (double e : out.noise) max_noise = std::max(max_noise, std::fabs(e));
+  out.max_abs_noise = max_noise;
+  const double half_delta_bits = static_cast<double>(std::log2(scale.delta().to_long_double())) - 1.0;
+  out.noise_budget_bits = half_delta_bits - std::log2(std::max(max_noise, 1.0));
+}
+
+}  // namespace
+
+Decryptor::Decryptor(ContextPtr context, const SecretKey& sk) : context_(std::move(context)) {
+  require(context_ != nullptr, ErrorCode::invalid_argument, "null context");
+  context_->check_param_id(sk.param_id(), "secret key");
+  secret_ = sk.coefficients();
+  secret_ntt_ = sk.ntt();
+}
+
+RnsPoly Decryptor::phase(const Ciphertext& ct) const {
+  const Context& ctx = *context_;
+  check_ciphertext(ct, ctx, "ciphertext");
+  RnsPoly c1 = ct.c1;
+  to_ntt(c1, ctx);
+  const std::size_t n = ctx.poly_degree();
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+    const math::Modulus& q = ctx.modulus(i);
+    std::uint64_t* r = c1.residues(i);
+    const std::uint64_t* s = secret_ntt_.residues(i);
+    for (std::size_t j = 0; j < n; ++j) r[j] = q.mul(r[j], s[j]);
+  }
+  from_ntt(c1, ctx);
+  RnsPoly c0 = ct.c0;
+  from_ntt(c0, ctx);
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+    const math::Modulus& q = ctx.modulus(i);
+    std::uint64_t* r = c1.residues(i);
+    const std::uint64_t* b = c0.residues(i);
+    for (std::size_t j = 0; j < n; ++j) r[j] = q.add(r[j], b[j]);
+  }
+  return c1;
+}
+
+Decrypted Decryptor::decode(const RnsPoly& phase, const Scale& scale) const {
+  const Context& ctx = *context_;
+  check_poly(phase, ctx, "phase");
+  ctx.check_param_id(scale.param_id(), "scale");
+  require(!phase.is_ntt_form(), ErrorCode::invalid_argument, "phase must be in coefficient form");
+  const std::size_t n = ctx.poly_degree();
+  const std::size_t k = ctx.moduli_count();
+  Decrypted out;
+  out.message.resize(n);
+  out.noise.resize(n);
+  const long double delta_ld = scale.delta().to_long_double();
+  std::uint64_t residues[math::RnsBasis::kMaxModuli];
+  for (std::size_t j = 0; j < n; ++j) {
+    for (std::size_t i = 0; i < k; ++i) residues[i] = phase.residues(i)[j];
+    const WideInt c = ctx.coeff_basis().compose_centered(residues);
+    WideInt rem;
+    out.message[j] = round_divide(c, scale.delta(), delta_ld, rem);
+    out.noise[j] = static_cast<double>(rem.to_long_double());
+  }
+  finish(out, scale);
+  return out;
+}
+
+Decrypted Decryptor::decrypt(const Ciphertext& ct, const Scale& scale) const { return decode(phase(ct), scale); }
+
+Decrypted Decryptor::decrypt(const SwitchedCiphertext& ct, const Scale& scale) const {
+  const Context& ctx = *context_;
+  ctx.check_param_id(ct.param_id, "switched ciphertext");
+  ctx.check_param_id(scale.param_id(), "scale");
+  const std::size_t n = ctx.poly_degree();
+  const std::uint64_t qb = ct.body_modulus, qm = ct.mask_modulus;
+  require(qb >= 2 && qm >= 2 && qb < (std::uint64_t{1} << 61) && qm < (std::uint64_t{1} << 61) && ct.c0.size() == n &&
+              ct.c1.size() == n,
+          ErrorCode::parameter_mismatch, "switched ciphertext has the wrong shape");
+  // u = c1 * s mod q_mask, exactly.
+  const auto s_aux = ternary_aux_ntt(ctx, secret_);
+  const std::vector<__int128> c1s = multiply_by_ternary_exact(ctx, ct.c1.data(), s_aux);
+  // Torus phase  c0/qb + u/qm = num / (qb qm)  (mod 1), then
+  // m = round(num * Q / (qb qm Delta)).
+  const unsigned __int128 d = static_cast<unsigned __int128>(qb) * qm;
+  const WideInt q_big = ctx.coeff_basis().product();
+  const WideInt den = WideInt::from_u128(d) * scale.delta();
+  const long double den_ld = den.to_long_double();
+  Decrypted out;
+  out.message.resize(n);
+  out.noise.resize(n);
+  for (std::size_t j = 0; j < n; ++j) {
+    __int128 u = c1s[j] % static_cast<__int128>(qm);
+    if (u < 0) u += qm;
+    unsigned __int128 num = (static_cast<unsigned __int128>(ct.c0[j]) * qm + static_cast<unsigned __int128>(u) * qb) % d;
+    const __int128 centered = num > d / 2 ? -static_cast<__int128>(d - num) : static_cast<__int128>(num);
+    const WideInt numerator = WideInt::from_i128(centered) * q_big;
+    WideInt rem;
+    out.message[j] = round_divide(numerator, den, den_ld, rem);
+    // rem / (qb qm) is the error in phase units of R_Q.
+    out.noise[j] = static_cast<double>(rem.to_long_double() / static_cast<long double>(d));
+  }
+  finish(out, scale);
+  return out;
+}
+
+}  // namespace fhellm::he

@@ -1,0 +1,81 @@
+#include "fhellm/he/encryptor.h"
+
+#include <string>
+
+#include "fhellm/error.h"
+#include "fhellm/he/prng.h"
+
+namespace fhellm::he {
+
+Encryptor::Encryptor(ContextPtr context, const SecretKey& sk) : context_(std::move(context)) {
+  require(context_ != nullptr, ErrorCode::invalid_argument, "null context");
+  context_->check_param_id(sk.param_id(), "secret key");
+  secret_ntt_ = sk.ntt();
+}
+
+SeededCiphertext Encryptor::encrypt_poly_seeded(const RnsPoly& plain) const {
+  const Context& ctx = *context_;
+  check_poly(plain, ctx, "plaintext");
+  const std::size_t n = ctx.poly_degree();
+  SeededCiphertext out;
+  out.seed = random_seed();
+  const RnsPoly a = expand_seed(ctx, out.seed);
+
+  // e (fresh secret randomness), plus the plaintext when in coefficient form.
+  Prng noise(random_seed());
+  std::vector<std::int64_t> e(n);
+  for (auto& v : e) v = noise.centered_binomial(ctx.params().error_binomial_eta);
+  RnsPoly body = RnsPoly::from_signed(ctx, e.data(), n);
+  if (!plain.is_ntt_form()) {
+    for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+      const math::Modulus& q = ctx.modulus(i);
+      std::uint64_t* r = body.residues(i);
+      const std::uint64_t* p = plain.residues(i);
+      for (std::size_t j = 0; j < n; ++j) r[j] = q.add(r[j], p[j]);
+    }
+  }
+  to_ntt(body, ctx);
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+    const math::Modulus& q = ctx.modulus(i);
+    std::uint64_t* r = body.residues(i);
+    const std::uint64_t* ar = a.residues(i);
+    const std::uint64_t* sr = secret_ntt_.residues(i);
+    const std::uint64_t* p = plain.residues(i);
+    for (std::size_t j = 0; j < n; ++j) {
+      std::uint64_t v = q.sub(r[j], q.mul(ar[j], sr[j]));  // e - a s
+      if (plain.is_ntt_form()) v = q.add(v, p[j]);
+      r[j] = v;
+    }
+  }
+  out.c0 = std::move(body);
+  return out;
+}
+
+SeededCiphertext Encryptor::encrypt_seeded(const std::int64_t* message, std::size_t count, const Scale& scale) const {
+  const Context& ctx = *context_;
+  ctx.check_param_id(scale.param_id(), "scale");
+  require(count <= ctx.poly_degree(), ErrorCode::invalid_argument,
+          std::to_string(count) + " values do not fit a ciphertext of degree " + std::to_string(ctx.poly_degree()));
+  const std::int64_t bound = scale.max_message();
+  for (std::size_t j = 0; j < count; ++j) {
+    require(message[j] <= bound && message[j] >= -bound, ErrorCode::invalid_argument,
+            "message value at index " + std::to_string(j) + " is outside [-" + std::to_string(bound) + ", " +
+                std::to_string(bound) + "]");
+  }
+  RnsPoly plain(ctx, false);
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+    const math::Modulus& q = ctx.modulus(i);
+    const math::ShoupConstant delta(scale.delta_residues()[i], q);
+    std::uint64_t* r = plain.residues(i);
+    for (std::size_t j = 0; j < count; ++j) r[j] = math::mul_shoup(q.from_signed(message[j]), delta, q.value());
+  }
+  return encrypt_poly_seeded(plain);
+}
+
+Ciphertext Encryptor::encrypt(const std::int64_t* message, std::size_t count, const Scale& scale) const {
+  return expand(*context_, encrypt_seeded(message, count, scale));
+}
+
+Ciphertext Encryptor::encrypt_zero() const { return expand(*context_, encrypt_poly_seeded(RnsPoly(*context_, false))); }
+
+}  // namespace fhellm::he

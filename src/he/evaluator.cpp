@@ -1,0 +1,349 @@
+#include "fhellm/he/evaluator.h"
+
+#include <cmath>
+#include <string>
+
+#include "fhellm/error.h"
+#include "fhellm/math/poly_arith.h"
+
+namespace fhellm::he {
+
+Evaluator::Evaluator(ContextPtr context) : context_(std::move(context)) {
+  require(context_ != nullptr, ErrorCode::invalid_argument, "null context");
+}
+
+void Evaluator::check_same(const Ciphertext& a, const Ciphertext& b, const char* what) const {
+  check_ciphertext(a, *context_, what);
+  check_ciphertext(b, *context_, what);
+  require(a.is_ntt_form() == b.is_ntt_form(), ErrorCode::parameter_mismatch,
+          std::string(what) + ": operands are in different forms (NTT vs coefficient)");
+}
+
+void Evaluator::add_inplace(Ciphertext& a, const Ciphertext& b) const {
+  check_same(a, b, "add");
+  const Context& ctx = *context_;
+  const std::size_t n = ctx.poly_degree();
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+    math::add_mod(a.c0.residues(i), b.c0.residues(i), a.c0.residues(i), n, ctx.modulus(i));
+    math::add_mod(a.c1.residues(i), b.c1.residues(i), a.c1.residues(i), n, ctx.modulus(i));
+  }
+}
+
+void Evaluator::sub_inplace(Ciphertext& a, const Ciphertext& b) const {
+  check_same(a, b, "sub");
+  const Context& ctx = *context_;
+  const std::size_t n = ctx.poly_degree();
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+    math::sub_mod(a.c0.residues(i), b.c0.residues(i), a.c0.residues(i), n, ctx.modulus(i));
+    math::sub_mod(a.c1.residues(i), b.c1.residues(i), a.c1.residues(i), n, ctx.modulus(i));
+  }
+}
+
+void Evaluator::negate_inplace(Ciphertext& a) const {
+  check_ciphertext(a, *context_, "negate");
+  const Context& ctx = *context_;
+  const std::size_t n = ctx.poly_degree();
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+    math::negate_mod(a.c0.residues(i), a.c0.residues(i), n, ctx.modulus(i));
+    math::negate_mod(a.c1.residues(i), a.c1.residues(i), n, ctx.modulus(i));
+  }
+}
+
+void Evaluator::add(const Ciphertext& a, const Ciphertext& b, Ciphertext& out) const {
+  out = a;
+  add_inplace(out, b);
+}
+
+void Evaluator::sub(const Ciphertext& a, const Ciphertext& b, Ciphertext& out) const {
+  out = a;
+  sub_inplace(out, b);
+}
+
+void Evaluator::transform_to_ntt_inplace(Ciphertext& ct) const {
+  check_ciphertext(ct, *context_, "ciphertext");
+  to_ntt(ct.c0, *context_);
+  to_ntt(ct.c1, *context_);
+}
+
+void Evaluator::transform_from_ntt_inplace(Ciphertext& ct) const {
+  check_ciphertext(ct, *context_, "ciphertext");
+  from_ntt(ct.c0, *context_);
+  from_ntt(ct.c1, *context_);
+}
+
+void Evaluator::multiply_plain_inplace(Ciphertext& ct, const PlaintextNtt& pt) const {
+  check_ciphertext(ct, *context_, "ciphertext");
+  check_poly(pt.poly(), *context_, "plaintext");
+  require(ct.is_ntt_form(), ErrorCode::invalid_argument, "plaintext product needs an NTT-form ciphertext");
+  const Context& ctx = *context_;
+  const std::size_t n = ctx.poly_degree();
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+    math::multiply_mod(ct.c0.residues(i), pt.poly().residues(i), ct.c0.residues(i), n, ctx.modulus(i));
+    math::multiply_mod(ct.c1.residues(i), pt.poly().residues(i), ct.c1.residues(i), n, ctx.modulus(i));
+  }
+}
+
+void Evaluator::multiply_plain(const Ciphertext& ct, const PlaintextNtt& pt, Ciphertext& out) const {
+  out = ct;
+  multiply_plain_inplace(out, pt);
+}
+
+void Evaluator::multiply_plain_add(const Ciphertext& ct, const PlaintextNtt& pt, Ciphertext& acc) const {
+  check_same(ct, acc, "multiply_plain_add");
+  check_poly(pt.poly(), *context_, "plaintext");
+  require(ct.is_ntt_form(), ErrorCode::invalid_argument, "plaintext product needs NTT-form ciphertexts");
+  const Context& ctx = *context_;
+  const std::size_t n = ctx.poly_degree();
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+    math::multiply_add_mod(ct.c0.residues(i), pt.poly().residues(i), acc.c0.residues(i), n, ctx.modulus(i));
+    math::multiply_add_mod(ct.c1.residues(i), pt.poly().residues(i), acc.c1.residues(i), n, ctx.modulus(i));
+  }
+}
+
+void Evaluator::multiply_monomial_inplace(Ciphertext& ct, std::int64_t exponent) const {
+  check_ciphertext(ct, *context_, "ciphertext");
+  const Context& ctx = *context_;
+  const std::size_t n = ctx.poly_degree();
+  const std::int64_t two_n = static_cast<std::int64_t>(2 * n);
+  const std::size_t e = static_cast<std::size_t>(((exponent % two_n) + two_n) % two_n);
+  if (e == 0) return;
+  if (ct.is_ntt_form()) {
+    std::vector<std::uint64_t> mono(n);
+    for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+      const math::Modulus& q = ctx.modulus(i);
+      std::fill(mono.begin(), mono.end(), 0);
+      if (e < n) mono[e] = 1;
+      else mono[e - n] = q.value() - 1;
+      math::ntt_forward(mono.data(), ctx.ntt_tables(i));
+      math::multiply_mod(ct.c0.residues(i), mono.data(), ct.c0.residues(i), n, q);
+      math::multiply_mod(ct.c1.residues(i), mono.data(), ct.c1.residues(i), n, q);
+    }
+    return;
+  }
+  std::vector<std::uint64_t> tmp(n);
+  for (RnsPoly* p : {&ct.c0, &ct.c1}) {
+    for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+      const math::Modulus& q = ctx.modulus(i);
+      std::uint64_t* r = p->residues(i);
+      for (std::size_t j = 0; j < n; ++j) {
+        const std::size_t t = (j + e) % (2 * n);
+        if (t < n) tmp[t] = r[j];
+        else tmp[t - n] = q.negate(r[j]);
+      }
+      std::copy(tmp.begin(), tmp.end(), r);
+    }
+  }
+}
+
+void Evaluator::apply_automorphism(const RnsPoly& in, std::uint64_t galois_elt, RnsPoly& out) const {
+  const Context& ctx = *context_;
+  check_poly(in, ctx, "automorphism input");
+  const std::size_t n = ctx.poly_degree();
+  require((galois_elt & 1) == 1 && galois_elt < 2 * n, ErrorCode::invalid_argument,
+          "Galois element " + std::to_string(galois_elt) + " is not odd and below 2N");
+  require(&in != &out, ErrorCode::invalid_argument, "automorphism cannot run in place");
+  if (out.param_id() != in.param_id() || out.size() != in.size()) out = RnsPoly(ctx, in.is_ntt_form());
+  out.set_ntt_form(in.is_ntt_form());
+  if (in.is_ntt_form()) {
+    const std::vector<std::uint32_t>& perm = ctx.automorphism_permutation(galois_elt);
+    for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+      const std::uint64_t* src = in.residues(i);
+      std::uint64_t* dst = out.residues(i);
+      for (std::size_t j = 0; j < n; ++j) dst[j] = src[perm[j]];
+    }
+    return;
+  }
+  const std::uint64_t mask = 2 * n - 1;
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+    const math::Modulus& q = ctx.modulus(i);
+    const std::uint64_t* src = in.residues(i);
+    std::uint64_t* dst = out.residues(i);
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::uint64_t e = (j * galois_elt) & mask;
+      if (e < n) dst[e] = src[j];
+      else dst[e - n] = q.negate(src[j]);
+    }
+  }
+}
+
+void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& out0, RnsPoly& out1) const {
+  const Context& ctx = *context_;
+  check_poly(c, ctx, "key switch input");
+  require(!c.is_ntt_form(), ErrorCode::invalid_argument, "key switch input must be in coefficient form");
+  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
+  const int w = key.decomposition_bits;
+  require(w >= 1 && w <= 61 && key.digits_per_prime == gadget_digits(ctx, w), ErrorCode::parameter_mismatch,
+          "key switching key does not match this context's gadget");
+  std::size_t total = 0;
+  for (std::size_t l : key.digits_per_prime) total += l;
+  require(key.b.size() == total && key.a.size() == total, ErrorCode::parameter_mismatch,
+          "key switching key has " + std::to_string(key.b.size()) + " digits, expected " + std::to_string(total));
+  for (std::size_t d = 0; d < total; ++d) {
+    check_poly(key.b[d], ctx, "key switching key");
+    check_poly(key.a[d], ctx, "key switching key");
+  }
+
+  // Scratch buffers reused across calls on this thread.
+  thread_local std::vector<math::u128> acc0, acc1;
+  thread_local std::vector<std::int64_t> digits;
+  thread_local std::vector<std::uint64_t> lifted;
+  acc0.assign(k * n, 0);
+  acc1.assign(k * n, 0);
+  lifted.resize(k * n);
+  std::size_t max_digits = 0;
+  for (std::size_t l : key.digits_per_prime) max_digits = std::max(max_digits, l);
+  digits.resize(max_digits * n);
+
+  // Fold accumulators before 2^128 / q^2 terms pile up.
+  std::uint64_t q_max = 0;
+  for (std::size_t l = 0; l < k; ++l) q_max = std::max(q_max, ctx.modulus(l).value());
+  const long double capacity = std::ldexp(1.0L, 128) / (static_cast<long double>(q_max) * q_max);
+  const std::size_t fold_every = capacity > 1e6L ? 1000000 : static_cast<std::size_t>(capacity) - 1;
+  std::size_t since_fold = 0;
+
+  const std::int64_t base = std::int64_t{1} << (w >= 62 ? 61 : w);
+  const std::int64_t half = base / 2;
+  std::size_t d = 0;
+  for (std::size_t i = 0; i < k; ++i) {
+    const math::Modulus& qi = ctx.modulus(i);
+    const std::size_t levels = key.digits_per_prime[i];
+    const std::uint64_t* ci = c.residues(i);
+    // Balanced digits of the centred residue; the last digit takes the rest.
+    for (std::size_t j = 0; j < n; ++j) {
+      std::int64_t x = qi.to_centered(ci[j]);
+      for (std::size_t t = 0; t + 1 < levels; ++t) {
+        std::int64_t digit = x & (base - 1);
+        if (digit >= half) digit -= base;
+        digits[t * n + j] = digit;
+        x = (x - digit) >> w;
+      }
+      digits[(levels - 1) * n + j] = x;
+    }
+    for (std::size_t t = 0; t < levels; ++t, ++d) {
+      const std::int64_t* dig = digits.data() + t * n;
+      for (std::size_t l = 0; l < k; ++l) {
+        const std::uint64_t ql = ctx.modulus(l).value();
+        std::uint64_t* r = lifted.data() + l * n;
+        for (std::size_t j = 0; j < n; ++j) {
+          const std::int64_t v = dig[j];
+          r[j] = v < 0 ? ql - static_cast<std::uint64_t>(-v) : static_cast<std::uint64_t>(v);
+        }
+        math::ntt_forward(r, ctx.ntt_tables(l));
+        math::multiply_accumulate_u128(r, key.b[d].residues(l), acc0.data() + l * n, n);
+        math::multiply_accumulate_u128(r, key.a[d].residues(l), acc1.data() + l * n, n);
+      }
+      if (++since_fold == fold_every) {
+        for (std::size_t l = 0; l < k; ++l) {
+          for (std::size_t j = 0; j < n; ++j) {
+            acc0[l * n + j] = ctx.modulus(l).reduce(acc0[l * n + j]);
+            acc1[l * n + j] = ctx.modulus(l).reduce(acc1[l * n + j]);
+          }
+        }
+        since_fold = 0;
+      }
+    }
+  }
+  if (out0.param_id() != ctx.param_id() || out0.size() != k * n) out0 = RnsPoly(ctx, true);
+  if (out1.param_id() != ctx.param_id() || out1.size() != k * n) out1 = RnsPoly(ctx, true);
+  out0.set_ntt_form(true);
+  out1.set_ntt_form(true);
+  for (std::size_t l = 0; l < k; ++l) {
+    math::reduce_u128(acc0.data() + l * n, out0.residues(l), n, ctx.modulus(l));
+    math::reduce_u128(acc1.data() + l * n, out1.residues(l), n, ctx.modulus(l));
+  }
+}
+
+void Evaluator::apply_galois_inplace(Ciphertext& ct, std::uint64_t galois_elt, const GaloisKeys& keys) const {
+  const Context& ctx = *context_;
+  check_ciphertext(ct, ctx, "ciphertext");
+  const KeySwitchKey& key = keys.get(galois_elt);
+  ctx.check_param_id(keys.param_id(), "Galois keys");
+  const bool ntt_form = ct.is_ntt_form();
+  RnsPoly c0, c1;
+  apply_automorphism(ct.c0, galois_elt, c0);
+  apply_automorphism(ct.c1, galois_elt, c1);
+  from_ntt(c1, ctx);
+  RnsPoly k0, k1;
+  key_switch(c1, key, k0, k1);
+  if (!ntt_form) {
+    from_ntt(k0, ctx);
+    from_ntt(k1, ctx);
+  }
+  const std::size_t n = ctx.poly_degree();
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+    math::add_mod(c0.residues(i), k0.residues(i), c0.residues(i), n, ctx.modulus(i));
+  }
+  ct.c0 = std::move(c0);
+  ct.c1 = std::move(k1);
+}
+
+SwitchedCiphertext Evaluator::switch_modulus(const Ciphertext& ct, std::uint64_t body_modulus,
+                                             std::uint64_t mask_modulus) const {
+  const Context& ctx = *context_;
+  check_ciphertext(ct, ctx, "ciphertext");
+  const std::uint64_t limit = std::uint64_t{1} << 61;
+  require(body_modulus >= 2 && body_modulus < limit && mask_modulus >= 2 && mask_modulus < limit,
+          ErrorCode::invalid_argument, "switched moduli must be in [2, 2^61)");
+  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
+  Ciphertext coeff = ct;
+  from_ntt(coeff.c0, ctx);
+  from_ntt(coeff.c1, ctx);
+  SwitchedCiphertext out;
+  out.param_id = ctx.param_id();
+  out.body_modulus = body_modulus;
+  out.mask_modulus = mask_modulus;
+  out.c0.resize(n);
+  out.c1.resize(n);
+  const math::RnsBasis& basis = ctx.coeff_basis();
+  const math::WideInt& big_q = basis.product();
+  const bool q_fits = big_q.bit_length() <= 63;
+  // round(x q' / Q) = floor((x q' + floor(Q/2)) / Q); q' itself wraps to 0.
+  if (q_fits) {
+    const std::uint64_t q64 = big_q.word(0);
+    std::vector<std::uint64_t> punctured(k);
+    for (std::size_t i = 0; i < k; ++i) punctured[i] = basis.punctured_product(i).word(0);
+    for (int which = 0; which < 2; ++which) {
+      const RnsPoly& src = which == 0 ? coeff.c0 : coeff.c1;
+      const std::uint64_t target = which == 0 ? body_modulus : mask_modulus;
+      std::vector<std::uint64_t>& dst = which == 0 ? out.c0 : out.c1;
+      for (std::size_t j = 0; j < n; ++j) {
+        math::u128 x = 0;
+        for (std::size_t i = 0; i < k; ++i) {
+          const std::uint64_t y = math::mul_shoup(src.residues(i)[j], basis.punctured_inverse(i), ctx.modulus(i).value());
+          x += static_cast<math::u128>(y) * punctured[i];
+        }
+        const std::uint64_t xr = static_cast<std::uint64_t>(x % q64);
+        const std::uint64_t r = static_cast<std::uint64_t>((static_cast<math::u128>(xr) * target + q64 / 2) / q64);
+        dst[j] = r == target ? 0 : r;
+      }
+    }
+    return out;
+  }
+  const math::WideInt half_q = big_q.shifted_right(1);
+  const long double q_ld = big_q.to_long_double();
+  std::uint64_t residues[math::RnsBasis::kMaxModuli];
+  for (int which = 0; which < 2; ++which) {
+    const RnsPoly& src = which == 0 ? coeff.c0 : coeff.c1;
+    const std::uint64_t target = which == 0 ? body_modulus : mask_modulus;
+    std::vector<std::uint64_t>& dst = which == 0 ? out.c0 : out.c1;
+    for (std::size_t j = 0; j < n; ++j) {
+      for (std::size_t i = 0; i < k; ++i) residues[i] = src.residues(i)[j];
+      const math::WideInt num = basis.compose(residues).times(static_cast<std::int64_t>(target)) + half_q;
+      std::int64_t est = static_cast<std::int64_t>(std::floor(num.to_long_double() / q_ld));
+      math::WideInt rem = num - big_q.times(est);
+      while (rem.is_negative()) {
+        --est;
+        rem += big_q;
+      }
+      while (!(rem < big_q)) {
+        ++est;
+        rem -= big_q;
+      }
+      const std::uint64_t r = static_cast<std::uint64_t>(est);
+      dst[j] = r == target ? 0 : r;
+    }
+  }
+  return out;
+}
+
+}  // namespace fhellm::he

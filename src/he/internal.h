@@ -1,0 +1,25 @@
+// Helpers shared by the he/*.cpp files; not part of the public API.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "fhellm/he/context.h"
+#include "fhellm/he/prng.h"
+#include "fhellm/he/rns_poly.h"
+
+namespace fhellm::he {
+
+// The a_ij of a key switching key: `count` uniform NTT-form polys drawn in
+// order from one seed.
+std::vector<RnsPoly> expand_key_masks(const Context& context, const Seed& seed, std::size_t count);
+
+// c * s for a word-modulus polynomial c (N values < 2^61) and a ternary s
+// given in both aux NTT forms, as exact signed integers (|.| < N * 2^61),
+// through the context's two auxiliary 61-bit primes.
+std::vector<__int128> multiply_by_ternary_exact(const Context& context, const std::uint64_t* c,
+                                                const std::vector<std::uint64_t>& s_aux_ntt);
+// s (ternary) in the aux NTT form expected above: 2 blocks of N.
+std::vector<std::uint64_t> ternary_aux_ntt(const Context& context, const std::vector<std::int8_t>& s);
+
+}  // namespace fhellm::he

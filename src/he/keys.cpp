@@ -1,0 +1,169 @@
+#include "fhellm/he/keys.h"
+
+#include <string>
+
+#include "fhellm/error.h"
+#include "fhellm/he/prng.h"
+#include "fhellm/math/poly_arith.h"
+#include "internal.h"
+
+namespace fhellm::he {
+namespace {
+
+RnsPoly ternary_to_ntt(const Context& context, std::span<const std::int8_t> coeffs) {
+  RnsPoly p(context, false);
+  for (std::size_t i = 0; i < context.moduli_count(); ++i) {
+    const std::uint64_t q = context.modulus(i).value();
+    std::uint64_t* r = p.residues(i);
+    for (std::size_t j = 0; j < coeffs.size(); ++j) r[j] = coeffs[j] < 0 ? q - 1 : static_cast<std::uint64_t>(coeffs[j]);
+  }
+  to_ntt(p, context);
+  return p;
+}
+
+// e (centred binomial) in NTT form, from `prng`.
+RnsPoly sample_error_ntt(const Context& context, Prng& prng) {
+  const std::size_t n = context.poly_degree();
+  std::vector<std::int64_t> e(n);
+  for (auto& v : e) v = prng.centered_binomial(context.params().error_binomial_eta);
+  RnsPoly p = RnsPoly::from_signed(context, e.data(), n);
+  to_ntt(p, context);
+  return p;
+}
+
+}  // namespace
+
+SecretKey SecretKey::generate(const Context& context) {
+  Prng prng(random_seed());
+  std::vector<std::int8_t> coeffs(context.poly_degree());
+  for (auto& c : coeffs) c = static_cast<std::int8_t>(prng.ternary());
+  return from_coefficients(context, std::move(coeffs));
+}
+
+SecretKey SecretKey::from_coefficients(const Context& context, std::vector<std::int8_t> coeffs) {
+  require(coeffs.size() == context.poly_degree(), ErrorCode::invalid_argument,
+          "secret key needs " + std::to_string(context.poly_degree()) + " coefficients, got " +
+              std::to_string(coeffs.size()));
+  for (std::int8_t c : coeffs) {
+    require(c >= -1 && c <= 1, ErrorCode::invalid_argument, "secret key coefficient outside {-1, 0, 1}");
+  }
+  SecretKey sk;
+  sk.ntt_ = ternary_to_ntt(context, coeffs);
+  sk.coeffs_ = std::move(coeffs);
+  return sk;
+}
+
+const KeySwitchKey& GaloisKeys::get(std::uint64_t galois_elt) const {
+  auto it = keys_.find(galois_elt);
+  require(it != keys_.end(), ErrorCode::missing_galois_key,
+          "no Galois key for element " + std::to_string(galois_elt));
+  return it->second;
+}
+
+void GaloisKeys::insert(ParamId id, std::uint64_t galois_elt, KeySwitchKey key) {
+  require(keys_.empty() || id == param_id_, ErrorCode::parameter_mismatch,
+          "Galois key for another parameter set");
+  param_id_ = id;
+  keys_[galois_elt] = std::move(key);
+}
+
+std::vector<std::size_t> gadget_digits(const Context& context, int decomposition_bits) {
+  require(decomposition_bits >= 1 && decomposition_bits <= 61, ErrorCode::invalid_argument,
+          "decomposition bits " + std::to_string(decomposition_bits) + " outside [1, 61]");
+  std::vector<std::size_t> digits;
+  for (std::size_t i = 0; i < context.moduli_count(); ++i) {
+    const int bits = context.modulus(i).bit_count();
+    digits.push_back(static_cast<std::size_t>((bits + decomposition_bits - 1) / decomposition_bits));
+  }
+  return digits;
+}
+
+// The a_ij of a key: uniform NTT-form polys drawn in order from one seed.
+std::vector<RnsPoly> expand_key_masks(const Context& context, const Seed& seed, std::size_t count) {
+  Prng prng(seed);
+  std::vector<RnsPoly> masks;
+  masks.reserve(count);
+  for (std::size_t d = 0; d < count; ++d) {
+    RnsPoly a(context, true);
+    for (std::size_t i = 0; i < context.moduli_count(); ++i) {
+      const std::uint64_t q = context.modulus(i).value();
+      std::uint64_t* r = a.residues(i);
+      for (std::size_t j = 0; j < context.poly_degree(); ++j) r[j] = prng.uniform_below(q);
+    }
+    masks.push_back(std::move(a));
+  }
+  return masks;
+}
+
+KeySwitchKey make_key_switch_key(const Context& context, const SecretKey& sk, std::span<const std::int8_t> from_key,
+                                 int decomposition_bits) {
+  context.check_param_id(sk.param_id(), "secret key");
+  require(from_key.size() == context.poly_degree(), ErrorCode::invalid_argument, "source key has the wrong length");
+  for (std::int8_t c : from_key) require(c >= -1 && c <= 1, ErrorCode::invalid_argument, "source key not ternary");
+  KeySwitchKey key;
+  key.decomposition_bits = decomposition_bits;
+  key.digits_per_prime = gadget_digits(context, decomposition_bits);
+  std::size_t total = 0;
+  for (std::size_t l : key.digits_per_prime) total += l;
+  key.a_seed = random_seed();
+  key.a = expand_key_masks(context, key.a_seed, total);
+  const RnsPoly source = ternary_to_ntt(context, from_key);
+  Prng noise(random_seed());
+  const std::size_t n = context.poly_degree();
+  std::size_t d = 0;
+  for (std::size_t i = 0; i < context.moduli_count(); ++i) {
+    const math::Modulus& qi = context.modulus(i);
+    for (std::size_t j = 0; j < key.digits_per_prime[i]; ++j, ++d) {
+      RnsPoly b = sample_error_ntt(context, noise);
+      // b = e - a s  (all primes) + 2^(w j) s'  (prime i only).
+      for (std::size_t l = 0; l < context.moduli_count(); ++l) {
+        const math::Modulus& ql = context.modulus(l);
+        std::uint64_t* br = b.residues(l);
+        const std::uint64_t* ar = key.a[d].residues(l);
+        const std::uint64_t* sr = sk.ntt().residues(l);
+        for (std::size_t t = 0; t < n; ++t) br[t] = ql.sub(br[t], ql.mul(ar[t], sr[t]));
+      }
+      const std::uint64_t factor = qi.pow(2, static_cast<std::uint64_t>(decomposition_bits) * j);
+      const math::ShoupConstant f(factor, qi);
+      std::uint64_t* bi = b.residues(i);
+      const std::uint64_t* si = source.residues(i);
+      for (std::size_t t = 0; t < n; ++t) bi[t] = qi.add(bi[t], math::mul_shoup(si[t], f, qi.value()));
+      key.b.push_back(std::move(b));
+    }
+  }
+  return key;
+}
+
+std::vector<std::int8_t> apply_galois_to_ternary(std::span<const std::int8_t> coeffs, std::uint64_t galois_elt) {
+  const std::size_t n = coeffs.size();
+  std::vector<std::int8_t> out(n, 0);
+  const std::uint64_t mask = 2 * n - 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t e = (i * galois_elt) & mask;
+    if (e < n) out[e] = coeffs[i];
+    else out[e - n] = static_cast<std::int8_t>(-coeffs[i]);
+  }
+  return out;
+}
+
+GaloisKeys make_galois_keys(const Context& context, const SecretKey& sk, std::span<const std::uint64_t> galois_elts,
+                            int decomposition_bits) {
+  context.check_param_id(sk.param_id(), "secret key");
+  if (decomposition_bits == 0) decomposition_bits = context.params().default_decomposition_bits;
+  GaloisKeys keys;
+  for (std::uint64_t g : galois_elts) {
+    require((g & 1) == 1 && g >= 3 && g < 2 * context.poly_degree(), ErrorCode::invalid_argument,
+            "Galois element " + std::to_string(g) + " is not odd in [3, 2N)");
+    const auto rotated = apply_galois_to_ternary(sk.coefficients(), g);
+    keys.insert(context.param_id(), g, make_key_switch_key(context, sk, rotated, decomposition_bits));
+  }
+  return keys;
+}
+
+std::vector<std::uint64_t> packing_galois_elements(std::size_t poly_degree) {
+  std::vector<std::uint64_t> elts;
+  for (std::size_t l = 1; (std::size_t{1} << l) <= poly_degree; ++l) elts.push_back((std::uint64_t{1} << l) + 1);
+  return elts;
+}
+
+}  // namespace fhellm::he

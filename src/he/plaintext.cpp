@@ -1,0 +1,65 @@
+#include "fhellm/he/plaintext.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "fhellm/error.h"
+
+namespace fhellm::he {
+
+Scale Scale::from_plain_modulus(const Context& context, std::uint64_t plain_modulus) {
+  require(plain_modulus >= 2, ErrorCode::invalid_argument, "plain modulus must be >= 2");
+  const math::WideInt delta = context.coeff_basis().product().divided_by(plain_modulus);
+  require(!delta.is_zero(), ErrorCode::invalid_argument,
+          "plain modulus " + std::to_string(plain_modulus) + " exceeds Q");
+  return from_delta(context, delta);
+}
+
+Scale Scale::from_delta(const Context& context, const math::WideInt& delta) {
+  const math::WideInt& q = context.coeff_basis().product();
+  require(!delta.is_negative() && !delta.is_zero() && delta < q, ErrorCode::invalid_argument,
+          "Delta must be in [1, Q)");
+  Scale s;
+  s.param_id_ = context.param_id();
+  s.delta_ = delta;
+  for (std::size_t i = 0; i < context.moduli_count(); ++i) {
+    s.delta_residues_.push_back(delta.mod_word(context.modulus(i).value()));
+  }
+  s.ratio_ = q.to_long_double() / delta.to_long_double();
+  // Largest m with (2m + 1) Delta <= Q: then |m Delta + e| < Q/2 for any
+  // |e| < Delta/2, so the centred phase never wraps. Estimate, then fix exactly.
+  const long double estimate = std::floor((s.ratio_ - 1) / 2);
+  std::int64_t m = estimate > 4.0e18L ? std::int64_t{4} * 1000000000000000000LL
+                                      : static_cast<std::int64_t>(std::max(estimate, 0.0L));
+  while (m > 0 && q < delta.times(2 * m + 1)) --m;
+  while (m < std::numeric_limits<std::int64_t>::max() / 4 && !(q < delta.times(2 * m + 3))) ++m;
+  s.max_message_ = m;
+  return s;
+}
+
+PlaintextNtt PlaintextNtt::encode(const Context& context, const std::int64_t* coeffs, std::size_t count) {
+  PlaintextNtt pt;
+  pt.poly_ = RnsPoly::from_signed(context, coeffs, count);
+  to_ntt(pt.poly_, context);
+  return pt;
+}
+
+PlaintextNtt PlaintextNtt::encode(const Context& context, const std::int8_t* coeffs, std::size_t count) {
+  require(count <= context.poly_degree(), ErrorCode::invalid_argument,
+          std::to_string(count) + " weights for a polynomial of degree " + std::to_string(context.poly_degree()));
+  PlaintextNtt pt;
+  pt.poly_ = RnsPoly(context, false);
+  for (std::size_t i = 0; i < context.moduli_count(); ++i) {
+    const std::uint64_t q = context.modulus(i).value();
+    std::uint64_t* r = pt.poly_.residues(i);
+    for (std::size_t j = 0; j < count; ++j) {
+      const std::int64_t w = coeffs[j];
+      r[j] = w < 0 ? q - static_cast<std::uint64_t>(-w) : static_cast<std::uint64_t>(w);
+    }
+  }
+  to_ntt(pt.poly_, context);
+  return pt;
+}
+
+}  // namespace fhellm::he

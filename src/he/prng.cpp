@@ -1,0 +1,93 @@
+#include "fhellm/he/prng.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <cstring>
+
+#include "fhellm/error.h"
+
+namespace fhellm::he {
+
+Seed random_seed() {
+  Seed seed;
+  require(RAND_bytes(seed.data(), static_cast<int>(seed.size())) == 1, ErrorCode::internal_error,
+          "RAND_bytes failed");
+  return seed;
+}
+
+struct Prng::Impl {
+  EVP_CIPHER_CTX* ctx = nullptr;
+  std::array<std::uint8_t, 4096> buffer{};
+  std::size_t used = 4096;
+  ~Impl() {
+    if (ctx) EVP_CIPHER_CTX_free(ctx);
+  }
+};
+
+Prng::Prng(const Seed& seed) : impl_(std::make_unique<Impl>()) {
+  impl_->ctx = EVP_CIPHER_CTX_new();
+  const std::uint8_t iv[16] = {};
+  require(impl_->ctx != nullptr && EVP_EncryptInit_ex(impl_->ctx, EVP_aes_256_ctr(), nullptr, seed.data(), iv) == 1,
+          ErrorCode::internal_error, "cannot set up AES-256-CTR");
+}
+
+Prng::~Prng() = default;
+Prng::Prng(Prng&&) noexcept = default;
+Prng& Prng::operator=(Prng&&) noexcept = default;
+
+void Prng::refill() {
+  // Keystream = AES-CTR encryption of zeros.
+  std::memset(impl_->buffer.data(), 0, impl_->buffer.size());
+  int out_len = 0;
+  if (EVP_EncryptUpdate(impl_->ctx, impl_->buffer.data(), &out_len, impl_->buffer.data(),
+                        static_cast<int>(impl_->buffer.size())) != 1 ||
+      out_len != static_cast<int>(impl_->buffer.size())) {
+    throw Error(ErrorCode::internal_error, "AES-256-CTR keystream failed");
+  }
+  impl_->used = 0;
+}
+
+void Prng::fill(std::uint8_t* out, std::size_t count) {
+  while (count > 0) {
+    if (impl_->used == impl_->buffer.size()) refill();
+    const std::size_t take = std::min(count, impl_->buffer.size() - impl_->used);
+    std::memcpy(out, impl_->buffer.data() + impl_->used, take);
+    impl_->used += take;
+    out += take;
+    count -= take;
+  }
+}
+
+std::uint64_t Prng::next_u64() {
+  if (impl_->buffer.size() - impl_->used < 8) {
+    std::uint64_t v;
+    fill(reinterpret_cast<std::uint8_t*>(&v), 8);
+    return v;
+  }
+  std::uint64_t v;
+  std::memcpy(&v, impl_->buffer.data() + impl_->used, 8);
+  impl_->used += 8;
+  return v;
+}
+
+std::uint64_t Prng::uniform_below(std::uint64_t bound) {
+  if (bound <= 1) return 0;
+  const int bits = 64 - __builtin_clzll(bound - 1);
+  const std::uint64_t mask = bits == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << bits) - 1;
+  for (;;) {
+    const std::uint64_t v = next_u64() & mask;
+    if (v < bound) return v;
+  }
+}
+
+int Prng::ternary() { return static_cast<int>(uniform_below(3)) - 1; }
+
+int Prng::centered_binomial(int eta) {
+  const std::uint64_t bits = next_u64();
+  const std::uint64_t mask = (eta >= 32) ? 0xffffffffULL : ((std::uint64_t{1} << eta) - 1);
+  return __builtin_popcountll(bits & mask) - __builtin_popcountll((bits >> 32) & mask);
+}
+
+}  // namespace fhellm::he

@@ -1,0 +1,377 @@
+#include "fhellm/he/serialization.h"
+
+#include <cstring>
+#include <string>
+
+#include "fhellm/error.h"
+#include "fhellm/he/bit_packing.h"
+#include "internal.h"
+
+namespace fhellm::he {
+namespace {
+
+constexpr std::uint8_t kMagic[4] = {'F', 'H', 'E', 'H'};
+
+class Writer {
+ public:
+  void u8(std::uint8_t v) { bytes_.push_back(v); }
+  void u16(std::uint16_t v) { raw(&v, 2); }
+  void u32(std::uint32_t v) { raw(&v, 4); }
+  void u64(std::uint64_t v) { raw(&v, 8); }
+  void raw(const void* p, std::size_t n) {  // little-endian host (x86-64)
+    const auto* b = static_cast<const std::uint8_t*>(p);
+    bytes_.insert(bytes_.end(), b, b + n);
+  }
+  void packed(const std::uint64_t* values, std::size_t count, int width) {
+    const std::size_t at = bytes_.size();
+    bytes_.resize(at + packed_size_bytes(count, width), 0);
+    pack_bits(values, count, width, bytes_.data() + at);
+  }
+  std::vector<std::uint8_t>& bytes() { return bytes_; }
+
+ private:
+  std::vector<std::uint8_t> bytes_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
+  void need(std::size_t n, const char* what) const {
+    require(n <= bytes_.size() - pos_, ErrorCode::truncated,
+            std::string(what) + ": needs " + std::to_string(n) + " bytes, " + std::to_string(bytes_.size() - pos_) +
+                " left");
+  }
+  std::uint8_t u8(const char* what) {
+    need(1, what);
+    return bytes_[pos_++];
+  }
+  std::uint16_t u16(const char* what) {
+    std::uint16_t v;
+    copy(&v, 2, what);
+    return v;
+  }
+  std::uint32_t u32(const char* what) {
+    std::uint32_t v;
+    copy(&v, 4, what);
+    return v;
+  }
+  std::uint64_t u64(const char* what) {
+    std::uint64_t v;
+    copy(&v, 8, what);
+    return v;
+  }
+  void copy(void* out, std::size_t n, const char* what) {
+    need(n, what);
+    std::memcpy(out, bytes_.data() + pos_, n);
+    pos_ += n;
+  }
+  // count values at `width` bits, each checked < modulus.
+  void packed(std::uint64_t* out, std::size_t count, int width, std::uint64_t modulus, const char* what) {
+    const std::size_t n = packed_size_bytes(count, width);
+    need(n, what);
+    unpack_bits(bytes_.data() + pos_, count, width, out);
+    pos_ += n;
+    for (std::size_t i = 0; i < count; ++i) {
+      require(out[i] < modulus, ErrorCode::coefficient_out_of_range,
+              std::string(what) + ": coefficient " + std::to_string(i) + " is >= its modulus " +
+                  std::to_string(modulus));
+    }
+  }
+  std::size_t remaining() const { return bytes_.size() - pos_; }
+
+ private:
+  std::span<const std::uint8_t> bytes_;
+  std::size_t pos_ = 0;
+};
+
+struct Header {
+  ObjectType type;
+  std::uint8_t flags;
+  std::uint16_t raw_id;
+  std::uint32_t payload;
+};
+
+void write_header(Writer& w, ObjectType type, std::uint8_t flags, ParamId id) {
+  w.raw(kMagic, 4);
+  w.u16(kFormatVersion);
+  w.u8(static_cast<std::uint8_t>(type));
+  w.u8(flags);
+  w.u16(static_cast<std::uint16_t>(id));
+  w.u16(0);
+  w.u32(0);  // payload size, patched by finish()
+}
+
+std::vector<std::uint8_t> finish(Writer& w) {
+  auto& b = w.bytes();
+  const std::uint32_t payload = static_cast<std::uint32_t>(b.size() - kHeaderBytes);
+  std::memcpy(b.data() + 12, &payload, 4);
+  return std::move(b);
+}
+
+Header read_header(Reader& r, std::size_t total) {
+  require(total >= kHeaderBytes, ErrorCode::truncated,
+          "serialized object has " + std::to_string(total) + " bytes, the header alone needs 16");
+  std::uint8_t magic[4];
+  r.copy(magic, 4, "magic");
+  require(std::memcmp(magic, kMagic, 4) == 0, ErrorCode::bad_magic, "not an fhellm HE object (bad magic)");
+  const std::uint16_t version = r.u16("version");
+  require(version == kFormatVersion, ErrorCode::bad_version,
+          "format version " + std::to_string(version) + ", this build reads " + std::to_string(kFormatVersion));
+  Header h;
+  h.type = static_cast<ObjectType>(r.u8("type"));
+  h.flags = r.u8("flags");
+  h.raw_id = r.u16("parameter id");
+  require(r.u16("reserved") == 0, ErrorCode::bad_version, "reserved header field is not zero");
+  h.payload = r.u32("payload size");
+  require(h.payload <= kMaxPayloadBytes, ErrorCode::length_too_large,
+          "payload size " + std::to_string(h.payload) + " exceeds the maximum");
+  require(h.payload <= r.remaining(), ErrorCode::truncated,
+          "payload size " + std::to_string(h.payload) + " but " + std::to_string(r.remaining()) + " bytes follow");
+  require(h.payload == r.remaining(), ErrorCode::trailing_bytes,
+          std::to_string(r.remaining() - h.payload) + " bytes after the payload");
+  return h;
+}
+
+Header expect_header(Reader& r, std::size_t total, ObjectType type, const Context& context, std::uint8_t allowed_flags) {
+  const Header h = read_header(r, total);
+  require(h.type == type, ErrorCode::parameter_mismatch,
+          "object type " + std::to_string(static_cast<unsigned>(h.type)) + ", expected " +
+              std::to_string(static_cast<unsigned>(type)));
+  require((h.flags & ~allowed_flags) == 0, ErrorCode::parameter_mismatch, "unexpected header flags");
+  context.check_param_id(param_id_from_u16(h.raw_id), "serialized object");
+  return h;
+}
+
+void write_poly(Writer& w, const RnsPoly& p, const Context& context) {
+  for (std::size_t i = 0; i < context.moduli_count(); ++i) {
+    w.packed(p.residues(i), context.poly_degree(), bit_width_for_modulus(context.modulus(i).value()));
+  }
+}
+
+RnsPoly read_poly(Reader& r, const Context& context, bool ntt_form, const char* what) {
+  RnsPoly p(context, ntt_form);
+  for (std::size_t i = 0; i < context.moduli_count(); ++i) {
+    const std::uint64_t q = context.modulus(i).value();
+    r.packed(p.residues(i), context.poly_degree(), bit_width_for_modulus(q), q, what);
+  }
+  return p;
+}
+
+void expect_end(const Reader& r) {
+  require(r.remaining() == 0, ErrorCode::trailing_bytes, std::to_string(r.remaining()) + " unread bytes at the end");
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> save_parameters(const ParameterSet& params) {
+  Writer w;
+  write_header(w, ObjectType::parameters, 0, params.id);
+  w.u32(static_cast<std::uint32_t>(params.poly_degree));
+  w.u8(static_cast<std::uint8_t>(params.coeff_modulus.size()));
+  w.u8(static_cast<std::uint8_t>(params.error_binomial_eta));
+  w.u8(static_cast<std::uint8_t>(params.default_decomposition_bits));
+  w.u8(0);
+  for (std::uint64_t q : params.coeff_modulus) w.u64(q);
+  return finish(w);
+}
+
+const ParameterSet& load_parameters(std::span<const std::uint8_t> bytes) {
+  Reader r(bytes);
+  const Header h = read_header(r, bytes.size());
+  require(h.type == ObjectType::parameters, ErrorCode::parameter_mismatch, "object is not a parameter set");
+  const ParameterSet& known = parameter_set(param_id_from_u16(h.raw_id));
+  const std::uint32_t n = r.u32("poly_degree");
+  const std::uint8_t k = r.u8("moduli count");
+  require(k <= math::RnsBasis::kMaxModuli, ErrorCode::length_too_large, "too many moduli");
+  const std::uint8_t eta = r.u8("eta");
+  const std::uint8_t w = r.u8("decomposition bits");
+  r.u8("reserved");
+  std::vector<std::uint64_t> moduli(k);
+  for (auto& q : moduli) q = r.u64("modulus");
+  expect_end(r);
+  require(n == known.poly_degree && moduli == known.coeff_modulus && eta == known.error_binomial_eta &&
+              w == known.default_decomposition_bits,
+          ErrorCode::bad_parameters, "parameters differ from the registered set " + std::string(known.name));
+  return known;
+}
+
+ParamId peek_param_id(std::span<const std::uint8_t> bytes) {
+  Reader r(bytes);
+  return param_id_from_u16(read_header(r, bytes.size()).raw_id);
+}
+
+std::vector<std::uint8_t> save(const Ciphertext& ct, const Context& context) {
+  check_ciphertext(ct, context, "ciphertext");
+  Writer w;
+  write_header(w, ObjectType::ciphertext, ct.is_ntt_form() ? 1 : 0, context.param_id());
+  write_poly(w, ct.c0, context);
+  write_poly(w, ct.c1, context);
+  return finish(w);
+}
+
+Ciphertext load_ciphertext(const Context& context, std::span<const std::uint8_t> bytes) {
+  Reader r(bytes);
+  const Header h = expect_header(r, bytes.size(), ObjectType::ciphertext, context, 1);
+  const bool ntt = (h.flags & 1) != 0;
+  Ciphertext ct;
+  ct.c0 = read_poly(r, context, ntt, "ciphertext c0");
+  ct.c1 = read_poly(r, context, ntt, "ciphertext c1");
+  expect_end(r);
+  return ct;
+}
+
+std::vector<std::uint8_t> save(const SeededCiphertext& ct, const Context& context) {
+  check_poly(ct.c0, context, "seeded ciphertext");
+  require(ct.c0.is_ntt_form(), ErrorCode::invalid_argument, "seeded ciphertext body must be in NTT form");
+  Writer w;
+  write_header(w, ObjectType::seeded_ciphertext, 1, context.param_id());
+  w.raw(ct.seed.data(), ct.seed.size());
+  write_poly(w, ct.c0, context);
+  return finish(w);
+}
+
+SeededCiphertext load_seeded_ciphertext(const Context& context, std::span<const std::uint8_t> bytes) {
+  Reader r(bytes);
+  const Header h = expect_header(r, bytes.size(), ObjectType::seeded_ciphertext, context, 1);
+  require(h.flags == 1, ErrorCode::parameter_mismatch, "seeded ciphertext must be flagged NTT form");
+  SeededCiphertext ct;
+  r.copy(ct.seed.data(), ct.seed.size(), "seed");
+  ct.c0 = read_poly(r, context, true, "seeded ciphertext c0");
+  expect_end(r);
+  return ct;
+}
+
+std::vector<std::uint8_t> save(const SwitchedCiphertext& ct) {
+  require(ct.c0.size() == ct.c1.size() && ct.body_modulus >= 2 && ct.mask_modulus >= 2, ErrorCode::invalid_argument,
+          "malformed switched ciphertext");
+  Writer w;
+  write_header(w, ObjectType::switched_ciphertext, 0, ct.param_id);
+  w.u64(ct.body_modulus);
+  w.u64(ct.mask_modulus);
+  w.packed(ct.c0.data(), ct.c0.size(), bit_width_for_modulus(ct.body_modulus));
+  w.packed(ct.c1.data(), ct.c1.size(), bit_width_for_modulus(ct.mask_modulus));
+  return finish(w);
+}
+
+SwitchedCiphertext load_switched_ciphertext(const Context& context, std::span<const std::uint8_t> bytes) {
+  Reader r(bytes);
+  expect_header(r, bytes.size(), ObjectType::switched_ciphertext, context, 0);
+  SwitchedCiphertext ct;
+  ct.param_id = context.param_id();
+  ct.body_modulus = r.u64("body modulus");
+  ct.mask_modulus = r.u64("mask modulus");
+  const std::uint64_t limit = std::uint64_t{1} << 61;
+  require(ct.body_modulus >= 2 && ct.body_modulus < limit && ct.mask_modulus >= 2 && ct.mask_modulus < limit,
+          ErrorCode::bad_parameters, "switched moduli outside [2, 2^61)");
+  const std::size_t n = context.poly_degree();
+  ct.c0.resize(n);
+  ct.c1.resize(n);
+  r.packed(ct.c0.data(), n, bit_width_for_modulus(ct.body_modulus), ct.body_modulus, "switched c0");
+  r.packed(ct.c1.data(), n, bit_width_for_modulus(ct.mask_modulus), ct.mask_modulus, "switched c1");
+  expect_end(r);
+  return ct;
+}
+
+std::vector<std::uint8_t> save(const SecretKey& sk) {
+  Writer w;
+  write_header(w, ObjectType::secret_key, 0, sk.param_id());
+  std::vector<std::uint64_t> codes(sk.coefficients().size());
+  for (std::size_t i = 0; i < codes.size(); ++i) {
+    const int c = sk.coefficients()[i];
+    codes[i] = c == 0 ? 0 : (c == 1 ? 1 : 2);
+  }
+  w.packed(codes.data(), codes.size(), 2);
+  return finish(w);
+}
+
+SecretKey load_secret_key(const Context& context, std::span<const std::uint8_t> bytes) {
+  Reader r(bytes);
+  expect_header(r, bytes.size(), ObjectType::secret_key, context, 0);
+  const std::size_t n = context.poly_degree();
+  std::vector<std::uint64_t> codes(n);
+  r.packed(codes.data(), n, 2, 3, "secret key");
+  expect_end(r);
+  std::vector<std::int8_t> coeffs(n);
+  for (std::size_t i = 0; i < n; ++i) coeffs[i] = codes[i] == 0 ? 0 : (codes[i] == 1 ? 1 : -1);
+  return SecretKey::from_coefficients(context, std::move(coeffs));
+}
+
+std::vector<std::uint8_t> save(const GaloisKeys& keys, const Context& context) {
+  require(keys.keys().size() <= kMaxGaloisKeys, ErrorCode::length_too_large, "too many Galois keys");
+  int w_bits = 0;
+  for (const auto& [g, key] : keys.keys()) {
+    require(w_bits == 0 || w_bits == key.decomposition_bits, ErrorCode::invalid_argument,
+            "Galois keys with different digit widths cannot be saved together");
+    w_bits = key.decomposition_bits;
+  }
+  Writer w;
+  write_header(w, ObjectType::galois_keys, 1, context.param_id());
+  w.u32(static_cast<std::uint32_t>(keys.keys().size()));
+  w.u8(static_cast<std::uint8_t>(w_bits));
+  w.u8(0);
+  w.u8(0);
+  w.u8(0);
+  for (const auto& [g, key] : keys.keys()) {
+    w.u32(static_cast<std::uint32_t>(g));
+    w.raw(key.a_seed.data(), key.a_seed.size());
+    for (const RnsPoly& b : key.b) write_poly(w, b, context);
+  }
+  return finish(w);
+}
+
+GaloisKeys load_galois_keys(const Context& context, std::span<const std::uint8_t> bytes) {
+  Reader r(bytes);
+  const Header h = expect_header(r, bytes.size(), ObjectType::galois_keys, context, 1);
+  require(h.flags == 1, ErrorCode::parameter_mismatch, "Galois keys must be flagged NTT form");
+  const std::uint32_t count = r.u32("key count");
+  require(count <= kMaxGaloisKeys, ErrorCode::length_too_large,
+          "Galois key count " + std::to_string(count) + " exceeds " + std::to_string(kMaxGaloisKeys));
+  const int w_bits = r.u8("decomposition bits");
+  for (int i = 0; i < 3; ++i) require(r.u8("reserved") == 0, ErrorCode::bad_version, "reserved bytes not zero");
+  GaloisKeys keys;
+  if (count == 0) {
+    expect_end(r);
+    return keys;
+  }
+  require(w_bits >= 1 && w_bits <= 61, ErrorCode::bad_parameters, "decomposition bits outside [1, 61]");
+  const std::vector<std::size_t> digits = gadget_digits(context, w_bits);
+  std::size_t total = 0;
+  for (std::size_t l : digits) total += l;
+  // Check the whole size before allocating any key.
+  const std::size_t per_key = 4 + 32 + total * rns_poly_bytes(context);
+  require(r.remaining() == per_key * count, r.remaining() < per_key * count ? ErrorCode::truncated : ErrorCode::trailing_bytes,
+          "Galois keys payload has " + std::to_string(r.remaining()) + " bytes, " + std::to_string(count) +
+              " keys need " + std::to_string(per_key * count));
+  for (std::uint32_t t = 0; t < count; ++t) {
+    const std::uint32_t g = r.u32("Galois element");
+    require((g & 1) == 1 && g >= 3 && g < 2 * context.poly_degree(), ErrorCode::bad_parameters,
+            "Galois element " + std::to_string(g) + " is not odd in [3, 2N)");
+    require(!keys.has(g), ErrorCode::bad_parameters, "duplicate Galois element " + std::to_string(g));
+    KeySwitchKey key;
+    key.decomposition_bits = w_bits;
+    key.digits_per_prime = digits;
+    r.copy(key.a_seed.data(), key.a_seed.size(), "key seed");
+    for (std::size_t d = 0; d < total; ++d) key.b.push_back(read_poly(r, context, true, "Galois key"));
+    key.a = expand_key_masks(context, key.a_seed, total);
+    keys.insert(context.param_id(), g, std::move(key));
+  }
+  expect_end(r);
+  return keys;
+}
+
+std::size_t rns_poly_bytes(const Context& context) {
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < context.moduli_count(); ++i) {
+    bytes += packed_size_bytes(context.poly_degree(), bit_width_for_modulus(context.modulus(i).value()));
+  }
+  return bytes;
+}
+
+std::size_t seeded_ciphertext_bytes(const Context& context) { return kHeaderBytes + 32 + rns_poly_bytes(context); }
+
+std::size_t switched_ciphertext_bytes(std::size_t poly_degree, std::uint64_t body_modulus, std::uint64_t mask_modulus) {
+  return kHeaderBytes + 16 + packed_size_bytes(poly_degree, bit_width_for_modulus(body_modulus)) +
+         packed_size_bytes(poly_degree, bit_width_for_modulus(mask_modulus));
+}
+
+}  // namespace fhellm::he

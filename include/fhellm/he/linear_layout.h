@@ -1,0 +1,162 @@
+// Layout of the encrypted matrix product Y = X W^T (X: T x k activations,
+// W: n x k int8 weights) in RLWE coefficient encoding, and the plan that
+// fixes its parameters (ring, noise, moduli). Pure index math and models: no
+// cryptography here. Derivations and figures: docs/linear.md.
+//
+// Geometry (Cheetah-style product, Huang et al. USENIX Security 2022, with
+// PackLWEs-style packing, Chen-Dai-Kim-Song ACNS 2021, applied to sparse RLWE
+// results as in Rhombus, He et al. CCS 2024):
+//   k_w = chunk_width (power of two) input values per row and ciphertext,
+//   T_w = rows_per_ct rows per input ciphertext, n_w = outputs_per_poly rows
+//   of W per weight polynomial, with T_w * n_w * k_w = N.
+//   input ct (g, c), g < row_groups, c < chunks: coefficient t*k_w + j holds
+//     x[g*T_w + t][c*k_w + j];
+//   weight poly (s, c), s < sparse_per_group: sum_{r<n_w, j<k_w}
+//     W[s*n_w + r][c*k_w + j] X^(r*T_w*k_w - j)   (negacyclic: X^-j = -X^(N-j));
+//   sparse result s of group g = sum_c input(g,c) * weight(s,c): coefficient
+//     (r*T_w + t)*k_w holds y[g*T_w + t][s*n_w + r]; other coefficients garbage;
+//   packed ct (g, p), p < packed_per_group: sparse results s = p*k_w + i
+//     (i < k_w) packed by the trace tree: coefficient (r*T_w + t)*k_w + i holds
+//     k_w * y[g*T_w + t][(p*k_w + i)*n_w + r]. The client pre-scales its input
+//     by k_w^-1 mod Q, so the packed ct decrypts to y itself.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fhellm/he/params.h"
+
+namespace fhellm::he {
+
+// "exact": every bit of X W^T. "standard" (CLI: "default"): errors up to
+// 2^-16 of the largest value the layer can produce (k * max|x| * 128).
+enum class LinearPrecision : std::uint8_t { exact = 1, standard = 2 };
+
+std::string_view linear_precision_name(LinearPrecision p) noexcept;  // "exact", "default"
+// @throws Error(invalid_argument) for other names.
+LinearPrecision parse_linear_precision(std::string_view name);
+
+// Shape of one call. rows = T, in = k, out = n.
+struct LinearShape {
+  std::uint32_t rows = 0;
+  std::uint32_t in = 0;
+  std::uint32_t out = 0;
+  friend bool operator==(const LinearShape&, const LinearShape&) = default;
+};
+
+// Hard limits of the API (checked at every boundary).
+inline constexpr std::uint32_t kLinearMaxRows = 512;
+inline constexpr std::uint32_t kLinearMaxIn = 8192;
+inline constexpr std::uint32_t kLinearMaxOut = 131072;
+
+// Pure index math of one layout (any power-of-two N; tests use small N).
+struct LinearGeometry {
+  LinearShape shape;
+  std::uint32_t poly_degree = 0;       // N
+  std::uint32_t chunk_width = 0;       // k_w = packing factor m
+  std::uint32_t rows_per_ct = 0;       // T_w
+  std::uint32_t outputs_per_poly = 0;  // n_w
+  std::uint32_t chunks = 0;            // ceil(k / k_w)
+  std::uint32_t row_groups = 0;        // ceil(T / T_w)
+  std::uint32_t sparse_per_group = 0;  // ceil(n / n_w)
+  std::uint32_t packed_per_group = 0;  // ceil(sparse_per_group / k_w)
+  int log_chunk = 0;                   // log2(k_w)
+
+  // @throws Error(invalid_argument) unless the shape is within the limits,
+  //   N, k_w, T_w are powers of two and T_w * k_w <= N.
+  static LinearGeometry make(LinearShape shape, std::uint32_t poly_degree, std::uint32_t chunk_width,
+                             std::uint32_t rows_per_ct);
+
+  std::size_t input_cts() const noexcept { return std::size_t{row_groups} * chunks; }
+  std::size_t packed_cts() const noexcept { return std::size_t{row_groups} * packed_per_group; }
+  std::size_t weight_polys() const noexcept { return std::size_t{sparse_per_group} * chunks; }
+  // Sparse results packed into packed ct p (k_w except maybe the last).
+  std::uint32_t sparse_in_packed(std::uint32_t p) const noexcept;
+  // Key switches of the packing tree for one packed ct holding `count` sparse results.
+  std::size_t tree_key_switches(std::uint32_t count) const noexcept;
+
+  std::uint32_t input_coeff(std::uint32_t t, std::uint32_t j) const noexcept { return t * chunk_width + j; }
+  // Exponent (in (-N, N)) of W[s*n_w + r][c*k_w + j] in weight poly (s, c).
+  std::int64_t weight_exponent(std::uint32_t r, std::uint32_t j) const noexcept {
+    return static_cast<std::int64_t>(r) * rows_per_ct * chunk_width - static_cast<std::int64_t>(j);
+  }
+  std::uint32_t sparse_coeff(std::uint32_t t, std::uint32_t r) const noexcept {
+    return (r * rows_per_ct + t) * chunk_width;
+  }
+  std::uint32_t packed_coeff(std::uint32_t t, std::uint32_t i, std::uint32_t r) const noexcept {
+    return (r * rows_per_ct + t) * chunk_width + i;
+  }
+  // Output cell held by coefficient `pos` of packed ct (g, p); nullopt when unused.
+  struct Cell {
+    std::uint32_t row;
+    std::uint32_t col;
+  };
+  std::optional<Cell> packed_cell(std::uint32_t g, std::uint32_t p, std::uint32_t pos) const noexcept;
+  // Coefficients of packed ct (g, p) that hold outputs, ascending.
+  std::vector<std::uint32_t> used_positions(std::uint32_t g, std::uint32_t p) const;
+
+  // Galois element of packing level j = 1..log_chunk: X -> X^(1 + 2N 2^(j-1) / k_w).
+  std::uint64_t level_galois_element(int level) const noexcept {
+    return 1 + (std::uint64_t{2} * poly_degree << (level - 1)) / chunk_width;
+  }
+  // Monomial shift of level j: k_w / 2^j.
+  std::uint32_t level_shift(int level) const noexcept { return chunk_width >> level; }
+};
+
+// Noise model of a plan (variances in units of the R_Q phase), see docs/linear.md.
+struct LinearNoise {
+  double z = 7.6;               // tail factor: P(|noise| > z sigma) <= 2^-40 per value
+  double upload = 0;            // k_w^2 * k * 128^2 * (fresh + rounding)
+  double packing = 0;           // key switches of the tree, amplified by later levels
+  double download_body = 0;
+  double download_mask = 0;
+  double flood = 0;
+  double total() const noexcept { return upload + packing + download_body + download_mask + flood; }
+  double allowed = 0;           // largest |noise| that keeps the documented floor (phase units)
+  double bound() const;         // z * sqrt(total())
+};
+
+// A full plan: geometry, parameter set and every parameter of the protocol.
+struct LinearPlan {
+  LinearGeometry geo;
+  ParamId param_id{};
+  LinearPrecision precision = LinearPrecision::standard;
+  bool input_signed = false;     // int8 (|x| <= 128) or uint8 (x <= 255)
+  int plain_bits = 0;            // t = 2^plain_bits > 2 * max_abs_output
+  int upload_drop_bits = 0;      // d: the body is sent rounded to multiples of 2^d
+  int upload_bits = 0;           // bits per body coefficient sent: bits(Q) - d
+  int body_bits = 0;             // download body modulus 2^body_bits
+  int mask_bits = 0;             // download mask modulus 2^mask_bits
+  int decomposition_bits = 0;    // gadget width of the Galois keys
+  double flood_bound = 0;        // |flood| <= this (phase units), uniform
+  std::int64_t max_abs_output = 0;  // k * max|x| * 128
+  std::int64_t error_floor = 0;     // largest |error| allowed in the result (0: exact)
+  LinearNoise noise;
+
+  // Models (docs/linear.md).
+  std::size_t bytes_up() const noexcept;    // upload message bytes
+  std::size_t bytes_down() const noexcept;  // reply message bytes
+  std::size_t products() const noexcept;    // plaintext x ciphertext products
+  std::size_t key_switches() const noexcept;
+  double server_ms_model() const noexcept;  // rough single-core estimate used to rank layouts
+};
+
+// Largest |x W^T| for k inputs: k * (255 or 128) * 128.
+std::int64_t linear_max_abs_output(std::uint32_t in, bool input_signed) noexcept;
+
+// Plan for a given geometry choice; nullopt when the noise bound cannot hold.
+std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision precision, bool input_signed,
+                                           ParamId id, std::uint32_t chunk_width, std::uint32_t rows_per_ct);
+
+// The plan the library uses: the cheapest feasible layout (traffic plus a time
+// model) over the parameter sets allowed for the precision.
+// @throws Error(invalid_argument) for shapes out of the limits.
+LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed);
+
+std::string describe(const LinearPlan& plan);
+
+}  // namespace fhellm::he

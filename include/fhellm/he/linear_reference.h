@@ -1,0 +1,43 @@
+// Clear-domain model of the encrypted matrix product: the same layout, the
+// same products and the same packing tree as LinearServer, run on plain
+// polynomials of Z_q[X]/(X^N + 1) (schoolbook products, exact automorphisms,
+// no noise). It pins down the index math of linear_layout.h independently of
+// the cryptography; tests compare it with the integer matmul. O(N^2) per
+// product: for tests with small N.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "fhellm/he/linear_layout.h"
+#include "fhellm/math/modulus.h"
+
+namespace fhellm::he::clear {
+
+using Poly = std::vector<std::uint64_t>;  // N coefficients in [0, q)
+
+// a(X^g), g odd < 2N.
+Poly automorphism(const Poly& a, std::uint64_t galois_elt, const math::Modulus& q);
+// a * X^e for any integer e.
+Poly multiply_monomial(const Poly& a, std::int64_t exponent, const math::Modulus& q);
+
+// The input polynomial of ct (g, c), already multiplied by k_w^-1 mod q.
+// x is T x k row-major.
+Poly input_poly(const LinearGeometry& geo, const std::int32_t* x, std::uint32_t g, std::uint32_t c,
+                const math::Modulus& q);
+// The weight polynomial (s, c) as signed coefficients (length N). w is n x k row-major.
+std::vector<std::int64_t> weight_poly(const LinearGeometry& geo, const std::int8_t* w, std::uint32_t s,
+                                      std::uint32_t c);
+// Packing tree over the sparse results of one packed ct (missing ones are zero).
+Poly pack_tree(const LinearGeometry& geo, std::vector<Poly> sparse, const math::Modulus& q);
+
+// Y = X W^T through the layout (T x n, row-major), computed mod q and centred.
+std::vector<std::int64_t> linear_product(const LinearGeometry& geo, const std::int32_t* x, const std::int8_t* w,
+                                         const math::Modulus& q);
+
+// Plain integer X W^T (T x n, row-major).
+std::vector<std::int64_t> matmul(std::uint32_t rows, std::uint32_t in, std::uint32_t out, const std::int32_t* x,
+                                 const std::int8_t* w);
+
+}  // namespace fhellm::he::clear

@@ -1,0 +1,272 @@
+#include "fhellm/he/linear_layout.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "fhellm/error.h"
+
+namespace fhellm::he {
+namespace {
+
+bool is_pow2(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+int log2_exact(std::uint64_t v) { return 63 - __builtin_clzll(v); }
+std::uint32_t ceil_div(std::uint64_t a, std::uint64_t b) { return static_cast<std::uint32_t>((a + b - 1) / b); }
+
+double log2_q(const ParameterSet& ps) {
+  double bits = 0;
+  for (std::uint64_t q : ps.coeff_modulus) bits += std::log2(static_cast<double>(q));
+  return bits;
+}
+int bit_length(std::uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
+
+std::size_t gadget_digit_count(const ParameterSet& ps, int w) {
+  std::size_t digits = 0;
+  for (std::uint64_t q : ps.coeff_modulus) digits += (bit_length(q) + w - 1) / w;
+  return digits;
+}
+
+}  // namespace
+
+std::string_view linear_precision_name(LinearPrecision p) noexcept {
+  return p == LinearPrecision::exact ? "exact" : "default";
+}
+
+LinearPrecision parse_linear_precision(std::string_view name) {
+  if (name == "exact") return LinearPrecision::exact;
+  if (name == "default" || name == "standard") return LinearPrecision::standard;
+  throw Error(ErrorCode::invalid_argument, "unknown precision '" + std::string(name) + "' (exact|default)");
+}
+
+LinearGeometry LinearGeometry::make(LinearShape shape, std::uint32_t poly_degree, std::uint32_t chunk_width,
+                                    std::uint32_t rows_per_ct) {
+  require(shape.rows >= 1 && shape.rows <= kLinearMaxRows && shape.in >= 1 && shape.in <= kLinearMaxIn &&
+              shape.out >= 1 && shape.out <= kLinearMaxOut,
+          ErrorCode::invalid_argument,
+          "linear shape T=" + std::to_string(shape.rows) + " k=" + std::to_string(shape.in) +
+              " n=" + std::to_string(shape.out) + " outside 1..512 x 1..8192 x 1..131072");
+  require(is_pow2(poly_degree) && poly_degree >= 4 && is_pow2(chunk_width) && is_pow2(rows_per_ct) &&
+              std::uint64_t{chunk_width} * rows_per_ct <= poly_degree,
+          ErrorCode::invalid_argument,
+          "linear layout N=" + std::to_string(poly_degree) + " k_w=" + std::to_string(chunk_width) +
+              " T_w=" + std::to_string(rows_per_ct) + " is not a power-of-two split of N");
+  LinearGeometry g;
+  g.shape = shape;
+  g.poly_degree = poly_degree;
+  g.chunk_width = chunk_width;
+  g.rows_per_ct = rows_per_ct;
+  g.outputs_per_poly = poly_degree / (chunk_width * rows_per_ct);
+  g.chunks = ceil_div(shape.in, chunk_width);
+  g.row_groups = ceil_div(shape.rows, rows_per_ct);
+  g.sparse_per_group = ceil_div(shape.out, g.outputs_per_poly);
+  g.packed_per_group = ceil_div(g.sparse_per_group, chunk_width);
+  g.log_chunk = log2_exact(chunk_width);
+  return g;
+}
+
+std::uint32_t LinearGeometry::sparse_in_packed(std::uint32_t p) const noexcept {
+  const std::uint32_t first = p * chunk_width;
+  return std::min(chunk_width, sparse_per_group - first);
+}
+
+std::size_t LinearGeometry::tree_key_switches(std::uint32_t count) const noexcept {
+  // Level j merges entries i and i + k_w/2^j; an entry exists once either half
+  // holds a sparse result, and every existing entry needs one automorphism.
+  std::size_t total = 0;
+  std::uint64_t live = count;  // entries at level j-1 are 0..live-1 of 2^(l-j+1)
+  for (int j = 1; j <= log_chunk; ++j) {
+    const std::uint64_t half = chunk_width >> j;
+    const std::uint64_t merged = std::min<std::uint64_t>(live, half);
+    total += merged;
+    live = merged;
+  }
+  return total;
+}
+
+std::optional<LinearGeometry::Cell> LinearGeometry::packed_cell(std::uint32_t g, std::uint32_t p,
+                                                                std::uint32_t pos) const noexcept {
+  if (pos >= poly_degree) return std::nullopt;
+  const std::uint32_t i = pos & (chunk_width - 1);
+  const std::uint32_t u = pos >> log_chunk;
+  const std::uint32_t r = u / rows_per_ct;
+  const std::uint32_t t = u % rows_per_ct;
+  const std::uint64_t row = std::uint64_t{g} * rows_per_ct + t;
+  const std::uint64_t sparse = std::uint64_t{p} * chunk_width + i;
+  const std::uint64_t col = sparse * outputs_per_poly + r;
+  if (row >= shape.rows || sparse >= sparse_per_group || col >= shape.out) return std::nullopt;
+  return Cell{static_cast<std::uint32_t>(row), static_cast<std::uint32_t>(col)};
+}
+
+std::vector<std::uint32_t> LinearGeometry::used_positions(std::uint32_t g, std::uint32_t p) const {
+  std::vector<std::uint32_t> out;
+  for (std::uint32_t pos = 0; pos < poly_degree; ++pos)
+    if (packed_cell(g, p, pos)) out.push_back(pos);
+  return out;
+}
+
+double LinearNoise::bound() const { return z * std::sqrt(total()); }
+
+std::int64_t linear_max_abs_output(std::uint32_t in, bool input_signed) noexcept {
+  return static_cast<std::int64_t>(in) * (input_signed ? 128 : 255) * 128;
+}
+
+std::size_t LinearPlan::bytes_up() const noexcept {
+  const std::size_t n = geo.poly_degree;
+  return 64 + geo.input_cts() * (32 + (n * static_cast<std::size_t>(upload_bits) + 7) / 8);
+}
+
+std::size_t LinearPlan::bytes_down() const noexcept {
+  const std::size_t n = geo.poly_degree;
+  std::size_t bits = 0;
+  for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) {
+    // Used body positions of a packed ct: identical for every full row group.
+    std::size_t used = 0;
+    for (std::uint32_t pos = 0; pos < n; ++pos) used += geo.packed_cell(0, p, pos).has_value();
+    bits += n * static_cast<std::size_t>(mask_bits) + used * static_cast<std::size_t>(body_bits);
+  }
+  // Every row group has the same structure except a partial last one; count
+  // it as full (upper bound within a few bytes per ct of the real size).
+  return 64 + geo.row_groups * ((bits + 7) / 8 + geo.packed_per_group);
+}
+
+std::size_t LinearPlan::products() const noexcept {
+  return std::size_t{geo.row_groups} * geo.sparse_per_group * geo.chunks;
+}
+
+std::size_t LinearPlan::key_switches() const noexcept {
+  std::size_t per_group = 0;
+  for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) per_group += geo.tree_key_switches(geo.sparse_in_packed(p));
+  return per_group * geo.row_groups;
+}
+
+double LinearPlan::server_ms_model() const noexcept {
+  const ParameterSet& ps = parameter_set(param_id);
+  const double n = static_cast<double>(geo.poly_degree);
+  const double primes = static_cast<double>(ps.coeff_modulus.size());
+  const double ntt_ns = primes * n * std::log2(n) * 0.45;  // one poly, all primes
+  const double digits = static_cast<double>(gadget_digit_count(ps, decomposition_bits));
+  const double prod_ns = 2 * primes * n * (primes > 1 && ps.coeff_modulus[0] < (1ull << 32) ? 0.35 : 1.2);
+  const double ks_ns = (digits + 4) * ntt_ns / primes * primes + 2 * digits * primes * n * 1.0;
+  const double input_ns = static_cast<double>(geo.input_cts()) * 2 * ntt_ns;
+  const double sparse_ns = static_cast<double>(geo.row_groups) * geo.sparse_per_group * 2 * ntt_ns;
+  return (static_cast<double>(products()) * prod_ns + static_cast<double>(key_switches()) * ks_ns + input_ns +
+          sparse_ns) * 1e-6;
+}
+
+std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision precision, bool input_signed,
+                                           ParamId id, std::uint32_t chunk_width, std::uint32_t rows_per_ct) {
+  const ParameterSet& ps = parameter_set(id);
+  LinearPlan plan;
+  plan.geo = LinearGeometry::make(shape, static_cast<std::uint32_t>(ps.poly_degree), chunk_width, rows_per_ct);
+  plan.param_id = id;
+  plan.precision = precision;
+  plan.input_signed = input_signed;
+  plan.decomposition_bits = ps.default_decomposition_bits;
+  plan.max_abs_output = linear_max_abs_output(shape.in, input_signed);
+  plan.plain_bits = bit_length(static_cast<std::uint64_t>(2 * plan.max_abs_output + 1));
+
+  const double lq = log2_q(ps);
+  const int q_bits = static_cast<int>(std::ceil(lq));
+  const double q = std::exp2(lq);
+  const double n = static_cast<double>(ps.poly_degree);
+  const double m = static_cast<double>(chunk_width);
+  const double delta = q / std::exp2(plan.plain_bits);
+  if (delta < 4) return std::nullopt;
+
+  // Documented floor: |error| <= max_abs_output * 2^-16 in the default
+  // precision (integer part), 0 in exact. Decoding rounds phase / Delta, so the
+  // noise must stay below Delta * (floor + 1/2).
+  plan.error_floor = precision == LinearPrecision::exact ? 0 : plan.max_abs_output >> 16;
+  LinearNoise& nz = plan.noise;
+  nz.allowed = delta * (static_cast<double>(plan.error_floor) + 0.5);
+  const double budget = std::pow(nz.allowed / nz.z, 2);
+
+  // Key switching noise of one key switch: sum over digits of d * e with d
+  // uniform in [-2^(w-1), 2^(w-1)) (variance 4^w/12) and e binomial (10.5).
+  const double digits = static_cast<double>(gadget_digit_count(ps, plan.decomposition_bits));
+  const double v_ks = digits * n * std::exp2(2.0 * plan.decomposition_bits) / 12.0 * 10.5;
+  // Tree: a node of level j (k_w/2^j of them) is doubled (at worst, in
+  // variance x4) by each of the l - j later levels.
+  double tree = 0;
+  for (int j = 1; j <= plan.geo.log_chunk; ++j)
+    tree += (m / std::exp2(j)) * std::exp2(2.0 * (plan.geo.log_chunk - j)) * v_ks;
+  nz.packing = tree;
+
+  // Download moduli: a quarter of the budget each for body and mask rounding.
+  const double s_norm2 = 2.0 * n / 3.0;  // E ||s||^2 for a uniform ternary secret
+  auto pick_bits = [&](double var_per_step2) {
+    // smallest b with var_per_step2 * (q / 2^b)^2 / 12 <= budget / 8
+    const double b = std::log2(q * std::sqrt(var_per_step2 / 12.0 / (budget / 8)));
+    return std::max(2, std::min(q_bits, static_cast<int>(std::ceil(b))));
+  };
+  plan.body_bits = pick_bits(1.0);
+  plan.mask_bits = pick_bits(s_norm2);
+  const double body_step = q / std::exp2(plan.body_bits);
+  const double mask_step = q / std::exp2(plan.mask_bits);
+  nz.download_body = plan.body_bits >= q_bits ? 0 : body_step * body_step / 12.0;
+  nz.download_mask = plan.mask_bits >= q_bits ? 0 : mask_step * mask_step / 12.0 * s_norm2;
+  // Flooding for circuit privacy: uniform in [-F, F], variance F^2 / 3.
+  nz.flood = budget / 8;
+  plan.flood_bound = std::floor(std::sqrt(3.0 * nz.flood));
+
+  // Upload: fresh error (10.5) plus the body rounding (4^d / 12), multiplied
+  // by up to 128 per weight over k terms and by k_w in the trace.
+  const double gain = m * m * static_cast<double>(shape.in) * 128.0 * 128.0;
+  const double left = budget - nz.packing - nz.download_body - nz.download_mask - nz.flood;
+  if (left <= gain * 10.5) return std::nullopt;
+  const double round_var = left / gain - 10.5;
+  int d = static_cast<int>(std::floor(0.5 * std::log2(round_var * 12.0)));
+  d = std::clamp(d, 0, q_bits - 8);
+  plan.upload_drop_bits = d;
+  plan.upload_bits = q_bits - d;
+  nz.upload = gain * (10.5 + (d > 0 ? std::exp2(2.0 * d) / 12.0 : 0.0));
+  if (nz.bound() > nz.allowed) return std::nullopt;
+  return plan;
+}
+
+LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed) {
+  // Validates the shape once (throws for shapes out of range).
+  (void)LinearGeometry::make(shape, 2048, 1, 1);
+  std::optional<LinearPlan> best;
+  double best_score = std::numeric_limits<double>::infinity();
+  const std::vector<ParamId> sets = {ParamId::n2048_q54, ParamId::n4096_q108};
+  for (ParamId id : sets) {
+    const std::uint32_t n = static_cast<std::uint32_t>(parameter_set(id).poly_degree);
+    for (std::uint32_t kw = 1; kw <= n; kw *= 2) {
+      for (std::uint32_t tw = 1; kw * tw <= n; tw *= 2) {
+        if (tw > 1 && tw / 2 >= shape.rows) break;           // rows beyond T are waste
+        if (kw > 1 && kw / 2 >= shape.in) break;             // chunk beyond k is waste
+        auto plan = plan_linear_with(shape, precision, input_signed, id, kw, tw);
+        if (!plan) continue;
+        // 1 MB per 0.8 s: one byte is worth 0.8 us of server time.
+        const double score = static_cast<double>(plan->bytes_up() + plan->bytes_down()) * 0.8e-3 +
+                             plan->server_ms_model();
+        if (score < best_score) {
+          best_score = score;
+          best = std::move(plan);
+        }
+      }
+    }
+    if (best) break;  // prefer the smallest ring that works
+  }
+  require(best.has_value(), ErrorCode::bad_parameters,
+          "no parameter set holds the noise bound for T=" + std::to_string(shape.rows) +
+              " k=" + std::to_string(shape.in) + " n=" + std::to_string(shape.out));
+  return *best;
+}
+
+std::string describe(const LinearPlan& plan) {
+  std::ostringstream os;
+  const LinearGeometry& g = plan.geo;
+  os << parameter_set(plan.param_id).name << " T=" << g.shape.rows << " k=" << g.shape.in << " n=" << g.shape.out
+     << " precision=" << linear_precision_name(plan.precision) << " k_w=" << g.chunk_width << " T_w=" << g.rows_per_ct
+     << " n_w=" << g.outputs_per_poly << " in_cts=" << g.input_cts() << " packed_cts=" << g.packed_cts()
+     << " products=" << plan.products() << " key_switches=" << plan.key_switches() << " t=2^" << plan.plain_bits
+     << " d=" << plan.upload_drop_bits << " up_bits=" << plan.upload_bits << " body_bits=" << plan.body_bits
+     << " mask_bits=" << plan.mask_bits << " w=" << plan.decomposition_bits << " floor=" << plan.error_floor
+     << " noise_bound=" << plan.noise.bound() << " allowed=" << plan.noise.allowed;
+  return os.str();
+}
+
+}  // namespace fhellm::he

@@ -1,0 +1,148 @@
+#include "fhellm/he/linear_reference.h"
+
+#include <optional>
+
+#include "fhellm/math/ntt.h"
+
+namespace fhellm::he::clear {
+
+Poly automorphism(const Poly& a, std::uint64_t galois_elt, const math::Modulus& q) {
+  const std::size_t n = a.size();
+  const std::uint64_t mask = 2 * n - 1;
+  Poly out(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t e = (i * galois_elt) & mask;
+    if (e < n) out[e] = q.add(out[e], a[i]);
+    else out[e - n] = q.sub(out[e - n], a[i]);
+  }
+  return out;
+}
+
+Poly multiply_monomial(const Poly& a, std::int64_t exponent, const math::Modulus& q) {
+  const std::int64_t n = static_cast<std::int64_t>(a.size());
+  std::int64_t e = exponent % (2 * n);
+  if (e < 0) e += 2 * n;
+  Poly out(a.size(), 0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int64_t p = (i + e) % (2 * n);
+    if (p < n) out[p] = a[i];
+    else out[p - n] = q.negate(a[i]);
+  }
+  return out;
+}
+
+Poly input_poly(const LinearGeometry& geo, const std::int32_t* x, std::uint32_t g, std::uint32_t c,
+                const math::Modulus& q) {
+  const std::uint64_t inv = q.inverse(geo.chunk_width);
+  Poly p(geo.poly_degree, 0);
+  for (std::uint32_t t = 0; t < geo.rows_per_ct; ++t) {
+    const std::uint64_t row = std::uint64_t{g} * geo.rows_per_ct + t;
+    if (row >= geo.shape.rows) break;
+    for (std::uint32_t j = 0; j < geo.chunk_width; ++j) {
+      const std::uint64_t col = std::uint64_t{c} * geo.chunk_width + j;
+      if (col >= geo.shape.in) break;
+      p[geo.input_coeff(t, j)] = q.mul(q.from_signed(x[row * geo.shape.in + col]), inv);
+    }
+  }
+  return p;
+}
+
+std::vector<std::int64_t> weight_poly(const LinearGeometry& geo, const std::int8_t* w, std::uint32_t s,
+                                      std::uint32_t c) {
+  const std::int64_t n = geo.poly_degree;
+  std::vector<std::int64_t> p(geo.poly_degree, 0);
+  for (std::uint32_t r = 0; r < geo.outputs_per_poly; ++r) {
+    const std::uint64_t out_row = std::uint64_t{s} * geo.outputs_per_poly + r;
+    if (out_row >= geo.shape.out) break;
+    for (std::uint32_t j = 0; j < geo.chunk_width; ++j) {
+      const std::uint64_t col = std::uint64_t{c} * geo.chunk_width + j;
+      if (col >= geo.shape.in) break;
+      const std::int64_t e = geo.weight_exponent(r, j);
+      const std::int64_t v = w[out_row * geo.shape.in + col];
+      if (e >= 0) p[e] += v;
+      else p[e + n] -= v;  // X^e = -X^(N+e)
+    }
+  }
+  return p;
+}
+
+Poly pack_tree(const LinearGeometry& geo, std::vector<Poly> sparse, const math::Modulus& q) {
+  std::vector<std::optional<Poly>> level(geo.chunk_width);
+  for (std::size_t i = 0; i < sparse.size() && i < level.size(); ++i) level[i] = std::move(sparse[i]);
+  for (int j = 1; j <= geo.log_chunk; ++j) {
+    const std::uint32_t half = geo.chunk_width >> j;
+    const std::uint64_t gal = geo.level_galois_element(j);
+    const std::int64_t shift = geo.level_shift(j);
+    for (std::uint32_t i = 0; i < half; ++i) {
+      std::optional<Poly>& even = level[i];
+      std::optional<Poly>& odd = level[i + half];
+      if (!even && !odd) continue;
+      Poly e = even ? *even : Poly(geo.poly_degree, 0);
+      Poly o = odd ? multiply_monomial(*odd, shift, q) : Poly(geo.poly_degree, 0);
+      Poly sum(geo.poly_degree), diff(geo.poly_degree);
+      for (std::size_t k = 0; k < sum.size(); ++k) {
+        sum[k] = q.add(e[k], o[k]);
+        diff[k] = q.sub(e[k], o[k]);
+      }
+      const Poly rot = automorphism(diff, gal, q);
+      for (std::size_t k = 0; k < sum.size(); ++k) sum[k] = q.add(sum[k], rot[k]);
+      even = std::move(sum);
+    }
+    level.resize(half);
+  }
+  return level[0] ? *level[0] : Poly(geo.poly_degree, 0);
+}
+
+std::vector<std::int64_t> linear_product(const LinearGeometry& geo, const std::int32_t* x, const std::int8_t* w,
+                                         const math::Modulus& q) {
+  std::vector<std::int64_t> y(std::size_t{geo.shape.rows} * geo.shape.out, 0);
+  std::vector<Poly> weights;
+  for (std::uint32_t s = 0; s < geo.sparse_per_group; ++s)
+    for (std::uint32_t c = 0; c < geo.chunks; ++c) {
+      const auto signed_poly = weight_poly(geo, w, s, c);
+      Poly p(geo.poly_degree);
+      for (std::size_t i = 0; i < p.size(); ++i) p[i] = q.from_signed(signed_poly[i]);
+      weights.push_back(std::move(p));
+    }
+  for (std::uint32_t g = 0; g < geo.row_groups; ++g) {
+    std::vector<Poly> inputs;
+    for (std::uint32_t c = 0; c < geo.chunks; ++c) inputs.push_back(input_poly(geo, x, g, c, q));
+    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) {
+      std::vector<Poly> sparse;
+      for (std::uint32_t i = 0; i < geo.sparse_in_packed(p); ++i) {
+        const std::uint32_t s = p * geo.chunk_width + i;
+        Poly acc(geo.poly_degree, 0);
+        for (std::uint32_t c = 0; c < geo.chunks; ++c) {
+          const Poly prod = math::negacyclic_multiply_schoolbook(inputs[c], weights[std::size_t{s} * geo.chunks + c], q);
+          for (std::size_t k = 0; k < acc.size(); ++k) acc[k] = q.add(acc[k], prod[k]);
+        }
+        sparse.push_back(std::move(acc));
+      }
+      const Poly packed = pack_tree(geo, std::move(sparse), q);
+      for (std::uint32_t pos = 0; pos < geo.poly_degree; ++pos) {
+        const auto cell = geo.packed_cell(g, p, pos);
+        if (!cell) {
+          // Unused coefficients must be clean zeros (no garbage left by the trace)
+          // whenever their slot is past the data; garbage elsewhere would be a bug.
+          continue;
+        }
+        y[std::size_t{cell->row} * geo.shape.out + cell->col] = q.to_centered(packed[pos]);
+      }
+    }
+  }
+  return y;
+}
+
+std::vector<std::int64_t> matmul(std::uint32_t rows, std::uint32_t in, std::uint32_t out, const std::int32_t* x,
+                                 const std::int8_t* w) {
+  std::vector<std::int64_t> y(std::size_t{rows} * out, 0);
+  for (std::uint32_t t = 0; t < rows; ++t)
+    for (std::uint32_t o = 0; o < out; ++o) {
+      std::int64_t acc = 0;
+      for (std::uint32_t j = 0; j < in; ++j) acc += std::int64_t{x[std::size_t{t} * in + j]} * w[std::size_t{o} * in + j];
+      y[std::size_t{t} * out + o] = acc;
+    }
+  return y;
+}
+
+}  // namespace fhellm::he::clear

@@ -1,0 +1,143 @@
+// Layout planner and clear-domain model of the encrypted matrix product: the
+// index math (input/weight/packed positions, the packing tree) checked against
+// the integer matmul on plain polynomials, for many shapes and geometries.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+#include <tuple>
+
+#include "fhellm/error.h"
+#include "fhellm/he/linear_layout.h"
+#include "fhellm/he/linear_reference.h"
+
+namespace fhellm::he {
+namespace {
+
+const math::Modulus kQ(1152921504606830593ULL);  // odd 60-bit modulus (prime), any odd q works here
+
+struct Case {
+  std::uint32_t n_poly, kw, tw, rows, in, out;
+};
+
+std::vector<std::int32_t> random_x(std::size_t count, bool extreme, std::mt19937_64& rng, int lo = -128,
+                                   int hi = 255) {
+  std::uniform_int_distribution<int> d(lo, hi);
+  std::vector<std::int32_t> x(count);
+  for (auto& v : x) v = extreme ? hi : d(rng);
+  return x;
+}
+std::vector<std::int8_t> random_w(std::size_t count, std::mt19937_64& rng) {
+  std::uniform_int_distribution<int> d(-128, 127);
+  std::vector<std::int8_t> w(count);
+  for (auto& v : w) v = static_cast<std::int8_t>(d(rng));
+  return w;
+}
+
+class LinearClearModel : public ::testing::TestWithParam<Case> {};
+
+TEST_P(LinearClearModel, EqualsIntegerMatmul) {
+  const Case c = GetParam();
+  const auto geo = LinearGeometry::make({c.rows, c.in, c.out}, c.n_poly, c.kw, c.tw);
+  std::mt19937_64 rng(c.n_poly * 131 + c.kw * 7 + c.rows * 3 + c.in + c.out);
+  const auto x = random_x(std::size_t{c.rows} * c.in, false, rng);
+  const auto w = random_w(std::size_t{c.out} * c.in, rng);
+  const auto expect = clear::matmul(c.rows, c.in, c.out, x.data(), w.data());
+  const auto got = clear::linear_product(geo, x.data(), w.data(), kQ);
+  ASSERT_EQ(got.size(), expect.size());
+  for (std::size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], expect[i]) << "cell " << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, LinearClearModel,
+    ::testing::Values(Case{16, 1, 1, 1, 1, 1}, Case{16, 4, 1, 1, 3, 5}, Case{16, 4, 2, 3, 7, 9},
+                      Case{16, 16, 1, 1, 16, 1}, Case{16, 2, 8, 9, 3, 2}, Case{32, 8, 2, 5, 20, 13},
+                      Case{64, 8, 4, 7, 19, 37}, Case{64, 64, 1, 1, 50, 3}, Case{64, 16, 4, 4, 33, 70},
+                      Case{64, 1, 64, 70, 1, 5}, Case{128, 32, 2, 3, 100, 300}, Case{128, 4, 1, 1, 17, 129},
+                      Case{256, 256, 1, 2, 255, 2}, Case{256, 16, 16, 17, 40, 11}));
+
+TEST(LinearClearModel, PackTreeLeavesNoGarbageAndScalesByKw) {
+  // Sparse inputs with useful values at multiples of k_w and random garbage
+  // elsewhere: the tree must return exactly k_w * value at (u*k_w + i) and
+  // zero where no sparse input exists.
+  const auto geo = LinearGeometry::make({1, 8, 16 * 3}, 64, 8, 1);  // N/k_w = 8 values each
+  std::mt19937_64 rng(5);
+  std::uniform_int_distribution<std::uint64_t> any(0, kQ.value() - 1);
+  const std::uint32_t count = 5;  // fewer than k_w: positions with i >= 5 must be 0
+  std::vector<clear::Poly> sparse(count, clear::Poly(64));
+  std::vector<std::vector<std::uint64_t>> values(count, std::vector<std::uint64_t>(8));
+  for (std::uint32_t i = 0; i < count; ++i)
+    for (std::uint32_t p = 0; p < 64; ++p) {
+      sparse[i][p] = any(rng);
+      if (p % 8 == 0) values[i][p / 8] = sparse[i][p];
+    }
+  const clear::Poly packed = clear::pack_tree(geo, sparse, kQ);
+  for (std::uint32_t u = 0; u < 8; ++u)
+    for (std::uint32_t i = 0; i < 8; ++i) {
+      const std::uint64_t expect = i < count ? kQ.mul(values[i][u], 8) : 0;
+      EXPECT_EQ(packed[u * 8 + i], expect) << "u=" << u << " i=" << i;
+    }
+}
+
+TEST(LinearClearModel, ExtremeRows) {
+  const auto geo = LinearGeometry::make({3, 40, 9}, 64, 16, 2);
+  std::vector<std::int32_t> x(3 * 40);
+  for (int i = 0; i < 40; ++i) {
+    x[i] = -128;
+    x[40 + i] = 255;
+    x[80 + i] = 0;
+  }
+  std::vector<std::int8_t> w(9 * 40);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = (i % 3 == 0) ? -128 : 127;
+  const auto expect = clear::matmul(3, 40, 9, x.data(), w.data());
+  EXPECT_EQ(clear::linear_product(geo, x.data(), w.data(), kQ), expect);
+}
+
+TEST(LinearLayout, RejectsBadShapesAndGeometries) {
+  EXPECT_THROW(LinearGeometry::make({0, 1, 1}, 2048, 1, 1), Error);
+  EXPECT_THROW(LinearGeometry::make({1, 8193, 1}, 2048, 1, 1), Error);
+  EXPECT_THROW(LinearGeometry::make({513, 1, 1}, 2048, 1, 1), Error);
+  EXPECT_THROW(LinearGeometry::make({1, 1, 131073}, 2048, 1, 1), Error);
+  EXPECT_THROW(LinearGeometry::make({1, 1, 1}, 2048, 3, 1), Error);
+  EXPECT_THROW(LinearGeometry::make({1, 1, 1}, 2048, 1024, 4), Error);
+  try {
+    LinearGeometry::make({1, 9000, 1}, 2048, 1, 1);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+  }
+  EXPECT_THROW(plan_linear({1, 0, 5}, LinearPrecision::standard, false), Error);
+  EXPECT_EQ(parse_linear_precision("default"), LinearPrecision::standard);
+  EXPECT_EQ(parse_linear_precision("exact"), LinearPrecision::exact);
+  EXPECT_THROW(parse_linear_precision("fast"), Error);
+}
+
+TEST(LinearLayout, UsedPositionsMatchCells) {
+  const auto geo = LinearGeometry::make({5, 100, 77}, 256, 16, 4);
+  std::set<std::pair<std::uint32_t, std::uint32_t>> seen;
+  for (std::uint32_t g = 0; g < geo.row_groups; ++g)
+    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p)
+      for (std::uint32_t pos : geo.used_positions(g, p)) {
+        const auto cell = geo.packed_cell(g, p, pos);
+        ASSERT_TRUE(cell.has_value());
+        EXPECT_TRUE(seen.insert({cell->row, cell->col}).second) << "cell seen twice";
+      }
+  EXPECT_EQ(seen.size(), 5u * 77u);  // every output exactly once
+}
+
+TEST(LinearLayout, PlansHoldTheirNoiseBoundForTheLargestShapes) {
+  for (auto prec : {LinearPrecision::standard, LinearPrecision::exact}) {
+    for (LinearShape s : {LinearShape{1, 768, 2304}, LinearShape{1, 8192, 2048}, LinearShape{32, 8192, 8192},
+                          LinearShape{1, 1, 1}, LinearShape{64, 3072, 768}}) {
+      const LinearPlan plan = plan_linear(s, prec, false);
+      EXPECT_LE(plan.noise.bound(), plan.noise.allowed) << describe(plan);
+      EXPECT_GT(plan.upload_bits, 0);
+      EXPECT_EQ(plan.geo.shape, s);
+      if (prec == LinearPrecision::exact) EXPECT_EQ(plan.error_floor, 0);
+      else EXPECT_EQ(plan.error_floor, plan.max_abs_output >> 16);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fhellm::he

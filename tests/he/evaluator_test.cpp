@@ -1,0 +1,276 @@
+#include <gtest/gtest.h>
+
+#include "fhellm/error.h"
+#include "fhellm/he/accumulator.h"
+#include "fhellm/he/decryptor.h"
+#include "fhellm/he/encryptor.h"
+#include "fhellm/he/evaluator.h"
+#include "fhellm/he/keys.h"
+#include "he_test_util.h"
+
+using namespace fhellm;
+using namespace fhellm::he;
+using test_util::negacyclic_product;
+using test_util::random_values;
+
+namespace {
+
+class EvaluatorTest : public ::testing::TestWithParam<ParamId> {
+ protected:
+  void SetUp() override {
+    ctx = Context::get(GetParam());
+    n = ctx->poly_degree();
+    sk = SecretKey::generate(*ctx);
+    enc = std::make_unique<Encryptor>(ctx, sk);
+    dec = std::make_unique<Decryptor>(ctx, sk);
+    eval = std::make_unique<Evaluator>(ctx);
+    scale = Scale::from_plain_modulus(*ctx, std::uint64_t{1} << 30);
+  }
+  std::vector<std::int64_t> decrypt(const Ciphertext& ct, double* budget = nullptr) {
+    const Decrypted d = dec->decrypt(ct, scale);
+    if (budget) *budget = d.noise_budget_bits;
+    EXPECT_GT(d.noise_budget_bits, 0);
+    return d.message;
+  }
+  // m(X^g) over the integers.
+  std::vector<std::int64_t> galois_of(const std::vector<std::int64_t>& m, std::uint64_t g) {
+    std::vector<std::int64_t> out(n, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t e = (i * g) % (2 * n);
+      if (e < n) out[e] = m[i];
+      else out[e - n] = -m[i];
+    }
+    return out;
+  }
+  ContextPtr ctx;
+  std::size_t n = 0;
+  SecretKey sk;
+  std::unique_ptr<Encryptor> enc;
+  std::unique_ptr<Decryptor> dec;
+  std::unique_ptr<Evaluator> eval;
+  Scale scale;
+};
+
+}  // namespace
+
+TEST_P(EvaluatorTest, PlaintextProductEqualsIntegerPolynomialProduct) {
+  std::mt19937_64 rng(11);
+  // Random case and the extreme case: |m| = 1023, weights all -128.
+  for (int pattern = 0; pattern < 2; ++pattern) {
+    std::vector<std::int64_t> m = random_values(n, 1023, rng);
+    std::vector<std::int8_t> w8(n);
+    for (auto& w : w8) w = static_cast<std::int8_t>(static_cast<int>(rng() % 256) - 128);
+    if (pattern == 1) {
+      for (std::size_t i = 0; i < n; ++i) m[i] = (i % 2) ? 1023 : -1023;
+      std::fill(w8.begin(), w8.end(), static_cast<std::int8_t>(-128));
+    }
+    const std::vector<std::int64_t> w(w8.begin(), w8.end());
+    const PlaintextNtt pt = PlaintextNtt::encode(*ctx, w8.data(), n);
+    EXPECT_EQ(pt.poly(), PlaintextNtt::encode(*ctx, w.data(), n).poly());
+    Ciphertext ct = enc->encrypt(m.data(), n, scale);
+    Ciphertext prod;
+    eval->multiply_plain(ct, pt, prod);
+    EXPECT_EQ(decrypt(prod), negacyclic_product(m, w)) << "pattern " << pattern;
+  }
+}
+
+TEST_P(EvaluatorTest, AccumulatorMatchesReducedSumAndIntegerSum) {
+  std::mt19937_64 rng(12);
+  const int terms = 6;
+  CiphertextAccumulator acc(ctx);
+  Ciphertext reference(*ctx, true);
+  std::vector<std::int64_t> expect(n, 0);
+  for (int t = 0; t < terms; ++t) {
+    const auto m = random_values(n, 255, rng);
+    const auto w = random_values(n, 127, rng);
+    const PlaintextNtt pt = PlaintextNtt::encode(*ctx, w.data(), n);
+    const Ciphertext ct = enc->encrypt(m.data(), n, scale);
+    acc.multiply_add(ct, pt);
+    eval->multiply_plain_add(ct, pt, reference);
+    const auto p = negacyclic_product(m, w);
+    for (std::size_t i = 0; i < n; ++i) expect[i] += p[i];
+  }
+  EXPECT_EQ(acc.terms(), static_cast<std::size_t>(terms));
+  const Ciphertext sum = acc.result();
+  EXPECT_EQ(sum, reference);
+  EXPECT_EQ(decrypt(sum), expect);
+  acc.reset();
+  EXPECT_EQ(acc.result(), Ciphertext(*ctx, true));
+  // Coefficient-form operands are refused.
+  Ciphertext coeff = enc->encrypt_zero();
+  eval->transform_from_ntt_inplace(coeff);
+  EXPECT_THROW(acc.multiply_add(coeff, PlaintextNtt::encode(*ctx, expect.data(), 1)), Error);
+}
+
+TEST_P(EvaluatorTest, AddSubNegateAndMonomials) {
+  std::mt19937_64 rng(13);
+  const auto a = random_values(n, 100000, rng), b = random_values(n, 100000, rng);
+  const Ciphertext ca = enc->encrypt(a.data(), n, scale), cb = enc->encrypt(b.data(), n, scale);
+  Ciphertext sum, diff;
+  eval->add(ca, cb, sum);
+  eval->sub(ca, cb, diff);
+  std::vector<std::int64_t> es(n), ed(n), en(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    es[i] = a[i] + b[i];
+    ed[i] = a[i] - b[i];
+    en[i] = -a[i];
+  }
+  EXPECT_EQ(decrypt(sum), es);
+  EXPECT_EQ(decrypt(diff), ed);
+  Ciphertext neg = ca;
+  eval->negate_inplace(neg);
+  EXPECT_EQ(decrypt(neg), en);
+  for (std::int64_t e : {std::int64_t{1}, std::int64_t{5}, static_cast<std::int64_t>(n) + 3, std::int64_t{-1},
+                         static_cast<std::int64_t>(2 * n) - 1}) {
+    std::vector<std::int64_t> mono(n, 0);
+    const std::size_t ee = static_cast<std::size_t>(((e % static_cast<std::int64_t>(2 * n)) + 2 * n) % (2 * n));
+    if (ee < n) mono[ee] = 1;
+    else mono[ee - n] = -1;
+    const auto expect = negacyclic_product(a, mono);
+    for (bool ntt : {true, false}) {
+      Ciphertext c = ca;
+      if (!ntt) eval->transform_from_ntt_inplace(c);
+      eval->multiply_monomial_inplace(c, e);
+      EXPECT_EQ(c.is_ntt_form(), ntt);
+      EXPECT_EQ(decrypt(c), expect) << "e=" << e << " ntt=" << ntt;
+    }
+  }
+  Ciphertext coeff = ca;
+  eval->transform_from_ntt_inplace(coeff);
+  try {
+    eval->add_inplace(coeff, cb);
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), ErrorCode::parameter_mismatch);
+  }
+}
+
+TEST_P(EvaluatorTest, AutomorphismWithKeySwitchingDecryptsToPermutedMessage) {
+  std::mt19937_64 rng(14);
+  const auto m = random_values(n, 1 << 20, rng);
+  const std::vector<std::uint64_t> elts = {3, 5, n + 1, 2 * n - 1};
+  const GaloisKeys keys = make_galois_keys(*ctx, sk, elts);
+  const Ciphertext ct = enc->encrypt(m.data(), n, scale);
+  for (std::uint64_t g : elts) {
+    for (bool ntt : {true, false}) {
+      Ciphertext c = ct;
+      if (!ntt) eval->transform_from_ntt_inplace(c);
+      eval->apply_galois_inplace(c, g, keys);
+      EXPECT_EQ(c.is_ntt_form(), ntt);
+      EXPECT_EQ(decrypt(c), galois_of(m, g)) << "g=" << g << " ntt=" << ntt;
+    }
+  }
+  // Composition: g then g' equals g*g' mod 2N.
+  Ciphertext c = ct;
+  eval->apply_galois_inplace(c, 3, keys);
+  eval->apply_galois_inplace(c, 5, keys);
+  EXPECT_EQ(decrypt(c), galois_of(m, 15));
+  try {
+    eval->apply_galois_inplace(c, 7, keys);
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), ErrorCode::missing_galois_key);
+  }
+  EXPECT_THROW(make_galois_keys(*ctx, sk, std::vector<std::uint64_t>{4}), Error);
+  EXPECT_THROW(make_galois_keys(*ctx, sk, std::vector<std::uint64_t>{2 * n + 1}), Error);
+}
+
+TEST_P(EvaluatorTest, KeySwitchOfOnePolynomialForEveryDigitWidth) {
+  // c * s' becomes (k0, k1) with k0 + k1 s = c s' + small, for several bases.
+  std::mt19937_64 rng(15);
+  std::vector<std::int8_t> other(n);
+  for (auto& v : other) v = static_cast<std::int8_t>(static_cast<int>(rng() % 3) - 1);
+  RnsPoly c(*ctx, false);
+  for (std::size_t i = 0; i < ctx->moduli_count(); ++i) {
+    for (std::size_t j = 0; j < n; ++j) c.residues(i)[j] = rng() % ctx->modulus(i).value();
+  }
+  // Expected c * s' exactly in R_Q.
+  RnsPoly expect = c, s_other(*ctx, false);
+  for (std::size_t i = 0; i < ctx->moduli_count(); ++i) {
+    for (std::size_t j = 0; j < n; ++j) s_other.residues(i)[j] = ctx->modulus(i).from_signed(other[j]);
+  }
+  to_ntt(expect, *ctx);
+  to_ntt(s_other, *ctx);
+  for (std::size_t i = 0; i < ctx->moduli_count(); ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      expect.residues(i)[j] = ctx->modulus(i).mul(expect.residues(i)[j], s_other.residues(i)[j]);
+    }
+  }
+  from_ntt(expect, *ctx);
+  for (int w : {8, 20, 61}) {
+    const KeySwitchKey key = make_key_switch_key(*ctx, sk, other, w);
+    Ciphertext out(*ctx, true);
+    eval->key_switch(c, key, out.c0, out.c1);
+    const RnsPoly got = dec->phase(out);
+    // Difference = sum of digits * errors: below digits * N * 2^(w-1) * 21.
+    long double worst = 0;
+    std::uint64_t residues[8];
+    for (std::size_t j = 0; j < n; ++j) {
+      for (std::size_t i = 0; i < ctx->moduli_count(); ++i) {
+        residues[i] = ctx->modulus(i).sub(got.residues(i)[j], expect.residues(i)[j]);
+      }
+      const long double diff = ctx->coeff_basis().compose_centered(residues).to_long_double();
+      worst = std::max(worst, std::fabs(diff));
+    }
+    std::size_t digits = 0;
+    for (auto l : key.digits_per_prime) digits += l;
+    const long double bound = digits * static_cast<long double>(n) * std::ldexp(1.0L, w - 1) * 21;
+    EXPECT_LT(worst, bound) << "w=" << w;
+    EXPECT_GT(worst, 0) << "noise is present";
+    // Typical size: about sqrt(digits N) * 2^w / sqrt(12) * 3.24, far below the bound.
+    EXPECT_LT(worst, bound / 8) << "w=" << w;
+  }
+}
+
+TEST_P(EvaluatorTest, ModulusSwitchingKeepsTheMessage) {
+  std::mt19937_64 rng(16);
+  const Scale small = Scale::from_plain_modulus(*ctx, std::uint64_t{1} << 16);
+  auto m = random_values(n, small.max_message(), rng);
+  m[0] = small.max_message();
+  m[1] = -small.max_message();
+  const Ciphertext ct = enc->encrypt(m.data(), n, small);
+  for (auto [body, mask] : {std::pair<std::uint64_t, std::uint64_t>{std::uint64_t{1} << 20, std::uint64_t{1} << 32},
+                            {(std::uint64_t{1} << 24) + 3, (std::uint64_t{1} << 40) - 87},
+                            {std::uint64_t{1} << 60, std::uint64_t{1} << 60}}) {
+    const SwitchedCiphertext sw = eval->switch_modulus(ct, body, mask);
+    EXPECT_EQ(sw.c0.size(), n);
+    for (std::size_t j = 0; j < n; ++j) {
+      ASSERT_LT(sw.c0[j], body);
+      ASSERT_LT(sw.c1[j], mask);
+    }
+    const Decrypted d = dec->decrypt(sw, small);
+    EXPECT_EQ(d.message, m) << "body=" << body << " mask=" << mask;
+    EXPECT_GT(d.noise_budget_bits, 0);
+  }
+  // A coefficient-form input gives the same result.
+  Ciphertext coeff = ct;
+  eval->transform_from_ntt_inplace(coeff);
+  const SwitchedCiphertext a = eval->switch_modulus(ct, 1 << 20, 1u << 31);
+  const SwitchedCiphertext b = eval->switch_modulus(coeff, 1 << 20, 1u << 31);
+  EXPECT_EQ(a.c0, b.c0);
+  EXPECT_EQ(a.c1, b.c1);
+  EXPECT_THROW(eval->switch_modulus(ct, 1, 1 << 20), Error);
+  EXPECT_THROW(eval->switch_modulus(ct, 1 << 20, std::uint64_t{1} << 61), Error);
+}
+
+TEST_P(EvaluatorTest, ForeignObjectsAreRefused) {
+  const ParamId foreign = GetParam() == ParamId::n2048_q54 ? ParamId::n4096_q108 : ParamId::n2048_q54;
+  const auto fctx = Context::get(foreign);
+  const SecretKey fsk = SecretKey::generate(*fctx);
+  const Ciphertext fct = Encryptor(fctx, fsk).encrypt_zero();
+  Ciphertext ct = enc->encrypt_zero();
+  for (auto op : {0, 1, 2}) {
+    try {
+      if (op == 0) eval->add_inplace(ct, fct);
+      if (op == 1) eval->multiply_plain_inplace(ct, PlaintextNtt::encode(*fctx, std::vector<std::int64_t>{1}.data(), 1));
+      if (op == 2) eval->apply_galois_inplace(ct, 3, make_galois_keys(*fctx, fsk, std::vector<std::uint64_t>{3}));
+      FAIL() << "op " << op;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::parameter_mismatch) << "op " << op;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sets, EvaluatorTest,
+                         ::testing::Values(ParamId::n2048_q54, ParamId::n4096_q108, ParamId::n8192_q216),
+                         test_util::param_name);

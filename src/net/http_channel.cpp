@@ -1,0 +1,161 @@
+#include "fhellm/net/http_channel.h"
+
+#include <httplib.h>
+
+namespace fhellm::net {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void check_url(const std::string& url) {
+  const bool http = url.rfind("http://", 0) == 0;
+  const bool https = url.rfind("https://", 0) == 0;
+  require(http || https, ErrorCode::invalid_argument,
+          "server URL '" + url + "' must start with http:// or https://");
+  const std::string rest = url.substr(http ? 7 : 8);
+  require(!rest.empty() && rest.find('/') == std::string::npos, ErrorCode::invalid_argument,
+          "server URL '" + url + "' must be scheme://HOST[:PORT] with no path");
+}
+
+std::unique_ptr<httplib::Client> make_client(const std::string& url, std::chrono::milliseconds connect,
+                                             std::chrono::milliseconds io) {
+  check_url(url);
+  auto client = std::make_unique<httplib::Client>(url);
+  require(client->is_valid(), ErrorCode::invalid_argument, "server URL '" + url + "' is not usable");
+  const auto sec = [](std::chrono::milliseconds d) { return static_cast<time_t>(d.count() / 1000); };
+  const auto usec = [](std::chrono::milliseconds d) { return static_cast<time_t>((d.count() % 1000) * 1000); };
+  client->set_connection_timeout(sec(connect), usec(connect));
+  client->set_read_timeout(sec(io), usec(io));
+  client->set_write_timeout(sec(io), usec(io));
+  client->set_keep_alive(true);
+  client->set_tcp_nodelay(true);
+  return client;
+}
+
+}  // namespace
+
+struct HttpChannel::Impl {
+  ChannelConfig config;
+  std::unique_ptr<httplib::Client> http;
+};
+
+HttpChannel::HttpChannel(ChannelConfig config) : impl_(std::make_unique<Impl>()) {
+  impl_->http = make_client(config.url, config.connect_timeout, config.io_timeout);
+  if (config.url.rfind("https://", 0) == 0) {
+    if (!config.ca_cert_path.empty()) impl_->http->set_ca_cert_path(config.ca_cert_path);
+    impl_->http->enable_server_certificate_verification(config.verify_certificate);
+  }
+  impl_->config = std::move(config);
+}
+
+HttpChannel::~HttpChannel() { close(); }
+
+Bytes HttpChannel::exchange(ByteView request, int* http_status) {
+  const std::string body(reinterpret_cast<const char*>(request.data()), request.size());
+  auto result = impl_->http->Post("/v1/message", body, "application/octet-stream");
+  if (!result) {
+    throw Error(ErrorCode::server_unavailable,
+                "server " + impl_->config.url + " did not answer: " + httplib::to_string(result.error()));
+  }
+  if (http_status != nullptr) *http_status = result->status;
+  return Bytes(result->body.begin(), result->body.end());
+}
+
+Bytes HttpChannel::request(MessageType type, ByteView payload, MessageType expected, std::uint64_t* server_ns) {
+  const MessageHeader header{type, session_id_, next_sequence_++};
+  const Bytes frame_bytes = encode_frame(header, payload);
+  int status = 0;
+  const Bytes reply_bytes = exchange(frame_bytes, &status);
+  const std::uint64_t up = frame_bytes.size();
+  const std::uint64_t down = reply_bytes.size();
+  if (type == MessageType::linear_call) {
+    stats_.bytes_up += up;
+    stats_.bytes_down += down;
+  } else if (type == MessageType::open_session) {
+    stats_.session_bytes_up += up;
+    stats_.session_bytes_down += down;
+  }
+  Frame reply;
+  try {
+    reply = decode_frame(reply_bytes, impl_->config.max_reply_bytes);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::bad_message, "server " + impl_->config.url + " answered HTTP " + std::to_string(status) +
+                                            " with no valid frame (" + e.what() + ")");
+  }
+  if (reply.header.type == MessageType::error_reply) {
+    const ErrorReply error = decode_error_reply(reply.payload);
+    throw Error(error.code, "server: " + error.message);
+  }
+  require(reply.header.type == expected, ErrorCode::bad_message,
+          std::string("server answered ") + message_type_name(reply.header.type) + " to " + message_type_name(type));
+  require(reply.header.sequence == header.sequence, ErrorCode::bad_message,
+          "server reply carries sequence " + std::to_string(reply.header.sequence) + ", request had " +
+              std::to_string(header.sequence));
+  require(type == MessageType::open_session || reply.header.session_id == session_id_, ErrorCode::bad_message,
+          "server reply names another session");
+  if (type == MessageType::open_session) session_id_ = reply.header.session_id;
+  Bytes out;
+  if (expected == MessageType::open_session_reply) {
+    const OpenSessionReply m = decode_open_session_reply(reply.payload);
+    if (server_ns != nullptr) *server_ns = m.server_ns;
+    out.assign(m.description.begin(), m.description.end());
+  } else if (expected == MessageType::linear_call_reply) {
+    const LinearCallReply m = decode_linear_call_reply(reply.payload);
+    if (server_ns != nullptr) *server_ns = m.server_ns;
+    out.assign(m.results.begin(), m.results.end());
+  } else {
+    decode_empty(reply.payload, reply.header.type);
+  }
+  return out;
+}
+
+hybrid::Bytes HttpChannel::open_session(hybrid::ByteView evaluation_keys) {
+  require(session_id_ == 0, ErrorCode::invalid_argument, "channel already holds a session");
+  next_sequence_ = 1;
+  return request(MessageType::open_session, encode_open_session(evaluation_keys), MessageType::open_session_reply,
+                 nullptr);
+}
+
+hybrid::Bytes HttpChannel::call(std::span<const std::uint32_t> layer_ids, hybrid::ByteView payload) {
+  require(session_id_ != 0, ErrorCode::unknown_session, "call before open_session");
+  const auto start = Clock::now();
+  std::uint64_t server_ns = 0;
+  Bytes reply =
+      request(MessageType::linear_call, encode_linear_call(layer_ids, payload), MessageType::linear_call_reply,
+              &server_ns);
+  const std::chrono::duration<double> total = Clock::now() - start;
+  const double server = static_cast<double>(server_ns) * 1e-9;
+  stats_.n_calls += 1;
+  stats_.server_seconds += server;
+  stats_.network_seconds += std::max(0.0, total.count() - server);
+  return reply;
+}
+
+void HttpChannel::close() noexcept {
+  if (session_id_ == 0) return;
+  try {
+    request(MessageType::close_session, {}, MessageType::close_session_reply, nullptr);
+  } catch (...) {
+    // Best effort: the server expires the session anyway.
+  }
+  session_id_ = 0;
+}
+
+hybrid::ChannelStats HttpChannel::stats() const { return stats_; }
+
+std::string http_get(const std::string& url, const std::string& path, std::chrono::milliseconds timeout) {
+  auto client = make_client(url, timeout, timeout);
+  client->set_keep_alive(false);
+  if (url.rfind("https://", 0) == 0) client->enable_server_certificate_verification(false);
+  auto result = client->Get(path.c_str());
+  if (!result) {
+    throw Error(ErrorCode::server_unavailable,
+                "server " + url + " did not answer GET " + path + ": " + httplib::to_string(result.error()));
+  }
+  require(result->status == 200, ErrorCode::server_unavailable,
+          "server " + url + " answered GET " + path + " with HTTP " + std::to_string(result->status));
+  return result->body;
+}
+
+}  // namespace fhellm::net

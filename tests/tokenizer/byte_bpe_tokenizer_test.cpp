@@ -361,3 +361,36 @@ TEST(ByteBpeTokenizer, RejectsHostileFiles) {
 
 }  // namespace
 }  // namespace fhellm::tokenizer
+
+#include <thread>
+
+namespace fhellm::tokenizer {
+namespace {
+
+TEST(ByteBpeTokenizerModel, ConcurrentEncodesAgree) {
+  if (!std::filesystem::exists(gpt2_dir())) GTEST_SKIP() << "no " << gpt2_dir();
+  const auto t = ByteBpeTokenizer::load_vocab_merges(gpt2_dir() / "vocab.json", gpt2_dir() / "merges.txt");
+  std::vector<std::string> texts;
+  std::mt19937 rng(17);
+  for (int i = 0; i < 200; ++i) texts.push_back(testing::random_text(rng, 50));
+  std::vector<std::vector<TokenId>> expected;
+  {
+    const auto fresh = ByteBpeTokenizer::load_vocab_merges(gpt2_dir() / "vocab.json", gpt2_dir() / "merges.txt");
+    for (const auto& s : texts) expected.push_back(fresh->encode(s, false));
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int k = 0; k < 4; ++k) {
+    threads.emplace_back([&, k] {
+      for (std::size_t i = 0; i < texts.size(); ++i) {
+        const std::size_t j = (i * 7 + static_cast<std::size_t>(k) * 13) % texts.size();
+        if (t->encode(texts[j], false) != expected[j]) ++mismatches;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+}  // namespace
+}  // namespace fhellm::tokenizer

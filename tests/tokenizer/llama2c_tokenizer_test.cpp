@@ -219,3 +219,35 @@ TEST(Llama2cTokenizer, RandomBytesNeverCrash) {
 
 }  // namespace
 }  // namespace fhellm::tokenizer
+
+namespace fhellm::tokenizer {
+namespace {
+
+TEST(Llama2cTokenizerModel, DecodesRunCGreedyStoriesToItsText) {
+  const auto ref_path = testing::shared_dir() / "reference/stories260K_runc_greedy.json";
+  if (!std::filesystem::exists(ref_path)) GTEST_SKIP() << "no " << ref_path;
+  const auto ref = testing::read_json(ref_path);
+  const auto t = Llama2cTokenizer::load(tok512_bin(), 512);
+  for (const auto& c : ref["cases"]) {
+    const std::string prompt = c["prompt"];
+    const auto prompt_ids = c["prompt_ids"].get<std::vector<TokenId>>();
+    EXPECT_EQ(t->encode(prompt, true), prompt_ids) << "prompt: " << prompt;
+    std::vector<TokenId> all = prompt_ids;
+    for (TokenId id : c["greedy_ids"].get<std::vector<TokenId>>()) all.push_back(id);
+    const std::string key = prompt.empty() ? "expected_text_no_prompt"
+                            : prompt == "Once upon a time" ? "expected_text_prompt_once_upon_a_time"
+                                                           : "";
+    if (key.empty() || !ref.contains(key)) continue;
+    // run.c prints the prompt's pieces, each generated piece, then one
+    // "\n" when generation ends; decode() gives the same text before it.
+    EXPECT_EQ(t->decode(all) + "\n", ref[key].get<std::string>()) << "prompt: " << prompt;
+    StreamDecoder stream(*t);
+    std::string streamed;
+    for (TokenId id : all) streamed += stream.push(id);
+    streamed += stream.flush();
+    EXPECT_EQ(streamed + "\n", ref[key].get<std::string>());
+  }
+}
+
+}  // namespace
+}  // namespace fhellm::tokenizer

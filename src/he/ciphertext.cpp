@@ -10,9 +10,7 @@ RnsPoly expand_seed(const Context& context, const Seed& seed) {
   RnsPoly a(context, true);
   Prng prng(seed);
   for (std::size_t i = 0; i < context.moduli_count(); ++i) {
-    const std::uint64_t q = context.modulus(i).value();
-    std::uint64_t* r = a.residues(i);
-    for (std::size_t j = 0; j < context.poly_degree(); ++j) r[j] = prng.uniform_below(q);
+    prng.fill_uniform_below(context.modulus(i).value(), a.residues(i), context.poly_degree());
   }
   return a;
 }

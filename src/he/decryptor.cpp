@@ -85,6 +85,29 @@ Decrypted Decryptor::decode(const RnsPoly& phase, const Scale& scale) const {
   Decrypted out;
   out.message.resize(n);
   out.noise.resize(n);
+  const math::RnsBasis& basis = ctx.coeff_basis();
+  if (basis.product().bit_length() <= 62) {
+    // Q < 2^62: CRT and rounding in 128-bit integers.
+    const std::uint64_t q64 = basis.product().word(0);
+    const std::int64_t delta = static_cast<std::int64_t>(scale.delta().word(0));
+    std::uint64_t punctured[math::RnsBasis::kMaxModuli];
+    for (std::size_t i = 0; i < k; ++i) punctured[i] = basis.punctured_product(i).word(0);
+    for (std::size_t j = 0; j < n; ++j) {
+      math::u128 x = 0;
+      for (std::size_t i = 0; i < k; ++i) {
+        const std::uint64_t y = math::mul_shoup(phase.residues(i)[j], basis.punctured_inverse(i), ctx.modulus(i).value());
+        x += static_cast<math::u128>(y) * punctured[i];
+      }
+      while (x >= q64) x -= q64;  // x < k Q
+      const std::int64_t c = x > q64 / 2 ? static_cast<std::int64_t>(x) - static_cast<std::int64_t>(q64)
+                                         : static_cast<std::int64_t>(x);
+      const std::int64_t m = c >= 0 ? (c + delta / 2) / delta : -((-c + delta / 2) / delta);
+      out.message[j] = m;
+      out.noise[j] = static_cast<double>(c - m * delta);
+    }
+    finish(out, scale);
+    return out;
+  }
   const long double delta_ld = scale.delta().to_long_double();
   std::uint64_t residues[math::RnsBasis::kMaxModuli];
   for (std::size_t j = 0; j < n; ++j) {

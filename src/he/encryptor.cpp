@@ -24,7 +24,7 @@ SeededCiphertext Encryptor::encrypt_poly_seeded(const RnsPoly& plain) const {
   // e (fresh secret randomness), plus the plaintext when in coefficient form.
   Prng noise(random_seed());
   std::vector<std::int64_t> e(n);
-  for (auto& v : e) v = noise.centered_binomial(ctx.params().error_binomial_eta);
+  noise.fill_centered_binomial(ctx.params().error_binomial_eta, e.data(), n);
   RnsPoly body = RnsPoly::from_signed(ctx, e.data(), n);
   if (!plain.is_ntt_form()) {
     for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
@@ -58,9 +58,10 @@ SeededCiphertext Encryptor::encrypt_seeded(const std::int64_t* message, std::siz
           std::to_string(count) + " values do not fit a ciphertext of degree " + std::to_string(ctx.poly_degree()));
   const std::int64_t bound = scale.max_message();
   for (std::size_t j = 0; j < count; ++j) {
-    require(message[j] <= bound && message[j] >= -bound, ErrorCode::invalid_argument,
-            "message value at index " + std::to_string(j) + " is outside [-" + std::to_string(bound) + ", " +
-                std::to_string(bound) + "]");
+    if (message[j] > bound || message[j] < -bound) {
+      throw Error(ErrorCode::invalid_argument, "message value at index " + std::to_string(j) + " is outside [-" +
+                                                   std::to_string(bound) + ", " + std::to_string(bound) + "]");
+    }
   }
   RnsPoly plain(ctx, false);
   for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {

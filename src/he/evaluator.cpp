@@ -312,7 +312,8 @@ SwitchedCiphertext Evaluator::switch_modulus(const Ciphertext& ct, std::uint64_t
           const std::uint64_t y = math::mul_shoup(src.residues(i)[j], basis.punctured_inverse(i), ctx.modulus(i).value());
           x += static_cast<math::u128>(y) * punctured[i];
         }
-        const std::uint64_t xr = static_cast<std::uint64_t>(x % q64);
+        while (x >= q64) x -= q64;  // x < k Q
+        const std::uint64_t xr = static_cast<std::uint64_t>(x);
         const std::uint64_t r = static_cast<std::uint64_t>((static_cast<math::u128>(xr) * target + q64 / 2) / q64);
         dst[j] = r == target ? 0 : r;
       }

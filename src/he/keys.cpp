@@ -25,7 +25,7 @@ RnsPoly ternary_to_ntt(const Context& context, std::span<const std::int8_t> coef
 RnsPoly sample_error_ntt(const Context& context, Prng& prng) {
   const std::size_t n = context.poly_degree();
   std::vector<std::int64_t> e(n);
-  for (auto& v : e) v = prng.centered_binomial(context.params().error_binomial_eta);
+  prng.fill_centered_binomial(context.params().error_binomial_eta, e.data(), n);
   RnsPoly p = RnsPoly::from_signed(context, e.data(), n);
   to_ntt(p, context);
   return p;
@@ -45,7 +45,7 @@ SecretKey SecretKey::from_coefficients(const Context& context, std::vector<std::
           "secret key needs " + std::to_string(context.poly_degree()) + " coefficients, got " +
               std::to_string(coeffs.size()));
   for (std::int8_t c : coeffs) {
-    require(c >= -1 && c <= 1, ErrorCode::invalid_argument, "secret key coefficient outside {-1, 0, 1}");
+    if (c < -1 || c > 1) throw Error(ErrorCode::invalid_argument, "secret key coefficient outside {-1, 0, 1}");
   }
   SecretKey sk;
   sk.ntt_ = ternary_to_ntt(context, coeffs);
@@ -86,9 +86,7 @@ std::vector<RnsPoly> expand_key_masks(const Context& context, const Seed& seed, 
   for (std::size_t d = 0; d < count; ++d) {
     RnsPoly a(context, true);
     for (std::size_t i = 0; i < context.moduli_count(); ++i) {
-      const std::uint64_t q = context.modulus(i).value();
-      std::uint64_t* r = a.residues(i);
-      for (std::size_t j = 0; j < context.poly_degree(); ++j) r[j] = prng.uniform_below(q);
+      prng.fill_uniform_below(context.modulus(i).value(), a.residues(i), context.poly_degree());
     }
     masks.push_back(std::move(a));
   }
@@ -99,7 +97,9 @@ KeySwitchKey make_key_switch_key(const Context& context, const SecretKey& sk, st
                                  int decomposition_bits) {
   context.check_param_id(sk.param_id(), "secret key");
   require(from_key.size() == context.poly_degree(), ErrorCode::invalid_argument, "source key has the wrong length");
-  for (std::int8_t c : from_key) require(c >= -1 && c <= 1, ErrorCode::invalid_argument, "source key not ternary");
+  for (std::int8_t c : from_key) {
+    if (c < -1 || c > 1) throw Error(ErrorCode::invalid_argument, "source key not ternary");
+  }
   KeySwitchKey key;
   key.decomposition_bits = decomposition_bits;
   key.digits_per_prime = gadget_digits(context, decomposition_bits);

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -82,12 +83,52 @@ std::uint64_t Prng::uniform_below(std::uint64_t bound) {
   }
 }
 
+void Prng::fill_uniform_below(std::uint64_t bound, std::uint64_t* out, std::size_t count) {
+  if (bound <= 1) {
+    std::fill(out, out + count, 0);
+    return;
+  }
+  const int bits = 64 - __builtin_clzll(bound - 1);
+  const std::uint64_t mask = bits == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << bits) - 1;
+  std::size_t done = 0;
+  while (done < count) {
+    // Draw raw words for every missing value, keep those below the bound.
+    fill(reinterpret_cast<std::uint8_t*>(out + done), (count - done) * sizeof(std::uint64_t));
+    std::size_t kept = done;
+    for (std::size_t i = done; i < count; ++i) {
+      const std::uint64_t v = out[i] & mask;
+      out[kept] = v;
+      kept += v < bound;
+    }
+    done = kept;
+  }
+}
+
+namespace {
+// Portable popcount (the library is built for baseline x86-64, without POPCNT).
+inline int bit_count(std::uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ULL);
+  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+  return static_cast<int>((x * 0x0101010101010101ULL) >> 56);
+}
+}  // namespace
+
+void Prng::fill_centered_binomial(int eta, std::int64_t* out, std::size_t count) {
+  fill(reinterpret_cast<std::uint8_t*>(out), count * sizeof(std::int64_t));
+  const std::uint64_t mask = (eta >= 32) ? 0xffffffffULL : ((std::uint64_t{1} << eta) - 1);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::uint64_t bits = static_cast<std::uint64_t>(out[i]);
+    out[i] = bit_count(bits & mask) - bit_count((bits >> 32) & mask);
+  }
+}
+
 int Prng::ternary() { return static_cast<int>(uniform_below(3)) - 1; }
 
 int Prng::centered_binomial(int eta) {
   const std::uint64_t bits = next_u64();
   const std::uint64_t mask = (eta >= 32) ? 0xffffffffULL : ((std::uint64_t{1} << eta) - 1);
-  return __builtin_popcountll(bits & mask) - __builtin_popcountll((bits >> 32) & mask);
+  return bit_count(bits & mask) - bit_count((bits >> 32) & mask);
 }
 
 }  // namespace fhellm::he

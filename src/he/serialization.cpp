@@ -37,9 +37,10 @@ class Reader {
  public:
   explicit Reader(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
   void need(std::size_t n, const char* what) const {
-    require(n <= bytes_.size() - pos_, ErrorCode::truncated,
-            std::string(what) + ": needs " + std::to_string(n) + " bytes, " + std::to_string(bytes_.size() - pos_) +
-                " left");
+    if (n > bytes_.size() - pos_) {
+      throw Error(ErrorCode::truncated, std::string(what) + ": needs " + std::to_string(n) + " bytes, " +
+                                            std::to_string(bytes_.size() - pos_) + " left");
+    }
   }
   std::uint8_t u8(const char* what) {
     need(1, what);
@@ -72,9 +73,10 @@ class Reader {
     unpack_bits(bytes_.data() + pos_, count, width, out);
     pos_ += n;
     for (std::size_t i = 0; i < count; ++i) {
-      require(out[i] < modulus, ErrorCode::coefficient_out_of_range,
-              std::string(what) + ": coefficient " + std::to_string(i) + " is >= its modulus " +
-                  std::to_string(modulus));
+      if (out[i] >= modulus) {
+        throw Error(ErrorCode::coefficient_out_of_range, std::string(what) + ": coefficient " + std::to_string(i) +
+                                                             " is >= its modulus " + std::to_string(modulus));
+      }
     }
   }
   std::size_t remaining() const { return bytes_.size() - pos_; }

@@ -28,6 +28,12 @@ class Prng {
   std::uint64_t next_u64();
   // Uniform in [0, bound) by rejection on the smallest covering power of two.
   std::uint64_t uniform_below(std::uint64_t bound);
+  // count values uniform in [0, bound) (bulk version of uniform_below; the
+  // same stream gives the same values as count calls would not: use one or
+  // the other consistently).
+  void fill_uniform_below(std::uint64_t bound, std::uint64_t* out, std::size_t count);
+  // count centred binomial samples of parameter eta <= 32.
+  void fill_centered_binomial(int eta, std::int64_t* out, std::size_t count);
   // Uniform in {-1, 0, 1}.
   int ternary();
   // Centred binomial: sum of eta bits minus sum of eta bits (variance eta/2).

@@ -113,7 +113,7 @@ std::int64_t linear_max_abs_output(std::uint32_t in, bool input_signed) noexcept
 
 std::size_t LinearPlan::bytes_up() const noexcept {
   const std::size_t n = geo.poly_degree;
-  return 64 + geo.input_cts() * (32 + (n * static_cast<std::size_t>(upload_bits) + 7) / 8);
+  return 48 + geo.input_cts() * (32 + (n * static_cast<std::size_t>(upload_bits) + 7) / 8);
 }
 
 std::size_t LinearPlan::bytes_down() const noexcept {
@@ -127,7 +127,7 @@ std::size_t LinearPlan::bytes_down() const noexcept {
   }
   // Every row group has the same structure except a partial last one; count
   // it as full (upper bound within a few bytes per ct of the real size).
-  return 64 + geo.row_groups * ((bits + 7) / 8 + geo.packed_per_group);
+  return 48 + geo.row_groups * ((bits + 7) / 8 + 2 * geo.packed_per_group);
 }
 
 std::size_t LinearPlan::products() const noexcept {
@@ -191,33 +191,39 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   double tree = 0;
   for (int j = 1; j <= plan.geo.log_chunk; ++j)
     tree += (m / std::exp2(j)) * std::exp2(2.0 * (plan.geo.log_chunk - j)) * v_ks;
-  nz.packing = tree;
+  // Re-randomization adds u * e0 (u ternary, e0 the public encryption's error).
+  nz.packing = tree + n * (2.0 / 3.0) * 10.5;
 
   // Download moduli: a quarter of the budget each for body and mask rounding.
   const double s_norm2 = 2.0 * n / 3.0;  // E ||s||^2 for a uniform ternary secret
   auto pick_bits = [&](double var_per_step2) {
     // smallest b with var_per_step2 * (q / 2^b)^2 / 12 <= budget / 8
     const double b = std::log2(q * std::sqrt(var_per_step2 / 12.0 / (budget / 8)));
-    return std::max(2, std::min(q_bits, static_cast<int>(std::ceil(b))));
+    return std::max(2, std::min(std::min(q_bits, 60), static_cast<int>(std::ceil(b))));
   };
   plan.body_bits = pick_bits(1.0);
   plan.mask_bits = pick_bits(s_norm2);
   const double body_step = q / std::exp2(plan.body_bits);
   const double mask_step = q / std::exp2(plan.mask_bits);
-  nz.download_body = plan.body_bits >= q_bits ? 0 : body_step * body_step / 12.0;
-  nz.download_mask = plan.mask_bits >= q_bits ? 0 : mask_step * mask_step / 12.0 * s_norm2;
+  nz.download_body = body_step * body_step / 12.0;
+  nz.download_mask = mask_step * mask_step / 12.0 * s_norm2;
   // Flooding for circuit privacy: uniform in [-F, F], variance F^2 / 3.
   nz.flood = budget / 8;
   plan.flood_bound = std::floor(std::sqrt(3.0 * nz.flood));
 
-  // Upload: fresh error (10.5) plus the body rounding (4^d / 12), multiplied
-  // by up to 128 per weight over k terms and by k_w in the trace.
-  const double gain = m * m * static_cast<double>(shape.in) * 128.0 * 128.0;
+  // Upload: fresh error (10.5) plus the body rounding (4^d / 12) on all N
+  // coefficients, multiplied by each weight polynomial (up to n_w * k_w
+  // coefficients of |w| <= 128, per chunk) and by k_w in the trace.
+  const double weight_terms = static_cast<double>(plan.geo.chunks) *
+                              std::min<double>(static_cast<double>(plan.geo.outputs_per_poly) * chunk_width,
+                                               static_cast<double>(shape.out) * chunk_width);
+  const double gain = m * m * weight_terms * 128.0 * 128.0;
   const double left = budget - nz.packing - nz.download_body - nz.download_mask - nz.flood;
   if (left <= gain * 10.5) return std::nullopt;
   const double round_var = left / gain - 10.5;
   int d = static_cast<int>(std::floor(0.5 * std::log2(round_var * 12.0)));
-  d = std::clamp(d, 0, q_bits - 8);
+  d = std::min(d, q_bits - 8);
+  d = std::max(d, std::max(0, q_bits - 60));  // the wire carries at most 60 bits per value
   plan.upload_drop_bits = d;
   plan.upload_bits = q_bits - d;
   nz.upload = gain * (10.5 + (d > 0 ? std::exp2(2.0 * d) / 12.0 : 0.0));

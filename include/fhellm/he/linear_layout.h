@@ -110,7 +110,7 @@ struct LinearGeometry {
 // Noise model of a plan (variances in units of the R_Q phase), see docs/linear.md.
 struct LinearNoise {
   double z = 7.6;               // tail factor: P(|noise| > z sigma) <= 2^-40 per value
-  double upload = 0;            // k_w^2 * k * 128^2 * (fresh + rounding)
+  double upload = 0;            // k_w^2 * chunks * n_w * k_w * 128^2 * (fresh + rounding)
   double packing = 0;           // key switches of the tree, amplified by later levels
   double download_body = 0;
   double download_mask = 0;

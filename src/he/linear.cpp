@@ -1,0 +1,560 @@
+#include "fhellm/he/linear.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <optional>
+
+#include "fhellm/error.h"
+#include "fhellm/he/accumulator.h"
+#include "fhellm/he/bit_packing.h"
+#include "fhellm/he/decryptor.h"
+#include "fhellm/he/encryptor.h"
+#include "fhellm/he/evaluator.h"
+#include "fhellm/he/prng.h"
+#include "fhellm/he/serialization.h"
+#include "fhellm/math/wide_int.h"
+
+namespace fhellm::he {
+namespace {
+
+constexpr std::uint8_t kUploadMagic[4] = {'F', 'H', 'L', 'U'};
+constexpr std::uint8_t kReplyMagic[4] = {'F', 'H', 'L', 'R'};
+constexpr std::uint8_t kKeysMagic[4] = {'F', 'H', 'L', 'K'};
+constexpr std::uint64_t kMaxLinearMessage = std::uint64_t{1} << 31;
+
+// ---- little-endian writer / checked reader --------------------------------
+struct Writer {
+  std::vector<std::uint8_t> out;
+  void u8(std::uint8_t v) { out.push_back(v); }
+  void u16(std::uint16_t v) { for (int i = 0; i < 2; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i))); }
+  void u32(std::uint32_t v) { for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i))); }
+  void u64(std::uint64_t v) { for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i))); }
+  void bytes(const std::uint8_t* p, std::size_t n) { out.insert(out.end(), p, p + n); }
+  void zeros(std::size_t n) { out.insert(out.end(), n, 0); }
+};
+
+struct Reader {
+  std::span<const std::uint8_t> in;
+  std::size_t pos = 0;
+  const char* what;
+  void need(std::size_t n) const {
+    require(n <= in.size() - pos, ErrorCode::truncated,
+            std::string(what) + ": needs " + std::to_string(n) + " more bytes at offset " + std::to_string(pos) +
+                ", " + std::to_string(in.size() - pos) + " left");
+  }
+  std::uint64_t le(int n) {
+    need(n);
+    std::uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v |= std::uint64_t{in[pos + i]} << (8 * i);
+    pos += n;
+    return v;
+  }
+  std::span<const std::uint8_t> take(std::size_t n) {
+    need(n);
+    auto s = in.subspan(pos, n);
+    pos += n;
+    return s;
+  }
+};
+
+struct Header {
+  bool reply = false;
+  LinearPrecision precision{};
+  bool input_signed = false;
+  ParamId param_id{};
+  LinearShape shape;
+  std::uint32_t chunk_width = 0, rows_per_ct = 0;
+  std::uint8_t bits_a = 0, bits_b = 0;  // upload: u, 0; reply: body, mask
+};
+
+void write_header(Writer& w, const Header& h, const LinearPlan& plan) {
+  w.bytes(h.reply ? kReplyMagic : kUploadMagic, 4);
+  w.u16(kLinearFormatVersion);
+  w.u8(static_cast<std::uint8_t>(plan.precision));
+  w.u8(plan.input_signed ? 1 : 0);
+  w.u16(static_cast<std::uint16_t>(plan.param_id));
+  w.u16(0);
+  w.u32(plan.geo.shape.rows);
+  w.u32(plan.geo.shape.in);
+  w.u32(plan.geo.shape.out);
+  w.u32(plan.geo.chunk_width);
+  w.u32(plan.geo.rows_per_ct);
+  w.u8(h.bits_a);
+  w.u8(h.bits_b);
+  w.zeros(6);
+  w.u64(0);  // payload size, patched by finish()
+}
+
+void finish(Writer& w) {
+  const std::uint64_t payload = w.out.size() - kLinearHeaderBytes;
+  for (int i = 0; i < 8; ++i) w.out[40 + i] = static_cast<std::uint8_t>(payload >> (8 * i));
+}
+
+// Parses and validates a header, then recomputes the plan and checks that
+// every layout field agrees with it.
+LinearPlan read_header(Reader& r, bool reply, Header& h) {
+  const auto magic = r.take(4);
+  require(std::memcmp(magic.data(), reply ? kReplyMagic : kUploadMagic, 4) == 0, ErrorCode::bad_magic,
+          std::string(r.what) + ": bad magic");
+  const auto version = r.le(2);
+  require(version == kLinearFormatVersion, ErrorCode::bad_version,
+          std::string(r.what) + ": version " + std::to_string(version) + ", expected " +
+              std::to_string(kLinearFormatVersion));
+  const auto prec = r.le(1);
+  require(prec == 1 || prec == 2, ErrorCode::bad_message, std::string(r.what) + ": bad precision " + std::to_string(prec));
+  h.precision = static_cast<LinearPrecision>(prec);
+  const auto sgn = r.le(1);
+  require(sgn <= 1, ErrorCode::bad_message, std::string(r.what) + ": bad signedness flag");
+  h.input_signed = sgn == 1;
+  h.param_id = param_id_from_u16(static_cast<std::uint16_t>(r.le(2)));
+  require(r.le(2) == 0, ErrorCode::bad_message, std::string(r.what) + ": reserved field not zero");
+  h.shape.rows = static_cast<std::uint32_t>(r.le(4));
+  h.shape.in = static_cast<std::uint32_t>(r.le(4));
+  h.shape.out = static_cast<std::uint32_t>(r.le(4));
+  require(h.shape.rows >= 1 && h.shape.rows <= kLinearMaxRows && h.shape.in >= 1 && h.shape.in <= kLinearMaxIn &&
+              h.shape.out >= 1 && h.shape.out <= kLinearMaxOut,
+          ErrorCode::shape_mismatch,
+          std::string(r.what) + ": shape T=" + std::to_string(h.shape.rows) + " k=" + std::to_string(h.shape.in) +
+              " n=" + std::to_string(h.shape.out) + " out of range");
+  h.chunk_width = static_cast<std::uint32_t>(r.le(4));
+  h.rows_per_ct = static_cast<std::uint32_t>(r.le(4));
+  h.bits_a = static_cast<std::uint8_t>(r.le(1));
+  h.bits_b = static_cast<std::uint8_t>(r.le(1));
+  for (int i = 0; i < 6; ++i)
+    require(r.le(1) == 0, ErrorCode::bad_message, std::string(r.what) + ": reserved field not zero");
+  const std::uint64_t payload = r.le(8);
+  require(payload <= kMaxLinearMessage, ErrorCode::length_too_large, std::string(r.what) + ": payload too large");
+  require(payload <= r.in.size() - r.pos, ErrorCode::truncated,
+          std::string(r.what) + ": payload of " + std::to_string(payload) + " bytes, " +
+              std::to_string(r.in.size() - r.pos) + " present");
+  require(payload == r.in.size() - r.pos, ErrorCode::trailing_bytes, std::string(r.what) + ": trailing bytes");
+
+  LinearPlan plan = plan_linear(h.shape, h.precision, h.input_signed);
+  require(plan.param_id == h.param_id, ErrorCode::parameter_mismatch,
+          std::string(r.what) + ": parameter set " + std::to_string(static_cast<int>(h.param_id)) +
+              " but this shape uses " + std::string(parameter_set(plan.param_id).name));
+  require(plan.geo.chunk_width == h.chunk_width && plan.geo.rows_per_ct == h.rows_per_ct, ErrorCode::parameter_mismatch,
+          std::string(r.what) + ": layout k_w=" + std::to_string(h.chunk_width) + " T_w=" +
+              std::to_string(h.rows_per_ct) + " differs from the plan");
+  if (!reply) {
+    require(h.bits_a == plan.upload_bits && h.bits_b == 0, ErrorCode::parameter_mismatch,
+            std::string(r.what) + ": upload width differs from the plan");
+  } else {
+    require(h.bits_a == plan.body_bits && h.bits_b == plan.mask_bits, ErrorCode::parameter_mismatch,
+            std::string(r.what) + ": reply widths differ from the plan");
+  }
+  return plan;
+}
+
+// Reads `count` values of `width` bits (padded to a byte), each < limit.
+std::vector<std::uint64_t> read_values(Reader& r, std::size_t count, int width, std::uint64_t limit) {
+  const auto raw = r.take(packed_size_bytes(count, width));
+  std::vector<std::uint64_t> v(count);
+  unpack_bits(raw.data(), count, width, v.data());
+  for (std::size_t i = 0; i < count; ++i)
+    require(v[i] < limit, ErrorCode::coefficient_out_of_range,
+            std::string(r.what) + ": coefficient " + std::to_string(i) + " out of range");
+  // Padding bits must be zero (canonical encoding).
+  const std::size_t used_bits = count * static_cast<std::size_t>(width);
+  if (used_bits % 8 != 0)
+    require((raw.back() >> (used_bits % 8)) == 0, ErrorCode::bad_message, std::string(r.what) + ": padding not zero");
+  return v;
+}
+
+void write_values(Writer& w, const std::vector<std::uint64_t>& v, int width) {
+  const std::size_t start = w.out.size();
+  w.zeros(packed_size_bytes(v.size(), width));
+  pack_bits(v.data(), v.size(), width, w.out.data() + start);
+}
+
+// Input plaintext scale per prime: Delta * k_w^-1 mod q_i.
+std::vector<std::uint64_t> input_scale(const Context& ctx, const LinearPlan& plan) {
+  const Scale scale = Scale::from_plain_modulus(ctx, std::uint64_t{1} << plan.plain_bits);
+  std::vector<std::uint64_t> f(ctx.moduli_count());
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    const math::Modulus& q = ctx.modulus(i);
+    f[i] = q.mul(scale.delta_residues()[i], q.inverse(plan.geo.chunk_width));
+  }
+  return f;
+}
+
+// round(v * Q / 2^u) mod q_i for every prime: the body value the server rebuilds.
+void rebuild_body(const Context& ctx, const std::vector<std::uint64_t>& v, int u, RnsPoly& c0) {
+  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
+  const math::WideInt& q_big = ctx.coeff_basis().product();
+  if (q_big.bit_length() <= 63 && u <= 63) {
+    const math::u128 q = q_big.word(0);
+    for (std::size_t j = 0; j < n; ++j) {
+      const math::u128 x = (static_cast<math::u128>(v[j]) * q + (static_cast<math::u128>(1) << (u - 1))) >> u;
+      for (std::size_t i = 0; i < k; ++i) c0.residues(i)[j] = static_cast<std::uint64_t>(x % ctx.modulus(i).value());
+    }
+  } else {
+    const math::WideInt half = math::WideInt::from_u64(1).times(1);
+    for (std::size_t j = 0; j < n; ++j) {
+      math::WideInt x = math::WideInt::from_u64(v[j]) * q_big;
+      math::WideInt rounding;
+      rounding.word((u - 1) / 64) = std::uint64_t{1} << ((u - 1) % 64);
+      x = (x + rounding).shifted_right(u);
+      for (std::size_t i = 0; i < k; ++i) c0.residues(i)[j] = x.mod_word(ctx.modulus(i).value());
+    }
+    (void)half;
+  }
+  c0.set_ntt_form(false);
+}
+
+PlaintextNtt encode_weight_poly(const Context& ctx, const LinearGeometry& geo, std::span<const std::int8_t> w,
+                                std::uint32_t s, std::uint32_t c) {
+  const std::int64_t n = geo.poly_degree;
+  std::vector<std::int64_t> p(geo.poly_degree, 0);
+  for (std::uint32_t r = 0; r < geo.outputs_per_poly; ++r) {
+    const std::uint64_t out_row = std::uint64_t{s} * geo.outputs_per_poly + r;
+    if (out_row >= geo.shape.out) break;
+    for (std::uint32_t j = 0; j < geo.chunk_width; ++j) {
+      const std::uint64_t col = std::uint64_t{c} * geo.chunk_width + j;
+      if (col >= geo.shape.in) break;
+      const std::int64_t e = geo.weight_exponent(r, j);
+      const std::int64_t v = w[out_row * geo.shape.in + col];
+      if (e >= 0) p[e] += v;
+      else p[e + n] -= v;
+    }
+  }
+  return PlaintextNtt::encode(ctx, p.data(), p.size());
+}
+
+}  // namespace
+
+// ---- keys -------------------------------------------------------------------
+const LinearSessionKeys& LinearServerKeys::get(ParamId id) const {
+  auto it = sets_.find(id);
+  require(it != sets_.end(), ErrorCode::missing_galois_key,
+          "no session keys for parameter set " + std::string(parameter_set(id).name));
+  return it->second;
+}
+
+void LinearServerKeys::insert(LinearSessionKeys keys) {
+  const ParamId id = keys.context->param_id();
+  sets_[id] = std::move(keys);
+}
+
+std::vector<std::uint8_t> LinearServerKeys::save() const {
+  Writer w;
+  w.bytes(kKeysMagic, 4);
+  w.u16(kLinearFormatVersion);
+  w.u16(static_cast<std::uint16_t>(sets_.size()));
+  for (const auto& [id, k] : sets_) {
+    w.u16(static_cast<std::uint16_t>(id));
+    w.u16(0);
+    const auto g = he::save(k.galois, *k.context);
+    w.u32(static_cast<std::uint32_t>(g.size()));
+    w.bytes(g.data(), g.size());
+    const auto z = he::save(k.zero, *k.context);
+    w.u32(static_cast<std::uint32_t>(z.size()));
+    w.bytes(z.data(), z.size());
+  }
+  return w.out;
+}
+
+LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
+  Reader r{bytes, 0, "linear server keys"};
+  require(std::memcmp(r.take(4).data(), kKeysMagic, 4) == 0, ErrorCode::bad_magic, "linear server keys: bad magic");
+  require(r.le(2) == kLinearFormatVersion, ErrorCode::bad_version, "linear server keys: bad version");
+  const auto count = r.le(2);
+  require(count >= 1 && count <= all_parameter_ids().size(), ErrorCode::length_too_large,
+          "linear server keys: " + std::to_string(count) + " parameter sets");
+  LinearServerKeys keys;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const ParamId id = param_id_from_u16(static_cast<std::uint16_t>(r.le(2)));
+    require(r.le(2) == 0, ErrorCode::bad_message, "linear server keys: reserved field not zero");
+    require(!keys.has(id), ErrorCode::bad_message, "linear server keys: parameter set repeated");
+    LinearSessionKeys k;
+    k.context = Context::get(id);
+    const auto gsize = r.le(4);
+    k.galois = load_galois_keys(*k.context, r.take(gsize));
+    const auto zsize = r.le(4);
+    k.zero = load_ciphertext(*k.context, r.take(zsize));
+    for (std::uint64_t e : packing_galois_elements(k.context->poly_degree()))
+      require(k.galois.has(e), ErrorCode::missing_galois_key,
+              "linear server keys: Galois element " + std::to_string(e) + " missing");
+    if (!k.zero.is_ntt_form()) Evaluator(k.context).transform_to_ntt_inplace(k.zero);
+    keys.insert(std::move(k));
+  }
+  require(r.pos == bytes.size(), ErrorCode::trailing_bytes, "linear server keys: trailing bytes");
+  return keys;
+}
+
+// ---- weights ------------------------------------------------------------------
+EncodedWeights::EncodedWeights(std::span<const std::int8_t> w, std::uint32_t out, std::uint32_t in)
+    : w_(w.begin(), w.end()), out_(out), in_(in) {
+  require(out >= 1 && out <= kLinearMaxOut && in >= 1 && in <= kLinearMaxIn, ErrorCode::invalid_argument,
+          "weights " + std::to_string(out) + " x " + std::to_string(in) + " outside 1..131072 x 1..8192");
+  require(w.size() == std::size_t{out} * in, ErrorCode::invalid_argument,
+          "weights: " + std::to_string(w.size()) + " values for " + std::to_string(out) + " x " + std::to_string(in));
+}
+
+std::shared_ptr<const std::vector<PlaintextNtt>> EncodedWeights::polys(const LinearPlan& plan) const {
+  require(plan.geo.shape.in == in_ && plan.geo.shape.out == out_, ErrorCode::shape_mismatch,
+          "weights are " + std::to_string(out_) + " x " + std::to_string(in_) + ", the call is " +
+              std::to_string(plan.geo.shape.out) + " x " + std::to_string(plan.geo.shape.in));
+  const auto key = std::make_tuple(static_cast<int>(plan.param_id), plan.geo.chunk_width, plan.geo.outputs_per_poly);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+  }
+  // Encode outside the lock; a concurrent duplicate is harmless (same result).
+  const auto ctx = Context::get(plan.param_id);
+  auto polys = std::make_shared<std::vector<PlaintextNtt>>();
+  polys->reserve(plan.geo.weight_polys());
+  for (std::uint32_t s = 0; s < plan.geo.sparse_per_group; ++s)
+    for (std::uint32_t c = 0; c < plan.geo.chunks; ++c)
+      polys->push_back(encode_weight_poly(*ctx, plan.geo, w_, s, c));
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto [it, inserted] = cache_.emplace(key, std::move(polys));
+  return it->second;
+}
+
+void EncodedWeights::prepare(std::span<const std::uint32_t> row_counts, LinearPrecision precision,
+                             bool input_signed) const {
+  for (std::uint32_t rows : row_counts) (void)polys(plan_linear({rows, in_, out_}, precision, input_signed));
+}
+
+// ---- client -------------------------------------------------------------------
+struct LinearClient::SetKeys {
+  ContextPtr context;
+  SecretKey secret;
+};
+
+LinearClient::LinearClient(std::vector<ParamId> sets) {
+  for (ParamId id : sets) {
+    auto k = std::make_shared<SetKeys>();
+    k->context = Context::get(id);
+    k->secret = SecretKey::generate(*k->context);
+    keys_[id] = std::move(k);
+  }
+}
+
+LinearServerKeys LinearClient::server_keys() const {
+  LinearServerKeys out;
+  for (const auto& [id, k] : keys_) {
+    LinearSessionKeys s;
+    s.context = k->context;
+    const auto elts = packing_galois_elements(k->context->poly_degree());
+    s.galois = make_galois_keys(*k->context, k->secret, elts);
+    s.zero = Encryptor(k->context, k->secret).encrypt_zero();
+    out.insert(std::move(s));
+  }
+  return out;
+}
+
+std::vector<std::uint8_t> LinearClient::encrypt(std::span<const std::uint8_t> x, LinearShape shape,
+                                                LinearPrecision precision) const {
+  require(x.size() == std::size_t{shape.rows} * shape.in, ErrorCode::invalid_argument, "encrypt: X has the wrong size");
+  std::vector<std::int32_t> v(x.begin(), x.end());
+  return encrypt_impl(v.data(), shape, precision, false);
+}
+
+std::vector<std::uint8_t> LinearClient::encrypt(std::span<const std::int8_t> x, LinearShape shape,
+                                                LinearPrecision precision) const {
+  require(x.size() == std::size_t{shape.rows} * shape.in, ErrorCode::invalid_argument, "encrypt: X has the wrong size");
+  std::vector<std::int32_t> v(x.begin(), x.end());
+  return encrypt_impl(v.data(), shape, precision, true);
+}
+
+std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, LinearShape shape,
+                                                     LinearPrecision precision, bool input_signed) const {
+  const LinearPlan plan = plan_linear(shape, precision, input_signed);
+  auto it = keys_.find(plan.param_id);
+  require(it != keys_.end(), ErrorCode::missing_galois_key,
+          "client has no key for parameter set " + std::string(parameter_set(plan.param_id).name));
+  const Context& ctx = *it->second->context;
+  const Encryptor enc(it->second->context, it->second->secret);
+  const Evaluator ev(it->second->context);
+  const LinearGeometry& geo = plan.geo;
+  const auto factor = input_scale(ctx, plan);
+  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
+
+  Writer w;
+  Header h;
+  h.bits_a = static_cast<std::uint8_t>(plan.upload_bits);
+  write_header(w, h, plan);
+  const std::uint64_t upload_modulus = std::uint64_t{1} << plan.upload_bits;
+  for (std::uint32_t g = 0; g < geo.row_groups; ++g) {
+    for (std::uint32_t c = 0; c < geo.chunks; ++c) {
+      RnsPoly plain(ctx, false);
+      for (std::uint32_t t = 0; t < geo.rows_per_ct; ++t) {
+        const std::uint64_t row = std::uint64_t{g} * geo.rows_per_ct + t;
+        if (row >= shape.rows) break;
+        for (std::uint32_t j = 0; j < geo.chunk_width; ++j) {
+          const std::uint64_t col = std::uint64_t{c} * geo.chunk_width + j;
+          if (col >= shape.in) break;
+          const std::int64_t xv = x[row * shape.in + col];
+          for (std::size_t i = 0; i < k; ++i) {
+            const math::Modulus& q = ctx.modulus(i);
+            plain.residues(i)[geo.input_coeff(t, j)] = q.mul(q.from_signed(xv), factor[i]);
+          }
+        }
+      }
+      const SeededCiphertext sc = enc.encrypt_poly_seeded(plain);
+      Ciphertext body_only(ctx, true);
+      body_only.c0 = sc.c0;
+      // Round the body to 2^u levels (the dropped bits are extra noise, see docs).
+      const SwitchedCiphertext rounded = ev.switch_modulus(body_only, upload_modulus, 2);
+      w.bytes(sc.seed.data(), sc.seed.size());
+      write_values(w, rounded.c0, plan.upload_bits);
+      (void)n;
+    }
+  }
+  finish(w);
+  return w.out;
+}
+
+std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> reply) const {
+  Reader r{reply, 0, "linear reply"};
+  Header h;
+  const LinearPlan plan = read_header(r, true, h);
+  auto it = keys_.find(plan.param_id);
+  require(it != keys_.end(), ErrorCode::wrong_key, "linear reply: no key for its parameter set");
+  const Context& ctx = *it->second->context;
+  const Decryptor dec(it->second->context, it->second->secret);
+  const Scale scale = Scale::from_plain_modulus(ctx, std::uint64_t{1} << plan.plain_bits);
+  const LinearGeometry& geo = plan.geo;
+  const std::size_t n = ctx.poly_degree();
+  const std::uint64_t qb = std::uint64_t{1} << plan.body_bits, qm = std::uint64_t{1} << plan.mask_bits;
+  std::vector<std::int64_t> y(std::size_t{geo.shape.rows} * geo.shape.out, 0);
+  for (std::uint32_t g = 0; g < geo.row_groups; ++g)
+    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) {
+      SwitchedCiphertext sct;
+      sct.param_id = plan.param_id;
+      sct.body_modulus = qb;
+      sct.mask_modulus = qm;
+      sct.c1 = read_values(r, n, plan.mask_bits, qm);
+      const auto used = geo.used_positions(g, p);
+      const auto body = read_values(r, used.size(), plan.body_bits, qb);
+      sct.c0.assign(n, 0);
+      for (std::size_t i = 0; i < used.size(); ++i) sct.c0[used[i]] = body[i];
+      const Decrypted d = dec.decrypt(sct, scale);
+      for (std::uint32_t pos : used) {
+        const auto cell = geo.packed_cell(g, p, pos);
+        y[std::size_t{cell->row} * geo.shape.out + cell->col] = d.message[pos];
+      }
+    }
+  require(r.pos == reply.size(), ErrorCode::trailing_bytes, "linear reply: trailing bytes");
+  return y;
+}
+
+LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload) {
+  Reader r{upload, 0, "linear upload"};
+  Header h;
+  (void)read_header(r, false, h);
+  return {h.shape, h.precision, h.input_signed, h.param_id};
+}
+
+// ---- server -------------------------------------------------------------------
+std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, const EncodedWeights& weights,
+                                          const LinearServerKeys& keys) {
+  Reader r{upload, 0, "linear upload"};
+  Header h;
+  const LinearPlan plan = read_header(r, false, h);
+  const LinearSessionKeys& sk = keys.get(plan.param_id);
+  const Context& ctx = *sk.context;
+  const LinearGeometry& geo = plan.geo;
+  const auto polys = weights.polys(plan);
+  const Evaluator ev(sk.context);
+  const std::size_t n = ctx.poly_degree();
+  const std::uint64_t upload_modulus = std::uint64_t{1} << plan.upload_bits;
+  const std::size_t record = 32 + packed_size_bytes(n, plan.upload_bits);
+  require(r.in.size() - r.pos == record * geo.input_cts(), ErrorCode::shape_mismatch,
+          "linear upload: " + std::to_string(r.in.size() - r.pos) + " payload bytes, the shape needs " +
+              std::to_string(record * geo.input_cts()));
+
+  Writer w;
+  Header rh;
+  rh.reply = true;
+  rh.bits_a = static_cast<std::uint8_t>(plan.body_bits);
+  rh.bits_b = static_cast<std::uint8_t>(plan.mask_bits);
+  write_header(w, rh, plan);
+
+  Prng rng(random_seed());  // server-side randomness for re-randomization
+  CiphertextAccumulator acc(sk.context);
+  for (std::uint32_t g = 0; g < geo.row_groups; ++g) {
+    std::vector<Ciphertext> inputs;
+    inputs.reserve(geo.chunks);
+    for (std::uint32_t c = 0; c < geo.chunks; ++c) {
+      Seed seed;
+      const auto sb = r.take(32);
+      std::copy(sb.begin(), sb.end(), seed.begin());
+      const auto body = read_values(r, n, plan.upload_bits, upload_modulus);
+      Ciphertext ct;
+      ct.c1 = expand_seed(ctx, seed);
+      ct.c0 = RnsPoly(ctx, false);
+      rebuild_body(ctx, body, plan.upload_bits, ct.c0);
+      to_ntt(ct.c0, ctx);
+      inputs.push_back(std::move(ct));
+    }
+    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) {
+      const std::uint32_t count = geo.sparse_in_packed(p);
+      std::vector<std::optional<Ciphertext>> level(geo.chunk_width);
+      for (std::uint32_t i = 0; i < count; ++i) {
+        const std::size_t s = std::size_t{p} * geo.chunk_width + i;
+        acc.reset();
+        for (std::uint32_t c = 0; c < geo.chunks; ++c) acc.multiply_add_unchecked(inputs[c], (*polys)[s * geo.chunks + c]);
+        Ciphertext sparse = acc.result();
+        ev.transform_from_ntt_inplace(sparse);
+        level[i] = std::move(sparse);
+      }
+      // Packing tree (see linear_reference.cpp for the same steps in the clear).
+      for (int j = 1; j <= geo.log_chunk; ++j) {
+        const std::uint32_t half = geo.chunk_width >> j;
+        const std::uint64_t gal = geo.level_galois_element(j);
+        const std::int64_t shift = geo.level_shift(j);
+        for (std::uint32_t i = 0; i < half; ++i) {
+          auto& even = level[i];
+          auto& odd = level[i + half];
+          if (!even && !odd) continue;
+          if (!even) even = Ciphertext(ctx, false);
+          Ciphertext diff = *even;
+          if (odd) {
+            ev.multiply_monomial_inplace(*odd, shift);
+            ev.add_inplace(*even, *odd);
+            ev.sub_inplace(diff, *odd);
+            odd.reset();
+          }
+          ev.apply_galois_inplace(diff, gal, sk.galois);
+          ev.add_inplace(*even, diff);
+        }
+        level.resize(half);
+      }
+      Ciphertext packed = level[0] ? std::move(*level[0]) : Ciphertext(ctx, false);
+
+      // Circuit privacy: add u * Enc(0) (fresh mask) and a uniform flood in
+      // [-F, F] on the body before rounding (docs/linear.md).
+      {
+        std::vector<std::int64_t> u(n), flood(n);
+        const std::uint64_t f = static_cast<std::uint64_t>(plan.flood_bound);
+        for (std::size_t i = 0; i < n; ++i) {
+          u[i] = rng.ternary();
+          flood[i] = f == 0 ? 0 : static_cast<std::int64_t>(rng.uniform_below(2 * f + 1)) - static_cast<std::int64_t>(f);
+        }
+        Ciphertext mask = sk.zero;
+        ev.multiply_plain_inplace(mask, PlaintextNtt::encode(ctx, u.data(), n));
+        ev.transform_from_ntt_inplace(mask);
+        ev.add_inplace(packed, mask);
+        Ciphertext fl(ctx, false);
+        fl.c0 = RnsPoly::from_signed(ctx, flood.data(), n);
+        ev.add_inplace(packed, fl);
+      }
+      const SwitchedCiphertext sw =
+          ev.switch_modulus(packed, std::uint64_t{1} << plan.body_bits, std::uint64_t{1} << plan.mask_bits);
+      write_values(w, sw.c1, plan.mask_bits);
+      const auto used = geo.used_positions(g, p);
+      std::vector<std::uint64_t> body(used.size());
+      for (std::size_t i = 0; i < used.size(); ++i) body[i] = sw.c0[used[i]];
+      write_values(w, body, plan.body_bits);
+    }
+  }
+  finish(w);
+  return w.out;
+}
+
+}  // namespace fhellm::he

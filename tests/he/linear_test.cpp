@@ -1,0 +1,197 @@
+// The encrypted matrix product end to end: exact precision equals the integer
+// matmul, the default precision stays within its documented floor, extreme and
+// zero rows, shapes that are not powers of two, and hostile messages.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "fhellm/error.h"
+#include "fhellm/he/linear.h"
+#include "fhellm/he/linear_reference.h"
+
+namespace fhellm::he {
+namespace {
+
+struct Fixture {
+  LinearClient client{std::vector<ParamId>{ParamId::n2048_q54, ParamId::n4096_q108}};
+  LinearServerKeys keys = client.server_keys();
+};
+Fixture& fixture() {
+  static Fixture f;
+  return f;
+}
+
+std::vector<std::int8_t> random_w(std::size_t count, std::mt19937_64& rng) {
+  std::uniform_int_distribution<int> d(-128, 127);
+  std::vector<std::int8_t> w(count);
+  for (auto& v : w) v = static_cast<std::int8_t>(d(rng));
+  return w;
+}
+
+// Runs one call; returns max |error| and checks it against the plan's floor.
+std::int64_t run_case(LinearShape s, LinearPrecision prec, bool input_signed, int fill, std::uint64_t seed,
+                      int weight_fill = 0) {
+  std::mt19937_64 rng(seed);
+  auto w = random_w(std::size_t{s.out} * s.in, rng);
+  if (weight_fill != 0)
+    for (auto& v : w) v = static_cast<std::int8_t>(weight_fill);
+  std::vector<std::int32_t> x32(std::size_t{s.rows} * s.in);
+  std::vector<std::uint8_t> upload;
+  if (input_signed) {
+    std::uniform_int_distribution<int> d(-128, 127);
+    std::vector<std::int8_t> x(x32.size());
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<std::int8_t>(fill == 1000 ? d(rng) : fill), x32[i] = x[i];
+    upload = fixture().client.encrypt(std::span<const std::int8_t>(x), s, prec);
+  } else {
+    std::uniform_int_distribution<int> d(0, 255);
+    std::vector<std::uint8_t> x(x32.size());
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<std::uint8_t>(fill == 1000 ? d(rng) : fill), x32[i] = x[i];
+    upload = fixture().client.encrypt(std::span<const std::uint8_t>(x), s, prec);
+  }
+  const EncodedWeights weights(w, s.out, s.in);
+  const auto reply = linear_evaluate(upload, weights, fixture().keys);
+  const auto y = fixture().client.decrypt(reply);
+  const auto expect = clear::matmul(s.rows, s.in, s.out, x32.data(), w.data());
+  const LinearPlan plan = plan_linear(s, prec, input_signed);
+  EXPECT_EQ(upload.size(), plan.bytes_up());
+  EXPECT_LE(reply.size(), plan.bytes_down());
+  std::int64_t worst = 0;
+  int shown = 0;
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    const std::int64_t err = std::abs(y[i] - expect[i]);
+    worst = std::max(worst, err);
+    if (err > plan.error_floor && shown++ < 5)
+      ADD_FAILURE() << "row " << i / s.out << " col " << i % s.out << ": got " << y[i] << " want " << expect[i];
+  }
+  EXPECT_LE(worst, plan.error_floor) << describe(plan);
+  return worst;
+}
+
+constexpr int kRandom = 1000;
+
+TEST(LinearProduct, ExactSmallShapes) {
+  EXPECT_EQ(run_case({1, 1, 1}, LinearPrecision::exact, false, kRandom, 1), 0);
+  EXPECT_EQ(run_case({1, 5, 3}, LinearPrecision::exact, true, kRandom, 2), 0);
+  EXPECT_EQ(run_case({3, 100, 50}, LinearPrecision::exact, false, kRandom, 3), 0);
+  EXPECT_EQ(run_case({7, 33, 129}, LinearPrecision::exact, true, kRandom, 4), 0);
+}
+
+TEST(LinearProduct, ExactExtremeAndZeroRows) {
+  EXPECT_EQ(run_case({2, 300, 20}, LinearPrecision::exact, false, 255, 5, 127), 0);
+  EXPECT_EQ(run_case({2, 300, 20}, LinearPrecision::exact, true, -128, 6, -128), 0);
+  EXPECT_EQ(run_case({2, 300, 20}, LinearPrecision::exact, true, 127, 7, -128), 0);
+  EXPECT_EQ(run_case({1, 300, 20}, LinearPrecision::exact, false, 0, 8), 0);
+}
+
+TEST(LinearProduct, DefaultWithinFloor) {
+  run_case({1, 768, 64}, LinearPrecision::standard, false, kRandom, 9);
+  run_case({1, 768, 64}, LinearPrecision::standard, false, 255, 10, -128);
+  run_case({2, 1000, 300}, LinearPrecision::standard, true, kRandom, 11);
+  run_case({1, 8192, 4}, LinearPrecision::standard, false, 255, 12, 127);
+}
+
+TEST(LinearProduct, ExactLargeInput) { EXPECT_EQ(run_case({1, 8192, 3}, LinearPrecision::exact, false, 255, 13, -128), 0); }
+
+TEST(LinearProduct, ManyRowsAndOutputs) {
+  run_case({64, 24, 40}, LinearPrecision::standard, false, kRandom, 14);
+  run_case({1, 2, 2500}, LinearPrecision::exact, true, kRandom, 15);
+}
+
+class LinearHostile : public ::testing::Test {
+ protected:
+  LinearShape shape{2, 50, 30};
+  std::vector<std::uint8_t> x = std::vector<std::uint8_t>(100, 7);
+  std::vector<std::int8_t> w = std::vector<std::int8_t>(1500, 3);
+  EncodedWeights weights{w, 30, 50};
+  std::vector<std::uint8_t> upload = fixture().client.encrypt(std::span<const std::uint8_t>(x), shape);
+
+  void expect_code(const std::vector<std::uint8_t>& msg, ErrorCode code) {
+    try {
+      (void)linear_evaluate(msg, weights, fixture().keys);
+      ADD_FAILURE() << "accepted a hostile upload";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), code) << e.what();
+    }
+  }
+};
+
+TEST_F(LinearHostile, Truncated) {
+  for (std::size_t cut : {std::size_t{0}, std::size_t{3}, std::size_t{47}, upload.size() - 1}) {
+    std::vector<std::uint8_t> m(upload.begin(), upload.begin() + cut);
+    expect_code(m, ErrorCode::truncated);
+  }
+}
+TEST_F(LinearHostile, BadMagicVersionTrailing) {
+  auto m = upload;
+  m[0] = 'X';
+  expect_code(m, ErrorCode::bad_magic);
+  m = upload;
+  m[4] = 9;
+  expect_code(m, ErrorCode::bad_version);
+  m = upload;
+  m.push_back(0);
+  expect_code(m, ErrorCode::trailing_bytes);
+}
+TEST_F(LinearHostile, WrongParameterIdAndLayout) {
+  auto m = upload;
+  m[8] = 77;
+  expect_code(m, ErrorCode::unknown_parameter_id);
+  m = upload;
+  m[8] = 2;  // another real set
+  expect_code(m, ErrorCode::parameter_mismatch);
+  m = upload;
+  m[24] ^= 1;  // k_w
+  expect_code(m, ErrorCode::parameter_mismatch);
+  m = upload;
+  m[32] += 1;  // upload width
+  expect_code(m, ErrorCode::parameter_mismatch);
+}
+TEST_F(LinearHostile, WrongShape) {
+  auto m = upload;
+  m[16] = 51;  // k = 51: weights are 30 x 50
+  try {
+    (void)linear_evaluate(m, weights, fixture().keys);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.code() == ErrorCode::shape_mismatch || e.code() == ErrorCode::parameter_mismatch) << e.what();
+  }
+  m = upload;
+  m[12] = 0;  // T = 0
+  expect_code(m, ErrorCode::shape_mismatch);
+  m = upload;
+  m[15] = 0x7f;  // T huge
+  expect_code(m, ErrorCode::shape_mismatch);
+}
+TEST_F(LinearHostile, ReplyChecks) {
+  const auto reply = linear_evaluate(upload, weights, fixture().keys);
+  auto m = reply;
+  m.pop_back();
+  EXPECT_THROW((void)fixture().client.decrypt(m), Error);
+  m = reply;
+  m[0] = 'Z';
+  EXPECT_THROW((void)fixture().client.decrypt(m), Error);
+  EXPECT_THROW((void)fixture().client.decrypt(upload), Error);  // an upload is not a reply
+}
+TEST_F(LinearHostile, KeysRoundTripAndDamage) {
+  const auto bytes = fixture().keys.save();
+  const LinearServerKeys loaded = LinearServerKeys::load(bytes);
+  const auto reply = linear_evaluate(upload, weights, loaded);
+  const auto y = fixture().client.decrypt(reply);
+  EXPECT_LE(std::abs(y[0] - 7 * 3 * 50), plan_linear(shape, LinearPrecision::standard, false).error_floor);
+  auto m = bytes;
+  m.resize(m.size() / 2);
+  EXPECT_THROW((void)LinearServerKeys::load(m), Error);
+  m = bytes;
+  m[0] = 0;
+  EXPECT_THROW((void)LinearServerKeys::load(m), Error);
+  LinearServerKeys empty;
+  try {
+    (void)linear_evaluate(upload, weights, empty);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::missing_galois_key);
+  }
+}
+
+}  // namespace
+}  // namespace fhellm::he

@@ -1,0 +1,97 @@
+// The remote half of a hybrid model: the server's int8 weights of the remote
+// linear groups (RemoteLinearService, a RemoteService), and the public
+// description it sends every client on open (RemoteModelDescription).
+//
+// Description layout (little-endian), the open_session reply's blob:
+//   0   4  magic "FHMD"      4  2  version (1)     6  2  reserved (0)
+//   8   4  arch_len (<= 64), arch bytes ("llama", "gpt2")
+//   ..  4  n_layers  4 dim  4 vocab               (checked against the client's model)
+//   ..  1  weight_bits (2..8)  1 activation_bits (2..8)  2 reserved (0)
+//   ..  4  n_linears (<= 4 * n_layers + 1)
+//   per linear: 4 wire_id (hybrid::linear_wire_id), 4 n_out (1..131072), 4 n_in (1..8192),
+//               n_out x f32 scales (finite, > 0), n_out x i32 row sums (|.| <= 127 n_in)
+// No weight value is in the description: only what the client needs to
+// dequantize (scales, row sums), which the client artifact also carries.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fhellm/he/linear_layout.h"
+#include "fhellm/hybrid/linear_backend.h"
+#include "fhellm/hybrid/remote_service.h"
+#include "fhellm/quant/quantize.h"
+
+namespace fhellm::he {
+class EncodedWeights;
+}
+
+namespace fhellm::hybrid {
+
+inline constexpr std::uint16_t kDescriptionVersion = 1;
+
+// Dequantization metadata of one remote group.
+struct RemoteLinearInfo {
+  std::uint32_t wire_id = 0;
+  std::uint32_t n_out = 0, n_in = 0;
+  std::vector<float> scales;          // [n_out]
+  std::vector<std::int32_t> row_sums;  // [n_out]
+};
+
+struct RemoteModelDescription {
+  std::string architecture;
+  std::uint32_t n_layers = 0, dim = 0, vocab = 0;
+  quant::QuantOptions quant;
+  std::vector<RemoteLinearInfo> linears;
+
+  Bytes encode() const;
+  // @throws Error(bad_magic | bad_version | truncated | length_too_large |
+  //               trailing_bytes | bad_artifact) for any field out of range.
+  static RemoteModelDescription decode(ByteView bytes);
+  // @throws Error(unknown_layer) when the server has no such group.
+  const RemoteLinearInfo& find(std::uint32_t wire_id) const;
+  // A QuantizedWeights with scales and row sums only (values empty), what
+  // quant::dequantize_product reads.
+  quant::QuantizedWeights dequantization(std::uint32_t wire_id) const;
+};
+
+// Builds the description of `ids` from their quantized weights.
+RemoteModelDescription describe_remote(const model::Model& model, const std::vector<LinearId>& ids,
+                                       const std::vector<const quant::QuantizedWeights*>& weights,
+                                       quant::QuantOptions options);
+
+// Per-session state: the client's public evaluation keys, parsed.
+class RemoteLinearSession;
+
+// The server's service: int8 weights, NTT-encoded once per call geometry and
+// shared read-only by all sessions. A call names exactly one wire id; its
+// payload is an he::LinearClient upload, its reply an encrypted result.
+class RemoteLinearService final : public RemoteService {
+ public:
+  // `weights[i]` holds the int8 values of `description.linears[i]`.
+  // @throws Error(bad_artifact) when shapes disagree.
+  RemoteLinearService(RemoteModelDescription description, std::vector<std::vector<std::int8_t>> weights);
+  ~RemoteLinearService() override;
+
+  Bytes description() const override { return description_bytes_; }
+  const RemoteModelDescription& model_description() const { return description_; }
+  // @throws Error (he::LinearServerKeys::load's codes).
+  std::unique_ptr<RemoteSession> open_session(ByteView evaluation_keys) override;
+  // @throws Error(bad_message) for other than one layer id, Error(unknown_layer),
+  //         Error(shape_mismatch), or he::linear_evaluate's codes.
+  Bytes call(RemoteSession& session, std::span<const std::uint32_t> layer_ids, ByteView payload) override;
+
+  // Encodes every layer's weights for calls of `rows` rows now, rather than
+  // on the first such call.
+  void prepare(std::uint32_t rows, he::LinearPrecision precision) const;
+
+ private:
+  RemoteModelDescription description_;
+  Bytes description_bytes_;
+  std::map<std::uint32_t, std::unique_ptr<he::EncodedWeights>> weights_;
+};
+
+}  // namespace fhellm::hybrid

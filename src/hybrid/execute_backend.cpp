@@ -1,0 +1,145 @@
+#include "fhellm/hybrid/execute_backend.h"
+
+#include <chrono>
+
+#include "fhellm/error.h"
+#include "fhellm/he/linear.h"
+#include "fhellm/hybrid/hybrid_model.h"
+
+namespace fhellm::hybrid {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// An InProcessChannel that owns its service (the in-process server).
+class OwningInProcessChannel final : public RemoteChannel {
+ public:
+  explicit OwningInProcessChannel(std::shared_ptr<RemoteService> service)
+      : service_(std::move(service)), channel_(*service_) {}
+  Bytes open_session(ByteView keys) override { return channel_.open_session(keys); }
+  Bytes call(std::span<const std::uint32_t> ids, ByteView payload) override { return channel_.call(ids, payload); }
+  void close() noexcept override { channel_.close(); }
+  ChannelStats stats() const override { return channel_.stats(); }
+
+ private:
+  std::shared_ptr<RemoteService> service_;
+  InProcessChannel channel_;
+};
+
+}  // namespace
+
+struct ExecuteBackend::Layer {
+  std::uint32_t wire_id = 0;
+  quant::QuantizedWeights dequant;  // scales and row sums only
+  const float* bias = nullptr;
+};
+
+ExecuteBackend::ExecuteBackend(const model::Model& model, std::unique_ptr<RemoteChannel> channel,
+                               ExecuteOptions options, std::shared_ptr<ExecuteStats> stats)
+    : model_(model),
+      channel_(std::move(channel)),
+      options_(options),
+      stats_(stats ? std::move(stats) : std::make_shared<ExecuteStats>()) {
+  require(channel_ != nullptr, ErrorCode::invalid_argument, "execute backend: no channel");
+  const auto start = Clock::now();
+  client_ = std::make_unique<he::LinearClient>();
+  const Bytes keys = client_->server_keys().save();
+  const Bytes description_bytes = channel_->open_session(keys);
+  description_ = RemoteModelDescription::decode(description_bytes);
+  const model::ModelConfig& c = model_.config();
+  const std::string arch(model::architecture_name(c.arch));
+  require(description_.architecture == arch && description_.n_layers == c.n_layers && description_.dim == c.dim &&
+              description_.vocab == c.vocab_size,
+          ErrorCode::bad_artifact,
+          "the server holds a " + description_.architecture + " model (" + std::to_string(description_.n_layers) +
+              " layers, dim " + std::to_string(description_.dim) + ", vocab " + std::to_string(description_.vocab) +
+              "), the client a " + arch + " model (" + std::to_string(c.n_layers) + " layers, dim " +
+              std::to_string(c.dim) + ", vocab " + std::to_string(c.vocab_size) + ")");
+  stats_->open_seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  stats_->key_upload_bytes = channel_->stats().session_bytes_up;
+  stats_->channel = channel_->stats();
+}
+
+ExecuteBackend::~ExecuteBackend() {
+  if (channel_) channel_->close();
+}
+
+const ExecuteBackend::Layer& ExecuteBackend::layer(LinearId id) {
+  const std::uint32_t wire = linear_wire_id(id);
+  auto it = layers_.find(wire);
+  if (it != layers_.end()) return *it->second;
+  const RemoteLinearInfo& info = description_.find(wire);
+  const model::LinearView view = model_.linear(id);
+  require(info.n_out == view.n_out && info.n_in == view.n_in, ErrorCode::bad_artifact,
+          model::linear_name(id) + ": the server's layer is " + std::to_string(info.n_out) + " x " +
+              std::to_string(info.n_in) + ", the client's model expects " + std::to_string(view.n_out) + " x " +
+              std::to_string(view.n_in));
+  auto l = std::make_unique<Layer>();
+  l->wire_id = wire;
+  l->dequant = description_.dequantization(wire);
+  l->bias = view.bias;
+  return *layers_.emplace(wire, std::move(l)).first->second;
+}
+
+void ExecuteBackend::apply(LinearId id, const float* x, std::size_t rows, float* y) {
+  const auto start = Clock::now();
+  const ChannelStats before = channel_->stats();
+  const Layer& l = layer(id);
+  const std::size_t k = l.dequant.n_in, n = l.dequant.n_out;
+  const std::uint32_t ids[] = {l.wire_id};
+  // The encrypted product takes at most kLinearMaxRows rows per call.
+  for (std::size_t r0 = 0; r0 < rows; r0 += he::kLinearMaxRows) {
+    const std::size_t t = std::min<std::size_t>(he::kLinearMaxRows, rows - r0);
+    quant::quantize_rows(x + r0 * k, t, k, options_.activation_bits, rows_);
+    const he::LinearShape shape{static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(k),
+                                static_cast<std::uint32_t>(n)};
+    const Bytes upload = client_->encrypt(std::span<const std::uint8_t>(rows_.values), shape, options_.precision);
+    const Bytes reply = channel_->call(ids, upload);
+    const std::vector<std::int64_t> acc = client_->decrypt(reply);
+    require(acc.size() == t * n, ErrorCode::shape_mismatch,
+            model::linear_name(id) + ": decrypted " + std::to_string(acc.size()) + " values, expected " +
+                std::to_string(t * n));
+    quant::dequantize_product(acc.data(), rows_, l.dequant, l.bias, y + r0 * n);
+  }
+  const double spent = std::chrono::duration<double>(Clock::now() - start).count();
+  const ChannelStats after = channel_->stats();
+  const double remote = (after.server_seconds - before.server_seconds) + (after.network_seconds - before.network_seconds);
+  stats_->channel = after;
+  stats_->client_seconds += std::max(0.0, spent - remote);
+  stats_->n_calls += 1;
+  stats_->n_rows += rows;
+  LinearBackend::stats_.n_calls += 1;
+  LinearBackend::stats_.n_rows += rows;
+  LinearBackend::stats_.seconds += spent;
+}
+
+std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel& hm) {
+  auto q = hm.quantized_linears();
+  std::vector<const quant::QuantizedWeights*> weights;
+  std::vector<std::vector<std::int8_t>> values;
+  for (LinearId id : q->ids()) {
+    weights.push_back(&q->get(id));
+    values.push_back(q->get(id).values);
+  }
+  RemoteModelDescription d = describe_remote(hm.model(), q->ids(), weights, q->options());
+  return std::make_shared<RemoteLinearService>(std::move(d), std::move(values));
+}
+
+void use_execute(HybridModel& hm, std::function<std::unique_ptr<RemoteChannel>(HybridModel&)> make_channel,
+                 ExecuteOptions options, std::shared_ptr<ExecuteStats> stats) {
+  hm.set_backend_factory(FheMode::execute, [make_channel = std::move(make_channel), options,
+                                            stats](HybridModel& m) -> std::unique_ptr<LinearBackend> {
+    ExecuteOptions o = options;
+    o.activation_bits = m.quantization().activation_bits;
+    return std::make_unique<ExecuteBackend>(m.model(), make_channel(m), o, stats);
+  });
+}
+
+void use_execute_in_process(HybridModel& hm, ExecuteOptions options, std::shared_ptr<ExecuteStats> stats) {
+  use_execute(
+      hm, [](HybridModel& m) { return std::make_unique<OwningInProcessChannel>(make_remote_service(m)); }, options,
+      std::move(stats));
+}
+
+}  // namespace fhellm::hybrid

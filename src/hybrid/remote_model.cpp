@@ -1,0 +1,203 @@
+#include "fhellm/hybrid/remote_model.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "fhellm/error.h"
+#include "fhellm/he/linear.h"
+#include "fhellm/hybrid/remote_bytes.h"
+#include "fhellm/model/model.h"
+
+namespace fhellm::hybrid {
+
+namespace {
+
+constexpr std::uint32_t kDescriptionMagic = 0x444D4846;  // "FHMD"
+constexpr std::uint32_t kMaxOut = 131072;
+constexpr std::uint32_t kMaxIn = 8192;
+constexpr std::uint32_t kMaxLayers = 1024;
+
+}  // namespace
+
+Bytes RemoteModelDescription::encode() const {
+  Bytes out;
+  ByteWriter w(out);
+  w.u32(kDescriptionMagic);
+  w.u16(kDescriptionVersion);
+  w.u16(0);
+  w.blob({reinterpret_cast<const std::uint8_t*>(architecture.data()), architecture.size()});
+  w.u32(n_layers);
+  w.u32(dim);
+  w.u32(vocab);
+  w.u8(static_cast<std::uint8_t>(quant.weight_bits));
+  w.u8(static_cast<std::uint8_t>(quant.activation_bits));
+  w.u16(0);
+  w.u32(static_cast<std::uint32_t>(linears.size()));
+  for (const RemoteLinearInfo& l : linears) {
+    w.u32(l.wire_id);
+    w.u32(l.n_out);
+    w.u32(l.n_in);
+    for (float s : l.scales) w.f32(s);
+    for (std::int32_t r : l.row_sums) w.i32(r);
+  }
+  return out;
+}
+
+RemoteModelDescription RemoteModelDescription::decode(ByteView bytes) {
+  ByteReader r(bytes, "model description");
+  RemoteModelDescription d;
+  require(r.u32() == kDescriptionMagic, ErrorCode::bad_magic, "model description: bad magic");
+  const std::uint16_t version = r.u16();
+  require(version == kDescriptionVersion, ErrorCode::bad_version,
+          "model description: version " + std::to_string(version) + ", this build reads " +
+              std::to_string(kDescriptionVersion));
+  require(r.u16() == 0, ErrorCode::bad_artifact, "model description: reserved field is not 0");
+  const auto arch = r.blob(64, "architecture");
+  d.architecture.assign(arch.begin(), arch.end());
+  d.n_layers = r.u32();
+  d.dim = r.u32();
+  d.vocab = r.u32();
+  require(d.n_layers >= 1 && d.n_layers <= kMaxLayers && d.dim >= 1 && d.dim <= kMaxIn && d.vocab >= 1 &&
+              d.vocab <= kMaxOut,
+          ErrorCode::bad_artifact,
+          "model description: n_layers " + std::to_string(d.n_layers) + ", dim " + std::to_string(d.dim) +
+              ", vocab " + std::to_string(d.vocab) + " out of range");
+  d.quant.weight_bits = r.u8();
+  d.quant.activation_bits = r.u8();
+  require(r.u16() == 0, ErrorCode::bad_artifact, "model description: reserved field is not 0");
+  try {
+    d.quant.validate();
+  } catch (const Error& e) {
+    throw Error(ErrorCode::bad_artifact, std::string("model description: ") + e.what());
+  }
+  const std::uint32_t n = r.count(4ull * d.n_layers + 1, 12, "linears");
+  d.linears.resize(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    RemoteLinearInfo& l = d.linears[i];
+    l.wire_id = r.u32();
+    l.n_out = r.u32();
+    l.n_in = r.u32();
+    const std::string name = "model description: linear " + std::to_string(l.wire_id);
+    linear_from_wire_id(l.wire_id);  // throws unknown_layer for an impossible id
+    require(l.n_out >= 1 && l.n_out <= kMaxOut && l.n_in >= 1 && l.n_in <= kMaxIn, ErrorCode::bad_artifact,
+            name + ": shape " + std::to_string(l.n_out) + " x " + std::to_string(l.n_in) + " out of range");
+    require(r.left() >= 8ull * l.n_out, ErrorCode::truncated,
+            name + ": needs " + std::to_string(8ull * l.n_out) + " bytes of scales and row sums, " +
+                std::to_string(r.left()) + " left");
+    l.scales.resize(l.n_out);
+    l.row_sums.resize(l.n_out);
+    for (float& s : l.scales) {
+      s = r.f32();
+      require(std::isfinite(s) && s > 0, ErrorCode::bad_artifact, name + ": a weight scale is not finite and > 0");
+    }
+    const std::int64_t max_sum = 127ll * l.n_in;
+    for (std::int32_t& s : l.row_sums) {
+      s = r.i32();
+      require(std::llabs(s) <= max_sum, ErrorCode::bad_artifact, name + ": a row sum exceeds 127 * n_in");
+    }
+    for (std::uint32_t j = 0; j < i; ++j)
+      require(d.linears[j].wire_id != l.wire_id, ErrorCode::bad_artifact, name + ": listed twice");
+  }
+  r.expect_end();
+  return d;
+}
+
+const RemoteLinearInfo& RemoteModelDescription::find(std::uint32_t wire_id) const {
+  for (const RemoteLinearInfo& l : linears)
+    if (l.wire_id == wire_id) return l;
+  throw Error(ErrorCode::unknown_layer, "the server holds no remote layer with wire id " + std::to_string(wire_id) +
+                                            " (" + model::linear_name(linear_from_wire_id(wire_id)) + ")");
+}
+
+quant::QuantizedWeights RemoteModelDescription::dequantization(std::uint32_t wire_id) const {
+  const RemoteLinearInfo& l = find(wire_id);
+  quant::QuantizedWeights w;
+  w.n_out = l.n_out;
+  w.n_in = l.n_in;
+  w.bits = quant.weight_bits;
+  w.scales = l.scales;
+  w.row_sums = l.row_sums;
+  return w;
+}
+
+RemoteModelDescription describe_remote(const model::Model& model, const std::vector<LinearId>& ids,
+                                       const std::vector<const quant::QuantizedWeights*>& weights,
+                                       quant::QuantOptions options) {
+  require(ids.size() == weights.size(), ErrorCode::internal_error, "describe_remote: ids and weights differ in size");
+  RemoteModelDescription d;
+  const model::ModelConfig& c = model.config();
+  d.architecture = std::string(model::architecture_name(c.arch));
+  d.n_layers = static_cast<std::uint32_t>(c.n_layers);
+  d.dim = static_cast<std::uint32_t>(c.dim);
+  d.vocab = static_cast<std::uint32_t>(c.vocab_size);
+  d.quant = options;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const quant::QuantizedWeights& w = *weights[i];
+    RemoteLinearInfo l;
+    l.wire_id = linear_wire_id(ids[i]);
+    l.n_out = static_cast<std::uint32_t>(w.n_out);
+    l.n_in = static_cast<std::uint32_t>(w.n_in);
+    l.scales = w.scales;
+    l.row_sums = w.row_sums;
+    d.linears.push_back(std::move(l));
+  }
+  return d;
+}
+
+// ---- server ----------------------------------------------------------------
+
+class RemoteLinearSession final : public RemoteSession {
+ public:
+  RemoteLinearSession(he::LinearServerKeys keys, std::uint64_t bytes) : keys(std::move(keys)), bytes(bytes) {}
+  std::uint64_t memory_bytes() const override { return bytes; }
+  he::LinearServerKeys keys;
+  std::uint64_t bytes;
+};
+
+RemoteLinearService::RemoteLinearService(RemoteModelDescription description,
+                                         std::vector<std::vector<std::int8_t>> weights)
+    : description_(std::move(description)) {
+  require(weights.size() == description_.linears.size(), ErrorCode::bad_artifact,
+          "remote service: " + std::to_string(weights.size()) + " weight matrices for " +
+              std::to_string(description_.linears.size()) + " layers");
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    const RemoteLinearInfo& l = description_.linears[i];
+    require(weights[i].size() == static_cast<std::size_t>(l.n_out) * l.n_in, ErrorCode::bad_artifact,
+            "remote service: layer " + std::to_string(l.wire_id) + " has " + std::to_string(weights[i].size()) +
+                " weights, shape says " + std::to_string(static_cast<std::size_t>(l.n_out) * l.n_in));
+    weights_.emplace(l.wire_id, std::make_unique<he::EncodedWeights>(weights[i], l.n_out, l.n_in));
+    std::vector<std::int8_t>().swap(weights[i]);  // EncodedWeights keeps its own copy
+  }
+  description_bytes_ = description_.encode();
+}
+
+RemoteLinearService::~RemoteLinearService() = default;
+
+std::unique_ptr<RemoteSession> RemoteLinearService::open_session(ByteView evaluation_keys) {
+  he::LinearServerKeys keys = he::LinearServerKeys::load(evaluation_keys);
+  // Seeded halves are expanded on load: count twice the upload.
+  return std::make_unique<RemoteLinearSession>(std::move(keys), 2ull * evaluation_keys.size());
+}
+
+Bytes RemoteLinearService::call(RemoteSession& session, std::span<const std::uint32_t> layer_ids, ByteView payload) {
+  require(layer_ids.size() == 1, ErrorCode::bad_message,
+          "a linear call names exactly one layer group in this version, got " + std::to_string(layer_ids.size()));
+  auto it = weights_.find(layer_ids[0]);
+  require(it != weights_.end(), ErrorCode::unknown_layer,
+          "this server holds no remote layer with wire id " + std::to_string(layer_ids[0]));
+  const he::EncodedWeights& w = *it->second;
+  const he::LinearMessageInfo info = he::peek_linear_upload(payload);
+  require(info.shape.in == w.in() && info.shape.out == w.out(), ErrorCode::shape_mismatch,
+          "layer " + std::to_string(layer_ids[0]) + " is " + std::to_string(w.out()) + " x " +
+              std::to_string(w.in()) + ", the upload is for " + std::to_string(info.shape.out) + " x " +
+              std::to_string(info.shape.in));
+  auto& s = dynamic_cast<RemoteLinearSession&>(session);
+  return he::linear_evaluate(payload, w, s.keys);
+}
+
+void RemoteLinearService::prepare(std::uint32_t rows, he::LinearPrecision precision) const {
+  const std::uint32_t counts[] = {rows};
+  for (const auto& [id, w] : weights_) w->prepare(counts, precision, false);
+}
+
+}  // namespace fhellm::hybrid

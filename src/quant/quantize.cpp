@@ -14,6 +14,14 @@ void check_bits(int bits, const char* what) {
           std::string(what) + " bits = " + std::to_string(bits) + " is outside [2, 8]");
 }
 
+// Round to nearest, ties to even (what std::nearbyint does in the default
+// rounding mode), without a libm call: adding 1.5 * 2^23 pushes the fraction
+// bits out of the float. Exact for |v| < 2^22; callers pass |v| <= 256.
+inline float round_even(float v) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+  return (v + kMagic) - kMagic;  // not folded: no -ffast-math anywhere in fhellm
+}
+
 }  // namespace
 
 void QuantOptions::validate() const {
@@ -44,7 +52,7 @@ QuantizedWeights quantize_weights_per_channel(const float* w, std::size_t n_out,
     std::int32_t sum = 0;
     std::int8_t* out = &q.values[i * n_in];
     for (std::size_t j = 0; j < n_in; ++j) {
-      const float v = std::clamp(std::nearbyint(row[j] * inv), -q_max, q_max);
+      const float v = std::clamp(round_even(row[j] * inv), -q_max, q_max);
       out[j] = static_cast<std::int8_t>(v);
       sum += out[j];
     }
@@ -74,10 +82,10 @@ void quantize_rows(const float* x, std::size_t rows, std::size_t cols, int bits,
             "activation row " + std::to_string(t) + " holds a non-finite value");
     const float scale = hi > lo ? (hi - lo) / levels : 1.0f;
     const float inv = 1.0f / scale;
-    const float zp = std::clamp(std::nearbyint(-lo * inv), 0.0f, levels);
+    const float zp = std::clamp(round_even(-lo * inv), 0.0f, levels);
     std::uint8_t* out = &q.values[t * cols];
     for (std::size_t j = 0; j < cols; ++j) {
-      out[j] = static_cast<std::uint8_t>(std::clamp(std::nearbyint(row[j] * inv) + zp, 0.0f, levels));
+      out[j] = static_cast<std::uint8_t>(std::clamp(round_even(row[j] * inv) + zp, 0.0f, levels));
     }
     q.scales[t] = scale;
     q.zero_points[t] = static_cast<std::int32_t>(zp);

@@ -59,3 +59,26 @@ TEST(Sampler, RejectsBadOptions) {
 
 }  // namespace
 }  // namespace fhellm::model
+
+// The SIMD matrix-vector kernel equals the scalar reference (up to float
+// summation order) over shapes with tails.
+#include "model/gemv.h"
+
+namespace fhellm::model {
+namespace {
+
+TEST(Gemv, Avx2KernelMatchesReference) {
+  for (std::size_t k : {1u, 7u, 8u, 63u, 64u, 172u, 768u}) {
+    for (std::size_t n : {1u, 3u, 4u, 5u, 13u}) {
+      std::vector<float> w(n * k), x(k), a(n, -1.0f), b(n, -2.0f);
+      for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::sin(0.37f * static_cast<float>(i));
+      for (std::size_t j = 0; j < k; ++j) x[j] = std::cos(0.11f * static_cast<float>(j));
+      gemv_rows(w.data(), k, x.data(), 0, n, a.data());
+      gemv_rows_reference(w.data(), k, x.data(), 0, n, b.data());
+      for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(a[i], b[i], 1e-4f * (1.0f + std::abs(b[i]))) << n << "x" << k;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fhellm::model

@@ -70,6 +70,27 @@ TEST(QuantizeRows, ZeroIsExactAndErrorWithinHalfAStep) {
   EXPECT_THROW(quantize_rows(x.data(), rows, cols, 8), Error);
 }
 
+// Rounding is to nearest, ties to even, as std::nearbyint: the formulas of
+// quantize.h recomputed here with the standard library.
+TEST(Quantize, MatchesTheFormulasWithNearbyint) {
+  const std::size_t n = 9, k = 300;
+  auto w = random_floats(n * k, -1.0f, 1.0f, 11);
+  w[5] = 0.5f * (1.0f / 127.0f) * 3.0f;  // lands near a tie
+  const auto q = quantize_weights_per_channel(w.data(), n, k, 8);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < k; ++j)
+      ASSERT_EQ(q.values[i * k + j], static_cast<std::int8_t>(std::clamp(std::nearbyint(w[i * k + j] * (1.0f / q.scales[i])), -127.0f, 127.0f)))
+          << i << "," << j;
+  auto x = random_floats(4 * k, -6.0f, 2.0f, 12);
+  const auto qx = quantize_rows(x.data(), 4, k, 8);
+  for (std::size_t t = 0; t < 4; ++t) {
+    const float inv = 1.0f / qx.scales[t];
+    for (std::size_t j = 0; j < k; ++j)
+      ASSERT_EQ(qx.values[t * k + j],
+                static_cast<std::uint8_t>(std::clamp(std::nearbyint(x[t * k + j] * inv) + qx.zero_points[t], 0.0f, 255.0f)));
+  }
+}
+
 class IntMatmul : public ::testing::TestWithParam<std::tuple<std::size_t, std::size_t, std::size_t>> {};
 
 // The dispatched kernel (AVX-512 VNNI here) equals the int64 reference on

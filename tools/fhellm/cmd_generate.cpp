@@ -1,13 +1,108 @@
-// fhellm generate: not built yet (see the open issues).
+// fhellm generate: text from a prompt, streamed token by token, then a
+// one-line summary (stderr). --json prints one object instead.
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
 #include "commands.h"
 #include "fhellm/error.h"
+#include "fhellm/hybrid/hybrid_model.h"
+#include "fhellm/hybrid/hybrid_model_io.h"
 
 namespace fhellm::cli {
+namespace {
+
+struct GenerateArgs {
+  std::string model, tokenizer, prompt, fhe = "simulate", remote = "all-linear";
+  std::size_t n_tokens = 64;
+  float temperature = 0.0f, top_p = 1.0f;
+  std::size_t top_k = 0;
+  std::uint64_t seed = 0;
+  bool json = false;
+};
+
+void run_generate(const GenerateArgs& a) {
+  const std::filesystem::path model_path =
+      a.model.empty() ? std::filesystem::path(FHELLM_DEFAULT_MODEL_DIR) / "stories260K.bin" : std::filesystem::path(a.model);
+  const std::filesystem::path tok_path =
+      a.model.empty() && a.tokenizer.empty() ? std::filesystem::path(FHELLM_DEFAULT_MODEL_DIR) / "tok512.bin"
+                                             : std::filesystem::path(a.tokenizer);
+  hybrid::HybridModel hm = hybrid::HybridModel::load(model_path);
+  const auto tok = hybrid::load_tokenizer_for(tok_path, model_path, hm.model());
+  hm.set_remote_modules(a.remote);
+  hm.set_mode(hybrid::parse_fhe_mode(a.fhe));
+
+  const auto prompt = hybrid::encode_prompt(*tok, hm.model(), a.prompt);
+  const std::size_t room = hm.model().config().context - std::min(hm.model().config().context, prompt.size());
+  require(a.n_tokens <= room + 1, ErrorCode::context_overflow,
+          std::to_string(prompt.size()) + " prompt tokens + -n " + std::to_string(a.n_tokens) +
+              " exceed the model's context of " + std::to_string(hm.model().config().context));
+
+  hybrid::GenerateOptions options;
+  options.sampling = {a.temperature, a.top_k, a.top_p, a.seed};
+  tokenizer::StreamDecoder stream(*tok);
+  std::string text;
+  if (!a.json) {
+    std::fputs(a.prompt.c_str(), stdout);
+    std::fflush(stdout);
+  }
+  const auto r = hm.generate(prompt, a.n_tokens, options, [&](tokenizer::TokenId id) {
+    const std::string piece = stream.push(id);
+    text += piece;
+    if (!a.json) {
+      std::fputs(piece.c_str(), stdout);
+      std::fflush(stdout);
+    }
+  });
+  const std::string rest = stream.flush();
+  text += rest;
+  if (a.json) {
+    nlohmann::json j = {{"ids", r.ids},
+                        {"text", text},
+                        {"prompt", a.prompt},
+                        {"prompt_ids", prompt},
+                        {"n_prompt", r.n_prompt},
+                        {"n_generated", r.ids.size()},
+                        {"stopped_at_eos", r.stopped_at_eos},
+                        {"fhe", a.fhe},
+                        {"prefill_seconds", r.prefill_seconds},
+                        {"decode_seconds", r.decode_seconds},
+                        {"tokens_per_second", r.tokens_per_second()},
+                        {"remote_calls", r.remote.n_calls},
+                        {"remote_seconds", r.remote.seconds}};
+    std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else {
+    std::fputs(rest.c_str(), stdout);
+    std::fputs("\n", stdout);
+    std::fflush(stdout);
+    std::fprintf(stderr,
+                 "[fhellm] %.1f tokens/s | prompt %zu tokens, generated %zu%s | fhe %s | prefill %.3f s, decode %.3f s, "
+                 "%llu remote calls (%.3f s)\n",
+                 r.tokens_per_second(), r.n_prompt, r.ids.size(), r.stopped_at_eos ? " (end of text)" : "",
+                 a.fhe.c_str(), r.prefill_seconds, r.decode_seconds,
+                 static_cast<unsigned long long>(r.remote.n_calls), r.remote.seconds);
+  }
+}
+
+}  // namespace
 
 void register_generate(CLI::App& app) {
-  auto* cmd = app.add_subcommand("generate", "(not available yet)");
-  cmd->allow_extras();
-  cmd->callback([] { throw Error(ErrorCode::not_implemented, "'generate' is not available in this build yet"); });
+  auto args = std::make_shared<GenerateArgs>();
+  auto* cmd = app.add_subcommand("generate", "Generate text from a prompt");
+  cmd->add_option("--model", args->model, "llama2.c .bin or Hugging Face folder (default: bundled stories260K)");
+  cmd->add_option("--tokenizer", args->tokenizer, "tokenizer file or folder (default: next to the model)");
+  cmd->add_option("--prompt,-p", args->prompt, "prompt text");
+  cmd->add_option("-n,--n-tokens", args->n_tokens, "tokens to generate")->capture_default_str();
+  cmd->add_option("--temperature,-t", args->temperature, "0 = greedy")->capture_default_str()->check(CLI::Range(0.0, 100.0));
+  cmd->add_option("--top-p", args->top_p, "nucleus sampling mass")->capture_default_str()->check(CLI::Range(1e-6, 1.0));
+  cmd->add_option("--top-k", args->top_k, "keep the k most likely (0 = all)")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "sampling seed")->capture_default_str();
+  cmd->add_option("--fhe", args->fhe, "disable | simulate | execute")->capture_default_str();
+  cmd->add_option("--remote", args->remote, "remote linear modules: all-linear, none, or e.g. qkv,lm_head")
+      ->capture_default_str();
+  cmd->add_flag("--json", args->json, "print one JSON object (ids, text, timings)");
+  cmd->callback([args] { run_generate(*args); });
 }
 
 }  // namespace fhellm::cli

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "fhellm/error.h"
+#include "fhellm/model/gguf.h"
 #include "fhellm/model/parallel.h"
 
 namespace fhellm::model {
@@ -12,10 +13,7 @@ std::shared_ptr<const Model> load_model(const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return load_hf_folder(path);
   require(std::filesystem::exists(path, ec), ErrorCode::file_not_found, "model '" + path.string() + "' does not exist");
-  if (path.extension() == ".gguf") {
-    // The GGUF reader fills the same ModelWeights; dispatch to it here once it exists.
-    throw Error(ErrorCode::not_implemented, "GGUF model '" + path.string() + "': GGUF loading is not in this build");
-  }
+  if (path.extension() == ".gguf") return load_gguf(path);
   return load_llama2c(path);
 }
 

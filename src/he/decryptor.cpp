@@ -76,6 +76,22 @@ RnsPoly Decryptor::phase(const Ciphertext& ct) const {
 }
 
 Decrypted Decryptor::decode(const RnsPoly& phase, const Scale& scale) const {
+  return decode_impl(phase, scale, nullptr);
+}
+
+Decrypted Decryptor::measure(const Ciphertext& ct, const Scale& scale, const std::vector<std::int64_t>& expected) const {
+  require(expected.size() == context_->poly_degree(), ErrorCode::invalid_argument, "expected message needs N values");
+  return decode_impl(phase(ct), scale, &expected);
+}
+
+Decrypted Decryptor::measure(const SwitchedCiphertext& ct, const Scale& scale,
+                             const std::vector<std::int64_t>& expected) const {
+  require(expected.size() == context_->poly_degree(), ErrorCode::invalid_argument, "expected message needs N values");
+  return switched_impl(ct, scale, &expected);
+}
+
+Decrypted Decryptor::decode_impl(const RnsPoly& phase, const Scale& scale,
+                                 const std::vector<std::int64_t>* expected) const {
   const Context& ctx = *context_;
   check_poly(phase, ctx, "phase");
   ctx.check_param_id(scale.param_id(), "scale");
@@ -101,9 +117,10 @@ Decrypted Decryptor::decode(const RnsPoly& phase, const Scale& scale) const {
       while (x >= q64) x -= q64;  // x < k Q
       const std::int64_t c = x > q64 / 2 ? static_cast<std::int64_t>(x) - static_cast<std::int64_t>(q64)
                                          : static_cast<std::int64_t>(x);
-      const std::int64_t m = c >= 0 ? (c + delta / 2) / delta : -((-c + delta / 2) / delta);
+      const std::int64_t m = expected ? (*expected)[j]
+                                      : (c >= 0 ? (c + delta / 2) / delta : -((-c + delta / 2) / delta));
       out.message[j] = m;
-      out.noise[j] = static_cast<double>(c - m * delta);
+      out.noise[j] = static_cast<double>(static_cast<__int128>(c) - static_cast<__int128>(m) * delta);
     }
     finish(out, scale);
     return out;
@@ -114,7 +131,12 @@ Decrypted Decryptor::decode(const RnsPoly& phase, const Scale& scale) const {
     for (std::size_t i = 0; i < k; ++i) residues[i] = phase.residues(i)[j];
     const WideInt c = ctx.coeff_basis().compose_centered(residues);
     WideInt rem;
-    out.message[j] = round_divide(c, scale.delta(), delta_ld, rem);
+    if (expected) {
+      out.message[j] = (*expected)[j];
+      rem = c - scale.delta().times(out.message[j]);
+    } else {
+      out.message[j] = round_divide(c, scale.delta(), delta_ld, rem);
+    }
     out.noise[j] = static_cast<double>(rem.to_long_double());
   }
   finish(out, scale);
@@ -124,6 +146,11 @@ Decrypted Decryptor::decode(const RnsPoly& phase, const Scale& scale) const {
 Decrypted Decryptor::decrypt(const Ciphertext& ct, const Scale& scale) const { return decode(phase(ct), scale); }
 
 Decrypted Decryptor::decrypt(const SwitchedCiphertext& ct, const Scale& scale) const {
+  return switched_impl(ct, scale, nullptr);
+}
+
+Decrypted Decryptor::switched_impl(const SwitchedCiphertext& ct, const Scale& scale,
+                                   const std::vector<std::int64_t>* expected) const {
   const Context& ctx = *context_;
   ctx.check_param_id(ct.param_id, "switched ciphertext");
   ctx.check_param_id(scale.param_id(), "scale");
@@ -151,7 +178,12 @@ Decrypted Decryptor::decrypt(const SwitchedCiphertext& ct, const Scale& scale) c
     const __int128 centered = num > d / 2 ? -static_cast<__int128>(d - num) : static_cast<__int128>(num);
     const WideInt numerator = WideInt::from_i128(centered) * q_big;
     WideInt rem;
-    out.message[j] = round_divide(numerator, den, den_ld, rem);
+    if (expected) {
+      out.message[j] = (*expected)[j];
+      rem = numerator - den.times(out.message[j]);
+    } else {
+      out.message[j] = round_divide(numerator, den, den_ld, rem);
+    }
     // rem / (qb qm) is the error in phase units of R_Q.
     out.noise[j] = static_cast<double>(rem.to_long_double() / static_cast<long double>(d));
   }

@@ -17,6 +17,9 @@ struct Decrypted {
   std::vector<std::int64_t> message;  // N values
   // phase - Delta * m per coefficient, in units of the R_Q phase (for a
   // SwitchedCiphertext: the torus error times Q, so both are comparable).
+  // After a plain decrypt this is the rounding remainder, so it never exceeds
+  // Delta/2 even when decryption went wrong: to measure noise, use measure()
+  // with the known message.
   std::vector<double> noise;
   double max_abs_noise = 0;
   // log2(Delta / 2) - log2(max |noise|): bits left before a rounding error.
@@ -39,7 +42,16 @@ class Decryptor {
   // Rounds a phase (coefficient form) to messages.
   Decrypted decode(const RnsPoly& phase, const Scale& scale) const;
 
+  // Noise against a known message (tests, noise measurements): message is
+  // `expected` (N values) and noise = phase - Delta * expected, exactly,
+  // however large. @throws Error(invalid_argument) unless expected has N values.
+  Decrypted measure(const Ciphertext& ct, const Scale& scale, const std::vector<std::int64_t>& expected) const;
+  Decrypted measure(const SwitchedCiphertext& ct, const Scale& scale, const std::vector<std::int64_t>& expected) const;
+
  private:
+  Decrypted decode_impl(const RnsPoly& phase, const Scale& scale, const std::vector<std::int64_t>* expected) const;
+  Decrypted switched_impl(const SwitchedCiphertext& ct, const Scale& scale,
+                          const std::vector<std::int64_t>* expected) const;
   ContextPtr context_;
   std::vector<std::int8_t> secret_;
   RnsPoly secret_ntt_;

@@ -1,0 +1,359 @@
+#include "fhellm/hybrid/artifact.h"
+
+#include <openssl/rand.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "fhellm/error.h"
+#include "fhellm/hybrid/hybrid_model.h"
+#include "fhellm/hybrid/remote_bytes.h"
+#include "fhellm/model/loader.h"
+
+namespace fhellm::hybrid {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::uint32_t kServerMagic = 0x41534846;  // "FHSA"
+constexpr std::uint32_t kClientMagic = 0x41434846;  // "FHCA"
+constexpr std::size_t kMaxDescriptionBytes = 64u << 20;
+constexpr std::size_t kMaxTensorFloats = std::size_t{1} << 31;  // 8 GiB of floats
+constexpr std::size_t kMaxTokenizerFileBytes = 256u << 20;
+constexpr std::uint32_t kMaxTokenizerFiles = 4;
+
+std::uint64_t fnv1a(ByteView bytes) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (std::uint8_t b : bytes) {
+    h ^= b;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+Bytes read_file(const fs::path& path) {
+  std::error_code ec;
+  require(fs::is_regular_file(path, ec), ErrorCode::file_not_found, "artifact '" + path.string() + "' not found");
+  std::ifstream in(path, std::ios::binary);
+  require(in.good(), ErrorCode::io_error, "cannot open '" + path.string() + "'");
+  const auto size = fs::file_size(path, ec);
+  require(!ec, ErrorCode::io_error, "cannot size '" + path.string() + "'");
+  Bytes bytes(size);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+  require(in.gcount() == static_cast<std::streamsize>(size), ErrorCode::io_error, "cannot read '" + path.string() + "'");
+  return bytes;
+}
+
+void write_file(const fs::path& path, ByteView bytes) {
+  // Write beside, then rename: a reader never sees half a file.
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    require(out.good(), ErrorCode::io_error, "cannot create '" + tmp.string() + "'");
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    require(out.good(), ErrorCode::io_error, "cannot write '" + tmp.string() + "'");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  require(!ec, ErrorCode::io_error, "cannot rename '" + tmp.string() + "' to '" + path.string() + "': " + ec.message());
+}
+
+// Header, then checks the trailing checksum; returns a reader over the body.
+ByteView checked_body(const Bytes& bytes, std::uint32_t magic, const std::string& what) {
+  ByteReader r(bytes, what);
+  require(bytes.size() >= 16, ErrorCode::truncated, what + ": " + std::to_string(bytes.size()) + " bytes");
+  require(r.u32() == magic, ErrorCode::bad_magic, what + ": bad magic (not this kind of fhellm artifact)");
+  const std::uint16_t version = r.u16();
+  require(version == kArtifactVersion, ErrorCode::bad_version,
+          what + ": version " + std::to_string(version) + ", this build reads " + std::to_string(kArtifactVersion));
+  require(r.u16() == 0, ErrorCode::bad_artifact, what + ": reserved field is not 0");
+  const ByteView all(bytes);
+  ByteReader tail(all.subspan(bytes.size() - 8), what);
+  const std::uint64_t stored = tail.u64();
+  require(stored == fnv1a(all.first(bytes.size() - 8)), ErrorCode::bad_artifact,
+          what + ": checksum mismatch (file corrupt or truncated)");
+  return all.subspan(8, bytes.size() - 16);
+}
+
+void write_header(ByteWriter& w, std::uint32_t magic) {
+  w.u32(magic);
+  w.u16(kArtifactVersion);
+  w.u16(0);
+}
+
+void finish(Bytes& out) {
+  const std::uint64_t h = fnv1a(out);
+  ByteWriter(out).u64(h);
+}
+
+void write_floats(ByteWriter& w, const std::vector<float>& v) {
+  w.u32(static_cast<std::uint32_t>(v.size()));
+  for (float f : v) w.f32(f);
+}
+
+std::vector<float> read_floats(ByteReader& r, const char* name) {
+  const std::uint32_t n = r.count(kMaxTensorFloats, 4, name);
+  std::vector<float> v(n);
+  for (float& f : v) {
+    f = r.f32();
+  }
+  for (float f : v)
+    require(std::isfinite(f), ErrorCode::bad_artifact, r.what() + ": tensor '" + name + "' holds a non-finite value");
+  return v;
+}
+
+// The tensor of a linear group inside ModelWeights (lm_head: the untied head).
+std::vector<float>* linear_tensor(model::ModelWeights& w, LinearId id) {
+  if (id.kind == LinearKind::lm_head) return &w.lm_head;
+  model::LayerWeights& l = w.layers.at(static_cast<std::size_t>(id.layer));
+  switch (id.kind) {
+    case LinearKind::qkv: return &l.wqkv;
+    case LinearKind::attn_out: return &l.wo;
+    case LinearKind::mlp_up: return &l.w_up;
+    case LinearKind::mlp_down: return &l.w_down;
+    default: return nullptr;
+  }
+}
+
+// Tokenizer files to bundle, as (name, path).
+std::vector<std::pair<std::string, fs::path>> tokenizer_files(const fs::path& tokenizer, const fs::path& model_path,
+                                                              std::size_t vocab) {
+  std::error_code ec;
+  fs::path source = tokenizer;
+  if (source.empty()) {
+    if (fs::is_directory(model_path, ec)) {
+      source = model_path;
+    } else {
+      for (const std::string name : {std::string("tokenizer.bin"), std::string("tokenizer.model"),
+                                     std::string("tokenizer.json"), "tok" + std::to_string(vocab) + ".bin"}) {
+        const fs::path p = model_path.parent_path() / name;
+        if (fs::exists(p, ec)) {
+          source = p;
+          break;
+        }
+      }
+    }
+  }
+  require(!source.empty(), ErrorCode::file_not_found,
+          "no tokenizer next to '" + model_path.string() + "': pass --tokenizer");
+  std::vector<std::pair<std::string, fs::path>> files;
+  if (fs::is_directory(source, ec)) {
+    for (const char* name : {"tokenizer.json", "vocab.json", "merges.txt", "tokenizer.model"}) {
+      if (fs::exists(source / name, ec)) files.emplace_back(name, source / name);
+    }
+  } else {
+    require(fs::exists(source, ec), ErrorCode::file_not_found, "tokenizer '" + source.string() + "' not found");
+    files.emplace_back(source.filename().string(), source);
+  }
+  require(!files.empty(), ErrorCode::file_not_found, "no tokenizer file in '" + source.string() + "'");
+  return files;
+}
+
+// Loads a tokenizer from bundled files through a private temporary folder.
+std::unique_ptr<tokenizer::Tokenizer> load_bundled_tokenizer(const std::vector<std::pair<std::string, Bytes>>& files,
+                                                             std::size_t vocab) {
+  std::uint64_t nonce = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&nonce), sizeof nonce);
+  const fs::path dir = fs::temp_directory_path() / ("fhellm-tokenizer-" + std::to_string(nonce));
+  std::error_code ec;
+  require(fs::create_directory(dir, ec), ErrorCode::io_error, "cannot create '" + dir.string() + "'");
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code e;
+      fs::remove_all(dir, e);
+    }
+  } cleanup{dir};
+  for (const auto& [name, bytes] : files) write_file(dir / name, bytes);
+  return tokenizer::load_tokenizer(files.size() == 1 ? dir / files[0].first : dir, vocab);
+}
+
+}  // namespace
+
+CompileReport compile_artifacts(const fs::path& model_path, const fs::path& out_prefix,
+                                const CompileOptions& options) {
+  HybridModel hm = HybridModel::load(model_path);
+  const model::Model& model = hm.model();
+  const auto tok_files = tokenizer_files(options.tokenizer, model_path, model.config().vocab_size);
+  // Refuse a tokenizer the client could not load.
+  {
+    std::vector<std::pair<std::string, Bytes>> bundled;
+    for (const auto& [name, path] : tok_files) bundled.emplace_back(name, read_file(path));
+    (void)load_bundled_tokenizer(bundled, model.config().vocab_size);
+  }
+  hm.set_remote_modules(options.remote);
+  hm.set_quantization(options.quant);
+  auto quantized = hm.quantized_linears();
+  std::vector<const quant::QuantizedWeights*> weights;
+  for (LinearId id : quantized->ids()) weights.push_back(&quantized->get(id));
+  const RemoteModelDescription description = describe_remote(model, quantized->ids(), weights, quantized->options());
+  const Bytes description_bytes = description.encode();
+
+  CompileReport report;
+  report.n_remote = quantized->ids().size();
+  report.server_path = out_prefix.string() + ".server";
+  report.client_path = out_prefix.string() + ".client";
+  {
+    Bytes out;
+    ByteWriter w(out);
+    write_header(w, kServerMagic);
+    w.blob(description_bytes);
+    for (const quant::QuantizedWeights* q : weights)
+      w.bytes({reinterpret_cast<const std::uint8_t*>(q->values.data()), q->values.size()});
+    finish(out);
+    write_file(report.server_path, out);
+    report.server_bytes = out.size();
+  }
+  {
+    const model::ModelConfig& c = model.config();
+    Bytes out;
+    ByteWriter w(out);
+    write_header(w, kClientMagic);
+    w.u8(static_cast<std::uint8_t>(c.arch));
+    w.u8(static_cast<std::uint8_t>(c.rope_style));
+    w.u8(c.tied_head ? 1 : 0);
+    w.u8(c.rope_scaling.enabled ? 1 : 0);
+    for (std::size_t v : {c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim, c.vocab_size,
+                          c.context, c.rope_scaling.original_context})
+      w.u32(static_cast<std::uint32_t>(v));
+    for (float v : {c.norm_eps, c.rope_theta, c.rope_scaling.factor, c.rope_scaling.low_freq_factor,
+                    c.rope_scaling.high_freq_factor})
+      w.f32(v);
+    w.i32(c.bos_id);
+    w.i32(c.eos_id);
+    w.blob(description_bytes);
+    // Tensors, with the remote groups' weights left out.
+    model::ModelWeights mw = model.weights();
+    for (LinearId id : quantized->ids()) {
+      std::vector<float>* t = linear_tensor(mw, id);
+      if (t != nullptr) std::vector<float>().swap(*t);
+    }
+    write_floats(w, mw.token_embedding);
+    write_floats(w, mw.position_embedding);
+    for (const model::LayerWeights& l : mw.layers) {
+      for (const std::vector<float>* t : {&l.attn_norm, &l.attn_norm_bias, &l.wqkv, &l.bqkv, &l.wo, &l.bo,
+                                          &l.ffn_norm, &l.ffn_norm_bias, &l.w_up, &l.b_up, &l.w_down, &l.b_down})
+        write_floats(w, *t);
+    }
+    write_floats(w, mw.final_norm);
+    write_floats(w, mw.final_norm_bias);
+    write_floats(w, mw.lm_head);
+    w.u32(static_cast<std::uint32_t>(tok_files.size()));
+    for (const auto& [name, path] : tok_files) {
+      w.blob({reinterpret_cast<const std::uint8_t*>(name.data()), name.size()});
+      w.blob(read_file(path));
+    }
+    finish(out);
+    write_file(report.client_path, out);
+    report.client_bytes = out.size();
+  }
+  return report;
+}
+
+std::shared_ptr<RemoteLinearService> load_server_artifact(const fs::path& path) {
+  const Bytes bytes = read_file(path);
+  const std::string what = "server artifact '" + path.filename().string() + "'";
+  ByteReader r(checked_body(bytes, kServerMagic, what), what);
+  RemoteModelDescription d = RemoteModelDescription::decode(r.blob(kMaxDescriptionBytes, "description"));
+  const int q_max = (1 << (d.quant.weight_bits - 1)) - 1;
+  std::vector<std::vector<std::int8_t>> values;
+  for (const RemoteLinearInfo& l : d.linears) {
+    const std::size_t n = static_cast<std::size_t>(l.n_out) * l.n_in;
+    const ByteView raw = r.bytes(n, "weights");
+    std::vector<std::int8_t> v(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      v[i] = static_cast<std::int8_t>(raw[i]);
+      require(v[i] >= -q_max && v[i] <= q_max, ErrorCode::bad_artifact,
+              what + ": layer " + std::to_string(l.wire_id) + " holds a weight outside +-" + std::to_string(q_max));
+    }
+    values.push_back(std::move(v));
+  }
+  r.expect_end();
+  return std::make_shared<RemoteLinearService>(std::move(d), std::move(values));
+}
+
+ClientArtifact load_client_artifact(const fs::path& path) {
+  const Bytes bytes = read_file(path);
+  const std::string what = "client artifact '" + path.filename().string() + "'";
+  ByteReader r(checked_body(bytes, kClientMagic, what), what);
+  model::ModelConfig c;
+  const std::uint8_t arch = r.u8(), rope_style = r.u8(), tied = r.u8(), scaling = r.u8();
+  require((arch == 1 || arch == 2) && (rope_style == 1 || rope_style == 2) && tied <= 1 && scaling <= 1,
+          ErrorCode::bad_artifact, what + ": config flags out of range");
+  c.arch = static_cast<model::Architecture>(arch);
+  c.rope_style = static_cast<model::RopeStyle>(rope_style);
+  c.tied_head = tied == 1;
+  c.rope_scaling.enabled = scaling == 1;
+  c.dim = r.u32();
+  c.hidden_dim = r.u32();
+  c.n_layers = r.u32();
+  c.n_heads = r.u32();
+  c.n_kv_heads = r.u32();
+  c.head_dim = r.u32();
+  c.vocab_size = r.u32();
+  c.context = r.u32();
+  c.rope_scaling.original_context = r.u32();
+  c.norm_eps = r.f32();
+  c.rope_theta = r.f32();
+  c.rope_scaling.factor = r.f32();
+  c.rope_scaling.low_freq_factor = r.f32();
+  c.rope_scaling.high_freq_factor = r.f32();
+  c.bos_id = r.i32();
+  c.eos_id = r.i32();
+  try {
+    c.validate();
+  } catch (const Error& e) {
+    throw Error(ErrorCode::bad_artifact, what + ": " + e.what());
+  }
+  ClientArtifact a;
+  const ByteView desc = r.blob(kMaxDescriptionBytes, "description");
+  a.description_bytes.assign(desc.begin(), desc.end());
+  a.description = RemoteModelDescription::decode(desc);
+  require(a.description.n_layers == c.n_layers && a.description.dim == c.dim && a.description.vocab == c.vocab_size,
+          ErrorCode::bad_artifact, what + ": description and config disagree");
+  model::ModelWeights w;
+  w.token_embedding = read_floats(r, "token_embedding");
+  w.position_embedding = read_floats(r, "position_embedding");
+  w.layers.resize(c.n_layers);
+  for (model::LayerWeights& l : w.layers) {
+    for (std::vector<float>* t : {&l.attn_norm, &l.attn_norm_bias, &l.wqkv, &l.bqkv, &l.wo, &l.bo, &l.ffn_norm,
+                                  &l.ffn_norm_bias, &l.w_up, &l.b_up, &l.w_down, &l.b_down})
+      *t = read_floats(r, "layer tensor");
+  }
+  w.final_norm = read_floats(r, "final_norm");
+  w.final_norm_bias = read_floats(r, "final_norm_bias");
+  w.lm_head = read_floats(r, "lm_head");
+  // The remote groups' weights are absent: zeros of their shape, never used
+  // (the execute backend routes those groups to the server).
+  for (const RemoteLinearInfo& l : a.description.linears) {
+    const LinearId id = linear_from_wire_id(l.wire_id);
+    require(id.kind == LinearKind::lm_head || static_cast<std::size_t>(id.layer) < c.n_layers,
+            ErrorCode::bad_artifact, what + ": remote layer " + std::to_string(l.wire_id) + " outside the model");
+    a.remote.push_back(id);
+    if (id.kind == LinearKind::lm_head && c.tied_head) continue;  // the head is the embedding
+    std::vector<float>* t = linear_tensor(w, id);
+    require(t != nullptr && t->empty(), ErrorCode::bad_artifact,
+            what + ": remote layer " + model::linear_name(id) + " also has client weights");
+    t->assign(static_cast<std::size_t>(l.n_out) * l.n_in, 0.0f);
+  }
+  const std::uint32_t n_files = r.u32();
+  require(n_files >= 1 && n_files <= kMaxTokenizerFiles, ErrorCode::bad_artifact,
+          what + ": " + std::to_string(n_files) + " tokenizer files");
+  std::vector<std::pair<std::string, Bytes>> files;
+  for (std::uint32_t i = 0; i < n_files; ++i) {
+    const ByteView name = r.blob(64, "tokenizer file name");
+    std::string n(name.begin(), name.end());
+    require(!n.empty() && n.find('/') == std::string::npos && n.find('\\') == std::string::npos && n != "." &&
+                n != "..",
+            ErrorCode::bad_artifact, what + ": tokenizer file name '" + n + "' is not a plain name");
+    const ByteView data = r.blob(kMaxTokenizerFileBytes, "tokenizer file");
+    files.emplace_back(std::move(n), Bytes(data.begin(), data.end()));
+  }
+  r.expect_end();
+  a.model = model::Model::create(c, std::move(w));
+  a.tokenizer = load_bundled_tokenizer(files, c.vocab_size);
+  return a;
+}
+
+}  // namespace fhellm::hybrid

@@ -1,0 +1,109 @@
+// compile -> NAME.server + NAME.client -> execute from the two artifacts
+// gives simulate's tokens; damaged artifacts are refused with their code.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "fhellm/error.h"
+#include "fhellm/hybrid/artifact.h"
+#include "fhellm/hybrid/execute_backend.h"
+#include "fhellm/hybrid/hybrid_model.h"
+
+namespace fhellm::hybrid {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kStories = FHELLM_SOURCE_DIR "/models/stories260K.bin";
+
+class ArtifactTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("fhellm-artifact-test-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    report_ = compile_artifacts(kStories, dir_ / "stories", {});
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+  static Bytes read(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return Bytes(std::istreambuf_iterator<char>(in), {});
+  }
+  static void write(const fs::path& p, const Bytes& b) {
+    std::ofstream out(p, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  }
+  template <class F>
+  static ErrorCode code_of(F f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return ErrorCode::internal_error;
+  }
+  static inline fs::path dir_;
+  static inline CompileReport report_;
+};
+
+TEST_F(ArtifactTest, ExecuteFromArtifactsGivesSimulateTokens) {
+  EXPECT_EQ(report_.n_remote, 21u);
+  EXPECT_GT(report_.server_bytes, 0u);
+  std::shared_ptr<RemoteLinearService> service = load_server_artifact(report_.server_path);
+  ClientArtifact client = load_client_artifact(report_.client_path);
+  EXPECT_EQ(client.remote.size(), 21u);
+  EXPECT_EQ(client.description_bytes, service->description());
+  EXPECT_GT(client.tokenizer->vocab_size(), 0u);
+
+  const std::vector<TokenId> prompt = {1, 403, 407, 261, 378};
+  const GenerateOptions greedy{{0.0f, 0, 1.0f, 0}, false};
+  HybridModel reference = HybridModel::load(kStories);
+  reference.set_mode(FheMode::simulate);
+  const auto expected = reference.generate(prompt, 6, greedy).ids;
+
+  HybridModel hm(client.model);
+  hm.set_remote_modules(client.remote);
+  hm.set_quantization(client.description.quant);
+  use_execute(hm, [&](HybridModel&) { return std::make_unique<InProcessChannel>(*service); });
+  hm.set_mode(FheMode::execute);
+  EXPECT_EQ(hm.generate(prompt, 6, greedy).ids, expected);
+}
+
+TEST_F(ArtifactTest, ServerArtifactHoldsNoEmbeddingAndClientNoRemoteWeight) {
+  // stories260K: 512 x 64 embedding (tied head) = 131 KB of floats; the
+  // server file holds int8 weights only.
+  const Bytes server = read(report_.server_path);
+  EXPECT_LT(server.size(), 300000u);
+  const Bytes client = read(report_.client_path);
+  // Client: embeddings + norms + tokenizer, no 4-byte copy of the ~230K linear weights.
+  EXPECT_LT(client.size(), 400000u);
+}
+
+TEST_F(ArtifactTest, DamagedArtifactsAreRefused) {
+  const Bytes server = read(report_.server_path);
+  const Bytes client = read(report_.client_path);
+  const fs::path bad = dir_ / "bad.bin";
+  Bytes b = server;
+  b[b.size() / 2] ^= 0x40;
+  write(bad, b);
+  EXPECT_EQ(code_of([&] { load_server_artifact(bad); }), ErrorCode::bad_artifact);
+  write(bad, Bytes(server.begin(), server.begin() + server.size() / 3));
+  EXPECT_EQ(code_of([&] { load_server_artifact(bad); }), ErrorCode::bad_artifact);
+  write(bad, Bytes(server.begin(), server.begin() + 7));
+  EXPECT_EQ(code_of([&] { load_server_artifact(bad); }), ErrorCode::truncated);
+  write(bad, client);
+  EXPECT_EQ(code_of([&] { load_server_artifact(bad); }), ErrorCode::bad_magic);
+  b = client;
+  b[4] = 9;
+  write(bad, b);
+  EXPECT_EQ(code_of([&] { load_client_artifact(bad); }), ErrorCode::bad_version);
+  b = client;
+  b[client.size() - 20] ^= 1;
+  write(bad, b);
+  EXPECT_EQ(code_of([&] { load_client_artifact(bad); }), ErrorCode::bad_artifact);
+  EXPECT_EQ(code_of([&] { load_client_artifact(dir_ / "missing.client"); }), ErrorCode::file_not_found);
+}
+
+}  // namespace
+}  // namespace fhellm::hybrid

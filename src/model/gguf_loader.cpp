@@ -55,6 +55,11 @@ ModelConfig gguf_model_config(const GgufFile& f) {
   require(embd->second.ne.size() == 2, ErrorCode::tensor_shape_mismatch,
           "GGUF tensor 'token_embd.weight' has shape " + shape_text(embd->second.ne) + ", expected 2 dimensions");
   c.vocab_size = static_cast<std::size_t>(embd->second.ne[1]);
+  if (const auto declared = f.get_count(a + "vocab_size")) {
+    require(*declared == c.vocab_size, ErrorCode::bad_config,
+            "GGUF: " + a + "vocab_size = " + std::to_string(*declared) + " but token_embd.weight has " +
+                std::to_string(c.vocab_size) + " rows");
+  }
   if (c.arch == Architecture::llama) {
     c.n_kv_heads = f.get_count(a + "attention.head_count_kv").value_or(c.n_heads);
     require(c.n_heads > 0 && c.dim % c.n_heads == 0, ErrorCode::bad_config,

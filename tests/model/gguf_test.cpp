@@ -6,6 +6,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <numbers>
 #include <random>
 
 #include "fhellm/error.h"
@@ -52,8 +54,9 @@ void append(std::vector<float>& dst, const std::vector<float>& src) { dst.insert
 // Writes `w` (of config `c`) as a GGUF in llama.cpp's naming and returns the
 // weights as stored (rounded / quantized).
 ModelWeights write_model_gguf(const fs::path& path, const ModelConfig& c, const ModelWeights& w, WriterType type,
-                              bool with_vocab = false) {
+                              bool with_vocab = false, const std::function<void(GgufWriter&)>& extra = {}) {
   GgufWriter g;
+  if (extra) extra(g);
   const bool llama = c.arch == Architecture::llama;
   const std::string a = llama ? "llama." : "gpt2.";
   g.add_string("general.architecture", llama ? "llama" : "gpt2");
@@ -305,6 +308,60 @@ TEST(Gguf, MetadataAndVocabulary) {
   const auto m = load_gguf(path);
   EXPECT_EQ(m->config().bos_id, 1);
   EXPECT_EQ(m->config().eos_id, 2);
+}
+
+// Llama 3.1 files carry RoPE scaling as rope_freqs (base / scaled inverse
+// frequency per pair), computed here from the published formula.
+std::vector<float> llama3_rope_freqs(std::size_t head_dim, double theta, double factor) {
+  const double low = 1.0, high = 4.0, old_ctx = 8192.0;
+  std::vector<float> out;
+  for (std::size_t i = 0; i < head_dim / 2; ++i) {
+    const double freq = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+    const double wavelen = 2 * std::numbers::pi / freq;
+    double scaled = freq;
+    if (wavelen > old_ctx / low) {
+      scaled = freq / factor;
+    } else if (wavelen >= old_ctx / high) {
+      const double smooth = (old_ctx / wavelen - low) / (high - low);
+      scaled = (1 - smooth) * freq / factor + smooth * freq;
+    }
+    out.push_back(static_cast<float>(freq / scaled));
+  }
+  return out;
+}
+
+TEST(Gguf, Llama3RopeFreqsBecomeRopeScaling) {
+  ModelConfig c = tiny_llama();
+  c.rope_theta = 500000.0f;
+  c.head_dim = 32;  // 16 frequencies: some kept, some in the smooth band, some divided
+  c.n_heads = 2;
+  c.n_kv_heads = 1;
+  const auto w = random_model(c, 5)->weights();
+  const auto path = temp_path("llama3_rope.gguf");
+  const auto with_freqs = [&](double file_factor, double metadata_factor) {
+    return [=](GgufWriter& g) {
+      g.add_f32("llama.rope.scaling.factor", static_cast<float>(metadata_factor));
+      g.add_tensor("rope_freqs.weight", {c.head_dim / 2}, WriterType::f32,
+                   llama3_rope_freqs(c.head_dim, c.rope_theta, file_factor));
+    };
+  };
+  write_model_gguf(path, c, w, WriterType::f32, false, with_freqs(32.0, 32.0));
+  const auto m = load_gguf(path);
+  EXPECT_TRUE(m->config().rope_scaling.enabled);
+  EXPECT_EQ(m->config().rope_scaling.factor, 32.0f);
+  const auto freqs = llama3_rope_freqs(c.head_dim, c.rope_theta, 32.0);
+  int kept = 0, scaled = 0;
+  for (float f : freqs) (f == 1.0f ? kept : scaled)++;
+  EXPECT_GT(kept, 0);
+  EXPECT_GT(scaled, 0);
+  // Factors that do not follow the Llama 3 formula for the declared factor.
+  write_model_gguf(path, c, w, WriterType::f32, false, with_freqs(16.0, 32.0));
+  try {
+    load_gguf(path);
+    ADD_FAILURE() << "mismatched rope_freqs accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::unsupported_architecture) << e.what();
+  }
 }
 
 // ---- hostile files -------------------------------------------------------

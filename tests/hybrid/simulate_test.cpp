@@ -8,6 +8,7 @@
 
 #include "fhellm/error.h"
 #include "fhellm/hybrid/hybrid_model.h"
+#include "fhellm/hybrid/hybrid_model_io.h"
 #include "fhellm/hybrid/simulate_backend.h"
 #include "fhellm/model/loader.h"
 #include "fhellm/quant/int_matmul.h"
@@ -85,6 +86,39 @@ TEST(ModelSimulateStories260K, PerplexityWithinTwoPercentOfDisable) {
   EXPECT_EQ(d.n_predicted, ids.size() - 1);
   EXPECT_NE(d.perplexity, s.perplexity);  // simulate really is quantized
   EXPECT_LT(std::abs(s.perplexity / d.perplexity - 1.0), 0.02);
+}
+
+// The reference texts of ../shared/reference, tokenized by the model's own
+// tokenizer: simulate perplexity within 2% of disable.
+void check_text_perplexity(const fs::path& model_path, const fs::path& tokenizer_path, const fs::path& text_path) {
+  HybridModel hm = HybridModel::load(model_path);
+  const auto tok = load_tokenizer_for(tokenizer_path, model_path, hm.model());
+  std::ifstream in(text_path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  const auto ids = encode_document(*tok, hm.model(), text);
+  ASSERT_GT(ids.size(), 100u);
+  hm.set_mode(FheMode::disable);
+  const EvalResult d = hm.perplexity(ids);
+  hm.set_mode(FheMode::simulate);
+  const EvalResult s = hm.perplexity(ids);
+  std::size_t agree = 0;
+  for (std::size_t i = 0; i < d.top1.size(); ++i) agree += d.top1[i] == s.top1[i];
+  std::printf("%s on %s (%zu tokens): perplexity disable %.4f simulate %.4f (%+.3f%%), top-1 agreement %zu/%zu\n",
+              model_path.filename().c_str(), text_path.filename().c_str(), ids.size(), d.perplexity, s.perplexity,
+              100.0 * (s.perplexity / d.perplexity - 1.0), agree, d.top1.size());
+  EXPECT_NE(d.perplexity, s.perplexity);
+  EXPECT_LT(std::abs(s.perplexity / d.perplexity - 1.0), 0.02);
+}
+
+TEST(ModelSimulateStories260K, EvalStoryPerplexityWithinTwoPercent) {
+  if (!fs::exists(kShared / "models/stories260K")) GTEST_SKIP() << "no " << kShared << "/models/stories260K";
+  check_text_perplexity(kShared / "models/stories260K/stories260K.bin", kShared / "models/stories260K/tok512.bin",
+                        kShared / "reference/eval_story.txt");
+}
+
+TEST(ModelSimulateGpt2VimdocSmall, EvalVimdocPerplexityWithinTwoPercent) {
+  if (!fs::exists(kShared / "models/gpt2-vimdoc-small")) GTEST_SKIP() << "no " << kShared << "/models/gpt2-vimdoc-small";
+  check_text_perplexity(kShared / "models/gpt2-vimdoc-small", "", kShared / "reference/eval_vimdoc.txt");
 }
 
 }  // namespace

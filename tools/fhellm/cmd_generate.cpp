@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "fhellm/error.h"
+#include "fhellm/hybrid/execute_backend.h"
 #include "fhellm/hybrid/hybrid_model.h"
 #include "fhellm/hybrid/hybrid_model_io.h"
 
@@ -31,7 +32,10 @@ void run_generate(const GenerateArgs& a) {
   hybrid::HybridModel hm = hybrid::HybridModel::load(model_path);
   const auto tok = hybrid::load_tokenizer_for(tok_path, model_path, hm.model());
   hm.set_remote_modules(a.remote);
-  hm.set_mode(hybrid::parse_fhe_mode(a.fhe));
+  const hybrid::FheMode mode = hybrid::parse_fhe_mode(a.fhe);
+  auto exec_stats = std::make_shared<hybrid::ExecuteStats>();
+  if (mode == hybrid::FheMode::execute) hybrid::use_execute_in_process(hm, {}, exec_stats);  // server in this process
+  hm.set_mode(mode);
 
   const auto prompt = hybrid::encode_prompt(*tok, hm.model(), a.prompt);
   const std::size_t room = hm.model().config().context - std::min(hm.model().config().context, prompt.size());
@@ -71,6 +75,13 @@ void run_generate(const GenerateArgs& a) {
                         {"tokens_per_second", r.tokens_per_second()},
                         {"remote_calls", r.remote.n_calls},
                         {"remote_seconds", r.remote.seconds}};
+    if (mode == hybrid::FheMode::execute) {
+      j["bytes_up"] = exec_stats->channel.bytes_up;
+      j["bytes_down"] = exec_stats->channel.bytes_down;
+      j["key_upload_bytes"] = exec_stats->key_upload_bytes;
+      j["server_seconds"] = exec_stats->channel.server_seconds;
+      j["client_seconds"] = exec_stats->client_seconds;
+    }
     std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
     std::fputs(rest.c_str(), stdout);
@@ -82,6 +93,12 @@ void run_generate(const GenerateArgs& a) {
                  r.tokens_per_second(), r.n_prompt, r.ids.size(), r.stopped_at_eos ? " (end of text)" : "",
                  a.fhe.c_str(), r.prefill_seconds, r.decode_seconds,
                  static_cast<unsigned long long>(r.remote.n_calls), r.remote.seconds);
+    if (mode == hybrid::FheMode::execute && !r.ids.empty()) {
+      const double per_token = static_cast<double>(r.ids.size());
+      std::fprintf(stderr, "[fhellm] per token: %.1f KB up, %.1f KB down | server %.3f s, client %.3f s\n",
+                   exec_stats->channel.bytes_up / per_token / 1e3, exec_stats->channel.bytes_down / per_token / 1e3,
+                   exec_stats->channel.server_seconds / per_token, exec_stats->client_seconds / per_token);
+    }
   }
 }
 

@@ -65,6 +65,20 @@ void matmul_transposed(const float* x, std::size_t rows, std::size_t k, const fl
   }
 }
 
+void matmul_transposed_openblas(const float* x, std::size_t rows, std::size_t k, const float* w, std::size_t n,
+                                const float* bias, float* y) {
+  const auto K = static_cast<blasint>(k), N = static_cast<blasint>(n), R = static_cast<blasint>(rows);
+  if (rows == 1) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, w, K, x, 1, 0.0f, y, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, N, K, 1.0f, x, K, w, K, 0.0f, y, N);
+  }
+  if (bias != nullptr) {
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t j = 0; j < n; ++j) y[r * n + j] += bias[j];
+  }
+}
+
 void FloatLinear::apply(LinearId id, const float* x, std::size_t rows, float* y) {
   const LinearView v = model_.linear(id);
   matmul_transposed(x, rows, v.n_in, v.weight, v.n_out, v.bias, y);

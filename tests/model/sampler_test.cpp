@@ -62,6 +62,7 @@ TEST(Sampler, RejectsBadOptions) {
 
 // The SIMD matrix-vector kernel equals the scalar reference (up to float
 // summation order) over shapes with tails.
+#include "fhellm/model/linear.h"
 #include "model/gemv.h"
 
 namespace fhellm::model {
@@ -77,6 +78,26 @@ TEST(Gemv, Avx2KernelMatchesReference) {
       gemv_rows_reference(w.data(), k, x.data(), 0, n, b.data());
       for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(a[i], b[i], 1e-4f * (1.0f + std::abs(b[i]))) << n << "x" << k;
     }
+  }
+}
+
+}  // namespace
+}  // namespace fhellm::model
+
+namespace fhellm::model {
+namespace {
+
+// matmul_transposed (own kernel or sgemm by size) equals the OpenBLAS path.
+TEST(MatmulTransposed, EqualsTheOpenBlasPath) {
+  for (std::size_t rows : {1u, 3u, 40u}) {
+    const std::size_t k = 200, n = 300;
+    std::vector<float> x(rows * k), w(n * k), b(n), y1(rows * n), y2(rows * n);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.13f * static_cast<float>(i));
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::cos(0.07f * static_cast<float>(i));
+    for (std::size_t i = 0; i < n; ++i) b[i] = 0.01f * static_cast<float>(i);
+    matmul_transposed(x.data(), rows, k, w.data(), n, b.data(), y1.data());
+    matmul_transposed_openblas(x.data(), rows, k, w.data(), n, b.data(), y2.data());
+    for (std::size_t i = 0; i < y1.size(); ++i) ASSERT_NEAR(y1[i], y2[i], 1e-3f * (1.0f + std::abs(y2[i]))) << rows;
   }
 }
 

@@ -47,9 +47,15 @@ class LinearOps {
   virtual void apply(LinearId id, const float* x, std::size_t rows, float* y) = 0;
 };
 
-// y[rows, n] = x[rows, k] * w[n, k]^T (+ bias), float32 through OpenBLAS.
+// y[rows, n] = x[rows, k] * w[n, k]^T (+ bias), float32: single rows and
+// small products on fhellm's AVX2 kernel and worker pool, larger multi-row
+// products through OpenBLAS sgemm.
 void matmul_transposed(const float* x, std::size_t rows, std::size_t k, const float* w, std::size_t n,
                        const float* bias, float* y);
+// The same product, always through OpenBLAS (sgemv for one row): the
+// baseline benchmarks and tests compare against.
+void matmul_transposed_openblas(const float* x, std::size_t rows, std::size_t k, const float* w, std::size_t n,
+                                const float* bias, float* y);
 
 class Model;
 

@@ -7,15 +7,21 @@
 
 #include "fhellm/error.h"
 #include "tokenizer/file_util.h"
+#include "tokenizer/hf_json.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/utf8.h"
 
 namespace fhellm::tokenizer {
 namespace {
 
-// Ids beyond this are refused: no real vocabulary comes close, and the id
-// sizes the id -> token table.
-constexpr std::int64_t kMaxTokenId = std::int64_t{1} << 24;
+using detail::kMaxTokenId;
+using detail::parse_json;
+using detail::read_vocab_object;
+using detail::split_merge;
+using detail::checked_id;
+using detail::template_bos;
+using detail::token_content;
+
 constexpr std::size_t kMaxCachedPieceBytes = 256;
 constexpr std::size_t kMaxCacheEntries = std::size_t{1} << 16;
 
@@ -55,73 +61,6 @@ std::string unmap_token(std::string_view token) {
     pos += len;
   }
   return raw;
-}
-
-nlohmann::json parse_json(const std::string& text, const std::string& name) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorCode::bad_tokenizer_file, "'" + name + "' is not valid JSON: " + e.what());
-  }
-}
-
-TokenId checked_id(const nlohmann::json& v, const std::string& what, const std::string& name) {
-  require(v.is_number_integer(), ErrorCode::bad_tokenizer_file,
-          "'" + name + "': id of " + what + " is not an integer");
-  const auto id = v.get<std::int64_t>();
-  require(id >= 0 && id < kMaxTokenId, ErrorCode::bad_tokenizer_file,
-          "'" + name + "': id " + std::to_string(id) + " of " + what + " is outside [0, " +
-              std::to_string(kMaxTokenId) + ")");
-  return static_cast<TokenId>(id);
-}
-
-// {"token": id, ...} into an id-indexed list.
-std::vector<std::string> read_vocab_object(const nlohmann::json& vocab, const std::string& name) {
-  require(vocab.is_object(), ErrorCode::bad_tokenizer_file, "'" + name + "': the vocabulary is not a JSON object");
-  require(!vocab.empty(), ErrorCode::bad_tokenizer_file, "'" + name + "': the vocabulary is empty");
-  std::vector<std::string> tokens;
-  for (const auto& [token, value] : vocab.items()) {
-    const TokenId id = checked_id(value, "token '" + token + "'", name);
-    if (static_cast<std::size_t>(id) >= tokens.size()) tokens.resize(static_cast<std::size_t>(id) + 1);
-    tokens[static_cast<std::size_t>(id)] = token;
-  }
-  return tokens;
-}
-
-std::pair<std::string, std::string> split_merge(std::string_view line, std::size_t rank, const std::string& name) {
-  const std::size_t space = line.find(' ');
-  require(space != std::string_view::npos && space > 0 && space + 1 < line.size() &&
-              line.find(' ', space + 1) == std::string_view::npos,
-          ErrorCode::bad_tokenizer_file,
-          "'" + name + "': merge " + std::to_string(rank) + " is not two tokens separated by one space");
-  return {std::string(line.substr(0, space)), std::string(line.substr(space + 1))};
-}
-
-// A special token given in tokenizer_config.json: a string or {"content": ...}.
-std::string token_content(const nlohmann::json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
-  return {};
-}
-
-// First special token of a TemplateProcessing "single" template, searching
-// through Sequence post-processors.
-std::string template_bos(const nlohmann::json& processor) {
-  if (!processor.is_object()) return {};
-  const std::string type = processor.value("type", std::string());
-  if (type == "Sequence" && processor.contains("processors") && processor["processors"].is_array()) {
-    for (const auto& p : processor["processors"]) {
-      std::string bos = template_bos(p);
-      if (!bos.empty()) return bos;
-    }
-  }
-  if (type == "TemplateProcessing" && processor.contains("single") && processor["single"].is_array() &&
-      !processor["single"].empty()) {
-    const auto& first = processor["single"][0];
-    if (first.is_object() && first.contains("SpecialToken") && first["SpecialToken"].is_object())
-      return first["SpecialToken"].value("id", std::string());
-  }
-  return {};
 }
 
 }  // namespace
@@ -231,26 +170,8 @@ std::unique_ptr<ByteBpeTokenizer> ByteBpeTokenizer::load_tokenizer_json(const st
 
   ByteBpeVocab v;
   v.tokens = read_vocab_object(model["vocab"], name);
-  for (const auto& m : model["merges"]) {
-    if (m.is_string()) {
-      v.merges.push_back(split_merge(m.get<std::string>(), v.merges.size(), name));
-    } else {
-      require(m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string(), ErrorCode::bad_tokenizer_file,
-              "'" + name + "': merge " + std::to_string(v.merges.size()) + " is neither \"a b\" nor [\"a\", \"b\"]");
-      v.merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
-    }
-  }
-  if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
-    for (const auto& t : j["added_tokens"]) {
-      require(t.is_object() && t.contains("id") && t.contains("content") && t["content"].is_string(),
-              ErrorCode::bad_tokenizer_file, "'" + name + "': an added token lacks id or content");
-      AddedToken added;
-      added.content = t["content"].get<std::string>();
-      added.id = checked_id(t["id"], "added token '" + added.content + "'", name);
-      added.special = t.value("special", false);
-      v.added_tokens.push_back(std::move(added));
-    }
-  }
+  v.merges = detail::read_merges(model["merges"], name);
+  v.added_tokens = detail::read_added_tokens(j, name);
 
   // Byte-level BPE is recognised by its ByteLevel pre-tokenizer or decoder;
   // the split pattern, when a Split step is there, picks the pre-tokenizer.

@@ -6,6 +6,7 @@
 #include "fhellm/error.h"
 #include "fhellm/tokenizer/byte_bpe_tokenizer.h"
 #include "fhellm/tokenizer/llama2c_tokenizer.h"
+#include "fhellm/tokenizer/metaspace_bpe_tokenizer.h"
 #include "fhellm/tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/file_util.h"
 #include "tokenizer/utf8.h"
@@ -70,11 +71,20 @@ bool is_byte_level_tokenizer_json(const std::filesystem::path& path) {
   return text.find("\"ByteLevel\"") != std::string::npos;
 }
 
+// tokenizer.json holds either byte-level BPE (GPT-2, Llama 3) or
+// SentencePiece-style "▁" BPE (Hugging Face exports of Llama 2, Mistral).
+std::unique_ptr<Tokenizer> load_tokenizer_json(const std::filesystem::path& path) {
+  if (is_byte_level_tokenizer_json(path)) return ByteBpeTokenizer::load_tokenizer_json(path);
+  return MetaspaceBpeTokenizer::load_tokenizer_json(path);
+}
+
 std::unique_ptr<Tokenizer> load_from_directory(const std::filesystem::path& dir, std::size_t vocab_size_hint) {
   std::error_code ec;
   const auto has = [&](const char* name) { return std::filesystem::is_regular_file(dir / name, ec); };
+  // A SentencePiece model is read by libsentencepiece itself when its .model
+  // is there; its tokenizer.json export is the fallback.
   if (has("tokenizer.json") && (!has("tokenizer.model") || is_byte_level_tokenizer_json(dir / "tokenizer.json")))
-    return ByteBpeTokenizer::load_tokenizer_json(dir / "tokenizer.json");
+    return load_tokenizer_json(dir / "tokenizer.json");
   if (has("vocab.json") && has("merges.txt"))
     return ByteBpeTokenizer::load_vocab_merges(dir / "vocab.json", dir / "merges.txt");
   if (has("tokenizer.model")) return SentencePieceTokenizer::load(dir / "tokenizer.model");
@@ -99,7 +109,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path, std
   if (ext == ".json") {
     if (path.filename() == "vocab.json")
       return ByteBpeTokenizer::load_vocab_merges(path, path.parent_path() / "merges.txt");
-    return ByteBpeTokenizer::load_tokenizer_json(path);
+    return load_tokenizer_json(path);
   }
   // Unknown extension: look at the first bytes. A SentencePiece protobuf
   // starts with field 1 (0x0A) and a non-zero length; tokenizer.bin starts
@@ -112,7 +122,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path, std
     head.resize(static_cast<std::size_t>(in.gcount()));
   }
   require(!head.empty(), ErrorCode::bad_tokenizer_file, "tokenizer file '" + path.string() + "' is empty");
-  if (head[0] == '{') return ByteBpeTokenizer::load_tokenizer_json(path);
+  if (head[0] == '{') return load_tokenizer_json(path);
   if (head.size() == 2 && head[0] == '\x0a' && head[1] != '\0') return SentencePieceTokenizer::load(path);
   return Llama2cTokenizer::load(path, vocab_size_hint);
 }

@@ -70,8 +70,9 @@ class StreamDecoder {
 // ending in .model (SentencePiece), .json (tokenizer.json) or .bin (llama2.c).
 // `vocab_size_hint` (0 = none) lets llama2.c tokenizer.bin files, which do
 // not record their size, be read with the model's vocabulary size.
-// In a directory, a tokenizer.json that is not byte-level BPE (the Hugging
-// Face export of a SentencePiece model) is passed over for tokenizer.model.
+// A tokenizer.json is byte-level BPE (GPT-2, Llama 3) or SentencePiece-style
+// "▁" BPE (Hugging Face export of Llama 2, Mistral); in a directory, the
+// latter is passed over for tokenizer.model when both are there.
 // Files whose extension says nothing are recognised by their first bytes
 // ('{' JSON, 0x0A a SentencePiece protobuf, otherwise tokenizer.bin).
 // @throws Error(file_not_found, bad_tokenizer_file)

@@ -394,3 +394,27 @@ TEST(ByteBpeTokenizerModel, ConcurrentEncodesAgree) {
 
 }  // namespace
 }  // namespace fhellm::tokenizer
+
+namespace fhellm::tokenizer {
+namespace {
+
+// Splits computed by Python's backtracking regex engine with the same
+// patterns (src/tokenizer/tools/gen_pretokenizer_vectors.py).
+TEST(PreTokenizer, MatchesARegexEngineOnRandomStrings) {
+  const auto vectors = testing::read_json(testing::source_dir() / "tests/tokenizer/data/pretokenizer_vectors.json");
+  ASSERT_GE(vectors["cases"].size(), 400u);
+  int checked = 0;
+  for (const auto& c : vectors["cases"]) {
+    const std::string text = c["text"];
+    for (auto [kind, key] : {std::pair{PreTokenizer::gpt2, "gpt2"}, std::pair{PreTokenizer::llama3, "llama3"}}) {
+      std::vector<std::string> got;
+      for (auto p : detail::pre_tokenize(kind, text)) got.emplace_back(p);
+      EXPECT_EQ(got, c[key].get<std::vector<std::string>>()) << key << " text: " << text;
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 800);
+}
+
+}  // namespace
+}  // namespace fhellm::tokenizer

@@ -49,6 +49,7 @@ Decryptor::Decryptor(ContextPtr context, const SecretKey& sk) : context_(std::mo
   context_->check_param_id(sk.param_id(), "secret key");
   secret_ = sk.coefficients();
   secret_ntt_ = sk.ntt();
+  secret_aux_ntt_ = ternary_aux_ntt(*context_, secret_);
 }
 
 RnsPoly Decryptor::phase(const Ciphertext& ct) const {
@@ -160,14 +161,17 @@ Decrypted Decryptor::switched_impl(const SwitchedCiphertext& ct, const Scale& sc
               ct.c1.size() == n,
           ErrorCode::parameter_mismatch, "switched ciphertext has the wrong shape");
   // u = c1 * s mod q_mask, exactly.
-  const auto s_aux = ternary_aux_ntt(ctx, secret_);
-  const std::vector<__int128> c1s = multiply_by_ternary_exact(ctx, ct.c1.data(), s_aux);
+  const std::vector<__int128> c1s = multiply_by_ternary_exact(ctx, ct.c1.data(), secret_aux_ntt_);
   // Torus phase  c0/qb + u/qm = num / (qb qm)  (mod 1), then
   // m = round(num * Q / (qb qm Delta)).
   const unsigned __int128 d = static_cast<unsigned __int128>(qb) * qm;
   const WideInt q_big = ctx.coeff_basis().product();
   const WideInt den = WideInt::from_u128(d) * scale.delta();
   const long double den_ld = den.to_long_double();
+  const long double ratio = scale.ratio();
+  const long double d_ld = static_cast<long double>(d);
+  const long double delta_ld = scale.delta().to_long_double();
+  const bool fast = ratio < 0x1p40L;
   Decrypted out;
   out.message.resize(n);
   out.noise.resize(n);
@@ -176,6 +180,19 @@ Decrypted Decryptor::switched_impl(const SwitchedCiphertext& ct, const Scale& sc
     if (u < 0) u += qm;
     unsigned __int128 num = (static_cast<unsigned __int128>(ct.c0[j]) * qm + static_cast<unsigned __int128>(u) * qb) % d;
     const __int128 centered = num > d / 2 ? -static_cast<__int128>(d - num) : static_cast<__int128>(num);
+    if (!expected && fast) {
+      // phase/Delta = (num/D) * (Q/Delta) in long double (64-bit mantissa):
+      // error < 2^-40 for t <= 2^20 ... 2^40; accept when clearly not at a
+      // rounding boundary, else fall through to the exact path.
+      const long double v = static_cast<long double>(centered) / d_ld * ratio;
+      const long double rounded = static_cast<long double>(static_cast<long long>(v + (v >= 0 ? 0.5L : -0.5L)));
+      const long double frac = v - rounded;
+      if (frac < 0.499L && frac > -0.499L) {
+        out.message[j] = static_cast<std::int64_t>(rounded);
+        out.noise[j] = static_cast<double>(frac * delta_ld);
+        continue;
+      }
+    }
     const WideInt numerator = WideInt::from_i128(centered) * q_big;
     WideInt rem;
     if (expected) {

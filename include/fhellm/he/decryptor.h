@@ -55,6 +55,7 @@ class Decryptor {
   ContextPtr context_;
   std::vector<std::int8_t> secret_;
   RnsPoly secret_ntt_;
+  std::vector<std::uint64_t> secret_aux_ntt_;  // s in the two auxiliary NTT primes
 };
 
 }  // namespace fhellm::he

@@ -1,13 +1,231 @@
-// fhellm bench generate: not built yet (see the open issues).
+// fhellm bench generate: per-token latency and traffic of generation in
+// execute, simulate and disable modes, on random weights of a real model's
+// shape. In execute mode the server is a second process (`fhellm serve
+// --random-weights`, same shape and seed) on loopback, as a user would run it.
+// Figures are per decode token (the prompt's forward pass is reported apart).
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
 #include "commands.h"
 #include "fhellm/error.h"
+#include "fhellm/hybrid/hybrid_model.h"
+#include "fhellm/model/loader.h"
+#include "fhellm/net/execute_client.h"
+
+extern char** environ;
 
 namespace fhellm::cli {
+namespace {
+
+struct BenchGenerateArgs {
+  std::string arch = "gpt2", shape, modes = "execute,simulate,disable", precision = "default";
+  bool random_weights = false, json = false;
+  std::size_t n_tokens = 4, prompt_tokens = 4;
+  std::uint64_t seed = 1;
+};
+
+struct ModeFigures {
+  std::string mode;
+  double ms_per_token = 0, prefill_ms = 0;
+  double client_ms_per_token = 0, server_ms_per_token = 0, network_ms_per_token = 0;
+  double bytes_up_per_token = 0, bytes_down_per_token = 0;
+  std::uint64_t key_upload_bytes = 0, prefill_bytes_up = 0, prefill_bytes_down = 0;
+  double session_open_seconds = 0;
+  std::size_t calls_per_token = 0;
+};
+
+// `fhellm serve --random-weights` as a child process; killed and reaped on destruction.
+class ServerProcess {
+ public:
+  ServerProcess(const std::string& shape, std::uint64_t seed) {
+    int fds[2];
+    require(::pipe(fds) == 0, ErrorCode::io_error, "bench generate: pipe failed");
+    const std::string self = "/proc/self/exe";
+    std::vector<std::string> argv = {self, "serve", "--random-weights", "--shape", shape, "--seed",
+                                     std::to_string(seed), "--listen", "127.0.0.1:0"};
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    const int rc = posix_spawn(&pid_, self.c_str(), &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    fd_ = fds[0];
+    require(rc == 0, ErrorCode::io_error, "bench generate: cannot start the server process");
+    // Wait (bounded) for "listening on http://127.0.0.1:PORT".
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+    while (out.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 1000) <= 0) continue;
+      char buf[512];
+      const ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    const auto at = out.find("://127.0.0.1:");
+    require(at != std::string::npos, ErrorCode::server_unavailable,
+            "bench generate: the server process did not start ('" + out + "')");
+    url_ = "http://127.0.0.1:" + std::to_string(std::stoi(out.substr(at + 13)));
+  }
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      bool reaped = false;
+      for (int i = 0; i < 1000 && !reaped; ++i) {
+        reaped = ::waitpid(pid_, &status, WNOHANG) == pid_;
+        if (!reaped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      if (!reaped) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+      }
+    }
+    if (fd_ >= 0) ::close(fd_);
+  }
+  const std::string& url() const { return url_; }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::string url_;
+};
+
+ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model::Model>& m,
+                     const std::vector<model::TokenId>& prompt, const BenchGenerateArgs& a, const std::string& shape) {
+  ModeFigures f;
+  f.mode = mode;
+  hybrid::HybridModel hm(m);
+  std::unique_ptr<ServerProcess> server;
+  std::shared_ptr<hybrid::ExecuteStats> stats;
+  if (mode == "execute") {
+    server = std::make_unique<ServerProcess>(shape, a.seed);
+    net::ExecuteClientOptions o;
+    o.server_url = server->url();
+    o.precision = he::parse_linear_precision(a.precision);
+    o.timeout = std::chrono::minutes(10);
+    stats = net::enable_execute(hm, o);
+  }
+  hm.set_mode(hybrid::parse_fhe_mode(mode));
+  if (hm.mode() == hybrid::FheMode::simulate) hm.quantized_linears();  // quantize before timing
+  hybrid::GenerateOptions options;
+  options.stop_at_eos = false;
+  hybrid::ExecuteStats after_prefill;
+  bool first = true;
+  const auto r = hm.generate(prompt, a.n_tokens, options, [&](model::TokenId) {
+    if (first && stats) after_prefill = *stats;
+    first = false;
+  });
+  const std::size_t decode_tokens = r.ids.size() > 1 ? r.ids.size() - 1 : 1;
+  f.ms_per_token = 1e3 * r.decode_seconds / static_cast<double>(decode_tokens);
+  f.prefill_ms = 1e3 * r.prefill_seconds;
+  f.calls_per_token = (r.remote.n_calls) / (r.ids.size() > 0 ? r.ids.size() : 1);
+  if (stats) {
+    const hybrid::ExecuteStats& end = *stats;
+    const double n = static_cast<double>(decode_tokens);
+    f.server_ms_per_token = 1e3 * (end.channel.server_seconds - after_prefill.channel.server_seconds) / n;
+    f.network_ms_per_token = 1e3 * (end.channel.network_seconds - after_prefill.channel.network_seconds) / n;
+    f.client_ms_per_token = std::max(0.0, f.ms_per_token - f.server_ms_per_token - f.network_ms_per_token);
+    f.bytes_up_per_token = static_cast<double>(end.channel.bytes_up - after_prefill.channel.bytes_up) / n;
+    f.bytes_down_per_token = static_cast<double>(end.channel.bytes_down - after_prefill.channel.bytes_down) / n;
+    f.prefill_bytes_up = after_prefill.channel.bytes_up;
+    f.prefill_bytes_down = after_prefill.channel.bytes_down;
+    f.key_upload_bytes = end.key_upload_bytes;
+    f.session_open_seconds = end.open_seconds;
+  }
+  return f;
+}
+
+void run_bench_generate(const BenchGenerateArgs& a) {
+  require(a.random_weights, ErrorCode::bad_command_line,
+          "bench generate: only --random-weights is supported (real-shape random weights in both processes)");
+  require(a.n_tokens >= 2, ErrorCode::bad_command_line, "bench generate: -n must be at least 2 (decode tokens)");
+  const std::string shape = !a.shape.empty() ? a.shape : (a.arch == "llama" ? "llama-3.2-1b" : "gpt2-124m");
+  const model::ModelConfig config = model::shape_preset(shape);
+  const auto m = model::random_model(config, a.seed);
+  std::vector<model::TokenId> prompt(std::max<std::size_t>(1, a.prompt_tokens));
+  for (std::size_t i = 0; i < prompt.size(); ++i)
+    prompt[i] = static_cast<model::TokenId>((i * 7919 + 13) % config.vocab_size);
+
+  std::vector<ModeFigures> figures;
+  std::stringstream list(a.modes);
+  for (std::string mode; std::getline(list, mode, ',');) {
+    hybrid::parse_fhe_mode(mode);  // refuse unknown names before any work
+    figures.push_back(run_mode(mode, m, prompt, a, shape));
+  }
+  if (a.json) {
+    nlohmann::json modes = nlohmann::json::object();
+    for (const ModeFigures& f : figures) {
+      modes[f.mode] = {{"ms_per_token", f.ms_per_token},
+                       {"bytes_up_per_token", f.bytes_up_per_token},
+                       {"bytes_down_per_token", f.bytes_down_per_token},
+                       {"client_ms_per_token", f.client_ms_per_token},
+                       {"server_ms_per_token", f.server_ms_per_token},
+                       {"network_ms_per_token", f.network_ms_per_token},
+                       {"prefill_ms", f.prefill_ms},
+                       {"prefill_bytes_up", f.prefill_bytes_up},
+                       {"prefill_bytes_down", f.prefill_bytes_down},
+                       {"key_upload_bytes", f.key_upload_bytes},
+                       {"session_open_seconds", f.session_open_seconds},
+                       {"remote_calls_per_token", f.calls_per_token}};
+    }
+    const nlohmann::json j = {{"shape", shape},
+                              {"arch", model::architecture_name(config.arch)},
+                              {"parameters", m->n_parameters()},
+                              {"seed", a.seed},
+                              {"precision", a.precision},
+                              {"prompt_tokens", prompt.size()},
+                              {"n_tokens", a.n_tokens},
+                              {"modes", modes}};
+    std::puts(j.dump().c_str());
+    return;
+  }
+  std::printf("%s (random weights, seed %llu), prompt %zu tokens, %zu generated; per decode token:\n", shape.c_str(),
+              static_cast<unsigned long long>(a.seed), prompt.size(), a.n_tokens);
+  std::printf("%-9s %10s %10s %10s %10s %12s %12s %10s\n", "mode", "ms/token", "client", "server", "network",
+              "up/token", "down/token", "prefill");
+  for (const ModeFigures& f : figures) {
+    std::printf("%-9s %10.1f %10.1f %10.1f %10.1f %10.1f KB %9.1f KB %8.0f ms\n", f.mode.c_str(), f.ms_per_token,
+                f.client_ms_per_token, f.server_ms_per_token, f.network_ms_per_token, f.bytes_up_per_token / 1e3,
+                f.bytes_down_per_token / 1e3, f.prefill_ms);
+    if (f.key_upload_bytes > 0)
+      std::printf("%-9s session keys %.2f MB, opened in %.2f s\n", "", static_cast<double>(f.key_upload_bytes) / 1e6,
+                  f.session_open_seconds);
+  }
+}
+
+}  // namespace
 
 void register_bench_generate(CLI::App& bench) {
-  auto* cmd = bench.add_subcommand("generate", "(not available yet)");
-  cmd->allow_extras();
-  cmd->callback([] { throw Error(ErrorCode::not_implemented, "'bench generate' is not available in this build yet"); });
+  auto args = std::make_shared<BenchGenerateArgs>();
+  auto* cmd = bench.add_subcommand("generate", "Per-token latency and traffic: execute (two processes), simulate, disable");
+  cmd->add_option("--arch", args->arch, "gpt2 (GPT-2 124M shape) or llama (Llama-3.2-1B shape)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"gpt2", "llama"}));
+  cmd->add_option("--shape", args->shape, "a named shape instead (gpt2-124m, llama-3.2-1b, stories260k)");
+  cmd->add_flag("--random-weights", args->random_weights, "random weights of the shape (required)");
+  cmd->add_option("--modes", args->modes, "comma list of modes")->capture_default_str();
+  cmd->add_option("--precision", args->precision, "execute: exact or default")->capture_default_str();
+  cmd->add_option("-n,--n-tokens", args->n_tokens, "tokens to generate")->capture_default_str();
+  cmd->add_option("--prompt-tokens", args->prompt_tokens, "prompt length")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "weight seed")->capture_default_str();
+  cmd->add_flag("--json", args->json, "one JSON object with ms_per_token, bytes_up_per_token, bytes_down_per_token per mode");
+  cmd->callback([args] { run_bench_generate(*args); });
 }
 
 }  // namespace fhellm::cli

@@ -10,6 +10,7 @@
 #include "fhellm/hybrid/artifact.h"
 #include "fhellm/hybrid/execute_backend.h"
 #include "fhellm/hybrid/hybrid_model.h"
+#include "fhellm/model/loader.h"
 #include "fhellm/net/server.h"
 
 namespace fhellm::cli {
@@ -17,7 +18,10 @@ namespace fhellm::cli {
 namespace {
 
 struct ServeArgs {
-  std::string artifact, model, remote = "all-linear", listen = "127.0.0.1:8600", tls_cert, tls_key;
+  std::string artifact, model, shape;
+  bool random_weights = false;
+  std::uint64_t seed = 1;
+  std::string remote = "all-linear", listen = "127.0.0.1:8600", tls_cert, tls_key;
   int bits = 8;
   int threads = 32;
   int parallel = 0;
@@ -45,13 +49,15 @@ std::pair<std::string, int> parse_listen(const std::string& s) {
 }
 
 void run_serve(const ServeArgs& a) {
-  require(a.artifact.empty() != a.model.empty(), ErrorCode::bad_command_line,
-          "serve needs exactly one of --artifact NAME.server or --model PATH");
+  require(int(!a.artifact.empty()) + int(!a.model.empty()) + int(a.random_weights) == 1, ErrorCode::bad_command_line,
+          "serve needs exactly one of --artifact NAME.server, --model PATH or --random-weights --shape NAME");
   std::shared_ptr<hybrid::RemoteLinearService> service;
   if (!a.artifact.empty()) {
     service = hybrid::load_server_artifact(a.artifact);
   } else {
-    hybrid::HybridModel hm = hybrid::HybridModel::load(a.model);
+    hybrid::HybridModel hm = a.random_weights
+                                 ? hybrid::HybridModel(model::random_model(model::shape_preset(a.shape), a.seed))
+                                 : hybrid::HybridModel::load(a.model);
     hm.set_remote_modules(a.remote);
     quant::QuantOptions q;
     q.weight_bits = a.bits;
@@ -102,6 +108,11 @@ void register_serve(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Serve the remote linear layers to encrypted clients over HTTP");
   cmd->add_option("--artifact", args->artifact, "NAME.server written by `fhellm compile`");
   cmd->add_option("--model", args->model, "or a model to quantize at start (same as compile, in memory)");
+  cmd->add_flag("--random-weights", args->random_weights, "serve random weights of --shape (benchmarks)");
+  cmd->add_option("--shape", args->shape, "with --random-weights: gpt2-124m, llama-3.2-1b, stories260k")
+      ->capture_default_str();
+  cmd->add_option("--seed", args->seed, "with --random-weights: weight seed (the client uses the same)")
+      ->capture_default_str();
   cmd->add_option("--remote", args->remote, "with --model: remote modules")->capture_default_str();
   cmd->add_option("--bits", args->bits, "with --model: weight bits")->capture_default_str()->check(CLI::Range(2, 8));
   cmd->add_option("--listen", args->listen, "HOST:PORT (port 0: any free port, printed)")->capture_default_str();

@@ -125,6 +125,6 @@ BENCHMARK(BM_DecryptSwitched)->Apply(AllSets)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MultiplyPlain)->Apply(AllSets)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_AccumulateProduct)->Apply(AllSets)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_EncodeWeights)->Apply(AllSets)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_KeySwitch)->Args({1, 9})->Args({2, 27})->Args({2, 18})->Args({3, 27})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_KeySwitch)->Args({1, 9})->Args({1, 14})->Args({2, 27})->Args({2, 54})->Args({2, 18})->Args({3, 27})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ApplyGalois)->Apply(AllSets)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SwitchModulus)->Apply(AllSets)->Unit(benchmark::kMicrosecond);

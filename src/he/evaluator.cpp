@@ -323,11 +323,32 @@ SwitchedCiphertext Evaluator::switch_modulus(const Ciphertext& ct, std::uint64_t
   const math::WideInt half_q = big_q.shifted_right(1);
   const long double q_ld = big_q.to_long_double();
   std::uint64_t residues[math::RnsBasis::kMaxModuli];
+  long double inv_q[math::RnsBasis::kMaxModuli];
+  for (std::size_t i = 0; i < k; ++i) inv_q[i] = 1.0L / static_cast<long double>(ctx.modulus(i).value());
   for (int which = 0; which < 2; ++which) {
     const RnsPoly& src = which == 0 ? coeff.c0 : coeff.c1;
     const std::uint64_t target = which == 0 ? body_modulus : mask_modulus;
     std::vector<std::uint64_t>& dst = which == 0 ? out.c0 : out.c1;
+    const bool fast = target <= (std::uint64_t{1} << 48);
     for (std::size_t j = 0; j < n; ++j) {
+      if (fast) {
+        // x / Q = frac(sum_i y_i / q_i), y_i = [x_i (Q/q_i)^-1]_{q_i}, in long
+        // double (error ~ k 2^-64, times q' <= 2^48: < 2^-13): accept unless the
+        // rounding point is within 2^-10, else take the exact path below.
+        long double frac = 0;
+        for (std::size_t i = 0; i < k; ++i) {
+          const std::uint64_t y = math::mul_shoup(src.residues(i)[j], basis.punctured_inverse(i), ctx.modulus(i).value());
+          frac += static_cast<long double>(y) * inv_q[i];
+        }
+        frac -= static_cast<long double>(static_cast<std::uint64_t>(frac));
+        const long double v = frac * static_cast<long double>(target) + 0.5L;
+        const std::uint64_t r = static_cast<std::uint64_t>(v);
+        const long double part = v - static_cast<long double>(r);
+        if (part > 0x1p-10L && part < 1 - 0x1p-10L) {
+          dst[j] = r >= target ? r - target : r;
+          continue;
+        }
+      }
       for (std::size_t i = 0; i < k; ++i) residues[i] = src.residues(i)[j];
       const math::WideInt num = basis.compose(residues).times(static_cast<std::int64_t>(target)) + half_q;
       std::int64_t est = static_cast<std::int64_t>(std::floor(num.to_long_double() / q_ld));

@@ -274,3 +274,42 @@ TEST_P(EvaluatorTest, ForeignObjectsAreRefused) {
 INSTANTIATE_TEST_SUITE_P(Sets, EvaluatorTest,
                          ::testing::Values(ParamId::n2048_q54, ParamId::n4096_q108, ParamId::n8192_q216),
                          test_util::param_name);
+
+TEST(ModulusSwitch, FastPathAgreesWithExactRounding) {
+  // Multi-prime sets take a long-double path for targets <= 2^48: compare
+  // with exact rounding done here with WideInt on random coefficients.
+  const auto ctx = Context::get(ParamId::n8192_q216);
+  Evaluator eval(ctx);
+  std::mt19937_64 rng(31);
+  Ciphertext ct(*ctx, false);
+  for (std::size_t i = 0; i < ctx->moduli_count(); ++i) {
+    for (std::size_t j = 0; j < ctx->poly_degree(); ++j) {
+      ct.c0.residues(i)[j] = rng() % ctx->modulus(i).value();
+      ct.c1.residues(i)[j] = rng() % ctx->modulus(i).value();
+    }
+  }
+  ct.c0.residues(0)[0] = 0;  // x = 0 and x = Q - 1 edge values in coefficient 0
+  for (std::size_t i = 0; i < ctx->moduli_count(); ++i) ct.c0.residues(i)[0] = 0;
+  for (std::size_t i = 0; i < ctx->moduli_count(); ++i) ct.c1.residues(i)[0] = ctx->modulus(i).value() - 1;
+  const math::RnsBasis& basis = ctx->coeff_basis();
+  for (std::uint64_t target : {std::uint64_t{3}, std::uint64_t{1} << 20, (std::uint64_t{1} << 48) - 59}) {
+    const SwitchedCiphertext sw = eval.switch_modulus(ct, target, target);
+    std::uint64_t residues[8];
+    for (std::size_t j = 0; j < ctx->poly_degree(); j += 7) {
+      for (int which = 0; which < 2; ++which) {
+        const RnsPoly& p = which == 0 ? ct.c0 : ct.c1;
+        for (std::size_t i = 0; i < ctx->moduli_count(); ++i) residues[i] = p.residues(i)[j];
+        // round(x t / Q) by bisection-free exact check: r = floor((2 x t + Q) / (2Q)).
+        const math::WideInt num = basis.compose(residues).times(static_cast<std::int64_t>(target)).times(2) + basis.product();
+        const math::WideInt den = basis.product().times(2);
+        // Exact floor by long division estimate and correction.
+        std::int64_t r = static_cast<std::int64_t>(num.to_long_double() / den.to_long_double());
+        math::WideInt rem = num - den.times(r);
+        while (rem.is_negative()) { --r; rem += den; }
+        while (!(rem < den)) { ++r; rem -= den; }
+        const std::uint64_t expect = static_cast<std::uint64_t>(r) % target;
+        ASSERT_EQ((which == 0 ? sw.c0 : sw.c1)[j], expect) << "target " << target << " j " << j;
+      }
+    }
+  }
+}

@@ -45,8 +45,10 @@ void multiply_accumulate_u128(const std::uint64_t* a, const std::uint64_t* b, u1
 
 void reduce_u128(const u128* acc, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
-    // Fold the high word first so the Barrett precondition x < 2^64 q holds.
-    const std::uint64_t hi = q.reduce(static_cast<std::uint64_t>(acc[i] >> 64));
+    // Fold the high word first (only when needed) so the Barrett
+    // precondition x < 2^64 q holds.
+    std::uint64_t hi = static_cast<std::uint64_t>(acc[i] >> 64);
+    if (hi >= q.value()) hi = q.reduce(hi);
     out[i] = q.reduce((static_cast<u128>(hi) << 64) | static_cast<std::uint64_t>(acc[i]));
   }
 }

@@ -1,6 +1,9 @@
 #include "fhellm/he/linear.h"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <thread>
 #include <cmath>
 #include <cstring>
 #include <optional>
@@ -220,6 +223,35 @@ PlaintextNtt encode_weight_poly(const Context& ctx, const LinearGeometry& geo, s
     }
   }
   return PlaintextNtt::encode(ctx, p.data(), p.size());
+}
+
+// Runs f(i) for i < count on `threads` threads (the caller's included).
+// The first exception is rethrown on the caller's thread.
+template <class F>
+void parallel_for(std::size_t count, std::size_t threads, F&& f) {
+  threads = std::min(threads, count);
+  if (threads <= 1) {
+    for (std::size_t i = 0; i < count; ++i) f(i);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto work = [&] {
+    for (std::size_t i = next++; i < count; i = next++) {
+      try {
+        f(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace
@@ -452,7 +484,8 @@ LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload) {
 
 // ---- server -------------------------------------------------------------------
 std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, const EncodedWeights& weights,
-                                          const LinearServerKeys& keys) {
+                                          const LinearServerKeys& keys, std::size_t threads) {
+  threads = std::clamp<std::size_t>(threads, 1, 64);
   Reader r{upload, 0, "linear upload"};
   Header h;
   const LinearPlan plan = read_header(r, false, h);
@@ -476,7 +509,9 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
   write_header(w, rh, plan);
 
   Prng rng(random_seed());  // server-side randomness for re-randomization
-  CiphertextAccumulator acc(sk.context);
+  std::vector<CiphertextAccumulator> accs;
+  for (std::size_t t = 0; t < threads; ++t) accs.emplace_back(sk.context);
+  std::atomic<std::size_t> acc_next{0};
   for (std::uint32_t g = 0; g < geo.row_groups; ++g) {
     std::vector<Ciphertext> inputs;
     inputs.reserve(geo.chunks);
@@ -495,23 +530,31 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
     for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) {
       const std::uint32_t count = geo.sparse_in_packed(p);
       std::vector<std::optional<Ciphertext>> level(geo.chunk_width);
-      for (std::uint32_t i = 0; i < count; ++i) {
-        const std::size_t s = std::size_t{p} * geo.chunk_width + i;
-        acc.reset();
-        for (std::uint32_t c = 0; c < geo.chunks; ++c) acc.multiply_add_unchecked(inputs[c], (*polys)[s * geo.chunks + c]);
-        Ciphertext sparse = acc.result();
-        ev.transform_from_ntt_inplace(sparse);
-        level[i] = std::move(sparse);
-      }
+      // Each worker takes its own accumulator (acc_next hands them out).
+      acc_next = 0;
+      std::vector<std::vector<std::uint32_t>> share(threads);
+      for (std::uint32_t i = 0; i < count; ++i) share[i % threads].push_back(i);
+      parallel_for(threads, threads, [&](std::size_t t) {
+        CiphertextAccumulator& acc = accs[acc_next++];
+        for (std::uint32_t i : share[t]) {
+          const std::size_t s = std::size_t{p} * geo.chunk_width + i;
+          acc.reset();
+          for (std::uint32_t c = 0; c < geo.chunks; ++c)
+            acc.multiply_add_unchecked(inputs[c], (*polys)[s * geo.chunks + c]);
+          Ciphertext sparse = acc.result();
+          ev.transform_from_ntt_inplace(sparse);
+          level[i] = std::move(sparse);
+        }
+      });
       // Packing tree (see linear_reference.cpp for the same steps in the clear).
       for (int j = 1; j <= geo.log_chunk; ++j) {
         const std::uint32_t half = geo.chunk_width >> j;
         const std::uint64_t gal = geo.level_galois_element(j);
         const std::int64_t shift = geo.level_shift(j);
-        for (std::uint32_t i = 0; i < half; ++i) {
+        parallel_for(half, threads, [&](std::size_t i) {
           auto& even = level[i];
           auto& odd = level[i + half];
-          if (!even && !odd) continue;
+          if (!even && !odd) return;
           if (!even) even = Ciphertext(ctx, false);
           Ciphertext diff = *even;
           if (odd) {
@@ -522,7 +565,7 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
           }
           ev.apply_galois_inplace(diff, gal, sk.galois);
           ev.add_inplace(*even, diff);
-        }
+        });
         level.resize(half);
       }
       Ciphertext packed = level[0] ? std::move(*level[0]) : Ciphertext(ctx, false);

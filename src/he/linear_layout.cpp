@@ -254,7 +254,6 @@ LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_
         }
       }
     }
-    if (best) break;  // prefer the smallest ring that works
   }
   require(best.has_value(), ErrorCode::bad_parameters,
           "no parameter set holds the noise bound for T=" + std::to_string(shape.rows) +

@@ -49,7 +49,8 @@ std::int64_t run_case(LinearShape s, LinearPrecision prec, bool input_signed, in
     upload = fixture().client.encrypt(std::span<const std::uint8_t>(x), s, prec);
   }
   const EncodedWeights weights(w, s.out, s.in);
-  const auto reply = linear_evaluate(upload, weights, fixture().keys);
+  // Two server threads here (the parallel path); the hostile tests use one.
+  const auto reply = linear_evaluate(upload, weights, fixture().keys, 2);
   const auto y = fixture().client.decrypt(reply);
   const auto expect = clear::matmul(s.rows, s.in, s.out, x32.data(), w.data());
   const LinearPlan plan = plan_linear(s, prec, input_signed);

@@ -128,8 +128,9 @@ class LinearClient {
 // The server side. @throws Error on a malformed upload (bad_magic, bad_version,
 // truncated, trailing_bytes, unknown_parameter_id, parameter_mismatch,
 // shape_mismatch, coefficient_out_of_range, length_too_large) or missing keys.
+// `threads` worker threads for this call (1: the caller's thread only).
 std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, const EncodedWeights& weights,
-                                          const LinearServerKeys& keys);
+                                          const LinearServerKeys& keys, std::size_t threads = 1);
 
 // Header fields of an upload or a reply (after validation of magic, version, size).
 struct LinearMessageInfo {

@@ -1,21 +1,26 @@
 // fhellm generate: text from a prompt, streamed token by token, then a
 // one-line summary (stderr). --json prints one object instead.
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "fhellm/error.h"
+#include "fhellm/he/linear_layout.h"
+#include "fhellm/hybrid/artifact.h"
 #include "fhellm/hybrid/execute_backend.h"
 #include "fhellm/hybrid/hybrid_model.h"
 #include "fhellm/hybrid/hybrid_model_io.h"
+#include "fhellm/net/execute_client.h"
 
 namespace fhellm::cli {
 namespace {
 
 struct GenerateArgs {
   std::string model, tokenizer, prompt, fhe = "simulate", remote = "all-linear";
+  std::string artifact, server, precision = "exact";  // execute: client artifact, server URL, product precision
   std::size_t n_tokens = 64;
   float temperature = 0.0f, top_p = 1.0f;
   std::size_t top_k = 0;
@@ -29,12 +34,31 @@ void run_generate(const GenerateArgs& a) {
   const std::filesystem::path tok_path =
       a.model.empty() && a.tokenizer.empty() ? std::filesystem::path(FHELLM_DEFAULT_MODEL_DIR) / "tok512.bin"
                                              : std::filesystem::path(a.tokenizer);
-  hybrid::HybridModel hm = hybrid::HybridModel::load(model_path);
-  const auto tok = hybrid::load_tokenizer_for(tok_path, model_path, hm.model());
-  hm.set_remote_modules(a.remote);
   const hybrid::FheMode mode = hybrid::parse_fhe_mode(a.fhe);
+  require(mode == hybrid::FheMode::execute || (a.artifact.empty() && a.server.empty()), ErrorCode::bad_command_line,
+          "--artifact and --server go with --fhe execute");
+  require(a.artifact.empty() || (!a.server.empty() && a.model.empty()), ErrorCode::bad_command_line,
+          "--artifact NAME.client needs --server URL (the remote weights are there) and no --model");
+  // The client artifact holds no remote weight: model, tokenizer and remote set come from it.
+  std::optional<hybrid::ClientArtifact> artifact;
+  if (!a.artifact.empty()) artifact = hybrid::load_client_artifact(a.artifact);
+  hybrid::HybridModel hm = artifact ? hybrid::HybridModel(artifact->model) : hybrid::HybridModel::load(model_path);
+  const std::unique_ptr<tokenizer::Tokenizer> tok =
+      artifact ? std::move(artifact->tokenizer) : hybrid::load_tokenizer_for(tok_path, model_path, hm.model());
+  if (artifact) {
+    hm.set_remote_modules(artifact->remote);
+    hm.set_quantization(artifact->description.quant);
+  } else {
+    hm.set_remote_modules(a.remote);
+  }
   auto exec_stats = std::make_shared<hybrid::ExecuteStats>();
-  if (mode == hybrid::FheMode::execute) hybrid::use_execute_in_process(hm, {}, exec_stats);  // server in this process
+  if (mode == hybrid::FheMode::execute) {  // a server at --server, else one in this process
+    net::ExecuteClientOptions eo;
+    eo.server_url = a.server;
+    eo.precision = he::parse_linear_precision(a.precision);
+    if (artifact) eo.expected_description = std::make_shared<const hybrid::Bytes>(artifact->description_bytes);
+    exec_stats = net::enable_execute(hm, eo);
+  }
   hm.set_mode(mode);
 
   const auto prompt = hybrid::encode_prompt(*tok, hm.model(), a.prompt);
@@ -76,6 +100,8 @@ void run_generate(const GenerateArgs& a) {
                         {"remote_calls", r.remote.n_calls},
                         {"remote_seconds", r.remote.seconds}};
     if (mode == hybrid::FheMode::execute) {
+      const auto f = net::execute_figures(*exec_stats, r.ids.size(), r.prefill_seconds + r.decode_seconds);
+      for (const auto& [name, value] : net::execute_json_fields(f)) j[name] = value;
       j["bytes_up"] = exec_stats->channel.bytes_up;
       j["bytes_down"] = exec_stats->channel.bytes_down;
       j["key_upload_bytes"] = exec_stats->key_upload_bytes;
@@ -94,10 +120,8 @@ void run_generate(const GenerateArgs& a) {
                  a.fhe.c_str(), r.prefill_seconds, r.decode_seconds,
                  static_cast<unsigned long long>(r.remote.n_calls), r.remote.seconds);
     if (mode == hybrid::FheMode::execute && !r.ids.empty()) {
-      const double per_token = static_cast<double>(r.ids.size());
-      std::fprintf(stderr, "[fhellm] per token: %.1f KB up, %.1f KB down | server %.3f s, client %.3f s\n",
-                   exec_stats->channel.bytes_up / per_token / 1e3, exec_stats->channel.bytes_down / per_token / 1e3,
-                   exec_stats->channel.server_seconds / per_token, exec_stats->client_seconds / per_token);
+      const auto f = net::execute_figures(*exec_stats, r.ids.size(), r.prefill_seconds + r.decode_seconds);
+      std::fprintf(stderr, "%s\n", net::execute_summary_line(f).c_str());
     }
   }
 }
@@ -117,6 +141,10 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--seed", args->seed, "sampling seed")->capture_default_str();
   cmd->add_option("--fhe", args->fhe, "disable | simulate | execute")->capture_default_str();
   cmd->add_option("--remote", args->remote, "remote linear modules: all-linear, none, or e.g. qkv,lm_head")
+      ->capture_default_str();
+  cmd->add_option("--artifact", args->artifact, "execute: NAME.client written by `fhellm compile` (needs --server)");
+  cmd->add_option("--server", args->server, "execute: server URL, http://HOST:PORT (default: server in this process)");
+  cmd->add_option("--precision", args->precision, "execute: exact (simulate's tokens) or default (smaller replies)")
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "print one JSON object (ids, text, timings)");
   cmd->callback([args] { run_generate(*args); });

@@ -24,12 +24,6 @@ namespace fs = std::filesystem;
 using testing::GgufWriter;
 using testing::WriterType;
 
-fs::path temp_path(const std::string& name) {
-  const auto dir = fs::path(FHELLM_BINARY_DIR) / "test_tmp" / "gguf";
-  fs::create_directories(dir);
-  return dir / name;
-}
-
 void write_bytes(const fs::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -203,7 +197,7 @@ class GgufTypes : public ::testing::TestWithParam<WriterType> {};
 TEST_P(GgufTypes, TinyLlamaLoadsTheStoredWeightsAndLogits) {
   const ModelConfig c = tiny_llama();
   const auto original = random_model(c, 42);
-  const auto path = temp_path("tiny_llama_" + std::to_string(static_cast<int>(GetParam())) + ".gguf");
+  const auto path = testing::scratch_path("tiny_llama_" + std::to_string(static_cast<int>(GetParam())) + ".gguf");
   const ModelWeights stored = write_model_gguf(path, c, original->weights(), GetParam());
   const auto loaded = load_gguf(path);
   EXPECT_EQ(loaded->config().dim, c.dim);
@@ -212,13 +206,15 @@ TEST_P(GgufTypes, TinyLlamaLoadsTheStoredWeightsAndLogits) {
   expect_same_weights(loaded->weights(), stored);
   const auto reference = Model::create(c, stored);
   EXPECT_EQ(all_logits(loaded, kTokens), all_logits(reference, kTokens));
-  if (GetParam() == WriterType::f32) EXPECT_EQ(all_logits(loaded, kTokens), all_logits(original, kTokens));
+  if (GetParam() == WriterType::f32) {
+    EXPECT_EQ(all_logits(loaded, kTokens), all_logits(original, kTokens));
+  }
 }
 
 TEST_P(GgufTypes, TinyGpt2LoadsTheStoredWeightsAndLogits) {
   const ModelConfig c = tiny_gpt2();
   const auto original = random_model(c, 7);
-  const auto path = temp_path("tiny_gpt2_" + std::to_string(static_cast<int>(GetParam())) + ".gguf");
+  const auto path = testing::scratch_path("tiny_gpt2_" + std::to_string(static_cast<int>(GetParam())) + ".gguf");
   const ModelWeights stored = write_model_gguf(path, c, original->weights(), GetParam());
   const auto loaded = load_gguf(path);
   EXPECT_EQ(loaded->config().arch, Architecture::gpt2);
@@ -241,7 +237,7 @@ INSTANTIATE_TEST_SUITE_P(Types, GgufTypes,
 TEST(GgufModel, Stories260KMatchesTheLlama2cCheckpoint) {
   const fs::path bin = fs::path(FHELLM_SOURCE_DIR) / "models/stories260K.bin";
   const auto from_bin = load_llama2c(bin);
-  const auto path = temp_path("stories260K.gguf");
+  const auto path = testing::scratch_path("stories260K.gguf");
   write_model_gguf(path, from_bin->config(), from_bin->weights(), WriterType::f32);
   const auto from_gguf = load_gguf(path);
   const auto a = all_logits(from_gguf, kTokens), b = all_logits(from_bin, kTokens);
@@ -280,7 +276,7 @@ TEST(GgufModel, Stories260KMatchesTheLlama2cCheckpoint) {
 TEST(GgufModel, Gpt2TinyRandomMatchesTheSafetensorsFolder) {
   if (!testing::have_shared("models/gpt2-tiny-random")) GTEST_SKIP() << "no gpt2-tiny-random";
   const auto hf = load_hf_folder(testing::shared_dir() / "models/gpt2-tiny-random");
-  const auto path = temp_path("gpt2_tiny_random.gguf");
+  const auto path = testing::scratch_path("gpt2_tiny_random.gguf");
   write_model_gguf(path, hf->config(), hf->weights(), WriterType::f32);
   const auto g = load_gguf(path);
   EXPECT_EQ(all_logits(g, kTokens), all_logits(hf, kTokens));
@@ -288,7 +284,7 @@ TEST(GgufModel, Gpt2TinyRandomMatchesTheSafetensorsFolder) {
 
 TEST(Gguf, MetadataAndVocabulary) {
   const ModelConfig c = tiny_llama();
-  const auto path = temp_path("vocab.gguf");
+  const auto path = testing::scratch_path("vocab.gguf");
   write_model_gguf(path, c, random_model(c, 1)->weights(), WriterType::f32, true);
   GgufFile f(path);
   EXPECT_EQ(f.version(), 3u);
@@ -337,7 +333,7 @@ TEST(Gguf, Llama3RopeFreqsBecomeRopeScaling) {
   c.n_heads = 2;
   c.n_kv_heads = 1;
   const auto w = random_model(c, 5)->weights();
-  const auto path = temp_path("llama3_rope.gguf");
+  const auto path = testing::scratch_path("llama3_rope.gguf");
   const auto with_freqs = [&](double file_factor, double metadata_factor) {
     return [=](GgufWriter& g) {
       g.add_f32("llama.rope.scaling.factor", static_cast<float>(metadata_factor));
@@ -367,7 +363,7 @@ TEST(Gguf, Llama3RopeFreqsBecomeRopeScaling) {
 // ---- hostile files -------------------------------------------------------
 
 void expect_code(ErrorCode code, const std::string& bytes, bool load_model_too = false) {
-  const auto path = temp_path("hostile.gguf");
+  const auto path = testing::scratch_path("hostile.gguf");
   write_bytes(path, bytes);
   try {
     if (load_model_too) {
@@ -402,7 +398,7 @@ TEST(Gguf, RejectsHostileHeaders) {
   expect_code(ErrorCode::bad_version, header(1, 0, 0));
   expect_code(ErrorCode::bad_version, header(4, 0, 0));
   EXPECT_NO_THROW(GgufFile(([] {
-    const auto p = temp_path("empty_ok.gguf");
+    const auto p = testing::scratch_path("empty_ok.gguf");
     write_bytes(p, header(3, 0, 0));
     return p;
   })()));
@@ -434,7 +430,7 @@ TEST(Gguf, RejectsHostileTensorInfos) {
     return g.bytes() + std::string(data_bytes, '\0');
   };
   EXPECT_NO_THROW(GgufFile(([&] {
-    const auto p = temp_path("tensor_ok.gguf");
+    const auto p = testing::scratch_path("tensor_ok.gguf");
     write_bytes(p, with_tensor({4, 2}, 0, 0, 32));
     return p;
   })()));
@@ -456,7 +452,7 @@ TEST(Gguf, RejectsHostileTensorInfos) {
 TEST(Gguf, RejectsInconsistentModels) {
   const ModelConfig c = tiny_llama();
   const auto w = random_model(c, 3)->weights();
-  const auto path = temp_path("model_ok.gguf");
+  const auto path = testing::scratch_path("model_ok.gguf");
   write_model_gguf(path, c, w, WriterType::f32);
   std::ifstream in(path, std::ios::binary);
   const std::string good((std::istreambuf_iterator<char>(in)), {});
@@ -488,7 +484,7 @@ TEST(Gguf, RejectsInconsistentModels) {
   }
   // Every truncation fails cleanly.
   for (std::size_t cut = 0; cut < good.size(); cut += (cut < 2048 ? 7 : 997)) {
-    const auto p = temp_path("cut.gguf");
+    const auto p = testing::scratch_path("cut.gguf");
     write_bytes(p, good.substr(0, cut));
     EXPECT_THROW(load_gguf(p), Error) << "cut at " << cut;
   }
@@ -498,7 +494,7 @@ TEST(Gguf, RejectsInconsistentModels) {
   for (int i = 0; i < 150; ++i) {
     std::string s = good;
     for (int k = 0; k < 3; ++k) s[rng() % 1500] = static_cast<char>(rng());
-    const auto p = temp_path("flip.gguf");
+    const auto p = testing::scratch_path("flip.gguf");
     write_bytes(p, s);
     try {
       load_gguf(p);

@@ -19,12 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 using testing::GgufWriter;
 
-fs::path temp_path(const std::string& name) {
-  const auto dir = fs::path(FHELLM_BINARY_DIR) / "test_tmp" / "gguf";
-  fs::create_directories(dir);
-  return dir / name;
-}
-
 void write_bytes(const fs::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -51,7 +45,7 @@ TEST(GgufTokenizer, LlamaVocabularyEncodesLikeTheLlama2cFile) {
   g.add_i32s("tokenizer.ggml.token_type", types);
   g.add_u32("tokenizer.ggml.bos_token_id", 1);
   g.add_u32("tokenizer.ggml.eos_token_id", 2);
-  const auto path = temp_path("tok512_vocab.gguf");
+  const auto path = testing::scratch_path("tok512_vocab.gguf");
   write_bytes(path, g.bytes());
   const auto t = load_gguf_tokenizer(path);
   EXPECT_EQ(t->vocab_size(), 512u);
@@ -83,7 +77,7 @@ TEST(GgufTokenizerModel, Gpt2VocabularyEncodesLikeVocabMerges) {
   g.add_strings("tokenizer.ggml.tokens", tokens);
   g.add_strings("tokenizer.ggml.merges", merges);
   g.add_u32("tokenizer.ggml.eos_token_id", 50256);
-  const auto path = temp_path("gpt2_vocab.gguf");
+  const auto path = testing::scratch_path("gpt2_vocab.gguf");
   write_bytes(path, g.bytes());
   const auto t = load_gguf_tokenizer(path);
   EXPECT_EQ(t->vocab_size(), 50257u);
@@ -98,7 +92,7 @@ TEST(GgufTokenizerModel, Gpt2VocabularyEncodesLikeVocabMerges) {
 TEST(GgufTokenizer, FileWithoutTokenizerIsAnError) {
   GgufWriter g;
   g.add_string("general.architecture", "llama");
-  const auto path = temp_path("no_vocab.gguf");
+  const auto path = testing::scratch_path("no_vocab.gguf");
   write_bytes(path, g.bytes());
   try {
     load_gguf_tokenizer(path);

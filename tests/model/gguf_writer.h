@@ -5,13 +5,32 @@
 // must give back.
 #pragma once
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 namespace fhellm::model::testing {
+
+// A path in this process's scratch folder under the build tree, which is
+// removed at exit (ctest runs tests in parallel processes: each gets its own).
+inline std::filesystem::path scratch_path(const std::string& name) {
+  struct Root {
+    std::filesystem::path path =
+        std::filesystem::path(FHELLM_BINARY_DIR) / "test_tmp" / ("gguf_" + std::to_string(::getpid()));
+    Root() { std::filesystem::create_directories(path); }
+    ~Root() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static Root root;
+  return root.path / name;
+}
 
 // float -> IEEE half, round to nearest even; normal and zero values only
 // (tests keep weights in [-8, 8], well inside the normal range, or zero).

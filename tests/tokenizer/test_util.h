@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -32,9 +33,25 @@ inline std::string read_file(const std::filesystem::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// A fresh empty directory under the build tree for one test.
+// A scratch folder of this process under the build tree, removed at exit
+// (ctest runs tests in parallel processes: each gets its own).
+inline const std::filesystem::path& scratch_root() {
+  struct Root {
+    std::filesystem::path path = std::filesystem::path(FHELLM_BINARY_DIR) / "test_tmp" /
+                                 ("tokenizer_" + std::to_string(::getpid()));
+    Root() { std::filesystem::create_directories(path); }
+    ~Root() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static Root root;
+  return root.path;
+}
+
+// A fresh empty directory for one test.
 inline std::filesystem::path temp_dir(const std::string& name) {
-  const auto dir = std::filesystem::path(FHELLM_BINARY_DIR) / "test_tmp" / "tokenizer" / name;
+  const auto dir = scratch_root() / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

@@ -13,15 +13,15 @@ using namespace fhellm::math;
 
 namespace {
 
-enum Kernel { kReference = 0, kAvx2 = 1 };
+enum Kernel { kReference = 0, kAvx2 = 1, kIfma = 2 };
 
 template <bool Forward>
 void BM_Ntt(benchmark::State& state) {
   const std::size_t n = static_cast<std::size_t>(state.range(0));
   const int bits = static_cast<int>(state.range(1));
   const auto kernel = static_cast<Kernel>(state.range(2));
-  if (kernel == kAvx2 && !cpu_has_avx2()) {
-    state.SkipWithError("no AVX2");
+  if ((kernel == kAvx2 && !cpu_has_avx2()) || (kernel == kIfma && !cpu_has_avx512ifma())) {
+    state.SkipWithError("kernel not supported by this CPU");
     return;
   }
   const Modulus q(generate_ntt_primes(bits, 1, n)[0]);
@@ -31,13 +31,18 @@ void BM_Ntt(benchmark::State& state) {
   for (auto& v : a) v = rng() % q.value();
   for (auto _ : state) {
     if (Forward) {
-      kernel == kAvx2 ? ntt_forward_avx2(a.data(), tables) : ntt_forward_reference(a.data(), tables);
+      if (kernel == kIfma) ntt_forward_ifma(a.data(), tables);
+      else if (kernel == kAvx2) ntt_forward_avx2(a.data(), tables);
+      else ntt_forward_reference(a.data(), tables);
     } else {
-      kernel == kAvx2 ? ntt_inverse_avx2(a.data(), tables) : ntt_inverse_reference(a.data(), tables);
+      if (kernel == kIfma) ntt_inverse_ifma(a.data(), tables);
+      else if (kernel == kAvx2) ntt_inverse_avx2(a.data(), tables);
+      else ntt_inverse_reference(a.data(), tables);
     }
     benchmark::DoNotOptimize(a.data());
   }
-  state.SetLabel(std::string(kernel == kAvx2 ? "avx2" : "reference") + " q=" + std::to_string(bits) + "b");
+  state.SetLabel(std::string(kernel == kIfma ? "ifma" : (kernel == kAvx2 ? "avx2" : "reference")) + " q=" +
+                 std::to_string(bits) + "b");
 }
 
 void NttArgs(benchmark::internal::Benchmark* b) {
@@ -46,6 +51,9 @@ void NttArgs(benchmark::internal::Benchmark* b) {
   }
   for (std::int64_t n : {2048, 8192, 16384}) b->Args({n, 55, kAvx2});
   b->Args({2048, 27, kAvx2});
+  // IFMA needs q < 2^50.
+  for (int kernel : {kReference, kAvx2, kIfma}) b->Args({4096, 50, kernel});
+  b->Args({2048, 27, kIfma});
 }
 
 void BM_PointwiseMultiply(benchmark::State& state) {

@@ -25,6 +25,24 @@ NttTables::NttTables(std::size_t poly_degree, const Modulus& q) : n_(poly_degree
     inv_power = q.mul(inv_power, psi_inv);
   }
   inv_n_ = ShoupConstant(q.inverse(poly_degree), q);
+  fwd_values_.resize(n_);
+  inv_values_.resize(n_);
+  for (std::size_t i = 0; i < n_; ++i) {
+    fwd_values_[i] = fwd_[i].value;
+    inv_values_[i] = inv_[i].value;
+  }
+  if (q.value() < (std::uint64_t{1} << 50)) {
+    auto shoup52 = [&](std::uint64_t w) {
+      return static_cast<std::uint64_t>((static_cast<u128>(w) << 52) / q.value());
+    };
+    fwd_shoup52_.resize(n_);
+    inv_shoup52_.resize(n_);
+    for (std::size_t i = 0; i < n_; ++i) {
+      fwd_shoup52_[i] = shoup52(fwd_values_[i]);
+      inv_shoup52_[i] = shoup52(inv_values_[i]);
+    }
+    inv_n_shoup52_ = shoup52(inv_n_.value);
+  }
 }
 
 void ntt_forward_reference(std::uint64_t* a, const NttTables& tables) noexcept {
@@ -79,7 +97,9 @@ void ntt_inverse_reference(std::uint64_t* a, const NttTables& tables) noexcept {
 }
 
 void ntt_forward(std::uint64_t* values, const NttTables& tables) noexcept {
-  if (cpu_has_avx2()) {
+  if (tables.supports_ifma() && tables.poly_degree() >= 16 && cpu_has_avx512ifma()) {
+    ntt_forward_ifma(values, tables);
+  } else if (cpu_has_avx2()) {
     ntt_forward_avx2(values, tables);
   } else {
     ntt_forward_reference(values, tables);
@@ -87,7 +107,9 @@ void ntt_forward(std::uint64_t* values, const NttTables& tables) noexcept {
 }
 
 void ntt_inverse(std::uint64_t* values, const NttTables& tables) noexcept {
-  if (cpu_has_avx2()) {
+  if (tables.supports_ifma() && tables.poly_degree() >= 16 && cpu_has_avx512ifma()) {
+    ntt_inverse_ifma(values, tables);
+  } else if (cpu_has_avx2()) {
     ntt_inverse_avx2(values, tables);
   } else {
     ntt_inverse_reference(values, tables);

@@ -100,6 +100,30 @@ TEST_P(NttTest, Avx2MatchesReference) {
   }
 }
 
+TEST_P(NttTest, Avx512IfmaMatchesReference) {
+  const auto [n, bits] = GetParam();
+  if (!cpu_has_avx512ifma()) GTEST_SKIP() << "CPU has no AVX-512 IFMA (or SIMD disabled)";
+  // IFMA needs q < 2^50: use the case's degree with primes of 27, 45 and 49 bits.
+  for (int b : {27, 45, 49}) {
+    const Modulus q(generate_ntt_primes(b, 1, n)[0]);
+    const NttTables tables(n, q);
+    ASSERT_TRUE(tables.supports_ifma());
+    std::mt19937_64 rng(n * 13 + b);
+    for (int it = 0; it < 3; ++it) {
+      auto a = random_poly(n, q.value(), rng);
+      if (it == 2) std::fill(a.begin(), a.end(), q.value() - 1);
+      auto c = a;
+      ntt_forward_reference(a.data(), tables);
+      ntt_forward_ifma(c.data(), tables);
+      ASSERT_EQ(a, c) << "forward b=" << b;
+      ntt_inverse_reference(a.data(), tables);
+      ntt_inverse_ifma(c.data(), tables);
+      ASSERT_EQ(a, c) << "inverse b=" << b;
+    }
+  }
+  (void)bits;
+}
+
 TEST_P(NttTest, AutomorphismPermutationMatchesCoefficientMap) {
   const auto [n, bits] = GetParam();
   const Modulus q(generate_ntt_primes(bits, 1, n)[0]);
@@ -148,6 +172,24 @@ TEST(Ntt, SmallDegreesAndBadTables) {
   EXPECT_THROW(NttTables(4096, Modulus(12289)), fhellm::Error);  // 12289 != 1 mod 8192
   EXPECT_THROW(NttTables(1024, Modulus(12287)), fhellm::Error);  // not prime
   EXPECT_THROW(ntt_automorphism_permutation(1024, 4), fhellm::Error);
+}
+
+TEST(Ntt, IfmaOnSmallDegrees) {
+  if (!cpu_has_avx512ifma()) GTEST_SKIP() << "CPU has no AVX-512 IFMA (or SIMD disabled)";
+  for (std::size_t n : {16u, 32u, 64u}) {
+    const Modulus q(generate_ntt_primes(40, 1, n)[0]);
+    const NttTables tables(n, q);
+    std::mt19937_64 rng(n);
+    auto a = random_poly(n, q.value(), rng);
+    auto c = a;
+    ntt_forward_reference(a.data(), tables);
+    ntt_forward_ifma(c.data(), tables);
+    ASSERT_EQ(a, c);
+    ntt_inverse_reference(a.data(), tables);
+    ntt_inverse_ifma(c.data(), tables);
+    ASSERT_EQ(a, c);
+  }
+  EXPECT_FALSE(NttTables(1024, Modulus(generate_ntt_primes(55, 1, 1024)[0])).supports_ifma());
 }
 
 TEST(Ntt, DispatchHonoursSimdSwitch) {

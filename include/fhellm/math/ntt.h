@@ -9,9 +9,10 @@
 // inverse with merged psi twists (Longa-Naehrig, CANS 2016) and Harvey's lazy
 // butterflies (values in [0, 4q) inside, [0, q) at the ends).
 //
-// Kernels: a portable reference (ntt_*_reference) and an AVX2 version; the
-// plain ntt_forward / ntt_inverse pick the fastest one the CPU supports at run
-// time (see cpu_features.h). All versions give bit-identical outputs.
+// Kernels: a portable reference (ntt_*_reference), an AVX2 version and, for
+// q < 2^50, an AVX-512 IFMA version; the plain ntt_forward / ntt_inverse pick
+// the fastest one the CPU supports at run time (see cpu_features.h). All
+// versions give bit-identical outputs.
 #pragma once
 
 #include <cstddef>
@@ -39,6 +40,15 @@ class NttTables {
   const std::vector<ShoupConstant>& inverse_roots() const noexcept { return inv_; }
   const ShoupConstant& inv_degree() const noexcept { return inv_n_; }  // N^-1 mod q
 
+  // Structure-of-arrays copies for SIMD kernels: root values, and for q < 2^50
+  // their 52-bit Shoup constants floor(w 2^52 / q) (AVX-512 IFMA); empty otherwise.
+  const std::vector<std::uint64_t>& forward_values() const noexcept { return fwd_values_; }
+  const std::vector<std::uint64_t>& forward_shoup52() const noexcept { return fwd_shoup52_; }
+  const std::vector<std::uint64_t>& inverse_values() const noexcept { return inv_values_; }
+  const std::vector<std::uint64_t>& inverse_shoup52() const noexcept { return inv_shoup52_; }
+  std::uint64_t inv_degree_shoup52() const noexcept { return inv_n_shoup52_; }
+  bool supports_ifma() const noexcept { return !fwd_shoup52_.empty(); }
+
  private:
   std::size_t n_;
   int log_n_;
@@ -47,6 +57,8 @@ class NttTables {
   std::vector<ShoupConstant> fwd_;
   std::vector<ShoupConstant> inv_;
   ShoupConstant inv_n_;
+  std::vector<std::uint64_t> fwd_values_, fwd_shoup52_, inv_values_, inv_shoup52_;
+  std::uint64_t inv_n_shoup52_ = 0;
 };
 
 // In-place transforms. Input and output in [0, q); `values` has N entries.
@@ -60,6 +72,12 @@ void ntt_inverse_reference(std::uint64_t* values, const NttTables& tables) noexc
 // AVX2 kernels; call only when cpu_has_avx2(). Same contract, same results.
 void ntt_forward_avx2(std::uint64_t* values, const NttTables& tables) noexcept;
 void ntt_inverse_avx2(std::uint64_t* values, const NttTables& tables) noexcept;
+
+// AVX-512 IFMA kernels (52-bit multiply-add, 8 lanes); call only when
+// cpu_has_avx512ifma() and tables.supports_ifma() (q < 2^50) and N >= 16.
+// Same contract, same results.
+void ntt_forward_ifma(std::uint64_t* values, const NttTables& tables) noexcept;
+void ntt_inverse_ifma(std::uint64_t* values, const NttTables& tables) noexcept;
 
 // Negacyclic product by the schoolbook method, O(N^2): the test oracle.
 std::vector<std::uint64_t> negacyclic_multiply_schoolbook(const std::vector<std::uint64_t>& a,

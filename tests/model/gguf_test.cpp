@@ -306,6 +306,51 @@ TEST(Gguf, MetadataAndVocabulary) {
   EXPECT_EQ(m->config().eos_id, 2);
 }
 
+TEST(Gguf, DecodesHalfAndBfloatBitPatterns) {
+  // F16: +0, -0, smallest subnormal, largest subnormal, 1, -2, 65504, +inf.
+  const std::vector<std::uint16_t> half = {0x0000, 0x8000, 0x0001, 0x03FF, 0x3C00, 0xC000, 0x7BFF, 0x7C00};
+  const std::vector<float> half_values = {0.0f, -0.0f, 0x1p-24f, 0x3FFp-24f, 1.0f, -2.0f, 65504.0f,
+                                          std::numeric_limits<float>::infinity()};
+  // BF16: the top 16 bits of a float32.
+  const std::vector<float> bf_values = {1.0f, -3.5f, 0x1p-130f, 0x1.02p100f, 0.0f, -0.0f, 2.0f, 0.15625f};
+  std::string half_bytes, bf_bytes, q4_bytes;
+  for (auto h : half) half_bytes.append(reinterpret_cast<const char*>(&h), 2);
+  for (float f : bf_values) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    const auto top = static_cast<std::uint16_t>(bits >> 16);
+    bf_bytes.append(reinterpret_cast<const char*>(&top), 2);
+  }
+  // Q4_0 block with d = 0.5: values (nibble - 8) * 0.5; low nibbles first.
+  const std::uint16_t d = 0x3800;
+  q4_bytes.append(reinterpret_cast<const char*>(&d), 2);
+  for (int k = 0; k < 16; ++k) q4_bytes.push_back(static_cast<char>(k | (15 - k) << 4));
+  GgufWriter g;
+  g.add_tensor_bytes("half", {8}, 1, half_bytes);
+  g.add_tensor_bytes("bf16", {8}, 30, bf_bytes);
+  g.add_tensor_bytes("q4", {32}, 2, q4_bytes);
+  const auto path = testing::scratch_path("bits.gguf");
+  write_bytes(path, g.bytes());
+  const GgufFile f(path);
+  const auto h = f.read_float("half");
+  for (std::size_t i = 0; i < half.size(); ++i) {
+    EXPECT_EQ(h[i], half_values[i]) << i;
+    EXPECT_EQ(std::signbit(h[i]), std::signbit(half_values[i])) << i;
+  }
+  EXPECT_EQ(f.read_float("bf16"), bf_values);
+  const auto q = f.read_float("q4");
+  for (int k = 0; k < 16; ++k) {
+    EXPECT_EQ(q[static_cast<std::size_t>(k)], 0.5f * static_cast<float>(k - 8));
+    EXPECT_EQ(q[static_cast<std::size_t>(k) + 16], 0.5f * static_cast<float>(7 - k));
+  }
+  try {
+    f.read_float("nothing");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::missing_tensor);
+  }
+}
+
 // Llama 3.1 files carry RoPE scaling as rope_freqs (base / scaled inverse
 // frequency per pair), computed here from the published formula.
 std::vector<float> llama3_rope_freqs(std::size_t head_dim, double theta, double factor) {

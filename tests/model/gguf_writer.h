@@ -146,6 +146,14 @@ class GgufWriter {
     return stored;
   }
 
+  // A tensor whose data bytes are given as they are (any ggml type).
+  void add_tensor_bytes(const std::string& name, const std::vector<std::uint64_t>& ne, std::uint32_t type,
+                        const std::string& data) {
+    while (data_.size() % alignment_) data_.push_back('\0');
+    add_tensor_info(name, ne, type, data_.size());
+    data_ += data;
+  }
+
   // A tensor info with any fields and no data (for hostile files).
   void add_tensor_info(const std::string& name, const std::vector<std::uint64_t>& ne, std::uint32_t type,
                        std::uint64_t offset) {

@@ -28,8 +28,8 @@ namespace fhellm::he {
 // Stable ids (serialized; never renumber).
 enum class ParamId : std::uint16_t {
   n2048_q54 = 1,   // N = 2048, 2 x 27-bit primes (log2 Q = 54): the encrypted matrix product
-  n4096_q108 = 2,  // N = 4096, 2 x 54-bit primes (log2 Q = 108 <= 109)
-  n8192_q216 = 3,  // N = 8192, 4 x 54-bit primes (log2 Q = 216 <= 218)
+  n4096_q108 = 2,  // N = 4096, 3 x 36-bit primes (log2 Q = 108 <= 109)
+  n8192_q216 = 3,  // N = 8192, 44 + 4 x 43-bit primes (log2 Q = 216 <= 218)
 };
 
 struct ParameterSet {

@@ -185,10 +185,20 @@ void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& o
 
   // Scratch buffers reused across calls on this thread.
   thread_local std::vector<math::u128> acc0, acc1;
+  thread_local std::vector<std::uint64_t> acc0_64, acc1_64;
   thread_local std::vector<std::int64_t> digits;
   thread_local std::vector<std::uint64_t> lifted;
-  acc0.assign(k * n, 0);
-  acc1.assign(k * n, 0);
+  // Primes below 2^32: exact 64-bit lazy sums (vectorized 32x32 products).
+  std::size_t small_terms = ~std::size_t{0};
+  for (std::size_t l = 0; l < k; ++l) small_terms = std::min(small_terms, math::max_lazy_terms_u64(ctx.modulus(l)));
+  const bool small_primes = small_terms > 0;
+  if (small_primes) {
+    acc0_64.assign(k * n, 0);
+    acc1_64.assign(k * n, 0);
+  } else {
+    acc0.assign(k * n, 0);
+    acc1.assign(k * n, 0);
+  }
   lifted.resize(k * n);
   std::size_t max_digits = 0;
   for (std::size_t l : key.digits_per_prime) max_digits = std::max(max_digits, l);
@@ -198,7 +208,8 @@ void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& o
   std::uint64_t q_max = 0;
   for (std::size_t l = 0; l < k; ++l) q_max = std::max(q_max, ctx.modulus(l).value());
   const long double capacity = std::ldexp(1.0L, 128) / (static_cast<long double>(q_max) * q_max);
-  const std::size_t fold_every = capacity > 1e6L ? 1000000 : static_cast<std::size_t>(capacity) - 1;
+  const std::size_t fold_every = small_primes ? std::min<std::size_t>(small_terms, 1000000)
+                                 : (capacity > 1e6L ? 1000000 : static_cast<std::size_t>(capacity) - 1);
   std::size_t since_fold = 0;
 
   const std::int64_t base = std::int64_t{1} << (w >= 62 ? 61 : w);
@@ -229,14 +240,24 @@ void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& o
           r[j] = v < 0 ? ql - static_cast<std::uint64_t>(-v) : static_cast<std::uint64_t>(v);
         }
         math::ntt_forward(r, ctx.ntt_tables(l));
-        math::multiply_accumulate_u128(r, key.b[d].residues(l), acc0.data() + l * n, n);
-        math::multiply_accumulate_u128(r, key.a[d].residues(l), acc1.data() + l * n, n);
+        if (small_primes) {
+          math::multiply_accumulate_u64(r, key.b[d].residues(l), acc0_64.data() + l * n, n);
+          math::multiply_accumulate_u64(r, key.a[d].residues(l), acc1_64.data() + l * n, n);
+        } else {
+          math::multiply_accumulate_u128(r, key.b[d].residues(l), acc0.data() + l * n, n);
+          math::multiply_accumulate_u128(r, key.a[d].residues(l), acc1.data() + l * n, n);
+        }
       }
       if (++since_fold == fold_every) {
         for (std::size_t l = 0; l < k; ++l) {
           for (std::size_t j = 0; j < n; ++j) {
-            acc0[l * n + j] = ctx.modulus(l).reduce(acc0[l * n + j]);
-            acc1[l * n + j] = ctx.modulus(l).reduce(acc1[l * n + j]);
+            if (small_primes) {
+              acc0_64[l * n + j] = ctx.modulus(l).reduce(acc0_64[l * n + j]);
+              acc1_64[l * n + j] = ctx.modulus(l).reduce(acc1_64[l * n + j]);
+            } else {
+              acc0[l * n + j] = ctx.modulus(l).reduce(acc0[l * n + j]);
+              acc1[l * n + j] = ctx.modulus(l).reduce(acc1[l * n + j]);
+            }
           }
         }
         since_fold = 0;
@@ -248,8 +269,13 @@ void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& o
   out0.set_ntt_form(true);
   out1.set_ntt_form(true);
   for (std::size_t l = 0; l < k; ++l) {
-    math::reduce_u128(acc0.data() + l * n, out0.residues(l), n, ctx.modulus(l));
-    math::reduce_u128(acc1.data() + l * n, out1.residues(l), n, ctx.modulus(l));
+    if (small_primes) {
+      math::reduce_u64(acc0_64.data() + l * n, out0.residues(l), n, ctx.modulus(l));
+      math::reduce_u64(acc1_64.data() + l * n, out1.residues(l), n, ctx.modulus(l));
+    } else {
+      math::reduce_u128(acc0.data() + l * n, out0.residues(l), n, ctx.modulus(l));
+      math::reduce_u128(acc1.data() + l * n, out1.residues(l), n, ctx.modulus(l));
+    }
   }
 }
 

@@ -44,7 +44,7 @@ bool QuantizedLinears::contains(LinearId id) const {
 }
 
 const quant::QuantizedWeights& QuantizedLinears::get(LinearId id) const {
-  require(contains(id), ErrorCode::unknown_layer, "no quantized weights for " + model::linear_name(id));
+  if (!contains(id)) throw Error(ErrorCode::unknown_layer, "no quantized weights for " + model::linear_name(id));
   return *by_slot_[slot(id)];
 }
 

@@ -102,13 +102,14 @@ LinearView Model::linear(LinearId id) const {
   const ModelConfig& c = config_;
   auto data = [](const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); };
   if (id.kind == LinearKind::lm_head) {
-    require(id.layer == -1, ErrorCode::unknown_layer, "lm_head has layer -1, got " + std::to_string(id.layer));
+    if (id.layer != -1) throw Error(ErrorCode::unknown_layer, "lm_head has layer -1, got " + std::to_string(id.layer));
     const float* w = c.tied_head ? weights_.token_embedding.data() : weights_.lm_head.data();
     return {w, nullptr, c.vocab_size, c.dim};
   }
-  require(id.layer >= 0 && static_cast<std::size_t>(id.layer) < c.n_layers && static_cast<int>(id.kind) < kLinearKinds,
-          ErrorCode::unknown_layer, "no linear layer " + linear_name(id) + " in a model of " +
-                                        std::to_string(c.n_layers) + " layers");
+  if (id.layer < 0 || static_cast<std::size_t>(id.layer) >= c.n_layers || static_cast<int>(id.kind) >= kLinearKinds) {
+    throw Error(ErrorCode::unknown_layer,
+                "no linear layer " + linear_name(id) + " in a model of " + std::to_string(c.n_layers) + " layers");
+  }
   const LayerWeights& w = weights_.layers[static_cast<std::size_t>(id.layer)];
   switch (id.kind) {
     case LinearKind::qkv: return {w.wqkv.data(), data(w.bqkv), c.q_dim() + 2 * c.kv_dim(), c.dim};

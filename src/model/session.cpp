@@ -72,12 +72,16 @@ std::vector<float> Session::forward(std::span<const TokenId> tokens, bool all_lo
   const ModelConfig& c = model_->config();
   const std::size_t rows = tokens.size();
   require(rows > 0, ErrorCode::invalid_argument, "forward: no tokens");
-  require(position_ + rows <= max_context_, ErrorCode::context_overflow,
-          "forward: positions " + std::to_string(position_) + " + " + std::to_string(rows) +
-              " tokens exceed the context of " + std::to_string(max_context_));
+  if (position_ + rows > max_context_) {
+    throw Error(ErrorCode::context_overflow, "forward: positions " + std::to_string(position_) + " + " +
+                                                 std::to_string(rows) + " tokens exceed the context of " +
+                                                 std::to_string(max_context_));
+  }
   for (TokenId t : tokens) {
-    require(t >= 0 && static_cast<std::size_t>(t) < c.vocab_size, ErrorCode::unknown_token,
-            "forward: token id " + std::to_string(t) + " outside the vocabulary of " + std::to_string(c.vocab_size));
+    if (t < 0 || static_cast<std::size_t>(t) >= c.vocab_size) {
+      throw Error(ErrorCode::unknown_token, "forward: token id " + std::to_string(t) +
+                                                " outside the vocabulary of " + std::to_string(c.vocab_size));
+    }
   }
   const std::size_t d = c.dim, qkv = c.q_dim() + 2 * c.kv_dim();
   x_.resize(rows * d);

@@ -50,9 +50,12 @@ void int_matmul_reference(const std::uint8_t* x, std::size_t rows, std::size_t k
 
 void int_matmul_range(const std::uint8_t* x, std::size_t rows, std::size_t k, const std::int8_t* w, std::size_t n,
                       std::size_t n_begin, std::size_t n_end, std::int64_t* acc) {
-  require(k <= kMaxIntMatmulInputs, ErrorCode::bad_quantization,
-          "int_matmul: " + std::to_string(k) + " inputs exceed the exact limit " + std::to_string(kMaxIntMatmulInputs));
-  require(n_begin <= n_end && n_end <= n, ErrorCode::invalid_argument, "int_matmul: bad output range");
+  // Checked per call: build messages only on failure.
+  if (k > kMaxIntMatmulInputs) {
+    throw Error(ErrorCode::bad_quantization, "int_matmul: " + std::to_string(k) + " inputs exceed the exact limit " +
+                                                 std::to_string(kMaxIntMatmulInputs));
+  }
+  if (n_begin > n_end || n_end > n) throw Error(ErrorCode::invalid_argument, "int_matmul: bad output range");
   if (use_vnni()) {
     int_matmul_range_avx512_vnni(x, rows, k, w, n, n_begin, n_end, acc);
   } else {

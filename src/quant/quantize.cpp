@@ -43,8 +43,10 @@ QuantizedWeights quantize_weights_per_channel(const float* w, std::size_t n_out,
     const float* row = w + i * n_in;
     float max_abs = 0.0f;
     for (std::size_t j = 0; j < n_in; ++j) {
-      require(std::isfinite(row[j]), ErrorCode::bad_quantization,
-              "weight row " + std::to_string(i) + " column " + std::to_string(j) + " is not finite");
+      if (!std::isfinite(row[j])) {
+        throw Error(ErrorCode::bad_quantization,
+                    "weight row " + std::to_string(i) + " column " + std::to_string(j) + " is not finite");
+      }
       max_abs = std::max(max_abs, std::abs(row[j]));
     }
     const float scale = max_abs > 0.0f ? max_abs / q_max : 1.0f;
@@ -78,8 +80,9 @@ void quantize_rows(const float* x, std::size_t rows, std::size_t cols, int bits,
       lo = std::min(lo, row[j]);
       hi = std::max(hi, row[j]);
     }
-    require(std::isfinite(lo) && std::isfinite(hi), ErrorCode::bad_quantization,
-            "activation row " + std::to_string(t) + " holds a non-finite value");
+    if (!std::isfinite(lo) || !std::isfinite(hi)) {
+      throw Error(ErrorCode::bad_quantization, "activation row " + std::to_string(t) + " holds a non-finite value");
+    }
     const float scale = hi > lo ? (hi - lo) / levels : 1.0f;
     const float inv = 1.0f / scale;
     const float zp = std::clamp(round_even(-lo * inv), 0.0f, levels);
@@ -100,9 +103,10 @@ QuantizedRows quantize_rows(const float* x, std::size_t rows, std::size_t cols, 
 
 void dequantize_product(const std::int64_t* acc, const QuantizedRows& x, const QuantizedWeights& w, const float* bias,
                         float* y) {
-  require(x.cols == w.n_in, ErrorCode::shape_mismatch,
-          "dequantize_product: rows of " + std::to_string(x.cols) + " values for a layer of " +
-              std::to_string(w.n_in) + " inputs");
+  if (x.cols != w.n_in) {
+    throw Error(ErrorCode::shape_mismatch, "dequantize_product: rows of " + std::to_string(x.cols) +
+                                               " values for a layer of " + std::to_string(w.n_in) + " inputs");
+  }
   const std::size_t n = w.n_out;
   for (std::size_t t = 0; t < x.rows; ++t) {
     const std::int64_t zp = x.zero_points[t];

@@ -130,6 +130,10 @@ std::size_t LinearPlan::bytes_down() const noexcept {
   return 48 + geo.row_groups * ((bits + 7) / 8 + 2 * geo.packed_per_group);
 }
 
+std::size_t LinearPlan::weight_bytes() const noexcept {
+  return geo.weight_polys() * geo.poly_degree * parameter_set(param_id).coeff_modulus.size() * sizeof(std::uint64_t);
+}
+
 std::size_t LinearPlan::products() const noexcept {
   return std::size_t{geo.row_groups} * geo.sparse_per_group * geo.chunks;
 }
@@ -245,6 +249,11 @@ LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_
         if (kw > 1 && kw / 2 >= shape.in) break;             // chunk beyond k is waste
         auto plan = plan_linear_with(shape, precision, input_signed, id, kw, tw);
         if (!plan) continue;
+        // Server memory: NTT-form weights cost 8 bytes per slot and prime;
+        // sparse layouts (small n_w k_w) multiply that. Cap at 32 bytes per
+        // weight (or 64 MiB for small layers).
+        const double cap = std::max(64.0 * 1024 * 1024, 32.0 * shape.in * shape.out);
+        if (static_cast<double>(plan->weight_bytes()) > cap) continue;
         // 1 MB per 0.8 s: one byte is worth 0.8 us of server time.
         const double score = static_cast<double>(plan->bytes_up() + plan->bytes_down()) * 0.8e-3 +
                              plan->server_ms_model();

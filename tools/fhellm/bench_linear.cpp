@@ -125,6 +125,7 @@ void run_bench_linear(const BenchLinearArgs& a) {
                         {"error_floor", plan.error_floor},
                         {"key_switches", plan.key_switches()},
                         {"products", plan.products()},
+                        {"weight_bytes", plan.weight_bytes()},
                         {"model_bytes_up", plan.bytes_up()},
                         {"model_bytes_down", plan.bytes_down()},
                         {"server_keys_bytes", key_bytes},

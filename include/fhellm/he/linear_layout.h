@@ -141,6 +141,7 @@ struct LinearPlan {
   std::size_t bytes_up() const noexcept;    // upload message bytes
   std::size_t bytes_down() const noexcept;  // reply message bytes
   std::size_t products() const noexcept;    // plaintext x ciphertext products
+  std::size_t weight_bytes() const noexcept;  // server memory of the encoded weights
   std::size_t key_switches() const noexcept;
   double server_ms_model() const noexcept;  // rough single-core estimate used to rank layouts
 };

@@ -56,7 +56,9 @@ Bytes HttpChannel::exchange(ByteView request, int* http_status) {
   auto result = impl_->http->Post("/v1/message", body, "application/octet-stream");
   if (!result) {
     throw Error(ErrorCode::server_unavailable,
-                "server " + impl_->config.url + " did not answer: " + httplib::to_string(result.error()));
+                "server " + impl_->config.url + " did not answer (down, gone, or silent past the " +
+                    std::to_string(impl_->config.io_timeout.count()) + " ms timeout; httplib: " +
+                    httplib::to_string(result.error()) + ")");
   }
   if (http_status != nullptr) *http_status = result->status;
   return Bytes(result->body.begin(), result->body.end());

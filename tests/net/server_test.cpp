@@ -8,7 +8,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 #include <atomic>
+#include <filesystem>
 #include <condition_variable>
 #include <random>
 #include <thread>
@@ -313,6 +319,82 @@ TEST(HttpChannel, BadUrlsAreRefused) {
   EXPECT_EQ(code_of([&] { HttpChannel ch(c); }), ErrorCode::invalid_argument);
   c.url = "http://127.0.0.1:8600/v1";
   EXPECT_EQ(code_of([&] { HttpChannel ch(c); }), ErrorCode::invalid_argument);
+}
+
+// A self-signed certificate for 127.0.0.1, written as PEM files.
+void write_self_signed(const std::string& cert_path, const std::string& key_path) {
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  ASSERT_NE(key, nullptr);
+  X509* cert = X509_new();
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, "IP:127.0.0.1");
+  X509_add_ext(cert, san, -1);
+  X509_EXTENSION_free(san);
+  ASSERT_GT(X509_sign(cert, key, EVP_sha256()), 0);
+  FILE* f = std::fopen(cert_path.c_str(), "w");
+  PEM_write_X509(f, cert);
+  std::fclose(f);
+  f = std::fopen(key_path.c_str(), "w");
+  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(f);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+}
+
+TEST(ServerTls, HttpsRoundTripWithTheServersCertificate) {
+  const std::string dir = std::filesystem::temp_directory_path() / ("fhellm-tls-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
+  write_self_signed(cert, key);
+  ArithmeticService service;
+  ServerConfig config;
+  config.port = 0;
+  config.keep_alive_timeout = 1s;
+  config.tls_cert_path = cert;
+  config.tls_key_path = key;
+  Server server(service, config);
+  server.start();
+  ChannelConfig c;
+  c.url = "https://127.0.0.1:" + std::to_string(server.port());
+  c.ca_cert_path = cert;
+  {
+    HttpChannel ch(c);
+    ch.open_session(ArithmeticService::key_bytes(2));
+    const std::uint32_t ids[] = {1};
+    EXPECT_EQ(ch.call(ids, Bytes{1, 2}), (Bytes{4, 5}));
+  }
+  // Without trusting that certificate, the connection is refused.
+  ChannelConfig untrusted = c;
+  untrusted.ca_cert_path = dir + "/nothing.pem";
+  HttpChannel ch(untrusted);
+  EXPECT_EQ(code_of([&] { ch.open_session(ArithmeticService::key_bytes(2)); }), ErrorCode::server_unavailable);
+  // Plain HTTP to the HTTPS port does not hang either.
+  ChannelConfig plain = c;
+  plain.url = "http://127.0.0.1:" + std::to_string(server.port());
+  plain.io_timeout = 2s;
+  HttpChannel ph(plain);
+  EXPECT_EQ(code_of([&] { ph.open_session(ArithmeticService::key_bytes(2)); }), ErrorCode::server_unavailable);
+  server.stop();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ServerTls, MissingCertificateIsAnIoError) {
+  ArithmeticService service;
+  ServerConfig config;
+  config.port = 0;
+  config.tls_cert_path = "/nonexistent/cert.pem";
+  config.tls_key_path = "/nonexistent/key.pem";
+  Server server(service, config);
+  EXPECT_EQ(code_of([&] { server.start(); }), ErrorCode::io_error);
 }
 
 TEST(ServerStart, PortInUseIsAnIoError) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <thread>
 
 #include "fhellm/error.h"
 #include "fhellm/he/linear.h"
@@ -192,6 +193,67 @@ TEST_F(LinearHostile, KeysRoundTripAndDamage) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::missing_galois_key);
   }
+}
+
+}  // namespace
+}  // namespace fhellm::he
+
+namespace fhellm::he {
+namespace {
+
+TEST(LinearProduct, ConcurrentSessionsShareWeights) {
+  // Two sessions (own keys) call the same EncodedWeights at the same time.
+  const LinearShape shape{3, 40, 70};
+  std::mt19937_64 rng(21);
+  const auto w = random_w(std::size_t{shape.out} * shape.in, rng);
+  const EncodedWeights weights(w, shape.out, shape.in);
+  std::vector<std::int32_t> x32(std::size_t{shape.rows} * shape.in);
+  std::vector<std::uint8_t> x(x32.size());
+  for (std::size_t i = 0; i < x.size(); ++i) x32[i] = x[i] = static_cast<std::uint8_t>(rng());
+  const auto expect = clear::matmul(shape.rows, shape.in, shape.out, x32.data(), w.data());
+  auto session = [&](int id, bool* ok) {
+    const LinearClient client({ParamId::n2048_q54});
+    const LinearServerKeys keys = client.server_keys();
+    bool good = true;
+    for (int rep = 0; rep < 3; ++rep) {
+      const auto reply = linear_evaluate(client.encrypt(std::span<const std::uint8_t>(x), shape, LinearPrecision::exact),
+                                         weights, keys, 1 + id % 2);
+      good = good && client.decrypt(reply) == expect;
+    }
+    *ok = good;
+  };
+  bool ok1 = false, ok2 = false;
+  std::thread t1(session, 0, &ok1), t2(session, 1, &ok2);
+  t1.join();
+  t2.join();
+  EXPECT_TRUE(ok1);
+  EXPECT_TRUE(ok2);
+}
+
+TEST(LinearProduct, SessionKeysFitTheBudget) {
+  // One upload of keys per session: at most 8 MB for both parameter sets.
+  EXPECT_LE(fixture().keys.save().size(), std::size_t{8} << 20);
+}
+
+TEST(LinearProduct, ArgumentChecks) {
+  const std::vector<std::int8_t> w(6, 1);
+  EXPECT_THROW(EncodedWeights(w, 2, 4), Error);   // size mismatch
+  EXPECT_THROW(EncodedWeights(w, 0, 6), Error);   // empty shape
+  const EncodedWeights weights(w, 2, 3);
+  const std::vector<std::uint8_t> x(3, 1);
+  EXPECT_THROW((void)fixture().client.encrypt(std::span<const std::uint8_t>(x), {2, 3, 2}), Error);
+  // An upload for k = 3, n = 5 against 2 x 3 weights: shape_mismatch.
+  const auto upload = fixture().client.encrypt(std::span<const std::uint8_t>(x), {1, 3, 5});
+  try {
+    (void)linear_evaluate(upload, weights, fixture().keys);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::shape_mismatch);
+  }
+  // A client without the reply's parameter set cannot decrypt it.
+  const LinearClient other({ParamId::n4096_q108});
+  const auto good = fixture().client.encrypt(std::span<const std::uint8_t>(x), {1, 3, 2});
+  EXPECT_THROW((void)other.decrypt(linear_evaluate(good, weights, fixture().keys)), Error);
 }
 
 }  // namespace

@@ -106,6 +106,23 @@ TEST(GgufTokenizer, FileWithoutTokenizerIsAnError) {
   bad.add_f32s("tokenizer.ggml.scores", {0.0f});  // one score for two tokens
   write_bytes(path, bad.bytes());
   EXPECT_THROW(load_gguf_tokenizer(path), Error);
+  // Arrays of the wrong element type.
+  GgufWriter wrong;
+  wrong.add_string("tokenizer.ggml.model", "llama");
+  wrong.add_f32s("tokenizer.ggml.tokens", {1.0f, 2.0f});
+  write_bytes(path, wrong.bytes());
+  try {
+    load_gguf_tokenizer(path);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::bad_model_file) << e.what();
+  }
+  GgufWriter wrong_scores;
+  wrong_scores.add_string("tokenizer.ggml.model", "llama");
+  wrong_scores.add_strings("tokenizer.ggml.tokens", {"a"});
+  wrong_scores.add_strings("tokenizer.ggml.scores", {"high"});
+  write_bytes(path, wrong_scores.bytes());
+  EXPECT_THROW(load_gguf_tokenizer(path), Error);
 }
 
 }  // namespace

@@ -418,3 +418,26 @@ TEST(PreTokenizer, MatchesARegexEngineOnRandomStrings) {
 
 }  // namespace
 }  // namespace fhellm::tokenizer
+
+namespace fhellm::tokenizer {
+namespace {
+
+// The evaluation texts of the perplexity checks survive encode/decode with
+// the tokenizers the models use.
+TEST(LoadTokenizerModel, EvalTextsRoundTrip) {
+  const auto ref = shared_dir() / "reference";
+  if (!std::filesystem::exists(ref)) GTEST_SKIP() << "no " << ref;
+  const auto tok512 = load_tokenizer(testing::source_dir() / "models/tok512.bin", 512);
+  const std::string story = testing::read_file(ref / "eval_story.txt");
+  ASSERT_FALSE(story.empty());
+  EXPECT_EQ(tok512->decode(tok512->encode(story, true)), story);
+  if (!std::filesystem::exists(gpt2_dir())) GTEST_SKIP() << "no " << gpt2_dir();
+  const std::string vim = testing::read_file(ref / "eval_vimdoc.txt");
+  ASSERT_FALSE(vim.empty());
+  const auto ids = gpt2().encode(vim, false);
+  EXPECT_EQ(gpt2().decode(ids), vim);
+  EXPECT_LT(ids.size(), vim.size() / 2);  // BPE compresses English text
+}
+
+}  // namespace
+}  // namespace fhellm::tokenizer

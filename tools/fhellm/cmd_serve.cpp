@@ -4,9 +4,11 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <sstream>
 
 #include "commands.h"
 #include "fhellm/error.h"
+#include "fhellm/he/linear_layout.h"
 #include "fhellm/hybrid/artifact.h"
 #include "fhellm/hybrid/execute_backend.h"
 #include "fhellm/hybrid/hybrid_model.h"
@@ -18,7 +20,7 @@ namespace fhellm::cli {
 namespace {
 
 struct ServeArgs {
-  std::string artifact, model, shape;
+  std::string artifact, model, shape, prepare = "none";
   bool random_weights = false;
   std::uint64_t seed = 1;
   std::string remote = "all-linear", listen = "127.0.0.1:8600", tls_cert, tls_key;
@@ -63,6 +65,12 @@ void run_serve(const ServeArgs& a) {
     q.weight_bits = a.bits;
     hm.set_quantization(q);
     service = hybrid::make_remote_service(hm);
+  }
+  // Encode the weights of one-row (decode) calls now rather than on the first
+  // token of the first client: memory now, latency later.
+  if (a.prepare != "none") {
+    std::stringstream list(a.prepare);
+    for (std::string p; std::getline(list, p, ',');) service->prepare(1, he::parse_linear_precision(p));
   }
   net::ServerConfig config;
   std::tie(config.host, config.port) = parse_listen(a.listen);
@@ -115,6 +123,9 @@ void register_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--remote", args->remote, "with --model: remote modules")->capture_default_str();
   cmd->add_option("--bits", args->bits, "with --model: weight bits")->capture_default_str()->check(CLI::Range(2, 8));
+  cmd->add_option("--prepare", args->prepare,
+                  "encode weights for one-row calls at start: none, or a list of precisions (default,exact)")
+      ->capture_default_str();
   cmd->add_option("--listen", args->listen, "HOST:PORT (port 0: any free port, printed)")->capture_default_str();
   cmd->add_option("--threads", args->threads, "connection threads (bounds keep-alive clients)")->capture_default_str();
   cmd->add_option("--parallel", args->parallel, "linear calls evaluated at once (0: hardware threads)")

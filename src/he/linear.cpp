@@ -492,14 +492,16 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
   const LinearSessionKeys& sk = keys.get(plan.param_id);
   const Context& ctx = *sk.context;
   const LinearGeometry& geo = plan.geo;
-  const auto polys = weights.polys(plan);
   const Evaluator ev(sk.context);
   const std::size_t n = ctx.poly_degree();
   const std::uint64_t upload_modulus = std::uint64_t{1} << plan.upload_bits;
   const std::size_t record = 32 + packed_size_bytes(n, plan.upload_bits);
+  // Sizes before any work: a short upload must not make the server encode
+  // weights for a geometry it never uses.
   require(r.in.size() - r.pos == record * geo.input_cts(), ErrorCode::shape_mismatch,
           "linear upload: " + std::to_string(r.in.size() - r.pos) + " payload bytes, the shape needs " +
               std::to_string(record * geo.input_cts()));
+  const auto polys = weights.polys(plan);
 
   Writer w;
   Header rh;

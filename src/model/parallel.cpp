@@ -71,6 +71,10 @@ class Pool {
   bool stop_ = false;
 };
 
+// Set while a thread runs a chunk: a nested parallel_for runs inline instead
+// of waiting for the pool it is part of.
+thread_local bool in_pool_job = false;
+
 Pool& pool() {
   static Pool instance(n_threads() - 1);
   return instance;
@@ -92,15 +96,18 @@ std::size_t n_threads() {
 void parallel_for(std::size_t n, std::size_t min_chunk, const std::function<void(std::size_t, std::size_t)>& fn) {
   if (n == 0) return;
   std::size_t n_chunks = std::min(n_threads(), (n + min_chunk - 1) / std::max<std::size_t>(min_chunk, 1));
-  if (n_chunks <= 1) {
+  if (n_chunks <= 1 || in_pool_job) {
     fn(0, n);
     return;
   }
   const std::size_t per = (n + n_chunks - 1) / n_chunks;
   n_chunks = (n + per - 1) / per;
   pool().run(n_chunks, [&](std::size_t c) {
+    const bool outer = in_pool_job;
+    in_pool_job = true;
     const std::size_t begin = c * per;
     fn(begin, std::min(n, begin + per));
+    in_pool_job = outer;
   });
 }
 

@@ -235,10 +235,7 @@ void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& o
       for (std::size_t l = 0; l < k; ++l) {
         const std::uint64_t ql = ctx.modulus(l).value();
         std::uint64_t* r = lifted.data() + l * n;
-        for (std::size_t j = 0; j < n; ++j) {
-          const std::int64_t v = dig[j];
-          r[j] = v < 0 ? ql - static_cast<std::uint64_t>(-v) : static_cast<std::uint64_t>(v);
-        }
+        math::lift_signed(dig, ql, r, n);
         math::ntt_forward(r, ctx.ntt_tables(l));
         if (small_primes) {
           math::multiply_accumulate_u64(r, key.b[d].residues(l), acc0_64.data() + l * n, n);

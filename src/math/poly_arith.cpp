@@ -1,5 +1,8 @@
 #include "fhellm/math/poly_arith.h"
 
+#include "fhellm/math/cpu_features.h"
+#include "poly_arith_simd.h"
+
 namespace fhellm::math {
 
 void add_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept {
@@ -53,8 +56,16 @@ void reduce_u128(const u128* acc, std::uint64_t* out, std::size_t n, const Modul
   }
 }
 
+void lift_signed(const std::int64_t* v, std::uint64_t q, std::uint64_t* out, std::size_t n) noexcept {
+  if (cpu_has_avx512ifma()) return lift_signed_avx512(v, q, out, n);
+  for (std::size_t j = 0; j < n; ++j) {
+    out[j] = v[j] < 0 ? q - static_cast<std::uint64_t>(-v[j]) : static_cast<std::uint64_t>(v[j]);
+  }
+}
+
 void multiply_accumulate_u64(const std::uint64_t* __restrict a, const std::uint64_t* __restrict b,
                              std::uint64_t* __restrict acc, std::size_t n) noexcept {
+  if (cpu_has_avx512ifma()) return multiply_accumulate_u64_avx512(a, b, acc, n);
   for (std::size_t i = 0; i < n; ++i) {
     // Operands are < 2^32: the 32x32 multiply is exact (vpmuludq).
     acc[i] += static_cast<std::uint64_t>(static_cast<std::uint32_t>(a[i])) * static_cast<std::uint32_t>(b[i]);

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "fhellm/error.h"
+#include "fhellm/math/cpu_features.h"
 #include "fhellm/math/modulus.h"
 #include "fhellm/math/poly_arith.h"
 #include "fhellm/math/primes.h"
@@ -122,6 +123,32 @@ TEST(RnsBasis, ComposeDecomposeRoundTrip) {
   EXPECT_EQ(basis.compose_centered(residues), WideInt::from_i64(small));
   EXPECT_THROW(RnsBasis({Modulus(6), Modulus(9)}), fhellm::Error);
   EXPECT_THROW(RnsBasis(std::vector<Modulus>{}), fhellm::Error);
+}
+
+TEST(PolyArith, SimdKernelsMatchPortableLoops) {
+  // lift_signed and multiply_accumulate_u64 dispatch to AVX-512 builds: compare
+  // with the same computation done here, with SIMD enabled and disabled.
+  std::mt19937_64 rng(8);
+  const std::uint64_t q = 134176769;
+  const std::size_t n = 1000;  // not a multiple of 8: exercises the tails
+  std::vector<std::int64_t> v(n);
+  for (auto& x : v) x = static_cast<std::int64_t>(rng() % (2 * q - 1)) - static_cast<std::int64_t>(q - 1);
+  std::vector<std::uint64_t> a(n), b(n), acc0(n, 7), expect_acc(n), lifted(n), expect_lift(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    a[i] = rng() % q;
+    b[i] = rng() % q;
+    expect_acc[i] = 7 + a[i] * b[i];
+    expect_lift[i] = v[i] < 0 ? q - static_cast<std::uint64_t>(-v[i]) : static_cast<std::uint64_t>(v[i]);
+  }
+  for (bool simd : {true, false}) {
+    set_simd_enabled(simd);
+    auto acc = acc0;
+    multiply_accumulate_u64(a.data(), b.data(), acc.data(), n);
+    lift_signed(v.data(), q, lifted.data(), n);
+    EXPECT_EQ(acc, expect_acc) << "simd " << simd;
+    EXPECT_EQ(lifted, expect_lift) << "simd " << simd;
+  }
+  set_simd_enabled(true);
 }
 
 TEST(PolyArith, LazyAccumulatorsMatchReduced) {

@@ -24,6 +24,9 @@ void multiply_scalar_mod(const std::uint64_t* a, std::uint64_t scalar, std::uint
 void multiply_add_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
                       const Modulus& q) noexcept;
 
+// out[j] = v[j] mod q for signed |v[j]| < q (q + v when negative).
+void lift_signed(const std::int64_t* v, std::uint64_t q, std::uint64_t* out, std::size_t n) noexcept;
+
 // Lazy accumulation for long sums of products (the encrypted matrix product):
 // acc[i] += a[i] * b[i] as exact 128-bit integers; reduce once at the end.
 // Safe for 2^128 / q^2 terms (>= 2^6 terms even at q = 2^61).

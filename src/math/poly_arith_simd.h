@@ -1,0 +1,14 @@
+// AVX-512 versions of some poly_arith kernels (same contracts); called by the
+// dispatchers in poly_arith.cpp when cpu_has_avx512ifma() (the AVX-512 flag set).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fhellm::math {
+
+void lift_signed_avx512(const std::int64_t* v, std::uint64_t q, std::uint64_t* out, std::size_t n) noexcept;
+void multiply_accumulate_u64_avx512(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc,
+                                    std::size_t n) noexcept;
+
+}  // namespace fhellm::math

@@ -14,6 +14,7 @@
 #include "fhellm/he/decryptor.h"
 #include "fhellm/he/encryptor.h"
 #include "fhellm/he/evaluator.h"
+#include "fhellm/he/linear_reference.h"
 #include "fhellm/he/prng.h"
 #include "fhellm/he/serialization.h"
 #include "fhellm/math/wide_int.h"
@@ -280,6 +281,13 @@ std::vector<std::uint8_t> LinearServerKeys::save() const {
     const auto g = he::save(k.galois, *k.context);
     w.u32(static_cast<std::uint32_t>(g.size()));
     w.bytes(g.data(), g.size());
+    if (k.galois_input.keys().empty()) {
+      w.u32(0);
+    } else {
+      const auto gi = he::save(k.galois_input, *k.context);
+      w.u32(static_cast<std::uint32_t>(gi.size()));
+      w.bytes(gi.data(), gi.size());
+    }
     const auto z = he::save(k.zero, *k.context);
     w.u32(static_cast<std::uint32_t>(z.size()));
     w.bytes(z.data(), z.size());
@@ -303,6 +311,13 @@ LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
     k.context = Context::get(id);
     const auto gsize = r.le(4);
     k.galois = load_galois_keys(*k.context, r.take(gsize));
+    const auto gisize = r.le(4);
+    if (gisize > 0) {
+      k.galois_input = load_galois_keys(*k.context, r.take(gisize));
+      for (std::uint64_t e : packing_galois_elements(k.context->poly_degree()))
+        require(k.galois_input.has(e), ErrorCode::missing_galois_key,
+                "linear server keys: input-side Galois element " + std::to_string(e) + " missing");
+    }
     const auto zsize = r.le(4);
     k.zero = load_ciphertext(*k.context, r.take(zsize));
     for (std::uint64_t e : packing_galois_elements(k.context->poly_degree()))
@@ -328,7 +343,8 @@ std::shared_ptr<const std::vector<PlaintextNtt>> EncodedWeights::polys(const Lin
   require(plan.geo.shape.in == in_ && plan.geo.shape.out == out_, ErrorCode::shape_mismatch,
           "weights are " + std::to_string(out_) + " x " + std::to_string(in_) + ", the call is " +
               std::to_string(plan.geo.shape.out) + " x " + std::to_string(plan.geo.shape.in));
-  const auto key = std::make_tuple(static_cast<int>(plan.param_id), plan.geo.chunk_width, plan.geo.outputs_per_poly);
+  const auto key = std::make_tuple(static_cast<int>(plan.param_id) * 16 + plan.geo.input_levels, plan.geo.chunk_width,
+                                   plan.geo.outputs_per_poly);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = cache_.find(key);
@@ -338,9 +354,18 @@ std::shared_ptr<const std::vector<PlaintextNtt>> EncodedWeights::polys(const Lin
   const auto ctx = Context::get(plan.param_id);
   auto polys = std::make_shared<std::vector<PlaintextNtt>>();
   polys->reserve(plan.geo.weight_polys());
-  for (std::uint32_t s = 0; s < plan.geo.sparse_per_group; ++s)
-    for (std::uint32_t c = 0; c < plan.geo.chunks; ++c)
-      polys->push_back(encode_weight_poly(*ctx, plan.geo, w_, s, c));
+  const LinearGeometry& geo = plan.geo;
+  if (geo.input_levels == 0) {
+    for (std::uint32_t s = 0; s < geo.sparse_per_group; ++s)
+      for (std::uint32_t c = 0; c < geo.chunks; ++c) polys->push_back(encode_weight_poly(*ctx, geo, w_, s, c));
+  } else {
+    // Order: packed p, live entry i, chunk c, input-side mask b.
+    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p)
+      for (std::uint32_t i = 0; i < geo.live_entries(p); ++i)
+        for (std::uint32_t c = 0; c < geo.chunks; ++c)
+          for (const auto& f : clear::folded_weight_polys(geo, w_.data(), p, i, c))
+            polys->push_back(PlaintextNtt::encode(*ctx, f.data(), f.size()));
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   auto [it, inserted] = cache_.emplace(key, std::move(polys));
   return it->second;
@@ -373,6 +398,8 @@ LinearServerKeys LinearClient::server_keys() const {
     s.context = k->context;
     const auto elts = packing_galois_elements(k->context->poly_degree());
     s.galois = make_galois_keys(*k->context, k->secret, elts);
+    if (const int w = linear_input_decomposition_bits(id); w > 0)
+      s.galois_input = make_galois_keys(*k->context, k->secret, elts, w);
     s.zero = Encryptor(k->context, k->secret).encrypt_zero();
     out.insert(std::move(s));
   }
@@ -529,9 +556,32 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
       to_ntt(ct.c0, ctx);
       inputs.push_back(std::move(ct));
     }
+    // Input side of the split point: sigma_mask(input_c), mask over the first
+    // L tree levels (inputs[c * masks + mask], NTT form).
+    const std::uint32_t masks = 1u << geo.input_levels;
+    if (masks > 1) {
+      std::vector<Ciphertext> rotated(std::size_t{geo.chunks} * masks);
+      parallel_for(geo.chunks, threads, [&](std::size_t c) {
+        Ciphertext base = inputs[c];
+        ev.transform_from_ntt_inplace(base);
+        rotated[c * masks] = base;
+        for (int j = 1; j <= geo.input_levels; ++j) {
+          const std::uint32_t bit = 1u << (j - 1);
+          for (std::uint32_t b = 0; b < bit; ++b) {
+            Ciphertext r = rotated[c * masks + b];
+            ev.apply_galois_inplace(r, geo.level_galois_element(j), sk.galois_input);
+            rotated[c * masks + (b | bit)] = std::move(r);
+          }
+        }
+        for (std::uint32_t b = 0; b < masks; ++b) ev.transform_to_ntt_inplace(rotated[c * masks + b]);
+      });
+      inputs = std::move(rotated);
+    }
+    std::size_t entry_offset = 0;  // live entries of the packed cts before p
     for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) {
-      const std::uint32_t count = geo.sparse_in_packed(p);
-      std::vector<std::optional<Ciphertext>> level(geo.chunk_width);
+      // Tree entries at level L (the sparse results when L = 0).
+      const std::uint32_t count = geo.live_entries(p);
+      std::vector<std::optional<Ciphertext>> level(geo.entries_per_packed());
       // Each worker takes its own accumulator (acc_next hands them out).
       acc_next = 0;
       std::vector<std::vector<std::uint32_t>> share(threads);
@@ -539,17 +589,23 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
       parallel_for(threads, threads, [&](std::size_t t) {
         CiphertextAccumulator& acc = accs[acc_next++];
         for (std::uint32_t i : share[t]) {
-          const std::size_t s = std::size_t{p} * geo.chunk_width + i;
           acc.reset();
-          for (std::uint32_t c = 0; c < geo.chunks; ++c)
-            acc.multiply_add_unchecked(inputs[c], (*polys)[s * geo.chunks + c]);
+          if (masks == 1) {
+            const std::size_t s = std::size_t{p} * geo.chunk_width + i;
+            for (std::uint32_t c = 0; c < geo.chunks; ++c)
+              acc.multiply_add_unchecked(inputs[c], (*polys)[s * geo.chunks + c]);
+          } else {
+            const std::size_t base = (entry_offset + i) * geo.chunks * masks;
+            for (std::size_t c = 0; c < std::size_t{geo.chunks} * masks; ++c)
+              acc.multiply_add_unchecked(inputs[c], (*polys)[base + c]);
+          }
           Ciphertext sparse = acc.result();
           ev.transform_from_ntt_inplace(sparse);
           level[i] = std::move(sparse);
         }
       });
       // Packing tree (see linear_reference.cpp for the same steps in the clear).
-      for (int j = 1; j <= geo.log_chunk; ++j) {
+      for (int j = geo.input_levels + 1; j <= geo.log_chunk; ++j) {
         const std::uint32_t half = geo.chunk_width >> j;
         const std::uint64_t gal = geo.level_galois_element(j);
         const std::int64_t shift = geo.level_shift(j);
@@ -589,6 +645,7 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
         fl.c0 = RnsPoly::from_signed(ctx, flood.data(), n);
         ev.add_inplace(packed, fl);
       }
+      entry_offset += count;
       const SwitchedCiphertext sw =
           ev.switch_modulus(packed, std::uint64_t{1} << plan.body_bits, std::uint64_t{1} << plan.mask_bits);
       write_values(w, sw.c1, plan.mask_bits);

@@ -40,7 +40,7 @@ LinearPrecision parse_linear_precision(std::string_view name) {
 }
 
 LinearGeometry LinearGeometry::make(LinearShape shape, std::uint32_t poly_degree, std::uint32_t chunk_width,
-                                    std::uint32_t rows_per_ct) {
+                                    std::uint32_t rows_per_ct, int input_levels) {
   require(shape.rows >= 1 && shape.rows <= kLinearMaxRows && shape.in >= 1 && shape.in <= kLinearMaxIn &&
               shape.out >= 1 && shape.out <= kLinearMaxOut,
           ErrorCode::invalid_argument,
@@ -62,6 +62,9 @@ LinearGeometry LinearGeometry::make(LinearShape shape, std::uint32_t poly_degree
   g.sparse_per_group = ceil_div(shape.out, g.outputs_per_poly);
   g.packed_per_group = ceil_div(g.sparse_per_group, chunk_width);
   g.log_chunk = log2_exact(chunk_width);
+  require(input_levels >= 0 && input_levels <= g.log_chunk, ErrorCode::invalid_argument,
+          "linear layout: input levels " + std::to_string(input_levels) + " outside 0..log2(k_w)");
+  g.input_levels = input_levels;
   return g;
 }
 
@@ -74,8 +77,9 @@ std::size_t LinearGeometry::tree_key_switches(std::uint32_t count) const noexcep
   // Level j merges entries i and i + k_w/2^j; an entry exists once either half
   // holds a sparse result, and every existing entry needs one automorphism.
   std::size_t total = 0;
-  std::uint64_t live = count;  // entries at level j-1 are 0..live-1 of 2^(l-j+1)
-  for (int j = 1; j <= log_chunk; ++j) {
+  // Entries at level L are 0..live-1 of k_w/2^L; level j merges i and i + k_w/2^j.
+  std::uint64_t live = std::min<std::uint64_t>(count, entries_per_packed());
+  for (int j = input_levels + 1; j <= log_chunk; ++j) {
     const std::uint64_t half = chunk_width >> j;
     const std::uint64_t merged = std::min<std::uint64_t>(live, half);
     total += merged;
@@ -104,6 +108,14 @@ std::vector<std::uint32_t> LinearGeometry::used_positions(std::uint32_t g, std::
     if (packed_cell(g, p, pos)) out.push_back(pos);
   return out;
 }
+
+std::size_t LinearGeometry::weight_polys() const noexcept {
+  std::size_t entries = 0;
+  for (std::uint32_t p = 0; p < packed_per_group; ++p) entries += live_entries(p);
+  return entries * chunks * (std::size_t{1} << input_levels);
+}
+
+int linear_input_decomposition_bits(ParamId id) noexcept { return id == ParamId::n2048_q54 ? 3 : 0; }
 
 double LinearNoise::bound() const { return z * std::sqrt(total()); }
 
@@ -141,7 +153,7 @@ std::size_t LinearPlan::products() const noexcept {
 std::size_t LinearPlan::key_switches() const noexcept {
   std::size_t per_group = 0;
   for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) per_group += geo.tree_key_switches(geo.sparse_in_packed(p));
-  return per_group * geo.row_groups;
+  return per_group * geo.row_groups + geo.input_key_switches();
 }
 
 double LinearPlan::server_ms_model() const noexcept {
@@ -154,15 +166,22 @@ double LinearPlan::server_ms_model() const noexcept {
   const double ks_ns = (digits + 4) * ntt_ns / primes * primes + 2 * digits * primes * n * 1.0;
   const double input_ns = static_cast<double>(geo.input_cts()) * 2 * ntt_ns;
   const double sparse_ns = static_cast<double>(geo.row_groups) * geo.sparse_per_group * 2 * ntt_ns;
+  // Input-side key switches have more digits (small gadget): cost in proportion.
+  const double in_digits = geo.input_levels > 0 ? static_cast<double>(gadget_digit_count(ps, input_decomposition_bits)) : 0;
+  const double extra_in_ns = static_cast<double>(geo.input_key_switches()) * (in_digits - digits) * (ntt_ns / primes * primes + 2 * primes * n);
   return (static_cast<double>(products()) * prod_ns + static_cast<double>(key_switches()) * ks_ns + input_ns +
-          sparse_ns) * 1e-6;
+          sparse_ns + extra_in_ns) * 1e-6;
 }
 
 std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision precision, bool input_signed,
-                                           ParamId id, std::uint32_t chunk_width, std::uint32_t rows_per_ct) {
+                                           ParamId id, std::uint32_t chunk_width, std::uint32_t rows_per_ct,
+                                           int input_levels) {
   const ParameterSet& ps = parameter_set(id);
+  if (input_levels > 0 && linear_input_decomposition_bits(id) == 0) return std::nullopt;
   LinearPlan plan;
-  plan.geo = LinearGeometry::make(shape, static_cast<std::uint32_t>(ps.poly_degree), chunk_width, rows_per_ct);
+  plan.geo = LinearGeometry::make(shape, static_cast<std::uint32_t>(ps.poly_degree), chunk_width, rows_per_ct,
+                                  input_levels);
+  plan.input_decomposition_bits = input_levels > 0 ? linear_input_decomposition_bits(id) : 0;
   plan.param_id = id;
   plan.precision = precision;
   plan.input_signed = input_signed;
@@ -193,8 +212,21 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   // Tree: a node of level j (k_w/2^j of them) is doubled (at worst, in
   // variance x4) by each of the l - j later levels.
   double tree = 0;
-  for (int j = 1; j <= plan.geo.log_chunk; ++j)
+  for (int j = input_levels + 1; j <= plan.geo.log_chunk; ++j)
     tree += (m / std::exp2(j)) * std::exp2(2.0 * (plan.geo.log_chunk - j)) * v_ks;
+  // Input side: sigma_h(in) carries up to L small-gadget key switches; it is
+  // multiplied by a folded weight polynomial (2^L weight polys summed: worst
+  // case ||V||^2 <= 4^L * n_w k_w * 128^2), summed over 2^L automorphisms and
+  // C chunks, then amplified coherently by the remaining trace (k_w / 2^L)^2.
+  if (input_levels > 0) {
+    const double in_digits = static_cast<double>(gadget_digit_count(ps, plan.input_decomposition_bits));
+    const double v_in = in_digits * n * std::exp2(2.0 * plan.input_decomposition_bits) / 12.0 * 10.5;
+    const double folded = std::exp2(2.0 * input_levels) * static_cast<double>(plan.geo.outputs_per_poly) *
+                          chunk_width * 128.0 * 128.0;
+    const double rest = m / std::exp2(input_levels);
+    nz.input_side = static_cast<double>(plan.geo.chunks) * std::exp2(input_levels) * input_levels * v_in * folded *
+                    rest * rest;
+  }
   // Re-randomization adds u * e0 (u ternary, e0 the public encryption's error).
   nz.packing = tree + n * (2.0 / 3.0) * 10.5;
 
@@ -222,7 +254,7 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
                               std::min<double>(static_cast<double>(plan.geo.outputs_per_poly) * chunk_width,
                                                static_cast<double>(shape.out) * chunk_width);
   const double gain = m * m * weight_terms * 128.0 * 128.0;
-  const double left = budget - nz.packing - nz.download_body - nz.download_mask - nz.flood;
+  const double left = budget - nz.packing - nz.input_side - nz.download_body - nz.download_mask - nz.flood;
   if (left <= gain * 10.5) return std::nullopt;
   const double round_var = left / gain - 10.5;
   int d = static_cast<int>(std::floor(0.5 * std::log2(round_var * 12.0)));
@@ -247,7 +279,8 @@ LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_
       for (std::uint32_t tw = 1; kw * tw <= n; tw *= 2) {
         if (tw > 1 && tw / 2 >= shape.rows) break;           // rows beyond T are waste
         if (kw > 1 && kw / 2 >= shape.in) break;             // chunk beyond k is waste
-        auto plan = plan_linear_with(shape, precision, input_signed, id, kw, tw);
+        for (int levels = 0; levels <= std::min(kLinearMaxInputLevels, log2_exact(kw)); ++levels) {
+        auto plan = plan_linear_with(shape, precision, input_signed, id, kw, tw, levels);
         if (!plan) continue;
         // Server memory: NTT-form weights cost 8 bytes per slot and prime;
         // sparse layouts (small n_w k_w) multiply that. Cap at 32 bytes per
@@ -260,6 +293,7 @@ LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_
         if (score < best_score) {
           best_score = score;
           best = std::move(plan);
+        }
         }
       }
     }
@@ -275,7 +309,7 @@ std::string describe(const LinearPlan& plan) {
   const LinearGeometry& g = plan.geo;
   os << parameter_set(plan.param_id).name << " T=" << g.shape.rows << " k=" << g.shape.in << " n=" << g.shape.out
      << " precision=" << linear_precision_name(plan.precision) << " k_w=" << g.chunk_width << " T_w=" << g.rows_per_ct
-     << " n_w=" << g.outputs_per_poly << " in_cts=" << g.input_cts() << " packed_cts=" << g.packed_cts()
+ << " n_w=" << g.outputs_per_poly << " L=" << g.input_levels << " in_cts=" << g.input_cts() << " packed_cts=" << g.packed_cts()
      << " products=" << plan.products() << " key_switches=" << plan.key_switches() << " t=2^" << plan.plain_bits
      << " d=" << plan.upload_drop_bits << " up_bits=" << plan.upload_bits << " body_bits=" << plan.body_bits
      << " mask_bits=" << plan.mask_bits << " w=" << plan.decomposition_bits << " floor=" << plan.error_floor

@@ -66,10 +66,11 @@ std::vector<std::int64_t> weight_poly(const LinearGeometry& geo, const std::int8
   return p;
 }
 
-Poly pack_tree(const LinearGeometry& geo, std::vector<Poly> sparse, const math::Modulus& q) {
-  std::vector<std::optional<Poly>> level(geo.chunk_width);
-  for (std::size_t i = 0; i < sparse.size() && i < level.size(); ++i) level[i] = std::move(sparse[i]);
-  for (int j = 1; j <= geo.log_chunk; ++j) {
+Poly pack_tree(const LinearGeometry& geo, std::vector<Poly> entries, const math::Modulus& q) {
+  std::vector<std::optional<Poly>> level(geo.entries_per_packed());
+  for (std::size_t i = 0; i < entries.size() && i < level.size(); ++i)
+    if (!entries[i].empty()) level[i] = std::move(entries[i]);
+  for (int j = geo.input_levels + 1; j <= geo.log_chunk; ++j) {
     const std::uint32_t half = geo.chunk_width >> j;
     const std::uint64_t gal = geo.level_galois_element(j);
     const std::int64_t shift = geo.level_shift(j);
@@ -93,32 +94,104 @@ Poly pack_tree(const LinearGeometry& geo, std::vector<Poly> sparse, const math::
   return level[0] ? *level[0] : Poly(geo.poly_degree, 0);
 }
 
+namespace {
+using IPoly = std::vector<std::int64_t>;
+IPoly automorphism_i(const IPoly& a, std::uint64_t g) {
+  const std::size_t n = a.size();
+  IPoly out(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t e = (i * g) & (2 * n - 1);
+    if (e < n) out[e] += a[i];
+    else out[e - n] -= a[i];
+  }
+  return out;
+}
+IPoly monomial_i(const IPoly& a, std::int64_t shift) {
+  const std::int64_t n = static_cast<std::int64_t>(a.size());
+  IPoly out(a.size(), 0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int64_t p = (i + shift) % (2 * n);
+    if (p < n) out[p] += a[i];
+    else out[p - n] -= a[i];
+  }
+  return out;
+}
+}  // namespace
+
+std::uint64_t input_galois_element(const LinearGeometry& geo, std::uint32_t mask) {
+  std::uint64_t g = 1;
+  const std::uint64_t two_n = 2 * std::uint64_t{geo.poly_degree};
+  for (int j = 1; j <= geo.input_levels; ++j)
+    if (mask & (1u << (j - 1))) g = (g * geo.level_galois_element(j)) % two_n;
+  return g;
+}
+
+std::vector<std::vector<std::int64_t>> folded_weight_polys(const LinearGeometry& geo, const std::int8_t* w,
+                                                           std::uint32_t p, std::uint32_t i, std::uint32_t c) {
+  const int levels = geo.input_levels;
+  const std::uint32_t stride = geo.entries_per_packed();  // E = k_w / 2^L
+  const std::uint32_t count = geo.sparse_in_packed(p);
+  // Level 0: sparse results i + t E, t < 2^L, each with the single mask 0.
+  std::vector<std::vector<IPoly>> cur(std::size_t{1} << levels);
+  for (std::uint32_t t = 0; t < cur.size(); ++t) {
+    const std::uint32_t idx = i + t * stride;
+    if (idx < count) cur[t].push_back(weight_poly(geo, w, p * geo.chunk_width + idx, c));
+  }
+  for (int j = 1; j <= levels; ++j) {
+    const std::size_t half = cur.size() / 2;
+    const std::int64_t shift = geo.level_shift(j);
+    const std::uint64_t gal = geo.level_galois_element(j);
+    const std::size_t masks = std::size_t{1} << (j - 1);
+    std::vector<std::vector<IPoly>> next(half);
+    for (std::size_t t = 0; t < half; ++t) {
+      const auto& even = cur[t];
+      const auto& odd = cur[t + half];
+      if (even.empty() && odd.empty()) continue;
+      next[t].assign(2 * masks, IPoly(geo.poly_degree, 0));
+      for (std::size_t b = 0; b < masks; ++b) {
+        IPoly e = even.empty() ? IPoly(geo.poly_degree, 0) : even[b];
+        IPoly o = odd.empty() ? IPoly(geo.poly_degree, 0) : monomial_i(odd[b], shift);
+        IPoly sum(geo.poly_degree), diff(geo.poly_degree);
+        for (std::size_t k = 0; k < sum.size(); ++k) {
+          sum[k] = e[k] + o[k];
+          diff[k] = e[k] - o[k];
+        }
+        next[t][b] = std::move(sum);
+        next[t][b | masks] = automorphism_i(diff, gal);
+      }
+    }
+    cur = std::move(next);
+  }
+  return cur[0];
+}
+
 std::vector<std::int64_t> linear_product(const LinearGeometry& geo, const std::int32_t* x, const std::int8_t* w,
                                          const math::Modulus& q) {
   std::vector<std::int64_t> y(std::size_t{geo.shape.rows} * geo.shape.out, 0);
-  std::vector<Poly> weights;
-  for (std::uint32_t s = 0; s < geo.sparse_per_group; ++s)
-    for (std::uint32_t c = 0; c < geo.chunks; ++c) {
-      const auto signed_poly = weight_poly(geo, w, s, c);
-      Poly p(geo.poly_degree);
-      for (std::size_t i = 0; i < p.size(); ++i) p[i] = q.from_signed(signed_poly[i]);
-      weights.push_back(std::move(p));
-    }
   for (std::uint32_t g = 0; g < geo.row_groups; ++g) {
     std::vector<Poly> inputs;
     for (std::uint32_t c = 0; c < geo.chunks; ++c) inputs.push_back(input_poly(geo, x, g, c, q));
+    // Input side of the split: sigma_mask(input_c) for every mask.
+    const std::uint32_t masks = 1u << geo.input_levels;
+    std::vector<std::vector<Poly>> rotated(geo.chunks);
+    for (std::uint32_t c = 0; c < geo.chunks; ++c)
+      for (std::uint32_t b = 0; b < masks; ++b) rotated[c].push_back(automorphism(inputs[c], input_galois_element(geo, b), q));
     for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) {
-      std::vector<Poly> sparse;
-      for (std::uint32_t i = 0; i < geo.sparse_in_packed(p); ++i) {
-        const std::uint32_t s = p * geo.chunk_width + i;
+      std::vector<Poly> entries(geo.entries_per_packed());
+      for (std::uint32_t i = 0; i < geo.live_entries(p); ++i) {
         Poly acc(geo.poly_degree, 0);
         for (std::uint32_t c = 0; c < geo.chunks; ++c) {
-          const Poly prod = math::negacyclic_multiply_schoolbook(inputs[c], weights[std::size_t{s} * geo.chunks + c], q);
-          for (std::size_t k = 0; k < acc.size(); ++k) acc[k] = q.add(acc[k], prod[k]);
+          const auto folded = folded_weight_polys(geo, w, p, i, c);
+          for (std::uint32_t b = 0; b < folded.size(); ++b) {
+            Poly fp(geo.poly_degree);
+            for (std::size_t k = 0; k < fp.size(); ++k) fp[k] = q.from_signed(folded[b][k]);
+            const Poly prod = math::negacyclic_multiply_schoolbook(rotated[c][b], fp, q);
+            for (std::size_t k = 0; k < acc.size(); ++k) acc[k] = q.add(acc[k], prod[k]);
+          }
         }
-        sparse.push_back(std::move(acc));
+        entries[i] = std::move(acc);
       }
-      const Poly packed = pack_tree(geo, std::move(sparse), q);
+      const Poly packed = pack_tree(geo, std::move(entries), q);
       for (std::uint32_t pos = 0; pos < geo.poly_degree; ++pos) {
         const auto cell = geo.packed_cell(g, p, pos);
         if (!cell) {

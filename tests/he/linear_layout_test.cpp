@@ -18,6 +18,7 @@ const math::Modulus kQ(1152921504606830593ULL);  // odd 60-bit modulus (prime), 
 
 struct Case {
   std::uint32_t n_poly, kw, tw, rows, in, out;
+  int levels = 0;  // split point L
 };
 
 std::vector<std::int32_t> random_x(std::size_t count, bool extreme, std::mt19937_64& rng, int lo = -128,
@@ -38,7 +39,7 @@ class LinearClearModel : public ::testing::TestWithParam<Case> {};
 
 TEST_P(LinearClearModel, EqualsIntegerMatmul) {
   const Case c = GetParam();
-  const auto geo = LinearGeometry::make({c.rows, c.in, c.out}, c.n_poly, c.kw, c.tw);
+  const auto geo = LinearGeometry::make({c.rows, c.in, c.out}, c.n_poly, c.kw, c.tw, c.levels);
   std::mt19937_64 rng(c.n_poly * 131 + c.kw * 7 + c.rows * 3 + c.in + c.out);
   const auto x = random_x(std::size_t{c.rows} * c.in, false, rng);
   const auto w = random_w(std::size_t{c.out} * c.in, rng);
@@ -54,7 +55,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{16, 16, 1, 1, 16, 1}, Case{16, 2, 8, 9, 3, 2}, Case{32, 8, 2, 5, 20, 13},
                       Case{64, 8, 4, 7, 19, 37}, Case{64, 64, 1, 1, 50, 3}, Case{64, 16, 4, 4, 33, 70},
                       Case{64, 1, 64, 70, 1, 5}, Case{128, 32, 2, 3, 100, 300}, Case{128, 4, 1, 1, 17, 129},
-                      Case{256, 256, 1, 2, 255, 2}, Case{256, 16, 16, 17, 40, 11}));
+                      Case{256, 256, 1, 2, 255, 2}, Case{256, 16, 16, 17, 40, 11}, Case{16, 4, 1, 1, 3, 5, 1},
+                      Case{64, 8, 4, 7, 19, 37, 2}, Case{64, 16, 4, 4, 33, 70, 3}, Case{128, 32, 2, 3, 100, 300, 3},
+                      Case{64, 8, 1, 2, 20, 9, 3}, Case{128, 4, 1, 1, 17, 129, 2}, Case{64, 64, 1, 1, 50, 3, 3}));
 
 TEST(LinearClearModel, PackTreeLeavesNoGarbageAndScalesByKw) {
   // Sparse inputs with useful values at multiples of k_w and random garbage

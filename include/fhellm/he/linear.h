@@ -59,6 +59,7 @@ inline constexpr std::size_t kLinearHeaderBytes = 48;
 struct LinearSessionKeys {
   ContextPtr context;
   GaloisKeys galois;      // elements 2^j + 1, j = 1..log2(N)
+  GaloisKeys galois_input;  // same elements, small gadget (linear_input_decomposition_bits); may be empty
   Ciphertext zero;        // an encryption of zero (NTT form): the public key
 };
 
@@ -70,7 +71,8 @@ class LinearServerKeys {
   void insert(LinearSessionKeys keys);
 
   // "FHLK" u16 version u16 count, then per set: u16 param id, u16 0,
-  // u32 galois bytes, galois keys (serialization.h), u32 zero bytes, ciphertext.
+  // u32 galois bytes, galois keys (serialization.h), u32 input-side galois
+  // bytes (0: none), galois keys, u32 zero bytes, ciphertext.
   std::vector<std::uint8_t> save() const;
   // @throws Error(bad_magic|bad_version|truncated|trailing_bytes|length_too_large|...).
   static LinearServerKeys load(std::span<const std::uint8_t> bytes);

@@ -65,18 +65,31 @@ struct LinearGeometry {
   std::uint32_t sparse_per_group = 0;  // ceil(n / n_w)
   std::uint32_t packed_per_group = 0;  // ceil(sparse_per_group / k_w)
   int log_chunk = 0;                   // log2(k_w)
+  // Split point: the first L levels of the packing tree are applied to the
+  // input ciphertexts (2^L - 1 automorphisms each) and folded into the weight
+  // polynomials, so the tree only runs levels L+1..log2(k_w) (docs/linear.md).
+  int input_levels = 0;                // L
 
   // @throws Error(invalid_argument) unless the shape is within the limits,
   //   N, k_w, T_w are powers of two and T_w * k_w <= N.
   static LinearGeometry make(LinearShape shape, std::uint32_t poly_degree, std::uint32_t chunk_width,
-                             std::uint32_t rows_per_ct);
+                             std::uint32_t rows_per_ct, int input_levels = 0);
 
   std::size_t input_cts() const noexcept { return std::size_t{row_groups} * chunks; }
   std::size_t packed_cts() const noexcept { return std::size_t{row_groups} * packed_per_group; }
-  std::size_t weight_polys() const noexcept { return std::size_t{sparse_per_group} * chunks; }
+  // Tree entries after the input-side levels: k_w / 2^L.
+  std::uint32_t entries_per_packed() const noexcept { return chunk_width >> input_levels; }
+  // Entries of packed ct p that hold at least one sparse result.
+  std::uint32_t live_entries(std::uint32_t p) const noexcept {
+    const std::uint32_t c = sparse_in_packed(p), e = entries_per_packed();
+    return c < e ? c : e;
+  }
+  // Encoded weight polynomials: per live entry, chunk and input-side automorphism.
+  std::size_t weight_polys() const noexcept;
+  std::size_t input_key_switches() const noexcept { return input_cts() * ((std::size_t{1} << input_levels) - 1); }
   // Sparse results packed into packed ct p (k_w except maybe the last).
   std::uint32_t sparse_in_packed(std::uint32_t p) const noexcept;
-  // Key switches of the packing tree for one packed ct holding `count` sparse results.
+  // Key switches of the packing tree (levels L+1..) for one packed ct holding `count` sparse results.
   std::size_t tree_key_switches(std::uint32_t count) const noexcept;
 
   std::uint32_t input_coeff(std::uint32_t t, std::uint32_t j) const noexcept { return t * chunk_width + j; }
@@ -112,10 +125,11 @@ struct LinearNoise {
   double z = 7.6;               // tail factor: P(|noise| > z sigma) <= 2^-40 per value
   double upload = 0;            // k_w^2 * chunks * n_w * k_w * 128^2 * (fresh + rounding)
   double packing = 0;           // key switches of the tree, amplified by later levels
+  double input_side = 0;        // input-side key switches times the folded weights and the trace
   double download_body = 0;
   double download_mask = 0;
   double flood = 0;
-  double total() const noexcept { return upload + packing + download_body + download_mask + flood; }
+  double total() const noexcept { return upload + packing + input_side + download_body + download_mask + flood; }
   double allowed = 0;           // largest |noise| that keeps the documented floor (phase units)
   double bound() const;         // z * sqrt(total())
 };
@@ -132,6 +146,7 @@ struct LinearPlan {
   int body_bits = 0;             // download body modulus 2^body_bits
   int mask_bits = 0;             // download mask modulus 2^mask_bits
   int decomposition_bits = 0;    // gadget width of the Galois keys
+  int input_decomposition_bits = 0;  // gadget width of the input-side Galois keys (L > 0)
   double flood_bound = 0;        // |flood| <= this (phase units), uniform
   std::int64_t max_abs_output = 0;  // k * max|x| * 128
   std::int64_t error_floor = 0;     // largest |error| allowed in the result (0: exact)
@@ -151,7 +166,13 @@ std::int64_t linear_max_abs_output(std::uint32_t in, bool input_signed) noexcept
 
 // Plan for a given geometry choice; nullopt when the noise bound cannot hold.
 std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision precision, bool input_signed,
-                                           ParamId id, std::uint32_t chunk_width, std::uint32_t rows_per_ct);
+                                           ParamId id, std::uint32_t chunk_width, std::uint32_t rows_per_ct,
+                                           int input_levels = 0);
+
+// Gadget width of the input-side Galois keys (n2048_q54 only; 0: no split).
+int linear_input_decomposition_bits(ParamId id) noexcept;
+// Largest split the planner uses.
+inline constexpr int kLinearMaxInputLevels = 3;
 
 // The plan the library uses: the cheapest feasible layout (traffic plus a time
 // model) over the parameter sets allowed for the precision.

@@ -29,8 +29,19 @@ Poly input_poly(const LinearGeometry& geo, const std::int32_t* x, std::uint32_t 
 // The weight polynomial (s, c) as signed coefficients (length N). w is n x k row-major.
 std::vector<std::int64_t> weight_poly(const LinearGeometry& geo, const std::int8_t* w, std::uint32_t s,
                                       std::uint32_t c);
-// Packing tree over the sparse results of one packed ct (missing ones are zero).
-Poly pack_tree(const LinearGeometry& geo, std::vector<Poly> sparse, const math::Modulus& q);
+// Packing tree over the entries of one packed ct at level L = geo.input_levels
+// (k_w / 2^L of them; with L = 0 the sparse results; missing ones are zero).
+Poly pack_tree(const LinearGeometry& geo, std::vector<Poly> entries, const math::Modulus& q);
+
+// Split point (L = geo.input_levels > 0): Galois element of input-side
+// automorphism `mask` (bit j-1 set: the level-j element), and the folded weight
+// polynomials of tree entry i of packed ct p for chunk c: 2^L signed
+// polynomials indexed by mask, such that entry i at level L equals
+// sum_c sum_mask sigma_mask(input_c) * folded[mask]. Empty when no sparse
+// result feeds the entry. With L = 0: {weight_poly(s, c)}.
+std::uint64_t input_galois_element(const LinearGeometry& geo, std::uint32_t mask);
+std::vector<std::vector<std::int64_t>> folded_weight_polys(const LinearGeometry& geo, const std::int8_t* w,
+                                                           std::uint32_t p, std::uint32_t i, std::uint32_t c);
 
 // Y = X W^T through the layout (T x n, row-major), computed mod q and centred.
 std::vector<std::int64_t> linear_product(const LinearGeometry& geo, const std::int32_t* x, const std::int8_t* w,

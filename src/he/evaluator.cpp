@@ -192,10 +192,18 @@ void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& o
   std::size_t small_terms = ~std::size_t{0};
   for (std::size_t l = 0; l < k; ++l) small_terms = std::min(small_terms, math::max_lazy_terms_u64(ctx.modulus(l)));
   const bool small_primes = small_terms > 0;
-  if (small_primes) {
+  // Primes below 2^50: products split at bit 52 into two 64-bit sums (IFMA).
+  bool split52 = !small_primes;
+  for (std::size_t l = 0; l < k; ++l) split52 = split52 && ctx.modulus(l).value() < (std::uint64_t{1} << 50);
+  thread_local std::vector<std::uint64_t> acc0_hi, acc1_hi;
+  if (small_primes || split52) {
     acc0_64.assign(k * n, 0);
     acc1_64.assign(k * n, 0);
-  } else {
+  }
+  if (split52) {
+    acc0_hi.assign(k * n, 0);
+    acc1_hi.assign(k * n, 0);
+  } else if (!small_primes) {
     acc0.assign(k * n, 0);
     acc1.assign(k * n, 0);
   }
@@ -209,7 +217,8 @@ void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& o
   for (std::size_t l = 0; l < k; ++l) q_max = std::max(q_max, ctx.modulus(l).value());
   const long double capacity = std::ldexp(1.0L, 128) / (static_cast<long double>(q_max) * q_max);
   const std::size_t fold_every = small_primes ? std::min<std::size_t>(small_terms, 1000000)
-                                 : (capacity > 1e6L ? 1000000 : static_cast<std::size_t>(capacity) - 1);
+                                 : split52      ? 2000  // 2^11 terms of < 2^52 each fit 64 bits, with the folded residue
+                                                : (capacity > 1e6L ? 1000000 : static_cast<std::size_t>(capacity) - 1);
   std::size_t since_fold = 0;
 
   const std::int64_t base = std::int64_t{1} << (w >= 62 ? 61 : w);
@@ -240,6 +249,9 @@ void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& o
         if (small_primes) {
           math::multiply_accumulate_u64(r, key.b[d].residues(l), acc0_64.data() + l * n, n);
           math::multiply_accumulate_u64(r, key.a[d].residues(l), acc1_64.data() + l * n, n);
+        } else if (split52) {
+          math::multiply_accumulate_split52(r, key.b[d].residues(l), acc0_64.data() + l * n, acc0_hi.data() + l * n, n);
+          math::multiply_accumulate_split52(r, key.a[d].residues(l), acc1_64.data() + l * n, acc1_hi.data() + l * n, n);
         } else {
           math::multiply_accumulate_u128(r, key.b[d].residues(l), acc0.data() + l * n, n);
           math::multiply_accumulate_u128(r, key.a[d].residues(l), acc1.data() + l * n, n);
@@ -251,6 +263,11 @@ void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& o
             if (small_primes) {
               acc0_64[l * n + j] = ctx.modulus(l).reduce(acc0_64[l * n + j]);
               acc1_64[l * n + j] = ctx.modulus(l).reduce(acc1_64[l * n + j]);
+            } else if (split52) {
+              math::reduce_split52(&acc0_64[l * n + j], &acc0_hi[l * n + j], &acc0_64[l * n + j], 1, ctx.modulus(l));
+              math::reduce_split52(&acc1_64[l * n + j], &acc1_hi[l * n + j], &acc1_64[l * n + j], 1, ctx.modulus(l));
+              acc0_hi[l * n + j] = 0;
+              acc1_hi[l * n + j] = 0;
             } else {
               acc0[l * n + j] = ctx.modulus(l).reduce(acc0[l * n + j]);
               acc1[l * n + j] = ctx.modulus(l).reduce(acc1[l * n + j]);
@@ -269,6 +286,9 @@ void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& o
     if (small_primes) {
       math::reduce_u64(acc0_64.data() + l * n, out0.residues(l), n, ctx.modulus(l));
       math::reduce_u64(acc1_64.data() + l * n, out1.residues(l), n, ctx.modulus(l));
+    } else if (split52) {
+      math::reduce_split52(acc0_64.data() + l * n, acc0_hi.data() + l * n, out0.residues(l), n, ctx.modulus(l));
+      math::reduce_split52(acc1_64.data() + l * n, acc1_hi.data() + l * n, out1.residues(l), n, ctx.modulus(l));
     } else {
       math::reduce_u128(acc0.data() + l * n, out0.residues(l), n, ctx.modulus(l));
       math::reduce_u128(acc1.data() + l * n, out1.residues(l), n, ctx.modulus(l));

@@ -72,6 +72,27 @@ void multiply_accumulate_u64(const std::uint64_t* __restrict a, const std::uint6
   }
 }
 
+void multiply_accumulate_split52(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc_lo,
+                                 std::uint64_t* acc_hi, std::size_t n) noexcept {
+  if (cpu_has_avx512ifma()) return multiply_accumulate_split52_ifma(a, b, acc_lo, acc_hi, n);
+  constexpr std::uint64_t mask52 = (std::uint64_t{1} << 52) - 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    const u128 p = static_cast<u128>(a[i]) * b[i];
+    acc_lo[i] += static_cast<std::uint64_t>(p) & mask52;
+    acc_hi[i] += static_cast<std::uint64_t>(p >> 52);
+  }
+}
+
+void reduce_split52(const std::uint64_t* acc_lo, const std::uint64_t* acc_hi, std::uint64_t* out, std::size_t n,
+                    const Modulus& q) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    // Barrett needs x < 2^64 q: true once acc_hi < q (acc_lo < 2^63), so fold
+    // acc_hi only when it is not (rare: it grows by < 2^48 per term).
+    const std::uint64_t hi = acc_hi[i] >= q.value() ? q.reduce(acc_hi[i]) : acc_hi[i];
+    out[i] = q.reduce((static_cast<u128>(hi) << 52) + acc_lo[i]);
+  }
+}
+
 void reduce_u64(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept {
   for (std::size_t i = 0; i < n; ++i) out[i] = q.reduce(acc[i]);
 }

@@ -11,4 +11,8 @@ void lift_signed_avx512(const std::int64_t* v, std::uint64_t q, std::uint64_t* o
 void multiply_accumulate_u64_avx512(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc,
                                     std::size_t n) noexcept;
 
+// Requires AVX-512 IFMA and a[i], b[i] < 2^52.
+void multiply_accumulate_split52_ifma(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc_lo,
+                                      std::uint64_t* acc_hi, std::size_t n) noexcept;
+
 }  // namespace fhellm::math

@@ -151,6 +151,28 @@ TEST(PolyArith, SimdKernelsMatchPortableLoops) {
   set_simd_enabled(true);
 }
 
+TEST(PolyArith, Split52AccumulationMatchesReduced) {
+  std::mt19937_64 rng(9);
+  for (std::uint64_t qv : {std::uint64_t{134176769}, std::uint64_t{68719403009}, (std::uint64_t{1} << 50) - 27}) {
+    const Modulus q(qv);
+    const std::size_t n = 37, terms = 300;
+    for (bool simd : {true, false}) {
+      set_simd_enabled(simd);
+      std::vector<std::uint64_t> expect(n, 0), lo(n, 0), hi(n, 0), out(n);
+      for (std::size_t t = 0; t < terms; ++t) {
+        std::vector<std::uint64_t> a(n), b(n);
+        for (auto& v : a) v = t == 0 ? qv - 1 : rng() % qv;
+        for (auto& v : b) v = t == 0 ? qv - 1 : rng() % qv;
+        multiply_add_mod(a.data(), b.data(), expect.data(), n, q);
+        multiply_accumulate_split52(a.data(), b.data(), lo.data(), hi.data(), n);
+      }
+      reduce_split52(lo.data(), hi.data(), out.data(), n, q);
+      EXPECT_EQ(out, expect) << "q=" << qv << " simd " << simd;
+    }
+    set_simd_enabled(true);
+  }
+}
+
 TEST(PolyArith, LazyAccumulatorsMatchReduced) {
   std::mt19937_64 rng(3);
   for (std::uint64_t qv : {134215681ULL, 18014398509404161ULL}) {
@@ -168,6 +190,7 @@ TEST(PolyArith, LazyAccumulatorsMatchReduced) {
     }
     reduce_u128(acc128.data(), out.data(), n, q);
     EXPECT_EQ(out, expect);
+
     if (max_lazy_terms_u64(q) >= terms) {
       reduce_u64(acc64.data(), out.data(), n, q);
       EXPECT_EQ(out, expect);

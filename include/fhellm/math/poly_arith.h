@@ -39,6 +39,14 @@ void reduce_u128(const u128* acc, std::uint64_t* out, std::size_t n, const Modul
 void multiply_accumulate_u64(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc,
                              std::size_t n) noexcept;
 void reduce_u64(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept;
+// Split accumulation for q < 2^50 (AVX-512 IFMA where present): with
+// p = a[i] * b[i] < 2^100, acc_lo[i] += p mod 2^52 and acc_hi[i] += p >> 52.
+// Exact for up to 2^11 terms; reduce_split52 gives (acc_hi 2^52 + acc_lo) mod q.
+void multiply_accumulate_split52(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc_lo,
+                                 std::uint64_t* acc_hi, std::size_t n) noexcept;
+void reduce_split52(const std::uint64_t* acc_lo, const std::uint64_t* acc_hi, std::uint64_t* out, std::size_t n,
+                    const Modulus& q) noexcept;
+
 // How many products of values < q a 64-bit accumulator holding a value < q can
 // absorb; 0 when q >= 2^32 (use the 128-bit accumulator).
 std::size_t max_lazy_terms_u64(const Modulus& q) noexcept;

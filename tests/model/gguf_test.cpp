@@ -209,6 +209,7 @@ TEST_P(GgufTypes, TinyLlamaLoadsTheStoredWeightsAndLogits) {
   if (GetParam() == WriterType::f32) {
     EXPECT_EQ(all_logits(loaded, kTokens), all_logits(original, kTokens));
   }
+  EXPECT_EQ(load_model(path)->config().n_layers, c.n_layers);  // dispatch by extension
 }
 
 TEST_P(GgufTypes, TinyGpt2LoadsTheStoredWeightsAndLogits) {

@@ -29,7 +29,7 @@ math::RnsBasis validated_basis(const ParameterSet& p) {
   require(log_q <= bound, ErrorCode::bad_parameters,
           "log2(Q) = " + std::to_string(log_q) + " exceeds the HE Standard 128-bit bound " + std::to_string(bound) +
               " for N=" + std::to_string(n));
-  require(p.error_binomial_eta >= 1 && p.error_binomial_eta <= 64, ErrorCode::bad_parameters,
+  require(p.error_binomial_eta >= 1 && p.error_binomial_eta <= 32, ErrorCode::bad_parameters,
           "error eta out of range");
   require(p.default_decomposition_bits >= 1 && p.default_decomposition_bits <= 61, ErrorCode::bad_parameters,
           "decomposition bits out of range");

@@ -2,9 +2,12 @@
 //  - Ciphertext: (c0, c1) over R_Q with phase c0 + c1 * s; both polys in the
 //    same form (coefficient or NTT). What the evaluator works on.
 //  - SeededCiphertext: the upload form of a fresh encryption: c0 in NTT form
-//    plus the 32-byte seed that expands (AES-256-CTR, see prng.h) into c1,
-//    uniform, directly in NTT form, prime by prime, coefficient by
-//    coefficient. Half the bytes of a Ciphertext.
+//    plus the 32-byte seed that expands into c1, uniform, directly in NTT
+//    form. Expansion (fixed, part of the format): keystream of AES-256-CTR
+//    with key = seed and a zero 16-byte IV, read as little-endian 64-bit
+//    words; for each prime q_i in order, slots 0..N-1 in order take the next
+//    word masked to bits(q_i - 1) bits, skipping words >= q_i (rejection).
+//    Half the bytes of a Ciphertext.
 //  - SwitchedCiphertext: the download form: c1 (the mask) rounded to a word
 //    modulus mask_modulus and c0 (the body) to body_modulus, chosen separately
 //    (any integers in [2, 2^61)), both in coefficient form. Decrypts through

@@ -57,7 +57,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{64, 1, 64, 70, 1, 5}, Case{128, 32, 2, 3, 100, 300}, Case{128, 4, 1, 1, 17, 129},
                       Case{256, 256, 1, 2, 255, 2}, Case{256, 16, 16, 17, 40, 11}, Case{16, 4, 1, 1, 3, 5, 1},
                       Case{64, 8, 4, 7, 19, 37, 2}, Case{64, 16, 4, 4, 33, 70, 3}, Case{128, 32, 2, 3, 100, 300, 3},
-                      Case{64, 8, 1, 2, 20, 9, 3}, Case{128, 4, 1, 1, 17, 129, 2}, Case{64, 64, 1, 1, 50, 3, 3}));
+                      Case{64, 8, 1, 2, 20, 9, 3}, Case{128, 4, 1, 1, 17, 129, 2}, Case{64, 64, 1, 1, 50, 3, 3}, Case{64, 32, 1, 1, 30, 7, 5},
+                      Case{128, 16, 2, 3, 40, 20, 4}));
 
 TEST(LinearClearModel, PackTreeLeavesNoGarbageAndScalesByKw) {
   // Sparse inputs with useful values at multiples of k_w and random garbage

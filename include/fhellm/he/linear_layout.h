@@ -172,7 +172,7 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
 // Gadget width of the input-side Galois keys (n2048_q54 only; 0: no split).
 int linear_input_decomposition_bits(ParamId id) noexcept;
 // Largest split the planner uses.
-inline constexpr int kLinearMaxInputLevels = 3;
+inline constexpr int kLinearMaxInputLevels = 5;
 
 // The plan the library uses: the cheapest feasible layout (traffic plus a time
 // model) over the parameter sets allowed for the precision.

@@ -3,16 +3,25 @@
 #include <string>
 
 #include "fhellm/error.h"
+#include "internal.h"
 
 namespace fhellm::he {
 
 RnsPoly expand_seed(const Context& context, const Seed& seed) {
   RnsPoly a(context, true);
+  expand_seed_into(context, seed, a);
+  return a;
+}
+
+void expand_seed_into(const Context& context, const Seed& seed, RnsPoly& a) {
+  if (a.param_id() != context.param_id() || a.size() != context.poly_degree() * context.moduli_count()) {
+    a = RnsPoly(context, true);
+  }
+  a.set_ntt_form(true);
   Prng prng(seed);
   for (std::size_t i = 0; i < context.moduli_count(); ++i) {
     prng.fill_uniform_below(context.modulus(i).value(), a.residues(i), context.poly_degree());
   }
-  return a;
 }
 
 Ciphertext expand(const Context& context, const SeededCiphertext& seeded) {

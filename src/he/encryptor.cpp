@@ -1,9 +1,11 @@
 #include "fhellm/he/encryptor.h"
 
+#include <algorithm>
 #include <string>
 
 #include "fhellm/error.h"
 #include "fhellm/he/prng.h"
+#include "internal.h"
 
 namespace fhellm::he {
 
@@ -19,11 +21,15 @@ SeededCiphertext Encryptor::encrypt_poly_seeded(const RnsPoly& plain) const {
   const std::size_t n = ctx.poly_degree();
   SeededCiphertext out;
   out.seed = random_seed();
-  const RnsPoly a = expand_seed(ctx, out.seed);
+  // Per-thread scratch: fresh 100-400 KB temporaries per call cost more in
+  // page faults than the arithmetic (see docs/he-benchmarks.md).
+  thread_local RnsPoly a;
+  thread_local std::vector<std::int64_t> e;
+  expand_seed_into(ctx, out.seed, a);
 
   // e (fresh secret randomness), plus the plaintext when in coefficient form.
   Prng noise(random_seed());
-  std::vector<std::int64_t> e(n);
+  e.resize(n);
   noise.fill_centered_binomial(ctx.params().error_binomial_eta, e.data(), n);
   RnsPoly body = RnsPoly::from_signed(ctx, e.data(), n);
   if (!plain.is_ntt_form()) {
@@ -63,12 +69,17 @@ SeededCiphertext Encryptor::encrypt_seeded(const std::int64_t* message, std::siz
                                                    std::to_string(bound) + ", " + std::to_string(bound) + "]");
     }
   }
-  RnsPoly plain(ctx, false);
+  thread_local RnsPoly plain;
+  if (plain.param_id() != ctx.param_id() || plain.size() != ctx.poly_degree() * ctx.moduli_count()) {
+    plain = RnsPoly(ctx, false);
+  }
+  plain.set_ntt_form(false);
   for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
     const math::Modulus& q = ctx.modulus(i);
     const math::ShoupConstant delta(scale.delta_residues()[i], q);
     std::uint64_t* r = plain.residues(i);
     for (std::size_t j = 0; j < count; ++j) r[j] = math::mul_shoup(q.from_signed(message[j]), delta, q.value());
+    std::fill(r + count, r + ctx.poly_degree(), 0);
   }
   return encrypt_poly_seeded(plain);
 }

@@ -10,6 +10,10 @@
 
 namespace fhellm::he {
 
+// expand_seed into an existing poly (reshaped if needed): avoids a fresh
+// allocation per encryption.
+void expand_seed_into(const Context& context, const Seed& seed, RnsPoly& out);
+
 // The a_ij of a key switching key: `count` uniform NTT-form polys drawn in
 // order from one seed.
 std::vector<RnsPoly> expand_key_masks(const Context& context, const Seed& seed, std::size_t count);

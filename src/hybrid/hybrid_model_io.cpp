@@ -1,6 +1,7 @@
 #include "fhellm/hybrid/hybrid_model_io.h"
 
 #include "fhellm/error.h"
+#include "fhellm/model/gguf_tokenizer.h"
 
 namespace fhellm::hybrid {
 
@@ -11,6 +12,8 @@ std::unique_ptr<tokenizer::Tokenizer> load_tokenizer_for(const std::filesystem::
   if (!tokenizer_path.empty()) return tokenizer::load_tokenizer(tokenizer_path, vocab);
   std::error_code ec;
   if (std::filesystem::is_directory(model_path, ec)) return tokenizer::load_tokenizer(model_path, vocab);
+  // A GGUF file carries its own vocabulary.
+  if (model_path.extension() == ".gguf") return model::load_gguf_tokenizer(model_path);
   const auto dir = model_path.parent_path().empty() ? std::filesystem::path(".") : model_path.parent_path();
   std::string tried;
   for (const std::string& name :

@@ -19,7 +19,7 @@ namespace fhellm::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, tokenizer, prompt, fhe = "simulate", remote = "all-linear";
+  std::string model, tokenizer, prompt, fhe = "execute", remote = "all-linear";
   std::string artifact, server, precision = "exact";  // execute: client artifact, server URL, product precision
   std::size_t n_tokens = 64;
   float temperature = 0.0f, top_p = 1.0f;

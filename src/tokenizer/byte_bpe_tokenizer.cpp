@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <queue>
 
 #include "fhellm/error.h"
+#include "tokenizer/bpe_merge.h"
 #include "tokenizer/file_util.h"
 #include "tokenizer/hf_json.h"
 #include "tokenizer/pretokenizer.h"
@@ -252,35 +252,11 @@ std::vector<TokenId> ByteBpeTokenizer::encode(std::string_view text, bool add_bo
   std::vector<TokenId> out;
   out.reserve(text.size() / 3 + 2);
   if (add_bos && bos_ >= 0) out.push_back(bos_);
-  if (added_tokens_.empty()) {
-    encode_ordinary(text, out);
-    return out;
-  }
   // Added tokens are cut out first (leftmost, longest); the text between
   // them is encoded normally.
-  std::array<bool, 256> starts{};
-  for (const AddedToken& t : added_tokens_) starts[static_cast<unsigned char>(t.content[0])] = true;
-  std::size_t segment = 0;
-  for (std::size_t i = 0; i < text.size();) {
-    const AddedToken* match = nullptr;
-    if (starts[static_cast<unsigned char>(text[i])]) {
-      for (const AddedToken& t : added_tokens_) {
-        if (text.substr(i, t.content.size()) == t.content) {
-          match = &t;
-          break;
-        }
-      }
-    }
-    if (!match) {
-      ++i;
-      continue;
-    }
-    encode_ordinary(text.substr(segment, i - segment), out);
-    out.push_back(match->id);
-    i += match->content.size();
-    segment = i;
-  }
-  encode_ordinary(text.substr(segment), out);
+  detail::split_on_added_tokens(
+      text, added_tokens_, [&](std::string_view segment) { encode_ordinary(segment, out); },
+      [&](const AddedToken& token) { out.push_back(token.id); });
   return out;
 }
 
@@ -319,56 +295,18 @@ void ByteBpeTokenizer::encode_piece(std::string_view piece, std::vector<TokenId>
 }
 
 std::vector<TokenId> ByteBpeTokenizer::bpe(std::string_view piece) const {
-  // Merge the lowest-rank adjacent pair, leftmost on ties, until none is a
-  // merge: a heap of candidate pairs over a linked list of symbols. Node
-  // order never changes, so the node index orders candidates by position.
-  const std::size_t n = piece.size();
-  struct Node {
-    TokenId id;
-    std::int64_t prev, next;
-  };
-  std::vector<Node> nodes(n);
-  for (std::size_t k = 0; k < n; ++k)
-    nodes[k] = {byte_id_[static_cast<unsigned char>(piece[k])], static_cast<std::int64_t>(k) - 1,
-                k + 1 < n ? static_cast<std::int64_t>(k + 1) : -1};
-  struct Candidate {
-    std::uint32_t rank;
-    std::int64_t left, right;
-    TokenId left_id, right_id, merged;
-    bool operator<(const Candidate& o) const {  // top = lowest rank, then leftmost
-      if (rank != o.rank) return rank > o.rank;
-      return left > o.left;
-    }
-  };
-  std::priority_queue<Candidate> heap;
-  const auto consider = [&](std::int64_t left) {
-    if (left < 0) return;
-    const std::int64_t right = nodes[static_cast<std::size_t>(left)].next;
-    if (right < 0) return;
-    const TokenId a = nodes[static_cast<std::size_t>(left)].id;
-    const TokenId b = nodes[static_cast<std::size_t>(right)].id;
-    const auto it = merges_.find((static_cast<std::uint64_t>(a) << 32) | static_cast<std::uint32_t>(b));
-    if (it == merges_.end()) return;
-    heap.push({it->second.rank, left, right, a, b, it->second.merged});
-  };
-  for (std::size_t k = 0; k + 1 < n; ++k) consider(static_cast<std::int64_t>(k));
-  while (!heap.empty()) {
-    const Candidate c = heap.top();
-    heap.pop();
-    Node& left = nodes[static_cast<std::size_t>(c.left)];
-    if (left.id != c.left_id || left.next != c.right) continue;  // stale
-    Node& right = nodes[static_cast<std::size_t>(c.right)];
-    if (right.id != c.right_id) continue;
-    left.id = c.merged;
-    left.next = right.next;
-    if (right.next >= 0) nodes[static_cast<std::size_t>(right.next)].prev = c.left;
-    right.id = -1;
-    consider(left.prev);
-    consider(c.left);
-  }
+  // Merge the lowest-rank adjacent pair, leftmost on ties, until none is a merge.
+  std::vector<TokenId> symbols(piece.size());
+  for (std::size_t k = 0; k < piece.size(); ++k) symbols[k] = byte_id_[static_cast<unsigned char>(piece[k])];
   std::vector<TokenId> ids;
-  for (std::int64_t k = 0; k >= 0; k = nodes[static_cast<std::size_t>(k)].next)
-    ids.push_back(nodes[static_cast<std::size_t>(k)].id);
+  detail::merge_bpe<std::less<>>(
+      symbols,
+      [&](TokenId a, TokenId b) -> std::optional<detail::MergeChoice<std::uint32_t>> {
+        const auto it = merges_.find((static_cast<std::uint64_t>(a) << 32) | static_cast<std::uint32_t>(b));
+        if (it == merges_.end()) return std::nullopt;
+        return detail::MergeChoice<std::uint32_t>{it->second.rank, it->second.merged};
+      },
+      ids);
   return ids;
 }
 

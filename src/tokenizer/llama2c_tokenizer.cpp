@@ -1,9 +1,9 @@
 #include "fhellm/tokenizer/llama2c_tokenizer.h"
 
 #include <cstring>
-#include <queue>
 
 #include "fhellm/error.h"
+#include "tokenizer/bpe_merge.h"
 #include "tokenizer/file_util.h"
 
 namespace fhellm::tokenizer {
@@ -168,61 +168,24 @@ std::vector<TokenId> Llama2cTokenizer::encode(std::string_view text, bool add_bo
   }
 
   // Greedy merges, best score first, leftmost on ties: the same choices as
-  // run.c's quadratic scan, found with a heap over a linked list. Node order
-  // never changes, so the node index orders candidates by position.
+  // run.c's quadratic scan.
   const std::size_t n = tokens.size() - first;
   if (n < 2) return tokens;
-  struct Node {
-    TokenId id;
-    std::int64_t prev, next;  // -1 at the ends
-  };
-  std::vector<Node> nodes(n);
-  for (std::size_t k = 0; k < n; ++k)
-    nodes[k] = {tokens[first + k], static_cast<std::int64_t>(k) - 1,
-                k + 1 < n ? static_cast<std::int64_t>(k + 1) : -1};
-  struct Candidate {
-    float score;
-    std::int64_t left, right;
-    TokenId left_id, right_id, merged;
-    bool operator<(const Candidate& o) const {  // max-heap: higher score, then lower position
-      if (score != o.score) return score < o.score;
-      return left > o.left;
-    }
-  };
-  std::priority_queue<Candidate> heap;
-  std::string pair;
-  const auto consider = [&](std::int64_t left) {
-    if (left < 0) return;
-    const std::int64_t right = nodes[static_cast<std::size_t>(left)].next;
-    if (right < 0) return;
-    const TokenId a = nodes[static_cast<std::size_t>(left)].id;
-    const TokenId b = nodes[static_cast<std::size_t>(right)].id;
-    pair.assign(pieces_[static_cast<std::size_t>(a)]);
-    pair += pieces_[static_cast<std::size_t>(b)];
-    const TokenId merged = lookup(pair);
-    if (merged < 0) return;
-    const float s = scores_[static_cast<std::size_t>(merged)];
-    if (!(s > kNoMergeScore)) return;  // also drops NaN
-    heap.push({s, left, right, a, b, merged});
-  };
-  for (std::size_t k = 0; k + 1 < n; ++k) consider(static_cast<std::int64_t>(k));
-  while (!heap.empty()) {
-    const Candidate c = heap.top();
-    heap.pop();
-    Node& left = nodes[static_cast<std::size_t>(c.left)];
-    if (left.id != c.left_id || left.next != c.right) continue;  // stale
-    Node& right = nodes[static_cast<std::size_t>(c.right)];
-    if (right.id != c.right_id) continue;
-    left.id = c.merged;
-    left.next = right.next;
-    if (right.next >= 0) nodes[static_cast<std::size_t>(right.next)].prev = c.left;
-    right.id = -1;  // dead
-    consider(left.prev);
-    consider(c.left);
-  }
+  const std::vector<TokenId> symbols(tokens.begin() + static_cast<std::ptrdiff_t>(first), tokens.end());
   tokens.resize(first);
-  for (std::int64_t k = 0; k >= 0; k = nodes[static_cast<std::size_t>(k)].next)
-    tokens.push_back(nodes[static_cast<std::size_t>(k)].id);
+  std::string pair;
+  detail::merge_bpe<std::greater<>>(
+      symbols,
+      [&](TokenId a, TokenId b) -> std::optional<detail::MergeChoice<float>> {
+        pair.assign(pieces_[static_cast<std::size_t>(a)]);
+        pair += pieces_[static_cast<std::size_t>(b)];
+        const TokenId merged = lookup(pair);
+        if (merged < 0) return std::nullopt;
+        const float s = scores_[static_cast<std::size_t>(merged)];
+        if (!(s > kNoMergeScore)) return std::nullopt;  // also drops NaN
+        return detail::MergeChoice<float>{s, merged};
+      },
+      tokens);
   return tokens;
 }
 

@@ -1,9 +1,9 @@
 #include "fhellm/tokenizer/metaspace_bpe_tokenizer.h"
 
 #include <algorithm>
-#include <queue>
 
 #include "fhellm/error.h"
+#include "tokenizer/bpe_merge.h"
 #include "tokenizer/file_util.h"
 #include "tokenizer/hf_json.h"
 #include "tokenizer/utf8.h"
@@ -197,10 +197,8 @@ std::string MetaspaceBpeTokenizer::token_bytes(TokenId previous, TokenId id) con
 std::vector<TokenId> MetaspaceBpeTokenizer::encode(std::string_view text, bool add_bos) const {
   std::vector<TokenId> out;
   if (add_bos && bos_ >= 0) out.push_back(bos_);
-  std::size_t segment = 0;
   bool first_segment = true;
-  const auto flush = [&](std::size_t end) {
-    std::string_view part = text.substr(segment, end - segment);
+  const auto flush = [&](std::string_view part) {
     if (!part.empty()) {
       // The dummy prefix goes before the first text only (prepend_scheme "first").
       std::string normalized = (prepend_space_ && first_segment) ? std::string(kSpaceMark) : std::string();
@@ -209,24 +207,9 @@ std::vector<TokenId> MetaspaceBpeTokenizer::encode(std::string_view text, bool a
     }
     first_segment = false;
   };
-  for (std::size_t i = 0; i < text.size();) {
-    const AddedToken* match = nullptr;
-    for (const AddedToken& t : added_tokens_) {
-      if (text.substr(i, t.content.size()) == t.content) {
-        match = &t;
-        break;
-      }
-    }
-    if (!match) {
-      ++i;
-      continue;
-    }
-    flush(i);
-    out.push_back(match->id);
-    i += match->content.size();
-    segment = i;
-  }
-  flush(text.size());
+  detail::split_on_added_tokens(
+      text, added_tokens_, [&](std::string_view part) { flush(part); },
+      [&](const AddedToken& token) { out.push_back(token.id); });
   return out;
 }
 
@@ -265,53 +248,15 @@ void MetaspaceBpeTokenizer::encode_word(std::string_view word, std::vector<Token
     }
     pos += len;
   }
-  const std::size_t n = symbols.size();
-  if (n < 2) {
-    out.insert(out.end(), symbols.begin(), symbols.end());
-    return;
-  }
-  struct Node {
-    TokenId id;
-    std::int64_t prev, next;
-  };
-  std::vector<Node> nodes(n);
-  for (std::size_t k = 0; k < n; ++k)
-    nodes[k] = {symbols[k], static_cast<std::int64_t>(k) - 1, k + 1 < n ? static_cast<std::int64_t>(k + 1) : -1};
-  struct Candidate {
-    std::uint32_t rank;
-    std::int64_t left, right;
-    TokenId left_id, right_id, merged;
-    bool operator<(const Candidate& o) const {
-      if (rank != o.rank) return rank > o.rank;
-      return left > o.left;
-    }
-  };
-  std::priority_queue<Candidate> heap;
-  const auto consider = [&](std::int64_t left) {
-    if (left < 0) return;
-    const std::int64_t right = nodes[static_cast<std::size_t>(left)].next;
-    if (right < 0) return;
-    const TokenId a = nodes[static_cast<std::size_t>(left)].id, b = nodes[static_cast<std::size_t>(right)].id;
-    const auto it = merges_.find((static_cast<std::uint64_t>(a) << 32) | static_cast<std::uint32_t>(b));
-    if (it != merges_.end()) heap.push({it->second.rank, left, right, a, b, it->second.merged});
-  };
-  for (std::size_t k = 0; k + 1 < n; ++k) consider(static_cast<std::int64_t>(k));
-  while (!heap.empty()) {
-    const Candidate c = heap.top();
-    heap.pop();
-    Node& left = nodes[static_cast<std::size_t>(c.left)];
-    if (left.id != c.left_id || left.next != c.right) continue;
-    Node& right = nodes[static_cast<std::size_t>(c.right)];
-    if (right.id != c.right_id) continue;
-    left.id = c.merged;
-    left.next = right.next;
-    if (right.next >= 0) nodes[static_cast<std::size_t>(right.next)].prev = c.left;
-    right.id = -1;
-    consider(left.prev);
-    consider(c.left);
-  }
-  for (std::int64_t k = 0; k >= 0; k = nodes[static_cast<std::size_t>(k)].next)
-    out.push_back(nodes[static_cast<std::size_t>(k)].id);
+  // Lowest merge rank first, leftmost on ties.
+  detail::merge_bpe<std::less<>>(
+      symbols,
+      [&](TokenId a, TokenId b) -> std::optional<detail::MergeChoice<std::uint32_t>> {
+        const auto it = merges_.find((static_cast<std::uint64_t>(a) << 32) | static_cast<std::uint32_t>(b));
+        if (it == merges_.end()) return std::nullopt;
+        return detail::MergeChoice<std::uint32_t>{it->second.rank, it->second.merged};
+      },
+      out);
 }
 
 }  // namespace fhellm::tokenizer

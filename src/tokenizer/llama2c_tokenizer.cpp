@@ -5,6 +5,7 @@
 #include "fhellm/error.h"
 #include "tokenizer/bpe_merge.h"
 #include "tokenizer/file_util.h"
+#include "tokenizer/sentencepiece_pieces.h"
 
 namespace fhellm::tokenizer {
 namespace {
@@ -17,25 +18,8 @@ constexpr std::size_t kMaxVocabSize = std::size_t{1} << 22;
 // run.c only merges a pair whose score beats its initial best of -1e10.
 constexpr float kNoMergeScore = -1e10f;
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// Byte value of a "<0xHH>" piece, -1 for any other piece.
-int byte_piece_value(std::string_view piece) {
-  if (piece.size() != 6 || piece.substr(0, 3) != "<0x" || piece[5] != '>') return -1;
-  const int hi = hex_value(piece[3]);
-  const int lo = hex_value(piece[4]);
-  return (hi < 0 || lo < 0) ? -1 : hi * 16 + lo;
-}
-
-std::string byte_piece_name(unsigned byte) {
-  static const char* digits = "0123456789ABCDEF";
-  return std::string("<0x") + digits[byte >> 4] + digits[byte & 15] + ">";
-}
+using detail::byte_piece_name;
+using detail::byte_piece_value;
 
 }  // namespace
 

@@ -7,28 +7,14 @@
 #include "tokenizer/file_util.h"
 #include "tokenizer/hf_json.h"
 #include "tokenizer/utf8.h"
+#include "tokenizer/sentencepiece_pieces.h"
 
 namespace fhellm::tokenizer {
 namespace {
 
-constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // U+2581 "▁"
-
-std::string byte_piece_name(unsigned byte) {
-  static const char* digits = "0123456789ABCDEF";
-  return std::string("<0x") + digits[byte >> 4] + digits[byte & 15] + ">";
-}
-
-int byte_piece_value(std::string_view piece) {
-  const auto hex = [](char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  if (piece.size() != 6 || piece.substr(0, 3) != "<0x" || piece[5] != '>') return -1;
-  const int hi = hex(piece[3]), lo = hex(piece[4]);
-  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
-}
+using detail::byte_piece_name;
+using detail::byte_piece_value;
+using detail::kSpaceMark;
 
 std::string spaces_to_marks(std::string_view text) {
   std::string out;
@@ -180,18 +166,7 @@ std::string MetaspaceBpeTokenizer::token_bytes(TokenId previous, TokenId id) con
   const std::string& piece = pieces_[static_cast<std::size_t>(id)];
   const int byte = byte_piece_value(piece);
   if (byte >= 0) return std::string(1, static_cast<char>(byte));
-  std::string text;
-  text.reserve(piece.size());
-  for (std::size_t i = 0; i < piece.size();) {
-    if (std::string_view(piece).substr(i, kSpaceMark.size()) == kSpaceMark) {
-      text.push_back(' ');
-      i += kSpaceMark.size();
-    } else {
-      text.push_back(piece[i++]);
-    }
-  }
-  if (previous >= 0 && previous == bos_ && !text.empty() && text[0] == ' ') text.erase(0, 1);
-  return text;
+  return detail::space_marked_piece_text(piece, previous >= 0 && previous == bos_);
 }
 
 std::vector<TokenId> MetaspaceBpeTokenizer::encode(std::string_view text, bool add_bos) const {

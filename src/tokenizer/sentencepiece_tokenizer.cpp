@@ -4,18 +4,12 @@
 
 #include "fhellm/error.h"
 #include "tokenizer/file_util.h"
+#include "tokenizer/sentencepiece_pieces.h"
 
 namespace fhellm::tokenizer {
 namespace {
 
-constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // U+2581 "▁"
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
+using detail::hex_digit_value;
 
 }  // namespace
 
@@ -66,23 +60,12 @@ std::string SentencePieceTokenizer::token_bytes(TokenId previous, TokenId id) co
   if (processor_->IsControl(id)) return {};
   const std::string& piece = processor_->IdToPiece(id);
   if (processor_->IsByte(id) && piece.size() == 6) {
-    const int hi = hex_value(piece[3]);
-    const int lo = hex_value(piece[4]);
+    const int hi = hex_digit_value(piece[3]);
+    const int lo = hex_digit_value(piece[4]);
     if (hi >= 0 && lo >= 0) return std::string(1, static_cast<char>(hi * 16 + lo));
   }
   if (processor_->IsUnknown(id)) return " \xE2\x81\x87 ";  // " ⁇ ", what SentencePiece prints for <unk>
-  std::string text;
-  text.reserve(piece.size());
-  for (std::size_t i = 0; i < piece.size();) {
-    if (std::string_view(piece).substr(i, kSpaceMark.size()) == kSpaceMark) {
-      text.push_back(' ');
-      i += kSpaceMark.size();
-    } else {
-      text.push_back(piece[i++]);
-    }
-  }
-  if (previous >= 0 && previous == bos_ && !text.empty() && text[0] == ' ') text.erase(0, 1);
-  return text;
+  return detail::space_marked_piece_text(piece, previous >= 0 && previous == bos_);
 }
 
 }  // namespace fhellm::tokenizer

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include <random>
+#include <type_traits>
 
 #include "fhellm/he/accumulator.h"
 #include "fhellm/he/decryptor.h"
@@ -82,6 +83,36 @@ void BM_AccumulateProduct(benchmark::State& state) {
   benchmark::DoNotOptimize(acc.result());
 }
 
+// The LM-head pattern: one ciphertext against MANY distinct weight
+// plaintexts (range(1) of them, cycled), so the plaintexts stream from memory
+// (512 x 32 KB = 16 MB of 64-bit plaintexts at N = 2048) instead of sitting
+// in L1/L2. Plaintext is PlaintextNtt (64-bit words) or PlaintextNtt32.
+template <typename Plaintext>
+void BM_AccumulateManyPlaintexts(benchmark::State& state) {
+  Fixture f(id_of(state));
+  const Ciphertext ct = f.enc.encrypt(f.message.data(), f.message.size(), f.scale);
+  const std::size_t count = static_cast<std::size_t>(state.range(1));
+  std::mt19937_64 rng(2);
+  std::vector<Plaintext> pts;
+  pts.reserve(count);
+  std::vector<std::int8_t> w(f.ctx->poly_degree());
+  for (std::size_t p = 0; p < count; ++p) {
+    for (auto& v : w) v = static_cast<std::int8_t>(static_cast<int>(rng() % 256) - 128);
+    pts.push_back(Plaintext::encode(*f.ctx, w.data(), w.size()));
+  }
+  CiphertextAccumulator acc(f.ctx);
+  std::size_t next = 0;
+  for (auto _ : state) {
+    acc.multiply_add_unchecked(ct, pts[next]);
+    if (++next == count) next = 0;
+  }
+  benchmark::DoNotOptimize(acc.result());
+  const std::size_t pt_bytes = f.ctx->poly_degree() * f.ctx->moduli_count() *
+                               (std::is_same_v<Plaintext, PlaintextNtt32> ? 4 : 8);
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * pt_bytes));  // plaintext bytes read
+  state.counters["pt_bytes"] = static_cast<double>(pt_bytes);
+}
+
 void BM_EncodeWeights(benchmark::State& state) {
   Fixture f(id_of(state));
   for (auto _ : state) benchmark::DoNotOptimize(PlaintextNtt::encode(*f.ctx, f.weights.data(), f.weights.size()));
@@ -130,6 +161,8 @@ BENCHMARK(BM_Decrypt)->Apply(AllSets)->Unit(benchmark::kMicrosecond)->ComputeSta
 BENCHMARK(BM_DecryptSwitched)->Apply(AllSets)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
 BENCHMARK(BM_MultiplyPlain)->Apply(AllSets)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
 BENCHMARK(BM_AccumulateProduct)->Apply(AllSets)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
+BENCHMARK_TEMPLATE(BM_AccumulateManyPlaintexts, PlaintextNtt)->Args({1, 1})->Args({1, 512})->Args({1, 4096})->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
+BENCHMARK_TEMPLATE(BM_AccumulateManyPlaintexts, PlaintextNtt32)->Args({1, 1})->Args({1, 512})->Args({1, 4096})->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
 BENCHMARK(BM_EncodeWeights)->Apply(AllSets)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
 BENCHMARK(BM_KeySwitch)->Args({1, 9})->Args({1, 14})->Args({2, 27})->Args({2, 54})->Args({2, 18})->Args({3, 27})->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
 BENCHMARK(BM_ApplyGalois)->Apply(AllSets)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);

@@ -56,6 +56,27 @@ void CiphertextAccumulator::multiply_add_unchecked(const Ciphertext& ct, const P
   ++terms_;
 }
 
+void CiphertextAccumulator::multiply_add(const Ciphertext& ct, const PlaintextNtt32& pt) {
+  check_ciphertext(ct, *context_, "accumulated ciphertext");
+  check_plaintext(pt, *context_, "accumulated plaintext");
+  require(ct.is_ntt_form(), ErrorCode::invalid_argument, "accumulator needs NTT-form operands");
+  // A PlaintextNtt32 exists only for primes < 2^32, where the 64-bit lanes are used.
+  require(use_u64_, ErrorCode::internal_error, "32-bit plaintext on a 128-bit accumulator");
+  multiply_add_unchecked(ct, pt);
+}
+
+void CiphertextAccumulator::multiply_add_unchecked(const Ciphertext& ct, const PlaintextNtt32& pt) noexcept {
+  const Context& ctx = *context_;
+  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
+  if (since_fold_ == fold_every_) fold();
+  for (std::size_t i = 0; i < k; ++i) {
+    math::multiply_accumulate_pair_u64_u32(ct.c0.residues(i), ct.c1.residues(i), pt.residues(i),
+                                           acc64_.data() + i * n, acc64_.data() + (k + i) * n, n);
+  }
+  ++since_fold_;
+  ++terms_;
+}
+
 void CiphertextAccumulator::fold() noexcept {
   const Context& ctx = *context_;
   const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();

@@ -1,5 +1,6 @@
 #include "fhellm/he/plaintext.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -60,6 +61,70 @@ PlaintextNtt PlaintextNtt::encode(const Context& context, const std::int8_t* coe
   }
   to_ntt(pt.poly_, context);
   return pt;
+}
+
+// ---- PlaintextNtt32 ---------------------------------------------------------
+
+namespace {
+
+constexpr std::uint64_t kWordLimit32 = std::uint64_t{1} << 32;
+
+void require_supported(const Context& context) {
+  for (std::size_t i = 0; i < context.moduli_count(); ++i) {
+    const std::uint64_t q = context.modulus(i).value();
+    require(q < kWordLimit32, ErrorCode::invalid_argument,
+            "32-bit plaintexts need primes below 2^32; prime " + std::to_string(i) + " of " +
+                std::string(context.params().name) + " is " + std::to_string(q));
+  }
+}
+
+}  // namespace
+
+bool PlaintextNtt32::supported(const Context& context) noexcept {
+  for (std::size_t i = 0; i < context.moduli_count(); ++i) {
+    if (context.modulus(i).value() >= kWordLimit32) return false;
+  }
+  return true;
+}
+
+PlaintextNtt32 PlaintextNtt32::encode(const Context& context, const std::int64_t* coeffs, std::size_t count) {
+  require_supported(context);  // before the (wasted) 64-bit encoding
+  return from(context, PlaintextNtt::encode(context, coeffs, count));
+}
+
+PlaintextNtt32 PlaintextNtt32::encode(const Context& context, const std::int8_t* coeffs, std::size_t count) {
+  require_supported(context);
+  return from(context, PlaintextNtt::encode(context, coeffs, count));
+}
+
+PlaintextNtt32 PlaintextNtt32::from(const Context& context, const PlaintextNtt& pt) {
+  require_supported(context);
+  check_poly(pt.poly(), context, "plaintext to narrow");
+  require(pt.poly().is_ntt_form(), ErrorCode::invalid_argument, "plaintext to narrow is not in NTT form");
+  PlaintextNtt32 out;
+  out.param_id_ = context.param_id();
+  out.n_ = context.poly_degree();
+  out.k_ = context.moduli_count();
+  const std::uint64_t* src = pt.poly().data();
+  out.data_.resize(pt.poly().size());
+  // Exact: every residue is < q_i < 2^32 (RnsPoly invariant).
+  for (std::size_t j = 0; j < out.data_.size(); ++j) out.data_[j] = static_cast<std::uint32_t>(src[j]);
+  return out;
+}
+
+PlaintextNtt PlaintextNtt32::widen(const Context& context) const {
+  check_plaintext(*this, context, "plaintext to widen");
+  PlaintextNtt pt;
+  pt.poly_ = RnsPoly(context, true);
+  std::copy(data_.begin(), data_.end(), pt.poly_.data());
+  return pt;
+}
+
+void check_plaintext(const PlaintextNtt32& pt, const Context& context, const char* what) {
+  context.check_param_id(pt.param_id(), what);
+  require(pt.poly_degree() == context.poly_degree() && pt.moduli_count() == context.moduli_count() &&
+              pt.size() == context.poly_degree() * context.moduli_count(),
+          ErrorCode::parameter_mismatch, std::string(what) + " has the wrong shape for its context");
 }
 
 }  // namespace fhellm::he

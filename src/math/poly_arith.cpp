@@ -72,6 +72,23 @@ void multiply_accumulate_u64(const std::uint64_t* __restrict a, const std::uint6
   }
 }
 
+void multiply_accumulate_u64_u32(const std::uint64_t* __restrict a, const std::uint32_t* __restrict b,
+                                 std::uint64_t* __restrict acc, std::size_t n) noexcept {
+  if (cpu_has_avx512ifma()) return multiply_accumulate_u64_u32_avx512(a, b, acc, n);
+  for (std::size_t i = 0; i < n; ++i) acc[i] += static_cast<std::uint64_t>(static_cast<std::uint32_t>(a[i])) * b[i];
+}
+
+void multiply_accumulate_pair_u64_u32(const std::uint64_t* __restrict a0, const std::uint64_t* __restrict a1,
+                                      const std::uint32_t* __restrict b, std::uint64_t* __restrict acc0,
+                                      std::uint64_t* __restrict acc1, std::size_t n) noexcept {
+  if (cpu_has_avx512ifma()) return multiply_accumulate_pair_u64_u32_avx512(a0, a1, b, acc0, acc1, n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t w = b[i];
+    acc0[i] += static_cast<std::uint64_t>(static_cast<std::uint32_t>(a0[i])) * w;
+    acc1[i] += static_cast<std::uint64_t>(static_cast<std::uint32_t>(a1[i])) * w;
+  }
+}
+
 void multiply_accumulate_split52(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc_lo,
                                  std::uint64_t* acc_hi, std::size_t n) noexcept {
   if (cpu_has_avx512ifma()) return multiply_accumulate_split52_ifma(a, b, acc_lo, acc_hi, n);

@@ -21,6 +21,48 @@ void multiply_accumulate_u64_avx512(const std::uint64_t* __restrict a, const std
   }
 }
 
+// b widened on load (vpmovzxdq), then the 32x32 -> 64 multiply (vpmuludq
+// reads the low half of each 64-bit lane, so a needs no masking). The maskz
+// forms with a full mask are the same instructions; the unmasked intrinsics
+// trip GCC 12's -Wmaybe-uninitialized (their undefined pass-through operand).
+namespace {
+
+inline __m512i widen_u32x8(const std::uint32_t* p) noexcept {
+  return _mm512_maskz_cvtepu32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+inline __m512i mul_low32(__m512i x, __m512i y) noexcept { return _mm512_maskz_mul_epu32(0xFF, x, y); }
+
+}  // namespace
+
+void multiply_accumulate_u64_u32_avx512(const std::uint64_t* __restrict a, const std::uint32_t* __restrict b,
+                                        std::uint64_t* __restrict acc, std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m512i p = mul_low32(_mm512_loadu_si512(a + i), widen_u32x8(b + i));
+    _mm512_storeu_si512(acc + i, _mm512_add_epi64(_mm512_loadu_si512(acc + i), p));
+  }
+  for (; i < n; ++i) acc[i] += static_cast<std::uint64_t>(static_cast<std::uint32_t>(a[i])) * b[i];
+}
+
+void multiply_accumulate_pair_u64_u32_avx512(const std::uint64_t* __restrict a0, const std::uint64_t* __restrict a1,
+                                             const std::uint32_t* __restrict b, std::uint64_t* __restrict acc0,
+                                             std::uint64_t* __restrict acc1, std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m512i y = widen_u32x8(b + i);
+    const __m512i p0 = mul_low32(_mm512_loadu_si512(a0 + i), y);
+    const __m512i p1 = mul_low32(_mm512_loadu_si512(a1 + i), y);
+    _mm512_storeu_si512(acc0 + i, _mm512_add_epi64(_mm512_loadu_si512(acc0 + i), p0));
+    _mm512_storeu_si512(acc1 + i, _mm512_add_epi64(_mm512_loadu_si512(acc1 + i), p1));
+  }
+  for (; i < n; ++i) {
+    const std::uint64_t w = b[i];
+    acc0[i] += static_cast<std::uint64_t>(static_cast<std::uint32_t>(a0[i])) * w;
+    acc1[i] += static_cast<std::uint64_t>(static_cast<std::uint32_t>(a1[i])) * w;
+  }
+}
+
 void multiply_accumulate_split52_ifma(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc_lo,
                                       std::uint64_t* acc_hi, std::size_t n) noexcept {
   std::size_t i = 0;

@@ -10,6 +10,11 @@ namespace fhellm::math {
 void lift_signed_avx512(const std::int64_t* v, std::uint64_t q, std::uint64_t* out, std::size_t n) noexcept;
 void multiply_accumulate_u64_avx512(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc,
                                     std::size_t n) noexcept;
+void multiply_accumulate_u64_u32_avx512(const std::uint64_t* a, const std::uint32_t* b, std::uint64_t* acc,
+                                        std::size_t n) noexcept;
+void multiply_accumulate_pair_u64_u32_avx512(const std::uint64_t* a0, const std::uint64_t* a1,
+                                             const std::uint32_t* b, std::uint64_t* acc0, std::uint64_t* acc1,
+                                             std::size_t n) noexcept;
 
 // Requires AVX-512 IFMA and a[i], b[i] < 2^52.
 void multiply_accumulate_split52_ifma(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc_lo,

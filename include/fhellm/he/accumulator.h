@@ -3,6 +3,7 @@
 // When every q_i < 2^32 it accumulates exact products in 64-bit words and
 // reduces every math::max_lazy_terms_u64(q) terms (about 2^10 for 27-bit
 // primes); otherwise in 128-bit words. The result equals the reduced sum.
+// PlaintextNtt and PlaintextNtt32 terms may be mixed in one sum.
 #pragma once
 
 #include <cstddef>
@@ -24,6 +25,10 @@ class CiphertextAccumulator {
   void multiply_add(const Ciphertext& ct, const PlaintextNtt& pt);
   // Unchecked version for hot loops (ids and forms validated by the caller).
   void multiply_add_unchecked(const Ciphertext& ct, const PlaintextNtt& pt) noexcept;
+  // Same with a compact (32-bit) plaintext: identical result, half the
+  // plaintext bytes read. @throws Error(parameter_mismatch) as above.
+  void multiply_add(const Ciphertext& ct, const PlaintextNtt32& pt);
+  void multiply_add_unchecked(const Ciphertext& ct, const PlaintextNtt32& pt) noexcept;
 
   // The reduced sum (NTT form). Does not reset.
   Ciphertext result() const;

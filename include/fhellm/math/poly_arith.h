@@ -39,6 +39,15 @@ void reduce_u128(const u128* acc, std::uint64_t* out, std::size_t n, const Modul
 void multiply_accumulate_u64(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc,
                              std::size_t n) noexcept;
 void reduce_u64(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept;
+// Same contract with b stored in 32-bit words (compact NTT weight plaintexts):
+// half the bytes read for b, which dominates when b streams from memory.
+void multiply_accumulate_u64_u32(const std::uint64_t* a, const std::uint32_t* b, std::uint64_t* acc,
+                                 std::size_t n) noexcept;
+// Both parts of a ciphertext against one 32-bit plaintext in a single pass
+// (b read once): acc0[i] += a0[i] * b[i], acc1[i] += a1[i] * b[i]; same
+// contract as multiply_accumulate_u64.
+void multiply_accumulate_pair_u64_u32(const std::uint64_t* a0, const std::uint64_t* a1, const std::uint32_t* b,
+                                      std::uint64_t* acc0, std::uint64_t* acc1, std::size_t n) noexcept;
 // Split accumulation for q < 2^50 (AVX-512 IFMA where present): with
 // p = a[i] * b[i] < 2^100, acc_lo[i] += p mod 2^52 and acc_hi[i] += p >> 52.
 // Exact for up to 2^11 terms; reduce_split52 gives (acc_hi 2^52 + acc_lo) mod q.

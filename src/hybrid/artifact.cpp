@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -104,15 +105,16 @@ std::vector<float> read_floats(ByteReader& r, const char* name) {
 }
 
 // The tensor of a linear group inside ModelWeights (lm_head: the untied head).
-std::vector<float>* linear_tensor(model::ModelWeights& w, LinearId id) {
+template <class Weights>
+auto* linear_tensor(Weights& w, LinearId id) {
   if (id.kind == LinearKind::lm_head) return &w.lm_head;
-  model::LayerWeights& l = w.layers.at(static_cast<std::size_t>(id.layer));
+  auto& l = w.layers.at(static_cast<std::size_t>(id.layer));
   switch (id.kind) {
     case LinearKind::qkv: return &l.wqkv;
     case LinearKind::attn_out: return &l.wo;
     case LinearKind::mlp_up: return &l.w_up;
     case LinearKind::mlp_down: return &l.w_down;
-    default: return nullptr;
+    default: return decltype(&w.lm_head){nullptr};
   }
 }
 
@@ -125,7 +127,7 @@ std::vector<std::pair<std::string, fs::path>> tokenizer_files(const fs::path& to
     if (fs::is_directory(model_path, ec)) {
       source = model_path;
     } else {
-      for (const std::string name : {std::string("tokenizer.bin"), std::string("tokenizer.model"),
+      for (const std::string& name : {std::string("tokenizer.bin"), std::string("tokenizer.model"),
                                      std::string("tokenizer.json"), "tok" + std::to_string(vocab) + ".bin"}) {
         const fs::path p = model_path.parent_path() / name;
         if (fs::exists(p, ec)) {
@@ -223,22 +225,29 @@ CompileReport compile_artifacts(const fs::path& model_path, const fs::path& out_
     w.i32(c.bos_id);
     w.i32(c.eos_id);
     w.blob(description_bytes);
-    // Tensors, with the remote groups' weights left out.
-    model::ModelWeights mw = model.weights();
-    for (LinearId id : quantized->ids()) {
-      std::vector<float>* t = linear_tensor(mw, id);
-      if (t != nullptr) std::vector<float>().swap(*t);
-    }
-    write_floats(w, mw.token_embedding);
-    write_floats(w, mw.position_embedding);
+    // Tensors, with the remote groups' weights left out (count 0), written
+    // from the model in place rather than from a copy of its weights.
+    const model::ModelWeights& mw = model.weights();
+    std::vector<const std::vector<float>*> remote_tensors;
+    for (LinearId id : quantized->ids()) remote_tensors.push_back(linear_tensor(mw, id));
+    auto write_tensor = [&](const std::vector<float>& t) {
+      const bool remote = std::find(remote_tensors.begin(), remote_tensors.end(), &t) != remote_tensors.end();
+      if (remote) {
+        w.u32(0);
+      } else {
+        write_floats(w, t);
+      }
+    };
+    write_tensor(mw.token_embedding);
+    write_tensor(mw.position_embedding);
     for (const model::LayerWeights& l : mw.layers) {
       for (const std::vector<float>* t : {&l.attn_norm, &l.attn_norm_bias, &l.wqkv, &l.bqkv, &l.wo, &l.bo,
                                           &l.ffn_norm, &l.ffn_norm_bias, &l.w_up, &l.b_up, &l.w_down, &l.b_down})
-        write_floats(w, *t);
+        write_tensor(*t);
     }
-    write_floats(w, mw.final_norm);
-    write_floats(w, mw.final_norm_bias);
-    write_floats(w, mw.lm_head);
+    write_tensor(mw.final_norm);
+    write_tensor(mw.final_norm_bias);
+    write_tensor(mw.lm_head);
     w.u32(static_cast<std::uint32_t>(tok_files.size()));
     for (const auto& [name, path] : tok_files) {
       w.blob({reinterpret_cast<const std::uint8_t*>(name.data()), name.size()});
@@ -324,18 +333,20 @@ ClientArtifact load_client_artifact(const fs::path& path) {
   w.final_norm = read_floats(r, "final_norm");
   w.final_norm_bias = read_floats(r, "final_norm_bias");
   w.lm_head = read_floats(r, "lm_head");
-  // The remote groups' weights are absent: zeros of their shape, never used
-  // (the execute backend routes those groups to the server).
+  // The remote groups' weights stay absent: the model holds their shapes and
+  // biases only, and refuses to run them locally (the execute backend routes
+  // them to the server).
+  std::vector<LinearId> absent;
   for (const RemoteLinearInfo& l : a.description.linears) {
     const LinearId id = linear_from_wire_id(l.wire_id);
     require(id.kind == LinearKind::lm_head || static_cast<std::size_t>(id.layer) < c.n_layers,
             ErrorCode::bad_artifact, what + ": remote layer " + std::to_string(l.wire_id) + " outside the model");
     a.remote.push_back(id);
     if (id.kind == LinearKind::lm_head && c.tied_head) continue;  // the head is the embedding
-    std::vector<float>* t = linear_tensor(w, id);
+    const std::vector<float>* t = linear_tensor(w, id);
     require(t != nullptr && t->empty(), ErrorCode::bad_artifact,
             what + ": remote layer " + model::linear_name(id) + " also has client weights");
-    t->assign(static_cast<std::size_t>(l.n_out) * l.n_in, 0.0f);
+    absent.push_back(id);
   }
   const std::uint32_t n_files = r.u32();
   require(n_files >= 1 && n_files <= kMaxTokenizerFiles, ErrorCode::bad_artifact,
@@ -351,7 +362,7 @@ ClientArtifact load_client_artifact(const fs::path& path) {
     files.emplace_back(std::move(n), Bytes(data.begin(), data.end()));
   }
   r.expect_end();
-  a.model = model::Model::create(c, std::move(w));
+  a.model = model::Model::create(c, std::move(w), absent);
   a.tokenizer = load_bundled_tokenizer(files, c.vocab_size);
   return a;
 }

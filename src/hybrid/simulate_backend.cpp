@@ -17,6 +17,9 @@ QuantizedLinears::QuantizedLinears(const model::Model& model, const std::vector<
   by_slot_.resize(4 * n_layers_ + 1);
   for (LinearId id : ids) {  // validates every id before any work
     const model::LinearView v = model.linear(id);
+    require(v.weight != nullptr, ErrorCode::invalid_argument,
+            model::linear_name(id) + ": this model does not hold its weights (they are on the server): they cannot "
+            "be quantized here for simulate; run it in execute mode");
     require(v.n_in <= quant::kMaxIntMatmulInputs, ErrorCode::bad_quantization,
             model::linear_name(id) + ": " + std::to_string(v.n_in) + " inputs exceed the exact integer product's " +
                 std::to_string(quant::kMaxIntMatmulInputs));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "fhellm/error.h"
 #include "fhellm/model/model.h"
 #include "fhellm/model/parallel.h"
 #include "model/gemv.h"
@@ -81,6 +82,12 @@ void matmul_transposed_openblas(const float* x, std::size_t rows, std::size_t k,
 
 void FloatLinear::apply(LinearId id, const float* x, std::size_t rows, float* y) {
   const LinearView v = model_.linear(id);
+  // A model loaded from a client artifact lacks the remote groups' weights.
+  if (v.weight == nullptr) {
+    throw Error(ErrorCode::invalid_argument,
+                "linear layer '" + linear_name(id) + "': this model does not hold its weights (they are on the " +
+                    "server): it can only run remotely, in execute mode");
+  }
   matmul_transposed(x, rows, v.n_in, v.weight, v.n_out, v.bias, y);
 }
 

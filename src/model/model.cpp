@@ -47,11 +47,34 @@ std::vector<float> rope_frequencies(const ModelConfig& c) {
 }  // namespace
 
 std::shared_ptr<const Model> Model::create(ModelConfig config, ModelWeights weights) {
+  return create(std::move(config), std::move(weights), {});
+}
+
+std::shared_ptr<const Model> Model::create(ModelConfig config, ModelWeights weights,
+                                           const std::vector<LinearId>& absent) {
   config.validate();
-  const ModelConfig& c = config;
+  std::shared_ptr<Model> model(new Model());
+  model->config_ = std::move(config);
+  const ModelConfig& c = model->config_;
   const bool gpt2 = c.arch == Architecture::gpt2;
   const std::size_t d = c.dim, h = c.hidden_dim, qkv = c.q_dim() + 2 * c.kv_dim();
   const std::size_t up = gpt2 ? h : 2 * h;
+
+  model->absent_.assign(4 * c.n_layers + 1, false);
+  for (LinearId id : absent) {
+    require(!(id.kind == LinearKind::lm_head && c.tied_head), ErrorCode::invalid_argument,
+            "lm_head is tied to the token embedding, which the model always holds: it cannot be absent");
+    model->absent_[model->slot(id)] = true;  // @throws unknown_layer
+  }
+  // An absent group's weight must be empty; a held one must have its shape.
+  auto check_weight = [&](const std::vector<float>& tensor, std::size_t expected, LinearId id, const std::string& name) {
+    if (model->absent_[model->slot(id)]) {
+      require(tensor.empty(), ErrorCode::invalid_argument,
+              "tensor '" + name + "' is marked absent but holds " + std::to_string(tensor.size()) + " values");
+    } else {
+      check_size(tensor, expected, name);
+    }
+  };
 
   check_size(weights.token_embedding, c.vocab_size * d, "token_embedding");
   if (gpt2) {
@@ -64,13 +87,14 @@ std::shared_ptr<const Model> Model::create(ModelConfig config, ModelWeights weig
               std::to_string(c.n_layers));
   for (std::size_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& w = weights.layers[l];
+    const int layer = static_cast<int>(l);
     const std::string p = "layers." + std::to_string(l) + ".";
     check_size(w.attn_norm, d, p + "attn_norm");
-    check_size(w.wqkv, qkv * d, p + "wqkv");
-    check_size(w.wo, d * c.q_dim(), p + "wo");
+    check_weight(w.wqkv, qkv * d, {layer, LinearKind::qkv}, p + "wqkv");
+    check_weight(w.wo, d * c.q_dim(), {layer, LinearKind::attn_out}, p + "wo");
     check_size(w.ffn_norm, d, p + "ffn_norm");
-    check_size(w.w_up, up * d, p + "w_up");
-    check_size(w.w_down, d * h, p + "w_down");
+    check_weight(w.w_up, up * d, {layer, LinearKind::mlp_up}, p + "w_up");
+    check_weight(w.w_down, d * h, {layer, LinearKind::mlp_down}, p + "w_down");
     check_optional(w.attn_norm_bias, d, p + "attn_norm_bias");
     check_optional(w.bqkv, qkv, p + "bqkv");
     check_optional(w.bo, d, p + "bo");
@@ -88,35 +112,51 @@ std::shared_ptr<const Model> Model::create(ModelConfig config, ModelWeights weig
   if (c.tied_head) {
     check_optional(weights.lm_head, 0, "lm_head (tied)");
   } else {
-    check_size(weights.lm_head, c.vocab_size * d, "lm_head");
+    check_weight(weights.lm_head, c.vocab_size * d, {-1, LinearKind::lm_head}, "lm_head");
   }
 
-  std::shared_ptr<Model> model(new Model());
-  model->config_ = std::move(config);
   model->weights_ = std::move(weights);
-  model->rope_inv_freq_ = rope_frequencies(model->config_);
+  model->rope_inv_freq_ = rope_frequencies(c);
   return model;
+}
+
+std::size_t Model::slot(LinearId id) const {
+  const std::size_t n_layers = config_.n_layers;
+  if (id.kind == LinearKind::lm_head) {
+    if (id.layer != -1) throw Error(ErrorCode::unknown_layer, "lm_head has layer -1, got " + std::to_string(id.layer));
+    return 4 * n_layers;
+  }
+  if (id.layer < 0 || static_cast<std::size_t>(id.layer) >= n_layers || static_cast<int>(id.kind) >= kLinearKinds) {
+    throw Error(ErrorCode::unknown_layer,
+                "no linear layer " + linear_name(id) + " in a model of " + std::to_string(n_layers) + " layers");
+  }
+  return static_cast<std::size_t>(id.layer) * 4 + static_cast<std::size_t>(id.kind);
+}
+
+bool Model::holds_weight(LinearId id) const { return !absent_[slot(id)]; }
+
+std::vector<LinearId> Model::absent_linears() const {
+  std::vector<LinearId> ids;
+  for (LinearId id : linear_ids())
+    if (absent_[slot(id)]) ids.push_back(id);
+  return ids;
 }
 
 LinearView Model::linear(LinearId id) const {
   const ModelConfig& c = config_;
+  const bool held = !absent_[slot(id)];  // @throws unknown_layer
   auto data = [](const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); };
+  auto weight = [&](const std::vector<float>& v) { return held ? v.data() : nullptr; };
   if (id.kind == LinearKind::lm_head) {
-    if (id.layer != -1) throw Error(ErrorCode::unknown_layer, "lm_head has layer -1, got " + std::to_string(id.layer));
-    const float* w = c.tied_head ? weights_.token_embedding.data() : weights_.lm_head.data();
-    return {w, nullptr, c.vocab_size, c.dim};
-  }
-  if (id.layer < 0 || static_cast<std::size_t>(id.layer) >= c.n_layers || static_cast<int>(id.kind) >= kLinearKinds) {
-    throw Error(ErrorCode::unknown_layer,
-                "no linear layer " + linear_name(id) + " in a model of " + std::to_string(c.n_layers) + " layers");
+    return {weight(c.tied_head ? weights_.token_embedding : weights_.lm_head), nullptr, c.vocab_size, c.dim};
   }
   const LayerWeights& w = weights_.layers[static_cast<std::size_t>(id.layer)];
   switch (id.kind) {
-    case LinearKind::qkv: return {w.wqkv.data(), data(w.bqkv), c.q_dim() + 2 * c.kv_dim(), c.dim};
-    case LinearKind::attn_out: return {w.wo.data(), data(w.bo), c.dim, c.q_dim()};
+    case LinearKind::qkv: return {weight(w.wqkv), data(w.bqkv), c.q_dim() + 2 * c.kv_dim(), c.dim};
+    case LinearKind::attn_out: return {weight(w.wo), data(w.bo), c.dim, c.q_dim()};
     case LinearKind::mlp_up:
-      return {w.w_up.data(), data(w.b_up), c.arch == Architecture::gpt2 ? c.hidden_dim : 2 * c.hidden_dim, c.dim};
-    case LinearKind::mlp_down: return {w.w_down.data(), data(w.b_down), c.dim, c.hidden_dim};
+      return {weight(w.w_up), data(w.b_up), c.arch == Architecture::gpt2 ? c.hidden_dim : 2 * c.hidden_dim, c.dim};
+    case LinearKind::mlp_down: return {weight(w.w_down), data(w.b_down), c.dim, c.hidden_dim};
     case LinearKind::lm_head: break;
   }
   throw Error(ErrorCode::unknown_layer, "unknown linear kind " + std::to_string(static_cast<int>(id.kind)));
@@ -133,7 +173,7 @@ std::vector<LinearId> Model::linear_ids() const {
   return ids;
 }
 
-std::size_t Model::n_parameters() const {
+std::size_t Model::weight_bytes() const {
   const ModelWeights& w = weights_;
   std::size_t n = w.token_embedding.size() + w.position_embedding.size() + w.final_norm.size() +
                   w.final_norm_bias.size() + w.lm_head.size();
@@ -142,6 +182,15 @@ std::size_t Model::n_parameters() const {
                           &l.ffn_norm_bias, &l.w_up, &l.b_up, &l.w_down, &l.b_down}) {
       n += v->size();
     }
+  }
+  return n * sizeof(float);
+}
+
+std::size_t Model::n_parameters() const {
+  std::size_t n = weight_bytes() / sizeof(float);
+  for (LinearId id : absent_linears()) {
+    const LinearView v = linear(id);
+    n += v.n_out * v.n_in;
   }
   return n;
 }

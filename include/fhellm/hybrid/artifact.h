@@ -71,7 +71,8 @@ CompileReport compile_artifacts(const std::filesystem::path& model_path, const s
 std::shared_ptr<RemoteLinearService> load_server_artifact(const std::filesystem::path& path);
 
 struct ClientArtifact {
-  // Remote groups' weights are zeros here: only the execute mode may run it.
+  // Holds no remote group's weight (model->holds_weight is false for them;
+  // their shapes and biases are kept): only the execute mode may run it.
   std::shared_ptr<const model::Model> model;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
   std::vector<LinearId> remote;

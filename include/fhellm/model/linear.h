@@ -32,7 +32,7 @@ std::string linear_name(LinearId id);
 
 // Read-only view of a group's weights inside a Model: y = x W^T + b.
 struct LinearView {
-  const float* weight = nullptr;  // [n_out, n_in] row-major
+  const float* weight = nullptr;  // [n_out, n_in] row-major; nullptr if the model lacks it
   const float* bias = nullptr;    // [n_out] or nullptr
   std::size_t n_out = 0;
   std::size_t n_in = 0;
@@ -63,6 +63,8 @@ class Model;
 class FloatLinear final : public LinearOps {
  public:
   explicit FloatLinear(const Model& model) : model_(model) {}
+  // @throws Error(invalid_argument) for a group whose weights the model does
+  //         not hold (Model::holds_weight), Error(unknown_layer)
   void apply(LinearId id, const float* x, std::size_t rows, float* y) override;
 
  private:

@@ -1,0 +1,170 @@
+// NAME.client loads into a model that holds no remote weight (no zero-filled
+// stand-ins): the remote groups take no memory, execute against the server
+// artifact still gives simulate's tokens, and the modes that would need the
+// missing weights on the client (disable, simulate) are refused with an Error.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include <unistd.h>
+
+#include "fhellm/error.h"
+#include "fhellm/hybrid/artifact.h"
+#include "fhellm/hybrid/execute_backend.h"
+#include "fhellm/hybrid/hybrid_model.h"
+
+namespace fhellm::hybrid {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kStories = FHELLM_SOURCE_DIR "/models/stories260K.bin";
+const fs::path kGpt2Tiny = FHELLM_SHARED_DIR "/models/gpt2-tiny-random";
+
+template <class F>
+ErrorCode code_of(F f, const std::string& must_mention = "") {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (!must_mention.empty()) {
+      EXPECT_NE(std::string(e.what()).find(must_mention), std::string::npos) << e.what();
+    }
+    return e.code();
+  }
+  return ErrorCode::internal_error;
+}
+
+const GenerateOptions kGreedy{{0.0f, 0, 1.0f, 0}, false};
+
+// Bytes of the float weights of `ids` in `full` that a client need not hold
+// (a tied head is the embedding, which the client keeps).
+std::size_t remote_weight_bytes(const model::Model& full, const std::vector<LinearId>& ids) {
+  std::size_t bytes = 0;
+  for (LinearId id : ids) {
+    if (id.kind == LinearKind::lm_head && full.config().tied_head) continue;
+    const model::LinearView v = full.linear(id);
+    bytes += v.n_out * v.n_in * sizeof(float);
+  }
+  return bytes;
+}
+
+// The client artifact's model driven in execute mode by the server artifact, in process.
+std::vector<TokenId> execute_tokens(const CompileReport& report, const std::vector<TokenId>& prompt, std::size_t n) {
+  std::shared_ptr<RemoteLinearService> service = load_server_artifact(report.server_path);
+  ClientArtifact client = load_client_artifact(report.client_path);
+  HybridModel hm(client.model);
+  hm.set_remote_modules(client.remote);
+  hm.set_quantization(client.description.quant);
+  use_execute(hm, [service](HybridModel&) { return std::make_unique<InProcessChannel>(*service); });
+  hm.set_mode(FheMode::execute);
+  return hm.generate(prompt, n, kGreedy).ids;
+}
+
+// simulate on the full model with the same remote set.
+std::vector<TokenId> simulate_tokens(const fs::path& model, const std::string& remote,
+                                     const std::vector<TokenId>& prompt, std::size_t n) {
+  HybridModel hm = HybridModel::load(model);
+  hm.set_remote_modules(remote);
+  hm.set_mode(FheMode::simulate);
+  return hm.generate(prompt, n, kGreedy).ids;
+}
+
+class ClientArtifactTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("fhellm-client-artifact-test-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    stories_all_ = compile_artifacts(kStories, dir_ / "stories-all", {});
+    CompileOptions qkv_head;
+    qkv_head.remote = "qkv,lm_head";
+    stories_qkv_head_ = compile_artifacts(kStories, dir_ / "stories-qkv-head", qkv_head);
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+  static inline fs::path dir_;
+  static inline CompileReport stories_all_, stories_qkv_head_;
+  const std::vector<TokenId> prompt_ = {1, 403, 407, 261, 378};
+};
+
+TEST_F(ClientArtifactTest, RemoteWeightsTakeNoClientMemory) {
+  const HybridModel full = HybridModel::load(kStories);
+  const ClientArtifact client = load_client_artifact(stories_all_.client_path);
+  const model::Model& m = *client.model;
+  ASSERT_EQ(client.remote.size(), 21u);
+  for (LinearId id : client.remote) {
+    const model::LinearView v = m.linear(id), f = full.model().linear(id);
+    EXPECT_EQ(v.n_out, f.n_out) << model::linear_name(id);
+    EXPECT_EQ(v.n_in, f.n_in) << model::linear_name(id);
+    if (id.kind == LinearKind::lm_head) {  // stories260K ties its head to the embedding
+      EXPECT_TRUE(m.holds_weight(id));
+      EXPECT_EQ(v.weight, m.weights().token_embedding.data());
+    } else {
+      EXPECT_FALSE(m.holds_weight(id)) << model::linear_name(id);
+      EXPECT_EQ(v.weight, nullptr) << model::linear_name(id);
+    }
+  }
+  EXPECT_EQ(m.absent_linears().size(), 20u);
+  const std::size_t remote = remote_weight_bytes(full.model(), client.remote);
+  ASSERT_GT(remote, 0u);
+  EXPECT_EQ(m.weight_bytes(), full.model().weight_bytes() - remote);
+  EXPECT_EQ(m.n_parameters(), full.model().n_parameters());
+}
+
+// (execute from this artifact pair giving simulate's tokens: artifact_test.cpp)
+TEST_F(ClientArtifactTest, LocalModesAreRefused) {
+  const ClientArtifact client = load_client_artifact(stories_all_.client_path);
+  HybridModel hm(client.model);
+  hm.set_remote_modules(client.remote);
+  hm.set_quantization(client.description.quant);
+  // disable: the float product of a weight the client does not have.
+  hm.set_mode(FheMode::disable);
+  EXPECT_EQ(code_of([&] { hm.generate(prompt_, 2, kGreedy); }, "layers.0.qkv"), ErrorCode::invalid_argument);
+  // simulate: quantizing weights the client does not have.
+  hm.set_mode(FheMode::simulate);
+  EXPECT_EQ(code_of([&] { hm.generate(prompt_, 2, kGreedy); }, "does not hold"), ErrorCode::invalid_argument);
+  // No remote module: every group would run as a local float product.
+  hm.set_remote_modules("none");
+  EXPECT_EQ(code_of([&] { hm.generate(prompt_, 2, kGreedy); }, "does not hold"), ErrorCode::invalid_argument);
+  // An in-process server built from the client's own model has nothing to serve.
+  hm.set_remote_modules(client.remote);
+  use_execute_in_process(hm);
+  hm.set_mode(FheMode::execute);
+  EXPECT_EQ(code_of([&] { hm.generate(prompt_, 2, kGreedy); }), ErrorCode::invalid_argument);
+}
+
+TEST_F(ClientArtifactTest, PartialRemoteSetKeepsTheLocalWeights) {
+  const HybridModel full = HybridModel::load(kStories);
+  const ClientArtifact client = load_client_artifact(stories_qkv_head_.client_path);
+  const model::Model& m = *client.model;
+  EXPECT_EQ(client.remote.size(), 6u);  // 5 qkv + the head
+  for (LinearId id : m.linear_ids()) {
+    const bool absent = id.kind == LinearKind::qkv;
+    EXPECT_EQ(m.holds_weight(id), !absent) << model::linear_name(id);
+    if (!absent) {  // local groups keep their exact float weights
+      const model::LinearView v = m.linear(id), f = full.model().linear(id);
+      EXPECT_TRUE(std::equal(v.weight, v.weight + v.n_out * v.n_in, f.weight)) << model::linear_name(id);
+    }
+  }
+  EXPECT_EQ(m.weight_bytes(), full.model().weight_bytes() - remote_weight_bytes(full.model(), client.remote));
+  EXPECT_EQ(execute_tokens(stories_qkv_head_, prompt_, 4), simulate_tokens(kStories, "qkv,lm_head", prompt_, 4));
+}
+
+TEST_F(ClientArtifactTest, Gpt2BiasesStayAndExecuteGivesSimulateTokens) {
+  if (!fs::exists(kGpt2Tiny)) GTEST_SKIP() << "no " << kGpt2Tiny;
+  const CompileReport report = compile_artifacts(kGpt2Tiny, dir_ / "gpt2-tiny", {});
+  const HybridModel full = HybridModel::load(kGpt2Tiny);
+  const ClientArtifact client = load_client_artifact(report.client_path);
+  const model::Model& m = *client.model;
+  for (LinearId id : client.remote) {
+    if (id.kind == LinearKind::lm_head) continue;  // tied
+    EXPECT_FALSE(m.holds_weight(id)) << model::linear_name(id);
+    const model::LinearView v = m.linear(id), f = full.model().linear(id);
+    ASSERT_NE(v.bias, nullptr) << model::linear_name(id);
+    EXPECT_TRUE(std::equal(v.bias, v.bias + v.n_out, f.bias)) << model::linear_name(id);
+  }
+  EXPECT_EQ(m.weight_bytes(), full.model().weight_bytes() - remote_weight_bytes(full.model(), client.remote));
+  const std::vector<TokenId> prompt = {464, 2068, 7586, 21831};
+  EXPECT_EQ(execute_tokens(report, prompt, 3), simulate_tokens(kGpt2Tiny, "all-linear", prompt, 3));
+}
+
+}  // namespace
+}  // namespace fhellm::hybrid

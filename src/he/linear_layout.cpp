@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <sstream>
 
 #include "fhellm/error.h"
@@ -109,6 +112,23 @@ std::vector<std::uint32_t> LinearGeometry::used_positions(std::uint32_t g, std::
   return out;
 }
 
+std::vector<std::uint32_t> LinearGeometry::sent_positions(std::uint32_t g, std::uint32_t c) const {
+  std::vector<std::uint32_t> out;
+  if (!sub_body()) {
+    out.resize(poly_degree);
+    for (std::uint32_t pos = 0; pos < poly_degree; ++pos) out[pos] = pos;
+    return out;
+  }
+  for (std::uint32_t t = 0; t < rows_per_ct; ++t) {
+    if (std::uint64_t{g} * rows_per_ct + t >= shape.rows) break;
+    for (std::uint32_t j = 0; j < chunk_width; ++j) {
+      if (std::uint64_t{c} * chunk_width + j >= shape.in) break;
+      out.push_back(input_coeff(t, j));
+    }
+  }
+  return out;
+}
+
 std::size_t LinearGeometry::weight_polys() const noexcept {
   std::size_t entries = 0;
   for (std::uint32_t p = 0; p < packed_per_group; ++p) entries += live_entries(p);
@@ -124,8 +144,13 @@ std::int64_t linear_max_abs_output(std::uint32_t in, bool input_signed) noexcept
 }
 
 std::size_t LinearPlan::bytes_up() const noexcept {
-  const std::size_t n = geo.poly_degree;
-  return 48 + geo.input_cts() * (32 + (n * static_cast<std::size_t>(upload_bits) + 7) / 8);
+  std::size_t bytes = 48;
+  for (std::uint32_t g = 0; g < geo.row_groups; ++g)
+    for (std::uint32_t c = 0; c < geo.chunks; ++c) {
+      const std::size_t sent = geo.sub_body() ? geo.sent_positions(g, c).size() : geo.poly_degree;
+      bytes += 32 + (sent * static_cast<std::size_t>(upload_bits) + 7) / 8;
+    }
+  return bytes;
 }
 
 std::size_t LinearPlan::bytes_down() const noexcept {
@@ -250,9 +275,14 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   // Upload: fresh error (10.5) plus the body rounding (4^d / 12) on all N
   // coefficients, multiplied by each weight polynomial (up to n_w * k_w
   // coefficients of |w| <= 128, per chunk) and by k_w in the trace.
-  const double weight_terms = static_cast<double>(plan.geo.chunks) *
-                              std::min<double>(static_cast<double>(plan.geo.outputs_per_poly) * chunk_width,
-                                               static_cast<double>(shape.out) * chunk_width);
+  // A sub-body upload has errors only on the k coefficients it sends (one
+  // per input), and each useful coefficient reads exactly those.
+  const double weight_terms =
+      plan.geo.sub_body()
+          ? static_cast<double>(shape.in)
+          : static_cast<double>(plan.geo.chunks) *
+                std::min<double>(static_cast<double>(plan.geo.outputs_per_poly) * chunk_width,
+                                 static_cast<double>(shape.out) * chunk_width);
   const double gain = m * m * weight_terms * 128.0 * 128.0;
   const double left = budget - nz.packing - nz.input_side - nz.download_body - nz.download_mask - nz.flood;
   if (left <= gain * 10.5) return std::nullopt;
@@ -267,41 +297,62 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   return plan;
 }
 
-LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed) {
+double linear_plan_score(const LinearPlan& plan) noexcept {
+  // 1 MB per 0.8 s (the GPT-2 token budget): one byte is worth 0.8 us of server time.
+  return static_cast<double>(plan.bytes_up() + plan.bytes_down()) * 0.8e-3 + plan.server_ms_model();
+}
+
+std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecision precision, bool input_signed) {
   // Validates the shape once (throws for shapes out of range).
   (void)LinearGeometry::make(shape, 2048, 1, 1);
-  std::optional<LinearPlan> best;
-  double best_score = std::numeric_limits<double>::infinity();
+  std::vector<LinearPlan> out;
   const std::vector<ParamId> sets = {ParamId::n2048_q54, ParamId::n4096_q108};
   for (ParamId id : sets) {
     const std::uint32_t n = static_cast<std::uint32_t>(parameter_set(id).poly_degree);
     for (std::uint32_t kw = 1; kw <= n; kw *= 2) {
       for (std::uint32_t tw = 1; kw * tw <= n; tw *= 2) {
-        if (tw > 1 && tw / 2 >= shape.rows) break;           // rows beyond T are waste
-        if (kw > 1 && kw / 2 >= shape.in) break;             // chunk beyond k is waste
+        // Rows beyond T and chunks beyond k are waste, except in sub-body
+        // layouts (n_w = 1), where unused slots are not sent and a wider
+        // chunk only changes the trace size.
+        const bool sub_body = kw * tw == n;
+        if (!sub_body && ((tw > 1 && tw / 2 >= shape.rows) || (kw > 1 && kw / 2 >= shape.in))) continue;
         for (int levels = 0; levels <= std::min(kLinearMaxInputLevels, log2_exact(kw)); ++levels) {
-        auto plan = plan_linear_with(shape, precision, input_signed, id, kw, tw, levels);
-        if (!plan) continue;
-        // Server memory: NTT-form weights cost 8 bytes per slot and prime;
-        // sparse layouts (small n_w k_w) multiply that. Cap at 32 bytes per
-        // weight (or 64 MiB for small layers).
-        const double cap = std::max(64.0 * 1024 * 1024, 32.0 * shape.in * shape.out);
-        if (static_cast<double>(plan->weight_bytes()) > cap) continue;
-        // 1 MB per 0.8 s: one byte is worth 0.8 us of server time.
-        const double score = static_cast<double>(plan->bytes_up() + plan->bytes_down()) * 0.8e-3 +
-                             plan->server_ms_model();
-        if (score < best_score) {
-          best_score = score;
-          best = std::move(plan);
-        }
+          auto plan = plan_linear_with(shape, precision, input_signed, id, kw, tw, levels);
+          if (!plan) continue;
+          // Server memory: NTT-form weights cost 8 bytes per slot and prime;
+          // sparse layouts (small n_w k_w) multiply that. Cap at 32 bytes per
+          // weight (or 64 MiB for small layers).
+          const double cap = std::max(64.0 * 1024 * 1024, 32.0 * shape.in * shape.out);
+          if (static_cast<double>(plan->weight_bytes()) > cap) continue;
+          out.push_back(std::move(*plan));
         }
       }
     }
   }
-  require(best.has_value(), ErrorCode::bad_parameters,
+  std::stable_sort(out.begin(), out.end(), [](const LinearPlan& a, const LinearPlan& b) {
+    return linear_plan_score(a) < linear_plan_score(b);
+  });
+  return out;
+}
+
+LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed) {
+  // Planning scans every layout (up to ~0.3 s for an LM head) and both sides
+  // plan every call: memoize. Bounded: cleared when it grows past the limit.
+  using Key = std::tuple<std::uint32_t, std::uint32_t, std::uint32_t, int, bool>;
+  static std::mutex mutex;
+  static std::map<Key, LinearPlan> cache;
+  const Key key{shape.rows, shape.in, shape.out, static_cast<int>(precision), input_signed};
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  auto candidates = linear_plan_candidates(shape, precision, input_signed);
+  require(!candidates.empty(), ErrorCode::bad_parameters,
           "no parameter set holds the noise bound for T=" + std::to_string(shape.rows) +
               " k=" + std::to_string(shape.in) + " n=" + std::to_string(shape.out));
-  return *best;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (cache.size() >= 4096) cache.clear();
+  return cache.emplace(key, std::move(candidates.front())).first->second;
 }
 
 std::string describe(const LinearPlan& plan) {

@@ -83,6 +83,80 @@ TEST(LinearClearModel, PackTreeLeavesNoGarbageAndScalesByKw) {
     }
 }
 
+// Sub-body upload (n_w = 1): the server sets every body coefficient the
+// client does not send to zero, so the input polynomial carries arbitrary
+// garbage there. The packed results must not depend on it: products read only
+// the sent coefficients at the useful positions, and the trace cancels the rest.
+TEST(LinearClearModel, SubBodyGarbageCancels) {
+  for (const Case c : {Case{64, 16, 4, 3, 40, 21}, Case{64, 64, 1, 1, 50, 70}, Case{128, 32, 4, 2, 45, 9, 2}}) {
+    const auto geo = LinearGeometry::make({c.rows, c.in, c.out}, c.n_poly, c.kw, c.tw, c.levels);
+    ASSERT_TRUE(geo.sub_body());
+    std::mt19937_64 rng(c.in * 17 + c.out);
+    std::uniform_int_distribution<std::uint64_t> any(0, kQ.value() - 1);
+    const auto x = random_x(std::size_t{c.rows} * c.in, false, rng);
+    const auto w = random_w(std::size_t{c.out} * c.in, rng);
+    std::vector<clear::Poly> leaves;
+    // Inputs with garbage on every unsent coefficient.
+    std::vector<clear::Poly> inputs;
+    for (std::uint32_t ch = 0; ch < geo.chunks; ++ch) {
+      clear::Poly in = clear::input_poly(geo, x.data(), 0, ch, kQ);
+      const auto sent = geo.sent_positions(0, ch);
+      const std::set<std::uint32_t> kept(sent.begin(), sent.end());
+      for (std::uint32_t pos = 0; pos < geo.poly_degree; ++pos)
+        if (!kept.count(pos)) in[pos] = any(rng);
+      inputs.push_back(std::move(in));
+    }
+    // Level-L tree entries: sum_c sum_mask sigma_mask(in_c) * folded[mask].
+    const auto expect = clear::matmul(c.rows, c.in, c.out, x.data(), w.data());
+    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) {
+      std::vector<clear::Poly> entries(geo.entries_per_packed(), clear::Poly(geo.poly_degree, 0));
+      for (std::uint32_t i = 0; i < geo.live_entries(p); ++i)
+        for (std::uint32_t ch = 0; ch < geo.chunks; ++ch) {
+          const auto folded = clear::folded_weight_polys(geo, w.data(), p, i, ch);
+          for (std::uint32_t mask = 0; mask < folded.size(); ++mask) {
+            const clear::Poly rotated = clear::automorphism(inputs[ch], clear::input_galois_element(geo, mask), kQ);
+            for (std::uint32_t a = 0; a < geo.poly_degree; ++a)
+              for (std::uint32_t b = 0; b < geo.poly_degree; ++b) {
+                if (folded[mask][b] == 0) continue;
+                const std::uint64_t prod = kQ.mul(rotated[a], kQ.from_signed(folded[mask][b]));
+                const std::uint32_t e = a + b;
+                auto& dst = entries[i][e % geo.poly_degree];
+                dst = e < geo.poly_degree ? kQ.add(dst, prod) : kQ.sub(dst, prod);
+              }
+          }
+        }
+      const clear::Poly packed = clear::pack_tree(geo, std::move(entries), kQ);
+      for (std::uint32_t pos = 0; pos < geo.poly_degree; ++pos) {
+        const auto cell = geo.packed_cell(0, p, pos);
+        if (!cell) continue;
+        const std::uint64_t v = packed[pos];
+        const std::int64_t centred = v > kQ.value() / 2 ? static_cast<std::int64_t>(v - kQ.value())
+                                                        : static_cast<std::int64_t>(v);
+        ASSERT_EQ(centred, expect[std::size_t{cell->row} * c.out + cell->col]) << "pos " << pos;
+      }
+    }
+  }
+}
+
+TEST(LinearGeometry, SentPositionsAreTheInputCoefficients) {
+  const auto full = LinearGeometry::make({1, 40, 9}, 64, 16, 2);  // n_w = 2: the whole body
+  EXPECT_FALSE(full.sub_body());
+  EXPECT_EQ(full.sent_positions(0, 0).size(), 64u);
+  const auto sub = LinearGeometry::make({3, 40, 9}, 64, 16, 4);  // n_w = 1, two row groups, chunks 16,16,8
+  ASSERT_TRUE(sub.sub_body());
+  EXPECT_EQ(sub.sent_positions(0, 0).size(), 3u * 16);
+  EXPECT_EQ(sub.sent_positions(0, 2).size(), 3u * 8);
+  EXPECT_EQ(sub.sent_positions(0, 2).back(), 2u * 16 + 7);
+  std::size_t total = 0;
+  for (std::uint32_t g = 0; g < sub.row_groups; ++g)
+    for (std::uint32_t c = 0; c < sub.chunks; ++c) {
+      const auto pos = sub.sent_positions(g, c);
+      for (std::uint32_t p : pos) EXPECT_LT(p % 16, c == 2 ? 8u : 16u);
+      total += pos.size();
+    }
+  EXPECT_EQ(total, 3u * 40);  // one body value per input value
+}
+
 TEST(LinearClearModel, ExtremeRows) {
   const auto geo = LinearGeometry::make({3, 40, 9}, 64, 16, 2);
   std::vector<std::int32_t> x(3 * 40);

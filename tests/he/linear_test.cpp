@@ -94,6 +94,22 @@ TEST(LinearProduct, DefaultWithinFloor) {
 
 TEST(LinearProduct, ExactLargeInput) { EXPECT_EQ(run_case({1, 8192, 3}, LinearPrecision::exact, false, 255, 13, -128), 0); }
 
+// Sub-body plans (n_w = 1) send one body value per input: the upload is
+// about u bits per input, not N u per chunk.
+TEST(LinearProduct, SubBodyUploadCarriesOnlyInputs) {
+  const LinearShape s{1, 768, 4};
+  const LinearPlan plan = plan_linear(s, LinearPrecision::standard, false);
+  ASSERT_TRUE(plan.geo.sub_body()) << describe(plan);
+  std::size_t expect = kLinearHeaderBytes;
+  for (std::uint32_t c = 0; c < plan.geo.chunks; ++c) {
+    const std::size_t values = std::min<std::size_t>(plan.geo.chunk_width, 768 - std::size_t{c} * plan.geo.chunk_width);
+    expect += 32 + (values * static_cast<std::size_t>(plan.upload_bits) + 7) / 8;
+  }
+  EXPECT_EQ(plan.bytes_up(), expect);
+  EXPECT_LE(run_case(s, LinearPrecision::standard, false, kRandom, 31), plan.error_floor);
+  EXPECT_EQ(run_case(s, LinearPrecision::exact, false, 255, 32, -128), 0);
+}
+
 TEST(LinearProduct, ManyRowsAndOutputs) {
   run_case({64, 24, 40}, LinearPrecision::standard, false, kRandom, 14);
   run_case({1, 2, 2500}, LinearPrecision::exact, true, kRandom, 15);

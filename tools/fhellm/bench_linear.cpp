@@ -23,7 +23,7 @@ namespace {
 struct BenchLinearArgs {
   std::uint32_t in = 768, out = 768, rows = 1;
   std::string precision = "default";
-  bool json = false, signed_input = false, plan_only = false;
+  bool json = false, signed_input = false, plan_only = false, candidates = false;
   std::size_t repeat = 3, threads = 2;
   std::uint64_t seed = 1;
 };
@@ -45,6 +45,13 @@ void run_bench_linear(const BenchLinearArgs& a) {
   const he::LinearPrecision prec = he::parse_linear_precision(a.precision);
   const he::LinearShape shape{a.rows, a.in, a.out};
   const he::LinearPlan plan = he::plan_linear(shape, prec, a.signed_input);
+  if (a.candidates) {
+    // Every feasible layout, best first (the first is the one the library uses).
+    for (const he::LinearPlan& p : he::linear_plan_candidates(shape, prec, a.signed_input))
+      std::printf("score %8.1f  up %8zu  down %8zu  time_model %7.1f ms  %s\n", he::linear_plan_score(p),
+                  p.bytes_up(), p.bytes_down(), p.server_ms_model(), he::describe(p).c_str());
+    return;
+  }
   if (a.plan_only) {
     // The models only (docs/linear.md): no keys, no encryption.
     const double nb = plan.noise.bound();
@@ -164,6 +171,7 @@ void register_bench_linear(CLI::App& bench) {
   cmd->add_option("--threads", args->threads, "server threads for the call")->capture_default_str();
   cmd->add_flag("--json", args->json, "print one JSON object");
   cmd->add_flag("--plan-only", args->plan_only, "print the layout and its cost/noise models without running");
+  cmd->add_flag("--candidates", args->candidates, "print every feasible layout with its models, best first");
   cmd->callback([args] { run_bench_linear(*args); });
 }
 

@@ -14,17 +14,19 @@
 //    Thread-safe; concurrent calls share weights and keys read-only.
 //
 // Upload message (little-endian):
-//   0  4  magic "FHLU"           4  2  version (1)
+//   0  4  magic "FHLU"           4  2  version (2)
 //   6  1  precision (1 exact, 2 default)   7  1  input signed (0/1)
 //   8  2  parameter id           10 2  reserved (0)
 //   12 4  rows T   16 4  in k    20 4  out n
 //   24 4  chunk_width k_w        28 4  rows_per_ct T_w
 //   32 1  upload bits u          33 7  reserved (0)
 //   40 8  payload bytes (exactly the bytes that follow)
-//   then input_cts records: 32-byte seed, N body values of u bits each
-//   (bit_packing.h), padded to a byte: round(c0 * 2^u / Q).
+//   then input_cts records: 32-byte seed, body values of u bits each
+//   (bit_packing.h), padded to a byte: round(c0 * 2^u / Q). All N body
+//   values, or, for sub-body plans (n_w = 1), only those at
+//   LinearGeometry::sent_positions (one per input value).
 // Reply message:
-//   0  4  magic "FHLR"           4  2  version (1)
+//   0  4  magic "FHLR"           4  2  version (2)
 //   6  1  precision              7  1  input signed
 //   8  2  parameter id           10 2  reserved (0)
 //   12 4  rows   16 4  in   20 4  out   24 4  k_w   28 4  T_w
@@ -53,7 +55,7 @@
 
 namespace fhellm::he {
 
-inline constexpr std::uint16_t kLinearFormatVersion = 1;
+inline constexpr std::uint16_t kLinearFormatVersion = 2;
 inline constexpr std::size_t kLinearHeaderBytes = 48;
 
 struct LinearSessionKeys {

@@ -93,6 +93,16 @@ struct LinearGeometry {
   std::size_t tree_key_switches(std::uint32_t count) const noexcept;
 
   std::uint32_t input_coeff(std::uint32_t t, std::uint32_t j) const noexcept { return t * chunk_width + j; }
+  // Sub-body upload: with one output row per weight polynomial (n_w = 1), the
+  // useful coefficient t*k_w of a product only reads body coefficients
+  // t*k_w .. t*k_w + k_w - 1 of the input, i.e. the ones that hold inputs. The
+  // client then sends only those; the server sets the others to zero, which
+  // turns their phase into garbage that lands only on coefficients the
+  // packing trace cancels exactly (docs/linear.md section 2).
+  bool sub_body() const noexcept { return outputs_per_poly == 1; }
+  // Body coefficients of input ct (g, c) that the upload carries, ascending
+  // (all N unless sub_body()).
+  std::vector<std::uint32_t> sent_positions(std::uint32_t g, std::uint32_t c) const;
   // Exponent (in (-N, N)) of W[s*n_w + r][c*k_w + j] in weight poly (s, c).
   std::int64_t weight_exponent(std::uint32_t r, std::uint32_t j) const noexcept {
     return static_cast<std::int64_t>(r) * rows_per_ct * chunk_width - static_cast<std::int64_t>(j);
@@ -173,6 +183,12 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
 int linear_input_decomposition_bits(ParamId id) noexcept;
 // Largest split the planner uses.
 inline constexpr int kLinearMaxInputLevels = 5;
+
+// Ranking of plans: traffic plus a time model (lower is better).
+double linear_plan_score(const LinearPlan& plan) noexcept;
+// Every feasible plan (noise bound holds, weight memory within the cap), best
+// score first. @throws Error(invalid_argument) for shapes out of the limits.
+std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecision precision, bool input_signed);
 
 // The plan the library uses: the cheapest feasible layout (traffic plus a time
 // model) over the parameter sets allowed for the precision.

@@ -171,11 +171,10 @@ std::unique_ptr<tokenizer::Tokenizer> load_bundled_tokenizer(const std::vector<s
   return tokenizer::load_tokenizer(files.size() == 1 ? dir / files[0].first : dir, vocab);
 }
 
-}  // namespace
-
-CompileReport compile_artifacts(const fs::path& model_path, const fs::path& out_prefix,
-                                const CompileOptions& options) {
-  HybridModel hm = HybridModel::load(model_path);
+// Both public compile_artifacts: `model_path` only to find the tokenizer.
+CompileReport compile_model(std::shared_ptr<const model::Model> model_ptr, const fs::path& model_path,
+                            const fs::path& out_prefix, const CompileOptions& options) {
+  HybridModel hm(std::move(model_ptr));
   const model::Model& model = hm.model();
   const auto tok_files = tokenizer_files(options.tokenizer, model_path, model.config().vocab_size);
   // Refuse a tokenizer the client could not load.
@@ -258,6 +257,20 @@ CompileReport compile_artifacts(const fs::path& model_path, const fs::path& out_
     report.client_bytes = out.size();
   }
   return report;
+}
+
+}  // namespace
+
+CompileReport compile_artifacts(const fs::path& model_path, const fs::path& out_prefix,
+                                const CompileOptions& options) {
+  return compile_model(model::load_model(model_path), model_path, out_prefix, options);
+}
+
+CompileReport compile_artifacts(std::shared_ptr<const model::Model> model, const fs::path& out_prefix,
+                                const CompileOptions& options) {
+  require(!options.tokenizer.empty(), ErrorCode::invalid_argument,
+          "compile of a model in memory: name its tokenizer (CompileOptions::tokenizer)");
+  return compile_model(std::move(model), fs::path(), out_prefix, options);
 }
 
 std::shared_ptr<RemoteLinearService> load_server_artifact(const fs::path& path) {

@@ -13,6 +13,7 @@
 #include "fhellm/hybrid/artifact.h"
 #include "fhellm/hybrid/execute_backend.h"
 #include "fhellm/hybrid/hybrid_model.h"
+#include "fhellm/model/loader.h"
 
 namespace fhellm::hybrid {
 namespace {
@@ -164,6 +165,23 @@ TEST_F(ClientArtifactTest, Gpt2BiasesStayAndExecuteGivesSimulateTokens) {
   EXPECT_EQ(m.weight_bytes(), full.model().weight_bytes() - remote_weight_bytes(full.model(), client.remote));
   const std::vector<TokenId> prompt = {464, 2068, 7586, 21831};
   EXPECT_EQ(execute_tokens(report, prompt, 3), simulate_tokens(kGpt2Tiny, "all-linear", prompt, 3));
+}
+
+TEST_F(ClientArtifactTest, CompilesAModelInMemory) {
+  // Random weights of a real shape, as benchmarks use; the tokenizer is named.
+  const auto random = model::random_model(model::shape_preset("stories260k"), 11);
+  CompileOptions options;
+  options.tokenizer = FHELLM_SOURCE_DIR "/models/tok512.bin";
+  const CompileReport report = compile_artifacts(random, dir_ / "random", options);
+  EXPECT_EQ(report.n_remote, 21u);
+  const ClientArtifact client = load_client_artifact(report.client_path);
+  EXPECT_EQ(client.model->weights().token_embedding, random->weights().token_embedding);
+  EXPECT_EQ(client.model->weight_bytes(), random->weight_bytes() - remote_weight_bytes(*random, client.remote));
+  EXPECT_EQ(client.tokenizer->vocab_size(), 512u);
+  // Without a tokenizer there is nothing to look next to.
+  EXPECT_EQ(code_of([&] { compile_artifacts(random, dir_ / "random2", {}); }, "tokenizer"),
+            ErrorCode::invalid_argument);
+  EXPECT_FALSE(fs::exists(dir_ / "random2.client"));
 }
 
 }  // namespace

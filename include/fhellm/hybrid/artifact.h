@@ -65,6 +65,13 @@ struct CompileReport {
 CompileReport compile_artifacts(const std::filesystem::path& model_path, const std::filesystem::path& out_prefix,
                                 const CompileOptions& options);
 
+// The same for a model already in memory (e.g. model::random_model of a real
+// model's shape, for benchmarks); `options.tokenizer` names its tokenizer.
+// @throws Error(invalid_argument) for an empty options.tokenizer, Error(bad_config)
+//         for a null model, and as above.
+CompileReport compile_artifacts(std::shared_ptr<const model::Model> model, const std::filesystem::path& out_prefix,
+                                const CompileOptions& options);
+
 // The server side of a compiled model, ready to serve.
 // @throws Error(file_not_found | io_error | bad_magic | bad_version |
 //               truncated | length_too_large | trailing_bytes | bad_artifact).

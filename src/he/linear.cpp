@@ -209,8 +209,9 @@ void rebuild_body(const Context& ctx, const std::vector<std::uint64_t>& v, int u
   c0.set_ntt_form(false);
 }
 
-PlaintextNtt encode_weight_poly(const Context& ctx, const LinearGeometry& geo, std::span<const std::int8_t> w,
-                                std::uint32_t s, std::uint32_t c) {
+// Signed coefficients of weight polynomial (s, c) (length N).
+std::vector<std::int64_t> weight_coefficients(const LinearGeometry& geo, std::span<const std::int8_t> w,
+                                              std::uint32_t s, std::uint32_t c) {
   const std::int64_t n = geo.poly_degree;
   std::vector<std::int64_t> p(geo.poly_degree, 0);
   for (std::uint32_t r = 0; r < geo.outputs_per_poly; ++r) {
@@ -225,7 +226,7 @@ PlaintextNtt encode_weight_poly(const Context& ctx, const LinearGeometry& geo, s
       else p[e + n] -= v;
     }
   }
-  return PlaintextNtt::encode(ctx, p.data(), p.size());
+  return p;
 }
 
 // Runs f(i) for i < count on `threads` threads (the caller's included).
@@ -354,7 +355,7 @@ EncodedWeights::EncodedWeights(std::span<const std::int8_t> w, std::uint32_t out
           "weights: " + std::to_string(w.size()) + " values for " + std::to_string(out) + " x " + std::to_string(in));
 }
 
-std::shared_ptr<const std::vector<PlaintextNtt>> EncodedWeights::polys(const LinearPlan& plan) const {
+std::shared_ptr<const EncodedWeights::Polys> EncodedWeights::polys(const LinearPlan& plan) const {
   require(plan.geo.shape.in == in_ && plan.geo.shape.out == out_, ErrorCode::shape_mismatch,
           "weights are " + std::to_string(out_) + " x " + std::to_string(in_) + ", the call is " +
               std::to_string(plan.geo.shape.out) + " x " + std::to_string(plan.geo.shape.in));
@@ -367,23 +368,50 @@ std::shared_ptr<const std::vector<PlaintextNtt>> EncodedWeights::polys(const Lin
   }
   // Encode outside the lock; a concurrent duplicate is harmless (same result).
   const auto ctx = Context::get(plan.param_id);
-  auto polys = std::make_shared<std::vector<PlaintextNtt>>();
-  polys->reserve(plan.geo.weight_polys());
   const LinearGeometry& geo = plan.geo;
-  if (geo.input_levels == 0) {
-    for (std::uint32_t s = 0; s < geo.sparse_per_group; ++s)
-      for (std::uint32_t c = 0; c < geo.chunks; ++c) polys->push_back(encode_weight_poly(*ctx, geo, w_, s, c));
+  // Visits the signed coefficient vectors in the order linear_evaluate reads them.
+  auto for_each_poly = [&](auto&& emit) {
+    if (geo.input_levels == 0) {
+      for (std::uint32_t s = 0; s < geo.sparse_per_group; ++s)
+        for (std::uint32_t c = 0; c < geo.chunks; ++c) emit(weight_coefficients(geo, w_, s, c));
+    } else {
+      // Order: packed p, live entry i, chunk c, input-side mask b.
+      for (std::uint32_t p = 0; p < geo.packed_per_group; ++p)
+        for (std::uint32_t i = 0; i < geo.live_entries(p); ++i)
+          for (std::uint32_t c = 0; c < geo.chunks; ++c)
+            for (const auto& f : clear::folded_weight_polys(geo, w_.data(), p, i, c)) emit(f);
+    }
+  };
+  std::shared_ptr<Polys> polys;
+  if (PlaintextNtt32::supported(*ctx)) {
+    std::vector<PlaintextNtt32> v;
+    v.reserve(geo.weight_polys());
+    for_each_poly([&](const std::vector<std::int64_t>& f) { v.push_back(PlaintextNtt32::encode(*ctx, f.data(), f.size())); });
+    polys = std::make_shared<Polys>(std::move(v));
   } else {
-    // Order: packed p, live entry i, chunk c, input-side mask b.
-    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p)
-      for (std::uint32_t i = 0; i < geo.live_entries(p); ++i)
-        for (std::uint32_t c = 0; c < geo.chunks; ++c)
-          for (const auto& f : clear::folded_weight_polys(geo, w_.data(), p, i, c))
-            polys->push_back(PlaintextNtt::encode(*ctx, f.data(), f.size()));
+    std::vector<PlaintextNtt> v;
+    v.reserve(geo.weight_polys());
+    for_each_poly([&](const std::vector<std::int64_t>& f) { v.push_back(PlaintextNtt::encode(*ctx, f.data(), f.size())); });
+    polys = std::make_shared<Polys>(std::move(v));
   }
   std::lock_guard<std::mutex> lock(mutex_);
   auto [it, inserted] = cache_.emplace(key, std::move(polys));
   return it->second;
+}
+
+std::size_t EncodedWeights::encoded_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::size_t bytes = 0;
+  for (const auto& [key, polys] : cache_)
+    std::visit(
+        [&](const auto& v) {
+          for (const auto& p : v) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(p)>, PlaintextNtt32>) bytes += p.bytes();
+            else bytes += p.poly().poly_degree() * p.poly().moduli_count() * sizeof(std::uint64_t);
+          }
+        },
+        *polys);
+  return bytes;
 }
 
 void EncodedWeights::prepare(std::span<const std::uint32_t> row_counts, LinearPrecision precision,
@@ -552,7 +580,7 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
   require(r.in.size() - r.pos == payload, ErrorCode::shape_mismatch,
           "linear upload: " + std::to_string(r.in.size() - r.pos) + " payload bytes, the shape needs " +
               std::to_string(payload));
-  const auto polys = weights.polys(plan);
+  const auto encoded = weights.polys(plan);
 
   Writer w;
   Header rh;
@@ -623,15 +651,19 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
         CiphertextAccumulator& acc = accs[acc_next++];
         for (std::uint32_t i : share[t]) {
           acc.reset();
-          if (masks == 1) {
-            const std::size_t s = std::size_t{p} * geo.chunk_width + i;
-            for (std::uint32_t c = 0; c < geo.chunks; ++c)
-              acc.multiply_add_unchecked(inputs[c], (*polys)[s * geo.chunks + c]);
-          } else {
-            const std::size_t base = (entry_offset + i) * geo.chunks * masks;
-            for (std::size_t c = 0; c < std::size_t{geo.chunks} * masks; ++c)
-              acc.multiply_add_unchecked(inputs[c], (*polys)[base + c]);
-          }
+          std::visit(
+              [&](const auto& polys) {
+                if (masks == 1) {
+                  const std::size_t s = std::size_t{p} * geo.chunk_width + i;
+                  for (std::uint32_t c = 0; c < geo.chunks; ++c)
+                    acc.multiply_add_unchecked(inputs[c], polys[s * geo.chunks + c]);
+                } else {
+                  const std::size_t base = (entry_offset + i) * geo.chunks * masks;
+                  for (std::size_t c = 0; c < std::size_t{geo.chunks} * masks; ++c)
+                    acc.multiply_add_unchecked(inputs[c], polys[base + c]);
+                }
+              },
+              *encoded);
           Ciphertext sparse = acc.result();
           ev.transform_from_ntt_inplace(sparse);
           level[i] = std::move(sparse);

@@ -168,7 +168,10 @@ std::size_t LinearPlan::bytes_down() const noexcept {
 }
 
 std::size_t LinearPlan::weight_bytes() const noexcept {
-  return geo.weight_polys() * geo.poly_degree * parameter_set(param_id).coeff_modulus.size() * sizeof(std::uint64_t);
+  // 32-bit words when every prime fits (PlaintextNtt32), else 64-bit.
+  const auto& primes = parameter_set(param_id).coeff_modulus;
+  const bool narrow = std::all_of(primes.begin(), primes.end(), [](std::uint64_t q) { return q < (1ull << 32); });
+  return geo.weight_polys() * geo.poly_degree * primes.size() * (narrow ? 4 : 8);
 }
 
 std::size_t LinearPlan::products() const noexcept {

@@ -45,6 +45,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <variant>
 #include <vector>
 
 #include "fhellm/he/ciphertext.h"
@@ -92,8 +93,13 @@ class EncodedWeights {
   std::uint32_t out() const noexcept { return out_; }
   std::uint32_t in() const noexcept { return in_; }
   // Weight polynomials (s, c) at index s * chunks + c for this plan's geometry
-  // (encoded on first use, then cached; thread-safe).
-  std::shared_ptr<const std::vector<PlaintextNtt>> polys(const LinearPlan& plan) const;
+  // (encoded on first use, then cached; thread-safe). Stored in 32-bit words
+  // (PlaintextNtt32) when every prime of the plan's set is below 2^32: half
+  // the memory, and the products are memory-bound.
+  using Polys = std::variant<std::vector<PlaintextNtt>, std::vector<PlaintextNtt32>>;
+  std::shared_ptr<const Polys> polys(const LinearPlan& plan) const;
+  // Bytes held by the cached encodings.
+  std::size_t encoded_bytes() const;
   // Encodes ahead of time for the plans of the given row counts.
   void prepare(std::span<const std::uint32_t> row_counts, LinearPrecision precision, bool input_signed) const;
 
@@ -101,8 +107,7 @@ class EncodedWeights {
   std::vector<std::int8_t> w_;
   std::uint32_t out_, in_;
   mutable std::mutex mutex_;
-  mutable std::map<std::tuple<int, std::uint32_t, std::uint32_t>, std::shared_ptr<const std::vector<PlaintextNtt>>>
-      cache_;
+  mutable std::map<std::tuple<int, std::uint32_t, std::uint32_t>, std::shared_ptr<const Polys>> cache_;
 };
 
 class LinearClient {

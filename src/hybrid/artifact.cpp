@@ -3,7 +3,9 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 
 #include "fhellm/error.h"
@@ -24,8 +26,9 @@ constexpr std::size_t kMaxTensorFloats = std::size_t{1} << 31;  // 8 GiB of floa
 constexpr std::size_t kMaxTokenizerFileBytes = 256u << 20;
 constexpr std::uint32_t kMaxTokenizerFiles = 4;
 
-std::uint64_t fnv1a(ByteView bytes) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
+constexpr std::uint64_t kFnv1aBasis = 0xcbf29ce484222325ull;
+
+std::uint64_t fnv1a(ByteView bytes, std::uint64_t h = kFnv1aBasis) {
   for (std::uint8_t b : bytes) {
     h ^= b;
     h *= 0x100000001b3ull;
@@ -77,6 +80,131 @@ ByteView checked_body(const Bytes& bytes, std::uint32_t magic, const std::string
   return all.subspan(8, bytes.size() - 16);
 }
 
+// An artifact read front to back in bounded pieces, never whole: a tensor
+// goes from the file straight into its vector, so loading costs the model's
+// memory, not the model's plus the file's. The checksum is verified over the
+// whole file before any field is parsed, and again over the bytes parsed (the
+// file may change in between). Every read is checked against the bytes left
+// before the checksum, every length against a hard maximum before allocation.
+class StreamedArtifact {
+ public:
+  // Opens, checks the header (magic, version, reserved) and the checksum.
+  // @throws Error(file_not_found | io_error | truncated | bad_magic | bad_version | bad_artifact)
+  StreamedArtifact(const fs::path& path, std::uint32_t magic, std::string what) : what_(std::move(what)) {
+    std::error_code ec;
+    require(fs::is_regular_file(path, ec), ErrorCode::file_not_found, "artifact '" + path.string() + "' not found");
+    in_.open(path, std::ios::binary);
+    require(in_.good(), ErrorCode::io_error, "cannot open '" + path.string() + "'");
+    const std::uint64_t size = fs::file_size(path, ec);
+    require(!ec, ErrorCode::io_error, "cannot size '" + path.string() + "'");
+    require(size >= 16, ErrorCode::truncated, what_ + ": " + std::to_string(size) + " bytes");
+    left_ = 8;
+    require(u32() == magic, ErrorCode::bad_magic, what_ + ": bad magic (not this kind of fhellm artifact)");
+    const std::uint16_t version = u16();
+    require(version == kArtifactVersion, ErrorCode::bad_version,
+            what_ + ": version " + std::to_string(version) + ", this build reads " + std::to_string(kArtifactVersion));
+    require(u16() == 0, ErrorCode::bad_artifact, what_ + ": reserved field is not 0");
+    // First pass: the checksum of everything before the trailer.
+    in_.seekg(0);
+    std::vector<char> chunk(std::size_t{1} << 20);
+    std::uint64_t h = kFnv1aBasis;
+    for (std::uint64_t done = 0; done < size - 8;) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), size - 8 - done));
+      read_raw(chunk.data(), n);
+      h = fnv1a({reinterpret_cast<const std::uint8_t*>(chunk.data()), n}, h);
+      done += n;
+    }
+    stored_checksum_ = trailer();
+    require(stored_checksum_ == h, ErrorCode::bad_artifact, what_ + ": checksum mismatch (file corrupt or truncated)");
+    // Second pass: the body, hashed again as it is parsed.
+    in_.clear();
+    in_.seekg(8);
+    left_ = size - 16;
+  }
+
+  std::uint8_t u8() { return static_cast<std::uint8_t>(get_le(1, "u8")); }
+  std::uint16_t u16() { return static_cast<std::uint16_t>(get_le(2, "u16")); }
+  std::uint32_t u32() { return static_cast<std::uint32_t>(get_le(4, "u32")); }
+  std::int32_t i32() { return static_cast<std::int32_t>(u32()); }
+  float f32() {
+    const std::uint32_t bits = u32();
+    float v;
+    std::memcpy(&v, &bits, 4);
+    return v;
+  }
+  // u32 length (checked against max_bytes, then against the bytes left), then the bytes.
+  // @throws Error(length_too_large | truncated)
+  Bytes blob(std::size_t max_bytes, const char* field) {
+    const std::uint32_t n = u32();
+    require(n <= max_bytes, ErrorCode::length_too_large,
+            what_ + ": field '" + field + "' declares " + std::to_string(n) + " bytes, limit " +
+                std::to_string(max_bytes));
+    Bytes b(n);
+    read(b.data(), n, field);
+    return b;
+  }
+  // u32 count then that many finite f32, read straight into the result.
+  // @throws Error(length_too_large | truncated | bad_artifact)
+  std::vector<float> floats(const char* name) {
+    static_assert(std::endian::native == std::endian::little, "artifact floats are little-endian");
+    const std::uint32_t n = u32();
+    require(n <= kMaxTensorFloats, ErrorCode::length_too_large,
+            what_ + ": tensor '" + name + "' has " + std::to_string(n) + " values, limit " +
+                std::to_string(kMaxTensorFloats));
+    need(std::uint64_t{n} * 4, name);
+    std::vector<float> v(n);
+    read(v.data(), v.size() * 4, name);
+    for (float f : v)
+      require(std::isfinite(f), ErrorCode::bad_artifact, what_ + ": tensor '" + name + "' holds a non-finite value");
+    return v;
+  }
+  // Every body byte read, and they are the bytes the checksum covered.
+  // @throws Error(trailing_bytes | bad_artifact)
+  void expect_end() {
+    require(left_ == 0, ErrorCode::trailing_bytes, what_ + ": " + std::to_string(left_) + " bytes after the last field");
+    require(hash_ == stored_checksum_, ErrorCode::bad_artifact, what_ + ": the file changed while it was read");
+  }
+  const std::string& what() const { return what_; }
+
+ private:
+  void need(std::uint64_t n, const char* field) const {
+    require(n <= left_, ErrorCode::truncated,
+            what_ + ": field '" + field + "' needs " + std::to_string(n) + " bytes, " + std::to_string(left_) +
+                " left");
+  }
+  void read_raw(void* dst, std::size_t n) {
+    in_.read(static_cast<char*>(dst), static_cast<std::streamsize>(n));
+    require(in_.gcount() == static_cast<std::streamsize>(n), ErrorCode::io_error,
+            what_ + ": read failed (the file shrank while it was read?)");
+  }
+  void read(void* dst, std::size_t n, const char* field) {
+    need(n, field);
+    read_raw(dst, n);
+    hash_ = fnv1a({static_cast<const std::uint8_t*>(dst), n}, hash_);
+    left_ -= n;
+  }
+  std::uint64_t get_le(int n, const char* field) {
+    std::uint8_t b[8];
+    read(b, static_cast<std::size_t>(n), field);
+    std::uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(b[i]) << (8 * i);
+    return v;
+  }
+  std::uint64_t trailer() {
+    std::uint8_t b[8];
+    read_raw(b, 8);
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(b[i]) << (8 * i);
+    return v;
+  }
+
+  std::ifstream in_;
+  std::string what_;
+  std::uint64_t left_ = 0;              // body bytes not yet read
+  std::uint64_t hash_ = kFnv1aBasis;    // over every byte read through read()
+  std::uint64_t stored_checksum_ = 0;
+};
+
 void write_header(ByteWriter& w, std::uint32_t magic) {
   w.u32(magic);
   w.u16(kArtifactVersion);
@@ -91,17 +219,6 @@ void finish(Bytes& out) {
 void write_floats(ByteWriter& w, const std::vector<float>& v) {
   w.u32(static_cast<std::uint32_t>(v.size()));
   for (float f : v) w.f32(f);
-}
-
-std::vector<float> read_floats(ByteReader& r, const char* name) {
-  const std::uint32_t n = r.count(kMaxTensorFloats, 4, name);
-  std::vector<float> v(n);
-  for (float& f : v) {
-    f = r.f32();
-  }
-  for (float f : v)
-    require(std::isfinite(f), ErrorCode::bad_artifact, r.what() + ": tensor '" + name + "' holds a non-finite value");
-  return v;
 }
 
 // The tensor of a linear group inside ModelWeights (lm_head: the untied head).
@@ -296,9 +413,8 @@ std::shared_ptr<RemoteLinearService> load_server_artifact(const fs::path& path) 
 }
 
 ClientArtifact load_client_artifact(const fs::path& path) {
-  const Bytes bytes = read_file(path);
   const std::string what = "client artifact '" + path.filename().string() + "'";
-  ByteReader r(checked_body(bytes, kClientMagic, what), what);
+  StreamedArtifact r(path, kClientMagic, what);
   model::ModelConfig c;
   const std::uint8_t arch = r.u8(), rope_style = r.u8(), tied = r.u8(), scaling = r.u8();
   require((arch == 1 || arch == 2) && (rope_style == 1 || rope_style == 2) && tied <= 1 && scaling <= 1,
@@ -329,23 +445,22 @@ ClientArtifact load_client_artifact(const fs::path& path) {
     throw Error(ErrorCode::bad_artifact, what + ": " + e.what());
   }
   ClientArtifact a;
-  const ByteView desc = r.blob(kMaxDescriptionBytes, "description");
-  a.description_bytes.assign(desc.begin(), desc.end());
-  a.description = RemoteModelDescription::decode(desc);
+  a.description_bytes = r.blob(kMaxDescriptionBytes, "description");
+  a.description = RemoteModelDescription::decode(a.description_bytes);
   require(a.description.n_layers == c.n_layers && a.description.dim == c.dim && a.description.vocab == c.vocab_size,
           ErrorCode::bad_artifact, what + ": description and config disagree");
   model::ModelWeights w;
-  w.token_embedding = read_floats(r, "token_embedding");
-  w.position_embedding = read_floats(r, "position_embedding");
+  w.token_embedding = r.floats("token_embedding");
+  w.position_embedding = r.floats("position_embedding");
   w.layers.resize(c.n_layers);
   for (model::LayerWeights& l : w.layers) {
     for (std::vector<float>* t : {&l.attn_norm, &l.attn_norm_bias, &l.wqkv, &l.bqkv, &l.wo, &l.bo, &l.ffn_norm,
                                   &l.ffn_norm_bias, &l.w_up, &l.b_up, &l.w_down, &l.b_down})
-      *t = read_floats(r, "layer tensor");
+      *t = r.floats("layer tensor");
   }
-  w.final_norm = read_floats(r, "final_norm");
-  w.final_norm_bias = read_floats(r, "final_norm_bias");
-  w.lm_head = read_floats(r, "lm_head");
+  w.final_norm = r.floats("final_norm");
+  w.final_norm_bias = r.floats("final_norm_bias");
+  w.lm_head = r.floats("lm_head");
   // The remote groups' weights stay absent: the model holds their shapes and
   // biases only, and refuses to run them locally (the execute backend routes
   // them to the server).
@@ -366,13 +481,12 @@ ClientArtifact load_client_artifact(const fs::path& path) {
           what + ": " + std::to_string(n_files) + " tokenizer files");
   std::vector<std::pair<std::string, Bytes>> files;
   for (std::uint32_t i = 0; i < n_files; ++i) {
-    const ByteView name = r.blob(64, "tokenizer file name");
+    const Bytes name = r.blob(64, "tokenizer file name");
     std::string n(name.begin(), name.end());
     require(!n.empty() && n.find('/') == std::string::npos && n.find('\\') == std::string::npos && n != "." &&
                 n != "..",
             ErrorCode::bad_artifact, what + ": tokenizer file name '" + n + "' is not a plain name");
-    const ByteView data = r.blob(kMaxTokenizerFileBytes, "tokenizer file");
-    files.emplace_back(std::move(n), Bytes(data.begin(), data.end()));
+    files.emplace_back(std::move(n), r.blob(kMaxTokenizerFileBytes, "tokenizer file"));
   }
   r.expect_end();
   a.model = model::Model::create(c, std::move(w), absent);

@@ -4,7 +4,10 @@
 // missing weights on the client (disable, simulate) are refused with an Error.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <limits>
 #include <string>
 
 #include <unistd.h>
@@ -182,6 +185,63 @@ TEST_F(ClientArtifactTest, CompilesAModelInMemory) {
   EXPECT_EQ(code_of([&] { compile_artifacts(random, dir_ / "random2", {}); }, "tokenizer"),
             ErrorCode::invalid_argument);
   EXPECT_FALSE(fs::exists(dir_ / "random2.client"));
+}
+
+// The client file is read in pieces, never whole: hostile lengths and values
+// behind a valid checksum still get their exact error.
+TEST_F(ClientArtifactTest, HostileClientFilesAreRefusedWithTheirCode) {
+  std::ifstream in(stories_all_.client_path, std::ios::binary);
+  const Bytes good((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_GT(good.size(), 200u);
+  auto put_u32 = [](Bytes& b, std::size_t at, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) b[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
+  };
+  auto get_u32 = [](const Bytes& b, std::size_t at) {
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(b[at + i]) << (8 * i);
+    return v;
+  };
+  // The trailer: FNV-1a 64 of every byte before it (artifact.h).
+  auto reseal = [](Bytes b) {
+    b.resize(b.size() - 8);
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (std::uint8_t x : b) h = (h ^ x) * 0x100000001b3ull;
+    for (int i = 0; i < 8; ++i) b.push_back(static_cast<std::uint8_t>(h >> (8 * i)));
+    return b;
+  };
+  const fs::path bad = dir_ / "hostile.client";
+  auto write = [&](const Bytes& b) {
+    std::ofstream(bad, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  };
+  auto load = [&](const Bytes& b) {
+    write(b);
+    return code_of([&] { load_client_artifact(bad); });
+  };
+  write(reseal(good));  // resealing an unchanged file keeps it valid
+  EXPECT_NO_THROW(load_client_artifact(bad));
+  // Header 8 bytes, config 68 bytes, then the description's length and bytes,
+  // then the token embedding's count.
+  const std::size_t embedding_at = 8 + 68 + 4 + get_u32(good, 8 + 68);
+  ASSERT_EQ(get_u32(good, embedding_at), 512u * 64u);
+  Bytes b = good;
+  put_u32(b, embedding_at, std::numeric_limits<std::uint32_t>::max());
+  EXPECT_EQ(load(reseal(b)), ErrorCode::length_too_large);
+  b = good;
+  put_u32(b, embedding_at, static_cast<std::uint32_t>(good.size()));  // more floats than bytes left
+  EXPECT_EQ(load(reseal(b)), ErrorCode::truncated);
+  b = good;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(&b[embedding_at + 4 + 40], &nan, 4);
+  EXPECT_EQ(load(reseal(b)), ErrorCode::bad_artifact);
+  b = good;
+  b.insert(b.end() - 8, {1, 2, 3});
+  EXPECT_EQ(load(reseal(b)), ErrorCode::trailing_bytes);
+  EXPECT_EQ(load(Bytes(good.begin(), good.begin() + 12)), ErrorCode::truncated);
+  EXPECT_EQ(load(Bytes(good.begin(), good.begin() + good.size() / 2)), ErrorCode::bad_artifact);
+  b = good;
+  b[0] ^= 1;
+  EXPECT_EQ(load(b), ErrorCode::bad_magic);
 }
 
 }  // namespace

@@ -29,7 +29,9 @@
 //
 // Every length is checked against the bytes left and a hard maximum before
 // allocation; the model is rebuilt through model::Model::create, which checks
-// every tensor's size against the config.
+// every tensor's size against the config, with the remote groups' weights
+// absent (never allocated). NAME.client is read in bounded pieces, never
+// whole: tensors go from the file straight into their vectors.
 #pragma once
 
 #include <filesystem>

@@ -1,9 +1,12 @@
 #include "fhellm/he/evaluator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "fhellm/error.h"
+#include "fhellm/math/keyswitch_kernels.h"
+#include "fhellm/math/ntt.h"
 #include "fhellm/math/poly_arith.h"
 
 namespace fhellm::he {
@@ -13,8 +16,8 @@ Evaluator::Evaluator(ContextPtr context) : context_(std::move(context)) {
 }
 
 void Evaluator::check_same(const Ciphertext& a, const Ciphertext& b, const char* what) const {
-  check_ciphertext(a, *context_, what);
-  check_ciphertext(b, *context_, what);
+  check_ciphertext_fast(a, what);
+  check_ciphertext_fast(b, what);
   require(a.is_ntt_form() == b.is_ntt_form(), ErrorCode::parameter_mismatch,
           std::string(what) + ": operands are in different forms (NTT vs coefficient)");
 }
@@ -166,28 +169,79 @@ void Evaluator::apply_automorphism(const RnsPoly& in, std::uint64_t galois_elt, 
   }
 }
 
-void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& out0, RnsPoly& out1) const {
+namespace {
+
+// Scratch of the key switch, reused across calls on one thread (resized, never
+// zero-filled: the first digit overwrites the accumulators).
+struct KeySwitchScratch {
+  std::vector<std::uint64_t> lifted;
+  std::vector<std::uint64_t> acc0, acc1, acc0_hi, acc1_hi;
+  std::vector<math::u128> acc0_w, acc1_w;
+};
+
+// Makes `p` a polynomial of ctx's shape; allocates only when it is not one yet.
+void shape_like(RnsPoly& p, const Context& ctx, bool ntt_form) {
+  if (p.param_id() != ctx.param_id() || p.size() != ctx.poly_degree() * ctx.moduli_count() ||
+      p.poly_degree() != ctx.poly_degree()) {
+    p = RnsPoly(ctx, ntt_form);
+  }
+  p.set_ntt_form(ntt_form);
+}
+
+}  // namespace
+
+void Evaluator::check_key(const KeySwitchKey& key) const {
   const Context& ctx = *context_;
-  check_poly(c, ctx, "key switch input");
+  const std::size_t k = ctx.moduli_count();
+  const int w = key.decomposition_bits;
+  bool gadget_ok = w >= 1 && w <= 61 && key.digits_per_prime.size() == k;
+  std::size_t total = 0;
+  for (std::size_t i = 0; gadget_ok && i < k; ++i) {
+    gadget_ok = key.digits_per_prime[i] == static_cast<std::size_t>((ctx.modulus(i).bit_count() + w - 1) / w);
+    total += key.digits_per_prime[i];
+  }
+  if (!gadget_ok) {
+    throw Error(ErrorCode::parameter_mismatch, "key switching key does not match this context's gadget");
+  }
+  if (key.b.size() != total || key.a.size() != total) {
+    throw Error(ErrorCode::parameter_mismatch, "key switching key has " + std::to_string(key.b.size()) +
+                                                   " digits, expected " + std::to_string(total));
+  }
+  for (std::size_t d = 0; d < total; ++d) {
+    check_poly_fast(key.b[d], "key switching key");
+    check_poly_fast(key.a[d], "key switching key");
+  }
+}
+
+void Evaluator::check_poly_fast(const RnsPoly& poly, const char* what) const {
+  const Context& ctx = *context_;
+  // The throwing check builds its messages eagerly: run it only on a mismatch.
+  if (poly.param_id() != ctx.param_id() || poly.poly_degree() != ctx.poly_degree() ||
+      poly.moduli_count() != ctx.moduli_count() || poly.size() != ctx.poly_degree() * ctx.moduli_count()) {
+    check_poly(poly, ctx, what);
+  }
+}
+
+void Evaluator::check_ciphertext_fast(const Ciphertext& ct, const char* what) const {
+  check_poly_fast(ct.c0, what);
+  check_poly_fast(ct.c1, what);
+  if (ct.c0.is_ntt_form() != ct.c1.is_ntt_form()) check_ciphertext(ct, *context_, what);
+}
+
+void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& out0, RnsPoly& out1) const {
+  check_poly_fast(c, "key switch input");
   require(!c.is_ntt_form(), ErrorCode::invalid_argument, "key switch input must be in coefficient form");
+  check_key(key);
+  key_switch_unchecked(c, key, out0, out1);
+}
+
+void Evaluator::key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& out0, RnsPoly& out1) const {
+  const Context& ctx = *context_;
   const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
   const int w = key.decomposition_bits;
-  require(w >= 1 && w <= 61 && key.digits_per_prime == gadget_digits(ctx, w), ErrorCode::parameter_mismatch,
-          "key switching key does not match this context's gadget");
-  std::size_t total = 0;
-  for (std::size_t l : key.digits_per_prime) total += l;
-  require(key.b.size() == total && key.a.size() == total, ErrorCode::parameter_mismatch,
-          "key switching key has " + std::to_string(key.b.size()) + " digits, expected " + std::to_string(total));
-  for (std::size_t d = 0; d < total; ++d) {
-    check_poly(key.b[d], ctx, "key switching key");
-    check_poly(key.a[d], ctx, "key switching key");
-  }
+  thread_local KeySwitchScratch scratch;
+  KeySwitchScratch& s = scratch;
 
-  // Scratch buffers reused across calls on this thread.
-  thread_local std::vector<math::u128> acc0, acc1;
-  thread_local std::vector<std::uint64_t> acc0_64, acc1_64;
-  thread_local std::vector<std::int64_t> digits;
-  thread_local std::vector<std::uint64_t> lifted;
   // Primes below 2^32: exact 64-bit lazy sums (vectorized 32x32 products).
   std::size_t small_terms = ~std::size_t{0};
   for (std::size_t l = 0; l < k; ++l) small_terms = std::min(small_terms, math::max_lazy_terms_u64(ctx.modulus(l)));
@@ -195,22 +249,19 @@ void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& o
   // Primes below 2^50: products split at bit 52 into two 64-bit sums (IFMA).
   bool split52 = !small_primes;
   for (std::size_t l = 0; l < k; ++l) split52 = split52 && ctx.modulus(l).value() < (std::uint64_t{1} << 50);
-  thread_local std::vector<std::uint64_t> acc0_hi, acc1_hi;
   if (small_primes || split52) {
-    acc0_64.assign(k * n, 0);
-    acc1_64.assign(k * n, 0);
+    s.acc0.resize(k * n);
+    s.acc1.resize(k * n);
   }
   if (split52) {
-    acc0_hi.assign(k * n, 0);
-    acc1_hi.assign(k * n, 0);
+    s.acc0_hi.resize(k * n);
+    s.acc1_hi.resize(k * n);
   } else if (!small_primes) {
-    acc0.assign(k * n, 0);
-    acc1.assign(k * n, 0);
+    s.acc0_w.assign(k * n, 0);
+    s.acc1_w.assign(k * n, 0);
   }
-  lifted.resize(k * n);
-  std::size_t max_digits = 0;
-  for (std::size_t l : key.digits_per_prime) max_digits = std::max(max_digits, l);
-  digits.resize(max_digits * n);
+  s.lifted.resize(n);
+  std::uint64_t* r = s.lifted.data();
 
   // Fold accumulators before 2^128 / q^2 terms pile up.
   std::uint64_t q_max = 0;
@@ -221,56 +272,60 @@ void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& o
                                                 : (capacity > 1e6L ? 1000000 : static_cast<std::size_t>(capacity) - 1);
   std::size_t since_fold = 0;
 
-  const std::int64_t base = std::int64_t{1} << (w >= 62 ? 61 : w);
-  const std::int64_t half = base / 2;
   std::size_t d = 0;
   for (std::size_t i = 0; i < k; ++i) {
     const math::Modulus& qi = ctx.modulus(i);
     const std::size_t levels = key.digits_per_prime[i];
     const std::uint64_t* ci = c.residues(i);
-    // Balanced digits of the centred residue; the last digit takes the rest.
-    for (std::size_t j = 0; j < n; ++j) {
-      std::int64_t x = qi.to_centered(ci[j]);
-      for (std::size_t t = 0; t + 1 < levels; ++t) {
-        std::int64_t digit = x & (base - 1);
-        if (digit >= half) digit -= base;
-        digits[t * n + j] = digit;
-        x = (x - digit) >> w;
-      }
-      digits[(levels - 1) * n + j] = x;
-    }
+    // Digits whose top value might not fit a target prime: lift with a full reduction.
+    const std::uint64_t bound = math::gadget_digit_bound(qi.value(), w, levels);
     for (std::size_t t = 0; t < levels; ++t, ++d) {
-      const std::int64_t* dig = digits.data() + t * n;
+      const math::GadgetDigit digit{qi.value(), w, levels, t};
       for (std::size_t l = 0; l < k; ++l) {
-        const std::uint64_t ql = ctx.modulus(l).value();
-        std::uint64_t* r = lifted.data() + l * n;
-        math::lift_signed(dig, ql, r, n);
-        math::ntt_forward(r, ctx.ntt_tables(l));
-        if (small_primes) {
-          math::multiply_accumulate_u64(r, key.b[d].residues(l), acc0_64.data() + l * n, n);
-          math::multiply_accumulate_u64(r, key.a[d].residues(l), acc1_64.data() + l * n, n);
-        } else if (split52) {
-          math::multiply_accumulate_split52(r, key.b[d].residues(l), acc0_64.data() + l * n, acc0_hi.data() + l * n, n);
-          math::multiply_accumulate_split52(r, key.a[d].residues(l), acc1_64.data() + l * n, acc1_hi.data() + l * n, n);
+        const math::Modulus& ql = ctx.modulus(l);
+        if (bound < ql.value()) {
+          math::gadget_digit_lift(ci, digit, ql.value(), r, n);
         } else {
-          math::multiply_accumulate_u128(r, key.b[d].residues(l), acc0.data() + l * n, n);
-          math::multiply_accumulate_u128(r, key.a[d].residues(l), acc1.data() + l * n, n);
+          // Same digits, signed, then reduced mod q_l.
+          thread_local std::vector<std::uint64_t> wide;
+          wide.resize(n);
+          math::gadget_digit_lift_reference(ci, digit, std::uint64_t{1} << 63, wide.data(), n);
+          for (std::size_t j = 0; j < n; ++j) {
+            const std::uint64_t v = wide[j];
+            r[j] = v >= (std::uint64_t{1} << 62) ? ql.from_signed(static_cast<std::int64_t>(v - (std::uint64_t{1} << 63)))
+                                                 : ql.reduce(v);
+          }
+        }
+        math::ntt_forward(r, ctx.ntt_tables(l));
+        const bool first = d == 0;  // overwrite: no zero-fill
+        const std::uint64_t* kb = key.b[d].residues(l);
+        const std::uint64_t* ka = key.a[d].residues(l);
+        if (small_primes) {
+          math::multiply_accumulate_pair_u64(r, kb, ka, s.acc0.data() + l * n, s.acc1.data() + l * n, n, first);
+        } else if (split52) {
+          math::multiply_accumulate_pair_split52(r, kb, ka, s.acc0.data() + l * n, s.acc0_hi.data() + l * n,
+                                                 s.acc1.data() + l * n, s.acc1_hi.data() + l * n, n, first);
+        } else {
+          math::multiply_accumulate_u128(r, kb, s.acc0_w.data() + l * n, n);
+          math::multiply_accumulate_u128(r, ka, s.acc1_w.data() + l * n, n);
         }
       }
       if (++since_fold == fold_every) {
         for (std::size_t l = 0; l < k; ++l) {
-          for (std::size_t j = 0; j < n; ++j) {
-            if (small_primes) {
-              acc0_64[l * n + j] = ctx.modulus(l).reduce(acc0_64[l * n + j]);
-              acc1_64[l * n + j] = ctx.modulus(l).reduce(acc1_64[l * n + j]);
-            } else if (split52) {
-              math::reduce_split52(&acc0_64[l * n + j], &acc0_hi[l * n + j], &acc0_64[l * n + j], 1, ctx.modulus(l));
-              math::reduce_split52(&acc1_64[l * n + j], &acc1_hi[l * n + j], &acc1_64[l * n + j], 1, ctx.modulus(l));
-              acc0_hi[l * n + j] = 0;
-              acc1_hi[l * n + j] = 0;
-            } else {
-              acc0[l * n + j] = ctx.modulus(l).reduce(acc0[l * n + j]);
-              acc1[l * n + j] = ctx.modulus(l).reduce(acc1[l * n + j]);
+          const math::Modulus& ql = ctx.modulus(l);
+          const std::size_t o = l * n;
+          if (small_primes) {
+            math::reduce_u64_fast(s.acc0.data() + o, s.acc0.data() + o, n, ql);
+            math::reduce_u64_fast(s.acc1.data() + o, s.acc1.data() + o, n, ql);
+          } else if (split52) {
+            math::reduce_split52_fast(s.acc0.data() + o, s.acc0_hi.data() + o, s.acc0.data() + o, n, ql);
+            math::reduce_split52_fast(s.acc1.data() + o, s.acc1_hi.data() + o, s.acc1.data() + o, n, ql);
+            std::fill_n(s.acc0_hi.data() + o, n, 0);
+            std::fill_n(s.acc1_hi.data() + o, n, 0);
+          } else {
+            for (std::size_t j = 0; j < n; ++j) {
+              s.acc0_w[o + j] = ql.reduce(s.acc0_w[o + j]);
+              s.acc1_w[o + j] = ql.reduce(s.acc1_w[o + j]);
             }
           }
         }
@@ -278,46 +333,65 @@ void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& o
       }
     }
   }
-  if (out0.param_id() != ctx.param_id() || out0.size() != k * n) out0 = RnsPoly(ctx, true);
-  if (out1.param_id() != ctx.param_id() || out1.size() != k * n) out1 = RnsPoly(ctx, true);
-  out0.set_ntt_form(true);
-  out1.set_ntt_form(true);
+  shape_like(out0, ctx, true);
+  shape_like(out1, ctx, true);
   for (std::size_t l = 0; l < k; ++l) {
+    const math::Modulus& ql = ctx.modulus(l);
+    const std::size_t o = l * n;
     if (small_primes) {
-      math::reduce_u64(acc0_64.data() + l * n, out0.residues(l), n, ctx.modulus(l));
-      math::reduce_u64(acc1_64.data() + l * n, out1.residues(l), n, ctx.modulus(l));
+      math::reduce_u64_fast(s.acc0.data() + o, out0.residues(l), n, ql);
+      math::reduce_u64_fast(s.acc1.data() + o, out1.residues(l), n, ql);
     } else if (split52) {
-      math::reduce_split52(acc0_64.data() + l * n, acc0_hi.data() + l * n, out0.residues(l), n, ctx.modulus(l));
-      math::reduce_split52(acc1_64.data() + l * n, acc1_hi.data() + l * n, out1.residues(l), n, ctx.modulus(l));
+      math::reduce_split52_fast(s.acc0.data() + o, s.acc0_hi.data() + o, out0.residues(l), n, ql);
+      math::reduce_split52_fast(s.acc1.data() + o, s.acc1_hi.data() + o, out1.residues(l), n, ql);
     } else {
-      math::reduce_u128(acc0.data() + l * n, out0.residues(l), n, ctx.modulus(l));
-      math::reduce_u128(acc1.data() + l * n, out1.residues(l), n, ctx.modulus(l));
+      math::reduce_u128(s.acc0_w.data() + o, out0.residues(l), n, ql);
+      math::reduce_u128(s.acc1_w.data() + o, out1.residues(l), n, ql);
     }
   }
 }
 
 void Evaluator::apply_galois_inplace(Ciphertext& ct, std::uint64_t galois_elt, const GaloisKeys& keys) const {
   const Context& ctx = *context_;
-  check_ciphertext(ct, ctx, "ciphertext");
-  const KeySwitchKey& key = keys.get(galois_elt);
-  ctx.check_param_id(keys.param_id(), "Galois keys");
+  check_ciphertext_fast(ct, "ciphertext");
+  const auto found = keys.keys().find(galois_elt);
+  const KeySwitchKey& key = found != keys.keys().end() ? found->second : keys.get(galois_elt);  // get() throws
+  if (keys.param_id() != ctx.param_id()) ctx.check_param_id(keys.param_id(), "Galois keys");
+  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
+  if ((galois_elt & 1) == 0 || galois_elt >= 2 * n) {
+    throw Error(ErrorCode::invalid_argument, "Galois element " + std::to_string(galois_elt) + " is not odd and below 2N");
+  }
+  check_key(key);
   const bool ntt_form = ct.is_ntt_form();
-  RnsPoly c0, c1;
-  apply_automorphism(ct.c0, galois_elt, c0);
-  apply_automorphism(ct.c1, galois_elt, c1);
-  from_ntt(c1, ctx);
-  RnsPoly k0, k1;
-  key_switch(c1, key, k0, k1);
-  if (!ntt_form) {
-    from_ntt(k0, ctx);
-    from_ntt(k1, ctx);
+  // Scratch reused on this thread: the automorphism of c1 (coefficient form,
+  // the key switch input), of c0, and the key switch's c0 part.
+  thread_local RnsPoly t0, t1, k0;
+  shape_like(t0, ctx, ntt_form);
+  shape_like(t1, ctx, false);
+  if (ntt_form) {
+    const std::uint32_t* perm = ctx.automorphism_permutation(galois_elt).data();
+    for (std::size_t i = 0; i < k; ++i) {
+      math::permute_slots(ct.c1.residues(i), perm, t1.residues(i), n);
+      math::ntt_inverse(t1.residues(i), ctx.ntt_tables(i));
+    }
+    key_switch_unchecked(t1, key, k0, ct.c1);  // c1 <- the key switch's mask part (NTT form)
+    for (std::size_t i = 0; i < k; ++i) {
+      math::permute_slots(ct.c0.residues(i), perm, t0.residues(i), n);
+      math::add_mod_fast(t0.residues(i), k0.residues(i), t0.residues(i), n, ctx.modulus(i).value());
+    }
+  } else {
+    for (std::size_t i = 0; i < k; ++i) {
+      math::automorphism_coeff(ct.c1.residues(i), galois_elt, ctx.modulus(i).value(), t1.residues(i), n);
+    }
+    key_switch_unchecked(t1, key, k0, ct.c1);
+    from_ntt(ct.c1, ctx);
+    for (std::size_t i = 0; i < k; ++i) {
+      math::ntt_inverse(k0.residues(i), ctx.ntt_tables(i));
+      math::automorphism_coeff(ct.c0.residues(i), galois_elt, ctx.modulus(i).value(), t0.residues(i), n);
+      math::add_mod_fast(t0.residues(i), k0.residues(i), t0.residues(i), n, ctx.modulus(i).value());
+    }
   }
-  const std::size_t n = ctx.poly_degree();
-  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
-    math::add_mod(c0.residues(i), k0.residues(i), c0.residues(i), n, ctx.modulus(i));
-  }
-  ct.c0 = std::move(c0);
-  ct.c1 = std::move(k1);
+  std::swap(ct.c0, t0);
 }
 
 SwitchedCiphertext Evaluator::switch_modulus(const Ciphertext& ct, std::uint64_t body_modulus,

@@ -63,6 +63,14 @@ class Evaluator {
 
  private:
   void check_same(const Ciphertext& a, const Ciphertext& b, const char* what) const;
+  // Same errors as check_poly / check_ciphertext, without building their
+  // messages unless a check fails (these run on every packing-tree step).
+  void check_poly_fast(const RnsPoly& poly, const char* what) const;
+  void check_ciphertext_fast(const Ciphertext& ct, const char* what) const;
+  // @throws Error(parameter_mismatch) unless `key` fits this context's gadget.
+  void check_key(const KeySwitchKey& key) const;
+  // key_switch without the checks; c must not alias out0 / out1.
+  void key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& out0, RnsPoly& out1) const;
   ContextPtr context_;
 };
 

@@ -1,0 +1,92 @@
+// Kernels of the RLWE key switch (he::Evaluator::key_switch and
+// apply_galois_inplace): gadget digit extraction fused with the lift to
+// another prime, paired lazy multiply-accumulates (the b and a halves of a key
+// in one pass over the digit), vectorized final reductions and the two forms
+// of the automorphism X -> X^g. Each kernel has a portable *_reference
+// version; the plain name picks the AVX-512 build at run time when
+// cpu_has_avx512ifma() (see cpu_features.h). All versions give identical
+// outputs. No checking (hot paths): callers validate at their boundary.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "fhellm/math/modulus.h"
+
+namespace fhellm::math {
+
+// Balanced base-2^w gadget digits of centred residues. With x the centred
+// representative of c[j] mod q_src (in (-q_src/2, q_src/2]), digits d_0..d_{L-1}
+// satisfy x = sum_t d_t 2^(w t), d_t in [-2^(w-1), 2^(w-1)) for t < L - 1, and
+// d_{L-1} takes the rest. Equivalently, with H = sum_{t < L-1} 2^(w-1) 2^(w t):
+//   d_t = (((x + H) >> (w t)) mod 2^w) - 2^(w-1)   (t < L - 1),
+//   d_{L-1} = (x + H) >> (w (L - 1))               (arithmetic shift).
+struct GadgetDigit {
+  std::uint64_t q_src = 0;  // odd modulus of the input residues
+  int w = 0;                // digit bits, 1..61
+  std::size_t levels = 1;   // L >= 1, w (L - 1) <= 61
+  std::size_t digit = 0;    // t < L
+};
+
+// Largest |d_t| over every digit t of every residue mod q_src.
+std::uint64_t gadget_digit_bound(std::uint64_t q_src, int w, std::size_t levels) noexcept;
+
+// out[j] = d_t(c[j]) mod q_dst, for c[j] in [0, q_src). Requires
+// gadget_digit_bound(q_src, w, levels) < q_dst < 2^63.
+void gadget_digit_lift(const std::uint64_t* c, const GadgetDigit& g, std::uint64_t q_dst, std::uint64_t* out,
+                       std::size_t n) noexcept;
+void gadget_digit_lift_reference(const std::uint64_t* c, const GadgetDigit& g, std::uint64_t q_dst,
+                                 std::uint64_t* out, std::size_t n) noexcept;
+
+// acc0[i] (+)= r[i] * b[i], acc1[i] (+)= r[i] * a[i] with 32x32 -> 64-bit
+// products (operands < 2^32); `assign` overwrites instead of adding.
+void multiply_accumulate_pair_u64(const std::uint64_t* r, const std::uint64_t* b, const std::uint64_t* a,
+                                  std::uint64_t* acc0, std::uint64_t* acc1, std::size_t n, bool assign) noexcept;
+void multiply_accumulate_pair_u64_reference(const std::uint64_t* r, const std::uint64_t* b, const std::uint64_t* a,
+                                            std::uint64_t* acc0, std::uint64_t* acc1, std::size_t n,
+                                            bool assign) noexcept;
+
+// Split accumulation (see multiply_accumulate_split52 in poly_arith.h) of both
+// halves: with p = r[i] * b[i] (resp. a[i]) < 2^100, lo (+)= p mod 2^52 and
+// hi (+)= p >> 52. Operands < 2^52.
+void multiply_accumulate_pair_split52(const std::uint64_t* r, const std::uint64_t* b, const std::uint64_t* a,
+                                      std::uint64_t* acc0_lo, std::uint64_t* acc0_hi, std::uint64_t* acc1_lo,
+                                      std::uint64_t* acc1_hi, std::size_t n, bool assign) noexcept;
+void multiply_accumulate_pair_split52_reference(const std::uint64_t* r, const std::uint64_t* b,
+                                                const std::uint64_t* a, std::uint64_t* acc0_lo,
+                                                std::uint64_t* acc0_hi, std::uint64_t* acc1_lo,
+                                                std::uint64_t* acc1_hi, std::size_t n, bool assign) noexcept;
+
+// out[i] = acc[i] mod q for any 64-bit acc[i] (vectorized for q < 2^32).
+void reduce_u64_fast(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept;
+void reduce_u64_fast_reference(const std::uint64_t* acc, std::uint64_t* out, std::size_t n,
+                               const Modulus& q) noexcept;
+
+// out[i] = (acc_hi[i] 2^52 + acc_lo[i]) mod q, q < 2^50 (vectorized when
+// acc_hi[i] < 2^52 for the whole array, else the scalar loop).
+void reduce_split52_fast(const std::uint64_t* acc_lo, const std::uint64_t* acc_hi, std::uint64_t* out,
+                         std::size_t n, const Modulus& q) noexcept;
+void reduce_split52_fast_reference(const std::uint64_t* acc_lo, const std::uint64_t* acc_hi, std::uint64_t* out,
+                                   std::size_t n, const Modulus& q) noexcept;
+
+// NTT-form automorphism: dst[j] = src[perm[j]] (perm from
+// ntt_automorphism_permutation). dst must not alias src.
+void permute_slots(const std::uint64_t* src, const std::uint32_t* perm, std::uint64_t* dst, std::size_t n) noexcept;
+void permute_slots_reference(const std::uint64_t* src, const std::uint32_t* perm, std::uint64_t* dst,
+                             std::size_t n) noexcept;
+
+// Coefficient-form automorphism X -> X^g mod (X^n + 1, q): coefficient j of
+// src lands at (j g mod 2n), negated past n. g odd, < 2n; n a power of two;
+// dst must not alias src.
+void automorphism_coeff(const std::uint64_t* src, std::uint64_t galois_elt, std::uint64_t q, std::uint64_t* dst,
+                        std::size_t n) noexcept;
+void automorphism_coeff_reference(const std::uint64_t* src, std::uint64_t galois_elt, std::uint64_t q,
+                                  std::uint64_t* dst, std::size_t n) noexcept;
+
+// out[i] = (a[i] + b[i]) mod q for a[i], b[i] in [0, q); out may alias a or b.
+void add_mod_fast(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                  std::uint64_t q) noexcept;
+void add_mod_fast_reference(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                            std::uint64_t q) noexcept;
+
+}  // namespace fhellm::math

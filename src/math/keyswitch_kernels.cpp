@@ -1,0 +1,179 @@
+// Portable key-switch kernels and their run-time dispatch (see
+// keyswitch_kernels.h); the AVX-512 builds are in keyswitch_kernels_avx512.cpp.
+#include "fhellm/math/keyswitch_kernels.h"
+
+#include <algorithm>
+
+#include "fhellm/math/cpu_features.h"
+#include "keyswitch_kernels_simd.h"
+
+namespace fhellm::math {
+
+namespace {
+
+constexpr std::uint64_t kMask52 = (std::uint64_t{1} << 52) - 1;
+
+}  // namespace
+
+GadgetShape gadget_shape(const GadgetDigit& g) noexcept {
+  GadgetShape s;
+  s.half_q = g.q_src >> 1;
+  s.shift = static_cast<int>(g.w * g.digit);
+  s.top = g.digit + 1 == g.levels;
+  s.half = std::int64_t{1} << (g.w - 1);
+  s.mask = (std::uint64_t{1} << g.w) - 1;
+  s.offset = 0;
+  for (std::size_t t = 0; t + 1 < g.levels; ++t) s.offset += s.half << (g.w * t);
+  return s;
+}
+
+std::uint64_t gadget_digit_bound(std::uint64_t q_src, int w, std::size_t levels) noexcept {
+  const GadgetShape s = gadget_shape(GadgetDigit{q_src, w, levels, levels - 1});
+  const std::int64_t hq = static_cast<std::int64_t>(q_src >> 1);  // |x| <= (q - 1) / 2
+  const std::int64_t top_hi = (hq + s.offset) >> s.shift;
+  const std::int64_t top_lo = (-hq + s.offset) >> s.shift;
+  std::uint64_t bound = static_cast<std::uint64_t>(std::max(top_hi, -top_lo));
+  if (levels > 1) bound = std::max(bound, static_cast<std::uint64_t>(s.half));
+  return bound;
+}
+
+void gadget_digit_lift_reference(const std::uint64_t* c, const GadgetDigit& g, std::uint64_t q_dst,
+                                 std::uint64_t* out, std::size_t n) noexcept {
+  const GadgetShape s = gadget_shape(g);
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::int64_t x = c[j] > s.half_q ? static_cast<std::int64_t>(c[j] - g.q_src) : static_cast<std::int64_t>(c[j]);
+    const std::int64_t v = (x + s.offset) >> s.shift;
+    const std::int64_t d = s.top ? v : static_cast<std::int64_t>(static_cast<std::uint64_t>(v) & s.mask) - s.half;
+    out[j] = static_cast<std::uint64_t>(d) + (d < 0 ? q_dst : 0);
+  }
+}
+
+void gadget_digit_lift(const std::uint64_t* c, const GadgetDigit& g, std::uint64_t q_dst, std::uint64_t* out,
+                       std::size_t n) noexcept {
+  if (cpu_has_avx512ifma()) return gadget_digit_lift_avx512(c, gadget_shape(g), g.q_src, q_dst, out, n);
+  gadget_digit_lift_reference(c, g, q_dst, out, n);
+}
+
+void multiply_accumulate_pair_u64_reference(const std::uint64_t* r, const std::uint64_t* b, const std::uint64_t* a,
+                                            std::uint64_t* acc0, std::uint64_t* acc1, std::size_t n,
+                                            bool assign) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t x = static_cast<std::uint32_t>(r[i]);
+    const std::uint64_t p0 = x * static_cast<std::uint32_t>(b[i]);
+    const std::uint64_t p1 = x * static_cast<std::uint32_t>(a[i]);
+    acc0[i] = assign ? p0 : acc0[i] + p0;
+    acc1[i] = assign ? p1 : acc1[i] + p1;
+  }
+}
+
+void multiply_accumulate_pair_u64(const std::uint64_t* r, const std::uint64_t* b, const std::uint64_t* a,
+                                  std::uint64_t* acc0, std::uint64_t* acc1, std::size_t n, bool assign) noexcept {
+  if (cpu_has_avx512ifma()) return multiply_accumulate_pair_u64_avx512(r, b, a, acc0, acc1, n, assign);
+  multiply_accumulate_pair_u64_reference(r, b, a, acc0, acc1, n, assign);
+}
+
+void multiply_accumulate_pair_split52_reference(const std::uint64_t* r, const std::uint64_t* b,
+                                                const std::uint64_t* a, std::uint64_t* acc0_lo,
+                                                std::uint64_t* acc0_hi, std::uint64_t* acc1_lo,
+                                                std::uint64_t* acc1_hi, std::size_t n, bool assign) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    const u128 p0 = static_cast<u128>(r[i]) * b[i];
+    const u128 p1 = static_cast<u128>(r[i]) * a[i];
+    const std::uint64_t l0 = static_cast<std::uint64_t>(p0) & kMask52, h0 = static_cast<std::uint64_t>(p0 >> 52);
+    const std::uint64_t l1 = static_cast<std::uint64_t>(p1) & kMask52, h1 = static_cast<std::uint64_t>(p1 >> 52);
+    acc0_lo[i] = assign ? l0 : acc0_lo[i] + l0;
+    acc0_hi[i] = assign ? h0 : acc0_hi[i] + h0;
+    acc1_lo[i] = assign ? l1 : acc1_lo[i] + l1;
+    acc1_hi[i] = assign ? h1 : acc1_hi[i] + h1;
+  }
+}
+
+void multiply_accumulate_pair_split52(const std::uint64_t* r, const std::uint64_t* b, const std::uint64_t* a,
+                                      std::uint64_t* acc0_lo, std::uint64_t* acc0_hi, std::uint64_t* acc1_lo,
+                                      std::uint64_t* acc1_hi, std::size_t n, bool assign) noexcept {
+  if (cpu_has_avx512ifma()) {
+    return multiply_accumulate_pair_split52_avx512(r, b, a, acc0_lo, acc0_hi, acc1_lo, acc1_hi, n, assign);
+  }
+  multiply_accumulate_pair_split52_reference(r, b, a, acc0_lo, acc0_hi, acc1_lo, acc1_hi, n, assign);
+}
+
+void reduce_u64_fast_reference(const std::uint64_t* acc, std::uint64_t* out, std::size_t n,
+                               const Modulus& q) noexcept {
+  for (std::size_t i = 0; i < n; ++i) out[i] = q.reduce(acc[i]);
+}
+
+void reduce_u64_fast(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept {
+  if (q.value() < (std::uint64_t{1} << 32) && cpu_has_avx512ifma()) return reduce_u64_small_avx512(acc, out, n, q.value());
+  reduce_u64_fast_reference(acc, out, n, q);
+}
+
+void reduce_split52_fast_reference(const std::uint64_t* acc_lo, const std::uint64_t* acc_hi, std::uint64_t* out,
+                                   std::size_t n, const Modulus& q) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    // Barrett needs x < 2^64 q: fold acc_hi below q first.
+    const std::uint64_t hi = acc_hi[i] >= q.value() ? q.reduce(acc_hi[i]) : acc_hi[i];
+    out[i] = q.reduce((static_cast<u128>(hi) << 52) + acc_lo[i]);
+  }
+}
+
+void reduce_split52_fast(const std::uint64_t* acc_lo, const std::uint64_t* acc_hi, std::uint64_t* out,
+                         std::size_t n, const Modulus& q) noexcept {
+  if (q.value() < (std::uint64_t{1} << 50) && cpu_has_avx512ifma()) {
+    const std::size_t done = reduce_split52_avx512(acc_lo, acc_hi, out, n, q.value());
+    if (done == n) return;
+    // Rare (an acc_hi >= 2^52 on the way): finish with the scalar loop.
+    return reduce_split52_fast_reference(acc_lo + done, acc_hi + done, out + done, n - done, q);
+  }
+  reduce_split52_fast_reference(acc_lo, acc_hi, out, n, q);
+}
+
+void permute_slots_reference(const std::uint64_t* src, const std::uint32_t* perm, std::uint64_t* dst,
+                             std::size_t n) noexcept {
+  for (std::size_t j = 0; j < n; ++j) dst[j] = src[perm[j]];
+}
+
+void permute_slots(const std::uint64_t* src, const std::uint32_t* perm, std::uint64_t* dst, std::size_t n) noexcept {
+  if (cpu_has_avx512ifma()) return permute_slots_avx512(src, perm, dst, n);
+  permute_slots_reference(src, perm, dst, n);
+}
+
+void automorphism_coeff_reference(const std::uint64_t* src, std::uint64_t galois_elt, std::uint64_t q,
+                                  std::uint64_t* dst, std::size_t n) noexcept {
+  const std::uint64_t mask = 2 * n - 1;
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::uint64_t e = (j * galois_elt) & mask;
+    if (e < n) dst[e] = src[j];
+    else dst[e - n] = src[j] == 0 ? 0 : q - src[j];
+  }
+}
+
+void automorphism_coeff(const std::uint64_t* src, std::uint64_t galois_elt, std::uint64_t q, std::uint64_t* dst,
+                        std::size_t n) noexcept {
+  if (n >= 8 && cpu_has_avx512ifma()) {
+    // dst[p] = +-src[p g^-1 mod 2n]: a gather per 8 outputs. g^-1 = g^(n-1)
+    // mod 2n (the unit group of Z/2n has order n).
+    const std::uint64_t mask = 2 * n - 1;
+    std::uint64_t inv = 1, base = galois_elt & mask;
+    for (std::uint64_t e = n - 1; e != 0; e >>= 1, base = (base * base) & mask) {
+      if (e & 1) inv = (inv * base) & mask;
+    }
+    return automorphism_coeff_avx512(src, inv, q, dst, n);
+  }
+  automorphism_coeff_reference(src, galois_elt, q, dst, n);
+}
+
+void add_mod_fast_reference(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                            std::uint64_t q) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t s = a[i] + b[i];
+    out[i] = s >= q ? s - q : s;
+  }
+}
+
+void add_mod_fast(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                  std::uint64_t q) noexcept {
+  if (cpu_has_avx512ifma()) return add_mod_avx512(a, b, out, n, q);
+  add_mod_fast_reference(a, b, out, n, q);
+}
+
+}  // namespace fhellm::math

@@ -1,0 +1,208 @@
+// AVX-512 (F/DQ/VL + IFMA) builds of the key-switch kernels; same contracts
+// and outputs as the *_reference loops in keyswitch_kernels.cpp, which also
+// handle the tails (n not a multiple of 8).
+#include <immintrin.h>
+
+#include "fhellm/math/modulus.h"
+#include "keyswitch_kernels_simd.h"
+
+namespace fhellm::math {
+namespace {
+
+constexpr std::uint64_t kMask52 = (std::uint64_t{1} << 52) - 1;
+
+inline __m512i set1(std::uint64_t v) noexcept { return _mm512_set1_epi64(static_cast<long long>(v)); }
+inline __m512i load(const std::uint64_t* p) noexcept { return _mm512_loadu_si512(p); }
+inline void store(std::uint64_t* p, __m512i v) noexcept { _mm512_storeu_si512(p, v); }
+// The maskz forms with a full mask are the same instructions; the unmasked
+// intrinsics trip GCC 12's -Wmaybe-uninitialized (undefined pass-through).
+inline __m512i mul_low32(__m512i x, __m512i y) noexcept { return _mm512_maskz_mul_epu32(0xFF, x, y); }
+inline __m512i shr52(__m512i x) noexcept { return _mm512_maskz_srli_epi64(0xFF, x, 52); }
+inline __m512i gather64(__m256i idx, const std::uint64_t* base) noexcept {
+  return _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), 0xFF, idx, base, 8);
+}
+
+inline __m512i reduce_once(__m512i v, __m512i bound) noexcept {
+  return _mm512_mask_sub_epi64(v, _mm512_cmpge_epu64_mask(v, bound), v, bound);
+}
+
+// x mod q in [0, 2q) for x < 2^52, m = floor(2^52 / q): the estimate
+// floor(x m / 2^52) is floor(x / q) or one less.
+inline __m512i reduce52_lazy(__m512i x, __m512i m, __m512i q) noexcept {
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i est = _mm512_madd52hi_epu64(zero, x, m);
+  return _mm512_sub_epi64(x, _mm512_madd52lo_epu64(zero, est, q));
+}
+
+// y w mod q in [0, 2q) for y < 2^52, w < q < 2^50, ws = floor(w 2^52 / q).
+inline __m512i mul_shoup52_lazy(__m512i y, __m512i w, __m512i ws, __m512i q) noexcept {
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i est = _mm512_madd52hi_epu64(zero, y, ws);
+  const __m512i prod = _mm512_madd52lo_epu64(zero, y, w);
+  return _mm512_and_si512(_mm512_sub_epi64(prod, _mm512_madd52lo_epu64(zero, est, q)), set1(kMask52));
+}
+
+}  // namespace
+
+void gadget_digit_lift_avx512(const std::uint64_t* c, const GadgetShape& s, std::uint64_t q_src, std::uint64_t q_dst,
+                              std::uint64_t* out, std::size_t n) noexcept {
+  const __m512i half_q = set1(s.half_q), qs = set1(q_src), qd = set1(q_dst);
+  const __m512i offset = set1(static_cast<std::uint64_t>(s.offset)), mask = set1(s.mask);
+  const __m512i half = set1(static_cast<std::uint64_t>(s.half)), zero = _mm512_setzero_si512();
+  const __m128i shift = _mm_cvtsi32_si128(s.shift);
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m512i x = load(c + j);
+    x = _mm512_mask_sub_epi64(x, _mm512_cmpgt_epu64_mask(x, half_q), x, qs);  // centred (signed)
+    __m512i d = _mm512_maskz_sra_epi64(0xFF, _mm512_add_epi64(x, offset), shift);
+    if (!s.top) d = _mm512_sub_epi64(_mm512_and_si512(d, mask), half);
+    d = _mm512_mask_add_epi64(d, _mm512_cmplt_epi64_mask(d, zero), d, qd);
+    store(out + j, d);
+  }
+  for (; j < n; ++j) {
+    const std::int64_t x = c[j] > s.half_q ? static_cast<std::int64_t>(c[j] - q_src) : static_cast<std::int64_t>(c[j]);
+    const std::int64_t v = (x + s.offset) >> s.shift;
+    const std::int64_t d = s.top ? v : static_cast<std::int64_t>(static_cast<std::uint64_t>(v) & s.mask) - s.half;
+    out[j] = static_cast<std::uint64_t>(d) + (d < 0 ? q_dst : 0);
+  }
+}
+
+void multiply_accumulate_pair_u64_avx512(const std::uint64_t* r, const std::uint64_t* b, const std::uint64_t* a,
+                                         std::uint64_t* acc0, std::uint64_t* acc1, std::size_t n,
+                                         bool assign) noexcept {
+  std::size_t i = 0;
+  if (assign) {
+    for (; i + 8 <= n; i += 8) {
+      const __m512i x = load(r + i);
+      store(acc0 + i, mul_low32(x, load(b + i)));
+      store(acc1 + i, mul_low32(x, load(a + i)));
+    }
+  } else {
+    for (; i + 8 <= n; i += 8) {
+      const __m512i x = load(r + i);
+      store(acc0 + i, _mm512_add_epi64(load(acc0 + i), mul_low32(x, load(b + i))));
+      store(acc1 + i, _mm512_add_epi64(load(acc1 + i), mul_low32(x, load(a + i))));
+    }
+  }
+  for (; i < n; ++i) {
+    const std::uint64_t x = static_cast<std::uint32_t>(r[i]);
+    const std::uint64_t p0 = x * static_cast<std::uint32_t>(b[i]);
+    const std::uint64_t p1 = x * static_cast<std::uint32_t>(a[i]);
+    acc0[i] = assign ? p0 : acc0[i] + p0;
+    acc1[i] = assign ? p1 : acc1[i] + p1;
+  }
+}
+
+void multiply_accumulate_pair_split52_avx512(const std::uint64_t* r, const std::uint64_t* b, const std::uint64_t* a,
+                                             std::uint64_t* acc0_lo, std::uint64_t* acc0_hi,
+                                             std::uint64_t* acc1_lo, std::uint64_t* acc1_hi, std::size_t n,
+                                             bool assign) noexcept {
+  std::size_t i = 0;
+  const __m512i zero = _mm512_setzero_si512();
+  for (; i + 8 <= n; i += 8) {
+    const __m512i x = load(r + i), y0 = load(b + i), y1 = load(a + i);
+    const __m512i l0 = assign ? zero : load(acc0_lo + i), h0 = assign ? zero : load(acc0_hi + i);
+    const __m512i l1 = assign ? zero : load(acc1_lo + i), h1 = assign ? zero : load(acc1_hi + i);
+    store(acc0_lo + i, _mm512_madd52lo_epu64(l0, x, y0));
+    store(acc0_hi + i, _mm512_madd52hi_epu64(h0, x, y0));
+    store(acc1_lo + i, _mm512_madd52lo_epu64(l1, x, y1));
+    store(acc1_hi + i, _mm512_madd52hi_epu64(h1, x, y1));
+  }
+  for (; i < n; ++i) {
+    const u128 p0 = static_cast<u128>(r[i]) * b[i];
+    const u128 p1 = static_cast<u128>(r[i]) * a[i];
+    const std::uint64_t lo0 = static_cast<std::uint64_t>(p0) & kMask52, hi0 = static_cast<std::uint64_t>(p0 >> 52);
+    const std::uint64_t lo1 = static_cast<std::uint64_t>(p1) & kMask52, hi1 = static_cast<std::uint64_t>(p1 >> 52);
+    acc0_lo[i] = assign ? lo0 : acc0_lo[i] + lo0;
+    acc0_hi[i] = assign ? hi0 : acc0_hi[i] + hi0;
+    acc1_lo[i] = assign ? lo1 : acc1_lo[i] + lo1;
+    acc1_hi[i] = assign ? hi1 : acc1_hi[i] + hi1;
+  }
+}
+
+void reduce_u64_small_avx512(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, std::uint64_t q) noexcept {
+  // acc = hi 2^52 + lo (hi < 2^12): lo mod q in [0, 2q), plus hi (2^52 mod q)
+  // < 2^44, then once more: both steps are 52-bit Shoup-style reductions.
+  const std::uint64_t m = (std::uint64_t{1} << 52) / q;
+  const std::uint64_t r52 = (std::uint64_t{1} << 52) % q;
+  const __m512i qv = set1(q), mv = set1(m), r52v = set1(r52), mask = set1(kMask52);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m512i x = load(acc + i);
+    const __m512i lo = _mm512_and_si512(x, mask), hi = shr52(x);
+    const __m512i v = _mm512_madd52lo_epu64(reduce52_lazy(lo, mv, qv), hi, r52v);
+    store(out + i, reduce_once(reduce52_lazy(v, mv, qv), qv));
+  }
+  for (; i < n; ++i) {
+    const u128 x = acc[i];
+    out[i] = static_cast<std::uint64_t>(x % q);
+  }
+}
+
+std::size_t reduce_split52_avx512(const std::uint64_t* acc_lo, const std::uint64_t* acc_hi, std::uint64_t* out,
+                                  std::size_t n, std::uint64_t q) noexcept {
+  // value = hi 2^52 + lo = (hi mod q + lo >> 52) 2^52 + (lo mod 2^52):
+  // s = hi mod q (lazy) + lo >> 52 < 2^52 times 2^52 mod q by Shoup, plus the
+  // low part reduced: < 4q in total.
+  const std::uint64_t m = (std::uint64_t{1} << 52) / q;
+  const std::uint64_t r52 = (std::uint64_t{1} << 52) % q;
+  const std::uint64_t r52_shoup = static_cast<std::uint64_t>((static_cast<u128>(r52) << 52) / q);
+  const __m512i qv = set1(q), two_q = set1(2 * q), mv = set1(m), mask = set1(kMask52);
+  const __m512i r52v = set1(r52), r52s = set1(r52_shoup);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m512i hi = load(acc_hi + i), lo = load(acc_lo + i);
+    if (_mm512_cmpgt_epu64_mask(hi, mask) != 0) return i;
+    const __m512i s = _mm512_add_epi64(reduce52_lazy(hi, mv, qv), shr52(lo));
+    const __m512i t = _mm512_add_epi64(mul_shoup52_lazy(s, r52v, r52s, qv),
+                                       reduce52_lazy(_mm512_and_si512(lo, mask), mv, qv));
+    store(out + i, reduce_once(reduce_once(t, two_q), qv));
+  }
+  for (; i < n; ++i) {
+    if (acc_hi[i] > kMask52) return i;
+    const u128 x = (static_cast<u128>(acc_hi[i]) << 52) + acc_lo[i];
+    out[i] = static_cast<std::uint64_t>(x % q);
+  }
+  return n;
+}
+
+void permute_slots_avx512(const std::uint64_t* src, const std::uint32_t* perm, std::uint64_t* dst,
+                          std::size_t n) noexcept {
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(perm + j));
+    store(dst + j, gather64(idx, src));
+  }
+  for (; j < n; ++j) dst[j] = src[perm[j]];
+}
+
+void automorphism_coeff_avx512(const std::uint64_t* src, std::uint64_t inv_galois, std::uint64_t q,
+                               std::uint64_t* dst, std::size_t n) noexcept {
+  const __m256i ginv = _mm256_set1_epi32(static_cast<int>(inv_galois));
+  const __m256i mask = _mm256_set1_epi32(static_cast<int>(2 * n - 1));
+  const __m256i low = _mm256_set1_epi32(static_cast<int>(n - 1));
+  const __m256i step = _mm256_set1_epi32(8);
+  const __m512i qv = set1(q), zero = _mm512_setzero_si512();
+  __m256i p = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  // 32-bit products wrap mod 2^32, a multiple of 2n: the masked index is exact.
+  for (std::size_t j = 0; j < n; j += 8, p = _mm256_add_epi32(p, step)) {
+    const __m256i e = _mm256_and_si256(_mm256_mullo_epi32(p, ginv), mask);
+    const __mmask8 neg = _mm256_cmpgt_epu32_mask(e, low);
+    const __m512i v = gather64(_mm256_and_si256(e, low), src);
+    const __mmask8 flip = neg & _mm512_cmpneq_epu64_mask(v, zero);
+    store(dst + j, _mm512_mask_sub_epi64(v, flip, qv, v));
+  }
+}
+
+void add_mod_avx512(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                    std::uint64_t q) noexcept {
+  const __m512i qv = set1(q);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) store(out + i, reduce_once(_mm512_add_epi64(load(a + i), load(b + i)), qv));
+  for (; i < n; ++i) {
+    const std::uint64_t s = a[i] + b[i];
+    out[i] = s >= q ? s - q : s;
+  }
+}
+
+}  // namespace fhellm::math

@@ -1,0 +1,47 @@
+// AVX-512 builds of the key-switch kernels (keyswitch_kernels_avx512.cpp),
+// called by the dispatchers in keyswitch_kernels.cpp when cpu_has_avx512ifma().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "fhellm/math/keyswitch_kernels.h"
+
+namespace fhellm::math {
+
+// Precomputed constants of one gadget digit (see keyswitch_kernels.h).
+struct GadgetShape {
+  std::uint64_t half_q = 0;  // q_src >> 1: residues above it are negative
+  int shift = 0;             // w * digit
+  bool top = false;          // the last digit (no mask / offset removal)
+  std::int64_t half = 0;     // 2^(w-1)
+  std::uint64_t mask = 0;    // 2^w - 1
+  std::int64_t offset = 0;   // H
+};
+GadgetShape gadget_shape(const GadgetDigit& g) noexcept;
+
+void gadget_digit_lift_avx512(const std::uint64_t* c, const GadgetShape& s, std::uint64_t q_src, std::uint64_t q_dst,
+                              std::uint64_t* out, std::size_t n) noexcept;
+void multiply_accumulate_pair_u64_avx512(const std::uint64_t* r, const std::uint64_t* b, const std::uint64_t* a,
+                                         std::uint64_t* acc0, std::uint64_t* acc1, std::size_t n,
+                                         bool assign) noexcept;
+void multiply_accumulate_pair_split52_avx512(const std::uint64_t* r, const std::uint64_t* b, const std::uint64_t* a,
+                                             std::uint64_t* acc0_lo, std::uint64_t* acc0_hi,
+                                             std::uint64_t* acc1_lo, std::uint64_t* acc1_hi, std::size_t n,
+                                             bool assign) noexcept;
+// q < 2^32.
+void reduce_u64_small_avx512(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, std::uint64_t q) noexcept;
+// q < 2^50; returns how many leading outputs it wrote (stops at the first
+// block of 8 with an acc_hi >= 2^52).
+std::size_t reduce_split52_avx512(const std::uint64_t* acc_lo, const std::uint64_t* acc_hi, std::uint64_t* out,
+                                  std::size_t n, std::uint64_t q) noexcept;
+void permute_slots_avx512(const std::uint64_t* src, const std::uint32_t* perm, std::uint64_t* dst,
+                          std::size_t n) noexcept;
+// inv_galois = g^-1 mod 2n; n a multiple of 8.
+void automorphism_coeff_avx512(const std::uint64_t* src, std::uint64_t inv_galois, std::uint64_t q,
+                               std::uint64_t* dst, std::size_t n) noexcept;
+
+void add_mod_avx512(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                    std::uint64_t q) noexcept;
+
+}  // namespace fhellm::math

@@ -1,0 +1,191 @@
+// Key-switch kernels (keyswitch_kernels.h): the dispatched (AVX-512 where
+// present) versions against the portable *_reference loops and against exact
+// values computed here, on random inputs with extremes and tails (n not a
+// multiple of 8).
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "fhellm/math/cpu_features.h"
+#include "fhellm/math/keyswitch_kernels.h"
+#include "fhellm/math/ntt.h"
+#include "fhellm/math/primes.h"
+
+using namespace fhellm::math;
+
+namespace {
+
+const std::size_t kSizes[] = {0, 1, 7, 8, 13, 1003, 2048};
+
+std::vector<std::uint64_t> residues(std::size_t n, std::uint64_t q, std::mt19937_64& rng) {
+  std::vector<std::uint64_t> v(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t pick = rng() % 16;
+    v[i] = pick == 0 ? 0 : pick == 1 ? q - 1 : pick == 2 ? q / 2 : pick == 3 ? q / 2 + 1 : rng() % q;
+  }
+  return v;
+}
+
+}  // namespace
+
+TEST(KeySwitchKernels, GadgetDigitsReconstructTheCentredResidue) {
+  std::mt19937_64 rng(41);
+  for (std::uint64_t q_src : {std::uint64_t{134176769}, std::uint64_t{68718821377}, (std::uint64_t{1} << 50) - 27}) {
+    const int bits = 64 - __builtin_clzll(q_src);
+    for (int w : {1, 5, 9, 14, 20, 27, 61}) {
+      const std::size_t levels = static_cast<std::size_t>((bits + w - 1) / w);
+      const std::uint64_t bound = gadget_digit_bound(q_src, w, levels);
+      const std::uint64_t q_dst = std::max<std::uint64_t>(2 * bound + 3, (std::uint64_t{1} << 40) + 15);  // signs stay readable
+      for (std::size_t n : kSizes) {
+        const auto c = residues(n, q_src, rng);
+        std::vector<std::int64_t> sum(n, 0);
+        for (std::size_t t = 0; t < levels; ++t) {
+          const GadgetDigit g{q_src, w, levels, t};
+          std::vector<std::uint64_t> fast(n), ref(n);
+          gadget_digit_lift(c.data(), g, q_dst, fast.data(), n);
+          gadget_digit_lift_reference(c.data(), g, q_dst, ref.data(), n);
+          ASSERT_EQ(fast, ref) << "q=" << q_src << " w=" << w << " t=" << t << " n=" << n;
+          for (std::size_t j = 0; j < n; ++j) {
+            ASSERT_LT(ref[j], q_dst);
+            const std::int64_t d = ref[j] > q_dst / 2 ? static_cast<std::int64_t>(ref[j] - q_dst)
+                                                      : static_cast<std::int64_t>(ref[j]);
+            ASSERT_LE(static_cast<std::uint64_t>(d < 0 ? -d : d), bound);
+            if (t + 1 < levels) {
+              ASSERT_GE(d, -(std::int64_t{1} << (w - 1)));
+              ASSERT_LT(d, std::int64_t{1} << (w - 1));
+            }
+            sum[j] += static_cast<std::int64_t>(static_cast<__int128>(d) * (static_cast<__int128>(1) << (w * t)));
+          }
+        }
+        for (std::size_t j = 0; j < n; ++j) {
+          const std::int64_t x = c[j] > q_src / 2 ? static_cast<std::int64_t>(c[j]) - static_cast<std::int64_t>(q_src)
+                                                  : static_cast<std::int64_t>(c[j]);
+          ASSERT_EQ(sum[j], x) << "q=" << q_src << " w=" << w << " j=" << j;
+        }
+      }
+    }
+  }
+}
+
+TEST(KeySwitchKernels, PairAccumulatesMatchReference) {
+  std::mt19937_64 rng(42);
+  for (std::size_t n : kSizes) {
+    for (bool assign : {true, false}) {
+      const std::uint64_t q32 = 134176769, q50 = (std::uint64_t{1} << 50) - 27;
+      const auto r = residues(n, q32, rng), b = residues(n, q32, rng), a = residues(n, q32, rng);
+      std::vector<std::uint64_t> f0(n), f1(n);
+      for (auto& v : f0) v = rng() >> 8;
+      f1 = f0;
+      auto g0 = f0, g1 = f1;
+      const auto before = f1;
+      multiply_accumulate_pair_u64(r.data(), b.data(), a.data(), f0.data(), f1.data(), n, assign);
+      multiply_accumulate_pair_u64_reference(r.data(), b.data(), a.data(), g0.data(), g1.data(), n, assign);
+      ASSERT_EQ(f0, g0);
+      ASSERT_EQ(f1, g1);
+      for (std::size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(g1[i], (assign ? 0 : before[i]) + r[i] * a[i]);
+      }
+      const auto R = residues(n, q50, rng), B = residues(n, q50, rng), A = residues(n, q50, rng);
+      std::vector<std::uint64_t> l0(n), h0(n), l1(n), h1(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        l0[i] = rng() >> 12;
+        h0[i] = rng() >> 12;
+        l1[i] = rng() >> 12;
+        h1[i] = rng() >> 12;
+      }
+      auto L0 = l0, H0 = h0, L1 = l1, H1 = h1;
+      multiply_accumulate_pair_split52(R.data(), B.data(), A.data(), l0.data(), h0.data(), l1.data(), h1.data(), n,
+                                       assign);
+      multiply_accumulate_pair_split52_reference(R.data(), B.data(), A.data(), L0.data(), H0.data(), L1.data(),
+                                                 H1.data(), n, assign);
+      ASSERT_EQ(l0, L0);
+      ASSERT_EQ(h0, H0);
+      ASSERT_EQ(l1, L1);
+      ASSERT_EQ(h1, H1);
+    }
+  }
+}
+
+TEST(KeySwitchKernels, ReductionsAreExact) {
+  std::mt19937_64 rng(43);
+  for (std::uint64_t qv : {std::uint64_t{3}, std::uint64_t{134176769}, std::uint64_t{4294967291},
+                           std::uint64_t{68718821377}, (std::uint64_t{1} << 50) - 27}) {
+    const Modulus q(qv);
+    for (std::size_t n : kSizes) {
+      std::vector<std::uint64_t> acc(n), hi(n), out(n), ref(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        acc[i] = i == 0 ? ~std::uint64_t{0} : rng() >> (rng() % 64);
+        hi[i] = i == 1 ? (std::uint64_t{1} << 52) - 1 : rng() >> (12 + rng() % 52);
+      }
+      reduce_u64_fast(acc.data(), out.data(), n, q);
+      reduce_u64_fast_reference(acc.data(), ref.data(), n, q);
+      ASSERT_EQ(out, ref) << "q=" << qv;
+      for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(ref[i], acc[i] % qv);
+      if (qv >= (std::uint64_t{1} << 50)) continue;
+      // Some blocks with acc_hi >= 2^52 (scalar fallback).
+      if (n > 20) hi[17] = ~std::uint64_t{0} >> 3;
+      reduce_split52_fast(acc.data(), hi.data(), out.data(), n, q);
+      reduce_split52_fast_reference(acc.data(), hi.data(), ref.data(), n, q);
+      ASSERT_EQ(out, ref) << "q=" << qv;
+      for (std::size_t i = 0; i < n; ++i) {
+        const unsigned __int128 x = (static_cast<unsigned __int128>(hi[i]) << 52) + acc[i];
+        ASSERT_EQ(ref[i], static_cast<std::uint64_t>(x % qv));
+      }
+      // In place (acc aliased by out), as the key switch folds.
+      auto inplace = acc;
+      reduce_split52_fast(inplace.data(), hi.data(), inplace.data(), n, q);
+      ASSERT_EQ(inplace, ref);
+      const auto a = residues(n, qv, rng), b = residues(n, qv, rng);
+      std::vector<std::uint64_t> s(n), sr(n);
+      add_mod_fast(a.data(), b.data(), s.data(), n, qv);
+      add_mod_fast_reference(a.data(), b.data(), sr.data(), n, qv);
+      ASSERT_EQ(s, sr);
+      for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(sr[i], (a[i] + b[i]) % qv);
+    }
+  }
+}
+
+TEST(KeySwitchKernels, AutomorphismsMatchReference) {
+  std::mt19937_64 rng(44);
+  const std::uint64_t q = 134176769;
+  for (std::size_t n : {std::size_t{8}, std::size_t{16}, std::size_t{2048}, std::size_t{8192}}) {
+    const auto src = residues(n, q, rng);
+    for (std::uint64_t g : {std::uint64_t{1}, std::uint64_t{3}, std::uint64_t{5}, n + 1, 2 * n - 1}) {
+      std::vector<std::uint64_t> fast(n), ref(n);
+      automorphism_coeff(src.data(), g, q, fast.data(), n);
+      automorphism_coeff_reference(src.data(), g, q, ref.data(), n);
+      ASSERT_EQ(fast, ref) << "n=" << n << " g=" << g;
+      const auto perm = ntt_automorphism_permutation(n, g);
+      permute_slots(src.data(), perm.data(), fast.data(), n);
+      permute_slots_reference(src.data(), perm.data(), ref.data(), n);
+      ASSERT_EQ(fast, ref);
+    }
+  }
+  // The NTT-form permutation commutes with the transform.
+  const std::size_t n = 2048;
+  const Modulus qm(q);
+  const NttTables tables(n, qm);
+  const auto a = residues(n, q, rng);
+  std::vector<std::uint64_t> coeff(n), slots = a, permuted(n);
+  automorphism_coeff(a.data(), 5, q, coeff.data(), n);
+  ntt_forward(coeff.data(), tables);
+  ntt_forward(slots.data(), tables);
+  const auto perm = ntt_automorphism_permutation(n, 5);
+  permute_slots(slots.data(), perm.data(), permuted.data(), n);
+  EXPECT_EQ(coeff, permuted);
+}
+
+TEST(KeySwitchKernels, PortablePathWhenSimdDisabled) {
+  // The dispatchers fall back to the reference loops: same outputs.
+  std::mt19937_64 rng(45);
+  const std::uint64_t q = 134176769;
+  const auto c = residues(1003, q, rng);
+  std::vector<std::uint64_t> on(1003), off(1003);
+  const GadgetDigit g{q, 9, 3, 1};
+  gadget_digit_lift(c.data(), g, 68718821377, on.data(), on.size());
+  set_simd_enabled(false);
+  gadget_digit_lift(c.data(), g, 68718821377, off.data(), off.size());
+  set_simd_enabled(true);
+  EXPECT_EQ(on, off);
+}

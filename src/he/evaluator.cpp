@@ -249,6 +249,59 @@ void Evaluator::key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, 
   // Primes below 2^50: products split at bit 52 into two 64-bit sums (IFMA).
   bool split52 = !small_primes;
   for (std::size_t l = 0; l < k; ++l) split52 = split52 && ctx.modulus(l).value() < (std::uint64_t{1} << 50);
+  std::size_t total = 0;
+  for (std::size_t l : key.digits_per_prime) total += l;
+  // Lifts digit (i, t) of c to q_l; digits whose top value might not fit q_l
+  // take a full signed reduction.
+  auto lift = [&](std::size_t i, std::size_t t, std::size_t l, std::uint64_t* r) {
+    const math::Modulus& qi = ctx.modulus(i);
+    const math::Modulus& ql = ctx.modulus(l);
+    const std::size_t levels = key.digits_per_prime[i];
+    const math::GadgetDigit digit{qi.value(), w, levels, t};
+    if (math::gadget_digit_bound(qi.value(), w, levels) < ql.value()) {
+      math::gadget_digit_lift(c.residues(i), digit, ql.value(), r, n);
+      return;
+    }
+    constexpr std::uint64_t top = std::uint64_t{1} << 63;
+    math::gadget_digit_lift_reference(c.residues(i), digit, top, r, n);  // d + 2^63 when d < 0
+    for (std::size_t j = 0; j < n; ++j) {
+      r[j] = r[j] >= (top >> 1) ? ql.from_signed(static_cast<std::int64_t>(r[j] - top)) : ql.reduce(r[j]);
+    }
+  };
+
+  // Usual case: every digit of one target prime transformed, then one fused
+  // multiply-accumulate-reduce pass per target prime (no accumulator arrays).
+  if ((small_primes && total <= small_terms) || (split52 && total <= math::kDotSplit52MaxTerms)) {
+    shape_like(out0, ctx, true);
+    shape_like(out1, ctx, true);
+    s.lifted.resize(total * n);
+    thread_local std::vector<const std::uint64_t*> rp, bp, ap;
+    rp.resize(total);
+    bp.resize(total);
+    ap.resize(total);
+    for (std::size_t l = 0; l < k; ++l) {
+      std::size_t d = 0;
+      for (std::size_t i = 0; i < k; ++i) {
+        for (std::size_t t = 0; t < key.digits_per_prime[i]; ++t, ++d) {
+          std::uint64_t* r = s.lifted.data() + d * n;
+          lift(i, t, l, r);
+          math::ntt_forward(r, ctx.ntt_tables(l));
+          rp[d] = r;
+          bp[d] = key.b[d].residues(l);
+          ap[d] = key.a[d].residues(l);
+        }
+      }
+      if (small_primes) {
+        math::dot_pair_reduce_u64(rp.data(), bp.data(), ap.data(), total, out0.residues(l), out1.residues(l), n,
+                                  ctx.modulus(l));
+      } else {
+        math::dot_pair_reduce_split52(rp.data(), bp.data(), ap.data(), total, out0.residues(l), out1.residues(l), n,
+                                      ctx.modulus(l));
+      }
+    }
+    return;
+  }
+
   if (small_primes || split52) {
     s.acc0.resize(k * n);
     s.acc1.resize(k * n);
@@ -274,28 +327,10 @@ void Evaluator::key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, 
 
   std::size_t d = 0;
   for (std::size_t i = 0; i < k; ++i) {
-    const math::Modulus& qi = ctx.modulus(i);
     const std::size_t levels = key.digits_per_prime[i];
-    const std::uint64_t* ci = c.residues(i);
-    // Digits whose top value might not fit a target prime: lift with a full reduction.
-    const std::uint64_t bound = math::gadget_digit_bound(qi.value(), w, levels);
     for (std::size_t t = 0; t < levels; ++t, ++d) {
-      const math::GadgetDigit digit{qi.value(), w, levels, t};
       for (std::size_t l = 0; l < k; ++l) {
-        const math::Modulus& ql = ctx.modulus(l);
-        if (bound < ql.value()) {
-          math::gadget_digit_lift(ci, digit, ql.value(), r, n);
-        } else {
-          // Same digits, signed, then reduced mod q_l.
-          thread_local std::vector<std::uint64_t> wide;
-          wide.resize(n);
-          math::gadget_digit_lift_reference(ci, digit, std::uint64_t{1} << 63, wide.data(), n);
-          for (std::size_t j = 0; j < n; ++j) {
-            const std::uint64_t v = wide[j];
-            r[j] = v >= (std::uint64_t{1} << 62) ? ql.from_signed(static_cast<std::int64_t>(v - (std::uint64_t{1} << 63)))
-                                                 : ql.reduce(v);
-          }
-        }
+        lift(i, t, l, r);
         math::ntt_forward(r, ctx.ntt_tables(l));
         const bool first = d == 0;  // overwrite: no zero-fill
         const std::uint64_t* kb = key.b[d].residues(l);

@@ -97,6 +97,48 @@ void multiply_accumulate_pair_split52(const std::uint64_t* r, const std::uint64_
   multiply_accumulate_pair_split52_reference(r, b, a, acc0_lo, acc0_hi, acc1_lo, acc1_hi, n, assign);
 }
 
+void dot_pair_reduce_u64_reference(const std::uint64_t* const* r, const std::uint64_t* const* b,
+                                   const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                                   std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept {
+  for (std::size_t j = 0; j < n; ++j) {
+    std::uint64_t s0 = 0, s1 = 0;
+    for (std::size_t d = 0; d < count; ++d) {
+      s0 += r[d][j] * b[d][j];
+      s1 += r[d][j] * a[d][j];
+    }
+    out0[j] = q.reduce(s0);
+    out1[j] = q.reduce(s1);
+  }
+}
+
+void dot_pair_reduce_u64(const std::uint64_t* const* r, const std::uint64_t* const* b,
+                         const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0, std::uint64_t* out1,
+                         std::size_t n, const Modulus& q) noexcept {
+  if (cpu_has_avx512ifma()) return dot_pair_reduce_u64_avx512(r, b, a, count, out0, out1, n, q.value());
+  dot_pair_reduce_u64_reference(r, b, a, count, out0, out1, n, q);
+}
+
+void dot_pair_reduce_split52_reference(const std::uint64_t* const* r, const std::uint64_t* const* b,
+                                       const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                                       std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept {
+  for (std::size_t j = 0; j < n; ++j) {
+    u128 s0 = 0, s1 = 0;
+    for (std::size_t d = 0; d < count; ++d) {
+      s0 += static_cast<u128>(r[d][j]) * b[d][j];
+      s1 += static_cast<u128>(r[d][j]) * a[d][j];
+    }
+    out0[j] = q.reduce(s0);  // < 16 q^2 < 2^64 q
+    out1[j] = q.reduce(s1);
+  }
+}
+
+void dot_pair_reduce_split52(const std::uint64_t* const* r, const std::uint64_t* const* b,
+                             const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                             std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept {
+  if (cpu_has_avx512ifma()) return dot_pair_reduce_split52_avx512(r, b, a, count, out0, out1, n, q.value());
+  dot_pair_reduce_split52_reference(r, b, a, count, out0, out1, n, q);
+}
+
 void reduce_u64_fast_reference(const std::uint64_t* acc, std::uint64_t* out, std::size_t n,
                                const Modulus& q) noexcept {
   for (std::size_t i = 0; i < n; ++i) out[i] = q.reduce(acc[i]);

@@ -120,6 +120,96 @@ void multiply_accumulate_pair_split52_avx512(const std::uint64_t* r, const std::
   }
 }
 
+namespace {
+
+// x mod q for any 64-bit lanes, q < 2^32 (constants from ReduceSmall).
+struct ReduceSmall {
+  explicit ReduceSmall(std::uint64_t q)
+      : qv(set1(q)), mv(set1((std::uint64_t{1} << 52) / q)), r52v(set1((std::uint64_t{1} << 52) % q)) {}
+  __m512i operator()(__m512i x) const noexcept {
+    // x = hi 2^52 + lo (hi < 2^12): lo mod q in [0, 2q), plus hi (2^52 mod q)
+    // < 2^44, then once more: both steps are 52-bit Shoup-style reductions.
+    const __m512i lo = _mm512_and_si512(x, set1(kMask52)), hi = shr52(x);
+    const __m512i v = _mm512_madd52lo_epu64(reduce52_lazy(lo, mv, qv), hi, r52v);
+    return reduce_once(reduce52_lazy(v, mv, qv), qv);
+  }
+  __m512i qv, mv, r52v;
+};
+
+// (hi 2^52 + lo) mod q for hi < 2^52, any 64-bit lo, q < 2^50.
+struct ReduceSplit52 {
+  explicit ReduceSplit52(std::uint64_t q)
+      : qv(set1(q)), two_q(set1(2 * q)), mv(set1((std::uint64_t{1} << 52) / q)),
+        r52v(set1((std::uint64_t{1} << 52) % q)),
+        r52s(set1(static_cast<std::uint64_t>((static_cast<u128>((std::uint64_t{1} << 52) % q) << 52) / q))) {}
+  __m512i operator()(__m512i hi, __m512i lo) const noexcept {
+    // value = (hi mod q + lo >> 52) 2^52 + (lo mod 2^52): s < 2^52 times
+    // 2^52 mod q by Shoup, plus the low part reduced: < 4q in total.
+    const __m512i mask = set1(kMask52);
+    const __m512i s = _mm512_add_epi64(reduce52_lazy(hi, mv, qv), shr52(lo));
+    const __m512i t = _mm512_add_epi64(mul_shoup52_lazy(s, r52v, r52s, qv),
+                                       reduce52_lazy(_mm512_and_si512(lo, mask), mv, qv));
+    return reduce_once(reduce_once(t, two_q), qv);
+  }
+  __m512i qv, two_q, mv, r52v, r52s;
+};
+
+}  // namespace
+
+void dot_pair_reduce_u64_avx512(const std::uint64_t* const* r, const std::uint64_t* const* b,
+                                const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                                std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept {
+  const ReduceSmall reduce(q);
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    for (std::size_t d = 0; d < count; ++d) {
+      const __m512i x = load(r[d] + j);
+      s0 = _mm512_add_epi64(s0, mul_low32(x, load(b[d] + j)));
+      s1 = _mm512_add_epi64(s1, mul_low32(x, load(a[d] + j)));
+    }
+    store(out0 + j, reduce(s0));
+    store(out1 + j, reduce(s1));
+  }
+  for (; j < n; ++j) {
+    std::uint64_t s0 = 0, s1 = 0;
+    for (std::size_t d = 0; d < count; ++d) {
+      s0 += r[d][j] * b[d][j];
+      s1 += r[d][j] * a[d][j];
+    }
+    out0[j] = s0 % q;
+    out1[j] = s1 % q;
+  }
+}
+
+void dot_pair_reduce_split52_avx512(const std::uint64_t* const* r, const std::uint64_t* const* b,
+                                    const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                                    std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept {
+  const ReduceSplit52 reduce(q);
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m512i l0 = _mm512_setzero_si512(), h0 = l0, l1 = l0, h1 = l0;
+    for (std::size_t d = 0; d < count; ++d) {
+      const __m512i x = load(r[d] + j), y0 = load(b[d] + j), y1 = load(a[d] + j);
+      l0 = _mm512_madd52lo_epu64(l0, x, y0);
+      h0 = _mm512_madd52hi_epu64(h0, x, y0);
+      l1 = _mm512_madd52lo_epu64(l1, x, y1);
+      h1 = _mm512_madd52hi_epu64(h1, x, y1);
+    }
+    store(out0 + j, reduce(h0, l0));
+    store(out1 + j, reduce(h1, l1));
+  }
+  for (; j < n; ++j) {
+    u128 s0 = 0, s1 = 0;
+    for (std::size_t d = 0; d < count; ++d) {
+      s0 += static_cast<u128>(r[d][j]) * b[d][j];
+      s1 += static_cast<u128>(r[d][j]) * a[d][j];
+    }
+    out0[j] = static_cast<std::uint64_t>(s0 % q);
+    out1[j] = static_cast<std::uint64_t>(s1 % q);
+  }
+}
+
 void reduce_u64_small_avx512(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, std::uint64_t q) noexcept {
   // acc = hi 2^52 + lo (hi < 2^12): lo mod q in [0, 2q), plus hi (2^52 mod q)
   // < 2^44, then once more: both steps are 52-bit Shoup-style reductions.

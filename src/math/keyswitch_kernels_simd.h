@@ -41,6 +41,12 @@ void permute_slots_avx512(const std::uint64_t* src, const std::uint32_t* perm, s
 void automorphism_coeff_avx512(const std::uint64_t* src, std::uint64_t inv_galois, std::uint64_t q,
                                std::uint64_t* dst, std::size_t n) noexcept;
 
+void dot_pair_reduce_u64_avx512(const std::uint64_t* const* r, const std::uint64_t* const* b,
+                                const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                                std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept;
+void dot_pair_reduce_split52_avx512(const std::uint64_t* const* r, const std::uint64_t* const* b,
+                                    const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                                    std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept;
 void add_mod_avx512(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
                     std::uint64_t q) noexcept;
 

@@ -4,12 +4,14 @@
 // multiple of 8).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
 #include "fhellm/math/cpu_features.h"
 #include "fhellm/math/keyswitch_kernels.h"
 #include "fhellm/math/ntt.h"
+#include "fhellm/math/poly_arith.h"
 #include "fhellm/math/primes.h"
 
 using namespace fhellm::math;
@@ -103,6 +105,52 @@ TEST(KeySwitchKernels, PairAccumulatesMatchReference) {
       ASSERT_EQ(h0, H0);
       ASSERT_EQ(l1, L1);
       ASSERT_EQ(h1, H1);
+    }
+  }
+}
+
+TEST(KeySwitchKernels, DotPairReduceIsExact) {
+  std::mt19937_64 rng(46);
+  for (std::uint64_t qv : {std::uint64_t{134176769}, std::uint64_t{4294967291}, std::uint64_t{68718821377},
+                           (std::uint64_t{1} << 50) - 27}) {
+    const Modulus q(qv);
+    const bool small = qv < (std::uint64_t{1} << 32);
+    const std::size_t max_count = small ? std::min<std::size_t>(max_lazy_terms_u64(q), 40) : kDotSplit52MaxTerms;
+    for (std::size_t count : {std::size_t{1}, std::min<std::size_t>(6, max_count), max_count}) {
+      for (std::size_t n : kSizes) {
+        std::vector<std::vector<std::uint64_t>> R, B, A;
+        std::vector<const std::uint64_t*> rp, bp, ap;
+        for (std::size_t d = 0; d < count; ++d) {
+          R.push_back(residues(n, qv, rng));
+          B.push_back(residues(n, qv, rng));
+          A.push_back(residues(n, qv, rng));
+          if (n > 0) R.back()[0] = B.back()[0] = A.back()[0] = qv - 1;  // largest sums
+        }
+        for (std::size_t d = 0; d < count; ++d) {
+          rp.push_back(R[d].data());
+          bp.push_back(B[d].data());
+          ap.push_back(A[d].data());
+        }
+        std::vector<std::uint64_t> o0(n), o1(n), e0(n), e1(n);
+        if (small) {
+          dot_pair_reduce_u64(rp.data(), bp.data(), ap.data(), count, o0.data(), o1.data(), n, q);
+          dot_pair_reduce_u64_reference(rp.data(), bp.data(), ap.data(), count, e0.data(), e1.data(), n, q);
+        } else {
+          dot_pair_reduce_split52(rp.data(), bp.data(), ap.data(), count, o0.data(), o1.data(), n, q);
+          dot_pair_reduce_split52_reference(rp.data(), bp.data(), ap.data(), count, e0.data(), e1.data(), n, q);
+        }
+        ASSERT_EQ(o0, e0) << "q=" << qv << " count=" << count << " n=" << n;
+        ASSERT_EQ(o1, e1);
+        for (std::size_t j = 0; j < n; ++j) {
+          unsigned __int128 s0 = 0, s1 = 0;
+          for (std::size_t d = 0; d < count; ++d) {
+            s0 += static_cast<unsigned __int128>(R[d][j]) * B[d][j];
+            s1 += static_cast<unsigned __int128>(R[d][j]) * A[d][j];
+          }
+          ASSERT_EQ(e0[j], static_cast<std::uint64_t>(s0 % qv));
+          ASSERT_EQ(e1[j], static_cast<std::uint64_t>(s1 % qv));
+        }
+      }
     }
   }
 }

@@ -57,6 +57,25 @@ void multiply_accumulate_pair_split52_reference(const std::uint64_t* r, const st
                                                 std::uint64_t* acc0_hi, std::uint64_t* acc1_lo,
                                                 std::uint64_t* acc1_hi, std::size_t n, bool assign) noexcept;
 
+// Whole multiply-accumulate of one target prime in one pass, reduced:
+// out0[j] = sum_d r[d][j] b[d][j] mod q, out1[j] = sum_d r[d][j] a[d][j] mod q,
+// inputs in [0, q). The _u64 form needs q < 2^32 and
+// count <= max_lazy_terms_u64(q) (poly_arith.h); the _split52 form needs
+// q < 2^50 and count <= 16 (each 2^52-split half-sum stays below 2^52).
+void dot_pair_reduce_u64(const std::uint64_t* const* r, const std::uint64_t* const* b,
+                         const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0, std::uint64_t* out1,
+                         std::size_t n, const Modulus& q) noexcept;
+void dot_pair_reduce_u64_reference(const std::uint64_t* const* r, const std::uint64_t* const* b,
+                                   const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                                   std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept;
+void dot_pair_reduce_split52(const std::uint64_t* const* r, const std::uint64_t* const* b,
+                             const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                             std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept;
+void dot_pair_reduce_split52_reference(const std::uint64_t* const* r, const std::uint64_t* const* b,
+                                       const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                                       std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept;
+constexpr std::size_t kDotSplit52MaxTerms = 16;
+
 // out[i] = acc[i] mod q for any 64-bit acc[i] (vectorized for q < 2^32).
 void reduce_u64_fast(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept;
 void reduce_u64_fast_reference(const std::uint64_t* acc, std::uint64_t* out, std::size_t n,

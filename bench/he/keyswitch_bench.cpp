@@ -1,0 +1,88 @@
+// Key-switch kernels (math/keyswitch_kernels.h) at N = 2048 on a 27-bit
+// prime (n2048_q54's kind): each AVX-512 kernel against its scalar reference.
+// Run: build/bench/fhellm_bench_he --benchmark_filter=KsKernel
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "fhellm/math/cpu_features.h"
+#include "fhellm/math/keyswitch_kernels.h"
+#include "fhellm/math/ntt.h"
+#include "fhellm/math/primes.h"
+
+using namespace fhellm::math;
+
+namespace {
+
+constexpr std::size_t kN = 2048;
+
+struct KernelData {
+  KernelData() : q(generate_ntt_primes(27, 1, kN)[0]), tables(kN, q) {
+    std::mt19937_64 rng(5);
+    for (auto* v : {&a, &b, &c, &acc0, &acc1, &out}) {
+      v->resize(kN);
+      for (auto& x : *v) x = rng() % q.value();
+    }
+    perm = ntt_automorphism_permutation(kN, 5);
+  }
+  Modulus q;
+  NttTables tables;
+  std::vector<std::uint64_t> a, b, c, acc0, acc1, out;
+  std::vector<std::uint32_t> perm;
+};
+
+// range(0): 1 = dispatched (SIMD where present), 0 = scalar reference.
+void BM_KsKernelDigitLift(benchmark::State& state) {
+  KernelData d;
+  const GadgetDigit g{d.q.value(), 9, 3, 1};
+  for (auto _ : state) {
+    if (state.range(0)) gadget_digit_lift(d.c.data(), g, d.q.value(), d.out.data(), kN);
+    else gadget_digit_lift_reference(d.c.data(), g, d.q.value(), d.out.data(), kN);
+    benchmark::DoNotOptimize(d.out.data());
+  }
+}
+
+void BM_KsKernelPairMac(benchmark::State& state) {
+  KernelData d;
+  for (auto _ : state) {
+    if (state.range(0)) multiply_accumulate_pair_u64(d.c.data(), d.a.data(), d.b.data(), d.acc0.data(), d.acc1.data(), kN, false);
+    else multiply_accumulate_pair_u64_reference(d.c.data(), d.a.data(), d.b.data(), d.acc0.data(), d.acc1.data(), kN, false);
+    benchmark::DoNotOptimize(d.acc0.data());
+  }
+}
+
+void BM_KsKernelReduce(benchmark::State& state) {
+  KernelData d;
+  for (auto _ : state) {
+    if (state.range(0)) reduce_u64_fast(d.acc0.data(), d.out.data(), kN, d.q);
+    else reduce_u64_fast_reference(d.acc0.data(), d.out.data(), kN, d.q);
+    benchmark::DoNotOptimize(d.out.data());
+  }
+}
+
+void BM_KsKernelPermuteSlots(benchmark::State& state) {
+  KernelData d;
+  for (auto _ : state) {
+    if (state.range(0)) permute_slots(d.c.data(), d.perm.data(), d.out.data(), kN);
+    else permute_slots_reference(d.c.data(), d.perm.data(), d.out.data(), kN);
+    benchmark::DoNotOptimize(d.out.data());
+  }
+}
+
+void BM_KsKernelAutomorphismCoeff(benchmark::State& state) {
+  KernelData d;
+  for (auto _ : state) {
+    if (state.range(0)) automorphism_coeff(d.c.data(), 5, d.q.value(), d.out.data(), kN);
+    else automorphism_coeff_reference(d.c.data(), 5, d.q.value(), d.out.data(), kN);
+    benchmark::DoNotOptimize(d.out.data());
+  }
+}
+
+}  // namespace
+
+BENCHMARK(BM_KsKernelDigitLift)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_KsKernelPairMac)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_KsKernelReduce)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_KsKernelPermuteSlots)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_KsKernelAutomorphismCoeff)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);

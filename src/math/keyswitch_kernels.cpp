@@ -175,7 +175,8 @@ void permute_slots_reference(const std::uint64_t* src, const std::uint32_t* perm
 }
 
 void permute_slots(const std::uint64_t* src, const std::uint32_t* perm, std::uint64_t* dst, std::size_t n) noexcept {
-  if (cpu_has_avx512ifma()) return permute_slots_avx512(src, perm, dst, n);
+  // No AVX-512 build: vpgatherqq measured slower than this loop (1.16 vs
+  // 0.68 us at N = 2048 on the AMD EPYC dev machine).
   permute_slots_reference(src, perm, dst, n);
 }
 
@@ -191,16 +192,8 @@ void automorphism_coeff_reference(const std::uint64_t* src, std::uint64_t galois
 
 void automorphism_coeff(const std::uint64_t* src, std::uint64_t galois_elt, std::uint64_t q, std::uint64_t* dst,
                         std::size_t n) noexcept {
-  if (n >= 8 && cpu_has_avx512ifma()) {
-    // dst[p] = +-src[p g^-1 mod 2n]: a gather per 8 outputs. g^-1 = g^(n-1)
-    // mod 2n (the unit group of Z/2n has order n).
-    const std::uint64_t mask = 2 * n - 1;
-    std::uint64_t inv = 1, base = galois_elt & mask;
-    for (std::uint64_t e = n - 1; e != 0; e >>= 1, base = (base * base) & mask) {
-      if (e & 1) inv = (inv * base) & mask;
-    }
-    return automorphism_coeff_avx512(src, inv, q, dst, n);
-  }
+  // No AVX-512 build: a gathering version (2.19 us) and a branch-free scatter
+  // (1.29 us) both measured slower than this loop (1.13-1.19 us at N = 2048).
   automorphism_coeff_reference(src, galois_elt, q, dst, n);
 }
 

@@ -18,9 +18,6 @@ inline void store(std::uint64_t* p, __m512i v) noexcept { _mm512_storeu_si512(p,
 // intrinsics trip GCC 12's -Wmaybe-uninitialized (undefined pass-through).
 inline __m512i mul_low32(__m512i x, __m512i y) noexcept { return _mm512_maskz_mul_epu32(0xFF, x, y); }
 inline __m512i shr52(__m512i x) noexcept { return _mm512_maskz_srli_epi64(0xFF, x, 52); }
-inline __m512i gather64(__m256i idx, const std::uint64_t* base) noexcept {
-  return _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), 0xFF, idx, base, 8);
-}
 
 inline __m512i reduce_once(__m512i v, __m512i bound) noexcept {
   return _mm512_mask_sub_epi64(v, _mm512_cmpge_epu64_mask(v, bound), v, bound);
@@ -254,34 +251,6 @@ std::size_t reduce_split52_avx512(const std::uint64_t* acc_lo, const std::uint64
     out[i] = static_cast<std::uint64_t>(x % q);
   }
   return n;
-}
-
-void permute_slots_avx512(const std::uint64_t* src, const std::uint32_t* perm, std::uint64_t* dst,
-                          std::size_t n) noexcept {
-  std::size_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(perm + j));
-    store(dst + j, gather64(idx, src));
-  }
-  for (; j < n; ++j) dst[j] = src[perm[j]];
-}
-
-void automorphism_coeff_avx512(const std::uint64_t* src, std::uint64_t inv_galois, std::uint64_t q,
-                               std::uint64_t* dst, std::size_t n) noexcept {
-  const __m256i ginv = _mm256_set1_epi32(static_cast<int>(inv_galois));
-  const __m256i mask = _mm256_set1_epi32(static_cast<int>(2 * n - 1));
-  const __m256i low = _mm256_set1_epi32(static_cast<int>(n - 1));
-  const __m256i step = _mm256_set1_epi32(8);
-  const __m512i qv = set1(q), zero = _mm512_setzero_si512();
-  __m256i p = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  // 32-bit products wrap mod 2^32, a multiple of 2n: the masked index is exact.
-  for (std::size_t j = 0; j < n; j += 8, p = _mm256_add_epi32(p, step)) {
-    const __m256i e = _mm256_and_si256(_mm256_mullo_epi32(p, ginv), mask);
-    const __mmask8 neg = _mm256_cmpgt_epu32_mask(e, low);
-    const __m512i v = gather64(_mm256_and_si256(e, low), src);
-    const __mmask8 flip = neg & _mm512_cmpneq_epu64_mask(v, zero);
-    store(dst + j, _mm512_mask_sub_epi64(v, flip, qv, v));
-  }
 }
 
 void add_mod_avx512(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,

@@ -35,12 +35,6 @@ void reduce_u64_small_avx512(const std::uint64_t* acc, std::uint64_t* out, std::
 // block of 8 with an acc_hi >= 2^52).
 std::size_t reduce_split52_avx512(const std::uint64_t* acc_lo, const std::uint64_t* acc_hi, std::uint64_t* out,
                                   std::size_t n, std::uint64_t q) noexcept;
-void permute_slots_avx512(const std::uint64_t* src, const std::uint32_t* perm, std::uint64_t* dst,
-                          std::size_t n) noexcept;
-// inv_galois = g^-1 mod 2n; n a multiple of 8.
-void automorphism_coeff_avx512(const std::uint64_t* src, std::uint64_t inv_galois, std::uint64_t q,
-                               std::uint64_t* dst, std::size_t n) noexcept;
-
 void dot_pair_reduce_u64_avx512(const std::uint64_t* const* r, const std::uint64_t* const* b,
                                 const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
                                 std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept;

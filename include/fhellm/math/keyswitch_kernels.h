@@ -88,6 +88,7 @@ void reduce_split52_fast(const std::uint64_t* acc_lo, const std::uint64_t* acc_h
 void reduce_split52_fast_reference(const std::uint64_t* acc_lo, const std::uint64_t* acc_hi, std::uint64_t* out,
                                    std::size_t n, const Modulus& q) noexcept;
 
+// (These two have no AVX-512 build: gathers measured slower than the loops.)
 // NTT-form automorphism: dst[j] = src[perm[j]] (perm from
 // ntt_automorphism_permutation). dst must not alias src.
 void permute_slots(const std::uint64_t* src, const std::uint32_t* perm, std::uint64_t* dst, std::size_t n) noexcept;

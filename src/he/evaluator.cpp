@@ -274,6 +274,44 @@ void Evaluator::key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, 
   if ((small_primes && total <= small_terms) || (split52 && total <= math::kDotSplit52MaxTerms)) {
     shape_like(out0, ctx, true);
     shape_like(out1, ctx, true);
+    bool words32 = small_primes;  // 32-bit digits and NTTs (16 lanes) when every prime allows
+    for (std::size_t l = 0; l < k && words32; ++l) {
+      words32 = math::ntt32_available(ctx.ntt_tables(l));
+    }
+    for (std::size_t i = 0; i < k && words32; ++i) {
+      for (std::size_t l = 0; l < k; ++l) {
+        words32 = words32 && math::gadget_digit_bound(ctx.modulus(i).value(), w, key.digits_per_prime[i]) <
+                                 ctx.modulus(l).value();
+      }
+    }
+    if (words32) {
+      thread_local std::vector<std::uint32_t> lifted32;
+      thread_local std::vector<const std::uint32_t*> rp32;
+      thread_local std::vector<const std::uint64_t*> bp32, ap32;
+      lifted32.resize(total * n);
+      rp32.resize(total);
+      bp32.resize(total);
+      ap32.resize(total);
+      for (std::size_t l = 0; l < k; ++l) {
+        const math::NttTables32& tables = math::ntt_tables32(ctx.ntt_tables(l));
+        std::size_t d = 0;
+        for (std::size_t i = 0; i < k; ++i) {
+          const std::size_t levels = key.digits_per_prime[i];
+          for (std::size_t t = 0; t < levels; ++t, ++d) {
+            std::uint32_t* r = lifted32.data() + d * n;
+            math::gadget_digit_lift_u32(c.residues(i), math::GadgetDigit{ctx.modulus(i).value(), w, levels, t},
+                                        ctx.modulus(l).value(), r, n);
+            math::ntt_forward_u32(r, tables);
+            rp32[d] = r;
+            bp32[d] = key.b[d].residues(l);
+            ap32[d] = key.a[d].residues(l);
+          }
+        }
+        math::dot_pair_reduce_u64_r32(rp32.data(), bp32.data(), ap32.data(), total, out0.residues(l),
+                                      out1.residues(l), n, ctx.modulus(l));
+      }
+      return;
+    }
     s.lifted.resize(total * n);
     thread_local std::vector<const std::uint64_t*> rp, bp, ap;
     rp.resize(total);

@@ -3,6 +3,10 @@
 #include "fhellm/math/keyswitch_kernels.h"
 
 #include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
 
 #include "fhellm/math/cpu_features.h"
 #include "keyswitch_kernels_simd.h"
@@ -209,6 +213,65 @@ void add_mod_fast(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t*
                   std::uint64_t q) noexcept {
   if (cpu_has_avx512ifma()) return add_mod_avx512(a, b, out, n, q);
   add_mod_fast_reference(a, b, out, n, q);
+}
+
+bool ntt32_available(const NttTables& tables) noexcept {
+  return tables.modulus().value() < (std::uint64_t{1} << 30) && tables.poly_degree() >= 32 && cpu_has_avx512ifma();
+}
+
+const NttTables32& ntt_tables32(const NttTables& tables) {
+  static std::mutex mutex;
+  static std::map<std::tuple<std::uint64_t, std::size_t, std::uint64_t>, std::unique_ptr<NttTables32>> cache;
+  const auto key = std::make_tuple(tables.modulus().value(), tables.poly_degree(), tables.root());
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& slot = cache[key];
+  if (!slot) {
+    auto t = std::make_unique<NttTables32>();
+    t->n = tables.poly_degree();
+    t->q = static_cast<std::uint32_t>(tables.modulus().value());
+    for (std::uint64_t w : tables.forward_values()) {
+      t->roots.push_back(static_cast<std::uint32_t>(w));
+      t->roots_shoup.push_back(static_cast<std::uint32_t>((w << 32) / t->q));
+    }
+    slot = std::move(t);
+  }
+  return *slot;
+}
+
+void ntt_forward_u32_reference(std::uint32_t* values, const NttTables& tables) noexcept {
+  thread_local std::vector<std::uint64_t> wide;
+  wide.assign(values, values + tables.poly_degree());
+  ntt_forward_reference(wide.data(), tables);
+  std::copy(wide.begin(), wide.end(), values);
+}
+
+void ntt_forward_u32(std::uint32_t* values, const NttTables32& tables) noexcept {
+  // Callers check ntt32_available(); the AVX-512 kernel is the only build.
+  ntt_forward_u32_avx512(values, tables);
+}
+
+void gadget_digit_lift_u32(const std::uint64_t* c, const GadgetDigit& g, std::uint64_t q_dst, std::uint32_t* out,
+                           std::size_t n) noexcept {
+  if (cpu_has_avx512ifma()) return gadget_digit_lift_u32_avx512(c, gadget_shape(g), g.q_src, q_dst, out, n);
+  thread_local std::vector<std::uint64_t> wide;
+  wide.resize(n);
+  gadget_digit_lift_reference(c, g, q_dst, wide.data(), n);
+  std::copy(wide.begin(), wide.end(), out);
+}
+
+void dot_pair_reduce_u64_r32(const std::uint32_t* const* r, const std::uint64_t* const* b,
+                             const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                             std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept {
+  if (cpu_has_avx512ifma()) return dot_pair_reduce_u64_r32_avx512(r, b, a, count, out0, out1, n, q.value());
+  for (std::size_t j = 0; j < n; ++j) {
+    std::uint64_t s0 = 0, s1 = 0;
+    for (std::size_t d = 0; d < count; ++d) {
+      s0 += r[d][j] * b[d][j];
+      s1 += r[d][j] * a[d][j];
+    }
+    out0[j] = q.reduce(s0);
+    out1[j] = q.reduce(s1);
+  }
 }
 
 }  // namespace fhellm::math

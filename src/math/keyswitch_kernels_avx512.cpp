@@ -3,6 +3,8 @@
 // handle the tails (n not a multiple of 8).
 #include <immintrin.h>
 
+#include <array>
+
 #include "fhellm/math/modulus.h"
 #include "keyswitch_kernels_simd.h"
 
@@ -251,6 +253,155 @@ std::size_t reduce_split52_avx512(const std::uint64_t* acc_lo, const std::uint64
     out[i] = static_cast<std::uint64_t>(x % q);
   }
   return n;
+}
+
+namespace {
+
+// 32-bit lanes (16 per vector) for the forward NTT with q < 2^30: values stay
+// below 4q < 2^32; Shoup products with w' = floor(w 2^32 / q).
+inline __m512i shr32x64(__m512i x) noexcept { return _mm512_maskz_srli_epi64(0xFF, x, 32); }
+inline __m512i min32(__m512i x, __m512i y) noexcept { return _mm512_maskz_min_epu32(0xFFFF, x, y); }
+
+// High halves of the 32x32 products y * ws, lane by lane; ws_odd holds the
+// odd lanes' constants in the even positions (ws >> 32 per 64-bit lane).
+inline __m512i mulhi32(__m512i y, __m512i ws, __m512i ws_odd) noexcept {
+  const __m512i even = _mm512_maskz_mul_epu32(0xFF, y, ws);
+  const __m512i odd = _mm512_maskz_mul_epu32(0xFF, shr32x64(y), ws_odd);
+  return _mm512_mask_blend_epi32(0xAAAA, shr32x64(even), odd);
+}
+
+// Forward butterfly on x, y in [0, 4q).
+inline void butterfly32(__m512i& x, __m512i& y, __m512i w, __m512i ws, __m512i ws_odd, __m512i q,
+                        __m512i two_q) noexcept {
+  const __m512i u = min32(x, _mm512_sub_epi32(x, two_q));  // x >= 2q ? x - 2q : x
+  const __m512i est = mulhi32(y, ws, ws_odd);
+  const __m512i v = _mm512_sub_epi32(_mm512_mullo_epi32(y, w), _mm512_mullo_epi32(est, q));  // [0, 2q)
+  x = _mm512_add_epi32(u, v);
+  y = _mm512_sub_epi32(_mm512_add_epi32(u, two_q), v);
+}
+
+// Lane maps for spans t in {1, 2, 4, 8} over 32 consecutive values (a: 0..15,
+// b: 16..31), as SmallSpan in ntt_avx512.cpp.
+struct Span32 {
+  __m512i gather_x, gather_y, scatter_a, scatter_b, root_spread;
+};
+
+Span32 make_span32(std::size_t t) {
+  std::array<int, 16> gx{}, gy{}, sa{}, sb{}, rs{};
+  for (std::size_t l = 0; l < 16; ++l) {
+    const std::size_t block = l / t, off = l % t;
+    gx[l] = static_cast<int>(block * 2 * t + off);
+    gy[l] = static_cast<int>(block * 2 * t + t + off);
+    rs[l] = static_cast<int>(block);
+  }
+  for (std::size_t p = 0; p < 32; ++p) {
+    const std::size_t block = p / (2 * t), off = p % (2 * t);
+    const int src = off < t ? static_cast<int>(block * t + off) : static_cast<int>(16 + block * t + off - t);
+    (p < 16 ? sa[p] : sb[p - 16]) = src;
+  }
+  auto ld = [](const std::array<int, 16>& v) { return _mm512_loadu_si512(v.data()); };
+  return {ld(gx), ld(gy), ld(sa), ld(sb), ld(rs)};
+}
+
+const Span32& span32(std::size_t t) {
+  static const Span32 s1 = make_span32(1), s2 = make_span32(2), s4 = make_span32(4), s8 = make_span32(8);
+  return t == 1 ? s1 : t == 2 ? s2 : t == 4 ? s4 : s8;
+}
+
+}  // namespace
+
+void ntt_forward_u32_avx512(std::uint32_t* a, const NttTables32& tables) noexcept {
+  const std::size_t n = tables.n;
+  const std::uint32_t* wv = tables.roots.data();
+  const std::uint32_t* ws = tables.roots_shoup.data();
+  const __m512i q = _mm512_set1_epi32(static_cast<int>(tables.q));
+  const __m512i two_q = _mm512_set1_epi32(static_cast<int>(2 * tables.q));
+  std::size_t m = 1, t = n >> 1;
+  for (; t >= 16; m <<= 1, t >>= 1) {
+    for (std::size_t i = 0; i < m; ++i) {
+      const __m512i w = _mm512_set1_epi32(static_cast<int>(wv[m + i]));
+      const __m512i wsh = _mm512_set1_epi32(static_cast<int>(ws[m + i]));
+      std::uint32_t* x = a + 2 * i * t;
+      std::uint32_t* y = x + t;
+      for (std::size_t j = 0; j < t; j += 16) {
+        __m512i xv = _mm512_loadu_si512(x + j), yv = _mm512_loadu_si512(y + j);
+        butterfly32(xv, yv, w, wsh, wsh, q, two_q);
+        _mm512_storeu_si512(x + j, xv);
+        _mm512_storeu_si512(y + j, yv);
+      }
+    }
+  }
+  // Spans 8, 4, 2, 1 and the final reduction, 32 values at a time.
+  for (std::size_t start = 0; start < n; start += 32) {
+    __m512i va = _mm512_loadu_si512(a + start), vb = _mm512_loadu_si512(a + start + 16);
+    for (std::size_t s = 8; s >= 1; s >>= 1) {
+      const Span32& sp = span32(s);
+      const std::size_t root0 = n / (2 * s) + start / (2 * s);
+      const __mmask16 live = static_cast<__mmask16>((1u << (16 / s)) - 1);
+      const __m512i w = _mm512_maskz_permutexvar_epi32(0xFFFF, sp.root_spread, _mm512_maskz_loadu_epi32(live, wv + root0));
+      const __m512i wsh =
+          _mm512_maskz_permutexvar_epi32(0xFFFF, sp.root_spread, _mm512_maskz_loadu_epi32(live, ws + root0));
+      __m512i xv = _mm512_permutex2var_epi32(va, sp.gather_x, vb);
+      __m512i yv = _mm512_permutex2var_epi32(va, sp.gather_y, vb);
+      butterfly32(xv, yv, w, wsh, shr32x64(wsh), q, two_q);
+      va = _mm512_permutex2var_epi32(xv, sp.scatter_a, yv);
+      vb = _mm512_permutex2var_epi32(xv, sp.scatter_b, yv);
+    }
+    va = min32(va, _mm512_sub_epi32(va, two_q));
+    vb = min32(vb, _mm512_sub_epi32(vb, two_q));
+    _mm512_storeu_si512(a + start, min32(va, _mm512_sub_epi32(va, q)));
+    _mm512_storeu_si512(a + start + 16, min32(vb, _mm512_sub_epi32(vb, q)));
+  }
+}
+
+void gadget_digit_lift_u32_avx512(const std::uint64_t* c, const GadgetShape& s, std::uint64_t q_src,
+                                  std::uint64_t q_dst, std::uint32_t* out, std::size_t n) noexcept {
+  const __m512i half_q = set1(s.half_q), qs = set1(q_src), qd = set1(q_dst);
+  const __m512i offset = set1(static_cast<std::uint64_t>(s.offset)), mask = set1(s.mask);
+  const __m512i half = set1(static_cast<std::uint64_t>(s.half)), zero = _mm512_setzero_si512();
+  const __m128i shift = _mm_cvtsi32_si128(s.shift);
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m512i x = load(c + j);
+    x = _mm512_mask_sub_epi64(x, _mm512_cmpgt_epu64_mask(x, half_q), x, qs);
+    __m512i d = _mm512_maskz_sra_epi64(0xFF, _mm512_add_epi64(x, offset), shift);
+    if (!s.top) d = _mm512_sub_epi64(_mm512_and_si512(d, mask), half);
+    d = _mm512_mask_add_epi64(d, _mm512_cmplt_epi64_mask(d, zero), d, qd);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + j), _mm512_maskz_cvtepi64_epi32(0xFF, d));
+  }
+  for (; j < n; ++j) {
+    const std::int64_t x = c[j] > s.half_q ? static_cast<std::int64_t>(c[j] - q_src) : static_cast<std::int64_t>(c[j]);
+    const std::int64_t v = (x + s.offset) >> s.shift;
+    const std::int64_t d = s.top ? v : static_cast<std::int64_t>(static_cast<std::uint64_t>(v) & s.mask) - s.half;
+    out[j] = static_cast<std::uint32_t>(static_cast<std::uint64_t>(d) + (d < 0 ? q_dst : 0));
+  }
+}
+
+void dot_pair_reduce_u64_r32_avx512(const std::uint32_t* const* r, const std::uint64_t* const* b,
+                                    const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                                    std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept {
+  const ReduceSmall reduce(q);
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    for (std::size_t d = 0; d < count; ++d) {
+      const __m512i x =
+          _mm512_maskz_cvtepu32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r[d] + j)));
+      s0 = _mm512_add_epi64(s0, mul_low32(x, load(b[d] + j)));
+      s1 = _mm512_add_epi64(s1, mul_low32(x, load(a[d] + j)));
+    }
+    store(out0 + j, reduce(s0));
+    store(out1 + j, reduce(s1));
+  }
+  for (; j < n; ++j) {
+    std::uint64_t s0 = 0, s1 = 0;
+    for (std::size_t d = 0; d < count; ++d) {
+      s0 += r[d][j] * b[d][j];
+      s1 += r[d][j] * a[d][j];
+    }
+    out0[j] = s0 % q;
+    out1[j] = s1 % q;
+  }
 }
 
 void add_mod_avx512(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,

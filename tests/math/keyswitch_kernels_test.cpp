@@ -237,3 +237,65 @@ TEST(KeySwitchKernels, PortablePathWhenSimdDisabled) {
   set_simd_enabled(true);
   EXPECT_EQ(on, off);
 }
+
+TEST(KeySwitchKernels, Ntt32MatchesReference) {
+  std::mt19937_64 rng(47);
+  for (std::size_t n : {std::size_t{32}, std::size_t{64}, std::size_t{2048}, std::size_t{4096}, std::size_t{16384}}) {
+    for (int bits : {20, 27, 30}) {
+      const Modulus q(generate_ntt_primes(bits, 1, n)[0]);
+      const NttTables tables(n, q);
+      ASSERT_TRUE(q.value() < (std::uint64_t{1} << 30));
+      if (!ntt32_available(tables)) GTEST_SKIP() << "no AVX-512 on this CPU (or SIMD disabled)";
+      const NttTables32& t32 = ntt_tables32(tables);
+      EXPECT_EQ(&t32, &ntt_tables32(tables));  // cached
+      for (int it = 0; it < 3; ++it) {
+        auto a = residues(n, q.value(), rng);
+        if (it == 2) std::fill(a.begin(), a.end(), q.value() - 1);
+        std::vector<std::uint32_t> v(a.begin(), a.end()), ref = v;
+        ntt_forward_u32(v.data(), t32);
+        ntt_forward_u32_reference(ref.data(), tables);
+        ntt_forward_reference(a.data(), tables);
+        ASSERT_EQ(v, ref) << "n=" << n << " bits=" << bits;
+        ASSERT_EQ(std::vector<std::uint64_t>(v.begin(), v.end()), a);
+      }
+    }
+  }
+}
+
+TEST(KeySwitchKernels, Words32DigitsAndDotMatch64BitKernels) {
+  std::mt19937_64 rng(48);
+  const std::uint64_t q = 134176769, q2 = 134111233;
+  for (std::size_t n : kSizes) {
+    const auto c = residues(n, q, rng);
+    for (std::size_t t = 0; t < 3; ++t) {
+      const GadgetDigit g{q, 9, 3, t};
+      std::vector<std::uint64_t> wide(n);
+      std::vector<std::uint32_t> narrow(n);
+      gadget_digit_lift(c.data(), g, q2, wide.data(), n);
+      gadget_digit_lift_u32(c.data(), g, q2, narrow.data(), n);
+      ASSERT_EQ(std::vector<std::uint64_t>(narrow.begin(), narrow.end()), wide);
+    }
+    const Modulus qm(q);
+    std::vector<std::vector<std::uint64_t>> R, B, A;
+    std::vector<std::vector<std::uint32_t>> R32;
+    std::vector<const std::uint64_t*> rp, bp, ap;
+    std::vector<const std::uint32_t*> rp32;
+    for (std::size_t d = 0; d < 6; ++d) {
+      R.push_back(residues(n, q, rng));
+      B.push_back(residues(n, q, rng));
+      A.push_back(residues(n, q, rng));
+      R32.emplace_back(R.back().begin(), R.back().end());
+    }
+    for (std::size_t d = 0; d < 6; ++d) {
+      rp.push_back(R[d].data());
+      rp32.push_back(R32[d].data());
+      bp.push_back(B[d].data());
+      ap.push_back(A[d].data());
+    }
+    std::vector<std::uint64_t> o0(n), o1(n), e0(n), e1(n);
+    dot_pair_reduce_u64_r32(rp32.data(), bp.data(), ap.data(), 6, o0.data(), o1.data(), n, qm);
+    dot_pair_reduce_u64_reference(rp.data(), bp.data(), ap.data(), 6, e0.data(), e1.data(), n, qm);
+    ASSERT_EQ(o0, e0);
+    ASSERT_EQ(o1, e1);
+  }
+}

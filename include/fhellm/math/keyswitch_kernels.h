@@ -10,8 +10,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "fhellm/math/modulus.h"
+#include "fhellm/math/ntt.h"
 
 namespace fhellm::math {
 
@@ -108,5 +110,29 @@ void add_mod_fast(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t*
                   std::uint64_t q) noexcept;
 void add_mod_fast_reference(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
                             std::uint64_t q) noexcept;
+
+// 32-bit pipeline for primes q < 2^30 (n2048_q54's 27-bit primes): digits,
+// forward NTT and accumulation on 32-bit words, 16 lanes per AVX-512 vector
+// (twice the IFMA kernel's 8), same values as the 64-bit path.
+struct NttTables32 {
+  std::size_t n = 0;
+  std::uint32_t q = 0;
+  std::vector<std::uint32_t> roots, roots_shoup;  // forward_values() and floor(w 2^32 / q)
+};
+// True when the 32-bit pipeline applies: q < 2^30, N >= 32 and AVX-512.
+bool ntt32_available(const NttTables& tables) noexcept;
+// Cached per (q, N, root); thread-safe. Requires q < 2^30.
+const NttTables32& ntt_tables32(const NttTables& tables);
+// Forward NTT of ntt.h on 32-bit words (inputs in [0, q), outputs as
+// ntt_forward's). The _reference version goes through ntt_forward_reference.
+void ntt_forward_u32(std::uint32_t* values, const NttTables32& tables) noexcept;
+void ntt_forward_u32_reference(std::uint32_t* values, const NttTables& tables) noexcept;
+// gadget_digit_lift into 32-bit words (q_dst < 2^32).
+void gadget_digit_lift_u32(const std::uint64_t* c, const GadgetDigit& g, std::uint64_t q_dst, std::uint32_t* out,
+                           std::size_t n) noexcept;
+// dot_pair_reduce_u64 with the r[d] in 32-bit words.
+void dot_pair_reduce_u64_r32(const std::uint32_t* const* r, const std::uint64_t* const* b,
+                             const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                             std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept;
 
 }  // namespace fhellm::math

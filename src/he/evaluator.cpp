@@ -288,24 +288,40 @@ void Evaluator::key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, 
       thread_local std::vector<std::uint32_t> lifted32;
       thread_local std::vector<const std::uint32_t*> rp32;
       thread_local std::vector<const std::uint64_t*> bp32, ap32;
-      lifted32.resize(total * n);
+      lifted32.resize(total * k * n);
       rp32.resize(total);
       bp32.resize(total);
       ap32.resize(total);
+      // Digit d for prime l at lifted32[(d k + l) n]: each digit computed once
+      // for every target prime.
+      std::uint64_t q_dst[8];
+      std::uint32_t* outs[8];
+      const bool multi = k <= 8;
+      for (std::size_t l = 0; l < k && multi; ++l) q_dst[l] = ctx.modulus(l).value();
+      std::size_t d = 0;
+      for (std::size_t i = 0; i < k; ++i) {
+        const std::size_t levels = key.digits_per_prime[i];
+        for (std::size_t t = 0; t < levels; ++t, ++d) {
+          const math::GadgetDigit digit{ctx.modulus(i).value(), w, levels, t};
+          if (multi) {
+            for (std::size_t l = 0; l < k; ++l) outs[l] = lifted32.data() + (d * k + l) * n;
+            math::gadget_digit_lift_u32_multi(c.residues(i), digit, q_dst, outs, k, n);
+          } else {
+            for (std::size_t l = 0; l < k; ++l) {
+              math::gadget_digit_lift_u32(c.residues(i), digit, ctx.modulus(l).value(),
+                                          lifted32.data() + (d * k + l) * n, n);
+            }
+          }
+        }
+      }
       for (std::size_t l = 0; l < k; ++l) {
         const math::NttTables32& tables = math::ntt_tables32(ctx.ntt_tables(l));
-        std::size_t d = 0;
-        for (std::size_t i = 0; i < k; ++i) {
-          const std::size_t levels = key.digits_per_prime[i];
-          for (std::size_t t = 0; t < levels; ++t, ++d) {
-            std::uint32_t* r = lifted32.data() + d * n;
-            math::gadget_digit_lift_u32(c.residues(i), math::GadgetDigit{ctx.modulus(i).value(), w, levels, t},
-                                        ctx.modulus(l).value(), r, n);
-            math::ntt_forward_u32(r, tables);
-            rp32[d] = r;
-            bp32[d] = key.b[d].residues(l);
-            ap32[d] = key.a[d].residues(l);
-          }
+        for (d = 0; d < total; ++d) {
+          std::uint32_t* r = lifted32.data() + (d * k + l) * n;
+          math::ntt_forward_u32(r, tables);
+          rp32[d] = r;
+          bp32[d] = key.b[d].residues(l);
+          ap32[d] = key.a[d].residues(l);
         }
         math::dot_pair_reduce_u64_r32(rp32.data(), bp32.data(), ap32.data(), total, out0.residues(l),
                                       out1.residues(l), n, ctx.modulus(l));
@@ -449,8 +465,7 @@ void Evaluator::apply_galois_inplace(Ciphertext& ct, std::uint64_t galois_elt, c
     }
     key_switch_unchecked(t1, key, k0, ct.c1);  // c1 <- the key switch's mask part (NTT form)
     for (std::size_t i = 0; i < k; ++i) {
-      math::permute_slots(ct.c0.residues(i), perm, t0.residues(i), n);
-      math::add_mod_fast(t0.residues(i), k0.residues(i), t0.residues(i), n, ctx.modulus(i).value());
+      math::permute_slots_add(ct.c0.residues(i), perm, k0.residues(i), t0.residues(i), n, ctx.modulus(i).value());
     }
   } else {
     for (std::size_t i = 0; i < k; ++i) {

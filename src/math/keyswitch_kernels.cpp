@@ -201,6 +201,14 @@ void automorphism_coeff(const std::uint64_t* src, std::uint64_t galois_elt, std:
   automorphism_coeff_reference(src, galois_elt, q, dst, n);
 }
 
+void permute_slots_add(const std::uint64_t* src, const std::uint32_t* perm, const std::uint64_t* add,
+                       std::uint64_t* dst, std::size_t n, std::uint64_t q) noexcept {
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::uint64_t s = src[perm[j]] + add[j];
+    dst[j] = s >= q ? s - q : s;
+  }
+}
+
 void add_mod_fast_reference(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
                             std::uint64_t q) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
@@ -257,6 +265,14 @@ void gadget_digit_lift_u32(const std::uint64_t* c, const GadgetDigit& g, std::ui
   wide.resize(n);
   gadget_digit_lift_reference(c, g, q_dst, wide.data(), n);
   std::copy(wide.begin(), wide.end(), out);
+}
+
+void gadget_digit_lift_u32_multi(const std::uint64_t* c, const GadgetDigit& g, const std::uint64_t* q_dst,
+                                 std::uint32_t* const* out, std::size_t count, std::size_t n) noexcept {
+  if (count == 2 && cpu_has_avx512ifma()) {
+    return gadget_digit_lift_u32x2_avx512(c, gadget_shape(g), g.q_src, q_dst, out, n);
+  }
+  for (std::size_t l = 0; l < count; ++l) gadget_digit_lift_u32(c, g, q_dst[l], out[l], n);
 }
 
 void dot_pair_reduce_u64_r32(const std::uint32_t* const* r, const std::uint64_t* const* b,

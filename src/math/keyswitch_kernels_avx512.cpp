@@ -377,6 +377,35 @@ void gadget_digit_lift_u32_avx512(const std::uint64_t* c, const GadgetShape& s, 
   }
 }
 
+void gadget_digit_lift_u32x2_avx512(const std::uint64_t* c, const GadgetShape& s, std::uint64_t q_src,
+                                    const std::uint64_t* q_dst, std::uint32_t* const* out, std::size_t n) noexcept {
+  const __m512i half_q = set1(s.half_q), qs = set1(q_src), qd0 = set1(q_dst[0]), qd1 = set1(q_dst[1]);
+  const __m512i offset = set1(static_cast<std::uint64_t>(s.offset)), mask = set1(s.mask);
+  const __m512i half = set1(static_cast<std::uint64_t>(s.half)), zero = _mm512_setzero_si512();
+  const __m128i shift = _mm_cvtsi32_si128(s.shift);
+  std::uint32_t* out0 = out[0];
+  std::uint32_t* out1 = out[1];
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m512i x = load(c + j);
+    x = _mm512_mask_sub_epi64(x, _mm512_cmpgt_epu64_mask(x, half_q), x, qs);
+    __m512i d = _mm512_maskz_sra_epi64(0xFF, _mm512_add_epi64(x, offset), shift);
+    if (!s.top) d = _mm512_sub_epi64(_mm512_and_si512(d, mask), half);
+    const __mmask8 neg = _mm512_cmplt_epi64_mask(d, zero);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out0 + j),
+                        _mm512_maskz_cvtepi64_epi32(0xFF, _mm512_mask_add_epi64(d, neg, d, qd0)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out1 + j),
+                        _mm512_maskz_cvtepi64_epi32(0xFF, _mm512_mask_add_epi64(d, neg, d, qd1)));
+  }
+  for (; j < n; ++j) {
+    const std::int64_t x = c[j] > s.half_q ? static_cast<std::int64_t>(c[j] - q_src) : static_cast<std::int64_t>(c[j]);
+    const std::int64_t v = (x + s.offset) >> s.shift;
+    const std::int64_t d = s.top ? v : static_cast<std::int64_t>(static_cast<std::uint64_t>(v) & s.mask) - s.half;
+    out0[j] = static_cast<std::uint32_t>(static_cast<std::uint64_t>(d) + (d < 0 ? q_dst[0] : 0));
+    out1[j] = static_cast<std::uint32_t>(static_cast<std::uint64_t>(d) + (d < 0 ? q_dst[1] : 0));
+  }
+}
+
 void dot_pair_reduce_u64_r32_avx512(const std::uint32_t* const* r, const std::uint64_t* const* b,
                                     const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
                                     std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept {

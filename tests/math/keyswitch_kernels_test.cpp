@@ -299,3 +299,33 @@ TEST(KeySwitchKernels, Words32DigitsAndDotMatch64BitKernels) {
     ASSERT_EQ(o1, e1);
   }
 }
+
+TEST(KeySwitchKernels, MultiTargetLiftAndPermuteAdd) {
+  std::mt19937_64 rng(49);
+  const std::uint64_t q = 134176769;
+  const std::uint64_t targets[3] = {134176769, 134111233, 132120577};
+  for (std::size_t n : kSizes) {
+    const auto c = residues(n, q, rng);
+    for (std::size_t count : {std::size_t{1}, std::size_t{2}, std::size_t{3}}) {
+      for (std::size_t t = 0; t < 3; ++t) {
+        const GadgetDigit g{q, 9, 3, t};
+        std::vector<std::vector<std::uint32_t>> got(count, std::vector<std::uint32_t>(n));
+        std::uint32_t* outs[3];
+        for (std::size_t l = 0; l < count; ++l) outs[l] = got[l].data();
+        gadget_digit_lift_u32_multi(c.data(), g, targets, outs, count, n);
+        for (std::size_t l = 0; l < count; ++l) {
+          std::vector<std::uint64_t> want(n);
+          gadget_digit_lift_reference(c.data(), g, targets[l], want.data(), n);
+          ASSERT_EQ(std::vector<std::uint64_t>(got[l].begin(), got[l].end()), want) << "count=" << count;
+        }
+      }
+    }
+  }
+  const std::size_t n = 2048;
+  const auto src = residues(n, q, rng), add = residues(n, q, rng);
+  const auto perm = ntt_automorphism_permutation(n, 7);
+  std::vector<std::uint64_t> got(n), want(n);
+  permute_slots_add(src.data(), perm.data(), add.data(), got.data(), n, q);
+  for (std::size_t j = 0; j < n; ++j) want[j] = (src[perm[j]] + add[j]) % q;
+  EXPECT_EQ(got, want);
+}

@@ -105,6 +105,11 @@ void automorphism_coeff(const std::uint64_t* src, std::uint64_t galois_elt, std:
 void automorphism_coeff_reference(const std::uint64_t* src, std::uint64_t galois_elt, std::uint64_t q,
                                   std::uint64_t* dst, std::size_t n) noexcept;
 
+// dst[j] = (src[perm[j]] + add[j]) mod q: the NTT-form automorphism of c0
+// plus the key switch's part, in one pass. dst must not alias src.
+void permute_slots_add(const std::uint64_t* src, const std::uint32_t* perm, const std::uint64_t* add,
+                       std::uint64_t* dst, std::size_t n, std::uint64_t q) noexcept;
+
 // out[i] = (a[i] + b[i]) mod q for a[i], b[i] in [0, q); out may alias a or b.
 void add_mod_fast(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
                   std::uint64_t q) noexcept;
@@ -130,6 +135,9 @@ void ntt_forward_u32_reference(std::uint32_t* values, const NttTables& tables) n
 // gadget_digit_lift into 32-bit words (q_dst < 2^32).
 void gadget_digit_lift_u32(const std::uint64_t* c, const GadgetDigit& g, std::uint64_t q_dst, std::uint32_t* out,
                            std::size_t n) noexcept;
+// The same digit lifted to `count` primes in one pass: out[l] for q_dst[l].
+void gadget_digit_lift_u32_multi(const std::uint64_t* c, const GadgetDigit& g, const std::uint64_t* q_dst,
+                                 std::uint32_t* const* out, std::size_t count, std::size_t n) noexcept;
 // dot_pair_reduce_u64 with the r[d] in 32-bit words.
 void dot_pair_reduce_u64_r32(const std::uint32_t* const* r, const std::uint64_t* const* b,
                              const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,

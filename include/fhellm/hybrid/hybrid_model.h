@@ -88,6 +88,11 @@ class HybridModel {
   // Registers (or replaces) the backend of a mode: the hook of execute.
   void set_backend_factory(FheMode mode, BackendFactory factory);
 
+  // Drops the mode's backend (an execute backend closes its server session);
+  // the next generate, perplexity or linear_ops builds a new one. The mode,
+  // remote set and quantization stay.
+  void release_backend() { invalidate(); }
+
   // The remote modules' int8 weights (built once per remote set and options).
   std::shared_ptr<const QuantizedLinears> quantized_linears();
 

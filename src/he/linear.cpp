@@ -307,6 +307,13 @@ std::vector<std::uint8_t> LinearServerKeys::save() const {
     const auto z = he::save(k.zero, *k.context);
     w.u32(static_cast<std::uint32_t>(z.size()));
     w.bytes(z.data(), z.size());
+    if (k.shared_mask) {
+      const auto m = he::save(*k.shared_mask, *k.context);
+      w.u32(static_cast<std::uint32_t>(m.size()));
+      w.bytes(m.data(), m.size());
+    } else {
+      w.u32(0);
+    }
   }
   return w.out;
 }
@@ -336,6 +343,7 @@ LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
     }
     const auto zsize = r.le(4);
     k.zero = load_ciphertext(*k.context, r.take(zsize));
+    if (const auto msize = r.le(4); msize > 0) k.shared_mask = load_shared_mask_key(*k.context, r.take(msize));
     for (std::uint64_t e : packing_galois_elements(k.context->poly_degree()))
       require(k.galois.has(e), ErrorCode::missing_galois_key,
               "linear server keys: Galois element " + std::to_string(e) + " missing");
@@ -423,6 +431,8 @@ void EncodedWeights::prepare(std::span<const std::uint32_t> row_counts, LinearPr
 struct LinearClient::SetKeys {
   ContextPtr context;
   SecretKey secret;
+  // Targets of the shared-mask reply pairs (linear_shared_mask_available sets).
+  std::optional<SecretKey> first, second;
 };
 
 LinearClient::LinearClient(std::vector<ParamId> sets) {
@@ -430,6 +440,10 @@ LinearClient::LinearClient(std::vector<ParamId> sets) {
     auto k = std::make_shared<SetKeys>();
     k->context = Context::get(id);
     k->secret = SecretKey::generate(*k->context);
+    if (linear_shared_mask_available(id)) {
+      k->first = SecretKey::generate(*k->context);
+      k->second = SecretKey::generate(*k->context);
+    }
     keys_[id] = std::move(k);
   }
 }
@@ -440,10 +454,11 @@ LinearServerKeys LinearClient::server_keys() const {
     LinearSessionKeys s;
     s.context = k->context;
     const auto elts = packing_galois_elements(k->context->poly_degree());
-    s.galois = make_galois_keys(*k->context, k->secret, elts);
+    s.galois = make_galois_keys(*k->context, k->secret, elts, linear_decomposition_bits(id));
     if (const int w = linear_input_decomposition_bits(id); w > 0)
       s.galois_input = make_galois_keys(*k->context, k->secret, elts, w);
     s.zero = Encryptor(k->context, k->secret).encrypt_zero();
+    if (k->first) s.shared_mask = make_shared_mask_key(*k->context, k->secret, *k->first, *k->second);
     out.insert(std::move(s));
   }
   return out;
@@ -526,29 +541,44 @@ std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> re
   auto it = keys_.find(plan.param_id);
   require(it != keys_.end(), ErrorCode::wrong_key, "linear reply: no key for its parameter set");
   const Context& ctx = *it->second->context;
-  const Decryptor dec(it->second->context, it->second->secret);
   const Scale scale = Scale::from_plain_modulus(ctx, std::uint64_t{1} << plan.plain_bits);
   const LinearGeometry& geo = plan.geo;
   const std::size_t n = ctx.poly_degree();
   const std::uint64_t qb = std::uint64_t{1} << plan.body_bits, qm = std::uint64_t{1} << plan.mask_bits;
   std::vector<std::int64_t> y(std::size_t{geo.shape.rows} * geo.shape.out, 0);
-  for (std::uint32_t g = 0; g < geo.row_groups; ++g)
-    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) {
-      SwitchedCiphertext sct;
-      sct.param_id = plan.param_id;
-      sct.body_modulus = qb;
-      sct.mask_modulus = qm;
-      sct.c1 = read_values(r, n, plan.mask_bits, qm);
-      const auto used = geo.used_positions(g, p);
-      const auto body = read_values(r, used.size(), plan.body_bits, qb);
-      sct.c0.assign(n, 0);
-      for (std::size_t i = 0; i < used.size(); ++i) sct.c0[used[i]] = body[i];
-      const Decrypted d = dec.decrypt(sct, scale);
-      for (std::uint32_t pos : used) {
-        const auto cell = geo.packed_cell(g, p, pos);
-        y[std::size_t{cell->row} * geo.shape.out + cell->col] = d.message[pos];
-      }
+  if (plan.shared_mask)
+    require(it->second->first.has_value(), ErrorCode::wrong_key, "linear reply: shared-mask secrets missing");
+  // Decryptors for s and, with shared masks, t1 and t2 (built once: each
+  // precomputes its secret's transforms).
+  std::vector<Decryptor> decryptors{Decryptor(it->second->context, it->second->secret)};
+  if (plan.shared_mask) {
+    decryptors.emplace_back(it->second->context, *it->second->first);
+    decryptors.emplace_back(it->second->context, *it->second->second);
+  }
+  std::vector<std::uint64_t> mask;
+  const std::size_t total = geo.packed_cts();
+  for (std::size_t f = 0; f < total; ++f) {
+    const std::uint32_t g = static_cast<std::uint32_t>(f / geo.packed_per_group);
+    const std::uint32_t p = static_cast<std::uint32_t>(f % geo.packed_per_group);
+    // Shared masks: record = mask, body of 2i (t1), body of 2i + 1 (t2).
+    const bool paired = plan.shared_mask && (f % 2 == 1 || f + 1 < total);
+    if (!paired || f % 2 == 0) mask = read_values(r, n, plan.mask_bits, qm);
+    SwitchedCiphertext sct;
+    sct.param_id = plan.param_id;
+    sct.body_modulus = qb;
+    sct.mask_modulus = qm;
+    sct.c1 = mask;
+    const auto used = geo.used_positions(g, p);
+    const auto body = read_values(r, used.size(), plan.body_bits, qb);
+    sct.c0.assign(n, 0);
+    for (std::size_t i = 0; i < used.size(); ++i) sct.c0[used[i]] = body[i];
+    const Decryptor& dec = !paired ? decryptors[0] : f % 2 == 0 ? decryptors[1] : decryptors[2];
+    const Decrypted d = dec.decrypt(sct, scale);
+    for (std::uint32_t pos : used) {
+      const auto cell = geo.packed_cell(g, p, pos);
+      y[std::size_t{cell->row} * geo.shape.out + cell->col] = d.message[pos];
     }
+  }
   require(r.pos == reply.size(), ErrorCode::trailing_bytes, "linear reply: trailing bytes");
   return y;
 }
@@ -590,6 +620,29 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
   write_header(w, rh, plan);
 
   Prng rng(random_seed());  // server-side randomness for re-randomization
+  require(!plan.shared_mask || sk.shared_mask.has_value(), ErrorCode::missing_galois_key,
+          "linear: this plan pairs replies under one mask but the session keys have no shared-mask key");
+  // Uniform flood in [-F, F] on the body (circuit privacy, docs/linear.md section 6).
+  auto add_flood = [&](Ciphertext& ct) {
+    const std::uint64_t f = static_cast<std::uint64_t>(plan.flood_bound);
+    if (f == 0) return;
+    std::vector<std::int64_t> flood(n);
+    for (auto& v : flood) v = static_cast<std::int64_t>(rng.uniform_below(2 * f + 1)) - static_cast<std::int64_t>(f);
+    Ciphertext fl(ctx, false);
+    fl.c0 = RnsPoly::from_signed(ctx, flood.data(), n);
+    ev.add_inplace(ct, fl);
+  };
+  auto switch_down = [&](const Ciphertext& ct) {
+    return ev.switch_modulus(ct, std::uint64_t{1} << plan.body_bits, std::uint64_t{1} << plan.mask_bits);
+  };
+  auto write_body = [&](const SwitchedCiphertext& sw, std::uint32_t g, std::uint32_t p) {
+    const auto used = geo.used_positions(g, p);
+    std::vector<std::uint64_t> body(used.size());
+    for (std::size_t i = 0; i < used.size(); ++i) body[i] = sw.c0[used[i]];
+    write_values(w, body, plan.body_bits);
+  };
+  std::optional<Ciphertext> pending;  // first ct of a shared-mask pair
+  std::pair<std::uint32_t, std::uint32_t> pending_cell{0, 0};
   std::vector<CiphertextAccumulator> accs;
   for (std::size_t t = 0; t < threads; ++t) accs.emplace_back(sk.context);
   std::atomic<std::size_t> acc_next{0};
@@ -693,31 +746,40 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
       }
       Ciphertext packed = level[0] ? std::move(*level[0]) : Ciphertext(ctx, false);
 
-      // Circuit privacy: add u * Enc(0) (fresh mask) and a uniform flood in
-      // [-F, F] on the body before rounding (docs/linear.md).
-      {
-        std::vector<std::int64_t> u(n), flood(n);
-        const std::uint64_t f = static_cast<std::uint64_t>(plan.flood_bound);
-        for (std::size_t i = 0; i < n; ++i) {
-          u[i] = rng.ternary();
-          flood[i] = f == 0 ? 0 : static_cast<std::int64_t>(rng.uniform_below(2 * f + 1)) - static_cast<std::int64_t>(f);
-        }
+      entry_offset += count;
+      // Shared masks: ct 2i waits for ct 2i + 1 (row-group-major order).
+      const std::size_t flat = std::size_t{g} * geo.packed_per_group + p;
+      const bool paired = plan.shared_mask && (flat % 2 == 1 || flat + 1 < geo.packed_cts());
+      if (paired && flat % 2 == 0) {
+        pending = std::move(packed);
+        pending_cell = {g, p};
+        continue;
+      }
+      if (paired) {
+        // Circuit privacy: shared_mask_switch adds u * (shared public zero), a
+        // fresh mask for both; each body gets its own flood.
+        shared_mask_switch(ctx, *sk.shared_mask, *pending, packed, rng);
+        add_flood(*pending);
+        add_flood(packed);
+        const SwitchedCiphertext first = switch_down(*pending), second = switch_down(packed);
+        write_values(w, first.c1, plan.mask_bits);  // == second.c1 (same mask, same rounding)
+        write_body(first, pending_cell.first, pending_cell.second);
+        write_body(second, g, p);
+        pending.reset();
+      } else {
+        // Circuit privacy: add u * Enc(0) (fresh mask) and a uniform flood in
+        // [-F, F] on the body before rounding (docs/linear.md).
+        std::vector<std::int64_t> u(n);
+        for (auto& v : u) v = rng.ternary();
         Ciphertext mask = sk.zero;
         ev.multiply_plain_inplace(mask, PlaintextNtt::encode(ctx, u.data(), n));
         ev.transform_from_ntt_inplace(mask);
         ev.add_inplace(packed, mask);
-        Ciphertext fl(ctx, false);
-        fl.c0 = RnsPoly::from_signed(ctx, flood.data(), n);
-        ev.add_inplace(packed, fl);
+        add_flood(packed);
+        const SwitchedCiphertext sw = switch_down(packed);
+        write_values(w, sw.c1, plan.mask_bits);
+        write_body(sw, g, p);
       }
-      entry_offset += count;
-      const SwitchedCiphertext sw =
-          ev.switch_modulus(packed, std::uint64_t{1} << plan.body_bits, std::uint64_t{1} << plan.mask_bits);
-      write_values(w, sw.c1, plan.mask_bits);
-      const auto used = geo.used_positions(g, p);
-      std::vector<std::uint64_t> body(used.size());
-      for (std::size_t i = 0; i < used.size(); ++i) body[i] = sw.c0[used[i]];
-      write_values(w, body, plan.body_bits);
     }
   }
   finish(w);

@@ -23,6 +23,7 @@ double log2_q(const ParameterSet& ps) {
   return bits;
 }
 int bit_length(std::uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
+std::size_t packed_bytes(std::size_t count, int bits) { return (count * static_cast<std::size_t>(bits) + 7) / 8; }
 
 std::size_t gadget_digit_count(const ParameterSet& ps, int w) {
   std::size_t digits = 0;
@@ -137,6 +138,14 @@ std::size_t LinearGeometry::weight_polys() const noexcept {
 
 int linear_input_decomposition_bits(ParamId id) noexcept { return id == ParamId::n2048_q54 ? 3 : 0; }
 
+bool linear_shared_mask_available(ParamId id) noexcept { return id == ParamId::n2048_q54; }
+
+int linear_decomposition_bits(ParamId id) noexcept {
+  // n4096_q108 has 2^60 of headroom above any noise of the packing tree
+  // (exact plans need < 2^80): one digit per 36-bit prime halves its keys.
+  return id == ParamId::n4096_q108 ? 36 : parameter_set(id).default_decomposition_bits;
+}
+
 double LinearNoise::bound() const { return z * std::sqrt(total()); }
 
 std::int64_t linear_max_abs_output(std::uint32_t in, bool input_signed) noexcept {
@@ -155,16 +164,21 @@ std::size_t LinearPlan::bytes_up() const noexcept {
 
 std::size_t LinearPlan::bytes_down() const noexcept {
   const std::size_t n = geo.poly_degree;
-  std::size_t bits = 0;
-  for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) {
-    // Used body positions of a packed ct: identical for every full row group.
-    std::size_t used = 0;
-    for (std::uint32_t pos = 0; pos < n; ++pos) used += geo.packed_cell(0, p, pos).has_value();
-    bits += n * static_cast<std::size_t>(mask_bits) + used * static_cast<std::size_t>(body_bits);
+  // Used body positions of packed ct p: identical for every full row group;
+  // a partial last group is counted as full (an upper bound).
+  std::vector<std::size_t> used(geo.packed_per_group, 0);
+  for (std::uint32_t p = 0; p < geo.packed_per_group; ++p)
+    for (std::uint32_t pos = 0; pos < n; ++pos) used[p] += geo.packed_cell(0, p, pos).has_value();
+  const std::size_t mask = packed_bytes(n, mask_bits);
+  std::size_t bytes = 48;
+  const std::size_t total = geo.packed_cts();
+  for (std::size_t f = 0; f < total; ++f) {
+    const std::size_t body = packed_bytes(used[f % geo.packed_per_group], body_bits);
+    // With shared masks, packed cts 2i and 2i + 1 (row-group major) share one.
+    const bool second_of_pair = shared_mask && f % 2 == 1;
+    bytes += body + (second_of_pair ? 0 : mask);
   }
-  // Every row group has the same structure except a partial last one; count
-  // it as full (upper bound within a few bytes per ct of the real size).
-  return 48 + geo.row_groups * ((bits + 7) / 8 + 2 * geo.packed_per_group);
+  return bytes;
 }
 
 std::size_t LinearPlan::weight_bytes() const noexcept {
@@ -213,7 +227,7 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   plan.param_id = id;
   plan.precision = precision;
   plan.input_signed = input_signed;
-  plan.decomposition_bits = ps.default_decomposition_bits;
+  plan.decomposition_bits = linear_decomposition_bits(id);
   plan.max_abs_output = linear_max_abs_output(shape.in, input_signed);
   plan.plain_bits = bit_length(static_cast<std::uint64_t>(2 * plan.max_abs_output + 1));
 
@@ -257,6 +271,10 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   }
   // Re-randomization adds u * e0 (u ternary, e0 the public encryption's error).
   nz.packing = tree + n * (2.0 / 3.0) * 10.5;
+  // Pairs of packed cts leave under one mask (shared_mask.h): each body gets
+  // the key-switch noise of both sources' digits.
+  plan.shared_mask = linear_shared_mask_available(id) && plan.geo.packed_cts() >= 2;
+  if (plan.shared_mask) nz.packing += 2 * v_ks;
 
   // Download moduli: a quarter of the budget each for body and mask rounding.
   const double s_norm2 = 2.0 * n / 3.0;  // E ||s||^2 for a uniform ternary secret
@@ -366,7 +384,7 @@ std::string describe(const LinearPlan& plan) {
  << " n_w=" << g.outputs_per_poly << " L=" << g.input_levels << " in_cts=" << g.input_cts() << " packed_cts=" << g.packed_cts()
      << " products=" << plan.products() << " key_switches=" << plan.key_switches() << " t=2^" << plan.plain_bits
      << " d=" << plan.upload_drop_bits << " up_bits=" << plan.upload_bits << " body_bits=" << plan.body_bits
-     << " mask_bits=" << plan.mask_bits << " w=" << plan.decomposition_bits << " floor=" << plan.error_floor
+     << " mask_bits=" << plan.mask_bits << " shared_mask=" << (plan.shared_mask ? 1 : 0) << " w=" << plan.decomposition_bits << " floor=" << plan.error_floor
      << " noise_bound=" << plan.noise.bound() << " allowed=" << plan.noise.allowed;
   return os.str();
 }

@@ -94,6 +94,46 @@ TEST(LinearProduct, DefaultWithinFloor) {
 
 TEST(LinearProduct, ExactLargeInput) { EXPECT_EQ(run_case({1, 8192, 3}, LinearPrecision::exact, false, 255, 13, -128), 0); }
 
+// Replies with two or more packed ciphertexts send one mask per pair
+// (shared_mask.h): an even count, an odd count (the last one alone under s),
+// exact and default precision, several rows.
+TEST(LinearProduct, SharedMaskRepliesPairPackedCiphertexts) {
+  for (const LinearShape s : {LinearShape{1, 768, 5000}, LinearShape{1, 96, 4500}, LinearShape{65, 30, 100}}) {
+    const LinearPlan plan = plan_linear(s, LinearPrecision::standard, false);
+    ASSERT_TRUE(plan.shared_mask) << describe(plan);
+    LinearPlan unpaired = plan;
+    unpaired.shared_mask = false;
+    // One mask of N values at mask_bits saved per pair.
+    const std::size_t mask_bytes = (std::size_t{plan.geo.poly_degree} * plan.mask_bits + 7) / 8;
+    EXPECT_EQ(unpaired.bytes_down() - plan.bytes_down(), (plan.geo.packed_cts() / 2) * mask_bytes) << describe(plan);
+    EXPECT_LE(run_case(s, LinearPrecision::standard, false, kRandom, 41), plan.error_floor);
+  }
+  EXPECT_EQ(run_case({1, 300, 3000}, LinearPrecision::exact, true, -128, 42, -128), 0);
+}
+
+TEST(LinearProduct, SharedMaskPlanNeedsItsKey) {
+  const LinearShape s{1, 768, 5000};
+  const LinearPlan plan = plan_linear(s, LinearPrecision::standard, false);
+  ASSERT_TRUE(plan.shared_mask);
+  LinearSessionKeys without = fixture().keys.get(plan.param_id);
+  without.shared_mask.reset();
+  LinearServerKeys keys;
+  keys.insert(std::move(without));
+  // The keys still round-trip without the shared-mask key...
+  const LinearServerKeys loaded = LinearServerKeys::load(keys.save());
+  EXPECT_FALSE(loaded.get(plan.param_id).shared_mask.has_value());
+  // ...but a call that needs it is refused before any work.
+  std::vector<std::uint8_t> x(s.in, 7);
+  std::vector<std::int8_t> w(std::size_t{s.out} * s.in, 1);
+  const auto upload = fixture().client.encrypt(std::span<const std::uint8_t>(x), s);
+  try {
+    (void)linear_evaluate(upload, EncodedWeights(w, s.out, s.in), loaded, 1);
+    ADD_FAILURE() << "evaluated a shared-mask plan without the key";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::missing_galois_key) << e.what();
+  }
+}
+
 // Sub-body plans (n_w = 1) send one body value per input: the upload is
 // about u bits per input, not N u per chunk.
 TEST(LinearProduct, SubBodyUploadCarriesOnlyInputs) {

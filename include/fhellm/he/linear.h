@@ -32,9 +32,13 @@
 //   12 4  rows   16 4  in   20 4  out   24 4  k_w   28 4  T_w
 //   32 1  body bits  33 1  mask bits  34 6  reserved (0)
 //   40 8  payload bytes
-//   then packed_cts records (row group major): N mask values at mask bits,
-//   padded to a byte, then the used body values (LinearGeometry::used_positions)
-//   at body bits, padded to a byte.
+//   then the packed cts in row-group-major order. Without shared masks, one
+//   record each: N mask values at mask bits, padded to a byte, then the used
+//   body values (LinearGeometry::used_positions) at body bits, padded to a
+//   byte. With shared masks (LinearPlan::shared_mask), cts 2i and 2i + 1 form
+//   one record: the shared mask, then the used body values of 2i (secret t1),
+//   then those of 2i + 1 (secret t2), each padded to a byte; an odd last ct
+//   is a plain record under s.
 // Every field is checked against the plan the receiver recomputes from
 // (shape, precision, signed); lengths before allocation; coefficients < modulus.
 #pragma once
@@ -44,6 +48,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <variant>
 #include <vector>
@@ -53,6 +58,7 @@
 #include "fhellm/he/keys.h"
 #include "fhellm/he/linear_layout.h"
 #include "fhellm/he/plaintext.h"
+#include "fhellm/he/shared_mask.h"
 
 namespace fhellm::he {
 
@@ -64,6 +70,8 @@ struct LinearSessionKeys {
   GaloisKeys galois;      // elements 2^j + 1, j = 1..log2(N)
   GaloisKeys galois_input;  // same elements, small gadget (linear_input_decomposition_bits); may be empty
   Ciphertext zero;        // an encryption of zero (NTT form): the public key
+  // Pairs of replies under one mask (linear_shared_mask_available sets only).
+  std::optional<SharedMaskKey> shared_mask;
 };
 
 class LinearServerKeys {
@@ -75,7 +83,8 @@ class LinearServerKeys {
 
   // "FHLK" u16 version u16 count, then per set: u16 param id, u16 0,
   // u32 galois bytes, galois keys (serialization.h), u32 input-side galois
-  // bytes (0: none), galois keys, u32 zero bytes, ciphertext.
+  // bytes (0: none), galois keys, u32 zero bytes, ciphertext, u32 shared-mask
+  // key bytes (0: none), key (shared_mask.h).
   std::vector<std::uint8_t> save() const;
   // @throws Error(bad_magic|bad_version|truncated|trailing_bytes|length_too_large|...).
   static LinearServerKeys load(std::span<const std::uint8_t> bytes);

@@ -157,6 +157,9 @@ struct LinearPlan {
   int mask_bits = 0;             // download mask modulus 2^mask_bits
   int decomposition_bits = 0;    // gadget width of the Galois keys
   int input_decomposition_bits = 0;  // gadget width of the input-side Galois keys (L > 0)
+  // Packed cts 2i and 2i + 1 (row-group major) leave under one mask and two
+  // fresh secrets (shared_mask.h); an odd last one alone under s.
+  bool shared_mask = false;
   double flood_bound = 0;        // |flood| <= this (phase units), uniform
   std::int64_t max_abs_output = 0;  // k * max|x| * 128
   std::int64_t error_floor = 0;     // largest |error| allowed in the result (0: exact)
@@ -181,6 +184,12 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
 
 // Gadget width of the input-side Galois keys (n2048_q54 only; 0: no split).
 int linear_input_decomposition_bits(ParamId id) noexcept;
+// Gadget width of the packing Galois keys for this set (the set's default,
+// except n4096_q108: 36, one digit per prime).
+int linear_decomposition_bits(ParamId id) noexcept;
+// Whether session keys carry a shared-mask key for this set (n2048_q54 only:
+// the key costs 0.35 MB of the 8 MB session budget).
+bool linear_shared_mask_available(ParamId id) noexcept;
 // Largest split the planner uses.
 inline constexpr int kLinearMaxInputLevels = 5;
 

@@ -67,6 +67,7 @@ struct Reader {
 struct Header {
   bool reply = false;
   LinearPrecision precision{};
+  LinearObjective objective = LinearObjective::balanced;
   bool input_signed = false;
   ParamId param_id{};
   LinearShape shape;
@@ -80,7 +81,7 @@ void write_header(Writer& w, const Header& h, const LinearPlan& plan) {
   w.u8(static_cast<std::uint8_t>(plan.precision));
   w.u8(plan.input_signed ? 1 : 0);
   w.u16(static_cast<std::uint16_t>(plan.param_id));
-  w.u16(0);
+  w.u16(static_cast<std::uint16_t>(plan.objective));
   w.u32(plan.geo.shape.rows);
   w.u32(plan.geo.shape.in);
   w.u32(plan.geo.shape.out);
@@ -114,7 +115,9 @@ LinearPlan read_header(Reader& r, bool reply, Header& h) {
   require(sgn <= 1, ErrorCode::bad_message, std::string(r.what) + ": bad signedness flag");
   h.input_signed = sgn == 1;
   h.param_id = param_id_from_u16(static_cast<std::uint16_t>(r.le(2)));
-  require(r.le(2) == 0, ErrorCode::bad_message, std::string(r.what) + ": reserved field not zero");
+  const auto objective = r.le(2);
+  require(objective <= 1, ErrorCode::bad_message, std::string(r.what) + ": bad objective " + std::to_string(objective));
+  h.objective = static_cast<LinearObjective>(objective);
   h.shape.rows = static_cast<std::uint32_t>(r.le(4));
   h.shape.in = static_cast<std::uint32_t>(r.le(4));
   h.shape.out = static_cast<std::uint32_t>(r.le(4));
@@ -136,7 +139,7 @@ LinearPlan read_header(Reader& r, bool reply, Header& h) {
               std::to_string(r.in.size() - r.pos) + " present");
   require(payload == r.in.size() - r.pos, ErrorCode::trailing_bytes, std::string(r.what) + ": trailing bytes");
 
-  LinearPlan plan = plan_linear(h.shape, h.precision, h.input_signed);
+  LinearPlan plan = plan_linear(h.shape, h.precision, h.input_signed, h.objective);
   require(plan.param_id == h.param_id, ErrorCode::parameter_mismatch,
           std::string(r.what) + ": parameter set " + std::to_string(static_cast<int>(h.param_id)) +
               " but this shape uses " + std::string(parameter_set(plan.param_id).name));
@@ -465,22 +468,23 @@ LinearServerKeys LinearClient::server_keys() const {
 }
 
 std::vector<std::uint8_t> LinearClient::encrypt(std::span<const std::uint8_t> x, LinearShape shape,
-                                                LinearPrecision precision) const {
+                                                LinearPrecision precision, LinearObjective objective) const {
   require(x.size() == std::size_t{shape.rows} * shape.in, ErrorCode::invalid_argument, "encrypt: X has the wrong size");
   std::vector<std::int32_t> v(x.begin(), x.end());
-  return encrypt_impl(v.data(), shape, precision, false);
+  return encrypt_impl(v.data(), shape, precision, false, objective);
 }
 
 std::vector<std::uint8_t> LinearClient::encrypt(std::span<const std::int8_t> x, LinearShape shape,
-                                                LinearPrecision precision) const {
+                                                LinearPrecision precision, LinearObjective objective) const {
   require(x.size() == std::size_t{shape.rows} * shape.in, ErrorCode::invalid_argument, "encrypt: X has the wrong size");
   std::vector<std::int32_t> v(x.begin(), x.end());
-  return encrypt_impl(v.data(), shape, precision, true);
+  return encrypt_impl(v.data(), shape, precision, true, objective);
 }
 
 std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, LinearShape shape,
-                                                     LinearPrecision precision, bool input_signed) const {
-  const LinearPlan plan = plan_linear(shape, precision, input_signed);
+                                                     LinearPrecision precision, bool input_signed,
+                                                     LinearObjective objective) const {
+  const LinearPlan plan = plan_linear(shape, precision, input_signed, objective);
   auto it = keys_.find(plan.param_id);
   require(it != keys_.end(), ErrorCode::missing_galois_key,
           "client has no key for parameter set " + std::string(parameter_set(plan.param_id).name));
@@ -587,7 +591,7 @@ LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload) {
   Reader r{upload, 0, "linear upload"};
   Header h;
   (void)read_header(r, false, h);
-  return {h.shape, h.precision, h.input_signed, h.param_id};
+  return {h.shape, h.precision, h.input_signed, h.param_id, h.objective};
 }
 
 // ---- server -------------------------------------------------------------------

@@ -37,6 +37,16 @@ std::string_view linear_precision_name(LinearPrecision p) noexcept {
   return p == LinearPrecision::exact ? "exact" : "default";
 }
 
+std::string_view linear_objective_name(LinearObjective o) noexcept {
+  return o == LinearObjective::traffic ? "traffic" : "balanced";
+}
+
+LinearObjective parse_linear_objective(std::string_view name) {
+  if (name == "balanced") return LinearObjective::balanced;
+  if (name == "traffic") return LinearObjective::traffic;
+  throw Error(ErrorCode::invalid_argument, "unknown objective '" + std::string(name) + "' (balanced|traffic)");
+}
+
 LinearPrecision parse_linear_precision(std::string_view name) {
   if (name == "exact") return LinearPrecision::exact;
   if (name == "default" || name == "standard") return LinearPrecision::standard;
@@ -319,11 +329,14 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
 }
 
 double linear_plan_score(const LinearPlan& plan) noexcept {
-  // 1 MB per 0.8 s (the GPT-2 token budget): one byte is worth 0.8 us of server time.
-  return static_cast<double>(plan.bytes_up() + plan.bytes_down()) * 0.8e-3 + plan.server_ms_model();
+  // balanced: 1 MB per 0.8 s (the GPT-2 token budget), one byte is worth
+  // 0.8 us of server time; traffic: 4 us (linear_layout.h).
+  const double ms_per_byte = plan.objective == LinearObjective::traffic ? 4e-3 : 0.8e-3;
+  return static_cast<double>(plan.bytes_up() + plan.bytes_down()) * ms_per_byte + plan.server_ms_model();
 }
 
-std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecision precision, bool input_signed) {
+std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecision precision, bool input_signed,
+                                               LinearObjective objective) {
   // Validates the shape once (throws for shapes out of range).
   (void)LinearGeometry::make(shape, 2048, 1, 1);
   std::vector<LinearPlan> out;
@@ -345,6 +358,7 @@ std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecisio
           // weight (or 64 MiB for small layers).
           const double cap = std::max(64.0 * 1024 * 1024, 32.0 * shape.in * shape.out);
           if (static_cast<double>(plan->weight_bytes()) > cap) continue;
+          plan->objective = objective;
           out.push_back(std::move(*plan));
         }
       }
@@ -356,18 +370,19 @@ std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecisio
   return out;
 }
 
-LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed) {
+LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed, LinearObjective objective) {
   // Planning scans every layout (up to ~0.3 s for an LM head) and both sides
   // plan every call: memoize. Bounded: cleared when it grows past the limit.
-  using Key = std::tuple<std::uint32_t, std::uint32_t, std::uint32_t, int, bool>;
+  using Key = std::tuple<std::uint32_t, std::uint32_t, std::uint32_t, int, bool, int>;
   static std::mutex mutex;
   static std::map<Key, LinearPlan> cache;
-  const Key key{shape.rows, shape.in, shape.out, static_cast<int>(precision), input_signed};
+  const Key key{shape.rows, shape.in, shape.out, static_cast<int>(precision), input_signed,
+                static_cast<int>(objective)};
   {
     std::lock_guard<std::mutex> lock(mutex);
     if (auto it = cache.find(key); it != cache.end()) return it->second;
   }
-  auto candidates = linear_plan_candidates(shape, precision, input_signed);
+  auto candidates = linear_plan_candidates(shape, precision, input_signed, objective);
   require(!candidates.empty(), ErrorCode::bad_parameters,
           "no parameter set holds the noise bound for T=" + std::to_string(shape.rows) +
               " k=" + std::to_string(shape.in) + " n=" + std::to_string(shape.out));
@@ -380,7 +395,8 @@ std::string describe(const LinearPlan& plan) {
   std::ostringstream os;
   const LinearGeometry& g = plan.geo;
   os << parameter_set(plan.param_id).name << " T=" << g.shape.rows << " k=" << g.shape.in << " n=" << g.shape.out
-     << " precision=" << linear_precision_name(plan.precision) << " k_w=" << g.chunk_width << " T_w=" << g.rows_per_ct
+     << " precision=" << linear_precision_name(plan.precision)
+     << " objective=" << linear_objective_name(plan.objective) << " k_w=" << g.chunk_width << " T_w=" << g.rows_per_ct
  << " n_w=" << g.outputs_per_poly << " L=" << g.input_levels << " in_cts=" << g.input_cts() << " packed_cts=" << g.packed_cts()
      << " products=" << plan.products() << " key_switches=" << plan.key_switches() << " t=2^" << plan.plain_bits
      << " d=" << plan.upload_drop_bits << " up_bits=" << plan.upload_bits << " body_bits=" << plan.body_bits

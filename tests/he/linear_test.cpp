@@ -94,6 +94,42 @@ TEST(LinearProduct, DefaultWithinFloor) {
 
 TEST(LinearProduct, ExactLargeInput) { EXPECT_EQ(run_case({1, 8192, 3}, LinearPrecision::exact, false, 255, 13, -128), 0); }
 
+// The traffic objective trades server time for bytes: never more traffic
+// than balanced, strictly less for a layer where sub-body uploads pay
+// (3072 -> 768), and the result is as exact. A header with an unknown
+// objective is refused.
+TEST(LinearProduct, TrafficObjectivePlansFewerBytes) {
+  const LinearShape s{1, 3072, 768};
+  const LinearPlan balanced = plan_linear(s, LinearPrecision::standard, false);
+  const LinearPlan traffic = plan_linear(s, LinearPrecision::standard, false, LinearObjective::traffic);
+  EXPECT_EQ(traffic.objective, LinearObjective::traffic);
+  EXPECT_LT(traffic.bytes_up() + traffic.bytes_down(), balanced.bytes_up() + balanced.bytes_down())
+      << describe(balanced) << "\n" << describe(traffic);
+  for (const LinearShape t : {LinearShape{1, 768, 2304}, LinearShape{4, 100, 300}}) {
+    const LinearPlan b = plan_linear(t, LinearPrecision::standard, false);
+    const LinearPlan f = plan_linear(t, LinearPrecision::standard, false, LinearObjective::traffic);
+    EXPECT_LE(f.bytes_up() + f.bytes_down(), b.bytes_up() + b.bytes_down());
+  }
+  std::mt19937_64 rng(51);
+  const auto w = random_w(std::size_t{s.out} * s.in, rng);
+  std::vector<std::uint8_t> x(s.in);
+  for (auto& v : x) v = static_cast<std::uint8_t>(rng() % 256);
+  auto upload = fixture().client.encrypt(std::span<const std::uint8_t>(x), s, LinearPrecision::exact,
+                                         LinearObjective::traffic);
+  EXPECT_EQ(peek_linear_upload(upload).objective, LinearObjective::traffic);
+  const EncodedWeights weights(w, s.out, s.in);
+  const auto y = fixture().client.decrypt(linear_evaluate(upload, weights, fixture().keys, 2));
+  std::vector<std::int32_t> x32(x.begin(), x.end());
+  EXPECT_EQ(y, clear::matmul(1, s.in, s.out, x32.data(), w.data()));
+  upload[10] = 2;  // objective field
+  try {
+    (void)linear_evaluate(upload, weights, fixture().keys, 1);
+    ADD_FAILURE() << "accepted an unknown objective";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::bad_message) << e.what();
+  }
+}
+
 // Replies with two or more packed ciphertexts send one mask per pair
 // (shared_mask.h): an even count, an odd count (the last one alone under s),
 // exact and default precision, several rows.

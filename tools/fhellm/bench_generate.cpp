@@ -30,6 +30,7 @@ namespace {
 
 struct BenchGenerateArgs {
   std::string arch = "gpt2", shape, modes = "execute,simulate,disable", precision = "default";
+  std::string objective = "balanced";
   bool random_weights = false, json = false, warmup = true;
   std::size_t n_tokens = 4, prompt_tokens = 4;
   std::uint64_t seed = 1;
@@ -118,6 +119,7 @@ ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model:
     net::ExecuteClientOptions o;
     o.server_url = server->url();
     o.precision = he::parse_linear_precision(a.precision);
+    o.objective = he::parse_linear_objective(a.objective);
     o.timeout = std::chrono::minutes(10);
     stats = net::enable_execute(hm, o);
   }
@@ -194,6 +196,7 @@ void run_bench_generate(const BenchGenerateArgs& a) {
                               {"parameters", m->n_parameters()},
                               {"seed", a.seed},
                               {"precision", a.precision},
+                              {"objective", a.objective},
                               {"prompt_tokens", prompt.size()},
                               {"n_tokens", a.n_tokens},
                               {"modes", modes}};
@@ -226,6 +229,8 @@ void register_bench_generate(CLI::App& bench) {
   cmd->add_flag("--random-weights", args->random_weights, "random weights of the shape (required)");
   cmd->add_option("--modes", args->modes, "comma list of modes")->capture_default_str();
   cmd->add_option("--precision", args->precision, "execute: exact or default")->capture_default_str();
+  cmd->add_option("--objective", args->objective, "execute: balanced (server time) or traffic (fewer bytes)")
+      ->capture_default_str();
   cmd->add_option("-n,--n-tokens", args->n_tokens, "tokens to generate")->capture_default_str();
   cmd->add_option("--prompt-tokens", args->prompt_tokens, "prompt length")->capture_default_str();
   cmd->add_option("--seed", args->seed, "weight seed")->capture_default_str();

@@ -22,7 +22,7 @@ namespace {
 
 struct BenchLinearArgs {
   std::uint32_t in = 768, out = 768, rows = 1;
-  std::string precision = "default";
+  std::string precision = "default", objective = "balanced";
   bool json = false, signed_input = false, plan_only = false, candidates = false;
   std::size_t repeat = 3, threads = 2;
   std::uint64_t seed = 1;
@@ -44,10 +44,11 @@ void run_bench_linear(const BenchLinearArgs& a) {
   using clock = std::chrono::steady_clock;
   const he::LinearPrecision prec = he::parse_linear_precision(a.precision);
   const he::LinearShape shape{a.rows, a.in, a.out};
-  const he::LinearPlan plan = he::plan_linear(shape, prec, a.signed_input);
+  const he::LinearObjective objective = he::parse_linear_objective(a.objective);
+  const he::LinearPlan plan = he::plan_linear(shape, prec, a.signed_input, objective);
   if (a.candidates) {
     // Every feasible layout, best first (the first is the one the library uses).
-    for (const he::LinearPlan& p : he::linear_plan_candidates(shape, prec, a.signed_input))
+    for (const he::LinearPlan& p : he::linear_plan_candidates(shape, prec, a.signed_input, objective))
       std::printf("score %8.1f  up %8zu  down %8zu  time_model %7.1f ms  %s\n", he::linear_plan_score(p),
                   p.bytes_up(), p.bytes_down(), p.server_ms_model(), he::describe(p).c_str());
     return;
@@ -92,10 +93,10 @@ void run_bench_linear(const BenchLinearArgs& a) {
     std::vector<std::uint8_t> upload;
     if (a.signed_input) {
       std::vector<std::int8_t> xs(x.begin(), x.end());
-      upload = client.encrypt(std::span<const std::int8_t>(xs), shape, prec);
+      upload = client.encrypt(std::span<const std::int8_t>(xs), shape, prec, objective);
     } else {
       std::vector<std::uint8_t> xu(x.begin(), x.end());
-      upload = client.encrypt(std::span<const std::uint8_t>(xu), shape, prec);
+      upload = client.encrypt(std::span<const std::uint8_t>(xu), shape, prec, objective);
     }
     best_enc = std::min(best_enc, ms_since(t0));
     t0 = clock::now();
@@ -117,6 +118,7 @@ void run_bench_linear(const BenchLinearArgs& a) {
                         {"out", a.out},
                         {"rows", a.rows},
                         {"precision", a.precision},
+                        {"objective", a.objective},
                         {"signed", a.signed_input},
                         {"server_ms", best_server},
                         {"server_cpu_ms", best_server_cpu},
@@ -165,6 +167,7 @@ void register_bench_linear(CLI::App& bench) {
   cmd->add_option("--out", args->out, "output width n (1..131072)")->capture_default_str();
   cmd->add_option("--rows", args->rows, "rows T (1..512)")->capture_default_str();
   cmd->add_option("--precision", args->precision, "exact | default")->capture_default_str();
+  cmd->add_option("--objective", args->objective, "balanced | traffic (planner trade-off)")->capture_default_str();
   cmd->add_flag("--signed", args->signed_input, "int8 activations instead of uint8");
   cmd->add_option("--repeat", args->repeat, "runs; the best is reported")->capture_default_str();
   cmd->add_option("--seed", args->seed, "data seed")->capture_default_str();

@@ -16,7 +16,7 @@
 // Upload message (little-endian):
 //   0  4  magic "FHLU"           4  2  version (2)
 //   6  1  precision (1 exact, 2 default)   7  1  input signed (0/1)
-//   8  2  parameter id           10 2  reserved (0)
+//   8  2  parameter id           10 2  objective (0 balanced, 1 traffic)
 //   12 4  rows T   16 4  in k    20 4  out n
 //   24 4  chunk_width k_w        28 4  rows_per_ct T_w
 //   32 1  upload bits u          33 7  reserved (0)
@@ -28,7 +28,7 @@
 // Reply message:
 //   0  4  magic "FHLR"           4  2  version (2)
 //   6  1  precision              7  1  input signed
-//   8  2  parameter id           10 2  reserved (0)
+//   8  2  parameter id           10 2  objective
 //   12 4  rows   16 4  in   20 4  out   24 4  k_w   28 4  T_w
 //   32 1  body bits  33 1  mask bits  34 6  reserved (0)
 //   40 8  payload bytes
@@ -130,15 +130,17 @@ class LinearClient {
 
   // X: rows x in, row-major. @throws Error(invalid_argument) for shapes out of range.
   std::vector<std::uint8_t> encrypt(std::span<const std::uint8_t> x, LinearShape shape,
-                                    LinearPrecision precision = LinearPrecision::standard) const;
+                                    LinearPrecision precision = LinearPrecision::standard,
+                                    LinearObjective objective = LinearObjective::balanced) const;
   std::vector<std::uint8_t> encrypt(std::span<const std::int8_t> x, LinearShape shape,
-                                    LinearPrecision precision = LinearPrecision::standard) const;
+                                    LinearPrecision precision = LinearPrecision::standard,
+                                    LinearObjective objective = LinearObjective::balanced) const;
   // Y (rows x out, row-major). @throws Error on any malformed reply.
   std::vector<std::int64_t> decrypt(std::span<const std::uint8_t> reply) const;
 
  private:
   std::vector<std::uint8_t> encrypt_impl(const std::int32_t* x, LinearShape shape, LinearPrecision precision,
-                                         bool input_signed) const;
+                                         bool input_signed, LinearObjective objective) const;
   struct SetKeys;
   std::map<ParamId, std::shared_ptr<SetKeys>> keys_;
 };
@@ -156,6 +158,7 @@ struct LinearMessageInfo {
   LinearPrecision precision;
   bool input_signed;
   ParamId param_id;
+  LinearObjective objective;
 };
 LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload);
 

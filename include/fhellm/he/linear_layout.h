@@ -40,6 +40,16 @@ std::string_view linear_precision_name(LinearPrecision p) noexcept;  // "exact",
 // @throws Error(invalid_argument) for other names.
 LinearPrecision parse_linear_precision(std::string_view name);
 
+// What the planner trades: "balanced" values one byte of traffic at 0.8 us of
+// server time (the GPT-2 token budget: 1 MB per 0.8 s); "traffic" at 4 us,
+// for slow links (sub-body uploads and wider chunks: less traffic, more key
+// switches). Client and server plan with the objective of the upload header.
+enum class LinearObjective : std::uint8_t { balanced = 0, traffic = 1 };
+
+std::string_view linear_objective_name(LinearObjective o) noexcept;  // "balanced", "traffic"
+// @throws Error(invalid_argument) for other names.
+LinearObjective parse_linear_objective(std::string_view name);
+
 // Shape of one call. rows = T, in = k, out = n.
 struct LinearShape {
   std::uint32_t rows = 0;
@@ -149,6 +159,7 @@ struct LinearPlan {
   LinearGeometry geo;
   ParamId param_id{};
   LinearPrecision precision = LinearPrecision::standard;
+  LinearObjective objective = LinearObjective::balanced;
   bool input_signed = false;     // int8 (|x| <= 128) or uint8 (x <= 255)
   int plain_bits = 0;            // t = 2^plain_bits > 2 * max_abs_output
   int upload_drop_bits = 0;      // d: the body is sent rounded to multiples of 2^d
@@ -193,16 +204,19 @@ bool linear_shared_mask_available(ParamId id) noexcept;
 // Largest split the planner uses.
 inline constexpr int kLinearMaxInputLevels = 5;
 
-// Ranking of plans: traffic plus a time model (lower is better).
+// Ranking of plans: traffic plus a time model (lower is better), weighed by
+// the plan's objective.
 double linear_plan_score(const LinearPlan& plan) noexcept;
 // Every feasible plan (noise bound holds, weight memory within the cap), best
 // score first. @throws Error(invalid_argument) for shapes out of the limits.
-std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecision precision, bool input_signed);
+std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecision precision, bool input_signed,
+                                               LinearObjective objective = LinearObjective::balanced);
 
 // The plan the library uses: the cheapest feasible layout (traffic plus a time
 // model) over the parameter sets allowed for the precision.
 // @throws Error(invalid_argument) for shapes out of the limits.
-LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed);
+LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed,
+                       LinearObjective objective = LinearObjective::balanced);
 
 std::string describe(const LinearPlan& plan);
 

@@ -37,6 +37,7 @@ class HybridModel;
 struct ExecuteOptions {
   he::LinearPrecision precision = he::LinearPrecision::exact;
   int activation_bits = 8;  // must equal the simulate backend's (HybridModel::quantization())
+  he::LinearObjective objective = he::LinearObjective::balanced;  // planner trade-off (linear_layout.h)
 };
 
 // Figures of one execute session, updated after every call (the summary line).

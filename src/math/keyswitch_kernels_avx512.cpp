@@ -267,7 +267,9 @@ inline __m512i min32(__m512i x, __m512i y) noexcept { return _mm512_maskz_min_ep
 inline __m512i mulhi32(__m512i y, __m512i ws, __m512i ws_odd) noexcept {
   const __m512i even = _mm512_maskz_mul_epu32(0xFF, y, ws);
   const __m512i odd = _mm512_maskz_mul_epu32(0xFF, shr32x64(y), ws_odd);
-  return _mm512_mask_blend_epi32(0xAAAA, shr32x64(even), odd);
+  // High words: lane 2i from even's word 2i+1, lane 2i+1 from odd's word 2i+1.
+  const __m512i pick = _mm512_set_epi32(31, 15, 29, 13, 27, 11, 25, 9, 23, 7, 21, 5, 19, 3, 17, 1);
+  return _mm512_permutex2var_epi32(even, pick, odd);
 }
 
 // Forward butterfly on x, y in [0, 4q).
@@ -331,22 +333,27 @@ void ntt_forward_u32_avx512(std::uint32_t* a, const NttTables32& tables) noexcep
       }
     }
   }
-  // Spans 8, 4, 2, 1 and the final reduction, 32 values at a time.
+  // Spans 8, 4, 2, 1 and the final reduction, 32 values at a time (lane maps
+  // copied out of their statics once, the four layers unrolled).
+  const Span32 sp8 = span32(8), sp4 = span32(4), sp2 = span32(2), sp1 = span32(1);
+  auto layer = [&](const Span32& sp, std::size_t s, std::size_t start, __m512i& va, __m512i& vb) {
+    const std::size_t root0 = n / (2 * s) + start / (2 * s);
+    const __mmask16 live = static_cast<__mmask16>((1u << (16 / s)) - 1);
+    const __m512i w = _mm512_maskz_permutexvar_epi32(0xFFFF, sp.root_spread, _mm512_maskz_loadu_epi32(live, wv + root0));
+    const __m512i wsh =
+        _mm512_maskz_permutexvar_epi32(0xFFFF, sp.root_spread, _mm512_maskz_loadu_epi32(live, ws + root0));
+    __m512i xv = _mm512_permutex2var_epi32(va, sp.gather_x, vb);
+    __m512i yv = _mm512_permutex2var_epi32(va, sp.gather_y, vb);
+    butterfly32(xv, yv, w, wsh, shr32x64(wsh), q, two_q);
+    va = _mm512_permutex2var_epi32(xv, sp.scatter_a, yv);
+    vb = _mm512_permutex2var_epi32(xv, sp.scatter_b, yv);
+  };
   for (std::size_t start = 0; start < n; start += 32) {
     __m512i va = _mm512_loadu_si512(a + start), vb = _mm512_loadu_si512(a + start + 16);
-    for (std::size_t s = 8; s >= 1; s >>= 1) {
-      const Span32& sp = span32(s);
-      const std::size_t root0 = n / (2 * s) + start / (2 * s);
-      const __mmask16 live = static_cast<__mmask16>((1u << (16 / s)) - 1);
-      const __m512i w = _mm512_maskz_permutexvar_epi32(0xFFFF, sp.root_spread, _mm512_maskz_loadu_epi32(live, wv + root0));
-      const __m512i wsh =
-          _mm512_maskz_permutexvar_epi32(0xFFFF, sp.root_spread, _mm512_maskz_loadu_epi32(live, ws + root0));
-      __m512i xv = _mm512_permutex2var_epi32(va, sp.gather_x, vb);
-      __m512i yv = _mm512_permutex2var_epi32(va, sp.gather_y, vb);
-      butterfly32(xv, yv, w, wsh, shr32x64(wsh), q, two_q);
-      va = _mm512_permutex2var_epi32(xv, sp.scatter_a, yv);
-      vb = _mm512_permutex2var_epi32(xv, sp.scatter_b, yv);
-    }
+    layer(sp8, 8, start, va, vb);
+    layer(sp4, 4, start, va, vb);
+    layer(sp2, 2, start, va, vb);
+    layer(sp1, 1, start, va, vb);
     va = min32(va, _mm512_sub_epi32(va, two_q));
     vb = min32(vb, _mm512_sub_epi32(vb, two_q));
     _mm512_storeu_si512(a + start, min32(va, _mm512_sub_epi32(va, q)));

@@ -134,9 +134,7 @@ void ntt_forward_ifma(std::uint64_t* a, const NttTables& tables) noexcept {
     }
   }
   // t == 8 here would mean an odd count, handled above; now t == 4.
-  const SmallSpan& sp4 = span(4);
-  const SmallSpan& sp2 = span(2);
-  const SmallSpan& sp1 = span(1);
+  const SmallSpan sp4 = span(4), sp2 = span(2), sp1 = span(1);  // copies: kept in registers
   const std::size_t m4 = n / 8, m2 = n / 4, m1 = n / 2;
   auto small_layer = [&](const SmallSpan& sp, std::size_t root0, std::size_t roots_per_16, __m512i& va, __m512i& vb) {
     const __m512i wr = roots_per_16 == 8 ? _mm512_loadu_si512(wv + root0)
@@ -193,9 +191,7 @@ void ntt_inverse_ifma(std::uint64_t* a, const NttTables& tables) noexcept {
     vb = _mm512_permutex2var_epi64(xv, sp.scatter_b, yv);
   };
   {
-    const SmallSpan& sp1 = span(1);
-    const SmallSpan& sp2 = span(2);
-    const SmallSpan& sp4 = span(4);
+    const SmallSpan sp1 = span(1), sp2 = span(2), sp4 = span(4);  // copies: kept in registers
     const std::size_t h1 = n / 2, h2 = n / 4, h4 = n / 8;
     for (std::size_t start = 0; start < n; start += 16) {
       __m512i va = _mm512_loadu_si512(a + start), vb = _mm512_loadu_si512(a + start + 8);

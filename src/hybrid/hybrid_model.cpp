@@ -61,6 +61,9 @@ class HybridModel::Router final : public model::LinearOps {
 HybridModel::HybridModel(std::shared_ptr<const model::Model> model) : model_(std::move(model)) {
   require(model_ != nullptr, ErrorCode::bad_config, "HybridModel: no model");
   remote_ = model_->linear_ids();
+  // Only execute can run a model without some weights (a client artifact's);
+  // its backend is registered later (use_execute), and checked on first use.
+  if (!model_->absent_linears().empty()) mode_ = FheMode::execute;
   factories_[FheMode::disable] = [](HybridModel& hm) { return std::make_unique<DisableBackend>(hm.model()); };
   factories_[FheMode::simulate] = [](HybridModel& hm) {
     return std::make_unique<SimulateBackend>(hm.model(), hm.quantized_linears());
@@ -77,6 +80,21 @@ void HybridModel::invalidate() {
   backend_.reset();
 }
 
+// Refuses a mode and remote set that would run a product locally on a weight
+// the model does not hold: disable and simulate need every remote weight on
+// the client (float product, quantization), every mode needs the local ones.
+void HybridModel::check_runnable(FheMode mode, const std::vector<LinearId>& remote) const {
+  for (LinearId id : model_->absent_linears()) {
+    const std::string name = model::linear_name(id);
+    require(mode == FheMode::execute, ErrorCode::invalid_argument,
+            "fhe mode '" + std::string(fhe_mode_name(mode)) + "' would compute " + name +
+                " on the client, which does not hold its weights (a client artifact's model: only execute runs it)");
+    require(std::find(remote.begin(), remote.end(), id) != remote.end(), ErrorCode::invalid_argument,
+            name + " cannot run locally: the model does not hold its weights (a client artifact's model); keep it "
+                   "in the remote modules");
+  }
+}
+
 void HybridModel::set_remote_modules(std::vector<LinearId> ids) {
   for (LinearId id : ids) model_->linear(id);  // @throws unknown_layer
   const auto all = model_->linear_ids();
@@ -84,6 +102,7 @@ void HybridModel::set_remote_modules(std::vector<LinearId> ids) {
   std::vector<LinearId> ordered;
   for (LinearId id : all)
     if (std::find(ids.begin(), ids.end(), id) != ids.end()) ordered.push_back(id);
+  check_runnable(mode_, ordered);
   remote_ = std::move(ordered);
   quantized_.reset();
   invalidate();
@@ -124,6 +143,7 @@ void HybridModel::set_quantization(quant::QuantOptions options) {
 void HybridModel::set_mode(FheMode mode) {
   require(factories_.count(mode) != 0, ErrorCode::bad_mode,
           "fhe mode '" + std::string(fhe_mode_name(mode)) + "' is not available in this build");
+  check_runnable(mode, remote_);
   if (mode != mode_) invalidate();
   mode_ = mode;
 }

@@ -1,7 +1,8 @@
 // NAME.client loads into a model that holds no remote weight (no zero-filled
 // stand-ins): the remote groups take no memory, execute against the server
 // artifact still gives simulate's tokens, and the modes that would need the
-// missing weights on the client (disable, simulate) are refused with an Error.
+// missing weights on the client (disable, simulate, a local absent group) are
+// refused by set_mode / set_remote_modules, before generation starts.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -114,25 +115,49 @@ TEST_F(ClientArtifactTest, RemoteWeightsTakeNoClientMemory) {
 }
 
 // (execute from this artifact pair giving simulate's tokens: artifact_test.cpp)
-TEST_F(ClientArtifactTest, LocalModesAreRefused) {
+TEST_F(ClientArtifactTest, LocalModesAreRefusedBeforeGeneration) {
   const ClientArtifact client = load_client_artifact(stories_all_.client_path);
   HybridModel hm(client.model);
+  EXPECT_EQ(hm.mode(), FheMode::execute);  // the only mode that runs it
   hm.set_remote_modules(client.remote);
   hm.set_quantization(client.description.quant);
   // disable: the float product of a weight the client does not have.
-  hm.set_mode(FheMode::disable);
-  EXPECT_EQ(code_of([&] { hm.generate(prompt_, 2, kGreedy); }, "layers.0.qkv"), ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] { hm.set_mode(FheMode::disable); }, "'disable' would compute layers.0.qkv"),
+            ErrorCode::invalid_argument);
   // simulate: quantizing weights the client does not have.
-  hm.set_mode(FheMode::simulate);
-  EXPECT_EQ(code_of([&] { hm.generate(prompt_, 2, kGreedy); }, "does not hold"), ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] { hm.set_mode(FheMode::simulate); }, "'simulate' would compute layers.0.qkv"),
+            ErrorCode::invalid_argument);
   // No remote module: every group would run as a local float product.
-  hm.set_remote_modules("none");
-  EXPECT_EQ(code_of([&] { hm.generate(prompt_, 2, kGreedy); }, "does not hold"), ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] { hm.set_remote_modules("none"); }, "layers.0.qkv cannot run locally"),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] { hm.set_remote_modules("layers.0"); }, "layers.1.qkv cannot run locally"),
+            ErrorCode::invalid_argument);
+  // A refusal changes nothing.
+  EXPECT_EQ(hm.mode(), FheMode::execute);
+  EXPECT_EQ(hm.remote_modules(), client.remote);
   // An in-process server built from the client's own model has nothing to serve.
-  hm.set_remote_modules(client.remote);
   use_execute_in_process(hm);
   hm.set_mode(FheMode::execute);
   EXPECT_EQ(code_of([&] { hm.generate(prompt_, 2, kGreedy); }), ErrorCode::invalid_argument);
+}
+
+TEST_F(ClientArtifactTest, OnlyTheAbsentGroupsMustStayRemote) {
+  const ClientArtifact client = load_client_artifact(stories_qkv_head_.client_path);
+  HybridModel hm(client.model);
+  // The tied head is the embedding, which the client holds: it may run locally.
+  EXPECT_NO_THROW(hm.set_remote_modules("qkv"));
+  EXPECT_EQ(hm.remote_modules().size(), 5u);
+  EXPECT_EQ(code_of([&] { hm.set_remote_modules("lm_head"); }, "layers.0.qkv cannot run locally"),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] { hm.set_remote_modules({LinearId{0, LinearKind::qkv}}); }, "layers.1.qkv"),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] { hm.set_mode(FheMode::simulate); }, "layers.0.qkv"), ErrorCode::invalid_argument);
+  // A model holding every weight runs any mode and remote set.
+  HybridModel full = HybridModel::load(kStories);
+  EXPECT_EQ(full.mode(), FheMode::simulate);
+  EXPECT_NO_THROW(full.set_remote_modules("none"));
+  EXPECT_NO_THROW(full.set_mode(FheMode::disable));
+  EXPECT_NO_THROW(full.set_mode(FheMode::simulate));
 }
 
 TEST_F(ClientArtifactTest, PartialRemoteSetKeepsTheLocalWeights) {

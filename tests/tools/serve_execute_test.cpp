@@ -41,7 +41,7 @@ std::vector<TokenId> execute_ids(HybridModel& hm, const std::string& url, const 
   auto s = net::enable_execute(hm, o);
   hm.set_mode(FheMode::execute);
   auto ids = hm.generate(prompt, n, kGreedy).ids;
-  hm.set_mode(FheMode::simulate);  // closes the session
+  hm.release_backend();  // closes the session
   if (stats != nullptr) *stats = s;
   return ids;
 }

@@ -69,7 +69,10 @@ class HybridModel {
   // Remote modules. Spec: "all-linear" (default), "none", or a comma list of
   // kinds ("qkv", "attn_out", "mlp_up", "mlp_down", "lm_head"), layers
   // ("layers.3") or groups ("layers.3.qkv").
-  // @throws Error(unknown_layer) naming an entry that matches nothing
+  // @throws Error(unknown_layer) naming an entry that matches nothing,
+  //         Error(invalid_argument) naming a group whose weights the model
+  //         does not hold (model().absent_linears()) left out of the set, or
+  //         any such group while the mode is not execute; nothing changes then
   void set_remote_modules(const std::string& spec);
   void set_remote_modules(std::vector<LinearId> ids);
   const std::vector<LinearId>& remote_modules() const { return remote_; }
@@ -79,8 +82,12 @@ class HybridModel {
   void set_quantization(quant::QuantOptions options);
   const quant::QuantOptions& quantization() const { return quant_; }
 
-  // Chooses the mode; the backend is built on first use.
-  // @throws Error(bad_mode) for a mode with no backend (execute before it is registered)
+  // Chooses the mode; the backend is built on first use. A model that lacks
+  // some weights (a client artifact's) starts in execute, the only mode that
+  // can run it, and only while every absent group is remote.
+  // @throws Error(bad_mode) for a mode with no backend (execute before it is registered),
+  //         Error(invalid_argument) naming an absent group that the mode
+  //         would compute on the client (disable, simulate, or a local group)
   void set_mode(FheMode mode);
   FheMode mode() const { return mode_; }
 
@@ -113,6 +120,8 @@ class HybridModel {
  private:
   class Router;
   void invalidate();
+  // @throws Error(invalid_argument) as set_mode and set_remote_modules
+  void check_runnable(FheMode mode, const std::vector<LinearId>& remote) const;
   LinearBackend& backend();
 
   std::shared_ptr<const model::Model> model_;

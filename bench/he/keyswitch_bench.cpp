@@ -1,11 +1,16 @@
 // Key-switch kernels (math/keyswitch_kernels.h) at N = 2048 on a 27-bit
-// prime (n2048_q54's kind): each AVX-512 kernel against its scalar reference.
-// Run: build/bench/fhellm_bench_he --benchmark_filter=KsKernel
+// prime (n2048_q54's kind): each AVX-512 kernel against its scalar reference;
+// and apply_galois_inplace on a coefficient-form ciphertext (the packing
+// tree's case; BM_ApplyGalois in he_bench.cpp takes NTT form).
+// Run: build/bench/fhellm_bench_he --benchmark_filter='KsKernel|ApplyGaloisCoeff' 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
+#include "fhellm/he/encryptor.h"
+#include "fhellm/he/evaluator.h"
 #include "fhellm/math/cpu_features.h"
 #include "fhellm/math/keyswitch_kernels.h"
 #include "fhellm/math/ntt.h"
@@ -79,8 +84,24 @@ void BM_KsKernelAutomorphismCoeff(benchmark::State& state) {
   }
 }
 
+void BM_ApplyGaloisCoeff(benchmark::State& state) {
+  using namespace fhellm::he;
+  const ContextPtr ctx = Context::get(static_cast<ParamId>(state.range(0)));
+  const SecretKey sk = SecretKey::generate(*ctx);
+  const Encryptor enc(ctx, sk);
+  const Evaluator eval(ctx);
+  const GaloisKeys keys = make_galois_keys(*ctx, sk, std::vector<std::uint64_t>{3});
+  std::vector<std::int64_t> m(ctx->poly_degree(), 5);
+  Ciphertext ct = enc.encrypt(m.data(), m.size(), Scale::from_plain_modulus(*ctx, std::uint64_t{1} << 30));
+  eval.transform_from_ntt_inplace(ct);
+  for (auto _ : state) eval.apply_galois_inplace(ct, 3, keys);
+}
+
+double MinOf(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
+
 }  // namespace
 
+BENCHMARK(BM_ApplyGaloisCoeff)->Arg(1)->Arg(2)->Arg(3)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
 BENCHMARK(BM_KsKernelDigitLift)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_KsKernelPairMac)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_KsKernelReduce)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);

@@ -457,11 +457,17 @@ void Evaluator::apply_galois_inplace(Ciphertext& ct, std::uint64_t galois_elt, c
   thread_local RnsPoly t0, t1, k0;
   shape_like(t0, ctx, ntt_form);
   shape_like(t1, ctx, false);
+  // Inverse NTTs on 32-bit lanes where the prime allows (same values).
+  auto inverse_ntt = [&](std::uint64_t* values, std::size_t i) {
+    const math::NttTables& tables = ctx.ntt_tables(i);
+    if (math::ntt32_available(tables)) math::ntt_inverse_via32(values, math::ntt_tables32(tables));
+    else math::ntt_inverse(values, tables);
+  };
   if (ntt_form) {
     const std::uint32_t* perm = ctx.automorphism_permutation(galois_elt).data();
     for (std::size_t i = 0; i < k; ++i) {
       math::permute_slots(ct.c1.residues(i), perm, t1.residues(i), n);
-      math::ntt_inverse(t1.residues(i), ctx.ntt_tables(i));
+      inverse_ntt(t1.residues(i), i);
     }
     key_switch_unchecked(t1, key, k0, ct.c1);  // c1 <- the key switch's mask part (NTT form)
     for (std::size_t i = 0; i < k; ++i) {
@@ -472,9 +478,10 @@ void Evaluator::apply_galois_inplace(Ciphertext& ct, std::uint64_t galois_elt, c
       math::automorphism_coeff(ct.c1.residues(i), galois_elt, ctx.modulus(i).value(), t1.residues(i), n);
     }
     key_switch_unchecked(t1, key, k0, ct.c1);
-    from_ntt(ct.c1, ctx);
+    for (std::size_t i = 0; i < k; ++i) inverse_ntt(ct.c1.residues(i), i);
+    ct.c1.set_ntt_form(false);
     for (std::size_t i = 0; i < k; ++i) {
-      math::ntt_inverse(k0.residues(i), ctx.ntt_tables(i));
+      inverse_ntt(k0.residues(i), i);
       math::automorphism_coeff(ct.c0.residues(i), galois_elt, ctx.modulus(i).value(), t0.residues(i), n);
       math::add_mod_fast(t0.residues(i), k0.residues(i), t0.residues(i), n, ctx.modulus(i).value());
     }

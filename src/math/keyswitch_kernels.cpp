@@ -241,6 +241,12 @@ const NttTables32& ntt_tables32(const NttTables& tables) {
       t->roots.push_back(static_cast<std::uint32_t>(w));
       t->roots_shoup.push_back(static_cast<std::uint32_t>((w << 32) / t->q));
     }
+    for (std::uint64_t w : tables.inverse_values()) {
+      t->inv_roots.push_back(static_cast<std::uint32_t>(w));
+      t->inv_roots_shoup.push_back(static_cast<std::uint32_t>((w << 32) / t->q));
+    }
+    t->inv_n = static_cast<std::uint32_t>(tables.inv_degree().value);
+    t->inv_n_shoup = static_cast<std::uint32_t>((std::uint64_t{t->inv_n} << 32) / t->q);
     slot = std::move(t);
   }
   return *slot;
@@ -256,6 +262,10 @@ void ntt_forward_u32_reference(std::uint32_t* values, const NttTables& tables) n
 void ntt_forward_u32(std::uint32_t* values, const NttTables32& tables) noexcept {
   // Callers check ntt32_available(); the AVX-512 kernel is the only build.
   ntt_forward_u32_avx512(values, tables);
+}
+
+void ntt_inverse_via32(std::uint64_t* values, const NttTables32& tables) noexcept {
+  ntt_inverse_via32_avx512(values, tables);  // callers check ntt32_available()
 }
 
 void gadget_digit_lift_u32(const std::uint64_t* c, const GadgetDigit& g, std::uint64_t q_dst, std::uint32_t* out,

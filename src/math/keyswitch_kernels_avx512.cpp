@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <array>
+#include <vector>
 
 #include "fhellm/math/modulus.h"
 #include "keyswitch_kernels_simd.h"
@@ -358,6 +359,92 @@ void ntt_forward_u32_avx512(std::uint32_t* a, const NttTables32& tables) noexcep
     vb = min32(vb, _mm512_sub_epi32(vb, two_q));
     _mm512_storeu_si512(a + start, min32(va, _mm512_sub_epi32(va, q)));
     _mm512_storeu_si512(a + start + 16, min32(vb, _mm512_sub_epi32(vb, q)));
+  }
+}
+
+namespace {
+
+// Inverse (Gentleman-Sande) butterfly on x, y in [0, 2q).
+inline void inverse_butterfly32(__m512i& x, __m512i& y, __m512i w, __m512i ws, __m512i ws_odd, __m512i q,
+                                __m512i two_q) noexcept {
+  const __m512i s = _mm512_add_epi32(x, y);
+  const __m512i d = _mm512_sub_epi32(_mm512_add_epi32(x, two_q), y);
+  x = min32(s, _mm512_sub_epi32(s, two_q));
+  const __m512i est = mulhi32(d, ws, ws_odd);
+  y = _mm512_sub_epi32(_mm512_mullo_epi32(d, w), _mm512_mullo_epi32(est, q));
+}
+
+}  // namespace
+
+void ntt_inverse_via32_avx512(std::uint64_t* a64, const NttTables32& tables) noexcept {
+  const std::size_t n = tables.n;
+  thread_local std::vector<std::uint32_t> buffer;
+  buffer.resize(n);
+  std::uint32_t* a = buffer.data();
+  const std::uint32_t* wv = tables.inv_roots.data();
+  const std::uint32_t* ws = tables.inv_roots_shoup.data();
+  const __m512i q = _mm512_set1_epi32(static_cast<int>(tables.q));
+  const __m512i two_q = _mm512_set1_epi32(static_cast<int>(2 * tables.q));
+  const __m512i inv_n = _mm512_set1_epi32(static_cast<int>(tables.inv_n));
+  const __m512i inv_n_sh = _mm512_set1_epi32(static_cast<int>(tables.inv_n_shoup));
+  // Low dwords of two vectors of 64-bit words (values < 2^32), in order.
+  const __m512i narrow = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const Span32 sp1 = span32(1), sp2 = span32(2), sp4 = span32(4), sp8 = span32(8);
+  auto layer = [&](const Span32& sp, std::size_t s, std::size_t start, __m512i& va, __m512i& vb) {
+    const std::size_t root0 = n / (2 * s) + start / (2 * s);
+    const __mmask16 live = static_cast<__mmask16>((1u << (16 / s)) - 1);
+    const __m512i w = _mm512_maskz_permutexvar_epi32(0xFFFF, sp.root_spread, _mm512_maskz_loadu_epi32(live, wv + root0));
+    const __m512i wsh =
+        _mm512_maskz_permutexvar_epi32(0xFFFF, sp.root_spread, _mm512_maskz_loadu_epi32(live, ws + root0));
+    __m512i xv = _mm512_permutex2var_epi32(va, sp.gather_x, vb);
+    __m512i yv = _mm512_permutex2var_epi32(va, sp.gather_y, vb);
+    inverse_butterfly32(xv, yv, w, wsh, shr32x64(wsh), q, two_q);
+    va = _mm512_permutex2var_epi32(xv, sp.scatter_a, yv);
+    vb = _mm512_permutex2var_epi32(xv, sp.scatter_b, yv);
+  };
+  // Spans 1, 2, 4, 8, reading the 64-bit words.
+  for (std::size_t start = 0; start < n; start += 32) {
+    __m512i va = _mm512_permutex2var_epi32(load(a64 + start), narrow, load(a64 + start + 8));
+    __m512i vb = _mm512_permutex2var_epi32(load(a64 + start + 16), narrow, load(a64 + start + 24));
+    layer(sp1, 1, start, va, vb);
+    layer(sp2, 2, start, va, vb);
+    layer(sp4, 4, start, va, vb);
+    layer(sp8, 8, start, va, vb);
+    _mm512_storeu_si512(a + start, va);
+    _mm512_storeu_si512(a + start + 16, vb);
+  }
+  // Spans >= 16; the last layer scales by N^-1 and writes 64-bit words.
+  auto widen_store = [&](std::uint64_t* dst, __m512i v) {
+    const __m512i lo_idx = _mm512_set_epi32(0, 7, 0, 6, 0, 5, 0, 4, 0, 3, 0, 2, 0, 1, 0, 0);
+    const __m512i hi_idx = _mm512_set_epi32(0, 15, 0, 14, 0, 13, 0, 12, 0, 11, 0, 10, 0, 9, 0, 8);
+    store(dst, _mm512_maskz_permutexvar_epi32(0x5555, lo_idx, v));
+    store(dst + 8, _mm512_maskz_permutexvar_epi32(0x5555, hi_idx, v));
+  };
+  for (std::size_t t = 16, m = n / 16; m > 1; m >>= 1, t <<= 1) {
+    const std::size_t h = m >> 1;
+    const bool last = h == 1;
+    for (std::size_t i = 0; i < h; ++i) {
+      const __m512i w = _mm512_set1_epi32(static_cast<int>(wv[h + i]));
+      const __m512i wsh = _mm512_set1_epi32(static_cast<int>(ws[h + i]));
+      std::uint32_t* x = a + 2 * i * t;
+      std::uint32_t* y = x + t;
+      for (std::size_t j = 0; j < t; j += 16) {
+        __m512i xv = _mm512_loadu_si512(x + j), yv = _mm512_loadu_si512(y + j);
+        inverse_butterfly32(xv, yv, w, wsh, wsh, q, two_q);
+        if (last) {
+          // x N^-1 in [0, 2q), then [0, q).
+          xv = _mm512_sub_epi32(_mm512_mullo_epi32(xv, inv_n),
+                                _mm512_mullo_epi32(mulhi32(xv, inv_n_sh, inv_n_sh), q));
+          yv = _mm512_sub_epi32(_mm512_mullo_epi32(yv, inv_n),
+                                _mm512_mullo_epi32(mulhi32(yv, inv_n_sh, inv_n_sh), q));
+          widen_store(a64 + 2 * i * t + j, min32(xv, _mm512_sub_epi32(xv, q)));
+          widen_store(a64 + 2 * i * t + t + j, min32(yv, _mm512_sub_epi32(yv, q)));
+        } else {
+          _mm512_storeu_si512(x + j, xv);
+          _mm512_storeu_si512(y + j, yv);
+        }
+      }
+    }
   }
 }
 

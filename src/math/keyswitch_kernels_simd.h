@@ -42,6 +42,7 @@ void dot_pair_reduce_split52_avx512(const std::uint64_t* const* r, const std::ui
                                     const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
                                     std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept;
 void ntt_forward_u32_avx512(std::uint32_t* values, const NttTables32& tables) noexcept;  // n >= 32
+void ntt_inverse_via32_avx512(std::uint64_t* values, const NttTables32& tables) noexcept;  // n >= 32
 void gadget_digit_lift_u32_avx512(const std::uint64_t* c, const GadgetShape& s, std::uint64_t q_src,
                                   std::uint64_t q_dst, std::uint32_t* out, std::size_t n) noexcept;
 // Two targets (out[0] for q_dst[0], out[1] for q_dst[1]).

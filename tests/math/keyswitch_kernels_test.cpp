@@ -257,6 +257,11 @@ TEST(KeySwitchKernels, Ntt32MatchesReference) {
         ntt_forward_reference(a.data(), tables);
         ASSERT_EQ(v, ref) << "n=" << n << " bits=" << bits;
         ASSERT_EQ(std::vector<std::uint64_t>(v.begin(), v.end()), a);
+        // Inverse on 32-bit lanes with 64-bit words in and out.
+        auto back = a;
+        ntt_inverse_via32(back.data(), t32);
+        ntt_inverse_reference(a.data(), tables);
+        ASSERT_EQ(back, a) << "inverse n=" << n << " bits=" << bits;
       }
     }
   }

@@ -123,6 +123,8 @@ struct NttTables32 {
   std::size_t n = 0;
   std::uint32_t q = 0;
   std::vector<std::uint32_t> roots, roots_shoup;  // forward_values() and floor(w 2^32 / q)
+  std::vector<std::uint32_t> inv_roots, inv_roots_shoup;  // inverse_values() and theirs
+  std::uint32_t inv_n = 0, inv_n_shoup = 0;                // N^-1 mod q and its constant
 };
 // True when the 32-bit pipeline applies: q < 2^30, N >= 32 and AVX-512.
 bool ntt32_available(const NttTables& tables) noexcept;
@@ -132,6 +134,9 @@ const NttTables32& ntt_tables32(const NttTables& tables);
 // ntt_forward's). The _reference version goes through ntt_forward_reference.
 void ntt_forward_u32(std::uint32_t* values, const NttTables32& tables) noexcept;
 void ntt_forward_u32_reference(std::uint32_t* values, const NttTables& tables) noexcept;
+// ntt_inverse of ntt.h on 64-bit words, computed on 32-bit lanes (narrowed in
+// the first pass, widened in the last); inputs in [0, q).
+void ntt_inverse_via32(std::uint64_t* values, const NttTables32& tables) noexcept;
 // gadget_digit_lift into 32-bit words (q_dst < 2^32).
 void gadget_digit_lift_u32(const std::uint64_t* c, const GadgetDigit& g, std::uint64_t q_dst, std::uint32_t* out,
                            std::size_t n) noexcept;

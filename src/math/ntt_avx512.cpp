@@ -78,27 +78,17 @@ const SmallSpan& span(std::size_t t) {
 }  // namespace
 
 void ntt_forward_ifma(std::uint64_t* a, const NttTables& tables) noexcept {
-  // Same butterflies as the layer-by-layer loop, fewer passes over memory:
-  // layers with span t >= 16 go two at a time (radix 4: four vectors loaded,
-  // two butterfly layers in registers, stored once), and the last three
-  // (spans 4, 2, 1) plus the final reduction run in one pass per 16 values.
   const std::size_t n = tables.poly_degree();
   const std::uint64_t qv = tables.modulus().value();
   const std::uint64_t* wv = tables.forward_values().data();
   const std::uint64_t* ws = tables.forward_shoup52().data();
   const __m512i q = _mm512_set1_epi64(static_cast<long long>(qv));
   const __m512i two_q = _mm512_set1_epi64(static_cast<long long>(2 * qv));
-  auto root = [&](std::size_t i, __m512i& w, __m512i& wsh) {
-    w = _mm512_set1_epi64(static_cast<long long>(wv[i]));
-    wsh = _mm512_set1_epi64(static_cast<long long>(ws[i]));
-  };
   std::size_t m = 1, t = n >> 1;
-  std::size_t big_layers = 0;
-  for (std::size_t s = t; s >= 8; s >>= 1) ++big_layers;
-  if (big_layers % 2 == 1) {  // one radix-2 layer first
+  for (; t >= 8; m <<= 1, t >>= 1) {
     for (std::size_t i = 0; i < m; ++i) {
-      __m512i w, wsh;
-      root(m + i, w, wsh);
+      const __m512i w = _mm512_set1_epi64(static_cast<long long>(wv[m + i]));
+      const __m512i wsh = _mm512_set1_epi64(static_cast<long long>(ws[m + i]));
       std::uint64_t* x = a + 2 * i * t;
       std::uint64_t* y = x + t;
       for (std::size_t j = 0; j < t; j += 8) {
@@ -108,149 +98,85 @@ void ntt_forward_ifma(std::uint64_t* a, const NttTables& tables) noexcept {
         _mm512_storeu_si512(y + j, yv);
       }
     }
-    m <<= 1;
-    t >>= 1;
   }
-  for (; t >= 16; m <<= 2, t >>= 2) {
-    const std::size_t h = t >> 1;
-    for (std::size_t i = 0; i < m; ++i) {
-      __m512i w1, s1, w2, s2, w3, s3;
-      root(m + i, w1, s1);
-      root(2 * m + 2 * i, w2, s2);
-      root(2 * m + 2 * i + 1, w3, s3);
-      std::uint64_t* p = a + 2 * i * t;
-      for (std::size_t j = 0; j < h; j += 8) {
-        __m512i x0 = _mm512_loadu_si512(p + j), x1 = _mm512_loadu_si512(p + h + j);
-        __m512i x2 = _mm512_loadu_si512(p + t + j), x3 = _mm512_loadu_si512(p + t + h + j);
-        forward_butterfly(x0, x2, w1, s1, q, two_q);
-        forward_butterfly(x1, x3, w1, s1, q, two_q);
-        forward_butterfly(x0, x1, w2, s2, q, two_q);
-        forward_butterfly(x2, x3, w3, s3, q, two_q);
-        _mm512_storeu_si512(p + j, x0);
-        _mm512_storeu_si512(p + h + j, x1);
-        _mm512_storeu_si512(p + t + j, x2);
-        _mm512_storeu_si512(p + t + h + j, x3);
-      }
+  for (; m < n; m <<= 1, t >>= 1) {
+    const SmallSpan& sp = span(t);
+    const std::size_t roots_per_16 = 8 / t;
+    for (std::size_t start = 0; start < n; start += 16) {
+      const std::size_t root0 = m + start / (2 * t);
+      // roots_per_16 consecutive roots, spread over lanes.
+      const __m512i wr = roots_per_16 == 8 ? _mm512_loadu_si512(wv + root0)
+                                           : _mm512_castsi256_si512(_mm256_loadu_si256(
+                                                 reinterpret_cast<const __m256i*>(wv + root0)));
+      const __m512i sr = roots_per_16 == 8 ? _mm512_loadu_si512(ws + root0)
+                                           : _mm512_castsi256_si512(_mm256_loadu_si256(
+                                                 reinterpret_cast<const __m256i*>(ws + root0)));
+      const __m512i w = _mm512_permutexvar_epi64(sp.root_spread, wr);
+      const __m512i wsh = _mm512_permutexvar_epi64(sp.root_spread, sr);
+      const __m512i va = _mm512_loadu_si512(a + start), vb = _mm512_loadu_si512(a + start + 8);
+      __m512i xv = _mm512_permutex2var_epi64(va, sp.gather_x, vb);
+      __m512i yv = _mm512_permutex2var_epi64(va, sp.gather_y, vb);
+      forward_butterfly(xv, yv, w, wsh, q, two_q);
+      _mm512_storeu_si512(a + start, _mm512_permutex2var_epi64(xv, sp.scatter_a, yv));
+      _mm512_storeu_si512(a + start + 8, _mm512_permutex2var_epi64(xv, sp.scatter_b, yv));
     }
   }
-  // t == 8 here would mean an odd count, handled above; now t == 4.
-  const SmallSpan sp4 = span(4), sp2 = span(2), sp1 = span(1);  // copies: kept in registers
-  const std::size_t m4 = n / 8, m2 = n / 4, m1 = n / 2;
-  auto small_layer = [&](const SmallSpan& sp, std::size_t root0, std::size_t roots_per_16, __m512i& va, __m512i& vb) {
-    const __m512i wr = roots_per_16 == 8 ? _mm512_loadu_si512(wv + root0)
-                                         : _mm512_maskz_loadu_epi64(0x0F, wv + root0);
-    const __m512i sr = roots_per_16 == 8 ? _mm512_loadu_si512(ws + root0)
-                                         : _mm512_maskz_loadu_epi64(0x0F, ws + root0);
-    const __m512i w = _mm512_maskz_permutexvar_epi64(0xFF, sp.root_spread, wr);
-    const __m512i wsh = _mm512_maskz_permutexvar_epi64(0xFF, sp.root_spread, sr);
-    __m512i xv = _mm512_permutex2var_epi64(va, sp.gather_x, vb);
-    __m512i yv = _mm512_permutex2var_epi64(va, sp.gather_y, vb);
-    forward_butterfly(xv, yv, w, wsh, q, two_q);
-    va = _mm512_permutex2var_epi64(xv, sp.scatter_a, yv);
-    vb = _mm512_permutex2var_epi64(xv, sp.scatter_b, yv);
-  };
-  for (std::size_t start = 0; start < n; start += 16) {
-    __m512i va = _mm512_loadu_si512(a + start), vb = _mm512_loadu_si512(a + start + 8);
-    small_layer(sp4, m4 + start / 8, 2, va, vb);
-    small_layer(sp2, m2 + start / 4, 4, va, vb);
-    small_layer(sp1, m1 + start / 2, 8, va, vb);
-    _mm512_storeu_si512(a + start, reduce_once(reduce_once(va, two_q), q));
-    _mm512_storeu_si512(a + start + 8, reduce_once(reduce_once(vb, two_q), q));
+  for (std::size_t i = 0; i < n; i += 8) {
+    const __m512i v = _mm512_loadu_si512(a + i);
+    _mm512_storeu_si512(a + i, reduce_once(reduce_once(v, two_q), q));
   }
 }
 
 void ntt_inverse_ifma(std::uint64_t* a, const NttTables& tables) noexcept {
-  // Same butterflies as the layer-by-layer loop, fewer passes: spans 1, 2, 4
-  // in one pass per 16 values, then spans >= 8 two layers at a time (radix
-  // 4), the scaling by N^-1 folded into the last pass (N >= 16: at least one
-  // span-8 layer follows the small ones).
   const std::size_t n = tables.poly_degree();
   const std::uint64_t qv = tables.modulus().value();
   const std::uint64_t* wv = tables.inverse_values().data();
   const std::uint64_t* ws = tables.inverse_shoup52().data();
   const __m512i q = _mm512_set1_epi64(static_cast<long long>(qv));
   const __m512i two_q = _mm512_set1_epi64(static_cast<long long>(2 * qv));
-  const __m512i inv_n = _mm512_set1_epi64(static_cast<long long>(tables.inv_degree().value));
-  const __m512i inv_n_sh = _mm512_set1_epi64(static_cast<long long>(tables.inv_degree_shoup52()));
-  auto root = [&](std::size_t i, __m512i& w, __m512i& wsh) {
-    w = _mm512_set1_epi64(static_cast<long long>(wv[i]));
-    wsh = _mm512_set1_epi64(static_cast<long long>(ws[i]));
-  };
-  auto scale = [&](__m512i v) { return reduce_once(mul_shoup52_lazy(v, inv_n, inv_n_sh, q), q); };
-  auto small_layer = [&](const SmallSpan& sp, std::size_t root0, std::size_t roots_per_16, __m512i& va, __m512i& vb) {
-    const __m512i wr = roots_per_16 == 8 ? _mm512_loadu_si512(wv + root0)
-                                         : _mm512_maskz_loadu_epi64(0x0F, wv + root0);
-    const __m512i sr = roots_per_16 == 8 ? _mm512_loadu_si512(ws + root0)
-                                         : _mm512_maskz_loadu_epi64(0x0F, ws + root0);
-    const __m512i w = _mm512_maskz_permutexvar_epi64(0xFF, sp.root_spread, wr);
-    const __m512i wsh = _mm512_maskz_permutexvar_epi64(0xFF, sp.root_spread, sr);
-    __m512i xv = _mm512_permutex2var_epi64(va, sp.gather_x, vb);
-    __m512i yv = _mm512_permutex2var_epi64(va, sp.gather_y, vb);
-    inverse_butterfly(xv, yv, w, wsh, q, two_q);
-    va = _mm512_permutex2var_epi64(xv, sp.scatter_a, yv);
-    vb = _mm512_permutex2var_epi64(xv, sp.scatter_b, yv);
-  };
-  {
-    const SmallSpan sp1 = span(1), sp2 = span(2), sp4 = span(4);  // copies: kept in registers
-    const std::size_t h1 = n / 2, h2 = n / 4, h4 = n / 8;
+  std::size_t m = n, t = 1;
+  for (; m > 1 && t < 8; m >>= 1, t <<= 1) {
+    const std::size_t h = m >> 1;
+    const SmallSpan& sp = span(t);
+    const std::size_t roots_per_16 = 8 / t;
     for (std::size_t start = 0; start < n; start += 16) {
-      __m512i va = _mm512_loadu_si512(a + start), vb = _mm512_loadu_si512(a + start + 8);
-      small_layer(sp1, h1 + start / 2, 8, va, vb);
-      small_layer(sp2, h2 + start / 4, 4, va, vb);
-      small_layer(sp4, h4 + start / 8, 2, va, vb);
-      _mm512_storeu_si512(a + start, va);
-      _mm512_storeu_si512(a + start + 8, vb);
+      const std::size_t root0 = h + start / (2 * t);
+      const __m512i wr = roots_per_16 == 8 ? _mm512_loadu_si512(wv + root0)
+                                           : _mm512_castsi256_si512(_mm256_loadu_si256(
+                                                 reinterpret_cast<const __m256i*>(wv + root0)));
+      const __m512i sr = roots_per_16 == 8 ? _mm512_loadu_si512(ws + root0)
+                                           : _mm512_castsi256_si512(_mm256_loadu_si256(
+                                                 reinterpret_cast<const __m256i*>(ws + root0)));
+      const __m512i w = _mm512_permutexvar_epi64(sp.root_spread, wr);
+      const __m512i wsh = _mm512_permutexvar_epi64(sp.root_spread, sr);
+      const __m512i va = _mm512_loadu_si512(a + start), vb = _mm512_loadu_si512(a + start + 8);
+      __m512i xv = _mm512_permutex2var_epi64(va, sp.gather_x, vb);
+      __m512i yv = _mm512_permutex2var_epi64(va, sp.gather_y, vb);
+      inverse_butterfly(xv, yv, w, wsh, q, two_q);
+      _mm512_storeu_si512(a + start, _mm512_permutex2var_epi64(xv, sp.scatter_a, yv));
+      _mm512_storeu_si512(a + start + 8, _mm512_permutex2var_epi64(xv, sp.scatter_b, yv));
     }
   }
-  std::size_t m = n / 8, t = 8;  // m: blocks of the next layer times 2
-  std::size_t big_layers = 0;
-  for (std::size_t s = m; s > 1; s >>= 1) ++big_layers;
-  if (big_layers % 2 == 1) {  // one radix-2 layer (span 8) first
+  for (; m > 1; m >>= 1, t <<= 1) {
     const std::size_t h = m >> 1;
-    const bool last = h == 1;
     for (std::size_t i = 0; i < h; ++i) {
-      __m512i w, wsh;
-      root(h + i, w, wsh);
+      const __m512i w = _mm512_set1_epi64(static_cast<long long>(wv[h + i]));
+      const __m512i wsh = _mm512_set1_epi64(static_cast<long long>(ws[h + i]));
       std::uint64_t* x = a + 2 * i * t;
       std::uint64_t* y = x + t;
       for (std::size_t j = 0; j < t; j += 8) {
         __m512i xv = _mm512_loadu_si512(x + j), yv = _mm512_loadu_si512(y + j);
         inverse_butterfly(xv, yv, w, wsh, q, two_q);
-        _mm512_storeu_si512(x + j, last ? scale(xv) : xv);
-        _mm512_storeu_si512(y + j, last ? scale(yv) : yv);
+        _mm512_storeu_si512(x + j, xv);
+        _mm512_storeu_si512(y + j, yv);
       }
     }
-    m >>= 1;
-    t <<= 1;
   }
-  for (; m > 1; m >>= 2, t <<= 2) {
-    const std::size_t h = m >> 1;      // blocks of the first layer of the pair
-    const bool last = m == 4;          // the pair ends with the span-n/2 layer
-    for (std::size_t i = 0; i < h / 2; ++i) {
-      __m512i w1, s1, w2, s2, w3, s3;
-      root(h + 2 * i, w1, s1);
-      root(h + 2 * i + 1, w2, s2);
-      root(h / 2 + i, w3, s3);
-      std::uint64_t* p = a + 4 * i * t;
-      for (std::size_t j = 0; j < t; j += 8) {
-        __m512i x0 = _mm512_loadu_si512(p + j), x1 = _mm512_loadu_si512(p + t + j);
-        __m512i x2 = _mm512_loadu_si512(p + 2 * t + j), x3 = _mm512_loadu_si512(p + 3 * t + j);
-        inverse_butterfly(x0, x1, w1, s1, q, two_q);
-        inverse_butterfly(x2, x3, w2, s2, q, two_q);
-        inverse_butterfly(x0, x2, w3, s3, q, two_q);
-        inverse_butterfly(x1, x3, w3, s3, q, two_q);
-        if (last) {
-          x0 = scale(x0);
-          x1 = scale(x1);
-          x2 = scale(x2);
-          x3 = scale(x3);
-        }
-        _mm512_storeu_si512(p + j, x0);
-        _mm512_storeu_si512(p + t + j, x1);
-        _mm512_storeu_si512(p + 2 * t + j, x2);
-        _mm512_storeu_si512(p + 3 * t + j, x3);
-      }
-    }
+  const __m512i w = _mm512_set1_epi64(static_cast<long long>(tables.inv_degree().value));
+  const __m512i wsh = _mm512_set1_epi64(static_cast<long long>(tables.inv_degree_shoup52()));
+  for (std::size_t i = 0; i < n; i += 8) {
+    const __m512i v = _mm512_loadu_si512(a + i);
+    _mm512_storeu_si512(a + i, reduce_once(mul_shoup52_lazy(v, w, wsh, q), q));
   }
 }
 

@@ -19,6 +19,7 @@
 #include "fhellm/he/linear_reference.h"
 #include "fhellm/he/prng.h"
 #include "fhellm/he/serialization.h"
+#include "fhellm/math/poly_arith.h"
 #include "fhellm/math/wide_int.h"
 
 namespace fhellm::he {
@@ -230,6 +231,31 @@ std::vector<std::int64_t> weight_coefficients(const LinearGeometry& geo, std::sp
     }
   }
   return p;
+}
+
+// One merge of the packing tree in coefficient form: even <- E + X^s O and
+// returns E - X^s O, in one pass per half of the negacyclic shift
+// ((X^s O)_j = O_{j-s} for j >= s, -O_{j-s+N} below), 0 < s < N.
+Ciphertext monomial_butterfly(const Context& ctx, Ciphertext& even, const Ciphertext& odd, std::size_t s) {
+  const std::size_t n = ctx.poly_degree();
+  Ciphertext diff(ctx, false);
+  for (int part = 0; part < 2; ++part) {
+    RnsPoly& e = part == 0 ? even.c0 : even.c1;
+    const RnsPoly& o = part == 0 ? odd.c0 : odd.c1;
+    RnsPoly& d = part == 0 ? diff.c0 : diff.c1;
+    for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+      const math::Modulus& q = ctx.modulus(i);
+      std::uint64_t* er = e.residues(i);
+      const std::uint64_t* orr = o.residues(i);
+      std::uint64_t* dr = d.residues(i);
+      // Coefficients j >= s: E_j +- O_{j-s}; j < s: E_j -+ O_{j-s+N}.
+      math::sub_mod(er + s, orr, dr + s, n - s, q);
+      math::add_mod(er, orr + n - s, dr, s, q);
+      math::add_mod(er + s, orr, er + s, n - s, q);
+      math::sub_mod(er, orr + n - s, er, s, q);
+    }
+  }
+  return diff;
 }
 
 // Runs f(i) for i < count on `threads` threads (the caller's included).
@@ -736,12 +762,12 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
           auto& odd = level[i + half];
           if (!even && !odd) return;
           if (!even) even = Ciphertext(ctx, false);
-          Ciphertext diff = *even;
+          Ciphertext diff;
           if (odd) {
-            ev.multiply_monomial_inplace(*odd, shift);
-            ev.add_inplace(*even, *odd);
-            ev.sub_inplace(diff, *odd);
+            diff = monomial_butterfly(ctx, *even, *odd, static_cast<std::size_t>(shift));
             odd.reset();
+          } else {
+            diff = *even;
           }
           ev.apply_galois_inplace(diff, gal, sk.galois);
           ev.add_inplace(*even, diff);

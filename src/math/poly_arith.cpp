@@ -7,6 +7,7 @@ namespace fhellm::math {
 
 void add_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept {
   const std::uint64_t m = q.value();
+  if (cpu_has_avx512ifma()) return add_mod_lanes_avx512(a, b, out, n, m);
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t s = a[i] + b[i];
     out[i] = s >= m ? s - m : s;
@@ -15,6 +16,7 @@ void add_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out,
 
 void sub_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept {
   const std::uint64_t m = q.value();
+  if (cpu_has_avx512ifma()) return sub_mod_lanes_avx512(a, b, out, n, m);
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t d = a[i] + m - b[i];
     out[i] = d >= m ? d - m : d;

@@ -6,6 +6,36 @@
 
 namespace fhellm::math {
 
+// (a + b) mod m as min(s, s - m): when s < m, s - m wraps above 2^63 > s.
+void add_mod_lanes_avx512(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                    std::uint64_t m) noexcept {
+  const __m512i vm = _mm512_set1_epi64(static_cast<long long>(m));
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m512i s = _mm512_add_epi64(_mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i));
+    _mm512_storeu_si512(out + i, _mm512_min_epu64(s, _mm512_sub_epi64(s, vm)));
+  }
+  for (; i < n; ++i) {
+    const std::uint64_t s = a[i] + b[i];
+    out[i] = s >= m ? s - m : s;
+  }
+}
+
+// (a - b) mod m as min(d, d + m): when a < b, d wraps high and d + m is the result.
+void sub_mod_lanes_avx512(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                    std::uint64_t m) noexcept {
+  const __m512i vm = _mm512_set1_epi64(static_cast<long long>(m));
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m512i d = _mm512_sub_epi64(_mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i));
+    _mm512_storeu_si512(out + i, _mm512_min_epu64(d, _mm512_add_epi64(d, vm)));
+  }
+  for (; i < n; ++i) {
+    const std::uint64_t d = a[i] + m - b[i];
+    out[i] = d >= m ? d - m : d;
+  }
+}
+
 void lift_signed_avx512(const std::int64_t* __restrict v, std::uint64_t q, std::uint64_t* __restrict out,
                         std::size_t n) noexcept {
   for (std::size_t j = 0; j < n; ++j) {

@@ -7,6 +7,11 @@
 
 namespace fhellm::math {
 
+// a, b < m < 2^63; out may alias a or b.
+void add_mod_lanes_avx512(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                    std::uint64_t m) noexcept;
+void sub_mod_lanes_avx512(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                    std::uint64_t m) noexcept;
 void lift_signed_avx512(const std::int64_t* v, std::uint64_t q, std::uint64_t* out, std::size_t n) noexcept;
 void multiply_accumulate_u64_avx512(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc,
                                     std::size_t n) noexcept;

@@ -14,6 +14,9 @@ namespace fhellm::he {
 // allocation per encryption.
 void expand_seed_into(const Context& context, const Seed& seed, RnsPoly& out);
 
+// e (centred binomial with the set's eta) in NTT form, drawn from `prng`.
+RnsPoly sample_error_ntt(const Context& context, Prng& prng);
+
 // The a_ij of a key switching key: `count` uniform NTT-form polys drawn in
 // order from one seed.
 std::vector<RnsPoly> expand_key_masks(const Context& context, const Seed& seed, std::size_t count);

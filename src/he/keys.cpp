@@ -21,7 +21,8 @@ RnsPoly ternary_to_ntt(const Context& context, std::span<const std::int8_t> coef
   return p;
 }
 
-// e (centred binomial) in NTT form, from `prng`.
+}  // namespace
+
 RnsPoly sample_error_ntt(const Context& context, Prng& prng) {
   const std::size_t n = context.poly_degree();
   std::vector<std::int64_t> e(n);
@@ -30,8 +31,6 @@ RnsPoly sample_error_ntt(const Context& context, Prng& prng) {
   to_ntt(p, context);
   return p;
 }
-
-}  // namespace
 
 SecretKey SecretKey::generate(const Context& context) {
   Prng prng(random_seed());

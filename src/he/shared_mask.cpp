@@ -15,19 +15,9 @@ namespace {
 constexpr std::uint8_t kMagic[4] = {'F', 'H', 'S', 'M'};
 constexpr std::uint16_t kVersion = 1;
 
-// e (centred binomial, the parameter set's eta) in NTT form.
-RnsPoly error_ntt(const Context& ctx, Prng& prng) {
-  const std::size_t n = ctx.poly_degree();
-  std::vector<std::int64_t> e(n);
-  prng.fill_centered_binomial(ctx.params().error_binomial_eta, e.data(), n);
-  RnsPoly p = RnsPoly::from_signed(ctx, e.data(), n);
-  to_ntt(p, ctx);
-  return p;
-}
-
 // e - a t for every prime (all NTT form).
 RnsPoly zero_body(const Context& ctx, const RnsPoly& a, const SecretKey& t, Prng& prng) {
-  RnsPoly b = error_ntt(ctx, prng);
+  RnsPoly b = sample_error_ntt(ctx, prng);
   const std::size_t n = ctx.poly_degree();
   for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
     const math::Modulus& q = ctx.modulus(i);

@@ -1,7 +1,9 @@
 #include "fhellm/hybrid/remote_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <thread>
 
 #include "fhellm/error.h"
 #include "fhellm/he/linear.h"
@@ -156,7 +158,7 @@ class RemoteLinearSession final : public RemoteSession {
 
 RemoteLinearService::RemoteLinearService(RemoteModelDescription description,
                                          std::vector<std::vector<std::int8_t>> weights)
-    : description_(std::move(description)) {
+    : description_(std::move(description)), max_call_threads_(std::max(1u, std::thread::hardware_concurrency())) {
   require(weights.size() == description_.linears.size(), ErrorCode::bad_artifact,
           "remote service: " + std::to_string(weights.size()) + " weight matrices for " +
               std::to_string(description_.linears.size()) + " layers");
@@ -192,7 +194,12 @@ Bytes RemoteLinearService::call(RemoteSession& session, std::span<const std::uin
               std::to_string(w.in()) + ", the upload is for " + std::to_string(info.shape.out) + " x " +
               std::to_string(info.shape.in));
   auto& s = dynamic_cast<RemoteLinearSession&>(session);
-  return he::linear_evaluate(payload, w, s.keys);
+  const unsigned active = ++calls_in_flight_;
+  struct Leave {
+    std::atomic<unsigned>& count;
+    ~Leave() { --count; }
+  } leave{calls_in_flight_};
+  return he::linear_evaluate(payload, w, s.keys, std::max(1u, max_call_threads_ / active));
 }
 
 void RemoteLinearService::prepare(std::uint32_t rows, he::LinearPrecision precision) const {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -88,10 +89,17 @@ class RemoteLinearService final : public RemoteService {
   // on the first such call.
   void prepare(std::uint32_t rows, he::LinearPrecision precision) const;
 
+  // Threads of one call: max_threads / (calls in flight), at least 1, so one
+  // client's token gets every core and many clients share them. Default:
+  // the hardware's thread count.
+  void set_max_call_threads(unsigned threads) noexcept { max_call_threads_ = threads == 0 ? 1 : threads; }
+
  private:
   RemoteModelDescription description_;
   Bytes description_bytes_;
   std::map<std::uint32_t, std::unique_ptr<he::EncodedWeights>> weights_;
+  unsigned max_call_threads_;
+  std::atomic<unsigned> calls_in_flight_{0};
 };
 
 }  // namespace fhellm::hybrid

@@ -46,9 +46,10 @@ struct Reader {
   std::size_t pos = 0;
   const char* what;
   void need(std::size_t n) const {
-    require(n <= in.size() - pos, ErrorCode::truncated,
-            std::string(what) + ": needs " + std::to_string(n) + " more bytes at offset " + std::to_string(pos) +
-                ", " + std::to_string(in.size() - pos) + " left");
+    // The message is built only on failure (this runs for every field).
+    if (n > in.size() - pos)
+      throw Error(ErrorCode::truncated, std::string(what) + ": needs " + std::to_string(n) + " more bytes at offset " +
+                                            std::to_string(pos) + ", " + std::to_string(in.size() - pos) + " left");
   }
   std::uint64_t le(int n) {
     need(n);
@@ -163,8 +164,9 @@ std::vector<std::uint64_t> read_values(Reader& r, std::size_t count, int width, 
   std::vector<std::uint64_t> v(count);
   unpack_bits(raw.data(), count, width, v.data());
   for (std::size_t i = 0; i < count; ++i)
-    require(v[i] < limit, ErrorCode::coefficient_out_of_range,
-            std::string(r.what) + ": coefficient " + std::to_string(i) + " out of range");
+    if (v[i] >= limit)
+      throw Error(ErrorCode::coefficient_out_of_range,
+                  std::string(r.what) + ": coefficient " + std::to_string(i) + " out of range");
   // Padding bits must be zero (canonical encoding).
   const std::size_t used_bits = count * static_cast<std::size_t>(width);
   if (used_bits % 8 != 0)

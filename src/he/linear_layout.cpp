@@ -117,9 +117,22 @@ std::optional<LinearGeometry::Cell> LinearGeometry::packed_cell(std::uint32_t g,
 }
 
 std::vector<std::uint32_t> LinearGeometry::used_positions(std::uint32_t g, std::uint32_t p) const {
+  // Ascending pos = u k_w + i with u = r T_w + t: enumerate the cells that
+  // exist (packed_cell's conditions) instead of testing all N positions.
   std::vector<std::uint32_t> out;
-  for (std::uint32_t pos = 0; pos < poly_degree; ++pos)
-    if (packed_cell(g, p, pos)) out.push_back(pos);
+  const std::uint64_t first_sparse = std::uint64_t{p} * chunk_width;
+  if (first_sparse >= sparse_per_group) return out;
+  const std::uint64_t sparse_left = sparse_per_group - first_sparse;
+  const std::uint32_t slots = poly_degree >> log_chunk;  // n_w T_w
+  for (std::uint32_t u = 0; u < slots; ++u) {
+    const std::uint32_t r = u / rows_per_ct, t = u % rows_per_ct;
+    if (std::uint64_t{g} * rows_per_ct + t >= shape.rows || r >= shape.out) continue;
+    // col = (first_sparse + i) * n_w + r < n  <=>  i < ceil((n - r) / n_w) - first_sparse.
+    const std::uint64_t cols = (std::uint64_t{shape.out} - r + outputs_per_poly - 1) / outputs_per_poly;
+    if (cols <= first_sparse) continue;
+    const std::uint64_t count = std::min<std::uint64_t>({chunk_width, sparse_left, cols - first_sparse});
+    for (std::uint64_t i = 0; i < count; ++i) out.push_back(static_cast<std::uint32_t>(u * chunk_width + i));
+  }
   return out;
 }
 

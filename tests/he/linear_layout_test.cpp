@@ -201,6 +201,18 @@ TEST(LinearLayout, UsedPositionsMatchCells) {
         EXPECT_TRUE(seen.insert({cell->row, cell->col}).second) << "cell seen twice";
       }
   EXPECT_EQ(seen.size(), 5u * 77u);  // every output exactly once
+  // The enumeration equals a scan of all positions with packed_cell.
+  for (const Case c : {Case{256, 16, 4, 5, 100, 77}, Case{64, 8, 8, 3, 20, 9}, Case{64, 64, 1, 1, 50, 200},
+                       Case{128, 4, 2, 7, 9, 1000}, Case{64, 16, 4, 1, 40, 3}}) {
+    const auto geo = LinearGeometry::make({c.rows, c.in, c.out}, c.n_poly, c.kw, c.tw);
+    for (std::uint32_t g = 0; g < geo.row_groups; ++g)
+      for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) {
+        std::vector<std::uint32_t> scan;
+        for (std::uint32_t pos = 0; pos < geo.poly_degree; ++pos)
+          if (geo.packed_cell(g, p, pos)) scan.push_back(pos);
+        EXPECT_EQ(geo.used_positions(g, p), scan) << c.n_poly << " " << c.kw << " " << c.tw << " g=" << g << " p=" << p;
+      }
+  }
 }
 
 TEST(LinearLayout, PlansHoldTheirNoiseBoundForTheLargestShapes) {

@@ -349,8 +349,9 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
 
 double linear_plan_score(const LinearPlan& plan) noexcept {
   // balanced: 1 MB per 0.8 s (the GPT-2 token budget), one byte is worth
-  // 0.8 us of server time; traffic: 4 us (linear_layout.h).
-  const double ms_per_byte = plan.objective == LinearObjective::traffic ? 4e-3 : 0.8e-3;
+  // 0.8 us of server time, i.e. 2.4 us of this model's time (it runs ~3x
+  // slow, see server_ms_model); traffic: 5x that (linear_layout.h).
+  const double ms_per_byte = plan.objective == LinearObjective::traffic ? 12e-3 : 2.4e-3;
   return static_cast<double>(plan.bytes_up() + plan.bytes_down()) * ms_per_byte + plan.server_ms_model();
 }
 

@@ -483,7 +483,7 @@ void Evaluator::apply_galois_inplace(Ciphertext& ct, std::uint64_t galois_elt, c
     for (std::size_t i = 0; i < k; ++i) {
       inverse_ntt(k0.residues(i), i);
       math::automorphism_coeff(ct.c0.residues(i), galois_elt, ctx.modulus(i).value(), t0.residues(i), n);
-      math::add_mod_fast(t0.residues(i), k0.residues(i), t0.residues(i), n, ctx.modulus(i).value());
+      math::add_mod(t0.residues(i), k0.residues(i), t0.residues(i), n, ctx.modulus(i));
     }
   }
   std::swap(ct.c0, t0);

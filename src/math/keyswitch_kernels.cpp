@@ -209,20 +209,6 @@ void permute_slots_add(const std::uint64_t* src, const std::uint32_t* perm, cons
   }
 }
 
-void add_mod_fast_reference(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
-                            std::uint64_t q) noexcept {
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t s = a[i] + b[i];
-    out[i] = s >= q ? s - q : s;
-  }
-}
-
-void add_mod_fast(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
-                  std::uint64_t q) noexcept {
-  if (cpu_has_avx512ifma()) return add_mod_avx512(a, b, out, n, q);
-  add_mod_fast_reference(a, b, out, n, q);
-}
-
 bool ntt32_available(const NttTables& tables) noexcept {
   return tables.modulus().value() < (std::uint64_t{1} << 30) && tables.poly_degree() >= 32 && cpu_has_avx512ifma();
 }

@@ -527,15 +527,4 @@ void dot_pair_reduce_u64_r32_avx512(const std::uint32_t* const* r, const std::ui
   }
 }
 
-void add_mod_avx512(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
-                    std::uint64_t q) noexcept {
-  const __m512i qv = set1(q);
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) store(out + i, reduce_once(_mm512_add_epi64(load(a + i), load(b + i)), qv));
-  for (; i < n; ++i) {
-    const std::uint64_t s = a[i] + b[i];
-    out[i] = s >= q ? s - q : s;
-  }
-}
-
 }  // namespace fhellm::math

@@ -51,7 +51,5 @@ void gadget_digit_lift_u32x2_avx512(const std::uint64_t* c, const GadgetShape& s
 void dot_pair_reduce_u64_r32_avx512(const std::uint32_t* const* r, const std::uint64_t* const* b,
                                     const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
                                     std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept;
-void add_mod_avx512(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
-                    std::uint64_t q) noexcept;
 
 }  // namespace fhellm::math

@@ -110,12 +110,6 @@ void automorphism_coeff_reference(const std::uint64_t* src, std::uint64_t galois
 void permute_slots_add(const std::uint64_t* src, const std::uint32_t* perm, const std::uint64_t* add,
                        std::uint64_t* dst, std::size_t n, std::uint64_t q) noexcept;
 
-// out[i] = (a[i] + b[i]) mod q for a[i], b[i] in [0, q); out may alias a or b.
-void add_mod_fast(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
-                  std::uint64_t q) noexcept;
-void add_mod_fast_reference(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
-                            std::uint64_t q) noexcept;
-
 // 32-bit pipeline for primes q < 2^30 (n2048_q54's 27-bit primes): digits,
 // forward NTT and accumulation on 32-bit words, 16 lanes per AVX-512 vector
 // (twice the IFMA kernel's 8), same values as the 64-bit path.

@@ -307,8 +307,7 @@ class HelperPool {
     std::uint64_t seen = 0;
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [&] { return stop_ || (generation_ != seen && id < wanted_); });
-      if (stop_) return;
+      wake_.wait(lock, [&] { return generation_ != seen && id < wanted_; });
       seen = generation_;
       const std::function<void()>* job = job_;
       lock.unlock();
@@ -323,7 +322,6 @@ class HelperPool {
   const std::function<void()>* job_ = nullptr;
   std::size_t wanted_ = 0, remaining_ = 0;
   std::uint64_t generation_ = 0;
-  bool stop_ = false;
   const pid_t owner_ = getpid();
 };
 

@@ -154,17 +154,22 @@ struct ReduceSplit52 {
   __m512i qv, two_q, mv, r52v, r52s;
 };
 
-}  // namespace
+// Digits stored in 64-bit or (32-bit pipeline) 32-bit words, widened on load.
+inline __m512i load_digits(const std::uint64_t* p) noexcept { return load(p); }
+inline __m512i load_digits(const std::uint32_t* p) noexcept {
+  return _mm512_maskz_cvtepu32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
 
-void dot_pair_reduce_u64_avx512(const std::uint64_t* const* r, const std::uint64_t* const* b,
-                                const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
-                                std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept {
+template <class Digit>
+void dot_pair_reduce_small(const Digit* const* r, const std::uint64_t* const* b, const std::uint64_t* const* a,
+                           std::size_t count, std::uint64_t* out0, std::uint64_t* out1, std::size_t n,
+                           std::uint64_t q) noexcept {
   const ReduceSmall reduce(q);
   std::size_t j = 0;
   for (; j + 8 <= n; j += 8) {
     __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
     for (std::size_t d = 0; d < count; ++d) {
-      const __m512i x = load(r[d] + j);
+      const __m512i x = load_digits(r[d] + j);
       s0 = _mm512_add_epi64(s0, mul_low32(x, load(b[d] + j)));
       s1 = _mm512_add_epi64(s1, mul_low32(x, load(a[d] + j)));
     }
@@ -174,12 +179,26 @@ void dot_pair_reduce_u64_avx512(const std::uint64_t* const* r, const std::uint64
   for (; j < n; ++j) {
     std::uint64_t s0 = 0, s1 = 0;
     for (std::size_t d = 0; d < count; ++d) {
-      s0 += r[d][j] * b[d][j];
-      s1 += r[d][j] * a[d][j];
+      s0 += std::uint64_t{r[d][j]} * b[d][j];
+      s1 += std::uint64_t{r[d][j]} * a[d][j];
     }
     out0[j] = s0 % q;
     out1[j] = s1 % q;
   }
+}
+
+}  // namespace
+
+void dot_pair_reduce_u64_avx512(const std::uint64_t* const* r, const std::uint64_t* const* b,
+                                const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                                std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept {
+  dot_pair_reduce_small(r, b, a, count, out0, out1, n, q);
+}
+
+void dot_pair_reduce_u64_r32_avx512(const std::uint32_t* const* r, const std::uint64_t* const* b,
+                                    const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                                    std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept {
+  dot_pair_reduce_small(r, b, a, count, out0, out1, n, q);
 }
 
 void dot_pair_reduce_split52_avx512(const std::uint64_t* const* r, const std::uint64_t* const* b,
@@ -500,31 +519,5 @@ void gadget_digit_lift_u32x2_avx512(const std::uint64_t* c, const GadgetShape& s
   }
 }
 
-void dot_pair_reduce_u64_r32_avx512(const std::uint32_t* const* r, const std::uint64_t* const* b,
-                                    const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
-                                    std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept {
-  const ReduceSmall reduce(q);
-  std::size_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
-    for (std::size_t d = 0; d < count; ++d) {
-      const __m512i x =
-          _mm512_maskz_cvtepu32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r[d] + j)));
-      s0 = _mm512_add_epi64(s0, mul_low32(x, load(b[d] + j)));
-      s1 = _mm512_add_epi64(s1, mul_low32(x, load(a[d] + j)));
-    }
-    store(out0 + j, reduce(s0));
-    store(out1 + j, reduce(s1));
-  }
-  for (; j < n; ++j) {
-    std::uint64_t s0 = 0, s1 = 0;
-    for (std::size_t d = 0; d < count; ++d) {
-      s0 += r[d][j] * b[d][j];
-      s1 += r[d][j] * a[d][j];
-    }
-    out0[j] = s0 % q;
-    out1[j] = s1 % q;
-  }
-}
 
 }  // namespace fhellm::math

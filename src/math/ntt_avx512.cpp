@@ -75,6 +75,13 @@ const SmallSpan& span(std::size_t t) {
   return t == 1 ? s1 : (t == 2 ? s2 : s4);
 }
 
+// The roots of one 16-value block: 8 fill the vector; fewer are read as a
+// 256-bit load (the span's permutation only uses the first `count`).
+inline __m512i load_roots(const std::uint64_t* p, std::size_t count) noexcept {
+  return count == 8 ? _mm512_loadu_si512(p)
+                    : _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
 }  // namespace
 
 void ntt_forward_ifma(std::uint64_t* a, const NttTables& tables) noexcept {
@@ -105,12 +112,8 @@ void ntt_forward_ifma(std::uint64_t* a, const NttTables& tables) noexcept {
     for (std::size_t start = 0; start < n; start += 16) {
       const std::size_t root0 = m + start / (2 * t);
       // roots_per_16 consecutive roots, spread over lanes.
-      const __m512i wr = roots_per_16 == 8 ? _mm512_loadu_si512(wv + root0)
-                                           : _mm512_castsi256_si512(_mm256_loadu_si256(
-                                                 reinterpret_cast<const __m256i*>(wv + root0)));
-      const __m512i sr = roots_per_16 == 8 ? _mm512_loadu_si512(ws + root0)
-                                           : _mm512_castsi256_si512(_mm256_loadu_si256(
-                                                 reinterpret_cast<const __m256i*>(ws + root0)));
+      const __m512i wr = load_roots(wv + root0, roots_per_16);
+      const __m512i sr = load_roots(ws + root0, roots_per_16);
       const __m512i w = _mm512_permutexvar_epi64(sp.root_spread, wr);
       const __m512i wsh = _mm512_permutexvar_epi64(sp.root_spread, sr);
       const __m512i va = _mm512_loadu_si512(a + start), vb = _mm512_loadu_si512(a + start + 8);
@@ -141,12 +144,8 @@ void ntt_inverse_ifma(std::uint64_t* a, const NttTables& tables) noexcept {
     const std::size_t roots_per_16 = 8 / t;
     for (std::size_t start = 0; start < n; start += 16) {
       const std::size_t root0 = h + start / (2 * t);
-      const __m512i wr = roots_per_16 == 8 ? _mm512_loadu_si512(wv + root0)
-                                           : _mm512_castsi256_si512(_mm256_loadu_si256(
-                                                 reinterpret_cast<const __m256i*>(wv + root0)));
-      const __m512i sr = roots_per_16 == 8 ? _mm512_loadu_si512(ws + root0)
-                                           : _mm512_castsi256_si512(_mm256_loadu_si256(
-                                                 reinterpret_cast<const __m256i*>(ws + root0)));
+      const __m512i wr = load_roots(wv + root0, roots_per_16);
+      const __m512i sr = load_roots(ws + root0, roots_per_16);
       const __m512i w = _mm512_permutexvar_epi64(sp.root_spread, wr);
       const __m512i wsh = _mm512_permutexvar_epi64(sp.root_spread, sr);
       const __m512i va = _mm512_loadu_si512(a + start), vb = _mm512_loadu_si512(a + start + 8);

@@ -101,18 +101,30 @@ void multiply_accumulate_pair_split52(const std::uint64_t* r, const std::uint64_
   multiply_accumulate_pair_split52_reference(r, b, a, acc0_lo, acc0_hi, acc1_lo, acc1_hi, n, assign);
 }
 
-void dot_pair_reduce_u64_reference(const std::uint64_t* const* r, const std::uint64_t* const* b,
-                                   const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
-                                   std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept {
+namespace {
+
+// Scalar multiply-reduce for digits in 64-bit or 32-bit words.
+template <class Digit>
+void dot_pair_reduce_scalar(const Digit* const* r, const std::uint64_t* const* b, const std::uint64_t* const* a,
+                            std::size_t count, std::uint64_t* out0, std::uint64_t* out1, std::size_t n,
+                            const Modulus& q) noexcept {
   for (std::size_t j = 0; j < n; ++j) {
     std::uint64_t s0 = 0, s1 = 0;
     for (std::size_t d = 0; d < count; ++d) {
-      s0 += r[d][j] * b[d][j];
-      s1 += r[d][j] * a[d][j];
+      s0 += std::uint64_t{r[d][j]} * b[d][j];
+      s1 += std::uint64_t{r[d][j]} * a[d][j];
     }
     out0[j] = q.reduce(s0);
     out1[j] = q.reduce(s1);
   }
+}
+
+}  // namespace
+
+void dot_pair_reduce_u64_reference(const std::uint64_t* const* r, const std::uint64_t* const* b,
+                                   const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                                   std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept {
+  dot_pair_reduce_scalar(r, b, a, count, out0, out1, n, q);
 }
 
 void dot_pair_reduce_u64(const std::uint64_t* const* r, const std::uint64_t* const* b,
@@ -275,15 +287,7 @@ void dot_pair_reduce_u64_r32(const std::uint32_t* const* r, const std::uint64_t*
                              const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
                              std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept {
   if (cpu_has_avx512ifma()) return dot_pair_reduce_u64_r32_avx512(r, b, a, count, out0, out1, n, q.value());
-  for (std::size_t j = 0; j < n; ++j) {
-    std::uint64_t s0 = 0, s1 = 0;
-    for (std::size_t d = 0; d < count; ++d) {
-      s0 += r[d][j] * b[d][j];
-      s1 += r[d][j] * a[d][j];
-    }
-    out0[j] = q.reduce(s0);
-    out1[j] = q.reduce(s1);
-  }
+  dot_pair_reduce_scalar(r, b, a, count, out0, out1, n, q);
 }
 
 }  // namespace fhellm::math

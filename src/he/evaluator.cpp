@@ -52,6 +52,18 @@ void Evaluator::negate_inplace(Ciphertext& a) const {
   }
 }
 
+void Evaluator::multiply_scalar_inplace(Ciphertext& a, const std::vector<std::uint64_t>& factor) const {
+  check_ciphertext(a, *context_, "multiply_scalar");
+  const Context& ctx = *context_;
+  require(factor.size() == ctx.moduli_count(), ErrorCode::invalid_argument, "multiply_scalar: one factor per prime");
+  const std::size_t n = ctx.poly_degree();
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+    require(factor[i] < ctx.modulus(i).value(), ErrorCode::invalid_argument, "multiply_scalar: factor not reduced");
+    math::multiply_scalar_mod(a.c0.residues(i), factor[i], a.c0.residues(i), n, ctx.modulus(i));
+    math::multiply_scalar_mod(a.c1.residues(i), factor[i], a.c1.residues(i), n, ctx.modulus(i));
+  }
+}
+
 void Evaluator::add(const Ciphertext& a, const Ciphertext& b, Ciphertext& out) const {
   out = a;
   add_inplace(out, b);

@@ -183,14 +183,17 @@ void write_values(Writer& w, const std::vector<std::uint64_t>& v, int width) {
   pack_bits(v.data(), v.size(), width, w.out.data() + start);
 }
 
-// Input plaintext scale per prime: Delta * k_w^-1 mod q_i.
+// Input plaintext scale per prime: Delta mod q_i (the trace's factor k_w is
+// undone on the server, see server_scale).
 std::vector<std::uint64_t> input_scale(const Context& ctx, const LinearPlan& plan) {
-  const Scale scale = Scale::from_plain_modulus(ctx, std::uint64_t{1} << plan.plain_bits);
+  return Scale::from_plain_modulus(ctx, std::uint64_t{1} << plan.plain_bits).delta_residues();
+}
+
+// inverse(v) mod q_i for every prime: the server's constants 2^-L (inputs) and
+// (k_w / 2^L)^-1 (weights), clear::input_scale and clear::weight_scale.
+std::vector<std::uint64_t> inverse_residues(const Context& ctx, std::uint64_t v) {
   std::vector<std::uint64_t> f(ctx.moduli_count());
-  for (std::size_t i = 0; i < f.size(); ++i) {
-    const math::Modulus& q = ctx.modulus(i);
-    f[i] = q.mul(scale.delta_residues()[i], q.inverse(plan.geo.chunk_width));
-  }
+  for (std::size_t i = 0; i < f.size(); ++i) f[i] = ctx.modulus(i).inverse(v);
   return f;
 }
 
@@ -492,16 +495,22 @@ std::shared_ptr<const EncodedWeights::Polys> EncodedWeights::polys(const LinearP
             for (const auto& f : clear::folded_weight_polys(geo, w_.data(), p, i, c)) emit(f);
     }
   };
+  // (k_w / 2^L)^-1: the rest of the trace's factor k_w (the inputs carry 2^-L).
+  const auto scale = inverse_residues(*ctx, geo.chunk_width >> geo.input_levels);
   std::shared_ptr<Polys> polys;
   if (PlaintextNtt32::supported(*ctx)) {
     std::vector<PlaintextNtt32> v;
     v.reserve(geo.weight_polys());
-    for_each_poly([&](const std::vector<std::int64_t>& f) { v.push_back(PlaintextNtt32::encode(*ctx, f.data(), f.size())); });
+    for_each_poly([&](const std::vector<std::int64_t>& f) {
+      v.push_back(PlaintextNtt32::encode_scaled(*ctx, f.data(), f.size(), scale));
+    });
     polys = std::make_shared<Polys>(std::move(v));
   } else {
     std::vector<PlaintextNtt> v;
     v.reserve(geo.weight_polys());
-    for_each_poly([&](const std::vector<std::int64_t>& f) { v.push_back(PlaintextNtt::encode(*ctx, f.data(), f.size())); });
+    for_each_poly([&](const std::vector<std::int64_t>& f) {
+      v.push_back(PlaintextNtt::encode_scaled(*ctx, f.data(), f.size(), scale));
+    });
     polys = std::make_shared<Polys>(std::move(v));
   }
   std::lock_guard<std::mutex> lock(mutex_);
@@ -749,6 +758,8 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
   std::vector<CiphertextAccumulator> accs;
   for (std::size_t t = 0; t < threads; ++t) accs.emplace_back(sk.context);
   std::atomic<std::size_t> acc_next{0};
+  // 2^-L before the input-side automorphisms (clear::input_scale).
+  const auto input_factor = inverse_residues(ctx, std::uint64_t{1} << geo.input_levels);
   for (std::uint32_t g = 0; g < geo.row_groups; ++g) {
     std::vector<Ciphertext> inputs;
     inputs.reserve(geo.chunks);
@@ -771,6 +782,7 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
         rebuild_body(ctx, read_values(r, n, plan.upload_bits, upload_modulus), plan.upload_bits, ct.c0);
       }
       to_ntt(ct.c0, ctx);
+      if (geo.input_levels > 0) ev.multiply_scalar_inplace(ct, input_factor);
       inputs.push_back(std::move(ct));
     }
     // Input side of the split point: sigma_mask(input_c), mask over the first

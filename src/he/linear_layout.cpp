@@ -287,16 +287,15 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
     tree += (m / std::exp2(j)) * std::exp2(2.0 * (plan.geo.log_chunk - j)) * v_ks;
   // Input side: sigma_h(in) carries up to L small-gadget key switches; it is
   // multiplied by a folded weight polynomial (2^L weight polys summed: worst
-  // case ||V||^2 <= 4^L * n_w k_w * 128^2), summed over 2^L automorphisms and
-  // C chunks, then amplified coherently by the remaining trace (k_w / 2^L)^2.
+  // case ||V||^2 <= 4^L * n_w k_w * 128^2) and summed over 2^L automorphisms
+  // and C chunks. The weights carry (k_w / 2^L)^-1, which cancels the factor
+  // of the remaining trace: the noise reaches the output as is.
   if (input_levels > 0) {
     const double in_digits = static_cast<double>(gadget_digit_count(ps, plan.input_decomposition_bits));
     const double v_in = in_digits * n * std::exp2(2.0 * plan.input_decomposition_bits) / 12.0 * 10.5;
     const double folded = std::exp2(2.0 * input_levels) * static_cast<double>(plan.geo.outputs_per_poly) *
                           chunk_width * 128.0 * 128.0;
-    const double rest = m / std::exp2(input_levels);
-    nz.input_side = static_cast<double>(plan.geo.chunks) * std::exp2(input_levels) * input_levels * v_in * folded *
-                    rest * rest;
+    nz.input_side = static_cast<double>(plan.geo.chunks) * std::exp2(input_levels) * input_levels * v_in * folded;
   }
   // Re-randomization adds u * e0 (u ternary, e0 the public encryption's error).
   nz.packing = tree + n * (2.0 / 3.0) * 10.5;
@@ -324,7 +323,8 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
 
   // Upload: fresh error (10.5) plus the body rounding (4^d / 12) on all N
   // coefficients, multiplied by each weight polynomial (up to n_w * k_w
-  // coefficients of |w| <= 128, per chunk) and by k_w in the trace.
+  // coefficients of |w| <= 128, per chunk). The trace multiplies it by k_w
+  // and the server's constants by k_w^-1 (linear_reference.h): no gain.
   // A sub-body upload has errors only on the k coefficients it sends (one
   // per input), and each useful coefficient reads exactly those.
   const double weight_terms =
@@ -333,7 +333,7 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
           : static_cast<double>(plan.geo.chunks) *
                 std::min<double>(static_cast<double>(plan.geo.outputs_per_poly) * chunk_width,
                                  static_cast<double>(shape.out) * chunk_width);
-  const double gain = m * m * weight_terms * 128.0 * 128.0;
+  const double gain = weight_terms * 128.0 * 128.0;
   const double left = budget - nz.packing - nz.input_side - nz.download_body - nz.download_mask - nz.flood;
   if (left <= gain * 10.5) return std::nullopt;
   const double round_var = left / gain - 10.5;

@@ -33,7 +33,6 @@ Poly multiply_monomial(const Poly& a, std::int64_t exponent, const math::Modulus
 
 Poly input_poly(const LinearGeometry& geo, const std::int32_t* x, std::uint32_t g, std::uint32_t c,
                 const math::Modulus& q) {
-  const std::uint64_t inv = q.inverse(geo.chunk_width);
   Poly p(geo.poly_degree, 0);
   for (std::uint32_t t = 0; t < geo.rows_per_ct; ++t) {
     const std::uint64_t row = std::uint64_t{g} * geo.rows_per_ct + t;
@@ -41,10 +40,18 @@ Poly input_poly(const LinearGeometry& geo, const std::int32_t* x, std::uint32_t 
     for (std::uint32_t j = 0; j < geo.chunk_width; ++j) {
       const std::uint64_t col = std::uint64_t{c} * geo.chunk_width + j;
       if (col >= geo.shape.in) break;
-      p[geo.input_coeff(t, j)] = q.mul(q.from_signed(x[row * geo.shape.in + col]), inv);
+      p[geo.input_coeff(t, j)] = q.from_signed(x[row * geo.shape.in + col]);
     }
   }
   return p;
+}
+
+std::uint64_t input_scale(const LinearGeometry& geo, const math::Modulus& q) {
+  return q.inverse(std::uint64_t{1} << geo.input_levels);
+}
+
+std::uint64_t weight_scale(const LinearGeometry& geo, const math::Modulus& q) {
+  return q.inverse(geo.chunk_width >> geo.input_levels);
 }
 
 std::vector<std::int64_t> weight_poly(const LinearGeometry& geo, const std::int8_t* w, std::uint32_t s,
@@ -170,7 +177,12 @@ std::vector<std::int64_t> linear_product(const LinearGeometry& geo, const std::i
   std::vector<std::int64_t> y(std::size_t{geo.shape.rows} * geo.shape.out, 0);
   for (std::uint32_t g = 0; g < geo.row_groups; ++g) {
     std::vector<Poly> inputs;
-    for (std::uint32_t c = 0; c < geo.chunks; ++c) inputs.push_back(input_poly(geo, x, g, c, q));
+    const std::uint64_t in_scale = input_scale(geo, q), w_scale = weight_scale(geo, q);
+    for (std::uint32_t c = 0; c < geo.chunks; ++c) {
+      Poly in = input_poly(geo, x, g, c, q);
+      for (auto& v : in) v = q.mul(v, in_scale);
+      inputs.push_back(std::move(in));
+    }
     // Input side of the split: sigma_mask(input_c) for every mask.
     const std::uint32_t masks = 1u << geo.input_levels;
     std::vector<std::vector<Poly>> rotated(geo.chunks);
@@ -184,7 +196,7 @@ std::vector<std::int64_t> linear_product(const LinearGeometry& geo, const std::i
           const auto folded = folded_weight_polys(geo, w, p, i, c);
           for (std::uint32_t b = 0; b < folded.size(); ++b) {
             Poly fp(geo.poly_degree);
-            for (std::size_t k = 0; k < fp.size(); ++k) fp[k] = q.from_signed(folded[b][k]);
+            for (std::size_t k = 0; k < fp.size(); ++k) fp[k] = q.mul(q.from_signed(folded[b][k]), w_scale);
             const Poly prod = math::negacyclic_multiply_schoolbook(rotated[c][b], fp, q);
             for (std::size_t k = 0; k < acc.size(); ++k) acc[k] = q.add(acc[k], prod[k]);
           }

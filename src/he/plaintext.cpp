@@ -63,6 +63,21 @@ PlaintextNtt PlaintextNtt::encode(const Context& context, const std::int8_t* coe
   return pt;
 }
 
+PlaintextNtt PlaintextNtt::encode_scaled(const Context& context, const std::int64_t* coeffs, std::size_t count,
+                                         const std::vector<std::uint64_t>& factor) {
+  require(factor.size() == context.moduli_count(), ErrorCode::invalid_argument,
+          "plaintext scale: one factor per prime expected");
+  PlaintextNtt pt = encode(context, coeffs, count);
+  // The NTT is linear: scaling the slots scales the polynomial.
+  for (std::size_t i = 0; i < context.moduli_count(); ++i) {
+    const math::Modulus& q = context.modulus(i);
+    require(factor[i] < q.value(), ErrorCode::invalid_argument, "plaintext scale: factor not reduced");
+    std::uint64_t* r = pt.poly_.residues(i);
+    for (std::size_t j = 0; j < context.poly_degree(); ++j) r[j] = q.mul(r[j], factor[i]);
+  }
+  return pt;
+}
+
 // ---- PlaintextNtt32 ---------------------------------------------------------
 
 namespace {
@@ -95,6 +110,12 @@ PlaintextNtt32 PlaintextNtt32::encode(const Context& context, const std::int64_t
 PlaintextNtt32 PlaintextNtt32::encode(const Context& context, const std::int8_t* coeffs, std::size_t count) {
   require_supported(context);
   return from(context, PlaintextNtt::encode(context, coeffs, count));
+}
+
+PlaintextNtt32 PlaintextNtt32::encode_scaled(const Context& context, const std::int64_t* coeffs, std::size_t count,
+                                             const std::vector<std::uint64_t>& factor) {
+  require_supported(context);
+  return from(context, PlaintextNtt::encode_scaled(context, coeffs, count, factor));
 }
 
 PlaintextNtt32 PlaintextNtt32::from(const Context& context, const PlaintextNtt& pt) {

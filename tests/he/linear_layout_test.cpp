@@ -10,6 +10,7 @@
 #include "fhellm/error.h"
 #include "fhellm/he/linear_layout.h"
 #include "fhellm/he/linear_reference.h"
+#include "fhellm/math/ntt.h"
 
 namespace fhellm::he {
 namespace {
@@ -98,8 +99,10 @@ TEST(LinearClearModel, SubBodyGarbageCancels) {
     std::vector<clear::Poly> leaves;
     // Inputs with garbage on every unsent coefficient.
     std::vector<clear::Poly> inputs;
+    const std::uint64_t in_scale = clear::input_scale(geo, kQ), w_scale = clear::weight_scale(geo, kQ);
     for (std::uint32_t ch = 0; ch < geo.chunks; ++ch) {
       clear::Poly in = clear::input_poly(geo, x.data(), 0, ch, kQ);
+      for (auto& v : in) v = kQ.mul(v, in_scale);
       const auto sent = geo.sent_positions(0, ch);
       const std::set<std::uint32_t> kept(sent.begin(), sent.end());
       for (std::uint32_t pos = 0; pos < geo.poly_degree; ++pos)
@@ -118,7 +121,7 @@ TEST(LinearClearModel, SubBodyGarbageCancels) {
             for (std::uint32_t a = 0; a < geo.poly_degree; ++a)
               for (std::uint32_t b = 0; b < geo.poly_degree; ++b) {
                 if (folded[mask][b] == 0) continue;
-                const std::uint64_t prod = kQ.mul(rotated[a], kQ.from_signed(folded[mask][b]));
+                const std::uint64_t prod = kQ.mul(rotated[a], kQ.mul(kQ.from_signed(folded[mask][b]), w_scale));
                 const std::uint32_t e = a + b;
                 auto& dst = entries[i][e % geo.poly_degree];
                 dst = e < geo.poly_degree ? kQ.add(dst, prod) : kQ.sub(dst, prod);
@@ -134,6 +137,61 @@ TEST(LinearClearModel, SubBodyGarbageCancels) {
                                                         : static_cast<std::int64_t>(v);
         ASSERT_EQ(centred, expect[std::size_t{cell->row} * c.out + cell->col]) << "pos " << pos;
       }
+    }
+  }
+}
+
+// The server's scaling constants (clear::input_scale, clear::weight_scale)
+// must undo the trace's factor k_w without amplifying what the input carries
+// besides x: an error e on every input coefficient (the upload rounding) must
+// reach each output as sum_j w_j e_j over the coefficients that output reads,
+// at most (chunks * n_w * k_w) * 128 * |e|, not k_w times that.
+TEST(LinearClearModel, UploadErrorIsNotAmplifiedByTheTrace) {
+  for (const Case c : {Case{64, 16, 1, 1, 40, 21, 0}, Case{64, 16, 1, 1, 40, 21, 2}, Case{64, 64, 1, 1, 50, 70, 3},
+                       Case{128, 32, 2, 2, 45, 9, 1}}) {
+    const auto geo = LinearGeometry::make({c.rows, c.in, c.out}, c.n_poly, c.kw, c.tw, c.levels);
+    std::mt19937_64 rng(c.in * 31 + c.out + c.levels);
+    const auto x = random_x(std::size_t{c.rows} * c.in, false, rng);
+    const auto w = random_w(std::size_t{c.out} * c.in, rng);
+    const std::vector<std::int8_t> w_max(w.size(), -128);
+    std::uniform_int_distribution<int> err(-1, 1);
+    const std::uint64_t in_scale = clear::input_scale(geo, kQ), w_scale = clear::weight_scale(geo, kQ);
+    for (const auto* weights : {&w, &w_max}) {
+      // y with an error of +-1 added to every input coefficient (used or not).
+      std::vector<std::int64_t> got(std::size_t{c.rows} * c.out, 0);
+      for (std::uint32_t g = 0; g < geo.row_groups; ++g) {
+        std::vector<clear::Poly> inputs;
+        for (std::uint32_t ch = 0; ch < geo.chunks; ++ch) {
+          clear::Poly in = clear::input_poly(geo, x.data(), g, ch, kQ);
+          for (auto& v : in) v = kQ.mul(kQ.add(v, kQ.from_signed(err(rng))), in_scale);
+          inputs.push_back(std::move(in));
+        }
+        for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) {
+          std::vector<clear::Poly> entries(geo.entries_per_packed(), clear::Poly(geo.poly_degree, 0));
+          for (std::uint32_t i = 0; i < geo.live_entries(p); ++i)
+            for (std::uint32_t ch = 0; ch < geo.chunks; ++ch) {
+              const auto folded = clear::folded_weight_polys(geo, weights->data(), p, i, ch);
+              for (std::uint32_t mask = 0; mask < folded.size(); ++mask) {
+                clear::Poly fp(geo.poly_degree);
+                for (std::size_t k = 0; k < fp.size(); ++k) fp[k] = kQ.mul(kQ.from_signed(folded[mask][k]), w_scale);
+                const clear::Poly rotated =
+                    clear::automorphism(inputs[ch], clear::input_galois_element(geo, mask), kQ);
+                const clear::Poly prod = math::negacyclic_multiply_schoolbook(rotated, fp, kQ);
+                for (std::size_t k = 0; k < prod.size(); ++k) entries[i][k] = kQ.add(entries[i][k], prod[k]);
+              }
+            }
+          const clear::Poly packed = clear::pack_tree(geo, std::move(entries), kQ);
+          for (std::uint32_t pos = 0; pos < geo.poly_degree; ++pos)
+            if (const auto cell = geo.packed_cell(g, p, pos))
+              got[std::size_t{cell->row} * c.out + cell->col] = kQ.to_centered(packed[pos]);
+        }
+      }
+      const auto expect = clear::matmul(c.rows, c.in, c.out, x.data(), weights->data());
+      const std::int64_t bound = std::int64_t{geo.chunks} * geo.outputs_per_poly * geo.chunk_width * 128;
+      std::int64_t largest = 0;
+      for (std::size_t i = 0; i < got.size(); ++i) largest = std::max(largest, std::abs(got[i] - expect[i]));
+      EXPECT_LE(largest, bound) << "k_w=" << c.kw << " L=" << c.levels;
+      EXPECT_GT(largest, 0) << "the error must reach the output (else the test checks nothing)";
     }
   }
 }

@@ -99,13 +99,13 @@ TEST(LinearProduct, ExactLargeInput) { EXPECT_EQ(run_case({1, 8192, 3}, LinearPr
 // (3072 -> 768), and the result is as exact. A header with an unknown
 // objective is refused.
 TEST(LinearProduct, TrafficObjectivePlansFewerBytes) {
-  const LinearShape s{1, 3072, 768};
+  const LinearShape s{1, 768, 2304};
   const LinearPlan balanced = plan_linear(s, LinearPrecision::standard, false);
   const LinearPlan traffic = plan_linear(s, LinearPrecision::standard, false, LinearObjective::traffic);
   EXPECT_EQ(traffic.objective, LinearObjective::traffic);
   EXPECT_LT(traffic.bytes_up() + traffic.bytes_down(), balanced.bytes_up() + balanced.bytes_down())
       << describe(balanced) << "\n" << describe(traffic);
-  for (const LinearShape t : {LinearShape{1, 768, 2304}, LinearShape{4, 100, 300}}) {
+  for (const LinearShape t : {LinearShape{1, 3072, 768}, LinearShape{4, 100, 300}}) {
     const LinearPlan b = plan_linear(t, LinearPrecision::standard, false);
     const LinearPlan f = plan_linear(t, LinearPrecision::standard, false, LinearObjective::traffic);
     EXPECT_LE(f.bytes_up() + f.bytes_down(), b.bytes_up() + b.bytes_down());

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "fhellm/he/ciphertext.h"
 #include "fhellm/he/context.h"
@@ -25,6 +26,10 @@ class Evaluator {
   void add_inplace(Ciphertext& a, const Ciphertext& b) const;
   void sub_inplace(Ciphertext& a, const Ciphertext& b) const;
   void negate_inplace(Ciphertext& a) const;
+  // a * c for a constant c of R_Q given by its residues (factor[i] < q_i),
+  // in either form: the phase is multiplied by c.
+  // @throws Error(invalid_argument) unless factor has one reduced value per prime.
+  void multiply_scalar_inplace(Ciphertext& a, const std::vector<std::uint64_t>& factor) const;
   void add(const Ciphertext& a, const Ciphertext& b, Ciphertext& out) const;
   void sub(const Ciphertext& a, const Ciphertext& b, Ciphertext& out) const;
 

@@ -62,7 +62,7 @@
 
 namespace fhellm::he {
 
-inline constexpr std::uint16_t kLinearFormatVersion = 2;
+inline constexpr std::uint16_t kLinearFormatVersion = 3;
 inline constexpr std::size_t kLinearHeaderBytes = 48;
 
 struct LinearSessionKeys {

@@ -17,8 +17,9 @@
 //     (r*T_w + t)*k_w holds y[g*T_w + t][s*n_w + r]; other coefficients garbage;
 //   packed ct (g, p), p < packed_per_group: sparse results s = p*k_w + i
 //     (i < k_w) packed by the trace tree: coefficient (r*T_w + t)*k_w + i holds
-//     k_w * y[g*T_w + t][(p*k_w + i)*n_w + r]. The client pre-scales its input
-//     by k_w^-1 mod Q, so the packed ct decrypts to y itself.
+//     k_w * y[g*T_w + t][(p*k_w + i)*n_w + r]. The server scales its inputs by
+//     2^-L and its weights by (k_w/2^L)^-1 mod Q (linear_reference.h), so the
+//     packed ct decrypts to y itself and no noise is amplified by the trace.
 #pragma once
 
 #include <cstddef>

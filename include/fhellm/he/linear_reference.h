@@ -22,13 +22,24 @@ Poly automorphism(const Poly& a, std::uint64_t galois_elt, const math::Modulus& 
 // a * X^e for any integer e.
 Poly multiply_monomial(const Poly& a, std::int64_t exponent, const math::Modulus& q);
 
-// The input polynomial of ct (g, c), already multiplied by k_w^-1 mod q.
-// x is T x k row-major.
+// The input polynomial of ct (g, c): x at its coefficients, zero elsewhere
+// (the client's message, unscaled). x is T x k row-major.
 Poly input_poly(const LinearGeometry& geo, const std::int32_t* x, std::uint32_t g, std::uint32_t c,
                 const math::Modulus& q);
 // The weight polynomial (s, c) as signed coefficients (length N). w is n x k row-major.
 std::vector<std::int64_t> weight_poly(const LinearGeometry& geo, const std::int8_t* w, std::uint32_t s,
                                       std::uint32_t c);
+// The trace of the packing tree multiplies the useful coefficients by k_w.
+// The server undoes that with two constants instead of the client scaling
+// its message by k_w^-1 (which would amplify the upload noise k_w times):
+// the input ciphertexts are multiplied by input_scale = 2^-L mod q before the
+// input-side automorphisms, the weight polynomials by weight_scale =
+// (k_w / 2^L)^-1 mod q. Noise entering before a scaling is scaled back by the
+// trace; noise entering after (input-side key switches) meets the inverse of
+// exactly the trace levels that follow it, so neither is amplified.
+std::uint64_t input_scale(const LinearGeometry& geo, const math::Modulus& q);
+std::uint64_t weight_scale(const LinearGeometry& geo, const math::Modulus& q);
+
 // Packing tree over the entries of one packed ct at level L = geo.input_levels
 // (k_w / 2^L of them; with L = 0 the sparse results; missing ones are zero).
 Poly pack_tree(const LinearGeometry& geo, std::vector<Poly> entries, const math::Modulus& q);

@@ -58,6 +58,11 @@ class PlaintextNtt {
   // each q_i and NTT-transformed. @throws Error(invalid_argument) when count > N.
   static PlaintextNtt encode(const Context& context, const std::int64_t* coeffs, std::size_t count);
   static PlaintextNtt encode(const Context& context, const std::int8_t* coeffs, std::size_t count);
+  // The same polynomial multiplied by a constant: factor[i] (mod q_i, one per
+  // prime, each < q_i), e.g. an inverse that only exists mod Q.
+  // @throws Error(invalid_argument) when count > N or factor has the wrong size.
+  static PlaintextNtt encode_scaled(const Context& context, const std::int64_t* coeffs, std::size_t count,
+                                    const std::vector<std::uint64_t>& factor);
 
   ParamId param_id() const noexcept { return poly_.param_id(); }
   const RnsPoly& poly() const noexcept { return poly_; }  // NTT form
@@ -78,6 +83,8 @@ class PlaintextNtt32 {
   // is >= 2^32.
   static PlaintextNtt32 encode(const Context& context, const std::int64_t* coeffs, std::size_t count);
   static PlaintextNtt32 encode(const Context& context, const std::int8_t* coeffs, std::size_t count);
+  static PlaintextNtt32 encode_scaled(const Context& context, const std::int64_t* coeffs, std::size_t count,
+                                      const std::vector<std::uint64_t>& factor);
   // Narrowing copy of an NTT-form plaintext.
   // @throws Error(invalid_argument) when a prime is >= 2^32,
   // Error(parameter_mismatch) when `pt` was made for another context.

@@ -15,14 +15,15 @@ using namespace fhellm::math;
 
 namespace {
 
-enum Kernel { kReference = 0, kAvx2 = 1, kIfma = 2 };
+// kAvx2U32: the 32-bit kernels on uint32 words (q < 2^30); kDispatch: ntt_forward / ntt_inverse.
+enum Kernel { kReference = 0, kAvx2 = 1, kIfma = 2, kAvx2U32 = 3, kDispatch = 4 };
 
 template <bool Forward>
 void BM_Ntt(benchmark::State& state) {
   const std::size_t n = static_cast<std::size_t>(state.range(0));
   const int bits = static_cast<int>(state.range(1));
   const auto kernel = static_cast<Kernel>(state.range(2));
-  if ((kernel == kAvx2 && !cpu_has_avx2()) || (kernel == kIfma && !cpu_has_avx512ifma())) {
+  if (((kernel == kAvx2 || kernel == kAvx2U32) && !cpu_has_avx2()) || (kernel == kIfma && !cpu_has_avx512ifma())) {
     state.SkipWithError("kernel not supported by this CPU");
     return;
   }
@@ -31,7 +32,20 @@ void BM_Ntt(benchmark::State& state) {
   std::mt19937_64 rng(1);
   std::vector<std::uint64_t> a(n);
   for (auto& v : a) v = rng() % q.value();
+  std::vector<std::uint32_t> a32(a.begin(), a.end());
   for (auto _ : state) {
+    if (kernel == kAvx2U32) {
+      if (Forward) ntt_forward_u32_avx2(a32.data(), *tables.tables32());
+      else ntt_inverse_u32_avx2(a32.data(), *tables.tables32());
+      benchmark::DoNotOptimize(a32.data());
+      continue;
+    }
+    if (kernel == kDispatch) {
+      if (Forward) ntt_forward(a.data(), tables);
+      else ntt_inverse(a.data(), tables);
+      benchmark::DoNotOptimize(a.data());
+      continue;
+    }
     if (Forward) {
       if (kernel == kIfma) ntt_forward_ifma(a.data(), tables);
       else if (kernel == kAvx2) ntt_forward_avx2(a.data(), tables);
@@ -43,7 +57,8 @@ void BM_Ntt(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(a.data());
   }
-  state.SetLabel(std::string(kernel == kIfma ? "ifma" : (kernel == kAvx2 ? "avx2" : "reference")) + " q=" +
+  static const char* const names[] = {"reference", "avx2", "ifma", "avx2-u32", "dispatch"};
+  state.SetLabel(std::string(names[kernel]) + " q=" +
                  std::to_string(bits) + "b");
 }
 
@@ -52,7 +67,7 @@ void NttArgs(benchmark::internal::Benchmark* b) {
     b->Args({4096, 55, kernel});
   }
   for (std::int64_t n : {2048, 8192, 16384}) b->Args({n, 55, kAvx2});
-  b->Args({2048, 27, kAvx2});
+  for (int kernel : {kReference, kAvx2, kAvx2U32, kDispatch}) b->Args({2048, 27, kernel});
   // IFMA needs q < 2^50.
   for (int kernel : {kReference, kAvx2, kIfma}) b->Args({4096, 50, kernel});
   b->Args({2048, 27, kIfma});

@@ -31,6 +31,24 @@ std::size_t gadget_digit_count(const ParameterSet& ps, int w) {
   return digits;
 }
 
+// Values carried at each width by one call (the byte padding of each record
+// aside): upload body values, reply body values, reply mask values.
+struct WidthCounts {
+  double upload = 0, body = 0, mask = 0;
+};
+WidthCounts width_counts(const LinearPlan& plan) {
+  const LinearGeometry& geo = plan.geo;
+  WidthCounts c;
+  for (std::uint32_t g = 0; g < geo.row_groups; ++g)
+    for (std::uint32_t ch = 0; ch < geo.chunks; ++ch)
+      c.upload += static_cast<double>(geo.sub_body() ? geo.sent_positions(g, ch).size() : geo.poly_degree);
+  for (std::uint32_t g = 0; g < geo.row_groups; ++g)
+    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) c.body += static_cast<double>(geo.used_positions(g, p).size());
+  const std::size_t masks = plan.shared_mask ? (geo.packed_cts() + 1) / 2 : geo.packed_cts();
+  c.mask = static_cast<double>(masks) * geo.poly_degree;
+  return c;
+}
+
 }  // namespace
 
 std::string_view linear_precision_name(LinearPrecision p) noexcept {
@@ -169,7 +187,15 @@ int linear_decomposition_bits(ParamId id) noexcept {
   return id == ParamId::n4096_q108 ? 36 : parameter_set(id).default_decomposition_bits;
 }
 
-double LinearNoise::bound() const { return z * std::sqrt(total()); }
+double LinearNoise::bound() const {
+  // Every term is (strictly) sub-Gaussian with its variance as proxy, so
+  // z * sqrt(total) bounds the sum except with probability 2 exp(-z^2/2).
+  // The body rounding is also bounded by body_bound outright, which is the
+  // better bound when it dominates.
+  const double gaussian = z * std::sqrt(total());
+  if (body_bound <= 0) return gaussian;
+  return std::min(gaussian, body_bound + z * std::sqrt(total() - download_body));
+}
 
 std::int64_t linear_max_abs_output(std::uint32_t in, bool input_signed) noexcept {
   return static_cast<std::int64_t>(in) * (input_signed ? 128 : 255) * 128;
@@ -304,19 +330,6 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   plan.shared_mask = linear_shared_mask_available(id) && plan.geo.packed_cts() >= 2;
   if (plan.shared_mask) nz.packing += 2 * v_ks;
 
-  // Download moduli: a quarter of the budget each for body and mask rounding.
-  const double s_norm2 = 2.0 * n / 3.0;  // E ||s||^2 for a uniform ternary secret
-  auto pick_bits = [&](double var_per_step2) {
-    // smallest b with var_per_step2 * (q / 2^b)^2 / 12 <= budget / 8
-    const double b = std::log2(q * std::sqrt(var_per_step2 / 12.0 / (budget / 8)));
-    return std::max(2, std::min(std::min(q_bits, 60), static_cast<int>(std::ceil(b))));
-  };
-  plan.body_bits = pick_bits(1.0);
-  plan.mask_bits = pick_bits(s_norm2);
-  const double body_step = q / std::exp2(plan.body_bits);
-  const double mask_step = q / std::exp2(plan.mask_bits);
-  nz.download_body = body_step * body_step / 12.0;
-  nz.download_mask = mask_step * mask_step / 12.0 * s_norm2;
   // Flooding for circuit privacy: uniform in [-F, F], variance F^2 / 3.
   nz.flood = budget / 8;
   plan.flood_bound = std::floor(std::sqrt(3.0 * nz.flood));
@@ -334,14 +347,49 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
                 std::min<double>(static_cast<double>(plan.geo.outputs_per_poly) * chunk_width,
                                  static_cast<double>(shape.out) * chunk_width);
   const double gain = weight_terms * 128.0 * 128.0;
-  const double left = budget - nz.packing - nz.input_side - nz.download_body - nz.download_mask - nz.flood;
-  if (left <= gain * 10.5) return std::nullopt;
-  const double round_var = left / gain - 10.5;
-  int d = static_cast<int>(std::floor(0.5 * std::log2(round_var * 12.0)));
-  d = std::min(d, q_bits - 8);
-  d = std::max(d, std::max(0, q_bits - 60));  // the wire carries at most 60 bits per value
-  plan.upload_drop_bits = d;
-  plan.upload_bits = q_bits - d;
+
+  // Widths: the (body, mask, upload) bits with the fewest bytes whose noise
+  // holds the bound. Each value's width buys a variance proportional to
+  // 4^-bits, so the cheap widths are the ones carried by few values (the
+  // mask of a 768-output reply is worth less than its 768 bodies).
+  const double s_norm2 = 2.0 * n / 3.0;  // E ||s||^2 for a uniform ternary secret
+  const double fixed = nz.packing + nz.input_side + nz.flood;
+  const WidthCounts counts = width_counts(plan);
+  const int max_bits = std::min(q_bits, 60);  // the wire carries at most 60 bits per value
+  double best_bits = std::numeric_limits<double>::infinity();
+  for (int b = 2; b <= max_bits; ++b) {
+    const double body_step = q / std::exp2(b);
+    const double v_body = body_step * body_step / 12.0;
+    for (int mb = 2; mb <= max_bits; ++mb) {
+      const double mask_step = q / std::exp2(mb);
+      const double v_mask = mask_step * mask_step / 12.0 * s_norm2;
+      // Largest upload variance either form of the bound admits (LinearNoise::bound).
+      double left = budget - v_body - v_mask - fixed;
+      if (nz.allowed > body_step / 2) {
+        const double rest = (nz.allowed - body_step / 2) / nz.z;
+        left = std::max(left, rest * rest - v_mask - fixed);
+      }
+      if (left <= gain * 10.5) continue;
+      int d = static_cast<int>(std::floor(0.5 * std::log2((left / gain - 10.5) * 12.0)));
+      d = std::min(d, q_bits - 8);
+      d = std::max(d, std::max(0, q_bits - 60));
+      const double bits = counts.upload * (q_bits - d) + counts.body * b + counts.mask * mb;
+      if (bits < best_bits) {
+        best_bits = bits;
+        plan.body_bits = b;
+        plan.mask_bits = mb;
+        plan.upload_drop_bits = d;
+      }
+    }
+  }
+  if (!std::isfinite(best_bits)) return std::nullopt;
+  plan.upload_bits = q_bits - plan.upload_drop_bits;
+  const double body_step = q / std::exp2(plan.body_bits);
+  const double mask_step = q / std::exp2(plan.mask_bits);
+  nz.download_body = body_step * body_step / 12.0;
+  nz.body_bound = body_step / 2;
+  nz.download_mask = mask_step * mask_step / 12.0 * s_norm2;
+  const int d = plan.upload_drop_bits;
   nz.upload = gain * (10.5 + (d > 0 ? std::exp2(2.0 * d) / 12.0 : 0.0));
   if (nz.bound() > nz.allowed) return std::nullopt;
   return plan;

@@ -10,6 +10,8 @@
 
 #include "fhellm/math/cpu_features.h"
 #include "keyswitch_kernels_simd.h"
+#include "ntt32_simd.h"
+#include "poly_arith_simd.h"
 
 namespace fhellm::math {
 
@@ -162,6 +164,7 @@ void reduce_u64_fast_reference(const std::uint64_t* acc, std::uint64_t* out, std
 
 void reduce_u64_fast(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept {
   if (q.value() < (std::uint64_t{1} << 32) && cpu_has_avx512ifma()) return reduce_u64_small_avx512(acc, out, n, q.value());
+  if (q.value() < (std::uint64_t{1} << 30) && cpu_has_avx2()) return reduce_u64_small_avx2(acc, out, n, q.value());
   reduce_u64_fast_reference(acc, out, n, q);
 }
 
@@ -222,33 +225,10 @@ void permute_slots_add(const std::uint64_t* src, const std::uint32_t* perm, cons
 }
 
 bool ntt32_available(const NttTables& tables) noexcept {
-  return tables.modulus().value() < (std::uint64_t{1} << 30) && tables.poly_degree() >= 32 && cpu_has_avx512ifma();
+  return tables.tables32() != nullptr && tables.poly_degree() >= 32 && (cpu_has_avx512ifma() || cpu_has_avx2());
 }
 
-const NttTables32& ntt_tables32(const NttTables& tables) {
-  static std::mutex mutex;
-  static std::map<std::tuple<std::uint64_t, std::size_t, std::uint64_t>, std::unique_ptr<NttTables32>> cache;
-  const auto key = std::make_tuple(tables.modulus().value(), tables.poly_degree(), tables.root());
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& slot = cache[key];
-  if (!slot) {
-    auto t = std::make_unique<NttTables32>();
-    t->n = tables.poly_degree();
-    t->q = static_cast<std::uint32_t>(tables.modulus().value());
-    for (std::uint64_t w : tables.forward_values()) {
-      t->roots.push_back(static_cast<std::uint32_t>(w));
-      t->roots_shoup.push_back(static_cast<std::uint32_t>((w << 32) / t->q));
-    }
-    for (std::uint64_t w : tables.inverse_values()) {
-      t->inv_roots.push_back(static_cast<std::uint32_t>(w));
-      t->inv_roots_shoup.push_back(static_cast<std::uint32_t>((w << 32) / t->q));
-    }
-    t->inv_n = static_cast<std::uint32_t>(tables.inv_degree().value);
-    t->inv_n_shoup = static_cast<std::uint32_t>((std::uint64_t{t->inv_n} << 32) / t->q);
-    slot = std::move(t);
-  }
-  return *slot;
-}
+const NttTables32& ntt_tables32(const NttTables& tables) { return *tables.tables32(); }
 
 void ntt_forward_u32_reference(std::uint32_t* values, const NttTables& tables) noexcept {
   thread_local std::vector<std::uint64_t> wide;
@@ -257,13 +237,19 @@ void ntt_forward_u32_reference(std::uint32_t* values, const NttTables& tables) n
   std::copy(wide.begin(), wide.end(), values);
 }
 
+// Callers check ntt32_available().
 void ntt_forward_u32(std::uint32_t* values, const NttTables32& tables) noexcept {
-  // Callers check ntt32_available(); the AVX-512 kernel is the only build.
-  ntt_forward_u32_avx512(values, tables);
+  if (cpu_has_avx512ifma()) return ntt_forward_u32_avx512(values, tables);
+  ntt_forward_u32_avx2(values, tables);
 }
 
 void ntt_inverse_via32(std::uint64_t* values, const NttTables32& tables) noexcept {
-  ntt_inverse_via32_avx512(values, tables);  // callers check ntt32_available()
+  if (cpu_has_avx512ifma()) return ntt_inverse_via32_avx512(values, tables);
+  thread_local std::vector<std::uint32_t> scratch;
+  scratch.resize(tables.n);
+  narrow_u64_to_u32_avx2(values, scratch.data(), tables.n);
+  ntt_inverse_u32_avx2(scratch.data(), tables);
+  widen_u32_to_u64_avx2(scratch.data(), values, tables.n);
 }
 
 void gadget_digit_lift_u32(const std::uint64_t* c, const GadgetDigit& g, std::uint64_t q_dst, std::uint32_t* out,
@@ -280,6 +266,10 @@ void gadget_digit_lift_u32_multi(const std::uint64_t* c, const GadgetDigit& g, c
   if (count == 2 && cpu_has_avx512ifma()) {
     return gadget_digit_lift_u32x2_avx512(c, gadget_shape(g), g.q_src, q_dst, out, n);
   }
+  constexpr std::uint64_t k30 = std::uint64_t{1} << 30;
+  if (count == 2 && cpu_has_avx2() && g.q_src < k30 && q_dst[0] < k30 && q_dst[1] < k30) {
+    return gadget_digit_lift_u32x2_avx2(c, gadget_shape(g), g.q_src, q_dst, out, n);
+  }
   for (std::size_t l = 0; l < count; ++l) gadget_digit_lift_u32(c, g, q_dst[l], out[l], n);
 }
 
@@ -287,6 +277,9 @@ void dot_pair_reduce_u64_r32(const std::uint32_t* const* r, const std::uint64_t*
                              const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
                              std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept {
   if (cpu_has_avx512ifma()) return dot_pair_reduce_u64_r32_avx512(r, b, a, count, out0, out1, n, q.value());
+  if (cpu_has_avx2() && q.value() < (std::uint64_t{1} << 30)) {
+    return dot_pair_reduce_u64_r32_avx2(r, b, a, count, out0, out1, n, q.value());
+  }
   dot_pair_reduce_scalar(r, b, a, count, out0, out1, n, q);
 }
 

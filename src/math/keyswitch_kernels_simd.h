@@ -1,5 +1,5 @@
-// AVX-512 builds of the key-switch kernels (keyswitch_kernels_avx512.cpp),
-// called by the dispatchers in keyswitch_kernels.cpp when cpu_has_avx512ifma().
+// SIMD builds of the key-switch kernels (keyswitch_kernels_avx512.cpp and
+// _avx2.cpp), called by the dispatchers in keyswitch_kernels.cpp.
 #pragma once
 
 #include <cstddef>
@@ -51,5 +51,12 @@ void gadget_digit_lift_u32x2_avx512(const std::uint64_t* c, const GadgetShape& s
 void dot_pair_reduce_u64_r32_avx512(const std::uint32_t* const* r, const std::uint64_t* const* b,
                                     const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
                                     std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept;
+
+// AVX2 builds (keyswitch_kernels_avx2.cpp), for q_src, q_dst, q < 2^30.
+void gadget_digit_lift_u32x2_avx2(const std::uint64_t* c, const GadgetShape& s, std::uint64_t q_src,
+                                  const std::uint64_t* q_dst, std::uint32_t* const* out, std::size_t n) noexcept;
+void dot_pair_reduce_u64_r32_avx2(const std::uint32_t* const* r, const std::uint64_t* const* b,
+                                  const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                                  std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept;
 
 }  // namespace fhellm::math

@@ -5,8 +5,39 @@
 #include "fhellm/error.h"
 #include "fhellm/math/cpu_features.h"
 #include "fhellm/math/primes.h"
+#include "ntt32_simd.h"
 
 namespace fhellm::math {
+
+void fill_lane_twiddles32(NttTables32& t) {
+  const std::size_t n = t.n;
+  // Lane l of group g at span T holds the twiddle of the block its x lane belongs to.
+  auto fill = [&](const std::vector<std::uint32_t>& roots, const std::vector<std::uint32_t>& shoup, int span,
+                  std::vector<std::uint32_t>& w, std::vector<std::uint32_t>& ws) {
+    const std::size_t blocks = n / (2 * span);  // root index base m (forward) or h (inverse)
+    static constexpr int order4[8] = {0, 0, 0, 0, 1, 1, 1, 1};
+    static constexpr int order2[8] = {0, 0, 2, 2, 1, 1, 3, 3};
+    static constexpr int order1[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+    const int* order = span == 4 ? order4 : span == 2 ? order2 : order1;
+    const std::size_t per_group = 16 / (2 * span);  // blocks per 16 values
+    for (std::size_t g = 0; g < n / 16; ++g)
+      for (int l = 0; l < 8; ++l) {
+        const std::size_t block = g * per_group + static_cast<std::size_t>(order[l]);
+        w.push_back(roots[blocks + block]);
+        ws.push_back(shoup[blocks + block]);
+      }
+  };
+  t.lane_fwd.assign(3, {});
+  t.lane_fwd_shoup.assign(3, {});
+  t.lane_inv.assign(3, {});
+  t.lane_inv_shoup.assign(3, {});
+  if (n < 16) return;
+  const int spans[3] = {4, 2, 1};
+  for (int k = 0; k < 3; ++k) {
+    fill(t.roots, t.roots_shoup, spans[k], t.lane_fwd[k], t.lane_fwd_shoup[k]);
+    fill(t.inv_roots, t.inv_roots_shoup, spans[k], t.lane_inv[k], t.lane_inv_shoup[k]);
+  }
+}
 
 NttTables::NttTables(std::size_t poly_degree, const Modulus& q) : n_(poly_degree), q_(q) {
   require(poly_degree >= 2 && poly_degree <= (std::size_t{1} << 17) && (poly_degree & (poly_degree - 1)) == 0,
@@ -42,6 +73,22 @@ NttTables::NttTables(std::size_t poly_degree, const Modulus& q) : n_(poly_degree
       inv_shoup52_[i] = shoup52(inv_values_[i]);
     }
     inv_n_shoup52_ = shoup52(inv_n_.value);
+  }
+  if (q.value() < (std::uint64_t{1} << 30)) {
+    auto t = std::make_shared<NttTables32>();
+    t->n = n_;
+    t->q = static_cast<std::uint32_t>(q.value());
+    auto shoup32 = [&](std::uint64_t w) { return static_cast<std::uint32_t>((w << 32) / q.value()); };
+    for (std::size_t i = 0; i < n_; ++i) {
+      t->roots.push_back(static_cast<std::uint32_t>(fwd_values_[i]));
+      t->roots_shoup.push_back(shoup32(fwd_values_[i]));
+      t->inv_roots.push_back(static_cast<std::uint32_t>(inv_values_[i]));
+      t->inv_roots_shoup.push_back(shoup32(inv_values_[i]));
+    }
+    t->inv_n = static_cast<std::uint32_t>(inv_n_.value);
+    t->inv_n_shoup = shoup32(inv_n_.value);
+    fill_lane_twiddles32(*t);
+    tables32_ = std::move(t);
   }
 }
 
@@ -96,9 +143,31 @@ void ntt_inverse_reference(std::uint64_t* a, const NttTables& tables) noexcept {
   for (std::size_t i = 0; i < n; ++i) a[i] = mul_shoup(a[i], inv_n, q);
 }
 
+namespace {
+
+// The 32-bit AVX2 kernels on a 64-bit array: narrowed into a scratch buffer
+// (values < q < 2^30), transformed, widened back.
+template <bool Forward>
+void ntt_via32_avx2(std::uint64_t* values, const NttTables32& t) noexcept {
+  thread_local std::vector<std::uint32_t> scratch;
+  scratch.resize(t.n);
+  narrow_u64_to_u32_avx2(values, scratch.data(), t.n);
+  if constexpr (Forward) ntt_forward_u32_avx2(scratch.data(), t);
+  else ntt_inverse_u32_avx2(scratch.data(), t);
+  widen_u32_to_u64_avx2(scratch.data(), values, t.n);
+}
+
+bool use_avx2_u32(const NttTables& tables) noexcept {
+  return tables.tables32() != nullptr && tables.poly_degree() >= 16 && cpu_has_avx2();
+}
+
+}  // namespace
+
 void ntt_forward(std::uint64_t* values, const NttTables& tables) noexcept {
   if (tables.supports_ifma() && tables.poly_degree() >= 16 && cpu_has_avx512ifma()) {
     ntt_forward_ifma(values, tables);
+  } else if (use_avx2_u32(tables)) {
+    ntt_via32_avx2<true>(values, *tables.tables32());
   } else if (cpu_has_avx2()) {
     ntt_forward_avx2(values, tables);
   } else {
@@ -109,6 +178,8 @@ void ntt_forward(std::uint64_t* values, const NttTables& tables) noexcept {
 void ntt_inverse(std::uint64_t* values, const NttTables& tables) noexcept {
   if (tables.supports_ifma() && tables.poly_degree() >= 16 && cpu_has_avx512ifma()) {
     ntt_inverse_ifma(values, tables);
+  } else if (use_avx2_u32(tables)) {
+    ntt_via32_avx2<false>(values, *tables.tables32());
   } else if (cpu_has_avx2()) {
     ntt_inverse_avx2(values, tables);
   } else {

@@ -8,6 +8,7 @@ namespace fhellm::math {
 void add_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept {
   const std::uint64_t m = q.value();
   if (cpu_has_avx512ifma()) return add_mod_lanes_avx512(a, b, out, n, m);
+  if (cpu_has_avx2() && m < (std::uint64_t{1} << 62)) return add_mod_lanes_avx2(a, b, out, n, m);
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t s = a[i] + b[i];
     out[i] = s >= m ? s - m : s;
@@ -17,6 +18,7 @@ void add_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out,
 void sub_mod(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept {
   const std::uint64_t m = q.value();
   if (cpu_has_avx512ifma()) return sub_mod_lanes_avx512(a, b, out, n, m);
+  if (cpu_has_avx2() && m < (std::uint64_t{1} << 62)) return sub_mod_lanes_avx2(a, b, out, n, m);
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t d = a[i] + m - b[i];
     out[i] = d >= m ? d - m : d;
@@ -68,6 +70,7 @@ void lift_signed(const std::int64_t* v, std::uint64_t q, std::uint64_t* out, std
 void multiply_accumulate_u64(const std::uint64_t* __restrict a, const std::uint64_t* __restrict b,
                              std::uint64_t* __restrict acc, std::size_t n) noexcept {
   if (cpu_has_avx512ifma()) return multiply_accumulate_u64_avx512(a, b, acc, n);
+  if (cpu_has_avx2()) return multiply_accumulate_u64_avx2(a, b, acc, n);
   for (std::size_t i = 0; i < n; ++i) {
     // Operands are < 2^32: the 32x32 multiply is exact (vpmuludq).
     acc[i] += static_cast<std::uint64_t>(static_cast<std::uint32_t>(a[i])) * static_cast<std::uint32_t>(b[i]);
@@ -77,6 +80,7 @@ void multiply_accumulate_u64(const std::uint64_t* __restrict a, const std::uint6
 void multiply_accumulate_u64_u32(const std::uint64_t* __restrict a, const std::uint32_t* __restrict b,
                                  std::uint64_t* __restrict acc, std::size_t n) noexcept {
   if (cpu_has_avx512ifma()) return multiply_accumulate_u64_u32_avx512(a, b, acc, n);
+  if (cpu_has_avx2()) return multiply_accumulate_u64_u32_avx2(a, b, acc, n);
   for (std::size_t i = 0; i < n; ++i) acc[i] += static_cast<std::uint64_t>(static_cast<std::uint32_t>(a[i])) * b[i];
 }
 
@@ -84,6 +88,7 @@ void multiply_accumulate_pair_u64_u32(const std::uint64_t* __restrict a0, const 
                                       const std::uint32_t* __restrict b, std::uint64_t* __restrict acc0,
                                       std::uint64_t* __restrict acc1, std::size_t n) noexcept {
   if (cpu_has_avx512ifma()) return multiply_accumulate_pair_u64_u32_avx512(a0, a1, b, acc0, acc1, n);
+  if (cpu_has_avx2()) return multiply_accumulate_pair_u64_u32_avx2(a0, a1, b, acc0, acc1, n);
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t w = b[i];
     acc0[i] += static_cast<std::uint64_t>(static_cast<std::uint32_t>(a0[i])) * w;
@@ -113,6 +118,9 @@ void reduce_split52(const std::uint64_t* acc_lo, const std::uint64_t* acc_hi, st
 }
 
 void reduce_u64(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, const Modulus& q) noexcept {
+  if (q.value() < (std::uint64_t{1} << 30) && cpu_has_avx2() && !cpu_has_avx512ifma()) {
+    return reduce_u64_small_avx2(acc, out, n, q.value());
+  }
   for (std::size_t i = 0; i < n; ++i) out[i] = q.reduce(acc[i]);
 }
 

@@ -21,6 +21,21 @@ void multiply_accumulate_pair_u64_u32_avx512(const std::uint64_t* a0, const std:
                                              const std::uint32_t* b, std::uint64_t* acc0, std::uint64_t* acc1,
                                              std::size_t n) noexcept;
 
+// AVX2 builds (poly_arith_avx2.cpp), called when cpu_has_avx2() and not the
+// AVX-512 ones. Products take the low 32 bits of each operand (vpmuludq).
+void add_mod_lanes_avx2(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                        std::uint64_t m) noexcept;
+void sub_mod_lanes_avx2(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* out, std::size_t n,
+                        std::uint64_t m) noexcept;
+void multiply_accumulate_u64_avx2(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc,
+                                  std::size_t n) noexcept;
+void multiply_accumulate_u64_u32_avx2(const std::uint64_t* a, const std::uint32_t* b, std::uint64_t* acc,
+                                      std::size_t n) noexcept;
+void multiply_accumulate_pair_u64_u32_avx2(const std::uint64_t* a0, const std::uint64_t* a1, const std::uint32_t* b,
+                                           std::uint64_t* acc0, std::uint64_t* acc1, std::size_t n) noexcept;
+// out[i] = acc[i] mod q for any 64-bit acc[i], q < 2^30.
+void reduce_u64_small_avx2(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, std::uint64_t q) noexcept;
+
 // Requires AVX-512 IFMA and a[i], b[i] < 2^52.
 void multiply_accumulate_split52_ifma(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc_lo,
                                       std::uint64_t* acc_hi, std::size_t n) noexcept;

@@ -157,7 +157,7 @@ TEST(KeySwitchKernels, DotPairReduceIsExact) {
 
 TEST(KeySwitchKernels, ReductionsAreExact) {
   std::mt19937_64 rng(43);
-  for (std::uint64_t qv : {std::uint64_t{3}, std::uint64_t{134176769}, std::uint64_t{4294967291},
+  for (std::uint64_t qv : {std::uint64_t{3}, std::uint64_t{134176769}, (std::uint64_t{1} << 30) - 35, std::uint64_t{4294967291},
                            std::uint64_t{68718821377}, (std::uint64_t{1} << 50) - 27}) {
     const Modulus q(qv);
     for (std::size_t n : kSizes) {

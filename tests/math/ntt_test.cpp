@@ -100,6 +100,39 @@ TEST_P(NttTest, Avx2MatchesReference) {
   }
 }
 
+// The 32-bit AVX2 kernels (q < 2^30, N >= 16): primes of 17 to 30 bits, the
+// largest ones stressing the 4q < 2^32 lazy range; random, all q - 1 and
+// delta inputs.
+TEST(Ntt, Avx2U32MatchesReference) {
+  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "CPU has no AVX2";
+  for (std::size_t n : {16u, 32u, 64u, 256u, 2048u, 4096u, 16384u}) {
+    for (int bits : {17, 27, 29, 30}) {
+      const Modulus q(generate_ntt_primes(bits, 1, n)[0]);
+      ASSERT_LT(q.value(), std::uint64_t{1} << 30);
+      const NttTables tables(n, q);
+      ASSERT_NE(tables.tables32(), nullptr);
+      std::mt19937_64 rng(n * 17 + bits);
+      for (int it = 0; it < 3; ++it) {
+        auto a = random_poly(n, q.value(), rng);
+        if (it == 1) std::fill(a.begin(), a.end(), q.value() - 1);
+        if (it == 2) {
+          std::fill(a.begin(), a.end(), 0);
+          a[n - 1] = 1;
+        }
+        std::vector<std::uint32_t> b(a.begin(), a.end());
+        ntt_forward_reference(a.data(), tables);
+        ntt_forward_u32_avx2(b.data(), *tables.tables32());
+        ASSERT_EQ(a, std::vector<std::uint64_t>(b.begin(), b.end())) << "forward n=" << n << " bits=" << bits;
+        ntt_inverse_reference(a.data(), tables);
+        ntt_inverse_u32_avx2(b.data(), *tables.tables32());
+        ASSERT_EQ(a, std::vector<std::uint64_t>(b.begin(), b.end())) << "inverse n=" << n << " bits=" << bits;
+      }
+    }
+  }
+  const NttTables wide(2048, Modulus(generate_ntt_primes(31, 1, 2048)[0]));
+  EXPECT_EQ(wide.tables32(), nullptr);  // q >= 2^30: no 32-bit copy
+}
+
 TEST_P(NttTest, Avx512IfmaMatchesReference) {
   const auto [n, bits] = GetParam();
   if (!cpu_has_avx512ifma()) GTEST_SKIP() << "CPU has no AVX-512 IFMA (or SIMD disabled)";

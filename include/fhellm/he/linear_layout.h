@@ -152,9 +152,11 @@ struct LinearNoise {
   double download_body = 0;
   double download_mask = 0;
   double flood = 0;
+  double body_bound = 0;        // |body rounding| <= this, outright (half a step of 2^body_bits)
   double total() const noexcept { return upload + packing + input_side + download_body + download_mask + flood; }
   double allowed = 0;           // largest |noise| that keeps the documented floor (phase units)
-  double bound() const;         // z * sqrt(total())
+  // min(z * sqrt(total()), body_bound + z * sqrt(total() - download_body))
+  double bound() const;
 };
 
 // A full plan: geometry, parameter set and every parameter of the protocol.

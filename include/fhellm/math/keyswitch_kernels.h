@@ -111,18 +111,11 @@ void permute_slots_add(const std::uint64_t* src, const std::uint32_t* perm, cons
                        std::uint64_t* dst, std::size_t n, std::uint64_t q) noexcept;
 
 // 32-bit pipeline for primes q < 2^30 (n2048_q54's 27-bit primes): digits,
-// forward NTT and accumulation on 32-bit words, 16 lanes per AVX-512 vector
-// (twice the IFMA kernel's 8), same values as the 64-bit path.
-struct NttTables32 {
-  std::size_t n = 0;
-  std::uint32_t q = 0;
-  std::vector<std::uint32_t> roots, roots_shoup;  // forward_values() and floor(w 2^32 / q)
-  std::vector<std::uint32_t> inv_roots, inv_roots_shoup;  // inverse_values() and theirs
-  std::uint32_t inv_n = 0, inv_n_shoup = 0;                // N^-1 mod q and its constant
-};
-// True when the 32-bit pipeline applies: q < 2^30, N >= 32 and AVX-512.
+// forward NTT and accumulation on 32-bit words (NttTables32, ntt.h), 16 lanes
+// per AVX-512 vector or 8 per AVX2 vector, same values as the 64-bit path.
+// True when the 32-bit pipeline applies: q < 2^30, N >= 32 and AVX2 or AVX-512.
 bool ntt32_available(const NttTables& tables) noexcept;
-// Cached per (q, N, root); thread-safe. Requires q < 2^30.
+// The tables' 32-bit copy (NttTables::tables32()). Requires q < 2^30.
 const NttTables32& ntt_tables32(const NttTables& tables);
 // Forward NTT of ntt.h on 32-bit words (inputs in [0, q), outputs as
 // ntt_forward's). The _reference version goes through ntt_forward_reference.

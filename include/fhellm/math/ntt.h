@@ -17,11 +17,25 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "fhellm/math/modulus.h"
 
 namespace fhellm::math {
+
+// The twiddles of a table for primes q < 2^30 in 32-bit words, with 32-bit
+// Shoup constants floor(w 2^32 / q), for the 32-bit kernels (all values < 4q
+// fit a word). lane_* hold the twiddles of the spans 4, 2, 1 in the lane order
+// of the AVX2 kernels (ntt32_avx2.cpp); empty for N < 16.
+struct NttTables32 {
+  std::size_t n = 0;
+  std::uint32_t q = 0;
+  std::vector<std::uint32_t> roots, roots_shoup;          // forward_values() and their constants
+  std::vector<std::uint32_t> inv_roots, inv_roots_shoup;  // inverse_values() and theirs
+  std::uint32_t inv_n = 0, inv_n_shoup = 0;               // N^-1 mod q and its constant
+  std::vector<std::vector<std::uint32_t>> lane_fwd, lane_fwd_shoup, lane_inv, lane_inv_shoup;
+};
 
 class NttTables {
  public:
@@ -48,6 +62,8 @@ class NttTables {
   const std::vector<std::uint64_t>& inverse_shoup52() const noexcept { return inv_shoup52_; }
   std::uint64_t inv_degree_shoup52() const noexcept { return inv_n_shoup52_; }
   bool supports_ifma() const noexcept { return !fwd_shoup52_.empty(); }
+  // The 32-bit copy for q < 2^30; nullptr otherwise.
+  const NttTables32* tables32() const noexcept { return tables32_.get(); }
 
  private:
   std::size_t n_;
@@ -59,6 +75,7 @@ class NttTables {
   ShoupConstant inv_n_;
   std::vector<std::uint64_t> fwd_values_, fwd_shoup52_, inv_values_, inv_shoup52_;
   std::uint64_t inv_n_shoup52_ = 0;
+  std::shared_ptr<const NttTables32> tables32_;
 };
 
 // In-place transforms. Input and output in [0, q); `values` has N entries.
@@ -72,6 +89,11 @@ void ntt_inverse_reference(std::uint64_t* values, const NttTables& tables) noexc
 // AVX2 kernels; call only when cpu_has_avx2(). Same contract, same results.
 void ntt_forward_avx2(std::uint64_t* values, const NttTables& tables) noexcept;
 void ntt_inverse_avx2(std::uint64_t* values, const NttTables& tables) noexcept;
+
+// AVX2 kernels on 32-bit words for q < 2^30 and N >= 16 (tables.tables32()):
+// same contract on uint32 arrays, and the same results.
+void ntt_forward_u32_avx2(std::uint32_t* values, const NttTables32& tables) noexcept;
+void ntt_inverse_u32_avx2(std::uint32_t* values, const NttTables32& tables) noexcept;
 
 // AVX-512 IFMA kernels (52-bit multiply-add, 8 lanes); call only when
 // cpu_has_avx512ifma() and tables.supports_ifma() (q < 2^50) and N >= 16.

@@ -1,0 +1,72 @@
+// AVX2 builds of the 32-bit key-switch kernels (see keyswitch_kernels.h),
+// for CPUs without AVX-512: digits on 32-bit lanes, products with vpmuludq
+// into 64-bit accumulators, reduction by Reduce64 (simd_avx2.h).
+#include "keyswitch_kernels_simd.h"
+#include "ntt32_simd.h"
+#include "simd_avx2.h"
+
+namespace fhellm::math {
+
+using namespace avx2;
+
+void gadget_digit_lift_u32x2_avx2(const std::uint64_t* c, const GadgetShape& s, std::uint64_t q_src,
+                                  const std::uint64_t* q_dst, std::uint32_t* const* out, std::size_t n) noexcept {
+  // q_src < 2^30: the centred residue plus the offset H (< 2^(w (L-1)) < q_src)
+  // stays below 2^31, so everything runs on signed 32-bit lanes.
+  const __m256i half_q = _mm256_set1_epi32(static_cast<int>(s.half_q));
+  const __m256i qs = _mm256_set1_epi32(static_cast<int>(q_src));
+  const __m256i qd0 = _mm256_set1_epi32(static_cast<int>(q_dst[0]));
+  const __m256i qd1 = _mm256_set1_epi32(static_cast<int>(q_dst[1]));
+  const __m256i offset = _mm256_set1_epi32(static_cast<int>(s.offset));
+  const __m256i mask = _mm256_set1_epi32(static_cast<int>(s.mask));
+  const __m256i half = _mm256_set1_epi32(static_cast<int>(s.half));
+  const __m128i shift = _mm_cvtsi32_si128(s.shift);
+  const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256i lo = _mm256_permutevar8x32_epi32(load(c + j), pick);
+    const __m256i hi = _mm256_permutevar8x32_epi32(load(c + j + 4), pick);
+    __m256i x = _mm256_permute2x128_si256(lo, hi, 0x20);
+    x = _mm256_sub_epi32(x, _mm256_and_si256(_mm256_cmpgt_epi32(x, half_q), qs));
+    __m256i d = _mm256_sra_epi32(_mm256_add_epi32(x, offset), shift);
+    if (!s.top) d = _mm256_sub_epi32(_mm256_and_si256(d, mask), half);
+    const __m256i neg = _mm256_cmpgt_epi32(_mm256_setzero_si256(), d);
+    store(out[0] + j, _mm256_add_epi32(d, _mm256_and_si256(neg, qd0)));
+    store(out[1] + j, _mm256_add_epi32(d, _mm256_and_si256(neg, qd1)));
+  }
+  for (; j < n; ++j) {
+    const std::int64_t x = c[j] > s.half_q ? static_cast<std::int64_t>(c[j] - q_src) : static_cast<std::int64_t>(c[j]);
+    const std::int64_t v = (x + s.offset) >> s.shift;
+    const std::int64_t d = s.top ? v : static_cast<std::int64_t>(static_cast<std::uint64_t>(v) & s.mask) - s.half;
+    out[0][j] = static_cast<std::uint32_t>(static_cast<std::uint64_t>(d) + (d < 0 ? q_dst[0] : 0));
+    out[1][j] = static_cast<std::uint32_t>(static_cast<std::uint64_t>(d) + (d < 0 ? q_dst[1] : 0));
+  }
+}
+
+void dot_pair_reduce_u64_r32_avx2(const std::uint32_t* const* r, const std::uint64_t* const* b,
+                                  const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
+                                  std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept {
+  const Reduce64 reduce(q);
+  std::size_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+    for (std::size_t d = 0; d < count; ++d) {
+      const __m256i x = load_u32x4(r[d] + j);
+      s0 = _mm256_add_epi64(s0, _mm256_mul_epu32(x, load(b[d] + j)));
+      s1 = _mm256_add_epi64(s1, _mm256_mul_epu32(x, load(a[d] + j)));
+    }
+    store(out0 + j, reduce(s0));
+    store(out1 + j, reduce(s1));
+  }
+  for (; j < n; ++j) {
+    std::uint64_t s0 = 0, s1 = 0;
+    for (std::size_t d = 0; d < count; ++d) {
+      s0 += std::uint64_t{r[d][j]} * b[d][j];
+      s1 += std::uint64_t{r[d][j]} * a[d][j];
+    }
+    out0[j] = s0 % q;
+    out1[j] = s1 % q;
+  }
+}
+
+}  // namespace fhellm::math

@@ -39,11 +39,11 @@ struct WidthCounts {
 WidthCounts width_counts(const LinearPlan& plan) {
   const LinearGeometry& geo = plan.geo;
   WidthCounts c;
-  for (std::uint32_t g = 0; g < geo.row_groups; ++g)
-    for (std::uint32_t ch = 0; ch < geo.chunks; ++ch)
-      c.upload += static_cast<double>(geo.sub_body() ? geo.sent_positions(g, ch).size() : geo.poly_degree);
-  for (std::uint32_t g = 0; g < geo.row_groups; ++g)
-    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) c.body += static_cast<double>(geo.used_positions(g, p).size());
+  // Every input value is sent once (sub-body) or every input ct whole; every
+  // output value comes back exactly once (LinearLayout tests).
+  const double rows = geo.shape.rows;
+  c.upload = geo.sub_body() ? rows * geo.shape.in : static_cast<double>(geo.input_cts()) * geo.poly_degree;
+  c.body = rows * geo.shape.out;
   const std::size_t masks = plan.shared_mask ? (geo.packed_cts() + 1) / 2 : geo.packed_cts();
   c.mask = static_cast<double>(masks) * geo.poly_degree;
   return c;
@@ -154,6 +154,23 @@ std::vector<std::uint32_t> LinearGeometry::used_positions(std::uint32_t g, std::
   return out;
 }
 
+std::size_t LinearGeometry::used_count(std::uint32_t g, std::uint32_t p) const noexcept {
+  // The same enumeration as used_positions, counting instead of listing.
+  const std::uint64_t first_sparse = std::uint64_t{p} * chunk_width;
+  if (first_sparse >= sparse_per_group) return 0;
+  const std::uint64_t sparse_left = sparse_per_group - first_sparse;
+  const std::uint32_t slots = poly_degree >> log_chunk;
+  std::size_t total = 0;
+  for (std::uint32_t u = 0; u < slots; ++u) {
+    const std::uint32_t r = u / rows_per_ct, t = u % rows_per_ct;
+    if (std::uint64_t{g} * rows_per_ct + t >= shape.rows || r >= shape.out) continue;
+    const std::uint64_t cols = (std::uint64_t{shape.out} - r + outputs_per_poly - 1) / outputs_per_poly;
+    if (cols <= first_sparse) continue;
+    total += std::min<std::uint64_t>({chunk_width, sparse_left, cols - first_sparse});
+  }
+  return total;
+}
+
 std::vector<std::uint32_t> LinearGeometry::sent_positions(std::uint32_t g, std::uint32_t c) const {
   std::vector<std::uint32_t> out;
   if (!sub_body()) {
@@ -184,6 +201,9 @@ bool linear_shared_mask_available(ParamId id) noexcept { return id == ParamId::n
 int linear_decomposition_bits(ParamId id) noexcept {
   // n4096_q108 has 2^60 of headroom above any noise of the packing tree
   // (exact plans need < 2^80): one digit per 36-bit prime halves its keys.
+  // n2048_q54: 14 bits, two digits per 27-bit prime (the tree noise of one
+  // node per level leaves room for it in the default precision).
+  if (id == ParamId::n2048_q54) return 14;
   return id == ParamId::n4096_q108 ? 36 : parameter_set(id).default_decomposition_bits;
 }
 
@@ -205,7 +225,10 @@ std::size_t LinearPlan::bytes_up() const noexcept {
   std::size_t bytes = 48;
   for (std::uint32_t g = 0; g < geo.row_groups; ++g)
     for (std::uint32_t c = 0; c < geo.chunks; ++c) {
-      const std::size_t sent = geo.sub_body() ? geo.sent_positions(g, c).size() : geo.poly_degree;
+      // Sub-body: one value per input of the group's rows and the chunk's columns.
+      const std::size_t rows = std::min<std::size_t>(geo.rows_per_ct, geo.shape.rows - std::size_t{g} * geo.rows_per_ct);
+      const std::size_t cols = std::min<std::size_t>(geo.chunk_width, geo.shape.in - std::size_t{c} * geo.chunk_width);
+      const std::size_t sent = geo.sub_body() ? rows * cols : geo.poly_degree;
       bytes += 32 + (sent * static_cast<std::size_t>(upload_bits) + 7) / 8;
     }
   return bytes;
@@ -216,8 +239,7 @@ std::size_t LinearPlan::bytes_down() const noexcept {
   // Used body positions of packed ct p: identical for every full row group;
   // a partial last group is counted as full (an upper bound).
   std::vector<std::size_t> used(geo.packed_per_group, 0);
-  for (std::uint32_t p = 0; p < geo.packed_per_group; ++p)
-    for (std::uint32_t pos = 0; pos < n; ++pos) used[p] += geo.packed_cell(0, p, pos).has_value();
+  for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) used[p] = geo.used_count(0, p);
   const std::size_t mask = packed_bytes(n, mask_bits);
   std::size_t bytes = 48;
   const std::size_t total = geo.packed_cts();
@@ -290,7 +312,6 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   const int q_bits = static_cast<int>(std::ceil(lq));
   const double q = std::exp2(lq);
   const double n = static_cast<double>(ps.poly_degree);
-  const double m = static_cast<double>(chunk_width);
   const double delta = q / std::exp2(plan.plain_bits);
   if (delta < 4) return std::nullopt;
 
@@ -306,11 +327,13 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   // uniform in [-2^(w-1), 2^(w-1)) (variance 4^w/12) and e binomial (10.5).
   const double digits = static_cast<double>(gadget_digit_count(ps, plan.decomposition_bits));
   const double v_ks = digits * n * std::exp2(2.0 * plan.decomposition_bits) / 12.0 * 10.5;
-  // Tree: a node of level j (k_w/2^j of them) is doubled (at worst, in
+  // Tree: the key switch of a level-j node reaches only that node's own packed
+  // coefficients (one node per level reaches a given coefficient, test
+  // PackTreeKeepsEachEntryInItsOwnCoefficients), doubled (at worst, in
   // variance x4) by each of the l - j later levels.
   double tree = 0;
   for (int j = input_levels + 1; j <= plan.geo.log_chunk; ++j)
-    tree += (m / std::exp2(j)) * std::exp2(2.0 * (plan.geo.log_chunk - j)) * v_ks;
+    tree += std::exp2(2.0 * (plan.geo.log_chunk - j)) * v_ks;
   // Input side: sigma_h(in) carries up to L small-gadget key switches; it is
   // multiplied by a folded weight polynomial (2^L weight polys summed: worst
   // case ||V||^2 <= 4^L * n_w k_w * 128^2) and summed over 2^L automorphisms

@@ -84,6 +84,45 @@ TEST(LinearClearModel, PackTreeLeavesNoGarbageAndScalesByKw) {
     }
 }
 
+// What the noise model (LinearNoise::packing) assumes of the tree: anything
+// added to tree entry i at level L (key-switch noise of that level, or any
+// polynomial) reaches only the packed coefficients of entry i, those
+// congruent to i mod k_w / 2^L, multiplied by at most 2^(levels left): one
+// entry per level reaches a given coefficient, not all of them.
+TEST(LinearClearModel, PackTreeKeepsEachEntryInItsOwnCoefficients) {
+  std::mt19937_64 rng(11);
+  std::uniform_int_distribution<int> small(-50, 50);
+  for (const Case c : {Case{64, 16, 1, 1, 16, 64, 0}, Case{64, 16, 1, 1, 16, 64, 2}, Case{128, 32, 1, 1, 32, 128, 1},
+                       Case{128, 128, 1, 1, 128, 128, 3}}) {
+    const auto geo = LinearGeometry::make({c.rows, c.in, c.out}, c.n_poly, c.kw, c.tw, c.levels);
+    const std::uint32_t entries = geo.entries_per_packed();
+    const std::int64_t gain = std::int64_t{1} << (geo.log_chunk - geo.input_levels);
+    for (std::uint32_t i = 0; i < entries; ++i) {
+      std::vector<clear::Poly> level(entries);
+      clear::Poly z(geo.poly_degree);
+      std::int64_t largest = 0;
+      for (auto& v : z) {
+        const int e = small(rng);
+        largest = std::max<std::int64_t>(largest, std::abs(e));
+        v = kQ.from_signed(e);
+      }
+      level[i] = z;
+      const clear::Poly out = clear::pack_tree(geo, std::move(level), kQ);
+      bool reached = false;
+      for (std::uint32_t pos = 0; pos < geo.poly_degree; ++pos) {
+        const std::int64_t v = kQ.to_centered(out[pos]);
+        if (pos % entries != i) {
+          ASSERT_EQ(v, 0) << "entry " << i << " reached coefficient " << pos << " (L=" << c.levels << ")";
+        } else {
+          ASSERT_LE(std::abs(v), gain * largest) << "entry " << i << " pos " << pos;
+          reached = reached || v != 0;
+        }
+      }
+      EXPECT_TRUE(reached);
+    }
+  }
+}
+
 // Sub-body upload (n_w = 1): the server sets every body coefficient the
 // client does not send to zero, so the input polynomial carries arbitrary
 // garbage there. The packed results must not depend on it: products read only
@@ -269,6 +308,7 @@ TEST(LinearLayout, UsedPositionsMatchCells) {
         for (std::uint32_t pos = 0; pos < geo.poly_degree; ++pos)
           if (geo.packed_cell(g, p, pos)) scan.push_back(pos);
         EXPECT_EQ(geo.used_positions(g, p), scan) << c.n_poly << " " << c.kw << " " << c.tw << " g=" << g << " p=" << p;
+        EXPECT_EQ(geo.used_count(g, p), scan.size());
       }
   }
 }

@@ -134,6 +134,8 @@ struct LinearGeometry {
   std::optional<Cell> packed_cell(std::uint32_t g, std::uint32_t p, std::uint32_t pos) const noexcept;
   // Coefficients of packed ct (g, p) that hold outputs, ascending.
   std::vector<std::uint32_t> used_positions(std::uint32_t g, std::uint32_t p) const;
+  // used_positions(g, p).size(), in O(n_w T_w) instead of O(N).
+  std::size_t used_count(std::uint32_t g, std::uint32_t p) const noexcept;
 
   // Galois element of packing level j = 1..log_chunk: X -> X^(1 + 2N 2^(j-1) / k_w).
   std::uint64_t level_galois_element(int level) const noexcept {

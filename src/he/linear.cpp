@@ -22,6 +22,7 @@
 #include "fhellm/he/linear_reference.h"
 #include "fhellm/he/prng.h"
 #include "fhellm/he/serialization.h"
+#include "fhellm/math/ntt.h"
 #include "fhellm/math/poly_arith.h"
 #include "fhellm/math/wide_int.h"
 
@@ -241,27 +242,38 @@ std::vector<std::int64_t> weight_coefficients(const LinearGeometry& geo, std::sp
   return p;
 }
 
-// One merge of the packing tree in coefficient form: even <- E + X^s O and
-// returns E - X^s O, in one pass per half of the negacyclic shift
-// ((X^s O)_j = O_{j-s} for j >= s, -O_{j-s+N} below), 0 < s < N.
-Ciphertext monomial_butterfly(const Context& ctx, Ciphertext& even, const Ciphertext& odd, std::size_t s) {
+// The transform of the monomial X^s for every prime, with 32-bit Shoup
+// constants: the packing tree multiplies by X^s in NTT form.
+struct MonomialSlots {
+  std::vector<std::vector<std::uint64_t>> value, shoup;  // [prime][slot]
+};
+MonomialSlots monomial_slots(const Context& ctx, std::size_t s) {
+  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
+  MonomialSlots m;
+  m.value.assign(k, std::vector<std::uint64_t>(n, 0));
+  m.shoup.assign(k, std::vector<std::uint64_t>(n, 0));
+  for (std::size_t i = 0; i < k; ++i) {
+    m.value[i][s] = 1;
+    math::ntt_forward(m.value[i].data(), ctx.ntt_tables(i));
+    const std::uint64_t q = ctx.modulus(i).value();
+    if (q < (std::uint64_t{1} << 31))
+      for (std::size_t j = 0; j < n; ++j) m.shoup[i][j] = (m.value[i][j] << 32) / q;
+  }
+  return m;
+}
+
+// One merge of the packing tree in NTT form: even <- E + X^s O, returns
+// E - X^s O (X^s as the pointwise product with its transform).
+Ciphertext monomial_butterfly(const Context& ctx, Ciphertext& even, const Ciphertext& odd, const MonomialSlots& m) {
   const std::size_t n = ctx.poly_degree();
-  Ciphertext diff(ctx, false);
+  Ciphertext diff(ctx, true);
   for (int part = 0; part < 2; ++part) {
     RnsPoly& e = part == 0 ? even.c0 : even.c1;
     const RnsPoly& o = part == 0 ? odd.c0 : odd.c1;
     RnsPoly& d = part == 0 ? diff.c0 : diff.c1;
-    for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
-      const math::Modulus& q = ctx.modulus(i);
-      std::uint64_t* er = e.residues(i);
-      const std::uint64_t* orr = o.residues(i);
-      std::uint64_t* dr = d.residues(i);
-      // Coefficients j >= s: E_j +- O_{j-s}; j < s: E_j -+ O_{j-s+N}.
-      math::sub_mod(er + s, orr, dr + s, n - s, q);
-      math::add_mod(er, orr + n - s, dr, s, q);
-      math::add_mod(er + s, orr, er + s, n - s, q);
-      math::sub_mod(er, orr + n - s, er, s, q);
-    }
+    for (std::size_t i = 0; i < ctx.moduli_count(); ++i)
+      math::monomial_butterfly_ntt(e.residues(i), o.residues(i), m.value[i].data(), m.shoup[i].data(),
+                                   d.residues(i), n, ctx.modulus(i));
   }
   return diff;
 }
@@ -760,6 +772,10 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
   std::atomic<std::size_t> acc_next{0};
   // 2^-L before the input-side automorphisms (clear::input_scale).
   const auto input_factor = inverse_residues(ctx, std::uint64_t{1} << geo.input_levels);
+  // Transforms of the tree's monomial shifts X^(k_w / 2^j), by level j.
+  std::vector<MonomialSlots> level_monomials(geo.log_chunk + 1);
+  for (int j = geo.input_levels + 1; j <= geo.log_chunk; ++j)
+    level_monomials[j] = monomial_slots(ctx, geo.level_shift(j));
   for (std::uint32_t g = 0; g < geo.row_groups; ++g) {
     std::vector<Ciphertext> inputs;
     inputs.reserve(geo.chunks);
@@ -832,24 +848,25 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
                 }
               },
               *encoded);
-          Ciphertext sparse = acc.result();
-          ev.transform_from_ntt_inplace(sparse);
-          level[i] = std::move(sparse);
+          level[i] = acc.result();  // NTT form: the tree works on transforms
         }
       });
-      // Packing tree (see linear_reference.cpp for the same steps in the clear).
+      // Packing tree (see linear_reference.cpp for the same steps in the
+      // clear), in NTT form: automorphisms permute slots and the key switch
+      // takes its input back to coefficients (2 inverse NTTs per node, not 4
+      // after each merge plus 4 per entry).
       for (int j = geo.input_levels + 1; j <= geo.log_chunk; ++j) {
         const std::uint32_t half = geo.chunk_width >> j;
         const std::uint64_t gal = geo.level_galois_element(j);
-        const std::int64_t shift = geo.level_shift(j);
+        const MonomialSlots& shift = level_monomials[j];
         parallel_for(half, threads, [&](std::size_t i) {
           auto& even = level[i];
           auto& odd = level[i + half];
           if (!even && !odd) return;
-          if (!even) even = Ciphertext(ctx, false);
+          if (!even) even = Ciphertext(ctx, true);
           Ciphertext diff;
           if (odd) {
-            diff = monomial_butterfly(ctx, *even, *odd, static_cast<std::size_t>(shift));
+            diff = monomial_butterfly(ctx, *even, *odd, shift);
             odd.reset();
           } else {
             diff = *even;
@@ -859,7 +876,8 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
         });
         level.resize(half);
       }
-      Ciphertext packed = level[0] ? std::move(*level[0]) : Ciphertext(ctx, false);
+      Ciphertext packed = level[0] ? std::move(*level[0]) : Ciphertext(ctx, true);
+      ev.transform_from_ntt_inplace(packed);
 
       entry_offset += count;
       // Shared masks: ct 2i waits for ct 2i + 1 (row-group-major order).

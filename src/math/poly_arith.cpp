@@ -124,6 +124,18 @@ void reduce_u64(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, con
   for (std::size_t i = 0; i < n; ++i) out[i] = q.reduce(acc[i]);
 }
 
+void monomial_butterfly_ntt(std::uint64_t* e, const std::uint64_t* o, const std::uint64_t* m,
+                            const std::uint64_t* m_shoup, std::uint64_t* d, std::size_t n, const Modulus& q) noexcept {
+  if (q.value() < (std::uint64_t{1} << 31) && cpu_has_avx2()) return monomial_butterfly_ntt_avx2(e, o, m, m_shoup, d, n, q.value());
+  const std::uint64_t qv = q.value();
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t t = q.mul(o[i], m[i]);
+    const std::uint64_t s = e[i] + t, r = e[i] + qv - t;
+    e[i] = s >= qv ? s - qv : s;
+    d[i] = r >= qv ? r - qv : r;
+  }
+}
+
 std::size_t max_lazy_terms_u64(const Modulus& q) noexcept {
   const std::uint64_t m = q.value();
   if (m >= (std::uint64_t{1} << 32)) return 0;

@@ -71,4 +71,27 @@ void reduce_u64_small_avx2(const std::uint64_t* acc, std::uint64_t* out, std::si
   for (; i < n; ++i) out[i] = acc[i] % q;
 }
 
+void monomial_butterfly_ntt_avx2(std::uint64_t* e, const std::uint64_t* o, const std::uint64_t* m,
+                                 const std::uint64_t* m_shoup, std::uint64_t* d, std::size_t n, std::uint64_t q) noexcept {
+  const __m256i qv = set64(q);
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    // Shoup: o m - floor(o m_shoup / 2^32) q is in [0, 2q) for o < 2^32.
+    const __m256i ov = load(o + i);
+    const __m256i est = _mm256_srli_epi64(_mm256_mul_epu32(ov, load(m_shoup + i)), 32);
+    const __m256i t = reduce_once64(_mm256_sub_epi64(_mm256_mul_epu32(ov, load(m + i)), _mm256_mul_epu32(est, qv)), qv);
+    const __m256i ev = load(e + i);
+    store(e + i, reduce_once64(_mm256_add_epi64(ev, t), qv));
+    store(d + i, reduce_once64(_mm256_sub_epi64(_mm256_add_epi64(ev, qv), t), qv));
+  }
+  for (; i < n; ++i) {
+    const std::uint64_t est = (o[i] * m_shoup[i]) >> 32;
+    std::uint64_t t = o[i] * m[i] - est * q;
+    t = t >= q ? t - q : t;
+    const std::uint64_t s = e[i] + t, r = e[i] + q - t;
+    e[i] = s >= q ? s - q : s;
+    d[i] = r >= q ? r - q : r;
+  }
+}
+
 }  // namespace fhellm::math

@@ -56,6 +56,12 @@ void multiply_accumulate_split52(const std::uint64_t* a, const std::uint64_t* b,
 void reduce_split52(const std::uint64_t* acc_lo, const std::uint64_t* acc_hi, std::uint64_t* out, std::size_t n,
                     const Modulus& q) noexcept;
 
+// Butterfly of the packing tree in NTT form, with m the transform of a
+// monomial X^s and m_shoup[i] = floor(m[i] 2^32 / q) (any value when
+// q >= 2^31): t = o * m mod q, then e <- e + t and d <- e - t (all in [0, q)).
+void monomial_butterfly_ntt(std::uint64_t* e, const std::uint64_t* o, const std::uint64_t* m,
+                            const std::uint64_t* m_shoup, std::uint64_t* d, std::size_t n, const Modulus& q) noexcept;
+
 // How many products of values < q a 64-bit accumulator holding a value < q can
 // absorb; 0 when q >= 2^32 (use the 128-bit accumulator).
 std::size_t max_lazy_terms_u64(const Modulus& q) noexcept;

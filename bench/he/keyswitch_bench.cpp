@@ -11,6 +11,7 @@
 
 #include "fhellm/he/encryptor.h"
 #include "fhellm/he/evaluator.h"
+#include "fhellm/he/hoisted_galois.h"
 #include "fhellm/math/cpu_features.h"
 #include "fhellm/math/keyswitch_kernels.h"
 #include "fhellm/math/ntt.h"
@@ -97,10 +98,54 @@ void BM_ApplyGaloisCoeff(benchmark::State& state) {
   for (auto _ : state) eval.apply_galois_inplace(ct, 3, keys);
 }
 
+// The packing tree's step: automorphism of an NTT-form ciphertext, key
+// switch with the 14-bit packing keys (linear_decomposition_bits).
+void BM_ApplyGaloisNtt(benchmark::State& state) {
+  using namespace fhellm::he;
+  const ContextPtr ctx = Context::get(ParamId::n2048_q54);
+  const SecretKey sk = SecretKey::generate(*ctx);
+  const Encryptor enc(ctx, sk);
+  const Evaluator eval(ctx);
+  const int w = static_cast<int>(state.range(0));
+  const GaloisKeys keys = make_galois_keys(*ctx, sk, std::vector<std::uint64_t>{3}, w);
+  std::vector<std::int64_t> m(ctx->poly_degree(), 5);
+  Ciphertext ct = enc.encrypt(m.data(), m.size(), Scale::from_plain_modulus(*ctx, std::uint64_t{1} << 30));
+  for (auto _ : state) eval.apply_galois_inplace(ct, 3, keys);
+  state.SetLabel("w=" + std::to_string(w));
+}
+
+// Hoisted input-side automorphisms (hoisted_galois.h): the decomposition of
+// one ciphertext (arg 0) and one element applied from it with GaloisKeys (arg 1) or
+// HoistedGaloisKeys (arg 2), 7-bit gadget.
+void BM_Hoisted(benchmark::State& state) {
+  using namespace fhellm::he;
+  const ContextPtr ctx = Context::get(ParamId::n2048_q54);
+  const SecretKey sk = SecretKey::generate(*ctx);
+  const Encryptor enc(ctx, sk);
+  const GaloisKeys keys = make_galois_keys(*ctx, sk, std::vector<std::uint64_t>{3}, 7);
+  std::vector<std::int64_t> m(ctx->poly_degree(), 5);
+  const Ciphertext ct = enc.encrypt(m.data(), m.size(), Scale::from_plain_modulus(*ctx, std::uint64_t{1} << 30));
+  if (state.range(0) == 0) {
+    for (auto _ : state) benchmark::DoNotOptimize(HoistedCiphertext(ctx, ct, 7));
+    state.SetLabel("decompose");
+  } else if (state.range(0) == 1) {
+    const HoistedCiphertext hoisted(ctx, ct, 7);
+    for (auto _ : state) benchmark::DoNotOptimize(hoisted.apply_galois(3, keys));
+    state.SetLabel("apply one element, GaloisKeys");
+  } else {
+    const HoistedCiphertext hoisted(ctx, ct, 7);
+    const HoistedGaloisKeys laid_out(*ctx, keys);
+    for (auto _ : state) benchmark::DoNotOptimize(hoisted.apply_galois(3, laid_out));
+    state.SetLabel("apply one element, HoistedGaloisKeys");
+  }
+}
+
 double MinOf(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
 
 }  // namespace
 
+BENCHMARK(BM_ApplyGaloisNtt)->Arg(9)->Arg(14)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
+BENCHMARK(BM_Hoisted)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
 BENCHMARK(BM_ApplyGaloisCoeff)->Arg(1)->Arg(2)->Arg(3)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
 BENCHMARK(BM_KsKernelDigitLift)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_KsKernelPairMac)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);

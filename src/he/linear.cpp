@@ -19,6 +19,7 @@
 #include "fhellm/he/decryptor.h"
 #include "fhellm/he/encryptor.h"
 #include "fhellm/he/evaluator.h"
+#include "fhellm/he/hoisted_galois.h"
 #include "fhellm/he/linear_reference.h"
 #include "fhellm/he/prng.h"
 #include "fhellm/he/serialization.h"
@@ -400,6 +401,8 @@ const LinearSessionKeys& LinearServerKeys::get(ParamId id) const {
 
 void LinearServerKeys::insert(LinearSessionKeys keys) {
   const ParamId id = keys.context->param_id();
+  if (!keys.input_hoisted && !keys.galois_input.keys().empty())
+    keys.input_hoisted = std::make_shared<const HoistedGaloisKeys>(*keys.context, keys.galois_input);
   sets_[id] = std::move(keys);
 }
 
@@ -454,7 +457,7 @@ LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
     const auto gisize = r.le(4);
     if (gisize > 0) {
       k.galois_input = load_galois_keys(*k.context, r.take(gisize));
-      for (std::uint64_t e : packing_galois_elements(k.context->poly_degree()))
+      for (std::uint64_t e : composed_galois_elements(k.context->poly_degree(), kLinearHoistedLevels))
         require(k.galois_input.has(e), ErrorCode::missing_galois_key,
                 "linear server keys: input-side Galois element " + std::to_string(e) + " missing");
     }
@@ -578,8 +581,10 @@ LinearServerKeys LinearClient::server_keys() const {
     s.context = k->context;
     const auto elts = packing_galois_elements(k->context->poly_degree());
     s.galois = make_galois_keys(*k->context, k->secret, elts, linear_decomposition_bits(id));
-    if (const int w = linear_input_decomposition_bits(id); w > 0)
-      s.galois_input = make_galois_keys(*k->context, k->secret, elts, w);
+    if (const int w = linear_input_decomposition_bits(id); w > 0) {
+      const auto composed = composed_galois_elements(k->context->poly_degree(), kLinearHoistedLevels);
+      s.galois_input = make_galois_keys(*k->context, k->secret, composed, w);
+    }
     s.zero = Encryptor(k->context, k->secret).encrypt_zero();
     if (k->first) s.shared_mask = make_shared_mask_key(*k->context, k->secret, *k->first, *k->second);
     out.insert(std::move(s));
@@ -802,23 +807,26 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
       inputs.push_back(std::move(ct));
     }
     // Input side of the split point: sigma_mask(input_c), mask over the first
-    // L tree levels (inputs[c * masks + mask], NTT form).
+    // L tree levels (inputs[c * masks + mask], NTT form), hoisted: one gadget
+    // decomposition per input ct, then one multiply-accumulate per
+    // automorphism with the key of the composed element (hoisted_galois.h).
     const std::uint32_t masks = 1u << geo.input_levels;
     if (masks > 1) {
-      std::vector<Ciphertext> rotated(std::size_t{geo.chunks} * masks);
+      std::vector<std::optional<HoistedCiphertext>> hoisted(geo.chunks);
       parallel_for(geo.chunks, threads, [&](std::size_t c) {
-        Ciphertext base = inputs[c];
-        ev.transform_from_ntt_inplace(base);
-        rotated[c * masks] = base;
-        for (int j = 1; j <= geo.input_levels; ++j) {
-          const std::uint32_t bit = 1u << (j - 1);
-          for (std::uint32_t b = 0; b < bit; ++b) {
-            Ciphertext r = rotated[c * masks + b];
-            ev.apply_galois_inplace(r, geo.level_galois_element(j), sk.galois_input);
-            rotated[c * masks + (b | bit)] = std::move(r);
-          }
+        hoisted[c].emplace(sk.context, inputs[c], plan.input_decomposition_bits);
+      });
+      std::vector<Ciphertext> rotated(std::size_t{geo.chunks} * masks);
+      parallel_for(rotated.size(), threads, [&](std::size_t idx) {
+        const std::size_t c = idx / masks, b = idx % masks;
+        if (b == 0) {
+          rotated[idx] = inputs[c];
+          return;
         }
-        for (std::uint32_t b = 0; b < masks; ++b) ev.transform_to_ntt_inplace(rotated[c * masks + b]);
+        const std::uint64_t g = clear::input_galois_element(geo, static_cast<std::uint32_t>(b));
+        rotated[idx] = hoisted[c]->fast() && sk.input_hoisted && sk.input_hoisted->has(g)
+                           ? hoisted[c]->apply_galois(g, *sk.input_hoisted)
+                           : hoisted[c]->apply_galois(g, sk.galois_input);
       });
       inputs = std::move(rotated);
     }

@@ -194,7 +194,7 @@ std::size_t LinearGeometry::weight_polys() const noexcept {
   return entries * chunks * (std::size_t{1} << input_levels);
 }
 
-int linear_input_decomposition_bits(ParamId id) noexcept { return id == ParamId::n2048_q54 ? 3 : 0; }
+int linear_input_decomposition_bits(ParamId id) noexcept { return id == ParamId::n2048_q54 ? 7 : 0; }
 
 bool linear_shared_mask_available(ParamId id) noexcept { return id == ParamId::n2048_q54; }
 
@@ -260,7 +260,9 @@ std::size_t LinearPlan::weight_bytes() const noexcept {
 }
 
 std::size_t LinearPlan::products() const noexcept {
-  return std::size_t{geo.row_groups} * geo.sparse_per_group * geo.chunks;
+  // One per encoded weight polynomial and row group (with a split point, every
+  // live entry takes all 2^L folded polynomials, even for missing results).
+  return std::size_t{geo.row_groups} * geo.weight_polys();
 }
 
 std::size_t LinearPlan::key_switches() const noexcept {
@@ -270,26 +272,40 @@ std::size_t LinearPlan::key_switches() const noexcept {
 }
 
 double LinearPlan::server_ms_model() const noexcept {
+  // Single-core time of the server's call, from the costs of its steps
+  // measured on the AVX2 development machine (AMD EPYC, N = 2048 with two
+  // 27-bit primes: build/bench/fhellm_bench_he and fhellm_bench_math):
+  //   NTT of one polynomial and prime, 32-bit kernels        10 us
+  //   ciphertext x plaintext product (2 polys x 2 primes)     3.4 us
+  //   packing-tree step (NTT form): 43 us + 25 us per digit  143 us at 4 digits
+  //   hoisted decomposition of an input ct, per digit         25 us
+  //   hoisted automorphism (streams its key)                  60 us
+  //   reply: from NTT, re-randomize, flood, switch modulus   250 us per packed ct
+  // Other rings and primes scale with N log N, the number of primes and the
+  // word size (64-bit kernels ~3.7x slower). Used to rank plans, so both sides
+  // must compute it identically: constants, not measurements.
   const ParameterSet& ps = parameter_set(param_id);
   const double n = static_cast<double>(geo.poly_degree);
   const double primes = static_cast<double>(ps.coeff_modulus.size());
-  // A ranking model, not a prediction: its constants were fitted before the
-  // 32-bit kernels and now overestimate this machine's single-core times
-  // about 3x (key switches ~2.5x more than products). The balanced objective
-  // was checked against measured per-token times with these constants
-  // (docs/linear.md section 7); refitting them moves the balance point.
-  const double ntt_ns = primes * n * std::log2(n) * 0.45;  // one poly, all primes
+  const bool narrow = std::all_of(ps.coeff_modulus.begin(), ps.coeff_modulus.end(),
+                                  [](std::uint64_t q) { return q < (std::uint64_t{1} << 30); });
+  const double size = (n * std::log2(n)) / (2048.0 * 11.0);  // relative to N = 2048
+  const double word = narrow ? 1.0 : 3.7;
+  const double unit = size * word * primes / 2.0;              // this ring's cost per N=2048 2-prime unit
   const double digits = static_cast<double>(gadget_digit_count(ps, decomposition_bits));
-  const double prod_ns = 2 * primes * n * (primes > 1 && ps.coeff_modulus[0] < (1ull << 32) ? 0.35 : 1.2);
-  const double ks_ns = (digits + 4) * ntt_ns + 2 * digits * primes * n * 1.0;
-  const double input_ns = static_cast<double>(geo.input_cts()) * 2 * ntt_ns;
-  const double sparse_ns = static_cast<double>(geo.row_groups) * geo.sparse_per_group * 2 * ntt_ns;
-  // Input-side key switches have more digits (small gadget): cost in proportion.
-  const double in_digits = geo.input_levels > 0 ? static_cast<double>(gadget_digit_count(ps, input_decomposition_bits)) : 0;
-  const double extra_in_ns =
-      static_cast<double>(geo.input_key_switches()) * (in_digits - digits) * (ntt_ns + 2 * primes * n);
-  return (static_cast<double>(products()) * prod_ns + static_cast<double>(key_switches()) * ks_ns + input_ns +
-          sparse_ns + extra_in_ns) * 1e-6;
+  const double product_us = 3.4 * (n / 2048.0) * (primes / 2.0) * (narrow ? 1.0 : 2.0);
+  const double tree_us = (43.0 + 25.0 * digits) * unit;
+  const double reply_us = 250.0 * unit;
+  const double input_us = 20.0 * unit;  // the body to NTT form
+  double us = static_cast<double>(products()) * product_us +
+              static_cast<double>(key_switches() - geo.input_key_switches()) * tree_us +
+              static_cast<double>(geo.packed_cts()) * reply_us + static_cast<double>(geo.input_cts()) * input_us;
+  if (geo.input_levels > 0) {
+    const double in_digits = static_cast<double>(gadget_digit_count(ps, input_decomposition_bits));
+    us += static_cast<double>(geo.input_cts()) * 25.0 * in_digits * unit +
+          static_cast<double>(geo.input_key_switches()) * 60.0 * unit;
+  }
+  return us * 1e-3;
 }
 
 std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision precision, bool input_signed,
@@ -297,6 +313,10 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
                                            int input_levels) {
   const ParameterSet& ps = parameter_set(id);
   if (input_levels > 0 && linear_input_decomposition_bits(id) == 0) return std::nullopt;
+  // The hoisted keys cover levels 2^j + 1, j <= kLinearHoistedLevels (linear_layout.h).
+  if (input_levels > 0 &&
+      input_levels + log2_exact(static_cast<std::uint64_t>(ps.poly_degree) / chunk_width) > kLinearHoistedLevels)
+    return std::nullopt;
   LinearPlan plan;
   plan.geo = LinearGeometry::make(shape, static_cast<std::uint32_t>(ps.poly_degree), chunk_width, rows_per_ct,
                                   input_levels);
@@ -334,17 +354,18 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   double tree = 0;
   for (int j = input_levels + 1; j <= plan.geo.log_chunk; ++j)
     tree += std::exp2(2.0 * (plan.geo.log_chunk - j)) * v_ks;
-  // Input side: sigma_h(in) carries up to L small-gadget key switches; it is
-  // multiplied by a folded weight polynomial (2^L weight polys summed: worst
-  // case ||V||^2 <= 4^L * n_w k_w * 128^2) and summed over 2^L automorphisms
-  // and C chunks. The weights carry (k_w / 2^L)^-1, which cancels the factor
-  // of the remaining trace: the noise reaches the output as is.
+  // Input side: each sigma_mask(in) carries one key switch (hoisted, small
+  // gadget) and is multiplied by its folded weight polynomial V_mask. The fold
+  // is a butterfly of isometries (shifts, automorphisms), so the squared norms
+  // add up: sum_mask ||V_mask||^2 = 2^L sum over its 2^L weight polynomials of
+  // ||w||^2 <= 4^L n_w min(k, k_w) 128^2, per chunk. The weights carry
+  // (k_w / 2^L)^-1, which cancels the factor of the remaining trace.
   if (input_levels > 0) {
     const double in_digits = static_cast<double>(gadget_digit_count(ps, plan.input_decomposition_bits));
     const double v_in = in_digits * n * std::exp2(2.0 * plan.input_decomposition_bits) / 12.0 * 10.5;
-    const double folded = std::exp2(2.0 * input_levels) * static_cast<double>(plan.geo.outputs_per_poly) *
-                          chunk_width * 128.0 * 128.0;
-    nz.input_side = static_cast<double>(plan.geo.chunks) * std::exp2(input_levels) * input_levels * v_in * folded;
+    const double weights_per_poly = static_cast<double>(plan.geo.outputs_per_poly) * std::min(shape.in, chunk_width);
+    nz.input_side = static_cast<double>(plan.geo.chunks) * v_in * std::exp2(2.0 * input_levels) * weights_per_poly *
+                    128.0 * 128.0;
   }
   // Re-randomization adds u * e0 (u ternary, e0 the public encryption's error).
   nz.packing = tree + n * (2.0 / 3.0) * 10.5;
@@ -419,10 +440,9 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
 }
 
 double linear_plan_score(const LinearPlan& plan) noexcept {
-  // balanced: 1 MB per 0.8 s (the GPT-2 token budget), one byte is worth
-  // 0.8 us of server time, i.e. 2.4 us of this model's time (it runs ~3x
-  // slow, see server_ms_model); traffic: 5x that (linear_layout.h).
-  const double ms_per_byte = plan.objective == LinearObjective::traffic ? 12e-3 : 2.4e-3;
+  // balanced: 1 MB per 0.8 s of a two-core server (the GPT-2 token budget),
+  // so one byte is worth 1.6 us of the single-core model; traffic: 5x that.
+  const double ms_per_byte = plan.objective == LinearObjective::traffic ? 8e-3 : 1.6e-3;
   return static_cast<double>(plan.bytes_up() + plan.bytes_down()) * ms_per_byte + plan.server_ms_model();
 }
 

@@ -121,6 +121,21 @@ void dot_pair_reduce_scalar(const Digit* const* r, const std::uint64_t* const* b
   }
 }
 
+// The same with 32-bit key words.
+void dot_pair_reduce_scalar_b32(const std::uint32_t* const* r, const std::uint32_t* const* b,
+                                const std::uint32_t* const* a, std::size_t count, std::uint64_t* out0,
+                                std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept {
+  for (std::size_t j = 0; j < n; ++j) {
+    std::uint64_t s0 = 0, s1 = 0;
+    for (std::size_t d = 0; d < count; ++d) {
+      s0 += std::uint64_t{r[d][j]} * b[d][j];
+      s1 += std::uint64_t{r[d][j]} * a[d][j];
+    }
+    out0[j] = q.reduce(s0);
+    out1[j] = q.reduce(s1);
+  }
+}
+
 }  // namespace
 
 void dot_pair_reduce_u64_reference(const std::uint64_t* const* r, const std::uint64_t* const* b,
@@ -271,6 +286,15 @@ void gadget_digit_lift_u32_multi(const std::uint64_t* c, const GadgetDigit& g, c
     return gadget_digit_lift_u32x2_avx2(c, gadget_shape(g), g.q_src, q_dst, out, n);
   }
   for (std::size_t l = 0; l < count; ++l) gadget_digit_lift_u32(c, g, q_dst[l], out[l], n);
+}
+
+void dot_pair_reduce_u32(const std::uint32_t* const* r, const std::uint32_t* const* b, const std::uint32_t* const* a,
+                         std::size_t count, std::uint64_t* out0, std::uint64_t* out1, std::size_t n,
+                         const Modulus& q) noexcept {
+  if (cpu_has_avx2() && q.value() < (std::uint64_t{1} << 30)) {
+    return dot_pair_reduce_u32_avx2(r, b, a, count, out0, out1, n, q.value());
+  }
+  dot_pair_reduce_scalar_b32(r, b, a, count, out0, out1, n, q);
 }
 
 void dot_pair_reduce_u64_r32(const std::uint32_t* const* r, const std::uint64_t* const* b,

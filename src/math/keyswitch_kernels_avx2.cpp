@@ -69,4 +69,41 @@ void dot_pair_reduce_u64_r32_avx2(const std::uint32_t* const* r, const std::uint
   }
 }
 
+void dot_pair_reduce_u32_avx2(const std::uint32_t* const* r, const std::uint32_t* const* b,
+                              const std::uint32_t* const* a, std::size_t count, std::uint64_t* out0,
+                              std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept {
+  // Eight slots per step: vpmuludq on the even 32-bit lanes and, shifted, on
+  // the odd ones; the sums are put back in slot order after the reduction.
+  const Reduce64 reduce(q);
+  auto interleave_store = [](std::uint64_t* out, __m256i even, __m256i odd) {
+    const __m256i lo = _mm256_unpacklo_epi64(even, odd);  // slots 0, 1, 4, 5
+    const __m256i hi = _mm256_unpackhi_epi64(even, odd);  // slots 2, 3, 6, 7
+    store(out, _mm256_permute2x128_si256(lo, hi, 0x20));
+    store(out + 4, _mm256_permute2x128_si256(lo, hi, 0x31));
+  };
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m256i e0 = _mm256_setzero_si256(), o0 = e0, e1 = e0, o1 = e0;
+    for (std::size_t d = 0; d < count; ++d) {
+      const __m256i x = load(r[d] + j), y0 = load(b[d] + j), y1 = load(a[d] + j);
+      const __m256i xo = _mm256_srli_epi64(x, 32);
+      e0 = _mm256_add_epi64(e0, _mm256_mul_epu32(x, y0));
+      o0 = _mm256_add_epi64(o0, _mm256_mul_epu32(xo, _mm256_srli_epi64(y0, 32)));
+      e1 = _mm256_add_epi64(e1, _mm256_mul_epu32(x, y1));
+      o1 = _mm256_add_epi64(o1, _mm256_mul_epu32(xo, _mm256_srli_epi64(y1, 32)));
+    }
+    interleave_store(out0 + j, reduce(e0), reduce(o0));
+    interleave_store(out1 + j, reduce(e1), reduce(o1));
+  }
+  for (; j < n; ++j) {
+    std::uint64_t s0 = 0, s1 = 0;
+    for (std::size_t d = 0; d < count; ++d) {
+      s0 += std::uint64_t{r[d][j]} * b[d][j];
+      s1 += std::uint64_t{r[d][j]} * a[d][j];
+    }
+    out0[j] = s0 % q;
+    out1[j] = s1 % q;
+  }
+}
+
 }  // namespace fhellm::math

@@ -5,6 +5,7 @@
 #include "fhellm/he/decryptor.h"
 #include "fhellm/he/encryptor.h"
 #include "fhellm/he/evaluator.h"
+#include "fhellm/he/hoisted_galois.h"
 #include "fhellm/he/keys.h"
 #include "he_test_util.h"
 
@@ -173,6 +174,53 @@ TEST_P(EvaluatorTest, AutomorphismWithKeySwitchingDecryptsToPermutedMessage) {
   }
   EXPECT_THROW(make_galois_keys(*ctx, sk, std::vector<std::uint64_t>{4}), Error);
   EXPECT_THROW(make_galois_keys(*ctx, sk, std::vector<std::uint64_t>{2 * n + 1}), Error);
+}
+
+// Hoisted automorphisms: the same messages as apply_galois_inplace for every
+// composed element of the linear layer's split point, from either form, with
+// keys of several widths; a key of another width or a missing element is refused.
+TEST_P(EvaluatorTest, HoistedAutomorphismsDecryptToPermutedMessages) {
+  std::mt19937_64 rng(15);
+  const auto m = random_values(n, 1 << 20, rng);
+  const auto elts = composed_galois_elements(n, 3);
+  ASSERT_EQ(elts.size(), 7u);  // 3, 5, 9, 15, 27, 45, 135 (mod 2N)
+  for (int w : {7, 14}) {
+    const GaloisKeys keys = make_galois_keys(*ctx, sk, elts, w);
+    Ciphertext ct = enc->encrypt(m.data(), n, scale);
+    for (bool ntt : {true, false}) {
+      if (!ntt) eval->transform_from_ntt_inplace(ct);
+      const HoistedCiphertext hoisted(ctx, ct, w);
+      const HoistedGaloisKeys laid_out(*ctx, keys);
+      EXPECT_EQ(laid_out.has(3), hoisted.fast());  // both exist exactly where the 32-bit pipeline does
+      for (std::uint64_t g : elts) {
+        const Ciphertext c = hoisted.apply_galois(g, keys);
+        EXPECT_TRUE(c.is_ntt_form());
+        EXPECT_EQ(decrypt(c), galois_of(m, g)) << "g=" << g << " w=" << w << " ntt=" << ntt;
+        if (hoisted.fast()) {
+          const Ciphertext f = hoisted.apply_galois(g, laid_out);
+          EXPECT_EQ(f.c0, c.c0) << "g=" << g;  // the same key switch, in another order
+          EXPECT_EQ(f.c1, c.c1) << "g=" << g;
+        }
+      }
+    }
+  }
+  const GaloisKeys narrow = make_galois_keys(*ctx, sk, elts, 9);
+  const HoistedCiphertext hoisted(ctx, enc->encrypt(m.data(), n, scale), 7);
+  if (GetParam() == ParamId::n2048_q54) {  // the 32-bit hoisted path checks the key's gadget
+    try {
+      (void)hoisted.apply_galois(3, narrow);
+      ADD_FAILURE() << "accepted a key of another gadget width";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::parameter_mismatch);
+    }
+  }
+  try {
+    (void)hoisted.apply_galois(7, narrow);
+    ADD_FAILURE() << "accepted a missing element";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::missing_galois_key);
+  }
+  EXPECT_THROW((void)hoisted.apply_galois(4, narrow), Error);
 }
 
 TEST_P(EvaluatorTest, KeySwitchOfOnePolynomialForEveryDigitWidth) {

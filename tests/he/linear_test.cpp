@@ -99,20 +99,21 @@ TEST(LinearProduct, ExactLargeInput) { EXPECT_EQ(run_case({1, 8192, 3}, LinearPr
 // (3072 -> 768), and the result is as exact. A header with an unknown
 // objective is refused.
 TEST(LinearProduct, TrafficObjectivePlansFewerBytes) {
-  const LinearShape s{1, 768, 2304};
+  // Where the objectives differ (8 rows: wider layouts with more key switches).
+  const LinearShape s{8, 768, 2304};
   const LinearPlan balanced = plan_linear(s, LinearPrecision::standard, false);
   const LinearPlan traffic = plan_linear(s, LinearPrecision::standard, false, LinearObjective::traffic);
   EXPECT_EQ(traffic.objective, LinearObjective::traffic);
   EXPECT_LT(traffic.bytes_up() + traffic.bytes_down(), balanced.bytes_up() + balanced.bytes_down())
       << describe(balanced) << "\n" << describe(traffic);
-  for (const LinearShape t : {LinearShape{1, 3072, 768}, LinearShape{4, 100, 300}}) {
+  for (const LinearShape t : {LinearShape{1, 3072, 768}, LinearShape{4, 100, 300}, LinearShape{1, 768, 2304}}) {
     const LinearPlan b = plan_linear(t, LinearPrecision::standard, false);
     const LinearPlan f = plan_linear(t, LinearPrecision::standard, false, LinearObjective::traffic);
     EXPECT_LE(f.bytes_up() + f.bytes_down(), b.bytes_up() + b.bytes_down());
   }
   std::mt19937_64 rng(51);
   const auto w = random_w(std::size_t{s.out} * s.in, rng);
-  std::vector<std::uint8_t> x(s.in);
+  std::vector<std::uint8_t> x(std::size_t{s.rows} * s.in);
   for (auto& v : x) v = static_cast<std::uint8_t>(rng() % 256);
   auto upload = fixture().client.encrypt(std::span<const std::uint8_t>(x), s, LinearPrecision::exact,
                                          LinearObjective::traffic);
@@ -120,7 +121,7 @@ TEST(LinearProduct, TrafficObjectivePlansFewerBytes) {
   const EncodedWeights weights(w, s.out, s.in);
   const auto y = fixture().client.decrypt(linear_evaluate(upload, weights, fixture().keys, 2));
   std::vector<std::int32_t> x32(x.begin(), x.end());
-  EXPECT_EQ(y, clear::matmul(1, s.in, s.out, x32.data(), w.data()));
+  EXPECT_EQ(y, clear::matmul(s.rows, s.in, s.out, x32.data(), w.data()));
   upload[10] = 2;  // objective field
   try {
     (void)linear_evaluate(upload, weights, fixture().keys, 1);

@@ -55,6 +55,7 @@
 
 #include "fhellm/he/ciphertext.h"
 #include "fhellm/he/context.h"
+#include "fhellm/he/hoisted_galois.h"
 #include "fhellm/he/keys.h"
 #include "fhellm/he/linear_layout.h"
 #include "fhellm/he/plaintext.h"
@@ -68,7 +69,12 @@ inline constexpr std::size_t kLinearHeaderBytes = 48;
 struct LinearSessionKeys {
   ContextPtr context;
   GaloisKeys galois;      // elements 2^j + 1, j = 1..log2(N)
-  GaloisKeys galois_input;  // same elements, small gadget (linear_input_decomposition_bits); may be empty
+  // The split point's input-side automorphisms, hoisted: every composed
+  // element (composed_galois_elements(N, kLinearHoistedLevels)), small gadget
+  // (linear_input_decomposition_bits); may be empty.
+  GaloisKeys galois_input;
+  // galois_input laid out for the hoisted path (built by LinearServerKeys::insert).
+  std::shared_ptr<const HoistedGaloisKeys> input_hoisted;
   Ciphertext zero;        // an encryption of zero (NTT form): the public key
   // Pairs of replies under one mask (linear_shared_mask_available sets only).
   std::optional<SharedMaskKey> shared_mask;

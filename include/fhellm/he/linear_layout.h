@@ -45,8 +45,8 @@ LinearPrecision parse_linear_precision(std::string_view name);
 // server time (the GPT-2 token budget: 1 MB per 0.8 s); "traffic" at 4 us,
 // for slow links (sub-body uploads and wider chunks: less traffic, more key
 // switches). Client and server plan with the objective of the upload header.
-// (In the units of LinearPlan::server_ms_model, which runs ~3x slow: 2.4 and
-// 12 us per byte.)
+// (In the units of LinearPlan::server_ms_model, single-core time: 1.6 and
+// 8 us per byte, the server having two cores.)
 enum class LinearObjective : std::uint8_t { balanced = 0, traffic = 1 };
 
 std::string_view linear_objective_name(LinearObjective o) noexcept;  // "balanced", "traffic"
@@ -210,6 +210,10 @@ int linear_decomposition_bits(ParamId id) noexcept;
 bool linear_shared_mask_available(ParamId id) noexcept;
 // Largest split the planner uses.
 inline constexpr int kLinearMaxInputLevels = 5;
+// The session keys hold the input-side automorphisms of the levels whose
+// elements are 2^j + 1, j = 1..5 (composed_galois_elements): a split of L
+// levels with k_w = N / 2^m uses j = m + 1..m + L, so L + m <= 5.
+inline constexpr int kLinearHoistedLevels = 5;
 
 // Ranking of plans: traffic plus a time model (lower is better), weighed by
 // the plan's objective.

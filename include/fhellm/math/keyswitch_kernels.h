@@ -135,4 +135,9 @@ void dot_pair_reduce_u64_r32(const std::uint32_t* const* r, const std::uint64_t*
                              const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
                              std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept;
 
+// dot_pair_reduce_u64_r32 with every operand in 32-bit words (q < 2^30).
+void dot_pair_reduce_u32(const std::uint32_t* const* r, const std::uint32_t* const* b, const std::uint32_t* const* a,
+                         std::size_t count, std::uint64_t* out0, std::uint64_t* out1, std::size_t n,
+                         const Modulus& q) noexcept;
+
 }  // namespace fhellm::math

@@ -14,6 +14,7 @@
 
 #include "fhellm/he/ciphertext.h"
 #include "fhellm/he/context.h"
+#include "fhellm/he/gadget_decomposition.h"
 #include "fhellm/he/keys.h"
 
 namespace fhellm::he {
@@ -64,17 +65,13 @@ class HoistedCiphertext {
   // when !fast().
   Ciphertext apply_galois(std::uint64_t galois_elt, const HoistedGaloisKeys& keys) const;
   // True when the digits were hoisted (the 32-bit pipeline applies).
-  bool fast() const noexcept { return !digits32_.empty(); }
+  bool fast() const noexcept { return c1_.fast(); }
 
  private:
   ContextPtr context_;
-  Ciphertext ct_;  // NTT form
-  int w_;
-  std::size_t digits_ = 0;
-  // 32-bit pipeline (every prime < 2^30 with the 32-bit NTT): digit d for
-  // prime l, in NTT form, at digits32_[(d * k + l) * N]. Empty otherwise:
-  // apply_galois then runs an ordinary key switch on a copy.
-  std::vector<std::uint32_t> digits32_;
+  Ciphertext ct_;     // NTT form
+  DecomposedPoly c1_;  // the digits of c1; without the 32-bit pipeline
+                       // apply_galois runs an ordinary key switch on a copy
 };
 
 // The Galois elements of every input-side automorphism of the linear layer's

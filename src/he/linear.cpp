@@ -557,8 +557,8 @@ void EncodedWeights::prepare(std::span<const std::uint32_t> row_counts, LinearPr
 struct LinearClient::SetKeys {
   ContextPtr context;
   SecretKey secret;
-  // Targets of the shared-mask reply pairs (linear_shared_mask_available sets).
-  std::optional<SecretKey> first, second;
+  // Targets of the shared-mask reply groups (linear_shared_mask_available sets).
+  std::vector<SecretKey> targets;
 };
 
 LinearClient::LinearClient(std::vector<ParamId> sets) {
@@ -566,10 +566,8 @@ LinearClient::LinearClient(std::vector<ParamId> sets) {
     auto k = std::make_shared<SetKeys>();
     k->context = Context::get(id);
     k->secret = SecretKey::generate(*k->context);
-    if (linear_shared_mask_available(id)) {
-      k->first = SecretKey::generate(*k->context);
-      k->second = SecretKey::generate(*k->context);
-    }
+    if (linear_shared_mask_available(id))
+      for (std::size_t y = 0; y < kLinearSharedMaskGroup; ++y) k->targets.push_back(SecretKey::generate(*k->context));
     keys_[id] = std::move(k);
   }
 }
@@ -586,7 +584,8 @@ LinearServerKeys LinearClient::server_keys() const {
       s.galois_input = make_galois_keys(*k->context, k->secret, composed, w);
     }
     s.zero = Encryptor(k->context, k->secret).encrypt_zero();
-    if (k->first) s.shared_mask = make_shared_mask_key(*k->context, k->secret, *k->first, *k->second);
+    if (!k->targets.empty())
+      s.shared_mask = make_shared_mask_key(*k->context, k->secret, k->targets, linear_decomposition_bits(id));
     out.insert(std::move(s));
   }
   return out;
@@ -676,22 +675,22 @@ std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> re
   const std::uint64_t qb = std::uint64_t{1} << plan.body_bits, qm = std::uint64_t{1} << plan.mask_bits;
   std::vector<std::int64_t> y(std::size_t{geo.shape.rows} * geo.shape.out, 0);
   if (plan.shared_mask)
-    require(it->second->first.has_value(), ErrorCode::wrong_key, "linear reply: shared-mask secrets missing");
-  // Decryptors for s and, with shared masks, t1 and t2 (built once: each
+    require(it->second->targets.size() == kLinearSharedMaskGroup, ErrorCode::wrong_key,
+            "linear reply: shared-mask secrets missing");
+  // Decryptors for s and, with shared masks, every target (built once: each
   // precomputes its secret's transforms).
   std::vector<Decryptor> decryptors{Decryptor(it->second->context, it->second->secret)};
-  if (plan.shared_mask) {
-    decryptors.emplace_back(it->second->context, *it->second->first);
-    decryptors.emplace_back(it->second->context, *it->second->second);
-  }
+  if (plan.shared_mask)
+    for (const SecretKey& t : it->second->targets) decryptors.emplace_back(it->second->context, t);
   std::vector<std::uint64_t> mask;
   const std::size_t total = geo.packed_cts();
   for (std::size_t f = 0; f < total; ++f) {
     const std::uint32_t g = static_cast<std::uint32_t>(f / geo.packed_per_group);
     const std::uint32_t p = static_cast<std::uint32_t>(f % geo.packed_per_group);
-    // Shared masks: record = mask, body of 2i (t1), body of 2i + 1 (t2).
-    const bool paired = plan.shared_mask && (f % 2 == 1 || f + 1 < total);
-    if (!paired || f % 2 == 0) mask = read_values(r, n, plan.mask_bits, qm);
+    // Record per group: the mask, then the bodies of its packed cts (under
+    // targets 0, 1, ... when shared, under s when alone).
+    const LinearPlan::MaskGroup group = plan.mask_group(f);
+    if (group.first == f) mask = read_values(r, n, plan.mask_bits, qm);
     SwitchedCiphertext sct;
     sct.param_id = plan.param_id;
     sct.body_modulus = qb;
@@ -701,7 +700,7 @@ std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> re
     const auto body = read_values(r, used.size(), plan.body_bits, qb);
     sct.c0.assign(n, 0);
     for (std::size_t i = 0; i < used.size(); ++i) sct.c0[used[i]] = body[i];
-    const Decryptor& dec = !paired ? decryptors[0] : f % 2 == 0 ? decryptors[1] : decryptors[2];
+    const Decryptor& dec = group.size == 1 ? decryptors[0] : decryptors[1 + (f - group.first)];
     const Decrypted d = dec.decrypt(sct, scale);
     for (std::uint32_t pos : used) {
       const auto cell = geo.packed_cell(g, p, pos);
@@ -770,8 +769,8 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
     for (std::size_t i = 0; i < used.size(); ++i) body[i] = sw.c0[used[i]];
     write_values(w, body, plan.body_bits);
   };
-  std::optional<Ciphertext> pending;  // first ct of a shared-mask pair
-  std::pair<std::uint32_t, std::uint32_t> pending_cell{0, 0};
+  std::vector<Ciphertext> pending;  // the packed cts of the current shared-mask group so far
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> pending_cells;
   std::vector<CiphertextAccumulator> accs;
   for (std::size_t t = 0; t < threads; ++t) accs.emplace_back(sk.context);
   std::atomic<std::size_t> acc_next{0};
@@ -891,25 +890,26 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
       ev.transform_from_ntt_inplace(packed);
 
       entry_offset += count;
-      // Shared masks: ct 2i waits for ct 2i + 1 (row-group-major order).
+      // Shared masks: the packed cts of a group wait for its last one (row-group-major order).
       const std::size_t flat = std::size_t{g} * geo.packed_per_group + p;
-      const bool paired = plan.shared_mask && (flat % 2 == 1 || flat + 1 < geo.packed_cts());
-      if (paired && flat % 2 == 0) {
-        pending = std::move(packed);
-        pending_cell = {g, p};
-        continue;
-      }
-      if (paired) {
+      const LinearPlan::MaskGroup group = plan.mask_group(flat);
+      if (group.size > 1) {
+        pending.push_back(std::move(packed));
+        pending_cells.emplace_back(g, p);
+        if (pending.size() < group.size) continue;
         // Circuit privacy: shared_mask_switch adds u * (shared public zero), a
-        // fresh mask for both; each body gets its own flood.
-        shared_mask_switch(ctx, *sk.shared_mask, *pending, packed, rng);
-        add_flood(*pending);
-        add_flood(packed);
-        const SwitchedCiphertext first = switch_down(*pending), second = switch_down(packed);
-        write_values(w, first.c1, plan.mask_bits);  // == second.c1 (same mask, same rounding)
-        write_body(first, pending_cell.first, pending_cell.second);
-        write_body(second, g, p);
-        pending.reset();
+        // fresh mask for all; each body gets its own flood.
+        std::vector<Ciphertext*> members;
+        for (Ciphertext& ct : pending) members.push_back(&ct);
+        shared_mask_switch(ctx, *sk.shared_mask, members, rng);
+        for (std::size_t y = 0; y < pending.size(); ++y) {
+          add_flood(pending[y]);
+          const SwitchedCiphertext sw = switch_down(pending[y]);
+          if (y == 0) write_values(w, sw.c1, plan.mask_bits);  // the same for all (same mask, same rounding)
+          write_body(sw, pending_cells[y].first, pending_cells[y].second);
+        }
+        pending.clear();
+        pending_cells.clear();
       } else {
         // Circuit privacy: add u * Enc(0) (fresh mask) and a uniform flood in
         // [-F, F] on the body before rounding (docs/linear.md).

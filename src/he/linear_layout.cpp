@@ -44,8 +44,7 @@ WidthCounts width_counts(const LinearPlan& plan) {
   const double rows = geo.shape.rows;
   c.upload = geo.sub_body() ? rows * geo.shape.in : static_cast<double>(geo.input_cts()) * geo.poly_degree;
   c.body = rows * geo.shape.out;
-  const std::size_t masks = plan.shared_mask ? (geo.packed_cts() + 1) / 2 : geo.packed_cts();
-  c.mask = static_cast<double>(masks) * geo.poly_degree;
+  c.mask = static_cast<double>(plan.mask_count()) * geo.poly_degree;
   return c;
 }
 
@@ -245,11 +244,22 @@ std::size_t LinearPlan::bytes_down() const noexcept {
   const std::size_t total = geo.packed_cts();
   for (std::size_t f = 0; f < total; ++f) {
     const std::size_t body = packed_bytes(used[f % geo.packed_per_group], body_bits);
-    // With shared masks, packed cts 2i and 2i + 1 (row-group major) share one.
-    const bool second_of_pair = shared_mask && f % 2 == 1;
-    bytes += body + (second_of_pair ? 0 : mask);
+    // With shared masks, each group of packed cts (row-group major) shares one.
+    bytes += body + (mask_group(f).first == f ? mask : 0);
   }
   return bytes;
+}
+
+LinearPlan::MaskGroup LinearPlan::mask_group(std::size_t f) const noexcept {
+  if (!shared_mask) return {f, 1};
+  const std::size_t total = geo.packed_cts();
+  const std::size_t first = f - f % kLinearSharedMaskGroup;
+  return {first, std::min(kLinearSharedMaskGroup, total - first)};
+}
+
+std::size_t LinearPlan::mask_count() const noexcept {
+  const std::size_t total = geo.packed_cts();
+  return shared_mask ? (total + kLinearSharedMaskGroup - 1) / kLinearSharedMaskGroup : total;
 }
 
 std::size_t LinearPlan::weight_bytes() const noexcept {
@@ -369,10 +379,11 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   }
   // Re-randomization adds u * e0 (u ternary, e0 the public encryption's error).
   nz.packing = tree + n * (2.0 / 3.0) * 10.5;
-  // Pairs of packed cts leave under one mask (shared_mask.h): each body gets
-  // the key-switch noise of both sources' digits.
+  // Groups of packed cts leave under one mask (shared_mask.h): each body gets
+  // the key-switch noise of every source's digits.
   plan.shared_mask = linear_shared_mask_available(id) && plan.geo.packed_cts() >= 2;
-  if (plan.shared_mask) nz.packing += 2 * v_ks;
+  if (plan.shared_mask)
+    nz.packing += static_cast<double>(std::min(kLinearSharedMaskGroup, plan.geo.packed_cts())) * v_ks;
 
   // Flooding for circuit privacy: uniform in [-F, F], variance F^2 / 3.
   nz.flood = budget / 8;

@@ -6,6 +6,7 @@
 #include "fhellm/error.h"
 #include "fhellm/he/bit_packing.h"
 #include "fhellm/he/evaluator.h"
+#include "fhellm/he/gadget_decomposition.h"
 #include "fhellm/math/poly_arith.h"
 #include "internal.h"
 
@@ -13,7 +14,8 @@ namespace fhellm::he {
 namespace {
 
 constexpr std::uint8_t kMagic[4] = {'F', 'H', 'S', 'M'};
-constexpr std::uint16_t kVersion = 1;
+constexpr std::uint16_t kVersion = 2;
+constexpr std::size_t kMaxGroup = 16;
 
 // e - a t for every prime (all NTT form).
 RnsPoly zero_body(const Context& ctx, const RnsPoly& a, const SecretKey& t, Prng& prng) {
@@ -102,60 +104,70 @@ struct Reader {
 
 }  // namespace
 
-SharedMaskKey make_shared_mask_key(const Context& context, const SecretKey& source, const SecretKey& first,
-                                   const SecretKey& second, int decomposition_bits) {
-  for (const SecretKey* k : {&source, &first, &second}) context.check_param_id(k->param_id(), "secret key");
+SharedMaskKey make_shared_mask_key(const Context& context, const SecretKey& source,
+                                   const std::vector<SecretKey>& targets, int decomposition_bits) {
+  context.check_param_id(source.param_id(), "secret key");
+  for (const SecretKey& t : targets) context.check_param_id(t.param_id(), "secret key");
+  require(targets.size() >= 2 && targets.size() <= kMaxGroup, ErrorCode::invalid_argument,
+          "shared-mask key: " + std::to_string(targets.size()) + " targets, expected 2.." + std::to_string(kMaxGroup));
   const int w = decomposition_bits == 0 ? context.params().default_decomposition_bits : decomposition_bits;
+  const std::size_t g = targets.size();
   Prng prng(random_seed());
   SharedMaskKey key;
   key.param_id = context.param_id();
   key.decomposition_bits = w;
-  key.to_first = make_key_switch_key(context, first, source.coefficients(), w);
-  key.zero_second = zero_key_with_masks(context, second, key.to_first, prng);
-  key.to_second = make_key_switch_key(context, second, source.coefficients(), w);
-  key.zero_first = zero_key_with_masks(context, first, key.to_second, prng);
+  key.to.assign(g, std::vector<KeySwitchKey>(g));
+  for (std::size_t x = 0; x < g; ++x) {
+    // Source x to its own target (fresh masks alpha_x), zero under the others with the same masks.
+    key.to[x][x] = make_key_switch_key(context, targets[x], source.coefficients(), w);
+    for (std::size_t y = 0; y < g; ++y)
+      if (y != x) key.to[x][y] = zero_key_with_masks(context, targets[y], key.to[x][x], prng);
+  }
   key.zero_seed = random_seed();
   key.zero_mask = expand_key_masks(context, key.zero_seed, 1).front();
-  key.zero_first_body = zero_body(context, key.zero_mask, first, prng);
-  key.zero_second_body = zero_body(context, key.zero_mask, second, prng);
+  for (const SecretKey& t : targets) key.zero_bodies.push_back(zero_body(context, key.zero_mask, t, prng));
   return key;
 }
 
-void shared_mask_switch(const Context& context, const SharedMaskKey& key, Ciphertext& a, Ciphertext& b, Prng& rng) {
+void shared_mask_switch(const Context& context, const SharedMaskKey& key, std::vector<Ciphertext*> cts, Prng& rng) {
   context.check_param_id(key.param_id, "shared-mask key");
-  const Evaluator ev(Context::get(context.param_id()));
-  if (a.is_ntt_form()) ev.transform_from_ntt_inplace(a);
-  if (b.is_ntt_form()) ev.transform_from_ntt_inplace(b);
-  // Each source's digits meet both targets' bodies with the same key masks.
-  RnsPoly k0, k1, z0, z1, m0, m1, y0, y1;
-  ev.key_switch(a.c1, key.to_first, k0, k1);     // k1 = sum digit(c1a) alpha_a
-  ev.key_switch(a.c1, key.zero_second, z0, z1);  // z1 == k1
-  ev.key_switch(b.c1, key.to_second, m0, m1);    // m1 = sum digit(c1b) alpha_b
-  ev.key_switch(b.c1, key.zero_first, y0, y1);   // y1 == m1
-  RnsPoly mask = std::move(k1);
-  add_into(context, mask, m1);
-  RnsPoly body_a = std::move(a.c0), body_b = std::move(b.c0);
-  to_ntt(body_a, context);
-  to_ntt(body_b, context);
-  add_into(context, body_a, k0);
-  add_into(context, body_a, y0);
-  add_into(context, body_b, z0);
-  add_into(context, body_b, m0);
-  // Re-randomization: + u * (zero mask, zero bodies), one u for both.
+  const std::size_t r = cts.size();
+  require(r >= 2 && r <= key.group(), ErrorCode::invalid_argument,
+          "shared-mask switch: " + std::to_string(r) + " ciphertexts for groups of " + std::to_string(key.group()));
+  const ContextPtr ctx = Context::get(context.param_id());
+  const Evaluator ev(ctx);
+  // Each source is decomposed once and meets every target's key, whose masks
+  // it shares: the mask part of every switch of source x is the same.
+  RnsPoly mask(context, true);
+  std::vector<RnsPoly> bodies;
+  for (Ciphertext* ct : cts) {
+    check_ciphertext(*ct, context, "shared-mask input");
+    RnsPoly b = ct->c0;
+    if (!b.is_ntt_form()) to_ntt(b, context);
+    bodies.push_back(std::move(b));
+  }
+  RnsPoly k0, k1;
+  for (std::size_t x = 0; x < r; ++x) {
+    const DecomposedPoly digits(ctx, cts[x]->c1, key.decomposition_bits);
+    for (std::size_t y = 0; y < r; ++y) {
+      digits.key_switch(key.to[x][y], k0, k1);
+      add_into(context, bodies[y], k0);
+      if (y == 0) add_into(context, mask, k1);  // equal for every y
+    }
+  }
+  // Re-randomization: + u * (zero mask, zero bodies), one u for all.
   std::vector<std::int64_t> u(context.poly_degree());
   for (auto& v : u) v = rng.ternary();
   RnsPoly u_ntt = RnsPoly::from_signed(context, u.data(), u.size());
   to_ntt(u_ntt, context);
   multiply_add_into(context, mask, u_ntt, key.zero_mask);
-  multiply_add_into(context, body_a, u_ntt, key.zero_first_body);
-  multiply_add_into(context, body_b, u_ntt, key.zero_second_body);
   from_ntt(mask, context);
-  from_ntt(body_a, context);
-  from_ntt(body_b, context);
-  a.c0 = std::move(body_a);
-  b.c0 = std::move(body_b);
-  a.c1 = mask;
-  b.c1 = std::move(mask);
+  for (std::size_t y = 0; y < r; ++y) {
+    multiply_add_into(context, bodies[y], u_ntt, key.zero_bodies[y]);
+    from_ntt(bodies[y], context);
+    cts[y]->c0 = std::move(bodies[y]);
+    cts[y]->c1 = mask;
+  }
 }
 
 std::vector<std::uint8_t> save(const SharedMaskKey& key, const Context& context) {
@@ -168,18 +180,14 @@ std::vector<std::uint8_t> save(const SharedMaskKey& key, const Context& context)
   u16(kVersion);
   u16(static_cast<std::uint16_t>(key.param_id));
   out.push_back(static_cast<std::uint8_t>(key.decomposition_bits));
-  out.insert(out.end(), 3, 0);
-  for (const Seed* s : {&key.to_first.a_seed, &key.to_second.a_seed, &key.zero_seed}) out.insert(out.end(), s->begin(), s->end());
-  for (std::size_t d = 0; d < key.to_first.b.size(); ++d) {
-    write_poly(out, context, key.to_first.b[d]);
-    write_poly(out, context, key.zero_second.b[d]);
-  }
-  for (std::size_t d = 0; d < key.to_second.b.size(); ++d) {
-    write_poly(out, context, key.zero_first.b[d]);
-    write_poly(out, context, key.to_second.b[d]);
-  }
-  write_poly(out, context, key.zero_first_body);
-  write_poly(out, context, key.zero_second_body);
+  out.push_back(static_cast<std::uint8_t>(key.group()));
+  out.insert(out.end(), 2, 0);
+  for (std::size_t x = 0; x < key.group(); ++x) out.insert(out.end(), key.to[x][x].a_seed.begin(), key.to[x][x].a_seed.end());
+  out.insert(out.end(), key.zero_seed.begin(), key.zero_seed.end());
+  for (std::size_t x = 0; x < key.group(); ++x)
+    for (std::size_t d = 0; d < key.to[x][x].b.size(); ++d)
+      for (std::size_t y = 0; y < key.group(); ++y) write_poly(out, context, key.to[x][y].b[d]);
+  for (const RnsPoly& b : key.zero_bodies) write_poly(out, context, b);
   return out;
 }
 
@@ -191,36 +199,33 @@ SharedMaskKey load_shared_mask_key(const Context& context, std::span<const std::
   require(id == context.param_id(), ErrorCode::parameter_mismatch, "shared-mask key: made for another parameter set");
   const int w = static_cast<int>(r.le(1));
   require(w >= 1 && w <= 61, ErrorCode::bad_message, "shared-mask key: bad gadget width");
-  require(r.le(3) == 0, ErrorCode::bad_message, "shared-mask key: reserved bytes not zero");
+  const std::size_t g = static_cast<std::size_t>(r.le(1));
+  require(g >= 2 && g <= kMaxGroup, ErrorCode::bad_message, "shared-mask key: bad group size");
+  require(r.le(2) == 0, ErrorCode::bad_message, "shared-mask key: reserved bytes not zero");
   SharedMaskKey key;
   key.param_id = id;
   key.decomposition_bits = w;
   const auto digits = gadget_digits(context, w);
   std::size_t total = 0;
   for (std::size_t l : digits) total += l;
-  const Seed seed_a = r.seed(), seed_b = r.seed();
+  key.to.assign(g, std::vector<KeySwitchKey>(g));
+  std::vector<Seed> seeds(g);
+  for (auto& seed : seeds) seed = r.seed();
   key.zero_seed = r.seed();
-  for (KeySwitchKey* k : {&key.to_first, &key.zero_second, &key.to_second, &key.zero_first}) {
-    k->decomposition_bits = w;
-    k->digits_per_prime = digits;
-  }
-  key.to_first.a_seed = key.zero_second.a_seed = seed_a;
-  key.to_second.a_seed = key.zero_first.a_seed = seed_b;
-  key.to_first.a = expand_key_masks(context, seed_a, total);
-  key.zero_second.a = key.to_first.a;
-  key.to_second.a = expand_key_masks(context, seed_b, total);
-  key.zero_first.a = key.to_second.a;
-  for (std::size_t d = 0; d < total; ++d) {
-    key.to_first.b.push_back(r.poly(context));
-    key.zero_second.b.push_back(r.poly(context));
-  }
-  for (std::size_t d = 0; d < total; ++d) {
-    key.zero_first.b.push_back(r.poly(context));
-    key.to_second.b.push_back(r.poly(context));
+  for (std::size_t x = 0; x < g; ++x) {
+    const auto masks = expand_key_masks(context, seeds[x], total);
+    for (std::size_t y = 0; y < g; ++y) {
+      KeySwitchKey& k = key.to[x][y];
+      k.decomposition_bits = w;
+      k.digits_per_prime = digits;
+      k.a_seed = seeds[x];
+      k.a = masks;
+    }
+    for (std::size_t d = 0; d < total; ++d)
+      for (std::size_t y = 0; y < g; ++y) key.to[x][y].b.push_back(r.poly(context));
   }
   key.zero_mask = expand_key_masks(context, key.zero_seed, 1).front();
-  key.zero_first_body = r.poly(context);
-  key.zero_second_body = r.poly(context);
+  for (std::size_t y = 0; y < g; ++y) key.zero_bodies.push_back(r.poly(context));
   require(r.pos == bytes.size(), ErrorCode::trailing_bytes, "shared-mask key: trailing bytes");
   return key;
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 #include <thread>
 
 #include "fhellm/error.h"
@@ -99,13 +100,15 @@ TEST(LinearProduct, ExactLargeInput) { EXPECT_EQ(run_case({1, 8192, 3}, LinearPr
 // (3072 -> 768), and the result is as exact. A header with an unknown
 // objective is refused.
 TEST(LinearProduct, TrafficObjectivePlansFewerBytes) {
-  // Where the objectives differ (8 rows: wider layouts with more key switches).
-  const LinearShape s{8, 768, 2304};
-  const LinearPlan balanced = plan_linear(s, LinearPrecision::standard, false);
-  const LinearPlan traffic = plan_linear(s, LinearPrecision::standard, false, LinearObjective::traffic);
+  // Where the objectives differ (an LM head over two rows: wider layouts with
+  // more key switches; planned only, not run).
+  const LinearShape head{2, 768, 50257};
+  const LinearPlan balanced = plan_linear(head, LinearPrecision::standard, false);
+  const LinearPlan traffic = plan_linear(head, LinearPrecision::standard, false, LinearObjective::traffic);
   EXPECT_EQ(traffic.objective, LinearObjective::traffic);
   EXPECT_LT(traffic.bytes_up() + traffic.bytes_down(), balanced.bytes_up() + balanced.bytes_down())
       << describe(balanced) << "\n" << describe(traffic);
+  const LinearShape s{8, 768, 2304};
   for (const LinearShape t : {LinearShape{1, 3072, 768}, LinearShape{4, 100, 300}, LinearShape{1, 768, 2304}}) {
     const LinearPlan b = plan_linear(t, LinearPrecision::standard, false);
     const LinearPlan f = plan_linear(t, LinearPrecision::standard, false, LinearObjective::traffic);
@@ -131,21 +134,27 @@ TEST(LinearProduct, TrafficObjectivePlansFewerBytes) {
   }
 }
 
-// Replies with two or more packed ciphertexts send one mask per pair
-// (shared_mask.h): an even count, an odd count (the last one alone under s),
-// exact and default precision, several rows.
-TEST(LinearProduct, SharedMaskRepliesPairPackedCiphertexts) {
-  for (const LinearShape s : {LinearShape{1, 768, 5000}, LinearShape{1, 96, 4500}, LinearShape{65, 30, 100}}) {
+// Replies with two or more packed ciphertexts send one mask per group of
+// kLinearSharedMaskGroup (shared_mask.h): full groups, a smaller last group,
+// a last group of one (alone under s), exact and default precision, several rows.
+TEST(LinearProduct, SharedMaskRepliesGroupPackedCiphertexts) {
+  std::set<std::size_t> last_sizes;
+  for (const LinearShape s : {LinearShape{1, 768, 5000}, LinearShape{1, 96, 4500}, LinearShape{65, 30, 100},
+                              LinearShape{1, 200, 10000}, LinearShape{1, 64, 8500}}) {
     const LinearPlan plan = plan_linear(s, LinearPrecision::standard, false);
     ASSERT_TRUE(plan.shared_mask) << describe(plan);
+    last_sizes.insert(plan.mask_group(plan.geo.packed_cts() - 1).size);
     LinearPlan unpaired = plan;
     unpaired.shared_mask = false;
-    // One mask of N values at mask_bits saved per pair.
+    // One mask of N values at mask_bits per group instead of per packed ct.
     const std::size_t mask_bytes = (std::size_t{plan.geo.poly_degree} * plan.mask_bits + 7) / 8;
-    EXPECT_EQ(unpaired.bytes_down() - plan.bytes_down(), (plan.geo.packed_cts() / 2) * mask_bytes) << describe(plan);
+    const std::size_t groups = (plan.geo.packed_cts() + kLinearSharedMaskGroup - 1) / kLinearSharedMaskGroup;
+    EXPECT_EQ(plan.mask_count(), groups);
+    EXPECT_EQ(unpaired.bytes_down() - plan.bytes_down(), (plan.geo.packed_cts() - groups) * mask_bytes) << describe(plan);
     EXPECT_LE(run_case(s, LinearPrecision::standard, false, kRandom, 41), plan.error_floor);
   }
   EXPECT_EQ(run_case({1, 300, 3000}, LinearPrecision::exact, true, -128, 42, -128), 0);
+  EXPECT_GE(last_sizes.size(), 2u) << "the shapes should end on groups of different sizes";
 }
 
 TEST(LinearProduct, SharedMaskPlanNeedsItsKey) {

@@ -1,5 +1,5 @@
-// One mask for two bodies (shared_mask.h): two ciphertexts under s become one
-// mask and two bodies under fresh secrets t1, t2 that decrypt to the same
+// One mask for several bodies (shared_mask.h): 2..g ciphertexts under s
+// become one mask and bodies under fresh secrets t_y that decrypt to the same
 // messages; the key survives a save/load round trip; damaged keys are rejected.
 #include <gtest/gtest.h>
 
@@ -17,36 +17,50 @@ namespace {
 
 class SharedMask : public ::testing::TestWithParam<ParamId> {};
 
-TEST_P(SharedMask, TwoCiphertextsOneMaskBothDecrypt) {
+TEST_P(SharedMask, GroupsShareOneMaskAndAllDecrypt) {
   const auto ctx = Context::get(GetParam());
-  const SecretKey s = SecretKey::generate(*ctx), t1 = SecretKey::generate(*ctx), t2 = SecretKey::generate(*ctx);
-  const SharedMaskKey key = make_shared_mask_key(*ctx, s, t1, t2);
+  const SecretKey s = SecretKey::generate(*ctx);
+  std::vector<SecretKey> targets;
+  for (int y = 0; y < 4; ++y) targets.push_back(SecretKey::generate(*ctx));
+  const SharedMaskKey key = make_shared_mask_key(*ctx, s, targets, 14);
+  ASSERT_EQ(key.group(), 4u);
   const Scale scale = Scale::from_plain_modulus(*ctx, 1 << 16);
   std::mt19937_64 rng(7);
-  const auto ma = test_util::random_values(ctx->poly_degree(), 30000, rng);
-  const auto mb = test_util::random_values(ctx->poly_degree(), 30000, rng);
   const Encryptor enc(ctx, s);
-  Ciphertext a = enc.encrypt(ma.data(), ma.size(), scale), b = enc.encrypt(mb.data(), mb.size(), scale);
   Prng prng(random_seed());
   // Round trip of the key before use: the loaded key must work the same.
   const SharedMaskKey loaded = load_shared_mask_key(*ctx, save(key, *ctx));
-  shared_mask_switch(*ctx, loaded, a, b, prng);
-  ASSERT_FALSE(a.is_ntt_form());
-  EXPECT_TRUE(a.c1 == b.c1) << "the two outputs must share their mask";
-  const auto da = Decryptor(ctx, t1).measure(a, scale, ma);
-  const auto db = Decryptor(ctx, t2).measure(b, scale, mb);
-  EXPECT_EQ(da.message, ma);
-  EXPECT_EQ(db.message, mb);
-  // Under the source secret the outputs no longer decrypt.
-  EXPECT_NE(Decryptor(ctx, s).decrypt(a, scale).message, ma);
-  // And each body needs its own target secret.
-  EXPECT_NE(Decryptor(ctx, t2).decrypt(a, scale).message, ma);
+  for (std::size_t count : {2u, 3u, 4u}) {  // a full group and the smaller last groups
+    std::vector<std::vector<std::int64_t>> m;
+    std::vector<Ciphertext> cts;
+    for (std::size_t y = 0; y < count; ++y) {
+      m.push_back(test_util::random_values(ctx->poly_degree(), 30000, rng));
+      cts.push_back(enc.encrypt(m.back().data(), m.back().size(), scale));
+    }
+    if (count == 3) Evaluator(ctx).transform_from_ntt_inplace(cts[1]);  // either form in
+    std::vector<Ciphertext*> members;
+    for (auto& ct : cts) members.push_back(&ct);
+    shared_mask_switch(*ctx, loaded, members, prng);
+    for (std::size_t y = 0; y < count; ++y) {
+      ASSERT_FALSE(cts[y].is_ntt_form());
+      EXPECT_TRUE(cts[y].c1 == cts[0].c1) << "the outputs must share their mask";
+      EXPECT_EQ(Decryptor(ctx, targets[y]).measure(cts[y], scale, m[y]).message, m[y]) << "count " << count << " y " << y;
+    }
+    // Under the source secret the outputs no longer decrypt, and each body needs its own target secret.
+    EXPECT_NE(Decryptor(ctx, s).decrypt(cts[0], scale).message, m[0]);
+    EXPECT_NE(Decryptor(ctx, targets[1]).decrypt(cts[0], scale).message, m[0]);
+  }
+  Ciphertext lone = enc.encrypt(std::vector<std::int64_t>(ctx->poly_degree(), 1).data(), ctx->poly_degree(), scale);
+  std::vector<Ciphertext*> one{&lone};
+  EXPECT_THROW(shared_mask_switch(*ctx, loaded, one, prng), Error);  // groups of one stay under s
+  EXPECT_THROW(make_shared_mask_key(*ctx, s, std::vector<SecretKey>{targets[0]}), Error);
 }
 
 TEST_P(SharedMask, DamagedKeysAreRejected) {
   const auto ctx = Context::get(GetParam());
-  const SecretKey s = SecretKey::generate(*ctx), t1 = SecretKey::generate(*ctx), t2 = SecretKey::generate(*ctx);
-  const auto bytes = save(make_shared_mask_key(*ctx, s, t1, t2), *ctx);
+  const SecretKey s = SecretKey::generate(*ctx);
+  const std::vector<SecretKey> targets{SecretKey::generate(*ctx), SecretKey::generate(*ctx), SecretKey::generate(*ctx)};
+  const auto bytes = save(make_shared_mask_key(*ctx, s, targets), *ctx);
   auto expect_code = [&](std::vector<std::uint8_t> b, ErrorCode code) {
     try {
       (void)load_shared_mask_key(*ctx, b);
@@ -66,11 +80,14 @@ TEST_P(SharedMask, DamagedKeysAreRejected) {
   version[4] = 9;
   expect_code(version, ErrorCode::bad_version);
   auto reserved = bytes;
-  reserved[9] = 1;
+  reserved[10] = 1;
   expect_code(reserved, ErrorCode::bad_message);
+  auto group = bytes;
+  group[9] = 1;  // groups of one are not shared
+  expect_code(group, ErrorCode::bad_message);
   // A coefficient >= q_0: all-ones bits in the first body value.
   auto big = bytes;
-  const std::size_t first_body = 12 + 3 * 32;
+  const std::size_t first_body = 12 + 4 * 32;
   for (int i = 0; i < 5; ++i) big[first_body + i] = 0xff;  // covers the first value at widths <= 40
   expect_code(big, ErrorCode::coefficient_out_of_range);
   // Another parameter set's context.

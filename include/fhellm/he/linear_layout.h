@@ -178,6 +178,14 @@ struct LinearPlan {
   // Packed cts 2i and 2i + 1 (row-group major) leave under one mask and two
   // fresh secrets (shared_mask.h); an odd last one alone under s.
   bool shared_mask = false;
+  // The reply's groups: packed cts (row-group major) f .. f + size - 1 leave
+  // under one mask; groups of kLinearSharedMaskGroup with shared masks (the
+  // last one smaller; a group of one is under s), else groups of one.
+  struct MaskGroup {
+    std::size_t first = 0, size = 1;
+  };
+  MaskGroup mask_group(std::size_t f) const noexcept;
+  std::size_t mask_count() const noexcept;
   double flood_bound = 0;        // |flood| <= this (phase units), uniform
   std::int64_t max_abs_output = 0;  // k * max|x| * 128
   std::int64_t error_floor = 0;     // largest |error| allowed in the result (0: exact)
@@ -208,6 +216,8 @@ int linear_decomposition_bits(ParamId id) noexcept;
 // Whether session keys carry a shared-mask key for this set (n2048_q54 only:
 // the key costs 0.35 MB of the 8 MB session budget).
 bool linear_shared_mask_available(ParamId id) noexcept;
+// Packed cts per shared mask (the session's shared-mask key has this many targets).
+inline constexpr std::size_t kLinearSharedMaskGroup = 4;
 // Largest split the planner uses.
 inline constexpr int kLinearMaxInputLevels = 5;
 // The session keys hold the input-side automorphisms of the levels whose

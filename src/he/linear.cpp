@@ -771,9 +771,6 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
   };
   std::vector<Ciphertext> pending;  // the packed cts of the current shared-mask group so far
   std::vector<std::pair<std::uint32_t, std::uint32_t>> pending_cells;
-  std::vector<CiphertextAccumulator> accs;
-  for (std::size_t t = 0; t < threads; ++t) accs.emplace_back(sk.context);
-  std::atomic<std::size_t> acc_next{0};
   // 2^-L before the input-side automorphisms (clear::input_scale).
   const auto input_factor = inverse_residues(ctx, std::uint64_t{1} << geo.input_levels);
   // Transforms of the tree's monomial shifts X^(k_w / 2^j), by level j.
@@ -829,8 +826,10 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
       });
       inputs = std::move(rotated);
     }
-    std::size_t entry_offset = 0;  // live entries of the packed cts before p
-    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) {
+    // Products and packing tree of packed ct p, on `inner` threads.
+    std::vector<std::size_t> entry_offset(geo.packed_per_group + 1, 0);  // live entries before p
+    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) entry_offset[p + 1] = entry_offset[p] + geo.live_entries(p);
+    auto pack = [&](std::uint32_t p, std::size_t inner) {
       // Tree entries at level L (the sparse results when L = 0).
       const std::uint32_t count = geo.live_entries(p);
       std::vector<std::optional<Ciphertext>> level(geo.entries_per_packed());
@@ -842,14 +841,12 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
       // scattered pieces or from too many streams at once.)
       const std::size_t terms = std::size_t{geo.chunks} * masks;
       auto first_poly = [&](std::uint32_t i) {
-        return masks == 1 ? (std::size_t{p} * geo.chunk_width + i) * geo.chunks : (entry_offset + i) * terms;
+        return masks == 1 ? (std::size_t{p} * geo.chunk_width + i) * geo.chunks : (entry_offset[p] + i) * terms;
       };
-      std::vector<std::vector<std::uint32_t>> share(threads);
-      for (std::uint32_t i = 0; i < count; ++i) share[i % threads].push_back(i);
-      // Each worker takes its own accumulator (acc_next hands them out).
-      acc_next = 0;
-      parallel_for(threads, threads, [&](std::size_t t) {
-        CiphertextAccumulator& acc = accs[acc_next++];
+      std::vector<std::vector<std::uint32_t>> share(inner);
+      for (std::uint32_t i = 0; i < count; ++i) share[i % inner].push_back(i);
+      parallel_for(inner, inner, [&](std::size_t t) {
+        CiphertextAccumulator acc(sk.context);
         for (std::uint32_t i : share[t]) {
           acc.reset();
           std::visit(
@@ -869,7 +866,7 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
         const std::uint32_t half = geo.chunk_width >> j;
         const std::uint64_t gal = geo.level_galois_element(j);
         const MonomialSlots& shift = level_monomials[j];
-        parallel_for(half, threads, [&](std::size_t i) {
+        parallel_for(half, inner, [&](std::size_t i) {
           auto& even = level[i];
           auto& odd = level[i + half];
           if (!even && !odd) return;
@@ -888,8 +885,21 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
       }
       Ciphertext packed = level[0] ? std::move(*level[0]) : Ciphertext(ctx, true);
       ev.transform_from_ntt_inplace(packed);
-
-      entry_offset += count;
+      return packed;
+    };
+    // With enough packed cts each thread packs whole ones (no thread idles in
+    // the tree's last levels, which have one or two nodes); with few, the
+    // threads share the entries and nodes of each.
+    std::vector<Ciphertext> packed_cts(geo.packed_per_group);
+    if (threads > 1 && geo.packed_per_group >= 2 * threads) {
+      parallel_for(geo.packed_per_group, threads, [&](std::size_t p) {
+        packed_cts[p] = pack(static_cast<std::uint32_t>(p), 1);
+      });
+    } else {
+      for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) packed_cts[p] = pack(p, threads);
+    }
+    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) {
+      Ciphertext packed = std::move(packed_cts[p]);
       // Shared masks: the packed cts of a group wait for its last one (row-group-major order).
       const std::size_t flat = std::size_t{g} * geo.packed_per_group + p;
       const LinearPlan::MaskGroup group = plan.mask_group(flat);

@@ -10,32 +10,43 @@
 namespace fhellm::math {
 
 void fill_lane_twiddles32(NttTables32& t) {
+  // The inner pass of ntt32_avx2.cpp holds a block of 64 values in eight
+  // vectors, in layout R (vector 4 b4 + 2 b3 + b2) or T (vector 4 b4 + 2 b1 + b0)
+  // for the offset 32 h + 16 b4 + 8 b3 + 4 b2 + 2 b1 + b0, lane 4 h + sublane
+  // (R: sublane 2 b1 + b0; T: 2 b3 + b2). For each butterfly group it reads the
+  // twiddles of the x vector's eight lanes (block offset / 2 span), then their
+  // Shoup constants.
   const std::size_t n = t.n;
-  // Lane l of group g at span T holds the twiddle of the block its x lane belongs to.
-  auto fill = [&](const std::vector<std::uint32_t>& roots, const std::vector<std::uint32_t>& shoup, int span,
-                  std::vector<std::uint32_t>& w, std::vector<std::uint32_t>& ws) {
-    const std::size_t blocks = n / (2 * span);  // root index base m (forward) or h (inverse)
-    static constexpr int order4[8] = {0, 0, 0, 0, 1, 1, 1, 1};
-    static constexpr int order2[8] = {0, 0, 2, 2, 1, 1, 3, 3};
-    static constexpr int order1[8] = {0, 4, 1, 5, 2, 6, 3, 7};
-    const int* order = span == 4 ? order4 : span == 2 ? order2 : order1;
-    const std::size_t per_group = 16 / (2 * span);  // blocks per 16 values
-    for (std::size_t g = 0; g < n / 16; ++g)
-      for (int l = 0; l < 8; ++l) {
-        const std::size_t block = g * per_group + static_cast<std::size_t>(order[l]);
-        w.push_back(roots[blocks + block]);
-        ws.push_back(shoup[blocks + block]);
-      }
+  t.lane_fwd.clear();
+  t.lane_inv.clear();
+  if (n < 64) return;
+  auto put = [&](std::size_t block, int span, bool layout_t, int x_vector, bool forward) {
+    const auto& w = forward ? t.roots : t.inv_roots;
+    const auto& ws = forward ? t.roots_shoup : t.inv_roots_shoup;
+    auto& out = forward ? t.lane_fwd : t.lane_inv;
+    std::size_t index[8];
+    for (int lane = 0; lane < 8; ++lane) {
+      const int h = lane >> 2, sub = lane & 3;
+      const int offset = layout_t ? 32 * h + 16 * (x_vector >> 2) + 4 * sub + (x_vector & 3)
+                                  : 32 * h + 4 * x_vector + sub;
+      index[lane] = n / (2 * span) + (block * 64 + static_cast<std::size_t>(offset)) / (2 * span);
+    }
+    for (std::size_t i : index) out.push_back(w[i]);
+    for (std::size_t i : index) out.push_back(ws[i]);
   };
-  t.lane_fwd.assign(3, {});
-  t.lane_fwd_shoup.assign(3, {});
-  t.lane_inv.assign(3, {});
-  t.lane_inv_shoup.assign(3, {});
-  if (n < 16) return;
-  const int spans[3] = {4, 2, 1};
-  for (int k = 0; k < 3; ++k) {
-    fill(t.roots, t.roots_shoup, spans[k], t.lane_fwd[k], t.lane_fwd_shoup[k]);
-    fill(t.inv_roots, t.inv_roots_shoup, spans[k], t.lane_inv[k], t.lane_inv_shoup[k]);
+  for (std::size_t b = 0; b < n / 64; ++b) {
+    // Forward: spans 16, 8, 4 in layout R, then 2, 1 in T.
+    put(b, 16, false, 0, true);
+    for (int x : {0, 4}) put(b, 8, false, x, true);
+    for (int x : {0, 2, 4, 6}) put(b, 4, false, x, true);
+    for (int x : {0, 4}) put(b, 2, true, x, true);
+    for (int x : {0, 2, 4, 6}) put(b, 1, true, x, true);
+    // Inverse: the same groups in the opposite order.
+    for (int x : {0, 2, 4, 6}) put(b, 1, true, x, false);
+    for (int x : {0, 4}) put(b, 2, true, x, false);
+    for (int x : {0, 2, 4, 6}) put(b, 4, false, x, false);
+    for (int x : {0, 4}) put(b, 8, false, x, false);
+    put(b, 16, false, 0, false);
   }
 }
 
@@ -87,6 +98,9 @@ NttTables::NttTables(std::size_t poly_degree, const Modulus& q) : n_(poly_degree
     }
     t->inv_n = static_cast<std::uint32_t>(inv_n_.value);
     t->inv_n_shoup = shoup32(inv_n_.value);
+    const std::uint64_t inv_n_root = q.mul(inv_n_.value, inv_values_[1]);
+    t->inv_n_root = static_cast<std::uint32_t>(inv_n_root);
+    t->inv_n_root_shoup = shoup32(inv_n_root);
     fill_lane_twiddles32(*t);
     tables32_ = std::move(t);
   }

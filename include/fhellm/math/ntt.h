@@ -26,15 +26,17 @@ namespace fhellm::math {
 
 // The twiddles of a table for primes q < 2^30 in 32-bit words, with 32-bit
 // Shoup constants floor(w 2^32 / q), for the 32-bit kernels (all values < 4q
-// fit a word). lane_* hold the twiddles of the spans 4, 2, 1 in the lane order
-// of the AVX2 kernels (ntt32_avx2.cpp); empty for N < 16.
+// fit a word). lane_* hold the twiddles of the spans 16, 8, 4, 2, 1 in the
+// order and lane layout the AVX2 kernels read them (ntt32_avx2.cpp: per block
+// of 64 values, 13 groups of 8 twiddles then their 8 constants); empty for N < 64.
 struct NttTables32 {
   std::size_t n = 0;
   std::uint32_t q = 0;
   std::vector<std::uint32_t> roots, roots_shoup;          // forward_values() and their constants
   std::vector<std::uint32_t> inv_roots, inv_roots_shoup;  // inverse_values() and theirs
   std::uint32_t inv_n = 0, inv_n_shoup = 0;               // N^-1 mod q and its constant
-  std::vector<std::vector<std::uint32_t>> lane_fwd, lane_fwd_shoup, lane_inv, lane_inv_shoup;
+  std::uint32_t inv_n_root = 0, inv_n_root_shoup = 0;     // inv_roots[1] N^-1 mod q (last inverse layer)
+  std::vector<std::uint32_t> lane_fwd, lane_inv;
 };
 
 class NttTables {

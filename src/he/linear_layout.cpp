@@ -109,7 +109,8 @@ std::size_t LinearGeometry::tree_key_switches(std::uint32_t count) const noexcep
   // holds a sparse result, and every existing entry needs one automorphism.
   std::size_t total = 0;
   // Entries at level L are 0..live-1 of k_w/2^L; level j merges i and i + k_w/2^j.
-  std::uint64_t live = std::min<std::uint64_t>(count, entries_per_packed());
+  const std::uint64_t masks = std::uint64_t{1} << input_levels;
+  std::uint64_t live = (count + masks - 1) / masks;  // entries 0..live-1 (slot_of_sparse)
   for (int j = input_levels + 1; j <= log_chunk; ++j) {
     const std::uint64_t half = chunk_width >> j;
     const std::uint64_t merged = std::min<std::uint64_t>(live, half);
@@ -122,7 +123,7 @@ std::size_t LinearGeometry::tree_key_switches(std::uint32_t count) const noexcep
 std::optional<LinearGeometry::Cell> LinearGeometry::packed_cell(std::uint32_t g, std::uint32_t p,
                                                                 std::uint32_t pos) const noexcept {
   if (pos >= poly_degree) return std::nullopt;
-  const std::uint32_t i = pos & (chunk_width - 1);
+  const std::uint32_t i = sparse_of_slot(pos & (chunk_width - 1));
   const std::uint32_t u = pos >> log_chunk;
   const std::uint32_t r = u / rows_per_ct;
   const std::uint32_t t = u % rows_per_ct;
@@ -134,7 +135,7 @@ std::optional<LinearGeometry::Cell> LinearGeometry::packed_cell(std::uint32_t g,
 }
 
 std::vector<std::uint32_t> LinearGeometry::used_positions(std::uint32_t g, std::uint32_t p) const {
-  // Ascending pos = u k_w + i with u = r T_w + t: enumerate the cells that
+  // Ascending pos = u k_w + slot with u = r T_w + t: enumerate the cells that
   // exist (packed_cell's conditions) instead of testing all N positions.
   std::vector<std::uint32_t> out;
   const std::uint64_t first_sparse = std::uint64_t{p} * chunk_width;
@@ -148,7 +149,12 @@ std::vector<std::uint32_t> LinearGeometry::used_positions(std::uint32_t g, std::
     const std::uint64_t cols = (std::uint64_t{shape.out} - r + outputs_per_poly - 1) / outputs_per_poly;
     if (cols <= first_sparse) continue;
     const std::uint64_t count = std::min<std::uint64_t>({chunk_width, sparse_left, cols - first_sparse});
-    for (std::uint64_t i = 0; i < count; ++i) out.push_back(static_cast<std::uint32_t>(u * chunk_width + i));
+    if (input_levels == 0) {
+      for (std::uint64_t i = 0; i < count; ++i) out.push_back(static_cast<std::uint32_t>(u * chunk_width + i));
+    } else {
+      for (std::uint32_t slot = 0; slot < chunk_width; ++slot)
+        if (sparse_of_slot(slot) < count) out.push_back(u * chunk_width + slot);
+    }
   }
   return out;
 }

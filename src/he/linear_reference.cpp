@@ -136,12 +136,12 @@ std::uint64_t input_galois_element(const LinearGeometry& geo, std::uint32_t mask
 std::vector<std::vector<std::int64_t>> folded_weight_polys(const LinearGeometry& geo, const std::int8_t* w,
                                                            std::uint32_t p, std::uint32_t i, std::uint32_t c) {
   const int levels = geo.input_levels;
-  const std::uint32_t stride = geo.entries_per_packed();  // E = k_w / 2^L
   const std::uint32_t count = geo.sparse_in_packed(p);
-  // Level 0: sparse results i + t E, t < 2^L, each with the single mask 0.
+  // Level 0: the tree leaves of entry i are the slots i + t E (t < 2^L), which
+  // hold the sparse results i 2^L + t (slot_of_sparse), each with the mask 0.
   std::vector<std::vector<IPoly>> cur(std::size_t{1} << levels);
   for (std::uint32_t t = 0; t < cur.size(); ++t) {
-    const std::uint32_t idx = i + t * stride;
+    const std::uint32_t idx = geo.sparse_of_slot(i + t * geo.entries_per_packed());
     if (idx < count) cur[t].push_back(weight_poly(geo, w, p * geo.chunk_width + idx, c));
   }
   for (int j = 1; j <= levels; ++j) {

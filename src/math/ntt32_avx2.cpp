@@ -193,23 +193,29 @@ void ct_inner(std::uint32_t* a, std::size_t n, const std::uint32_t* tw, const Co
     load_block(a, r);
     {  // span 16: R vectors k, k + 4
       const Twiddle t = lane_twiddle(tw);
+#pragma GCC unroll 8
       for (int k = 0; k < 4; ++k) ct(r[k], r[k + 4], t, c);
       tw += 16;
     }
+#pragma GCC unroll 8
     for (int b4 = 0; b4 < 2; ++b4, tw += 16) {  // span 8: k, k + 2
       const Twiddle t = lane_twiddle(tw);
       ct(r[4 * b4], r[4 * b4 + 2], t, c);
       ct(r[4 * b4 + 1], r[4 * b4 + 3], t, c);
     }
+#pragma GCC unroll 8
     for (int k = 0; k < 8; k += 2, tw += 16) ct(r[k], r[k + 1], lane_twiddle(tw), c);  // span 4
     transpose4(r);
     transpose4(r + 4);
+#pragma GCC unroll 8
     for (int b4 = 0; b4 < 2; ++b4, tw += 16) {  // span 2: T vectors k, k + 2
       const Twiddle t = lane_twiddle(tw);
       ct(r[4 * b4], r[4 * b4 + 2], t, c);
       ct(r[4 * b4 + 1], r[4 * b4 + 3], t, c);
     }
+#pragma GCC unroll 8
     for (int k = 0; k < 8; k += 2, tw += 16) ct(r[k], r[k + 1], lane_twiddle(tw), c);  // span 1
+#pragma GCC unroll 8
     for (int k = 0; k < 8; ++k) r[k] = reduce_once(reduce_once(r[k], c.two_q), c.q);
     transpose4(r);
     transpose4(r + 4);
@@ -223,7 +229,9 @@ void gs_inner(std::uint32_t* a, std::size_t n, const std::uint32_t* tw, const Co
     load_block(a, r);
     transpose4(r);
     transpose4(r + 4);
+#pragma GCC unroll 8
     for (int k = 0; k < 8; k += 2, tw += 16) gs(r[k], r[k + 1], lane_twiddle(tw), c);  // span 1
+#pragma GCC unroll 8
     for (int b4 = 0; b4 < 2; ++b4, tw += 16) {                                           // span 2
       const Twiddle t = lane_twiddle(tw);
       gs(r[4 * b4], r[4 * b4 + 2], t, c);
@@ -231,7 +239,9 @@ void gs_inner(std::uint32_t* a, std::size_t n, const std::uint32_t* tw, const Co
     }
     transpose4(r);
     transpose4(r + 4);
+#pragma GCC unroll 8
     for (int k = 0; k < 8; k += 2, tw += 16) gs(r[k], r[k + 1], lane_twiddle(tw), c);  // span 4
+#pragma GCC unroll 8
     for (int b4 = 0; b4 < 2; ++b4, tw += 16) {                                           // span 8
       const Twiddle t = lane_twiddle(tw);
       gs(r[4 * b4], r[4 * b4 + 2], t, c);
@@ -239,6 +249,7 @@ void gs_inner(std::uint32_t* a, std::size_t n, const std::uint32_t* tw, const Co
     }
     {  // span 16
       const Twiddle t = lane_twiddle(tw);
+#pragma GCC unroll 8
       for (int k = 0; k < 4; ++k) gs(r[k], r[k + 4], t, c);
       tw += 16;
     }
@@ -319,3 +330,27 @@ void ntt_inverse_u32_avx2(std::uint32_t* a, const NttTables32& t) noexcept {
   for (; 8 * span < n; span <<= 3) gs_pass<3, false>(a, n, span, t, c);
   if (8 * span == n) gs_pass<3, true>(a, n, span, t, c);
 }
+
+void narrow_u64_to_u32_avx2(const std::uint64_t* in, std::uint32_t* out, std::size_t n) noexcept {
+  const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i lo = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + i)), pick);
+    const __m256i hi =
+        _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + i + 4)), pick);
+    store(out + i, _mm256_permute2x128_si256(lo, hi, 0x20));
+  }
+  for (; i < n; ++i) out[i] = static_cast<std::uint32_t>(in[i]);
+}
+
+void widen_u32_to_u64_avx2(const std::uint32_t* in, std::uint64_t* out, std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i v = load(in + i);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_cvtepu32_epi64(_mm256_castsi256_si128(v)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i + 4), _mm256_cvtepu32_epi64(_mm256_extracti128_si256(v, 1)));
+  }
+  for (; i < n; ++i) out[i] = in[i];
+}
+
+}  // namespace fhellm::math

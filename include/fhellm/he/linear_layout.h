@@ -16,8 +16,9 @@
 //   sparse result s of group g = sum_c input(g,c) * weight(s,c): coefficient
 //     (r*T_w + t)*k_w holds y[g*T_w + t][s*n_w + r]; other coefficients garbage;
 //   packed ct (g, p), p < packed_per_group: sparse results s = p*k_w + i
-//     (i < k_w) packed by the trace tree: coefficient (r*T_w + t)*k_w + i holds
-//     k_w * y[g*T_w + t][(p*k_w + i)*n_w + r]. The server scales its inputs by
+//     (i < k_w) packed by the trace tree: coefficient (r*T_w + t)*k_w + slot(i)
+//     holds k_w * y[g*T_w + t][(p*k_w + i)*n_w + r] (slot_of_sparse: the
+//     identity without a split point). The server scales its inputs by
 //     2^-L and its weights by (k_w/2^L)^-1 mod Q (linear_reference.h), so the
 //     packed ct decrypts to y itself and no noise is amplified by the trace.
 #pragma once
@@ -94,8 +95,21 @@ struct LinearGeometry {
   std::uint32_t entries_per_packed() const noexcept { return chunk_width >> input_levels; }
   // Entries of packed ct p that hold at least one sparse result.
   std::uint32_t live_entries(std::uint32_t p) const noexcept {
-    const std::uint32_t c = sparse_in_packed(p), e = entries_per_packed();
-    return c < e ? c : e;
+    const std::uint32_t masks = 1u << input_levels;
+    return (sparse_in_packed(p) + masks - 1) / masks;
+  }
+  // Where the sparse results of a packed ct go: with a split point, entry e
+  // folds the 2^L results e 2^L .. e 2^L + 2^L - 1, which the tree places at
+  // the packed slots e + t E (t < 2^L, E = k_w / 2^L). So consecutive results
+  // fill whole entries and a partly filled packed ct has few live entries,
+  // each costing 2^L products. Without a split (L = 0) slot = result.
+  std::uint32_t slot_of_sparse(std::uint32_t i) const noexcept {
+    const std::uint32_t masks = 1u << input_levels, e = entries_per_packed();
+    return (i % masks) * e + i / masks;
+  }
+  std::uint32_t sparse_of_slot(std::uint32_t slot) const noexcept {
+    const std::uint32_t masks = 1u << input_levels, e = entries_per_packed();
+    return (slot % e) * masks + slot / e;
   }
   // Encoded weight polynomials: per live entry, chunk and input-side automorphism.
   std::size_t weight_polys() const noexcept;

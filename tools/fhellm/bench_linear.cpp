@@ -26,6 +26,29 @@ struct BenchLinearArgs {
   bool json = false, signed_input = false, plan_only = false, candidates = false;
   std::size_t repeat = 3, threads = 2;
   std::uint64_t seed = 1;
+  std::string token;  // a model's calls per generated token instead of one shape
+};
+
+// The remote calls of one generated token (T = 1) of a named model shape:
+// (k, n, calls per token). GPT-2: 12 blocks of qkv, attention out, fc, proj,
+// then the LM head; Llama-3.2-1B: 16 blocks of qkv (2048 -> 2048 + 2 x 512),
+// o, gate+up (2 x 8192), down, then the LM head.
+struct TokenCall {
+  std::uint32_t in, out, count;
+};
+std::vector<TokenCall> token_calls(const std::string& name) {
+  if (name == "gpt2-124m")
+    return {{768, 2304, 12}, {768, 768, 12}, {768, 3072, 12}, {3072, 768, 12}, {768, 50257, 1}};
+  if (name == "llama-3.2-1b")
+    return {{2048, 3072, 16}, {2048, 2048, 16}, {2048, 16384, 16}, {8192, 2048, 16}, {2048, 128256, 1}};
+  throw Error(ErrorCode::invalid_argument, "unknown token shape '" + name + "' (gpt2-124m|llama-3.2-1b)");
+}
+
+// Measured figures of one shape (best of the repeats).
+struct ShapeFigures {
+  double server_ms = 0, server_cpu_ms = 0, encrypt_ms = 0, decrypt_ms = 0, keygen_ms = 0, encode_ms = 0;
+  std::size_t up = 0, down = 0, key_bytes = 0;
+  std::int64_t max_err = 0;
 };
 
 // CPU time of the process (all threads): the machine is shared, so wall time
@@ -40,8 +63,129 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-void run_bench_linear(const BenchLinearArgs& a) {
+ShapeFigures run_shape(const BenchLinearArgs& a, he::LinearShape shape, const he::LinearPlan& plan) {
   using clock = std::chrono::steady_clock;
+  const he::LinearPrecision prec = plan.precision;
+  const he::LinearObjective objective = plan.objective;
+  std::mt19937_64 rng(a.seed);
+  std::uniform_int_distribution<int> wd(-128, 127), xd(a.signed_input ? -128 : 0, a.signed_input ? 127 : 255);
+  std::vector<std::int8_t> w(std::size_t{shape.out} * shape.in);
+  for (auto& v : w) v = static_cast<std::int8_t>(wd(rng));
+  std::vector<std::int32_t> x(std::size_t{shape.rows} * shape.in);
+  for (auto& v : x) v = xd(rng);
+
+  auto t0 = clock::now();
+  const he::LinearClient client({plan.param_id});
+  const he::LinearServerKeys keys = client.server_keys();
+  const std::size_t key_bytes = keys.save().size();
+  const double keygen_ms = ms_since(t0);
+  t0 = clock::now();
+  const he::EncodedWeights weights(w, shape.out, shape.in);
+  (void)weights.polys(plan);
+  const double encode_ms = ms_since(t0);
+
+  double best_server = 1e300, best_enc = 1e300, best_dec = 1e300, best_server_cpu = 1e300;
+  std::size_t up = 0, down = 0;
+  std::int64_t max_err = 0;
+  const auto expect = he::clear::matmul(shape.rows, shape.in, shape.out, x.data(), w.data());
+  for (std::size_t rep = 0; rep < std::max<std::size_t>(1, a.repeat); ++rep) {
+    t0 = clock::now();
+    std::vector<std::uint8_t> upload;
+    if (a.signed_input) {
+      std::vector<std::int8_t> xs(x.begin(), x.end());
+      upload = client.encrypt(std::span<const std::int8_t>(xs), shape, prec, objective);
+    } else {
+      std::vector<std::uint8_t> xu(x.begin(), x.end());
+      upload = client.encrypt(std::span<const std::uint8_t>(xu), shape, prec, objective);
+    }
+    best_enc = std::min(best_enc, ms_since(t0));
+    t0 = clock::now();
+    const double cpu0 = thread_cpu_ms();
+    const auto reply = he::linear_evaluate(upload, weights, keys, a.threads);
+    best_server_cpu = std::min(best_server_cpu, thread_cpu_ms() - cpu0);
+    best_server = std::min(best_server, ms_since(t0));
+    t0 = clock::now();
+    const auto y = client.decrypt(reply);
+    best_dec = std::min(best_dec, ms_since(t0));
+    up = upload.size();
+    down = reply.size();
+    for (std::size_t i = 0; i < y.size(); ++i) max_err = std::max(max_err, std::abs(y[i] - expect[i]));
+  }
+  ShapeFigures f;
+  f.server_ms = best_server;
+  f.server_cpu_ms = best_server_cpu;
+  f.encrypt_ms = best_enc;
+  f.decrypt_ms = best_dec;
+  f.keygen_ms = keygen_ms;
+  f.encode_ms = encode_ms;
+  f.up = up;
+  f.down = down;
+  f.key_bytes = key_bytes;
+  f.max_err = max_err;
+  return f;
+}
+
+// --token: every call of one generated token, the models (--plan-only) or
+// the measured figures of each shape, and the per-token sums.
+void run_bench_token(const BenchLinearArgs& a) {
+  const he::LinearPrecision prec = he::parse_linear_precision(a.precision);
+  const he::LinearObjective objective = he::parse_linear_objective(a.objective);
+  double up = 0, down = 0, server = 0, model_ms = 0, inputs = 0, outputs = 0;
+  std::size_t key_switches = 0, products = 0;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const TokenCall& c : token_calls(a.token)) {
+    const he::LinearShape shape{1, c.in, c.out};
+    const he::LinearPlan plan = he::plan_linear(shape, prec, a.signed_input, objective);
+    nlohmann::json row = {{"in", c.in}, {"out", c.out}, {"calls", c.count}, {"plan", he::describe(plan)},
+                          {"model_bytes_up", plan.bytes_up()}, {"model_bytes_down", plan.bytes_down()},
+                          {"key_switches", plan.key_switches()}, {"products", plan.products()},
+                          {"server_ms_model", plan.server_ms_model()}};
+    double call_up = static_cast<double>(plan.bytes_up()), call_down = static_cast<double>(plan.bytes_down());
+    if (!a.plan_only) {
+      const ShapeFigures f = run_shape(a, shape, plan);
+      call_up = static_cast<double>(f.up);
+      call_down = static_cast<double>(f.down);
+      server += c.count * f.server_ms;
+      row["server_ms"] = f.server_ms;
+      row["server_cpu_ms"] = f.server_cpu_ms;
+      row["max_abs_error"] = f.max_err;
+      row["error_floor"] = plan.error_floor;
+      row["bytes_up"] = f.up;
+      row["bytes_down"] = f.down;
+    }
+    up += c.count * call_up;
+    down += c.count * call_down;
+    model_ms += c.count * plan.server_ms_model();
+    key_switches += c.count * plan.key_switches();
+    products += c.count * plan.products();
+    inputs += c.count * static_cast<double>(c.in);
+    outputs += c.count * static_cast<double>(c.out);
+    if (!a.json)
+      std::printf("%5u -> %-6u x%-2u up %7.0f down %7.0f bytes%s  %s\n", c.in, c.out, c.count, call_up, call_down,
+                  a.plan_only ? "" : (" server " + std::to_string(row["server_ms"].get<double>()).substr(0, 7) + " ms").c_str(),
+                  he::describe(plan).c_str());
+    rows.push_back(row);
+  }
+  nlohmann::json j = {{"token", a.token}, {"precision", a.precision}, {"objective", a.objective},
+                      {"bytes_up_per_token", up}, {"bytes_down_per_token", down},
+                      {"bits_up_per_input", 8 * up / inputs}, {"bits_down_per_output", 8 * down / outputs},
+                      {"key_switches_per_token", key_switches}, {"products_per_token", products},
+                      {"server_ms_model_per_token", model_ms}, {"calls", rows}};
+  if (!a.plan_only) j["server_ms_per_token"] = server;
+  if (a.json) {
+    std::puts(j.dump().c_str());
+    return;
+  }
+  std::printf("per token: up %.3f MB (%.1f bits per input value), down %.3f MB (%.1f bits per output value), "
+              "total %.3f MB; %zu key switches, %zu products; server model %.0f ms single-core",
+              up / 1e6, 8 * up / inputs, down / 1e6, 8 * down / outputs, (up + down) / 1e6, key_switches, products,
+              model_ms);
+  if (!a.plan_only) std::printf(", measured %.0f ms (%zu threads)", server, a.threads);
+  std::printf("\n");
+}
+
+void run_bench_linear(const BenchLinearArgs& a) {
+  if (!a.token.empty()) return run_bench_token(a);
   const he::LinearPrecision prec = he::parse_linear_precision(a.precision);
   const he::LinearShape shape{a.rows, a.in, a.out};
   const he::LinearObjective objective = he::parse_linear_objective(a.objective);
@@ -67,50 +211,12 @@ void run_bench_linear(const BenchLinearArgs& a) {
     return;
   }
 
-  std::mt19937_64 rng(a.seed);
-  std::uniform_int_distribution<int> wd(-128, 127), xd(a.signed_input ? -128 : 0, a.signed_input ? 127 : 255);
-  std::vector<std::int8_t> w(std::size_t{a.out} * a.in);
-  for (auto& v : w) v = static_cast<std::int8_t>(wd(rng));
-  std::vector<std::int32_t> x(std::size_t{a.rows} * a.in);
-  for (auto& v : x) v = xd(rng);
-
-  auto t0 = clock::now();
-  const he::LinearClient client({plan.param_id});
-  const he::LinearServerKeys keys = client.server_keys();
-  const std::size_t key_bytes = keys.save().size();
-  const double keygen_ms = ms_since(t0);
-  t0 = clock::now();
-  const he::EncodedWeights weights(w, a.out, a.in);
-  (void)weights.polys(plan);
-  const double encode_ms = ms_since(t0);
-
-  double best_server = 1e300, best_enc = 1e300, best_dec = 1e300, best_server_cpu = 1e300;
-  std::size_t up = 0, down = 0;
-  std::int64_t max_err = 0;
-  const auto expect = he::clear::matmul(a.rows, a.in, a.out, x.data(), w.data());
-  for (std::size_t rep = 0; rep < std::max<std::size_t>(1, a.repeat); ++rep) {
-    t0 = clock::now();
-    std::vector<std::uint8_t> upload;
-    if (a.signed_input) {
-      std::vector<std::int8_t> xs(x.begin(), x.end());
-      upload = client.encrypt(std::span<const std::int8_t>(xs), shape, prec, objective);
-    } else {
-      std::vector<std::uint8_t> xu(x.begin(), x.end());
-      upload = client.encrypt(std::span<const std::uint8_t>(xu), shape, prec, objective);
-    }
-    best_enc = std::min(best_enc, ms_since(t0));
-    t0 = clock::now();
-    const double cpu0 = thread_cpu_ms();
-    const auto reply = he::linear_evaluate(upload, weights, keys, a.threads);
-    best_server_cpu = std::min(best_server_cpu, thread_cpu_ms() - cpu0);
-    best_server = std::min(best_server, ms_since(t0));
-    t0 = clock::now();
-    const auto y = client.decrypt(reply);
-    best_dec = std::min(best_dec, ms_since(t0));
-    up = upload.size();
-    down = reply.size();
-    for (std::size_t i = 0; i < y.size(); ++i) max_err = std::max(max_err, std::abs(y[i] - expect[i]));
-  }
+  const ShapeFigures f = run_shape(a, shape, plan);
+  const std::size_t up = f.up, down = f.down;
+  const std::int64_t max_err = f.max_err;
+  const double best_server = f.server_ms, best_server_cpu = f.server_cpu_ms, best_enc = f.encrypt_ms,
+               best_dec = f.decrypt_ms, keygen_ms = f.keygen_ms, encode_ms = f.encode_ms;
+  const std::size_t key_bytes = f.key_bytes;
   const double in_values = static_cast<double>(a.rows) * a.in, out_values = static_cast<double>(a.rows) * a.out;
   const double bits_up = 8.0 * up / in_values, bits_down = 8.0 * down / out_values;
   if (a.json) {
@@ -175,6 +281,8 @@ void register_bench_linear(CLI::App& bench) {
   cmd->add_flag("--json", args->json, "print one JSON object");
   cmd->add_flag("--plan-only", args->plan_only, "print the layout and its cost/noise models without running");
   cmd->add_flag("--candidates", args->candidates, "print every feasible layout with its models, best first");
+  cmd->add_option("--token", args->token,
+                  "every call of one generated token of a model shape (gpt2-124m | llama-3.2-1b), and the sums");
   cmd->callback([args] { run_bench_linear(*args); });
 }
 

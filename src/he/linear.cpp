@@ -457,7 +457,7 @@ LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
     const auto gisize = r.le(4);
     if (gisize > 0) {
       k.galois_input = load_galois_keys(*k.context, r.take(gisize));
-      for (std::uint64_t e : composed_galois_elements(k.context->poly_degree(), kLinearHoistedLevels))
+      for (std::uint64_t e : linear_input_galois_elements(k.context->poly_degree()))
         require(k.galois_input.has(e), ErrorCode::missing_galois_key,
                 "linear server keys: input-side Galois element " + std::to_string(e) + " missing");
     }
@@ -580,8 +580,7 @@ LinearServerKeys LinearClient::server_keys() const {
     const auto elts = packing_galois_elements(k->context->poly_degree());
     s.galois = make_galois_keys(*k->context, k->secret, elts, linear_decomposition_bits(id));
     if (const int w = linear_input_decomposition_bits(id); w > 0) {
-      const auto composed = composed_galois_elements(k->context->poly_degree(), kLinearHoistedLevels);
-      s.galois_input = make_galois_keys(*k->context, k->secret, composed, w);
+      s.galois_input = make_galois_keys(*k->context, k->secret, linear_input_galois_elements(k->context->poly_degree()), w);
     }
     s.zero = Encryptor(k->context, k->secret).encrypt_zero();
     if (!k->targets.empty())
@@ -808,21 +807,41 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
     // automorphism with the key of the composed element (hoisted_galois.h).
     const std::uint32_t masks = 1u << geo.input_levels;
     if (masks > 1) {
-      std::vector<std::optional<HoistedCiphertext>> hoisted(geo.chunks);
-      parallel_for(geo.chunks, threads, [&](std::size_t c) {
-        hoisted[c].emplace(sk.context, inputs[c], plan.input_decomposition_bits);
+      // Mask bits: the H hoisted levels low, the X sequential ones high. The
+      // 2^X bases sigma_B(in) come from one key switch each (their elements
+      // are single keys), then each base is decomposed once and takes the
+      // hoisted automorphisms of the low bits.
+      const std::uint32_t low = 1u << geo.hoisted_levels(), bases = masks / low;
+      std::vector<Ciphertext> base(std::size_t{geo.chunks} * bases);
+      for (std::uint32_t c = 0; c < geo.chunks; ++c) base[std::size_t{c} * bases] = inputs[c];
+      for (int x = 0; x < geo.sequential_levels(); ++x) {
+        const std::uint32_t bit = 1u << x;
+        const std::uint64_t gal = geo.level_galois_element(geo.hoisted_levels() + 1 + x);
+        parallel_for(std::size_t{geo.chunks} * bit, threads, [&](std::size_t idx) {
+          const std::size_t c = idx / bit, b = idx % bit;
+          Ciphertext ct = base[c * bases + b];
+          ev.apply_galois_inplace(ct, gal, sk.galois_input);
+          base[c * bases + (b | bit)] = std::move(ct);
+        });
+      }
+      std::vector<std::optional<HoistedCiphertext>> hoisted(base.size());
+      parallel_for(base.size(), threads, [&](std::size_t i) {
+        hoisted[i].emplace(sk.context, base[i], plan.input_decomposition_bits);
       });
       std::vector<Ciphertext> rotated(std::size_t{geo.chunks} * masks);
       parallel_for(rotated.size(), threads, [&](std::size_t idx) {
         const std::size_t c = idx / masks, b = idx % masks;
-        if (b == 0) {
-          rotated[idx] = inputs[c];
+        const std::size_t a = b % low, s = b / low;  // hoisted bits, sequential bits
+        const Ciphertext& from = base[c * bases + s];
+        if (a == 0) {
+          rotated[idx] = from;
           return;
         }
-        const std::uint64_t g = clear::input_galois_element(geo, static_cast<std::uint32_t>(b));
-        rotated[idx] = hoisted[c]->fast() && sk.input_hoisted && sk.input_hoisted->has(g)
-                           ? hoisted[c]->apply_galois(g, *sk.input_hoisted)
-                           : hoisted[c]->apply_galois(g, sk.galois_input);
+        const HoistedCiphertext& h = *hoisted[c * bases + s];
+        const std::uint64_t g = clear::input_galois_element(geo, static_cast<std::uint32_t>(a));
+        rotated[idx] = h.fast() && sk.input_hoisted && sk.input_hoisted->has(g)
+                           ? h.apply_galois(g, *sk.input_hoisted)
+                           : h.apply_galois(g, sk.galois_input);
       });
       inputs = std::move(rotated);
     }

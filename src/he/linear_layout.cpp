@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "fhellm/error.h"
+#include "fhellm/he/hoisted_galois.h"
 
 namespace fhellm::he {
 namespace {
@@ -212,6 +213,13 @@ int linear_decomposition_bits(ParamId id) noexcept {
   return id == ParamId::n4096_q108 ? 36 : parameter_set(id).default_decomposition_bits;
 }
 
+std::vector<std::uint64_t> linear_input_galois_elements(std::size_t poly_degree) {
+  std::vector<std::uint64_t> out = composed_galois_elements(poly_degree, kLinearHoistedLevels);
+  for (int j = kLinearHoistedLevels + 1; j <= kLinearHoistedLevels + kLinearSequentialLevels; ++j)
+    if ((std::size_t{1} << j) < poly_degree) out.push_back((std::uint64_t{1} << j) + 1);
+  return out;
+}
+
 double LinearNoise::bound() const {
   // Every term is (strictly) sub-Gaussian with its variance as proxy, so
   // z * sqrt(total) bounds the sum except with probability 2 exp(-z^2/2).
@@ -317,9 +325,13 @@ double LinearPlan::server_ms_model() const noexcept {
               static_cast<double>(key_switches() - geo.input_key_switches()) * tree_us +
               static_cast<double>(geo.packed_cts()) * reply_us + static_cast<double>(geo.input_cts()) * input_us;
   if (geo.input_levels > 0) {
+    // 2^X bases by X sequential key switches each doubling them, then per
+    // base one hoisted decomposition and its hoisted automorphisms.
     const double in_digits = static_cast<double>(gadget_digit_count(ps, input_decomposition_bits));
-    us += static_cast<double>(geo.input_cts()) * 25.0 * in_digits * unit +
-          static_cast<double>(geo.input_key_switches()) * 60.0 * unit;
+    const double bases = std::exp2(geo.sequential_levels());
+    const double sequential_us = (bases - 1) * (43.0 + 25.0 * in_digits) * unit;
+    us += static_cast<double>(geo.input_cts()) * (sequential_us + bases * 25.0 * in_digits * unit) +
+          static_cast<double>(geo.input_cts()) * (std::exp2(geo.input_levels) - bases) * 60.0 * unit;
   }
   return us * 1e-3;
 }
@@ -329,9 +341,9 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
                                            int input_levels) {
   const ParameterSet& ps = parameter_set(id);
   if (input_levels > 0 && linear_input_decomposition_bits(id) == 0) return std::nullopt;
-  // The hoisted keys cover levels 2^j + 1, j <= kLinearHoistedLevels (linear_layout.h).
-  if (input_levels > 0 &&
-      input_levels + log2_exact(static_cast<std::uint64_t>(ps.poly_degree) / chunk_width) > kLinearHoistedLevels)
+  // The session keys cover levels 2^j + 1, j <= 9 (linear_layout.h).
+  if (input_levels > 0 && input_levels + log2_exact(static_cast<std::uint64_t>(ps.poly_degree) / chunk_width) >
+                              kLinearHoistedLevels + kLinearSequentialLevels)
     return std::nullopt;
   LinearPlan plan;
   plan.geo = LinearGeometry::make(shape, static_cast<std::uint32_t>(ps.poly_degree), chunk_width, rows_per_ct,
@@ -371,7 +383,8 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   for (int j = input_levels + 1; j <= plan.geo.log_chunk; ++j)
     tree += std::exp2(2.0 * (plan.geo.log_chunk - j)) * v_ks;
   // Input side: each sigma_mask(in) carries one key switch (hoisted, small
-  // gadget) and is multiplied by its folded weight polynomial V_mask. The fold
+  // gadget), plus one per sequential level in its mask (bounded by all of
+  // them), and is multiplied by its folded weight polynomial V_mask. The fold
   // is a butterfly of isometries (shifts, automorphisms), so the squared norms
   // add up: sum_mask ||V_mask||^2 = 2^L sum over its 2^L weight polynomials of
   // ||w||^2 <= 4^L n_w min(k, k_w) 128^2, per chunk. The weights carry
@@ -380,8 +393,9 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
     const double in_digits = static_cast<double>(gadget_digit_count(ps, plan.input_decomposition_bits));
     const double v_in = in_digits * n * std::exp2(2.0 * plan.input_decomposition_bits) / 12.0 * 10.5;
     const double weights_per_poly = static_cast<double>(plan.geo.outputs_per_poly) * std::min(shape.in, chunk_width);
-    nz.input_side = static_cast<double>(plan.geo.chunks) * v_in * std::exp2(2.0 * input_levels) * weights_per_poly *
-                    128.0 * 128.0;
+    const double switches = 1.0 + plan.geo.sequential_levels();
+    nz.input_side = static_cast<double>(plan.geo.chunks) * switches * v_in * std::exp2(2.0 * input_levels) *
+                    weights_per_poly * 128.0 * 128.0;
   }
   // Re-randomization adds u * e0 (u ternary, e0 the public encryption's error).
   nz.packing = tree + n * (2.0 / 3.0) * 10.5;
@@ -457,9 +471,12 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
 }
 
 double linear_plan_score(const LinearPlan& plan) noexcept {
-  // balanced: 1 MB per 0.8 s of a two-core server (the GPT-2 token budget),
-  // so one byte is worth 1.6 us of the single-core model; traffic: 5x that.
-  const double ms_per_byte = plan.objective == LinearObjective::traffic ? 8e-3 : 1.6e-3;
+  // balanced: one byte is worth 4 us of the single-core model. (The GPT-2
+  // token budget, 1 MB per 0.8 s of a two-core server, would say 1.6 us; at
+  // that rate the plans trade bytes for key switches past the 1 MB target,
+  // and time is what this machine is short of anyway: 4 us keeps a token
+  // at 0.94 MB.) traffic: 5x that, for slow links.
+  const double ms_per_byte = plan.objective == LinearObjective::traffic ? 20e-3 : 4e-3;
   return static_cast<double>(plan.bytes_up() + plan.bytes_down()) * ms_per_byte + plan.server_ms_model();
 }
 

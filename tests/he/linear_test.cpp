@@ -157,6 +157,21 @@ TEST(LinearProduct, SharedMaskRepliesGroupPackedCiphertexts) {
   EXPECT_GE(last_sizes.size(), 2u) << "the shapes should end on groups of different sizes";
 }
 
+// Splits whose levels reach past the hoisted keys (2^j + 1 with j > 5): their
+// elements are applied one key switch at a time, then hoisted (linear.cpp).
+// One and two such levels, default and exact precision, extreme data.
+TEST(LinearProduct, SequentialInputLevels) {
+  for (const LinearShape s : {LinearShape{1, 300, 5000}, LinearShape{1, 768, 8192}}) {
+    const LinearPlan plan = plan_linear(s, LinearPrecision::standard, false);
+    ASSERT_GT(plan.geo.sequential_levels(), 0) << describe(plan);
+    EXPECT_EQ(plan.geo.hoisted_levels() + plan.geo.sequential_levels(), plan.geo.input_levels);
+    EXPECT_LE(run_case(s, LinearPrecision::standard, false, kRandom, 61), plan.error_floor) << describe(plan);
+  }
+  const LinearPlan two = plan_linear({1, 300, 5000}, LinearPrecision::standard, false);
+  EXPECT_EQ(two.geo.sequential_levels(), 2) << describe(two);
+  EXPECT_LE(run_case({1, 300, 5000}, LinearPrecision::standard, false, 255, 62, -128), two.error_floor);
+}
+
 TEST(LinearProduct, SharedMaskPlanNeedsItsKey) {
   const LinearShape s{1, 768, 5000};
   const LinearPlan plan = plan_linear(s, LinearPrecision::standard, false);

@@ -42,12 +42,10 @@ std::string_view linear_precision_name(LinearPrecision p) noexcept;  // "exact",
 // @throws Error(invalid_argument) for other names.
 LinearPrecision parse_linear_precision(std::string_view name);
 
-// What the planner trades: "balanced" values one byte of traffic at 0.8 us of
-// server time (the GPT-2 token budget: 1 MB per 0.8 s); "traffic" at 4 us,
-// for slow links (sub-body uploads and wider chunks: less traffic, more key
-// switches). Client and server plan with the objective of the upload header.
-// (In the units of LinearPlan::server_ms_model, single-core time: 1.6 and
-// 8 us per byte, the server having two cores.)
+// What the planner trades: "balanced" values one byte of traffic at 4 us of
+// single-core server time (the GPT-2 token stays under 1 MB); "traffic" at
+// 20 us, for slow links (fewer bytes, more key switches). Client and server
+// plan with the objective of the upload header (see linear_plan_score).
 enum class LinearObjective : std::uint8_t { balanced = 0, traffic = 1 };
 
 std::string_view linear_objective_name(LinearObjective o) noexcept;  // "balanced", "traffic"
@@ -66,6 +64,14 @@ struct LinearShape {
 inline constexpr std::uint32_t kLinearMaxRows = 512;
 inline constexpr std::uint32_t kLinearMaxIn = 8192;
 inline constexpr std::uint32_t kLinearMaxOut = 131072;
+
+// The session keys hold the input-side automorphisms of the levels whose
+// elements are 2^j + 1: every composition for j = 1..5 (applied hoisted,
+// composed_galois_elements) and the single elements of j = 6..9 (applied one
+// key switch at a time before the hoisted ones). A split of L levels with
+// k_w = N / 2^m uses j = m + 1..m + L, so m + L <= 9.
+inline constexpr int kLinearHoistedLevels = 5;
+inline constexpr int kLinearSequentialLevels = 4;
 
 // Pure index math of one layout (any power-of-two N; tests use small N).
 struct LinearGeometry {
@@ -114,6 +120,19 @@ struct LinearGeometry {
   // Encoded weight polynomials: per live entry, chunk and input-side automorphism.
   std::size_t weight_polys() const noexcept;
   std::size_t input_key_switches() const noexcept { return input_cts() * ((std::size_t{1} << input_levels) - 1); }
+  // The split's levels split into the hoisted ones (elements 2^j + 1 with
+  // j <= kLinearHoistedLevels, the low levels) and the sequential ones above.
+  int sequential_levels() const noexcept {
+    const int m = log_degree_over_chunk();
+    const int top = m + input_levels;  // the highest j used
+    return top > kLinearHoistedLevels ? std::min(input_levels, top - kLinearHoistedLevels) : 0;
+  }
+  int hoisted_levels() const noexcept { return input_levels - sequential_levels(); }
+  int log_degree_over_chunk() const noexcept {  // m with k_w = N / 2^m
+    int m = 0;
+    while ((std::uint64_t{chunk_width} << m) < poly_degree) ++m;
+    return m;
+  }
   // Sparse results packed into packed ct p (k_w except maybe the last).
   std::uint32_t sparse_in_packed(std::uint32_t p) const noexcept;
   // Key switches of the packing tree (levels L+1..) for one packed ct holding `count` sparse results.
@@ -234,10 +253,8 @@ bool linear_shared_mask_available(ParamId id) noexcept;
 inline constexpr std::size_t kLinearSharedMaskGroup = 4;
 // Largest split the planner uses.
 inline constexpr int kLinearMaxInputLevels = 5;
-// The session keys hold the input-side automorphisms of the levels whose
-// elements are 2^j + 1, j = 1..5 (composed_galois_elements): a split of L
-// levels with k_w = N / 2^m uses j = m + 1..m + L, so L + m <= 5.
-inline constexpr int kLinearHoistedLevels = 5;
+// The input-side Galois elements of the session keys for degree N.
+std::vector<std::uint64_t> linear_input_galois_elements(std::size_t poly_degree);
 
 // Ranking of plans: traffic plus a time model (lower is better), weighed by
 // the plan's objective.

@@ -77,6 +77,24 @@ void CiphertextAccumulator::multiply_add_unchecked(const Ciphertext& ct, const P
   ++terms_;
 }
 
+void CiphertextAccumulator::multiply_add2_unchecked(const Ciphertext& a, const PlaintextNtt32& pa,
+                                                    const Ciphertext& b, const PlaintextNtt32& pb) noexcept {
+  const Context& ctx = *context_;
+  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
+  if (since_fold_ + 2 > fold_every_) {
+    multiply_add_unchecked(a, pa);
+    multiply_add_unchecked(b, pb);
+    return;
+  }
+  for (std::size_t i = 0; i < k; ++i) {
+    math::multiply_accumulate_pair2_u64_u32(a.c0.residues(i), a.c1.residues(i), pa.residues(i), b.c0.residues(i),
+                                            b.c1.residues(i), pb.residues(i), acc64_.data() + i * n,
+                                            acc64_.data() + (k + i) * n, n);
+  }
+  since_fold_ += 2;
+  terms_ += 2;
+}
+
 void CiphertextAccumulator::fold() noexcept {
   const Context& ctx = *context_;
   const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();

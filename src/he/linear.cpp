@@ -4,6 +4,7 @@
 #include <atomic>
 #include <exception>
 #include <thread>
+#include <type_traits>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -871,7 +872,14 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
           std::visit(
               [&](const auto& polys) {
                 const std::size_t first = first_poly(i);
-                for (std::size_t c = 0; c < terms; ++c) acc.multiply_add_unchecked(inputs[c], polys[first + c]);
+                std::size_t c = 0;
+                if constexpr (std::is_same_v<std::decay_t<decltype(polys)>, std::vector<PlaintextNtt32>>) {
+                  // Two terms per pass: the sums are read and written once for
+                  // both (a 768 -> 2304 call 30.7-32.1 -> 28.2-28.3 ms, one thread).
+                  for (; c + 2 <= terms; c += 2)
+                    acc.multiply_add2_unchecked(inputs[c], polys[first + c], inputs[c + 1], polys[first + c + 1]);
+                }
+                for (; c < terms; ++c) acc.multiply_add_unchecked(inputs[c], polys[first + c]);
               },
               *encoded);
           level[i] = acc.result();  // NTT form: the tree works on transforms

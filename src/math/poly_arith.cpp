@@ -124,6 +124,14 @@ void reduce_u64(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, con
   for (std::size_t i = 0; i < n; ++i) out[i] = q.reduce(acc[i]);
 }
 
+void multiply_accumulate_pair2_u64_u32(const std::uint64_t* a0, const std::uint64_t* a1, const std::uint32_t* w,
+                                       const std::uint64_t* b0, const std::uint64_t* b1, const std::uint32_t* v,
+                                       std::uint64_t* acc0, std::uint64_t* acc1, std::size_t n) noexcept {
+  if (cpu_has_avx2() && !cpu_has_avx512ifma()) return multiply_accumulate_pair2_u64_u32_avx2(a0, a1, w, b0, b1, v, acc0, acc1, n);
+  multiply_accumulate_pair_u64_u32(a0, a1, w, acc0, acc1, n);
+  multiply_accumulate_pair_u64_u32(b0, b1, v, acc0, acc1, n);
+}
+
 void monomial_butterfly_ntt(std::uint64_t* e, const std::uint64_t* o, const std::uint64_t* m,
                             const std::uint64_t* m_shoup, std::uint64_t* d, std::size_t n, const Modulus& q) noexcept {
   if (q.value() < (std::uint64_t{1} << 31) && cpu_has_avx2()) return monomial_butterfly_ntt_avx2(e, o, m, m_shoup, d, n, q.value());

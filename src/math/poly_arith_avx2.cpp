@@ -71,6 +71,27 @@ void reduce_u64_small_avx2(const std::uint64_t* acc, std::uint64_t* out, std::si
   for (; i < n; ++i) out[i] = acc[i] % q;
 }
 
+void multiply_accumulate_pair2_u64_u32_avx2(const std::uint64_t* a0, const std::uint64_t* a1, const std::uint32_t* w,
+                                            const std::uint64_t* b0, const std::uint64_t* b1, const std::uint32_t* v,
+                                            std::uint64_t* acc0, std::uint64_t* acc1, std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256i x = load_u32x4(w + i), y = load_u32x4(v + i);
+    __m256i s0 = _mm256_add_epi64(load(acc0 + i), _mm256_mul_epu32(load(a0 + i), x));
+    __m256i s1 = _mm256_add_epi64(load(acc1 + i), _mm256_mul_epu32(load(a1 + i), x));
+    s0 = _mm256_add_epi64(s0, _mm256_mul_epu32(load(b0 + i), y));
+    s1 = _mm256_add_epi64(s1, _mm256_mul_epu32(load(b1 + i), y));
+    store(acc0 + i, s0);
+    store(acc1 + i, s1);
+  }
+  for (; i < n; ++i) {
+    acc0[i] += static_cast<std::uint64_t>(static_cast<std::uint32_t>(a0[i])) * w[i] +
+               static_cast<std::uint64_t>(static_cast<std::uint32_t>(b0[i])) * v[i];
+    acc1[i] += static_cast<std::uint64_t>(static_cast<std::uint32_t>(a1[i])) * w[i] +
+               static_cast<std::uint64_t>(static_cast<std::uint32_t>(b1[i])) * v[i];
+  }
+}
+
 void monomial_butterfly_ntt_avx2(std::uint64_t* e, const std::uint64_t* o, const std::uint64_t* m,
                                  const std::uint64_t* m_shoup, std::uint64_t* d, std::size_t n, std::uint64_t q) noexcept {
   const __m256i qv = set64(q);

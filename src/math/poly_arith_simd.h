@@ -36,6 +36,9 @@ void multiply_accumulate_pair_u64_u32_avx2(const std::uint64_t* a0, const std::u
 // out[i] = acc[i] mod q for any 64-bit acc[i], q < 2^30.
 void reduce_u64_small_avx2(const std::uint64_t* acc, std::uint64_t* out, std::size_t n, std::uint64_t q) noexcept;
 
+void multiply_accumulate_pair2_u64_u32_avx2(const std::uint64_t* a0, const std::uint64_t* a1, const std::uint32_t* w,
+                                            const std::uint64_t* b0, const std::uint64_t* b1, const std::uint32_t* v,
+                                            std::uint64_t* acc0, std::uint64_t* acc1, std::size_t n) noexcept;
 // q < 2^31 (32-bit Shoup constants m_shoup).
 void monomial_butterfly_ntt_avx2(std::uint64_t* e, const std::uint64_t* o, const std::uint64_t* m,
                                  const std::uint64_t* m_shoup, std::uint64_t* d, std::size_t n, std::uint64_t q) noexcept;

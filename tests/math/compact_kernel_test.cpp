@@ -96,3 +96,24 @@ TEST(CompactKernels, AgreeWithTheU64KernelOverALazySum) {
   }
   set_simd_enabled(true);
 }
+
+// Two terms in one pass (multiply_accumulate_pair2_u64_u32) equal two single
+// passes, with and without SIMD, tails included.
+TEST(CompactKernels, TwoTermsInOnePassEqualTwoPasses) {
+  std::mt19937_64 rng(77);
+  const std::uint64_t q = 134176769;
+  for (std::size_t n : {1u, 3u, 4u, 7u, 64u, 2049u}) {
+    const Operands x = random_operands(n, q, rng), y = random_operands(n, q, rng);
+    for (bool simd : {true, false}) {
+      set_simd_enabled(simd);
+      std::vector<std::uint64_t> one0 = x.acc0, one1 = x.acc1, two0 = x.acc0, two1 = x.acc1;
+      multiply_accumulate_pair_u64_u32(x.a0.data(), x.a1.data(), x.b.data(), one0.data(), one1.data(), n);
+      multiply_accumulate_pair_u64_u32(y.a0.data(), y.a1.data(), y.b.data(), one0.data(), one1.data(), n);
+      multiply_accumulate_pair2_u64_u32(x.a0.data(), x.a1.data(), x.b.data(), y.a0.data(), y.a1.data(), y.b.data(),
+                                        two0.data(), two1.data(), n);
+      EXPECT_EQ(two0, one0) << "n=" << n << " simd " << simd;
+      EXPECT_EQ(two1, one1) << "n=" << n << " simd " << simd;
+    }
+  }
+  set_simd_enabled(true);
+}

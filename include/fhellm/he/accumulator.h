@@ -29,6 +29,9 @@ class CiphertextAccumulator {
   // plaintext bytes read. @throws Error(parameter_mismatch) as above.
   void multiply_add(const Ciphertext& ct, const PlaintextNtt32& pt);
   void multiply_add_unchecked(const Ciphertext& ct, const PlaintextNtt32& pt) noexcept;
+  // Two terms in one pass over the sums (identical result).
+  void multiply_add2_unchecked(const Ciphertext& a, const PlaintextNtt32& pa, const Ciphertext& b,
+                               const PlaintextNtt32& pb) noexcept;
 
   // The reduced sum (NTT form). Does not reset.
   Ciphertext result() const;

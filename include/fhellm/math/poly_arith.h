@@ -56,6 +56,12 @@ void multiply_accumulate_split52(const std::uint64_t* a, const std::uint64_t* b,
 void reduce_split52(const std::uint64_t* acc_lo, const std::uint64_t* acc_hi, std::uint64_t* out, std::size_t n,
                     const Modulus& q) noexcept;
 
+// Two terms of multiply_accumulate_pair_u64_u32 in one pass (the sums are
+// read and written once for both): acc0 += a0 w + b0 v, acc1 += a1 w + b1 v.
+void multiply_accumulate_pair2_u64_u32(const std::uint64_t* a0, const std::uint64_t* a1, const std::uint32_t* w,
+                                       const std::uint64_t* b0, const std::uint64_t* b1, const std::uint32_t* v,
+                                       std::uint64_t* acc0, std::uint64_t* acc1, std::size_t n) noexcept;
+
 // Butterfly of the packing tree in NTT form, with m the transform of a
 // monomial X^s and m_shoup[i] = floor(m[i] 2^32 / q) (any value when
 // q >= 2^31): t = o * m mod q, then e <- e + t and d <- e - t (all in [0, q)).

@@ -71,12 +71,23 @@ struct Consts {
   __m256i q, two_q;
 };
 
-// Cooley-Tukey butterfly: x, y in [0, 4q) -> x + wy, x - wy in [0, 4q).
-inline void ct(__m256i& x, __m256i& y, const Twiddle& t, const Consts& c) {
-  const __m256i u = reduce_once(x, c.two_q);
-  const __m256i v = mul_shoup_lazy(y, t, c.q);
-  x = _mm256_add_epi32(u, v);
-  y = _mm256_sub_epi32(_mm256_add_epi32(u, c.two_q), v);
+// One layer of Cooley-Tukey butterflies on the P pairs (v[x_of(p)],
+// v[x_of(p) + dy]) with twiddles tw_of(p): x, y in [0, 4q) -> x + wy, x - wy
+// in [0, 4q). All P products come first, then the additions: interleaved per
+// butterfly, the additions waiting on one product hold up the next products
+// on the multiply pipe (6-8% slower on Zen).
+template <int P, class XOf, class TwOf>
+inline void ct_layer(__m256i* v, int dy, XOf x_of, TwOf tw_of, const Consts& c) {
+  __m256i prod[P];
+#pragma GCC unroll 4
+  for (int p = 0; p < P; ++p) prod[p] = mul_shoup_lazy(v[x_of(p) + dy], tw_of(p), c.q);
+#pragma GCC unroll 4
+  for (int p = 0; p < P; ++p) {
+    __m256i& x = v[x_of(p)];
+    const __m256i u = reduce_once(x, c.two_q);
+    x = _mm256_add_epi32(u, prod[p]);
+    v[x_of(p) + dy] = _mm256_sub_epi32(_mm256_add_epi32(u, c.two_q), prod[p]);
+  }
 }
 
 // Gentleman-Sande butterfly: x, y in [0, 2q) -> (x + y) mod 2q, (x - y) w in [0, 2q).
@@ -112,14 +123,15 @@ void ct_pass(std::uint32_t* a, std::size_t n, std::size_t span, const NttTables3
       for (int k = 0; k < V; ++k) v[k] = load(base + j + k * stride);
 #pragma GCC unroll 3
       for (int l = 0; l < L; ++l) {
-        const int half = V >> (l + 1);  // vectors between x and y
-#pragma GCC unroll 4
-        for (int g = 0; g < (1 << l); ++g) {
-          const std::size_t r = ((m + i) << l) + static_cast<std::size_t>(g);
-          const Twiddle tw = broadcast_twiddle(t.roots[r], t.roots_shoup[r]);
-#pragma GCC unroll 4
-          for (int k = 0; k < half; ++k) ct(v[2 * half * g + k], v[2 * half * g + k + half], tw, c);
-        }
+        // Pair p: group g = p / half (twiddle index), x vector 2 half g + p % half.
+        const int half = V >> (l + 1);
+        ct_layer<V / 2>(
+            v, half, [&](int p) { return 2 * half * (p / half) + p % half; },
+            [&](int p) {
+              const std::size_t r = ((m + i) << l) + static_cast<std::size_t>(p / half);
+              return broadcast_twiddle(t.roots[r], t.roots_shoup[r]);
+            },
+            c);
       }
 #pragma GCC unroll 8
       for (int k = 0; k < V; ++k) store(base + j + k * stride, v[k]);
@@ -188,33 +200,22 @@ inline void store_block(std::uint32_t* a, const __m256i* r) {
 }
 
 void ct_inner(std::uint32_t* a, std::size_t n, const std::uint32_t* tw, const Consts& c) {
+  // x vectors of the pairs: spans 16 (R) / 8 (R) and 2 (T) / 4 (R) and 1 (T).
+  const auto x16 = [](int p) { return p; };
+  const auto x8 = [](int p) { return (p & 1) + 4 * (p >> 1); };
+  const auto x4 = [](int p) { return 2 * p; };
   for (std::size_t b = 0; b < n; b += 64, a += 64) {
     __m256i r[8];
     load_block(a, r);
-    {  // span 16: R vectors k, k + 4
-      const Twiddle t = lane_twiddle(tw);
-#pragma GCC unroll 8
-      for (int k = 0; k < 4; ++k) ct(r[k], r[k + 4], t, c);
-      tw += 16;
-    }
-#pragma GCC unroll 8
-    for (int b4 = 0; b4 < 2; ++b4, tw += 16) {  // span 8: k, k + 2
-      const Twiddle t = lane_twiddle(tw);
-      ct(r[4 * b4], r[4 * b4 + 2], t, c);
-      ct(r[4 * b4 + 1], r[4 * b4 + 3], t, c);
-    }
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; k += 2, tw += 16) ct(r[k], r[k + 1], lane_twiddle(tw), c);  // span 4
+    const Twiddle t16 = lane_twiddle(tw);
+    ct_layer<4>(r, 4, x16, [&](int) { return t16; }, c);
+    ct_layer<4>(r, 2, x8, [&](int p) { return lane_twiddle(tw + 16 + 16 * (p >> 1)); }, c);
+    ct_layer<4>(r, 1, x4, [&](int p) { return lane_twiddle(tw + 48 + 16 * p); }, c);
     transpose4(r);
     transpose4(r + 4);
-#pragma GCC unroll 8
-    for (int b4 = 0; b4 < 2; ++b4, tw += 16) {  // span 2: T vectors k, k + 2
-      const Twiddle t = lane_twiddle(tw);
-      ct(r[4 * b4], r[4 * b4 + 2], t, c);
-      ct(r[4 * b4 + 1], r[4 * b4 + 3], t, c);
-    }
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; k += 2, tw += 16) ct(r[k], r[k + 1], lane_twiddle(tw), c);  // span 1
+    ct_layer<4>(r, 2, x8, [&](int p) { return lane_twiddle(tw + 112 + 16 * (p >> 1)); }, c);  // span 2
+    ct_layer<4>(r, 1, x4, [&](int p) { return lane_twiddle(tw + 144 + 16 * p); }, c);         // span 1
+    tw += 13 * 16;
 #pragma GCC unroll 8
     for (int k = 0; k < 8; ++k) r[k] = reduce_once(reduce_once(r[k], c.two_q), c.q);
     transpose4(r);

@@ -471,12 +471,12 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
 }
 
 double linear_plan_score(const LinearPlan& plan) noexcept {
-  // balanced: one byte is worth 4 us of the single-core model. (The GPT-2
+  // balanced: one byte is worth 8 us of the single-core model. (The GPT-2
   // token budget, 1 MB per 0.8 s of a two-core server, would say 1.6 us; at
-  // that rate the plans trade bytes for key switches past the 1 MB target,
-  // and time is what this machine is short of anyway: 4 us keeps a token
-  // at 0.94 MB.) traffic: 5x that, for slow links.
-  const double ms_per_byte = plan.objective == LinearObjective::traffic ? 20e-3 : 4e-3;
+  // that rate the plans trade bytes for key switches past the 1 MB target and
+  // the 40 bits per output value; 8 us keeps a token at 0.93 MB and 39.8
+  // bits.) traffic: 5x that, for slow links.
+  const double ms_per_byte = plan.objective == LinearObjective::traffic ? 40e-3 : 8e-3;
   return static_cast<double>(plan.bytes_up() + plan.bytes_down()) * ms_per_byte + plan.server_ms_model();
 }
 

@@ -6,14 +6,17 @@
 //
 // Tuned for AMD Zen (this dev machine: 256-bit ops run as two 128-bit halves,
 // one vector multiply pipe, one 64-bit shift pipe, slow vperm2i128). A Shoup
-// product costs two vpmuludq and two vpmulld, which bounds a butterfly at
-// about 1.5 cycles; the rest of the work is arranged to hide behind that:
+// product costs two vpmuludq and two vpmulld (12 cycles of the multiply pipe
+// per vector), which bounds a butterfly at about 1.5 cycles; a signed
+// Montgomery product (six vpmuludq) or (lo(y ws) q + y (w 2^32 mod q)) / 2^32
+// cost the same there, and a double-precision FMA variant runs slower. The
+// rest of the work is arranged to hide behind the multiplies:
 //  * Outer passes (butterfly spans >= 32) merge up to three layers (radix 8):
 //    eight vectors are loaded, go through three layers with broadcast
 //    twiddles, and are stored once.
 //  * One inner pass per 64-value block does the last five layers (spans 16,
 //    8, 4, 2, 1) in registers; the forward one also does the final reduction
-//    to [0, q), and the inverse's last outer layer folds in the factor 1/N.
+//    to [0, q); the inverse's last outer layer folds in the factor 1/N.
 //  * No 64-bit shifts and no lane-crossing shuffles: odd lanes move down with
 //    byte shifts (vpsrldq), and 128-bit halves are regrouped by the loads and
 //    stores themselves (see the inner pass).
@@ -97,6 +100,25 @@ inline void gs(__m256i& x, __m256i& y, const Twiddle& t, const Consts& c) {
   x = s;
 }
 
+// s / N mod q for s in [0, 2q), fully reduced, with one vpmulld instead of
+// the three multiplies of a Shoup product. As q = 1 + c N (q = 1 mod 2N) and
+// N is a power of two: with k = -s mod N, s + k is a multiple of N and
+// (s + k) / N + k c = (s + k q) / N = s / N mod q; the sum is below
+// 2q / N + 1 + q <= 2q.
+struct DivideByN {
+  __m256i mask, c;  // N - 1 and c = (q - 1) / N
+  __m128i log_n;
+  explicit DivideByN(const NttTables32& t)
+      : mask(_mm256_set1_epi32(static_cast<int>(t.n - 1))),
+        c(_mm256_set1_epi32(static_cast<int>((t.q - 1) / t.n))),
+        log_n(_mm_cvtsi32_si128(__builtin_ctzll(t.n))) {}
+};
+inline __m256i divide_by_n(__m256i s, const DivideByN& d, const Consts& c) {
+  const __m256i k = _mm256_and_si256(_mm256_sub_epi32(_mm256_setzero_si256(), s), d.mask);
+  const __m256i quotient = _mm256_srl_epi32(_mm256_add_epi32(s, k), d.log_n);
+  return reduce_once(_mm256_add_epi32(quotient, _mm256_mullo_epi32(k, d.c)), c.q);
+}
+
 // Transpose of the 4x4 blocks of words in each 128-bit half of r[0..3]
 // (unpacks only: they stay within halves).
 inline void transpose4(__m256i* r) {
@@ -141,12 +163,13 @@ void ct_pass(std::uint32_t* a, std::size_t n, std::size_t span, const NttTables3
 
 // Inverse outer pass: the L layers of spans span, 2 span, ..., 2^(L-1) span
 // (span >= 8) on 2^L vectors at a time. Last: this pass ends with the final
-// layer (span N / 2), whose outputs it also multiplies by 1/N and reduces to
+// layer (span N / 2), whose outputs it also divides by N and reduces to
 // [0, q): x' = (x + y) / N, y' = (x - y) (w / N) with t.inv_n_root = w / N.
 template <int L, bool Last>
 void gs_pass(std::uint32_t* a, std::size_t n, std::size_t span, const NttTables32& t, const Consts& c) {
   constexpr int V = 1 << L;
   const std::size_t blocks = n / (V * span);
+  const DivideByN dn(t);
   for (std::size_t i = 0; i < blocks; ++i) {
     std::uint32_t* base = a + i * V * span;
     for (std::size_t j = 0; j < span; j += 8) {
@@ -166,13 +189,12 @@ void gs_pass(std::uint32_t* a, std::size_t n, std::size_t span, const NttTables3
         }
       }
       if constexpr (Last) {
-        const Twiddle inv_n = broadcast_twiddle(t.inv_n, t.inv_n_shoup);
         const Twiddle inv_n_w = broadcast_twiddle(t.inv_n_root, t.inv_n_root_shoup);
 #pragma GCC unroll 4
         for (int k = 0; k < V / 2; ++k) {
           const __m256i x = v[k], y = v[k + V / 2];
-          // x + y < 4q and x - y + 2q < 4q: valid Shoup inputs, no reduction first.
-          v[k] = reduce_once(mul_shoup_lazy(_mm256_add_epi32(x, y), inv_n, c.q), c.q);
+          v[k] = divide_by_n(reduce_once(_mm256_add_epi32(x, y), c.two_q), dn, c);
+          // x - y + 2q < 4q: a valid Shoup input.
           v[k + V / 2] =
               reduce_once(mul_shoup_lazy(_mm256_sub_epi32(_mm256_add_epi32(x, c.two_q), y), inv_n_w, c.q), c.q);
         }

@@ -42,9 +42,9 @@ std::string_view linear_precision_name(LinearPrecision p) noexcept;  // "exact",
 // @throws Error(invalid_argument) for other names.
 LinearPrecision parse_linear_precision(std::string_view name);
 
-// What the planner trades: "balanced" values one byte of traffic at 4 us of
+// What the planner trades: "balanced" values one byte of traffic at 8 us of
 // single-core server time (the GPT-2 token stays under 1 MB); "traffic" at
-// 20 us, for slow links (fewer bytes, more key switches). Client and server
+// 40 us, for slow links (fewer bytes, more key switches). Client and server
 // plan with the objective of the upload header (see linear_plan_score).
 enum class LinearObjective : std::uint8_t { balanced = 0, traffic = 1 };
 
@@ -252,7 +252,7 @@ bool linear_shared_mask_available(ParamId id) noexcept;
 // Packed cts per shared mask (the session's shared-mask key has this many targets).
 inline constexpr std::size_t kLinearSharedMaskGroup = 4;
 // Largest split the planner uses.
-inline constexpr int kLinearMaxInputLevels = 5;
+inline constexpr int kLinearMaxInputLevels = 7;
 // The input-side Galois elements of the session keys for degree N.
 std::vector<std::uint64_t> linear_input_galois_elements(std::size_t poly_degree);
 

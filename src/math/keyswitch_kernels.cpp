@@ -105,26 +105,11 @@ void multiply_accumulate_pair_split52(const std::uint64_t* r, const std::uint64_
 
 namespace {
 
-// Scalar multiply-reduce for digits in 64-bit or 32-bit words.
-template <class Digit>
-void dot_pair_reduce_scalar(const Digit* const* r, const std::uint64_t* const* b, const std::uint64_t* const* a,
+// Scalar multiply-reduce for digits and key words in 64-bit or 32-bit words.
+template <class Digit, class KeyWord>
+void dot_pair_reduce_scalar(const Digit* const* r, const KeyWord* const* b, const KeyWord* const* a,
                             std::size_t count, std::uint64_t* out0, std::uint64_t* out1, std::size_t n,
                             const Modulus& q) noexcept {
-  for (std::size_t j = 0; j < n; ++j) {
-    std::uint64_t s0 = 0, s1 = 0;
-    for (std::size_t d = 0; d < count; ++d) {
-      s0 += std::uint64_t{r[d][j]} * b[d][j];
-      s1 += std::uint64_t{r[d][j]} * a[d][j];
-    }
-    out0[j] = q.reduce(s0);
-    out1[j] = q.reduce(s1);
-  }
-}
-
-// The same with 32-bit key words.
-void dot_pair_reduce_scalar_b32(const std::uint32_t* const* r, const std::uint32_t* const* b,
-                                const std::uint32_t* const* a, std::size_t count, std::uint64_t* out0,
-                                std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept {
   for (std::size_t j = 0; j < n; ++j) {
     std::uint64_t s0 = 0, s1 = 0;
     for (std::size_t d = 0; d < count; ++d) {
@@ -294,7 +279,7 @@ void dot_pair_reduce_u32(const std::uint32_t* const* r, const std::uint32_t* con
   if (cpu_has_avx2() && q.value() < (std::uint64_t{1} << 30)) {
     return dot_pair_reduce_u32_avx2(r, b, a, count, out0, out1, n, q.value());
   }
-  dot_pair_reduce_scalar_b32(r, b, a, count, out0, out1, n, q);
+  dot_pair_reduce_scalar(r, b, a, count, out0, out1, n, q);
 }
 
 void dot_pair_reduce_u64_r32(const std::uint32_t* const* r, const std::uint64_t* const* b,

@@ -9,6 +9,25 @@ namespace fhellm::math {
 
 using namespace avx2;
 
+namespace {
+
+// The slots j0..n-1 that a vector step does not cover.
+template <class KeyWord>
+void dot_pair_tail(const std::uint32_t* const* r, const KeyWord* const* b, const KeyWord* const* a, std::size_t count,
+                   std::uint64_t* out0, std::uint64_t* out1, std::size_t j0, std::size_t n, std::uint64_t q) noexcept {
+  for (std::size_t j = j0; j < n; ++j) {
+    std::uint64_t s0 = 0, s1 = 0;
+    for (std::size_t d = 0; d < count; ++d) {
+      s0 += std::uint64_t{r[d][j]} * b[d][j];
+      s1 += std::uint64_t{r[d][j]} * a[d][j];
+    }
+    out0[j] = s0 % q;
+    out1[j] = s1 % q;
+  }
+}
+
+}  // namespace
+
 void gadget_digit_lift_u32x2_avx2(const std::uint64_t* c, const GadgetShape& s, std::uint64_t q_src,
                                   const std::uint64_t* q_dst, std::uint32_t* const* out, std::size_t n) noexcept {
   // q_src < 2^30: the centred residue plus the offset H (< 2^(w (L-1)) < q_src)
@@ -58,15 +77,7 @@ void dot_pair_reduce_u64_r32_avx2(const std::uint32_t* const* r, const std::uint
     store(out0 + j, reduce(s0));
     store(out1 + j, reduce(s1));
   }
-  for (; j < n; ++j) {
-    std::uint64_t s0 = 0, s1 = 0;
-    for (std::size_t d = 0; d < count; ++d) {
-      s0 += std::uint64_t{r[d][j]} * b[d][j];
-      s1 += std::uint64_t{r[d][j]} * a[d][j];
-    }
-    out0[j] = s0 % q;
-    out1[j] = s1 % q;
-  }
+  dot_pair_tail(r, b, a, count, out0, out1, j, n, q);
 }
 
 void dot_pair_reduce_u32_avx2(const std::uint32_t* const* r, const std::uint32_t* const* b,
@@ -95,15 +106,7 @@ void dot_pair_reduce_u32_avx2(const std::uint32_t* const* r, const std::uint32_t
     interleave_store(out0 + j, reduce(e0), reduce(o0));
     interleave_store(out1 + j, reduce(e1), reduce(o1));
   }
-  for (; j < n; ++j) {
-    std::uint64_t s0 = 0, s1 = 0;
-    for (std::size_t d = 0; d < count; ++d) {
-      s0 += std::uint64_t{r[d][j]} * b[d][j];
-      s1 += std::uint64_t{r[d][j]} * a[d][j];
-    }
-    out0[j] = s0 % q;
-    out1[j] = s1 % q;
-  }
+  dot_pair_tail(r, b, a, count, out0, out1, j, n, q);
 }
 
 }  // namespace fhellm::math

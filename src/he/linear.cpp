@@ -472,7 +472,14 @@ LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
     }
     const auto zsize = r.le(4);
     k.zero = load_ciphertext(*k.context, r.take(zsize));
-    if (const auto msize = r.le(4); msize > 0) k.shared_mask = load_shared_mask_key(*k.context, r.take(msize));
+    if (const auto msize = r.le(4); msize > 0) {
+      k.shared_mask = load_shared_mask_key(*k.context, r.take(msize));
+      // The replies group packed cts by kLinearSharedMaskGroup: another size
+      // would only fail later (or hold a larger key than the session needs).
+      require(k.shared_mask->group() == kLinearSharedMaskGroup, ErrorCode::bad_message,
+              "linear server keys: shared-mask key for groups of " + std::to_string(k.shared_mask->group()) +
+                  ", expected " + std::to_string(kLinearSharedMaskGroup));
+    }
     for (std::uint64_t e : packing_galois_elements(k.context->poly_degree()))
       require(k.galois.has(e), ErrorCode::missing_galois_key,
               "linear server keys: Galois element " + std::to_string(e) + " missing");

@@ -180,6 +180,23 @@ TEST(LinearProduct, SequentialInputLevels) {
   EXPECT_LE(run_case({1, 300, 5000}, LinearPrecision::standard, false, 255, 62, -128), two.error_floor);
 }
 
+// Session keys whose shared-mask key serves groups of another size than the
+// replies use are refused when they are loaded.
+TEST(LinearProduct, SharedMaskKeyOfAnotherGroupSizeIsRefused) {
+  LinearSessionKeys k = fixture().keys.get(ParamId::n2048_q54);
+  const SecretKey s = SecretKey::generate(*k.context);
+  k.shared_mask = make_shared_mask_key(*k.context, s, {SecretKey::generate(*k.context), SecretKey::generate(*k.context)},
+                                       linear_decomposition_bits(ParamId::n2048_q54));
+  LinearServerKeys keys;
+  keys.insert(std::move(k));
+  try {
+    (void)LinearServerKeys::load(keys.save());
+    ADD_FAILURE() << "loaded a shared-mask key for groups of two";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::bad_message) << e.what();
+  }
+}
+
 TEST(LinearProduct, SharedMaskPlanNeedsItsKey) {
   const LinearShape s{1, 768, 5000};
   const LinearPlan plan = plan_linear(s, LinearPrecision::standard, false);

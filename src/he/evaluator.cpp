@@ -5,6 +5,7 @@
 #include <string>
 
 #include "fhellm/error.h"
+#include "fhellm/he/gadget_decomposition.h"
 #include "fhellm/math/keyswitch_kernels.h"
 #include "fhellm/math/ntt.h"
 #include "fhellm/math/poly_arith.h"
@@ -286,58 +287,12 @@ void Evaluator::key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, 
   if ((small_primes && total <= small_terms) || (split52 && total <= math::kDotSplit52MaxTerms)) {
     shape_like(out0, ctx, true);
     shape_like(out1, ctx, true);
-    bool words32 = small_primes;  // 32-bit digits and NTTs (16 lanes) when every prime allows
-    for (std::size_t l = 0; l < k && words32; ++l) {
-      words32 = math::ntt32_available(ctx.ntt_tables(l));
-    }
-    for (std::size_t i = 0; i < k && words32; ++i) {
-      for (std::size_t l = 0; l < k; ++l) {
-        words32 = words32 && math::gadget_digit_bound(ctx.modulus(i).value(), w, key.digits_per_prime[i]) <
-                                 ctx.modulus(l).value();
-      }
-    }
-    if (words32) {
+    // 32-bit digits and NTTs (8 or 16 lanes) when every prime allows.
+    if (small_primes && gadget_words32(ctx, w)) {
       thread_local std::vector<std::uint32_t> lifted32;
-      thread_local std::vector<const std::uint32_t*> rp32;
-      thread_local std::vector<const std::uint64_t*> bp32, ap32;
       lifted32.resize(total * k * n);
-      rp32.resize(total);
-      bp32.resize(total);
-      ap32.resize(total);
-      // Digit d for prime l at lifted32[(d k + l) n]: each digit computed once
-      // for every target prime.
-      std::uint64_t q_dst[8];
-      std::uint32_t* outs[8];
-      const bool multi = k <= 8;
-      for (std::size_t l = 0; l < k && multi; ++l) q_dst[l] = ctx.modulus(l).value();
-      std::size_t d = 0;
-      for (std::size_t i = 0; i < k; ++i) {
-        const std::size_t levels = key.digits_per_prime[i];
-        for (std::size_t t = 0; t < levels; ++t, ++d) {
-          const math::GadgetDigit digit{ctx.modulus(i).value(), w, levels, t};
-          if (multi) {
-            for (std::size_t l = 0; l < k; ++l) outs[l] = lifted32.data() + (d * k + l) * n;
-            math::gadget_digit_lift_u32_multi(c.residues(i), digit, q_dst, outs, k, n);
-          } else {
-            for (std::size_t l = 0; l < k; ++l) {
-              math::gadget_digit_lift_u32(c.residues(i), digit, ctx.modulus(l).value(),
-                                          lifted32.data() + (d * k + l) * n, n);
-            }
-          }
-        }
-      }
-      for (std::size_t l = 0; l < k; ++l) {
-        const math::NttTables32& tables = math::ntt_tables32(ctx.ntt_tables(l));
-        for (d = 0; d < total; ++d) {
-          std::uint32_t* r = lifted32.data() + (d * k + l) * n;
-          math::ntt_forward_u32(r, tables);
-          rp32[d] = r;
-          bp32[d] = key.b[d].residues(l);
-          ap32[d] = key.a[d].residues(l);
-        }
-        math::dot_pair_reduce_u64_r32(rp32.data(), bp32.data(), ap32.data(), total, out0.residues(l),
-                                      out1.residues(l), n, ctx.modulus(l));
-      }
+      gadget_digits_words32(ctx, c, w, lifted32.data());
+      gadget_accumulate_words32(ctx, lifted32.data(), key, out0, out1);
       return;
     }
     s.lifted.resize(total * n);

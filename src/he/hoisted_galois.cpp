@@ -12,7 +12,6 @@
 
 namespace fhellm::he {
 
-
 HoistedGaloisKeys::HoistedGaloisKeys(const Context& ctx, const GaloisKeys& keys) {
   if (keys.keys().empty()) return;
   ctx.check_param_id(keys.param_id(), "Galois keys");
@@ -64,7 +63,7 @@ HoistedCiphertext::HoistedCiphertext(ContextPtr context, const Ciphertext& ct, i
 
 Ciphertext HoistedCiphertext::apply_galois(std::uint64_t galois_elt, const GaloisKeys& keys) const {
   const Context& ctx = *context_;
-  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
+  const std::size_t n = ctx.poly_degree();
   require((galois_elt & 1) == 1 && galois_elt < 2 * n, ErrorCode::invalid_argument,
           "Galois element " + std::to_string(galois_elt) + " is not odd and below 2N");
   if (keys.param_id() != ctx.param_id()) ctx.check_param_id(keys.param_id(), "Galois keys");
@@ -74,30 +73,11 @@ Ciphertext HoistedCiphertext::apply_galois(std::uint64_t galois_elt, const Galoi
     Evaluator(context_).apply_galois_inplace(out, galois_elt, keys);
     return out;
   }
-  // sigma_g(c1) has the digits sigma_g(d), i.e. the digit transforms with
-  // their slots permuted: switch the unpermuted digits with the key whose
-  // slots are permuted the other way, then permute the two results.
-  const std::vector<std::uint32_t>& perm = ctx.automorphism_permutation(galois_elt);
-  KeySwitchKey moved;
-  moved.decomposition_bits = key.decomposition_bits;
-  moved.digits_per_prime = key.digits_per_prime;
-  for (const auto* src : {&key.b, &key.a})
-    for (const RnsPoly& p : *src) {
-      check_poly(p, ctx, "Galois key");
-      RnsPoly q(ctx, true);
-      for (std::size_t l = 0; l < k; ++l)
-        for (std::size_t j = 0; j < n; ++j) q.residues(l)[perm[j]] = p.residues(l)[j];
-      (src == &key.b ? moved.b : moved.a).push_back(std::move(q));
-    }
-  RnsPoly k0, k1;
-  c1_.key_switch(moved, k0, k1);
-  Ciphertext out(ctx, true);
-  for (std::size_t l = 0; l < k; ++l) {
-    math::add_mod(k0.residues(l), ct_.c0.residues(l), k0.residues(l), n, ctx.modulus(l));
-    math::permute_slots(k0.residues(l), perm.data(), out.c0.residues(l), n);
-    math::permute_slots(k1.residues(l), perm.data(), out.c1.residues(l), n);
-  }
-  return out;
+  // The hoisted path with this one key laid out for it (tests and callers
+  // without a HoistedGaloisKeys; the linear layer lays its keys out once).
+  GaloisKeys one;
+  one.insert(ctx.param_id(), galois_elt, key);
+  return apply_galois(galois_elt, HoistedGaloisKeys(ctx, one));
 }
 
 Ciphertext HoistedCiphertext::apply_galois(std::uint64_t galois_elt, const HoistedGaloisKeys& keys) const {

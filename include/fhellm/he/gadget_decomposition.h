@@ -15,6 +15,18 @@
 
 namespace fhellm::he {
 
+// The 32-bit pipeline of a key switch (every prime < 2^30 with the 32-bit NTT,
+// every digit below every prime), shared by Evaluator::key_switch and
+// DecomposedPoly. True when it applies to width w on this context.
+bool gadget_words32(const Context& context, int decomposition_bits);
+// The gadget digits of c (coefficient form), each lifted to every prime and
+// transformed: digit d for prime l at out[(d * k + l) * N] (digits x k x N words).
+void gadget_digits_words32(const Context& context, const RnsPoly& c, int decomposition_bits, std::uint32_t* out);
+// (out0, out1) = sum_d digit_d * (key.b[d], key.a[d]), NTT form, from those
+// digits. The key's gadget must be the digits' (callers check).
+void gadget_accumulate_words32(const Context& context, const std::uint32_t* digits, const KeySwitchKey& key,
+                               RnsPoly& out0, RnsPoly& out1);
+
 class DecomposedPoly {
  public:
   // c in either form, for keys of gadget width decomposition_bits.
@@ -31,7 +43,9 @@ class DecomposedPoly {
   // 32-bit NTT); otherwise key_switch runs an ordinary key switch.
   bool fast() const noexcept { return !digits32_.empty(); }
   // Whether decompositions of this width on this context are fast().
-  static bool fast_for(const Context& context, int decomposition_bits);
+  static bool fast_for(const Context& context, int decomposition_bits) {
+    return gadget_words32(context, decomposition_bits);
+  }
   std::size_t digit_count() const noexcept { return digits_; }
   int decomposition_bits() const noexcept { return w_; }
   // Digit d for prime l, NTT form, N words (fast() only).

@@ -8,6 +8,9 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <mutex>
+#include <memory>
+#include <map>
 #include <condition_variable>
 #include <optional>
 
@@ -249,7 +252,7 @@ std::vector<std::int64_t> weight_coefficients(const LinearGeometry& geo, std::sp
 struct MonomialSlots {
   std::vector<std::vector<std::uint64_t>> value, shoup;  // [prime][slot]
 };
-MonomialSlots monomial_slots(const Context& ctx, std::size_t s) {
+MonomialSlots make_monomial_slots(const Context& ctx, std::size_t s) {
   const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
   MonomialSlots m;
   m.value.assign(k, std::vector<std::uint64_t>(n, 0));
@@ -262,6 +265,17 @@ MonomialSlots monomial_slots(const Context& ctx, std::size_t s) {
       for (std::size_t j = 0; j < n; ++j) m.shoup[i][j] = (m.value[i][j] << 32) / q;
   }
   return m;
+}
+
+// Cached per (parameter set, shift): at most log2(N) shifts per set, made once
+// instead of on every call.
+const MonomialSlots& monomial_slots(const Context& ctx, std::size_t s) {
+  static std::mutex mutex;
+  static std::map<std::pair<ParamId, std::size_t>, std::unique_ptr<const MonomialSlots>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& slot = cache[{ctx.param_id(), s}];
+  if (!slot) slot = std::make_unique<const MonomialSlots>(make_monomial_slots(ctx, s));
+  return *slot;
 }
 
 // One merge of the packing tree in NTT form: even <- E + X^s O, returns
@@ -792,9 +806,9 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
   // 2^-L before the input-side automorphisms (clear::input_scale).
   const auto input_factor = inverse_residues(ctx, std::uint64_t{1} << geo.input_levels);
   // Transforms of the tree's monomial shifts X^(k_w / 2^j), by level j.
-  std::vector<MonomialSlots> level_monomials(geo.log_chunk + 1);
+  std::vector<const MonomialSlots*> level_monomials(geo.log_chunk + 1, nullptr);
   for (int j = geo.input_levels + 1; j <= geo.log_chunk; ++j)
-    level_monomials[j] = monomial_slots(ctx, geo.level_shift(j));
+    level_monomials[j] = &monomial_slots(ctx, geo.level_shift(j));
   for (std::uint32_t g = 0; g < geo.row_groups; ++g) {
     std::vector<Ciphertext> inputs;
     inputs.reserve(geo.chunks);
@@ -910,7 +924,7 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
       for (int j = geo.input_levels + 1; j <= geo.log_chunk; ++j) {
         const std::uint32_t half = geo.chunk_width >> j;
         const std::uint64_t gal = geo.level_galois_element(j);
-        const MonomialSlots& shift = level_monomials[j];
+        const MonomialSlots& shift = *level_monomials[j];
         parallel_for(half, inner, [&](std::size_t i) {
           auto& even = level[i];
           auto& odd = level[i + half];
@@ -928,9 +942,8 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
         });
         level.resize(half);
       }
-      Ciphertext packed = level[0] ? std::move(*level[0]) : Ciphertext(ctx, true);
-      ev.transform_from_ntt_inplace(packed);
-      return packed;
+      // NTT form: a shared-mask group keeps its bodies there (shared_mask_switch).
+      return level[0] ? std::move(*level[0]) : Ciphertext(ctx, true);
     };
     // With enough packed cts each thread packs whole ones (no thread idles in
     // the tree's last levels, which have one or two nodes); with few, the
@@ -968,6 +981,7 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
       } else {
         // Circuit privacy: add u * Enc(0) (fresh mask) and a uniform flood in
         // [-F, F] on the body before rounding (docs/linear.md).
+        ev.transform_from_ntt_inplace(packed);
         std::vector<std::int64_t> u(n);
         for (auto& v : u) v = rng.ternary();
         Ciphertext mask = sk.zero;

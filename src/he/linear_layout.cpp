@@ -349,13 +349,13 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
                                            int input_levels) {
   const ParameterSet& ps = parameter_set(id);
   if (input_levels > 0 && linear_input_decomposition_bits(id) == 0) return std::nullopt;
-  // The session keys cover levels 2^j + 1, j <= 9 (linear_layout.h).
-  if (input_levels > 0 && input_levels + log2_exact(static_cast<std::uint64_t>(ps.poly_degree) / chunk_width) >
-                              kLinearHoistedLevels + kLinearSequentialLevels)
-    return std::nullopt;
   LinearPlan plan;
   plan.geo = LinearGeometry::make(shape, static_cast<std::uint32_t>(ps.poly_degree), chunk_width, rows_per_ct,
                                   input_levels);
+  // The session keys cover levels 2^j + 1, j <= 9 (linear_layout.h).
+  if (input_levels > 0 &&
+      input_levels + plan.geo.log_degree_over_chunk() > kLinearHoistedLevels + kLinearSequentialLevels)
+    return std::nullopt;
   plan.input_decomposition_bits = input_levels > 0 ? linear_input_decomposition_bits(id) : 0;
   plan.param_id = id;
   plan.precision = precision;

@@ -23,6 +23,7 @@
 //     packed ct decrypts to y itself and no noise is amplified by the trace.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -129,9 +130,7 @@ struct LinearGeometry {
   }
   int hoisted_levels() const noexcept { return input_levels - sequential_levels(); }
   int log_degree_over_chunk() const noexcept {  // m with k_w = N / 2^m
-    int m = 0;
-    while ((std::uint64_t{chunk_width} << m) < poly_degree) ++m;
-    return m;
+    return std::countr_zero(poly_degree) - log_chunk;
   }
   // Sparse results packed into packed ct p (k_w except maybe the last).
   std::uint32_t sparse_in_packed(std::uint32_t p) const noexcept;

@@ -190,7 +190,7 @@ void write_values(Writer& w, const std::vector<std::uint64_t>& v, int width) {
 }
 
 // Input plaintext scale per prime: Delta mod q_i (the trace's factor k_w is
-// undone on the server, see server_scale).
+// undone on the server, see inverse_residues).
 std::vector<std::uint64_t> input_scale(const Context& ctx, const LinearPlan& plan) {
   return Scale::from_plain_modulus(ctx, std::uint64_t{1} << plan.plain_bits).delta_residues();
 }

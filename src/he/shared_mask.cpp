@@ -5,7 +5,6 @@
 
 #include "fhellm/error.h"
 #include "fhellm/he/bit_packing.h"
-#include "fhellm/he/evaluator.h"
 #include "fhellm/he/gadget_decomposition.h"
 #include "fhellm/math/poly_arith.h"
 #include "internal.h"
@@ -135,7 +134,6 @@ void shared_mask_switch(const Context& context, const SharedMaskKey& key, std::v
   require(r >= 2 && r <= key.group(), ErrorCode::invalid_argument,
           "shared-mask switch: " + std::to_string(r) + " ciphertexts for groups of " + std::to_string(key.group()));
   const ContextPtr ctx = Context::get(context.param_id());
-  const Evaluator ev(ctx);
   // Each source is decomposed once and meets every target's key, whose masks
   // it shares: the mask part of every switch of source x is the same.
   RnsPoly mask(context, true);

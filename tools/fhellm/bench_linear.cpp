@@ -160,10 +160,11 @@ void run_bench_token(const BenchLinearArgs& a) {
     products += c.count * plan.products();
     inputs += c.count * static_cast<double>(c.in);
     outputs += c.count * static_cast<double>(c.out);
-    if (!a.json)
-      std::printf("%5u -> %-6u x%-2u up %7.0f down %7.0f bytes%s  %s\n", c.in, c.out, c.count, call_up, call_down,
-                  a.plan_only ? "" : (" server " + std::to_string(row["server_ms"].get<double>()).substr(0, 7) + " ms").c_str(),
-                  he::describe(plan).c_str());
+    if (!a.json) {
+      std::printf("%5u -> %-6u x%-2u up %7.0f down %7.0f bytes", c.in, c.out, c.count, call_up, call_down);
+      if (!a.plan_only) std::printf(" server %7.2f ms", row["server_ms"].get<double>());
+      std::printf("  %s\n", he::describe(plan).c_str());
+    }
     rows.push_back(row);
   }
   nlohmann::json j = {{"token", a.token}, {"precision", a.precision}, {"objective", a.objective},

@@ -50,6 +50,7 @@ enum class ErrorCode : std::uint16_t {
   missing_galois_key = 221,
   noise_budget_exceeded = 222,
   shape_mismatch = 230,          // encrypted operand has the wrong shape
+  precision_not_served = 231,    // the server holds no weight encoding for this precision
 
   // 3xx quant
   bad_quantization = 300,

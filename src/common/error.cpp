@@ -26,6 +26,7 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     FHELLM_NAME(missing_galois_key)
     FHELLM_NAME(noise_budget_exceeded)
     FHELLM_NAME(shape_mismatch)
+    FHELLM_NAME(precision_not_served)
     FHELLM_NAME(bad_quantization)
     FHELLM_NAME(bad_model_file)
     FHELLM_NAME(missing_tensor)
@@ -82,6 +83,7 @@ ErrorKind error_kind_of(ErrorCode code) noexcept {
     case ErrorCode::server_unavailable:
     case ErrorCode::remote_error:
     case ErrorCode::rate_limited:
+    case ErrorCode::precision_not_served:
       return ErrorKind::protocol;
     default:
       return ErrorKind::format;

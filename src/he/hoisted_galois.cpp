@@ -81,11 +81,27 @@ Ciphertext HoistedCiphertext::apply_galois(std::uint64_t galois_elt, const Galoi
 }
 
 Ciphertext HoistedCiphertext::apply_galois(std::uint64_t galois_elt, const HoistedGaloisKeys& keys) const {
-  const Context& ctx = *context_;
-  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
-  require(fast(), ErrorCode::invalid_argument, "hoisted automorphism: no hoisted digits on this context");
-  const int w = c1_.decomposition_bits();
-  const std::size_t digits = c1_.digit_count();
+  Ciphertext out;
+  const HoistedCiphertext* self = this;
+  apply_galois_batch(std::span<const HoistedCiphertext* const>(&self, 1), galois_elt, keys,
+                     std::span<Ciphertext>(&out, 1));
+  return out;
+}
+
+void HoistedCiphertext::apply_galois_batch(std::span<const HoistedCiphertext* const> cts, std::uint64_t galois_elt,
+                                           const HoistedGaloisKeys& keys, std::span<Ciphertext> out) {
+  require(cts.size() == out.size(), ErrorCode::invalid_argument, "hoisted batch: sizes differ");
+  if (cts.empty()) return;
+  const HoistedCiphertext& first = *cts[0];
+  const Context& ctx = *first.context_;
+  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count(), rows = cts.size();
+  const int w = first.c1_.decomposition_bits();
+  const std::size_t digits = first.c1_.digit_count();
+  for (const HoistedCiphertext* h : cts) {
+    require(h->fast(), ErrorCode::invalid_argument, "hoisted automorphism: no hoisted digits on this context");
+    require(h->context_->param_id() == ctx.param_id() && h->c1_.decomposition_bits() == w,
+            ErrorCode::parameter_mismatch, "hoisted batch: ciphertexts of different contexts or gadgets");
+  }
   require((galois_elt & 1) == 1 && galois_elt < 2 * n, ErrorCode::invalid_argument,
           "Galois element " + std::to_string(galois_elt) + " is not odd and below 2N");
   const auto found = keys.elements_.find(galois_elt);
@@ -96,28 +112,40 @@ Ciphertext HoistedCiphertext::apply_galois(std::uint64_t galois_elt, const Hoist
           "hoisted automorphism: the keys' gadget differs from the decomposition");
   const auto& key = found->second;
   const std::vector<std::uint32_t>& perm = ctx.automorphism_permutation(galois_elt);
+  // Sums in the slot order of c1's digits, per row: t[r] = (t0 | t1), 2N words.
+  thread_local std::vector<std::uint64_t> t;
   thread_local std::vector<const std::uint32_t*> rp, bp, ap;
-  thread_local std::vector<std::uint64_t> t0, t1;
+  t.resize(rows * 2 * n);
   rp.resize(digits);
   bp.resize(digits);
   ap.resize(digits);
-  t0.resize(n);
-  t1.resize(n);
-  Ciphertext out(ctx, true);
+  for (std::size_t r = 0; r < rows; ++r) out[r] = Ciphertext(ctx, true);
+  // Slices of 256 slots: the key's slice (digits x 2 x 1 KiB) stays in L1
+  // while every row reads it.
+  constexpr std::size_t kSlice = 256;
   for (std::size_t l = 0; l < k; ++l) {
-    for (std::size_t d = 0; d < digits; ++d) {
-      const std::size_t o = (d * k + l) * n;
-      rp[d] = c1_.digit(d, l);
-      bp[d] = key.b.data() + o;
-      ap[d] = key.a.data() + o;
+    for (std::size_t j0 = 0; j0 < n; j0 += kSlice) {
+      const std::size_t len = std::min(kSlice, n - j0);
+      for (std::size_t d = 0; d < digits; ++d) {
+        const std::size_t o = (d * k + l) * n + j0;
+        bp[d] = key.b.data() + o;
+        ap[d] = key.a.data() + o;
+      }
+      for (std::size_t r = 0; r < rows; ++r) {
+        for (std::size_t d = 0; d < digits; ++d) rp[d] = cts[r]->c1_.digit(d, l) + j0;
+        std::uint64_t* t0 = t.data() + r * 2 * n;
+        math::dot_pair_reduce_u32(rp.data(), bp.data(), ap.data(), digits, t0 + j0, t0 + n + j0, len,
+                                  ctx.modulus(l));
+      }
     }
     // Slot order of c1's digits: sigma_g moves slot perm[j] to j afterwards.
-    math::dot_pair_reduce_u32(rp.data(), bp.data(), ap.data(), digits, t0.data(), t1.data(), n, ctx.modulus(l));
-    math::add_mod(t0.data(), ct_.c0.residues(l), t0.data(), n, ctx.modulus(l));
-    math::permute_slots(t0.data(), perm.data(), out.c0.residues(l), n);
-    math::permute_slots(t1.data(), perm.data(), out.c1.residues(l), n);
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::uint64_t* t0 = t.data() + r * 2 * n;
+      math::add_mod(t0, cts[r]->ct_.c0.residues(l), t0, n, ctx.modulus(l));
+      math::permute_slots(t0, perm.data(), out[r].c0.residues(l), n);
+      math::permute_slots(t0 + n, perm.data(), out[r].c1.residues(l), n);
+    }
   }
-  return out;
 }
 
 std::vector<std::uint64_t> composed_galois_elements(std::size_t poly_degree, int levels) {

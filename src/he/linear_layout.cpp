@@ -40,10 +40,11 @@ struct WidthCounts {
 WidthCounts width_counts(const LinearPlan& plan) {
   const LinearGeometry& geo = plan.geo;
   WidthCounts c;
-  // Every input value is sent once (sub-body) or every input ct whole; every
+  // The body values the outputs read (LinearGeometry::sent_positions); every
   // output value comes back exactly once (LinearLayout tests).
   const double rows = geo.shape.rows;
-  c.upload = geo.sub_body() ? rows * geo.shape.in : static_cast<double>(geo.input_cts()) * geo.poly_degree;
+  if (geo.rows_per_ct == 1) c.upload = rows * geo.outputs_per_poly * geo.shape.in;
+  else c.upload = geo.sub_body() ? rows * geo.shape.in : static_cast<double>(geo.input_cts()) * geo.poly_degree;
   c.body = rows * geo.shape.out;
   c.mask = static_cast<double>(plan.mask_count()) * geo.poly_degree;
   return c;
@@ -53,16 +54,6 @@ WidthCounts width_counts(const LinearPlan& plan) {
 
 std::string_view linear_precision_name(LinearPrecision p) noexcept {
   return p == LinearPrecision::exact ? "exact" : "default";
-}
-
-std::string_view linear_objective_name(LinearObjective o) noexcept {
-  return o == LinearObjective::traffic ? "traffic" : "balanced";
-}
-
-LinearObjective parse_linear_objective(std::string_view name) {
-  if (name == "balanced") return LinearObjective::balanced;
-  if (name == "traffic") return LinearObjective::traffic;
-  throw Error(ErrorCode::invalid_argument, "unknown objective '" + std::string(name) + "' (balanced|traffic)");
 }
 
 LinearPrecision parse_linear_precision(std::string_view name) {
@@ -179,6 +170,16 @@ std::size_t LinearGeometry::used_count(std::uint32_t g, std::uint32_t p) const n
 
 std::vector<std::uint32_t> LinearGeometry::sent_positions(std::uint32_t g, std::uint32_t c) const {
   std::vector<std::uint32_t> out;
+  if (rows_per_ct == 1) {
+    // Output r' k_w reads input r' k_w - (r k_w - j) = (r' - r) k_w + j (mod N,
+    // with the negacyclic sign) for every row r < n_w and column j < cols of
+    // the chunk: the first `cols` coefficients of every block of k_w.
+    const std::uint32_t cols = std::min<std::uint32_t>(chunk_width, shape.in - c * chunk_width);
+    out.reserve(std::size_t{outputs_per_poly} * cols);
+    for (std::uint32_t m = 0; m < outputs_per_poly; ++m)
+      for (std::uint32_t j = 0; j < cols; ++j) out.push_back(m * chunk_width + j);
+    return out;
+  }
   if (!sub_body()) {
     out.resize(poly_degree);
     for (std::uint32_t pos = 0; pos < poly_degree; ++pos) out[pos] = pos;
@@ -247,7 +248,9 @@ std::size_t LinearPlan::bytes_up() const noexcept {
       // Sub-body: one value per input of the group's rows and the chunk's columns.
       const std::size_t rows = std::min<std::size_t>(geo.rows_per_ct, geo.shape.rows - std::size_t{g} * geo.rows_per_ct);
       const std::size_t cols = std::min<std::size_t>(geo.chunk_width, geo.shape.in - std::size_t{c} * geo.chunk_width);
-      const std::size_t sent = geo.sub_body() ? rows * cols : geo.poly_degree;
+      const std::size_t sent = geo.rows_per_ct == 1 ? geo.outputs_per_poly * cols
+                               : geo.sub_body()      ? rows * cols
+                                                     : geo.poly_degree;
       bytes += 32 + (sent * static_cast<std::size_t>(upload_bits) + 7) / 8;
     }
   return bytes;
@@ -411,16 +414,16 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   // Re-randomization adds u * e0 (u ternary, e0 the public encryption's error).
   nz.packing = tree + n * (2.0 / 3.0) * 10.5;
   // Groups of packed cts leave under one mask (shared_mask.h): each body gets
-  // the key-switch noise of every source's digits.
-  plan.shared_mask = linear_shared_mask_available(id) && plan.geo.packed_cts() >= 2;
-  if (plan.shared_mask)
-    nz.packing += static_cast<double>(std::min(kLinearSharedMaskGroup, plan.geo.packed_cts())) * v_ks;
+  // the key-switch noise of every source's digits. Counted for full groups
+  // whatever the row count, so a plan's widths hold for every T.
+  plan.shared_mask = linear_shared_mask_available(id);
+  if (plan.shared_mask) nz.packing += static_cast<double>(kLinearSharedMaskGroup) * v_ks;
 
   // Flooding for circuit privacy: uniform in [-F, F], variance F^2 / 3.
   nz.flood = budget / 8;
   plan.flood_bound = std::floor(std::sqrt(3.0 * nz.flood));
 
-  // Upload: fresh error (10.5) plus the body rounding (4^d / 12) on all N
+  // Upload: fresh error (10.5) plus the body rounding (4^d / 12) on the sent
   // coefficients, multiplied by each weight polynomial (up to n_w * k_w
   // coefficients of |w| <= 128, per chunk). The trace multiplies it by k_w
   // and the server's constants by k_w^-1 (linear_reference.h): no gain.
@@ -482,41 +485,32 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
 }
 
 double linear_plan_score(const LinearPlan& plan) noexcept {
-  // balanced: one byte is worth 8 us of the single-core model. (The GPT-2
-  // token budget, 1 MB per 0.8 s of a two-core server, would say 1.6 us; at
-  // that rate the plans trade bytes for key switches past the 1 MB target and
-  // the 40 bits per output value; 8 us keeps a token at 0.93 MB and 39.8
-  // bits.) traffic: 5x that, for slow links.
-  const double ms_per_byte = plan.objective == LinearObjective::traffic ? 40e-3 : 8e-3;
-  return static_cast<double>(plan.bytes_up() + plan.bytes_down()) * ms_per_byte + plan.server_ms_model();
+  // One byte is worth 8 us of the single-core model: the GPT-2 token stays
+  // under 1 MB. (The budget of 1 MB per 0.8 s of a two-core server would say
+  // 1.6 us; at that rate the plans trade bytes for key switches past the
+  // traffic target.)
+  return static_cast<double>(plan.bytes_up() + plan.bytes_down()) * 8e-3 + plan.server_ms_model();
 }
 
-std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecision precision, bool input_signed,
-                                               LinearObjective objective) {
+std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecision precision, bool input_signed) {
+  shape.rows = 1;
   // Validates the shape once (throws for shapes out of range).
   (void)LinearGeometry::make(shape, 2048, 1, 1);
   std::vector<LinearPlan> out;
   const std::vector<ParamId> sets = {ParamId::n2048_q54, ParamId::n4096_q108};
+  // Server memory: NTT-form weights cost 4 or 8 bytes per slot and prime;
+  // layouts with sparse weight polynomials multiply that (a row of 768 in a
+  // chunk of 2048 costs 21 bytes per weight). Small layers are exempt.
+  const double weights = static_cast<double>(shape.in) * shape.out;
   for (ParamId id : sets) {
     const std::uint32_t n = static_cast<std::uint32_t>(parameter_set(id).poly_degree);
     for (std::uint32_t kw = 1; kw <= n; kw *= 2) {
-      for (std::uint32_t tw = 1; kw * tw <= n; tw *= 2) {
-        // Rows beyond T and chunks beyond k are waste, except in sub-body
-        // layouts (n_w = 1), where unused slots are not sent and a wider
-        // chunk only changes the trace size.
-        const bool sub_body = kw * tw == n;
-        if (!sub_body && ((tw > 1 && tw / 2 >= shape.rows) || (kw > 1 && kw / 2 >= shape.in))) continue;
-        for (int levels = 0; levels <= std::min(kLinearMaxInputLevels, log2_exact(kw)); ++levels) {
-          auto plan = plan_linear_with(shape, precision, input_signed, id, kw, tw, levels);
-          if (!plan) continue;
-          // Server memory: NTT-form weights cost 8 bytes per slot and prime;
-          // sparse layouts (small n_w k_w) multiply that. Cap at 32 bytes per
-          // weight (or 64 MiB for small layers).
-          const double cap = std::max(64.0 * 1024 * 1024, 32.0 * shape.in * shape.out);
-          if (static_cast<double>(plan->weight_bytes()) > cap) continue;
-          plan->objective = objective;
-          out.push_back(std::move(*plan));
-        }
+      for (int levels = 0; levels <= std::min(kLinearMaxInputLevels, log2_exact(kw)); ++levels) {
+        auto plan = plan_linear_with(shape, precision, input_signed, id, kw, 1, levels);
+        if (!plan) continue;
+        const double slots = static_cast<double>(plan->geo.weight_polys()) * plan->geo.poly_degree;
+        if (plan->weight_bytes() > (std::size_t{4} << 20) && weights < kLinearMinWeightFill * slots) continue;
+        out.push_back(std::move(*plan));
       }
     }
   }
@@ -526,33 +520,60 @@ std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecisio
   return out;
 }
 
-LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed, LinearObjective objective) {
-  // Planning scans every layout (up to ~0.3 s for an LM head) and both sides
-  // plan every call: memoize. Bounded: cleared when it grows past the limit.
-  using Key = std::tuple<std::uint32_t, std::uint32_t, std::uint32_t, int, bool, int>;
+namespace {
+
+// One-row plans, memoized per (k, n, precision, signed): planning scans every
+// layout (up to ~0.3 s for an LM head) and both sides plan every call.
+// Bounded: cleared when it grows past the limit.
+LinearPlan one_row_plan(std::uint32_t in, std::uint32_t out, LinearPrecision precision, bool input_signed) {
+  using Key = std::tuple<std::uint32_t, std::uint32_t, int, bool>;
   static std::mutex mutex;
   static std::map<Key, LinearPlan> cache;
-  const Key key{shape.rows, shape.in, shape.out, static_cast<int>(precision), input_signed,
-                static_cast<int>(objective)};
+  const Key key{in, out, static_cast<int>(precision), input_signed};
   {
     std::lock_guard<std::mutex> lock(mutex);
     if (auto it = cache.find(key); it != cache.end()) return it->second;
   }
-  auto candidates = linear_plan_candidates(shape, precision, input_signed, objective);
-  require(!candidates.empty(), ErrorCode::bad_parameters,
-          "no parameter set holds the noise bound for T=" + std::to_string(shape.rows) +
-              " k=" + std::to_string(shape.in) + " n=" + std::to_string(shape.out));
+  const LinearShape shape{1, in, out};
+  LinearPlan plan;
+  if (!input_signed) {
+    auto candidates = linear_plan_candidates(shape, precision, false);
+    require(!candidates.empty(), ErrorCode::bad_parameters,
+            "no parameter set holds the noise bound for k=" + std::to_string(in) + " n=" + std::to_string(out));
+    plan = std::move(candidates.front());
+  } else {
+    // Signed rows use the unsigned layout (the server holds one encoding).
+    const LinearLayout l = linear_resident_layout(in, out, precision);
+    auto p = plan_linear_with(shape, precision, true, l.param_id, l.chunk_width, 1, l.input_levels);
+    require(p.has_value(), ErrorCode::bad_parameters,
+            "signed rows do not hold the noise bound of the layout for k=" + std::to_string(in) +
+                " n=" + std::to_string(out));
+    plan = std::move(*p);
+  }
   std::lock_guard<std::mutex> lock(mutex);
   if (cache.size() >= 4096) cache.clear();
-  return cache.emplace(key, std::move(candidates.front())).first->second;
+  return cache.emplace(key, std::move(plan)).first->second;
+}
+
+}  // namespace
+
+LinearLayout linear_resident_layout(std::uint32_t in, std::uint32_t out, LinearPrecision precision) {
+  const LinearPlan p = one_row_plan(in, out, precision, false);
+  return {p.param_id, p.geo.chunk_width, p.geo.input_levels};
+}
+
+LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed) {
+  (void)LinearGeometry::make(shape, 2048, 1, 1);  // validates the shape
+  LinearPlan plan = one_row_plan(shape.in, shape.out, precision, input_signed);
+  plan.geo = LinearGeometry::make(shape, plan.geo.poly_degree, plan.geo.chunk_width, 1, plan.geo.input_levels);
+  return plan;
 }
 
 std::string describe(const LinearPlan& plan) {
   std::ostringstream os;
   const LinearGeometry& g = plan.geo;
   os << parameter_set(plan.param_id).name << " T=" << g.shape.rows << " k=" << g.shape.in << " n=" << g.shape.out
-     << " precision=" << linear_precision_name(plan.precision)
-     << " objective=" << linear_objective_name(plan.objective) << " k_w=" << g.chunk_width << " T_w=" << g.rows_per_ct
+     << " precision=" << linear_precision_name(plan.precision) << " k_w=" << g.chunk_width << " T_w=" << g.rows_per_ct
  << " n_w=" << g.outputs_per_poly << " L=" << g.input_levels << " in_cts=" << g.input_cts() << " packed_cts=" << g.packed_cts()
      << " products=" << plan.products() << " key_switches=" << plan.key_switches() << " t=2^" << plan.plain_bits
      << " d=" << plan.upload_drop_bits << " up_bits=" << plan.upload_bits << " body_bits=" << plan.body_bits

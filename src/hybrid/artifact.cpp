@@ -390,13 +390,16 @@ CompileReport compile_artifacts(std::shared_ptr<const model::Model> model, const
   return compile_model(std::move(model), fs::path(), out_prefix, options);
 }
 
-std::shared_ptr<RemoteLinearService> load_server_artifact(const fs::path& path) {
+namespace {
+
+// The description and int8 weights of a server artifact (the file's bytes are
+// released on return, before the weights are encoded).
+RemoteModelDescription read_server_artifact(const fs::path& path, std::vector<std::vector<std::int8_t>>& values) {
   const Bytes bytes = read_file(path);
   const std::string what = "server artifact '" + path.filename().string() + "'";
   ByteReader r(checked_body(bytes, kServerMagic, what), what);
   RemoteModelDescription d = RemoteModelDescription::decode(r.blob(kMaxDescriptionBytes, "description"));
   const int q_max = (1 << (d.quant.weight_bits - 1)) - 1;
-  std::vector<std::vector<std::int8_t>> values;
   for (const RemoteLinearInfo& l : d.linears) {
     const std::size_t n = static_cast<std::size_t>(l.n_out) * l.n_in;
     const ByteView raw = r.bytes(n, "weights");
@@ -409,7 +412,15 @@ std::shared_ptr<RemoteLinearService> load_server_artifact(const fs::path& path) 
     values.push_back(std::move(v));
   }
   r.expect_end();
-  return std::make_shared<RemoteLinearService>(std::move(d), std::move(values));
+  return d;
+}
+
+}  // namespace
+
+std::shared_ptr<RemoteLinearService> load_server_artifact(const fs::path& path, const RemoteServiceOptions& options) {
+  std::vector<std::vector<std::int8_t>> values;
+  RemoteModelDescription d = read_server_artifact(path, values);
+  return std::make_shared<RemoteLinearService>(std::move(d), std::move(values), options);
 }
 
 ClientArtifact load_client_artifact(const fs::path& path) {

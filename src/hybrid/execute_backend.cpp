@@ -94,8 +94,7 @@ void ExecuteBackend::apply(LinearId id, const float* x, std::size_t rows, float*
     quant::quantize_rows(x + r0 * k, t, k, options_.activation_bits, rows_);
     const he::LinearShape shape{static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(k),
                                 static_cast<std::uint32_t>(n)};
-    const Bytes upload = client_->encrypt(std::span<const std::uint8_t>(rows_.values), shape, options_.precision,
-                                           options_.objective);
+    const Bytes upload = client_->encrypt(std::span<const std::uint8_t>(rows_.values), shape, options_.precision);
     const Bytes reply = channel_->call(ids, upload);
     const std::vector<std::int64_t> acc = client_->decrypt(reply);
     require(acc.size() == t * n, ErrorCode::shape_mismatch,
@@ -115,7 +114,7 @@ void ExecuteBackend::apply(LinearId id, const float* x, std::size_t rows, float*
   LinearBackend::stats_.seconds += spent;
 }
 
-std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel& hm) {
+std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel& hm, const RemoteServiceOptions& options) {
   auto q = hm.quantized_linears();
   std::vector<const quant::QuantizedWeights*> weights;
   std::vector<std::vector<std::int8_t>> values;
@@ -124,7 +123,7 @@ std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel& hm) {
     values.push_back(q->get(id).values);
   }
   RemoteModelDescription d = describe_remote(hm.model(), q->ids(), weights, q->options());
-  return std::make_shared<RemoteLinearService>(std::move(d), std::move(values));
+  return std::make_shared<RemoteLinearService>(std::move(d), std::move(values), options);
 }
 
 void use_execute(HybridModel& hm, std::function<std::unique_ptr<RemoteChannel>(HybridModel&)> make_channel,
@@ -139,7 +138,13 @@ void use_execute(HybridModel& hm, std::function<std::unique_ptr<RemoteChannel>(H
 
 void use_execute_in_process(HybridModel& hm, ExecuteOptions options, std::shared_ptr<ExecuteStats> stats) {
   use_execute(
-      hm, [](HybridModel& m) { return std::make_unique<OwningInProcessChannel>(make_remote_service(m)); }, options,
+      hm,
+      [precision = options.precision](HybridModel& m) {
+        RemoteServiceOptions service;
+        service.precisions = {precision};
+        return std::make_unique<OwningInProcessChannel>(make_remote_service(m, service));
+      },
+      options,
       std::move(stats));
 }
 

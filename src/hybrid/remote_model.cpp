@@ -157,7 +157,8 @@ class RemoteLinearSession final : public RemoteSession {
 };
 
 RemoteLinearService::RemoteLinearService(RemoteModelDescription description,
-                                         std::vector<std::vector<std::int8_t>> weights)
+                                         std::vector<std::vector<std::int8_t>> weights,
+                                         const RemoteServiceOptions& options)
     : description_(std::move(description)), max_call_threads_(std::max(1u, std::thread::hardware_concurrency())) {
   require(weights.size() == description_.linears.size(), ErrorCode::bad_artifact,
           "remote service: " + std::to_string(weights.size()) + " weight matrices for " +
@@ -167,8 +168,18 @@ RemoteLinearService::RemoteLinearService(RemoteModelDescription description,
     require(weights[i].size() == static_cast<std::size_t>(l.n_out) * l.n_in, ErrorCode::bad_artifact,
             "remote service: layer " + std::to_string(l.wire_id) + " has " + std::to_string(weights[i].size()) +
                 " weights, shape says " + std::to_string(static_cast<std::size_t>(l.n_out) * l.n_in));
-    weights_.emplace(l.wire_id, std::make_unique<he::EncodedWeights>(weights[i], l.n_out, l.n_in));
-    std::vector<std::int8_t>().swap(weights[i]);  // EncodedWeights keeps its own copy
+    weight_count_ += weights[i].size();
+  }
+  const unsigned threads = options.encode_threads != 0 ? options.encode_threads : max_call_threads_;
+  std::uint64_t done = 0;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    const RemoteLinearInfo& l = description_.linears[i];
+    auto encoded = std::make_unique<he::EncodedWeights>(weights[i], l.n_out, l.n_in, options.precisions, threads);
+    encoded_bytes_ += encoded->encoded_bytes();
+    weights_.emplace(l.wire_id, std::move(encoded));
+    done += weights[i].size();
+    std::vector<std::int8_t>().swap(weights[i]);  // the encoding is all the server keeps
+    if (options.progress) options.progress(done, weight_count_);
   }
   description_bytes_ = description_.encode();
 }
@@ -202,9 +213,5 @@ Bytes RemoteLinearService::call(RemoteSession& session, std::span<const std::uin
   return he::linear_evaluate(payload, w, s.keys, std::max(1u, max_call_threads_ / active));
 }
 
-void RemoteLinearService::prepare(std::uint32_t rows, he::LinearPrecision precision) const {
-  const std::uint32_t counts[] = {rows};
-  for (const auto& [id, w] : weights_) w->prepare(counts, precision, false);
-}
 
 }  // namespace fhellm::hybrid

@@ -53,7 +53,6 @@ std::shared_ptr<hybrid::ExecuteStats> enable_execute(hybrid::HybridModel& hm, co
   auto stats = std::make_shared<hybrid::ExecuteStats>();
   hybrid::ExecuteOptions exec;
   exec.precision = options.precision;
-  exec.objective = options.objective;
   if (options.server_url.empty()) {
     hybrid::use_execute_in_process(hm, exec, stats);
     return stats;

@@ -50,7 +50,8 @@ std::int64_t run_case(LinearShape s, LinearPrecision prec, bool input_signed, in
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<std::uint8_t>(fill == 1000 ? d(rng) : fill), x32[i] = x[i];
     upload = fixture().client.encrypt(std::span<const std::uint8_t>(x), s, prec);
   }
-  const EncodedWeights weights(w, s.out, s.in);
+  const LinearPrecision precisions[] = {prec};
+  const EncodedWeights weights(w, s.out, s.in, precisions);
   // Two server threads here (the parallel path); the hostile tests use one.
   const auto reply = linear_evaluate(upload, weights, fixture().keys, 2);
   const auto y = fixture().client.decrypt(reply);
@@ -95,48 +96,80 @@ TEST(LinearProduct, DefaultWithinFloor) {
 
 TEST(LinearProduct, ExactLargeInput) { EXPECT_EQ(run_case({1, 8192, 3}, LinearPrecision::exact, false, 255, 13, -128), 0); }
 
-// The traffic objective trades server time for bytes: never more traffic
-// than balanced, strictly less for a layer where sub-body uploads pay
-// (3072 -> 768), and the result is as exact. A header with an unknown
-// objective is refused.
-TEST(LinearProduct, TrafficObjectivePlansFewerBytes) {
-  // Where the objectives differ (which shapes do moves with the rates and the
-  // time model: the first of these that differs is checked strictly).
-  LinearShape head{8, 768, 2304};
-  for (const LinearShape t : {LinearShape{8, 768, 2304}, LinearShape{1, 768, 50257}, LinearShape{2, 2048, 128256}}) {
-    const LinearPlan b = plan_linear(t, LinearPrecision::standard, false);
-    const LinearPlan f = plan_linear(t, LinearPrecision::standard, false, LinearObjective::traffic);
-    if (f.bytes_up() + f.bytes_down() != b.bytes_up() + b.bytes_down()) {
-      head = t;
-      break;
+// One encoding serves every row count: the weights are encoded once, for the
+// layer's resident layout, and calls of 1..64, 100 and 257 rows all compute
+// exactly the integer product (exact) or stay within the floor (default).
+// The encoded bytes equal the plan's model; a precision the weights were not
+// encoded for is refused before any work.
+TEST(LinearProduct, OneEncodingServesEveryRowCount) {
+  for (const LinearPrecision prec : {LinearPrecision::exact, LinearPrecision::standard}) {
+    const std::uint32_t in = prec == LinearPrecision::exact ? 40 : 300, out = prec == LinearPrecision::exact ? 24 : 70;
+    std::mt19937_64 rng(60 + static_cast<int>(prec));
+    const auto w = random_w(std::size_t{out} * in, rng);
+    const LinearPrecision precisions[] = {prec};
+    const EncodedWeights weights(w, out, in, precisions, 2);
+    EXPECT_EQ(weights.encoded_bytes(), plan_linear({1, in, out}, prec, false).weight_bytes());
+    std::vector<std::uint32_t> counts;
+    for (std::uint32_t t = 1; t <= 64; ++t) counts.push_back(t);
+    counts.push_back(100);
+    counts.push_back(257);
+    for (const std::uint32_t rows : counts) {
+      if (prec == LinearPrecision::exact && rows % 16 != 1 && rows < 60) continue;  // exact: a sample (n4096 is slow)
+      const LinearShape s{rows, in, out};
+      std::vector<std::uint8_t> x(std::size_t{rows} * in);
+      for (auto& v : x) v = static_cast<std::uint8_t>(rng());
+      const auto upload = fixture().client.encrypt(std::span<const std::uint8_t>(x), s, prec);
+      const LinearPlan plan = plan_linear(s, prec, false);
+      ASSERT_EQ(upload.size(), plan.bytes_up());
+      const auto y = fixture().client.decrypt(linear_evaluate(upload, weights, fixture().keys, 2));
+      std::vector<std::int32_t> x32(x.begin(), x.end());
+      const auto expect = clear::matmul(rows, in, out, x32.data(), w.data());
+      std::int64_t worst = 0;
+      for (std::size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(y[i] - expect[i]));
+      EXPECT_LE(worst, plan.error_floor) << "rows " << rows << " " << describe(plan);
     }
   }
-  const LinearPlan balanced = plan_linear(head, LinearPrecision::standard, false);
-  const LinearPlan traffic = plan_linear(head, LinearPrecision::standard, false, LinearObjective::traffic);
-  EXPECT_EQ(traffic.objective, LinearObjective::traffic);
-  EXPECT_LT(traffic.bytes_up() + traffic.bytes_down(), balanced.bytes_up() + balanced.bytes_down())
-      << describe(balanced) << "\n" << describe(traffic);
-  const LinearShape s{8, 768, 2304};
-  for (const LinearShape t : {LinearShape{1, 3072, 768}, LinearShape{4, 100, 300}, LinearShape{1, 768, 2304}}) {
-    const LinearPlan b = plan_linear(t, LinearPrecision::standard, false);
-    const LinearPlan f = plan_linear(t, LinearPrecision::standard, false, LinearObjective::traffic);
-    EXPECT_LE(f.bytes_up() + f.bytes_down(), b.bytes_up() + b.bytes_down());
+  std::mt19937_64 rng(62);
+  const auto w = random_w(20 * 30, rng);
+  const EncodedWeights standard_only(w, 20, 30);
+  EXPECT_FALSE(standard_only.holds(LinearPrecision::exact));
+  std::vector<std::uint8_t> x(30, 7);
+  const auto upload = fixture().client.encrypt(std::span<const std::uint8_t>(x), {1, 30, 20}, LinearPrecision::exact);
+  try {
+    (void)linear_evaluate(upload, standard_only, fixture().keys, 1);
+    ADD_FAILURE() << "served a precision the weights were not encoded for";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::precision_not_served) << e.what();
+  }
+}
+
+// The layout does not depend on the row count (T_w = 1), and the reserved
+// header field (formerly the planner objective) must be zero.
+TEST(LinearProduct, PlansShareTheResidentLayout) {
+  for (const LinearShape one : {LinearShape{1, 768, 2304}, LinearShape{1, 3072, 768}, LinearShape{1, 64, 512}}) {
+    const LinearPlan p1 = plan_linear(one, LinearPrecision::standard, false);
+    const LinearLayout layout = linear_resident_layout(one.in, one.out, LinearPrecision::standard);
+    EXPECT_EQ(p1.geo.rows_per_ct, 1u);
+    for (const std::uint32_t rows : {2u, 17u, 128u, 512u}) {
+      const LinearPlan p = plan_linear({rows, one.in, one.out}, LinearPrecision::standard, false);
+      EXPECT_EQ(p.geo.chunk_width, layout.chunk_width);
+      EXPECT_EQ(p.geo.input_levels, layout.input_levels);
+      EXPECT_EQ(p.param_id, layout.param_id);
+      EXPECT_EQ(p.geo.row_groups, rows);
+      EXPECT_EQ(p.body_bits, p1.body_bits);
+      EXPECT_EQ(p.upload_bits, p1.upload_bits);
+    }
   }
   std::mt19937_64 rng(51);
+  const LinearShape s{3, 50, 40};
   const auto w = random_w(std::size_t{s.out} * s.in, rng);
-  std::vector<std::uint8_t> x(std::size_t{s.rows} * s.in);
-  for (auto& v : x) v = static_cast<std::uint8_t>(rng() % 256);
-  auto upload = fixture().client.encrypt(std::span<const std::uint8_t>(x), s, LinearPrecision::exact,
-                                         LinearObjective::traffic);
-  EXPECT_EQ(peek_linear_upload(upload).objective, LinearObjective::traffic);
+  std::vector<std::uint8_t> x(std::size_t{s.rows} * s.in, 9);
+  auto upload = fixture().client.encrypt(std::span<const std::uint8_t>(x), s, LinearPrecision::standard);
   const EncodedWeights weights(w, s.out, s.in);
-  const auto y = fixture().client.decrypt(linear_evaluate(upload, weights, fixture().keys, 2));
-  std::vector<std::int32_t> x32(x.begin(), x.end());
-  EXPECT_EQ(y, clear::matmul(s.rows, s.in, s.out, x32.data(), w.data()));
-  upload[10] = 2;  // objective field
+  upload[10] = 1;  // reserved field
   try {
     (void)linear_evaluate(upload, weights, fixture().keys, 1);
-    ADD_FAILURE() << "accepted an unknown objective";
+    ADD_FAILURE() << "accepted a non-zero reserved field";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::bad_message) << e.what();
   }
@@ -348,7 +381,8 @@ TEST(LinearProduct, ConcurrentSessionsShareWeights) {
   const LinearShape shape{3, 40, 70};
   std::mt19937_64 rng(21);
   const auto w = random_w(std::size_t{shape.out} * shape.in, rng);
-  const EncodedWeights weights(w, shape.out, shape.in);
+  const LinearPrecision exact[] = {LinearPrecision::exact};
+  const EncodedWeights weights(w, shape.out, shape.in, exact);
   std::vector<std::int32_t> x32(std::size_t{shape.rows} * shape.in);
   std::vector<std::uint8_t> x(x32.size());
   for (std::size_t i = 0; i < x.size(); ++i) x32[i] = x[i] = static_cast<std::uint8_t>(rng());

@@ -30,7 +30,6 @@ namespace {
 
 struct BenchGenerateArgs {
   std::string arch = "gpt2", shape, modes = "execute,simulate,disable", precision = "default";
-  std::string objective = "balanced";
   bool random_weights = false, json = false, warmup = true;
   std::size_t n_tokens = 4, prompt_tokens = 4;
   std::uint64_t seed = 1;
@@ -49,12 +48,12 @@ struct ModeFigures {
 // `fhellm serve --random-weights` as a child process; killed and reaped on destruction.
 class ServerProcess {
  public:
-  ServerProcess(const std::string& shape, std::uint64_t seed) {
+  ServerProcess(const std::string& shape, std::uint64_t seed, const std::string& precision) {
     int fds[2];
     require(::pipe(fds) == 0, ErrorCode::io_error, "bench generate: pipe failed");
     const std::string self = "/proc/self/exe";
     std::vector<std::string> argv = {self, "serve", "--random-weights", "--shape", shape, "--seed",
-                                     std::to_string(seed), "--listen", "127.0.0.1:0"};
+                                     std::to_string(seed), "--listen", "127.0.0.1:0", "--precision", precision};
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
@@ -115,11 +114,10 @@ ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model:
   std::unique_ptr<ServerProcess> server;
   std::shared_ptr<hybrid::ExecuteStats> stats;
   if (mode == "execute") {
-    server = std::make_unique<ServerProcess>(shape, a.seed);
+    server = std::make_unique<ServerProcess>(shape, a.seed, a.precision);
     net::ExecuteClientOptions o;
     o.server_url = server->url();
     o.precision = he::parse_linear_precision(a.precision);
-    o.objective = he::parse_linear_objective(a.objective);
     o.timeout = std::chrono::minutes(10);
     stats = net::enable_execute(hm, o);
   }
@@ -196,7 +194,6 @@ void run_bench_generate(const BenchGenerateArgs& a) {
                               {"parameters", m->n_parameters()},
                               {"seed", a.seed},
                               {"precision", a.precision},
-                              {"objective", a.objective},
                               {"prompt_tokens", prompt.size()},
                               {"n_tokens", a.n_tokens},
                               {"modes", modes}};
@@ -229,8 +226,6 @@ void register_bench_generate(CLI::App& bench) {
   cmd->add_flag("--random-weights", args->random_weights, "random weights of the shape (required)");
   cmd->add_option("--modes", args->modes, "comma list of modes")->capture_default_str();
   cmd->add_option("--precision", args->precision, "execute: exact or default")->capture_default_str();
-  cmd->add_option("--objective", args->objective, "execute: balanced (server time) or traffic (fewer bytes)")
-      ->capture_default_str();
   cmd->add_option("-n,--n-tokens", args->n_tokens, "tokens to generate")->capture_default_str();
   cmd->add_option("--prompt-tokens", args->prompt_tokens, "prompt length")->capture_default_str();
   cmd->add_option("--seed", args->seed, "weight seed")->capture_default_str();

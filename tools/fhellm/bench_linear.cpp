@@ -22,7 +22,7 @@ namespace {
 
 struct BenchLinearArgs {
   std::uint32_t in = 768, out = 768, rows = 1;
-  std::string precision = "default", objective = "balanced";
+  std::string precision = "default";
   bool json = false, signed_input = false, plan_only = false, candidates = false;
   std::size_t repeat = 3, threads = 2;
   std::uint64_t seed = 1;
@@ -66,7 +66,6 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 ShapeFigures run_shape(const BenchLinearArgs& a, he::LinearShape shape, const he::LinearPlan& plan) {
   using clock = std::chrono::steady_clock;
   const he::LinearPrecision prec = plan.precision;
-  const he::LinearObjective objective = plan.objective;
   std::mt19937_64 rng(a.seed);
   std::uniform_int_distribution<int> wd(-128, 127), xd(a.signed_input ? -128 : 0, a.signed_input ? 127 : 255);
   std::vector<std::int8_t> w(std::size_t{shape.out} * shape.in);
@@ -80,8 +79,8 @@ ShapeFigures run_shape(const BenchLinearArgs& a, he::LinearShape shape, const he
   const std::size_t key_bytes = keys.save().size();
   const double keygen_ms = ms_since(t0);
   t0 = clock::now();
-  const he::EncodedWeights weights(w, shape.out, shape.in);
-  (void)weights.polys(plan);
+  const he::LinearPrecision precisions[] = {prec};
+  const he::EncodedWeights weights(w, shape.out, shape.in, precisions, a.threads);
   const double encode_ms = ms_since(t0);
 
   double best_server = 1e300, best_enc = 1e300, best_dec = 1e300, best_server_cpu = 1e300;
@@ -93,10 +92,10 @@ ShapeFigures run_shape(const BenchLinearArgs& a, he::LinearShape shape, const he
     std::vector<std::uint8_t> upload;
     if (a.signed_input) {
       std::vector<std::int8_t> xs(x.begin(), x.end());
-      upload = client.encrypt(std::span<const std::int8_t>(xs), shape, prec, objective);
+      upload = client.encrypt(std::span<const std::int8_t>(xs), shape, prec);
     } else {
       std::vector<std::uint8_t> xu(x.begin(), x.end());
-      upload = client.encrypt(std::span<const std::uint8_t>(xu), shape, prec, objective);
+      upload = client.encrypt(std::span<const std::uint8_t>(xu), shape, prec);
     }
     best_enc = std::min(best_enc, ms_since(t0));
     t0 = clock::now();
@@ -129,13 +128,12 @@ ShapeFigures run_shape(const BenchLinearArgs& a, he::LinearShape shape, const he
 // the measured figures of each shape, and the per-token sums.
 void run_bench_token(const BenchLinearArgs& a) {
   const he::LinearPrecision prec = he::parse_linear_precision(a.precision);
-  const he::LinearObjective objective = he::parse_linear_objective(a.objective);
   double up = 0, down = 0, server = 0, model_ms = 0, inputs = 0, outputs = 0;
   std::size_t key_switches = 0, products = 0;
   nlohmann::json rows = nlohmann::json::array();
   for (const TokenCall& c : token_calls(a.token)) {
     const he::LinearShape shape{1, c.in, c.out};
-    const he::LinearPlan plan = he::plan_linear(shape, prec, a.signed_input, objective);
+    const he::LinearPlan plan = he::plan_linear(shape, prec, a.signed_input);
     nlohmann::json row = {{"in", c.in}, {"out", c.out}, {"calls", c.count}, {"plan", he::describe(plan)},
                           {"model_bytes_up", plan.bytes_up()}, {"model_bytes_down", plan.bytes_down()},
                           {"key_switches", plan.key_switches()}, {"products", plan.products()},
@@ -167,7 +165,7 @@ void run_bench_token(const BenchLinearArgs& a) {
     }
     rows.push_back(row);
   }
-  nlohmann::json j = {{"token", a.token}, {"precision", a.precision}, {"objective", a.objective},
+  nlohmann::json j = {{"token", a.token}, {"precision", a.precision},
                       {"bytes_up_per_token", up}, {"bytes_down_per_token", down},
                       {"bits_up_per_input", 8 * up / inputs}, {"bits_down_per_output", 8 * down / outputs},
                       {"key_switches_per_token", key_switches}, {"products_per_token", products},
@@ -189,11 +187,10 @@ void run_bench_linear(const BenchLinearArgs& a) {
   if (!a.token.empty()) return run_bench_token(a);
   const he::LinearPrecision prec = he::parse_linear_precision(a.precision);
   const he::LinearShape shape{a.rows, a.in, a.out};
-  const he::LinearObjective objective = he::parse_linear_objective(a.objective);
-  const he::LinearPlan plan = he::plan_linear(shape, prec, a.signed_input, objective);
+  const he::LinearPlan plan = he::plan_linear(shape, prec, a.signed_input);
   if (a.candidates) {
     // Every feasible layout, best first (the first is the one the library uses).
-    for (const he::LinearPlan& p : he::linear_plan_candidates(shape, prec, a.signed_input, objective))
+    for (const he::LinearPlan& p : he::linear_plan_candidates(shape, prec, a.signed_input))
       std::printf("score %8.1f  up %8zu  down %8zu  time_model %7.1f ms  %s\n", he::linear_plan_score(p),
                   p.bytes_up(), p.bytes_down(), p.server_ms_model(), he::describe(p).c_str());
     return;
@@ -225,7 +222,6 @@ void run_bench_linear(const BenchLinearArgs& a) {
                         {"out", a.out},
                         {"rows", a.rows},
                         {"precision", a.precision},
-                        {"objective", a.objective},
                         {"signed", a.signed_input},
                         {"server_ms", best_server},
                         {"server_cpu_ms", best_server_cpu},
@@ -274,7 +270,6 @@ void register_bench_linear(CLI::App& bench) {
   cmd->add_option("--out", args->out, "output width n (1..131072)")->capture_default_str();
   cmd->add_option("--rows", args->rows, "rows T (1..512)")->capture_default_str();
   cmd->add_option("--precision", args->precision, "exact | default")->capture_default_str();
-  cmd->add_option("--objective", args->objective, "balanced | traffic (planner trade-off)")->capture_default_str();
   cmd->add_flag("--signed", args->signed_input, "int8 activations instead of uint8");
   cmd->add_option("--repeat", args->repeat, "runs; the best is reported")->capture_default_str();
   cmd->add_option("--seed", args->seed, "data seed")->capture_default_str();

@@ -20,8 +20,7 @@ namespace {
 
 struct GenerateArgs {
   std::string model, tokenizer, prompt, fhe = "execute", remote = "all-linear";
-  std::string artifact, server, precision = "exact";  // execute: client artifact, server URL, product precision
-  std::string objective = "balanced";                 // execute: planner trade-off (balanced | traffic)
+  std::string artifact, server, precision = "default";  // execute: client artifact, server URL, product precision
   std::size_t n_tokens = 64;
   float temperature = 0.0f, top_p = 1.0f;
   std::size_t top_k = 0;
@@ -57,7 +56,6 @@ void run_generate(const GenerateArgs& a) {
     net::ExecuteClientOptions eo;
     eo.server_url = a.server;
     eo.precision = he::parse_linear_precision(a.precision);
-    eo.objective = he::parse_linear_objective(a.objective);
     if (artifact) eo.expected_description = std::make_shared<const hybrid::Bytes>(artifact->description_bytes);
     exec_stats = net::enable_execute(hm, eo);
   }
@@ -146,10 +144,9 @@ void register_generate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--artifact", args->artifact, "execute: NAME.client written by `fhellm compile` (needs --server)");
   cmd->add_option("--server", args->server, "execute: server URL, http://HOST:PORT (default: server in this process)");
-  cmd->add_option("--precision", args->precision, "execute: exact (simulate's tokens) or default (smaller replies)")
-      ->capture_default_str();
-  cmd->add_option("--objective", args->objective,
-                  "execute: balanced (least server time per byte) or traffic (fewer bytes, more server time)")
+  cmd->add_option("--precision", args->precision,
+                  "default (errors below 2^-16 of a layer's range, modelled by simulate) or exact (every bit; the "
+                  "server must serve it)")
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "print one JSON object (ids, text, timings)");
   cmd->callback([args] { run_generate(*args); });

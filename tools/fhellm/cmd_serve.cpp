@@ -3,7 +3,11 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
+#include <functional>
 #include <sstream>
 
 #include "commands.h"
@@ -20,7 +24,7 @@ namespace fhellm::cli {
 namespace {
 
 struct ServeArgs {
-  std::string artifact, model, shape, prepare = "none";
+  std::string artifact, model, shape, precisions = "default";
   bool random_weights = false;
   std::uint64_t seed = 1;
   std::string remote = "all-linear", listen = "127.0.0.1:8600", tls_cert, tls_key;
@@ -50,12 +54,36 @@ std::pair<std::string, int> parse_listen(const std::string& s) {
   return {host, p};
 }
 
+// The weights are encoded before the server listens: a progress line on a
+// terminal (rewritten in place), nothing when stderr is piped.
+std::function<void(std::uint64_t, std::uint64_t)> encoding_progress() {
+  if (!isatty(fileno(stderr))) return {};
+  return [](std::uint64_t done, std::uint64_t total) {
+    std::fprintf(stderr, "\rfhellm serve: encoding weights %3.0f%% (%.1f of %.1f M)%s",
+                 100.0 * static_cast<double>(done) / static_cast<double>(total), static_cast<double>(done) / 1e6,
+                 static_cast<double>(total) / 1e6, done == total ? "\n" : "");
+    std::fflush(stderr);
+  };
+}
+
+std::vector<he::LinearPrecision> parse_precisions(const std::string& list) {
+  std::vector<he::LinearPrecision> out;
+  std::stringstream in(list);
+  for (std::string p; std::getline(in, p, ',');) out.push_back(he::parse_linear_precision(p));
+  require(!out.empty(), ErrorCode::bad_command_line, "--precision: name at least one of default, exact");
+  return out;
+}
+
 void run_serve(const ServeArgs& a) {
   require(int(!a.artifact.empty()) + int(!a.model.empty()) + int(a.random_weights) == 1, ErrorCode::bad_command_line,
           "serve needs exactly one of --artifact NAME.server, --model PATH or --random-weights --shape NAME");
+  const auto start = std::chrono::steady_clock::now();
+  hybrid::RemoteServiceOptions options;
+  options.precisions = parse_precisions(a.precisions);
+  options.progress = encoding_progress();
   std::shared_ptr<hybrid::RemoteLinearService> service;
   if (!a.artifact.empty()) {
-    service = hybrid::load_server_artifact(a.artifact);
+    service = hybrid::load_server_artifact(a.artifact, options);
   } else {
     hybrid::HybridModel hm = a.random_weights
                                  ? hybrid::HybridModel(model::random_model(model::shape_preset(a.shape), a.seed))
@@ -64,13 +92,7 @@ void run_serve(const ServeArgs& a) {
     quant::QuantOptions q;
     q.weight_bits = a.bits;
     hm.set_quantization(q);
-    service = hybrid::make_remote_service(hm);
-  }
-  // Encode the weights of one-row (decode) calls now rather than on the first
-  // token of the first client: memory now, latency later.
-  if (a.prepare != "none") {
-    std::stringstream list(a.prepare);
-    for (std::string p; std::getline(list, p, ',');) service->prepare(1, he::parse_linear_precision(p));
+    service = hybrid::make_remote_service(hm, options);
   }
   net::ServerConfig config;
   std::tie(config.host, config.port) = parse_listen(a.listen);
@@ -94,9 +116,13 @@ void run_serve(const ServeArgs& a) {
   net::Server server(*service, config);
   server.start();
   const auto& d = service->model_description();
-  std::printf("fhellm serve: listening on %s://%s:%d (%s, %zu remote layer groups, %d-bit weights)\n",
-              config.tls_cert_path.empty() ? "http" : "https", config.host.c_str(), server.port(),
-              d.architecture.c_str(), d.linears.size(), d.quant.weight_bits);
+  const double ready_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf(
+      "fhellm serve: listening on %s://%s:%d (%s, %zu remote layer groups, %d-bit weights; %.1f M weights encoded "
+      "in %.0f MB for precision %s; ready in %.1f s)\n",
+      config.tls_cert_path.empty() ? "http" : "https", config.host.c_str(), server.port(), d.architecture.c_str(),
+      d.linears.size(), d.quant.weight_bits, static_cast<double>(service->weight_count()) / 1e6,
+      static_cast<double>(service->encoded_bytes()) / 1e6, a.precisions.c_str(), ready_s);
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop_signals, &sig);
@@ -123,8 +149,8 @@ void register_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--remote", args->remote, "with --model: remote modules")->capture_default_str();
   cmd->add_option("--bits", args->bits, "with --model: weight bits")->capture_default_str()->check(CLI::Range(2, 8));
-  cmd->add_option("--prepare", args->prepare,
-                  "encode weights for one-row calls at start: none, or a list of precisions (default,exact)")
+  cmd->add_option("--precision", args->precisions,
+                  "precisions served (weights encoded at start, one encoding each): default, exact or default,exact")
       ->capture_default_str();
   cmd->add_option("--listen", args->listen, "HOST:PORT (port 0: any free port, printed)")->capture_default_str();
   cmd->add_option("--threads", args->threads, "connection threads (bounds keep-alive clients)")->capture_default_str();

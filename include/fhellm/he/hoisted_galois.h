@@ -8,6 +8,8 @@
 // automorphisms of each input ciphertext (docs/linear.md).
 #pragma once
 
+#include <span>
+
 #include <cstdint>
 #include <map>
 #include <vector>
@@ -66,6 +68,14 @@ class HoistedCiphertext {
   Ciphertext apply_galois(std::uint64_t galois_elt, const HoistedGaloisKeys& keys) const;
   // True when the digits were hoisted (the 32-bit pipeline applies).
   bool fast() const noexcept { return c1_.fast(); }
+
+  // out[r] = cts[r]->apply_galois(galois_elt, keys) for every r (identical
+  // results), with each piece of the key read once for all of them while it
+  // is in cache: the key streams once per batch instead of once per
+  // ciphertext. All must be fast() and of one context and gadget.
+  // @throws as apply_galois; Error(invalid_argument) when out and cts differ in size.
+  static void apply_galois_batch(std::span<const HoistedCiphertext* const> cts, std::uint64_t galois_elt,
+                                 const HoistedGaloisKeys& keys, std::span<Ciphertext> out);
 
  private:
   ContextPtr context_;

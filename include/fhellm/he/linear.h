@@ -6,39 +6,45 @@
 // Objects:
 //  - LinearClient (per user): secret keys, encrypt -> upload bytes,
 //    decrypt reply bytes -> Y. Not thread-safe (one per session/thread).
-//  - LinearServerKeys (per session, public): Galois keys and an encryption of
-//    zero (for re-randomization) per parameter set. Immutable, shareable.
-//  - EncodedWeights (per layer, server): W laid out and NTT-transformed once
-//    per geometry (cached, thread-safe), shared read-only by all sessions.
+//  - LinearServerKeys (per session, public): Galois keys, a shared-mask key
+//    and an encryption of zero (for re-randomization) per parameter set.
+//    Immutable, shareable.
+//  - EncodedWeights (per layer, server, linear_weights.h): W laid out and
+//    NTT-transformed once, in the layer's resident layout, for every row count.
 //  - linear_evaluate (server): upload + weights + keys -> reply bytes.
 //    Thread-safe; concurrent calls share weights and keys read-only.
 //
+// Both sides compute the call's plan from (shape, precision, signedness) with
+// plan_linear: the layer's resident layout (T_w = 1: one row per input
+// ciphertext) and its widths.
+//
 // Upload message (little-endian):
-//   0  4  magic "FHLU"           4  2  version (2)
+//   0  4  magic "FHLU"           4  2  version (5)
 //   6  1  precision (1 exact, 2 default)   7  1  input signed (0/1)
-//   8  2  parameter id           10 2  objective (0 balanced, 1 traffic)
+//   8  2  parameter id           10 2  reserved (0)
 //   12 4  rows T   16 4  in k    20 4  out n
-//   24 4  chunk_width k_w        28 4  rows_per_ct T_w
+//   24 4  chunk_width k_w        28 4  rows_per_ct T_w (1)
 //   32 1  upload bits u          33 7  reserved (0)
 //   40 8  payload bytes (exactly the bytes that follow)
-//   then input_cts records: 32-byte seed, body values of u bits each
-//   (bit_packing.h), padded to a byte: round(c0 * 2^u / Q). All N body
-//   values, or, for sub-body plans (n_w = 1), only those at
-//   LinearGeometry::sent_positions (one per input value).
+//   then input_cts records (row-group major, then chunk): 32-byte seed, then
+//   the body values at LinearGeometry::sent_positions (the coefficients the
+//   useful outputs read: n_w blocks of the chunk's columns), u bits each
+//   (bit_packing.h), padded to a byte: round(c0 * 2^u / Q).
 // Reply message:
-//   0  4  magic "FHLR"           4  2  version (2)
+//   0  4  magic "FHLR"           4  2  version (5)
 //   6  1  precision              7  1  input signed
-//   8  2  parameter id           10 2  objective
+//   8  2  parameter id           10 2  reserved (0)
 //   12 4  rows   16 4  in   20 4  out   24 4  k_w   28 4  T_w
 //   32 1  body bits  33 1  mask bits  34 6  reserved (0)
 //   40 8  payload bytes
-//   then the packed cts in row-group-major order. Without shared masks, one
-//   record each: N mask values at mask bits, padded to a byte, then the used
-//   body values (LinearGeometry::used_positions) at body bits, padded to a
-//   byte. With shared masks (LinearPlan::shared_mask), cts 2i and 2i + 1 form
-//   one record: the shared mask, then the used body values of 2i (secret t1),
-//   then those of 2i + 1 (secret t2), each padded to a byte; an odd last ct
-//   is a plain record under s.
+//   then the packed cts in row-group-major order, in mask groups
+//   (LinearPlan::mask_group): with shared masks, groups of
+//   kLinearSharedMaskGroup consecutive packed cts form one record: the shared
+//   mask (N values at mask bits, padded to a byte), then the used body values
+//   (LinearGeometry::used_positions) of each member at body bits (each padded
+//   to a byte), member y under the session's shared-mask target y; a group of
+//   one is a record under s. Without shared masks every packed ct is a record
+//   of its own (mask, then body), under s.
 // Every field is checked against the plan the receiver recomputes from
 // (shape, precision, signed); lengths before allocation; coefficients < modulus.
 #pragma once
@@ -58,12 +64,13 @@
 #include "fhellm/he/hoisted_galois.h"
 #include "fhellm/he/keys.h"
 #include "fhellm/he/linear_layout.h"
+#include "fhellm/he/linear_weights.h"
 #include "fhellm/he/plaintext.h"
 #include "fhellm/he/shared_mask.h"
 
 namespace fhellm::he {
 
-inline constexpr std::uint16_t kLinearFormatVersion = 4;
+inline constexpr std::uint16_t kLinearFormatVersion = 5;
 inline constexpr std::size_t kLinearHeaderBytes = 48;
 
 struct LinearSessionKeys {
@@ -90,42 +97,17 @@ class LinearServerKeys {
   bool has(ParamId id) const noexcept { return sets_.count(id) != 0; }
   void insert(LinearSessionKeys keys);
 
-  // "FHLK" u16 version u16 count, then per set: u16 param id, u16 0,
-  // u32 galois bytes, galois keys (serialization.h), u32 input-side galois
-  // bytes (0: none), galois keys, u32 zero bytes, ciphertext, u32 shared-mask
-  // key bytes (0: none), key (shared_mask.h).
+  // "FHLK" u16 version (kLinearFormatVersion) u16 count, then per set:
+  // u16 param id, u16 0, u32 galois bytes, galois keys (serialization.h),
+  // u32 input-side galois bytes (0: none), galois keys, and only when that was
+  // not 0: u32 sequential galois bytes, galois keys; then u32 zero bytes,
+  // ciphertext, u32 shared-mask key bytes (0: none), key (shared_mask.h).
   std::vector<std::uint8_t> save() const;
   // @throws Error(bad_magic|bad_version|truncated|trailing_bytes|length_too_large|...).
   static LinearServerKeys load(std::span<const std::uint8_t> bytes);
 
  private:
   std::map<ParamId, LinearSessionKeys> sets_;
-};
-
-class EncodedWeights {
- public:
-  // W: out x in, row-major int8. @throws Error(invalid_argument) for shapes
-  // outside 1..131072 x 1..8192 or a size mismatch.
-  EncodedWeights(std::span<const std::int8_t> w, std::uint32_t out, std::uint32_t in);
-
-  std::uint32_t out() const noexcept { return out_; }
-  std::uint32_t in() const noexcept { return in_; }
-  // Weight polynomials (s, c) at index s * chunks + c for this plan's geometry
-  // (encoded on first use, then cached; thread-safe). Stored in 32-bit words
-  // (PlaintextNtt32) when every prime of the plan's set is below 2^32: half
-  // the memory, and the products are memory-bound.
-  using Polys = std::variant<std::vector<PlaintextNtt>, std::vector<PlaintextNtt32>>;
-  std::shared_ptr<const Polys> polys(const LinearPlan& plan) const;
-  // Bytes held by the cached encodings.
-  std::size_t encoded_bytes() const;
-  // Encodes ahead of time for the plans of the given row counts.
-  void prepare(std::span<const std::uint32_t> row_counts, LinearPrecision precision, bool input_signed) const;
-
- private:
-  std::vector<std::int8_t> w_;
-  std::uint32_t out_, in_;
-  mutable std::mutex mutex_;
-  mutable std::map<std::tuple<int, std::uint32_t, std::uint32_t>, std::shared_ptr<const Polys>> cache_;
 };
 
 class LinearClient {
@@ -139,17 +121,15 @@ class LinearClient {
 
   // X: rows x in, row-major. @throws Error(invalid_argument) for shapes out of range.
   std::vector<std::uint8_t> encrypt(std::span<const std::uint8_t> x, LinearShape shape,
-                                    LinearPrecision precision = LinearPrecision::standard,
-                                    LinearObjective objective = LinearObjective::balanced) const;
+                                    LinearPrecision precision = LinearPrecision::standard) const;
   std::vector<std::uint8_t> encrypt(std::span<const std::int8_t> x, LinearShape shape,
-                                    LinearPrecision precision = LinearPrecision::standard,
-                                    LinearObjective objective = LinearObjective::balanced) const;
+                                    LinearPrecision precision = LinearPrecision::standard) const;
   // Y (rows x out, row-major). @throws Error on any malformed reply.
   std::vector<std::int64_t> decrypt(std::span<const std::uint8_t> reply) const;
 
  private:
   std::vector<std::uint8_t> encrypt_impl(const std::int32_t* x, LinearShape shape, LinearPrecision precision,
-                                         bool input_signed, LinearObjective objective) const;
+                                         bool input_signed) const;
   struct SetKeys;
   std::map<ParamId, std::shared_ptr<SetKeys>> keys_;
 };
@@ -167,7 +147,6 @@ struct LinearMessageInfo {
   LinearPrecision precision;
   bool input_signed;
   ParamId param_id;
-  LinearObjective objective;
 };
 LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload);
 

@@ -39,19 +39,13 @@ namespace fhellm::he {
 // 2^-16 of the largest value the layer can produce (k * max|x| * 128).
 enum class LinearPrecision : std::uint8_t { exact = 1, standard = 2 };
 
+// What a user gets unless they ask for exact (the server encodes its weights
+// for this precision unless told otherwise).
+inline constexpr LinearPrecision kLinearDefaultPrecision = LinearPrecision::standard;
+
 std::string_view linear_precision_name(LinearPrecision p) noexcept;  // "exact", "default"
 // @throws Error(invalid_argument) for other names.
 LinearPrecision parse_linear_precision(std::string_view name);
-
-// What the planner trades: "balanced" values one byte of traffic at 8 us of
-// single-core server time (the GPT-2 token stays under 1 MB); "traffic" at
-// 40 us, for slow links (fewer bytes, more key switches). Client and server
-// plan with the objective of the upload header (see linear_plan_score).
-enum class LinearObjective : std::uint8_t { balanced = 0, traffic = 1 };
-
-std::string_view linear_objective_name(LinearObjective o) noexcept;  // "balanced", "traffic"
-// @throws Error(invalid_argument) for other names.
-LinearObjective parse_linear_objective(std::string_view name);
 
 // Shape of one call. rows = T, in = k, out = n.
 struct LinearShape {
@@ -198,7 +192,6 @@ struct LinearPlan {
   LinearGeometry geo;
   ParamId param_id{};
   LinearPrecision precision = LinearPrecision::standard;
-  LinearObjective objective = LinearObjective::balanced;
   bool input_signed = false;     // int8 (|x| <= 128) or uint8 (x <= 255)
   int plain_bits = 0;            // t = 2^plain_bits > 2 * max_abs_output
   int upload_drop_bits = 0;      // d: the body is sent rounded to multiples of 2^d
@@ -207,8 +200,8 @@ struct LinearPlan {
   int mask_bits = 0;             // download mask modulus 2^mask_bits
   int decomposition_bits = 0;    // gadget width of the Galois keys
   int input_decomposition_bits = 0;  // gadget width of the input-side Galois keys (L > 0)
-  // Packed cts 2i and 2i + 1 (row-group major) leave under one mask and two
-  // fresh secrets (shared_mask.h); an odd last one alone under s.
+  // Packed cts leave in groups of kLinearSharedMaskGroup under one mask and
+  // fresh secrets (shared_mask.h); a last group of one alone under s.
   bool shared_mask = false;
   // The reply's groups: packed cts (row-group major) f .. f + size - 1 leave
   // under one mask; groups of kLinearSharedMaskGroup with shared masks (the
@@ -260,19 +253,41 @@ inline constexpr int kLinearMaxInputLevels = 7;
 std::vector<std::uint64_t> linear_input_galois_elements(std::size_t poly_degree);
 std::vector<std::uint64_t> linear_sequential_galois_elements(std::size_t poly_degree);
 
-// Ranking of plans: traffic plus a time model (lower is better), weighed by
-// the plan's objective.
-double linear_plan_score(const LinearPlan& plan) noexcept;
-// Every feasible plan (noise bound holds, weight memory within the cap), best
-// score first. @throws Error(invalid_argument) for shapes out of the limits.
-std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecision precision, bool input_signed,
-                                               LinearObjective objective = LinearObjective::balanced);
+// The layout a server holds a layer's weights in: one per (k, n, precision),
+// whatever the row count of a call. One row per input ciphertext (T_w = 1),
+// so a call of T rows is T row groups over the same encoded weights
+// (docs/linear.md, "One encoding for every row count").
+struct LinearLayout {
+  ParamId param_id{};
+  std::uint32_t chunk_width = 0;  // k_w; outputs_per_poly = N / k_w
+  int input_levels = 0;           // L
+  friend bool operator==(const LinearLayout&, const LinearLayout&) = default;
+};
 
-// The plan the library uses: the cheapest feasible layout (traffic plus a time
-// model) over the parameter sets allowed for the precision.
+// The planner keeps the layouts whose weight polynomials are at least 2/3
+// full: the server's memory per weight is then at most 1.5x the bytes of one
+// NTT-form coefficient (8 for n2048_q54: 12 bytes per weight; 24 for the exact
+// set n4096_q108). Layers whose encoding is under 4 MiB are exempt.
+inline constexpr double kLinearMinWeightFill = 2.0 / 3.0;
+
+// Ranking of layouts: traffic plus a single-core time model of one row (lower
+// is better): one byte is worth 8 us.
+double linear_plan_score(const LinearPlan& plan) noexcept;
+// Every feasible one-row plan of a resident layout (T_w = 1, noise bound
+// holds, weight memory within the cap), best score first.
+// @throws Error(invalid_argument) for shapes out of the limits (rows ignored).
+std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecision precision, bool input_signed);
+
+// The layout the library uses for k -> n at this precision: the best
+// candidate for unsigned one-row calls. Memoized.
+// @throws Error(invalid_argument) for shapes out of the limits,
+//         Error(bad_parameters) when no layout holds the noise bound.
+LinearLayout linear_resident_layout(std::uint32_t in, std::uint32_t out, LinearPrecision precision);
+
+// The plan of a call: the resident layout with shape.rows row groups. Widths
+// and noise are per value, so they do not depend on the row count.
 // @throws Error(invalid_argument) for shapes out of the limits.
-LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed,
-                       LinearObjective objective = LinearObjective::balanced);
+LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed);
 
 std::string describe(const LinearPlan& plan);
 

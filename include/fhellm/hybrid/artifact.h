@@ -77,7 +77,8 @@ CompileReport compile_artifacts(std::shared_ptr<const model::Model> model, const
 // The server side of a compiled model, ready to serve.
 // @throws Error(file_not_found | io_error | bad_magic | bad_version |
 //               truncated | length_too_large | trailing_bytes | bad_artifact).
-std::shared_ptr<RemoteLinearService> load_server_artifact(const std::filesystem::path& path);
+std::shared_ptr<RemoteLinearService> load_server_artifact(const std::filesystem::path& path,
+                                                          const RemoteServiceOptions& options = {});
 
 struct ClientArtifact {
   // Holds no remote group's weight (model->holds_weight is false for them;

@@ -35,9 +35,8 @@ namespace fhellm::hybrid {
 class HybridModel;
 
 struct ExecuteOptions {
-  he::LinearPrecision precision = he::LinearPrecision::exact;
+  he::LinearPrecision precision = he::kLinearDefaultPrecision;
   int activation_bits = 8;  // must equal the simulate backend's (HybridModel::quantization())
-  he::LinearObjective objective = he::LinearObjective::balanced;  // planner trade-off (linear_layout.h)
 };
 
 // Figures of one execute session, updated after every call (the summary line).
@@ -82,7 +81,7 @@ class ExecuteBackend final : public LinearBackend {
 
 // The service a server would run for `hm`'s remote modules and quantization
 // (the weights simulate uses): the in-process server.
-std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel& hm);
+std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel& hm, const RemoteServiceOptions& options = {});
 
 // Registers the execute mode on `hm`: each time the backend is built, a new
 // channel from `make_channel` and a new session. `stats` (may be null)

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -67,14 +68,28 @@ RemoteModelDescription describe_remote(const model::Model& model, const std::vec
 // Per-session state: the client's public evaluation keys, parsed.
 class RemoteLinearSession;
 
-// The server's service: int8 weights, NTT-encoded once per call geometry and
-// shared read-only by all sessions. A call names exactly one wire id; its
-// payload is an he::LinearClient upload, its reply an encrypted result.
+// How a server holds its weights.
+struct RemoteServiceOptions {
+  // Precisions the weights are encoded for, at construction (each costs its
+  // own encoding: docs/linear.md); a call at another precision gets
+  // Error(precision_not_served).
+  std::vector<he::LinearPrecision> precisions{he::kLinearDefaultPrecision};
+  unsigned encode_threads = 0;  // 0: the hardware's thread count
+  // Called on the constructing thread after each layer: (weights encoded, weights in all).
+  std::function<void(std::uint64_t, std::uint64_t)> progress;
+};
+
+// The server's service: the int8 weights encoded once, at construction, in
+// each layer's resident layout (he::EncodedWeights) and shared read-only by
+// all sessions and row counts; the int8 values are not kept. A call names
+// exactly one wire id; its payload is an he::LinearClient upload, its reply
+// an encrypted result.
 class RemoteLinearService final : public RemoteService {
  public:
   // `weights[i]` holds the int8 values of `description.linears[i]`.
   // @throws Error(bad_artifact) when shapes disagree.
-  RemoteLinearService(RemoteModelDescription description, std::vector<std::vector<std::int8_t>> weights);
+  RemoteLinearService(RemoteModelDescription description, std::vector<std::vector<std::int8_t>> weights,
+                      const RemoteServiceOptions& options = {});
   ~RemoteLinearService() override;
 
   Bytes description() const override { return description_bytes_; }
@@ -85,9 +100,9 @@ class RemoteLinearService final : public RemoteService {
   //         Error(shape_mismatch), or he::linear_evaluate's codes.
   Bytes call(RemoteSession& session, std::span<const std::uint32_t> layer_ids, ByteView payload) override;
 
-  // Encodes every layer's weights for calls of `rows` rows now, rather than
-  // on the first such call.
-  void prepare(std::uint32_t rows, he::LinearPrecision precision) const;
+  // Bytes of the encoded weights of every layer (the server's largest memory).
+  std::uint64_t encoded_bytes() const noexcept { return encoded_bytes_; }
+  std::uint64_t weight_count() const noexcept { return weight_count_; }
 
   // Threads of one call: max_threads / (calls in flight), at least 1, so one
   // client's token gets every core and many clients share them. Default:
@@ -98,6 +113,7 @@ class RemoteLinearService final : public RemoteService {
   RemoteModelDescription description_;
   Bytes description_bytes_;
   std::map<std::uint32_t, std::unique_ptr<he::EncodedWeights>> weights_;
+  std::uint64_t encoded_bytes_ = 0, weight_count_ = 0;
   unsigned max_call_threads_;
   std::atomic<unsigned> calls_in_flight_{0};
 };

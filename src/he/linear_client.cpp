@@ -1,0 +1,184 @@
+// LinearClient: the secret keys, encryption of activation rows into an
+// upload and decryption of a reply (formats: include/fhellm/he/linear.h).
+#include <cstring>
+#include <string>
+
+#include "fhellm/error.h"
+#include "fhellm/he/decryptor.h"
+#include "fhellm/he/encryptor.h"
+#include "fhellm/he/evaluator.h"
+#include "fhellm/he/linear.h"
+#include "he/linear_wire.h"
+
+namespace fhellm::he {
+namespace {
+
+// Input plaintext scale per prime: Delta mod q_i (the trace's factor k_w is
+// undone on the server, see linear_weights.cpp).
+std::vector<std::uint64_t> input_scale(const Context& ctx, const LinearPlan& plan) {
+  return Scale::from_plain_modulus(ctx, std::uint64_t{1} << plan.plain_bits).delta_residues();
+}
+
+}  // namespace
+
+struct LinearClient::SetKeys {
+  ContextPtr context;
+  SecretKey secret;
+  // Targets of the shared-mask reply groups (linear_shared_mask_available sets).
+  std::vector<SecretKey> targets;
+};
+
+LinearClient::LinearClient(std::vector<ParamId> sets) {
+  for (ParamId id : sets) {
+    auto k = std::make_shared<SetKeys>();
+    k->context = Context::get(id);
+    k->secret = SecretKey::generate(*k->context);
+    if (linear_shared_mask_available(id))
+      for (std::size_t y = 0; y < kLinearSharedMaskGroup; ++y) k->targets.push_back(SecretKey::generate(*k->context));
+    keys_[id] = std::move(k);
+  }
+}
+
+LinearServerKeys LinearClient::server_keys() const {
+  LinearServerKeys out;
+  for (const auto& [id, k] : keys_) {
+    LinearSessionKeys s;
+    s.context = k->context;
+    const auto elts = packing_galois_elements(k->context->poly_degree());
+    s.galois = make_galois_keys(*k->context, k->secret, elts, linear_decomposition_bits(id));
+    if (const int w = linear_input_decomposition_bits(id); w > 0) {
+      s.galois_input = make_galois_keys(*k->context, k->secret, linear_input_galois_elements(k->context->poly_degree()), w);
+      s.galois_sequential = make_galois_keys(*k->context, k->secret,
+                                             linear_sequential_galois_elements(k->context->poly_degree()),
+                                             linear_sequential_decomposition_bits(id));
+    }
+    s.zero = Encryptor(k->context, k->secret).encrypt_zero();
+    if (!k->targets.empty())
+      s.shared_mask = make_shared_mask_key(*k->context, k->secret, k->targets, linear_decomposition_bits(id));
+    out.insert(std::move(s));
+  }
+  return out;
+}
+
+std::vector<std::uint8_t> LinearClient::encrypt(std::span<const std::uint8_t> x, LinearShape shape,
+                                                LinearPrecision precision) const {
+  require(x.size() == std::size_t{shape.rows} * shape.in, ErrorCode::invalid_argument, "encrypt: X has the wrong size");
+  std::vector<std::int32_t> v(x.begin(), x.end());
+  return encrypt_impl(v.data(), shape, precision, false);
+}
+
+std::vector<std::uint8_t> LinearClient::encrypt(std::span<const std::int8_t> x, LinearShape shape,
+                                                LinearPrecision precision) const {
+  require(x.size() == std::size_t{shape.rows} * shape.in, ErrorCode::invalid_argument, "encrypt: X has the wrong size");
+  std::vector<std::int32_t> v(x.begin(), x.end());
+  return encrypt_impl(v.data(), shape, precision, true);
+}
+
+std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, LinearShape shape,
+                                                     LinearPrecision precision, bool input_signed) const {
+  const LinearPlan plan = plan_linear(shape, precision, input_signed);
+  auto it = keys_.find(plan.param_id);
+  require(it != keys_.end(), ErrorCode::missing_galois_key,
+          "client has no key for parameter set " + std::string(parameter_set(plan.param_id).name));
+  const Context& ctx = *it->second->context;
+  const Encryptor enc(it->second->context, it->second->secret);
+  const Evaluator ev(it->second->context);
+  const LinearGeometry& geo = plan.geo;
+  const auto factor = input_scale(ctx, plan);
+  const std::size_t k = ctx.moduli_count();
+
+  wire::Writer w;
+  wire::Header h;
+  h.bits_a = static_cast<std::uint8_t>(plan.upload_bits);
+  wire::write_header(w, h, plan);
+  const std::uint64_t upload_modulus = std::uint64_t{1} << plan.upload_bits;
+  for (std::uint32_t g = 0; g < geo.row_groups; ++g) {
+    for (std::uint32_t c = 0; c < geo.chunks; ++c) {
+      RnsPoly plain(ctx, false);
+      for (std::uint32_t t = 0; t < geo.rows_per_ct; ++t) {
+        const std::uint64_t row = std::uint64_t{g} * geo.rows_per_ct + t;
+        if (row >= shape.rows) break;
+        for (std::uint32_t j = 0; j < geo.chunk_width; ++j) {
+          const std::uint64_t col = std::uint64_t{c} * geo.chunk_width + j;
+          if (col >= shape.in) break;
+          const std::int64_t xv = x[row * shape.in + col];
+          for (std::size_t i = 0; i < k; ++i) {
+            const math::Modulus& q = ctx.modulus(i);
+            plain.residues(i)[geo.input_coeff(t, j)] = q.mul(q.from_signed(xv), factor[i]);
+          }
+        }
+      }
+      const SeededCiphertext sc = enc.encrypt_poly_seeded(plain);
+      Ciphertext body_only(ctx, true);
+      body_only.c0 = sc.c0;
+      // Round the body to 2^u levels (the dropped bits are extra noise, see docs).
+      const SwitchedCiphertext rounded = ev.switch_modulus(body_only, upload_modulus, 2);
+      w.bytes(sc.seed.data(), sc.seed.size());
+      // Only the coefficients the useful outputs read (LinearGeometry::sent_positions).
+      const auto sent = geo.sent_positions(g, c);
+      std::vector<std::uint64_t> values(sent.size());
+      for (std::size_t i = 0; i < sent.size(); ++i) values[i] = rounded.c0[sent[i]];
+      wire::write_values(w, values, plan.upload_bits);
+    }
+  }
+  wire::finish(w);
+  return w.out;
+}
+
+std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> reply) const {
+  wire::Reader r{reply, 0, "linear reply"};
+  wire::Header h;
+  const LinearPlan plan = wire::read_header(r, true, h);
+  auto it = keys_.find(plan.param_id);
+  require(it != keys_.end(), ErrorCode::wrong_key, "linear reply: no key for its parameter set");
+  const Context& ctx = *it->second->context;
+  const Scale scale = Scale::from_plain_modulus(ctx, std::uint64_t{1} << plan.plain_bits);
+  const LinearGeometry& geo = plan.geo;
+  const std::size_t n = ctx.poly_degree();
+  const std::uint64_t qb = std::uint64_t{1} << plan.body_bits, qm = std::uint64_t{1} << plan.mask_bits;
+  std::vector<std::int64_t> y(std::size_t{geo.shape.rows} * geo.shape.out, 0);
+  if (plan.shared_mask)
+    require(it->second->targets.size() == kLinearSharedMaskGroup, ErrorCode::wrong_key,
+            "linear reply: shared-mask secrets missing");
+  // Decryptors for s and, with shared masks, every target (built once: each
+  // precomputes its secret's transforms).
+  std::vector<Decryptor> decryptors{Decryptor(it->second->context, it->second->secret)};
+  if (plan.shared_mask)
+    for (const SecretKey& t : it->second->targets) decryptors.emplace_back(it->second->context, t);
+  std::vector<std::uint64_t> mask;
+  const std::size_t total = geo.packed_cts();
+  for (std::size_t f = 0; f < total; ++f) {
+    const std::uint32_t g = static_cast<std::uint32_t>(f / geo.packed_per_group);
+    const std::uint32_t p = static_cast<std::uint32_t>(f % geo.packed_per_group);
+    // Record per group: the mask, then the bodies of its packed cts (under
+    // targets 0, 1, ... when shared, under s when alone).
+    const LinearPlan::MaskGroup group = plan.mask_group(f);
+    if (group.first == f) mask = wire::read_values(r, n, plan.mask_bits, qm);
+    SwitchedCiphertext sct;
+    sct.param_id = plan.param_id;
+    sct.body_modulus = qb;
+    sct.mask_modulus = qm;
+    sct.c1 = mask;
+    const auto used = geo.used_positions(g, p);
+    const auto body = wire::read_values(r, used.size(), plan.body_bits, qb);
+    sct.c0.assign(n, 0);
+    for (std::size_t i = 0; i < used.size(); ++i) sct.c0[used[i]] = body[i];
+    const Decryptor& dec = group.size == 1 ? decryptors[0] : decryptors[1 + (f - group.first)];
+    const Decrypted d = dec.decrypt(sct, scale);
+    for (std::uint32_t pos : used) {
+      const auto cell = geo.packed_cell(g, p, pos);
+      y[std::size_t{cell->row} * geo.shape.out + cell->col] = d.message[pos];
+    }
+  }
+  require(r.pos == reply.size(), ErrorCode::trailing_bytes, "linear reply: trailing bytes");
+  return y;
+}
+
+LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload) {
+  wire::Reader r{upload, 0, "linear upload"};
+  wire::Header h;
+  (void)read_header(r, false, h);
+  return {h.shape, h.precision, h.input_signed, h.param_id};
+}
+
+}  // namespace fhellm::he

@@ -1,0 +1,116 @@
+// LinearServerKeys: the session's public keys per parameter set and their
+// byte format ("FHLK", include/fhellm/he/linear.h).
+#include <cstring>
+#include <string>
+
+#include "fhellm/error.h"
+#include "fhellm/he/evaluator.h"
+#include "fhellm/he/linear.h"
+#include "fhellm/he/serialization.h"
+#include "he/linear_wire.h"
+
+namespace fhellm::he {
+namespace {
+
+constexpr std::uint8_t kKeysMagic[4] = {'F', 'H', 'L', 'K'};
+
+}  // namespace
+
+const LinearSessionKeys& LinearServerKeys::get(ParamId id) const {
+  auto it = sets_.find(id);
+  require(it != sets_.end(), ErrorCode::missing_galois_key,
+          "no session keys for parameter set " + std::string(parameter_set(id).name));
+  return it->second;
+}
+
+void LinearServerKeys::insert(LinearSessionKeys keys) {
+  const ParamId id = keys.context->param_id();
+  if (!keys.input_hoisted && !keys.galois_input.keys().empty())
+    keys.input_hoisted = std::make_shared<const HoistedGaloisKeys>(*keys.context, keys.galois_input);
+  sets_[id] = std::move(keys);
+}
+
+std::vector<std::uint8_t> LinearServerKeys::save() const {
+  wire::Writer w;
+  w.bytes(kKeysMagic, 4);
+  w.u16(kLinearFormatVersion);
+  w.u16(static_cast<std::uint16_t>(sets_.size()));
+  for (const auto& [id, k] : sets_) {
+    w.u16(static_cast<std::uint16_t>(id));
+    w.u16(0);
+    const auto g = he::save(k.galois, *k.context);
+    w.u32(static_cast<std::uint32_t>(g.size()));
+    w.bytes(g.data(), g.size());
+    if (k.galois_input.keys().empty()) {
+      w.u32(0);
+    } else {
+      const auto gi = he::save(k.galois_input, *k.context);
+      w.u32(static_cast<std::uint32_t>(gi.size()));
+      w.bytes(gi.data(), gi.size());
+      const auto gs = he::save(k.galois_sequential, *k.context);
+      w.u32(static_cast<std::uint32_t>(gs.size()));
+      w.bytes(gs.data(), gs.size());
+    }
+    const auto z = he::save(k.zero, *k.context);
+    w.u32(static_cast<std::uint32_t>(z.size()));
+    w.bytes(z.data(), z.size());
+    if (k.shared_mask) {
+      const auto m = he::save(*k.shared_mask, *k.context);
+      w.u32(static_cast<std::uint32_t>(m.size()));
+      w.bytes(m.data(), m.size());
+    } else {
+      w.u32(0);
+    }
+  }
+  return w.out;
+}
+
+LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
+  wire::Reader r{bytes, 0, "linear server keys"};
+  require(std::memcmp(r.take(4).data(), kKeysMagic, 4) == 0, ErrorCode::bad_magic, "linear server keys: bad magic");
+  require(r.le(2) == kLinearFormatVersion, ErrorCode::bad_version, "linear server keys: bad version");
+  const auto count = r.le(2);
+  require(count >= 1 && count <= all_parameter_ids().size(), ErrorCode::length_too_large,
+          "linear server keys: " + std::to_string(count) + " parameter sets");
+  LinearServerKeys keys;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const ParamId id = param_id_from_u16(static_cast<std::uint16_t>(r.le(2)));
+    require(r.le(2) == 0, ErrorCode::bad_message, "linear server keys: reserved field not zero");
+    require(!keys.has(id), ErrorCode::bad_message, "linear server keys: parameter set repeated");
+    LinearSessionKeys k;
+    k.context = Context::get(id);
+    const auto gsize = r.le(4);
+    k.galois = load_galois_keys(*k.context, r.take(gsize));
+    const auto gisize = r.le(4);
+    if (gisize > 0) {
+      k.galois_input = load_galois_keys(*k.context, r.take(gisize));
+      for (std::uint64_t e : linear_input_galois_elements(k.context->poly_degree()))
+        require(k.galois_input.has(e), ErrorCode::missing_galois_key,
+                "linear server keys: input-side Galois element " + std::to_string(e) + " missing");
+      const auto gssize = r.le(4);
+      k.galois_sequential = load_galois_keys(*k.context, r.take(gssize));
+      for (std::uint64_t e : linear_sequential_galois_elements(k.context->poly_degree()))
+        require(k.galois_sequential.has(e), ErrorCode::missing_galois_key,
+                "linear server keys: sequential Galois element " + std::to_string(e) + " missing");
+    }
+    const auto zsize = r.le(4);
+    k.zero = load_ciphertext(*k.context, r.take(zsize));
+    if (const auto msize = r.le(4); msize > 0) {
+      k.shared_mask = load_shared_mask_key(*k.context, r.take(msize));
+      // The replies group packed cts by kLinearSharedMaskGroup: another size
+      // would only fail later (or hold a larger key than the session needs).
+      require(k.shared_mask->group() == kLinearSharedMaskGroup, ErrorCode::bad_message,
+              "linear server keys: shared-mask key for groups of " + std::to_string(k.shared_mask->group()) +
+                  ", expected " + std::to_string(kLinearSharedMaskGroup));
+    }
+    for (std::uint64_t e : packing_galois_elements(k.context->poly_degree()))
+      require(k.galois.has(e), ErrorCode::missing_galois_key,
+              "linear server keys: Galois element " + std::to_string(e) + " missing");
+    if (!k.zero.is_ntt_form()) Evaluator(k.context).transform_to_ntt_inplace(k.zero);
+    keys.insert(std::move(k));
+  }
+  require(r.pos == bytes.size(), ErrorCode::trailing_bytes, "linear server keys: trailing bytes");
+  return keys;
+}
+
+}  // namespace fhellm::he

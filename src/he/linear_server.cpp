@@ -1,0 +1,389 @@
+// linear_evaluate: the server's side of the encrypted matrix product. A call
+// of T rows runs over the layer's one encoding (linear_weights.h) in blocks
+// of rows; per block:
+//   1. inputs: rebuild each row's bodies, to NTT form, scale by 2^-L;
+//   2. input side of the split point: sigma_mask(input) for every mask (the
+//      sequential levels, then hoisted automorphisms with each key read once
+//      for all rows of the block);
+//   3. products: every tree entry of every row, blocked over NTT slots so one
+//      pass over the weights serves the whole block (math/blocked_product.h);
+//   4. packing trees, one per row and packed ct;
+//   5. replies: re-randomization, flood, modulus switch, bit-packing, in
+//      row-group-major order and in shared-mask groups.
+// Algorithm, costs and noise: docs/linear.md.
+#include <algorithm>
+#include <optional>
+#include <string>
+
+#include "fhellm/error.h"
+#include "fhellm/he/evaluator.h"
+#include "fhellm/he/hoisted_galois.h"
+#include "fhellm/he/linear.h"
+#include "fhellm/he/linear_reference.h"
+#include "fhellm/he/accumulator.h"
+#include "fhellm/he/prng.h"
+#include "fhellm/he/shared_mask.h"
+#include "fhellm/math/blocked_product.h"
+#include "he/linear_detail.h"
+#include "he/linear_parallel.h"
+#include "he/linear_wire.h"
+
+namespace fhellm::he {
+namespace {
+
+using detail::parallel_for;
+constexpr std::size_t kBlock = math::kSlotBlock;
+
+// What every step of one call reads.
+struct Call {
+  const LinearPlan& plan;
+  const LinearGeometry& geo;
+  const LinearSessionKeys& sk;
+  const Context& ctx;
+  const EncodedWeights::Encoding& enc;
+  Evaluator ev;
+  std::size_t threads;
+  std::size_t masks;   // 2^L
+  std::size_t terms;   // chunks x 2^L
+  bool narrow;         // 32-bit blocked products
+};
+
+// One row's input side: sigma_mask(input_c) for every term m = c 2^L + mask,
+// blocked ([prime][block][term][part][16], narrow sets) or as ciphertexts.
+struct RowInputs {
+  std::vector<std::uint32_t> blocked;
+  std::vector<Ciphertext> cts;
+};
+
+// Rows per block: the block's rotated inputs stay within ~32 MiB.
+std::size_t rows_per_block(const Call& call) {
+  return std::clamp<std::size_t>(1024 / call.terms, 1, 16);
+}
+
+// Step 1: the records of rows [g0, g1) (read in order, rebuilt in parallel).
+std::vector<Ciphertext> read_inputs(wire::Reader& r, const Call& call, std::uint32_t g0, std::uint32_t g1) {
+  const LinearGeometry& geo = call.geo;
+  const std::size_t n = call.ctx.poly_degree(), count = std::size_t{g1 - g0} * geo.chunks;
+  const std::uint64_t upload_modulus = std::uint64_t{1} << call.plan.upload_bits;
+  std::vector<Seed> seeds(count);
+  std::vector<std::vector<std::uint64_t>> values(count);
+  std::vector<std::vector<std::uint32_t>> sent(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto g = static_cast<std::uint32_t>(g0 + i / geo.chunks), c = static_cast<std::uint32_t>(i % geo.chunks);
+    const auto sb = r.take(32);
+    std::copy(sb.begin(), sb.end(), seeds[i].begin());
+    sent[i] = geo.sent_positions(g, c);
+    values[i] = wire::read_values(r, sent[i].size(), call.plan.upload_bits, upload_modulus);
+  }
+  const auto input_factor = detail::inverse_residues(call.ctx, std::uint64_t{1} << geo.input_levels);
+  std::vector<Ciphertext> inputs(count);
+  parallel_for(count, call.threads, [&](std::size_t i) {
+    Ciphertext ct;
+    ct.c1 = expand_seed(call.ctx, seeds[i]);
+    ct.c0 = RnsPoly(call.ctx, false);
+    // Unsent coefficients stay zero: their phase is garbage that only reaches
+    // coefficients the packing trace cancels (LinearGeometry::sent_positions).
+    std::vector<std::uint64_t> body(n, 0);
+    for (std::size_t j = 0; j < sent[i].size(); ++j) body[sent[i][j]] = values[i][j];
+    detail::rebuild_body(call.ctx, body, call.plan.upload_bits, ct.c0);
+    to_ntt(ct.c0, call.ctx);
+    if (geo.input_levels > 0) call.ev.multiply_scalar_inplace(ct, input_factor);
+    inputs[i] = std::move(ct);
+  });
+  return inputs;
+}
+
+// Writes ct (NTT form) as term m of a row's blocked inputs.
+void place_blocked(const Call& call, const Ciphertext& ct, std::size_t m, std::uint32_t* blocked) {
+  const std::size_t n = call.ctx.poly_degree(), blocks = n / kBlock;
+  for (std::size_t l = 0; l < call.ctx.moduli_count(); ++l)
+    for (int part = 0; part < 2; ++part) {
+      const std::uint64_t* src = (part == 0 ? ct.c0 : ct.c1).residues(l);
+      for (std::size_t b = 0; b < blocks; ++b) {
+        std::uint32_t* dst = blocked + (((l * blocks + b) * call.terms + m) * 2 + part) * kBlock;
+        for (std::size_t s = 0; s < kBlock; ++s)
+          dst[math::blocked_slot_word(s)] = static_cast<std::uint32_t>(src[b * kBlock + s]);
+      }
+    }
+}
+
+void store_term(const Call& call, RowInputs& row, std::size_t m, Ciphertext ct) {
+  if (call.narrow) place_blocked(call, ct, m, row.blocked.data());
+  else row.cts[m] = std::move(ct);
+}
+
+// Step 2: the split point's input side for the block's rows. Mask bits: the
+// hoisted levels low, the sequential ones high. The 2^X bases sigma_B(in)
+// come from one key switch each (single keys), then each base is decomposed
+// once and takes the hoisted automorphisms of the low bits, every key read
+// once for all rows.
+std::vector<RowInputs> input_side(const Call& call, std::vector<Ciphertext>& inputs, std::size_t rows) {
+  const LinearGeometry& geo = call.geo;
+  const std::size_t chunks = geo.chunks, masks = call.masks;
+  std::vector<RowInputs> out(rows);
+  for (auto& row : out) {
+    if (call.narrow) row.blocked.assign(call.terms * 2 * call.ctx.moduli_count() * call.ctx.poly_degree(), 0);
+    else row.cts.resize(call.terms);
+  }
+  if (masks == 1) {
+    parallel_for(rows * chunks, call.threads,
+                 [&](std::size_t i) { store_term(call, out[i / chunks], i % chunks, std::move(inputs[i])); });
+    return out;
+  }
+  const std::size_t low = std::size_t{1} << geo.hoisted_levels(), bases = masks / low;
+  // base[(r * chunks + c) * bases + s]
+  std::vector<Ciphertext> base(rows * chunks * bases);
+  for (std::size_t i = 0; i < rows * chunks; ++i) base[i * bases] = std::move(inputs[i]);
+  for (int x = 0; x < geo.sequential_levels(); ++x) {
+    const std::size_t bit = std::size_t{1} << x;
+    const std::uint64_t gal = geo.level_galois_element(geo.hoisted_levels() + 1 + x);
+    parallel_for(rows * chunks * bit, call.threads, [&](std::size_t idx) {
+      const std::size_t rc = idx / bit, b = idx % bit;
+      Ciphertext ct = base[rc * bases + b];
+      call.ev.apply_galois_inplace(ct, gal, call.sk.galois_sequential);
+      base[rc * bases + (b | bit)] = std::move(ct);
+    });
+  }
+  std::vector<std::optional<HoistedCiphertext>> hoisted(base.size());
+  parallel_for(base.size(), call.threads, [&](std::size_t i) {
+    hoisted[i].emplace(call.sk.context, base[i], call.plan.input_decomposition_bits);
+  });
+  const bool fast = call.sk.input_hoisted && hoisted[0]->fast();
+  // Job (c, s, a): mask a + s low of chunk c, for every row of the block.
+  parallel_for(chunks * bases * low, call.threads, [&](std::size_t job) {
+    const std::size_t c = job / (bases * low), s = job / low % bases, a = job % low;
+    const std::size_t m = c * masks + s * low + a;
+    if (a == 0) {
+      for (std::size_t r = 0; r < rows; ++r) store_term(call, out[r], m, base[(r * chunks + c) * bases + s]);
+      return;
+    }
+    const std::uint64_t g = clear::input_galois_element(geo, static_cast<std::uint32_t>(a));
+    std::vector<Ciphertext> rotated(rows);
+    if (fast && call.sk.input_hoisted->has(g)) {
+      std::vector<const HoistedCiphertext*> group(rows);
+      for (std::size_t r = 0; r < rows; ++r) group[r] = &*hoisted[(r * chunks + c) * bases + s];
+      HoistedCiphertext::apply_galois_batch(group, g, *call.sk.input_hoisted, rotated);
+    } else {
+      for (std::size_t r = 0; r < rows; ++r)
+        rotated[r] = hoisted[(r * chunks + c) * bases + s]->apply_galois(g, call.sk.galois_input);
+    }
+    for (std::size_t r = 0; r < rows; ++r) store_term(call, out[r], m, std::move(rotated[r]));
+  });
+  return out;
+}
+
+// Step 3: entry[r * E + e] = sum_m rotated_m * V_{e,m} (NTT form).
+std::vector<Ciphertext> products(const Call& call, const std::vector<RowInputs>& rows) {
+  const std::size_t n = call.ctx.poly_degree(), k = call.ctx.moduli_count(), blocks = n / kBlock;
+  const std::size_t entries = call.enc.entries, terms = call.terms, count = rows.size();
+  std::vector<Ciphertext> out(count * entries);
+  for (auto& ct : out) ct = Ciphertext(call.ctx, true);
+  if (!call.narrow) {
+    parallel_for(count * entries, call.threads, [&](std::size_t i) {
+      const std::size_t r = i / entries, e = i % entries;
+      CiphertextAccumulator acc(call.sk.context);
+      for (std::size_t m = 0; m < terms; ++m) acc.multiply_add_unchecked(rows[r].cts[m], call.enc.wide[e * terms + m]);
+      out[i] = acc.result();
+    });
+    return out;
+  }
+  // Job (prime l, slot block b): every row and entry of one block.
+  parallel_for(k * blocks, call.threads, [&](std::size_t job) {
+    const std::size_t l = job / blocks, b = job % blocks;
+    thread_local std::vector<std::uint64_t> sums;
+    sums.resize(count * entries * 2 * kBlock);
+    std::vector<const std::uint32_t*> x(count);
+    std::vector<std::uint64_t*> y(count);
+    for (std::size_t r = 0; r < count; ++r) {
+      x[r] = rows[r].blocked.data() + (l * blocks + b) * terms * 2 * kBlock;
+      y[r] = sums.data() + r * entries * 2 * kBlock;
+    }
+    const std::uint32_t* w = call.enc.blocked.data() + (l * blocks + b) * entries * terms * kBlock;
+    math::blocked_products(x.data(), count, w, entries, terms, call.ctx.modulus(l).value(), y.data());
+    for (std::size_t r = 0; r < count; ++r)
+      for (std::size_t e = 0; e < entries; ++e) {
+        const std::uint64_t* s0 = y[r] + e * 2 * kBlock;
+        Ciphertext& ct = out[r * entries + e];
+        std::copy(s0, s0 + kBlock, ct.c0.residues(l) + b * kBlock);
+        std::copy(s0 + kBlock, s0 + 2 * kBlock, ct.c1.residues(l) + b * kBlock);
+      }
+  });
+  return out;
+}
+
+// Step 4: the packing tree of packed ct p over its entries (see
+// linear_reference.cpp for the same steps in the clear), in NTT form:
+// automorphisms permute slots and the key switch takes its input back to
+// coefficients. `inner` threads share each level's merges.
+Ciphertext pack_tree(const Call& call, std::vector<std::optional<Ciphertext>> level, std::size_t inner) {
+  const LinearGeometry& geo = call.geo;
+  for (int j = geo.input_levels + 1; j <= geo.log_chunk; ++j) {
+    const std::uint32_t half = geo.chunk_width >> j;
+    const std::uint64_t gal = geo.level_galois_element(j);
+    const detail::MonomialSlots& shift = detail::monomial_slots(call.ctx, geo.level_shift(j));
+    parallel_for(half, inner, [&](std::size_t i) {
+      auto& even = level[i];
+      auto& odd = level[i + half];
+      if (!even && !odd) return;
+      if (!even) even = Ciphertext(call.ctx, true);
+      Ciphertext diff;
+      if (odd) {
+        diff = detail::monomial_butterfly(call.ctx, *even, *odd, shift);
+        odd.reset();
+      } else {
+        diff = *even;
+      }
+      call.ev.apply_galois_inplace(diff, gal, call.sk.galois);
+      call.ev.add_inplace(*even, diff);
+    });
+    level.resize(half);
+  }
+  // NTT form: a shared-mask group keeps its bodies there (shared_mask_switch).
+  return level[0] ? std::move(*level[0]) : Ciphertext(call.ctx, true);
+}
+
+// packed[r * P + p] for every row of the block. With enough trees each thread
+// packs whole ones (no thread idles in a tree's last levels); with few, the
+// threads share the merges of each.
+std::vector<Ciphertext> pack_all(const Call& call, std::vector<Ciphertext>& entries, std::size_t rows) {
+  const LinearGeometry& geo = call.geo;
+  const std::size_t per_row = geo.packed_per_group, trees = rows * per_row, e_count = call.enc.entries;
+  auto leaves = [&](std::size_t t) {
+    const std::size_t r = t / per_row, p = t % per_row;
+    std::vector<std::optional<Ciphertext>> level(geo.entries_per_packed());
+    const std::size_t first = call.enc.first_entry[p], live = call.enc.first_entry[p + 1] - first;
+    for (std::size_t i = 0; i < live; ++i) level[i] = std::move(entries[r * e_count + first + i]);
+    return level;
+  };
+  std::vector<Ciphertext> packed(trees);
+  if (call.threads > 1 && trees >= 2 * call.threads) {
+    parallel_for(trees, call.threads, [&](std::size_t t) { packed[t] = pack_tree(call, leaves(t), 1); });
+  } else {
+    for (std::size_t t = 0; t < trees; ++t) packed[t] = pack_tree(call, leaves(t), call.threads);
+  }
+  return packed;
+}
+
+// Step 5: circuit privacy, modulus switch and bytes, packed ct by packed ct in
+// row-group-major order; members of a shared-mask group wait for its last one.
+class ReplyWriter {
+ public:
+  ReplyWriter(const Call& call, wire::Writer& w) : call_(call), w_(w), rng_(random_seed()) {}
+
+  void add(Ciphertext packed, std::uint32_t g, std::uint32_t p) {
+    const std::size_t flat = std::size_t{g} * call_.geo.packed_per_group + p;
+    const LinearPlan::MaskGroup group = call_.plan.mask_group(flat);
+    if (group.size == 1) return write_alone(std::move(packed), g, p);
+    pending_.push_back(std::move(packed));
+    cells_.emplace_back(g, p);
+    if (pending_.size() < group.size) return;
+    // Circuit privacy: shared_mask_switch adds u * (shared public zero), a
+    // fresh mask for all; each body gets its own flood.
+    std::vector<Ciphertext*> members;
+    for (Ciphertext& ct : pending_) members.push_back(&ct);
+    shared_mask_switch(call_.ctx, *call_.sk.shared_mask, members, rng_);
+    for (std::size_t y = 0; y < pending_.size(); ++y) {
+      add_flood(pending_[y]);
+      const SwitchedCiphertext sw = switch_down(pending_[y]);
+      if (y == 0) wire::write_values(w_, sw.c1, call_.plan.mask_bits);  // the same for all
+      write_body(sw, cells_[y].first, cells_[y].second);
+    }
+    pending_.clear();
+    cells_.clear();
+  }
+
+ private:
+  // Circuit privacy: u * Enc(0) (fresh mask) and a uniform flood in [-F, F]
+  // on the body before rounding (docs/linear.md section 6).
+  void write_alone(Ciphertext packed, std::uint32_t g, std::uint32_t p) {
+    const std::size_t n = call_.ctx.poly_degree();
+    call_.ev.transform_from_ntt_inplace(packed);
+    std::vector<std::int64_t> u(n);
+    for (auto& v : u) v = rng_.ternary();
+    Ciphertext mask = call_.sk.zero;
+    call_.ev.multiply_plain_inplace(mask, PlaintextNtt::encode(call_.ctx, u.data(), n));
+    call_.ev.transform_from_ntt_inplace(mask);
+    call_.ev.add_inplace(packed, mask);
+    add_flood(packed);
+    const SwitchedCiphertext sw = switch_down(packed);
+    wire::write_values(w_, sw.c1, call_.plan.mask_bits);
+    write_body(sw, g, p);
+  }
+  void add_flood(Ciphertext& ct) {
+    const std::size_t n = call_.ctx.poly_degree();
+    const auto f = static_cast<std::uint64_t>(call_.plan.flood_bound);
+    if (f == 0) return;
+    std::vector<std::int64_t> flood(n);
+    for (auto& v : flood)
+      v = static_cast<std::int64_t>(rng_.uniform_below(2 * f + 1)) - static_cast<std::int64_t>(f);
+    Ciphertext fl(call_.ctx, false);
+    fl.c0 = RnsPoly::from_signed(call_.ctx, flood.data(), n);
+    call_.ev.add_inplace(ct, fl);
+  }
+  SwitchedCiphertext switch_down(const Ciphertext& ct) const {
+    return call_.ev.switch_modulus(ct, std::uint64_t{1} << call_.plan.body_bits,
+                                   std::uint64_t{1} << call_.plan.mask_bits);
+  }
+  void write_body(const SwitchedCiphertext& sw, std::uint32_t g, std::uint32_t p) {
+    const auto used = call_.geo.used_positions(g, p);
+    std::vector<std::uint64_t> body(used.size());
+    for (std::size_t i = 0; i < used.size(); ++i) body[i] = sw.c0[used[i]];
+    wire::write_values(w_, body, call_.plan.body_bits);
+  }
+
+  const Call& call_;
+  wire::Writer& w_;
+  Prng rng_;  // server-side randomness for re-randomization and flooding
+  std::vector<Ciphertext> pending_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> cells_;
+};
+
+}  // namespace
+
+std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, const EncodedWeights& weights,
+                                          const LinearServerKeys& keys, std::size_t threads) {
+  wire::Reader r{upload, 0, "linear upload"};
+  wire::Header h;
+  const LinearPlan plan = wire::read_header(r, false, h);
+  const LinearSessionKeys& sk = keys.get(plan.param_id);
+  // Sizes, keys and weights before any work.
+  const std::size_t payload = plan.bytes_up() - kLinearHeaderBytes;
+  require(r.left() == payload, ErrorCode::shape_mismatch,
+          "linear upload: " + std::to_string(r.left()) + " payload bytes, the shape needs " + std::to_string(payload));
+  require(!plan.shared_mask || sk.shared_mask.has_value(), ErrorCode::missing_galois_key,
+          "linear: this plan groups replies under one mask but the session keys have no shared-mask key");
+  const EncodedWeights::Encoding& enc = weights.encoding(plan);
+  const Call call{plan,
+                  plan.geo,
+                  sk,
+                  *sk.context,
+                  enc,
+                  Evaluator(sk.context),
+                  std::clamp<std::size_t>(threads, 1, 64),
+                  std::size_t{1} << plan.geo.input_levels,
+                  enc.terms,
+                  !enc.blocked.empty()};
+
+  wire::Writer w;
+  wire::Header rh;
+  rh.reply = true;
+  rh.bits_a = static_cast<std::uint8_t>(plan.body_bits);
+  rh.bits_b = static_cast<std::uint8_t>(plan.mask_bits);
+  wire::write_header(w, rh, plan);
+  ReplyWriter replies(call, w);
+  const std::size_t block = rows_per_block(call);
+  for (std::uint32_t g0 = 0; g0 < plan.geo.row_groups; g0 += static_cast<std::uint32_t>(block)) {
+    const auto g1 = static_cast<std::uint32_t>(std::min<std::size_t>(plan.geo.row_groups, g0 + block));
+    std::vector<Ciphertext> inputs = read_inputs(r, call, g0, g1);
+    const std::vector<RowInputs> rotated = input_side(call, inputs, g1 - g0);
+    std::vector<Ciphertext> entries = products(call, rotated);
+    std::vector<Ciphertext> packed = pack_all(call, entries, g1 - g0);
+    for (std::size_t t = 0; t < packed.size(); ++t)
+      replies.add(std::move(packed[t]), static_cast<std::uint32_t>(g0 + t / plan.geo.packed_per_group),
+                  static_cast<std::uint32_t>(t % plan.geo.packed_per_group));
+  }
+  wire::finish(w);
+  return w.out;
+}
+
+}  // namespace fhellm::he

@@ -1,0 +1,122 @@
+#include "fhellm/he/linear_weights.h"
+
+#include <algorithm>
+#include <string>
+
+#include "fhellm/error.h"
+#include "fhellm/he/context.h"
+#include "fhellm/he/linear_reference.h"
+#include "fhellm/math/blocked_product.h"
+#include "he/linear_detail.h"
+#include "he/linear_parallel.h"
+
+namespace fhellm::he {
+namespace {
+
+constexpr std::size_t kBlock = math::kSlotBlock;
+
+// Places one NTT-form plaintext (32-bit words, prime-major) as term m of
+// entry e of the blocked array.
+void scatter_blocked(const PlaintextNtt32& pt, const EncodedWeights::Encoding& enc, std::size_t e, std::size_t m,
+                     std::uint32_t* blocked) {
+  const std::size_t n = pt.poly_degree(), blocks = n / kBlock;
+  for (std::size_t l = 0; l < pt.moduli_count(); ++l) {
+    const std::uint32_t* src = pt.residues(l);
+    for (std::size_t b = 0; b < blocks; ++b) {
+      std::uint32_t* dst = blocked + (((l * blocks + b) * enc.entries + e) * enc.terms + m) * kBlock;
+      for (std::size_t s = 0; s < kBlock; ++s) dst[math::blocked_slot_word(s)] = src[b * kBlock + s];
+    }
+  }
+}
+
+EncodedWeights::Encoding encode(std::span<const std::int8_t> w, std::uint32_t out, std::uint32_t in,
+                                LinearPrecision precision, std::size_t threads) {
+  EncodedWeights::Encoding enc;
+  enc.precision = precision;
+  enc.layout = linear_resident_layout(in, out, precision);
+  const auto ctx = Context::get(enc.layout.param_id);
+  const LinearGeometry geo = LinearGeometry::make({1, in, out}, static_cast<std::uint32_t>(ctx->poly_degree()),
+                                                  enc.layout.chunk_width, 1, enc.layout.input_levels);
+  enc.geometry = geo;
+  enc.first_entry.assign(geo.packed_per_group + 1, 0);
+  for (std::uint32_t p = 0; p < geo.packed_per_group; ++p)
+    enc.first_entry[p + 1] = enc.first_entry[p] + geo.live_entries(p);
+  enc.entries = enc.first_entry.back();
+  enc.terms = std::size_t{geo.chunks} << geo.input_levels;
+  // (k_w / 2^L)^-1: the rest of the trace's factor k_w (the inputs carry 2^-L).
+  const auto scale = detail::inverse_residues(*ctx, geo.chunk_width >> geo.input_levels);
+  const bool narrow = detail::linear_words32(*ctx);
+  if (narrow) enc.blocked.assign(enc.entries * enc.terms * ctx->moduli_count() * ctx->poly_degree(), 0);
+  else enc.wide.resize(enc.entries * enc.terms);
+  // Entries are independent: each thread folds, transforms and places whole ones.
+  detail::parallel_for(enc.entries, threads, [&](std::size_t e) {
+    const auto p = static_cast<std::uint32_t>(std::upper_bound(enc.first_entry.begin(), enc.first_entry.end(), e) -
+                                              enc.first_entry.begin() - 1);
+    const auto i = static_cast<std::uint32_t>(e - enc.first_entry[p]);
+    for (std::uint32_t c = 0; c < geo.chunks; ++c) {
+      const auto folded = clear::folded_weight_polys(geo, w.data(), p, i, c);
+      for (std::size_t mask = 0; mask < folded.size(); ++mask) {
+        const std::size_t m = (std::size_t{c} << geo.input_levels) + mask;
+        const auto& f = folded[mask];
+        if (narrow) {
+          scatter_blocked(PlaintextNtt32::encode_scaled(*ctx, f.data(), f.size(), scale), enc, e, m,
+                          enc.blocked.data());
+        } else {
+          enc.wide[e * enc.terms + m] = PlaintextNtt::encode_scaled(*ctx, f.data(), f.size(), scale);
+        }
+      }
+    }
+  });
+  return enc;
+}
+
+}  // namespace
+
+std::size_t EncodedWeights::Encoding::bytes() const noexcept {
+  std::size_t total = blocked.size() * sizeof(std::uint32_t);
+  for (const auto& p : wide) total += p.poly().poly_degree() * p.poly().moduli_count() * sizeof(std::uint64_t);
+  return total;
+}
+
+EncodedWeights::EncodedWeights(std::span<const std::int8_t> w, std::uint32_t out, std::uint32_t in,
+                               std::span<const LinearPrecision> precisions, std::size_t threads)
+    : out_(out), in_(in) {
+  require(out >= 1 && out <= kLinearMaxOut && in >= 1 && in <= kLinearMaxIn, ErrorCode::invalid_argument,
+          "weights " + std::to_string(out) + " x " + std::to_string(in) + " outside 1..131072 x 1..8192");
+  require(w.size() == std::size_t{out} * in, ErrorCode::invalid_argument,
+          "weights: " + std::to_string(w.size()) + " values for " + std::to_string(out) + " x " + std::to_string(in));
+  require(!precisions.empty(), ErrorCode::invalid_argument, "weights: no precision to encode for");
+  for (LinearPrecision p : precisions)
+    if (!holds(p)) encodings_.push_back(encode(w, out, in, p, std::max<std::size_t>(threads, 1)));
+}
+
+EncodedWeights::EncodedWeights(std::span<const std::int8_t> w, std::uint32_t out, std::uint32_t in)
+    : EncodedWeights(w, out, in, std::span<const LinearPrecision>(&kLinearDefaultPrecision, 1)) {}
+
+bool EncodedWeights::holds(LinearPrecision precision) const noexcept {
+  return std::any_of(encodings_.begin(), encodings_.end(),
+                     [&](const Encoding& e) { return e.precision == precision; });
+}
+
+std::size_t EncodedWeights::encoded_bytes() const noexcept {
+  std::size_t total = 0;
+  for (const auto& e : encodings_) total += e.bytes();
+  return total;
+}
+
+const EncodedWeights::Encoding& EncodedWeights::encoding(const LinearPlan& plan) const {
+  require(plan.geo.shape.in == in_ && plan.geo.shape.out == out_, ErrorCode::shape_mismatch,
+          "weights are " + std::to_string(out_) + " x " + std::to_string(in_) + ", the call is " +
+              std::to_string(plan.geo.shape.out) + " x " + std::to_string(plan.geo.shape.in));
+  for (const auto& e : encodings_) {
+    if (e.precision != plan.precision) continue;
+    require(e.layout.param_id == plan.param_id && e.layout.chunk_width == plan.geo.chunk_width &&
+                e.layout.input_levels == plan.geo.input_levels && plan.geo.rows_per_ct == 1,
+            ErrorCode::shape_mismatch, "weights: the call's layout differs from the encoded one");
+    return e;
+  }
+  throw Error(ErrorCode::precision_not_served, "this server holds no weights encoded for precision '" +
+                                                   std::string(linear_precision_name(plan.precision)) + "'");
+}
+
+}  // namespace fhellm::he

@@ -1,0 +1,42 @@
+#include "fhellm/math/blocked_product.h"
+
+#include "fhellm/math/cpu_features.h"
+#include "math/blocked_product_simd.h"
+
+namespace fhellm::math {
+
+std::size_t blocked_products_run(std::uint64_t q) noexcept {
+  // Terms whose products (each <= (q-1)^2), plus a carried value < q, fit in
+  // 64 bits: at least 1023 for 27-bit primes, at least 16 below 2^30.
+  const unsigned __int128 square = static_cast<unsigned __int128>(q - 1) * (q - 1);
+  if (square == 0) return 4096;
+  const unsigned __int128 room = (~static_cast<unsigned __int128>(0) >> 64) - q;
+  return static_cast<std::size_t>(room / square);
+}
+
+void blocked_products_reference(const std::uint32_t* const* x, std::size_t rows, const std::uint32_t* w,
+                                std::size_t entries, std::size_t terms, std::uint64_t q,
+                                std::uint64_t* const* out) noexcept {
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t e = 0; e < entries; ++e)
+      for (std::size_t p = 0; p < 2; ++p)
+        for (std::size_t s = 0; s < kSlotBlock; ++s) {
+          const std::size_t word = blocked_slot_word(s);
+          unsigned __int128 sum = 0;
+          for (std::size_t m = 0; m < terms; ++m)
+            sum += static_cast<std::uint64_t>(x[r][(m * 2 + p) * kSlotBlock + word]) *
+                   w[(e * terms + m) * kSlotBlock + word];
+          out[r][(e * 2 + p) * kSlotBlock + s] = static_cast<std::uint64_t>(sum % q);
+        }
+}
+
+void blocked_products(const std::uint32_t* const* x, std::size_t rows, const std::uint32_t* w, std::size_t entries,
+                      std::size_t terms, std::uint64_t q, std::uint64_t* const* out) noexcept {
+  if (q < (std::uint64_t{1} << 30)) {
+    if (cpu_has_avx512ifma()) return blocked_products_avx512(x, rows, w, entries, terms, q, out);
+    if (cpu_has_avx2()) return blocked_products_avx2(x, rows, w, entries, terms, q, out);
+  }
+  blocked_products_reference(x, rows, w, entries, terms, q, out);
+}
+
+}  // namespace fhellm::math

@@ -1,0 +1,63 @@
+// AVX2 blocked products: one row and one entry per pass, eight accumulators
+// of four 64-bit sums (a block is two vectors; the even and odd 32-bit words
+// of each are slots 0-3 / 8-11 and 4-7 / 12-15, see blocked_slot_word).
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "fhellm/math/blocked_product.h"
+#include "math/blocked_product_simd.h"
+#include "math/simd_avx2.h"
+
+namespace fhellm::math {
+namespace {
+
+using avx2::load;
+using avx2::store;
+
+// acc[p * 4 + v * 2 + h]: part p, vector v of the block, half h (even/odd words).
+void run_terms(const std::uint32_t* x, const std::uint32_t* w, std::size_t m0, std::size_t m1, __m256i* acc) {
+  for (std::size_t m = m0; m < m1; ++m) {
+    const std::uint32_t* wm = w + m * kSlotBlock;
+    const std::uint32_t* xm = x + m * 2 * kSlotBlock;
+    for (int v = 0; v < 2; ++v) {
+      const __m256i wv = load(wm + v * 8), wo = _mm256_srli_epi64(wv, 32);
+      for (int p = 0; p < 2; ++p) {
+        const __m256i xv = load(xm + p * kSlotBlock + v * 8);
+        __m256i* a = acc + p * 4 + v * 2;
+        a[0] = _mm256_add_epi64(a[0], _mm256_mul_epu32(xv, wv));
+        a[1] = _mm256_add_epi64(a[1], _mm256_mul_epu32(_mm256_srli_epi64(xv, 32), wo));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void blocked_products_avx2(const std::uint32_t* const* x, std::size_t rows, const std::uint32_t* w,
+                           std::size_t entries, std::size_t terms, std::uint64_t q,
+                           std::uint64_t* const* out) noexcept {
+  const avx2::Reduce64 reduce(q);
+  const std::size_t run = blocked_products_run(q);
+  for (std::size_t e = 0; e < entries; ++e) {
+    const std::uint32_t* we = w + e * terms * kSlotBlock;
+    for (std::size_t r = 0; r < rows; ++r) {
+      __m256i acc[8];
+      for (auto& a : acc) a = _mm256_setzero_si256();
+      for (std::size_t m0 = 0; m0 < terms; m0 += run) {
+        if (m0 > 0)
+          for (auto& a : acc) a = reduce(a);
+        run_terms(x[r], we, m0, std::min(terms, m0 + run), acc);
+      }
+      for (int p = 0; p < 2; ++p) {
+        std::uint64_t* o = out[r] + (e * 2 + p) * kSlotBlock;
+        store(o, reduce(acc[p * 4 + 0]));       // vector 0 even words: slots 0-3
+        store(o + 4, reduce(acc[p * 4 + 2]));   // vector 1 even words: slots 4-7
+        store(o + 8, reduce(acc[p * 4 + 1]));   // vector 0 odd words: slots 8-11
+        store(o + 12, reduce(acc[p * 4 + 3]));  // vector 1 odd words: slots 12-15
+      }
+    }
+  }
+}
+
+}  // namespace fhellm::math

@@ -1,0 +1,107 @@
+// AVX-512 blocked products: 2 rows x 2 entries per pass, 16 accumulators of
+// eight 64-bit sums (the even and odd 32-bit words of each vector, i.e. the
+// block's first and second halves, see blocked_slot_word).
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "fhellm/math/blocked_product.h"
+#include "math/blocked_product_simd.h"
+
+namespace fhellm::math {
+namespace {
+
+inline __m512i load(const void* p) { return _mm512_loadu_si512(p); }
+inline __m512i set64(std::uint64_t v) { return _mm512_set1_epi64(static_cast<long long>(v)); }
+inline __m512i reduce_once(__m512i v, __m512i bound) {
+  const __mmask8 ge = _mm512_cmpge_epu64_mask(v, bound);
+  return _mm512_mask_sub_epi64(v, ge, v, bound);
+}
+
+// x mod q for any 64-bit x, q < 2^30 (Barrett on each 32-bit half).
+struct Reduce64 {
+  __m512i q, barrett, r32, r32_shoup, low;
+  explicit Reduce64(std::uint64_t m)
+      : q(set64(m)),
+        barrett(set64((std::uint64_t{1} << 32) / m)),
+        r32(set64((std::uint64_t{1} << 32) % m)),
+        r32_shoup(set64((((std::uint64_t{1} << 32) % m) << 32) / m)),
+        low(set64(0xffffffffu)) {}
+  __m512i barrett32(__m512i x) const {  // x < 2^32 -> [0, 2q)
+    const __m512i est = _mm512_srli_epi64(_mm512_mul_epu32(x, barrett), 32);
+    return _mm512_sub_epi64(x, _mm512_mul_epu32(est, q));
+  }
+  __m512i operator()(__m512i x) const {
+    const __m512i h = reduce_once(barrett32(_mm512_srli_epi64(x, 32)), q);
+    const __m512i est = _mm512_srli_epi64(_mm512_mul_epu32(h, r32_shoup), 32);
+    const __m512i hr = _mm512_sub_epi64(_mm512_mul_epu32(h, r32), _mm512_mul_epu32(est, q));  // [0, 2q)
+    const __m512i lo = barrett32(_mm512_and_si512(x, low));                                   // [0, 2q)
+    return reduce_once(reduce_once(_mm512_add_epi64(hr, lo), _mm512_add_epi64(q, q)), q);
+  }
+};
+
+// Sums of rows r0..r0+RR-1 and entries e0..e0+EE-1 over one run of terms.
+// acc[(i * EE + j) * 4 + p * 2 + h]: row i, entry j, part p, half h.
+template <int RR, int EE>
+void run_terms(const std::uint32_t* const* x, std::size_t r0, const std::uint32_t* w, std::size_t e0,
+               std::size_t terms, std::size_t m0, std::size_t m1, __m512i* acc) {
+  for (std::size_t m = m0; m < m1; ++m) {
+    __m512i wv[EE], wo[EE];
+    for (int j = 0; j < EE; ++j) {
+      wv[j] = load(w + ((e0 + j) * terms + m) * kSlotBlock);
+      wo[j] = _mm512_srli_epi64(wv[j], 32);
+    }
+    for (int i = 0; i < RR; ++i) {
+      const std::uint32_t* xr = x[r0 + i] + m * 2 * kSlotBlock;
+      for (int p = 0; p < 2; ++p) {
+        const __m512i xv = load(xr + p * kSlotBlock), xo = _mm512_srli_epi64(xv, 32);
+        for (int j = 0; j < EE; ++j) {
+          __m512i* a = acc + (i * EE + j) * 4 + p * 2;
+          a[0] = _mm512_add_epi64(a[0], _mm512_mul_epu32(xv, wv[j]));
+          a[1] = _mm512_add_epi64(a[1], _mm512_mul_epu32(xo, wo[j]));
+        }
+      }
+    }
+  }
+}
+
+template <int RR, int EE>
+void tile(const std::uint32_t* const* x, std::size_t r0, const std::uint32_t* w, std::size_t e0, std::size_t terms,
+          std::size_t run, const Reduce64& reduce, std::uint64_t* const* out) {
+  __m512i acc[RR * EE * 4];
+  for (auto& a : acc) a = _mm512_setzero_si512();
+  for (std::size_t m0 = 0; m0 < terms; m0 += run) {
+    if (m0 > 0)
+      for (auto& a : acc) a = reduce(a);  // carry a value < q into the next run
+    run_terms<RR, EE>(x, r0, w, e0, terms, m0, std::min(terms, m0 + run), acc);
+  }
+  for (int i = 0; i < RR; ++i)
+    for (int j = 0; j < EE; ++j)
+      for (int p = 0; p < 2; ++p) {
+        std::uint64_t* o = out[r0 + i] + ((e0 + j) * 2 + p) * kSlotBlock;
+        _mm512_storeu_si512(o, reduce(acc[(i * EE + j) * 4 + p * 2]));
+        _mm512_storeu_si512(o + kSlotBlock / 2, reduce(acc[(i * EE + j) * 4 + p * 2 + 1]));
+      }
+}
+
+}  // namespace
+
+void blocked_products_avx512(const std::uint32_t* const* x, std::size_t rows, const std::uint32_t* w,
+                             std::size_t entries, std::size_t terms, std::uint64_t q,
+                             std::uint64_t* const* out) noexcept {
+  const Reduce64 reduce(q);
+  const std::size_t run = blocked_products_run(q);
+  std::size_t e = 0;
+  for (; e + 2 <= entries; e += 2) {
+    std::size_t r = 0;
+    for (; r + 2 <= rows; r += 2) tile<2, 2>(x, r, w, e, terms, run, reduce, out);
+    if (r < rows) tile<1, 2>(x, r, w, e, terms, run, reduce, out);
+  }
+  if (e < entries) {
+    std::size_t r = 0;
+    for (; r + 2 <= rows; r += 2) tile<2, 1>(x, r, w, e, terms, run, reduce, out);
+    if (r < rows) tile<1, 1>(x, r, w, e, terms, run, reduce, out);
+  }
+}
+
+}  // namespace fhellm::math

@@ -1,0 +1,19 @@
+// The SIMD versions of blocked_products (same contract, q < 2^30), called by
+// the dispatcher in blocked_product.cpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fhellm::math {
+
+// Terms whose 64-bit sum cannot overflow (the kernels reduce after each run).
+std::size_t blocked_products_run(std::uint64_t q) noexcept;
+
+void blocked_products_avx2(const std::uint32_t* const* x, std::size_t rows, const std::uint32_t* w,
+                           std::size_t entries, std::size_t terms, std::uint64_t q, std::uint64_t* const* out) noexcept;
+void blocked_products_avx512(const std::uint32_t* const* x, std::size_t rows, const std::uint32_t* w,
+                             std::size_t entries, std::size_t terms, std::uint64_t q,
+                             std::uint64_t* const* out) noexcept;
+
+}  // namespace fhellm::math

@@ -72,6 +72,9 @@ BENCHMARK(BM_LinearServer)
     ->Args({1, 768, 2304, 2})
     ->Args({1, 3072, 768, 2})
     ->Args({32, 768, 768, 2})
+    ->Args({32, 768, 2304, 1})
+    ->Args({128, 768, 2304, 2})
+    ->Args({32, 3072, 768, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_LinearClientEncrypt)->Args({1, 768, 2304})->Args({32, 768, 2304})->Unit(benchmark::kMillisecond);

@@ -55,9 +55,15 @@ struct RowInputs {
   std::vector<Ciphertext> cts;
 };
 
-// Rows per block: the block's rotated inputs stay within ~32 MiB.
+// Rows per block: a block's rotated inputs (terms x 32 KiB per row) and the
+// tree entries of one packed ct (64 KiB each per row) stay within ~24 MiB,
+// so a call's memory does not grow with T (docs/linear.md, "Memory").
 std::size_t rows_per_block(const Call& call) {
-  return std::clamp<std::size_t>(1024 / call.terms, 1, 16);
+  std::size_t widest = 1;
+  for (std::size_t p = 0; p + 1 < call.enc.first_entry.size(); ++p)
+    widest = std::max(widest, call.enc.first_entry[p + 1] - call.enc.first_entry[p]);
+  const std::size_t per_row = call.terms * (32 << 10) + widest * (64 << 10);
+  return std::clamp<std::size_t>((24u << 20) / per_row, 1, 16);
 }
 
 // Step 1: the records of rows [g0, g1) (read in order, rebuilt in parallel).
@@ -172,15 +178,17 @@ std::vector<RowInputs> input_side(const Call& call, std::vector<Ciphertext>& inp
   return out;
 }
 
-// Step 3: entry[r * E + e] = sum_m rotated_m * V_{e,m} (NTT form).
-std::vector<Ciphertext> products(const Call& call, const std::vector<RowInputs>& rows) {
+// Step 3: entry[r * count + i] = sum_m rotated_m * V_{first + i, m} (NTT
+// form) for the `count` entries from `first` (one packed ct's).
+std::vector<Ciphertext> products(const Call& call, const std::vector<RowInputs>& rows, std::size_t first,
+                                 std::size_t count) {
   const std::size_t n = call.ctx.poly_degree(), k = call.ctx.moduli_count(), blocks = n / kBlock;
-  const std::size_t entries = call.enc.entries, terms = call.terms, count = rows.size();
-  std::vector<Ciphertext> out(count * entries);
+  const std::size_t entries = call.enc.entries, terms = call.terms, rcount = rows.size();
+  std::vector<Ciphertext> out(rcount * count);
   for (auto& ct : out) ct = Ciphertext(call.ctx, true);
   if (!call.narrow) {
-    parallel_for(count * entries, call.threads, [&](std::size_t i) {
-      const std::size_t r = i / entries, e = i % entries;
+    parallel_for(rcount * count, call.threads, [&](std::size_t i) {
+      const std::size_t r = i / count, e = first + i % count;
       CiphertextAccumulator acc(call.sk.context);
       for (std::size_t m = 0; m < terms; ++m) acc.multiply_add_unchecked(rows[r].cts[m], call.enc.wide[e * terms + m]);
       out[i] = acc.result();
@@ -191,19 +199,19 @@ std::vector<Ciphertext> products(const Call& call, const std::vector<RowInputs>&
   parallel_for(k * blocks, call.threads, [&](std::size_t job) {
     const std::size_t l = job / blocks, b = job % blocks;
     thread_local std::vector<std::uint64_t> sums;
-    sums.resize(count * entries * 2 * kBlock);
-    std::vector<const std::uint32_t*> x(count);
-    std::vector<std::uint64_t*> y(count);
-    for (std::size_t r = 0; r < count; ++r) {
+    sums.resize(rcount * count * 2 * kBlock);
+    std::vector<const std::uint32_t*> x(rcount);
+    std::vector<std::uint64_t*> y(rcount);
+    for (std::size_t r = 0; r < rcount; ++r) {
       x[r] = rows[r].blocked.data() + (l * blocks + b) * terms * 2 * kBlock;
-      y[r] = sums.data() + r * entries * 2 * kBlock;
+      y[r] = sums.data() + r * count * 2 * kBlock;
     }
-    const std::uint32_t* w = call.enc.blocked.data() + (l * blocks + b) * entries * terms * kBlock;
-    math::blocked_products(x.data(), count, w, entries, terms, call.ctx.modulus(l).value(), y.data());
-    for (std::size_t r = 0; r < count; ++r)
-      for (std::size_t e = 0; e < entries; ++e) {
+    const std::uint32_t* w = call.enc.blocked.data() + ((l * blocks + b) * entries + first) * terms * kBlock;
+    math::blocked_products(x.data(), rcount, w, count, terms, call.ctx.modulus(l).value(), y.data());
+    for (std::size_t r = 0; r < rcount; ++r)
+      for (std::size_t e = 0; e < count; ++e) {
         const std::uint64_t* s0 = y[r] + e * 2 * kBlock;
-        Ciphertext& ct = out[r * entries + e];
+        Ciphertext& ct = out[r * count + e];
         std::copy(s0, s0 + kBlock, ct.c0.residues(l) + b * kBlock);
         std::copy(s0 + kBlock, s0 + 2 * kBlock, ct.c1.residues(l) + b * kBlock);
       }
@@ -242,24 +250,22 @@ Ciphertext pack_tree(const Call& call, std::vector<std::optional<Ciphertext>> le
   return level[0] ? std::move(*level[0]) : Ciphertext(call.ctx, true);
 }
 
-// packed[r * P + p] for every row of the block. With enough trees each thread
-// packs whole ones (no thread idles in a tree's last levels); with few, the
-// threads share the merges of each.
-std::vector<Ciphertext> pack_all(const Call& call, std::vector<Ciphertext>& entries, std::size_t rows) {
-  const LinearGeometry& geo = call.geo;
-  const std::size_t per_row = geo.packed_per_group, trees = rows * per_row, e_count = call.enc.entries;
-  auto leaves = [&](std::size_t t) {
-    const std::size_t r = t / per_row, p = t % per_row;
-    std::vector<std::optional<Ciphertext>> level(geo.entries_per_packed());
-    const std::size_t first = call.enc.first_entry[p], live = call.enc.first_entry[p + 1] - first;
-    for (std::size_t i = 0; i < live; ++i) level[i] = std::move(entries[r * e_count + first + i]);
+// Packed ct p of every row of the block: its products, then its trees. With
+// enough rows each thread packs whole trees (no thread idles in a tree's last
+// levels); with few, the threads share the merges of each.
+std::vector<Ciphertext> pack_rows(const Call& call, const std::vector<RowInputs>& rows, std::uint32_t p) {
+  const std::size_t first = call.enc.first_entry[p], count = call.enc.first_entry[p + 1] - first;
+  std::vector<Ciphertext> entries = products(call, rows, first, count);
+  auto leaves = [&](std::size_t r) {
+    std::vector<std::optional<Ciphertext>> level(call.geo.entries_per_packed());
+    for (std::size_t i = 0; i < count; ++i) level[i] = std::move(entries[r * count + i]);
     return level;
   };
-  std::vector<Ciphertext> packed(trees);
-  if (call.threads > 1 && trees >= 2 * call.threads) {
-    parallel_for(trees, call.threads, [&](std::size_t t) { packed[t] = pack_tree(call, leaves(t), 1); });
+  std::vector<Ciphertext> packed(rows.size());
+  if (call.threads > 1 && rows.size() >= 2 * call.threads) {
+    parallel_for(rows.size(), call.threads, [&](std::size_t r) { packed[r] = pack_tree(call, leaves(r), 1); });
   } else {
-    for (std::size_t t = 0; t < trees; ++t) packed[t] = pack_tree(call, leaves(t), call.threads);
+    for (std::size_t r = 0; r < rows.size(); ++r) packed[r] = pack_tree(call, leaves(r), call.threads);
   }
   return packed;
 }
@@ -376,11 +382,11 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
     const auto g1 = static_cast<std::uint32_t>(std::min<std::size_t>(plan.geo.row_groups, g0 + block));
     std::vector<Ciphertext> inputs = read_inputs(r, call, g0, g1);
     const std::vector<RowInputs> rotated = input_side(call, inputs, g1 - g0);
-    std::vector<Ciphertext> entries = products(call, rotated);
-    std::vector<Ciphertext> packed = pack_all(call, entries, g1 - g0);
-    for (std::size_t t = 0; t < packed.size(); ++t)
-      replies.add(std::move(packed[t]), static_cast<std::uint32_t>(g0 + t / plan.geo.packed_per_group),
-                  static_cast<std::uint32_t>(t % plan.geo.packed_per_group));
+    // Packed cts leave in row-group-major order: all of a block's first.
+    std::vector<std::vector<Ciphertext>> packed(plan.geo.packed_per_group);
+    for (std::uint32_t p = 0; p < plan.geo.packed_per_group; ++p) packed[p] = pack_rows(call, rotated, p);
+    for (std::uint32_t g = g0; g < g1; ++g)
+      for (std::uint32_t p = 0; p < plan.geo.packed_per_group; ++p) replies.add(std::move(packed[p][g - g0]), g, p);
   }
   wire::finish(w);
   return w.out;

@@ -15,13 +15,20 @@ namespace {
 using avx2::load;
 using avx2::store;
 
-// acc[p * 4 + v * 2 + h]: part p, vector v of the block, half h (even/odd words).
-void run_terms(const std::uint32_t* x, const std::uint32_t* w, std::size_t m0, std::size_t m1, __m256i* acc) {
+// acc[p * 4 + v * 2 + h]: part p, vector v of the block, half h (even/odd
+// words). The sums live in a local array for the loop: __m256i may alias
+// anything, so through the caller's pointer every store would reach memory.
+void run_terms(const std::uint32_t* x, const std::uint32_t* w, std::size_t m0, std::size_t m1, __m256i* sums) {
+  __m256i acc[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) acc[i] = sums[i];
   for (std::size_t m = m0; m < m1; ++m) {
     const std::uint32_t* wm = w + m * kSlotBlock;
     const std::uint32_t* xm = x + m * 2 * kSlotBlock;
+#pragma GCC unroll 2
     for (int v = 0; v < 2; ++v) {
       const __m256i wv = load(wm + v * 8), wo = _mm256_srli_epi64(wv, 32);
+#pragma GCC unroll 2
       for (int p = 0; p < 2; ++p) {
         const __m256i xv = load(xm + p * kSlotBlock + v * 8);
         __m256i* a = acc + p * 4 + v * 2;
@@ -30,6 +37,8 @@ void run_terms(const std::uint32_t* x, const std::uint32_t* w, std::size_t m0, s
       }
     }
   }
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) sums[i] = acc[i];
 }
 
 }  // namespace

@@ -42,19 +42,30 @@ struct Reduce64 {
 
 // Sums of rows r0..r0+RR-1 and entries e0..e0+EE-1 over one run of terms.
 // acc[(i * EE + j) * 4 + p * 2 + h]: row i, entry j, part p, half h.
+// The sums live in a local array for the loop: __m512i may alias anything,
+// so through the caller's pointer every store would have to reach memory.
 template <int RR, int EE>
 void run_terms(const std::uint32_t* const* x, std::size_t r0, const std::uint32_t* w, std::size_t e0,
-               std::size_t terms, std::size_t m0, std::size_t m1, __m512i* acc) {
+               std::size_t terms, std::size_t m0, std::size_t m1, __m512i* sums) {
+  __m512i acc[RR * EE * 4];
+  #pragma GCC unroll 32
+  for (int i = 0; i < RR * EE * 4; ++i) acc[i] = sums[i];
+  const std::uint32_t* xr[RR];
+  #pragma GCC unroll 32
+  for (int i = 0; i < RR; ++i) xr[i] = x[r0 + i];
   for (std::size_t m = m0; m < m1; ++m) {
     __m512i wv[EE], wo[EE];
+    #pragma GCC unroll 32
     for (int j = 0; j < EE; ++j) {
       wv[j] = load(w + ((e0 + j) * terms + m) * kSlotBlock);
       wo[j] = _mm512_srli_epi64(wv[j], 32);
     }
+    #pragma GCC unroll 32
     for (int i = 0; i < RR; ++i) {
-      const std::uint32_t* xr = x[r0 + i] + m * 2 * kSlotBlock;
+      #pragma GCC unroll 32
       for (int p = 0; p < 2; ++p) {
-        const __m512i xv = load(xr + p * kSlotBlock), xo = _mm512_srli_epi64(xv, 32);
+        const __m512i xv = load(xr[i] + (m * 2 + p) * kSlotBlock), xo = _mm512_srli_epi64(xv, 32);
+        #pragma GCC unroll 32
         for (int j = 0; j < EE; ++j) {
           __m512i* a = acc + (i * EE + j) * 4 + p * 2;
           a[0] = _mm512_add_epi64(a[0], _mm512_mul_epu32(xv, wv[j]));
@@ -63,6 +74,8 @@ void run_terms(const std::uint32_t* const* x, std::size_t r0, const std::uint32_
       }
     }
   }
+  #pragma GCC unroll 32
+  for (int i = 0; i < RR * EE * 4; ++i) sums[i] = acc[i];
 }
 
 template <int RR, int EE>
@@ -75,8 +88,11 @@ void tile(const std::uint32_t* const* x, std::size_t r0, const std::uint32_t* w,
       for (auto& a : acc) a = reduce(a);  // carry a value < q into the next run
     run_terms<RR, EE>(x, r0, w, e0, terms, m0, std::min(terms, m0 + run), acc);
   }
+  #pragma GCC unroll 32
   for (int i = 0; i < RR; ++i)
+    #pragma GCC unroll 32
     for (int j = 0; j < EE; ++j)
+      #pragma GCC unroll 32
       for (int p = 0; p < 2; ++p) {
         std::uint64_t* o = out[r0 + i] + ((e0 + j) * 2 + p) * kSlotBlock;
         _mm512_storeu_si512(o, reduce(acc[(i * EE + j) * 4 + p * 2]));
@@ -91,16 +107,11 @@ void blocked_products_avx512(const std::uint32_t* const* x, std::size_t rows, co
                              std::uint64_t* const* out) noexcept {
   const Reduce64 reduce(q);
   const std::size_t run = blocked_products_run(q);
-  std::size_t e = 0;
-  for (; e + 2 <= entries; e += 2) {
-    std::size_t r = 0;
-    for (; r + 2 <= rows; r += 2) tile<2, 2>(x, r, w, e, terms, run, reduce, out);
-    if (r < rows) tile<1, 2>(x, r, w, e, terms, run, reduce, out);
-  }
-  if (e < entries) {
-    std::size_t r = 0;
-    for (; r + 2 <= rows; r += 2) tile<2, 1>(x, r, w, e, terms, run, reduce, out);
-    if (r < rows) tile<1, 1>(x, r, w, e, terms, run, reduce, out);
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::size_t e = 0;
+    for (; e + 4 <= entries; e += 4) tile<1, 4>(x, r, w, e, terms, run, reduce, out);
+    for (; e + 2 <= entries; e += 2) tile<1, 2>(x, r, w, e, terms, run, reduce, out);
+    if (e < entries) tile<1, 1>(x, r, w, e, terms, run, reduce, out);
   }
 }
 

@@ -12,8 +12,18 @@ bool env_disables_simd() {
   return v != nullptr && std::strcmp(v, "0") != 0 && v[0] != '\0';
 }
 
+bool env_limits_to_avx2() {
+  const char* v = std::getenv("FHELLM_SIMD");
+  return v != nullptr && std::strcmp(v, "avx2") == 0;
+}
+
 std::atomic<bool>& simd_enabled() {
   static std::atomic<bool> enabled{!env_disables_simd()};
+  return enabled;
+}
+
+std::atomic<bool>& avx512_enabled() {
+  static std::atomic<bool> enabled{!env_limits_to_avx2()};
   return enabled;
 }
 
@@ -28,9 +38,11 @@ bool cpu_has_avx512ifma() noexcept {
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
                           __builtin_cpu_supports("avx512ifma");
-  return has && simd_enabled().load(std::memory_order_relaxed);
+  return has && simd_enabled().load(std::memory_order_relaxed) && avx512_enabled().load(std::memory_order_relaxed);
 }
 
 void set_simd_enabled(bool enabled) noexcept { simd_enabled().store(enabled, std::memory_order_relaxed); }
+
+void set_avx512_enabled(bool enabled) noexcept { avx512_enabled().store(enabled, std::memory_order_relaxed); }
 
 }  // namespace fhellm::math

@@ -6,10 +6,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include "allocator.h"
 #include "commands.h"
 #include "fhellm/error.h"
 
 int main(int argc, char** argv) {
+  fhellm::cli::keep_freed_memory_for_serving();
   CLI::App app{"fhellm: private LLM inference with homomorphic encryption"};
   app.set_version_flag("--version", FHELLM_VERSION);
   app.require_subcommand(1);

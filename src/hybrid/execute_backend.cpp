@@ -132,6 +132,7 @@ void use_execute(HybridModel& hm, std::function<std::unique_ptr<RemoteChannel>(H
                                             stats](HybridModel& m) -> std::unique_ptr<LinearBackend> {
     ExecuteOptions o = options;
     o.activation_bits = m.quantization().activation_bits;
+    o.precision = m.precision();
     return std::make_unique<ExecuteBackend>(m.model(), make_channel(m), o, stats);
   });
 }
@@ -139,9 +140,9 @@ void use_execute(HybridModel& hm, std::function<std::unique_ptr<RemoteChannel>(H
 void use_execute_in_process(HybridModel& hm, ExecuteOptions options, std::shared_ptr<ExecuteStats> stats) {
   use_execute(
       hm,
-      [precision = options.precision](HybridModel& m) {
+      [](HybridModel& m) {
         RemoteServiceOptions service;
-        service.precisions = {precision};
+        service.precisions = {m.precision()};
         return std::make_unique<OwningInProcessChannel>(make_remote_service(m, service));
       },
       options,

@@ -66,7 +66,7 @@ HybridModel::HybridModel(std::shared_ptr<const model::Model> model) : model_(std
   if (!model_->absent_linears().empty()) mode_ = FheMode::execute;
   factories_[FheMode::disable] = [](HybridModel& hm) { return std::make_unique<DisableBackend>(hm.model()); };
   factories_[FheMode::simulate] = [](HybridModel& hm) {
-    return std::make_unique<SimulateBackend>(hm.model(), hm.quantized_linears());
+    return std::make_unique<SimulateBackend>(hm.model(), hm.quantized_linears(), hm.precision());
   };
 }
 
@@ -132,6 +132,12 @@ void HybridModel::set_remote_modules(const std::string& spec) {
 }
 
 bool HybridModel::is_remote(LinearId id) const { return std::find(remote_.begin(), remote_.end(), id) != remote_.end(); }
+
+void HybridModel::set_precision(he::LinearPrecision precision) {
+  if (precision == precision_) return;
+  precision_ = precision;
+  invalidate();
+}
 
 void HybridModel::set_quantization(quant::QuantOptions options) {
   options.validate();

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <string>
 
 #include "fhellm/error.h"
+#include "fhellm/he/linear_error_model.h"
 #include "fhellm/model/parallel.h"
 #include "fhellm/quant/int_matmul.h"
 
@@ -51,8 +53,46 @@ const quant::QuantizedWeights& QuantizedLinears::get(LinearId id) const {
   return *by_slot_[slot(id)];
 }
 
-SimulateBackend::SimulateBackend(const model::Model& model, std::shared_ptr<const QuantizedLinears> weights)
-    : model_(model), weights_(std::move(weights)) {}
+SimulateBackend::SimulateBackend(const model::Model& model, std::shared_ptr<const QuantizedLinears> weights,
+                                 he::LinearPrecision precision)
+    : model_(model), weights_(std::move(weights)), precision_(precision) {}
+
+namespace {
+
+std::uint64_t mix64(std::uint64_t x) {  // SplitMix64's finalizer
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// A standard normal draw determined by `key` (Box-Muller on two hashed uniforms).
+double normal_of(std::uint64_t key) {
+  const double u1 = (static_cast<double>(mix64(key) >> 11) + 0.5) * 0x1.0p-53;
+  const double u2 = static_cast<double>(mix64(key ^ 0xa5a5a5a5a5a5a5a5ull) >> 11) * 0x1.0p-53;
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
+
+}  // namespace
+
+void SimulateBackend::add_rounding_error(LinearId id, const quant::QuantizedWeights& w, std::size_t rows) {
+  if (precision_ == he::LinearPrecision::exact) return;
+  auto [it, fresh] = error_std_.try_emplace({id.layer, static_cast<int>(id.kind)});
+  if (fresh) {
+    const he::LinearShape one{1, static_cast<std::uint32_t>(w.n_in), static_cast<std::uint32_t>(w.n_out)};
+    it->second = he::linear_error_std(he::plan_linear(one, precision_, false), w.values);
+  }
+  const std::vector<double>& sigma = it->second;
+  const std::uint64_t group = mix64(kSimulateErrorKey ^ (static_cast<std::uint64_t>(id.layer + 1) << 8) ^
+                                    static_cast<std::uint64_t>(id.kind));
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::uint64_t row = group;
+    for (std::size_t i = 0; i < w.n_in; ++i) row = mix64(row ^ rows_.values[r * w.n_in + i]);
+    row = mix64(row ^ static_cast<std::uint32_t>(rows_.zero_points[r]));
+    for (std::size_t j = 0; j < w.n_out; ++j)
+      acc_[r * w.n_out + j] += std::llround(normal_of(row + j) * sigma[j]);
+  }
+}
 
 void SimulateBackend::apply(LinearId id, const float* x, std::size_t rows, float* y) {
   const auto start = std::chrono::steady_clock::now();
@@ -66,6 +106,7 @@ void SimulateBackend::apply(LinearId id, const float* x, std::size_t rows, float
   model::parallel_for(n, min_chunk, [&](std::size_t begin, std::size_t end) {
     quant::int_matmul_range(rows_.values.data(), rows, k, w.values.data(), n, begin, end, acc_.data());
   });
+  add_rounding_error(id, w, rows);
   quant::dequantize_product(acc_.data(), rows_, w, view.bias, y);
   stats_.n_calls += 1;
   stats_.n_rows += rows;

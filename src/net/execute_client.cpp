@@ -52,7 +52,6 @@ std::string human_bytes(double b) {
 std::shared_ptr<hybrid::ExecuteStats> enable_execute(hybrid::HybridModel& hm, const ExecuteClientOptions& options) {
   auto stats = std::make_shared<hybrid::ExecuteStats>();
   hybrid::ExecuteOptions exec;
-  exec.precision = options.precision;
   if (options.server_url.empty()) {
     hybrid::use_execute_in_process(hm, exec, stats);
     return stats;

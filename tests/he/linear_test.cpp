@@ -3,6 +3,7 @@
 // zero rows, shapes that are not powers of two, and hostile messages.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <random>
 #include <set>
 #include <thread>
@@ -433,6 +434,43 @@ TEST(LinearProduct, ArgumentChecks) {
   const LinearClient other({ParamId::n4096_q108});
   const auto good = fixture().client.encrypt(std::span<const std::uint8_t>(x), {1, 3, 2});
   EXPECT_THROW((void)other.decrypt(linear_evaluate(good, weights, fixture().keys)), Error);
+}
+
+}  // namespace
+}  // namespace fhellm::he
+
+namespace fhellm::he {
+namespace {
+
+// Eight sessions at once, each with its own keys and row counts, two threads
+// per call, on shared weights: every result within the floor.
+TEST(LinearProduct, EightConcurrentSessionsOfDifferentRowCounts) {
+  const std::uint32_t in = 64, out = 192;
+  std::mt19937_64 rng(23);
+  const auto w = random_w(std::size_t{out} * in, rng);
+  const EncodedWeights weights(w, out, in);
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int id = 0; id < 8; ++id) {
+    threads.emplace_back([&, id] {
+      const LinearClient client({ParamId::n2048_q54});
+      const LinearServerKeys keys = client.server_keys();
+      std::mt19937_64 local(100 + id);
+      for (int rep = 0; rep < 4; ++rep) {
+        const LinearShape s{static_cast<std::uint32_t>(1 + (id + rep) % 3), in, out};
+        std::vector<std::uint8_t> x(std::size_t{s.rows} * in);
+        for (auto& v : x) v = static_cast<std::uint8_t>(local());
+        const auto y = client.decrypt(linear_evaluate(client.encrypt(std::span<const std::uint8_t>(x), s), weights, keys, 2));
+        std::vector<std::int32_t> x32(x.begin(), x.end());
+        const auto expect = clear::matmul(s.rows, in, out, x32.data(), w.data());
+        const auto floor = plan_linear(s, LinearPrecision::standard, false).error_floor;
+        for (std::size_t i = 0; i < y.size(); ++i)
+          if (std::abs(y[i] - expect[i]) > floor) ++bad;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
 }
 
 }  // namespace

@@ -1,12 +1,15 @@
 // simulate mode: the exact integer path, and its accuracy against disable.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
+#include <random>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "fhellm/error.h"
+#include "fhellm/he/linear_error_model.h"
 #include "fhellm/hybrid/hybrid_model.h"
 #include "fhellm/hybrid/hybrid_model_io.h"
 #include "fhellm/hybrid/simulate_backend.h"
@@ -35,7 +38,7 @@ TEST(SimulateBackend, EqualsTheSpelledOutIntegerPath) {
   auto m = model::random_model(c, 9);
   const std::vector<LinearId> ids = m->linear_ids();
   auto q = std::make_shared<const QuantizedLinears>(*m, ids, quant::QuantOptions{});
-  SimulateBackend backend(*m, q);
+  SimulateBackend backend(*m, q, he::LinearPrecision::exact);
   std::mt19937 rng(4);
   std::uniform_real_distribution<float> d(-2.0f, 2.0f);
   for (LinearId id : {LinearId{0, LinearKind::qkv}, LinearId{3, LinearKind::mlp_down}, LinearId{-1, LinearKind::lm_head}}) {
@@ -65,6 +68,52 @@ TEST(SimulateBackend, EqualsTheSpelledOutIntegerPath) {
   EXPECT_THROW(SimulateBackend(*m, std::make_shared<const QuantizedLinears>(*m, std::vector<LinearId>{}, quant::QuantOptions{}))
                    .apply({0, LinearKind::qkv}, y.data(), 0, y.data()),
                Error);
+}
+
+// At the default precision simulate adds the encrypted product's rounding
+// error: a pure function of the inputs (two backends, any call order, agree),
+// zero-mean, with the spread of the error model (he::linear_error_std) around
+// the exact integer path.
+TEST(SimulateBackend, DefaultPrecisionDrawsTheModelledRoundingError) {
+  model::ModelConfig c = model::shape_preset("stories260k");
+  auto m = model::random_model(c, 11);
+  const std::vector<LinearId> ids = m->linear_ids();
+  auto q = std::make_shared<const QuantizedLinears>(*m, ids, quant::QuantOptions{});
+  SimulateBackend exact(*m, q, he::LinearPrecision::exact), noisy(*m, q), again(*m, q);
+  const LinearId id{1, LinearKind::mlp_up};
+  const model::LinearView v = m->linear(id);
+  const std::size_t rows = 64;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> d(-2.0f, 2.0f);
+  std::vector<float> x(rows * v.n_in), first(rows * v.n_out), second(first.size()), clean(first.size()), other(8 * v.n_out);
+  for (auto& e : x) e = d(rng);
+  noisy.apply(id, x.data(), rows, first.data());
+  again.apply({0, LinearKind::qkv}, x.data(), 8, other.data());  // another call first: no effect
+  again.apply(id, x.data(), rows, second.data());
+  exact.apply(id, x.data(), rows, clean.data());
+  EXPECT_EQ(first, second);
+  const quant::QuantizedWeights& w = q->get(id);
+  const auto qx = quant::quantize_rows(x.data(), rows, v.n_in, 8);
+  const auto sigma = he::linear_error_std(
+      he::plan_linear({1, static_cast<std::uint32_t>(v.n_in), static_cast<std::uint32_t>(v.n_out)},
+                      he::kLinearDefaultPrecision, false),
+      w.values);
+  double sum = 0, square = 0, modelled = 0;
+  for (std::size_t t = 0; t < rows; ++t)
+    for (std::size_t i = 0; i < v.n_out; ++i) {
+      // Back to integer units of the product: (y - y_exact) / (scale_x scale_w).
+      const double e = (static_cast<double>(first[t * v.n_out + i]) - clean[t * v.n_out + i]) /
+                       (static_cast<double>(qx.scales[t]) * w.scales[i]);
+      sum += e;
+      square += e * e;
+      modelled += sigma[i] * sigma[i] + 1.0 / 12.0;
+    }
+  const double count = static_cast<double>(rows * v.n_out);
+  std::printf("simulate rounding error: mean %.3f, rms %.2f, modelled rms %.2f\n", sum / count,
+              std::sqrt(square / count), std::sqrt(modelled / count));
+  EXPECT_GT(square / modelled, 0.85);
+  EXPECT_LT(square / modelled, 1.15);
+  EXPECT_LT(std::abs(sum / count), 0.1 * std::sqrt(modelled / count));
 }
 
 // Perplexity on a story the model wrote itself (run.c's greedy ids, no

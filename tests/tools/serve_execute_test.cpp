@@ -27,14 +27,18 @@ const fs::path kStories = FHELLM_SOURCE_DIR "/models/stories260K.bin";
 const fs::path kGpt2Tiny = FHELLM_SHARED_DIR "/models/gpt2-tiny-random";
 const hybrid::GenerateOptions kGreedy{{0.0f, 0, 1.0f, 0}, false};
 
-std::vector<TokenId> simulate_ids(const fs::path& model, const std::vector<TokenId>& prompt, std::size_t n) {
+std::vector<TokenId> simulate_ids(const fs::path& model, const std::vector<TokenId>& prompt, std::size_t n,
+                                  he::LinearPrecision precision = he::kLinearDefaultPrecision) {
   HybridModel hm = HybridModel::load(model);
+  hm.set_precision(precision);
   hm.set_mode(FheMode::simulate);
   return hm.generate(prompt, n, kGreedy).ids;
 }
 
 std::vector<TokenId> execute_ids(HybridModel& hm, const std::string& url, const std::vector<TokenId>& prompt,
-                                 std::size_t n, std::shared_ptr<hybrid::ExecuteStats>* stats = nullptr) {
+                                 std::size_t n, std::shared_ptr<hybrid::ExecuteStats>* stats = nullptr,
+                                 he::LinearPrecision precision = he::kLinearDefaultPrecision) {
+  hm.set_precision(precision);
   net::ExecuteClientOptions o;
   o.server_url = url;
   o.timeout = 60s;
@@ -110,20 +114,23 @@ TEST_F(ServeExecute, ModelGpt2TinyRandomEqualsSimulate) {
   EXPECT_EQ(execute_ids(hm, server_->url(), prompt, 4), simulate_ids(kGpt2Tiny, prompt, 4));
 }
 
+// Exact precision: a client that got another's result would show, bit for
+// bit, even on prompts whose top logits nearly tie.
 TEST_F(ServeExecute, EightClientsAtOnceGetTheirOwnTokens) {
-  server_ = std::make_unique<testing::ServeProcess>(std::vector<std::string>{"--model", kStories.string()});
+  server_ = std::make_unique<testing::ServeProcess>(
+      std::vector<std::string>{"--model", kStories.string(), "--precision", "exact"});
   auto model = HybridModel::load(kStories).shared_model();
   constexpr int kClients = 8;
   std::vector<std::vector<TokenId>> prompts, expected(kClients), got(kClients);
   for (int c = 0; c < kClients; ++c) prompts.push_back({1, static_cast<TokenId>(300 + 7 * c), 261});
-  for (int c = 0; c < kClients; ++c) expected[c] = simulate_ids(kStories, prompts[c], 3);
+  for (int c = 0; c < kClients; ++c) expected[c] = simulate_ids(kStories, prompts[c], 3, he::LinearPrecision::exact);
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
   for (int c = 0; c < kClients; ++c) {
     threads.emplace_back([&, c] {
       try {
         HybridModel hm(model);
-        got[c] = execute_ids(hm, server_->url(), prompts[c], 3);
+        got[c] = execute_ids(hm, server_->url(), prompts[c], 3, nullptr, he::LinearPrecision::exact);
       } catch (const std::exception& e) {
         ADD_FAILURE() << "client " << c << ": " << e.what();
         failures.fetch_add(1);

@@ -111,13 +111,13 @@ ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model:
   ModeFigures f;
   f.mode = mode;
   hybrid::HybridModel hm(m);
+  hm.set_precision(he::parse_linear_precision(a.precision));
   std::unique_ptr<ServerProcess> server;
   std::shared_ptr<hybrid::ExecuteStats> stats;
   if (mode == "execute") {
     server = std::make_unique<ServerProcess>(shape, a.seed, a.precision);
     net::ExecuteClientOptions o;
     o.server_url = server->url();
-    o.precision = he::parse_linear_precision(a.precision);
     o.timeout = std::chrono::minutes(10);
     stats = net::enable_execute(hm, o);
   }

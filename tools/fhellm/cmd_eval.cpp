@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "fhellm/error.h"
+#include "fhellm/he/linear_layout.h"
 #include "fhellm/hybrid/hybrid_model.h"
 #include "fhellm/hybrid/hybrid_model_io.h"
 
@@ -17,7 +18,7 @@ namespace fhellm::cli {
 namespace {
 
 struct EvalArgs {
-  std::string model, tokenizer, text_file, fhe = "simulate", remote = "all-linear";
+  std::string model, tokenizer, text_file, fhe = "simulate", remote = "all-linear", precision = "default";
   std::size_t window = 0;
   bool compare = false, json = false;
 };
@@ -36,10 +37,11 @@ void run_eval(const EvalArgs& a) {
   const auto tok = hybrid::load_tokenizer_for(tok_path, model_path, hm.model());
   const auto ids = hybrid::encode_document(*tok, hm.model(), ss.str());
   hm.set_remote_modules(a.remote);
+  hm.set_precision(he::parse_linear_precision(a.precision));
   const hybrid::FheMode mode = hybrid::parse_fhe_mode(a.fhe);
   hm.set_mode(mode);
   const hybrid::EvalResult r = hm.perplexity(ids, a.window);
-  nlohmann::json j = {{"fhe", a.fhe}, {"perplexity", r.perplexity}, {"mean_nll", r.mean_nll},
+  nlohmann::json j = {{"fhe", a.fhe}, {"precision", a.precision}, {"perplexity", r.perplexity}, {"mean_nll", r.mean_nll},
                       {"n_tokens", ids.size()}, {"n_predicted", r.n_predicted}};
   if (a.compare && mode != hybrid::FheMode::disable) {
     hm.set_mode(hybrid::FheMode::disable);
@@ -72,6 +74,9 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--text", args->text_file, "text file to score")->required();
   cmd->add_option("--fhe", args->fhe, "disable | simulate | execute")->capture_default_str();
   cmd->add_option("--remote", args->remote, "remote linear modules")->capture_default_str();
+  cmd->add_option("--precision", args->precision,
+                  "encrypted product modelled by simulate: default (its rounding error) or exact (none)")
+      ->capture_default_str();
   cmd->add_option("--window", args->window, "positions per window (0 = model context, at most 1024)");
   cmd->add_flag("--compare", args->compare, "also run disable; print the change and top-1 agreement");
   cmd->add_flag("--json", args->json, "print one JSON object");

@@ -51,11 +51,11 @@ void run_generate(const GenerateArgs& a) {
   } else {
     hm.set_remote_modules(a.remote);
   }
+  hm.set_precision(he::parse_linear_precision(a.precision));
   auto exec_stats = std::make_shared<hybrid::ExecuteStats>();
   if (mode == hybrid::FheMode::execute) {  // a server at --server, else one in this process
     net::ExecuteClientOptions eo;
     eo.server_url = a.server;
-    eo.precision = he::parse_linear_precision(a.precision);
     if (artifact) eo.expected_description = std::make_shared<const hybrid::Bytes>(artifact->description_bytes);
     exec_stats = net::enable_execute(hm, eo);
   }

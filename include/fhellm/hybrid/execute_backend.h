@@ -35,8 +35,9 @@ namespace fhellm::hybrid {
 class HybridModel;
 
 struct ExecuteOptions {
+  // Set by use_execute from the HybridModel (precision(), quantization()).
   he::LinearPrecision precision = he::kLinearDefaultPrecision;
-  int activation_bits = 8;  // must equal the simulate backend's (HybridModel::quantization())
+  int activation_bits = 8;  // must equal the simulate backend's
 };
 
 // Figures of one execute session, updated after every call (the summary line).

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "fhellm/he/linear_layout.h"
 #include "fhellm/hybrid/linear_backend.h"
 #include "fhellm/hybrid/simulate_backend.h"
 #include "fhellm/model/model.h"
@@ -82,6 +83,12 @@ class HybridModel {
   void set_quantization(quant::QuantOptions options);
   const quant::QuantOptions& quantization() const { return quant_; }
 
+  // Precision of the encrypted product: what execute asks the server for and
+  // what simulate models (the default precision's rounding error, none in
+  // exact). Default: he::kLinearDefaultPrecision.
+  void set_precision(he::LinearPrecision precision);
+  he::LinearPrecision precision() const { return precision_; }
+
   // Chooses the mode; the backend is built on first use. A model that lacks
   // some weights (a client artifact's) starts in execute, the only mode that
   // can run it, and only while every absent group is remote.
@@ -127,6 +134,7 @@ class HybridModel {
   std::shared_ptr<const model::Model> model_;
   std::vector<LinearId> remote_;
   quant::QuantOptions quant_;
+  he::LinearPrecision precision_ = he::kLinearDefaultPrecision;
   FheMode mode_ = FheMode::simulate;
   std::map<FheMode, BackendFactory> factories_;
   std::shared_ptr<const QuantizedLinears> quantized_;

@@ -24,7 +24,6 @@ namespace fhellm::net {
 
 struct ExecuteClientOptions {
   std::string server_url;  // empty: the server runs in this process
-  he::LinearPrecision precision = he::kLinearDefaultPrecision;
   std::chrono::milliseconds timeout{120000};  // per exchange; connect: min(timeout, 5 s)
   // When set (a client artifact's description), the server must answer this
   // exact description: client and server come from the same compile.

@@ -206,7 +206,7 @@ std::vector<Ciphertext> products(const Call& call, const std::vector<RowInputs>&
       x[r] = rows[r].blocked.data() + (l * blocks + b) * terms * 2 * kBlock;
       y[r] = sums.data() + r * count * 2 * kBlock;
     }
-    const std::uint32_t* w = call.enc.blocked.data() + ((l * blocks + b) * entries + first) * terms * kBlock;
+    const std::uint32_t* w = call.enc.blocked.get() + ((l * blocks + b) * entries + first) * terms * kBlock;
     math::blocked_products(x.data(), rcount, w, count, terms, call.ctx.modulus(l).value(), y.data());
     for (std::size_t r = 0; r < rcount; ++r)
       for (std::size_t e = 0; e < count; ++e) {
@@ -368,7 +368,7 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
                   std::clamp<std::size_t>(threads, 1, 64),
                   std::size_t{1} << plan.geo.input_levels,
                   enc.terms,
-                  !enc.blocked.empty()};
+                  enc.blocked != nullptr};
 
   wire::Writer w;
   wire::Header rh;

@@ -71,42 +71,72 @@ std::shared_ptr<hybrid::ExecuteStats> enable_execute(hybrid::HybridModel& hm, co
   return stats;
 }
 
-ExecuteFigures execute_figures(const hybrid::ExecuteStats& s, std::size_t n_tokens, double seconds) {
+namespace {
+
+ExecutePhase phase_between(const hybrid::ExecuteStats& from, const hybrid::ExecuteStats& to, double seconds,
+                           double per) {
+  ExecutePhase p;
+  const double n = per > 0 ? per : 1.0;
+  p.ms = 1e3 * seconds / n;
+  p.server_ms = 1e3 * (to.channel.server_seconds - from.channel.server_seconds) / n;
+  p.network_ms = 1e3 * (to.channel.network_seconds - from.channel.network_seconds) / n;
+  p.client_ms = std::max(0.0, p.ms - p.server_ms - p.network_ms);
+  p.bytes_up = static_cast<double>(to.channel.bytes_up - from.channel.bytes_up) / n;
+  p.bytes_down = static_cast<double>(to.channel.bytes_down - from.channel.bytes_down) / n;
+  p.calls = to.n_calls - from.n_calls;
+  return p;
+}
+
+}  // namespace
+
+ExecuteFigures execute_figures(const hybrid::ExecuteStats& at_start, const hybrid::ExecuteStats& at_first_token,
+                               const hybrid::ExecuteStats& at_end, const hybrid::GenerationResult& r) {
   ExecuteFigures f;
-  const double n = n_tokens == 0 ? 1.0 : static_cast<double>(n_tokens);
-  f.tokens_per_second = seconds > 0 ? static_cast<double>(n_tokens) / seconds : 0;
-  f.ms_per_token = 1e3 * seconds / n;
-  f.server_ms_per_token = 1e3 * s.channel.server_seconds / n;
-  f.network_ms_per_token = 1e3 * s.channel.network_seconds / n;
-  f.client_ms_per_token = std::max(0.0, f.ms_per_token - f.server_ms_per_token - f.network_ms_per_token);
-  f.bytes_up_per_token = static_cast<double>(s.channel.bytes_up) / n;
-  f.bytes_down_per_token = static_cast<double>(s.channel.bytes_down) / n;
-  f.key_upload_bytes = s.key_upload_bytes;
-  f.session_open_seconds = s.open_seconds;
-  f.remote_calls = s.n_calls;
+  f.prompt_rows = r.n_prompt;
+  f.prefill = phase_between(at_start, at_first_token, r.prefill_seconds, 1.0);
+  f.decode_tokens = r.ids.size() > 1 ? r.ids.size() - 1 : 0;
+  f.decode = phase_between(at_first_token, at_end, r.decode_seconds, static_cast<double>(f.decode_tokens));
+  f.ttft_ms = 1e3 * r.prefill_seconds;
+  f.tokens_per_second = r.tokens_per_second();
+  f.key_upload_bytes = at_end.key_upload_bytes;
+  f.session_open_seconds = at_end.open_seconds;
+  f.remote_calls = at_end.n_calls - at_start.n_calls;
   return f;
 }
 
 std::string execute_summary_line(const ExecuteFigures& f) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "[fhellm] execute: %.2f tokens/s | %.1f ms/token = client %.1f + server %.1f + network %.1f | "
-                "up %s/token, down %s/token | session keys %s (%.2f s to open)",
-                f.tokens_per_second, f.ms_per_token, f.client_ms_per_token, f.server_ms_per_token,
-                f.network_ms_per_token, human_bytes(f.bytes_up_per_token).c_str(),
-                human_bytes(f.bytes_down_per_token).c_str(), human_bytes(static_cast<double>(f.key_upload_bytes)).c_str(),
-                f.session_open_seconds);
-  return buf;
+  const double rows = f.prompt_rows > 0 ? static_cast<double>(f.prompt_rows) : 1.0;
+  char prompt[256], decode[256] = "";
+  std::snprintf(prompt, sizeof prompt,
+                "[fhellm] execute: first token after %.2f s (prompt %zu tokens: %.1f ms, %s up, %s down per row)",
+                f.ttft_ms / 1e3, f.prompt_rows, f.prefill.ms / rows, human_bytes(f.prefill.bytes_up / rows).c_str(),
+                human_bytes(f.prefill.bytes_down / rows).c_str());
+  if (f.decode_tokens > 0)
+    std::snprintf(decode, sizeof decode,
+                  " | decode %.1f ms/token = client %.1f + server %.1f + network %.1f, up %s, down %s per token",
+                  f.decode.ms, f.decode.client_ms, f.decode.server_ms, f.decode.network_ms,
+                  human_bytes(f.decode.bytes_up).c_str(), human_bytes(f.decode.bytes_down).c_str());
+  char keys[128];
+  std::snprintf(keys, sizeof keys, " | session keys %s (%.2f s to open)",
+                human_bytes(static_cast<double>(f.key_upload_bytes)).c_str(), f.session_open_seconds);
+  return std::string(prompt) + decode + keys;
 }
 
 std::vector<std::pair<std::string, double>> execute_json_fields(const ExecuteFigures& f) {
-  return {{"tokens_per_second", f.tokens_per_second},
-          {"ms_per_token", f.ms_per_token},
-          {"client_ms_per_token", f.client_ms_per_token},
-          {"server_ms_per_token", f.server_ms_per_token},
-          {"network_ms_per_token", f.network_ms_per_token},
-          {"bytes_up_per_token", f.bytes_up_per_token},
-          {"bytes_down_per_token", f.bytes_down_per_token},
+  const double rows = f.prompt_rows > 0 ? static_cast<double>(f.prompt_rows) : 1.0;
+  return {{"ttft_ms", f.ttft_ms},
+          {"prefill_ms_per_row", f.prefill.ms / rows},
+          {"prefill_server_ms_per_row", f.prefill.server_ms / rows},
+          {"prefill_bytes_up_per_row", f.prefill.bytes_up / rows},
+          {"prefill_bytes_down_per_row", f.prefill.bytes_down / rows},
+          {"decode_tokens", static_cast<double>(f.decode_tokens)},
+          {"ms_per_token", f.decode.ms},
+          {"client_ms_per_token", f.decode.client_ms},
+          {"server_ms_per_token", f.decode.server_ms},
+          {"network_ms_per_token", f.decode.network_ms},
+          {"bytes_up_per_token", f.decode.bytes_up},
+          {"bytes_down_per_token", f.decode.bytes_down},
+          {"tokens_per_second", f.tokens_per_second},
           {"key_upload_bytes", static_cast<double>(f.key_upload_bytes)},
           {"session_open_seconds", f.session_open_seconds},
           {"remote_calls", static_cast<double>(f.remote_calls)}};

@@ -88,10 +88,14 @@ TEST_F(CliExecute, BenchGenerateJsonHasPerModeFigures) {
   const auto j = nlohmann::json::parse(out);
   for (const char* mode : {"execute", "simulate", "disable"}) {
     ASSERT_TRUE(j["modes"].contains(mode)) << mode;
-    for (const char* key : {"ms_per_token", "bytes_up_per_token", "bytes_down_per_token"})
+    for (const char* key : {"ms_per_token", "ttft_ms", "prefill_ms_per_row", "bytes_up_per_token", "bytes_down_per_token"})
       EXPECT_TRUE(j["modes"][mode].contains(key)) << mode << "." << key;
   }
   EXPECT_GT(j["modes"]["execute"]["bytes_up_per_token"].get<double>(), 0);
+  EXPECT_GT(j["modes"]["execute"]["prefill_bytes_up_per_row"].get<double>(), 0);
+  EXPECT_GT(j["modes"]["execute"]["ttft_ms"].get<double>(), 0);
+  EXPECT_GT(j["modes"]["execute"]["server_start_seconds"].get<double>(), 0);
+  EXPECT_GT(j["modes"]["execute"]["server_peak_rss_mb"].get<double>(), 1);
   EXPECT_EQ(j["modes"]["simulate"]["bytes_up_per_token"].get<double>(), 0);
 }
 

@@ -2,7 +2,10 @@
 // execute, simulate and disable modes, on random weights of a real model's
 // shape. In execute mode the server is a second process (`fhellm serve
 // --random-weights`, same shape and seed) on loopback, as a user would run it.
-// Figures are per decode token (the prompt's forward pass is reported apart).
+// Per mode: time to first token and per prompt row, decode time per token,
+// bytes per prompt row and per decode token; for execute also the server's
+// start-up time (weights encoded before it listens) and its peak resident
+// memory. The server starts cold, as a user's does.
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -30,18 +33,16 @@ namespace {
 
 struct BenchGenerateArgs {
   std::string arch = "gpt2", shape, modes = "execute,simulate,disable", precision = "default";
-  bool random_weights = false, json = false, warmup = true;
+  bool random_weights = false, json = false, warmup = false;
   std::size_t n_tokens = 4, prompt_tokens = 4;
   std::uint64_t seed = 1;
 };
 
 struct ModeFigures {
   std::string mode;
-  double ms_per_token = 0, prefill_ms = 0;
-  double client_ms_per_token = 0, server_ms_per_token = 0, network_ms_per_token = 0;
-  double bytes_up_per_token = 0, bytes_down_per_token = 0;
-  std::uint64_t key_upload_bytes = 0, prefill_bytes_up = 0, prefill_bytes_down = 0;
-  double session_open_seconds = 0;
+  double ms_per_token = 0, ttft_ms = 0;
+  net::ExecuteFigures execute;  // execute only
+  double server_start_seconds = 0, server_peak_rss_mb = 0;
   std::size_t calls_per_token = 0;
 };
 
@@ -49,6 +50,7 @@ struct ModeFigures {
 class ServerProcess {
  public:
   ServerProcess(const std::string& shape, std::uint64_t seed, const std::string& precision) {
+    const auto started = std::chrono::steady_clock::now();
     int fds[2];
     require(::pipe(fds) == 0, ErrorCode::io_error, "bench generate: pipe failed");
     const std::string self = "/proc/self/exe";
@@ -81,6 +83,20 @@ class ServerProcess {
     require(at != std::string::npos, ErrorCode::server_unavailable,
             "bench generate: the server process did not start ('" + out + "')");
     url_ = "http://127.0.0.1:" + std::to_string(std::stoi(out.substr(at + 13)));
+    start_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
+  // Seconds from spawn to listening (the weights are encoded before).
+  double start_seconds() const { return start_seconds_; }
+  // Peak resident memory so far (VmHWM), MB.
+  double peak_rss_mb() const {
+    std::FILE* f = std::fopen(("/proc/" + std::to_string(pid_) + "/status").c_str(), "r");
+    if (f == nullptr) return 0;
+    char line[256];
+    double kb = 0;
+    while (std::fgets(line, sizeof line, f) != nullptr)
+      if (std::sscanf(line, "VmHWM: %lf kB", &kb) == 1) break;
+    std::fclose(f);
+    return kb / 1e3;
   }
   ~ServerProcess() {
     if (pid_ > 0) {
@@ -104,6 +120,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   int fd_ = -1;
   std::string url_;
+  double start_seconds_ = 0;
 };
 
 ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model::Model>& m,
@@ -125,33 +142,24 @@ ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model:
   if (hm.mode() == hybrid::FheMode::simulate) hm.quantized_linears();  // quantize before timing
   hybrid::GenerateOptions options;
   options.stop_at_eos = false;
-  // Warm-up (not timed): the server encodes each layer's weights once per
-  // call geometry (rows, precision) on first use; the measured run is the
-  // steady state of a session.
+  // Optional warm-up (not timed): the session is already open for the
+  // measured run either way (linear_ops opens it before the clock starts).
   if (a.warmup) hm.generate(prompt, 2, options);
-  const hybrid::ExecuteStats before = stats ? *stats : hybrid::ExecuteStats{};
-  hybrid::ExecuteStats after_prefill;
+  const hybrid::ExecuteStats at_start = stats ? *stats : hybrid::ExecuteStats{};
+  hybrid::ExecuteStats at_first_token;
   bool first = true;
   const auto r = hm.generate(prompt, a.n_tokens, options, [&](model::TokenId) {
-    if (first && stats) after_prefill = *stats;
+    if (first && stats) at_first_token = *stats;
     first = false;
   });
   const std::size_t decode_tokens = r.ids.size() > 1 ? r.ids.size() - 1 : 1;
   f.ms_per_token = 1e3 * r.decode_seconds / static_cast<double>(decode_tokens);
-  f.prefill_ms = 1e3 * r.prefill_seconds;
+  f.ttft_ms = 1e3 * r.prefill_seconds;
   f.calls_per_token = (r.remote.n_calls) / (r.ids.size() > 0 ? r.ids.size() : 1);
   if (stats) {
-    const hybrid::ExecuteStats& end = *stats;
-    const double n = static_cast<double>(decode_tokens);
-    f.prefill_bytes_up = after_prefill.channel.bytes_up - before.channel.bytes_up;
-    f.prefill_bytes_down = after_prefill.channel.bytes_down - before.channel.bytes_down;
-    f.server_ms_per_token = 1e3 * (end.channel.server_seconds - after_prefill.channel.server_seconds) / n;
-    f.network_ms_per_token = 1e3 * (end.channel.network_seconds - after_prefill.channel.network_seconds) / n;
-    f.client_ms_per_token = std::max(0.0, f.ms_per_token - f.server_ms_per_token - f.network_ms_per_token);
-    f.bytes_up_per_token = static_cast<double>(end.channel.bytes_up - after_prefill.channel.bytes_up) / n;
-    f.bytes_down_per_token = static_cast<double>(end.channel.bytes_down - after_prefill.channel.bytes_down) / n;
-    f.key_upload_bytes = end.key_upload_bytes;
-    f.session_open_seconds = end.open_seconds;
+    f.execute = net::execute_figures(at_start, at_first_token, *stats, r);
+    f.server_start_seconds = server->start_seconds();
+    f.server_peak_rss_mb = server->peak_rss_mb();
   }
   return f;
 }
@@ -176,18 +184,18 @@ void run_bench_generate(const BenchGenerateArgs& a) {
   if (a.json) {
     nlohmann::json modes = nlohmann::json::object();
     for (const ModeFigures& f : figures) {
-      modes[f.mode] = {{"ms_per_token", f.ms_per_token},
-                       {"bytes_up_per_token", f.bytes_up_per_token},
-                       {"bytes_down_per_token", f.bytes_down_per_token},
-                       {"client_ms_per_token", f.client_ms_per_token},
-                       {"server_ms_per_token", f.server_ms_per_token},
-                       {"network_ms_per_token", f.network_ms_per_token},
-                       {"prefill_ms", f.prefill_ms},
-                       {"prefill_bytes_up", f.prefill_bytes_up},
-                       {"prefill_bytes_down", f.prefill_bytes_down},
-                       {"key_upload_bytes", f.key_upload_bytes},
-                       {"session_open_seconds", f.session_open_seconds},
-                       {"remote_calls_per_token", f.calls_per_token}};
+      nlohmann::json m = {{"ms_per_token", f.ms_per_token},
+                          {"ttft_ms", f.ttft_ms},
+                          {"prefill_ms_per_row", f.ttft_ms / static_cast<double>(prompt.size())},
+                          {"remote_calls_per_token", f.calls_per_token},
+                          {"bytes_up_per_token", 0.0},
+                          {"bytes_down_per_token", 0.0}};
+      if (f.mode == "execute") {
+        for (const auto& [name, value] : net::execute_json_fields(f.execute)) m[name] = value;
+        m["server_start_seconds"] = f.server_start_seconds;
+        m["server_peak_rss_mb"] = f.server_peak_rss_mb;
+      }
+      modes[f.mode] = m;
     }
     const nlohmann::json j = {{"shape", shape},
                               {"arch", model::architecture_name(config.arch)},
@@ -200,17 +208,24 @@ void run_bench_generate(const BenchGenerateArgs& a) {
     std::puts(j.dump().c_str());
     return;
   }
-  std::printf("%s (random weights, seed %llu), prompt %zu tokens, %zu generated; per decode token:\n", shape.c_str(),
-              static_cast<unsigned long long>(a.seed), prompt.size(), a.n_tokens);
-  std::printf("%-9s %10s %10s %10s %10s %12s %12s %10s\n", "mode", "ms/token", "client", "server", "network",
-              "up/token", "down/token", "prefill");
+  std::printf("%s (random weights, seed %llu), prompt %zu tokens, %zu generated, precision %s\n", shape.c_str(),
+              static_cast<unsigned long long>(a.seed), prompt.size(), a.n_tokens, a.precision.c_str());
+  std::printf("%-9s %10s %12s %12s %10s %10s %10s %12s %12s\n", "mode", "TTFT ms", "prefill/row", "decode/tok",
+              "client", "server", "network", "up/token", "down/token");
   for (const ModeFigures& f : figures) {
-    std::printf("%-9s %10.1f %10.1f %10.1f %10.1f %10.1f KB %9.1f KB %8.0f ms\n", f.mode.c_str(), f.ms_per_token,
-                f.client_ms_per_token, f.server_ms_per_token, f.network_ms_per_token, f.bytes_up_per_token / 1e3,
-                f.bytes_down_per_token / 1e3, f.prefill_ms);
-    if (f.key_upload_bytes > 0)
-      std::printf("%-9s session keys %.2f MB, opened in %.2f s\n", "", static_cast<double>(f.key_upload_bytes) / 1e6,
-                  f.session_open_seconds);
+    const net::ExecutePhase& d = f.execute.decode;
+    std::printf("%-9s %10.1f %9.1f ms %9.1f ms %7.1f ms %7.1f ms %7.1f ms %9.1f KB %9.1f KB\n", f.mode.c_str(),
+                f.ttft_ms, f.ttft_ms / static_cast<double>(prompt.size()), f.ms_per_token, d.client_ms, d.server_ms,
+                d.network_ms, d.bytes_up / 1e3, d.bytes_down / 1e3);
+    if (f.mode == "execute") {
+      const double rows = static_cast<double>(prompt.size());
+      std::printf("%-9s prompt: %.1f KB up, %.1f KB down per row; server %.1f ms per row\n", "",
+                  f.execute.prefill.bytes_up / rows / 1e3, f.execute.prefill.bytes_down / rows / 1e3,
+                  f.execute.prefill.server_ms / rows);
+      std::printf("%-9s server: ready in %.1f s, peak RSS %.0f MB; session keys %.2f MB, opened in %.2f s\n", "",
+                  f.server_start_seconds, f.server_peak_rss_mb, static_cast<double>(f.execute.key_upload_bytes) / 1e6,
+                  f.execute.session_open_seconds);
+    }
   }
 }
 
@@ -229,7 +244,7 @@ void register_bench_generate(CLI::App& bench) {
   cmd->add_option("-n,--n-tokens", args->n_tokens, "tokens to generate")->capture_default_str();
   cmd->add_option("--prompt-tokens", args->prompt_tokens, "prompt length")->capture_default_str();
   cmd->add_option("--seed", args->seed, "weight seed")->capture_default_str();
-  cmd->add_option("--warmup", args->warmup, "run 2 untimed tokens first (weights encoded per call shape)")
+  cmd->add_option("--warmup", args->warmup, "run 2 untimed tokens first (default: measure a cold first use)")
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "one JSON object with ms_per_token, bytes_up_per_token, bytes_down_per_token per mode");
   cmd->callback([args] { run_bench_generate(*args); });

@@ -71,11 +71,16 @@ void run_generate(const GenerateArgs& a) {
   options.sampling = {a.temperature, a.top_k, a.top_p, a.seed};
   tokenizer::StreamDecoder stream(*tok);
   std::string text;
+  // Execute figures at the start and at the first token: prompt and decode apart.
+  hybrid::ExecuteStats at_start = *exec_stats, at_first_token;
+  bool first = true;
   if (!a.json) {
     std::fputs(a.prompt.c_str(), stdout);
     std::fflush(stdout);
   }
   const auto r = hm.generate(prompt, a.n_tokens, options, [&](tokenizer::TokenId id) {
+    if (first) at_first_token = *exec_stats;
+    first = false;
     const std::string piece = stream.push(id);
     text += piece;
     if (!a.json) {
@@ -100,7 +105,8 @@ void run_generate(const GenerateArgs& a) {
                         {"remote_calls", r.remote.n_calls},
                         {"remote_seconds", r.remote.seconds}};
     if (mode == hybrid::FheMode::execute) {
-      const auto f = net::execute_figures(*exec_stats, r.ids.size(), r.prefill_seconds + r.decode_seconds);
+      if (first) at_first_token = *exec_stats;
+      const auto f = net::execute_figures(at_start, at_first_token, *exec_stats, r);
       for (const auto& [name, value] : net::execute_json_fields(f)) j[name] = value;
       j["bytes_up"] = exec_stats->channel.bytes_up;
       j["bytes_down"] = exec_stats->channel.bytes_down;
@@ -120,7 +126,7 @@ void run_generate(const GenerateArgs& a) {
                  a.fhe.c_str(), r.prefill_seconds, r.decode_seconds,
                  static_cast<unsigned long long>(r.remote.n_calls), r.remote.seconds);
     if (mode == hybrid::FheMode::execute && !r.ids.empty()) {
-      const auto f = net::execute_figures(*exec_stats, r.ids.size(), r.prefill_seconds + r.decode_seconds);
+      const auto f = net::execute_figures(at_start, at_first_token, *exec_stats, r);
       std::fprintf(stderr, "%s\n", net::execute_summary_line(f).c_str());
     }
   }

@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -28,6 +29,12 @@ namespace fhellm::he {
 
 class EncodedWeights {
  public:
+  // Frees the blocked array (allocated 2 MiB-aligned, on huge pages where the
+  // kernel grants them: fewer page faults at load, fewer TLB misses when a
+  // call streams the weights).
+  struct WordsDeleter {
+    void operator()(std::uint32_t* p) const noexcept;
+  };
   // One precision's encoding.
   struct Encoding {
     LinearPrecision precision{};
@@ -36,7 +43,10 @@ class EncodedWeights {
     std::size_t entries = 0;            // E: live tree entries of one row
     std::size_t terms = 0;              // M: chunks x 2^L
     std::vector<std::size_t> first_entry;  // [packed_per_group + 1]: entries before packed ct p
-    std::vector<std::uint32_t> blocked;    // narrow sets (see above)
+    // Narrow sets (see above): blocked_words words, every one written by the
+    // encoder (no zero-fill pass over hundreds of MB).
+    std::unique_ptr<std::uint32_t[], WordsDeleter> blocked;
+    std::size_t blocked_words = 0;
     std::vector<PlaintextNtt> wide;        // other sets: [entry * M + term]
     std::size_t bytes() const noexcept;
   };

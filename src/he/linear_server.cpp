@@ -107,8 +107,12 @@ void place_blocked(const Call& call, const Ciphertext& ct, std::size_t m, std::u
       const std::uint64_t* src = (part == 0 ? ct.c0 : ct.c1).residues(l);
       for (std::size_t b = 0; b < blocks; ++b) {
         std::uint32_t* dst = blocked + (((l * blocks + b) * call.terms + m) * 2 + part) * kBlock;
-        for (std::size_t s = 0; s < kBlock; ++s)
-          dst[math::blocked_slot_word(s)] = static_cast<std::uint32_t>(src[b * kBlock + s]);
+        const std::uint64_t* from = src + b * kBlock;
+        // blocked_slot_word: the two halves of the block interleaved.
+        for (std::size_t s = 0; s < kBlock / 2; ++s) {
+          dst[2 * s] = static_cast<std::uint32_t>(from[s]);
+          dst[2 * s + 1] = static_cast<std::uint32_t>(from[s + kBlock / 2]);
+        }
       }
     }
 }

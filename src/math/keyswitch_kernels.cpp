@@ -276,8 +276,9 @@ void gadget_digit_lift_u32_multi(const std::uint64_t* c, const GadgetDigit& g, c
 void dot_pair_reduce_u32(const std::uint32_t* const* r, const std::uint32_t* const* b, const std::uint32_t* const* a,
                          std::size_t count, std::uint64_t* out0, std::uint64_t* out1, std::size_t n,
                          const Modulus& q) noexcept {
-  if (cpu_has_avx2() && q.value() < (std::uint64_t{1} << 30)) {
-    return dot_pair_reduce_u32_avx2(r, b, a, count, out0, out1, n, q.value());
+  if (q.value() < (std::uint64_t{1} << 30)) {
+    if (cpu_has_avx512ifma()) return dot_pair_reduce_u32_avx512(r, b, a, count, out0, out1, n, q.value());
+    if (cpu_has_avx2()) return dot_pair_reduce_u32_avx2(r, b, a, count, out0, out1, n, q.value());
   }
   dot_pair_reduce_scalar(r, b, a, count, out0, out1, n, q);
 }

@@ -201,6 +201,44 @@ void dot_pair_reduce_u64_r32_avx512(const std::uint32_t* const* r, const std::ui
   dot_pair_reduce_small(r, b, a, count, out0, out1, n, q);
 }
 
+void dot_pair_reduce_u32_avx512(const std::uint32_t* const* r, const std::uint32_t* const* b,
+                                const std::uint32_t* const* a, std::size_t count, std::uint64_t* out0,
+                                std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept {
+  // Sixteen slots per step: vpmuludq on the even 32-bit lanes and, shifted,
+  // on the odd ones; the sums go back to slot order after the reduction.
+  const ReduceSmall reduce(q);
+  const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), second = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+  auto store_slots = [&](std::uint64_t* out, __m512i even, __m512i odd) {
+    const __m512i lo = _mm512_unpacklo_epi64(even, odd), hi = _mm512_unpackhi_epi64(even, odd);
+    store(out, _mm512_permutex2var_epi64(lo, first, hi));
+    store(out + 8, _mm512_permutex2var_epi64(lo, second, hi));
+  };
+  std::size_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    __m512i e0 = _mm512_setzero_si512(), o0 = e0, e1 = e0, o1 = e0;
+    for (std::size_t d = 0; d < count; ++d) {
+      const __m512i x = _mm512_loadu_si512(r[d] + j), y0 = _mm512_loadu_si512(b[d] + j),
+                    y1 = _mm512_loadu_si512(a[d] + j);
+      const __m512i xo = _mm512_srli_epi64(x, 32);
+      e0 = _mm512_add_epi64(e0, mul_low32(x, y0));
+      o0 = _mm512_add_epi64(o0, mul_low32(xo, _mm512_srli_epi64(y0, 32)));
+      e1 = _mm512_add_epi64(e1, mul_low32(x, y1));
+      o1 = _mm512_add_epi64(o1, mul_low32(xo, _mm512_srli_epi64(y1, 32)));
+    }
+    store_slots(out0 + j, reduce(e0), reduce(o0));
+    store_slots(out1 + j, reduce(e1), reduce(o1));
+  }
+  for (; j < n; ++j) {
+    std::uint64_t s0 = 0, s1 = 0;
+    for (std::size_t d = 0; d < count; ++d) {
+      s0 += std::uint64_t{r[d][j]} * b[d][j];
+      s1 += std::uint64_t{r[d][j]} * a[d][j];
+    }
+    out0[j] = s0 % q;
+    out1[j] = s1 % q;
+  }
+}
+
 void dot_pair_reduce_split52_avx512(const std::uint64_t* const* r, const std::uint64_t* const* b,
                                     const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
                                     std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept {

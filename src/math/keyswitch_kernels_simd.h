@@ -59,6 +59,9 @@ void dot_pair_reduce_u64_r32_avx2(const std::uint32_t* const* r, const std::uint
                                   const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
                                   std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept;
 
+void dot_pair_reduce_u32_avx512(const std::uint32_t* const* r, const std::uint32_t* const* b,
+                                const std::uint32_t* const* a, std::size_t count, std::uint64_t* out0,
+                                std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept;
 void dot_pair_reduce_u32_avx2(const std::uint32_t* const* r, const std::uint32_t* const* b,
                               const std::uint32_t* const* a, std::size_t count, std::uint64_t* out0,
                               std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept;

@@ -328,3 +328,44 @@ TEST(KeySwitchKernels, MultiTargetLiftAndPermuteAdd) {
   for (std::size_t j = 0; j < n; ++j) want[j] = (src[perm[j]] + add[j]) % q;
   EXPECT_EQ(got, want);
 }
+
+// dot_pair_reduce_u32 (the hoisted automorphisms' multiply-accumulate): the
+// dispatched kernel, AVX2 on an AVX-512 machine and the plain path against
+// sums computed here, for sizes with tails and every digit count in use.
+TEST(KeySwitchKernels, DotPairReduceU32MatchesExactSums) {
+  std::mt19937_64 rng(77);
+  const Modulus q(134176769);
+  for (const std::size_t digits : {std::size_t{1}, std::size_t{8}, std::size_t{12}}) {
+    for (const std::size_t n : kSizes) {
+      std::vector<std::vector<std::uint32_t>> r(digits), b(digits), a(digits);
+      std::vector<const std::uint32_t*> rp, bp, ap;
+      for (std::size_t d = 0; d < digits; ++d) {
+        for (auto* v : {&r[d], &b[d], &a[d]}) {
+          const auto vals = residues(n, q.value(), rng);
+          v->assign(vals.begin(), vals.end());
+        }
+        rp.push_back(r[d].data()), bp.push_back(b[d].data()), ap.push_back(a[d].data());
+      }
+      std::vector<std::uint64_t> want0(n), want1(n);
+      for (std::size_t j = 0; j < n; ++j) {
+        unsigned __int128 s0 = 0, s1 = 0;
+        for (std::size_t d = 0; d < digits; ++d) {
+          s0 += static_cast<unsigned __int128>(r[d][j]) * b[d][j];
+          s1 += static_cast<unsigned __int128>(r[d][j]) * a[d][j];
+        }
+        want0[j] = static_cast<std::uint64_t>(s0 % q.value());
+        want1[j] = static_cast<std::uint64_t>(s1 % q.value());
+      }
+      for (int set = 0; set < 3; ++set) {
+        set_avx512_enabled(set == 0);
+        set_simd_enabled(set != 2);
+        std::vector<std::uint64_t> got0(n, 1), got1(n, 1);
+        dot_pair_reduce_u32(rp.data(), bp.data(), ap.data(), digits, got0.data(), got1.data(), n, q);
+        EXPECT_EQ(got0, want0) << "digits " << digits << " n " << n << " kernel set " << set;
+        EXPECT_EQ(got1, want1) << "digits " << digits << " n " << n << " kernel set " << set;
+      }
+      set_avx512_enabled(true);
+      set_simd_enabled(true);
+    }
+  }
+}

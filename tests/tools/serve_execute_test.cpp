@@ -10,7 +10,7 @@
 #include "fhellm/he/linear.h"
 #include "fhellm/hybrid/artifact.h"
 #include "fhellm/hybrid/hybrid_model.h"
-#include "fhellm/net/execute_client.h"
+#include "client/execute_channel.h"
 #include "fhellm/net/http_channel.h"
 #include "tools/process.h"
 
@@ -20,7 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 using hybrid::FheMode;
 using hybrid::HybridModel;
-using hybrid::TokenId;
 using namespace std::chrono_literals;
 
 const fs::path kStories = FHELLM_SOURCE_DIR "/models/stories260K.bin";
@@ -39,10 +38,10 @@ std::vector<TokenId> execute_ids(HybridModel& hm, const std::string& url, const 
                                  std::size_t n, std::shared_ptr<hybrid::ExecuteStats>* stats = nullptr,
                                  he::LinearPrecision precision = he::kLinearDefaultPrecision) {
   hm.set_precision(precision);
-  net::ExecuteClientOptions o;
+  client::ExecuteClientOptions o;
   o.server_url = url;
   o.timeout = 60s;
-  auto s = net::enable_execute(hm, o);
+  auto s = client::enable_execute(hm, o);
   hm.set_mode(FheMode::execute);
   auto ids = hm.generate(prompt, n, kGreedy).ids;
   hm.release_backend();  // closes the session
@@ -107,7 +106,7 @@ TEST_F(ServeExecute, Stories260KFromArtifactsEqualsSimulate) {
 }
 
 TEST_F(ServeExecute, ModelGpt2TinyRandomEqualsSimulate) {
-  if (!fs::exists(kGpt2Tiny)) GTEST_SKIP() << kGpt2Tiny << " is absent";
+  if (!fs::exists(kGpt2Tiny)) GTEST_SKIP() << "needs ../shared: no " << kGpt2Tiny;
   server_ = std::make_unique<testing::ServeProcess>(std::vector<std::string>{"--model", kGpt2Tiny.string()});
   HybridModel hm = HybridModel::load(kGpt2Tiny);
   const std::vector<TokenId> prompt = {464, 2068, 7586, 21831};
@@ -152,9 +151,9 @@ TEST_F(ServeExecute, HostileMessagesGetTheirCodeAndTheServerKeepsServing) {
   config.io_timeout = 30s;
   // A legitimate session, to replay and to check it keeps working.
   HybridModel victim = HybridModel::load(kStories);
-  net::ExecuteClientOptions o;
+  client::ExecuteClientOptions o;
   o.server_url = server_->url();
-  net::enable_execute(victim, o);
+  client::enable_execute(victim, o);
   victim.set_mode(FheMode::execute);
   const std::vector<TokenId> prompt = {1, 403, 407};
   const auto first = victim.generate(prompt, 2, kGreedy).ids;
@@ -200,10 +199,10 @@ TEST_F(ServeExecute, HostileMessagesGetTheirCodeAndTheServerKeepsServing) {
 TEST_F(ServeExecute, ServerThatGoesAwayGivesServerUnavailable) {
   server_ = std::make_unique<testing::ServeProcess>(std::vector<std::string>{"--model", kStories.string()});
   HybridModel hm = HybridModel::load(kStories);
-  net::ExecuteClientOptions o;
+  client::ExecuteClientOptions o;
   o.server_url = server_->url();
   o.timeout = 10s;
-  net::enable_execute(hm, o);
+  client::enable_execute(hm, o);
   hm.set_mode(FheMode::execute);
   const std::vector<TokenId> prompt = {1, 403};
   hm.generate(prompt, 1, kGreedy);

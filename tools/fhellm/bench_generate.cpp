@@ -21,7 +21,7 @@
 #include "fhellm/error.h"
 #include "fhellm/hybrid/hybrid_model.h"
 #include "fhellm/model/loader.h"
-#include "fhellm/net/execute_client.h"
+#include "client/execute_channel.h"
 
 extern char** environ;
 
@@ -107,7 +107,7 @@ class ServerProcess {
 };
 
 ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model::Model>& m,
-                     const std::vector<model::TokenId>& prompt, const BenchGenerateArgs& a, const std::string& shape) {
+                     const std::vector<TokenId>& prompt, const BenchGenerateArgs& a, const std::string& shape) {
   ModeFigures f;
   f.mode = mode;
   hybrid::HybridModel hm(m);
@@ -116,10 +116,10 @@ ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model:
   std::shared_ptr<hybrid::ExecuteStats> stats;
   if (mode == "execute") {
     server = std::make_unique<ServerProcess>(shape, a.seed, a.precision);
-    net::ExecuteClientOptions o;
+    client::ExecuteClientOptions o;
     o.server_url = server->url();
     o.timeout = std::chrono::minutes(10);
-    stats = net::enable_execute(hm, o);
+    stats = client::enable_execute(hm, o);
   }
   hm.set_mode(hybrid::parse_fhe_mode(mode));
   if (hm.mode() == hybrid::FheMode::simulate) hm.quantized_linears();  // quantize before timing
@@ -132,7 +132,7 @@ ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model:
   const hybrid::ExecuteStats before = stats ? *stats : hybrid::ExecuteStats{};
   hybrid::ExecuteStats after_prefill;
   bool first = true;
-  const auto r = hm.generate(prompt, a.n_tokens, options, [&](model::TokenId) {
+  const auto r = hm.generate(prompt, a.n_tokens, options, [&](TokenId) {
     if (first && stats) after_prefill = *stats;
     first = false;
   });
@@ -163,9 +163,9 @@ void run_bench_generate(const BenchGenerateArgs& a) {
   const std::string shape = !a.shape.empty() ? a.shape : (a.arch == "llama" ? "llama-3.2-1b" : "gpt2-124m");
   const model::ModelConfig config = model::shape_preset(shape);
   const auto m = model::random_model(config, a.seed);
-  std::vector<model::TokenId> prompt(std::max<std::size_t>(1, a.prompt_tokens));
+  std::vector<TokenId> prompt(std::max<std::size_t>(1, a.prompt_tokens));
   for (std::size_t i = 0; i < prompt.size(); ++i)
-    prompt[i] = static_cast<model::TokenId>((i * 7919 + 13) % config.vocab_size);
+    prompt[i] = static_cast<TokenId>((i * 7919 + 13) % config.vocab_size);
 
   std::vector<ModeFigures> figures;
   std::stringstream list(a.modes);

@@ -8,9 +8,7 @@ function(fhellm_add_layer name)
     message(FATAL_ERROR "layer ${name} has no sources")
   endif()
   add_library(fhellm_${name} STATIC ${sources})
-  target_include_directories(fhellm_${name}
-    PUBLIC ${FHELLM_SOURCE_DIR}/include
-    PRIVATE ${FHELLM_SOURCE_DIR}/src)
+  # Include paths (include/, src/, the generated version header) come from fhellm_common.
   target_link_libraries(fhellm_${name} PUBLIC fhellm_common ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   foreach(src ${sources})
     if(src MATCHES "_avx2\\.cpp$")
@@ -23,8 +21,9 @@ endfunction()
 
 # fhellm_add_test_dir(NAME LIBS lib...): tests/NAME/*_test.cpp -> one GoogleTest
 # executable fhellm_NAME_tests, registered with ctest under the label NAME.
-# Tests reading ../shared/models get the label "model" via their test name
-# containing "Model" (see tests/README.md).
+# Suites named Model* or *Model read model or tokenizer files (the bundled
+# models/, ../shared/models) and also get the label "model_files":
+# `ctest -LE model_files` runs the rest (tests/README.md).
 function(fhellm_add_test_dir name)
   cmake_parse_arguments(ARG "" "" "LIBS" ${ARGN})
   file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${name}/*.cpp)
@@ -38,9 +37,23 @@ function(fhellm_add_test_dir name)
     FHELLM_SHARED_DIR="${FHELLM_SHARED_DIR}"
     FHELLM_SOURCE_DIR="${FHELLM_SOURCE_DIR}"
     FHELLM_BINARY_DIR="${CMAKE_BINARY_DIR}")
+  set(model_suites "Model*:*Model.*")
   gtest_discover_tests(fhellm_${name}_tests
+    TEST_FILTER "-${model_suites}"
     PROPERTIES LABELS ${name}
     DISCOVERY_TIMEOUT 60)
+  gtest_discover_tests(fhellm_${name}_tests
+    TEST_FILTER "${model_suites}"
+    TEST_LIST fhellm_${name}_model_file_tests
+    DISCOVERY_TIMEOUT 60)
+  # Two labels cannot pass through gtest_discover_tests' PROPERTIES (the list
+  # separator is lost on the way), so ctest sets them after discovery.
+  set(labels_file ${CMAKE_CURRENT_BINARY_DIR}/fhellm_${name}_labels.cmake)
+  file(WRITE ${labels_file}
+    "if(fhellm_${name}_model_file_tests)\n"
+    "  set_tests_properties(\${fhellm_${name}_model_file_tests} PROPERTIES LABELS \"${name};model_files\")\n"
+    "endif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${labels_file})
 endfunction()
 
 # fhellm_add_bench_dir(NAME LIBS lib...): bench/NAME/*.cpp -> fhellm_bench_NAME.

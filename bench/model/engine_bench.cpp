@@ -13,6 +13,7 @@
 namespace {
 
 using namespace fhellm::model;
+using fhellm::TokenId;
 
 struct Matrix {
   std::vector<float> w, x, y;

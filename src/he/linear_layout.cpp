@@ -383,9 +383,9 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   const double budget = std::pow(nz.allowed / nz.z, 2);
 
   // Key switching noise of one key switch: sum over digits of d * e with d
-  // uniform in [-2^(w-1), 2^(w-1)) (variance 4^w/12) and e binomial (10.5).
+  // uniform in [-2^(w-1), 2^(w-1)) (variance 4^w/12) and e binomial (kErrorVariance).
   const double digits = static_cast<double>(gadget_digit_count(ps, plan.decomposition_bits));
-  const double v_ks = digits * n * std::exp2(2.0 * plan.decomposition_bits) / 12.0 * 10.5;
+  const double v_ks = digits * n * std::exp2(2.0 * plan.decomposition_bits) / 12.0 * kErrorVariance;
   // Tree: the key switch of a level-j node reaches only that node's own packed
   // coefficients (one node per level reaches a given coefficient, test
   // PackTreeKeepsEachEntryInItsOwnCoefficients), doubled (at worst, in
@@ -403,16 +403,17 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   // (k_w / 2^L)^-1, which cancels the factor of the remaining trace.
   if (input_levels > 0) {
     const double in_digits = static_cast<double>(gadget_digit_count(ps, plan.input_decomposition_bits));
-    const double v_in = in_digits * n * std::exp2(2.0 * plan.input_decomposition_bits) / 12.0 * 10.5;
+    const double v_in = in_digits * n * std::exp2(2.0 * plan.input_decomposition_bits) / 12.0 * kErrorVariance;
     const double weights_per_poly = static_cast<double>(plan.geo.outputs_per_poly) * std::min(shape.in, chunk_width);
     const int w_seq = linear_sequential_decomposition_bits(id);
-    const double v_seq = static_cast<double>(gadget_digit_count(ps, w_seq)) * n * std::exp2(2.0 * w_seq) / 12.0 * 10.5;
+    const double v_seq =
+        static_cast<double>(gadget_digit_count(ps, w_seq)) * n * std::exp2(2.0 * w_seq) / 12.0 * kErrorVariance;
     const double per_mask = v_in + plan.geo.sequential_levels() * v_seq;  // at most: every sequential bit set
     nz.input_side = static_cast<double>(plan.geo.chunks) * per_mask * std::exp2(2.0 * input_levels) *
                     weights_per_poly * 128.0 * 128.0;
   }
   // Re-randomization adds u * e0 (u ternary, e0 the public encryption's error).
-  nz.packing = tree + n * (2.0 / 3.0) * 10.5;
+  nz.packing = tree + n * (2.0 / 3.0) * kErrorVariance;
   // Groups of packed cts leave under one mask (shared_mask.h): each body gets
   // the key-switch noise of every source's digits. Counted for full groups
   // whatever the row count, so a plan's widths hold for every T.
@@ -423,7 +424,7 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   nz.flood = budget / 8;
   plan.flood_bound = std::floor(std::sqrt(3.0 * nz.flood));
 
-  // Upload: fresh error (10.5) plus the body rounding (4^d / 12) on the sent
+  // Upload: fresh error (kErrorVariance) plus the body rounding (4^d / 12) on the sent
   // coefficients, multiplied by each weight polynomial (up to n_w * k_w
   // coefficients of |w| <= 128, per chunk). The trace multiplies it by k_w
   // and the server's constants by k_w^-1 (linear_reference.h): no gain.
@@ -458,8 +459,8 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
         const double rest = (nz.allowed - body_step / 2) / nz.z;
         left = std::max(left, rest * rest - v_mask - fixed);
       }
-      if (left <= gain * 10.5) continue;
-      int d = static_cast<int>(std::floor(0.5 * std::log2((left / gain - 10.5) * 12.0)));
+      if (left <= gain * kErrorVariance) continue;
+      int d = static_cast<int>(std::floor(0.5 * std::log2((left / gain - kErrorVariance) * 12.0)));
       d = std::min(d, q_bits - 8);
       d = std::max(d, std::max(0, q_bits - 60));
       const double bits = counts.upload * (q_bits - d) + counts.body * b + counts.mask * mb;
@@ -479,7 +480,7 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   nz.body_bound = body_step / 2;
   nz.download_mask = mask_step * mask_step / 12.0 * s_norm2;
   const int d = plan.upload_drop_bits;
-  nz.upload = gain * (10.5 + (d > 0 ? std::exp2(2.0 * d) / 12.0 : 0.0));
+  nz.upload = gain * (kErrorVariance + (d > 0 ? std::exp2(2.0 * d) / 12.0 : 0.0));
   if (nz.bound() > nz.allowed) return std::nullopt;
   return plan;
 }

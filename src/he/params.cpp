@@ -14,13 +14,14 @@ namespace {
 // 36-bit primes, set 3 one 44-bit and four 43-bit primes.
 const std::array<ParameterSet, 3>& registry() {
   static const std::array<ParameterSet, 3> sets = {{
-      {ParamId::n2048_q54, "n2048_q54", 2048, {134176769ULL, 134111233ULL}, 21, 9},
-      {ParamId::n4096_q108, "n4096_q108", 4096, {68719403009ULL, 68719230977ULL, 68719206401ULL}, 21, 18},
+      {ParamId::n2048_q54, "n2048_q54", 2048, {134176769ULL, 134111233ULL}, kErrorBinomialEta, 9},
+      {ParamId::n4096_q108, "n4096_q108", 4096, {68719403009ULL, 68719230977ULL, 68719206401ULL},
+       kErrorBinomialEta, 18},
       {ParamId::n8192_q216,
        "n8192_q216",
        8192,
        {17592186028033ULL, 8796092858369ULL, 8796092792833ULL, 8796092661761ULL, 8796092399617ULL},
-       21,
+       kErrorBinomialEta,
        22},
   }};
   return sets;

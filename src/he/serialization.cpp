@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/bytes.h"
 #include "fhellm/error.h"
 #include "fhellm/he/bit_packing.h"
 #include "internal.h"
@@ -11,80 +12,26 @@ namespace fhellm::he {
 namespace {
 
 constexpr std::uint8_t kMagic[4] = {'F', 'H', 'E', 'H'};
+constexpr std::size_t kPayloadSizeOffset = 12;
 
-class Writer {
- public:
-  void u8(std::uint8_t v) { bytes_.push_back(v); }
-  void u16(std::uint16_t v) { raw(&v, 2); }
-  void u32(std::uint32_t v) { raw(&v, 4); }
-  void u64(std::uint64_t v) { raw(&v, 8); }
-  void raw(const void* p, std::size_t n) {  // little-endian host (x86-64)
-    const auto* b = static_cast<const std::uint8_t*>(p);
-    bytes_.insert(bytes_.end(), b, b + n);
-  }
-  void packed(const std::uint64_t* values, std::size_t count, int width) {
-    const std::size_t at = bytes_.size();
-    bytes_.resize(at + packed_size_bytes(count, width), 0);
-    pack_bits(values, count, width, bytes_.data() + at);
-  }
-  std::vector<std::uint8_t>& bytes() { return bytes_; }
+// count values at `width` bits (bit_packing.h).
+void write_packed(ByteWriter& w, const std::uint64_t* values, std::size_t count, int width) {
+  pack_bits(values, count, width, w.append(packed_size_bytes(count, width)).data());
+}
 
- private:
-  std::vector<std::uint8_t> bytes_;
-};
-
-class Reader {
- public:
-  explicit Reader(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
-  void need(std::size_t n, const char* what) const {
-    if (n > bytes_.size() - pos_) {
-      throw Error(ErrorCode::truncated, std::string(what) + ": needs " + std::to_string(n) + " bytes, " +
-                                            std::to_string(bytes_.size() - pos_) + " left");
+// count values at `width` bits, each checked < modulus.
+// @throws Error(truncated | coefficient_out_of_range)
+void read_packed(ByteReader& r, std::uint64_t* out, std::size_t count, int width, std::uint64_t modulus,
+                 const char* field) {
+  const ByteView raw = r.take(packed_size_bytes(count, width), field);
+  unpack_bits(raw.data(), count, width, out);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (out[i] >= modulus) {
+      throw Error(ErrorCode::coefficient_out_of_range, r.what() + " " + field + ": coefficient " + std::to_string(i) +
+                                                           " is >= its modulus " + std::to_string(modulus));
     }
   }
-  std::uint8_t u8(const char* what) {
-    need(1, what);
-    return bytes_[pos_++];
-  }
-  std::uint16_t u16(const char* what) {
-    std::uint16_t v;
-    copy(&v, 2, what);
-    return v;
-  }
-  std::uint32_t u32(const char* what) {
-    std::uint32_t v;
-    copy(&v, 4, what);
-    return v;
-  }
-  std::uint64_t u64(const char* what) {
-    std::uint64_t v;
-    copy(&v, 8, what);
-    return v;
-  }
-  void copy(void* out, std::size_t n, const char* what) {
-    need(n, what);
-    std::memcpy(out, bytes_.data() + pos_, n);
-    pos_ += n;
-  }
-  // count values at `width` bits, each checked < modulus.
-  void packed(std::uint64_t* out, std::size_t count, int width, std::uint64_t modulus, const char* what) {
-    const std::size_t n = packed_size_bytes(count, width);
-    need(n, what);
-    unpack_bits(bytes_.data() + pos_, count, width, out);
-    pos_ += n;
-    for (std::size_t i = 0; i < count; ++i) {
-      if (out[i] >= modulus) {
-        throw Error(ErrorCode::coefficient_out_of_range, std::string(what) + ": coefficient " + std::to_string(i) +
-                                                             " is >= its modulus " + std::to_string(modulus));
-      }
-    }
-  }
-  std::size_t remaining() const { return bytes_.size() - pos_; }
-
- private:
-  std::span<const std::uint8_t> bytes_;
-  std::size_t pos_ = 0;
-};
+}
 
 struct Header {
   ObjectType type;
@@ -93,8 +40,8 @@ struct Header {
   std::uint32_t payload;
 };
 
-void write_header(Writer& w, ObjectType type, std::uint8_t flags, ParamId id) {
-  w.raw(kMagic, 4);
+void write_header(ByteWriter& w, ObjectType type, std::uint8_t flags, ParamId id) {
+  w.bytes(kMagic);
   w.u16(kFormatVersion);
   w.u8(static_cast<std::uint8_t>(type));
   w.u8(flags);
@@ -103,19 +50,15 @@ void write_header(Writer& w, ObjectType type, std::uint8_t flags, ParamId id) {
   w.u32(0);  // payload size, patched by finish()
 }
 
-std::vector<std::uint8_t> finish(Writer& w) {
-  auto& b = w.bytes();
-  const std::uint32_t payload = static_cast<std::uint32_t>(b.size() - kHeaderBytes);
-  std::memcpy(b.data() + 12, &payload, 4);
-  return std::move(b);
+Bytes finish(Bytes& out) {
+  ByteWriter(out).patch_u32(kPayloadSizeOffset, static_cast<std::uint32_t>(out.size() - kHeaderBytes));
+  return std::move(out);
 }
 
-Header read_header(Reader& r, std::size_t total) {
+Header read_header(ByteReader& r, std::size_t total) {
   require(total >= kHeaderBytes, ErrorCode::truncated,
           "serialized object has " + std::to_string(total) + " bytes, the header alone needs 16");
-  std::uint8_t magic[4];
-  r.copy(magic, 4, "magic");
-  require(std::memcmp(magic, kMagic, 4) == 0, ErrorCode::bad_magic, "not an fhellm HE object (bad magic)");
+  require(std::memcmp(r.take(4, "magic").data(), kMagic, 4) == 0, ErrorCode::bad_magic, "not an fhellm HE object (bad magic)");
   const std::uint16_t version = r.u16("version");
   require(version == kFormatVersion, ErrorCode::bad_version,
           "format version " + std::to_string(version) + ", this build reads " + std::to_string(kFormatVersion));
@@ -134,7 +77,7 @@ Header read_header(Reader& r, std::size_t total) {
   return h;
 }
 
-Header expect_header(Reader& r, std::size_t total, ObjectType type, const Context& context, std::uint8_t allowed_flags) {
+Header expect_header(ByteReader& r, std::size_t total, ObjectType type, const Context& context, std::uint8_t allowed_flags) {
   const Header h = read_header(r, total);
   require(h.type == type, ErrorCode::parameter_mismatch,
           "object type " + std::to_string(static_cast<unsigned>(h.type)) + ", expected " +
@@ -144,29 +87,26 @@ Header expect_header(Reader& r, std::size_t total, ObjectType type, const Contex
   return h;
 }
 
-void write_poly(Writer& w, const RnsPoly& p, const Context& context) {
+void write_poly(ByteWriter& w, const RnsPoly& p, const Context& context) {
   for (std::size_t i = 0; i < context.moduli_count(); ++i) {
-    w.packed(p.residues(i), context.poly_degree(), bit_width_for_modulus(context.modulus(i).value()));
+    write_packed(w, p.residues(i), context.poly_degree(), bit_width_for_modulus(context.modulus(i).value()));
   }
 }
 
-RnsPoly read_poly(Reader& r, const Context& context, bool ntt_form, const char* what) {
+RnsPoly read_poly(ByteReader& r, const Context& context, bool ntt_form, const char* what) {
   RnsPoly p(context, ntt_form);
   for (std::size_t i = 0; i < context.moduli_count(); ++i) {
     const std::uint64_t q = context.modulus(i).value();
-    r.packed(p.residues(i), context.poly_degree(), bit_width_for_modulus(q), q, what);
+    read_packed(r, p.residues(i), context.poly_degree(), bit_width_for_modulus(q), q, what);
   }
   return p;
-}
-
-void expect_end(const Reader& r) {
-  require(r.remaining() == 0, ErrorCode::trailing_bytes, std::to_string(r.remaining()) + " unread bytes at the end");
 }
 
 }  // namespace
 
 std::vector<std::uint8_t> save_parameters(const ParameterSet& params) {
-  Writer w;
+  Bytes out;
+  ByteWriter w(out);
   write_header(w, ObjectType::parameters, 0, params.id);
   w.u32(static_cast<std::uint32_t>(params.poly_degree));
   w.u8(static_cast<std::uint8_t>(params.coeff_modulus.size()));
@@ -174,11 +114,11 @@ std::vector<std::uint8_t> save_parameters(const ParameterSet& params) {
   w.u8(static_cast<std::uint8_t>(params.default_decomposition_bits));
   w.u8(0);
   for (std::uint64_t q : params.coeff_modulus) w.u64(q);
-  return finish(w);
+  return finish(out);
 }
 
 const ParameterSet& load_parameters(std::span<const std::uint8_t> bytes) {
-  Reader r(bytes);
+  ByteReader r(bytes, "parameter set");
   const Header h = read_header(r, bytes.size());
   require(h.type == ObjectType::parameters, ErrorCode::parameter_mismatch, "object is not a parameter set");
   const ParameterSet& known = parameter_set(param_id_from_u16(h.raw_id));
@@ -190,7 +130,7 @@ const ParameterSet& load_parameters(std::span<const std::uint8_t> bytes) {
   r.u8("reserved");
   std::vector<std::uint64_t> moduli(k);
   for (auto& q : moduli) q = r.u64("modulus");
-  expect_end(r);
+  r.expect_end();
   require(n == known.poly_degree && moduli == known.coeff_modulus && eta == known.error_binomial_eta &&
               w == known.default_decomposition_bits,
           ErrorCode::bad_parameters, "parameters differ from the registered set " + std::string(known.name));
@@ -198,65 +138,68 @@ const ParameterSet& load_parameters(std::span<const std::uint8_t> bytes) {
 }
 
 ParamId peek_param_id(std::span<const std::uint8_t> bytes) {
-  Reader r(bytes);
+  ByteReader r(bytes, "HE object");
   return param_id_from_u16(read_header(r, bytes.size()).raw_id);
 }
 
 std::vector<std::uint8_t> save(const Ciphertext& ct, const Context& context) {
   check_ciphertext(ct, context, "ciphertext");
-  Writer w;
+  Bytes out;
+  ByteWriter w(out);
   write_header(w, ObjectType::ciphertext, ct.is_ntt_form() ? 1 : 0, context.param_id());
   write_poly(w, ct.c0, context);
   write_poly(w, ct.c1, context);
-  return finish(w);
+  return finish(out);
 }
 
 Ciphertext load_ciphertext(const Context& context, std::span<const std::uint8_t> bytes) {
-  Reader r(bytes);
+  ByteReader r(bytes, "ciphertext");
   const Header h = expect_header(r, bytes.size(), ObjectType::ciphertext, context, 1);
   const bool ntt = (h.flags & 1) != 0;
   Ciphertext ct;
   ct.c0 = read_poly(r, context, ntt, "ciphertext c0");
   ct.c1 = read_poly(r, context, ntt, "ciphertext c1");
-  expect_end(r);
+  r.expect_end();
   return ct;
 }
 
 std::vector<std::uint8_t> save(const SeededCiphertext& ct, const Context& context) {
   check_poly(ct.c0, context, "seeded ciphertext");
   require(ct.c0.is_ntt_form(), ErrorCode::invalid_argument, "seeded ciphertext body must be in NTT form");
-  Writer w;
+  Bytes out;
+  ByteWriter w(out);
   write_header(w, ObjectType::seeded_ciphertext, 1, context.param_id());
-  w.raw(ct.seed.data(), ct.seed.size());
+  w.bytes(ct.seed);
   write_poly(w, ct.c0, context);
-  return finish(w);
+  return finish(out);
 }
 
 SeededCiphertext load_seeded_ciphertext(const Context& context, std::span<const std::uint8_t> bytes) {
-  Reader r(bytes);
+  ByteReader r(bytes, "seeded ciphertext");
   const Header h = expect_header(r, bytes.size(), ObjectType::seeded_ciphertext, context, 1);
   require(h.flags == 1, ErrorCode::parameter_mismatch, "seeded ciphertext must be flagged NTT form");
   SeededCiphertext ct;
-  r.copy(ct.seed.data(), ct.seed.size(), "seed");
+  r.copy_to(ct.seed, "seed");
   ct.c0 = read_poly(r, context, true, "seeded ciphertext c0");
-  expect_end(r);
+  r.expect_end();
   return ct;
 }
 
 std::vector<std::uint8_t> save(const SwitchedCiphertext& ct) {
   require(ct.c0.size() == ct.c1.size() && ct.body_modulus >= 2 && ct.mask_modulus >= 2, ErrorCode::invalid_argument,
           "malformed switched ciphertext");
-  Writer w;
+  Bytes out;
+  ByteWriter w(out);
   write_header(w, ObjectType::switched_ciphertext, 0, ct.param_id);
   w.u64(ct.body_modulus);
   w.u64(ct.mask_modulus);
-  w.packed(ct.c0.data(), ct.c0.size(), bit_width_for_modulus(ct.body_modulus));
-  w.packed(ct.c1.data(), ct.c1.size(), bit_width_for_modulus(ct.mask_modulus));
-  return finish(w);
+  write_packed(w, ct.c0.data(), ct.c0.size(), bit_width_for_modulus(ct.body_modulus));
+  write_packed(w, ct.c1.data(), ct.c1.size(), bit_width_for_modulus(ct.mask_modulus));
+  return finish(out);
 }
 
 SwitchedCiphertext load_switched_ciphertext(const Context& context, std::span<const std::uint8_t> bytes) {
-  Reader r(bytes);
+  ByteReader r(bytes, "switched ciphertext");
   expect_header(r, bytes.size(), ObjectType::switched_ciphertext, context, 0);
   SwitchedCiphertext ct;
   ct.param_id = context.param_id();
@@ -268,31 +211,32 @@ SwitchedCiphertext load_switched_ciphertext(const Context& context, std::span<co
   const std::size_t n = context.poly_degree();
   ct.c0.resize(n);
   ct.c1.resize(n);
-  r.packed(ct.c0.data(), n, bit_width_for_modulus(ct.body_modulus), ct.body_modulus, "switched c0");
-  r.packed(ct.c1.data(), n, bit_width_for_modulus(ct.mask_modulus), ct.mask_modulus, "switched c1");
-  expect_end(r);
+  read_packed(r, ct.c0.data(), n, bit_width_for_modulus(ct.body_modulus), ct.body_modulus, "switched c0");
+  read_packed(r, ct.c1.data(), n, bit_width_for_modulus(ct.mask_modulus), ct.mask_modulus, "switched c1");
+  r.expect_end();
   return ct;
 }
 
 std::vector<std::uint8_t> save(const SecretKey& sk) {
-  Writer w;
+  Bytes out;
+  ByteWriter w(out);
   write_header(w, ObjectType::secret_key, 0, sk.param_id());
   std::vector<std::uint64_t> codes(sk.coefficients().size());
   for (std::size_t i = 0; i < codes.size(); ++i) {
     const int c = sk.coefficients()[i];
     codes[i] = c == 0 ? 0 : (c == 1 ? 1 : 2);
   }
-  w.packed(codes.data(), codes.size(), 2);
-  return finish(w);
+  write_packed(w, codes.data(), codes.size(), 2);
+  return finish(out);
 }
 
 SecretKey load_secret_key(const Context& context, std::span<const std::uint8_t> bytes) {
-  Reader r(bytes);
+  ByteReader r(bytes, "secret key");
   expect_header(r, bytes.size(), ObjectType::secret_key, context, 0);
   const std::size_t n = context.poly_degree();
   std::vector<std::uint64_t> codes(n);
-  r.packed(codes.data(), n, 2, 3, "secret key");
-  expect_end(r);
+  read_packed(r, codes.data(), n, 2, 3, "secret key");
+  r.expect_end();
   std::vector<std::int8_t> coeffs(n);
   for (std::size_t i = 0; i < n; ++i) coeffs[i] = codes[i] == 0 ? 0 : (codes[i] == 1 ? 1 : -1);
   return SecretKey::from_coefficients(context, std::move(coeffs));
@@ -306,7 +250,8 @@ std::vector<std::uint8_t> save(const GaloisKeys& keys, const Context& context) {
             "Galois keys with different digit widths cannot be saved together");
     w_bits = key.decomposition_bits;
   }
-  Writer w;
+  Bytes out;
+  ByteWriter w(out);
   write_header(w, ObjectType::galois_keys, 1, context.param_id());
   w.u32(static_cast<std::uint32_t>(keys.keys().size()));
   w.u8(static_cast<std::uint8_t>(w_bits));
@@ -315,14 +260,14 @@ std::vector<std::uint8_t> save(const GaloisKeys& keys, const Context& context) {
   w.u8(0);
   for (const auto& [g, key] : keys.keys()) {
     w.u32(static_cast<std::uint32_t>(g));
-    w.raw(key.a_seed.data(), key.a_seed.size());
+    w.bytes(key.a_seed);
     for (const RnsPoly& b : key.b) write_poly(w, b, context);
   }
-  return finish(w);
+  return finish(out);
 }
 
 GaloisKeys load_galois_keys(const Context& context, std::span<const std::uint8_t> bytes) {
-  Reader r(bytes);
+  ByteReader r(bytes, "Galois keys");
   const Header h = expect_header(r, bytes.size(), ObjectType::galois_keys, context, 1);
   require(h.flags == 1, ErrorCode::parameter_mismatch, "Galois keys must be flagged NTT form");
   const std::uint32_t count = r.u32("key count");
@@ -332,7 +277,7 @@ GaloisKeys load_galois_keys(const Context& context, std::span<const std::uint8_t
   for (int i = 0; i < 3; ++i) require(r.u8("reserved") == 0, ErrorCode::bad_version, "reserved bytes not zero");
   GaloisKeys keys;
   if (count == 0) {
-    expect_end(r);
+    r.expect_end();
     return keys;
   }
   require(w_bits >= 1 && w_bits <= 61, ErrorCode::bad_parameters, "decomposition bits outside [1, 61]");
@@ -352,12 +297,12 @@ GaloisKeys load_galois_keys(const Context& context, std::span<const std::uint8_t
     KeySwitchKey key;
     key.decomposition_bits = w_bits;
     key.digits_per_prime = digits;
-    r.copy(key.a_seed.data(), key.a_seed.size(), "key seed");
+    r.copy_to(key.a_seed, "key seed");
     for (std::size_t d = 0; d < total; ++d) key.b.push_back(read_poly(r, context, true, "Galois key"));
     key.a = expand_key_masks(context, key.a_seed, total);
     keys.insert(context.param_id(), g, std::move(key));
   }
-  expect_end(r);
+  r.expect_end();
   return keys;
 }
 

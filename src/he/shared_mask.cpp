@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/bytes.h"
 #include "fhellm/error.h"
 #include "fhellm/he/bit_packing.h"
 #include "fhellm/he/gadget_decomposition.h"
@@ -54,52 +55,31 @@ void multiply_add_into(const Context& ctx, RnsPoly& dst, const RnsPoly& a, const
   }
 }
 
-void write_poly(std::vector<std::uint8_t>& out, const Context& ctx, const RnsPoly& p) {
+void write_poly(ByteWriter& w, const Context& ctx, const RnsPoly& p) {
   for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
     const int width = bit_width_for_modulus(ctx.modulus(i).value());
-    const auto bytes = pack_bits(std::span<const std::uint64_t>(p.residues(i), ctx.poly_degree()), width);
-    out.insert(out.end(), bytes.begin(), bytes.end());
+    pack_bits(p.residues(i), ctx.poly_degree(), width, w.append(packed_size_bytes(ctx.poly_degree(), width)).data());
   }
 }
 
-struct Reader {
-  std::span<const std::uint8_t> in;
-  std::size_t pos = 0;
-  std::span<const std::uint8_t> take(std::size_t n) {
-    require(n <= in.size() - pos, ErrorCode::truncated,
-            "shared-mask key: needs " + std::to_string(n) + " more bytes at offset " + std::to_string(pos));
-    auto s = in.subspan(pos, n);
-    pos += n;
-    return s;
+// One polynomial of packed residues: every coefficient below its prime and
+// the padding bits of each prime's last byte zero.
+// @throws Error(truncated | coefficient_out_of_range | bad_message)
+RnsPoly read_poly(ByteReader& r, const Context& ctx) {
+  RnsPoly p(ctx, true);
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+    const std::uint64_t q = ctx.modulus(i).value();
+    const int width = bit_width_for_modulus(q);
+    const ByteView raw = r.take(packed_size_bytes(ctx.poly_degree(), width), "key body");
+    unpack_bits(raw.data(), ctx.poly_degree(), width, p.residues(i));
+    for (std::size_t j = 0; j < ctx.poly_degree(); ++j)
+      require(p.residues(i)[j] < q, ErrorCode::coefficient_out_of_range, "shared-mask key: coefficient >= q");
+    const std::size_t used = ctx.poly_degree() * static_cast<std::size_t>(width);
+    if (used % 8 != 0)
+      require((raw.back() >> (used % 8)) == 0, ErrorCode::bad_message, "shared-mask key: padding not zero");
   }
-  std::uint64_t le(int n) {
-    const auto s = take(n);
-    std::uint64_t v = 0;
-    for (int i = 0; i < n; ++i) v |= std::uint64_t{s[i]} << (8 * i);
-    return v;
-  }
-  Seed seed() {
-    Seed s;
-    const auto b = take(s.size());
-    std::copy(b.begin(), b.end(), s.begin());
-    return s;
-  }
-  RnsPoly poly(const Context& ctx) {
-    RnsPoly p(ctx, true);
-    for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
-      const std::uint64_t q = ctx.modulus(i).value();
-      const int width = bit_width_for_modulus(q);
-      const auto raw = take(packed_size_bytes(ctx.poly_degree(), width));
-      unpack_bits(raw.data(), ctx.poly_degree(), width, p.residues(i));
-      for (std::size_t j = 0; j < ctx.poly_degree(); ++j)
-        require(p.residues(i)[j] < q, ErrorCode::coefficient_out_of_range, "shared-mask key: coefficient >= q");
-      const std::size_t used = ctx.poly_degree() * static_cast<std::size_t>(width);
-      if (used % 8 != 0)
-        require((raw.back() >> (used % 8)) == 0, ErrorCode::bad_message, "shared-mask key: padding not zero");
-    }
-    return p;
-  }
-};
+  return p;
+}
 
 }  // namespace
 
@@ -170,36 +150,34 @@ void shared_mask_switch(const Context& context, const SharedMaskKey& key, std::v
 
 std::vector<std::uint8_t> save(const SharedMaskKey& key, const Context& context) {
   context.check_param_id(key.param_id, "shared-mask key");
-  std::vector<std::uint8_t> out(kMagic, kMagic + 4);
-  auto u16 = [&](std::uint16_t v) {
-    out.push_back(static_cast<std::uint8_t>(v));
-    out.push_back(static_cast<std::uint8_t>(v >> 8));
-  };
-  u16(kVersion);
-  u16(static_cast<std::uint16_t>(key.param_id));
-  out.push_back(static_cast<std::uint8_t>(key.decomposition_bits));
-  out.push_back(static_cast<std::uint8_t>(key.group()));
-  out.insert(out.end(), 2, 0);
-  for (std::size_t x = 0; x < key.group(); ++x) out.insert(out.end(), key.to[x][x].a_seed.begin(), key.to[x][x].a_seed.end());
-  out.insert(out.end(), key.zero_seed.begin(), key.zero_seed.end());
+  Bytes out;
+  ByteWriter w(out);
+  w.bytes(kMagic);
+  w.u16(kVersion);
+  w.u16(static_cast<std::uint16_t>(key.param_id));
+  w.u8(static_cast<std::uint8_t>(key.decomposition_bits));
+  w.u8(static_cast<std::uint8_t>(key.group()));
+  w.u16(0);
+  for (std::size_t x = 0; x < key.group(); ++x) w.bytes(key.to[x][x].a_seed);
+  w.bytes(key.zero_seed);
   for (std::size_t x = 0; x < key.group(); ++x)
     for (std::size_t d = 0; d < key.to[x][x].b.size(); ++d)
-      for (std::size_t y = 0; y < key.group(); ++y) write_poly(out, context, key.to[x][y].b[d]);
-  for (const RnsPoly& b : key.zero_bodies) write_poly(out, context, b);
+      for (std::size_t y = 0; y < key.group(); ++y) write_poly(w, context, key.to[x][y].b[d]);
+  for (const RnsPoly& b : key.zero_bodies) write_poly(w, context, b);
   return out;
 }
 
 SharedMaskKey load_shared_mask_key(const Context& context, std::span<const std::uint8_t> bytes) {
-  Reader r{bytes};
-  require(std::memcmp(r.take(4).data(), kMagic, 4) == 0, ErrorCode::bad_magic, "shared-mask key: bad magic");
-  require(r.le(2) == kVersion, ErrorCode::bad_version, "shared-mask key: bad version");
-  const auto id = param_id_from_u16(static_cast<std::uint16_t>(r.le(2)));
+  ByteReader r(bytes, "shared-mask key");
+  require(std::memcmp(r.take(4, "magic").data(), kMagic, 4) == 0, ErrorCode::bad_magic, "shared-mask key: bad magic");
+  require(r.u16("version") == kVersion, ErrorCode::bad_version, "shared-mask key: bad version");
+  const auto id = param_id_from_u16(r.u16("parameter id"));
   require(id == context.param_id(), ErrorCode::parameter_mismatch, "shared-mask key: made for another parameter set");
-  const int w = static_cast<int>(r.le(1));
+  const int w = r.u8("gadget width");
   require(w >= 1 && w <= 61, ErrorCode::bad_message, "shared-mask key: bad gadget width");
-  const std::size_t g = static_cast<std::size_t>(r.le(1));
+  const std::size_t g = r.u8("group size");
   require(g >= 2 && g <= kMaxGroup, ErrorCode::bad_message, "shared-mask key: bad group size");
-  require(r.le(2) == 0, ErrorCode::bad_message, "shared-mask key: reserved bytes not zero");
+  require(r.u16("reserved") == 0, ErrorCode::bad_message, "shared-mask key: reserved bytes not zero");
   SharedMaskKey key;
   key.param_id = id;
   key.decomposition_bits = w;
@@ -208,8 +186,8 @@ SharedMaskKey load_shared_mask_key(const Context& context, std::span<const std::
   for (std::size_t l : digits) total += l;
   key.to.assign(g, std::vector<KeySwitchKey>(g));
   std::vector<Seed> seeds(g);
-  for (auto& seed : seeds) seed = r.seed();
-  key.zero_seed = r.seed();
+  for (auto& seed : seeds) r.copy_to(seed, "mask seed");
+  r.copy_to(key.zero_seed, "zero seed");
   for (std::size_t x = 0; x < g; ++x) {
     const auto masks = expand_key_masks(context, seeds[x], total);
     for (std::size_t y = 0; y < g; ++y) {
@@ -220,11 +198,11 @@ SharedMaskKey load_shared_mask_key(const Context& context, std::span<const std::
       k.a = masks;
     }
     for (std::size_t d = 0; d < total; ++d)
-      for (std::size_t y = 0; y < g; ++y) key.to[x][y].b.push_back(r.poly(context));
+      for (std::size_t y = 0; y < g; ++y) key.to[x][y].b.push_back(read_poly(r, context));
   }
   key.zero_mask = expand_key_masks(context, key.zero_seed, 1).front();
-  for (std::size_t y = 0; y < g; ++y) key.zero_bodies.push_back(r.poly(context));
-  require(r.pos == bytes.size(), ErrorCode::trailing_bytes, "shared-mask key: trailing bytes");
+  for (std::size_t y = 0; y < g; ++y) key.zero_bodies.push_back(read_poly(r, context));
+  r.expect_end();
   return key;
 }
 

@@ -10,7 +10,7 @@
 
 #include "fhellm/error.h"
 #include "fhellm/hybrid/hybrid_model.h"
-#include "fhellm/hybrid/remote_bytes.h"
+#include "common/bytes.h"
 #include "fhellm/model/loader.h"
 
 namespace fhellm::hybrid {
@@ -402,7 +402,7 @@ RemoteModelDescription read_server_artifact(const fs::path& path, std::vector<st
   const int q_max = (1 << (d.quant.weight_bits - 1)) - 1;
   for (const RemoteLinearInfo& l : d.linears) {
     const std::size_t n = static_cast<std::size_t>(l.n_out) * l.n_in;
-    const ByteView raw = r.bytes(n, "weights");
+    const ByteView raw = r.take(n, "weights");
     std::vector<std::int8_t> v(n);
     for (std::size_t i = 0; i < n; ++i) {
       v[i] = static_cast<std::int8_t>(raw[i]);

@@ -36,7 +36,7 @@ std::vector<std::string> split_commas(const std::string& s) {
 class HybridModel::Router final : public model::LinearOps {
  public:
   Router(const model::Model& model, LinearBackend& backend, const std::vector<LinearId>& remote)
-      : float_(model), backend_(backend), n_layers_(model.config().n_layers), remote_(4 * n_layers_ + 1, false) {
+      : float_(model), backend_(backend), n_layers_(model.config().n_layers), remote_(model::linear_slot_count(n_layers_), false) {
     for (LinearId id : remote) remote_[slot(id)] = true;
   }
   void apply(LinearId id, const float* x, std::size_t rows, float* y) override {
@@ -48,10 +48,7 @@ class HybridModel::Router final : public model::LinearOps {
   }
 
  private:
-  std::size_t slot(LinearId id) const {
-    return id.kind == LinearKind::lm_head ? 4 * n_layers_
-                                          : static_cast<std::size_t>(id.layer) * 4 + static_cast<std::size_t>(id.kind);
-  }
+  std::size_t slot(LinearId id) const { return model::linear_slot(id, n_layers_); }
   model::FloatLinear float_;
   LinearBackend& backend_;
   std::size_t n_layers_;
@@ -212,6 +209,10 @@ GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::siz
       start = Clock::now();
     }
     if (on_token) on_token(next);
+    if (options.stop != nullptr && options.stop->load()) {
+      r.stopped = true;
+      break;
+    }
     if (i + 1 < n_tokens) logits = session.forward(std::span<const TokenId>(&next, 1));
   }
   if (r.ids.empty()) {
@@ -231,6 +232,7 @@ EvalResult HybridModel::perplexity(std::span<const TokenId> ids, std::size_t win
   window = std::min(window, c.context);
   require(window >= 2, ErrorCode::invalid_argument, "perplexity: window below 2");
   model::LinearOps& ops = linear_ops();
+  const LinearStats before = backend().stats();
   model::Session session(model_, ops, window);
   EvalResult r;
   double nll = 0.0;
@@ -253,6 +255,8 @@ EvalResult HybridModel::perplexity(std::span<const TokenId> ids, std::size_t win
   }
   r.mean_nll = nll / static_cast<double>(r.n_predicted);
   r.perplexity = std::exp(r.mean_nll);
+  const LinearStats after = backend().stats();
+  r.remote = {after.n_calls - before.n_calls, after.n_rows - before.n_rows, after.seconds - before.seconds};
   return r;
 }
 

@@ -1,7 +1,7 @@
 #include "fhellm/hybrid/hybrid_model_io.h"
 
 #include "fhellm/error.h"
-#include "fhellm/model/gguf_tokenizer.h"
+#include "hybrid/gguf_tokenizer.h"
 
 namespace fhellm::hybrid {
 
@@ -13,7 +13,7 @@ std::unique_ptr<tokenizer::Tokenizer> load_tokenizer_for(const std::filesystem::
   std::error_code ec;
   if (std::filesystem::is_directory(model_path, ec)) return tokenizer::load_tokenizer(model_path, vocab);
   // A GGUF file carries its own vocabulary.
-  if (model_path.extension() == ".gguf") return model::load_gguf_tokenizer(model_path);
+  if (model_path.extension() == ".gguf") return load_gguf_tokenizer(model_path);
   const auto dir = model_path.parent_path().empty() ? std::filesystem::path(".") : model_path.parent_path();
   std::string tried;
   for (const std::string& name :
@@ -26,13 +26,13 @@ std::unique_ptr<tokenizer::Tokenizer> load_tokenizer_for(const std::filesystem::
   throw Error(ErrorCode::file_not_found, "no tokenizer given (--tokenizer) and none found: tried " + tried);
 }
 
-std::vector<tokenizer::TokenId> encode_prompt(const tokenizer::Tokenizer& tok, const model::Model& model,
+std::vector<TokenId> encode_prompt(const tokenizer::Tokenizer& tok, const model::Model& model,
                                               const std::string& text) {
   const bool llama = model.config().arch == model::Architecture::llama;
-  std::vector<tokenizer::TokenId> ids = text.empty() && !llama ? std::vector<tokenizer::TokenId>{}
+  std::vector<TokenId> ids = text.empty() && !llama ? std::vector<TokenId>{}
                                                                : tok.encode(text, llama);
   if (ids.empty()) {
-    tokenizer::TokenId start = model.config().bos_id >= 0 ? model.config().bos_id : tok.bos_id();
+    TokenId start = model.config().bos_id >= 0 ? model.config().bos_id : tok.bos_id();
     if (start < 0) start = tok.eos_id();
     require(start >= 0, ErrorCode::invalid_argument, "empty prompt and the vocabulary has no BOS/EOS to start from");
     ids.push_back(start);
@@ -40,7 +40,7 @@ std::vector<tokenizer::TokenId> encode_prompt(const tokenizer::Tokenizer& tok, c
   return ids;
 }
 
-std::vector<tokenizer::TokenId> encode_document(const tokenizer::Tokenizer& tok, const model::Model& model,
+std::vector<TokenId> encode_document(const tokenizer::Tokenizer& tok, const model::Model& model,
                                                 const std::string& text) {
   return encode_prompt(tok, model, text);
 }

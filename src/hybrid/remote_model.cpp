@@ -7,7 +7,7 @@
 
 #include "fhellm/error.h"
 #include "fhellm/he/linear.h"
-#include "fhellm/hybrid/remote_bytes.h"
+#include "common/bytes.h"
 #include "fhellm/model/model.h"
 
 namespace fhellm::hybrid {
@@ -83,9 +83,7 @@ RemoteModelDescription RemoteModelDescription::decode(ByteView bytes) {
     linear_from_wire_id(l.wire_id);  // throws unknown_layer for an impossible id
     require(l.n_out >= 1 && l.n_out <= kMaxOut && l.n_in >= 1 && l.n_in <= kMaxIn, ErrorCode::bad_artifact,
             name + ": shape " + std::to_string(l.n_out) + " x " + std::to_string(l.n_in) + " out of range");
-    require(r.left() >= 8ull * l.n_out, ErrorCode::truncated,
-            name + ": needs " + std::to_string(8ull * l.n_out) + " bytes of scales and row sums, " +
-                std::to_string(r.left()) + " left");
+    r.need(8ull * l.n_out, "scales and row sums");
     l.scales.resize(l.n_out);
     l.row_sums.resize(l.n_out);
     for (float& s : l.scales) {

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "fhellm/error.h"
+#include "common/thread_pool.h"
 #include "fhellm/he/linear_error_model.h"
-#include "fhellm/model/parallel.h"
 #include "fhellm/quant/int_matmul.h"
 
 namespace fhellm::hybrid {
@@ -16,7 +16,7 @@ QuantizedLinears::QuantizedLinears(const model::Model& model, const std::vector<
                                    quant::QuantOptions options)
     : n_layers_(model.config().n_layers), options_(options), ids_(ids) {
   options_.validate();
-  by_slot_.resize(4 * n_layers_ + 1);
+  by_slot_.resize(model::linear_slot_count(n_layers_));
   for (LinearId id : ids) {  // validates every id before any work
     const model::LinearView v = model.linear(id);
     require(v.weight != nullptr, ErrorCode::invalid_argument,
@@ -26,7 +26,7 @@ QuantizedLinears::QuantizedLinears(const model::Model& model, const std::vector<
             model::linear_name(id) + ": " + std::to_string(v.n_in) + " inputs exceed the exact integer product's " +
                 std::to_string(quant::kMaxIntMatmulInputs));
   }
-  model::parallel_for(ids.size(), 1, [&](std::size_t begin, std::size_t end) {
+  parallel_for(ids.size(), 1, [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) {
       const model::LinearView v = model.linear(ids[i]);
       by_slot_[slot(ids[i])] = std::make_unique<quant::QuantizedWeights>(
@@ -35,14 +35,12 @@ QuantizedLinears::QuantizedLinears(const model::Model& model, const std::vector<
   });
 }
 
-std::size_t QuantizedLinears::slot(LinearId id) const {
-  if (id.kind == LinearKind::lm_head) return 4 * n_layers_;
-  return static_cast<std::size_t>(id.layer) * 4 + static_cast<std::size_t>(id.kind);
-}
+std::size_t QuantizedLinears::slot(LinearId id) const { return model::linear_slot(id, n_layers_); }
 
 bool QuantizedLinears::contains(LinearId id) const {
   if (id.kind != LinearKind::lm_head &&
-      (id.layer < 0 || static_cast<std::size_t>(id.layer) >= n_layers_ || static_cast<int>(id.kind) >= 4)) {
+      (id.layer < 0 || static_cast<std::size_t>(id.layer) >= n_layers_ ||
+       static_cast<std::size_t>(id.kind) >= model::kLinearKindsPerLayer)) {
     return false;
   }
   return by_slot_[slot(id)] != nullptr;
@@ -103,7 +101,7 @@ void SimulateBackend::apply(LinearId id, const float* x, std::size_t rows, float
   acc_.resize(rows * n);
   // Split output channels across threads once a chunk holds ~256K MACs.
   const std::size_t min_chunk = std::max<std::size_t>(16, (std::size_t{1} << 18) / (k * rows + 1));
-  model::parallel_for(n, min_chunk, [&](std::size_t begin, std::size_t end) {
+  parallel_for(n, min_chunk, [&](std::size_t begin, std::size_t end) {
     quant::int_matmul_range(rows_.values.data(), rows, k, w.values.data(), n, begin, end, acc_.data());
   });
   add_rounding_error(id, w, rows);

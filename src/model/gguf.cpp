@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "common/bytes.h"
 #include "fhellm/error.h"
 #include "model/mapped_file.h"
 
@@ -70,45 +71,16 @@ std::optional<TypeLayout> layout_of(std::uint32_t type) {
   return std::nullopt;
 }
 
-// Sequential reader over the mapped bytes; every read is bounds-checked.
-class Reader {
- public:
-  Reader(const std::uint8_t* data, std::size_t size, std::string where) : data_(data), size_(size), where_(std::move(where)) {}
-
-  std::size_t pos() const { return pos_; }
-  std::size_t left() const { return size_ - pos_; }
-
-  void need(std::uint64_t bytes, const std::string& what) const {
-    require(bytes <= left(), ErrorCode::truncated,
-            where_ + ": " + what + " needs " + std::to_string(bytes) + " bytes at offset " + std::to_string(pos_) +
-                ", only " + std::to_string(left()) + " left");
-  }
-  template <typename T>
-  T read(const std::string& what) {
-    need(sizeof(T), what);
-    T v;
-    std::memcpy(&v, data_ + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return v;
-  }
-  std::string read_string(const std::string& what) {
-    const auto len = read<std::uint64_t>(what + " length");
-    require(len <= kMaxStringBytes, ErrorCode::bad_model_file,
-            where_ + ": " + what + " has length " + std::to_string(len) + ", above the limit " +
-                std::to_string(kMaxStringBytes));
-    need(len, what);
-    std::string s(reinterpret_cast<const char*>(data_ + pos_), static_cast<std::size_t>(len));
-    pos_ += static_cast<std::size_t>(len);
-    return s;
-  }
-  const std::string& where() const { return where_; }
-
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-  std::size_t pos_ = 0;
-  std::string where_;
-};
+// A GGUF string: u64 length (at most kMaxStringBytes), then the bytes.
+// @throws Error(bad_model_file | truncated)
+std::string read_string(ByteReader& r, const std::string& what) {
+  const std::uint64_t len = r.u64((what + " length").c_str());
+  require(len <= kMaxStringBytes, ErrorCode::bad_model_file,
+          r.what() + ": " + what + " has length " + std::to_string(len) + ", above the limit " +
+              std::to_string(kMaxStringBytes));
+  const ByteView bytes = r.take(static_cast<std::size_t>(len), what.c_str());
+  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
 
 std::uint64_t scalar_size(GgufValueType t) {
   switch (t) {
@@ -120,60 +92,60 @@ std::uint64_t scalar_size(GgufValueType t) {
   }
 }
 
-double read_number(Reader& r, GgufValueType t, const std::string& what) {
+double read_number(ByteReader& r, GgufValueType t, const std::string& what) {
   switch (t) {
-    case GgufValueType::uint8: return r.read<std::uint8_t>(what);
-    case GgufValueType::int8: return r.read<std::int8_t>(what);
+    case GgufValueType::uint8: return r.u8(what.c_str());
+    case GgufValueType::int8: return r.i8(what.c_str());
     case GgufValueType::boolean: {
-      const auto b = r.read<std::uint8_t>(what);
-      require(b <= 1, ErrorCode::bad_model_file, r.where() + ": " + what + " is a bool of value " + std::to_string(b));
+      const auto b = r.u8(what.c_str());
+      require(b <= 1, ErrorCode::bad_model_file, r.what() + ": " + what + " is a bool of value " + std::to_string(b));
       return b;
     }
-    case GgufValueType::uint16: return r.read<std::uint16_t>(what);
-    case GgufValueType::int16: return r.read<std::int16_t>(what);
-    case GgufValueType::uint32: return r.read<std::uint32_t>(what);
-    case GgufValueType::int32: return r.read<std::int32_t>(what);
-    case GgufValueType::float32: return r.read<float>(what);
-    case GgufValueType::uint64: return static_cast<double>(r.read<std::uint64_t>(what));
-    case GgufValueType::int64: return static_cast<double>(r.read<std::int64_t>(what));
-    case GgufValueType::float64: return r.read<double>(what);
+    case GgufValueType::uint16: return r.u16(what.c_str());
+    case GgufValueType::int16: return r.i16(what.c_str());
+    case GgufValueType::uint32: return r.u32(what.c_str());
+    case GgufValueType::int32: return r.i32(what.c_str());
+    case GgufValueType::float32: return r.f32(what.c_str());
+    case GgufValueType::uint64: return static_cast<double>(r.u64(what.c_str()));
+    case GgufValueType::int64: return static_cast<double>(r.i64(what.c_str()));
+    case GgufValueType::float64: return r.f64(what.c_str());
     default: break;
   }
-  throw Error(ErrorCode::bad_model_file, r.where() + ": " + what + " has unknown value type " +
+  throw Error(ErrorCode::bad_model_file, r.what() + ": " + what + " has unknown value type " +
                                              std::to_string(static_cast<std::uint32_t>(t)));
 }
 
-GgufValueType checked_type(Reader& r, const std::string& what) {
-  const auto t = r.read<std::uint32_t>(what + " type");
+GgufValueType checked_type(ByteReader& r, const std::string& what) {
+  const auto t = r.u32((what + " type").c_str());
   require(t <= 12, ErrorCode::bad_model_file,
-          r.where() + ": " + what + " has unknown value type " + std::to_string(t));
+          r.what() + ": " + what + " has unknown value type " + std::to_string(t));
   return static_cast<GgufValueType>(t);
 }
 
-void read_value(Reader& r, GgufValue& v, const std::string& what, int depth) {
+void read_value(ByteReader& r, GgufValue& v, const std::string& what, int depth) {
   if (v.type == GgufValueType::string) {
-    v.text = r.read_string(what);
+    v.text = read_string(r, what);
     return;
   }
   if (v.type != GgufValueType::array) {
     v.number = read_number(r, v.type, what);
     return;
   }
-  require(depth < kMaxArrayDepth, ErrorCode::bad_model_file, r.where() + ": " + what + " nests arrays too deep");
+  require(depth < kMaxArrayDepth, ErrorCode::bad_model_file, r.what() + ": " + what + " nests arrays too deep");
   v.element_type = checked_type(r, what + " element");
-  const auto count = r.read<std::uint64_t>(what + " count");
+  const auto count = r.u64((what + " count").c_str());
   // Each element takes at least one byte (a string at least 8): a count the
   // file cannot hold is refused before reserving anything.
   const std::uint64_t min_bytes =
       v.element_type == GgufValueType::string || v.element_type == GgufValueType::array ? 8
                                                                                          : scalar_size(v.element_type);
-  require(count <= kMaxArrayElements && count <= r.left() / min_bytes, ErrorCode::bad_model_file,
-          r.where() + ": " + what + " claims " + std::to_string(count) + " elements, more than the " +
-              std::to_string(r.left()) + " bytes left can hold");
+  require(count <= kMaxArrayElements && count <= r.remaining() / min_bytes, ErrorCode::bad_model_file,
+          r.what() + ": " + what + " claims " + std::to_string(count) + " elements, more than the " +
+              std::to_string(r.remaining()) + " bytes left can hold");
   v.array_size = static_cast<std::size_t>(count);
   if (v.element_type == GgufValueType::string) {
     v.strings.reserve(v.array_size);
-    for (std::uint64_t i = 0; i < count; ++i) v.strings.push_back(r.read_string(what + "[" + std::to_string(i) + "]"));
+    for (std::uint64_t i = 0; i < count; ++i) v.strings.push_back(read_string(r, what + "[" + std::to_string(i) + "]"));
   } else if (v.element_type == GgufValueType::array) {
     for (std::uint64_t i = 0; i < count; ++i) {  // nested arrays: validated, then dropped
       GgufValue inner;
@@ -204,24 +176,24 @@ GgufFile::GgufFile(GgufFile&&) noexcept = default;
 
 void GgufFile::parse() {
   const std::string where = "GGUF '" + path_.filename().string() + "'";
-  Reader r(file_->data(), file_->size(), where);
+  ByteReader r(ByteView(file_->data(), file_->size()), where);
   r.need(4, "magic");
   require(std::memcmp(file_->data(), "GGUF", 4) == 0, ErrorCode::bad_magic, where + ": the file does not start with \"GGUF\"");
-  r.read<std::uint32_t>("magic");
-  version_ = r.read<std::uint32_t>("version");
+  r.u32("magic");
+  version_ = r.u32("version");
   require(version_ == 2 || version_ == 3, ErrorCode::bad_version,
           where + ": version " + std::to_string(version_) + " is not supported (only 2 and 3)");
-  const auto n_tensors = r.read<std::uint64_t>("tensor count");
-  const auto n_kv = r.read<std::uint64_t>("metadata count");
-  require(n_tensors <= kMaxTensors && n_tensors <= r.left() / 24, ErrorCode::bad_model_file,
+  const auto n_tensors = r.u64("tensor count");
+  const auto n_kv = r.u64("metadata count");
+  require(n_tensors <= kMaxTensors && n_tensors <= r.remaining() / 24, ErrorCode::bad_model_file,
           where + ": tensor count " + std::to_string(n_tensors) + " is impossible for a file of " +
               std::to_string(file_->size()) + " bytes");
-  require(n_kv <= kMaxMetadata && n_kv <= r.left() / 13, ErrorCode::bad_model_file,
+  require(n_kv <= kMaxMetadata && n_kv <= r.remaining() / 13, ErrorCode::bad_model_file,
           where + ": metadata count " + std::to_string(n_kv) + " is impossible for a file of " +
               std::to_string(file_->size()) + " bytes");
 
   for (std::uint64_t i = 0; i < n_kv; ++i) {
-    std::string key = r.read_string("metadata key " + std::to_string(i));
+    std::string key = read_string(r, "metadata key " + std::to_string(i));
     GgufValue v;
     v.type = checked_type(r, "metadata '" + key + "'");
     read_value(r, v, "metadata '" + key + "'", 0);
@@ -237,21 +209,21 @@ void GgufFile::parse() {
 
   for (std::uint64_t i = 0; i < n_tensors; ++i) {
     GgufTensorInfo t;
-    t.name = r.read_string("tensor name " + std::to_string(i));
+    t.name = read_string(r, "tensor name " + std::to_string(i));
     const std::string what = "tensor '" + t.name + "'";
-    const auto n_dims = r.read<std::uint32_t>(what + " n_dims");
+    const auto n_dims = r.u32((what + " n_dims").c_str());
     require(n_dims >= 1 && n_dims <= 4, ErrorCode::bad_model_file,
             where + ": " + what + " has " + std::to_string(n_dims) + " dimensions (1 to 4 allowed)");
     std::uint64_t numel = 1;
     for (std::uint32_t d = 0; d < n_dims; ++d) {
-      const auto n = r.read<std::uint64_t>(what + " dimension");
+      const auto n = r.u64((what + " dimension").c_str());
       require(n >= 1 && n <= kMaxTensorElements && numel <= kMaxTensorElements / n, ErrorCode::bad_model_file,
               where + ": " + what + " dimension " + std::to_string(d) + " = " + std::to_string(n) +
                   " is zero or makes the tensor too large");
       numel *= n;
       t.ne.push_back(n);
     }
-    const auto type = r.read<std::uint32_t>(what + " type");
+    const auto type = r.u32((what + " type").c_str());
     const auto layout = layout_of(type);
     require(layout.has_value(), ErrorCode::unsupported_dtype,
             where + ": " + what + " has ggml type " + std::to_string(type) +
@@ -261,7 +233,7 @@ void GgufFile::parse() {
                 std::to_string(layout->block_values));
     t.type = static_cast<GgmlType>(type);
     t.n_bytes = numel / layout->block_values * layout->block_bytes;
-    t.offset = r.read<std::uint64_t>(what + " offset");
+    t.offset = r.u64((what + " offset").c_str());
     require(t.offset % alignment_ == 0, ErrorCode::bad_model_file,
             where + ": " + what + " offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
                 std::to_string(alignment_));
@@ -270,8 +242,8 @@ void GgufFile::parse() {
             where + ": tensor '" + name + "' appears twice");
   }
 
-  const std::size_t pad = (alignment_ - r.pos() % alignment_) % alignment_;
-  data_start_ = r.pos() + pad;
+  const std::size_t pad = (alignment_ - r.offset() % alignment_) % alignment_;
+  data_start_ = r.offset() + pad;
   if (tensors_.empty()) data_start_ = std::min(data_start_, file_->size());  // vocabulary-only files
   require(data_start_ <= file_->size(), ErrorCode::truncated,
           where + ": the data section would start at " + std::to_string(data_start_) + ", past the end of the file (" +

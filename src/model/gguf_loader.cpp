@@ -4,6 +4,7 @@
 
 #include "fhellm/error.h"
 #include "fhellm/model/gguf.h"
+#include "model/tensor_names.h"
 
 namespace fhellm::model {
 namespace {
@@ -35,6 +36,53 @@ std::size_t required_count(const GgufFile& f, const std::string& key) {
   return static_cast<std::size_t>(*v);
 }
 
+// GGUF tensor names (tensor_names.h) of one architecture.
+class GgufNames {
+ public:
+  explicit GgufNames(Architecture arch) : arch_(arch) {}
+  std::string operator()(TensorRole role, std::size_t layer = 0) const {
+    return tensor_name(arch_, TensorFormat::gguf, role, layer);
+  }
+
+ private:
+  Architecture arch_;
+};
+
+// Llama: Q, K, V and gate, up are fused into the groups the forward pass
+// multiplies at once (linear.h).
+void load_llama_layer(const GgufFile& f, const ModelConfig& c, std::size_t l, LayerWeights& lw) {
+  using R = TensorRole;
+  const GgufNames name(Architecture::llama);
+  const std::uint64_t d = c.dim, h = c.hidden_dim, q = c.q_dim(), kv = c.kv_dim();
+  lw.attn_norm = take(f, name(R::attn_norm, l), {d});
+  lw.ffn_norm = take(f, name(R::ffn_norm, l), {d});
+  append(lw.wqkv, take(f, name(R::q, l), {d, q}));
+  append(lw.wqkv, take(f, name(R::k, l), {d, kv}));
+  append(lw.wqkv, take(f, name(R::v, l), {d, kv}));
+  lw.wo = take(f, name(R::attn_out, l), {q, d});
+  append(lw.w_up, take(f, name(R::gate, l), {d, h}));
+  append(lw.w_up, take(f, name(R::up, l), {d, h}));
+  lw.w_down = take(f, name(R::down, l), {h, d});
+}
+
+void load_gpt2_layer(const GgufFile& f, const ModelConfig& c, std::size_t l, LayerWeights& lw) {
+  using R = TensorRole;
+  const GgufNames name(Architecture::gpt2);
+  const std::uint64_t d = c.dim, h = c.hidden_dim;
+  lw.attn_norm = take(f, name(R::attn_norm, l), {d});
+  lw.ffn_norm = take(f, name(R::ffn_norm, l), {d});
+  lw.attn_norm_bias = take(f, name(R::attn_norm_bias, l), {d});
+  lw.ffn_norm_bias = take(f, name(R::ffn_norm_bias, l), {d});
+  lw.wqkv = take(f, name(R::qkv, l), {d, 3 * d});
+  lw.bqkv = take(f, name(R::qkv_bias, l), {3 * d});
+  lw.wo = take(f, name(R::attn_out, l), {d, d});
+  lw.bo = take(f, name(R::attn_out_bias, l), {d});
+  lw.w_up = take(f, name(R::up, l), {d, h});
+  lw.b_up = take(f, name(R::up_bias, l), {h});
+  lw.w_down = take(f, name(R::down, l), {h, d});
+  lw.b_down = take(f, name(R::down_bias, l), {d});
+}
+
 }  // namespace
 
 ModelConfig gguf_model_config(const GgufFile& f) {
@@ -50,14 +98,16 @@ ModelConfig gguf_model_config(const GgufFile& f) {
   c.n_heads = required_count(f, a + "attention.head_count");
   c.context = required_count(f, a + "context_length");
   c.hidden_dim = f.get_count(a + "feed_forward_length").value_or(4 * c.dim);
-  const auto embd = f.tensors().find("token_embd.weight");
-  require(embd != f.tensors().end(), ErrorCode::missing_tensor, "GGUF: tensor 'token_embd.weight' is missing");
+  const GgufNames name(c.arch);
+  const std::string embd_name = name(TensorRole::token_embedding);
+  const auto embd = f.tensors().find(embd_name);
+  require(embd != f.tensors().end(), ErrorCode::missing_tensor, "GGUF: tensor '" + embd_name + "' is missing");
   require(embd->second.ne.size() == 2, ErrorCode::tensor_shape_mismatch,
-          "GGUF tensor 'token_embd.weight' has shape " + shape_text(embd->second.ne) + ", expected 2 dimensions");
+          "GGUF tensor '" + embd_name + "' has shape " + shape_text(embd->second.ne) + ", expected 2 dimensions");
   c.vocab_size = static_cast<std::size_t>(embd->second.ne[1]);
   if (const auto declared = f.get_count(a + "vocab_size")) {
     require(*declared == c.vocab_size, ErrorCode::bad_config,
-            "GGUF: " + a + "vocab_size = " + std::to_string(*declared) + " but token_embd.weight has " +
+            "GGUF: " + a + "vocab_size = " + std::to_string(*declared) + " but " + embd_name + " has " +
                 std::to_string(c.vocab_size) + " rows");
   }
   if (c.arch == Architecture::llama) {
@@ -69,7 +119,7 @@ ModelConfig gguf_model_config(const GgufFile& f) {
     c.norm_eps = static_cast<float>(f.get_number(a + "attention.layer_norm_rms_epsilon").value_or(1e-5));
     c.rope_theta = static_cast<float>(f.get_number(a + "rope.freq_base").value_or(10000.0));
     c.rope_style = RopeStyle::interleaved;  // llama.cpp's converter permutes Q/K to this layout
-    if (has(f, "rope_freqs.weight")) {
+    if (has(f, name(TensorRole::rope_freqs))) {
       // Llama 3.1+ files carry the scaling as per-frequency factors; the
       // usual parameters are assumed and checked against them in load_gguf.
       c.rope_scaling.enabled = true;
@@ -77,7 +127,7 @@ ModelConfig gguf_model_config(const GgufFile& f) {
       c.rope_scaling.original_context = static_cast<std::size_t>(
           f.get_count(a + "rope.scaling.original_context_length").value_or(8192));
     }
-    c.tied_head = !has(f, "output.weight");
+    c.tied_head = !has(f, name(TensorRole::lm_head));
   } else {
     c.n_kv_heads = c.n_heads;
     require(c.dim % c.n_heads == 0, ErrorCode::bad_config,
@@ -95,57 +145,41 @@ ModelConfig gguf_model_config(const GgufFile& f) {
 }
 
 std::shared_ptr<const Model> load_gguf(const std::filesystem::path& path) {
+  using R = TensorRole;
   const GgufFile f(path);
   ModelConfig c = gguf_model_config(f);
-  const std::uint64_t d = c.dim, h = c.hidden_dim, v = c.vocab_size, q = c.q_dim(), kv = c.kv_dim();
+  const GgufNames name(c.arch);
+  const std::uint64_t d = c.dim, v = c.vocab_size;
   ModelWeights w;
-  w.token_embedding = take(f, "token_embd.weight", {d, v});
+  w.token_embedding = take(f, name(R::token_embedding), {d, v});
   w.layers.resize(c.n_layers);
   for (std::size_t l = 0; l < c.n_layers; ++l) {
-    const std::string p = "blk." + std::to_string(l) + ".";
-    LayerWeights& lw = w.layers[l];
-    lw.attn_norm = take(f, p + "attn_norm.weight", {d});
-    lw.ffn_norm = take(f, p + "ffn_norm.weight", {d});
     if (c.arch == Architecture::llama) {
-      append(lw.wqkv, take(f, p + "attn_q.weight", {d, q}));
-      append(lw.wqkv, take(f, p + "attn_k.weight", {d, kv}));
-      append(lw.wqkv, take(f, p + "attn_v.weight", {d, kv}));
-      lw.wo = take(f, p + "attn_output.weight", {q, d});
-      append(lw.w_up, take(f, p + "ffn_gate.weight", {d, h}));
-      append(lw.w_up, take(f, p + "ffn_up.weight", {d, h}));
-      lw.w_down = take(f, p + "ffn_down.weight", {h, d});
+      load_llama_layer(f, c, l, w.layers[l]);
     } else {
-      lw.attn_norm_bias = take(f, p + "attn_norm.bias", {d});
-      lw.ffn_norm_bias = take(f, p + "ffn_norm.bias", {d});
-      lw.wqkv = take(f, p + "attn_qkv.weight", {d, 3 * d});
-      lw.bqkv = take(f, p + "attn_qkv.bias", {3 * d});
-      lw.wo = take(f, p + "attn_output.weight", {d, d});
-      lw.bo = take(f, p + "attn_output.bias", {d});
-      lw.w_up = take(f, p + "ffn_up.weight", {d, h});
-      lw.b_up = take(f, p + "ffn_up.bias", {h});
-      lw.w_down = take(f, p + "ffn_down.weight", {h, d});
-      lw.b_down = take(f, p + "ffn_down.bias", {d});
+      load_gpt2_layer(f, c, l, w.layers[l]);
     }
   }
-  w.final_norm = take(f, "output_norm.weight", {d});
+  w.final_norm = take(f, name(R::final_norm), {d});
   if (c.arch == Architecture::gpt2) {
-    w.position_embedding = take(f, "position_embd.weight", {d, static_cast<std::uint64_t>(c.context)});
-    w.final_norm_bias = take(f, "output_norm.bias", {d});
+    w.position_embedding = take(f, name(R::position_embedding), {d, static_cast<std::uint64_t>(c.context)});
+    w.final_norm_bias = take(f, name(R::final_norm_bias), {d});
     // llama.cpp writes GPT-2's tied head out as a copy of the embedding.
-    if (has(f, "output.weight")) {
-      std::vector<float> head = take(f, "output.weight", {d, v});
+    if (has(f, name(R::lm_head))) {
+      std::vector<float> head = take(f, name(R::lm_head), {d, v});
       if (head != w.token_embedding) {
         c.tied_head = false;
         w.lm_head = std::move(head);
       }
     }
   } else if (!c.tied_head) {
-    w.lm_head = take(f, "output.weight", {d, v});
+    w.lm_head = take(f, name(R::lm_head), {d, v});
   }
   auto model = Model::create(c, std::move(w));
   if (c.rope_scaling.enabled) {
     // rope_freqs holds base_inv_freq / scaled_inv_freq per frequency.
-    const std::vector<float> factors = take(f, "rope_freqs.weight", {static_cast<std::uint64_t>(c.head_dim / 2)});
+    const std::vector<float> factors =
+        take(f, name(R::rope_freqs), {static_cast<std::uint64_t>(c.head_dim / 2)});
     const auto& inv = model->rope_inv_freq();
     for (std::size_t i = 0; i < factors.size() && i < inv.size(); ++i) {
       const double base = std::pow(static_cast<double>(c.rope_theta), -2.0 * static_cast<double>(i) / c.head_dim);

@@ -11,6 +11,7 @@
 #include "fhellm/error.h"
 #include "fhellm/model/loader.h"
 #include "fhellm/model/safetensors.h"
+#include "model/tensor_names.h"
 
 namespace fhellm::model {
 namespace {
@@ -124,55 +125,75 @@ std::vector<float> transpose(const std::vector<float>& a, std::size_t rows, std:
 
 void append(std::vector<float>& dst, const std::vector<float>& src) { dst.insert(dst.end(), src.begin(), src.end()); }
 
+// Tensor names of a folder (tensor_names.h), with the prefix some GPT-2
+// exports put before every tensor but lm_head.
+class HfNames {
+ public:
+  HfNames(const TensorStore& st, Architecture arch) : arch_(arch) {
+    if (arch == Architecture::gpt2 && st.contains("transformer." + (*this)(TensorRole::token_embedding))) {
+      prefix_ = "transformer.";
+    }
+  }
+  std::string operator()(TensorRole role, std::size_t layer = 0) const {
+    return (role == TensorRole::lm_head ? std::string() : prefix_) +
+           tensor_name(arch_, TensorFormat::hugging_face, role, layer);
+  }
+
+ private:
+  Architecture arch_;
+  std::string prefix_;
+};
+
 ModelWeights load_gpt2(const TensorStore& st, const ModelConfig& c) {
-  const std::string p = st.contains("transformer.wte.weight") ? "transformer." : "";
+  using R = TensorRole;
+  const HfNames name(st, Architecture::gpt2);
   const std::size_t d = c.dim, h = c.hidden_dim;
   ModelWeights w;
-  w.token_embedding = st.get(p + "wte.weight", {c.vocab_size, d});
-  w.position_embedding = st.get(p + "wpe.weight", {c.context, d});
+  w.token_embedding = st.get(name(R::token_embedding), {c.vocab_size, d});
+  w.position_embedding = st.get(name(R::position_embedding), {c.context, d});
   w.layers.resize(c.n_layers);
   for (std::size_t l = 0; l < c.n_layers; ++l) {
-    const std::string b = p + "h." + std::to_string(l) + ".";
     LayerWeights& lw = w.layers[l];
-    lw.attn_norm = st.get(b + "ln_1.weight", {d});
-    lw.attn_norm_bias = st.get(b + "ln_1.bias", {d});
-    lw.wqkv = transpose(st.get(b + "attn.c_attn.weight", {d, 3 * d}), d, 3 * d);
-    lw.bqkv = st.get(b + "attn.c_attn.bias", {3 * d});
-    lw.wo = transpose(st.get(b + "attn.c_proj.weight", {d, d}), d, d);
-    lw.bo = st.get(b + "attn.c_proj.bias", {d});
-    lw.ffn_norm = st.get(b + "ln_2.weight", {d});
-    lw.ffn_norm_bias = st.get(b + "ln_2.bias", {d});
-    lw.w_up = transpose(st.get(b + "mlp.c_fc.weight", {d, h}), d, h);
-    lw.b_up = st.get(b + "mlp.c_fc.bias", {h});
-    lw.w_down = transpose(st.get(b + "mlp.c_proj.weight", {h, d}), h, d);
-    lw.b_down = st.get(b + "mlp.c_proj.bias", {d});
+    lw.attn_norm = st.get(name(R::attn_norm, l), {d});
+    lw.attn_norm_bias = st.get(name(R::attn_norm_bias, l), {d});
+    lw.wqkv = transpose(st.get(name(R::qkv, l), {d, 3 * d}), d, 3 * d);
+    lw.bqkv = st.get(name(R::qkv_bias, l), {3 * d});
+    lw.wo = transpose(st.get(name(R::attn_out, l), {d, d}), d, d);
+    lw.bo = st.get(name(R::attn_out_bias, l), {d});
+    lw.ffn_norm = st.get(name(R::ffn_norm, l), {d});
+    lw.ffn_norm_bias = st.get(name(R::ffn_norm_bias, l), {d});
+    lw.w_up = transpose(st.get(name(R::up, l), {d, h}), d, h);
+    lw.b_up = st.get(name(R::up_bias, l), {h});
+    lw.w_down = transpose(st.get(name(R::down, l), {h, d}), h, d);
+    lw.b_down = st.get(name(R::down_bias, l), {d});
   }
-  w.final_norm = st.get(p + "ln_f.weight", {d});
-  w.final_norm_bias = st.get(p + "ln_f.bias", {d});
-  if (!c.tied_head) w.lm_head = st.get("lm_head.weight", {c.vocab_size, d});
+  w.final_norm = st.get(name(R::final_norm), {d});
+  w.final_norm_bias = st.get(name(R::final_norm_bias), {d});
+  if (!c.tied_head) w.lm_head = st.get(name(R::lm_head), {c.vocab_size, d});
   return w;
 }
 
 ModelWeights load_llama(const TensorStore& st, const ModelConfig& c) {
+  using R = TensorRole;
+  const HfNames name(st, Architecture::llama);
   const std::size_t d = c.dim, h = c.hidden_dim, q = c.q_dim(), kv = c.kv_dim();
   ModelWeights w;
-  w.token_embedding = st.get("model.embed_tokens.weight", {c.vocab_size, d});
+  w.token_embedding = st.get(name(R::token_embedding), {c.vocab_size, d});
   w.layers.resize(c.n_layers);
   for (std::size_t l = 0; l < c.n_layers; ++l) {
-    const std::string b = "model.layers." + std::to_string(l) + ".";
     LayerWeights& lw = w.layers[l];
-    lw.attn_norm = st.get(b + "input_layernorm.weight", {d});
-    lw.wqkv = st.get(b + "self_attn.q_proj.weight", {q, d});
-    append(lw.wqkv, st.get(b + "self_attn.k_proj.weight", {kv, d}));
-    append(lw.wqkv, st.get(b + "self_attn.v_proj.weight", {kv, d}));
-    lw.wo = st.get(b + "self_attn.o_proj.weight", {d, q});
-    lw.ffn_norm = st.get(b + "post_attention_layernorm.weight", {d});
-    lw.w_up = st.get(b + "mlp.gate_proj.weight", {h, d});
-    append(lw.w_up, st.get(b + "mlp.up_proj.weight", {h, d}));
-    lw.w_down = st.get(b + "mlp.down_proj.weight", {d, h});
+    lw.attn_norm = st.get(name(R::attn_norm, l), {d});
+    lw.wqkv = st.get(name(R::q, l), {q, d});
+    append(lw.wqkv, st.get(name(R::k, l), {kv, d}));
+    append(lw.wqkv, st.get(name(R::v, l), {kv, d}));
+    lw.wo = st.get(name(R::attn_out, l), {d, q});
+    lw.ffn_norm = st.get(name(R::ffn_norm, l), {d});
+    lw.w_up = st.get(name(R::gate, l), {h, d});
+    append(lw.w_up, st.get(name(R::up, l), {h, d}));
+    lw.w_down = st.get(name(R::down, l), {d, h});
   }
-  w.final_norm = st.get("model.norm.weight", {d});
-  if (!c.tied_head) w.lm_head = st.get("lm_head.weight", {c.vocab_size, d});
+  w.final_norm = st.get(name(R::final_norm), {d});
+  if (!c.tied_head) w.lm_head = st.get(name(R::lm_head), {c.vocab_size, d});
   return w;
 }
 

@@ -6,7 +6,7 @@
 
 #include "fhellm/error.h"
 #include "fhellm/model/model.h"
-#include "fhellm/model/parallel.h"
+#include "common/thread_pool.h"
 #include "model/gemv.h"
 
 namespace fhellm::model {

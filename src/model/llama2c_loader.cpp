@@ -5,6 +5,7 @@
 #include "fhellm/error.h"
 #include "fhellm/model/loader.h"
 #include "model/mapped_file.h"
+#include "model/tensor_names.h"
 
 namespace fhellm::model {
 namespace {
@@ -91,22 +92,24 @@ std::shared_ptr<const Model> load_llama2c(const std::filesystem::path& file_path
           where + ": " + std::to_string(file.size() - expected) + " unexpected trailing bytes after " +
               std::to_string(expected));
 
+  using R = TensorRole;
+  const auto name = [](TensorRole role) { return tensor_name(Architecture::llama, TensorFormat::llama2c, role); };
   Cursor cur(file, 28, where);
   ModelWeights w;
-  w.token_embedding = cur.take(c.vocab_size * d, "token_embedding_table");
-  const auto rms_att = cur.take(L * d, "rms_att_weight");
-  const auto wq = cur.take(L * d * d, "wq");
-  const auto wk = cur.take(L * kv * d, "wk");
-  const auto wv = cur.take(L * kv * d, "wv");
-  const auto wo = cur.take(L * d * d, "wo");
-  const auto rms_ffn = cur.take(L * d, "rms_ffn_weight");
-  const auto w1 = cur.take(L * hid * d, "w1");
-  const auto w2 = cur.take(L * d * hid, "w2");
-  const auto w3 = cur.take(L * hid * d, "w3");
-  w.final_norm = cur.take(d, "rms_final_weight");
+  w.token_embedding = cur.take(c.vocab_size * d, name(R::token_embedding));
+  const auto rms_att = cur.take(L * d, name(R::attn_norm));
+  const auto wq = cur.take(L * d * d, name(R::q));
+  const auto wk = cur.take(L * kv * d, name(R::k));
+  const auto wv = cur.take(L * kv * d, name(R::v));
+  const auto wo = cur.take(L * d * d, name(R::attn_out));
+  const auto rms_ffn = cur.take(L * d, name(R::ffn_norm));
+  const auto w1 = cur.take(L * hid * d, name(R::gate));
+  const auto w2 = cur.take(L * d * hid, name(R::down));
+  const auto w3 = cur.take(L * hid * d, name(R::up));
+  w.final_norm = cur.take(d, name(R::final_norm));
   cur.skip(c.context * c.head_dim / 2, "freq_cis_real");  // recomputed from rope_theta
   cur.skip(c.context * c.head_dim / 2, "freq_cis_imag");
-  if (!c.tied_head) w.lm_head = cur.take(c.vocab_size * d, "wcls");
+  if (!c.tied_head) w.lm_head = cur.take(c.vocab_size * d, name(R::lm_head));
 
   w.layers.resize(L);
   for (std::size_t l = 0; l < L; ++l) {

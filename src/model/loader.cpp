@@ -5,7 +5,7 @@
 
 #include "fhellm/error.h"
 #include "fhellm/model/gguf.h"
-#include "fhellm/model/parallel.h"
+#include "common/thread_pool.h"
 
 namespace fhellm::model {
 

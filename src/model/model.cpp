@@ -60,7 +60,7 @@ std::shared_ptr<const Model> Model::create(ModelConfig config, ModelWeights weig
   const std::size_t d = c.dim, h = c.hidden_dim, qkv = c.q_dim() + 2 * c.kv_dim();
   const std::size_t up = gpt2 ? h : 2 * h;
 
-  model->absent_.assign(4 * c.n_layers + 1, false);
+  model->absent_.assign(linear_slot_count(c.n_layers), false);
   for (LinearId id : absent) {
     require(!(id.kind == LinearKind::lm_head && c.tied_head), ErrorCode::invalid_argument,
             "lm_head is tied to the token embedding, which the model always holds: it cannot be absent");
@@ -124,13 +124,14 @@ std::size_t Model::slot(LinearId id) const {
   const std::size_t n_layers = config_.n_layers;
   if (id.kind == LinearKind::lm_head) {
     if (id.layer != -1) throw Error(ErrorCode::unknown_layer, "lm_head has layer -1, got " + std::to_string(id.layer));
-    return 4 * n_layers;
+    return linear_slot(id, n_layers);
   }
-  if (id.layer < 0 || static_cast<std::size_t>(id.layer) >= n_layers || static_cast<int>(id.kind) >= kLinearKinds) {
+  if (id.layer < 0 || static_cast<std::size_t>(id.layer) >= n_layers ||
+      static_cast<std::size_t>(id.kind) >= kLinearKindsPerLayer) {
     throw Error(ErrorCode::unknown_layer,
                 "no linear layer " + linear_name(id) + " in a model of " + std::to_string(n_layers) + " layers");
   }
-  return static_cast<std::size_t>(id.layer) * 4 + static_cast<std::size_t>(id.kind);
+  return linear_slot(id, n_layers);
 }
 
 bool Model::holds_weight(LinearId id) const { return !absent_[slot(id)]; }

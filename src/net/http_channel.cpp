@@ -112,14 +112,14 @@ Bytes HttpChannel::request(MessageType type, ByteView payload, MessageType expec
   return out;
 }
 
-hybrid::Bytes HttpChannel::open_session(hybrid::ByteView evaluation_keys) {
+Bytes HttpChannel::open_session(ByteView evaluation_keys) {
   require(session_id_ == 0, ErrorCode::invalid_argument, "channel already holds a session");
   next_sequence_ = 1;
   return request(MessageType::open_session, encode_open_session(evaluation_keys), MessageType::open_session_reply,
                  nullptr);
 }
 
-hybrid::Bytes HttpChannel::call(std::span<const std::uint32_t> layer_ids, hybrid::ByteView payload) {
+Bytes HttpChannel::call(std::span<const std::uint32_t> layer_ids, ByteView payload) {
   require(session_id_ != 0, ErrorCode::unknown_session, "call before open_session");
   const auto start = Clock::now();
   std::uint64_t server_ns = 0;

@@ -2,12 +2,10 @@
 
 #include <string>
 
-#include "fhellm/hybrid/remote_bytes.h"
+#include "common/bytes.h"
 
 namespace fhellm::net {
 
-using hybrid::ByteReader;
-using hybrid::ByteWriter;
 
 const char* message_type_name(MessageType type) noexcept {
   switch (type) {
@@ -86,10 +84,10 @@ Frame decode_frame(ByteView bytes, std::uint32_t max_payload_bytes) {
   require(length <= max_payload_bytes, ErrorCode::message_too_large,
           std::string(message_type_name(frame.header.type)) + ": payload of " + std::to_string(length) +
               " bytes exceeds the limit of " + std::to_string(max_payload_bytes));
-  require(length <= r.left(), ErrorCode::truncated,
+  require(length <= r.remaining(), ErrorCode::truncated,
           std::string(message_type_name(frame.header.type)) + ": payload declares " + std::to_string(length) +
-              " bytes, " + std::to_string(r.left()) + " received");
-  frame.payload = r.bytes(length, "payload");
+              " bytes, " + std::to_string(r.remaining()) + " received");
+  frame.payload = r.take(length, "payload");
   r.expect_end();
   return frame;
 }
@@ -165,9 +163,9 @@ LinearCall decode_linear_call(ByteView payload) {
   require(n_layers >= 1 && n_layers <= kMaxLayersPerCall, ErrorCode::bad_message,
           "linear_call payload: " + std::to_string(n_layers) + " layer ids, need 1.." +
               std::to_string(kMaxLayersPerCall));
-  require(r.left() >= 4u * n_layers, ErrorCode::truncated,
+  require(r.remaining() >= 4u * n_layers, ErrorCode::truncated,
           "linear_call payload: " + std::to_string(n_layers) + " layer ids need " + std::to_string(4 * n_layers) +
-              " bytes, " + std::to_string(r.left()) + " left");
+              " bytes, " + std::to_string(r.remaining()) + " left");
   m.layer_ids.reserve(n_layers);
   for (std::uint16_t i = 0; i < n_layers; ++i) m.layer_ids.push_back(r.u32());
   m.rows = r.blob(kMaxPayloadBytes, "rows");
@@ -192,7 +190,7 @@ ErrorReply decode_error_reply(ByteView payload) {
   require(length <= kMaxErrorMessageBytes, ErrorCode::length_too_large,
           "error_reply payload: message of " + std::to_string(length) + " bytes, limit " +
               std::to_string(kMaxErrorMessageBytes));
-  auto text = r.bytes(length, "message");
+  auto text = r.take(length, "message");
   r.expect_end();
   // A code this build does not know (a newer server) is reported as remote_error.
   m.code = is_known_error_code(code) ? static_cast<ErrorCode>(code) : ErrorCode::remote_error;

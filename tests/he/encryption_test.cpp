@@ -165,11 +165,11 @@ TEST(Prng, DeterministicPerSeedAndUniformEnough) {
   EXPECT_NEAR(below / 20000.0, 0.5, 0.03);
   double var = 0;
   for (int i = 0; i < 20000; ++i) {
-    const int e = c.centered_binomial(21);
-    ASSERT_LE(std::abs(e), 21);
+    const int e = c.centered_binomial(kErrorBinomialEta);
+    ASSERT_LE(std::abs(e), kErrorBinomialEta);
     var += e * e;
   }
-  EXPECT_NEAR(var / 20000, 10.5, 0.5);
+  EXPECT_NEAR(var / 20000, kErrorVariance, 0.5);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sets, EncryptionTest,

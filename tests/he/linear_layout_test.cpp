@@ -36,9 +36,9 @@ std::vector<std::int8_t> random_w(std::size_t count, std::mt19937_64& rng) {
   return w;
 }
 
-class LinearClearModel : public ::testing::TestWithParam<Case> {};
+class LinearClearOracle : public ::testing::TestWithParam<Case> {};
 
-TEST_P(LinearClearModel, EqualsIntegerMatmul) {
+TEST_P(LinearClearOracle, EqualsIntegerMatmul) {
   const Case c = GetParam();
   const auto geo = LinearGeometry::make({c.rows, c.in, c.out}, c.n_poly, c.kw, c.tw, c.levels);
   std::mt19937_64 rng(c.n_poly * 131 + c.kw * 7 + c.rows * 3 + c.in + c.out);
@@ -51,7 +51,7 @@ TEST_P(LinearClearModel, EqualsIntegerMatmul) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Shapes, LinearClearModel,
+    Shapes, LinearClearOracle,
     ::testing::Values(Case{16, 1, 1, 1, 1, 1}, Case{16, 4, 1, 1, 3, 5}, Case{16, 4, 2, 3, 7, 9},
                       Case{16, 16, 1, 1, 16, 1}, Case{16, 2, 8, 9, 3, 2}, Case{32, 8, 2, 5, 20, 13},
                       Case{64, 8, 4, 7, 19, 37}, Case{64, 64, 1, 1, 50, 3}, Case{64, 16, 4, 4, 33, 70},
@@ -61,7 +61,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{64, 8, 1, 2, 20, 9, 3}, Case{128, 4, 1, 1, 17, 129, 2}, Case{64, 64, 1, 1, 50, 3, 3}, Case{64, 32, 1, 1, 30, 7, 5},
                       Case{128, 16, 2, 3, 40, 20, 4}));
 
-TEST(LinearClearModel, PackTreeLeavesNoGarbageAndScalesByKw) {
+TEST(LinearClearOracle, PackTreeLeavesNoGarbageAndScalesByKw) {
   // Sparse inputs with useful values at multiples of k_w and random garbage
   // elsewhere: the tree must return exactly k_w * value at (u*k_w + i) and
   // zero where no sparse input exists.
@@ -89,7 +89,7 @@ TEST(LinearClearModel, PackTreeLeavesNoGarbageAndScalesByKw) {
 // polynomial) reaches only the packed coefficients of entry i, those
 // congruent to i mod k_w / 2^L, multiplied by at most 2^(levels left): one
 // entry per level reaches a given coefficient, not all of them.
-TEST(LinearClearModel, PackTreeKeepsEachEntryInItsOwnCoefficients) {
+TEST(LinearClearOracle, PackTreeKeepsEachEntryInItsOwnCoefficients) {
   std::mt19937_64 rng(11);
   std::uniform_int_distribution<int> small(-50, 50);
   for (const Case c : {Case{64, 16, 1, 1, 16, 64, 0}, Case{64, 16, 1, 1, 16, 64, 2}, Case{128, 32, 1, 1, 32, 128, 1},
@@ -127,7 +127,7 @@ TEST(LinearClearModel, PackTreeKeepsEachEntryInItsOwnCoefficients) {
 // client does not send to zero, so the input polynomial carries arbitrary
 // garbage there. The packed results must not depend on it: products read only
 // the sent coefficients at the useful positions, and the trace cancels the rest.
-TEST(LinearClearModel, SubBodyGarbageCancels) {
+TEST(LinearClearOracle, SubBodyGarbageCancels) {
   for (const Case c : {Case{64, 16, 4, 3, 40, 21}, Case{64, 64, 1, 1, 50, 70}, Case{128, 32, 4, 2, 45, 9, 2}}) {
     const auto geo = LinearGeometry::make({c.rows, c.in, c.out}, c.n_poly, c.kw, c.tw, c.levels);
     ASSERT_TRUE(geo.sub_body());
@@ -185,7 +185,7 @@ TEST(LinearClearModel, SubBodyGarbageCancels) {
 // besides x: an error e on every input coefficient (the upload rounding) must
 // reach each output as sum_j w_j e_j over the coefficients that output reads,
 // at most (chunks * n_w * k_w) * 128 * |e|, not k_w times that.
-TEST(LinearClearModel, UploadErrorIsNotAmplifiedByTheTrace) {
+TEST(LinearClearOracle, UploadErrorIsNotAmplifiedByTheTrace) {
   for (const Case c : {Case{64, 16, 1, 1, 40, 21, 0}, Case{64, 16, 1, 1, 40, 21, 2}, Case{64, 64, 1, 1, 50, 70, 3},
                        Case{128, 32, 2, 2, 45, 9, 1}}) {
     const auto geo = LinearGeometry::make({c.rows, c.in, c.out}, c.n_poly, c.kw, c.tw, c.levels);
@@ -254,7 +254,7 @@ TEST(LinearGeometry, SentPositionsAreTheInputCoefficients) {
   EXPECT_EQ(total, 3u * 40);  // one body value per input value
 }
 
-TEST(LinearClearModel, ExtremeRows) {
+TEST(LinearClearOracle, ExtremeRows) {
   const auto geo = LinearGeometry::make({3, 40, 9}, 64, 16, 2);
   std::vector<std::int32_t> x(3 * 40);
   for (int i = 0; i < 40; ++i) {

@@ -22,7 +22,7 @@ using namespace fhellm::he;
 
 namespace {
 
-constexpr double kSigma2 = 10.5;                          // eta / 2
+constexpr double kSigma2 = kErrorVariance;                // eta / 2
 const double kLnTail = std::log(2.0) + 40 * std::log(2.0);  // ln(2 / p), p = 2^-40
 
 double tail_bound(double sum_c2) { return std::sqrt(2 * kSigma2 * sum_c2 * kLnTail); }

@@ -178,7 +178,7 @@ TEST_F(ClientArtifactTest, PartialRemoteSetKeepsTheLocalWeights) {
 }
 
 TEST_F(ClientArtifactTest, Gpt2BiasesStayAndExecuteGivesSimulateTokens) {
-  if (!fs::exists(kGpt2Tiny)) GTEST_SKIP() << "no " << kGpt2Tiny;
+  if (!fs::exists(kGpt2Tiny)) GTEST_SKIP() << "needs ../shared: no " << kGpt2Tiny;
   const CompileReport report = compile_artifacts(kGpt2Tiny, dir_ / "gpt2-tiny", {});
   const HybridModel full = HybridModel::load(kGpt2Tiny);
   const ClientArtifact client = load_client_artifact(report.client_path);

@@ -8,12 +8,11 @@
 #include "fhellm/hybrid/disable_backend.h"
 #include "fhellm/hybrid/hybrid_model.h"
 #include "fhellm/model/loader.h"
+#include "test_data.h"
 
 namespace fhellm::hybrid {
 namespace {
 
-namespace fs = std::filesystem;
-const fs::path kShared = FHELLM_SHARED_DIR;
 
 TEST(DisableBackend, IsTheFloatProduct) {
   auto m = model::random_model(model::shape_preset("stories260k"), 3);
@@ -30,10 +29,9 @@ TEST(DisableBackend, IsTheFloatProduct) {
 }
 
 TEST(ModelDisableStories260K, GenerateReproducesRunCGreedy) {
-  if (!fs::exists(kShared / "models/stories260K")) GTEST_SKIP() << "no " << kShared << "/models/stories260K";
-  std::ifstream in(kShared / "reference/stories260K_runc_greedy.json");
+  std::ifstream in(test_data::file("stories260K_runc_greedy.json"));
   const auto ref = nlohmann::json::parse(in);
-  HybridModel hm = HybridModel::load(kShared / "models/stories260K/stories260K.bin");
+  HybridModel hm = HybridModel::load(test_data::bundled_model());
   hm.set_mode(FheMode::disable);
   for (const auto& c : ref["cases"]) {
     const auto prompt = c["prompt_ids"].get<std::vector<TokenId>>();

@@ -24,7 +24,7 @@ TEST(LoadTokenizerFor, GgufModelUsesItsEmbeddedVocabulary) {
   const auto original = tokenizer::Llama2cTokenizer::load(bin, 512);
   std::vector<std::string> tokens;
   std::vector<float> scores;
-  for (tokenizer::TokenId id = 0; id < 512; ++id) {
+  for (TokenId id = 0; id < 512; ++id) {
     std::string piece;
     for (char c : original->piece(id)) piece += c == ' ' ? std::string("\xE2\x96\x81") : std::string(1, c);
     tokens.push_back(id == 1 ? "<s>" : id == 2 ? "</s>" : piece);

@@ -10,7 +10,7 @@ namespace {
 
 HybridModel tiny() { return HybridModel(model::random_model(model::shape_preset("stories260k"), 5)); }
 
-TEST(HybridModel, RemoteModuleSpecs) {
+TEST(HybridModelApi, RemoteModuleSpecs) {
   HybridModel hm = tiny();
   EXPECT_EQ(hm.remote_modules().size(), 21u);  // default: all linear layers, LM head included
   hm.set_remote_modules("qkv,lm_head");
@@ -32,7 +32,7 @@ TEST(HybridModel, RemoteModuleSpecs) {
   EXPECT_THROW(hm.set_remote_modules(std::vector<LinearId>{{7, LinearKind::qkv}}), Error);
 }
 
-TEST(HybridModel, WireIdsRoundTrip) {
+TEST(HybridModelApi, WireIdsRoundTrip) {
   HybridModel hm = tiny();
   for (LinearId id : hm.model().linear_ids()) EXPECT_EQ(linear_from_wire_id(linear_wire_id(id)), id);
   EXPECT_EQ(linear_wire_id({-1, LinearKind::lm_head}), 4u);
@@ -40,7 +40,7 @@ TEST(HybridModel, WireIdsRoundTrip) {
   EXPECT_THROW(linear_from_wire_id(7), Error);
 }
 
-TEST(HybridModel, ModesAndTheExecuteHook) {
+TEST(HybridModelApi, ModesAndTheExecuteHook) {
   HybridModel hm = tiny();
   EXPECT_EQ(parse_fhe_mode("simulate"), FheMode::simulate);
   EXPECT_THROW(parse_fhe_mode("fast"), Error);
@@ -79,7 +79,7 @@ TEST(HybridModel, ModesAndTheExecuteHook) {
   EXPECT_EQ(hm.generate(prompt, 4, {{0.0f, 0, 1.0f, 0}, false}).ids, r.ids);
 }
 
-TEST(HybridModel, SeededSamplingIsReproducible) {
+TEST(HybridModelApi, SeededSamplingIsReproducible) {
   HybridModel hm = tiny();
   const std::vector<TokenId> prompt = {1};
   GenerateOptions o{{0.9f, 40, 0.95f, 1234}, false};

@@ -15,6 +15,7 @@
 #include "fhellm/hybrid/simulate_backend.h"
 #include "fhellm/model/loader.h"
 #include "fhellm/quant/int_matmul.h"
+#include "test_data.h"
 
 namespace fhellm::hybrid {
 namespace {
@@ -119,11 +120,10 @@ TEST(SimulateBackend, DefaultPrecisionDrawsTheModelledRoundingError) {
 // Perplexity on a story the model wrote itself (run.c's greedy ids, no
 // tokenizer needed): simulate within 2% of disable.
 TEST(ModelSimulateStories260K, PerplexityWithinTwoPercentOfDisable) {
-  if (!fs::exists(kShared / "models/stories260K")) GTEST_SKIP() << "no " << kShared << "/models/stories260K";
-  const auto ref = read_json(kShared / "reference/stories260K_runc_greedy.json");
+  const auto ref = read_json(test_data::file("stories260K_runc_greedy.json"));
   std::vector<TokenId> ids = ref["cases"][1]["prompt_ids"].get<std::vector<TokenId>>();
   for (TokenId t : ref["cases"][1]["greedy_ids"]) ids.push_back(t);
-  HybridModel hm = HybridModel::load(kShared / "models/stories260K/stories260K.bin");
+  HybridModel hm = HybridModel::load(test_data::bundled_model());
   hm.set_mode(FheMode::disable);
   const EvalResult d = hm.perplexity(ids);
   hm.set_mode(FheMode::simulate);
@@ -137,7 +137,7 @@ TEST(ModelSimulateStories260K, PerplexityWithinTwoPercentOfDisable) {
   EXPECT_LT(std::abs(s.perplexity / d.perplexity - 1.0), 0.02);
 }
 
-// The reference texts of ../shared/reference, tokenized by the model's own
+// Reference texts (tests/data, ../shared/reference), tokenized by the model's own
 // tokenizer: simulate perplexity within 2% of disable.
 void check_text_perplexity(const fs::path& model_path, const fs::path& tokenizer_path, const fs::path& text_path) {
   HybridModel hm = HybridModel::load(model_path);
@@ -160,13 +160,13 @@ void check_text_perplexity(const fs::path& model_path, const fs::path& tokenizer
 }
 
 TEST(ModelSimulateStories260K, EvalStoryPerplexityWithinTwoPercent) {
-  if (!fs::exists(kShared / "models/stories260K")) GTEST_SKIP() << "no " << kShared << "/models/stories260K";
-  check_text_perplexity(kShared / "models/stories260K/stories260K.bin", kShared / "models/stories260K/tok512.bin",
-                        kShared / "reference/eval_story.txt");
+  check_text_perplexity(test_data::bundled_model(), test_data::bundled_tokenizer(), test_data::file("eval_story.txt"));
 }
 
 TEST(ModelSimulateGpt2VimdocSmall, EvalVimdocPerplexityWithinTwoPercent) {
-  if (!fs::exists(kShared / "models/gpt2-vimdoc-small")) GTEST_SKIP() << "no " << kShared << "/models/gpt2-vimdoc-small";
+  if (!fs::exists(kShared / "models/gpt2-vimdoc-small")) {
+    GTEST_SKIP() << "needs ../shared: no " << kShared << "/models/gpt2-vimdoc-small";
+  }
   check_text_perplexity(kShared / "models/gpt2-vimdoc-small", "", kShared / "reference/eval_vimdoc.txt");
 }
 

@@ -236,7 +236,7 @@ INSTANTIATE_TEST_SUITE_P(Types, GgufTypes,
                          });
 
 TEST(GgufModel, Stories260KMatchesTheLlama2cCheckpoint) {
-  const fs::path bin = fs::path(FHELLM_SOURCE_DIR) / "models/stories260K.bin";
+  const fs::path bin = testing::bundled_model();
   const auto from_bin = load_llama2c(bin);
   const auto path = testing::scratch_path("stories260K.gguf");
   write_model_gguf(path, from_bin->config(), from_bin->weights(), WriterType::f32);
@@ -247,8 +247,7 @@ TEST(GgufModel, Stories260KMatchesTheLlama2cCheckpoint) {
   std::printf("stories260K GGUF F32 vs llama2.c checkpoint: max |logit diff| = %g\n", worst);
   EXPECT_EQ(a, b);
   // Greedy ids of llama2.c run.c from the GGUF-loaded model.
-  if (!testing::have_shared("reference/stories260K_runc_greedy.json")) GTEST_SKIP() << "no reference";
-  const auto ref = testing::read_json(testing::shared_dir() / "reference/stories260K_runc_greedy.json");
+  const auto ref = testing::read_json(testing::test_data("stories260K_runc_greedy.json"));
   const auto& c0 = ref["cases"][0];
   const auto expected = c0["greedy_ids"].get<std::vector<TokenId>>();
   FloatLinear linear(*from_gguf);
@@ -275,7 +274,9 @@ TEST(GgufModel, Stories260KMatchesTheLlama2cCheckpoint) {
 }
 
 TEST(GgufModel, Gpt2TinyRandomMatchesTheSafetensorsFolder) {
-  if (!testing::have_shared("models/gpt2-tiny-random")) GTEST_SKIP() << "no gpt2-tiny-random";
+  if (!testing::have_shared("models/gpt2-tiny-random")) {
+    GTEST_SKIP() << "needs ../shared: no " << testing::shared_dir() << "/models/gpt2-tiny-random";
+  }
   const auto hf = load_hf_folder(testing::shared_dir() / "models/gpt2-tiny-random");
   const auto path = testing::scratch_path("gpt2_tiny_random.gguf");
   write_model_gguf(path, hf->config(), hf->weights(), WriterType::f32);

@@ -19,8 +19,6 @@ namespace fhellm::model {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::have_shared;
-using testing::shared_dir;
 
 // A fresh temporary folder per test, removed at the end.
 class TempDir {
@@ -254,9 +252,8 @@ TEST(Safetensors, RejectsTruncatedAndGarbledFiles) {
 }
 
 TEST(ModelLlama2cLoader, RejectsTruncatedAndGarbledCheckpoints) {
-  if (!have_shared("models/stories260K")) GTEST_SKIP() << "no " << shared_dir() << "/models/stories260K";
   TempDir tmp;
-  const std::string good = read_bytes(shared_dir() / "models/stories260K/stories260K.bin");
+  const std::string good = read_bytes(testing::bundled_model());
   const fs::path f = tmp.path() / "m.bin";
   write_bytes(f, good.substr(0, 20));
   expect_error(ErrorCode::truncated, [&] { load_llama2c(f); }, "28-byte header");
@@ -286,8 +283,7 @@ TEST(ModelLlama2cLoader, RejectsTruncatedAndGarbledCheckpoints) {
 // rows permuted to the rotate_half layout, as the llama2.c exporter does)
 // must give the same logits: checks the HF Llama names and RoPE pairing.
 TEST(ModelHfLlama, Stories260KAsHfFolderGivesTheSameLogits) {
-  if (!have_shared("models/stories260K")) GTEST_SKIP() << "no " << shared_dir() << "/models/stories260K";
-  auto ref = load_model(shared_dir() / "models/stories260K/stories260K.bin");
+  auto ref = load_model(testing::bundled_model());
   const ModelConfig& c = ref->config();
   const ModelWeights& w = ref->weights();
   const std::size_t d = c.dim, hd = c.head_dim, kv = c.kv_dim(), h = c.hidden_dim;

@@ -1,5 +1,7 @@
 // disable-mode (float) forward passes against independent implementations:
-// llama2.c run.c and PyTorch (../shared/reference). Prints the largest difference.
+// llama2.c run.c and PyTorch. The Llama references for the bundled model are
+// in tests/data; the GPT-2 ones in ../shared/reference with their models.
+// Prints the largest difference.
 #include <cstdio>
 
 #include "fhellm/error.h"
@@ -9,18 +11,19 @@
 namespace fhellm::model {
 namespace {
 
+using testing::bundled_model;
 using testing::greedy;
 using testing::have_shared;
 using testing::max_rel_diff;
 using testing::read_json;
 using testing::shared_dir;
+using testing::test_data;
 
 constexpr double kTolerance = 1e-4;
 
 TEST(ModelStories260K, MatchesRunCGreedyAndLogits) {
-  if (!have_shared("models/stories260K")) GTEST_SKIP() << "no " << shared_dir() << "/models/stories260K";
-  auto model = load_model(shared_dir() / "models/stories260K/stories260K.bin");
-  const auto ref = read_json(shared_dir() / "reference/stories260K_runc_greedy.json");
+  auto model = load_model(bundled_model());
+  const auto ref = read_json(test_data("stories260K_runc_greedy.json"));
   FloatLinear linear(*model);
   double worst = 0.0;
   for (const auto& c : ref["cases"]) {
@@ -39,9 +42,8 @@ TEST(ModelStories260K, MatchesRunCGreedyAndLogits) {
 }
 
 TEST(ModelStories260K, MatchesTorchLogits) {
-  if (!have_shared("models/stories260K")) GTEST_SKIP() << "no " << shared_dir() << "/models/stories260K";
-  auto model = load_model(shared_dir() / "models/stories260K/stories260K.bin");
-  const auto ref = read_json(shared_dir() / "reference/stories260K_torch.json");
+  auto model = load_model(bundled_model());
+  const auto ref = read_json(test_data("stories260K_torch.json"));
   FloatLinear linear(*model);
   double worst = 0.0;
   std::size_t full_checked = 0;
@@ -101,19 +103,22 @@ void check_gpt2_reference(const char* model_dir, const char* reference) {
 }
 
 TEST(ModelGpt2TinyRandom, MatchesTorch) {
-  if (!have_shared("models/gpt2-tiny-random")) GTEST_SKIP() << "no " << shared_dir() << "/models/gpt2-tiny-random";
+  if (!have_shared("models/gpt2-tiny-random")) {
+    GTEST_SKIP() << "needs ../shared: no " << shared_dir() << "/models/gpt2-tiny-random";
+  }
   check_gpt2_reference("models/gpt2-tiny-random", "reference/gpt2-tiny-random_torch.json");
 }
 
 TEST(ModelGpt2VimdocSmall, MatchesTorch) {
-  if (!have_shared("models/gpt2-vimdoc-small")) GTEST_SKIP() << "no " << shared_dir() << "/models/gpt2-vimdoc-small";
+  if (!have_shared("models/gpt2-vimdoc-small")) {
+    GTEST_SKIP() << "needs ../shared: no " << shared_dir() << "/models/gpt2-vimdoc-small";
+  }
   check_gpt2_reference("models/gpt2-vimdoc-small", "reference/gpt2-vimdoc-small_torch.json");
 }
 
 // Prefill of T rows at once equals T single-row steps (same cache, same logits).
 TEST(ModelStories260K, PrefillEqualsStepByStep) {
-  if (!have_shared("models/stories260K")) GTEST_SKIP() << "no " << shared_dir() << "/models/stories260K";
-  auto model = load_model(shared_dir() / "models/stories260K/stories260K.bin");
+  auto model = load_model(bundled_model());
   FloatLinear linear(*model);
   const std::vector<TokenId> prompt = {1, 403, 407, 261, 378, 432, 383, 286};
   Session a(model, linear), b(model, linear);
@@ -129,8 +134,7 @@ TEST(ModelStories260K, PrefillEqualsStepByStep) {
 }
 
 TEST(ModelStories260K, RejectsOutOfRangeTokensAndContextOverflow) {
-  if (!have_shared("models/stories260K")) GTEST_SKIP() << "no " << shared_dir() << "/models/stories260K";
-  auto model = load_model(shared_dir() / "models/stories260K/stories260K.bin");
+  auto model = load_model(bundled_model());
   FloatLinear linear(*model);
   Session s(model, linear, 4);
   const std::vector<TokenId> bad = {1, 512};

@@ -1,5 +1,6 @@
-// Helpers shared by the model tests: reading ../shared/reference files and
-// running greedy generations through a Session.
+// Helpers shared by the model tests: where the data lives (the bundled model
+// and tests/data in the repository; ../shared beside it), reading reference
+// files and running greedy generations through a Session.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -14,10 +15,15 @@
 
 #include "fhellm/model/session.h"
 #include "fhellm/model/sampler.h"
+#include "test_data.h"
 
 namespace fhellm::model::testing {
 
-inline std::filesystem::path shared_dir() { return FHELLM_SHARED_DIR; }
+using test_data::bundled_model;
+using test_data::bundled_tokenizer;
+using test_data::shared_dir;
+using test_data::source_dir;
+inline std::filesystem::path test_data(const char* name) { return test_data::file(name); }
 
 inline bool have_shared(const char* rel) { return std::filesystem::exists(shared_dir() / rel); }
 

@@ -103,30 +103,3 @@ TEST(MatmulTransposed, EqualsTheOpenBlasPath) {
 
 }  // namespace
 }  // namespace fhellm::model
-
-#include <atomic>
-
-#include "fhellm/model/parallel.h"
-
-namespace fhellm::model {
-namespace {
-
-// Every index is visited once, and a nested parallel_for (run inline) does
-// not deadlock on the pool it runs in.
-TEST(ParallelFor, CoversTheRangeOnceAndNests) {
-  std::vector<std::atomic<int>> seen(1000);
-  parallel_for(seen.size(), 1, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) seen[i] += 1;
-  });
-  for (auto& s : seen) EXPECT_EQ(s.load(), 1);
-  std::atomic<int> inner{0};
-  parallel_for(8, 1, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) {
-      parallel_for(10, 1, [&](std::size_t b2, std::size_t e2) { inner += static_cast<int>(e2 - b2); });
-    }
-  });
-  EXPECT_EQ(inner.load(), 80);
-}
-
-}  // namespace
-}  // namespace fhellm::model

@@ -29,9 +29,9 @@ class ArithmeticService final : public hybrid::RemoteService {
   static constexpr std::uint32_t kCrashingLayer = 998;  // a call on it throws std::runtime_error
   static constexpr std::uint64_t kHugeKey = 0xB16B16;   // its session claims 1 TiB
 
-  hybrid::Bytes description() const override { return {'a', 'r', 'i', 't', 'h', ' ', 'v', '1'}; }
+  Bytes description() const override { return {'a', 'r', 'i', 't', 'h', ' ', 'v', '1'}; }
 
-  std::unique_ptr<hybrid::RemoteSession> open_session(hybrid::ByteView keys) override {
+  std::unique_ptr<hybrid::RemoteSession> open_session(ByteView keys) override {
     require(keys.size() == 8, ErrorCode::wrong_key, "arithmetic keys are 8 bytes, got " + std::to_string(keys.size()));
     std::uint64_t k = 0;
     for (int i = 0; i < 8; ++i) k |= static_cast<std::uint64_t>(keys[i]) << (8 * i);
@@ -39,8 +39,8 @@ class ArithmeticService final : public hybrid::RemoteService {
     return std::make_unique<ArithmeticSession>(k, k == kHugeKey ? (1ull << 40) : 64);
   }
 
-  hybrid::Bytes call(hybrid::RemoteSession& session, std::span<const std::uint32_t> layer_ids,
-                     hybrid::ByteView payload) override {
+  Bytes call(hybrid::RemoteSession& session, std::span<const std::uint32_t> layer_ids,
+                     ByteView payload) override {
     auto& s = dynamic_cast<ArithmeticSession&>(session);
     std::uint64_t add = s.key;
     for (std::uint32_t id : layer_ids) {
@@ -49,14 +49,14 @@ class ArithmeticService final : public hybrid::RemoteService {
       add += id;
     }
     if (call_delay.count() > 0) std::this_thread::sleep_for(call_delay);
-    hybrid::Bytes out(payload.size());
+    Bytes out(payload.size());
     for (std::size_t i = 0; i < payload.size(); ++i) out[i] = static_cast<std::uint8_t>(payload[i] + add);
     s.n_calls += 1;
     return out;
   }
 
-  static hybrid::Bytes key_bytes(std::uint64_t k) {
-    hybrid::Bytes b(8);
+  static Bytes key_bytes(std::uint64_t k) {
+    Bytes b(8);
     for (int i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(k >> (8 * i));
     return b;
   }

@@ -1,6 +1,7 @@
 #include "fhellm/tokenizer/byte_bpe_tokenizer.h"
 
 #include "tokenizer/pretokenizer.h"
+#include "test_data.h"
 #include "tokenizer/test_util.h"
 
 namespace fhellm::tokenizer {
@@ -76,7 +77,7 @@ TEST(ByteBpeTokenizer, ByteToUnicodeIsGpt2s) {
 }
 
 TEST(ByteBpeTokenizerModel, ReproducesGpt2Vectors) {
-  if (!std::filesystem::exists(gpt2_dir())) GTEST_SKIP() << "no " << gpt2_dir();
+  if (!std::filesystem::exists(gpt2_dir())) GTEST_SKIP() << "needs ../shared: no " << gpt2_dir();
   const auto& t = gpt2();
   EXPECT_EQ(t.vocab_size(), 50257u);
   EXPECT_EQ(t.eos_id(), 50256);
@@ -97,7 +98,7 @@ TEST(ByteBpeTokenizerModel, ReproducesGpt2Vectors) {
 }
 
 TEST(ByteBpeTokenizerModel, Gpt2RoundTripsAwkwardText) {
-  if (!std::filesystem::exists(gpt2_dir())) GTEST_SKIP() << "no " << gpt2_dir();
+  if (!std::filesystem::exists(gpt2_dir())) GTEST_SKIP() << "needs ../shared: no " << gpt2_dir();
   const auto& t = gpt2();
   std::vector<std::string> texts = testing::awkward_texts();
   texts.push_back(std::string("\xff\xfe\x80 raw \xc3 bytes \xe2\x82", 20));
@@ -124,7 +125,7 @@ TEST(ByteBpeTokenizerModel, Gpt2RoundTripsAwkwardText) {
 }
 
 TEST(ByteBpeTokenizerModel, StreamDecoderHoldsBackPartialCharacters) {
-  if (!std::filesystem::exists(gpt2_dir())) GTEST_SKIP() << "no " << gpt2_dir();
+  if (!std::filesystem::exists(gpt2_dir())) GTEST_SKIP() << "needs ../shared: no " << gpt2_dir();
   const auto& t = gpt2();
   // " 😀" is two tokens: " \xF0\x9F\x98" and "\x80".
   ASSERT_EQ(t.token_bytes(-1, 30325), " \xF0\x9F\x98");
@@ -180,7 +181,7 @@ void write_gpt2_tokenizer_json(const std::filesystem::path& path, bool merges_as
 }
 
 TEST(ByteBpeTokenizerModel, Gpt2TokenizerJsonMatchesVocabMerges) {
-  if (!std::filesystem::exists(gpt2_dir())) GTEST_SKIP() << "no " << gpt2_dir();
+  if (!std::filesystem::exists(gpt2_dir())) GTEST_SKIP() << "needs ../shared: no " << gpt2_dir();
   const auto dir = testing::temp_dir("gpt2_json");
   for (bool pairs : {false, true}) {
     write_gpt2_tokenizer_json(dir / "tokenizer.json", pairs);
@@ -204,7 +205,7 @@ TEST(ByteBpeTokenizerModel, Gpt2TokenizerJsonMatchesVocabMerges) {
 
 TEST(LoadTokenizerModel, DetectsEachFormat) {
   const auto models = shared_dir() / "models";
-  if (!std::filesystem::exists(models)) GTEST_SKIP() << "no " << models;
+  if (!std::filesystem::exists(models)) GTEST_SKIP() << "needs ../shared: no " << models;
   EXPECT_NE(dynamic_cast<ByteBpeTokenizer*>(load_tokenizer(models / "gpt2-tokenizer").get()), nullptr);
   EXPECT_NE(dynamic_cast<ByteBpeTokenizer*>(load_tokenizer(models / "gpt2-tokenizer/vocab.json").get()), nullptr);
   EXPECT_NE(dynamic_cast<ByteBpeTokenizer*>(load_tokenizer(models / "gpt2-vimdoc-small").get()), nullptr);
@@ -368,7 +369,7 @@ namespace fhellm::tokenizer {
 namespace {
 
 TEST(ByteBpeTokenizerModel, ConcurrentEncodesAgree) {
-  if (!std::filesystem::exists(gpt2_dir())) GTEST_SKIP() << "no " << gpt2_dir();
+  if (!std::filesystem::exists(gpt2_dir())) GTEST_SKIP() << "needs ../shared: no " << gpt2_dir();
   const auto t = ByteBpeTokenizer::load_vocab_merges(gpt2_dir() / "vocab.json", gpt2_dir() / "merges.txt");
   std::vector<std::string> texts;
   std::mt19937 rng(17);
@@ -425,14 +426,12 @@ namespace {
 // The evaluation texts of the perplexity checks survive encode/decode with
 // the tokenizers the models use.
 TEST(LoadTokenizerModel, EvalTextsRoundTrip) {
-  const auto ref = shared_dir() / "reference";
-  if (!std::filesystem::exists(ref)) GTEST_SKIP() << "no " << ref;
-  const auto tok512 = load_tokenizer(testing::source_dir() / "models/tok512.bin", 512);
-  const std::string story = testing::read_file(ref / "eval_story.txt");
+  const auto tok512 = load_tokenizer(test_data::bundled_tokenizer(), 512);
+  const std::string story = testing::read_file(test_data::file("eval_story.txt"));
   ASSERT_FALSE(story.empty());
   EXPECT_EQ(tok512->decode(tok512->encode(story, true)), story);
-  if (!std::filesystem::exists(gpt2_dir())) GTEST_SKIP() << "no " << gpt2_dir();
-  const std::string vim = testing::read_file(ref / "eval_vimdoc.txt");
+  if (!std::filesystem::exists(gpt2_dir())) GTEST_SKIP() << "needs ../shared: no " << gpt2_dir();
+  const std::string vim = testing::read_file(shared_dir() / "reference/eval_vimdoc.txt");
   ASSERT_FALSE(vim.empty());
   const auto ids = gpt2().encode(vim, false);
   EXPECT_EQ(gpt2().decode(ids), vim);

@@ -28,7 +28,7 @@ GgmlVocab llama2_as_ggml(const Llama2cTokenizer& t) {
 
 TEST(GgmlVocabModel, LlamaVocabularyReproducesVectors) {
   const auto bin = shared_dir() / "models/llama2-tokenizer/tokenizer.bin";
-  if (!std::filesystem::exists(bin)) GTEST_SKIP() << "no " << bin;
+  if (!std::filesystem::exists(bin)) GTEST_SKIP() << "needs ../shared: no " << bin;
   const auto t = tokenizer_from_ggml_vocab(llama2_as_ggml(*Llama2cTokenizer::load(bin, 32000)));
   const auto vectors = testing::read_json(shared_dir() / "reference/llama2_tokenizer_vectors.json");
   for (const auto& c : vectors["cases"]) {
@@ -44,7 +44,7 @@ TEST(GgmlVocabModel, LlamaVocabularyReproducesVectors) {
 
 TEST(GgmlVocabModel, Gpt2VocabularyReproducesVectors) {
   const auto dir = shared_dir() / "models/gpt2-tokenizer";
-  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no " << dir;
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "needs ../shared: no " << dir;
   GgmlVocab v;
   v.model = "gpt2";
   v.pre = "gpt-2";

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "test_data.h"
 #include "tokenizer/test_util.h"
 
 namespace fhellm::tokenizer {
@@ -64,7 +65,7 @@ std::vector<TokenId> reference_encode(const Llama2cTokenizer& t, const std::map<
 }
 
 TEST(Llama2cTokenizerModel, ReproducesRunCVectors) {
-  if (!std::filesystem::exists(llama2_bin())) GTEST_SKIP() << "no " << llama2_bin();
+  if (!std::filesystem::exists(llama2_bin())) GTEST_SKIP() << "needs ../shared: no " << llama2_bin();
   const auto t = Llama2cTokenizer::load(llama2_bin(), 32000);
   ASSERT_EQ(t->vocab_size(), 32000u);
   const auto vectors = testing::read_json(shared_dir() / "reference/llama2_tokenizer_vectors.json");
@@ -80,14 +81,14 @@ TEST(Llama2cTokenizerModel, ReproducesRunCVectors) {
 }
 
 TEST(Llama2cTokenizerModel, ReadsToEndOfFileWithoutHint) {
-  if (!std::filesystem::exists(llama2_bin())) GTEST_SKIP() << "no " << llama2_bin();
+  if (!std::filesystem::exists(llama2_bin())) GTEST_SKIP() << "needs ../shared: no " << llama2_bin();
   EXPECT_EQ(Llama2cTokenizer::load(llama2_bin())->vocab_size(), 32000u);
   EXPECT_EQ(Llama2cTokenizer::load(tok512_bin())->vocab_size(), 512u);
 }
 
 TEST(Llama2cTokenizerModel, HeapMergesAgreeWithRunCLoop) {
   for (const auto& path : {tok512_bin(), llama2_bin()}) {
-    if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path;
+    if (!std::filesystem::exists(path)) GTEST_SKIP() << "needs ../shared: no " << path;
     const auto t = Llama2cTokenizer::load(path);
     const auto lookup = piece_map(*t);
     for (const std::string& text : testing::awkward_texts()) {
@@ -224,9 +225,7 @@ namespace fhellm::tokenizer {
 namespace {
 
 TEST(Llama2cTokenizerModel, DecodesRunCGreedyStoriesToItsText) {
-  const auto ref_path = testing::shared_dir() / "reference/stories260K_runc_greedy.json";
-  if (!std::filesystem::exists(ref_path)) GTEST_SKIP() << "no " << ref_path;
-  const auto ref = testing::read_json(ref_path);
+  const auto ref = testing::read_json(test_data::file("stories260K_runc_greedy.json"));
   const auto t = Llama2cTokenizer::load(tok512_bin(), 512);
   for (const auto& c : ref["cases"]) {
     const std::string prompt = c["prompt"];

@@ -75,7 +75,7 @@ nlohmann::json llama2_tokenizer_json() {
 
 TEST(MetaspaceBpeTokenizerModel, Llama2TokenizerJsonReproducesVectors) {
   const auto bin = shared_dir() / "models/llama2-tokenizer/tokenizer.bin";
-  if (!std::filesystem::exists(bin)) GTEST_SKIP() << "no " << bin;
+  if (!std::filesystem::exists(bin)) GTEST_SKIP() << "needs ../shared: no " << bin;
   const auto dir = testing::temp_dir("llama2_hf_json");
   testing::write_file(dir / "tokenizer.json", llama2_tokenizer_json().dump());
   const auto t = load_tokenizer(dir);  // no tokenizer.model here: the JSON is used

@@ -12,7 +12,7 @@ using testing::shared_dir;
 std::filesystem::path llama2_model() { return shared_dir() / "models/llama2-tokenizer/tokenizer.model"; }
 
 TEST(SentencePieceTokenizerModel, MatchesLlama2cVectors) {
-  if (!std::filesystem::exists(llama2_model())) GTEST_SKIP() << "no " << llama2_model();
+  if (!std::filesystem::exists(llama2_model())) GTEST_SKIP() << "needs ../shared: no " << llama2_model();
   const auto t = SentencePieceTokenizer::load(llama2_model());
   EXPECT_EQ(t->vocab_size(), 32000u);
   EXPECT_EQ(t->bos_id(), 1);
@@ -28,7 +28,7 @@ TEST(SentencePieceTokenizerModel, MatchesLlama2cVectors) {
 
 TEST(SentencePieceTokenizerModel, AgreesWithLlama2cOnOrdinaryText) {
   const auto bin = shared_dir() / "models/llama2-tokenizer/tokenizer.bin";
-  if (!std::filesystem::exists(llama2_model()) || !std::filesystem::exists(bin)) GTEST_SKIP() << "no llama2 tokenizer";
+  if (!std::filesystem::exists(llama2_model()) || !std::filesystem::exists(bin)) GTEST_SKIP() << "needs ../shared: no llama2 tokenizer in " << shared_dir();
   const auto sp = SentencePieceTokenizer::load(llama2_model());
   const auto l2 = Llama2cTokenizer::load(bin, 32000);
   // Single-spaced text, where SentencePiece's normalisation changes nothing.
@@ -42,7 +42,7 @@ TEST(SentencePieceTokenizerModel, AgreesWithLlama2cOnOrdinaryText) {
 }
 
 TEST(SentencePieceTokenizerModel, TokenBytesAndSpecials) {
-  if (!std::filesystem::exists(llama2_model())) GTEST_SKIP() << "no " << llama2_model();
+  if (!std::filesystem::exists(llama2_model())) GTEST_SKIP() << "needs ../shared: no " << llama2_model();
   const auto t = SentencePieceTokenizer::load(llama2_model());
   EXPECT_TRUE(t->is_special(1));
   EXPECT_TRUE(t->is_special(2));
@@ -57,7 +57,7 @@ TEST(SentencePieceTokenizer, RejectsHostileFiles) {
   expect_error(ErrorCode::file_not_found, [&] { SentencePieceTokenizer::load("/nonexistent/x.model"); });
   expect_error(ErrorCode::bad_tokenizer_file, [&] { SentencePieceTokenizer::parse("", "empty"); });
   expect_error(ErrorCode::bad_tokenizer_file, [&] { SentencePieceTokenizer::parse("not a protobuf at all", "junk"); });
-  if (!std::filesystem::exists(llama2_model())) GTEST_SKIP() << "no " << llama2_model();
+  if (!std::filesystem::exists(llama2_model())) GTEST_SKIP() << "needs ../shared: no " << llama2_model();
   const std::string good = testing::read_file(llama2_model());
   for (std::size_t cut : {std::size_t{1}, std::size_t{7}, good.size() / 2, good.size() - 3}) {
     try {

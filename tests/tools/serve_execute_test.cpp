@@ -10,7 +10,7 @@
 #include "fhellm/he/linear.h"
 #include "fhellm/hybrid/artifact.h"
 #include "fhellm/hybrid/hybrid_model.h"
-#include "fhellm/net/execute_client.h"
+#include "client/execute_channel.h"
 #include "fhellm/net/http_channel.h"
 #include "tools/process.h"
 
@@ -20,7 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 using hybrid::FheMode;
 using hybrid::HybridModel;
-using hybrid::TokenId;
 using namespace std::chrono_literals;
 
 const fs::path kStories = FHELLM_SOURCE_DIR "/models/stories260K.bin";
@@ -39,10 +38,10 @@ std::vector<TokenId> execute_ids(HybridModel& hm, const std::string& url, const 
                                  std::size_t n, std::shared_ptr<hybrid::ExecuteStats>* stats = nullptr,
                                  he::LinearPrecision precision = he::kLinearDefaultPrecision) {
   hm.set_precision(precision);
-  net::ExecuteClientOptions o;
+  client::ExecuteClientOptions o;
   o.server_url = url;
   o.timeout = 60s;
-  auto s = net::enable_execute(hm, o);
+  auto s = client::enable_execute(hm, o);
   hm.set_mode(FheMode::execute);
   auto ids = hm.generate(prompt, n, kGreedy).ids;
   hm.release_backend();  // closes the session
@@ -107,7 +106,7 @@ TEST_F(ServeExecute, Stories260KFromArtifactsEqualsSimulate) {
 }
 
 TEST_F(ServeExecute, ModelGpt2TinyRandomEqualsSimulate) {
-  if (!fs::exists(kGpt2Tiny)) GTEST_SKIP() << kGpt2Tiny << " is absent";
+  if (!fs::exists(kGpt2Tiny)) GTEST_SKIP() << "needs ../shared: no " << kGpt2Tiny;
   server_ = std::make_unique<testing::ServeProcess>(std::vector<std::string>{"--model", kGpt2Tiny.string()});
   HybridModel hm = HybridModel::load(kGpt2Tiny);
   const std::vector<TokenId> prompt = {464, 2068, 7586, 21831};
@@ -152,45 +151,45 @@ TEST_F(ServeExecute, HostileMessagesGetTheirCodeAndTheServerKeepsServing) {
   config.io_timeout = 30s;
   // A legitimate session, to replay and to check it keeps working.
   HybridModel victim = HybridModel::load(kStories);
-  net::ExecuteClientOptions o;
+  client::ExecuteClientOptions o;
   o.server_url = server_->url();
-  net::enable_execute(victim, o);
+  client::enable_execute(victim, o);
   victim.set_mode(FheMode::execute);
   const std::vector<TokenId> prompt = {1, 403, 407};
   const auto first = victim.generate(prompt, 2, kGreedy).ids;
 
   net::HttpChannel raw(config);
-  auto reply_code = [&](const net::Bytes& request) {
-    const net::Bytes reply = raw.exchange(request);
+  auto reply_code = [&](const Bytes& request) {
+    const Bytes reply = raw.exchange(request);
     const net::Frame f = net::decode_frame(reply);
     EXPECT_EQ(f.header.type, net::MessageType::error_reply);
     return net::decode_error_reply(f.payload).code;
   };
   const std::uint32_t ids[] = {hybrid::linear_wire_id({0, hybrid::LinearKind::attn_out})};
-  const net::Bytes call = net::encode_frame({net::MessageType::linear_call, 0, 1},
-                                            net::encode_linear_call(ids, net::Bytes(100, 7)));
-  EXPECT_EQ(reply_code(net::Bytes(64, 0xEE)), ErrorCode::bad_magic);                      // malformed
-  EXPECT_EQ(reply_code(net::Bytes(call.begin(), call.end() - 10)), ErrorCode::truncated);  // truncated
-  net::Bytes v9 = call;
+  const Bytes call = net::encode_frame({net::MessageType::linear_call, 0, 1},
+                                            net::encode_linear_call(ids, Bytes(100, 7)));
+  EXPECT_EQ(reply_code(Bytes(64, 0xEE)), ErrorCode::bad_magic);                      // malformed
+  EXPECT_EQ(reply_code(Bytes(call.begin(), call.end() - 10)), ErrorCode::truncated);  // truncated
+  Bytes v9 = call;
   v9[4] = 9;
   EXPECT_EQ(reply_code(v9), ErrorCode::bad_version);                                       // wrong version
-  EXPECT_EQ(reply_code(net::Bytes(9u << 20, 0)), ErrorCode::message_too_large);            // oversized
-  net::Bytes foreign = call;
+  EXPECT_EQ(reply_code(Bytes(9u << 20, 0)), ErrorCode::message_too_large);            // oversized
+  Bytes foreign = call;
   foreign[8] = 0x42;                                                                       // session 0x42
   EXPECT_EQ(reply_code(foreign), ErrorCode::unknown_session);                              // foreign session
   // A real session opened by this raw client, then a replayed sequence number.
   net::HttpChannel owner(config);
   he::LinearClient keys_owner;
   owner.open_session(keys_owner.server_keys().save());
-  net::Bytes replay = net::encode_frame({net::MessageType::linear_call, owner.session_id(), 1},
-                                        net::encode_linear_call(ids, net::Bytes(100, 7)));
+  Bytes replay = net::encode_frame({net::MessageType::linear_call, owner.session_id(), 1},
+                                        net::encode_linear_call(ids, Bytes(100, 7)));
   EXPECT_EQ(reply_code(replay), ErrorCode::replayed_message);                              // replayed
   // Garbage inside a well-formed frame of a real session: the encrypted product's own check.
-  net::Bytes junk = net::encode_frame({net::MessageType::linear_call, owner.session_id(), 5},
-                                      net::encode_linear_call(ids, net::Bytes(100, 7)));
+  Bytes junk = net::encode_frame({net::MessageType::linear_call, owner.session_id(), 5},
+                                      net::encode_linear_call(ids, Bytes(100, 7)));
   EXPECT_EQ(reply_code(junk), ErrorCode::bad_magic);
   // Keys that are not keys.
-  EXPECT_EQ(code_of([&] { net::HttpChannel(config).open_session(net::Bytes(50, 1)); }), ErrorCode::bad_magic);
+  EXPECT_EQ(code_of([&] { net::HttpChannel(config).open_session(Bytes(50, 1)); }), ErrorCode::bad_magic);
 
   // The victim's session and the server are fine.
   EXPECT_EQ(victim.generate(prompt, 2, kGreedy).ids, first);
@@ -200,10 +199,10 @@ TEST_F(ServeExecute, HostileMessagesGetTheirCodeAndTheServerKeepsServing) {
 TEST_F(ServeExecute, ServerThatGoesAwayGivesServerUnavailable) {
   server_ = std::make_unique<testing::ServeProcess>(std::vector<std::string>{"--model", kStories.string()});
   HybridModel hm = HybridModel::load(kStories);
-  net::ExecuteClientOptions o;
+  client::ExecuteClientOptions o;
   o.server_url = server_->url();
   o.timeout = 10s;
-  net::enable_execute(hm, o);
+  client::enable_execute(hm, o);
   hm.set_mode(FheMode::execute);
   const std::vector<TokenId> prompt = {1, 403};
   hm.generate(prompt, 1, kGreedy);

@@ -24,7 +24,9 @@
 #include "fhellm/error.h"
 #include "fhellm/hybrid/hybrid_model.h"
 #include "fhellm/model/loader.h"
-#include "fhellm/net/execute_client.h"
+#include "client/execute_channel.h"
+#include "client/generation_stats.h"
+#include "summary.h"
 
 extern char** environ;
 
@@ -41,7 +43,7 @@ struct BenchGenerateArgs {
 struct ModeFigures {
   std::string mode;
   double ms_per_token = 0, ttft_ms = 0;
-  net::ExecuteFigures execute;  // execute only
+  ExecuteFigures execute;  // execute only
   double server_start_seconds = 0, server_peak_rss_mb = 0;
   std::size_t calls_per_token = 0;
 };
@@ -124,7 +126,7 @@ class ServerProcess {
 };
 
 ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model::Model>& m,
-                     const std::vector<model::TokenId>& prompt, const BenchGenerateArgs& a, const std::string& shape) {
+                     const std::vector<TokenId>& prompt, const BenchGenerateArgs& a, const std::string& shape) {
   ModeFigures f;
   f.mode = mode;
   hybrid::HybridModel hm(m);
@@ -133,10 +135,10 @@ ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model:
   std::shared_ptr<hybrid::ExecuteStats> stats;
   if (mode == "execute") {
     server = std::make_unique<ServerProcess>(shape, a.seed, a.precision);
-    net::ExecuteClientOptions o;
+    client::ExecuteClientOptions o;
     o.server_url = server->url();
     o.timeout = std::chrono::minutes(10);
-    stats = net::enable_execute(hm, o);
+    stats = client::enable_execute(hm, o);
   }
   hm.set_mode(hybrid::parse_fhe_mode(mode));
   if (hm.mode() == hybrid::FheMode::simulate) hm.quantized_linears();  // quantize before timing
@@ -148,7 +150,7 @@ ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model:
   const hybrid::ExecuteStats at_start = stats ? *stats : hybrid::ExecuteStats{};
   hybrid::ExecuteStats at_first_token;
   bool first = true;
-  const auto r = hm.generate(prompt, a.n_tokens, options, [&](model::TokenId) {
+  const auto r = hm.generate(prompt, a.n_tokens, options, [&](TokenId) {
     if (first && stats) at_first_token = *stats;
     first = false;
   });
@@ -157,7 +159,9 @@ ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model:
   f.ttft_ms = 1e3 * r.prefill_seconds;
   f.calls_per_token = (r.remote.n_calls) / (r.ids.size() > 0 ? r.ids.size() : 1);
   if (stats) {
-    f.execute = net::execute_figures(at_start, at_first_token, *stats, r);
+    ClientStats cs = client::generation_stats(r);
+    client::add_execute_figures(cs, at_start, first ? *stats : at_first_token, *stats);
+    f.execute = execute_figures(cs);
     f.server_start_seconds = server->start_seconds();
     f.server_peak_rss_mb = server->peak_rss_mb();
   }
@@ -171,9 +175,9 @@ void run_bench_generate(const BenchGenerateArgs& a) {
   const std::string shape = !a.shape.empty() ? a.shape : (a.arch == "llama" ? "llama-3.2-1b" : "gpt2-124m");
   const model::ModelConfig config = model::shape_preset(shape);
   const auto m = model::random_model(config, a.seed);
-  std::vector<model::TokenId> prompt(std::max<std::size_t>(1, a.prompt_tokens));
+  std::vector<TokenId> prompt(std::max<std::size_t>(1, a.prompt_tokens));
   for (std::size_t i = 0; i < prompt.size(); ++i)
-    prompt[i] = static_cast<model::TokenId>((i * 7919 + 13) % config.vocab_size);
+    prompt[i] = static_cast<TokenId>((i * 7919 + 13) % config.vocab_size);
 
   std::vector<ModeFigures> figures;
   std::stringstream list(a.modes);
@@ -191,7 +195,7 @@ void run_bench_generate(const BenchGenerateArgs& a) {
                           {"bytes_up_per_token", 0.0},
                           {"bytes_down_per_token", 0.0}};
       if (f.mode == "execute") {
-        for (const auto& [name, value] : net::execute_json_fields(f.execute)) m[name] = value;
+        for (const auto& [name, value] : execute_json_fields(f.execute)) m[name] = value;
         m["server_start_seconds"] = f.server_start_seconds;
         m["server_peak_rss_mb"] = f.server_peak_rss_mb;
       }
@@ -213,15 +217,13 @@ void run_bench_generate(const BenchGenerateArgs& a) {
   std::printf("%-9s %10s %12s %12s %10s %10s %10s %12s %12s\n", "mode", "TTFT ms", "prefill/row", "decode/tok",
               "client", "server", "network", "up/token", "down/token");
   for (const ModeFigures& f : figures) {
-    const net::ExecutePhase& d = f.execute.decode;
+    const ExecutePhase& d = f.execute.decode;
     std::printf("%-9s %10.1f %9.1f ms %9.1f ms %7.1f ms %7.1f ms %7.1f ms %9.1f KB %9.1f KB\n", f.mode.c_str(),
                 f.ttft_ms, f.ttft_ms / static_cast<double>(prompt.size()), f.ms_per_token, d.client_ms, d.server_ms,
                 d.network_ms, d.bytes_up / 1e3, d.bytes_down / 1e3);
     if (f.mode == "execute") {
-      const double rows = static_cast<double>(prompt.size());
       std::printf("%-9s prompt: %.1f KB up, %.1f KB down per row; server %.1f ms per row\n", "",
-                  f.execute.prefill.bytes_up / rows / 1e3, f.execute.prefill.bytes_down / rows / 1e3,
-                  f.execute.prefill.server_ms / rows);
+                  f.execute.prefill.bytes_up / 1e3, f.execute.prefill.bytes_down / 1e3, f.execute.prefill.server_ms);
       std::printf("%-9s server: ready in %.1f s, peak RSS %.0f MB; session keys %.2f MB, opened in %.2f s\n", "",
                   f.server_start_seconds, f.server_peak_rss_mb, static_cast<double>(f.execute.key_upload_bytes) / 1e6,
                   f.execute.session_open_seconds);

@@ -11,7 +11,7 @@
 #include "fhellm/error.h"
 #include "fhellm/hybrid/hybrid_model.h"
 #include "fhellm/model/loader.h"
-#include "fhellm/model/parallel.h"
+#include "common/thread_pool.h"
 
 namespace fhellm::cli {
 namespace {
@@ -46,8 +46,8 @@ void run_bench_model(const BenchModelArgs& a) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_load).count();
 
   const model::ModelConfig& c = m->config();
-  std::vector<model::TokenId> prompt(std::max<std::size_t>(1, a.prompt_tokens));
-  for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<model::TokenId>((i * 7919 + 13) % c.vocab_size);
+  std::vector<TokenId> prompt(std::max<std::size_t>(1, a.prompt_tokens));
+  for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<TokenId>((i * 7919 + 13) % c.vocab_size);
   hybrid::GenerateOptions options;
   options.stop_at_eos = false;
   double best_decode = 0.0, best_prefill = 0.0, best_total = 0.0;
@@ -65,7 +65,7 @@ void run_bench_model(const BenchModelArgs& a) {
                         {"arch", model::architecture_name(c.arch)},
                         {"parameters", m->n_parameters()},
                         {"fhe", a.fhe},
-                        {"threads", model::n_threads()},
+                        {"threads", n_threads()},
                         {"prompt_tokens", prompt.size()},
                         {"n_tokens", a.n_tokens},
                         {"repeat", a.repeat},
@@ -77,7 +77,7 @@ void run_bench_model(const BenchModelArgs& a) {
     return;
   }
   std::printf("%s: %zu parameters, fhe %s, %zu threads (best of %zu)\n", what.c_str(), m->n_parameters(), a.fhe.c_str(),
-              model::n_threads(), a.repeat);
+              n_threads(), a.repeat);
   std::printf("  decode  %.1f tokens/s (%.2f ms/token)\n", best_decode, best_decode > 0 ? 1000.0 / best_decode : 0.0);
   std::printf("  prefill %.1f tokens/s (%zu prompt tokens)\n", best_prefill, prompt.size());
   std::printf("  overall %.1f tokens/s for %zu generated tokens; setup %.2f s\n", best_total, a.n_tokens, load_seconds);

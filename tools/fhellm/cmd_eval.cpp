@@ -1,7 +1,7 @@
 // fhellm eval: perplexity of a text file under a model, in one FHE mode or
 // (--compare) also in disable, with the top-1 agreement between the two.
-#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -9,10 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "fhellm/client.h"
 #include "fhellm/error.h"
-#include "fhellm/he/linear_layout.h"
-#include "fhellm/hybrid/hybrid_model.h"
-#include "fhellm/hybrid/hybrid_model_io.h"
 
 namespace fhellm::cli {
 namespace {
@@ -24,28 +22,26 @@ struct EvalArgs {
 };
 
 void run_eval(const EvalArgs& a) {
-  const std::filesystem::path model_path =
-      a.model.empty() ? std::filesystem::path(FHELLM_DEFAULT_MODEL_DIR) / "stories260K.bin" : std::filesystem::path(a.model);
-  const std::filesystem::path tok_path =
-      a.model.empty() && a.tokenizer.empty() ? std::filesystem::path(FHELLM_DEFAULT_MODEL_DIR) / "tok512.bin"
-                                             : std::filesystem::path(a.tokenizer);
+  ClientOptions o;  // default: the model bundled in the repository
+  o.model = a.model.empty() ? (std::filesystem::path(FHELLM_DEFAULT_MODEL_DIR) / "stories260K.bin").string() : a.model;
+  o.tokenizer = a.model.empty() && a.tokenizer.empty()
+                    ? (std::filesystem::path(FHELLM_DEFAULT_MODEL_DIR) / "tok512.bin").string()
+                    : a.tokenizer;
+  o.remote = a.remote;
+  o.precision = a.precision;
+  o.fhe = a.fhe;
   std::ifstream in(a.text_file, std::ios::binary);
   require(in.good(), ErrorCode::file_not_found, "cannot open text file '" + a.text_file + "'");
   std::ostringstream ss;
   ss << in.rdbuf();
-  hybrid::HybridModel hm = hybrid::HybridModel::load(model_path);
-  const auto tok = hybrid::load_tokenizer_for(tok_path, model_path, hm.model());
-  const auto ids = hybrid::encode_document(*tok, hm.model(), ss.str());
-  hm.set_remote_modules(a.remote);
-  hm.set_precision(he::parse_linear_precision(a.precision));
-  const hybrid::FheMode mode = hybrid::parse_fhe_mode(a.fhe);
-  hm.set_mode(mode);
-  const hybrid::EvalResult r = hm.perplexity(ids, a.window);
-  nlohmann::json j = {{"fhe", a.fhe}, {"precision", a.precision}, {"perplexity", r.perplexity}, {"mean_nll", r.mean_nll},
-                      {"n_tokens", ids.size()}, {"n_predicted", r.n_predicted}};
-  if (a.compare && mode != hybrid::FheMode::disable) {
-    hm.set_mode(hybrid::FheMode::disable);
-    const hybrid::EvalResult d = hm.perplexity(ids, a.window);
+  const std::string text = ss.str();
+  Client client(o);
+  const PerplexityResult r = client.perplexity(text, a.window);
+  nlohmann::json j = {{"fhe", a.fhe}, {"precision", a.precision}, {"perplexity", r.perplexity},
+                      {"mean_nll", r.mean_nll}, {"n_tokens", r.n_tokens}, {"n_predicted", r.n_predicted}};
+  if (a.compare && a.fhe != "disable") {
+    client.set_fhe_mode("disable");
+    const PerplexityResult d = client.perplexity(text, a.window);
     std::size_t agree = 0;
     for (std::size_t i = 0; i < d.top1.size(); ++i) agree += d.top1[i] == r.top1[i];
     j["disable_perplexity"] = d.perplexity;
@@ -56,7 +52,7 @@ void run_eval(const EvalArgs& a) {
     std::puts(j.dump().c_str());
     return;
   }
-  std::printf("perplexity %.4f (fhe %s, %zu tokens, %zu predicted)\n", r.perplexity, a.fhe.c_str(), ids.size(),
+  std::printf("perplexity %.4f (fhe %s, %zu tokens, %zu predicted)\n", r.perplexity, a.fhe.c_str(), r.n_tokens,
               r.n_predicted);
   if (j.contains("disable_perplexity")) {
     std::printf("disable perplexity %.4f, change %+.3f%%, top-1 agreement %.2f%%\n", j["disable_perplexity"].get<double>(),

@@ -12,12 +12,8 @@
 
 #include "commands.h"
 #include "fhellm/error.h"
-#include "fhellm/he/linear_layout.h"
-#include "fhellm/hybrid/artifact.h"
-#include "fhellm/hybrid/execute_backend.h"
-#include "fhellm/hybrid/hybrid_model.h"
 #include "fhellm/model/loader.h"
-#include "fhellm/net/server.h"
+#include "fhellm/server.h"
 
 namespace fhellm::cli {
 
@@ -66,69 +62,69 @@ std::function<void(std::uint64_t, std::uint64_t)> encoding_progress() {
   };
 }
 
-std::vector<he::LinearPrecision> parse_precisions(const std::string& list) {
-  std::vector<he::LinearPrecision> out;
+// Names only: the server facade refuses an unknown precision by name.
+std::vector<std::string> split_precisions(const std::string& list) {
+  std::vector<std::string> out;
   std::stringstream in(list);
-  for (std::string p; std::getline(in, p, ',');) out.push_back(he::parse_linear_precision(p));
+  for (std::string p; std::getline(in, p, ',');) out.push_back(p);
   require(!out.empty(), ErrorCode::bad_command_line, "--precision: name at least one of default, exact");
   return out;
 }
 
-void run_serve(const ServeArgs& a) {
+ServerOptions server_options(const ServeArgs& a) {
   require(int(!a.artifact.empty()) + int(!a.model.empty()) + int(a.random_weights) == 1, ErrorCode::bad_command_line,
           "serve needs exactly one of --artifact NAME.server, --model PATH or --random-weights --shape NAME");
-  const auto start = std::chrono::steady_clock::now();
-  hybrid::RemoteServiceOptions options;
-  options.precisions = parse_precisions(a.precisions);
-  options.progress = encoding_progress();
-  std::shared_ptr<hybrid::RemoteLinearService> service;
-  if (!a.artifact.empty()) {
-    service = hybrid::load_server_artifact(a.artifact, options);
-  } else {
-    hybrid::HybridModel hm = a.random_weights
-                                 ? hybrid::HybridModel(model::random_model(model::shape_preset(a.shape), a.seed))
-                                 : hybrid::HybridModel::load(a.model);
-    hm.set_remote_modules(a.remote);
-    quant::QuantOptions q;
-    q.weight_bits = a.bits;
-    hm.set_quantization(q);
-    service = hybrid::make_remote_service(hm, options);
+  ServerOptions o;
+  o.artifact = a.artifact;
+  o.model = a.model;
+  if (a.random_weights) {
+    o.random_shape = a.shape;
+    model::shape_preset(a.shape);  // an unknown or empty shape is refused by name
   }
-  net::ServerConfig config;
-  std::tie(config.host, config.port) = parse_listen(a.listen);
-  config.n_connection_threads = a.threads;
-  config.max_parallel_calls = a.parallel;
-  config.max_sessions = a.max_sessions;
-  config.max_session_bytes = static_cast<std::uint64_t>(a.max_session_mb * 1e6);
-  config.max_request_bytes = static_cast<std::uint32_t>(std::min(a.max_request_mb * 1e6, 1073741824.0));
-  config.idle_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(a.idle_timeout_s * 1e3));
-  config.tls_cert_path = a.tls_cert;
-  config.tls_key_path = a.tls_key;
+  o.seed = a.seed;
+  o.remote = a.remote;
+  o.weight_bits = a.bits;
+  o.precisions = split_precisions(a.precisions);
+  o.progress = encoding_progress();
+  std::tie(o.host, o.port) = parse_listen(a.listen);
+  o.connection_threads = a.threads;
+  o.parallel_calls = a.parallel;
+  o.max_sessions = a.max_sessions;
+  o.max_session_bytes = static_cast<std::uint64_t>(a.max_session_mb * 1e6);
+  o.max_request_bytes = static_cast<std::uint32_t>(std::min(a.max_request_mb * 1e6, 1073741824.0));
+  o.idle_timeout_seconds = a.idle_timeout_s;
+  o.tls_cert = a.tls_cert;
+  o.tls_key = a.tls_key;
+  return o;
+}
 
-  // Block the stop signals in every thread (the server's threads inherit the
-  // mask), then wait for one here.
+void run_serve(const ServeArgs& a) {
+  const auto start = std::chrono::steady_clock::now();
+  const ServerOptions options = server_options(a);
+  // Block the stop signals before any thread starts (the server's and the
+  // loaders' threads inherit the mask), then wait for one here.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  net::Server server(*service, config);
+  Server server(options);
   server.start();
-  const auto& d = service->model_description();
+  const ServedModel d = server.served_model();
   const double ready_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
-      "fhellm serve: listening on %s://%s:%d (%s, %zu remote layer groups, %d-bit weights; %.1f M weights encoded "
+      "fhellm serve: listening on %s (%s, %zu remote layer groups, %d-bit weights; %.1f M weights encoded "
       "in %.0f MB for precision %s; ready in %.1f s)\n",
-      config.tls_cert_path.empty() ? "http" : "https", config.host.c_str(), server.port(), d.architecture.c_str(),
-      d.linears.size(), d.quant.weight_bits, static_cast<double>(service->weight_count()) / 1e6,
-      static_cast<double>(service->encoded_bytes()) / 1e6, a.precisions.c_str(), ready_s);
+      server.url().c_str(), d.architecture.c_str(), d.n_linear_groups, d.weight_bits,
+      static_cast<double>(d.weight_count) / 1e6, static_cast<double>(d.encoded_bytes) / 1e6, a.precisions.c_str(),
+      ready_s);
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop_signals, &sig);
   std::fprintf(stderr, "fhellm serve: signal %d, stopping\n", sig);
   server.stop();
-  const net::ServerMetrics m = server.metrics();
+  const ServerMetrics m = server.metrics();
   std::fprintf(stderr, "fhellm serve: %llu sessions, %llu requests (%llu errors), %.1f MB in, %.1f MB out\n",
                static_cast<unsigned long long>(m.sessions_opened), static_cast<unsigned long long>(m.requests),
                static_cast<unsigned long long>(m.errors), static_cast<double>(m.bytes_in) / 1e6,

@@ -9,11 +9,12 @@
 #include "allocator.h"
 #include "commands.h"
 #include "fhellm/error.h"
+#include "fhellm/version.h"
 
 int main(int argc, char** argv) {
   fhellm::cli::keep_freed_memory_for_serving();
   CLI::App app{"fhellm: private LLM inference with homomorphic encryption"};
-  app.set_version_flag("--version", FHELLM_VERSION);
+  app.set_version_flag("--version", FHELLM_VERSION_STRING);
   app.require_subcommand(1);
   fhellm::cli::register_generate(app);
   fhellm::cli::register_eval(app);

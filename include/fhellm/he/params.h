@@ -25,6 +25,12 @@
 
 namespace fhellm::he {
 
+// The error distribution of every registered set: centred binomial of
+// parameter eta (a difference of two sums of eta fair bits), whose variance
+// eta / 2 is the sigma^2 that every noise bound multiplies (docs/noise.md).
+inline constexpr int kErrorBinomialEta = 21;
+inline constexpr double kErrorVariance = kErrorBinomialEta / 2.0;  // 10.5
+
 // Stable ids (serialized; never renumber).
 enum class ParamId : std::uint16_t {
   n2048_q54 = 1,   // N = 2048, 2 x 27-bit primes (log2 Q = 54): the encrypted matrix product
@@ -37,7 +43,7 @@ struct ParameterSet {
   std::string_view name;               // "n2048_q54", ...
   std::size_t poly_degree;             // N
   std::vector<std::uint64_t> coeff_modulus;  // the q_i, largest first
-  int error_binomial_eta;              // centred binomial parameter (21)
+  int error_binomial_eta;              // centred binomial parameter (kErrorBinomialEta)
   int default_decomposition_bits;      // gadget digit width for key switching
 };
 

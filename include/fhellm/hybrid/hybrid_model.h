@@ -12,6 +12,7 @@
 // Not thread-safe: one HybridModel per user (the Model inside is shared).
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -30,11 +31,12 @@
 
 namespace fhellm::hybrid {
 
-using model::TokenId;
-
 struct GenerateOptions {
   model::SamplerOptions sampling;
   bool stop_at_eos = true;  // stop at the model's EOS (or a new BOS)
+  // When set, generation stops after the token during which it becomes true
+  // (another thread may set it: Client::cancel).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct GenerationResult {
@@ -43,6 +45,7 @@ struct GenerationResult {
   double prefill_seconds = 0.0;       // the prompt's forward pass, first token included
   double decode_seconds = 0.0;        // every later token
   bool stopped_at_eos = false;
+  bool stopped = false;               // by GenerateOptions::stop
   LinearStats remote;                 // calls of the remote modules
   double tokens_per_second() const;   // generated / (prefill + decode)
 };
@@ -52,6 +55,7 @@ struct EvalResult {
   double mean_nll = 0.0;      // nats per predicted token
   std::size_t n_predicted = 0;
   std::vector<TokenId> top1;  // argmax at each predicted position (for top-1 agreement between modes)
+  LinearStats remote;         // calls of the remote modules
 };
 
 class HybridModel {

@@ -23,11 +23,11 @@ std::unique_ptr<tokenizer::Tokenizer> load_tokenizer_for(const std::filesystem::
 // Prompt ids: BOS first for Llama vocabularies; GPT-2 prompts get none, but
 // an empty prompt starts from the model's BOS/EOS (<|endoftext|>).
 // @throws Error(invalid_argument) for an empty prompt with no BOS/EOS to start from
-std::vector<tokenizer::TokenId> encode_prompt(const tokenizer::Tokenizer& tok, const model::Model& model,
+std::vector<TokenId> encode_prompt(const tokenizer::Tokenizer& tok, const model::Model& model,
                                               const std::string& text);
 
 // Token ids of a whole document for perplexity: as encode_prompt, never empty.
-std::vector<tokenizer::TokenId> encode_document(const tokenizer::Tokenizer& tok, const model::Model& model,
+std::vector<TokenId> encode_document(const tokenizer::Tokenizer& tok, const model::Model& model,
                                                 const std::string& text);
 
 }  // namespace fhellm::hybrid

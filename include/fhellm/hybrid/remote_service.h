@@ -18,10 +18,9 @@
 #include <span>
 #include <vector>
 
-namespace fhellm::hybrid {
+#include "common/bytes.h"
 
-using Bytes = std::vector<std::uint8_t>;
-using ByteView = std::span<const std::uint8_t>;
+namespace fhellm::hybrid {
 
 // Mutable per-client state on the server (its evaluation keys, caches).
 class RemoteSession {

@@ -127,7 +127,8 @@ class GgufFile {
 };
 
 // The tokenizer a GGUF embeds (tokenizer.ggml.*), as plain data: the
-// tokenizer layer turns it into a Tokenizer (fhellm/tokenizer/ggml_vocab.h).
+// tokenizer layer turns it into a Tokenizer (fhellm/tokenizer/ggml_vocab.h),
+// joined to this one in hybrid/gguf_tokenizer.h.
 struct GgufVocab {
   std::string model;  // "llama", "gpt2", ...; empty when the file has no tokenizer
   std::string pre;

@@ -27,6 +27,19 @@ struct LinearId {
   friend bool operator==(const LinearId&, const LinearId&) = default;
 };
 
+// Every group of a model numbered densely: layer l's four groups at 4 l + kind,
+// then the LM head. The one place that arithmetic is written; tables indexed
+// by group (which are remote, which weights are absent, quantized weights)
+// have linear_slot_count(n_layers) entries.
+inline constexpr std::size_t kLinearKindsPerLayer = 4;
+constexpr std::size_t linear_slot_count(std::size_t n_layers) { return kLinearKindsPerLayer * n_layers + 1; }
+// Unchecked: `id` must be a group of a model of n_layers layers (Model::slot checks).
+constexpr std::size_t linear_slot(LinearId id, std::size_t n_layers) {
+  return id.kind == LinearKind::lm_head
+             ? kLinearKindsPerLayer * n_layers
+             : static_cast<std::size_t>(id.layer) * kLinearKindsPerLayer + static_cast<std::size_t>(id.kind);
+}
+
 // "layers.3.qkv", "lm_head": stable names used by the CLI and the wire.
 std::string linear_name(LinearId id);
 

@@ -8,12 +8,11 @@
 #include <span>
 #include <vector>
 
+#include "common/token_id.h"
 #include "fhellm/model/linear.h"
 #include "fhellm/model/model.h"
 
 namespace fhellm::model {
-
-using TokenId = std::int32_t;
 
 class Session {
  public:
@@ -34,10 +33,15 @@ class Session {
   const Model& model() const { return *model_; }
 
  private:
-  void forward_llama(std::size_t rows, std::size_t pos0);
-  void forward_gpt2(std::size_t rows, std::size_t pos0);
+  // The blocks and final norm of one architecture over the `rows` rows of
+  // x_ (token embeddings at positions pos0..), leaving the final norm of rows
+  // first_out.. in xb_. llama.cpp, gpt2.cpp.
+  void forward_llama(std::size_t rows, std::size_t pos0, std::size_t first_out);
+  void forward_gpt2(std::size_t rows, std::size_t pos0, std::size_t first_out);
+  // attention.cpp: appends the rows' K, V to the cache; att_out_ = softmax(q K^T / sqrt(hd)) V.
   void attention(std::size_t layer, std::size_t rows, std::size_t pos0);
-  std::vector<float> head(std::size_t rows, bool all_logits);
+  // The LM head over the first n rows of xb_: logits [n, vocab].
+  std::vector<float> head(std::size_t n);
 
   std::shared_ptr<const Model> model_;
   LinearOps& linear_;

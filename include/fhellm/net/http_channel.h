@@ -32,8 +32,8 @@ class HttpChannel final : public hybrid::RemoteChannel {
   explicit HttpChannel(ChannelConfig config);
   ~HttpChannel() override;
 
-  hybrid::Bytes open_session(hybrid::ByteView evaluation_keys) override;
-  hybrid::Bytes call(std::span<const std::uint32_t> layer_ids, hybrid::ByteView payload) override;
+  Bytes open_session(ByteView evaluation_keys) override;
+  Bytes call(std::span<const std::uint32_t> layer_ids, ByteView payload) override;
   void close() noexcept override;
   hybrid::ChannelStats stats() const override;
 

@@ -36,11 +36,9 @@
 #include <vector>
 
 #include "fhellm/error.h"
+#include "common/bytes.h"
 
 namespace fhellm::net {
-
-using Bytes = std::vector<std::uint8_t>;
-using ByteView = std::span<const std::uint8_t>;
 
 inline constexpr std::uint32_t kMagic = 0x4D4E4846;  // "FHNM" read as little-endian u32
 inline constexpr std::uint16_t kProtocolVersion = 1;

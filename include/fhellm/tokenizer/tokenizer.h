@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
-namespace fhellm::tokenizer {
+#include "common/token_id.h"
 
-using TokenId = std::int32_t;
+namespace fhellm::tokenizer {
 
 class Tokenizer {
  public:

@@ -1,6 +1,6 @@
 // The tokenizer embedded in a GGUF: tokenizer.ggml.* written by the test
 // writer from real vocabularies give the same ids as the original files.
-#include "fhellm/model/gguf_tokenizer.h"
+#include "hybrid/gguf_tokenizer.h"
 
 #include <gtest/gtest.h>
 
@@ -8,16 +8,17 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "fhellm/error.h"
 #include "fhellm/tokenizer/byte_bpe_tokenizer.h"
 #include "fhellm/tokenizer/llama2c_tokenizer.h"
 #include "model/gguf_writer.h"
 #include "model/reference_util.h"
 
-namespace fhellm::model {
+namespace fhellm::hybrid {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::GgufWriter;
+using model::testing::GgufWriter;
 
 void write_bytes(const fs::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary);
@@ -30,7 +31,7 @@ TEST(GgufTokenizer, LlamaVocabularyEncodesLikeTheLlama2cFile) {
   std::vector<std::string> tokens;
   std::vector<float> scores;
   std::vector<std::int32_t> types;
-  for (tokenizer::TokenId id = 0; id < 512; ++id) {
+  for (TokenId id = 0; id < 512; ++id) {
     std::string piece;
     for (char c : original->piece(id)) piece += c == ' ' ? std::string("\xE2\x96\x81") : std::string(1, c);
     tokens.push_back(id == 1 ? "<s>" : id == 2 ? "</s>" : piece);
@@ -45,7 +46,7 @@ TEST(GgufTokenizer, LlamaVocabularyEncodesLikeTheLlama2cFile) {
   g.add_i32s("tokenizer.ggml.token_type", types);
   g.add_u32("tokenizer.ggml.bos_token_id", 1);
   g.add_u32("tokenizer.ggml.eos_token_id", 2);
-  const auto path = testing::scratch_path("tok512_vocab.gguf");
+  const auto path = model::testing::scratch_path("tok512_vocab.gguf");
   write_bytes(path, g.bytes());
   const auto t = load_gguf_tokenizer(path);
   EXPECT_EQ(t->vocab_size(), 512u);
@@ -59,10 +60,10 @@ TEST(GgufTokenizer, LlamaVocabularyEncodesLikeTheLlama2cFile) {
 }
 
 TEST(GgufTokenizerModel, Gpt2VocabularyEncodesLikeVocabMerges) {
-  const auto dir = testing::shared_dir() / "models/gpt2-tokenizer";
-  if (!fs::exists(dir)) GTEST_SKIP() << "no " << dir;
+  const auto dir = model::testing::shared_dir() / "models/gpt2-tokenizer";
+  if (!fs::exists(dir)) GTEST_SKIP() << "needs ../shared: no " << dir;
   const auto original = tokenizer::ByteBpeTokenizer::load_vocab_merges(dir / "vocab.json", dir / "merges.txt");
-  const auto vocab = testing::read_json(dir / "vocab.json");
+  const auto vocab = model::testing::read_json(dir / "vocab.json");
   std::vector<std::string> tokens(vocab.size());
   for (const auto& [token, id] : vocab.items()) tokens[id.get<std::size_t>()] = token;
   std::vector<std::string> merges;
@@ -77,22 +78,22 @@ TEST(GgufTokenizerModel, Gpt2VocabularyEncodesLikeVocabMerges) {
   g.add_strings("tokenizer.ggml.tokens", tokens);
   g.add_strings("tokenizer.ggml.merges", merges);
   g.add_u32("tokenizer.ggml.eos_token_id", 50256);
-  const auto path = testing::scratch_path("gpt2_vocab.gguf");
+  const auto path = model::testing::scratch_path("gpt2_vocab.gguf");
   write_bytes(path, g.bytes());
   const auto t = load_gguf_tokenizer(path);
   EXPECT_EQ(t->vocab_size(), 50257u);
   EXPECT_EQ(t->eos_id(), 50256);
-  const auto vectors = testing::read_json(testing::shared_dir() / "reference/gpt2_tokenizer_vectors.json");
+  const auto vectors = model::testing::read_json(model::testing::shared_dir() / "reference/gpt2_tokenizer_vectors.json");
   for (const auto& c : vectors["cases"]) {
     const std::string text = c["text"];
-    EXPECT_EQ(t->encode(text, false), c["ids"].get<std::vector<tokenizer::TokenId>>()) << text;
+    EXPECT_EQ(t->encode(text, false), c["ids"].get<std::vector<TokenId>>()) << text;
   }
 }
 
 TEST(GgufTokenizer, FileWithoutTokenizerIsAnError) {
   GgufWriter g;
   g.add_string("general.architecture", "llama");
-  const auto path = testing::scratch_path("no_vocab.gguf");
+  const auto path = model::testing::scratch_path("no_vocab.gguf");
   write_bytes(path, g.bytes());
   try {
     load_gguf_tokenizer(path);
@@ -126,4 +127,4 @@ TEST(GgufTokenizer, FileWithoutTokenizerIsAnError) {
 }
 
 }  // namespace
-}  // namespace fhellm::model
+}  // namespace fhellm::hybrid

@@ -1,0 +1,177 @@
+// fhellm::Client: private text generation, the one entry point for programs
+// that generate with fhellm (the CLI, the C API, bindings, gateways).
+//
+// The client holds the secret key, the tokenizer and every non-linear layer;
+// the server holds the linear weights and multiplies them by encrypted
+// activations (DESIGN.md). The server is another process reached by URL (open
+// a client artifact), or runs inside this process (open a model). Shaped like
+// Concrete ML's HybridFHEModel: choose the remote modules and the FHE mode,
+// then generate or score text.
+//
+//   fhellm::ClientOptions o;
+//   o.artifact = "gpt2.client";               // from `fhellm compile`
+//   o.server_url = "http://127.0.0.1:8600";   // `fhellm serve --artifact gpt2.server`
+//   fhellm::Client client(o);
+//   fhellm::GenerateOptions g;
+//   g.max_tokens = 32;
+//   client.generate("Programming is", g, [](std::string_view piece) {
+//     std::fwrite(piece.data(), 1, piece.size(), stdout);
+//     return true;  // false stops the generation after this token
+//   });
+//   std::printf("%.1f ms/token\n", client.last_stats().decode_ms_per_token);
+//
+// Errors: the plain functions throw fhellm::Error (error.h); each has a try_*
+// twin that returns a Status and throws nothing. One Client per user: not
+// thread-safe, except cancel(), which any thread may call.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fhellm/error.h"
+#include "fhellm/status.h"
+
+namespace fhellm {
+
+struct ClientOptions {
+  // The model: exactly one of
+  std::string artifact;  // NAME.client written by `fhellm compile` (needs server_url and fhe "execute")
+  std::string model;     // a llama2.c .bin, a Hugging Face folder or a GGUF file (every weight on this machine)
+  std::string tokenizer;  // with `model`: a tokenizer file or folder (empty: found next to the model)
+  // "disable" (float, in clear), "simulate" (the integers of execute, in
+  // clear) or "execute" (encrypted; the server multiplies).
+  std::string fhe = "execute";
+  // execute: the server, http://HOST:PORT or https://...; empty: a server in
+  // this process over `model`'s weights.
+  std::string server_url;
+  // Remote linear modules, with `model`: "all-linear", "none", or a comma list
+  // of kinds ("qkv", "attn_out", "mlp_up", "mlp_down", "lm_head"), layers
+  // ("layers.3") or groups ("layers.3.qkv"). An artifact fixes its own.
+  std::string remote = "all-linear";
+  // The encrypted product's precision, which simulate models: "default"
+  // (errors below 2^-16 of a layer's range; simulate draws the same error) or
+  // "exact" (every bit; a server must serve it).
+  std::string precision = "default";
+  double timeout_seconds = 120;  // execute: per exchange with the server
+};
+
+struct GenerateOptions {
+  std::size_t max_tokens = 64;
+  float temperature = 0.0f;  // 0: greedy
+  float top_p = 1.0f;        // nucleus sampling mass, (0, 1]
+  std::size_t top_k = 0;     // keep the k most likely (0: all)
+  std::uint64_t seed = 0;    // sampling seed
+  bool stop_at_eos = true;   // stop at the model's end of text
+};
+
+// Called with each piece of text as soon as it is decoded (valid UTF-8, never
+// empty); return false to stop the generation after this token.
+using TextCallback = std::function<bool(std::string_view piece)>;
+
+struct GenerateResult {
+  std::string text;                     // the generated text (prompt excluded)
+  std::vector<std::int32_t> ids;        // generated token ids
+  std::vector<std::int32_t> prompt_ids;  // the prompt as the model saw it (BOS included where the model uses one)
+  bool stopped_at_eos = false;
+  bool cancelled = false;  // stopped by the callback or cancel()
+};
+
+struct PerplexityResult {
+  double perplexity = 0;
+  double mean_nll = 0;  // nats per predicted token
+  std::size_t n_tokens = 0;     // tokens of the text
+  std::size_t n_predicted = 0;  // tokens scored (n_tokens - 1 per window)
+  std::vector<std::int32_t> top1;  // the most likely id at each scored position (top-1 agreement between modes)
+};
+
+// Figures of the last generate or perplexity call. Times in milliseconds.
+struct ClientStats {
+  std::size_t n_prompt_tokens = 0;
+  std::size_t n_generated_tokens = 0;
+  double total_ms = 0;             // prefill + decode
+  double prefill_ms = 0;           // the prompt's forward pass, first token included
+  double decode_ms = 0;            // every later token
+  double ttft_ms = 0;              // time to first token (= prefill_ms)
+  double prefill_ms_per_row = 0;   // prefill_ms / n_prompt_tokens
+  double decode_ms_per_token = 0;  // decode_ms / (n_generated_tokens - 1)
+  double tokens_per_second = 0;    // n_generated_tokens / total_ms
+  std::uint64_t remote_calls = 0;  // calls of the remote linear modules
+  double remote_ms = 0;            // time inside those calls (all modes)
+  // execute only (0 otherwise):
+  double server_ms = 0;            // the server's encrypted products
+  double network_ms = 0;           // round trips minus server time
+  double client_ms = 0;            // total_ms - server_ms - network_ms
+  double crypto_ms = 0;            // of client_ms: quantize, encrypt, decrypt, dequantize
+  std::uint64_t bytes_up = 0;      // linear-call requests, wire framing included
+  std::uint64_t bytes_down = 0;    // linear-call replies
+  // The same apart for the prompt (prefill, up to the first token) and the
+  // later tokens (decode): what a user waits for first, then per token.
+  double prefill_server_ms = 0, prefill_network_ms = 0;
+  std::uint64_t prefill_bytes_up = 0, prefill_bytes_down = 0;
+  double decode_server_ms = 0, decode_network_ms = 0;
+  std::uint64_t decode_bytes_up = 0, decode_bytes_down = 0;
+  // The session the call ran in (opened on the first execute call, then reused):
+  std::uint64_t session_key_bytes = 0;  // the evaluation keys uploaded once
+  double session_open_ms = 0;           // key generation + upload + the server's description
+};
+
+struct ClientModelInfo {
+  std::string architecture;  // "gpt2", "llama"
+  std::size_t n_layers = 0;
+  std::size_t context = 0;     // positions
+  std::size_t vocab_size = 0;
+  std::string fhe;             // the current mode
+};
+
+class Client {
+ public:
+  // Loads the model or artifact and its tokenizer; an execute session opens
+  // on the first call that needs it.
+  // @throws Error(invalid_argument) for inconsistent options, the loaders'
+  //         errors (file_not_found, bad_artifact, ...), Error(bad_mode)
+  explicit Client(const ClientOptions& options);
+  ~Client();  // closes the server session
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+
+  // Never throws: null and `status` set on failure.
+  static std::unique_ptr<Client> try_open(const ClientOptions& options, Status& status) noexcept;
+
+  // Generates from `prompt`, calling on_text with each piece of text.
+  // @throws Error(context_overflow) when the prompt plus max_tokens exceed
+  //         the model's context, the server's and transport's errors
+  //         (server_unavailable, remote_error, ...); an exception thrown by
+  //         on_text propagates
+  GenerateResult generate(const std::string& prompt, const GenerateOptions& options = {},
+                          const TextCallback& on_text = {});
+  Status try_generate(const std::string& prompt, const GenerateOptions& options, const TextCallback& on_text,
+                      GenerateResult& result) noexcept;
+
+  // Stops a generate in progress (from any thread) after its current token.
+  void cancel() noexcept;
+
+  // Perplexity of `text` under the model in the current mode, in windows of
+  // `window` positions (0: the model's context, at most 1024).
+  // @throws Error(invalid_argument) for a text of fewer than 2 tokens
+  PerplexityResult perplexity(const std::string& text, std::size_t window = 0);
+  Status try_perplexity(const std::string& text, std::size_t window, PerplexityResult& result) noexcept;
+
+  // Switches the FHE mode ("disable", "simulate", "execute"); the next call
+  // uses it. @throws Error(bad_mode), Error(invalid_argument) for a mode that
+  // cannot run this model (a client artifact holds no remote weights: only execute)
+  void set_fhe_mode(const std::string& fhe);
+
+  const ClientStats& last_stats() const noexcept;
+  ClientModelInfo model_info() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fhellm

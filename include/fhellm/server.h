@@ -1,0 +1,117 @@
+// fhellm::Server: holds the linear weights of a model and multiplies them by
+// the encrypted activations of clients (fhellm::Client) over HTTP, one
+// session per client (docs/protocol.md). The one entry point for programs
+// that serve: the CLI's `serve`, the C API, bindings.
+//
+//   fhellm::ServerOptions o;
+//   o.artifact = "gpt2.server";   // from `fhellm compile`
+//   o.port = 8600;
+//   fhellm::Server server(o);     // loads the weights
+//   server.start();               // listens on background threads
+//   ...
+//   server.stop();
+//   std::printf("%llu requests\n", (unsigned long long)server.metrics().requests);
+//
+// Errors: the plain functions throw fhellm::Error; try_* twins return a
+// Status. Thread-safe: stop() and metrics() may be called from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fhellm/error.h"
+#include "fhellm/status.h"
+
+namespace fhellm {
+
+struct ServerOptions {
+  // What to serve: exactly one of
+  std::string artifact;      // NAME.server written by `fhellm compile`
+  std::string model;         // a model quantized at load, as compile does, in memory
+  std::string random_shape;  // random weights of a named shape: "gpt2-124m", "llama-3.2-1b", "stories260k" (benchmarks)
+  std::uint64_t seed = 1;    // random_shape: the weights' seed (a client uses the same)
+  std::string remote = "all-linear";  // model / random_shape: the remote modules (as ClientOptions::remote)
+  int weight_bits = 8;                // model / random_shape: 2..8
+  // The precisions served ("default", "exact"): the weights are encoded for
+  // each at load (one encoding each, docs/linear.md); a client asking for
+  // another gets Error(precision_not_served).
+  std::vector<std::string> precisions = {"default"};
+  // Called during the load after each layer is encoded: (weights encoded, weights in all).
+  std::function<void(std::uint64_t, std::uint64_t)> progress;
+
+  // Where and how much.
+  std::string host = "127.0.0.1";
+  int port = 8600;                   // 0: any free port (port() tells which)
+  int connection_threads = 32;       // bounds concurrent keep-alive clients
+  int parallel_calls = 0;            // linear calls evaluated at once (0: hardware threads)
+  std::size_t max_sessions = 64;     // open sessions at once
+  std::uint64_t max_session_bytes = 1ull << 30;  // server memory per session
+  std::uint32_t max_request_bytes = 256u << 20;  // largest request body
+  double idle_timeout_seconds = 600;  // an idle session expires after this
+  std::string tls_cert;               // PEM certificate and key, both set: HTTPS
+  std::string tls_key;
+};
+
+// What the server holds (sent to every client when its session opens).
+struct ServedModel {
+  std::string architecture;      // "gpt2", "llama"
+  std::size_t n_linear_groups = 0;  // remote groups of layers (Q/K/V count as one)
+  int weight_bits = 0;
+  std::uint64_t weight_count = 0;   // weights held
+  std::uint64_t encoded_bytes = 0;  // their encodings (the server's largest memory)
+};
+
+// Counters since start().
+struct ServerMetrics {
+  std::uint64_t sessions_active = 0;
+  std::uint64_t sessions_opened = 0;
+  std::uint64_t sessions_closed = 0;
+  std::uint64_t sessions_expired = 0;
+  std::uint64_t requests = 0;      // frames handled (any type)
+  std::uint64_t linear_calls = 0;
+  std::uint64_t errors = 0;        // error replies sent
+  std::uint64_t bytes_in = 0;      // request frame bytes
+  std::uint64_t bytes_out = 0;     // reply frame bytes
+  double latency_seconds_sum = 0;  // handling time of every frame
+  double latency_seconds_max = 0;
+  double service_seconds_sum = 0;  // time in encrypted products
+};
+
+class Server {
+ public:
+  // Loads the weights and encodes them for every precision served; does not listen yet.
+  // @throws Error(invalid_argument) for inconsistent options, the loaders'
+  //         errors (file_not_found, bad_artifact, ...)
+  explicit Server(const ServerOptions& options);
+  ~Server();  // stop()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Never throws: null and `status` set on failure.
+  static std::unique_ptr<Server> try_open(const ServerOptions& options, Status& status) noexcept;
+
+  // Binds and serves on background threads.
+  // @throws Error(io_error) when the address cannot be bound or the TLS files cannot be read
+  void start();
+  Status try_start() noexcept;
+  // Blocks until stop() is called from another thread.
+  void wait();
+  // Stops listening and drops every session. Idempotent; never throws.
+  void stop() noexcept;
+
+  int port() const;        // the bound port (the chosen one when options.port was 0)
+  std::string url() const;  // "http://HOST:PORT" or "https://..."
+  ServedModel served_model() const;
+  ServerMetrics metrics() const;
+  std::string metrics_text() const;  // Prometheus text exposition of metrics()
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fhellm

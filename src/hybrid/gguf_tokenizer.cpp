@@ -1,0 +1,27 @@
+#include "hybrid/gguf_tokenizer.h"
+
+#include "fhellm/error.h"
+#include "fhellm/tokenizer/ggml_vocab.h"
+
+namespace fhellm::hybrid {
+
+std::unique_ptr<tokenizer::Tokenizer> load_gguf_tokenizer(const model::GgufFile& file) {
+  const model::GgufVocab v = model::read_gguf_vocab(file);
+  require(!v.model.empty(), ErrorCode::bad_tokenizer_file, "the GGUF file embeds no tokenizer (tokenizer.ggml.model)");
+  tokenizer::GgmlVocab t;
+  t.model = v.model;
+  t.pre = v.pre;
+  t.tokens = v.tokens;
+  t.scores = v.scores;
+  t.token_types = v.token_types;
+  t.merges = v.merges;
+  t.bos = v.bos;
+  t.eos = v.eos;
+  return tokenizer::tokenizer_from_ggml_vocab(t);
+}
+
+std::unique_ptr<tokenizer::Tokenizer> load_gguf_tokenizer(const std::filesystem::path& path) {
+  return load_gguf_tokenizer(model::GgufFile(path));
+}
+
+}  // namespace fhellm::hybrid

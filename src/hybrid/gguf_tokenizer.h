@@ -1,0 +1,21 @@
+// The tokenizer a GGUF file embeds, as a tokenizer::Tokenizer: the glue
+// between the model layer (which reads the GGUF vocabulary) and the
+// tokenizer layer (which builds tokenizers), which do not know each other.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "fhellm/model/gguf.h"
+#include "fhellm/tokenizer/tokenizer.h"
+
+namespace fhellm::hybrid {
+
+// @throws Error(bad_tokenizer_file) when the file embeds no tokenizer or an
+//         unsupported one (tokenizer.ggml.model other than "llama", "gpt2")
+std::unique_ptr<tokenizer::Tokenizer> load_gguf_tokenizer(const model::GgufFile& file);
+
+// @throws as GgufFile's constructor and the overload above
+std::unique_ptr<tokenizer::Tokenizer> load_gguf_tokenizer(const std::filesystem::path& path);
+
+}  // namespace fhellm::hybrid

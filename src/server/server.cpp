@@ -1,0 +1,119 @@
+// The server facade: the weights (hybrid::RemoteLinearService, from an
+// artifact or a model) behind the HTTP server (net::Server).
+#include "fhellm/server.h"
+
+#include "fhellm/he/linear_layout.h"
+#include "fhellm/hybrid/artifact.h"
+#include "fhellm/hybrid/execute_backend.h"
+#include "fhellm/hybrid/hybrid_model.h"
+#include "fhellm/model/loader.h"
+#include "fhellm/net/server.h"
+
+namespace fhellm {
+namespace {
+
+std::shared_ptr<hybrid::RemoteLinearService> load_service(const ServerOptions& o) {
+  require(int(!o.artifact.empty()) + int(!o.model.empty()) + int(!o.random_shape.empty()) == 1,
+          ErrorCode::invalid_argument, "server: give exactly one of `artifact`, `model` and `random_shape`");
+  require(!o.precisions.empty(), ErrorCode::invalid_argument, "server: serve at least one precision");
+  hybrid::RemoteServiceOptions service;
+  service.precisions.clear();
+  for (const std::string& p : o.precisions) service.precisions.push_back(he::parse_linear_precision(p));
+  service.progress = o.progress;
+  if (!o.artifact.empty()) return hybrid::load_server_artifact(o.artifact, service);
+  hybrid::HybridModel hm = !o.random_shape.empty()
+                               ? hybrid::HybridModel(model::random_model(model::shape_preset(o.random_shape), o.seed))
+                               : hybrid::HybridModel::load(o.model);
+  hm.set_remote_modules(o.remote);
+  quant::QuantOptions q;
+  q.weight_bits = o.weight_bits;
+  hm.set_quantization(q);
+  return hybrid::make_remote_service(hm, service);
+}
+
+net::ServerConfig server_config(const ServerOptions& o) {
+  require(o.port >= 0 && o.port <= 65535, ErrorCode::invalid_argument,
+          "server: port " + std::to_string(o.port) + " outside 0..65535");
+  require(o.idle_timeout_seconds > 0, ErrorCode::invalid_argument, "server: idle_timeout_seconds must be positive");
+  net::ServerConfig c;
+  c.host = o.host;
+  c.port = o.port;
+  c.n_connection_threads = o.connection_threads;
+  c.max_parallel_calls = o.parallel_calls;
+  c.max_sessions = o.max_sessions;
+  c.max_session_bytes = o.max_session_bytes;
+  c.max_request_bytes = o.max_request_bytes;
+  c.idle_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(o.idle_timeout_seconds * 1e3));
+  c.tls_cert_path = o.tls_cert;
+  c.tls_key_path = o.tls_key;
+  return c;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  std::shared_ptr<hybrid::RemoteLinearService> service;
+  net::ServerConfig config;
+  std::unique_ptr<net::Server> http;  // declared after `service`, which it uses: destroyed first
+};
+
+Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>()) {
+  impl_->config = server_config(options);
+  impl_->service = load_service(options);
+  impl_->http = std::make_unique<net::Server>(*impl_->service, impl_->config);
+}
+
+Server::~Server() { stop(); }
+
+std::unique_ptr<Server> Server::try_open(const ServerOptions& options, Status& status) noexcept {
+  std::unique_ptr<Server> server;
+  status = catch_status([&] { server = std::make_unique<Server>(options); });
+  return server;
+}
+
+void Server::start() { impl_->http->start(); }
+
+Status Server::try_start() noexcept {
+  return catch_status([&] { start(); });
+}
+
+void Server::wait() { impl_->http->wait(); }
+
+void Server::stop() noexcept {
+  if (impl_ && impl_->http) impl_->http->stop();
+}
+
+int Server::port() const { return impl_->http->port(); }
+
+std::string Server::url() const {
+  return std::string(impl_->config.tls_cert_path.empty() ? "http" : "https") + "://" + impl_->config.host + ":" +
+         std::to_string(port());
+}
+
+ServedModel Server::served_model() const {
+  const hybrid::RemoteModelDescription& d = impl_->service->model_description();
+  return {d.architecture, d.linears.size(), d.quant.weight_bits, impl_->service->weight_count(),
+          impl_->service->encoded_bytes()};
+}
+
+ServerMetrics Server::metrics() const {
+  const net::ServerMetrics m = impl_->http->metrics();
+  ServerMetrics out;
+  out.sessions_active = m.sessions_active;
+  out.sessions_opened = m.sessions_opened;
+  out.sessions_closed = m.sessions_closed;
+  out.sessions_expired = m.sessions_expired;
+  out.requests = m.requests;
+  out.linear_calls = m.linear_calls;
+  out.errors = m.errors;
+  out.bytes_in = m.bytes_in;
+  out.bytes_out = m.bytes_out;
+  out.latency_seconds_sum = m.latency_seconds_sum;
+  out.latency_seconds_max = m.latency_seconds_max;
+  out.service_seconds_sum = m.service_seconds_sum;
+  return out;
+}
+
+std::string Server::metrics_text() const { return impl_->http->metrics_text(); }
+
+}  // namespace fhellm

@@ -87,7 +87,8 @@ std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, Line
   const auto factor = input_scale(ctx, plan);
   const std::size_t k = ctx.moduli_count();
 
-  wire::Writer w;
+  Bytes out;
+  ByteWriter w(out);
   wire::Header h;
   h.bits_a = static_cast<std::uint8_t>(plan.upload_bits);
   wire::write_header(w, h, plan);
@@ -113,7 +114,7 @@ std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, Line
       body_only.c0 = sc.c0;
       // Round the body to 2^u levels (the dropped bits are extra noise, see docs).
       const SwitchedCiphertext rounded = ev.switch_modulus(body_only, upload_modulus, 2);
-      w.bytes(sc.seed.data(), sc.seed.size());
+      w.bytes(ByteView(sc.seed.data(), sc.seed.size()));
       // Only the coefficients the useful outputs read (LinearGeometry::sent_positions).
       const auto sent = geo.sent_positions(g, c);
       std::vector<std::uint64_t> values(sent.size());
@@ -121,12 +122,12 @@ std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, Line
       wire::write_values(w, values, plan.upload_bits);
     }
   }
-  wire::finish(w);
-  return w.out;
+  wire::finish(out);
+  return out;
 }
 
 std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> reply) const {
-  wire::Reader r{reply, 0, "linear reply"};
+  ByteReader r(reply, "linear reply");
   wire::Header h;
   const LinearPlan plan = wire::read_header(r, true, h);
   auto it = keys_.find(plan.param_id);
@@ -170,12 +171,12 @@ std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> re
       y[std::size_t{cell->row} * geo.shape.out + cell->col] = d.message[pos];
     }
   }
-  require(r.pos == reply.size(), ErrorCode::trailing_bytes, "linear reply: trailing bytes");
+  r.expect_end();
   return y;
 }
 
 LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload) {
-  wire::Reader r{upload, 0, "linear upload"};
+  ByteReader r(upload, "linear upload");
   wire::Header h;
   (void)read_header(r, false, h);
   return {h.shape, h.precision, h.input_signed, h.param_id};

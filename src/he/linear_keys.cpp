@@ -7,7 +7,7 @@
 #include "fhellm/he/evaluator.h"
 #include "fhellm/he/linear.h"
 #include "fhellm/he/serialization.h"
-#include "he/linear_wire.h"
+#include "common/bytes.h"
 
 namespace fhellm::he {
 namespace {
@@ -31,8 +31,9 @@ void LinearServerKeys::insert(LinearSessionKeys keys) {
 }
 
 std::vector<std::uint8_t> LinearServerKeys::save() const {
-  wire::Writer w;
-  w.bytes(kKeysMagic, 4);
+  Bytes out;
+  ByteWriter w(out);
+  w.bytes(ByteView(kKeysMagic, 4));
   w.u16(kLinearFormatVersion);
   w.u16(static_cast<std::uint16_t>(sets_.size()));
   for (const auto& [id, k] : sets_) {
@@ -40,62 +41,62 @@ std::vector<std::uint8_t> LinearServerKeys::save() const {
     w.u16(0);
     const auto g = he::save(k.galois, *k.context);
     w.u32(static_cast<std::uint32_t>(g.size()));
-    w.bytes(g.data(), g.size());
+    w.bytes(g);
     if (k.galois_input.keys().empty()) {
       w.u32(0);
     } else {
       const auto gi = he::save(k.galois_input, *k.context);
       w.u32(static_cast<std::uint32_t>(gi.size()));
-      w.bytes(gi.data(), gi.size());
+      w.bytes(gi);
       const auto gs = he::save(k.galois_sequential, *k.context);
       w.u32(static_cast<std::uint32_t>(gs.size()));
-      w.bytes(gs.data(), gs.size());
+      w.bytes(gs);
     }
     const auto z = he::save(k.zero, *k.context);
     w.u32(static_cast<std::uint32_t>(z.size()));
-    w.bytes(z.data(), z.size());
+    w.bytes(z);
     if (k.shared_mask) {
       const auto m = he::save(*k.shared_mask, *k.context);
       w.u32(static_cast<std::uint32_t>(m.size()));
-      w.bytes(m.data(), m.size());
+      w.bytes(m);
     } else {
       w.u32(0);
     }
   }
-  return w.out;
+  return out;
 }
 
 LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
-  wire::Reader r{bytes, 0, "linear server keys"};
+  ByteReader r(bytes, "linear server keys");
   require(std::memcmp(r.take(4).data(), kKeysMagic, 4) == 0, ErrorCode::bad_magic, "linear server keys: bad magic");
-  require(r.le(2) == kLinearFormatVersion, ErrorCode::bad_version, "linear server keys: bad version");
-  const auto count = r.le(2);
+  require(r.u16() == kLinearFormatVersion, ErrorCode::bad_version, "linear server keys: bad version");
+  const auto count = r.u16();
   require(count >= 1 && count <= all_parameter_ids().size(), ErrorCode::length_too_large,
           "linear server keys: " + std::to_string(count) + " parameter sets");
   LinearServerKeys keys;
   for (std::uint64_t i = 0; i < count; ++i) {
-    const ParamId id = param_id_from_u16(static_cast<std::uint16_t>(r.le(2)));
-    require(r.le(2) == 0, ErrorCode::bad_message, "linear server keys: reserved field not zero");
+    const ParamId id = param_id_from_u16(static_cast<std::uint16_t>(r.u16()));
+    require(r.u16() == 0, ErrorCode::bad_message, "linear server keys: reserved field not zero");
     require(!keys.has(id), ErrorCode::bad_message, "linear server keys: parameter set repeated");
     LinearSessionKeys k;
     k.context = Context::get(id);
-    const auto gsize = r.le(4);
+    const auto gsize = r.u32();
     k.galois = load_galois_keys(*k.context, r.take(gsize));
-    const auto gisize = r.le(4);
+    const auto gisize = r.u32();
     if (gisize > 0) {
       k.galois_input = load_galois_keys(*k.context, r.take(gisize));
       for (std::uint64_t e : linear_input_galois_elements(k.context->poly_degree()))
         require(k.galois_input.has(e), ErrorCode::missing_galois_key,
                 "linear server keys: input-side Galois element " + std::to_string(e) + " missing");
-      const auto gssize = r.le(4);
+      const auto gssize = r.u32();
       k.galois_sequential = load_galois_keys(*k.context, r.take(gssize));
       for (std::uint64_t e : linear_sequential_galois_elements(k.context->poly_degree()))
         require(k.galois_sequential.has(e), ErrorCode::missing_galois_key,
                 "linear server keys: sequential Galois element " + std::to_string(e) + " missing");
     }
-    const auto zsize = r.le(4);
+    const auto zsize = r.u32();
     k.zero = load_ciphertext(*k.context, r.take(zsize));
-    if (const auto msize = r.le(4); msize > 0) {
+    if (const auto msize = r.u32(); msize > 0) {
       k.shared_mask = load_shared_mask_key(*k.context, r.take(msize));
       // The replies group packed cts by kLinearSharedMaskGroup: another size
       // would only fail later (or hold a larger key than the session needs).
@@ -109,7 +110,7 @@ LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
     if (!k.zero.is_ntt_form()) Evaluator(k.context).transform_to_ntt_inplace(k.zero);
     keys.insert(std::move(k));
   }
-  require(r.pos == bytes.size(), ErrorCode::trailing_bytes, "linear server keys: trailing bytes");
+  r.expect_end();
   return keys;
 }
 

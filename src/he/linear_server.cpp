@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "fhellm/error.h"
 #include "fhellm/he/evaluator.h"
@@ -25,13 +26,18 @@
 #include "fhellm/he/shared_mask.h"
 #include "fhellm/math/blocked_product.h"
 #include "he/linear_detail.h"
-#include "he/linear_parallel.h"
+#include "common/thread_pool.h"
 #include "he/linear_wire.h"
 
 namespace fhellm::he {
 namespace {
 
-using detail::parallel_for;
+// f(i) for i < count on `threads` threads of the common pool (the caller's
+// included; inline when called from inside another loop's task).
+template <class F>
+void parallel_for(std::size_t count, std::size_t threads, F&& f) {
+  default_thread_pool().run(count, threads, std::forward<F>(f));
+}
 constexpr std::size_t kBlock = math::kSlotBlock;
 
 // What every step of one call reads.
@@ -67,7 +73,7 @@ std::size_t rows_per_block(const Call& call) {
 }
 
 // Step 1: the records of rows [g0, g1) (read in order, rebuilt in parallel).
-std::vector<Ciphertext> read_inputs(wire::Reader& r, const Call& call, std::uint32_t g0, std::uint32_t g1) {
+std::vector<Ciphertext> read_inputs(ByteReader& r, const Call& call, std::uint32_t g0, std::uint32_t g1) {
   const LinearGeometry& geo = call.geo;
   const std::size_t n = call.ctx.poly_degree(), count = std::size_t{g1 - g0} * geo.chunks;
   const std::uint64_t upload_modulus = std::uint64_t{1} << call.plan.upload_bits;
@@ -278,7 +284,7 @@ std::vector<Ciphertext> pack_rows(const Call& call, const std::vector<RowInputs>
 // row-group-major order; members of a shared-mask group wait for its last one.
 class ReplyWriter {
  public:
-  ReplyWriter(const Call& call, wire::Writer& w) : call_(call), w_(w), rng_(random_seed()) {}
+  ReplyWriter(const Call& call, ByteWriter& w) : call_(call), w_(w), rng_(random_seed()) {}
 
   void add(Ciphertext packed, std::uint32_t g, std::uint32_t p) {
     const std::size_t flat = std::size_t{g} * call_.geo.packed_per_group + p;
@@ -342,7 +348,7 @@ class ReplyWriter {
   }
 
   const Call& call_;
-  wire::Writer& w_;
+  ByteWriter& w_;
   Prng rng_;  // server-side randomness for re-randomization and flooding
   std::vector<Ciphertext> pending_;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> cells_;
@@ -352,14 +358,14 @@ class ReplyWriter {
 
 std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, const EncodedWeights& weights,
                                           const LinearServerKeys& keys, std::size_t threads) {
-  wire::Reader r{upload, 0, "linear upload"};
+  ByteReader r(upload, "linear upload");
   wire::Header h;
   const LinearPlan plan = wire::read_header(r, false, h);
   const LinearSessionKeys& sk = keys.get(plan.param_id);
   // Sizes, keys and weights before any work.
   const std::size_t payload = plan.bytes_up() - kLinearHeaderBytes;
-  require(r.left() == payload, ErrorCode::shape_mismatch,
-          "linear upload: " + std::to_string(r.left()) + " payload bytes, the shape needs " + std::to_string(payload));
+  require(r.remaining() == payload, ErrorCode::shape_mismatch,
+          "linear upload: " + std::to_string(r.remaining()) + " payload bytes, the shape needs " + std::to_string(payload));
   require(!plan.shared_mask || sk.shared_mask.has_value(), ErrorCode::missing_galois_key,
           "linear: this plan groups replies under one mask but the session keys have no shared-mask key");
   const EncodedWeights::Encoding& enc = weights.encoding(plan);
@@ -374,7 +380,8 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
                   enc.terms,
                   enc.blocked != nullptr};
 
-  wire::Writer w;
+  Bytes out;
+  ByteWriter w(out);
   wire::Header rh;
   rh.reply = true;
   rh.bits_a = static_cast<std::uint8_t>(plan.body_bits);
@@ -392,8 +399,8 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
     for (std::uint32_t g = g0; g < g1; ++g)
       for (std::uint32_t p = 0; p < plan.geo.packed_per_group; ++p) replies.add(std::move(packed[p][g - g0]), g, p);
   }
-  wire::finish(w);
-  return w.out;
+  wire::finish(out);
+  return out;
 }
 
 }  // namespace fhellm::he

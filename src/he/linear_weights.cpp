@@ -14,7 +14,7 @@
 #include "fhellm/math/blocked_product.h"
 #include "fhellm/math/ntt.h"
 #include "he/linear_detail.h"
-#include "he/linear_parallel.h"
+#include "common/thread_pool.h"
 
 namespace fhellm::he {
 namespace {
@@ -163,7 +163,7 @@ EncodedWeights::Encoding encode(std::span<const std::int8_t> w, std::uint32_t ou
   }
   else enc.wide.resize(enc.entries * enc.terms);
   // Entries are independent: each thread folds, transforms and places whole ones.
-  detail::parallel_for(enc.entries, threads, [&](std::size_t e) {
+  default_thread_pool().run(enc.entries, threads, [&](std::size_t e) {
     const auto p = static_cast<std::uint32_t>(std::upper_bound(enc.first_entry.begin(), enc.first_entry.end(), e) -
                                               enc.first_entry.begin() - 1);
     const auto i = static_cast<std::uint32_t>(e - enc.first_entry[p]);

@@ -128,7 +128,7 @@ ShapeFigures run_shape(const BenchLinearArgs& a, he::LinearShape shape, const he
 // the measured figures of each shape, and the per-token sums.
 void run_bench_token(const BenchLinearArgs& a) {
   const he::LinearPrecision prec = he::parse_linear_precision(a.precision);
-  double up = 0, down = 0, server = 0, model_ms = 0, inputs = 0, outputs = 0;
+  double up = 0, down = 0, server = 0, model_ms = 0, inputs = 0, outputs = 0, weights = 0, weight_bytes = 0;
   std::size_t key_switches = 0, products = 0;
   nlohmann::json rows = nlohmann::json::array();
   for (const TokenCall& c : token_calls(a.token)) {
@@ -137,7 +137,9 @@ void run_bench_token(const BenchLinearArgs& a) {
     nlohmann::json row = {{"in", c.in}, {"out", c.out}, {"calls", c.count}, {"plan", he::describe(plan)},
                           {"model_bytes_up", plan.bytes_up()}, {"model_bytes_down", plan.bytes_down()},
                           {"key_switches", plan.key_switches()}, {"products", plan.products()},
-                          {"server_ms_model", plan.server_ms_model()}};
+                          {"server_ms_model", plan.server_ms_model()},
+                          {"weight_bytes", plan.weight_bytes()},
+                          {"weight_bytes_per_weight", static_cast<double>(plan.weight_bytes()) / (double(c.in) * c.out)}};
     double call_up = static_cast<double>(plan.bytes_up()), call_down = static_cast<double>(plan.bytes_down());
     if (!a.plan_only) {
       const ShapeFigures f = run_shape(a, shape, plan);
@@ -156,6 +158,8 @@ void run_bench_token(const BenchLinearArgs& a) {
     model_ms += c.count * plan.server_ms_model();
     key_switches += c.count * plan.key_switches();
     products += c.count * plan.products();
+    weights += c.count * static_cast<double>(c.in) * c.out;
+    weight_bytes += c.count * static_cast<double>(plan.weight_bytes());
     inputs += c.count * static_cast<double>(c.in);
     outputs += c.count * static_cast<double>(c.out);
     if (!a.json) {
@@ -169,7 +173,8 @@ void run_bench_token(const BenchLinearArgs& a) {
                       {"bytes_up_per_token", up}, {"bytes_down_per_token", down},
                       {"bits_up_per_input", 8 * up / inputs}, {"bits_down_per_output", 8 * down / outputs},
                       {"key_switches_per_token", key_switches}, {"products_per_token", products},
-                      {"server_ms_model_per_token", model_ms}, {"calls", rows}};
+                      {"server_ms_model_per_token", model_ms}, {"weight_bytes", weight_bytes},
+                      {"weight_bytes_per_weight", weight_bytes / weights}, {"calls", rows}};
   if (!a.plan_only) j["server_ms_per_token"] = server;
   if (a.json) {
     std::puts(j.dump().c_str());
@@ -180,7 +185,8 @@ void run_bench_token(const BenchLinearArgs& a) {
               up / 1e6, 8 * up / inputs, down / 1e6, 8 * down / outputs, (up + down) / 1e6, key_switches, products,
               model_ms);
   if (!a.plan_only) std::printf(", measured %.0f ms (%zu threads)", server, a.threads);
-  std::printf("\n");
+  std::printf("\nserver weights: %.0f MB encoded for %.1f M weights (%.2f bytes per weight)\n", weight_bytes / 1e6,
+              weights / 1e6, weight_bytes / weights);
 }
 
 void run_bench_linear(const BenchLinearArgs& a) {
@@ -199,11 +205,12 @@ void run_bench_linear(const BenchLinearArgs& a) {
     // The models only (docs/linear.md): no keys, no encryption.
     const double nb = plan.noise.bound();
     std::printf("%s\n  model: bytes_up %zu (%.1f bits/value) bytes_down %zu (%.1f bits/value) products %zu "
-                "key_switches %zu server_ms_model %.1f\n  noise: bound %.3g allowed %.3g (log2 %.1f / %.1f) "
+                "key_switches %zu server_ms_model %.1f weights %.2f MB (%.2f bytes per weight)\n  noise: bound %.3g allowed %.3g (log2 %.1f / %.1f) "
                 "upload %.3g packing %.3g body %.3g mask %.3g flood %.3g (std, phase units)\n",
                 he::describe(plan).c_str(), plan.bytes_up(), 8.0 * plan.bytes_up() / (double(a.rows) * a.in),
                 plan.bytes_down(), 8.0 * plan.bytes_down() / (double(a.rows) * a.out), plan.products(),
-                plan.key_switches(), plan.server_ms_model(), nb, plan.noise.allowed, std::log2(nb),
+                plan.key_switches(), plan.server_ms_model(), static_cast<double>(plan.weight_bytes()) / 1e6,
+                static_cast<double>(plan.weight_bytes()) / (double(a.in) * a.out), nb, plan.noise.allowed, std::log2(nb),
                 std::log2(plan.noise.allowed), std::sqrt(plan.noise.upload), std::sqrt(plan.noise.packing),
                 std::sqrt(plan.noise.download_body), std::sqrt(plan.noise.download_mask), std::sqrt(plan.noise.flood));
     return;

@@ -5,6 +5,7 @@
 # version.h is generated). Then every reference is rewritten by
 # scripts/internal_includes.sh, which also serves work written before the move.
 set -euo pipefail
+shopt -s nullglob
 cd "$(dirname "$0")/.."
 for dir in include/fhellm/*/; do
   layer=$(basename "$dir")

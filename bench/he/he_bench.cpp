@@ -8,11 +8,11 @@
 #include <random>
 #include <type_traits>
 
-#include "fhellm/he/accumulator.h"
-#include "fhellm/he/decryptor.h"
-#include "fhellm/he/encryptor.h"
-#include "fhellm/he/evaluator.h"
-#include "fhellm/he/serialization.h"
+#include "he/accumulator.h"
+#include "he/decryptor.h"
+#include "he/encryptor.h"
+#include "he/evaluator.h"
+#include "he/serialization.h"
 
 using namespace fhellm::he;
 

@@ -9,13 +9,13 @@
 #include <random>
 #include <vector>
 
-#include "fhellm/he/encryptor.h"
-#include "fhellm/he/evaluator.h"
-#include "fhellm/he/hoisted_galois.h"
-#include "fhellm/math/cpu_features.h"
-#include "fhellm/math/keyswitch_kernels.h"
-#include "fhellm/math/ntt.h"
-#include "fhellm/math/primes.h"
+#include "he/encryptor.h"
+#include "he/evaluator.h"
+#include "he/hoisted_galois.h"
+#include "math/cpu_features.h"
+#include "math/keyswitch_kernels.h"
+#include "math/ntt.h"
+#include "math/primes.h"
 
 using namespace fhellm::math;
 

@@ -6,7 +6,7 @@
 
 #include <random>
 
-#include "fhellm/he/linear.h"
+#include "he/linear.h"
 
 using namespace fhellm::he;
 

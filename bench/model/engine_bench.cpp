@@ -5,9 +5,9 @@
 #include <cmath>
 #include <vector>
 
-#include "fhellm/model/linear.h"
-#include "fhellm/model/loader.h"
-#include "fhellm/model/session.h"
+#include "model/linear.h"
+#include "model/loader.h"
+#include "model/session.h"
 #include "model/gemv.h"
 
 namespace {

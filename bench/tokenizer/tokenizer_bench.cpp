@@ -7,9 +7,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "fhellm/tokenizer/byte_bpe_tokenizer.h"
-#include "fhellm/tokenizer/llama2c_tokenizer.h"
-#include "fhellm/tokenizer/sentencepiece_tokenizer.h"
+#include "tokenizer/byte_bpe_tokenizer.h"
+#include "tokenizer/llama2c_tokenizer.h"
+#include "tokenizer/sentencepiece_tokenizer.h"
 
 namespace {
 

@@ -9,12 +9,12 @@
 
 #include "client/execute_channel.h"
 #include "client/generation_stats.h"
-#include "fhellm/he/linear_layout.h"
-#include "fhellm/hybrid/artifact.h"
-#include "fhellm/hybrid/hybrid_model.h"
-#include "fhellm/hybrid/hybrid_model_io.h"
-#include "fhellm/model/config.h"
-#include "fhellm/tokenizer/tokenizer.h"
+#include "he/linear_layout.h"
+#include "hybrid/artifact.h"
+#include "hybrid/hybrid_model.h"
+#include "hybrid/hybrid_model_io.h"
+#include "model/config.h"
+#include "tokenizer/tokenizer.h"
 
 namespace fhellm {
 namespace {

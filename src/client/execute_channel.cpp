@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "fhellm/error.h"
-#include "fhellm/net/http_channel.h"
+#include "net/http_channel.h"
 
 namespace fhellm::client {
 namespace {

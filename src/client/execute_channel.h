@@ -13,9 +13,9 @@
 #include <string>
 
 #include "common/bytes.h"
-#include "fhellm/he/linear_layout.h"
-#include "fhellm/hybrid/execute_backend.h"
-#include "fhellm/hybrid/hybrid_model.h"
+#include "he/linear_layout.h"
+#include "hybrid/execute_backend.h"
+#include "hybrid/hybrid_model.h"
 
 namespace fhellm::client {
 

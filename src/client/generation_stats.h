@@ -4,8 +4,8 @@
 #pragma once
 
 #include "fhellm/client.h"
-#include "fhellm/hybrid/execute_backend.h"
-#include "fhellm/hybrid/hybrid_model.h"
+#include "hybrid/execute_backend.h"
+#include "hybrid/hybrid_model.h"
 
 namespace fhellm::client {
 

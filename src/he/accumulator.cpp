@@ -1,9 +1,9 @@
-#include "fhellm/he/accumulator.h"
+#include "he/accumulator.h"
 
 #include <cmath>
 
 #include "fhellm/error.h"
-#include "fhellm/math/poly_arith.h"
+#include "math/poly_arith.h"
 
 namespace fhellm::he {
 

@@ -1,4 +1,4 @@
-#include "fhellm/he/bit_packing.h"
+#include "he/bit_packing.h"
 
 #include <cassert>
 #include <cstring>

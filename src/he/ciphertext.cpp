@@ -1,4 +1,4 @@
-#include "fhellm/he/ciphertext.h"
+#include "he/ciphertext.h"
 
 #include <string>
 

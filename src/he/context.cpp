@@ -1,10 +1,10 @@
-#include "fhellm/he/context.h"
+#include "he/context.h"
 
 #include <cmath>
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/math/primes.h"
+#include "math/primes.h"
 
 namespace fhellm::he {
 namespace {

@@ -1,4 +1,4 @@
-#include "fhellm/he/decryptor.h"
+#include "he/decryptor.h"
 
 #include <cmath>
 #include <string>

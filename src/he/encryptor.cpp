@@ -1,10 +1,10 @@
-#include "fhellm/he/encryptor.h"
+#include "he/encryptor.h"
 
 #include <algorithm>
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/he/prng.h"
+#include "he/prng.h"
 #include "internal.h"
 
 namespace fhellm::he {

@@ -1,14 +1,14 @@
-#include "fhellm/he/evaluator.h"
+#include "he/evaluator.h"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/he/gadget_decomposition.h"
-#include "fhellm/math/keyswitch_kernels.h"
-#include "fhellm/math/ntt.h"
-#include "fhellm/math/poly_arith.h"
+#include "he/gadget_decomposition.h"
+#include "math/keyswitch_kernels.h"
+#include "math/ntt.h"
+#include "math/poly_arith.h"
 
 namespace fhellm::he {
 

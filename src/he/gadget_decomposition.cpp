@@ -1,12 +1,12 @@
-#include "fhellm/he/gadget_decomposition.h"
+#include "he/gadget_decomposition.h"
 
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/he/evaluator.h"
-#include "fhellm/math/keyswitch_kernels.h"
-#include "fhellm/math/ntt.h"
-#include "fhellm/math/poly_arith.h"
+#include "he/evaluator.h"
+#include "math/keyswitch_kernels.h"
+#include "math/ntt.h"
+#include "math/poly_arith.h"
 
 namespace fhellm::he {
 

@@ -1,14 +1,14 @@
-#include "fhellm/he/hoisted_galois.h"
+#include "he/hoisted_galois.h"
 
 #include <algorithm>
 #include <set>
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/he/evaluator.h"
-#include "fhellm/math/keyswitch_kernels.h"
-#include "fhellm/math/ntt.h"
-#include "fhellm/math/poly_arith.h"
+#include "he/evaluator.h"
+#include "math/keyswitch_kernels.h"
+#include "math/ntt.h"
+#include "math/poly_arith.h"
 
 namespace fhellm::he {
 

@@ -4,9 +4,9 @@
 #include <cstddef>
 #include <vector>
 
-#include "fhellm/he/context.h"
-#include "fhellm/he/prng.h"
-#include "fhellm/he/rns_poly.h"
+#include "he/context.h"
+#include "he/prng.h"
+#include "he/rns_poly.h"
 
 namespace fhellm::he {
 

@@ -1,10 +1,10 @@
-#include "fhellm/he/keys.h"
+#include "he/keys.h"
 
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/he/prng.h"
-#include "fhellm/math/poly_arith.h"
+#include "he/prng.h"
+#include "math/poly_arith.h"
 #include "internal.h"
 
 namespace fhellm::he {

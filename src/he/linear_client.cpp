@@ -1,13 +1,13 @@
 // LinearClient: the secret keys, encryption of activation rows into an
-// upload and decryption of a reply (formats: include/fhellm/he/linear.h).
+// upload and decryption of a reply (formats: src/he/linear.h).
 #include <cstring>
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/he/decryptor.h"
-#include "fhellm/he/encryptor.h"
-#include "fhellm/he/evaluator.h"
-#include "fhellm/he/linear.h"
+#include "he/decryptor.h"
+#include "he/encryptor.h"
+#include "he/evaluator.h"
+#include "he/linear.h"
 #include "he/linear_wire.h"
 
 namespace fhellm::he {

@@ -4,9 +4,9 @@
 #include <memory>
 #include <mutex>
 
-#include "fhellm/math/ntt.h"
-#include "fhellm/math/poly_arith.h"
-#include "fhellm/math/wide_int.h"
+#include "math/ntt.h"
+#include "math/poly_arith.h"
+#include "math/wide_int.h"
 
 namespace fhellm::he::detail {
 namespace {

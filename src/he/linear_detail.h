@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "fhellm/he/ciphertext.h"
-#include "fhellm/he/context.h"
-#include "fhellm/he/rns_poly.h"
+#include "he/ciphertext.h"
+#include "he/context.h"
+#include "he/rns_poly.h"
 
 namespace fhellm::he::detail {
 

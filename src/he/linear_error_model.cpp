@@ -1,10 +1,10 @@
-#include "fhellm/he/linear_error_model.h"
+#include "he/linear_error_model.h"
 
 #include <cmath>
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/he/params.h"
+#include "he/params.h"
 
 namespace fhellm::he {
 

@@ -1,12 +1,12 @@
 // LinearServerKeys: the session's public keys per parameter set and their
-// byte format ("FHLK", include/fhellm/he/linear.h).
+// byte format ("FHLK", src/he/linear.h).
 #include <cstring>
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/he/evaluator.h"
-#include "fhellm/he/linear.h"
-#include "fhellm/he/serialization.h"
+#include "he/evaluator.h"
+#include "he/linear.h"
+#include "he/serialization.h"
 #include "common/bytes.h"
 
 namespace fhellm::he {

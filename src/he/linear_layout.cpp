@@ -1,4 +1,4 @@
-#include "fhellm/he/linear_layout.h"
+#include "he/linear_layout.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "fhellm/error.h"
-#include "fhellm/he/hoisted_galois.h"
+#include "he/hoisted_galois.h"
 
 namespace fhellm::he {
 namespace {

@@ -1,8 +1,8 @@
-#include "fhellm/he/linear_reference.h"
+#include "he/linear_reference.h"
 
 #include <optional>
 
-#include "fhellm/math/ntt.h"
+#include "math/ntt.h"
 
 namespace fhellm::he::clear {
 

@@ -1,4 +1,4 @@
-#include "fhellm/he/linear_weights.h"
+#include "he/linear_weights.h"
 
 #include <sys/mman.h>
 
@@ -9,10 +9,10 @@
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/he/context.h"
-#include "fhellm/he/linear_reference.h"
-#include "fhellm/math/blocked_product.h"
-#include "fhellm/math/ntt.h"
+#include "he/context.h"
+#include "he/linear_reference.h"
+#include "math/blocked_product.h"
+#include "math/ntt.h"
 #include "he/linear_detail.h"
 #include "common/thread_pool.h"
 

@@ -4,8 +4,8 @@
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/he/bit_packing.h"
-#include "fhellm/he/linear.h"
+#include "he/bit_packing.h"
+#include "he/linear.h"
 
 namespace fhellm::he::wire {
 namespace {

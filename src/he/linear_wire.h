@@ -1,5 +1,5 @@
 // Internal: the byte layer of the encrypted matrix product's messages (the
-// layouts are documented in include/fhellm/he/linear.h) over the common
+// layouts are documented in src/he/linear.h) over the common
 // ByteWriter / ByteReader: the 48-byte header of uploads and replies, and
 // bit-packed value runs. The header reader recomputes the plan and checks every
 // field against it.
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/bytes.h"
-#include "fhellm/he/linear_layout.h"
+#include "he/linear_layout.h"
 
 namespace fhellm::he::wire {
 

@@ -1,4 +1,4 @@
-#include "fhellm/he/params.h"
+#include "he/params.h"
 
 #include <array>
 #include <string>

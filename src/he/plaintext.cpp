@@ -1,4 +1,4 @@
-#include "fhellm/he/plaintext.h"
+#include "he/plaintext.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "fhellm/he/prng.h"
+#include "he/prng.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>

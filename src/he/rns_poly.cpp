@@ -1,4 +1,4 @@
-#include "fhellm/he/rns_poly.h"
+#include "he/rns_poly.h"
 
 #include <algorithm>
 #include <string>

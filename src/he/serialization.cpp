@@ -1,11 +1,11 @@
-#include "fhellm/he/serialization.h"
+#include "he/serialization.h"
 
 #include <cstring>
 #include <string>
 
 #include "common/bytes.h"
 #include "fhellm/error.h"
-#include "fhellm/he/bit_packing.h"
+#include "he/bit_packing.h"
 #include "internal.h"
 
 namespace fhellm::he {

@@ -1,13 +1,13 @@
-#include "fhellm/he/shared_mask.h"
+#include "he/shared_mask.h"
 
 #include <cstring>
 #include <string>
 
 #include "common/bytes.h"
 #include "fhellm/error.h"
-#include "fhellm/he/bit_packing.h"
-#include "fhellm/he/gadget_decomposition.h"
-#include "fhellm/math/poly_arith.h"
+#include "he/bit_packing.h"
+#include "he/gadget_decomposition.h"
+#include "math/poly_arith.h"
 #include "internal.h"
 
 namespace fhellm::he {

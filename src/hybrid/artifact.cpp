@@ -1,4 +1,4 @@
-#include "fhellm/hybrid/artifact.h"
+#include "hybrid/artifact.h"
 
 #include <openssl/rand.h>
 
@@ -9,9 +9,9 @@
 #include <fstream>
 
 #include "fhellm/error.h"
-#include "fhellm/hybrid/hybrid_model.h"
+#include "hybrid/hybrid_model.h"
 #include "common/bytes.h"
-#include "fhellm/model/loader.h"
+#include "model/loader.h"
 
 namespace fhellm::hybrid {
 

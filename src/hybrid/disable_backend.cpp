@@ -1,4 +1,4 @@
-#include "fhellm/hybrid/disable_backend.h"
+#include "hybrid/disable_backend.h"
 
 #include <chrono>
 

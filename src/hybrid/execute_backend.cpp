@@ -1,10 +1,10 @@
-#include "fhellm/hybrid/execute_backend.h"
+#include "hybrid/execute_backend.h"
 
 #include <chrono>
 
 #include "fhellm/error.h"
-#include "fhellm/he/linear.h"
-#include "fhellm/hybrid/hybrid_model.h"
+#include "he/linear.h"
+#include "hybrid/hybrid_model.h"
 
 namespace fhellm::hybrid {
 

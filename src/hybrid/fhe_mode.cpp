@@ -1,4 +1,4 @@
-#include "fhellm/hybrid/fhe_mode.h"
+#include "hybrid/fhe_mode.h"
 
 #include <string>
 

@@ -1,7 +1,7 @@
 #include "hybrid/gguf_tokenizer.h"
 
 #include "fhellm/error.h"
-#include "fhellm/tokenizer/ggml_vocab.h"
+#include "tokenizer/ggml_vocab.h"
 
 namespace fhellm::hybrid {
 

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <memory>
 
-#include "fhellm/model/gguf.h"
-#include "fhellm/tokenizer/tokenizer.h"
+#include "model/gguf.h"
+#include "tokenizer/tokenizer.h"
 
 namespace fhellm::hybrid {
 

@@ -1,4 +1,4 @@
-#include "fhellm/hybrid/hybrid_model.h"
+#include "hybrid/hybrid_model.h"
 
 #include <algorithm>
 #include <chrono>
@@ -6,8 +6,8 @@
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/hybrid/disable_backend.h"
-#include "fhellm/model/loader.h"
+#include "hybrid/disable_backend.h"
+#include "model/loader.h"
 
 namespace fhellm::hybrid {
 namespace {

@@ -1,4 +1,4 @@
-#include "fhellm/hybrid/hybrid_model_io.h"
+#include "hybrid/hybrid_model_io.h"
 
 #include "fhellm/error.h"
 #include "hybrid/gguf_tokenizer.h"

@@ -1,4 +1,4 @@
-#include "fhellm/hybrid/linear_backend.h"
+#include "hybrid/linear_backend.h"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "fhellm/hybrid/remote_model.h"
+#include "hybrid/remote_model.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,9 +6,9 @@
 #include <thread>
 
 #include "fhellm/error.h"
-#include "fhellm/he/linear.h"
+#include "he/linear.h"
 #include "common/bytes.h"
-#include "fhellm/model/model.h"
+#include "model/model.h"
 
 namespace fhellm::hybrid {
 

@@ -1,4 +1,4 @@
-#include "fhellm/hybrid/remote_service.h"
+#include "hybrid/remote_service.h"
 
 #include <chrono>
 

@@ -1,4 +1,4 @@
-#include "fhellm/hybrid/simulate_backend.h"
+#include "hybrid/simulate_backend.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,8 +7,8 @@
 
 #include "fhellm/error.h"
 #include "common/thread_pool.h"
-#include "fhellm/he/linear_error_model.h"
-#include "fhellm/quant/int_matmul.h"
+#include "he/linear_error_model.h"
+#include "quant/int_matmul.h"
 
 namespace fhellm::hybrid {
 

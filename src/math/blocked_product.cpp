@@ -1,6 +1,6 @@
-#include "fhellm/math/blocked_product.h"
+#include "math/blocked_product.h"
 
-#include "fhellm/math/cpu_features.h"
+#include "math/cpu_features.h"
 #include "math/blocked_product_simd.h"
 
 namespace fhellm::math {

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "fhellm/math/blocked_product.h"
+#include "math/blocked_product.h"
 #include "math/blocked_product_simd.h"
 
 namespace fhellm::math {

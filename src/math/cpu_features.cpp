@@ -1,4 +1,4 @@
-#include "fhellm/math/cpu_features.h"
+#include "math/cpu_features.h"
 
 #include <atomic>
 #include <cstdlib>

@@ -1,6 +1,6 @@
 // Portable key-switch kernels and their run-time dispatch (see
 // keyswitch_kernels.h); the AVX-512 builds are in keyswitch_kernels_avx512.cpp.
-#include "fhellm/math/keyswitch_kernels.h"
+#include "math/keyswitch_kernels.h"
 
 #include <algorithm>
 #include <map>
@@ -8,7 +8,7 @@
 #include <mutex>
 #include <tuple>
 
-#include "fhellm/math/cpu_features.h"
+#include "math/cpu_features.h"
 #include "keyswitch_kernels_simd.h"
 #include "ntt32_simd.h"
 #include "poly_arith_simd.h"

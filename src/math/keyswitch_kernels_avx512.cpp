@@ -6,7 +6,7 @@
 #include <array>
 #include <vector>
 
-#include "fhellm/math/modulus.h"
+#include "math/modulus.h"
 #include "keyswitch_kernels_simd.h"
 
 namespace fhellm::math {

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "fhellm/math/keyswitch_kernels.h"
+#include "math/keyswitch_kernels.h"
 
 namespace fhellm::math {
 

@@ -1,4 +1,4 @@
-#include "fhellm/math/modulus.h"
+#include "math/modulus.h"
 
 #include <string>
 

@@ -1,10 +1,10 @@
-#include "fhellm/math/ntt.h"
+#include "math/ntt.h"
 
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/math/cpu_features.h"
-#include "fhellm/math/primes.h"
+#include "math/cpu_features.h"
+#include "math/primes.h"
 #include "ntt32_simd.h"
 
 namespace fhellm::math {

@@ -23,7 +23,7 @@
 // N = 16 and 32 (too small for one inner block) use a scalar loop.
 #include <immintrin.h>
 
-#include "fhellm/math/keyswitch_kernels.h"
+#include "math/keyswitch_kernels.h"
 #include "ntt32_simd.h"
 
 namespace fhellm::math {

@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "fhellm/math/ntt.h"
+#include "math/ntt.h"
 
 namespace fhellm::math {
 

@@ -4,7 +4,7 @@
 // Values are below 4q < 2^63, so signed 64-bit compares are exact.
 #include <immintrin.h>
 
-#include "fhellm/math/ntt.h"
+#include "math/ntt.h"
 
 namespace fhellm::math {
 namespace {

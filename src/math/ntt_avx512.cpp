@@ -8,7 +8,7 @@
 
 #include <array>
 
-#include "fhellm/math/ntt.h"
+#include "math/ntt.h"
 
 namespace fhellm::math {
 namespace {

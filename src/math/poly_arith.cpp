@@ -1,6 +1,6 @@
-#include "fhellm/math/poly_arith.h"
+#include "math/poly_arith.h"
 
-#include "fhellm/math/cpu_features.h"
+#include "math/cpu_features.h"
 #include "poly_arith_simd.h"
 
 namespace fhellm::math {

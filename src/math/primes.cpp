@@ -1,9 +1,9 @@
-#include "fhellm/math/primes.h"
+#include "math/primes.h"
 
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/math/modulus.h"
+#include "math/modulus.h"
 
 namespace fhellm::math {
 namespace {

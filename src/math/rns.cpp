@@ -1,4 +1,4 @@
-#include "fhellm/math/rns.h"
+#include "math/rns.h"
 
 #include <cmath>
 #include <numeric>

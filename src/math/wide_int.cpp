@@ -1,9 +1,9 @@
-#include "fhellm/math/wide_int.h"
+#include "math/wide_int.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "fhellm/math/modulus.h"
+#include "math/modulus.h"
 
 namespace fhellm::math {
 

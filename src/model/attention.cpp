@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "common/thread_pool.h"
-#include "fhellm/model/session.h"
+#include "model/session.h"
 
 namespace fhellm::model {
 

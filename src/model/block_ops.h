@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstddef>
 
-#include "fhellm/model/config.h"
+#include "model/config.h"
 
 namespace fhellm::model {
 

@@ -1,4 +1,4 @@
-#include "fhellm/model/config.h"
+#include "model/config.h"
 
 #include <string>
 

@@ -1,5 +1,5 @@
-// GGUF container reader (layout in fhellm/model/gguf.h).
-#include "fhellm/model/gguf.h"
+// GGUF container reader (layout in model/gguf.h).
+#include "model/gguf.h"
 
 #include <cmath>
 #include <cstring>

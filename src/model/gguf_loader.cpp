@@ -3,7 +3,7 @@
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/model/gguf.h"
+#include "model/gguf.h"
 #include "model/tensor_names.h"
 
 namespace fhellm::model {

@@ -1,6 +1,6 @@
 // The GPT-2 forward pass (learned positions, LayerNorm, GELU; Conv1D weights
 // already transposed by the loaders): Session's blocks for Architecture::gpt2.
-#include "fhellm/model/session.h"
+#include "model/session.h"
 #include "model/block_ops.h"
 
 namespace fhellm::model {

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "fhellm/error.h"
-#include "fhellm/model/loader.h"
-#include "fhellm/model/safetensors.h"
+#include "model/loader.h"
+#include "model/safetensors.h"
 #include "model/tensor_names.h"
 
 namespace fhellm::model {

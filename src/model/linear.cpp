@@ -1,11 +1,11 @@
-#include "fhellm/model/linear.h"
+#include "model/linear.h"
 
 #include <cblas.h>
 
 #include <algorithm>
 
 #include "fhellm/error.h"
-#include "fhellm/model/model.h"
+#include "model/model.h"
 #include "common/thread_pool.h"
 #include "model/gemv.h"
 

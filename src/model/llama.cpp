@@ -3,7 +3,7 @@
 #include <cmath>
 #include <vector>
 
-#include "fhellm/model/session.h"
+#include "model/session.h"
 #include "model/block_ops.h"
 
 namespace fhellm::model {

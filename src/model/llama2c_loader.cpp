@@ -1,9 +1,9 @@
-// llama2.c legacy checkpoint loader (layout in fhellm/model/loader.h).
+// llama2.c legacy checkpoint loader (layout in model/loader.h).
 #include <cstring>
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/model/loader.h"
+#include "model/loader.h"
 #include "model/mapped_file.h"
 #include "model/tensor_names.h"
 

@@ -1,10 +1,10 @@
-#include "fhellm/model/loader.h"
+#include "model/loader.h"
 
 #include <cmath>
 #include <string>
 
 #include "fhellm/error.h"
-#include "fhellm/model/gguf.h"
+#include "model/gguf.h"
 #include "common/thread_pool.h"
 
 namespace fhellm::model {

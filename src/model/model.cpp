@@ -1,4 +1,4 @@
-#include "fhellm/model/model.h"
+#include "model/model.h"
 
 #include <cmath>
 #include <numbers>

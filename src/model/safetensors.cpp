@@ -1,4 +1,4 @@
-#include "fhellm/model/safetensors.h"
+#include "model/safetensors.h"
 
 #include <cstring>
 #include <limits>

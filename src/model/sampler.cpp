@@ -1,4 +1,4 @@
-#include "fhellm/model/sampler.h"
+#include "model/sampler.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "fhellm/model/session.h"
+#include "model/session.h"
 
 #include <cstring>
 #include <string>

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "fhellm/model/config.h"
+#include "model/config.h"
 
 namespace fhellm::model {
 

@@ -1,4 +1,4 @@
-#include "fhellm/net/http_channel.h"
+#include "net/http_channel.h"
 
 #include <httplib.h>
 

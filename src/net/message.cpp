@@ -1,4 +1,4 @@
-#include "fhellm/net/message.h"
+#include "net/message.h"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "fhellm/net/server.h"
+#include "net/server.h"
 
 #include <openssl/rand.h>
 #include <sys/socket.h>

@@ -1,4 +1,4 @@
-#include "fhellm/quant/int_matmul.h"
+#include "quant/int_matmul.h"
 
 #include <string>
 

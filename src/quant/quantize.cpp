@@ -1,4 +1,4 @@
-#include "fhellm/quant/quantize.h"
+#include "quant/quantize.h"
 
 #include <algorithm>
 #include <cmath>

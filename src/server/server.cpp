@@ -2,12 +2,12 @@
 // artifact or a model) behind the HTTP server (net::Server).
 #include "fhellm/server.h"
 
-#include "fhellm/he/linear_layout.h"
-#include "fhellm/hybrid/artifact.h"
-#include "fhellm/hybrid/execute_backend.h"
-#include "fhellm/hybrid/hybrid_model.h"
-#include "fhellm/model/loader.h"
-#include "fhellm/net/server.h"
+#include "he/linear_layout.h"
+#include "hybrid/artifact.h"
+#include "hybrid/execute_backend.h"
+#include "hybrid/hybrid_model.h"
+#include "model/loader.h"
+#include "net/server.h"
 
 namespace fhellm {
 namespace {

@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "fhellm/tokenizer/byte_bpe_tokenizer.h"
-#include "fhellm/tokenizer/tokenizer.h"
+#include "tokenizer/byte_bpe_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace fhellm::tokenizer::detail {
 

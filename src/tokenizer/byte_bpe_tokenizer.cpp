@@ -1,4 +1,4 @@
-#include "fhellm/tokenizer/byte_bpe_tokenizer.h"
+#include "tokenizer/byte_bpe_tokenizer.h"
 
 #include <algorithm>
 #include <fstream>

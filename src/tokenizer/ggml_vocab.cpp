@@ -1,8 +1,8 @@
-#include "fhellm/tokenizer/ggml_vocab.h"
+#include "tokenizer/ggml_vocab.h"
 
 #include "fhellm/error.h"
-#include "fhellm/tokenizer/byte_bpe_tokenizer.h"
-#include "fhellm/tokenizer/llama2c_tokenizer.h"
+#include "tokenizer/byte_bpe_tokenizer.h"
+#include "tokenizer/llama2c_tokenizer.h"
 
 namespace fhellm::tokenizer {
 namespace {

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "fhellm/tokenizer/byte_bpe_tokenizer.h"
+#include "tokenizer/byte_bpe_tokenizer.h"
 
 namespace fhellm::tokenizer::detail {
 

@@ -1,4 +1,4 @@
-#include "fhellm/tokenizer/llama2c_tokenizer.h"
+#include "tokenizer/llama2c_tokenizer.h"
 
 #include <cstring>
 

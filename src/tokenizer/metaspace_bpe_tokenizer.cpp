@@ -1,4 +1,4 @@
-#include "fhellm/tokenizer/metaspace_bpe_tokenizer.h"
+#include "tokenizer/metaspace_bpe_tokenizer.h"
 
 #include <algorithm>
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fhellm/tokenizer/byte_bpe_tokenizer.h"
+#include "tokenizer/byte_bpe_tokenizer.h"
 
 namespace fhellm::tokenizer::detail {
 

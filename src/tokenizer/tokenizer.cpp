@@ -1,13 +1,13 @@
-#include "fhellm/tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 #include <fstream>
 #include <system_error>
 
 #include "fhellm/error.h"
-#include "fhellm/tokenizer/byte_bpe_tokenizer.h"
-#include "fhellm/tokenizer/llama2c_tokenizer.h"
-#include "fhellm/tokenizer/metaspace_bpe_tokenizer.h"
-#include "fhellm/tokenizer/sentencepiece_tokenizer.h"
+#include "tokenizer/byte_bpe_tokenizer.h"
+#include "tokenizer/llama2c_tokenizer.h"
+#include "tokenizer/metaspace_bpe_tokenizer.h"
+#include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/file_util.h"
 #include "tokenizer/utf8.h"
 

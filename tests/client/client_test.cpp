@@ -56,6 +56,13 @@ TEST(ModelClient, ExecuteInProcessGivesSimulateTextAndItsFigures) {
   EXPECT_EQ(st.ttft_ms, st.prefill_ms);
   EXPECT_NEAR(st.decode_ms_per_token, st.decode_ms / 5, 1e-9);
   EXPECT_NEAR(st.prefill_ms_per_row, st.prefill_ms / static_cast<double>(e.prompt_ids.size()), 1e-9);
+  // The prompt and the later tokens apart add up to the whole call.
+  EXPECT_EQ(st.prefill_bytes_up + st.decode_bytes_up, st.bytes_up);
+  EXPECT_EQ(st.prefill_bytes_down + st.decode_bytes_down, st.bytes_down);
+  EXPECT_GT(st.prefill_bytes_up, 0u);
+  EXPECT_GT(st.decode_bytes_up, 0u);
+  EXPECT_GT(st.prefill_server_ms, 0.0);
+  EXPECT_NEAR(st.prefill_server_ms + st.decode_server_ms, st.server_ms, 1e-6);
   // disable and simulate send nothing anywhere.
   EXPECT_EQ(simulate.last_stats().bytes_up, 0u);
   EXPECT_EQ(simulate.model_info().architecture, "llama");

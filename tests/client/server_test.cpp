@@ -10,7 +10,7 @@
 
 #include "fhellm/client.h"
 #include "fhellm/fhellm.h"
-#include "fhellm/hybrid/artifact.h"
+#include "hybrid/artifact.h"
 #include "fhellm/version.h"
 #include "test_data.h"
 

@@ -5,14 +5,14 @@
 #include <gtest/gtest.h>
 
 #include "fhellm/error.h"
-#include "fhellm/he/accumulator.h"
-#include "fhellm/he/decryptor.h"
-#include "fhellm/he/encryptor.h"
-#include "fhellm/he/evaluator.h"
-#include "fhellm/he/keys.h"
-#include "fhellm/he/plaintext.h"
-#include "fhellm/math/cpu_features.h"
-#include "fhellm/math/poly_arith.h"
+#include "he/accumulator.h"
+#include "he/decryptor.h"
+#include "he/encryptor.h"
+#include "he/evaluator.h"
+#include "he/keys.h"
+#include "he/plaintext.h"
+#include "math/cpu_features.h"
+#include "math/poly_arith.h"
 #include "he_test_util.h"
 
 using namespace fhellm;

@@ -1,11 +1,11 @@
 #include <gtest/gtest.h>
 
 #include "fhellm/error.h"
-#include "fhellm/he/ciphertext.h"
-#include "fhellm/he/decryptor.h"
-#include "fhellm/he/encryptor.h"
-#include "fhellm/he/keys.h"
-#include "fhellm/he/plaintext.h"
+#include "he/ciphertext.h"
+#include "he/decryptor.h"
+#include "he/encryptor.h"
+#include "he/keys.h"
+#include "he/plaintext.h"
 #include "he_test_util.h"
 
 using namespace fhellm;

@@ -1,12 +1,12 @@
 #include <gtest/gtest.h>
 
 #include "fhellm/error.h"
-#include "fhellm/he/accumulator.h"
-#include "fhellm/he/decryptor.h"
-#include "fhellm/he/encryptor.h"
-#include "fhellm/he/evaluator.h"
-#include "fhellm/he/hoisted_galois.h"
-#include "fhellm/he/keys.h"
+#include "he/accumulator.h"
+#include "he/decryptor.h"
+#include "he/encryptor.h"
+#include "he/evaluator.h"
+#include "he/hoisted_galois.h"
+#include "he/keys.h"
 #include "he_test_util.h"
 
 using namespace fhellm;

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "fhellm/he/context.h"
-#include "fhellm/he/params.h"
+#include "he/context.h"
+#include "he/params.h"
 
 namespace fhellm::he::test_util {
 

@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "fhellm/error.h"
-#include "fhellm/he/encryptor.h"
-#include "fhellm/he/evaluator.h"
-#include "fhellm/he/keys.h"
-#include "fhellm/math/cpu_features.h"
-#include "fhellm/math/ntt.h"
+#include "he/encryptor.h"
+#include "he/evaluator.h"
+#include "he/keys.h"
+#include "math/cpu_features.h"
+#include "math/ntt.h"
 #include "he/he_test_util.h"
 
 using namespace fhellm;

@@ -8,9 +8,9 @@
 #include <random>
 
 #include "fhellm/error.h"
-#include "fhellm/he/linear.h"
-#include "fhellm/he/linear_error_model.h"
-#include "fhellm/he/linear_reference.h"
+#include "he/linear.h"
+#include "he/linear_error_model.h"
+#include "he/linear_reference.h"
 
 namespace fhellm::he {
 namespace {

@@ -8,9 +8,9 @@
 #include <tuple>
 
 #include "fhellm/error.h"
-#include "fhellm/he/linear_layout.h"
-#include "fhellm/he/linear_reference.h"
-#include "fhellm/math/ntt.h"
+#include "he/linear_layout.h"
+#include "he/linear_reference.h"
+#include "math/ntt.h"
 
 namespace fhellm::he {
 namespace {

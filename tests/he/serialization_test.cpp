@@ -3,11 +3,11 @@
 #include <cstring>
 
 #include "fhellm/error.h"
-#include "fhellm/he/bit_packing.h"
-#include "fhellm/he/decryptor.h"
-#include "fhellm/he/encryptor.h"
-#include "fhellm/he/evaluator.h"
-#include "fhellm/he/serialization.h"
+#include "he/bit_packing.h"
+#include "he/decryptor.h"
+#include "he/encryptor.h"
+#include "he/evaluator.h"
+#include "he/serialization.h"
 #include "he_test_util.h"
 
 using namespace fhellm;

@@ -6,10 +6,10 @@
 #include <random>
 
 #include "fhellm/error.h"
-#include "fhellm/he/decryptor.h"
-#include "fhellm/he/encryptor.h"
-#include "fhellm/he/evaluator.h"
-#include "fhellm/he/shared_mask.h"
+#include "he/decryptor.h"
+#include "he/encryptor.h"
+#include "he/evaluator.h"
+#include "he/shared_mask.h"
 #include "he_test_util.h"
 
 namespace fhellm::he {

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "fhellm/error.h"
-#include "fhellm/hybrid/artifact.h"
-#include "fhellm/hybrid/execute_backend.h"
-#include "fhellm/hybrid/hybrid_model.h"
+#include "hybrid/artifact.h"
+#include "hybrid/execute_backend.h"
+#include "hybrid/hybrid_model.h"
 
 namespace fhellm::hybrid {
 namespace {

@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "fhellm/error.h"
-#include "fhellm/hybrid/artifact.h"
-#include "fhellm/hybrid/execute_backend.h"
-#include "fhellm/hybrid/hybrid_model.h"
-#include "fhellm/model/loader.h"
+#include "hybrid/artifact.h"
+#include "hybrid/execute_backend.h"
+#include "hybrid/hybrid_model.h"
+#include "model/loader.h"
 
 namespace fhellm::hybrid {
 namespace {

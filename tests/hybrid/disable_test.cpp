@@ -5,9 +5,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "fhellm/hybrid/disable_backend.h"
-#include "fhellm/hybrid/hybrid_model.h"
-#include "fhellm/model/loader.h"
+#include "hybrid/disable_backend.h"
+#include "hybrid/hybrid_model.h"
+#include "model/loader.h"
 #include "test_data.h"
 
 namespace fhellm::hybrid {

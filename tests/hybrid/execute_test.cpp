@@ -8,10 +8,10 @@
 #include <fstream>
 
 #include "fhellm/error.h"
-#include "fhellm/he/linear.h"
-#include "fhellm/hybrid/execute_backend.h"
-#include "fhellm/hybrid/hybrid_model.h"
-#include "fhellm/hybrid/hybrid_model_io.h"
+#include "he/linear.h"
+#include "hybrid/execute_backend.h"
+#include "hybrid/hybrid_model.h"
+#include "hybrid/hybrid_model_io.h"
 
 namespace fhellm::hybrid {
 namespace {

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "fhellm/error.h"
-#include "fhellm/tokenizer/byte_bpe_tokenizer.h"
-#include "fhellm/tokenizer/llama2c_tokenizer.h"
+#include "tokenizer/byte_bpe_tokenizer.h"
+#include "tokenizer/llama2c_tokenizer.h"
 #include "model/gguf_writer.h"
 #include "model/reference_util.h"
 

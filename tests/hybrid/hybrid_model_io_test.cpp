@@ -1,6 +1,6 @@
 // load_tokenizer_for: where the CLI finds a model's tokenizer when --tokenizer
 // is not given.
-#include "fhellm/hybrid/hybrid_model_io.h"
+#include "hybrid/hybrid_model_io.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "fhellm/error.h"
-#include "fhellm/model/loader.h"
-#include "fhellm/tokenizer/llama2c_tokenizer.h"
+#include "model/loader.h"
+#include "tokenizer/llama2c_tokenizer.h"
 #include "model/gguf_writer.h"
 
 namespace fhellm::hybrid {

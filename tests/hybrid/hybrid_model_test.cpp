@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "fhellm/error.h"
-#include "fhellm/hybrid/hybrid_model.h"
-#include "fhellm/model/loader.h"
+#include "hybrid/hybrid_model.h"
+#include "model/loader.h"
 
 namespace fhellm::hybrid {
 namespace {

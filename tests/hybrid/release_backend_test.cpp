@@ -3,8 +3,8 @@
 // the same mode and remote set.
 #include <gtest/gtest.h>
 
-#include "fhellm/hybrid/hybrid_model.h"
-#include "fhellm/model/loader.h"
+#include "hybrid/hybrid_model.h"
+#include "model/loader.h"
 
 namespace fhellm::hybrid {
 namespace {

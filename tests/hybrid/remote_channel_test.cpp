@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "fhellm/error.h"
-#include "fhellm/hybrid/remote_service.h"
+#include "hybrid/remote_service.h"
 #include "net/test_service.h"
 
 namespace fhellm::hybrid {

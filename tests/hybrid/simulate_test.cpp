@@ -9,12 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include "fhellm/error.h"
-#include "fhellm/he/linear_error_model.h"
-#include "fhellm/hybrid/hybrid_model.h"
-#include "fhellm/hybrid/hybrid_model_io.h"
-#include "fhellm/hybrid/simulate_backend.h"
-#include "fhellm/model/loader.h"
-#include "fhellm/quant/int_matmul.h"
+#include "he/linear_error_model.h"
+#include "hybrid/hybrid_model.h"
+#include "hybrid/hybrid_model_io.h"
+#include "hybrid/simulate_backend.h"
+#include "model/loader.h"
+#include "quant/int_matmul.h"
 #include "test_data.h"
 
 namespace fhellm::hybrid {

@@ -6,8 +6,8 @@
 #include <random>
 #include <vector>
 
-#include "fhellm/math/modulus.h"
-#include "fhellm/math/poly_arith.h"
+#include "math/modulus.h"
+#include "math/poly_arith.h"
 
 namespace fhellm::math {
 namespace {

@@ -7,8 +7,8 @@
 #include <random>
 #include <vector>
 
-#include "fhellm/math/blocked_product.h"
-#include "fhellm/math/cpu_features.h"
+#include "math/blocked_product.h"
+#include "math/cpu_features.h"
 
 using namespace fhellm::math;
 

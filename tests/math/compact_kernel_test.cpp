@@ -7,9 +7,9 @@
 #include <random>
 #include <vector>
 
-#include "fhellm/math/cpu_features.h"
-#include "fhellm/math/modulus.h"
-#include "fhellm/math/poly_arith.h"
+#include "math/cpu_features.h"
+#include "math/modulus.h"
+#include "math/poly_arith.h"
 
 using namespace fhellm::math;
 

@@ -3,12 +3,12 @@
 #include <random>
 
 #include "fhellm/error.h"
-#include "fhellm/math/cpu_features.h"
-#include "fhellm/math/modulus.h"
-#include "fhellm/math/poly_arith.h"
-#include "fhellm/math/primes.h"
-#include "fhellm/math/rns.h"
-#include "fhellm/math/wide_int.h"
+#include "math/cpu_features.h"
+#include "math/modulus.h"
+#include "math/poly_arith.h"
+#include "math/primes.h"
+#include "math/rns.h"
+#include "math/wide_int.h"
 
 using namespace fhellm::math;
 

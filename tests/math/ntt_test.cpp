@@ -3,10 +3,10 @@
 #include <random>
 
 #include "fhellm/error.h"
-#include "fhellm/math/cpu_features.h"
-#include "fhellm/math/ntt.h"
-#include "fhellm/math/poly_arith.h"
-#include "fhellm/math/primes.h"
+#include "math/cpu_features.h"
+#include "math/ntt.h"
+#include "math/poly_arith.h"
+#include "math/primes.h"
 
 using namespace fhellm::math;
 

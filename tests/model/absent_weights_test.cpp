@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "fhellm/error.h"
-#include "fhellm/model/loader.h"
-#include "fhellm/model/model.h"
-#include "fhellm/model/session.h"
+#include "model/loader.h"
+#include "model/model.h"
+#include "model/session.h"
 
 namespace fhellm::model {
 namespace {

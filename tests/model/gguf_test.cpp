@@ -11,9 +11,9 @@
 #include <random>
 
 #include "fhellm/error.h"
-#include "fhellm/model/gguf.h"
-#include "fhellm/model/loader.h"
-#include "fhellm/model/session.h"
+#include "model/gguf.h"
+#include "model/loader.h"
+#include "model/session.h"
 #include "model/gguf_writer.h"
 #include "model/reference_util.h"
 

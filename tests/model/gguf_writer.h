@@ -1,4 +1,4 @@
-// A small GGUF writer for tests only (layout in fhellm/model/gguf.h): lets
+// A small GGUF writer for tests only (layout in model/gguf.h): lets
 // the tests build GGUF files, including deliberately broken ones, without
 // any GGUF in ../shared. Written independently of the reader: its own fp16
 // rounding and Q8_0 / Q4_0 quantizers, and it reports the values the reader

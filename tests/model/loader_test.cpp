@@ -10,9 +10,9 @@
 #include <random>
 
 #include "fhellm/error.h"
-#include "fhellm/model/loader.h"
-#include "fhellm/model/safetensors.h"
-#include "fhellm/model/session.h"
+#include "model/loader.h"
+#include "model/safetensors.h"
+#include "model/session.h"
 #include "model/reference_util.h"
 
 namespace fhellm::model {
@@ -53,7 +53,7 @@ struct Tensor {
 };
 
 // Writes a safetensors file of the given tensors (our own writer: the layout
-// of fhellm/model/safetensors.h).
+// of model/safetensors.h).
 std::string safetensors_bytes(const std::map<std::string, Tensor>& tensors) {
   nlohmann::json header = nlohmann::json::object();
   std::string data;

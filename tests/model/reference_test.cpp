@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "fhellm/error.h"
-#include "fhellm/model/loader.h"
+#include "model/loader.h"
 #include "model/reference_util.h"
 
 namespace fhellm::model {

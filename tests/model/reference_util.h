@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "fhellm/model/session.h"
-#include "fhellm/model/sampler.h"
+#include "model/session.h"
+#include "model/sampler.h"
 #include "test_data.h"
 
 namespace fhellm::model::testing {

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "fhellm/error.h"
-#include "fhellm/model/sampler.h"
+#include "model/sampler.h"
 
 namespace fhellm::model {
 namespace {
@@ -62,7 +62,7 @@ TEST(Sampler, RejectsBadOptions) {
 
 // The SIMD matrix-vector kernel equals the scalar reference (up to float
 // summation order) over shapes with tails.
-#include "fhellm/model/linear.h"
+#include "model/linear.h"
 #include "model/gemv.h"
 
 namespace fhellm::model {

@@ -19,8 +19,8 @@
 #include <random>
 #include <thread>
 
-#include "fhellm/net/http_channel.h"
-#include "fhellm/net/server.h"
+#include "net/http_channel.h"
+#include "net/server.h"
 #include "net/test_service.h"
 
 namespace fhellm::net {

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "fhellm/error.h"
-#include "fhellm/hybrid/remote_service.h"
+#include "hybrid/remote_service.h"
 
 namespace fhellm::testing {
 

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "fhellm/error.h"
-#include "fhellm/quant/int_matmul.h"
-#include "fhellm/quant/quantize.h"
+#include "quant/int_matmul.h"
+#include "quant/quantize.h"
 
 namespace fhellm::quant {
 namespace {

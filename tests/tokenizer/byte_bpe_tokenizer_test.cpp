@@ -1,4 +1,4 @@
-#include "fhellm/tokenizer/byte_bpe_tokenizer.h"
+#include "tokenizer/byte_bpe_tokenizer.h"
 
 #include "tokenizer/pretokenizer.h"
 #include "test_data.h"

@@ -1,7 +1,7 @@
-#include "fhellm/tokenizer/ggml_vocab.h"
+#include "tokenizer/ggml_vocab.h"
 
-#include "fhellm/tokenizer/byte_bpe_tokenizer.h"
-#include "fhellm/tokenizer/llama2c_tokenizer.h"
+#include "tokenizer/byte_bpe_tokenizer.h"
+#include "tokenizer/llama2c_tokenizer.h"
 #include "tokenizer/test_util.h"
 
 namespace fhellm::tokenizer {

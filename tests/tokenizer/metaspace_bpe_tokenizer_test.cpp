@@ -1,9 +1,9 @@
-#include "fhellm/tokenizer/metaspace_bpe_tokenizer.h"
+#include "tokenizer/metaspace_bpe_tokenizer.h"
 
 #include <algorithm>
 
-#include "fhellm/tokenizer/llama2c_tokenizer.h"
-#include "fhellm/tokenizer/sentencepiece_tokenizer.h"
+#include "tokenizer/llama2c_tokenizer.h"
+#include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/test_util.h"
 #include "tokenizer/utf8.h"
 

@@ -1,6 +1,6 @@
-#include "fhellm/tokenizer/sentencepiece_tokenizer.h"
+#include "tokenizer/sentencepiece_tokenizer.h"
 
-#include "fhellm/tokenizer/llama2c_tokenizer.h"
+#include "tokenizer/llama2c_tokenizer.h"
 #include "tokenizer/test_util.h"
 
 namespace fhellm::tokenizer {

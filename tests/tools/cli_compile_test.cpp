@@ -8,8 +8,8 @@
 #include <fstream>
 #include <iterator>
 
-#include "fhellm/hybrid/artifact.h"
-#include "fhellm/model/loader.h"
+#include "hybrid/artifact.h"
+#include "model/loader.h"
 #include "tools/process.h"
 
 namespace fhellm {

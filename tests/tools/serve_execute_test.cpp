@@ -7,11 +7,11 @@
 #include <thread>
 
 #include "fhellm/error.h"
-#include "fhellm/he/linear.h"
-#include "fhellm/hybrid/artifact.h"
-#include "fhellm/hybrid/hybrid_model.h"
+#include "he/linear.h"
+#include "hybrid/artifact.h"
+#include "hybrid/hybrid_model.h"
 #include "client/execute_channel.h"
-#include "fhellm/net/http_channel.h"
+#include "net/http_channel.h"
 #include "tools/process.h"
 
 namespace fhellm {

@@ -22,8 +22,8 @@
 
 #include "commands.h"
 #include "fhellm/error.h"
-#include "fhellm/hybrid/hybrid_model.h"
-#include "fhellm/model/loader.h"
+#include "hybrid/hybrid_model.h"
+#include "model/loader.h"
 #include "client/execute_channel.h"
 #include "client/generation_stats.h"
 #include "summary.h"

@@ -14,8 +14,8 @@
 
 #include "commands.h"
 #include "fhellm/error.h"
-#include "fhellm/he/linear.h"
-#include "fhellm/he/linear_reference.h"
+#include "he/linear.h"
+#include "he/linear_reference.h"
 
 namespace fhellm::cli {
 namespace {

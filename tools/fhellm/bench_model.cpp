@@ -9,8 +9,8 @@
 
 #include "commands.h"
 #include "fhellm/error.h"
-#include "fhellm/hybrid/hybrid_model.h"
-#include "fhellm/model/loader.h"
+#include "hybrid/hybrid_model.h"
+#include "model/loader.h"
 #include "common/thread_pool.h"
 
 namespace fhellm::cli {

@@ -1,5 +1,5 @@
 // fhellm compile: splits a model into NAME.server (remote int8 weights) and
-// NAME.client (everything else), see include/fhellm/hybrid/artifact.h.
+// NAME.client (everything else), see src/hybrid/artifact.h.
 // With --random-weights the model is model::random_model of a named shape:
 // artifacts of a real model's sizes without its weights (benchmarks, tests).
 #include <cstdio>
@@ -7,8 +7,8 @@
 
 #include "commands.h"
 #include "fhellm/error.h"
-#include "fhellm/hybrid/artifact.h"
-#include "fhellm/model/loader.h"
+#include "hybrid/artifact.h"
+#include "model/loader.h"
 
 namespace fhellm::cli {
 

@@ -12,7 +12,7 @@
 
 #include "commands.h"
 #include "fhellm/error.h"
-#include "fhellm/model/loader.h"
+#include "model/loader.h"
 #include "fhellm/server.h"
 
 namespace fhellm::cli {

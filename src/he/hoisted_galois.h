@@ -1,0 +1,92 @@
+// Hoisted automorphisms (Halevi-Shoup): many Galois elements applied to one
+// ciphertext. A key switch spends most of its time decomposing c1 into gadget
+// digits and transforming them (digits x primes forward NTTs). The digits of
+// sigma_g(c1) are sigma_g of the digits of c1, and in NTT form sigma_g is a
+// slot permutation: so the digits are computed and transformed once, and
+// each element then costs one permutation and one multiply-accumulate with
+// its key. The linear layer's split point uses it for the 2^L - 1 input-side
+// automorphisms of each input ciphertext (docs/linear.md).
+#pragma once
+
+#include <span>
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "he/ciphertext.h"
+#include "he/context.h"
+#include "he/gadget_decomposition.h"
+#include "he/keys.h"
+
+namespace fhellm::he {
+
+// Galois keys laid out for hoisted use: key digit d of element g stored with
+// its slots moved by the automorphism (K'[perm_g[j]] = K[j]) in 32-bit words,
+// so that the multiply-accumulate reads the unpermuted transformed digits and
+// only the two output polynomials are permuted (not every digit). Built once
+// per session by the server. Empty (has() false for all) when the context has
+// no 32-bit pipeline; apply_galois then needs the GaloisKeys form.
+class HoistedGaloisKeys {
+ public:
+  HoistedGaloisKeys() = default;
+  // @throws Error(parameter_mismatch) for keys of another context.
+  HoistedGaloisKeys(const Context& context, const GaloisKeys& keys);
+
+  bool has(std::uint64_t galois_elt) const noexcept { return elements_.count(galois_elt) != 0; }
+  int decomposition_bits() const noexcept { return w_; }
+  std::size_t bytes() const noexcept;
+
+ private:
+  friend class HoistedCiphertext;
+  struct Element {
+    std::vector<std::uint32_t> b, a;  // digit d, prime l at [(d * k + l) * N]
+  };
+  ParamId param_id_{};
+  int w_ = 0;
+  std::size_t digits_ = 0;
+  std::map<std::uint64_t, Element> elements_;
+};
+
+class HoistedCiphertext {
+ public:
+  // ct in either form; decomposition_bits: the gadget width of the keys that
+  // apply_galois will use. @throws Error(parameter_mismatch) for a foreign
+  // ciphertext, Error(invalid_argument) for a width outside 1..61.
+  HoistedCiphertext(ContextPtr context, const Ciphertext& ct, int decomposition_bits);
+
+  // sigma_g(ct) switched back to s (decrypts to m(X^g)), in NTT form. Safe to
+  // call from several threads at once.
+  // @throws Error(missing_galois_key), Error(parameter_mismatch) when the key
+  // has another gadget, Error(invalid_argument) for an element that is not odd
+  // and below 2N.
+  Ciphertext apply_galois(std::uint64_t galois_elt, const GaloisKeys& keys) const;
+  // The same with the hoisted layout of the keys (when fast() and keys.has(g);
+  // the result is identical). @throws Error(missing_galois_key),
+  // Error(parameter_mismatch) for another context or gadget, Error(invalid_argument)
+  // when !fast().
+  Ciphertext apply_galois(std::uint64_t galois_elt, const HoistedGaloisKeys& keys) const;
+  // True when the digits were hoisted (the 32-bit pipeline applies).
+  bool fast() const noexcept { return c1_.fast(); }
+
+  // out[r] = cts[r]->apply_galois(galois_elt, keys) for every r (identical
+  // results), with each piece of the key read once for all of them while it
+  // is in cache: the key streams once per batch instead of once per
+  // ciphertext. All must be fast() and of one context and gadget.
+  // @throws as apply_galois; Error(invalid_argument) when out and cts differ in size.
+  static void apply_galois_batch(std::span<const HoistedCiphertext* const> cts, std::uint64_t galois_elt,
+                                 const HoistedGaloisKeys& keys, std::span<Ciphertext> out);
+
+ private:
+  ContextPtr context_;
+  Ciphertext ct_;     // NTT form
+  DecomposedPoly c1_;  // the digits of c1; without the 32-bit pipeline
+                       // apply_galois runs an ordinary key switch on a copy
+};
+
+// The Galois elements of every input-side automorphism of the linear layer's
+// split point: products of the non-empty subsets of {2^j + 1 : j = 1..levels}
+// (mod 2N), in ascending order (31 for levels = 5).
+std::vector<std::uint64_t> composed_galois_elements(std::size_t poly_degree, int levels);
+
+}  // namespace fhellm::he

@@ -1,0 +1,153 @@
+// The encrypted matrix product Y = X W^T: the client encrypts T rows of 8-bit
+// activations, the server multiplies them by its int8 weights under RLWE and
+// returns packed, modulus-switched results; the client decrypts int64 Y.
+// Algorithm, cost, traffic and noise: docs/linear.md; layout: linear_layout.h.
+//
+// Objects:
+//  - LinearClient (per user): secret keys, encrypt -> upload bytes,
+//    decrypt reply bytes -> Y. Not thread-safe (one per session/thread).
+//  - LinearServerKeys (per session, public): Galois keys, a shared-mask key
+//    and an encryption of zero (for re-randomization) per parameter set.
+//    Immutable, shareable.
+//  - EncodedWeights (per layer, server, linear_weights.h): W laid out and
+//    NTT-transformed once, in the layer's resident layout, for every row count.
+//  - linear_evaluate (server): upload + weights + keys -> reply bytes.
+//    Thread-safe; concurrent calls share weights and keys read-only.
+//
+// Both sides compute the call's plan from (shape, precision, signedness) with
+// plan_linear: the layer's resident layout (T_w = 1: one row per input
+// ciphertext) and its widths.
+//
+// Upload message (little-endian):
+//   0  4  magic "FHLU"           4  2  version (5)
+//   6  1  precision (1 exact, 2 default)   7  1  input signed (0/1)
+//   8  2  parameter id           10 2  reserved (0)
+//   12 4  rows T   16 4  in k    20 4  out n
+//   24 4  chunk_width k_w        28 4  rows_per_ct T_w (1)
+//   32 1  upload bits u          33 7  reserved (0)
+//   40 8  payload bytes (exactly the bytes that follow)
+//   then input_cts records (row-group major, then chunk): 32-byte seed, then
+//   the body values at LinearGeometry::sent_positions (the coefficients the
+//   useful outputs read: n_w blocks of the chunk's columns), u bits each
+//   (bit_packing.h), padded to a byte: round(c0 * 2^u / Q).
+// Reply message:
+//   0  4  magic "FHLR"           4  2  version (5)
+//   6  1  precision              7  1  input signed
+//   8  2  parameter id           10 2  reserved (0)
+//   12 4  rows   16 4  in   20 4  out   24 4  k_w   28 4  T_w
+//   32 1  body bits  33 1  mask bits  34 6  reserved (0)
+//   40 8  payload bytes
+//   then the packed cts in row-group-major order, in mask groups
+//   (LinearPlan::mask_group): with shared masks, groups of
+//   kLinearSharedMaskGroup consecutive packed cts form one record: the shared
+//   mask (N values at mask bits, padded to a byte), then the used body values
+//   (LinearGeometry::used_positions) of each member at body bits (each padded
+//   to a byte), member y under the session's shared-mask target y; a group of
+//   one is a record under s. Without shared masks every packed ct is a record
+//   of its own (mask, then body), under s.
+// Every field is checked against the plan the receiver recomputes from
+// (shape, precision, signed); lengths before allocation; coefficients < modulus.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <variant>
+#include <vector>
+
+#include "he/ciphertext.h"
+#include "he/context.h"
+#include "he/hoisted_galois.h"
+#include "he/keys.h"
+#include "he/linear_layout.h"
+#include "he/linear_weights.h"
+#include "he/plaintext.h"
+#include "he/shared_mask.h"
+
+namespace fhellm::he {
+
+inline constexpr std::uint16_t kLinearFormatVersion = 5;
+inline constexpr std::size_t kLinearHeaderBytes = 48;
+
+struct LinearSessionKeys {
+  ContextPtr context;
+  GaloisKeys galois;      // elements 2^j + 1, j = 1..log2(N)
+  // The split point's input-side automorphisms, hoisted: every composed
+  // element (composed_galois_elements(N, kLinearHoistedLevels)), small gadget
+  // (linear_input_decomposition_bits); may be empty.
+  GaloisKeys galois_input;
+  // The sequential levels' single elements (linear_sequential_galois_elements,
+  // linear_sequential_decomposition_bits); present with galois_input.
+  GaloisKeys galois_sequential;
+  // galois_input laid out for the hoisted path (built by LinearServerKeys::insert).
+  std::shared_ptr<const HoistedGaloisKeys> input_hoisted;
+  Ciphertext zero;        // an encryption of zero (NTT form): the public key
+  // Pairs of replies under one mask (linear_shared_mask_available sets only).
+  std::optional<SharedMaskKey> shared_mask;
+};
+
+class LinearServerKeys {
+ public:
+  // @throws Error(missing_galois_key) when no keys exist for `id`.
+  const LinearSessionKeys& get(ParamId id) const;
+  bool has(ParamId id) const noexcept { return sets_.count(id) != 0; }
+  void insert(LinearSessionKeys keys);
+
+  // "FHLK" u16 version (kLinearFormatVersion) u16 count, then per set:
+  // u16 param id, u16 0, u32 galois bytes, galois keys (serialization.h),
+  // u32 input-side galois bytes (0: none), galois keys, and only when that was
+  // not 0: u32 sequential galois bytes, galois keys; then u32 zero bytes,
+  // ciphertext, u32 shared-mask key bytes (0: none), key (shared_mask.h).
+  std::vector<std::uint8_t> save() const;
+  // @throws Error(bad_magic|bad_version|truncated|trailing_bytes|length_too_large|...).
+  static LinearServerKeys load(std::span<const std::uint8_t> bytes);
+
+ private:
+  std::map<ParamId, LinearSessionKeys> sets_;
+};
+
+class LinearClient {
+ public:
+  // Fresh secret keys for the given parameter sets (default: every set the
+  // planner may pick). @throws Error(unknown_parameter_id).
+  explicit LinearClient(std::vector<ParamId> sets = {ParamId::n2048_q54, ParamId::n4096_q108});
+
+  // Public keys for the server (once per session). About 1 MB for n2048_q54.
+  LinearServerKeys server_keys() const;
+
+  // X: rows x in, row-major. @throws Error(invalid_argument) for shapes out of range.
+  std::vector<std::uint8_t> encrypt(std::span<const std::uint8_t> x, LinearShape shape,
+                                    LinearPrecision precision = LinearPrecision::standard) const;
+  std::vector<std::uint8_t> encrypt(std::span<const std::int8_t> x, LinearShape shape,
+                                    LinearPrecision precision = LinearPrecision::standard) const;
+  // Y (rows x out, row-major). @throws Error on any malformed reply.
+  std::vector<std::int64_t> decrypt(std::span<const std::uint8_t> reply) const;
+
+ private:
+  std::vector<std::uint8_t> encrypt_impl(const std::int32_t* x, LinearShape shape, LinearPrecision precision,
+                                         bool input_signed) const;
+  struct SetKeys;
+  std::map<ParamId, std::shared_ptr<SetKeys>> keys_;
+};
+
+// The server side. @throws Error on a malformed upload (bad_magic, bad_version,
+// truncated, trailing_bytes, unknown_parameter_id, parameter_mismatch,
+// shape_mismatch, coefficient_out_of_range, length_too_large) or missing keys.
+// `threads` worker threads for this call (1: the caller's thread only).
+std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, const EncodedWeights& weights,
+                                          const LinearServerKeys& keys, std::size_t threads = 1);
+
+// Header fields of an upload or a reply (after validation of magic, version, size).
+struct LinearMessageInfo {
+  LinearShape shape;
+  LinearPrecision precision;
+  bool input_signed;
+  ParamId param_id;
+};
+LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload);
+
+}  // namespace fhellm::he

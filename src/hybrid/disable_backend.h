@@ -1,0 +1,20 @@
+// fhe=disable: the clear float32 product of the model's weights (OpenBLAS).
+#pragma once
+
+#include "hybrid/linear_backend.h"
+#include "model/model.h"
+
+namespace fhellm::hybrid {
+
+class DisableBackend final : public LinearBackend {
+ public:
+  // `model` must outlive the backend.
+  explicit DisableBackend(const model::Model& model) : float_(model) {}
+  FheMode mode() const override { return FheMode::disable; }
+  void apply(LinearId id, const float* x, std::size_t rows, float* y) override;
+
+ private:
+  model::FloatLinear float_;
+};
+
+}  // namespace fhellm::hybrid

@@ -1,0 +1,96 @@
+// fhe=execute: the remote linear layers run encrypted on a server.
+//
+// Per call, exactly the integers of `simulate` (simulate_backend.h):
+//   1. quantize the rows (quant::quantize_rows, same bits, same zero points);
+//   2. encrypt them (he::LinearClient), send them through a RemoteChannel,
+//      the server multiplies by its int8 weights under encryption;
+//   3. decrypt the int64 product, then quant::dequantize_product with the
+//      weight scales and row sums of the server's description and the
+//      client's own bias.
+// With LinearPrecision::exact the decrypted product equals simulate's
+// bit for bit, so the generated tokens are identical; `standard` drops the
+// bits below the documented noise floor (docs/linear.md).
+//
+// The session opens in the constructor: the client makes fresh keys, uploads
+// the public evaluation keys once and checks the server's description
+// against its own model (architecture, shapes).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "he/linear_layout.h"
+#include "hybrid/linear_backend.h"
+#include "hybrid/remote_model.h"
+#include "hybrid/remote_service.h"
+#include "model/model.h"
+
+namespace fhellm::he {
+class LinearClient;
+}
+
+namespace fhellm::hybrid {
+
+class HybridModel;
+
+struct ExecuteOptions {
+  // Set by use_execute from the HybridModel (precision(), quantization()).
+  he::LinearPrecision precision = he::kLinearDefaultPrecision;
+  int activation_bits = 8;  // must equal the simulate backend's
+};
+
+// Figures of one execute session, updated after every call (the summary line).
+struct ExecuteStats {
+  ChannelStats channel;           // traffic, server and network time of linear calls
+  double client_seconds = 0;      // quantize + encrypt + decrypt + dequantize
+  double open_seconds = 0;        // key generation + key upload + description
+  std::uint64_t key_upload_bytes = 0;  // the open_session request
+  std::uint64_t n_calls = 0, n_rows = 0;
+};
+
+class ExecuteBackend final : public LinearBackend {
+ public:
+  // Opens the session on `channel`. `model` must outlive the backend.
+  // @throws Error(bad_artifact) when the server's model does not match
+  //         `model`, or the channel's errors (server_unavailable, ...).
+  ExecuteBackend(const model::Model& model, std::unique_ptr<RemoteChannel> channel, ExecuteOptions options,
+                 std::shared_ptr<ExecuteStats> stats = nullptr);
+  ~ExecuteBackend() override;
+
+  FheMode mode() const override { return FheMode::execute; }
+  // @throws Error(unknown_layer) when the server holds no such group, or the
+  //         channel's / decryption's errors.
+  void apply(LinearId id, const float* x, std::size_t rows, float* y) override;
+
+  const RemoteModelDescription& description() const { return description_; }
+  const ExecuteStats& execute_stats() const { return *stats_; }
+
+ private:
+  struct Layer;
+  const Layer& layer(LinearId id);
+
+  const model::Model& model_;
+  std::unique_ptr<RemoteChannel> channel_;
+  ExecuteOptions options_;
+  std::shared_ptr<ExecuteStats> stats_;
+  std::unique_ptr<he::LinearClient> client_;
+  RemoteModelDescription description_;
+  std::map<std::uint32_t, std::unique_ptr<Layer>> layers_;
+  quant::QuantizedRows rows_;
+};
+
+// The service a server would run for `hm`'s remote modules and quantization
+// (the weights simulate uses): the in-process server.
+std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel& hm, const RemoteServiceOptions& options = {});
+
+// Registers the execute mode on `hm`: each time the backend is built, a new
+// channel from `make_channel` and a new session. `stats` (may be null)
+// receives the figures.
+void use_execute(HybridModel& hm, std::function<std::unique_ptr<RemoteChannel>(HybridModel&)> make_channel,
+                 ExecuteOptions options = {}, std::shared_ptr<ExecuteStats> stats = nullptr);
+// Same, with the server in this process (make_remote_service).
+void use_execute_in_process(HybridModel& hm, ExecuteOptions options = {},
+                            std::shared_ptr<ExecuteStats> stats = nullptr);
+
+}  // namespace fhellm::hybrid

@@ -1,0 +1,149 @@
+// HybridModel: the client-side API, shaped like Concrete ML's
+// HybridFHEModel. Load a model, choose which linear modules run remotely
+// (default: all, LM head included), choose quantization and the FHE mode,
+// then generate or evaluate.
+//
+//   auto hm = HybridModel::load("models/stories260K.bin");
+//   hm.set_remote_modules("all-linear");            // or "qkv,lm_head", "layers.0", "none"
+//   hm.set_mode(FheMode::simulate);
+//   auto r = hm.generate(prompt_ids, 64, {.temperature = 0});
+//
+// Modules that are not remote run as clear float products on the client.
+// Not thread-safe: one HybridModel per user (the Model inside is shared).
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "he/linear_layout.h"
+#include "hybrid/linear_backend.h"
+#include "hybrid/simulate_backend.h"
+#include "model/model.h"
+#include "model/sampler.h"
+#include "model/session.h"
+#include "quant/quantize.h"
+
+namespace fhellm::hybrid {
+
+struct GenerateOptions {
+  model::SamplerOptions sampling;
+  bool stop_at_eos = true;  // stop at the model's EOS (or a new BOS)
+  // When set, generation stops after the token during which it becomes true
+  // (another thread may set it: Client::cancel).
+  const std::atomic<bool>* stop = nullptr;
+};
+
+struct GenerationResult {
+  std::vector<TokenId> ids;           // generated ids (prompt excluded)
+  std::size_t n_prompt = 0;
+  double prefill_seconds = 0.0;       // the prompt's forward pass, first token included
+  double decode_seconds = 0.0;        // every later token
+  bool stopped_at_eos = false;
+  bool stopped = false;               // by GenerateOptions::stop
+  LinearStats remote;                 // calls of the remote modules
+  double tokens_per_second() const;   // generated / (prefill + decode)
+};
+
+struct EvalResult {
+  double perplexity = 0.0;
+  double mean_nll = 0.0;      // nats per predicted token
+  std::size_t n_predicted = 0;
+  std::vector<TokenId> top1;  // argmax at each predicted position (for top-1 agreement between modes)
+  LinearStats remote;         // calls of the remote modules
+};
+
+class HybridModel {
+ public:
+  // @throws Error(bad_config) for a null model
+  explicit HybridModel(std::shared_ptr<const model::Model> model);
+  // Loads with model::load_model. @throws as load_model
+  static HybridModel load(const std::filesystem::path& path);
+  HybridModel(HybridModel&&) noexcept;
+  HybridModel& operator=(HybridModel&&) noexcept;
+  ~HybridModel();
+
+  const model::Model& model() const { return *model_; }
+  std::shared_ptr<const model::Model> shared_model() const { return model_; }
+
+  // Remote modules. Spec: "all-linear" (default), "none", or a comma list of
+  // kinds ("qkv", "attn_out", "mlp_up", "mlp_down", "lm_head"), layers
+  // ("layers.3") or groups ("layers.3.qkv").
+  // @throws Error(unknown_layer) naming an entry that matches nothing,
+  //         Error(invalid_argument) naming a group whose weights the model
+  //         does not hold (model().absent_linears()) left out of the set, or
+  //         any such group while the mode is not execute; nothing changes then
+  void set_remote_modules(const std::string& spec);
+  void set_remote_modules(std::vector<LinearId> ids);
+  const std::vector<LinearId>& remote_modules() const { return remote_; }
+  bool is_remote(LinearId id) const;
+
+  // @throws Error(bad_quantization)
+  void set_quantization(quant::QuantOptions options);
+  const quant::QuantOptions& quantization() const { return quant_; }
+
+  // Precision of the encrypted product: what execute asks the server for and
+  // what simulate models (the default precision's rounding error, none in
+  // exact). Default: he::kLinearDefaultPrecision.
+  void set_precision(he::LinearPrecision precision);
+  he::LinearPrecision precision() const { return precision_; }
+
+  // Chooses the mode; the backend is built on first use. A model that lacks
+  // some weights (a client artifact's) starts in execute, the only mode that
+  // can run it, and only while every absent group is remote.
+  // @throws Error(bad_mode) for a mode with no backend (execute before it is registered),
+  //         Error(invalid_argument) naming an absent group that the mode
+  //         would compute on the client (disable, simulate, or a local group)
+  void set_mode(FheMode mode);
+  FheMode mode() const { return mode_; }
+
+  using BackendFactory = std::function<std::unique_ptr<LinearBackend>(HybridModel&)>;
+  // Registers (or replaces) the backend of a mode: the hook of execute.
+  void set_backend_factory(FheMode mode, BackendFactory factory);
+
+  // Drops the mode's backend (an execute backend closes its server session);
+  // the next generate, perplexity or linear_ops builds a new one. The mode,
+  // remote set and quantization stay.
+  void release_backend() { invalidate(); }
+
+  // The remote modules' int8 weights (built once per remote set and options).
+  std::shared_ptr<const QuantizedLinears> quantized_linears();
+
+  // The routing seam a Session runs through (remote ids -> backend, others
+  // -> float). Valid until the next set_* call.
+  model::LinearOps& linear_ops();
+
+  // Prefills the prompt, then samples up to n_tokens; on_token sees each id
+  // as it is chosen. @throws Error(context_overflow, unknown_token, ...)
+  GenerationResult generate(std::span<const TokenId> prompt, std::size_t n_tokens, const GenerateOptions& options = {},
+                            const std::function<void(TokenId)>& on_token = {});
+
+  // Perplexity of `ids` (ids[0] is context only), in windows of at most
+  // `window` positions (0 = the model's context, capped at 1024).
+  // @throws Error(invalid_argument) for fewer than 2 ids
+  EvalResult perplexity(std::span<const TokenId> ids, std::size_t window = 0);
+
+ private:
+  class Router;
+  void invalidate();
+  // @throws Error(invalid_argument) as set_mode and set_remote_modules
+  void check_runnable(FheMode mode, const std::vector<LinearId>& remote) const;
+  LinearBackend& backend();
+
+  std::shared_ptr<const model::Model> model_;
+  std::vector<LinearId> remote_;
+  quant::QuantOptions quant_;
+  he::LinearPrecision precision_ = he::kLinearDefaultPrecision;
+  FheMode mode_ = FheMode::simulate;
+  std::map<FheMode, BackendFactory> factories_;
+  std::shared_ptr<const QuantizedLinears> quantized_;
+  std::unique_ptr<LinearBackend> backend_;
+  std::unique_ptr<Router> router_;
+};
+
+}  // namespace fhellm::hybrid

@@ -1,0 +1,121 @@
+// The remote half of a hybrid model: the server's int8 weights of the remote
+// linear groups (RemoteLinearService, a RemoteService), and the public
+// description it sends every client on open (RemoteModelDescription).
+//
+// Description layout (little-endian), the open_session reply's blob:
+//   0   4  magic "FHMD"      4  2  version (1)     6  2  reserved (0)
+//   8   4  arch_len (<= 64), arch bytes ("llama", "gpt2")
+//   ..  4  n_layers  4 dim  4 vocab               (checked against the client's model)
+//   ..  1  weight_bits (2..8)  1 activation_bits (2..8)  2 reserved (0)
+//   ..  4  n_linears (<= 4 * n_layers + 1)
+//   per linear: 4 wire_id (hybrid::linear_wire_id), 4 n_out (1..131072), 4 n_in (1..8192),
+//               n_out x f32 scales (finite, > 0), n_out x i32 row sums (|.| <= 127 n_in)
+// No weight value is in the description: only what the client needs to
+// dequantize (scales, row sums), which the client artifact also carries.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "he/linear_layout.h"
+#include "hybrid/linear_backend.h"
+#include "hybrid/remote_service.h"
+#include "quant/quantize.h"
+
+namespace fhellm::he {
+class EncodedWeights;
+}
+
+namespace fhellm::hybrid {
+
+inline constexpr std::uint16_t kDescriptionVersion = 1;
+
+// Dequantization metadata of one remote group.
+struct RemoteLinearInfo {
+  std::uint32_t wire_id = 0;
+  std::uint32_t n_out = 0, n_in = 0;
+  std::vector<float> scales;          // [n_out]
+  std::vector<std::int32_t> row_sums;  // [n_out]
+};
+
+struct RemoteModelDescription {
+  std::string architecture;
+  std::uint32_t n_layers = 0, dim = 0, vocab = 0;
+  quant::QuantOptions quant;
+  std::vector<RemoteLinearInfo> linears;
+
+  Bytes encode() const;
+  // @throws Error(bad_magic | bad_version | truncated | length_too_large |
+  //               trailing_bytes | bad_artifact) for any field out of range.
+  static RemoteModelDescription decode(ByteView bytes);
+  // @throws Error(unknown_layer) when the server has no such group.
+  const RemoteLinearInfo& find(std::uint32_t wire_id) const;
+  // A QuantizedWeights with scales and row sums only (values empty), what
+  // quant::dequantize_product reads.
+  quant::QuantizedWeights dequantization(std::uint32_t wire_id) const;
+};
+
+// Builds the description of `ids` from their quantized weights.
+RemoteModelDescription describe_remote(const model::Model& model, const std::vector<LinearId>& ids,
+                                       const std::vector<const quant::QuantizedWeights*>& weights,
+                                       quant::QuantOptions options);
+
+// Per-session state: the client's public evaluation keys, parsed.
+class RemoteLinearSession;
+
+// How a server holds its weights.
+struct RemoteServiceOptions {
+  // Precisions the weights are encoded for, at construction (each costs its
+  // own encoding: docs/linear.md); a call at another precision gets
+  // Error(precision_not_served).
+  std::vector<he::LinearPrecision> precisions{he::kLinearDefaultPrecision};
+  unsigned encode_threads = 0;  // 0: the hardware's thread count
+  // Called on the constructing thread after each layer: (weights encoded, weights in all).
+  std::function<void(std::uint64_t, std::uint64_t)> progress;
+};
+
+// The server's service: the int8 weights encoded once, at construction, in
+// each layer's resident layout (he::EncodedWeights) and shared read-only by
+// all sessions and row counts; the int8 values are not kept. A call names
+// exactly one wire id; its payload is an he::LinearClient upload, its reply
+// an encrypted result.
+class RemoteLinearService final : public RemoteService {
+ public:
+  // `weights[i]` holds the int8 values of `description.linears[i]`.
+  // @throws Error(bad_artifact) when shapes disagree.
+  RemoteLinearService(RemoteModelDescription description, std::vector<std::vector<std::int8_t>> weights,
+                      const RemoteServiceOptions& options = {});
+  ~RemoteLinearService() override;
+
+  Bytes description() const override { return description_bytes_; }
+  const RemoteModelDescription& model_description() const { return description_; }
+  // @throws Error (he::LinearServerKeys::load's codes).
+  std::unique_ptr<RemoteSession> open_session(ByteView evaluation_keys) override;
+  // @throws Error(bad_message) for other than one layer id, Error(unknown_layer),
+  //         Error(shape_mismatch), or he::linear_evaluate's codes.
+  Bytes call(RemoteSession& session, std::span<const std::uint32_t> layer_ids, ByteView payload) override;
+
+  // Bytes of the encoded weights of every layer (the server's largest memory).
+  std::uint64_t encoded_bytes() const noexcept { return encoded_bytes_; }
+  std::uint64_t weight_count() const noexcept { return weight_count_; }
+
+  // Threads of one call: max_threads / (calls in flight), at least 1, so one
+  // client's token gets every core and many clients share them. Default:
+  // the hardware's thread count.
+  void set_max_call_threads(unsigned threads) noexcept { max_call_threads_ = threads == 0 ? 1 : threads; }
+
+ private:
+  RemoteModelDescription description_;
+  Bytes description_bytes_;
+  std::map<std::uint32_t, std::unique_ptr<he::EncodedWeights>> weights_;
+  std::uint64_t encoded_bytes_ = 0, weight_count_ = 0;
+  unsigned max_call_threads_;
+  std::atomic<unsigned> calls_in_flight_{0};
+};
+
+}  // namespace fhellm::hybrid

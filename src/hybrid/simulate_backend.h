@@ -1,0 +1,73 @@
+// fhe=simulate: the integer arithmetic of the encrypted path, in the clear.
+// Per call: quantize each input row (quant::quantize_rows, n_bits with a
+// scale and zero point per row), compute acc = Xq Wq^T exactly
+// (quant::int_matmul: the product the server computes under encryption),
+// add the encrypted product's rounding error at the default precision (drawn
+// from he::linear_error_std for these weights; none in exact precision),
+// then zero-point correction, rescale and bias (quant::dequantize_product:
+// what the client does after decryption).
+#pragma once
+
+#include <map>
+#include <utility>
+
+#include "he/linear_layout.h"
+
+#include <memory>
+#include <vector>
+
+#include "hybrid/linear_backend.h"
+#include "model/model.h"
+#include "quant/quantize.h"
+
+namespace fhellm::hybrid {
+
+// The int8 per-channel weights of a model's remote linear groups, quantized
+// once and shared (simulate backend, execute server). Immutable.
+class QuantizedLinears {
+ public:
+  // Quantizes the groups `ids` of `model` (in parallel).
+  // @throws Error(unknown_layer, bad_quantization)
+  QuantizedLinears(const model::Model& model, const std::vector<LinearId>& ids, quant::QuantOptions options);
+
+  // @throws Error(unknown_layer) if `id` was not quantized
+  const quant::QuantizedWeights& get(LinearId id) const;
+  bool contains(LinearId id) const;
+  const quant::QuantOptions& options() const { return options_; }
+  const std::vector<LinearId>& ids() const { return ids_; }
+
+ private:
+  std::size_t slot(LinearId id) const;
+  std::size_t n_layers_;
+  quant::QuantOptions options_;
+  std::vector<LinearId> ids_;
+  std::vector<std::unique_ptr<quant::QuantizedWeights>> by_slot_;
+};
+
+// The simulated rounding errors are a function of the group, the quantized
+// row and the output index (a counter-based draw keyed by this constant):
+// simulate is a pure function of its inputs, whatever ran before.
+inline constexpr std::uint64_t kSimulateErrorKey = 0x5eed5eed5eed5eedull;
+
+class SimulateBackend final : public LinearBackend {
+ public:
+  // `model` must outlive the backend; `weights` holds every group it will be
+  // called for; `precision` is the encrypted product's that is modelled.
+  SimulateBackend(const model::Model& model, std::shared_ptr<const QuantizedLinears> weights,
+                  he::LinearPrecision precision = he::kLinearDefaultPrecision);
+  FheMode mode() const override { return FheMode::simulate; }
+  void apply(LinearId id, const float* x, std::size_t rows, float* y) override;
+
+ private:
+  // Adds round(N(0, sigma_j^2)) to output j of every row.
+  void add_rounding_error(LinearId id, const quant::QuantizedWeights& w, std::size_t rows);
+
+  const model::Model& model_;
+  std::shared_ptr<const QuantizedLinears> weights_;
+  he::LinearPrecision precision_;
+  std::map<std::pair<int, int>, std::vector<double>> error_std_;  // per group: sigma_j (he::linear_error_std)
+  quant::QuantizedRows rows_;
+  std::vector<std::int64_t> acc_;
+};
+
+}  // namespace fhellm::hybrid

@@ -29,6 +29,9 @@ struct Ciphertext {
 
   Ciphertext() = default;
   Ciphertext(const Context& context, bool ntt_form) : c0(context, ntt_form), c1(context, ntt_form) {}
+  // Values left to the caller (see RnsPoly's Uninitialized constructor).
+  Ciphertext(const Context& context, bool ntt_form, Uninitialized)
+      : c0(context, ntt_form, kUninitialized), c1(context, ntt_form, kUninitialized) {}
 
   ParamId param_id() const noexcept { return c0.param_id(); }
   bool is_ntt_form() const noexcept { return c0.is_ntt_form(); }

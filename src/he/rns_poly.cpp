@@ -14,6 +14,11 @@ RnsPoly::RnsPoly(const Context& context, bool ntt_form)
       ntt_form_(ntt_form),
       data_(context.poly_degree() * context.moduli_count(), 0) {}
 
+RnsPoly::RnsPoly(const Context& context, bool ntt_form, Uninitialized)
+    : param_id_(context.param_id()), n_(context.poly_degree()), k_(context.moduli_count()), ntt_form_(ntt_form) {
+  data_.resize(n_ * k_);  // default-initialized: no zero fill
+}
+
 void RnsPoly::set_zero() noexcept { std::fill(data_.begin(), data_.end(), 0); }
 
 RnsPoly RnsPoly::from_signed(const Context& context, const std::int64_t* coeffs, std::size_t count) {

@@ -6,6 +6,10 @@
 // Invariant: every value is in [0, q_i). Raw access is unchecked.
 #pragma once
 
+#include <memory>
+#include <type_traits>
+#include <utility>
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -15,11 +19,38 @@
 
 namespace fhellm::he {
 
+// Tag of the constructors that leave the values to the caller (every one is
+// written before it is read): no zero-fill pass over buffers that are about
+// to be overwritten (the server builds thousands of them per call).
+struct Uninitialized {};
+inline constexpr Uninitialized kUninitialized{};
+
+// std::allocator, except that value-initialization (resize, count
+// constructor) leaves trivial values as they are.
+template <class T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  using std::allocator<T>::allocator;
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
 class RnsPoly {
  public:
   RnsPoly() = default;
   // The zero polynomial of `context`, in the given form.
   explicit RnsPoly(const Context& context, bool ntt_form = false);
+  // A polynomial of `context` whose values the caller writes (unspecified until then).
+  RnsPoly(const Context& context, bool ntt_form, Uninitialized);
 
   ParamId param_id() const noexcept { return param_id_; }
   std::size_t poly_degree() const noexcept { return n_; }
@@ -49,7 +80,7 @@ class RnsPoly {
   std::size_t n_ = 0;
   std::size_t k_ = 0;
   bool ntt_form_ = false;
-  std::vector<std::uint64_t> data_;
+  std::vector<std::uint64_t, DefaultInitAllocator<std::uint64_t>> data_;
 };
 
 // Whole-polynomial transforms (all k primes), in place; no-ops when the poly

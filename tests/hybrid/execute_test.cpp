@@ -34,6 +34,9 @@ TEST(ExecuteModel, InProcessExactGivesSimulateTokens) {
   EXPECT_EQ(executed, simulated);
   // 5 layers x 4 groups + the head, per forward pass (prefill + 7 decode steps).
   EXPECT_EQ(stats->n_calls, 21u * 8);
+  // The prompt's 5 rows go through every group but the LM head, which runs for
+  // the last row only: 20 x 5 + 1 rows in the prefill, 21 per decode step.
+  EXPECT_EQ(stats->n_rows, 20u * 5 + 1 + 21u * 7);
   EXPECT_GT(stats->channel.bytes_up, 0u);
   EXPECT_GT(stats->channel.bytes_down, 0u);
   EXPECT_GT(stats->key_upload_bytes, 0u);

@@ -19,7 +19,7 @@
 // ciphertext) and its widths.
 //
 // Upload message (little-endian):
-//   0  4  magic "FHLU"           4  2  version (5)
+//   0  4  magic "FHLU"           4  2  version (6)
 //   6  1  precision (1 exact, 2 default)   7  1  input signed (0/1)
 //   8  2  parameter id           10 2  reserved (0)
 //   12 4  rows T   16 4  in k    20 4  out n
@@ -31,14 +31,15 @@
 //   useful outputs read: n_w blocks of the chunk's columns), u bits each
 //   (bit_packing.h), padded to a byte: round(c0 * 2^u / Q).
 // Reply message:
-//   0  4  magic "FHLR"           4  2  version (5)
+//   0  4  magic "FHLR"           4  2  version (6)
 //   6  1  precision              7  1  input signed
 //   8  2  parameter id           10 2  reserved (0)
 //   12 4  rows   16 4  in   20 4  out   24 4  k_w   28 4  T_w
 //   32 1  body bits  33 1  mask bits  34 6  reserved (0)
 //   40 8  payload bytes
-//   then the packed cts in row-group-major order, in mask groups
-//   (LinearPlan::mask_group): with shared masks, groups of
+//   then the packed cts in the order of LinearGeometry::packed_cts (with one
+//   row per input ct the rows' tree entries fill them in turn, so rows share
+//   packed cts), in mask groups (LinearPlan::mask_group): with shared masks, groups of
 //   kLinearSharedMaskGroup consecutive packed cts form one record: the shared
 //   mask (N values at mask bits, padded to a byte), then the used body values
 //   (LinearGeometry::used_positions) of each member at body bits (each padded
@@ -70,7 +71,7 @@
 
 namespace fhellm::he {
 
-inline constexpr std::uint16_t kLinearFormatVersion = 5;
+inline constexpr std::uint16_t kLinearFormatVersion = 6;
 inline constexpr std::size_t kLinearHeaderBytes = 48;
 
 struct LinearSessionKeys {

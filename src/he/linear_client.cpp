@@ -149,8 +149,6 @@ std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> re
   std::vector<std::uint64_t> mask;
   const std::size_t total = geo.packed_cts();
   for (std::size_t f = 0; f < total; ++f) {
-    const std::uint32_t g = static_cast<std::uint32_t>(f / geo.packed_per_group);
-    const std::uint32_t p = static_cast<std::uint32_t>(f % geo.packed_per_group);
     // Record per group: the mask, then the bodies of its packed cts (under
     // targets 0, 1, ... when shared, under s when alone).
     const LinearPlan::MaskGroup group = plan.mask_group(f);
@@ -160,14 +158,14 @@ std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> re
     sct.body_modulus = qb;
     sct.mask_modulus = qm;
     sct.c1 = mask;
-    const auto used = geo.used_positions(g, p);
+    const auto used = geo.used_positions(f);
     const auto body = wire::read_values(r, used.size(), plan.body_bits, qb);
     sct.c0.assign(n, 0);
     for (std::size_t i = 0; i < used.size(); ++i) sct.c0[used[i]] = body[i];
     const Decryptor& dec = group.size == 1 ? decryptors[0] : decryptors[1 + (f - group.first)];
     const Decrypted d = dec.decrypt(sct, scale);
     for (std::uint32_t pos : used) {
-      const auto cell = geo.packed_cell(g, p, pos);
+      const auto cell = geo.packed_cell(f, pos);
       y[std::size_t{cell->row} * geo.shape.out + cell->col] = d.message[pos];
     }
   }

@@ -112,6 +112,80 @@ std::size_t LinearGeometry::tree_key_switches(std::uint32_t count) const noexcep
   return total;
 }
 
+std::uint32_t LinearGeometry::row_entries() const noexcept {
+  std::uint32_t total = 0;
+  for (std::uint32_t p = 0; p < packed_per_group; ++p) total += live_entries(p);
+  return total;
+}
+
+std::size_t LinearGeometry::packed_cts() const noexcept {
+  if (rows_per_ct != 1) return std::size_t{row_groups} * packed_per_group;
+  const std::size_t entries = std::size_t{row_groups} * row_entries(), per = entries_per_packed();
+  return (entries + per - 1) / per;
+}
+
+std::uint32_t LinearGeometry::packed_entries(std::size_t f) const noexcept {
+  if (rows_per_ct != 1) return live_entries(static_cast<std::uint32_t>(f % packed_per_group));
+  const std::size_t entries = std::size_t{row_groups} * row_entries(), per = entries_per_packed();
+  return static_cast<std::uint32_t>(std::min(per, entries - f * per));
+}
+
+std::size_t LinearGeometry::tree_merges(std::uint32_t entries) const noexcept {
+  // Level j merges slots i and i + k_w / 2^j; a slot exists once either half
+  // holds an entry, and every existing slot needs one automorphism.
+  std::size_t total = 0;
+  std::uint64_t live = entries;
+  for (int j = input_levels + 1; j <= log_chunk; ++j) {
+    live = std::min<std::uint64_t>(live, chunk_width >> j);
+    total += live;
+  }
+  return total;
+}
+
+std::optional<LinearGeometry::Cell> LinearGeometry::packed_cell(std::size_t f, std::uint32_t pos) const noexcept {
+  if (rows_per_ct != 1)
+    return packed_cell(static_cast<std::uint32_t>(f / packed_per_group), static_cast<std::uint32_t>(f % packed_per_group),
+                       pos);
+  if (pos >= poly_degree) return std::nullopt;
+  // pos = r k_w + slot (T_w = 1); slot = t E + e_slot holds sparse result t of
+  // the entry in slot e_slot (slot_of_sparse).
+  const std::uint32_t per = entries_per_packed(), r = pos >> log_chunk, slot = pos & (chunk_width - 1);
+  const std::uint32_t t = slot / per, e_slot = slot % per;
+  const std::uint64_t global = std::uint64_t{f} * per + e_slot, per_row = row_entries();
+  const std::uint64_t row = global / per_row, entry = global % per_row;
+  const std::uint64_t sparse = (entry << input_levels) + t, col = sparse * outputs_per_poly + r;
+  if (row >= shape.rows || sparse >= sparse_per_group || col >= shape.out) return std::nullopt;
+  return Cell{static_cast<std::uint32_t>(row), static_cast<std::uint32_t>(col)};
+}
+
+std::vector<std::uint32_t> LinearGeometry::used_positions(std::size_t f) const {
+  if (rows_per_ct != 1)
+    return used_positions(static_cast<std::uint32_t>(f / packed_per_group),
+                          static_cast<std::uint32_t>(f % packed_per_group));
+  std::vector<std::uint32_t> out;
+  for (std::uint32_t pos = 0; pos < poly_degree; ++pos)
+    if (packed_cell(f, pos)) out.push_back(pos);
+  return out;
+}
+
+std::size_t LinearGeometry::used_count(std::size_t f) const noexcept {
+  if (rows_per_ct != 1)
+    return used_count(static_cast<std::uint32_t>(f / packed_per_group), static_cast<std::uint32_t>(f % packed_per_group));
+  // Per live slot: its entry's sparse results that exist, times their outputs
+  // that exist (packed_cell's conditions, counted in O(E 2^L)).
+  const std::uint64_t per = entries_per_packed(), per_row = row_entries();
+  std::size_t total = 0;
+  for (std::uint32_t e_slot = 0; e_slot < packed_entries(f); ++e_slot) {
+    const std::uint64_t entry = (f * per + e_slot) % per_row;
+    for (std::uint64_t t = 0; t < (std::uint64_t{1} << input_levels); ++t) {
+      const std::uint64_t sparse = (entry << input_levels) + t;
+      if (sparse >= sparse_per_group) break;
+      total += std::min<std::uint64_t>(outputs_per_poly, shape.out - sparse * outputs_per_poly);
+    }
+  }
+  return total;
+}
+
 std::optional<LinearGeometry::Cell> LinearGeometry::packed_cell(std::uint32_t g, std::uint32_t p,
                                                                 std::uint32_t pos) const noexcept {
   if (pos >= poly_degree) return std::nullopt;
@@ -257,19 +331,11 @@ std::size_t LinearPlan::bytes_up() const noexcept {
 }
 
 std::size_t LinearPlan::bytes_down() const noexcept {
-  const std::size_t n = geo.poly_degree;
-  // Used body positions of packed ct p: identical for every full row group;
-  // a partial last group is counted as full (an upper bound).
-  std::vector<std::size_t> used(geo.packed_per_group, 0);
-  for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) used[p] = geo.used_count(0, p);
-  const std::size_t mask = packed_bytes(n, mask_bits);
+  const std::size_t mask = packed_bytes(geo.poly_degree, mask_bits);
   std::size_t bytes = 48;
   const std::size_t total = geo.packed_cts();
-  for (std::size_t f = 0; f < total; ++f) {
-    const std::size_t body = packed_bytes(used[f % geo.packed_per_group], body_bits);
-    // With shared masks, each group of packed cts (row-group major) shares one.
-    bytes += body + (mask_group(f).first == f ? mask : 0);
-  }
+  for (std::size_t f = 0; f < total; ++f)
+    bytes += packed_bytes(geo.used_count(f), body_bits) + (mask_group(f).first == f ? mask : 0);
   return bytes;
 }
 
@@ -299,9 +365,14 @@ std::size_t LinearPlan::products() const noexcept {
 }
 
 std::size_t LinearPlan::key_switches() const noexcept {
-  std::size_t per_group = 0;
-  for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) per_group += geo.tree_key_switches(geo.sparse_in_packed(p));
-  return per_group * geo.row_groups + geo.input_key_switches();
+  std::size_t tree = 0;
+  if (geo.rows_per_ct == 1) {
+    for (std::size_t f = 0; f < geo.packed_cts(); ++f) tree += geo.tree_merges(geo.packed_entries(f));
+  } else {
+    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) tree += geo.tree_key_switches(geo.sparse_in_packed(p));
+    tree *= geo.row_groups;
+  }
+  return tree + geo.input_key_switches();
 }
 
 double LinearPlan::server_ms_model() const noexcept {

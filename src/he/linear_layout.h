@@ -91,7 +91,18 @@ struct LinearGeometry {
                              std::uint32_t rows_per_ct, int input_levels = 0);
 
   std::size_t input_cts() const noexcept { return std::size_t{row_groups} * chunks; }
-  std::size_t packed_cts() const noexcept { return std::size_t{row_groups} * packed_per_group; }
+  // Packed cts of the whole call (flat index f). With one row per input ct
+  // (T_w = 1) the rows share them: the tree entries of row 0, then row 1, ...
+  // fill packed ct f's E = k_w / 2^L slots in order (global entry f E + e),
+  // so a row with a partly filled last packed ct does not cost a tree and a
+  // reply of its own. One row: the same as packing each row alone. With
+  // T_w > 1 (the clear model's layouts): row group g's packed ct p is
+  // f = g packed_per_group + p.
+  std::size_t packed_cts() const noexcept;
+  // Tree entries of one row group: sum_p live_entries(p).
+  std::uint32_t row_entries() const noexcept;
+  // Live slots 0..k-1 of packed ct f (T_w = 1: entries f E ..).
+  std::uint32_t packed_entries(std::size_t f) const noexcept;
   // Tree entries after the input-side levels: k_w / 2^L.
   std::uint32_t entries_per_packed() const noexcept { return chunk_width >> input_levels; }
   // Entries of packed ct p that hold at least one sparse result.
@@ -130,6 +141,8 @@ struct LinearGeometry {
   std::uint32_t sparse_in_packed(std::uint32_t p) const noexcept;
   // Key switches of the packing tree (levels L+1..) for one packed ct holding `count` sparse results.
   std::size_t tree_key_switches(std::uint32_t count) const noexcept;
+  // The same for a packed ct whose first `entries` tree entries are live.
+  std::size_t tree_merges(std::uint32_t entries) const noexcept;
 
   std::uint32_t input_coeff(std::uint32_t t, std::uint32_t j) const noexcept { return t * chunk_width + j; }
   // Sub-body upload: with one output row per weight polynomial (n_w = 1), the
@@ -158,6 +171,10 @@ struct LinearGeometry {
     std::uint32_t col;
   };
   std::optional<Cell> packed_cell(std::uint32_t g, std::uint32_t p, std::uint32_t pos) const noexcept;
+  // The same by flat index f (the layout of packed_cts()).
+  std::optional<Cell> packed_cell(std::size_t f, std::uint32_t pos) const noexcept;
+  std::vector<std::uint32_t> used_positions(std::size_t f) const;
+  std::size_t used_count(std::size_t f) const noexcept;
   // Coefficients of packed ct (g, p) that hold outputs, ascending.
   std::vector<std::uint32_t> used_positions(std::uint32_t g, std::uint32_t p) const;
   // used_positions(g, p).size(), in O(n_w T_w) instead of O(N).

@@ -174,10 +174,12 @@ std::vector<std::vector<std::int64_t>> folded_weight_polys(const LinearGeometry&
 
 std::vector<std::int64_t> linear_product(const LinearGeometry& geo, const std::int32_t* x, const std::int8_t* w,
                                          const math::Modulus& q) {
-  std::vector<std::int64_t> y(std::size_t{geo.shape.rows} * geo.shape.out, 0);
+  // Every tree entry of every row group, in the order the packed cts take
+  // them (row group, then its packed cts, then their live entries).
+  std::vector<Poly> entries;
+  const std::uint64_t in_scale = input_scale(geo, q), w_scale = weight_scale(geo, q);
   for (std::uint32_t g = 0; g < geo.row_groups; ++g) {
     std::vector<Poly> inputs;
-    const std::uint64_t in_scale = input_scale(geo, q), w_scale = weight_scale(geo, q);
     for (std::uint32_t c = 0; c < geo.chunks; ++c) {
       Poly in = input_poly(geo, x, g, c, q);
       for (auto& v : in) v = q.mul(v, in_scale);
@@ -188,8 +190,7 @@ std::vector<std::int64_t> linear_product(const LinearGeometry& geo, const std::i
     std::vector<std::vector<Poly>> rotated(geo.chunks);
     for (std::uint32_t c = 0; c < geo.chunks; ++c)
       for (std::uint32_t b = 0; b < masks; ++b) rotated[c].push_back(automorphism(inputs[c], input_galois_element(geo, b), q));
-    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p) {
-      std::vector<Poly> entries(geo.entries_per_packed());
+    for (std::uint32_t p = 0; p < geo.packed_per_group; ++p)
       for (std::uint32_t i = 0; i < geo.live_entries(p); ++i) {
         Poly acc(geo.poly_degree, 0);
         for (std::uint32_t c = 0; c < geo.chunks; ++c) {
@@ -201,19 +202,21 @@ std::vector<std::int64_t> linear_product(const LinearGeometry& geo, const std::i
             for (std::size_t k = 0; k < acc.size(); ++k) acc[k] = q.add(acc[k], prod[k]);
           }
         }
-        entries[i] = std::move(acc);
+        entries.push_back(std::move(acc));
       }
-      const Poly packed = pack_tree(geo, std::move(entries), q);
-      for (std::uint32_t pos = 0; pos < geo.poly_degree; ++pos) {
-        const auto cell = geo.packed_cell(g, p, pos);
-        if (!cell) {
-          // Unused coefficients must be clean zeros (no garbage left by the trace)
-          // whenever their slot is past the data; garbage elsewhere would be a bug.
-          continue;
-        }
+  }
+  // The packed cts (LinearGeometry::packed_cts: with T_w = 1 rows share them).
+  std::vector<std::int64_t> y(std::size_t{geo.shape.rows} * geo.shape.out, 0);
+  std::size_t next = 0;
+  for (std::size_t f = 0; f < geo.packed_cts(); ++f) {
+    std::vector<Poly> slots(geo.entries_per_packed());
+    for (std::uint32_t i = 0; i < geo.packed_entries(f); ++i) slots[i] = std::move(entries[next++]);
+    const Poly packed = pack_tree(geo, std::move(slots), q);
+    // Positions without a cell are not read (garbage there is cancelled by
+    // the trace only where the slot holds no data).
+    for (std::uint32_t pos = 0; pos < geo.poly_degree; ++pos)
+      if (const auto cell = geo.packed_cell(f, pos))
         y[std::size_t{cell->row} * geo.shape.out + cell->col] = q.to_centered(packed[pos]);
-      }
-    }
   }
   return y;
 }

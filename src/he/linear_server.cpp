@@ -61,15 +61,12 @@ struct RowInputs {
   std::vector<Ciphertext> cts;
 };
 
-// Rows per block: a block's rotated inputs (terms x 32 KiB per row) and the
-// tree entries of one packed ct (64 KiB each per row) stay within ~24 MiB,
-// so a call's memory does not grow with T (docs/linear.md, "Memory").
+// Rows per block: a block's rotated inputs (terms x 32 KiB per row) and its
+// tree entries (64 KiB each, E_row per row) stay within ~32 MiB, so a call's
+// memory does not grow with T (docs/linear.md, "One encoding").
 std::size_t rows_per_block(const Call& call) {
-  std::size_t widest = 1;
-  for (std::size_t p = 0; p + 1 < call.enc.first_entry.size(); ++p)
-    widest = std::max(widest, call.enc.first_entry[p + 1] - call.enc.first_entry[p]);
-  const std::size_t per_row = call.terms * (32 << 10) + widest * (64 << 10);
-  return std::clamp<std::size_t>((24u << 20) / per_row, 1, 16);
+  const std::size_t per_row = call.terms * (32 << 10) + call.enc.entries * (64 << 10);
+  return std::clamp<std::size_t>((32u << 20) / per_row, 1, 16);
 }
 
 // Step 1: the records of rows [g0, g1) (read in order, rebuilt in parallel).
@@ -264,25 +261,49 @@ Ciphertext pack_tree(const Call& call, std::vector<std::optional<Ciphertext>> le
   return level[0] ? std::move(*level[0]) : Ciphertext(call.ctx, true);
 }
 
-// Packed ct p of every row of the block: its products, then its trees. With
-// enough rows each thread packs whole trees (no thread idles in a tree's last
-// levels); with few, the threads share the merges of each.
-std::vector<Ciphertext> pack_rows(const Call& call, const std::vector<RowInputs>& rows, std::uint32_t p) {
-  const std::size_t first = call.enc.first_entry[p], count = call.enc.first_entry[p + 1] - first;
-  std::vector<Ciphertext> entries = products(call, rows, first, count);
-  auto leaves = [&](std::size_t r) {
-    std::vector<std::optional<Ciphertext>> level(call.geo.entries_per_packed());
-    for (std::size_t i = 0; i < count; ++i) level[i] = std::move(entries[r * count + i]);
-    return level;
-  };
-  std::vector<Ciphertext> packed(rows.size());
-  if (call.threads > 1 && rows.size() >= 2 * call.threads) {
-    parallel_for(rows.size(), call.threads, [&](std::size_t r) { packed[r] = pack_tree(call, leaves(r), 1); });
-  } else {
-    for (std::size_t r = 0; r < rows.size(); ++r) packed[r] = pack_tree(call, leaves(r), call.threads);
+// The packed cts of a call, filled with the rows' tree entries in order
+// (LinearGeometry::packed_cts: rows share packed cts): a block's entries
+// complete some packed cts, whose trees run at once (each on one thread when
+// there are enough, else sharing the threads), and start the next one, which
+// waits for the next block.
+class Packer {
+ public:
+  explicit Packer(const Call& call) : call_(call), slots_(call.geo.entries_per_packed()) {}
+
+  // Takes the entries of the next rows (entries[r * E_row + e]); returns the
+  // packed cts they complete, with their flat indices.
+  std::vector<std::pair<std::size_t, Ciphertext>> add(std::vector<Ciphertext> entries) {
+    const std::size_t per = call_.geo.entries_per_packed(), total = call_.geo.packed_cts();
+    std::vector<std::pair<std::size_t, Tree>> done;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      current_[next_ % per] = std::move(entries[i]);
+      ++next_;
+      const std::size_t f = (next_ - 1) / per;
+      if (next_ % per == 0 || (f + 1 == total && next_ == total_entries())) {
+        done.emplace_back(f, std::move(current_));
+        current_ = Tree(slots_);
+      }
+    }
+    std::vector<std::pair<std::size_t, Ciphertext>> out(done.size());
+    auto pack = [&](std::size_t i, std::size_t inner) {
+      out[i] = {done[i].first, pack_tree(call_, std::move(done[i].second), inner)};
+    };
+    if (call_.threads > 1 && done.size() >= 2 * call_.threads) {
+      parallel_for(done.size(), call_.threads, [&](std::size_t i) { pack(i, 1); });
+    } else {
+      for (std::size_t i = 0; i < done.size(); ++i) pack(i, call_.threads);
+    }
+    return out;
   }
-  return packed;
-}
+
+ private:
+  using Tree = std::vector<std::optional<Ciphertext>>;
+  std::size_t total_entries() const { return std::size_t{call_.geo.row_groups} * call_.enc.entries; }
+  const Call& call_;
+  std::size_t slots_;
+  Tree current_{slots_};
+  std::size_t next_ = 0;  // global entries placed so far
+};
 
 // Step 5: circuit privacy, modulus switch and bytes, packed ct by packed ct in
 // row-group-major order; members of a shared-mask group wait for its last one.
@@ -290,12 +311,12 @@ class ReplyWriter {
  public:
   ReplyWriter(const Call& call, ByteWriter& w) : call_(call), w_(w), rng_(random_seed()) {}
 
-  void add(Ciphertext packed, std::uint32_t g, std::uint32_t p) {
-    const std::size_t flat = std::size_t{g} * call_.geo.packed_per_group + p;
+  // Packed ct `flat` (LinearGeometry::packed_cts order), in order.
+  void add(Ciphertext packed, std::size_t flat) {
     const LinearPlan::MaskGroup group = call_.plan.mask_group(flat);
-    if (group.size == 1) return write_alone(std::move(packed), g, p);
+    if (group.size == 1) return write_alone(std::move(packed), flat);
     pending_.push_back(std::move(packed));
-    cells_.emplace_back(g, p);
+    cells_.push_back(flat);
     if (pending_.size() < group.size) return;
     // Circuit privacy: shared_mask_switch adds u * (shared public zero), a
     // fresh mask for all; each body gets its own flood.
@@ -306,7 +327,7 @@ class ReplyWriter {
       add_flood(pending_[y]);
       const SwitchedCiphertext sw = switch_down(pending_[y]);
       if (y == 0) wire::write_values(w_, sw.c1, call_.plan.mask_bits);  // the same for all
-      write_body(sw, cells_[y].first, cells_[y].second);
+      write_body(sw, cells_[y]);
     }
     pending_.clear();
     cells_.clear();
@@ -315,7 +336,7 @@ class ReplyWriter {
  private:
   // Circuit privacy: u * Enc(0) (fresh mask) and a uniform flood in [-F, F]
   // on the body before rounding (docs/linear.md section 6).
-  void write_alone(Ciphertext packed, std::uint32_t g, std::uint32_t p) {
+  void write_alone(Ciphertext packed, std::size_t flat) {
     const std::size_t n = call_.ctx.poly_degree();
     call_.ev.transform_from_ntt_inplace(packed);
     std::vector<std::int64_t> u(n);
@@ -327,7 +348,7 @@ class ReplyWriter {
     add_flood(packed);
     const SwitchedCiphertext sw = switch_down(packed);
     wire::write_values(w_, sw.c1, call_.plan.mask_bits);
-    write_body(sw, g, p);
+    write_body(sw, flat);
   }
   void add_flood(Ciphertext& ct) {
     const std::size_t n = call_.ctx.poly_degree();
@@ -344,8 +365,8 @@ class ReplyWriter {
     return call_.ev.switch_modulus(ct, std::uint64_t{1} << call_.plan.body_bits,
                                    std::uint64_t{1} << call_.plan.mask_bits);
   }
-  void write_body(const SwitchedCiphertext& sw, std::uint32_t g, std::uint32_t p) {
-    const auto used = call_.geo.used_positions(g, p);
+  void write_body(const SwitchedCiphertext& sw, std::size_t flat) {
+    const auto used = call_.geo.used_positions(flat);
     std::vector<std::uint64_t> body(used.size());
     for (std::size_t i = 0; i < used.size(); ++i) body[i] = sw.c0[used[i]];
     wire::write_values(w_, body, call_.plan.body_bits);
@@ -355,7 +376,7 @@ class ReplyWriter {
   ByteWriter& w_;
   Prng rng_;  // server-side randomness for re-randomization and flooding
   std::vector<Ciphertext> pending_;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> cells_;
+  std::vector<std::size_t> cells_;  // flat indices of pending_
 };
 
 }  // namespace
@@ -392,16 +413,14 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
   rh.bits_b = static_cast<std::uint8_t>(plan.mask_bits);
   wire::write_header(w, rh, plan);
   ReplyWriter replies(call, w);
+  Packer packer(call);
   const std::size_t block = rows_per_block(call);
   for (std::uint32_t g0 = 0; g0 < plan.geo.row_groups; g0 += static_cast<std::uint32_t>(block)) {
     const auto g1 = static_cast<std::uint32_t>(std::min<std::size_t>(plan.geo.row_groups, g0 + block));
     std::vector<Ciphertext> inputs = read_inputs(r, call, g0, g1);
     const std::vector<RowInputs> rotated = input_side(call, inputs, g1 - g0);
-    // Packed cts leave in row-group-major order: all of a block's first.
-    std::vector<std::vector<Ciphertext>> packed(plan.geo.packed_per_group);
-    for (std::uint32_t p = 0; p < plan.geo.packed_per_group; ++p) packed[p] = pack_rows(call, rotated, p);
-    for (std::uint32_t g = g0; g < g1; ++g)
-      for (std::uint32_t p = 0; p < plan.geo.packed_per_group; ++p) replies.add(std::move(packed[p][g - g0]), g, p);
+    for (auto& [flat, ct] : packer.add(products(call, rotated, 0, enc.entries)))
+      replies.add(std::move(ct), flat);
   }
   wire::finish(out);
   return out;

@@ -58,6 +58,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{64, 1, 64, 70, 1, 5}, Case{128, 32, 2, 3, 100, 300}, Case{128, 4, 1, 1, 17, 129},
                       Case{256, 256, 1, 2, 255, 2}, Case{256, 16, 16, 17, 40, 11}, Case{16, 4, 1, 1, 3, 5, 1},
                       Case{64, 8, 4, 7, 19, 37, 2}, Case{64, 16, 4, 4, 33, 70, 3}, Case{128, 32, 2, 3, 100, 300, 3},
+                      // T_w = 1 with rows sharing packed cts (partly filled
+                      // per row; entries of two rows in one packed ct).
+                      Case{64, 16, 1, 5, 40, 9, 2}, Case{128, 32, 1, 7, 50, 70, 3}, Case{64, 8, 1, 9, 8, 100, 1},
+                      Case{256, 64, 1, 3, 64, 20, 4}, Case{64, 64, 1, 6, 50, 3, 5},
                       Case{64, 8, 1, 2, 20, 9, 3}, Case{128, 4, 1, 1, 17, 129, 2}, Case{64, 64, 1, 1, 50, 3, 3}, Case{64, 32, 1, 1, 30, 7, 5},
                       Case{128, 16, 2, 3, 40, 20, 4}));
 
@@ -311,6 +315,44 @@ TEST(LinearLayout, UsedPositionsMatchCells) {
         EXPECT_EQ(geo.used_count(g, p), scan.size());
       }
   }
+}
+
+// The flat layout (packed_cts, used_positions(f), packed_cell(f, pos)): every
+// output cell exactly once, the enumeration equal to a scan, the counts equal,
+// and with T_w = 1 the rows' entries sharing packed cts (fewer packed cts and
+// tree merges than a packed ct per row).
+TEST(LinearLayout, FlatPackedCtsHoldEveryCellOnce) {
+  for (const Case c : {Case{64, 16, 1, 5, 40, 9, 2}, Case{128, 32, 1, 7, 50, 70, 3}, Case{2048, 1024, 1, 4, 768, 768, 5},
+                       Case{2048, 1024, 1, 3, 768, 2304, 5}, Case{2048, 2048, 1, 3, 3072, 768, 5},
+                       Case{64, 8, 4, 3, 20, 9, 1}}) {
+    const auto geo = LinearGeometry::make({c.rows, c.in, c.out}, c.n_poly, c.kw, c.tw, c.levels);
+    std::set<std::pair<std::uint32_t, std::uint32_t>> seen;
+    std::size_t entries = 0;
+    for (std::size_t f = 0; f < geo.packed_cts(); ++f) {
+      std::vector<std::uint32_t> scan;
+      for (std::uint32_t pos = 0; pos < geo.poly_degree; ++pos)
+        if (const auto cell = geo.packed_cell(f, pos)) {
+          scan.push_back(pos);
+          EXPECT_TRUE(seen.insert({cell->row, cell->col}).second) << "cell seen twice, f=" << f;
+        }
+      EXPECT_EQ(geo.used_positions(f), scan) << "f=" << f;
+      EXPECT_EQ(geo.used_count(f), scan.size()) << "f=" << f;
+      entries += geo.packed_entries(f);
+    }
+    EXPECT_EQ(seen.size(), std::size_t{c.rows} * c.out);
+    EXPECT_EQ(entries, std::size_t{geo.row_groups} * geo.row_entries());
+    if (c.tw == 1)
+      EXPECT_LE(geo.packed_cts(), std::size_t{c.rows} * geo.packed_per_group);
+  }
+  // 768 outputs (n_w = 2, L = 5: 12 of 32 entries per row): 8 rows in 3
+  // packed cts instead of 8, with 12 x 8 merges at the first level for 96
+  // entries and halving after instead of 12 + 8 + 4 + 2 + 1 per row.
+  const auto geo = LinearGeometry::make({8, 768, 768}, 2048, 1024, 1, 5);
+  EXPECT_EQ(geo.packed_cts(), 3u);
+  std::size_t merges = 0;
+  for (std::size_t f = 0; f < geo.packed_cts(); ++f) merges += geo.tree_merges(geo.packed_entries(f));
+  EXPECT_EQ(merges, 2 * (16 + 8 + 4 + 2 + 1) + (16 + 8 + 4 + 2 + 1));
+  EXPECT_LT(merges, 8 * geo.tree_key_switches(geo.sparse_in_packed(0)));
 }
 
 TEST(LinearLayout, PlansHoldTheirNoiseBoundForTheLargestShapes) {

@@ -52,11 +52,26 @@ void gadget_accumulate_words32(const Context& ctx, const std::uint32_t* digits, 
   if (out1.param_id() != ctx.param_id() || out1.size() != n * k) out1 = RnsPoly(ctx, true);
   out0.set_ntt_form(true);
   out1.set_ntt_form(true);
-  thread_local std::vector<const std::uint32_t*> rp;
+  thread_local std::vector<const std::uint32_t*> rp, bp32, ap32;
   thread_local std::vector<const std::uint64_t*> bp, ap;
   rp.resize(total);
   bp.resize(total);
   ap.resize(total);
+  if (key.b32 && key.a32) {
+    // The key's 32-bit copy: half the bytes streamed per key switch.
+    bp32.resize(total);
+    ap32.resize(total);
+    for (std::size_t l = 0; l < k; ++l) {
+      for (std::size_t d = 0; d < total; ++d) {
+        rp[d] = digits + (d * k + l) * n;
+        bp32[d] = key.b32->data() + (d * k + l) * n;
+        ap32[d] = key.a32->data() + (d * k + l) * n;
+      }
+      math::dot_pair_reduce_u32(rp.data(), bp32.data(), ap32.data(), total, out0.residues(l), out1.residues(l), n,
+                                ctx.modulus(l));
+    }
+    return;
+  }
   // One fused multiply-accumulate-reduce pass per target prime.
   for (std::size_t l = 0; l < k; ++l) {
     for (std::size_t d = 0; d < total; ++d) {

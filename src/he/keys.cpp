@@ -166,3 +166,23 @@ std::vector<std::uint64_t> packing_galois_elements(std::size_t poly_degree) {
 }
 
 }  // namespace fhellm::he
+
+namespace fhellm::he {
+
+void compact_key_words32(const Context& context, KeySwitchKey& key) {
+  const std::size_t n = context.poly_degree(), k = context.moduli_count(), digits = key.b.size();
+  for (std::size_t l = 0; l < k; ++l)
+    if (context.modulus(l).value() >= (std::uint64_t{1} << 30)) return;
+  auto b = std::make_shared<std::vector<std::uint32_t>>(digits * k * n);
+  auto a = std::make_shared<std::vector<std::uint32_t>>(digits * k * n);
+  for (std::size_t d = 0; d < digits; ++d)
+    for (std::size_t l = 0; l < k; ++l)
+      for (std::size_t j = 0; j < n; ++j) {
+        (*b)[(d * k + l) * n + j] = static_cast<std::uint32_t>(key.b[d].residues(l)[j]);
+        (*a)[(d * k + l) * n + j] = static_cast<std::uint32_t>(key.a[d].residues(l)[j]);
+      }
+  key.b32 = std::move(b);
+  key.a32 = std::move(a);
+}
+
+}  // namespace fhellm::he

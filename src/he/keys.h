@@ -14,6 +14,8 @@
 //    (odd, < 2N), for automorphisms X -> X^g. Public (given to the server).
 #pragma once
 
+#include <memory>
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -50,10 +52,17 @@ struct KeySwitchKey {
   Seed a_seed{};                              // the a_ij are expand_seed-like draws from it
   std::vector<RnsPoly> b;                     // flattened (i, j) i-major, NTT form
   std::vector<RnsPoly> a;                     // idem (expanded from a_seed)
+  // b and a again in 32-bit words (digit d, prime l at [(d k + l) N]) when
+  // every prime is below 2^30: what the 32-bit key switch reads, half the
+  // bytes of b and a (compact_key_words32; empty otherwise).
+  std::shared_ptr<const std::vector<std::uint32_t>> b32, a32;
 
   std::size_t digit_count() const noexcept { return b.size(); }
   ParamId param_id() const noexcept { return b.empty() ? ParamId{} : b.front().param_id(); }
 };
+
+// Fills key.b32 and key.a32 (no-op unless every prime of `context` is below 2^30).
+void compact_key_words32(const Context& context, KeySwitchKey& key);
 
 class GaloisKeys {
  public:

@@ -25,6 +25,16 @@ const LinearSessionKeys& LinearServerKeys::get(ParamId id) const {
 
 void LinearServerKeys::insert(LinearSessionKeys keys) {
   const ParamId id = keys.context->param_id();
+  // The tree's and the sequential levels' key switches read 32-bit copies.
+  for (GaloisKeys* set : {&keys.galois, &keys.galois_sequential}) {
+    GaloisKeys compacted;
+    for (const auto& [g, key] : set->keys()) {
+      KeySwitchKey copy = key;
+      if (!copy.b32) compact_key_words32(*keys.context, copy);
+      compacted.insert(set->param_id(), g, std::move(copy));
+    }
+    if (!set->keys().empty()) *set = std::move(compacted);
+  }
   if (!keys.input_hoisted && !keys.galois_input.keys().empty())
     keys.input_hoisted = std::make_shared<const HoistedGaloisKeys>(*keys.context, keys.galois_input);
   sets_[id] = std::move(keys);

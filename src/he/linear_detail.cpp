@@ -35,8 +35,9 @@ std::vector<std::uint64_t> inverse_residues(const Context& ctx, std::uint64_t v)
 }
 
 bool linear_words32(const Context& ctx) noexcept {
+  // Below 2^27: the weights at rest fit 28-bit fields (math::pack_words28).
   for (std::size_t i = 0; i < ctx.moduli_count(); ++i)
-    if (ctx.modulus(i).value() >= (std::uint64_t{1} << 30)) return false;
+    if (ctx.modulus(i).value() >= (std::uint64_t{1} << 27)) return false;
   return true;
 }
 

@@ -352,10 +352,12 @@ std::size_t LinearPlan::mask_count() const noexcept {
 }
 
 std::size_t LinearPlan::weight_bytes() const noexcept {
-  // 32-bit words when every prime fits (PlaintextNtt32), else 64-bit.
+  // Sets whose primes are below 2^27: 28-bit fields, 7 bytes per 2 slots
+  // (EncodedWeights' blocked units); other sets 8 bytes per slot and prime.
   const auto& primes = parameter_set(param_id).coeff_modulus;
-  const bool narrow = std::all_of(primes.begin(), primes.end(), [](std::uint64_t q) { return q < (1ull << 32); });
-  return geo.weight_polys() * geo.poly_degree * primes.size() * (narrow ? 4 : 8);
+  const bool narrow = std::all_of(primes.begin(), primes.end(), [](std::uint64_t q) { return q < (1ull << 27); });
+  const std::size_t slots = geo.weight_polys() * geo.poly_degree * primes.size();
+  return narrow ? slots / 2 * 7 : slots * 8;
 }
 
 std::size_t LinearPlan::products() const noexcept {

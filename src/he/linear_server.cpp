@@ -210,14 +210,17 @@ std::vector<Ciphertext> products(const Call& call, const std::vector<RowInputs>&
   parallel_for(k * runs, call.threads, [&](std::size_t job) {
     const std::size_t l = job / runs, b0 = job % runs * kRun, b1 = std::min(blocks, b0 + kRun);
     thread_local std::vector<std::uint64_t> sums;
+    thread_local std::vector<std::uint32_t> weights;  // one (prime, block) slice, unpacked
     sums.resize(rcount * count * 2 * kBlock);
+    weights.resize(count * terms * kBlock);
     std::vector<const std::uint32_t*> x(rcount);
     std::vector<std::uint64_t*> y(rcount);
     for (std::size_t r = 0; r < rcount; ++r) y[r] = sums.data() + r * count * 2 * kBlock;
     for (std::size_t b = b0; b < b1; ++b) {
       for (std::size_t r = 0; r < rcount; ++r) x[r] = rows[r].blocked.data() + (l * blocks + b) * terms * 2 * kBlock;
-      const std::uint32_t* w = call.enc.blocked.get() + ((l * blocks + b) * entries + first) * terms * kBlock;
-      math::blocked_products(x.data(), rcount, w, count, terms, call.ctx.modulus(l).value(), y.data());
+      math::unpack_words28(call.enc.blocked.get() + ((l * blocks + b) * entries + first) * terms * math::kPackedUnitBytes,
+                           count * terms, weights.data());
+      math::blocked_products(x.data(), rcount, weights.data(), count, terms, call.ctx.modulus(l).value(), y.data());
       for (std::size_t r = 0; r < rcount; ++r)
         for (std::size_t e = 0; e < count; ++e) {
           const std::uint64_t* s0 = y[r] + e * 2 * kBlock;

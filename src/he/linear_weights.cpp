@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <optional>
 #include <string>
@@ -120,24 +121,26 @@ void encode_term(const Context& ctx, const std::int32_t* coeffs, const std::vect
   }
 }
 
-// Copies an entry's staging buffer into the blocked array: one contiguous run
-// of terms x 16 words per (prime, block), not a scattered word per slot.
+// Packs an entry's staging buffer into the blocked array: one contiguous run
+// of terms units per (prime, block), not a scattered word per slot.
 void place_entry(const std::uint32_t* staging, const EncodedWeights::Encoding& enc, std::size_t e,
                  std::size_t runs) {
   const std::size_t run = enc.terms * kBlock;
   for (std::size_t lb = 0; lb < runs; ++lb)
-    std::copy(staging + lb * run, staging + (lb + 1) * run, enc.blocked.get() + (lb * enc.entries + e) * run);
+    math::pack_words28(staging + lb * run, enc.terms,
+                       enc.blocked.get() + (lb * enc.entries + e) * enc.terms * math::kPackedUnitBytes);
 }
 
-// Uninitialized words (every one is written by the encoder), 2 MiB-aligned and
-// advised onto huge pages.
-std::unique_ptr<std::uint32_t[], EncodedWeights::WordsDeleter> allocate_words(std::size_t words) {
+// Uninitialized bytes (every unit is written by the encoder), 2 MiB-aligned
+// and advised onto huge pages, with the unpack's slack at the end.
+std::unique_ptr<std::uint8_t[], EncodedWeights::WordsDeleter> allocate_units(std::size_t units) {
   constexpr std::size_t kHuge = std::size_t{2} << 20;
-  const std::size_t bytes = (words * sizeof(std::uint32_t) + kHuge - 1) / kHuge * kHuge;
+  const std::size_t bytes = (units * math::kPackedUnitBytes + math::kPackedSlackBytes + kHuge - 1) / kHuge * kHuge;
   void* p = nullptr;
   if (posix_memalign(&p, kHuge, bytes) != 0) throw std::bad_alloc();
   (void)madvise(p, bytes, MADV_HUGEPAGE);  // advice only: ignored where unsupported
-  return std::unique_ptr<std::uint32_t[], EncodedWeights::WordsDeleter>(static_cast<std::uint32_t*>(p));
+  std::memset(static_cast<std::uint8_t*>(p) + units * math::kPackedUnitBytes, 0, math::kPackedSlackBytes);
+  return std::unique_ptr<std::uint8_t[], EncodedWeights::WordsDeleter>(static_cast<std::uint8_t*>(p));
 }
 
 EncodedWeights::Encoding encode(std::span<const std::int8_t> w, std::uint32_t out, std::uint32_t in,
@@ -158,8 +161,8 @@ EncodedWeights::Encoding encode(std::span<const std::int8_t> w, std::uint32_t ou
   const auto scale = detail::inverse_residues(*ctx, geo.chunk_width >> geo.input_levels);
   const bool narrow = detail::linear_words32(*ctx);
   if (narrow) {
-    enc.blocked_words = enc.entries * enc.terms * ctx->moduli_count() * ctx->poly_degree();
-    enc.blocked = allocate_words(enc.blocked_words);
+    enc.blocked_units = enc.entries * enc.terms * ctx->moduli_count() * (ctx->poly_degree() / kBlock);
+    enc.blocked = allocate_units(enc.blocked_units);
   }
   else enc.wide.resize(enc.entries * enc.terms);
   // Entries are independent: each thread folds, transforms and places whole ones.
@@ -192,10 +195,10 @@ EncodedWeights::Encoding encode(std::span<const std::int8_t> w, std::uint32_t ou
 
 }  // namespace
 
-void EncodedWeights::WordsDeleter::operator()(std::uint32_t* p) const noexcept { std::free(p); }
+void EncodedWeights::WordsDeleter::operator()(std::uint8_t* p) const noexcept { std::free(p); }
 
 std::size_t EncodedWeights::Encoding::bytes() const noexcept {
-  std::size_t total = blocked_words * sizeof(std::uint32_t);
+  std::size_t total = blocked_units * math::kPackedUnitBytes;
   for (const auto& p : wide) total += p.poly().poly_degree() * p.poly().moduli_count() * sizeof(std::uint64_t);
   return total;
 }

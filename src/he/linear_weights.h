@@ -5,15 +5,16 @@
 //
 // Each weight polynomial of the layout is folded for the split point
 // (clear::folded_weight_polys), scaled by (k_w / 2^L)^-1 mod q and
-// NTT-transformed. Narrow parameter sets (every prime < 2^30) store them in
-// 32-bit words, blocked for the server's product kernel
-// (math/blocked_product.h):
+// NTT-transformed. Narrow parameter sets (every prime < 2^30) store them
+// blocked for the server's product kernel (math/blocked_product.h):
 //   word (((l * NB + b) * E + e) * M + m) * 16 + blocked_slot_word(s)
 // holds NTT slot b * 16 + s, prime l, of term m (chunk c, input-side mask
-// mask: m = c * 2^L + mask) of entry e (the live tree entries of every packed
-// ct of one row, packed-ct major), with NB = N / 16 blocks, E entries and M
-// terms. A call streams the whole array once per block of rows. Other sets
-// keep one PlaintextNtt per (entry, term).
+// mask: m = c * 2^L + mask) of entry e (the live tree entries of one row,
+// packed-ct major), with NB = N / 16 blocks, E entries and M terms; each unit
+// of 16 words is packed into 56 bytes (28-bit fields: the n2048_q54 primes
+// are below 2^27), 7 bytes per slot and prime instead of 8. A call streams
+// the array once per block of rows, unpacking one (prime, block) slice at a
+// time. Other sets keep one PlaintextNtt per (entry, term).
 #pragma once
 
 #include <cstddef>
@@ -33,7 +34,7 @@ class EncodedWeights {
   // kernel grants them: fewer page faults at load, fewer TLB misses when a
   // call streams the weights).
   struct WordsDeleter {
-    void operator()(std::uint32_t* p) const noexcept;
+    void operator()(std::uint8_t* p) const noexcept;
   };
   // One precision's encoding.
   struct Encoding {
@@ -43,10 +44,11 @@ class EncodedWeights {
     std::size_t entries = 0;            // E: live tree entries of one row
     std::size_t terms = 0;              // M: chunks x 2^L
     std::vector<std::size_t> first_entry;  // [packed_per_group + 1]: entries before packed ct p
-    // Narrow sets (see above): blocked_words words, every one written by the
-    // encoder (no zero-fill pass over hundreds of MB).
-    std::unique_ptr<std::uint32_t[], WordsDeleter> blocked;
-    std::size_t blocked_words = 0;
+    // Narrow sets (see above): blocked_units units of 16 words, each packed
+    // into 28-bit fields (math::kPackedUnitBytes = 56 bytes: the primes are
+    // below 2^27), every one written by the encoder (no zero-fill pass).
+    std::unique_ptr<std::uint8_t[], WordsDeleter> blocked;
+    std::size_t blocked_units = 0;
     std::vector<PlaintextNtt> wide;        // other sets: [entry * M + term]
     std::size_t bytes() const noexcept;
   };

@@ -1,5 +1,7 @@
 #include "math/blocked_product.h"
 
+#include <algorithm>
+
 #include "math/cpu_features.h"
 #include "math/blocked_product_simd.h"
 
@@ -37,6 +39,37 @@ void blocked_products(const std::uint32_t* const* x, std::size_t rows, const std
     if (cpu_has_avx2()) return blocked_products_avx2(x, rows, w, entries, terms, q, out);
   }
   blocked_products_reference(x, rows, w, entries, terms, q, out);
+}
+
+void pack_words28(const std::uint32_t* words, std::size_t units, std::uint8_t* packed) noexcept {
+  for (std::size_t u = 0; u < units; ++u) {
+    std::uint8_t* out = packed + u * kPackedUnitBytes;
+    std::fill(out, out + kPackedUnitBytes, std::uint8_t{0});
+    for (std::size_t i = 0; i < kSlotBlock; ++i) {
+      const std::uint64_t v = words[u * kSlotBlock + i] & 0x0FFFFFFFu;
+      const std::size_t bit = 28 * i;
+      for (std::size_t b = 0; b < 5 && bit / 8 + b < kPackedUnitBytes; ++b)
+        out[bit / 8 + b] |= static_cast<std::uint8_t>((v << (bit % 8)) >> (8 * b));
+    }
+  }
+}
+
+void unpack_words28_reference(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {
+  for (std::size_t u = 0; u < units; ++u) {
+    const std::uint8_t* in = packed + u * kPackedUnitBytes;
+    for (std::size_t i = 0; i < kSlotBlock; ++i) {
+      const std::size_t bit = 28 * i, byte = bit / 8;
+      std::uint32_t v = 0;
+      for (std::size_t b = 0; b < 4; ++b) v |= static_cast<std::uint32_t>(in[byte + b]) << (8 * b);
+      words[u * kSlotBlock + i] = (v >> (bit % 8)) & 0x0FFFFFFFu;
+    }
+  }
+}
+
+void unpack_words28(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {
+  if (cpu_has_avx512ifma()) return unpack_words28_avx512(packed, units, words);
+  if (cpu_has_avx2()) return unpack_words28_avx2(packed, units, words);
+  unpack_words28_reference(packed, units, words);
 }
 
 }  // namespace fhellm::math

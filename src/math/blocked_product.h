@@ -34,4 +34,16 @@ void blocked_products_reference(const std::uint32_t* const* x, std::size_t rows,
                                 std::size_t entries, std::size_t terms, std::uint64_t q,
                                 std::uint64_t* const* out) noexcept;
 
+// Weights at rest: units of kSlotBlock words below 2^28 (the primes of the
+// 32-bit sets are below 2^27) packed into 28-bit fields, kPackedUnitBytes
+// bytes a unit instead of 64 (word i at bits 28 i .. 28 i + 27, little-endian).
+inline constexpr std::size_t kPackedUnitBytes = kSlotBlock * 28 / 8;
+// Bytes to allocate past the last unit: the SIMD unpack reads a whole vector.
+inline constexpr std::size_t kPackedSlackBytes = 64;
+
+// `units` units: words (each < 2^28) -> packed bytes, and back.
+void pack_words28(const std::uint32_t* words, std::size_t units, std::uint8_t* packed) noexcept;
+void unpack_words28(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;
+void unpack_words28_reference(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;
+
 }  // namespace fhellm::math

@@ -69,4 +69,21 @@ void blocked_products_avx2(const std::uint32_t* const* x, std::size_t rows, cons
   }
 }
 
+void unpack_words28_avx2(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {
+  // Eight words from 28 bytes: bytes 0..15 in the low 128-bit lane and 14..29
+  // in the high one, so both lanes take the same in-lane byte shuffle.
+  const __m256i shuffle = _mm256_setr_epi8(0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11, 12, 13,  //
+                                           0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11, 12, 13);
+  const __m256i sh = _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4), low28 = _mm256_set1_epi32(0x0FFFFFFF);
+  for (std::size_t u = 0; u < units; ++u) {
+    for (int half = 0; half < 2; ++half) {
+      const std::uint8_t* p = packed + u * kPackedUnitBytes + 14 * 2 * half;
+      const __m256i v = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 14)),
+                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+      const __m256i w = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, shuffle), sh), low28);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(words + u * kSlotBlock + 8 * half), w);
+    }
+  }
+}
+
 }  // namespace fhellm::math

@@ -115,4 +115,21 @@ void blocked_products_avx512(const std::uint32_t* const* x, std::size_t rows, co
   }
 }
 
+void unpack_words28_avx512(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {
+  // Word i lies in bytes floor(3.5 i) .. + 3, shifted by 4 bits when i is odd:
+  // one byte permutation (VBMI), one variable shift, one mask per unit.
+  alignas(64) std::uint8_t index[64];
+  alignas(64) std::uint32_t shift[16];
+  for (int i = 0; i < 16; ++i) {
+    for (int b = 0; b < 4; ++b) index[4 * i + b] = static_cast<std::uint8_t>(28 * i / 8 + b);
+    shift[i] = static_cast<std::uint32_t>(28 * i % 8);
+  }
+  const __m512i idx = _mm512_load_si512(index), sh = _mm512_load_si512(shift), low28 = _mm512_set1_epi32(0x0FFFFFFF);
+  for (std::size_t u = 0; u < units; ++u) {
+    const __m512i v = _mm512_loadu_si512(packed + u * kPackedUnitBytes);  // 8 bytes past the unit: kPackedSlackBytes
+    const __m512i w = _mm512_and_si512(_mm512_srlv_epi32(_mm512_permutexvar_epi8(idx, v), sh), low28);
+    _mm512_storeu_si512(words + u * kSlotBlock, w);
+  }
+}
+
 }  // namespace fhellm::math

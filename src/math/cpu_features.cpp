@@ -37,7 +37,7 @@ bool cpu_has_avx2() noexcept {
 bool cpu_has_avx512ifma() noexcept {
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512ifma");
+                          __builtin_cpu_supports("avx512ifma") && __builtin_cpu_supports("avx512vbmi");
   return has && simd_enabled().load(std::memory_order_relaxed) && avx512_enabled().load(std::memory_order_relaxed);
 }
 

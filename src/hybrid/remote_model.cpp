@@ -88,12 +88,12 @@ RemoteModelDescription RemoteModelDescription::decode(ByteView bytes) {
     l.row_sums.resize(l.n_out);
     for (float& s : l.scales) {
       s = r.f32();
-      require(std::isfinite(s) && s > 0, ErrorCode::bad_artifact, name + ": a weight scale is not finite and > 0");
+      if (!(std::isfinite(s) && s > 0)) throw Error(ErrorCode::bad_artifact, name + ": a weight scale is not finite and > 0");
     }
     const std::int64_t max_sum = 127ll * l.n_in;
     for (std::int32_t& s : l.row_sums) {
       s = r.i32();
-      require(std::llabs(s) <= max_sum, ErrorCode::bad_artifact, name + ": a row sum exceeds 127 * n_in");
+      if (std::llabs(s) > max_sum) throw Error(ErrorCode::bad_artifact, name + ": a row sum exceeds 127 * n_in");
     }
     for (std::uint32_t j = 0; j < i; ++j)
       require(d.linears[j].wire_id != l.wire_id, ErrorCode::bad_artifact, name + ": listed twice");

@@ -2,7 +2,10 @@
 // gives simulate's tokens; damaged artifacts are refused with their code.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 
 #include <unistd.h>
@@ -11,6 +14,7 @@
 #include "hybrid/artifact.h"
 #include "hybrid/execute_backend.h"
 #include "hybrid/hybrid_model.h"
+#include "model/loader.h"
 
 namespace fhellm::hybrid {
 namespace {
@@ -33,6 +37,25 @@ class ArtifactTest : public ::testing::Test {
   static void write(const fs::path& p, const Bytes& b) {
     std::ofstream out(p, std::ios::binary);
     out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  }
+  // Recomputes the trailing FNV-1a checksum, so only the field checks can
+  // catch an edit.
+  static void reseal(Bytes& b) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (std::size_t i = 0; i + 8 < b.size(); ++i) {
+      h ^= b[i];
+      h *= 0x100000001b3ull;
+    }
+    for (int i = 0; i < 8; ++i) b[b.size() - 8 + i] = static_cast<std::uint8_t>(h >> (8 * i));
+  }
+  template <class F>
+  static std::string message_of(F f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
   }
   template <class F>
   static ErrorCode code_of(F f) {
@@ -103,6 +126,31 @@ TEST_F(ArtifactTest, DamagedArtifactsAreRefused) {
   write(bad, b);
   EXPECT_EQ(code_of([&] { load_client_artifact(bad); }), ErrorCode::bad_artifact);
   EXPECT_EQ(code_of([&] { load_client_artifact(dir_ / "missing.client"); }), ErrorCode::file_not_found);
+}
+
+// Values the checksum covers but the format forbids: an int8 weight of -128
+// (the quantizer's range is +-127) and a NaN in a client tensor.
+TEST_F(ArtifactTest, ResealedOutOfRangeValuesAreRefused) {
+  const fs::path bad = dir_ / "resealed.bin";
+  Bytes server = read(report_.server_path);
+  server[server.size() - 9] = 0x80;  // the last weight of the last layer
+  reseal(server);
+  write(bad, server);
+  EXPECT_NE(message_of([&] { load_server_artifact(bad); }).find("outside +-127"), std::string::npos);
+
+  // The final norm's first values, found in the client file and one set to NaN.
+  const auto model = model::load_model(kStories);
+  const std::vector<float>& norm = model->weights().final_norm;
+  ASSERT_GE(norm.size(), 4u);
+  const auto* pattern = reinterpret_cast<const std::uint8_t*>(norm.data());
+  Bytes client = read(report_.client_path);
+  const auto at = std::search(client.begin(), client.end(), pattern, pattern + 16);
+  ASSERT_NE(at, client.end());
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(&*at, &nan, 4);
+  reseal(client);
+  write(bad, client);
+  EXPECT_NE(message_of([&] { load_client_artifact(bad); }).find("non-finite"), std::string::npos);
 }
 
 }  // namespace

@@ -193,6 +193,7 @@ GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::siz
   // The KV cache only needs the positions this call uses.
   model::Session session(model_, ops, std::min(c.context, prompt.size() + n_tokens));
   model::Sampler sampler(options.sampling);
+  for (const TokenId id : prompt) sampler.accept(id);
   GenerationResult r;
   r.n_prompt = prompt.size();
   auto start = Clock::now();
@@ -204,6 +205,7 @@ GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::siz
       break;
     }
     r.ids.push_back(next);
+    sampler.accept(next);
     if (i == 0) {
       r.prefill_seconds = seconds_since(start);
       start = Clock::now();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <utility>
 
 #include "chat/jinja_builtins.h"
 #include "chat/jinja_unicode.h"

@@ -28,7 +28,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,13 +62,29 @@ struct ClientOptions {
   double timeout_seconds = 120;  // execute: per exchange with the server
 };
 
+// GenerateOptions::max_tokens: generate until the end of text or of the context.
+inline constexpr std::size_t kUntilContextEnd = std::numeric_limits<std::size_t>::max();
+
 struct GenerateOptions {
-  std::size_t max_tokens = 64;
+  std::size_t max_tokens = 64;  // at most (kUntilContextEnd: as many as the context leaves)
+  // Positions the prompt and the generated tokens may fill: 0 for the
+  // model's context, else at most that (llama.cpp's --ctx-size).
+  std::size_t context_size = 0;
   float temperature = 0.0f;  // 0: greedy
   float top_p = 1.0f;        // nucleus sampling mass, (0, 1]
   std::size_t top_k = 0;     // keep the k most likely (0: all)
+  float min_p = 0.0f;        // drop tokens below min_p times the most likely's probability, [0, 1] (0: off)
+  // llama.cpp's repeat penalty: the logit of each id among the last
+  // repeat_last_n ids of the context (prompt included) is divided by it when
+  // positive, multiplied when negative (1: off; > 0).
+  float repeat_penalty = 1.0f;
+  std::size_t repeat_last_n = 64;
   std::uint64_t seed = 0;    // sampling seed
   bool stop_at_eos = true;   // stop at the model's end of text
+  // Stop strings: the generation ends after the token that completes one of
+  // them; the string and what follows it are left out of the text. Text that
+  // may begin one is held back from on_text until the next token decides.
+  std::vector<std::string> stop;
 };
 
 // Called with each piece of text as soon as it is decoded (valid UTF-8, never
@@ -79,6 +97,7 @@ struct GenerateResult {
   std::vector<std::int32_t> prompt_ids;  // the prompt as the model saw it (BOS included where the model uses one)
   bool stopped_at_eos = false;
   bool cancelled = false;  // stopped by the callback or cancel()
+  std::string stop;        // the stop string that ended the generation ("" when none did)
 };
 
 struct PerplexityResult {
@@ -125,6 +144,9 @@ struct ClientModelInfo {
   std::size_t n_layers = 0;
   std::size_t context = 0;     // positions
   std::size_t vocab_size = 0;
+  std::int32_t bos_id = -1;    // the tokenizer's beginning and end of text (-1: none)
+  std::int32_t eos_id = -1;
+  std::size_t n_remote_modules = 0;  // linear modules the server computes in execute
   std::string fhe;             // the current mode
 };
 
@@ -142,15 +164,38 @@ class Client {
   // Never throws: null and `status` set on failure.
   static std::unique_ptr<Client> try_open(const ClientOptions& options, Status& status) noexcept;
 
-  // Generates from `prompt`, calling on_text with each piece of text.
+  // Generates from `prompt` (encoded as tokenize(prompt) does), calling
+  // on_text with each piece of text.
   // @throws Error(context_overflow) when the prompt plus max_tokens exceed
-  //         the model's context, the server's and transport's errors
+  //         the context (options.context_size or the model's),
+  //         Error(invalid_argument) for a context_size above the model's or
+  //         bad sampling options, the server's and transport's errors
   //         (server_unavailable, remote_error, ...); an exception thrown by
   //         on_text propagates
   GenerateResult generate(const std::string& prompt, const GenerateOptions& options = {},
                           const TextCallback& on_text = {});
   Status try_generate(const std::string& prompt, const GenerateOptions& options, const TextCallback& on_text,
                       GenerateResult& result) noexcept;
+
+  // Generates from prompt ids as given (nothing added): a chat template's
+  // text, whose special tokens (BOS, EOS) the caller mapped to their ids.
+  // @throws as generate, and Error(invalid_argument) for no ids,
+  //         Error(unknown_token) for an id outside the vocabulary
+  GenerateResult generate_from_ids(std::span<const std::int32_t> prompt_ids, const GenerateOptions& options = {},
+                                   const TextCallback& on_text = {});
+  Status try_generate_from_ids(std::span<const std::int32_t> prompt_ids, const GenerateOptions& options,
+                               const TextCallback& on_text, GenerateResult& result) noexcept;
+
+  // The ids of `text`. add_special: as generate(text) sees it (the model's
+  // BOS first where it uses one; an empty text is the BOS, or EOS); false:
+  // the text's own ids, nothing added (an empty text has none).
+  std::vector<std::int32_t> tokenize(const std::string& text, bool add_special = true) const;
+
+  // A Client over this one's model, tokenizer and options, with a session,
+  // figures and cancel() of its own: several users served at once, one
+  // Client each, without loading the model again. The weights are shared
+  // read-only; a server in this process is built per Client, as here.
+  Client new_session() const;
 
   // Stops a generate in progress (from any thread) after its current token.
   void cancel() noexcept;
@@ -171,6 +216,9 @@ class Client {
 
  private:
   struct Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  GenerateResult run_generation(std::vector<std::int32_t> prompt_ids, const GenerateOptions& options,
+                                const TextCallback& on_text);
   std::unique_ptr<Impl> impl_;
 };
 

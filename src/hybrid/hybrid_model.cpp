@@ -188,14 +188,15 @@ GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::siz
   require(prompt.size() + n_tokens <= c.context + 1, ErrorCode::context_overflow,
           "generate: " + std::to_string(prompt.size()) + " prompt tokens + " + std::to_string(n_tokens) +
               " new ones exceed the context of " + std::to_string(c.context));
+  GenerationResult r;
+  r.n_prompt = prompt.size();
+  if (n_tokens == 0) return r;  // no forward pass: nothing remote runs, no session opens
   model::LinearOps& ops = linear_ops();
   const LinearStats before = backend().stats();
   // The KV cache only needs the positions this call uses.
   model::Session session(model_, ops, std::min(c.context, prompt.size() + n_tokens));
   model::Sampler sampler(options.sampling);
   for (const TokenId id : prompt) sampler.accept(id);
-  GenerationResult r;
-  r.n_prompt = prompt.size();
   auto start = Clock::now();
   std::vector<float> logits = session.forward(prompt);
   for (std::size_t i = 0; i < n_tokens; ++i) {

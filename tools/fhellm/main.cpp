@@ -2,6 +2,7 @@
 // Every error, the command line's included, is one line on stderr
 // ("fhellm: error: ...") and the exit code of its kind (README.md,
 // "Exit codes"): 1 for a command line CLI11 cannot parse, else by ErrorKind.
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -29,6 +30,10 @@ std::string one_line(std::string s) {
 
 int main(int argc, char** argv) {
   fhellm::cli::keep_freed_memory_for_serving();
+  // A peer that closes its socket (a server that is not fhellm's, a client
+  // that goes away) makes a write fail with EPIPE, which the caller reports;
+  // without this the process would die of SIGPIPE (exit 141, no message).
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"fhellm: private LLM inference with homomorphic encryption"};
   app.set_version_flag("--version", [] { return fhellm::cli::version_text(); });
   app.require_subcommand(1);

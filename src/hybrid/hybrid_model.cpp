@@ -181,6 +181,22 @@ double GenerationResult::tokens_per_second() const {
   return t > 0.0 ? static_cast<double>(ids.size()) / t : 0.0;
 }
 
+namespace {
+
+// Finite weights can still overflow float32 on the way (a corrupt or
+// mis-scaled file): NaN logits would sample garbage, so they are an error.
+void require_finite_logits(std::span<const float> logits, std::size_t position) {
+  for (const float v : logits) {
+    if (!std::isfinite(v)) {
+      throw Error(ErrorCode::bad_model_file, "the forward pass gave non-finite logits at position " +
+                                                 std::to_string(position) +
+                                                 ": the weights overflow float32 (corrupt or mis-scaled model file)");
+    }
+  }
+}
+
+}  // namespace
+
 GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::size_t n_tokens,
                                        const GenerateOptions& options, const std::function<void(TokenId)>& on_token) {
   require(!prompt.empty(), ErrorCode::invalid_argument, "generate: empty prompt (start with BOS)");
@@ -200,6 +216,7 @@ GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::siz
   auto start = Clock::now();
   std::vector<float> logits = session.forward(prompt);
   for (std::size_t i = 0; i < n_tokens; ++i) {
+    require_finite_logits(logits, prompt.size() + i);
     const TokenId next = sampler.sample(logits);
     if (options.stop_at_eos && (next == c.eos_id || (next == c.bos_id && c.bos_id >= 0))) {
       r.stopped_at_eos = true;
@@ -246,6 +263,7 @@ EvalResult HybridModel::perplexity(std::span<const TokenId> ids, std::size_t win
     const std::vector<float> logits = session.forward(ids.subspan(begin, len), /*all_logits=*/true);
     for (std::size_t t = 0; t + 1 < len; ++t) {
       const float* row = &logits[t * c.vocab_size];
+      require_finite_logits(std::span<const float>(row, c.vocab_size), begin + t);
       const float max_logit = *std::max_element(row, row + c.vocab_size);
       double sum = 0.0;
       for (std::size_t v = 0; v < c.vocab_size; ++v) sum += std::exp(static_cast<double>(row[v]) - max_logit);

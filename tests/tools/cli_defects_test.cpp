@@ -9,6 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <cmath>
+#include <cstring>
+#include <fstream>
 #include <filesystem>
 #include <thread>
 
@@ -119,6 +122,41 @@ TEST_F(CliDefects, ATrailingSlashOnTheServerUrlIsTheSameServer) {
                              false);
   EXPECT_EQ(rc, 0) << out;  // was: invalid_argument "must be scheme://HOST[:PORT] with no path"
   EXPECT_EQ(nlohmann::json::parse(out)["n_generated"].get<int>(), 2);
+}
+
+// A copy of stories260K.bin with one weight replaced by `value` (a float32 at
+// the given index of the weights that follow the 28-byte header).
+std::string corrupt_copy(const fs::path& dir, const std::string& name, std::size_t index, float value) {
+  std::ifstream in(kStories, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::memcpy(bytes.data() + 28 + 4 * index, &value, 4);
+  const fs::path out = dir / name;
+  std::ofstream(out, std::ios::binary) << bytes;
+  return out.string();
+}
+
+TEST_F(CliDefects, NonFiniteWeightsAreRefusedAtLoadByEveryCommand) {
+  const std::string tok = FHELLM_SOURCE_DIR "/models/tok512.bin";
+  const std::string nan = corrupt_copy(dir_, "nan.bin", 512 * 64 + 5 * 64 + 100, std::nanf(""));  // layers.0.wqkv
+  const std::string inf = corrupt_copy(dir_, "inf.bin", 100, INFINITY);                           // token_embedding
+  const std::string text = (dir_ / "text.txt").string();
+  std::ofstream(text) << "Once upon a time there was a little girl.";
+  // Before: exit 134 (an exception escaping a worker thread) in eval and serve;
+  // --fhe disable printed text from NaN logits.
+  const std::vector<std::vector<std::string>> commands = {
+      {"generate", "--model", nan, "--tokenizer", tok, "-p", "hi", "-n", "3", "--fhe", "disable"},
+      {"generate", "--model", nan, "--tokenizer", tok, "-p", "hi", "-n", "3"},
+      {"compile", "--model", nan, "--tokenizer", tok, "--out", (dir_ / "n").string()},
+      {"eval", "--model", inf, "--tokenizer", tok, "--text", text},
+      {"serve", "--model", inf, "--listen", "127.0.0.1:0"},
+  };
+  for (const auto& c : commands) {
+    const auto [rc, out] = run(c);
+    EXPECT_EQ(rc, 3) << c[0] << ": " << out;  // bad_model_file: format
+    EXPECT_NE(out.find(c[2] == nan ? "tensor 'layers.0.wqkv' holds a NaN" : "tensor 'token_embedding' holds an infinity"),
+              std::string::npos)
+        << out;
+  }
 }
 
 }  // namespace

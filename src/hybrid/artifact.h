@@ -51,7 +51,7 @@ inline constexpr std::uint16_t kArtifactVersion = 1;
 struct CompileOptions {
   std::string remote = "all-linear";  // HybridModel::set_remote_modules spec
   quant::QuantOptions quant;
-  std::filesystem::path tokenizer;    // empty: found next to the model
+  std::filesystem::path tokenizer;    // empty: found next to the model (a GGUF file: its own)
 };
 
 struct CompileReport {

@@ -159,5 +159,25 @@ TEST_F(CliDefects, NonFiniteWeightsAreRefusedAtLoadByEveryCommand) {
   }
 }
 
+TEST_F(CliDefects, ATokenizerOfAnotherModelIsRefused) {
+  // tok512.bin with one more token: a 513-token vocabulary for a 512-token model.
+  std::ifstream in(FHELLM_SOURCE_DIR "/models/tok512.bin", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const float score = -1e4f;
+  const std::int32_t len = 5;
+  bytes.append(reinterpret_cast<const char*>(&score), 4).append(reinterpret_cast<const char*>(&len), 4).append("extra");
+  const std::string tok = (dir_ / "tok513.bin").string();
+  std::ofstream(tok, std::ios::binary) << bytes;
+  // Before: it ran and printed text from the wrong vocabulary.
+  for (const std::string command : {"generate", "compile"}) {
+    std::vector<std::string> args = {command, "--model", kStories, "--tokenizer", tok};
+    if (command == "generate") args.insert(args.end(), {"-p", "Once", "-n", "3", "--fhe", "disable"});
+    if (command == "compile") args.insert(args.end(), {"--out", (dir_ / "m").string()});
+    const auto [rc, out] = run(args);
+    EXPECT_EQ(rc, 2) << command << ": " << out;
+    EXPECT_NE(out.find("tokenizer_mismatch"), std::string::npos) << out;
+  }
+}
+
 }  // namespace
 }  // namespace fhellm

@@ -55,6 +55,9 @@ struct ClientOptions {
   // of kinds ("qkv", "attn_out", "mlp_up", "mlp_down", "lm_head"), layers
   // ("layers.3") or groups ("layers.3.qkv"). An artifact fixes its own.
   std::string remote = "all-linear";
+  // With `model`: the remote modules' weight bits, 2..8 (0: 8). An artifact
+  // was compiled at its own bits.
+  int weight_bits = 0;
   // The encrypted product's precision, which simulate models: "default"
   // (errors below 2^-16 of a layer's range; simulate draws the same error) or
   // "exact" (every bit; a server must serve it).
@@ -100,12 +103,25 @@ struct GenerateResult {
   std::string stop;        // the stop string that ended the generation ("" when none did)
 };
 
+struct PerplexityOptions {
+  // Overlapping windows, as llama-perplexity and transformers' strided
+  // evaluation: windows of `window` positions (0: the model's context, at
+  // most 1024) start every `stride` positions (0: window / 2); each token is
+  // scored once, in the first window that predicts it. stride = window - 1
+  // is the non-overlapping split.
+  std::size_t window = 0;
+  std::size_t stride = 0;
+  // Called as tokens are scored: (tokens scored, tokens to score).
+  std::function<void(std::uint64_t, std::uint64_t)> progress;
+};
+
 struct PerplexityResult {
   double perplexity = 0;
   double mean_nll = 0;  // nats per predicted token
   std::size_t n_tokens = 0;     // tokens of the text
   std::size_t n_predicted = 0;  // tokens scored (n_tokens - 1 per window)
   std::vector<std::int32_t> top1;  // the most likely id at each scored position (top-1 agreement between modes)
+  std::size_t window = 0, stride = 0;  // the windows the text was scored in
 };
 
 // Figures of the last generate or perplexity call. Times in milliseconds.
@@ -147,6 +163,7 @@ struct ClientModelInfo {
   std::int32_t bos_id = -1;    // the tokenizer's beginning and end of text (-1: none)
   std::int32_t eos_id = -1;
   std::size_t n_remote_modules = 0;  // linear modules the server computes in execute
+  int weight_bits = 0;               // of the remote modules' weights
   std::string fhe;             // the current mode
 };
 
@@ -200,11 +217,11 @@ class Client {
   // Stops a generate in progress (from any thread) after its current token.
   void cancel() noexcept;
 
-  // Perplexity of `text` under the model in the current mode, in windows of
-  // `window` positions (0: the model's context, at most 1024).
-  // @throws Error(invalid_argument) for a text of fewer than 2 tokens
-  PerplexityResult perplexity(const std::string& text, std::size_t window = 0);
-  Status try_perplexity(const std::string& text, std::size_t window, PerplexityResult& result) noexcept;
+  // Perplexity of `text` under the model in the current mode.
+  // @throws Error(invalid_argument) for a text of fewer than 2 tokens or a
+  //         stride outside [1, window - 1]
+  PerplexityResult perplexity(const std::string& text, const PerplexityOptions& options = {});
+  Status try_perplexity(const std::string& text, const PerplexityOptions& options, PerplexityResult& result) noexcept;
 
   // Switches the FHE mode ("disable", "simulate", "execute"); the next call
   // uses it. @throws Error(bad_mode), Error(invalid_argument) for a mode that

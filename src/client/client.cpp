@@ -38,6 +38,11 @@ hybrid::HybridModel open_model(const ClientOptions& o, std::unique_ptr<tokenizer
   hybrid::HybridModel hm = hybrid::HybridModel::load(o.model);
   tok = hybrid::load_tokenizer_for(o.tokenizer, o.model, hm.model());
   hm.set_remote_modules(o.remote);
+  if (o.weight_bits != 0) {
+    quant::QuantOptions q = hm.quantization();
+    q.weight_bits = o.weight_bits;
+    hm.set_quantization(q);
+  }
   return hm;
 }
 
@@ -50,6 +55,8 @@ void check_options(const ClientOptions& o, hybrid::FheMode mode) {
           "client: an artifact needs `server_url` (the remote weights are there)");
   require(o.tokenizer.empty() || o.artifact.empty(), ErrorCode::invalid_argument,
           "client: an artifact carries its own tokenizer");
+  require(o.weight_bits == 0 || o.artifact.empty(), ErrorCode::invalid_argument,
+          "client: an artifact was compiled at its own weight bits");
   require(o.timeout_seconds > 0, ErrorCode::invalid_argument, "client: timeout_seconds must be positive");
 }
 
@@ -211,12 +218,12 @@ GenerateResult Client::run_generation(std::vector<std::int32_t> prompt_ids, cons
 
 void Client::cancel() noexcept { impl_->stop = true; }
 
-PerplexityResult Client::perplexity(const std::string& text, std::size_t window) {
+PerplexityResult Client::perplexity(const std::string& text, const PerplexityOptions& options) {
   hybrid::HybridModel& hm = *impl_->hm;
   const std::vector<TokenId> ids = hybrid::encode_document(*impl_->tokenizer, hm.model(), text);
   const hybrid::ExecuteStats before = *impl_->exec;
   const auto start = std::chrono::steady_clock::now();
-  const hybrid::EvalResult r = hm.perplexity(ids, window);
+  const hybrid::EvalResult r = hm.perplexity(ids, options.window, options.stride);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   PerplexityResult out;
   out.perplexity = r.perplexity;
@@ -224,6 +231,8 @@ PerplexityResult Client::perplexity(const std::string& text, std::size_t window)
   out.n_tokens = ids.size();
   out.n_predicted = r.n_predicted;
   out.top1 = r.top1;
+  out.window = r.window;
+  out.stride = r.stride;
   ClientStats s;
   s.n_prompt_tokens = ids.size();
   s.total_ms = s.prefill_ms = s.ttft_ms = ms(seconds);  // one prefill per window, no decode
@@ -237,8 +246,9 @@ PerplexityResult Client::perplexity(const std::string& text, std::size_t window)
   return out;
 }
 
-Status Client::try_perplexity(const std::string& text, std::size_t window, PerplexityResult& result) noexcept {
-  return catch_status([&] { result = perplexity(text, window); });
+Status Client::try_perplexity(const std::string& text, const PerplexityOptions& options,
+                              PerplexityResult& result) noexcept {
+  return catch_status([&] { result = perplexity(text, options); });
 }
 
 void Client::set_fhe_mode(const std::string& fhe) { impl_->hm->set_mode(hybrid::parse_fhe_mode(fhe)); }
@@ -255,6 +265,7 @@ ClientModelInfo Client::model_info() const {
   info.bos_id = impl_->tokenizer->bos_id();
   info.eos_id = impl_->tokenizer->eos_id();
   info.n_remote_modules = impl_->hm->remote_modules().size();
+  info.weight_bits = impl_->hm->quantization().weight_bits;
   info.fhe = std::string(hybrid::fhe_mode_name(impl_->hm->mode()));
   return info;
 }

@@ -209,7 +209,7 @@ TEST(ModelClient, StatusesInsteadOfExceptions) {
   status = client->try_generate("Once", greedy(100000), {}, r);
   EXPECT_EQ(status.code(), ErrorCode::context_overflow);
   PerplexityResult p;
-  status = client->try_perplexity("", 0, p);
+  status = client->try_perplexity("", {}, p);
   EXPECT_FALSE(status.ok());
   status = client->try_generate("Once", greedy(3), [](std::string_view) -> bool { throw std::runtime_error("boom"); }, r);
   EXPECT_EQ(status.code(), ErrorCode::internal_error);

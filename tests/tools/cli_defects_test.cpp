@@ -179,5 +179,49 @@ TEST_F(CliDefects, ATokenizerOfAnotherModelIsRefused) {
   }
 }
 
+TEST_F(CliDefects, EvalRunsExecuteTakesBitsAndArtifactsAndSaysItsWindows) {
+  const std::string text = (dir_ / "text.txt").string();
+  std::ofstream(text) << "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. "
+                         "One day, she saw a big, red ball.";
+  auto eval = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"eval", "--text", text, "--json"});
+    const auto [rc, out] = run(args, false);
+    EXPECT_EQ(rc, 0) << out;
+    return nlohmann::json::parse(out);
+  };
+  // Before: "fhe mode 'execute' is not available in this build".
+  const auto simulate = eval({"--fhe", "simulate", "-c", "24"});
+  const auto execute = eval({"--fhe", "execute", "-c", "24"});
+  EXPECT_NEAR(execute["perplexity"].get<double>(), simulate["perplexity"].get<double>(), 1e-9);
+  EXPECT_EQ(simulate["window"].get<int>(), 24);
+  EXPECT_EQ(simulate["stride"].get<int>(), 12);
+  EXPECT_EQ(simulate["n_predicted"].get<int>() + 1, simulate["n_tokens"].get<int>());
+  // --bits: a model judged at fewer bits scores differently.
+  const auto four = eval({"--fhe", "simulate", "-c", "24", "--bits", "4"});
+  EXPECT_EQ(four["weight_bits"].get<int>(), 4);
+  EXPECT_NE(four["perplexity"].get<double>(), simulate["perplexity"].get<double>());
+  // --artifact with a server: the compiled model's perplexity equals simulate's.
+  testing::ServeProcess server({"--artifact", prefix_ + ".server"});
+  const auto remote = eval({"--fhe", "execute", "-c", "24", "--artifact", prefix_ + ".client", "--server", server.url()});
+  EXPECT_NEAR(remote["perplexity"].get<double>(), simulate["perplexity"].get<double>(), 1e-9);
+  const auto [rc, out] = run({"eval", "--text", text, "--fhe", "simulate", "-c", "24", "--stride", "6"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("windows of 24 tokens every 6"), std::string::npos) << out;
+}
+
+TEST_F(CliDefects, CompileBitsSaysWhatItChanges) {
+  // --bits 4 changes the weights, not the artifact's size (every weight is
+  // stored in 8 bits) nor the traffic (same encrypted product): its help says so.
+  const auto [rc4, out4] = run({"compile", "--model", kStories, "--out", (dir_ / "four").string(), "--bits", "4"});
+  ASSERT_EQ(rc4, 0) << out4;
+  EXPECT_EQ(fs::file_size(dir_ / "four.server"), fs::file_size(prefix_ + ".server"));
+  const auto [rc, help] = run({"compile", "--help"}, false);
+  EXPECT_NE(help.find("neither the artifact size nor the traffic changes"), std::string::npos) << help;
+  const auto g8 = nlohmann::json::parse(run({"generate", "-p", "Once", "-n", "3", "--json"}, false).second);
+  const auto g4 = nlohmann::json::parse(run({"generate", "-p", "Once", "-n", "3", "--json", "--bits", "4"}, false).second);
+  EXPECT_EQ(g8["bytes_down"], g4["bytes_down"]);
+  EXPECT_EQ(g8["bytes_up"], g4["bytes_up"]);
+}
+
 }  // namespace
 }  // namespace fhellm

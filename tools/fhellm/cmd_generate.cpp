@@ -23,6 +23,7 @@ struct GenerateArgs {
   std::int64_t n_tokens = 64;                           // -1: until end of text or of the context
   GenerateOptions options;                              // sampling, --ctx-size and --stop (-n apart)
   int threads = 0;
+  int bits = 0;  // with --model: weight bits of the remote modules (0: 8; an artifact fixes its own)
   bool json = false;
 };
 
@@ -31,6 +32,8 @@ ClientOptions client_options(const GenerateArgs& a) {
           "--artifact and --server go with --fhe execute");
   require(a.artifact.empty() || (!a.server.empty() && a.model.empty()), ErrorCode::bad_command_line,
           "--artifact NAME.client needs --server URL (the remote weights are there) and no --model");
+  require(a.artifact.empty() || a.bits == 0, ErrorCode::bad_command_line,
+          "--bits goes with --model: a client artifact was compiled at its own bits");
   ClientOptions o;
   o.artifact = a.artifact;
   if (a.artifact.empty()) {  // default: the model bundled in the repository
@@ -43,6 +46,7 @@ ClientOptions client_options(const GenerateArgs& a) {
   o.server_url = a.server;
   o.remote = a.remote;
   o.precision = a.precision;
+  o.weight_bits = a.bits;
   return o;
 }
 
@@ -135,6 +139,8 @@ void register_generate(CLI::App& app) {
   add_sampling_options(cmd, args->options);
   cmd->add_option("--stop", args->options.stop, "stop when this text appears (repeat for several); it is not printed");
   add_threads_option(cmd, args->threads);
+  cmd->add_option("--bits", args->bits, "with --model: weight bits of the remote modules (simulate, execute; default 8)")
+      ->check(CLI::Range(2, 8));
   cmd->add_option("--fhe", args->fhe, "disable | simulate | execute")->capture_default_str();
   cmd->add_option("--remote", args->remote, "remote linear modules: all-linear, none, or e.g. qkv,lm_head")
       ->capture_default_str();

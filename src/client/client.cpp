@@ -223,7 +223,7 @@ PerplexityResult Client::perplexity(const std::string& text, const PerplexityOpt
   const std::vector<TokenId> ids = hybrid::encode_document(*impl_->tokenizer, hm.model(), text);
   const hybrid::ExecuteStats before = *impl_->exec;
   const auto start = std::chrono::steady_clock::now();
-  const hybrid::EvalResult r = hm.perplexity(ids, options.window, options.stride);
+  const hybrid::EvalResult r = hm.perplexity(ids, options.window, options.stride, options.progress);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   PerplexityResult out;
   out.perplexity = r.perplexity;

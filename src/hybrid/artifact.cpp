@@ -317,7 +317,8 @@ CompileReport compile_model(std::shared_ptr<const model::Model> model_ptr, const
                           options.tokenizer.empty() ? model_path.string() : options.tokenizer.string());
   hm.set_remote_modules(options.remote);
   hm.set_quantization(options.quant);
-  auto quantized = hm.quantized_linears();
+  const auto quantized =
+      std::make_shared<const QuantizedLinears>(model, hm.remote_modules(), hm.quantization(), options.progress);
   std::vector<const quant::QuantizedWeights*> weights;
   for (LinearId id : quantized->ids()) weights.push_back(&quantized->get(id));
   const RemoteModelDescription description = describe_remote(model, quantized->ids(), weights, quantized->options());

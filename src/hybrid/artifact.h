@@ -41,6 +41,7 @@
 
 #include "hybrid/remote_model.h"
 #include "model/model.h"
+#include "fhellm/progress.h"
 #include "quant/quantize.h"
 #include "tokenizer/tokenizer.h"
 
@@ -52,6 +53,7 @@ struct CompileOptions {
   std::string remote = "all-linear";  // HybridModel::set_remote_modules spec
   quant::QuantOptions quant;
   std::filesystem::path tokenizer;    // empty: found next to the model (a GGUF file: its own)
+  ProgressCallback progress;          // optional: (groups quantized, groups)
 };
 
 struct CompileReport {

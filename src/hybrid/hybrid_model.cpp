@@ -245,7 +245,8 @@ GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::siz
   return r;
 }
 
-EvalResult HybridModel::perplexity(std::span<const TokenId> ids, std::size_t window, std::size_t stride) {
+EvalResult HybridModel::perplexity(std::span<const TokenId> ids, std::size_t window, std::size_t stride,
+                                   const ProgressCallback& progress) {
   require(ids.size() >= 2, ErrorCode::invalid_argument, "perplexity: needs at least 2 tokens");
   const model::ModelConfig& c = model_->config();
   if (window == 0) window = std::min<std::size_t>(c.context, 1024);
@@ -279,6 +280,7 @@ EvalResult HybridModel::perplexity(std::span<const TokenId> ids, std::size_t win
       r.n_predicted += 1;
     }
     scored_until = end;
+    if (progress) progress(r.n_predicted, ids.size() - 1);
     if (end == ids.size()) break;
   }
   r.mean_nll = nll / static_cast<double>(r.n_predicted);

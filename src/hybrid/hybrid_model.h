@@ -27,6 +27,7 @@
 #include "model/model.h"
 #include "model/sampler.h"
 #include "model/session.h"
+#include "fhellm/progress.h"
 #include "quant/quantize.h"
 
 namespace fhellm::hybrid {
@@ -132,7 +133,9 @@ class HybridModel {
   // least window - stride ids of context. stride = window - 1 is the
   // non-overlapping split.
   // @throws Error(invalid_argument) for fewer than 2 ids, or a stride outside [1, window - 1]
-  EvalResult perplexity(std::span<const TokenId> ids, std::size_t window = 0, std::size_t stride = 0);
+  // `progress` (optional) hears (ids scored, ids to score) after each window.
+  EvalResult perplexity(std::span<const TokenId> ids, std::size_t window = 0, std::size_t stride = 0,
+                        const ProgressCallback& progress = {});
 
  private:
   class Router;

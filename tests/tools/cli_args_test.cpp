@@ -120,6 +120,23 @@ TEST(CliArgs, LlamaCppNamesQuietAndTheSummary) {
   EXPECT_NE(verbose.out.find("vocabulary 512"), std::string::npos) << verbose.out;
 }
 
+TEST(CliArgs, LongStepsShowPlainProgressLinesWhenPiped) {
+  const auto text = std::filesystem::temp_directory_path() / ("fhellm-progress-" + std::to_string(::getpid()));
+  std::ofstream(text) << "Once upon a time, there was a little girl named Lily. She loved to play outside.";
+  const Result r = run({"eval", "--text", text.string(), "-c", "8"});
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("eval: tokens scored (fhe simulate) ["), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("100% "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\r'), std::string::npos) << "a pipe gets lines, not a redrawn bar";
+  const Result quiet = run({"--quiet", "eval", "--text", text.string(), "-c", "8"});
+  EXPECT_EQ(quiet.out.find("tokens scored"), std::string::npos) << quiet.out;
+  const auto out = std::filesystem::temp_directory_path() / ("fhellm-progress-c-" + std::to_string(::getpid()));
+  const Result compile = run({"compile", "--model", FHELLM_SOURCE_DIR "/models/stories260K.bin", "--out", out.string()});
+  EXPECT_NE(compile.out.find("compile: quantizing layer groups ["), std::string::npos) << compile.out;
+  for (const char* ext : {".client", ".server"}) std::filesystem::remove(out.string() + ext);
+  std::filesystem::remove(text);
+}
+
 TEST(CliArgs, VersionNamesTheBuildAndTheCpuFeatures) {
   const Result r = run({"--version"}, false);
   EXPECT_EQ(r.rc, 0);

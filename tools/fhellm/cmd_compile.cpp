@@ -5,8 +5,10 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cli_common.h"
 #include "commands.h"
 #include "fhellm/error.h"
+#include "fhellm/progress.h"
 #include "hybrid/artifact.h"
 #include "model/loader.h"
 
@@ -48,10 +50,15 @@ void run_compile(const CompileArgs& a, const CLI::App& cmd) {
   options.quant.weight_bits = a.bits;
   options.quant.activation_bits = a.activation_bits;
   options.tokenizer = a.tokenizer;
+  Progress::Options po;
+  po.enabled = !global_flags().quiet;
+  Progress progress("compile: quantizing layer groups", 0, po);
+  options.progress = progress.callback();
   const hybrid::CompileReport r =
       a.random_weights
           ? hybrid::compile_artifacts(model::random_model(model::shape_preset(a.shape), a.seed), a.out, options)
           : hybrid::compile_artifacts(a.model, a.out, options);
+  progress.finish();
   if (a.random_weights) {
     std::printf("fhellm compile: random weights of shape %s, seed %llu\n", a.shape.c_str(),
                 static_cast<unsigned long long>(a.seed));

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "fhellm/client.h"
 #include "fhellm/error.h"
+#include "fhellm/progress.h"
 
 namespace fhellm::cli {
 namespace {
@@ -69,21 +70,32 @@ void print_result(const EvalArgs& a, const PerplexityResult& r, const nlohmann::
   }
 }
 
+// The perplexity in the client's current mode, with a progress display (tokens scored).
+PerplexityResult scored(Client& client, const std::string& text, const EvalArgs& a, const std::string& fhe) {
+  Progress::Options po;
+  po.enabled = !global_flags().quiet;
+  Progress progress("eval: tokens scored (fhe " + fhe + ")", 0, po);
+  PerplexityOptions options;
+  options.window = a.window;
+  options.stride = a.stride;
+  options.progress = progress.callback();
+  PerplexityResult r = client.perplexity(text, options);
+  progress.finish();
+  return r;
+}
+
 void run_eval(const EvalArgs& a) {
   apply_threads(a.threads);
   const std::string text = read_text(a.text_file);
   Client client(client_options(a));
-  PerplexityOptions options;
-  options.window = a.window;
-  options.stride = a.stride;
-  const PerplexityResult r = client.perplexity(text, options);
+  const PerplexityResult r = scored(client, text, a, a.fhe);
   const int bits = client.model_info().weight_bits;
   nlohmann::json j = {{"fhe", a.fhe},           {"precision", a.precision},       {"perplexity", r.perplexity},
                       {"mean_nll", r.mean_nll}, {"n_tokens", r.n_tokens},         {"n_predicted", r.n_predicted},
                       {"window", r.window},     {"stride", r.stride},             {"weight_bits", bits}};
   if (a.compare && a.fhe != "disable") {
     client.set_fhe_mode("disable");
-    const PerplexityResult d = client.perplexity(text, options);
+    const PerplexityResult d = scored(client, text, a, "disable");
     std::size_t agree = 0;
     for (std::size_t i = 0; i < d.top1.size(); ++i) agree += d.top1[i] == r.top1[i];
     j["disable_perplexity"] = d.perplexity;

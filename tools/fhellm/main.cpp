@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
   fhellm::cli::register_compile(app);
   fhellm::cli::register_serve(app);
   fhellm::cli::register_demo(app);
+  fhellm::cli::register_gateway(app);
+  fhellm::cli::register_chat(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

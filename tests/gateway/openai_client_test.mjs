@@ -29,7 +29,7 @@ function startGateway(args) {
       if (m) resolve(m[1]);
     });
     child.on('exit', (code) => reject(new Error(`gateway exited ${code}: ${out}`)));
-    setTimeout(() => reject(new Error('gateway did not start: ' + out)), 60000);
+    setTimeout(() => reject(new Error('gateway did not start: ' + out)), 60000).unref();  // must not hold the process
   });
 }
 after(() => gateways.forEach((g) => g.kill('SIGTERM')));

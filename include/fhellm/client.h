@@ -152,6 +152,7 @@ struct ClientStats {
   std::uint64_t decode_bytes_up = 0, decode_bytes_down = 0;
   // The session the call ran in (opened on the first execute call, then reused):
   std::uint64_t session_key_bytes = 0;  // the evaluation keys uploaded once
+  std::uint64_t key_bytes_up = 0;       // those keys when this call opened the session, else 0
   double session_open_ms = 0;           // key generation + upload + the server's description
 };
 

@@ -64,6 +64,7 @@ void ExecuteBackend::open_session() {
   client_ = std::move(client);
   stats_->open_seconds += std::chrono::duration<double>(Clock::now() - start).count();
   stats_->key_upload_bytes = channel_->stats().session_bytes_up;
+  stats_->n_sessions_opened += 1;
   stats_->channel = channel_->stats();
 }
 

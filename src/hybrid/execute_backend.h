@@ -46,6 +46,7 @@ struct ExecuteStats {
   double client_seconds = 0;      // quantize + encrypt + decrypt + dequantize
   double open_seconds = 0;        // key generation + key upload + description
   std::uint64_t key_upload_bytes = 0;  // the open_session request
+  std::uint64_t n_sessions_opened = 0;
   std::uint64_t n_calls = 0, n_rows = 0;
 };
 

@@ -50,6 +50,7 @@ TEST(ModelClient, ExecuteInProcessGivesSimulateTextAndItsFigures) {
   EXPECT_GT(st.bytes_up, 0u);
   EXPECT_GT(st.bytes_down, 0u);
   EXPECT_GT(st.session_key_bytes, 0u);
+  EXPECT_EQ(st.key_bytes_up, st.session_key_bytes);  // this call opened the session
   EXPECT_GT(st.server_ms, 0.0);
   EXPECT_GT(st.crypto_ms, 0.0);
   EXPECT_NEAR(st.total_ms, st.prefill_ms + st.decode_ms, 1e-6);
@@ -63,6 +64,10 @@ TEST(ModelClient, ExecuteInProcessGivesSimulateTextAndItsFigures) {
   EXPECT_GT(st.decode_bytes_up, 0u);
   EXPECT_GT(st.prefill_server_ms, 0.0);
   EXPECT_NEAR(st.prefill_server_ms + st.decode_server_ms, st.server_ms, 1e-6);
+  // The next call reuses the session: no key goes up again.
+  execute.generate("Lily", greedy(1));
+  EXPECT_EQ(execute.last_stats().key_bytes_up, 0u);
+  EXPECT_GT(execute.last_stats().session_key_bytes, 0u);
   // disable and simulate send nothing anywhere.
   EXPECT_EQ(simulate.last_stats().bytes_up, 0u);
   EXPECT_EQ(simulate.model_info().architecture, "llama");

@@ -22,7 +22,9 @@
 //
 // Errors: the plain functions throw fhellm::Error (error.h); each has a try_*
 // twin that returns a Status and throws nothing. One Client per user: not
-// thread-safe, except cancel(), which any thread may call.
+// thread-safe, except cancel(), tokenize() and model_info(), which any thread
+// may call, also while another generates. new_session() opens another Client
+// over the same loaded model for another user.
 #pragma once
 
 #include <cstddef>

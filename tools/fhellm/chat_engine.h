@@ -1,9 +1,9 @@
 // ChatEngine: what `fhellm gateway` and `fhellm chat` generate with. It
-// loads the model once (a client artifact with a server URL, or a model with
-// the server in this process) and holds a fixed number of sessions (each its
-// own HybridModel and, in execute mode, its own server session and keys) over
-// that one immutable model; a request takes a free session or waits in a
-// bounded queue.
+// opens the model once as an fhellm::Client (a client artifact with a server
+// URL, or a model with the server in this process) and holds a fixed number
+// of sessions: that Client and its new_session()s, each with its own execute
+// session and keys, over the one loaded model; a request takes a free
+// session or waits in a bounded queue.
 //
 // Prompts: plain text as `fhellm generate` encodes it (same ids, so the same
 // tokens for the same seed), or a conversation rendered with the model's chat
@@ -12,7 +12,6 @@
 // text, which map to their ids; no BOS is added.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -25,9 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fhellm/chat/chat_template.h"
-#include "hybrid/hybrid_model.h"
-#include "model/sampler.h"
-#include "tokenizer/tokenizer.h"
+#include "fhellm/client.h"
 
 namespace fhellm::cli {
 
@@ -40,18 +37,17 @@ struct ChatEngineOptions {
 };
 
 struct EngineRequest {
-  std::vector<tokenizer::TokenId> prompt_ids;
-  std::size_t max_tokens = 0;  // 0: until end of text or of the context
-  model::SamplerOptions sampling;
-  std::vector<std::string> stop;
+  std::vector<std::int32_t> prompt_ids;
+  GenerateOptions options;  // max_tokens (kUntilContextEnd: until end of text or of the context), sampling, stop
 };
 
 struct EngineResult {
   std::string text;
   std::size_t n_prompt = 0, n_completion = 0;
-  std::string finish_reason;  // "stop" (end of text or a stop string) or "length"
+  std::string finish_reason;  // "stop" (end of text, a stop string, or stopped) or "length"
   double ttft_ms = 0, total_ms = 0, server_ms = 0;
-  std::uint64_t bytes_up = 0, bytes_down = 0, key_upload_bytes = 0;
+  std::uint64_t bytes_up = 0, bytes_down = 0;
+  std::uint64_t key_upload_bytes = 0;  // when this request opened its session
 };
 
 class ChatEngine {
@@ -61,17 +57,17 @@ class ChatEngine {
   ~ChatEngine();
 
   const std::string& model_name() const { return model_name_; }
-  const std::string& fhe() const { return fhe_; }
-  std::size_t context() const;
+  const std::string& fhe() const { return options_.fhe; }
+  std::size_t context() const { return info_.context; }
   const chat::ChatTemplate& chat_template() const { return *template_; }
 
   // `fhellm generate`'s prompt ids for `text`.
-  std::vector<tokenizer::TokenId> encode_text(const std::string& text) const;
+  std::vector<std::int32_t> encode_text(const std::string& text) const;
   // The conversation through the chat template, then its ids.
   // @throws Error(chat_template_exception, bad_chat_template, invalid_argument)
-  std::vector<tokenizer::TokenId> encode_chat(const nlohmann::ordered_json& messages) const;
+  std::vector<std::int32_t> encode_chat(const nlohmann::ordered_json& messages) const;
 
-  // A session, or nullopt when `queue` requests already wait for one.
+  // A session, or null when `queue` requests already wait for one.
   class Lease;
   std::unique_ptr<Lease> acquire();
 
@@ -85,11 +81,10 @@ class ChatEngine {
   void release(Slot* slot);
 
   ChatEngineOptions options_;
-  std::string model_name_, fhe_;
-  std::shared_ptr<const model::Model> model_;
-  std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
+  std::string model_name_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // slots_[0]'s Client also tokenizes (thread-safe)
+  ClientModelInfo info_;
   std::optional<chat::ChatTemplate> template_;
-  std::vector<std::unique_ptr<Slot>> slots_;
   std::mutex mutex_;
   std::condition_variable freed_;
   std::size_t waiting_ = 0;

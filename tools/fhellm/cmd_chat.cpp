@@ -23,7 +23,7 @@ struct ChatArgs {
   ChatEngineOptions engine;
   std::string system;
   std::int64_t n_tokens = -1;
-  model::SamplerOptions sampling;
+  GenerateOptions sampling;  // -n apart
   int threads = 0;
 };
 
@@ -48,9 +48,9 @@ class InterruptStopsAnswers {
 
 // Drops the oldest exchanges (never the system message) until the prompt
 // leaves room for an answer; returns its ids.
-std::vector<tokenizer::TokenId> fit(ChatEngine& engine, Json& history) {
+std::vector<std::int32_t> fit(ChatEngine& engine, Json& history) {
   while (true) {
-    std::vector<tokenizer::TokenId> ids = engine.encode_chat(history);
+    std::vector<std::int32_t> ids = engine.encode_chat(history);
     if (ids.size() + 16 <= engine.context()) return ids;
     const std::size_t first = !history.empty() && history[0]["role"] == "system" ? 1 : 0;
     require(history.size() > first + 1, ErrorCode::context_overflow,
@@ -63,9 +63,9 @@ std::vector<tokenizer::TokenId> fit(ChatEngine& engine, Json& history) {
 void answer(ChatEngine& engine, ChatEngine::Lease& lease, const ChatArgs& a, Json& history) {
   EngineRequest req;
   req.prompt_ids = fit(engine, history);
-  req.sampling = a.sampling;
+  req.options = a.sampling;
   const std::size_t room = engine.context() - req.prompt_ids.size() + 1;
-  req.max_tokens = a.n_tokens < 0 ? room : std::min<std::size_t>(room, static_cast<std::size_t>(a.n_tokens));
+  req.options.max_tokens = a.n_tokens < 0 ? kUntilContextEnd : std::min<std::size_t>(room, static_cast<std::size_t>(a.n_tokens));
   if (global_flags().verbose) std::fprintf(stderr, "[fhellm] prompt %zu tokens\n", req.prompt_ids.size());
   g_interrupted.store(false);
   const EngineResult r = engine.run(lease, req, [](const std::string& piece) {

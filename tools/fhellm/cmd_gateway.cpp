@@ -93,9 +93,7 @@ class Gateway {
       }
       EngineRequest er;
       er.prompt_ids = chat ? engine_.encode_chat(r.messages) : engine_.encode_text(r.prompt);
-      er.max_tokens = r.max_tokens;
-      er.sampling = r.sampling;
-      er.stop = r.stop;
+      er.options = r.generate;
       std::shared_ptr<ChatEngine::Lease> lease = engine_.acquire();
       if (!lease) throw OpenAiError(503, "server_error", "every session is busy and the queue is full: retry later", "", "overloaded");
       if (r.stream) {

@@ -23,10 +23,11 @@ double number(const Json& body, const char* key, double fallback, double lo, dou
 // The parameters both endpoints share.
 void parse_common(const Json& body, OpenAiRequest& r) {
   if (!body.is_object()) throw OpenAiError(400, "invalid_request_error", "the request body must be a JSON object");
-  r.sampling.temperature = static_cast<float>(number(body, "temperature", 1.0, 0.0, 2.0));
-  r.sampling.top_p = static_cast<float>(number(body, "top_p", 1.0, 0.0, 1.0));
-  if (r.sampling.top_p <= 0.0f) r.sampling.top_p = 1e-6f;  // 0: the most likely token only
-  r.sampling.seed = static_cast<std::uint64_t>(number(body, "seed", 0, -9.2e18, 9.2e18));
+  GenerateOptions& g = r.generate;
+  g.temperature = static_cast<float>(number(body, "temperature", 1.0, 0.0, 2.0));
+  g.top_p = static_cast<float>(number(body, "top_p", 1.0, 0.0, 1.0));
+  if (g.top_p <= 0.0f) g.top_p = 1e-6f;  // 0: the most likely token only
+  g.seed = static_cast<std::uint64_t>(static_cast<std::int64_t>(number(body, "seed", 0, -9.2e18, 9.2e18)));
   if (number(body, "n", 1, 1, 128) != 1) bad("n", "only n = 1 is supported");
   for (const char* p : {"frequency_penalty", "presence_penalty"})
     if (number(body, p, 0, -2, 2) != 0) bad(p, std::string("'") + p + "' is not supported (only 0)");
@@ -39,11 +40,11 @@ void parse_common(const Json& body, OpenAiRequest& r) {
   }
   if (const auto it = body.find("stop"); it != body.end() && !it->is_null()) {
     if (it->is_string()) {
-      r.stop.push_back(it->get<std::string>());
+      g.stop.push_back(it->get<std::string>());
     } else if (it->is_array() && it->size() <= 4) {
       for (const auto& s : *it) {
         if (!s.is_string()) bad("stop", "'stop' must be a string or an array of at most 4 strings");
-        r.stop.push_back(s.get<std::string>());
+        g.stop.push_back(s.get<std::string>());
       }
     } else {
       bad("stop", "'stop' must be a string or an array of at most 4 strings");
@@ -84,8 +85,8 @@ OpenAiRequest parse_completion_request(const Json& body) {
   } else {
     bad("prompt", "'prompt' must be a string (or an array of one string)");
   }
-  r.max_tokens = max_tokens(body, "max_tokens", 16);  // the OpenAI default for completions
-  if (r.max_tokens == 0) bad("max_tokens", "'max_tokens' must be at least 1");
+  r.generate.max_tokens = max_tokens(body, "max_tokens", 16);  // the OpenAI default for completions
+  if (r.generate.max_tokens == 0) bad("max_tokens", "'max_tokens' must be at least 1");
   return r;
 }
 
@@ -116,7 +117,8 @@ OpenAiRequest parse_chat_request(const Json& body) {
     }
     r.messages.push_back(out);
   }
-  r.max_tokens = max_tokens(body, "max_completion_tokens", max_tokens(body, "max_tokens", 0));
+  const std::size_t n = max_tokens(body, "max_completion_tokens", max_tokens(body, "max_tokens", 0));
+  r.generate.max_tokens = n == 0 ? kUntilContextEnd : n;  // chat's default: until end of text or context
   return r;
 }
 

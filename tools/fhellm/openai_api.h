@@ -32,9 +32,7 @@ struct OpenAiRequest {
   bool chat = false;
   std::string prompt;  // completions
   Json messages;       // chat
-  std::size_t max_tokens = 0;  // 0: until end of text or context (chat's default)
-  model::SamplerOptions sampling;
-  std::vector<std::string> stop;
+  GenerateOptions generate;  // max_tokens (chat's default: kUntilContextEnd), sampling, stop
   bool stream = false, include_usage = false;
 };
 

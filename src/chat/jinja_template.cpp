@@ -1,4 +1,4 @@
-#include "fhellm/chat/jinja_template.h"
+#include "chat/jinja_template.h"
 
 #include "chat/jinja_builtins.h"
 #include "chat/jinja_interpreter.h"

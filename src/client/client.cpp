@@ -9,7 +9,7 @@
 
 #include "client/execute_channel.h"
 #include "client/generation_stats.h"
-#include "fhellm/chat/stop_scanner.h"
+#include "chat/stop_scanner.h"
 #include "he/linear_layout.h"
 #include "hybrid/artifact.h"
 #include "hybrid/hybrid_model.h"

@@ -1,4 +1,4 @@
-#include "fhellm/progress.h"
+#include "common/progress.h"
 
 #include <unistd.h>
 

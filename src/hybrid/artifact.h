@@ -41,7 +41,7 @@
 
 #include "hybrid/remote_model.h"
 #include "model/model.h"
-#include "fhellm/progress.h"
+#include "common/progress.h"
 #include "quant/quantize.h"
 #include "tokenizer/tokenizer.h"
 

@@ -27,7 +27,7 @@
 #include "model/model.h"
 #include "model/sampler.h"
 #include "model/session.h"
-#include "fhellm/progress.h"
+#include "common/progress.h"
 #include "quant/quantize.h"
 
 namespace fhellm::hybrid {

@@ -18,7 +18,7 @@
 
 #include "hybrid/linear_backend.h"
 #include "model/model.h"
-#include "fhellm/progress.h"
+#include "common/progress.h"
 #include "quant/quantize.h"
 
 namespace fhellm::hybrid {

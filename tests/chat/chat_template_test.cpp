@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "fhellm/chat/chat_template.h"
+#include "chat/chat_template.h"
 #include "fhellm/error.h"
 
 namespace fhellm::chat {

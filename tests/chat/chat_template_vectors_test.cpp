@@ -8,7 +8,7 @@
 #include <ctime>
 #include <fstream>
 
-#include "fhellm/chat/chat_template.h"
+#include "chat/chat_template.h"
 #include "fhellm/error.h"
 
 namespace fhellm::chat {

@@ -1,4 +1,4 @@
-#include "fhellm/chat/stop_scanner.h"
+#include "chat/stop_scanner.h"
 
 #include <gtest/gtest.h>
 

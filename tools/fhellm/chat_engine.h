@@ -23,7 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fhellm/chat/chat_template.h"
+#include "chat/chat_template.h"
 #include "fhellm/client.h"
 
 namespace fhellm::cli {

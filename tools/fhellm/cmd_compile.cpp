@@ -8,7 +8,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "fhellm/error.h"
-#include "fhellm/progress.h"
+#include "common/progress.h"
 #include "hybrid/artifact.h"
 #include "model/loader.h"
 

@@ -13,7 +13,7 @@
 #include "commands.h"
 #include "fhellm/client.h"
 #include "fhellm/error.h"
-#include "fhellm/progress.h"
+#include "common/progress.h"
 
 namespace fhellm::cli {
 namespace {

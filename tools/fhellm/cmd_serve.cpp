@@ -14,7 +14,7 @@
 #include "commands.h"
 #include "fhellm/error.h"
 #include "model/loader.h"
-#include "fhellm/progress.h"
+#include "common/progress.h"
 #include "fhellm/server.h"
 
 namespace fhellm::cli {

@@ -19,7 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fhellm/chat/jinja_template.h"
+#include "chat/jinja_template.h"
 
 namespace fhellm::chat {
 

@@ -4,7 +4,7 @@
 # (examples/ is built that way by scripts/test_examples.sh).
 include(CMakePackageConfigHelpers)
 
-set(FHELLM_INSTALLED_LAYERS common math he quant model tokenizer hybrid net client server capi)
+set(FHELLM_INSTALLED_LAYERS common math he quant model tokenizer hybrid net chat client server capi)
 set(installed_targets)
 foreach(layer ${FHELLM_INSTALLED_LAYERS})
   set_target_properties(fhellm_${layer} PROPERTIES EXPORT_NAME ${layer})

@@ -12,7 +12,11 @@ packages=(
   libcpp-httplib-dev         # the server and its client transport
   libsentencepiece-dev       # SentencePiece .model tokenizers
   libgtest-dev libgmock-dev libbenchmark-dev
+  curl                       # the gateway's end-to-end test speaks HTTP with it
 )
+# Node.js and npm run the gateway's test with the official OpenAI client;
+# a machine that has them already (e.g. from NodeSource) keeps its own.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,6 +27,9 @@ if ((${#missing[@]})); then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The OpenAI client for tests/gateway (npm, pinned by its package-lock.json).
+npm ci --prefix tests/gateway --no-audit --no-fund --loglevel=error
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${FHELLM_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
 cmake --build build -j"$(nproc)"

@@ -22,13 +22,17 @@
 //
 // Errors: the plain functions throw fhellm::Error (error.h); each has a try_*
 // twin that returns a Status and throws nothing. One Client per user: not
-// thread-safe, except cancel(), which any thread may call.
+// thread-safe, except cancel(), tokenize() and model_info(), which any thread
+// may call, also while another generates. new_session() opens another Client
+// over the same loaded model for another user.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +57,9 @@ struct ClientOptions {
   // of kinds ("qkv", "attn_out", "mlp_up", "mlp_down", "lm_head"), layers
   // ("layers.3") or groups ("layers.3.qkv"). An artifact fixes its own.
   std::string remote = "all-linear";
+  // With `model`: the remote modules' weight bits, 2..8 (0: 8). An artifact
+  // was compiled at its own bits.
+  int weight_bits = 0;
   // The encrypted product's precision, which simulate models: "default"
   // (errors below 2^-16 of a layer's range; simulate draws the same error) or
   // "exact" (every bit; a server must serve it).
@@ -60,13 +67,29 @@ struct ClientOptions {
   double timeout_seconds = 120;  // execute: per exchange with the server
 };
 
+// GenerateOptions::max_tokens: generate until the end of text or of the context.
+inline constexpr std::size_t kUntilContextEnd = std::numeric_limits<std::size_t>::max();
+
 struct GenerateOptions {
-  std::size_t max_tokens = 64;
+  std::size_t max_tokens = 64;  // at most (kUntilContextEnd: as many as the context leaves)
+  // Positions the prompt and the generated tokens may fill: 0 for the
+  // model's context, else at most that (llama.cpp's --ctx-size).
+  std::size_t context_size = 0;
   float temperature = 0.0f;  // 0: greedy
   float top_p = 1.0f;        // nucleus sampling mass, (0, 1]
   std::size_t top_k = 0;     // keep the k most likely (0: all)
+  float min_p = 0.0f;        // drop tokens below min_p times the most likely's probability, [0, 1] (0: off)
+  // llama.cpp's repeat penalty: the logit of each id among the last
+  // repeat_last_n ids of the context (prompt included) is divided by it when
+  // positive, multiplied when negative (1: off; > 0).
+  float repeat_penalty = 1.0f;
+  std::size_t repeat_last_n = 64;
   std::uint64_t seed = 0;    // sampling seed
   bool stop_at_eos = true;   // stop at the model's end of text
+  // Stop strings: the generation ends after the token that completes one of
+  // them; the string and what follows it are left out of the text. Text that
+  // may begin one is held back from on_text until the next token decides.
+  std::vector<std::string> stop;
 };
 
 // Called with each piece of text as soon as it is decoded (valid UTF-8, never
@@ -79,6 +102,19 @@ struct GenerateResult {
   std::vector<std::int32_t> prompt_ids;  // the prompt as the model saw it (BOS included where the model uses one)
   bool stopped_at_eos = false;
   bool cancelled = false;  // stopped by the callback or cancel()
+  std::string stop;        // the stop string that ended the generation ("" when none did)
+};
+
+struct PerplexityOptions {
+  // Overlapping windows, as llama-perplexity and transformers' strided
+  // evaluation: windows of `window` positions (0: the model's context, at
+  // most 1024) start every `stride` positions (0: window / 2); each token is
+  // scored once, in the first window that predicts it. stride = window - 1
+  // is the non-overlapping split.
+  std::size_t window = 0;
+  std::size_t stride = 0;
+  // Called as tokens are scored: (tokens scored, tokens to score).
+  std::function<void(std::uint64_t, std::uint64_t)> progress;
 };
 
 struct PerplexityResult {
@@ -87,6 +123,7 @@ struct PerplexityResult {
   std::size_t n_tokens = 0;     // tokens of the text
   std::size_t n_predicted = 0;  // tokens scored (n_tokens - 1 per window)
   std::vector<std::int32_t> top1;  // the most likely id at each scored position (top-1 agreement between modes)
+  std::size_t window = 0, stride = 0;  // the windows the text was scored in
 };
 
 // Figures of the last generate or perplexity call. Times in milliseconds.
@@ -117,6 +154,7 @@ struct ClientStats {
   std::uint64_t decode_bytes_up = 0, decode_bytes_down = 0;
   // The session the call ran in (opened on the first execute call, then reused):
   std::uint64_t session_key_bytes = 0;  // the evaluation keys uploaded once
+  std::uint64_t key_bytes_up = 0;       // those keys when this call opened the session, else 0
   double session_open_ms = 0;           // key generation + upload + the server's description
 };
 
@@ -125,6 +163,10 @@ struct ClientModelInfo {
   std::size_t n_layers = 0;
   std::size_t context = 0;     // positions
   std::size_t vocab_size = 0;
+  std::int32_t bos_id = -1;    // the tokenizer's beginning and end of text (-1: none)
+  std::int32_t eos_id = -1;
+  std::size_t n_remote_modules = 0;  // linear modules the server computes in execute
+  int weight_bits = 0;               // of the remote modules' weights
   std::string fhe;             // the current mode
 };
 
@@ -142,9 +184,12 @@ class Client {
   // Never throws: null and `status` set on failure.
   static std::unique_ptr<Client> try_open(const ClientOptions& options, Status& status) noexcept;
 
-  // Generates from `prompt`, calling on_text with each piece of text.
+  // Generates from `prompt` (encoded as tokenize(prompt) does), calling
+  // on_text with each piece of text.
   // @throws Error(context_overflow) when the prompt plus max_tokens exceed
-  //         the model's context, the server's and transport's errors
+  //         the context (options.context_size or the model's),
+  //         Error(invalid_argument) for a context_size above the model's or
+  //         bad sampling options, the server's and transport's errors
   //         (server_unavailable, remote_error, ...); an exception thrown by
   //         on_text propagates
   GenerateResult generate(const std::string& prompt, const GenerateOptions& options = {},
@@ -152,14 +197,34 @@ class Client {
   Status try_generate(const std::string& prompt, const GenerateOptions& options, const TextCallback& on_text,
                       GenerateResult& result) noexcept;
 
+  // Generates from prompt ids as given (nothing added): a chat template's
+  // text, whose special tokens (BOS, EOS) the caller mapped to their ids.
+  // @throws as generate, and Error(invalid_argument) for no ids,
+  //         Error(unknown_token) for an id outside the vocabulary
+  GenerateResult generate_from_ids(std::span<const std::int32_t> prompt_ids, const GenerateOptions& options = {},
+                                   const TextCallback& on_text = {});
+  Status try_generate_from_ids(std::span<const std::int32_t> prompt_ids, const GenerateOptions& options,
+                               const TextCallback& on_text, GenerateResult& result) noexcept;
+
+  // The ids of `text`. add_special: as generate(text) sees it (the model's
+  // BOS first where it uses one; an empty text is the BOS, or EOS); false:
+  // the text's own ids, nothing added (an empty text has none).
+  std::vector<std::int32_t> tokenize(const std::string& text, bool add_special = true) const;
+
+  // A Client over this one's model, tokenizer and options, with a session,
+  // figures and cancel() of its own: several users served at once, one
+  // Client each, without loading the model again. The weights are shared
+  // read-only; a server in this process is built per Client, as here.
+  Client new_session() const;
+
   // Stops a generate in progress (from any thread) after its current token.
   void cancel() noexcept;
 
-  // Perplexity of `text` under the model in the current mode, in windows of
-  // `window` positions (0: the model's context, at most 1024).
-  // @throws Error(invalid_argument) for a text of fewer than 2 tokens
-  PerplexityResult perplexity(const std::string& text, std::size_t window = 0);
-  Status try_perplexity(const std::string& text, std::size_t window, PerplexityResult& result) noexcept;
+  // Perplexity of `text` under the model in the current mode.
+  // @throws Error(invalid_argument) for a text of fewer than 2 tokens or a
+  //         stride outside [1, window - 1]
+  PerplexityResult perplexity(const std::string& text, const PerplexityOptions& options = {});
+  Status try_perplexity(const std::string& text, const PerplexityOptions& options, PerplexityResult& result) noexcept;
 
   // Switches the FHE mode ("disable", "simulate", "execute"); the next call
   // uses it. @throws Error(bad_mode), Error(invalid_argument) for a mode that
@@ -171,6 +236,9 @@ class Client {
 
  private:
   struct Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  GenerateResult run_generation(std::vector<std::int32_t> prompt_ids, const GenerateOptions& options,
+                                const TextCallback& on_text);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -67,6 +67,9 @@ enum class ErrorCode : std::uint16_t {
   // 5xx tokenizer
   bad_tokenizer_file = 500,
   unknown_token = 501,
+  bad_chat_template = 510,        // a chat template that does not parse or fails while rendering
+  chat_template_exception = 511,  // the chat template refused the conversation (its raise_exception)
+  tokenizer_mismatch = 520,       // tokenizer and model disagree (vocabulary, special ids)
 
   // 6xx hybrid
   bad_artifact = 600,

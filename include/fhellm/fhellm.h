@@ -84,7 +84,8 @@ fhellm_status fhellm_client_generate(fhellm_client* client, const char* prompt, 
                                      fhellm_text_callback on_text, void* user_data, char** text_out);
 /* Stops a generation in progress after its current token (any thread). */
 void fhellm_client_cancel(fhellm_client* client);
-/* Perplexity of `text` under the model (window 0: the model's context, at most 1024). */
+/* Perplexity of `text` under the model, in overlapping windows of `window` positions
+   (0: the model's context, at most 1024) starting every window / 2 (fhellm::PerplexityOptions). */
 fhellm_status fhellm_client_perplexity(fhellm_client* client, const char* text, size_t window, double* perplexity);
 /* Switches the FHE mode ("disable", "simulate", "execute"). */
 fhellm_status fhellm_client_set_fhe_mode(fhellm_client* client, const char* fhe);

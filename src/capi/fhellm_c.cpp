@@ -155,7 +155,7 @@ fhellm_status fhellm_client_perplexity(fhellm_client* client, const char* text, 
     return invalid("fhellm_client_perplexity: client, text or perplexity is NULL");
   }
   fhellm::PerplexityResult r;
-  const fhellm::Status s = client->client.try_perplexity(text, window, r);
+  const fhellm::Status s = client->client.try_perplexity(text, {.window = window}, r);
   if (s.ok()) *perplexity = r.perplexity;
   return report(s);
 }

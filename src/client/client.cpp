@@ -9,11 +9,13 @@
 
 #include "client/execute_channel.h"
 #include "client/generation_stats.h"
+#include "chat/stop_scanner.h"
 #include "he/linear_layout.h"
 #include "hybrid/artifact.h"
 #include "hybrid/hybrid_model.h"
 #include "hybrid/hybrid_model_io.h"
 #include "model/config.h"
+#include "model/sampler.h"
 #include "tokenizer/tokenizer.h"
 
 namespace fhellm {
@@ -36,6 +38,11 @@ hybrid::HybridModel open_model(const ClientOptions& o, std::unique_ptr<tokenizer
   hybrid::HybridModel hm = hybrid::HybridModel::load(o.model);
   tok = hybrid::load_tokenizer_for(o.tokenizer, o.model, hm.model());
   hm.set_remote_modules(o.remote);
+  if (o.weight_bits != 0) {
+    quant::QuantOptions q = hm.quantization();
+    q.weight_bits = o.weight_bits;
+    hm.set_quantization(q);
+  }
   return hm;
 }
 
@@ -48,38 +55,88 @@ void check_options(const ClientOptions& o, hybrid::FheMode mode) {
           "client: an artifact needs `server_url` (the remote weights are there)");
   require(o.tokenizer.empty() || o.artifact.empty(), ErrorCode::invalid_argument,
           "client: an artifact carries its own tokenizer");
+  require(o.weight_bits == 0 || o.artifact.empty(), ErrorCode::invalid_argument,
+          "client: an artifact was compiled at its own weight bits");
   require(o.timeout_seconds > 0, ErrorCode::invalid_argument, "client: timeout_seconds must be positive");
+}
+
+// Tokens to generate: max_tokens, or with kUntilContextEnd as many as the context leaves.
+std::size_t tokens_to_generate(const GenerateOptions& o, std::size_t n_prompt, std::size_t model_context) {
+  require(o.context_size <= model_context, ErrorCode::invalid_argument,
+          "context size " + std::to_string(o.context_size) + " exceeds the model's context of " +
+              std::to_string(model_context));
+  const std::size_t context = o.context_size == 0 ? model_context : o.context_size;
+  require(n_prompt <= context, ErrorCode::context_overflow,
+          std::to_string(n_prompt) + " prompt tokens exceed the context of " + std::to_string(context));
+  const std::size_t room = context - n_prompt + 1;  // the last token is never fed back
+  if (o.max_tokens == kUntilContextEnd) return room;
+  require(o.max_tokens <= room, ErrorCode::context_overflow,
+          std::to_string(n_prompt) + " prompt tokens + max_tokens " + std::to_string(o.max_tokens) +
+              " exceed the context of " + std::to_string(context));
+  return o.max_tokens;
+}
+
+model::SamplerOptions sampler_options(const GenerateOptions& o) {
+  model::SamplerOptions s;
+  s.temperature = o.temperature;
+  s.top_k = o.top_k;
+  s.top_p = o.top_p;
+  s.seed = o.seed;
+  s.min_p = o.min_p;
+  s.repeat_penalty = o.repeat_penalty;
+  s.repeat_last_n = o.repeat_last_n;
+  return s;
 }
 
 }  // namespace
 
 struct Client::Impl {
-  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+  std::shared_ptr<const tokenizer::Tokenizer> tokenizer;  // immutable: shared by new_session()
   std::optional<hybrid::HybridModel> hm;
+  client::ExecuteClientOptions execute;
   std::shared_ptr<hybrid::ExecuteStats> exec;  // the execute session's running totals
   ClientStats last;
   std::atomic<bool> stop{false};
+
+  // Execute is registered whatever the first mode, so set_fhe_mode can reach
+  // it; its session opens on first use.
+  void enable_execute(hybrid::FheMode mode) {
+    exec = client::enable_execute(*hm, execute);
+    hm->set_mode(mode);
+  }
 };
 
 Client::Client(const ClientOptions& options) : impl_(std::make_unique<Impl>()) {
   const hybrid::FheMode mode = hybrid::parse_fhe_mode(options.fhe);
   check_options(options, mode);
   std::shared_ptr<const Bytes> expected;
-  impl_->hm.emplace(open_model(options, impl_->tokenizer, expected));
+  std::unique_ptr<tokenizer::Tokenizer> tok;
+  impl_->hm.emplace(open_model(options, tok, expected));
+  impl_->tokenizer = std::move(tok);
   impl_->hm->set_precision(he::parse_linear_precision(options.precision));
-  // Execute is registered whatever the first mode, so set_fhe_mode can reach
-  // it; its session opens on first use.
-  client::ExecuteClientOptions eo;
-  eo.server_url = options.server_url;
-  eo.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1e3));
-  eo.expected_description = std::move(expected);
-  impl_->exec = client::enable_execute(*impl_->hm, eo);
-  impl_->hm->set_mode(mode);
+  impl_->execute.server_url = options.server_url;
+  impl_->execute.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1e3));
+  impl_->execute.expected_description = std::move(expected);
+  impl_->enable_execute(mode);
 }
 
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
+
+Client Client::new_session() const {
+  const hybrid::HybridModel& hm = *impl_->hm;
+  auto impl = std::make_unique<Impl>();
+  impl->tokenizer = impl_->tokenizer;
+  impl->hm.emplace(hm.shared_model());
+  impl->hm->set_remote_modules(hm.remote_modules());
+  impl->hm->set_quantization(hm.quantization());
+  impl->hm->set_precision(hm.precision());
+  impl->execute = impl_->execute;
+  impl->enable_execute(hm.mode());
+  return Client(std::move(impl));
+}
 
 std::unique_ptr<Client> Client::try_open(const ClientOptions& options, Status& status) noexcept {
   std::unique_ptr<Client> client;
@@ -89,40 +146,7 @@ std::unique_ptr<Client> Client::try_open(const ClientOptions& options, Status& s
 
 GenerateResult Client::generate(const std::string& prompt, const GenerateOptions& options,
                                 const TextCallback& on_text) {
-  hybrid::HybridModel& hm = *impl_->hm;
-  const std::size_t context = hm.model().config().context;
-  GenerateResult out;
-  out.prompt_ids = hybrid::encode_prompt(*impl_->tokenizer, hm.model(), prompt);
-  const std::size_t room = context - std::min(context, out.prompt_ids.size());
-  require(options.max_tokens <= room + 1, ErrorCode::context_overflow,
-          std::to_string(out.prompt_ids.size()) + " prompt tokens + max_tokens " + std::to_string(options.max_tokens) +
-              " exceed the model's context of " + std::to_string(context));
-
-  hybrid::GenerateOptions g;
-  g.sampling = {options.temperature, options.top_k, options.top_p, options.seed};
-  g.stop_at_eos = options.stop_at_eos;
-  g.stop = &impl_->stop;
-  impl_->stop = false;
-  const hybrid::ExecuteStats before = *impl_->exec;
-  std::optional<hybrid::ExecuteStats> at_first_token;
-  tokenizer::StreamDecoder stream(*impl_->tokenizer);
-  const auto emit = [&](const std::string& piece) {
-    out.text += piece;
-    if (!piece.empty() && on_text && !on_text(piece)) impl_->stop = true;
-  };
-  const hybrid::GenerationResult r =
-      hm.generate(out.prompt_ids, options.max_tokens, g, [&](TokenId id) {
-        if (!at_first_token) at_first_token = *impl_->exec;
-        emit(stream.push(id));
-      });
-  emit(stream.flush());
-  out.ids = r.ids;
-  out.stopped_at_eos = r.stopped_at_eos;
-  out.cancelled = r.stopped;
-  impl_->last = client::generation_stats(r);
-  if (hm.mode() == hybrid::FheMode::execute)
-    client::add_execute_figures(impl_->last, before, at_first_token.value_or(*impl_->exec), *impl_->exec);
-  return out;
+  return run_generation(tokenize(prompt, true), options, on_text);
 }
 
 Status Client::try_generate(const std::string& prompt, const GenerateOptions& options, const TextCallback& on_text,
@@ -130,14 +154,76 @@ Status Client::try_generate(const std::string& prompt, const GenerateOptions& op
   return catch_status([&] { result = generate(prompt, options, on_text); });
 }
 
+GenerateResult Client::generate_from_ids(std::span<const std::int32_t> prompt_ids, const GenerateOptions& options,
+                                         const TextCallback& on_text) {
+  require(!prompt_ids.empty(), ErrorCode::invalid_argument, "generate: no prompt ids");
+  const std::size_t vocab = impl_->hm->model().config().vocab_size;
+  for (const std::int32_t id : prompt_ids) {
+    require(id >= 0 && static_cast<std::size_t>(id) < vocab, ErrorCode::unknown_token,
+            "generate: prompt id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(vocab));
+  }
+  return run_generation(std::vector<std::int32_t>(prompt_ids.begin(), prompt_ids.end()), options, on_text);
+}
+
+Status Client::try_generate_from_ids(std::span<const std::int32_t> prompt_ids, const GenerateOptions& options,
+                                     const TextCallback& on_text, GenerateResult& result) noexcept {
+  return catch_status([&] { result = generate_from_ids(prompt_ids, options, on_text); });
+}
+
+std::vector<std::int32_t> Client::tokenize(const std::string& text, bool add_special) const {
+  if (add_special) return hybrid::encode_prompt(*impl_->tokenizer, impl_->hm->model(), text);
+  return impl_->tokenizer->encode(text, false);
+}
+
+GenerateResult Client::run_generation(std::vector<std::int32_t> prompt_ids, const GenerateOptions& options,
+                                      const TextCallback& on_text) {
+  hybrid::HybridModel& hm = *impl_->hm;
+  GenerateResult out;
+  out.prompt_ids = std::move(prompt_ids);
+  const std::size_t n_tokens = tokens_to_generate(options, out.prompt_ids.size(), hm.model().config().context);
+  hybrid::GenerateOptions g;
+  g.sampling = sampler_options(options);
+  g.stop_at_eos = options.stop_at_eos;
+  g.stop = &impl_->stop;
+  impl_->stop = false;
+  const hybrid::ExecuteStats before = *impl_->exec;
+  std::optional<hybrid::ExecuteStats> at_first_token;
+  tokenizer::StreamDecoder stream(*impl_->tokenizer);
+  chat::StopScanner stops(options.stop);
+  bool callback_stopped = false;
+  const auto emit = [&](const std::string& piece) {
+    if (piece.empty() || callback_stopped) return;
+    out.text += piece;
+    if (on_text && !on_text(piece)) callback_stopped = true;
+  };
+  const hybrid::GenerationResult r = hm.generate(out.prompt_ids, n_tokens, g, [&](TokenId id) {
+    if (!at_first_token) at_first_token = *impl_->exec;
+    emit(stops.push(stream.push(id)));
+    if (callback_stopped || stops.stopped()) impl_->stop = true;
+  });
+  emit(stops.push(stream.flush()) + stops.flush());
+  out.ids = r.ids;
+  out.stopped_at_eos = r.stopped_at_eos;
+  out.stop = stops.matched();
+  out.cancelled = r.stopped && !stops.stopped();
+  impl_->last = client::generation_stats(r);
+  if (hm.mode() == hybrid::FheMode::disable) {  // the "remote" modules ran here as float products
+    impl_->last.remote_calls = 0;
+    impl_->last.remote_ms = 0;
+  }
+  if (hm.mode() == hybrid::FheMode::execute)
+    client::add_execute_figures(impl_->last, before, at_first_token.value_or(*impl_->exec), *impl_->exec);
+  return out;
+}
+
 void Client::cancel() noexcept { impl_->stop = true; }
 
-PerplexityResult Client::perplexity(const std::string& text, std::size_t window) {
+PerplexityResult Client::perplexity(const std::string& text, const PerplexityOptions& options) {
   hybrid::HybridModel& hm = *impl_->hm;
   const std::vector<TokenId> ids = hybrid::encode_document(*impl_->tokenizer, hm.model(), text);
   const hybrid::ExecuteStats before = *impl_->exec;
   const auto start = std::chrono::steady_clock::now();
-  const hybrid::EvalResult r = hm.perplexity(ids, window);
+  const hybrid::EvalResult r = hm.perplexity(ids, options.window, options.stride, options.progress);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   PerplexityResult out;
   out.perplexity = r.perplexity;
@@ -145,19 +231,24 @@ PerplexityResult Client::perplexity(const std::string& text, std::size_t window)
   out.n_tokens = ids.size();
   out.n_predicted = r.n_predicted;
   out.top1 = r.top1;
+  out.window = r.window;
+  out.stride = r.stride;
   ClientStats s;
   s.n_prompt_tokens = ids.size();
   s.total_ms = s.prefill_ms = s.ttft_ms = ms(seconds);  // one prefill per window, no decode
   s.prefill_ms_per_row = s.total_ms / static_cast<double>(ids.size());
-  s.remote_calls = r.remote.n_calls;
-  s.remote_ms = ms(r.remote.seconds);
+  if (hm.mode() != hybrid::FheMode::disable) {  // disable runs the "remote" modules here as float products
+    s.remote_calls = r.remote.n_calls;
+    s.remote_ms = ms(r.remote.seconds);
+  }
   if (hm.mode() == hybrid::FheMode::execute) client::add_execute_figures(s, before, *impl_->exec, *impl_->exec);
   impl_->last = s;
   return out;
 }
 
-Status Client::try_perplexity(const std::string& text, std::size_t window, PerplexityResult& result) noexcept {
-  return catch_status([&] { result = perplexity(text, window); });
+Status Client::try_perplexity(const std::string& text, const PerplexityOptions& options,
+                              PerplexityResult& result) noexcept {
+  return catch_status([&] { result = perplexity(text, options); });
 }
 
 void Client::set_fhe_mode(const std::string& fhe) { impl_->hm->set_mode(hybrid::parse_fhe_mode(fhe)); }
@@ -171,6 +262,10 @@ ClientModelInfo Client::model_info() const {
   info.n_layers = c.n_layers;
   info.context = c.context;
   info.vocab_size = c.vocab_size;
+  info.bos_id = impl_->tokenizer->bos_id();
+  info.eos_id = impl_->tokenizer->eos_id();
+  info.n_remote_modules = impl_->hm->remote_modules().size();
+  info.weight_bits = impl_->hm->quantization().weight_bits;
   info.fhe = std::string(hybrid::fhe_mode_name(impl_->hm->mode()));
   return info;
 }

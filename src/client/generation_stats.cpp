@@ -34,6 +34,7 @@ void add_execute_figures(ClientStats& s, const hybrid::ExecuteStats& before, con
   s.bytes_up = after.channel.bytes_up - before.channel.bytes_up;
   s.bytes_down = after.channel.bytes_down - before.channel.bytes_down;
   s.session_key_bytes = after.key_upload_bytes;
+  s.key_bytes_up = after.n_sessions_opened != before.n_sessions_opened ? after.key_upload_bytes : 0;
   s.session_open_ms = ms(after.open_seconds);
   s.prefill_server_ms = ms(first.channel.server_seconds - before.channel.server_seconds);
   s.prefill_network_ms = ms(first.channel.network_seconds - before.channel.network_seconds);

@@ -37,6 +37,9 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     FHELLM_NAME(context_overflow)
     FHELLM_NAME(bad_tokenizer_file)
     FHELLM_NAME(unknown_token)
+    FHELLM_NAME(bad_chat_template)
+    FHELLM_NAME(chat_template_exception)
+    FHELLM_NAME(tokenizer_mismatch)
     FHELLM_NAME(bad_artifact)
     FHELLM_NAME(unknown_layer)
     FHELLM_NAME(bad_mode)
@@ -65,6 +68,8 @@ ErrorKind error_kind_of(ErrorCode code) noexcept {
     case ErrorCode::bad_command_line:
     case ErrorCode::context_overflow:
     case ErrorCode::bad_quantization:
+    case ErrorCode::chat_template_exception:
+    case ErrorCode::tokenizer_mismatch:
       return ErrorKind::invalid_argument;
     case ErrorCode::io_error:
     case ErrorCode::file_not_found:

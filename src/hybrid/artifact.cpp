@@ -11,7 +11,10 @@
 #include "fhellm/error.h"
 #include "hybrid/hybrid_model.h"
 #include "common/bytes.h"
+#include "hybrid/hybrid_model_io.h"
+#include "hybrid/gguf_tokenizer.h"
 #include "model/loader.h"
+#include "tokenizer/ggml_vocab.h"
 
 namespace fhellm::hybrid {
 
@@ -236,7 +239,7 @@ auto* linear_tensor(Weights& w, LinearId id) {
   }
 }
 
-// Tokenizer files to bundle, as (name, path).
+// Tokenizer files to bundle, as (name, path): --tokenizer, else next to the model.
 std::vector<std::pair<std::string, fs::path>> tokenizer_files(const fs::path& tokenizer, const fs::path& model_path,
                                                               std::size_t vocab) {
   std::error_code ec;
@@ -289,21 +292,34 @@ std::unique_ptr<tokenizer::Tokenizer> load_bundled_tokenizer(const std::vector<s
   return tokenizer::load_tokenizer(files.size() == 1 ? dir / files[0].first : dir, vocab);
 }
 
+// The tokenizer the client artifact carries, as (file name, bytes). A GGUF
+// model without --tokenizer brings its own vocabulary (tokenizer.ggml.*),
+// carried as tokenizer.ggml-vocab.json.
+std::vector<std::pair<std::string, Bytes>> tokenizer_bundle(const fs::path& tokenizer, const fs::path& model_path,
+                                                            std::size_t vocab) {
+  std::vector<std::pair<std::string, Bytes>> bundle;
+  if (tokenizer.empty() && model_path.extension() == ".gguf") {
+    const std::string json = tokenizer::ggml_vocab_to_json(read_gguf_tokenizer_vocab(model::GgufFile(model_path)));
+    bundle.emplace_back("tokenizer.ggml-vocab.json", Bytes(json.begin(), json.end()));
+    return bundle;
+  }
+  for (const auto& [name, path] : tokenizer_files(tokenizer, model_path, vocab)) bundle.emplace_back(name, read_file(path));
+  return bundle;
+}
+
 // Both public compile_artifacts: `model_path` only to find the tokenizer.
 CompileReport compile_model(std::shared_ptr<const model::Model> model_ptr, const fs::path& model_path,
                             const fs::path& out_prefix, const CompileOptions& options) {
   HybridModel hm(std::move(model_ptr));
   const model::Model& model = hm.model();
-  const auto tok_files = tokenizer_files(options.tokenizer, model_path, model.config().vocab_size);
-  // Refuse a tokenizer the client could not load.
-  {
-    std::vector<std::pair<std::string, Bytes>> bundled;
-    for (const auto& [name, path] : tok_files) bundled.emplace_back(name, read_file(path));
-    (void)load_bundled_tokenizer(bundled, model.config().vocab_size);
-  }
+  const auto tok_files = tokenizer_bundle(options.tokenizer, model_path, model.config().vocab_size);
+  // Refuse a tokenizer the client could not load, or one of another model.
+  check_tokenizer_matches(*load_bundled_tokenizer(tok_files, model.config().vocab_size), model,
+                          options.tokenizer.empty() ? model_path.string() : options.tokenizer.string());
   hm.set_remote_modules(options.remote);
   hm.set_quantization(options.quant);
-  auto quantized = hm.quantized_linears();
+  const auto quantized =
+      std::make_shared<const QuantizedLinears>(model, hm.remote_modules(), hm.quantization(), options.progress);
   std::vector<const quant::QuantizedWeights*> weights;
   for (LinearId id : quantized->ids()) weights.push_back(&quantized->get(id));
   const RemoteModelDescription description = describe_remote(model, quantized->ids(), weights, quantized->options());
@@ -366,9 +382,9 @@ CompileReport compile_model(std::shared_ptr<const model::Model> model_ptr, const
     write_tensor(mw.final_norm_bias);
     write_tensor(mw.lm_head);
     w.u32(static_cast<std::uint32_t>(tok_files.size()));
-    for (const auto& [name, path] : tok_files) {
+    for (const auto& [name, bytes] : tok_files) {
       w.blob({reinterpret_cast<const std::uint8_t*>(name.data()), name.size()});
-      w.blob(read_file(path));
+      w.blob(bytes);
     }
     finish(out);
     write_file(report.client_path, out);

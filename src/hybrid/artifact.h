@@ -41,6 +41,7 @@
 
 #include "hybrid/remote_model.h"
 #include "model/model.h"
+#include "common/progress.h"
 #include "quant/quantize.h"
 #include "tokenizer/tokenizer.h"
 
@@ -51,7 +52,8 @@ inline constexpr std::uint16_t kArtifactVersion = 1;
 struct CompileOptions {
   std::string remote = "all-linear";  // HybridModel::set_remote_modules spec
   quant::QuantOptions quant;
-  std::filesystem::path tokenizer;    // empty: found next to the model
+  std::filesystem::path tokenizer;    // empty: found next to the model (a GGUF file: its own)
+  ProgressCallback progress;          // optional: (groups quantized, groups)
 };
 
 struct CompileReport {

@@ -42,9 +42,14 @@ ExecuteBackend::ExecuteBackend(const model::Model& model, std::unique_ptr<Remote
       options_(options),
       stats_(stats ? std::move(stats) : std::make_shared<ExecuteStats>()) {
   require(channel_ != nullptr, ErrorCode::invalid_argument, "execute backend: no channel");
+}
+
+// The session opens at the first remote call, not before: a generation of no
+// token, or with no remote module, uploads no key.
+void ExecuteBackend::open_session() {
   const auto start = Clock::now();
-  client_ = std::make_unique<he::LinearClient>();
-  const Bytes keys = client_->server_keys().save();
+  auto client = std::make_unique<he::LinearClient>();
+  const Bytes keys = client->server_keys().save();
   const Bytes description_bytes = channel_->open_session(keys);
   description_ = RemoteModelDescription::decode(description_bytes);
   const model::ModelConfig& c = model_.config();
@@ -56,8 +61,10 @@ ExecuteBackend::ExecuteBackend(const model::Model& model, std::unique_ptr<Remote
               " layers, dim " + std::to_string(description_.dim) + ", vocab " + std::to_string(description_.vocab) +
               "), the client a " + arch + " model (" + std::to_string(c.n_layers) + " layers, dim " +
               std::to_string(c.dim) + ", vocab " + std::to_string(c.vocab_size) + ")");
+  client_ = std::move(client);
   stats_->open_seconds += std::chrono::duration<double>(Clock::now() - start).count();
   stats_->key_upload_bytes = channel_->stats().session_bytes_up;
+  stats_->n_sessions_opened += 1;
   stats_->channel = channel_->stats();
 }
 
@@ -84,6 +91,7 @@ const ExecuteBackend::Layer& ExecuteBackend::layer(LinearId id) {
 
 void ExecuteBackend::apply(LinearId id, const float* x, std::size_t rows, float* y) {
   const auto start = Clock::now();
+  if (!client_) open_session();
   const ChannelStats before = channel_->stats();
   const Layer& l = layer(id);
   const std::size_t k = l.dequant.n_in, n = l.dequant.n_out;

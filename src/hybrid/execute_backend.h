@@ -46,29 +46,33 @@ struct ExecuteStats {
   double client_seconds = 0;      // quantize + encrypt + decrypt + dequantize
   double open_seconds = 0;        // key generation + key upload + description
   std::uint64_t key_upload_bytes = 0;  // the open_session request
+  std::uint64_t n_sessions_opened = 0;
   std::uint64_t n_calls = 0, n_rows = 0;
 };
 
 class ExecuteBackend final : public LinearBackend {
  public:
   // Opens the session on `channel`. `model` must outlive the backend.
-  // @throws Error(bad_artifact) when the server's model does not match
-  //         `model`, or the channel's errors (server_unavailable, ...).
+  // The session (evaluation keys up, the server's description down) opens at
+  // the first apply(), so a generation that makes no remote call sends nothing.
   ExecuteBackend(const model::Model& model, std::unique_ptr<RemoteChannel> channel, ExecuteOptions options,
                  std::shared_ptr<ExecuteStats> stats = nullptr);
   ~ExecuteBackend() override;
 
   FheMode mode() const override { return FheMode::execute; }
-  // @throws Error(unknown_layer) when the server holds no such group, or the
-  //         channel's / decryption's errors.
+  // @throws Error(bad_artifact) when the server's model does not match
+  //         `model` (first call), Error(unknown_layer) when the server holds no
+  //         such group, or the channel's / decryption's errors (server_unavailable, ...).
   void apply(LinearId id, const float* x, std::size_t rows, float* y) override;
 
+  // The server's description; empty until the first remote call opened the session.
   const RemoteModelDescription& description() const { return description_; }
   const ExecuteStats& execute_stats() const { return *stats_; }
 
  private:
   struct Layer;
   const Layer& layer(LinearId id);
+  void open_session();
 
   const model::Model& model_;
   std::unique_ptr<RemoteChannel> channel_;

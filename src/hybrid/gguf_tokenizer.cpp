@@ -1,11 +1,10 @@
 #include "hybrid/gguf_tokenizer.h"
 
 #include "fhellm/error.h"
-#include "tokenizer/ggml_vocab.h"
 
 namespace fhellm::hybrid {
 
-std::unique_ptr<tokenizer::Tokenizer> load_gguf_tokenizer(const model::GgufFile& file) {
+tokenizer::GgmlVocab read_gguf_tokenizer_vocab(const model::GgufFile& file) {
   const model::GgufVocab v = model::read_gguf_vocab(file);
   require(!v.model.empty(), ErrorCode::bad_tokenizer_file, "the GGUF file embeds no tokenizer (tokenizer.ggml.model)");
   tokenizer::GgmlVocab t;
@@ -17,7 +16,11 @@ std::unique_ptr<tokenizer::Tokenizer> load_gguf_tokenizer(const model::GgufFile&
   t.merges = v.merges;
   t.bos = v.bos;
   t.eos = v.eos;
-  return tokenizer::tokenizer_from_ggml_vocab(t);
+  return t;
+}
+
+std::unique_ptr<tokenizer::Tokenizer> load_gguf_tokenizer(const model::GgufFile& file) {
+  return tokenizer::tokenizer_from_ggml_vocab(read_gguf_tokenizer_vocab(file));
 }
 
 std::unique_ptr<tokenizer::Tokenizer> load_gguf_tokenizer(const std::filesystem::path& path) {

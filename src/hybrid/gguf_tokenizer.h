@@ -7,9 +7,15 @@
 #include <memory>
 
 #include "model/gguf.h"
+#include "tokenizer/ggml_vocab.h"
 #include "tokenizer/tokenizer.h"
 
 namespace fhellm::hybrid {
+
+// The vocabulary fields of `file` as the tokenizer layer takes them (what a
+// client artifact carries as tokenizer.ggml-vocab.json).
+// @throws Error(bad_tokenizer_file) when the file embeds no tokenizer
+tokenizer::GgmlVocab read_gguf_tokenizer_vocab(const model::GgufFile& file);
 
 // @throws Error(bad_tokenizer_file) when the file embeds no tokenizer or an
 //         unsupported one (tokenizer.ggml.model other than "llama", "gpt2")

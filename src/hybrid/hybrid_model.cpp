@@ -181,6 +181,22 @@ double GenerationResult::tokens_per_second() const {
   return t > 0.0 ? static_cast<double>(ids.size()) / t : 0.0;
 }
 
+namespace {
+
+// Finite weights can still overflow float32 on the way (a corrupt or
+// mis-scaled file): NaN logits would sample garbage, so they are an error.
+void require_finite_logits(std::span<const float> logits, std::size_t position) {
+  for (const float v : logits) {
+    if (!std::isfinite(v)) {
+      throw Error(ErrorCode::bad_model_file, "the forward pass gave non-finite logits at position " +
+                                                 std::to_string(position) +
+                                                 ": the weights overflow float32 (corrupt or mis-scaled model file)");
+    }
+  }
+}
+
+}  // namespace
+
 GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::size_t n_tokens,
                                        const GenerateOptions& options, const std::function<void(TokenId)>& on_token) {
   require(!prompt.empty(), ErrorCode::invalid_argument, "generate: empty prompt (start with BOS)");
@@ -188,22 +204,26 @@ GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::siz
   require(prompt.size() + n_tokens <= c.context + 1, ErrorCode::context_overflow,
           "generate: " + std::to_string(prompt.size()) + " prompt tokens + " + std::to_string(n_tokens) +
               " new ones exceed the context of " + std::to_string(c.context));
+  GenerationResult r;
+  r.n_prompt = prompt.size();
+  if (n_tokens == 0) return r;  // no forward pass: nothing remote runs, no session opens
   model::LinearOps& ops = linear_ops();
   const LinearStats before = backend().stats();
   // The KV cache only needs the positions this call uses.
   model::Session session(model_, ops, std::min(c.context, prompt.size() + n_tokens));
   model::Sampler sampler(options.sampling);
-  GenerationResult r;
-  r.n_prompt = prompt.size();
+  for (const TokenId id : prompt) sampler.accept(id);
   auto start = Clock::now();
   std::vector<float> logits = session.forward(prompt);
   for (std::size_t i = 0; i < n_tokens; ++i) {
+    require_finite_logits(logits, prompt.size() + i);
     const TokenId next = sampler.sample(logits);
     if (options.stop_at_eos && (next == c.eos_id || (next == c.bos_id && c.bos_id >= 0))) {
       r.stopped_at_eos = true;
       break;
     }
     r.ids.push_back(next);
+    sampler.accept(next);
     if (i == 0) {
       r.prefill_seconds = seconds_since(start);
       start = Clock::now();
@@ -225,33 +245,43 @@ GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::siz
   return r;
 }
 
-EvalResult HybridModel::perplexity(std::span<const TokenId> ids, std::size_t window) {
+EvalResult HybridModel::perplexity(std::span<const TokenId> ids, std::size_t window, std::size_t stride,
+                                   const ProgressCallback& progress) {
   require(ids.size() >= 2, ErrorCode::invalid_argument, "perplexity: needs at least 2 tokens");
   const model::ModelConfig& c = model_->config();
   if (window == 0) window = std::min<std::size_t>(c.context, 1024);
   window = std::min(window, c.context);
   require(window >= 2, ErrorCode::invalid_argument, "perplexity: window below 2");
+  if (stride == 0) stride = std::max<std::size_t>(1, window / 2);
+  require(stride < window, ErrorCode::invalid_argument,
+          "perplexity: stride " + std::to_string(stride) + " must be below the window of " + std::to_string(window));
   model::LinearOps& ops = linear_ops();
   const LinearStats before = backend().stats();
   model::Session session(model_, ops, window);
   EvalResult r;
+  r.window = window;
+  r.stride = stride;
   double nll = 0.0;
-  // Non-overlapping windows; in each, position p predicts token p + 1.
-  for (std::size_t begin = 0; begin + 1 < ids.size(); begin += window - 1) {
-    const std::size_t len = std::min(window, ids.size() - begin);
+  std::size_t scored_until = 1;  // ids below this index are scored already
+  for (std::size_t begin = 0;; begin += stride) {
+    const std::size_t end = std::min(begin + window, ids.size());
     session.reset();
-    const std::vector<float> logits = session.forward(ids.subspan(begin, len), /*all_logits=*/true);
-    for (std::size_t t = 0; t + 1 < len; ++t) {
-      const float* row = &logits[t * c.vocab_size];
+    const std::vector<float> logits = session.forward(ids.subspan(begin, end - begin), /*all_logits=*/true);
+    // Position t of the window predicts id begin + t + 1.
+    for (std::size_t target = scored_until; target < end; ++target) {
+      const float* row = &logits[(target - begin - 1) * c.vocab_size];
+      require_finite_logits(std::span<const float>(row, c.vocab_size), target - 1);
       const float max_logit = *std::max_element(row, row + c.vocab_size);
       double sum = 0.0;
       for (std::size_t v = 0; v < c.vocab_size; ++v) sum += std::exp(static_cast<double>(row[v]) - max_logit);
-      const auto target = static_cast<std::size_t>(ids[begin + t + 1]);
-      nll += std::log(sum) - (static_cast<double>(row[target]) - max_logit);
+      const auto id = static_cast<std::size_t>(ids[target]);
+      nll += std::log(sum) - (static_cast<double>(row[id]) - max_logit);
       r.top1.push_back(model::argmax(std::span<const float>(row, c.vocab_size)));
       r.n_predicted += 1;
     }
-    if (begin + len >= ids.size()) break;
+    scored_until = end;
+    if (progress) progress(r.n_predicted, ids.size() - 1);
+    if (end == ids.size()) break;
   }
   r.mean_nll = nll / static_cast<double>(r.n_predicted);
   r.perplexity = std::exp(r.mean_nll);

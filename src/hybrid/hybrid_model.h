@@ -27,6 +27,7 @@
 #include "model/model.h"
 #include "model/sampler.h"
 #include "model/session.h"
+#include "common/progress.h"
 #include "quant/quantize.h"
 
 namespace fhellm::hybrid {
@@ -51,6 +52,7 @@ struct GenerationResult {
 };
 
 struct EvalResult {
+  std::size_t window = 0, stride = 0;  // the windows the text was scored in
   double perplexity = 0.0;
   double mean_nll = 0.0;      // nats per predicted token
   std::size_t n_predicted = 0;
@@ -123,10 +125,17 @@ class HybridModel {
   GenerationResult generate(std::span<const TokenId> prompt, std::size_t n_tokens, const GenerateOptions& options = {},
                             const std::function<void(TokenId)>& on_token = {});
 
-  // Perplexity of `ids` (ids[0] is context only), in windows of at most
-  // `window` positions (0 = the model's context, capped at 1024).
-  // @throws Error(invalid_argument) for fewer than 2 ids
-  EvalResult perplexity(std::span<const TokenId> ids, std::size_t window = 0);
+  // Perplexity of `ids` (ids[0] is context only) in overlapping windows, as
+  // llama-perplexity and transformers' strided evaluation do: windows of
+  // `window` positions (0 = the model's context, capped at 1024) start every
+  // `stride` positions (0 = window / 2); each id is scored once, in the first
+  // window that predicts it, so every scored id past the first window has at
+  // least window - stride ids of context. stride = window - 1 is the
+  // non-overlapping split.
+  // @throws Error(invalid_argument) for fewer than 2 ids, or a stride outside [1, window - 1]
+  // `progress` (optional) hears (ids scored, ids to score) after each window.
+  EvalResult perplexity(std::span<const TokenId> ids, std::size_t window = 0, std::size_t stride = 0,
+                        const ProgressCallback& progress = {});
 
  private:
   class Router;

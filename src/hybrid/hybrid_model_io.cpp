@@ -5,9 +5,40 @@
 
 namespace fhellm::hybrid {
 
-std::unique_ptr<tokenizer::Tokenizer> load_tokenizer_for(const std::filesystem::path& tokenizer_path,
-                                                        const std::filesystem::path& model_path,
-                                                        const model::Model& model) {
+void check_tokenizer_matches(const tokenizer::Tokenizer& tok, const model::Model& model, const std::string& name) {
+  const model::ModelConfig& c = model.config();
+  const std::string which = "tokenizer '" + name + "'";
+  // A model may pad its embedding past the tokenizer's last id (Qwen, Phi: a
+  // few hundred rows); a tokenizer with more ids, or far fewer, is another model's.
+  require(tok.vocab_size() <= c.vocab_size && c.vocab_size - tok.vocab_size() <= c.vocab_size / 8,
+          ErrorCode::tokenizer_mismatch,
+          which + " has " + std::to_string(tok.vocab_size()) + " tokens, the model " + std::to_string(c.vocab_size) +
+              ": they do not belong together");
+  auto same_special = [&](int model_id, int tok_id, const char* what) {
+    require(model_id < 0 || tok_id < 0 || model_id == tok_id, ErrorCode::tokenizer_mismatch,
+            which + ": " + what + " is id " + std::to_string(tok_id) + ", the model's is " + std::to_string(model_id));
+  };
+  same_special(c.bos_id, tok.bos_id(), "BOS");
+  same_special(c.eos_id, tok.eos_id(), "EOS");
+  // A round trip: text -> ids -> text, every id inside the model's vocabulary.
+  const std::string probe = "Hello, world! Once upon a time 123.";
+  const std::vector<TokenId> ids = tok.encode(probe, false);
+  for (const TokenId id : ids) {
+    require(id >= 0 && static_cast<std::size_t>(id) < c.vocab_size, ErrorCode::tokenizer_mismatch,
+            which + " encodes text to id " + std::to_string(id) + ", outside the model's " +
+                std::to_string(c.vocab_size) + " tokens");
+  }
+  std::string back = tok.decode(ids);
+  back.erase(0, back.find_first_not_of(' '));  // SentencePiece's dummy prefix
+  require(back == probe, ErrorCode::tokenizer_mismatch,
+          which + " does not give back the text it encodes ('" + probe + "' -> '" + back + "')");
+}
+
+namespace {
+
+std::unique_ptr<tokenizer::Tokenizer> find_tokenizer(const std::filesystem::path& tokenizer_path,
+                                                     const std::filesystem::path& model_path,
+                                                     const model::Model& model) {
   const std::size_t vocab = model.config().vocab_size;
   if (!tokenizer_path.empty()) return tokenizer::load_tokenizer(tokenizer_path, vocab);
   std::error_code ec;
@@ -24,6 +55,16 @@ std::unique_ptr<tokenizer::Tokenizer> load_tokenizer_for(const std::filesystem::
     tried += (tried.empty() ? "" : ", ") + p.string();
   }
   throw Error(ErrorCode::file_not_found, "no tokenizer given (--tokenizer) and none found: tried " + tried);
+}
+
+}  // namespace
+
+std::unique_ptr<tokenizer::Tokenizer> load_tokenizer_for(const std::filesystem::path& tokenizer_path,
+                                                        const std::filesystem::path& model_path,
+                                                        const model::Model& model) {
+  auto tok = find_tokenizer(tokenizer_path, model_path, model);
+  check_tokenizer_matches(*tok, model, (tokenizer_path.empty() ? model_path : tokenizer_path).string());
+  return tok;
 }
 
 std::vector<TokenId> encode_prompt(const tokenizer::Tokenizer& tok, const model::Model& model,

@@ -1,6 +1,7 @@
 #include "hybrid/simulate_backend.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <string>
@@ -13,7 +14,7 @@
 namespace fhellm::hybrid {
 
 QuantizedLinears::QuantizedLinears(const model::Model& model, const std::vector<LinearId>& ids,
-                                   quant::QuantOptions options)
+                                   quant::QuantOptions options, const ProgressCallback& progress)
     : n_layers_(model.config().n_layers), options_(options), ids_(ids) {
   options_.validate();
   by_slot_.resize(model::linear_slot_count(n_layers_));
@@ -26,11 +27,13 @@ QuantizedLinears::QuantizedLinears(const model::Model& model, const std::vector<
             model::linear_name(id) + ": " + std::to_string(v.n_in) + " inputs exceed the exact integer product's " +
                 std::to_string(quant::kMaxIntMatmulInputs));
   }
+  std::atomic<std::size_t> done{0};
   parallel_for(ids.size(), 1, [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) {
       const model::LinearView v = model.linear(ids[i]);
       by_slot_[slot(ids[i])] = std::make_unique<quant::QuantizedWeights>(
           quant::quantize_weights_per_channel(v.weight, v.n_out, v.n_in, options_.weight_bits));
+      if (progress) progress(++done, ids.size());  // Progress is thread-safe
     }
   });
 }

@@ -18,6 +18,7 @@
 
 #include "hybrid/linear_backend.h"
 #include "model/model.h"
+#include "common/progress.h"
 #include "quant/quantize.h"
 
 namespace fhellm::hybrid {
@@ -26,9 +27,11 @@ namespace fhellm::hybrid {
 // once and shared (simulate backend, execute server). Immutable.
 class QuantizedLinears {
  public:
-  // Quantizes the groups `ids` of `model` (in parallel).
+  // Quantizes the groups `ids` of `model` (in parallel); `progress`
+  // (optional) hears (groups done, groups) as they finish.
   // @throws Error(unknown_layer, bad_quantization)
-  QuantizedLinears(const model::Model& model, const std::vector<LinearId>& ids, quant::QuantOptions options);
+  QuantizedLinears(const model::Model& model, const std::vector<LinearId>& ids, quant::QuantOptions options,
+                   const ProgressCallback& progress = {});
 
   // @throws Error(unknown_layer) if `id` was not quantized
   const quant::QuantizedWeights& get(LinearId id) const;

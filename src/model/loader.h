@@ -12,6 +12,19 @@
 //   float32 wcls [vocab, dim]                    only when vocab_size < 0
 //   RMSNorm eps 1e-5, RoPE theta 10000, interleaved pairs.
 //
+// llama2.c versioned exports (export.py --version 1 / 2): a 256-byte header
+//   uint32 magic 0x616b3432 ("ak42"), int32 version (1 or 2),
+//   int32 dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len,
+//   uint8 shared_classifier, version 2: int32 group_size; zeros to byte 256.
+// Version 1 (float32): rms_att [L, dim], rms_ffn [L, dim], rms_final [dim],
+//   token_embedding [vocab, dim], wq, wk, wv, wo, w1, w2, w3 (per layer, as
+//   above), wcls [vocab, dim] unless shared. No freq_cis.
+// Version 2 (Q8_0): the three norms in float32 as version 1, then for each
+//   of token_embedding, wq[0..L), wk[0..L), wv[0..L), wo[0..L), w1[0..L),
+//   w2[0..L), w3[0..L), wcls (unless shared): int8 values [n], then float32
+//   scales [n / group_size]; value i is q[i] * scale[i / group_size].
+//   Loaded dequantized to float32.
+//
 // Hugging Face folder: config.json (model_type "gpt2" or "llama"), and
 // model.safetensors or model.safetensors.index.json {"weight_map": {tensor:
 // file}} with its shards (see safetensors.h). Tensors F32, F16 or BF16.

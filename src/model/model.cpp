@@ -1,6 +1,9 @@
 #include "model/model.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <numbers>
 #include <string>
 
@@ -9,10 +12,27 @@
 namespace fhellm::model {
 namespace {
 
+// A NaN or an infinity in a weight would turn every later activation into
+// NaN (and every sampled token into garbage): refused at load, naming it.
+void check_finite(const std::vector<float>& tensor, const std::string& name) {
+  bool any_bad = false;
+  for (const float v : tensor) {  // exponent all ones: inf or NaN (a loop the compiler vectorizes)
+    std::uint32_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    any_bad |= (bits & 0x7f800000u) == 0x7f800000u;
+  }
+  if (!any_bad) return;
+  const auto at = std::find_if(tensor.begin(), tensor.end(), [](float v) { return !std::isfinite(v); });
+  throw Error(ErrorCode::bad_model_file, "tensor '" + name + "' holds " + (std::isnan(*at) ? "a NaN" : "an infinity") +
+                                             " at index " + std::to_string(at - tensor.begin()) +
+                                             ": the weights are corrupt");
+}
+
 void check_size(const std::vector<float>& tensor, std::size_t expected, const std::string& name) {
   require(tensor.size() == expected, ErrorCode::tensor_shape_mismatch,
           "tensor '" + name + "': expected " + std::to_string(expected) + " values, got " +
               std::to_string(tensor.size()));
+  check_finite(tensor, name);
 }
 
 // Optional tensors (biases) may be empty; otherwise their size must match.

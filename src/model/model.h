@@ -22,7 +22,8 @@ class Model {
   // Checks the config and every tensor's size against it, then takes the
   // weights. Precomputes the RoPE frequencies (Llama).
   // @throws Error(bad_config) for an invalid config,
-  //         Error(tensor_shape_mismatch) naming the tensor, expected and actual sizes
+  //         Error(tensor_shape_mismatch) naming the tensor, expected and actual sizes,
+  //         Error(bad_model_file) naming a tensor that holds a NaN or an infinity
   static std::shared_ptr<const Model> create(ModelConfig config, ModelWeights weights);
 
   // The same, without the weight matrices of `absent` (duplicates allowed):

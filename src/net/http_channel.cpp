@@ -18,8 +18,15 @@ void check_url(const std::string& url) {
           "server URL '" + url + "' must be scheme://HOST[:PORT] with no path");
 }
 
-std::unique_ptr<httplib::Client> make_client(const std::string& url, std::chrono::milliseconds connect,
+// "http://host:port/" names the same server as "http://host:port".
+std::string without_trailing_slashes(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+std::unique_ptr<httplib::Client> make_client(const std::string& given_url, std::chrono::milliseconds connect,
                                              std::chrono::milliseconds io) {
+  const std::string url = without_trailing_slashes(given_url);
   check_url(url);
   auto client = std::make_unique<httplib::Client>(url);
   require(client->is_valid(), ErrorCode::invalid_argument, "server URL '" + url + "' is not usable");
@@ -41,6 +48,7 @@ struct HttpChannel::Impl {
 };
 
 HttpChannel::HttpChannel(ChannelConfig config) : impl_(std::make_unique<Impl>()) {
+  config.url = without_trailing_slashes(config.url);
   impl_->http = make_client(config.url, config.connect_timeout, config.io_timeout);
   if (config.url.rfind("https://", 0) == 0) {
     if (!config.ca_cert_path.empty()) impl_->http->set_ca_cert_path(config.ca_cert_path);

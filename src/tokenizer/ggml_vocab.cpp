@@ -3,6 +3,7 @@
 #include "fhellm/error.h"
 #include "tokenizer/byte_bpe_tokenizer.h"
 #include "tokenizer/llama2c_tokenizer.h"
+#include "tokenizer/hf_json.h"
 
 namespace fhellm::tokenizer {
 namespace {
@@ -70,6 +71,33 @@ std::unique_ptr<Tokenizer> tokenizer_from_ggml_vocab(const GgmlVocab& v) {
   }
   throw Error(ErrorCode::bad_tokenizer_file,
               "GGUF tokenizer model '" + v.model + "' is not supported (only \"llama\" and \"gpt2\")");
+}
+
+std::string ggml_vocab_to_json(const GgmlVocab& vocab) {
+  const nlohmann::json j = {{"fhellm_ggml_vocab", 1},     {"model", vocab.model},   {"pre", vocab.pre},
+                            {"tokens", vocab.tokens},     {"scores", vocab.scores}, {"token_types", vocab.token_types},
+                            {"merges", vocab.merges},     {"bos", vocab.bos},       {"eos", vocab.eos}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
+}
+
+GgmlVocab ggml_vocab_from_json(const std::string& text, const std::string& name) {
+  const nlohmann::json j = detail::parse_json(text, name);
+  try {
+    require(j.is_object() && j.value("fhellm_ggml_vocab", 0) == 1, ErrorCode::bad_tokenizer_file,
+            "tokenizer '" + name + "' is not a ggml vocabulary of version 1");
+    GgmlVocab v;
+    v.model = j.at("model").get<std::string>();
+    v.pre = j.at("pre").get<std::string>();
+    v.tokens = j.at("tokens").get<std::vector<std::string>>();
+    v.scores = j.at("scores").get<std::vector<float>>();
+    v.token_types = j.at("token_types").get<std::vector<std::int32_t>>();
+    v.merges = j.at("merges").get<std::vector<std::string>>();
+    v.bos = j.at("bos").get<TokenId>();
+    v.eos = j.at("eos").get<TokenId>();
+    return v;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::bad_tokenizer_file, "tokenizer '" + name + "': " + e.what());
+  }
 }
 
 }  // namespace fhellm::tokenizer

@@ -44,4 +44,12 @@ struct GgmlVocab {
 // @throws Error(bad_tokenizer_file) for another model or inconsistent arrays
 std::unique_ptr<Tokenizer> tokenizer_from_ggml_vocab(const GgmlVocab& vocab);
 
+// A GgmlVocab as a JSON file of its own ({"fhellm_ggml_vocab": 1, "model",
+// "pre", "tokens", "scores", "token_types", "merges", "bos", "eos"}), the way
+// a client artifact carries a GGUF's tokenizer: load_tokenizer reads a file
+// named *.ggml-vocab.json.
+std::string ggml_vocab_to_json(const GgmlVocab& vocab);
+// @throws Error(bad_tokenizer_file) naming `name`
+GgmlVocab ggml_vocab_from_json(const std::string& text, const std::string& name);
+
 }  // namespace fhellm::tokenizer

@@ -84,6 +84,9 @@ std::unique_ptr<Llama2cTokenizer> Llama2cTokenizer::parse(std::span<const std::u
     const std::size_t index = pieces.size();
     require(index < kMaxVocabSize, ErrorCode::bad_tokenizer_file,
             "tokenizer '" + name + "': more than " + std::to_string(kMaxVocabSize) + " tokens");
+    require(!(wanted && pos == bytes.size()), ErrorCode::tokenizer_mismatch,
+            "tokenizer '" + name + "' holds " + std::to_string(index) + " tokens, the model " + std::to_string(wanted) +
+                ": it belongs to another model");
     float score;
     require(bytes.size() - pos >= 8, ErrorCode::bad_tokenizer_file,
             "tokenizer '" + name + "': truncated at byte " + std::to_string(pos) + " in token " +
@@ -102,6 +105,12 @@ std::unique_ptr<Llama2cTokenizer> Llama2cTokenizer::parse(std::span<const std::u
     pos += static_cast<std::size_t>(len);
   }
   require(!pieces.empty(), ErrorCode::bad_tokenizer_file, "tokenizer '" + name + "' holds no token");
+  // tokenizer.bin records no size: bytes left after the model's vocabulary
+  // mean a larger vocabulary, another model's.
+  require(pos == bytes.size(), ErrorCode::tokenizer_mismatch,
+          "tokenizer '" + name + "' holds more tokens than the model's " + std::to_string(wanted) + " (" +
+              std::to_string(bytes.size() - pos) + " bytes left after token " + std::to_string(wanted - 1) +
+              "): it belongs to another model");
   return std::make_unique<Llama2cTokenizer>(std::move(pieces), std::move(scores));
 }
 

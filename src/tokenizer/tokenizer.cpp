@@ -1,5 +1,7 @@
 #include "tokenizer/tokenizer.h"
 
+#include "tokenizer/ggml_vocab.h"
+
 #include <fstream>
 #include <system_error>
 
@@ -107,6 +109,11 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path, std
   if (ext == ".txt" && path.filename() == "merges.txt")
     return ByteBpeTokenizer::load_vocab_merges(path.parent_path() / "vocab.json", path);
   if (ext == ".json") {
+    if (path.filename().string().ends_with(".ggml-vocab.json")) {  // a GGUF's vocabulary, as artifacts carry it
+      std::ifstream in(path, std::ios::binary);
+      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      return tokenizer_from_ggml_vocab(ggml_vocab_from_json(text, path.string()));
+    }
     if (path.filename() == "vocab.json")
       return ByteBpeTokenizer::load_vocab_merges(path, path.parent_path() / "merges.txt");
     return load_tokenizer_json(path);

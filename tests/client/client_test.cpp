@@ -50,6 +50,7 @@ TEST(ModelClient, ExecuteInProcessGivesSimulateTextAndItsFigures) {
   EXPECT_GT(st.bytes_up, 0u);
   EXPECT_GT(st.bytes_down, 0u);
   EXPECT_GT(st.session_key_bytes, 0u);
+  EXPECT_EQ(st.key_bytes_up, st.session_key_bytes);  // this call opened the session
   EXPECT_GT(st.server_ms, 0.0);
   EXPECT_GT(st.crypto_ms, 0.0);
   EXPECT_NEAR(st.total_ms, st.prefill_ms + st.decode_ms, 1e-6);
@@ -63,6 +64,10 @@ TEST(ModelClient, ExecuteInProcessGivesSimulateTextAndItsFigures) {
   EXPECT_GT(st.decode_bytes_up, 0u);
   EXPECT_GT(st.prefill_server_ms, 0.0);
   EXPECT_NEAR(st.prefill_server_ms + st.decode_server_ms, st.server_ms, 1e-6);
+  // The next call reuses the session: no key goes up again.
+  execute.generate("Lily", greedy(1));
+  EXPECT_EQ(execute.last_stats().key_bytes_up, 0u);
+  EXPECT_GT(execute.last_stats().session_key_bytes, 0u);
   // disable and simulate send nothing anywhere.
   EXPECT_EQ(simulate.last_stats().bytes_up, 0u);
   EXPECT_EQ(simulate.model_info().architecture, "llama");
@@ -107,6 +112,78 @@ TEST(ModelClient, PerplexityPerModeAndModeSwitch) {
   EXPECT_EQ(client.model_info().fhe, "disable");
 }
 
+TEST(ModelClient, GeneratesFromPromptIdsAsFromText) {
+  Client client(bundled("disable"));
+  const std::vector<std::int32_t> with_bos = client.tokenize("Once upon a time");
+  const std::vector<std::int32_t> raw = client.tokenize("Once upon a time", false);
+  ASSERT_EQ(with_bos.size(), raw.size() + 1);
+  EXPECT_EQ(with_bos.front(), client.model_info().bos_id);
+  EXPECT_EQ(std::vector<std::int32_t>(with_bos.begin() + 1, with_bos.end()), raw);
+  EXPECT_TRUE(client.tokenize("", false).empty());
+  const GenerateResult from_text = client.generate("Once upon a time", greedy(8));
+  const GenerateResult from_ids = client.generate_from_ids(with_bos, greedy(8));
+  EXPECT_EQ(from_ids.ids, from_text.ids);
+  EXPECT_EQ(from_ids.text, from_text.text);
+  EXPECT_EQ(from_ids.prompt_ids, with_bos);
+  // Nothing is added: the model sees the ids given (a chat template writes its own BOS).
+  EXPECT_EQ(client.generate_from_ids(raw, greedy(8)).prompt_ids, raw);
+  EXPECT_EQ(client.last_stats().n_prompt_tokens, raw.size());
+  EXPECT_THROW(client.generate_from_ids({}, greedy(1)), Error);
+  GenerateResult r;
+  const std::vector<std::int32_t> outside = {1, 512};
+  EXPECT_EQ(client.try_generate_from_ids(outside, greedy(1), {}, r).code(), ErrorCode::unknown_token);
+}
+
+TEST(ModelClient, StopStringsContextSizeAndSamplingOptions) {
+  Client client(bundled("disable"));
+  const GenerateResult full = client.generate("Once upon a time", greedy(40));
+  const std::size_t at = full.text.find(' ', 8);
+  ASSERT_NE(at, std::string::npos) << full.text;
+  GenerateOptions g = greedy(40);
+  g.stop = {"zzz-never", full.text.substr(at, 3)};
+  std::string streamed;
+  const GenerateResult stopped = client.generate("Once upon a time", g, [&](std::string_view piece) {
+    streamed += piece;
+    return true;
+  });
+  EXPECT_EQ(stopped.text, full.text.substr(0, at));
+  EXPECT_EQ(streamed, stopped.text);  // the stop string never reached on_text
+  EXPECT_EQ(stopped.stop, g.stop[1]);
+  EXPECT_FALSE(stopped.cancelled);
+  EXPECT_LT(stopped.ids.size(), full.ids.size());
+  // Until the end of a 24-position context: the prompt and 25 - n_prompt new tokens.
+  GenerateOptions until_end = greedy(kUntilContextEnd);
+  until_end.context_size = 24;
+  const GenerateResult r = client.generate("Once upon a time", until_end);
+  EXPECT_EQ(r.prompt_ids.size() + r.ids.size(), 25u);
+  until_end.max_tokens = 30;
+  EXPECT_THROW(client.generate("Once upon a time", until_end), Error);
+  until_end.context_size = 100000;
+  EXPECT_THROW(client.generate("Once", until_end), Error);
+  // The repeat penalty reaches the sampler: greedy text changes.
+  GenerateOptions penalized = greedy(40);
+  penalized.repeat_penalty = 100.0f;
+  EXPECT_NE(client.generate("Once upon a time", penalized).ids, full.ids);
+  // disable computes the "remote" modules here: no remote call.
+  EXPECT_EQ(client.last_stats().remote_calls, 0u);
+}
+
+TEST(ModelClient, NewSessionSharesTheModelWithItsOwnFigures) {
+  Client first(bundled("simulate"));
+  GenerateOptions sampled = greedy(10);
+  sampled.temperature = 0.8f;
+  sampled.seed = 3;
+  const GenerateResult a = first.generate("Lily", sampled);
+  Client second = first.new_session();
+  EXPECT_EQ(second.model_info().fhe, "simulate");
+  EXPECT_EQ(second.model_info().n_remote_modules, first.model_info().n_remote_modules);
+  const GenerateResult b = second.generate("Lily", sampled);
+  EXPECT_EQ(b.ids, a.ids);
+  EXPECT_GT(second.last_stats().remote_calls, 0u);
+  second.set_fhe_mode("disable");  // its own mode: the first Client's stays
+  EXPECT_EQ(first.model_info().fhe, "simulate");
+}
+
 TEST(ModelClient, StatusesInsteadOfExceptions) {
   Status status;
   ClientOptions missing = bundled("simulate");
@@ -137,7 +214,7 @@ TEST(ModelClient, StatusesInsteadOfExceptions) {
   status = client->try_generate("Once", greedy(100000), {}, r);
   EXPECT_EQ(status.code(), ErrorCode::context_overflow);
   PerplexityResult p;
-  status = client->try_perplexity("", 0, p);
+  status = client->try_perplexity("", {}, p);
   EXPECT_FALSE(status.ok());
   status = client->try_generate("Once", greedy(3), [](std::string_view) -> bool { throw std::runtime_error("boom"); }, r);
   EXPECT_EQ(status.code(), ErrorCode::internal_error);

@@ -1,6 +1,9 @@
 // HybridModel: remote module selection, modes, the execute plug-in hook.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+
 #include "fhellm/error.h"
 #include "hybrid/hybrid_model.h"
 #include "model/loader.h"
@@ -89,6 +92,37 @@ TEST(HybridModelApi, SeededSamplingIsReproducible) {
   o.sampling.seed = 99;
   EXPECT_NE(hm.generate(prompt, 20, o).ids, a.ids);
   EXPECT_THROW(hm.generate(prompt, 600, o), Error);  // past the 512 context
+}
+
+TEST(HybridModelApi, StopFlagEndsTheGenerationAfterItsToken) {
+  HybridModel hm = tiny();
+  const std::vector<TokenId> prompt = {1};
+  GenerateOptions o{{0.9f, 40, 0.95f, 7}, false};
+  const auto all = hm.generate(prompt, 12, o);
+  std::atomic<bool> stop{false};
+  o.stop = &stop;
+  std::vector<TokenId> seen;
+  const auto r = hm.generate(prompt, 12, o, [&](TokenId id) {
+    seen.push_back(id);
+    if (seen.size() == 5) stop = true;  // as Client::cancel from another thread
+  });
+  EXPECT_TRUE(r.stopped);
+  EXPECT_EQ(r.ids, std::vector<TokenId>(all.ids.begin(), all.ids.begin() + 5));
+  EXPECT_EQ(seen, r.ids);
+  EXPECT_FALSE(all.stopped);
+}
+
+TEST(HybridModelApi, RepeatPenaltyChangesGreedyTokens) {
+  HybridModel hm = tiny();
+  const std::vector<TokenId> prompt = {1};
+  GenerateOptions o{{0.0f, 0, 1.0f, 0}, false};
+  const auto plain = hm.generate(prompt, 30, o);
+  o.sampling.repeat_penalty = 100.0f;  // no id may come twice within 64 positions
+  const auto penalized = hm.generate(prompt, 30, o);
+  EXPECT_NE(plain.ids, penalized.ids);
+  std::vector<TokenId> sorted = penalized.ids;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end()) << "a token repeated";
 }
 
 }  // namespace

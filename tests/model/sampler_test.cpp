@@ -55,6 +55,36 @@ TEST(Sampler, RejectsBadOptions) {
   EXPECT_THROW(Sampler({-1.0f, 0, 1.0f, 0}), Error);
   EXPECT_THROW(Sampler({1.0f, 0, 0.0f, 0}), Error);
   EXPECT_THROW(Sampler({1.0f, 0, 1.5f, 0}), Error);
+  EXPECT_THROW(Sampler({1.0f, 0, 1.0f, 0, 1.5f}), Error);        // min_p > 1
+  EXPECT_THROW(Sampler({1.0f, 0, 1.0f, 0, 0.0f, 0.0f}), Error);  // repeat_penalty 0
+}
+
+TEST(Sampler, MinPDropsTheUnlikely) {
+  // At T = 1, p(id) is proportional to exp(logit): ids 1 and 3 have e^3, id 2 e^2 = 0.37 of them.
+  Sampler s({1.0f, 0, 1.0f, 5, 0.5f});
+  for (int i = 0; i < 300; ++i) {
+    const auto id = s.sample(kLogits);
+    EXPECT_TRUE(id == 1 || id == 3) << id;
+  }
+  Sampler keep({1.0f, 0, 1.0f, 5, 0.3f});  // 0.37 > 0.3: id 2 may come
+  bool saw_2 = false;
+  for (int i = 0; i < 300; ++i) saw_2 = saw_2 || keep.sample(kLogits) == 2;
+  EXPECT_TRUE(saw_2);
+}
+
+TEST(Sampler, RepeatPenaltyDividesPositiveAndMultipliesNegativeLogits) {
+  Sampler greedy({0.0f, 0, 1.0f, 0, 0.0f, 2.0f, 2});
+  EXPECT_EQ(greedy.sample(kLogits), 1);
+  greedy.accept(1);  // 3 -> 1.5: id 3 (3) now wins
+  EXPECT_EQ(greedy.sample(kLogits), 3);
+  greedy.accept(3);  // both penalized: 1.5 and 1.5 lose to id 2 (2)
+  EXPECT_EQ(greedy.sample(kLogits), 2);
+  greedy.accept(2);  // window of 2: id 1 leaves it, and wins again
+  EXPECT_EQ(greedy.sample(kLogits), 1);
+  Sampler negative({0.0f, 0, 1.0f, 0, 0.0f, 2.0f, 8});
+  const std::vector<float> all_negative = {-1.0f, -1.5f};
+  negative.accept(0);  // -1 -> -2: id 1 wins
+  EXPECT_EQ(negative.sample(all_negative), 1);
 }
 
 }  // namespace

@@ -179,9 +179,12 @@ TEST(Llama2cTokenizer, RejectsHostileFiles) {
       expect_error(ErrorCode::bad_tokenizer_file, [&] { parse(part); });
     }
   }
-  // With a hint, too few tokens is an error.
-  expect_error(ErrorCode::bad_tokenizer_file, [&] { parse(good, 5); });
-  EXPECT_EQ(parse(good, 2)->vocab_size(), 2u);
+  // With the model's vocabulary size: fewer or more tokens than the model
+  // (another model's tokenizer) is a mismatch; a cut inside a token stays a bad file.
+  expect_error(ErrorCode::tokenizer_mismatch, [&] { parse(good, 5); });
+  expect_error(ErrorCode::tokenizer_mismatch, [&] { parse(good, 2); });
+  expect_error(ErrorCode::bad_tokenizer_file, [&] { parse(good.substr(0, good.size() - 1), 4); });
+  EXPECT_EQ(parse(good, 4)->vocab_size(), 4u);
   // Absurd lengths.
   expect_error(ErrorCode::bad_tokenizer_file, [&] { parse(tokenizer_bin(-1, {{0, "a"}})); });
   expect_error(ErrorCode::bad_tokenizer_file, [&] { parse(tokenizer_bin(0x7fffffff, {{0, "a"}})); });

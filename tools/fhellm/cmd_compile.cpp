@@ -5,8 +5,10 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cli_common.h"
 #include "commands.h"
 #include "fhellm/error.h"
+#include "common/progress.h"
 #include "hybrid/artifact.h"
 #include "model/loader.h"
 
@@ -48,17 +50,22 @@ void run_compile(const CompileArgs& a, const CLI::App& cmd) {
   options.quant.weight_bits = a.bits;
   options.quant.activation_bits = a.activation_bits;
   options.tokenizer = a.tokenizer;
+  Progress::Options po;
+  po.enabled = !global_flags().quiet;
+  Progress progress("compile: quantizing layer groups", 0, po);
+  options.progress = progress.callback();
   const hybrid::CompileReport r =
       a.random_weights
           ? hybrid::compile_artifacts(model::random_model(model::shape_preset(a.shape), a.seed), a.out, options)
           : hybrid::compile_artifacts(a.model, a.out, options);
+  progress.finish();
   if (a.random_weights) {
     std::printf("fhellm compile: random weights of shape %s, seed %llu\n", a.shape.c_str(),
                 static_cast<unsigned long long>(a.seed));
   }
-  std::printf("fhellm compile: %zu remote layer groups\n  %s  %.2f MB (server: int8 weights, no client data)\n"
+  std::printf("fhellm compile: %zu remote layer groups, %d-bit weights\n  %s  %.2f MB (server: weights stored as int8, no client data)\n"
               "  %s  %.2f MB (client: embeddings, norms, biases, scales, tokenizer; no remote weight)\n",
-              r.n_remote, r.server_path.string().c_str(), static_cast<double>(r.server_bytes) / 1e6,
+              r.n_remote, a.bits, r.server_path.string().c_str(), static_cast<double>(r.server_bytes) / 1e6,
               r.client_path.string().c_str(), static_cast<double>(r.client_bytes) / 1e6);
 }
 
@@ -79,7 +86,10 @@ void register_compile(CLI::App& app) {
   cmd->add_option("--shape", args->shape, "with --random-weights: gpt2-124m, llama-3.2-1b, stories260k");
   cmd->add_option("--seed", args->seed, "with --random-weights: weight seed")->capture_default_str();
   cmd->add_option("--out", args->out, "output prefix: writes PREFIX.server and PREFIX.client")->required();
-  cmd->add_option("--bits", args->bits, "weight bits (symmetric, per output channel)")
+  cmd->add_option("--bits", args->bits,
+                  "weight bits (symmetric, per output channel: 2^(bits-1)-1 levels each side). Changes accuracy only: "
+                  "the server artifact stores every weight in 8 bits and the encrypted product uses the same "
+                  "parameters at any --bits, so neither the artifact size nor the traffic changes")
       ->capture_default_str()
       ->check(CLI::Range(2, 8));
   cmd->add_option("--activation-bits", args->activation_bits, "activation bits (per row, with a zero point)")

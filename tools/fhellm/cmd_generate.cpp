@@ -6,7 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_common.h"
 #include "commands.h"
+#include "common/thread_pool.h"
 #include "fhellm/client.h"
 #include "fhellm/error.h"
 #include "summary.h"
@@ -16,11 +18,12 @@ namespace {
 
 struct GenerateArgs {
   std::string model, tokenizer, prompt, fhe = "execute", remote = "all-linear";
+  std::string prompt_file;                              // -f FILE, "-" for stdin
   std::string artifact, server, precision = "default";  // execute: client artifact, server URL, product precision
-  std::size_t n_tokens = 64;
-  float temperature = 0.0f, top_p = 1.0f;
-  std::size_t top_k = 0;
-  std::uint64_t seed = 0;
+  std::int64_t n_tokens = 64;                           // -1: until end of text or of the context
+  GenerateOptions options;                              // sampling, --ctx-size and --stop (-n apart)
+  int threads = 0;
+  int bits = 0;  // with --model: weight bits of the remote modules (0: 8; an artifact fixes its own)
   bool json = false;
 };
 
@@ -29,6 +32,8 @@ ClientOptions client_options(const GenerateArgs& a) {
           "--artifact and --server go with --fhe execute");
   require(a.artifact.empty() || (!a.server.empty() && a.model.empty()), ErrorCode::bad_command_line,
           "--artifact NAME.client needs --server URL (the remote weights are there) and no --model");
+  require(a.artifact.empty() || a.bits == 0, ErrorCode::bad_command_line,
+          "--bits goes with --model: a client artifact was compiled at its own bits");
   ClientOptions o;
   o.artifact = a.artifact;
   if (a.artifact.empty()) {  // default: the model bundled in the repository
@@ -41,6 +46,7 @@ ClientOptions client_options(const GenerateArgs& a) {
   o.server_url = a.server;
   o.remote = a.remote;
   o.precision = a.precision;
+  o.weight_bits = a.bits;
   return o;
 }
 
@@ -52,6 +58,7 @@ void print_json(const GenerateArgs& a, const GenerateResult& r, const ClientStat
                       {"n_prompt", s.n_prompt_tokens},
                       {"n_generated", r.ids.size()},
                       {"stopped_at_eos", r.stopped_at_eos},
+                      {"stop", r.stop},
                       {"fhe", a.fhe},
                       {"prefill_seconds", s.prefill_ms / 1e3},
                       {"decode_seconds", s.decode_ms / 1e3},
@@ -79,14 +86,23 @@ void print_summary(const GenerateArgs& a, const GenerateResult& r, const ClientS
   if (a.fhe == "execute" && !r.ids.empty()) std::fprintf(stderr, "%s\n", execute_summary_line(execute_figures(s)).c_str());
 }
 
-void run_generate(const GenerateArgs& a) {
+void print_settings(const GenerateArgs& a, const Client& client) {
+  const ClientModelInfo m = client.model_info();
+  std::fprintf(stderr,
+               "[fhellm] model %s | %s, vocabulary %zu | context %zu | prompt %zu tokens | fhe %s | %zu remote "
+               "modules | threads %zu\n",
+               a.artifact.empty() ? (a.model.empty() ? "stories260K (bundled)" : a.model.c_str()) : a.artifact.c_str(),
+               m.architecture.c_str(), m.vocab_size, a.options.context_size ? a.options.context_size : m.context,
+               client.tokenize(a.prompt).size(), m.fhe.c_str(), m.n_remote_modules, n_threads());
+}
+
+void run_generate(GenerateArgs a, bool prompt_given) {
+  apply_threads(a.threads);
+  a.prompt = prompt_text(a.prompt, a.prompt_file, prompt_given);
   Client client(client_options(a));
-  GenerateOptions options;
-  options.max_tokens = a.n_tokens;
-  options.temperature = a.temperature;
-  options.top_p = a.top_p;
-  options.top_k = a.top_k;
-  options.seed = a.seed;
+  if (global_flags().verbose) print_settings(a, client);
+  GenerateOptions options = a.options;
+  options.max_tokens = a.n_tokens < 0 ? kUntilContextEnd : static_cast<std::size_t>(a.n_tokens);
   if (!a.json) {
     std::fputs(a.prompt.c_str(), stdout);
     std::fflush(stdout);
@@ -104,7 +120,7 @@ void run_generate(const GenerateArgs& a) {
   }
   std::fputs("\n", stdout);
   std::fflush(stdout);
-  print_summary(a, r, client.last_stats());
+  if (!global_flags().quiet) print_summary(a, r, client.last_stats());
 }
 
 }  // namespace
@@ -112,14 +128,19 @@ void run_generate(const GenerateArgs& a) {
 void register_generate(CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
   auto* cmd = app.add_subcommand("generate", "Generate text from a prompt");
-  cmd->add_option("--model", args->model, "llama2.c .bin or Hugging Face folder (default: bundled stories260K)");
+  cmd->add_option("-m,--model", args->model, "llama2.c .bin, GGUF or Hugging Face folder (default: bundled stories260K)");
   cmd->add_option("--tokenizer", args->tokenizer, "tokenizer file or folder (default: next to the model)");
-  cmd->add_option("--prompt,-p", args->prompt, "prompt text");
-  cmd->add_option("-n,--n-tokens", args->n_tokens, "tokens to generate")->capture_default_str();
-  cmd->add_option("--temperature,-t", args->temperature, "0 = greedy")->capture_default_str()->check(CLI::Range(0.0, 100.0));
-  cmd->add_option("--top-p", args->top_p, "nucleus sampling mass")->capture_default_str()->check(CLI::Range(1e-6, 1.0));
-  cmd->add_option("--top-k", args->top_k, "keep the k most likely (0 = all)")->capture_default_str();
-  cmd->add_option("--seed", args->seed, "sampling seed")->capture_default_str();
+  auto* prompt = cmd->add_option("-p,--prompt", args->prompt, "prompt text");
+  cmd->add_option("-f,--file", args->prompt_file, "read the prompt from FILE (- for standard input)");
+  cmd->add_option("-n,--n-predict,--n-tokens", args->n_tokens, "tokens to generate (-1: until end of text or context)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{-1}, std::int64_t{1} << 40));
+  cmd->add_option("-c,--ctx-size", args->options.context_size, "context size (0: the model's)")->capture_default_str();
+  add_sampling_options(cmd, args->options);
+  cmd->add_option("--stop", args->options.stop, "stop when this text appears (repeat for several); it is not printed");
+  add_threads_option(cmd, args->threads);
+  cmd->add_option("--bits", args->bits, "with --model: weight bits of the remote modules (simulate, execute; default 8)")
+      ->check(CLI::Range(2, 8));
   cmd->add_option("--fhe", args->fhe, "disable | simulate | execute")->capture_default_str();
   cmd->add_option("--remote", args->remote, "remote linear modules: all-linear, none, or e.g. qkv,lm_head")
       ->capture_default_str();
@@ -130,7 +151,7 @@ void register_generate(CLI::App& app) {
                   "server must serve it)")
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "print one JSON object (ids, text, timings)");
-  cmd->callback([args] { run_generate(*args); });
+  cmd->callback([args, prompt] { run_generate(*args, prompt->count() > 0); });
 }
 
 }  // namespace fhellm::cli

@@ -10,9 +10,11 @@
 #include <functional>
 #include <sstream>
 
+#include "cli_common.h"
 #include "commands.h"
 #include "fhellm/error.h"
 #include "model/loader.h"
+#include "common/progress.h"
 #include "fhellm/server.h"
 
 namespace fhellm::cli {
@@ -50,18 +52,6 @@ std::pair<std::string, int> parse_listen(const std::string& s) {
   return {host, p};
 }
 
-// The weights are encoded before the server listens: a progress line on a
-// terminal (rewritten in place), nothing when stderr is piped.
-std::function<void(std::uint64_t, std::uint64_t)> encoding_progress() {
-  if (!isatty(fileno(stderr))) return {};
-  return [](std::uint64_t done, std::uint64_t total) {
-    std::fprintf(stderr, "\rfhellm serve: encoding weights %3.0f%% (%.1f of %.1f M)%s",
-                 100.0 * static_cast<double>(done) / static_cast<double>(total), static_cast<double>(done) / 1e6,
-                 static_cast<double>(total) / 1e6, done == total ? "\n" : "");
-    std::fflush(stderr);
-  };
-}
-
 // Names only: the server facade refuses an unknown precision by name.
 std::vector<std::string> split_precisions(const std::string& list) {
   std::vector<std::string> out;
@@ -85,7 +75,6 @@ ServerOptions server_options(const ServeArgs& a) {
   o.remote = a.remote;
   o.weight_bits = a.bits;
   o.precisions = split_precisions(a.precisions);
-  o.progress = encoding_progress();
   std::tie(o.host, o.port) = parse_listen(a.listen);
   o.connection_threads = a.threads;
   o.parallel_calls = a.parallel;
@@ -100,7 +89,7 @@ ServerOptions server_options(const ServeArgs& a) {
 
 void run_serve(const ServeArgs& a) {
   const auto start = std::chrono::steady_clock::now();
-  const ServerOptions options = server_options(a);
+  ServerOptions options = server_options(a);
   // Block the stop signals before any thread starts (the server's and the
   // loaders' threads inherit the mask), then wait for one here.
   sigset_t stop_signals;
@@ -109,7 +98,14 @@ void run_serve(const ServeArgs& a) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // The weights are encoded before the server listens: a bar on a terminal,
+  // plain lines when stderr is piped, nothing with --quiet.
+  Progress::Options po;
+  po.enabled = !global_flags().quiet;
+  Progress progress("fhellm serve: encoding weights", 0, po);
+  options.progress = progress.callback();
   Server server(options);
+  progress.finish();
   server.start();
   const ServedModel d = server.served_model();
   const double ready_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -1,0 +1,156 @@
+#include "chat_engine.h"
+
+#include <filesystem>
+
+#include "fhellm/error.h"
+
+namespace fhellm::cli {
+
+namespace fs = std::filesystem;
+
+struct ChatEngine::Slot {
+  explicit Slot(Client c) : client(std::move(c)) {}
+  Client client;
+  bool busy = false;
+};
+
+namespace {
+
+// The special-token text a template writes, when the model brings no
+// tokenizer_config.json: SentencePiece-style vocabularies use <s> and </s>,
+// GPT-2's <|endoftext|>.
+chat::SpecialTokens default_special_tokens(const ClientModelInfo& m) {
+  if (m.architecture == "gpt2") return {"<|endoftext|>", "<|endoftext|>", "<|endoftext|>", ""};
+  return {"<s>", "</s>", "<unk>", ""};
+}
+
+chat::ChatTemplate pick_template(const std::string& option, const fs::path& model_path, const ClientModelInfo& m) {
+  const chat::SpecialTokens tokens = default_special_tokens(m);
+  if (!option.empty()) return chat::ChatTemplate::resolve(option, tokens);
+  std::error_code ec;
+  if (fs::is_directory(model_path, ec) && fs::exists(model_path / "tokenizer_config.json", ec)) {
+    if (auto t = chat::ChatTemplate::from_tokenizer_config(model_path / "tokenizer_config.json")) return std::move(*t);
+  }
+  return chat::ChatTemplate::builtin("chatml", tokens);  // the model has none: a neutral one
+}
+
+ClientOptions client_options(const ChatEngineOptions& o) {
+  ClientOptions c;
+  if (!o.artifact.empty()) {
+    require(o.fhe == "execute" && !o.server.empty() && o.model.empty(), ErrorCode::bad_command_line,
+            "--artifact NAME.client goes with --fhe execute and --server URL, without --model");
+    c.artifact = o.artifact;
+  } else {
+    require(o.server.empty() || o.fhe == "execute", ErrorCode::bad_command_line,
+            "--server goes with --fhe execute (and --artifact)");
+    c.model = o.model.empty() ? (fs::path(FHELLM_DEFAULT_MODEL_DIR) / "stories260K.bin").string() : o.model;
+    c.tokenizer = o.model.empty() && o.tokenizer.empty() ? (fs::path(FHELLM_DEFAULT_MODEL_DIR) / "tok512.bin").string()
+                                                         : o.tokenizer;
+    c.remote = o.remote;
+  }
+  c.fhe = o.fhe;
+  c.server_url = o.server;
+  c.precision = o.precision;
+  return c;
+}
+
+}  // namespace
+
+ChatEngine::ChatEngine(const ChatEngineOptions& o) : options_(o) {
+  require(o.sessions >= 1 && o.sessions <= 64, ErrorCode::bad_command_line, "--sessions must be in [1, 64]");
+  const ClientOptions c = client_options(o);
+  slots_.push_back(std::make_unique<Slot>(Client(c)));
+  for (std::size_t i = 1; i < o.sessions; ++i) slots_.push_back(std::make_unique<Slot>(slots_[0]->client.new_session()));
+  info_ = slots_[0]->client.model_info();
+  const fs::path model_path = c.model;
+  if (!o.artifact.empty()) {
+    model_name_ = fs::path(o.artifact).stem().string();
+  } else {
+    model_name_ = (fs::is_directory(model_path) ? model_path.filename() : model_path.stem()).string();
+  }
+  template_.emplace(pick_template(o.chat_template, model_path, info_));
+}
+
+ChatEngine::~ChatEngine() = default;
+
+std::vector<std::int32_t> ChatEngine::encode_text(const std::string& text) const {
+  return slots_[0]->client.tokenize(text);
+}
+
+std::vector<std::int32_t> ChatEngine::encode_chat(const nlohmann::ordered_json& messages) const {
+  const std::string text = template_->apply(messages, true);
+  // The template writes BOS/EOS as text: those strings are their ids, the
+  // rest is encoded without an added BOS (transformers: add_special_tokens=False).
+  std::vector<std::pair<std::string, std::int32_t>> specials;
+  const chat::SpecialTokens& t = template_->special_tokens();
+  if (!t.bos_token.empty() && info_.bos_id >= 0) specials.emplace_back(t.bos_token, info_.bos_id);
+  if (!t.eos_token.empty() && info_.eos_id >= 0) specials.emplace_back(t.eos_token, info_.eos_id);
+  std::vector<std::int32_t> ids;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t next = std::string::npos, len = 0;
+    std::int32_t id = -1;
+    for (const auto& [s, sid] : specials) {
+      const std::size_t at = text.find(s, pos);
+      if (at < next || (at == next && s.size() > len)) next = at, len = s.size(), id = sid;
+    }
+    const std::string segment = text.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    if (!segment.empty()) {
+      const auto seg_ids = slots_[0]->client.tokenize(segment, false);
+      ids.insert(ids.end(), seg_ids.begin(), seg_ids.end());
+    }
+    if (next == std::string::npos) break;
+    ids.push_back(id);
+    pos = next + len;
+  }
+  require(!ids.empty(), ErrorCode::invalid_argument, "the chat template gave an empty prompt");
+  return ids;
+}
+
+std::unique_ptr<ChatEngine::Lease> ChatEngine::acquire() {
+  std::unique_lock lock(mutex_);
+  auto free_slot = [&]() -> Slot* {
+    for (auto& s : slots_)
+      if (!s->busy) return s.get();
+    return nullptr;
+  };
+  Slot* slot = free_slot();
+  if (!slot) {
+    if (waiting_ >= options_.queue) return nullptr;
+    ++waiting_;
+    freed_.wait(lock, [&] { return (slot = free_slot()) != nullptr; });
+    --waiting_;
+  }
+  slot->busy = true;
+  return std::make_unique<Lease>(*this, slot);
+}
+
+void ChatEngine::release(Slot* slot) {
+  {
+    std::lock_guard lock(mutex_);
+    slot->busy = false;
+  }
+  freed_.notify_one();
+}
+
+EngineResult ChatEngine::run(Lease& lease, const EngineRequest& req, const std::function<bool(const std::string&)>& on_text) {
+  Client& client = lease.slot().client;
+  const GenerateResult r = client.generate_from_ids(req.prompt_ids, req.options, [&](std::string_view piece) {
+    return on_text(std::string(piece));
+  });
+  const ClientStats& s = client.last_stats();
+  EngineResult out;
+  out.text = r.text;
+  out.n_prompt = r.prompt_ids.size();
+  out.n_completion = r.ids.size();
+  out.finish_reason = r.stopped_at_eos || !r.stop.empty() || r.cancelled ? "stop" : "length";
+  out.ttft_ms = s.ttft_ms;
+  out.total_ms = s.total_ms;
+  out.server_ms = s.server_ms;
+  out.bytes_up = s.bytes_up;
+  out.bytes_down = s.bytes_down;
+  out.key_upload_bytes = s.key_bytes_up;
+  return out;
+}
+
+}  // namespace fhellm::cli

@@ -1,0 +1,104 @@
+// ChatEngine: what `fhellm gateway` and `fhellm chat` generate with. It
+// opens the model once as an fhellm::Client (a client artifact with a server
+// URL, or a model with the server in this process) and holds a fixed number
+// of sessions: that Client and its new_session()s, each with its own execute
+// session and keys, over the one loaded model; a request takes a free
+// session or waits in a bounded queue.
+//
+// Prompts: plain text as `fhellm generate` encodes it (same ids, so the same
+// tokens for the same seed), or a conversation rendered with the model's chat
+// template (or --chat-template) and encoded as transformers does after
+// apply_chat_template: the template writes the special tokens (BOS, EOS) as
+// text, which map to their ids; no BOS is added.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "chat/chat_template.h"
+#include "fhellm/client.h"
+
+namespace fhellm::cli {
+
+struct ChatEngineOptions {
+  std::string model, tokenizer, artifact, server;
+  std::string fhe = "execute", remote = "all-linear", precision = "default";
+  std::string chat_template;  // NAME|FILE; empty: the model's own, else chatml
+  std::size_t sessions = 1;   // generations at once
+  std::size_t queue = 8;      // requests that may wait for a session
+};
+
+struct EngineRequest {
+  std::vector<std::int32_t> prompt_ids;
+  GenerateOptions options;  // max_tokens (kUntilContextEnd: until end of text or of the context), sampling, stop
+};
+
+struct EngineResult {
+  std::string text;
+  std::size_t n_prompt = 0, n_completion = 0;
+  std::string finish_reason;  // "stop" (end of text, a stop string, or stopped) or "length"
+  double ttft_ms = 0, total_ms = 0, server_ms = 0;
+  std::uint64_t bytes_up = 0, bytes_down = 0;
+  std::uint64_t key_upload_bytes = 0;  // when this request opened its session
+};
+
+class ChatEngine {
+ public:
+  // @throws the loaders' errors, Error(bad_command_line) for inconsistent options
+  explicit ChatEngine(const ChatEngineOptions& options);
+  ~ChatEngine();
+
+  const std::string& model_name() const { return model_name_; }
+  const std::string& fhe() const { return options_.fhe; }
+  std::size_t context() const { return info_.context; }
+  const chat::ChatTemplate& chat_template() const { return *template_; }
+
+  // `fhellm generate`'s prompt ids for `text`.
+  std::vector<std::int32_t> encode_text(const std::string& text) const;
+  // The conversation through the chat template, then its ids.
+  // @throws Error(chat_template_exception, bad_chat_template, invalid_argument)
+  std::vector<std::int32_t> encode_chat(const nlohmann::ordered_json& messages) const;
+
+  // A session, or null when `queue` requests already wait for one.
+  class Lease;
+  std::unique_ptr<Lease> acquire();
+
+  // Generates on the lease's session; on_text gets each piece of text (stop
+  // strings held back and never shown); returning false stops after it.
+  // @throws Error(context_overflow) and the generation's errors
+  EngineResult run(Lease& lease, const EngineRequest& request, const std::function<bool(const std::string&)>& on_text);
+
+ private:
+  struct Slot;
+  void release(Slot* slot);
+
+  ChatEngineOptions options_;
+  std::string model_name_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // slots_[0]'s Client also tokenizes (thread-safe)
+  ClientModelInfo info_;
+  std::optional<chat::ChatTemplate> template_;
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  std::size_t waiting_ = 0;
+};
+
+class ChatEngine::Lease {
+ public:
+  Lease(ChatEngine& engine, Slot* slot) : engine_(engine), slot_(slot) {}
+  ~Lease() { engine_.release(slot_); }
+  Slot& slot() { return *slot_; }
+
+ private:
+  ChatEngine& engine_;
+  Slot* slot_;
+};
+
+}  // namespace fhellm::cli

@@ -204,30 +204,27 @@ std::vector<Ciphertext> products(const Call& call, const std::vector<RowInputs>&
   }
   // Job (prime l, run of 16 slot blocks): every row and entry of the run, the
   // blocks in order, so each (row, entry) ciphertext is written 2 KiB at a
-  // time instead of 128 B in a different page per block.
+  // time instead of 128 B in a different page per block. The kernel stores
+  // each sum straight into its ciphertext, not into a staging array copied
+  // after (the copy's cost moves into the kernel's stores: the entries'
+  // first writes are what a 32-row call pays here, not the copy).
   constexpr std::size_t kRun = 16;
   const std::size_t runs = (blocks + kRun - 1) / kRun;
   parallel_for(k * runs, call.threads, [&](std::size_t job) {
     const std::size_t l = job / runs, b0 = job % runs * kRun, b1 = std::min(blocks, b0 + kRun);
-    thread_local std::vector<std::uint64_t> sums;
     thread_local std::vector<std::uint32_t> weights;  // one (prime, block) slice, unpacked
-    sums.resize(rcount * count * 2 * kBlock);
     weights.resize(count * terms * kBlock);
     std::vector<const std::uint32_t*> x(rcount);
-    std::vector<std::uint64_t*> y(rcount);
-    for (std::size_t r = 0; r < rcount; ++r) y[r] = sums.data() + r * count * 2 * kBlock;
+    std::vector<std::uint64_t*> y(rcount * count * 2);
     for (std::size_t b = b0; b < b1; ++b) {
       for (std::size_t r = 0; r < rcount; ++r) x[r] = rows[r].blocked.data() + (l * blocks + b) * terms * 2 * kBlock;
+      for (std::size_t i = 0; i < rcount * count; ++i) {
+        y[2 * i] = out[i].c0.residues(l) + b * kBlock;
+        y[2 * i + 1] = out[i].c1.residues(l) + b * kBlock;
+      }
       math::unpack_words28(call.enc.blocked.get() + ((l * blocks + b) * entries + first) * terms * math::kPackedUnitBytes,
                            count * terms, weights.data());
       math::blocked_products(x.data(), rcount, weights.data(), count, terms, call.ctx.modulus(l).value(), y.data());
-      for (std::size_t r = 0; r < rcount; ++r)
-        for (std::size_t e = 0; e < count; ++e) {
-          const std::uint64_t* s0 = y[r] + e * 2 * kBlock;
-          Ciphertext& ct = out[r * count + e];
-          std::copy(s0, s0 + kBlock, ct.c0.residues(l) + b * kBlock);
-          std::copy(s0 + kBlock, s0 + 2 * kBlock, ct.c1.residues(l) + b * kBlock);
-        }
     }
   });
   return out;

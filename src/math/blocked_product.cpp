@@ -28,7 +28,7 @@ void blocked_products_reference(const std::uint32_t* const* x, std::size_t rows,
           for (std::size_t m = 0; m < terms; ++m)
             sum += static_cast<std::uint64_t>(x[r][(m * 2 + p) * kSlotBlock + word]) *
                    w[(e * terms + m) * kSlotBlock + word];
-          out[r][(e * 2 + p) * kSlotBlock + s] = static_cast<std::uint64_t>(sum % q);
+          out[(r * entries + e) * 2 + p][s] = static_cast<std::uint64_t>(sum % q);
         }
 }
 

@@ -24,8 +24,10 @@ constexpr std::size_t blocked_slot_word(std::size_t s) noexcept {
 }
 
 // For every row r < rows and entry e < entries, part p in {0, 1}, slot s:
-//   out[r][(e * 2 + p) * kSlotBlock + s] = sum_m x[r][m][p][s] * w[e][m][s] mod q
-// (slot order, 64-bit words in [0, q)). q < 2^30; terms <= 4096.
+//   out[(r * entries + e) * 2 + p][s] = sum_m x[r][m][p][s] * w[e][m][s] mod q
+// (slot order, 64-bit words in [0, q)). q < 2^30; terms <= 4096. Each
+// destination is where the caller keeps those 16 slots (the block's run of
+// a ciphertext's residues), so nothing is copied after.
 void blocked_products(const std::uint32_t* const* x, std::size_t rows, const std::uint32_t* w, std::size_t entries,
                       std::size_t terms, std::uint64_t q, std::uint64_t* const* out) noexcept;
 

@@ -59,7 +59,7 @@ void blocked_products_avx2(const std::uint32_t* const* x, std::size_t rows, cons
         run_terms(x[r], we, m0, std::min(terms, m0 + run), acc);
       }
       for (int p = 0; p < 2; ++p) {
-        std::uint64_t* o = out[r] + (e * 2 + p) * kSlotBlock;
+        std::uint64_t* o = out[(r * entries + e) * 2 + p];
         store(o, reduce(acc[p * 4 + 0]));       // vector 0 even words: slots 0-3
         store(o + 4, reduce(acc[p * 4 + 2]));   // vector 1 even words: slots 4-7
         store(o + 8, reduce(acc[p * 4 + 1]));   // vector 0 odd words: slots 8-11

@@ -79,8 +79,8 @@ void run_terms(const std::uint32_t* const* x, std::size_t r0, const std::uint32_
 }
 
 template <int RR, int EE>
-void tile(const std::uint32_t* const* x, std::size_t r0, const std::uint32_t* w, std::size_t e0, std::size_t terms,
-          std::size_t run, const Reduce64& reduce, std::uint64_t* const* out) {
+void tile(const std::uint32_t* const* x, std::size_t r0, const std::uint32_t* w, std::size_t e0, std::size_t entries,
+          std::size_t terms, std::size_t run, const Reduce64& reduce, std::uint64_t* const* out) {
   __m512i acc[RR * EE * 4];
   for (auto& a : acc) a = _mm512_setzero_si512();
   for (std::size_t m0 = 0; m0 < terms; m0 += run) {
@@ -94,7 +94,7 @@ void tile(const std::uint32_t* const* x, std::size_t r0, const std::uint32_t* w,
     for (int j = 0; j < EE; ++j)
       #pragma GCC unroll 32
       for (int p = 0; p < 2; ++p) {
-        std::uint64_t* o = out[r0 + i] + ((e0 + j) * 2 + p) * kSlotBlock;
+        std::uint64_t* o = out[((r0 + i) * entries + e0 + j) * 2 + p];
         _mm512_storeu_si512(o, reduce(acc[(i * EE + j) * 4 + p * 2]));
         _mm512_storeu_si512(o + kSlotBlock / 2, reduce(acc[(i * EE + j) * 4 + p * 2 + 1]));
       }
@@ -109,9 +109,9 @@ void blocked_products_avx512(const std::uint32_t* const* x, std::size_t rows, co
   const std::size_t run = blocked_products_run(q);
   for (std::size_t r = 0; r < rows; ++r) {
     std::size_t e = 0;
-    for (; e + 4 <= entries; e += 4) tile<1, 4>(x, r, w, e, terms, run, reduce, out);
-    for (; e + 2 <= entries; e += 2) tile<1, 2>(x, r, w, e, terms, run, reduce, out);
-    if (e < entries) tile<1, 1>(x, r, w, e, terms, run, reduce, out);
+    for (; e + 4 <= entries; e += 4) tile<1, 4>(x, r, w, e, entries, terms, run, reduce, out);
+    for (; e + 2 <= entries; e += 2) tile<1, 2>(x, r, w, e, entries, terms, run, reduce, out);
+    if (e < entries) tile<1, 1>(x, r, w, e, entries, terms, run, reduce, out);
   }
 }
 

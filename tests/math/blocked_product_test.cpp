@@ -35,19 +35,28 @@ void check(const Case& c, std::uint64_t seed) {
   for (const auto& row : x) xp.push_back(row.data());
   std::vector<std::vector<std::uint64_t>> fast(c.rows, std::vector<std::uint64_t>(c.entries * 2 * kSlotBlock, 7)),
       slow = fast;
+  // One destination per (row, entry, part): here the runs of each row's
+  // vector, entries in reverse order, so a kernel that wrote past a run or
+  // to the wrong destination would show.
   std::vector<std::uint64_t*> fp, sp;
-  for (std::size_t r = 0; r < c.rows; ++r) fp.push_back(fast[r].data()), sp.push_back(slow[r].data());
+  for (std::size_t r = 0; r < c.rows; ++r)
+    for (std::size_t e = 0; e < c.entries; ++e)
+      for (std::size_t p = 0; p < 2; ++p) {
+        const std::size_t at = ((c.entries - 1 - e) * 2 + p) * kSlotBlock;
+        fp.push_back(fast[r].data() + at);
+        sp.push_back(slow[r].data() + at);
+      }
   blocked_products(xp.data(), c.rows, w.data(), c.entries, c.terms, c.q, fp.data());
   blocked_products_reference(xp.data(), c.rows, w.data(), c.entries, c.terms, c.q, sp.data());
   for (std::size_t r = 0; r < c.rows; ++r) {
     ASSERT_EQ(fast[r], slow[r]) << "rows " << c.rows << " entries " << c.entries << " terms " << c.terms << " row " << r;
     // One sum recomputed here, in slot order, from the documented layout.
-    const std::size_t e = c.entries - 1, p = 1, s = kSlotBlock - 1;
+    const std::size_t e = c.entries - 1, p = 1, s = kSlotBlock - 1;  // stored first (reverse order)
     unsigned __int128 sum = 0;
     for (std::size_t m = 0; m < c.terms; ++m)
       sum += static_cast<unsigned __int128>(x[r][(m * 2 + p) * kSlotBlock + blocked_slot_word(s)]) *
              w[(e * c.terms + m) * kSlotBlock + blocked_slot_word(s)];
-    EXPECT_EQ(slow[r][(e * 2 + p) * kSlotBlock + s], static_cast<std::uint64_t>(sum % c.q));
+    EXPECT_EQ(slow[r][(0 * 2 + p) * kSlotBlock + s], static_cast<std::uint64_t>(sum % c.q));
   }
 }
 

@@ -96,6 +96,7 @@ TEST_F(CliExecute, BenchGenerateJsonHasPerModeFigures) {
   EXPECT_GT(j["modes"]["execute"]["ttft_ms"].get<double>(), 0);
   EXPECT_GT(j["modes"]["execute"]["server_start_seconds"].get<double>(), 0);
   EXPECT_GT(j["modes"]["execute"]["server_peak_rss_mb"].get<double>(), 1);
+  EXPECT_GT(j["modes"]["execute"]["server_resident_mb"].get<double>(), 1);
   EXPECT_EQ(j["modes"]["simulate"]["bytes_up_per_token"].get<double>(), 0);
 }
 

@@ -231,6 +231,33 @@ class Client {
   // cannot run this model (a client artifact holds no remote weights: only execute)
   void set_fhe_mode(const std::string& fhe);
 
+  // Switches the remote linear modules (the syntax of ClientOptions::remote);
+  // the next call uses them. @throws Error(unknown_layer) for an entry that
+  // matches nothing, Error(invalid_argument) for a client artifact (its
+  // remote set is fixed) or a module whose weights are not on this machine
+  void set_remote_modules(const std::string& spec);
+
+  // The logits of every position of `ids` ([ids.size(), vocab], row-major)
+  // in the current mode: one forward pass from position 0 (a prefill), as
+  // perplexity computes them.
+  // @throws Error(invalid_argument) for no ids, Error(context_overflow) for
+  //         more than the model's context, Error(unknown_token) for an id
+  //         outside the vocabulary, the server's and transport's errors
+  std::vector<float> logits(const std::vector<std::int32_t>& ids);
+
+  // Writes out_prefix.server (the remote modules' int8 weights) and
+  // out_prefix.client (the rest and the tokenizer), as `fhellm compile`
+  // does, for this client's model and remote modules at `weight_bits`.
+  // @throws Error(invalid_argument) for a client opened from an artifact
+  //         (it holds no remote weight), Error(bad_quantization) for bits
+  //         outside 2..8, Error(io_error) when a file cannot be written
+  struct CompileResult {
+    std::string server_path, client_path;
+    std::uint64_t server_bytes = 0, client_bytes = 0;
+    std::size_t n_remote = 0;  // remote layer groups
+  };
+  CompileResult compile(const std::string& out_prefix, int weight_bits = 8) const;
+
   const ClientStats& last_stats() const noexcept;
   ClientModelInfo model_info() const;
 

@@ -91,6 +91,7 @@ model::SamplerOptions sampler_options(const GenerateOptions& o) {
 }  // namespace
 
 struct Client::Impl {
+  ClientOptions options;  // as opened (compile reloads the model from options.model)
   std::shared_ptr<const tokenizer::Tokenizer> tokenizer;  // immutable: shared by new_session()
   std::optional<hybrid::HybridModel> hm;
   client::ExecuteClientOptions execute;
@@ -109,6 +110,7 @@ struct Client::Impl {
 Client::Client(const ClientOptions& options) : impl_(std::make_unique<Impl>()) {
   const hybrid::FheMode mode = hybrid::parse_fhe_mode(options.fhe);
   check_options(options, mode);
+  impl_->options = options;
   std::shared_ptr<const Bytes> expected;
   std::unique_ptr<tokenizer::Tokenizer> tok;
   impl_->hm.emplace(open_model(options, tok, expected));
@@ -128,6 +130,7 @@ Client& Client::operator=(Client&&) noexcept = default;
 Client Client::new_session() const {
   const hybrid::HybridModel& hm = *impl_->hm;
   auto impl = std::make_unique<Impl>();
+  impl->options = impl_->options;
   impl->tokenizer = impl_->tokenizer;
   impl->hm.emplace(hm.shared_model());
   impl->hm->set_remote_modules(hm.remote_modules());
@@ -252,6 +255,43 @@ Status Client::try_perplexity(const std::string& text, const PerplexityOptions& 
 }
 
 void Client::set_fhe_mode(const std::string& fhe) { impl_->hm->set_mode(hybrid::parse_fhe_mode(fhe)); }
+
+void Client::set_remote_modules(const std::string& spec) {
+  require(impl_->options.artifact.empty(), ErrorCode::invalid_argument,
+          "client: the remote modules of a client artifact are fixed by its compile");
+  impl_->hm->set_remote_modules(spec);
+}
+
+std::vector<float> Client::logits(const std::vector<std::int32_t>& ids) {
+  hybrid::HybridModel& hm = *impl_->hm;
+  const hybrid::ExecuteStats before = *impl_->exec;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<float> out = hm.logits(ids);
+  ClientStats s;
+  s.n_prompt_tokens = ids.size();
+  s.total_ms = s.prefill_ms = s.ttft_ms =
+      ms(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  s.prefill_ms_per_row = s.total_ms / static_cast<double>(ids.size());
+  if (hm.mode() == hybrid::FheMode::execute) client::add_execute_figures(s, before, *impl_->exec, *impl_->exec);
+  impl_->last = s;
+  return out;
+}
+
+Client::CompileResult Client::compile(const std::string& out_prefix, int weight_bits) const {
+  const ClientOptions& o = impl_->options;
+  require(o.artifact.empty(), ErrorCode::invalid_argument,
+          "client: a client artifact holds no remote weight to compile; compile the model it came from");
+  hybrid::CompileOptions c;
+  std::string spec;
+  for (const hybrid::LinearId id : impl_->hm->remote_modules()) spec += (spec.empty() ? "" : ",") + model::linear_name(id);
+  c.remote = spec.empty() ? "none" : spec;
+  c.quant = impl_->hm->quantization();
+  c.quant.weight_bits = weight_bits;
+  c.quant.validate();
+  c.tokenizer = o.tokenizer;
+  const hybrid::CompileReport r = hybrid::compile_artifacts(o.model, out_prefix, c);
+  return {r.server_path.string(), r.client_path.string(), r.server_bytes, r.client_bytes, r.n_remote};
+}
 
 const ClientStats& Client::last_stats() const noexcept { return impl_->last; }
 

@@ -150,5 +150,6 @@ struct LinearMessageInfo {
   ParamId param_id;
 };
 LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload);
+LinearMessageInfo peek_linear_reply(std::span<const std::uint8_t> reply);
 
 }  // namespace fhellm::he

@@ -182,4 +182,11 @@ LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload) {
   return {h.shape, h.precision, h.input_signed, h.param_id};
 }
 
+LinearMessageInfo peek_linear_reply(std::span<const std::uint8_t> reply) {
+  ByteReader r(reply, "linear reply");
+  wire::Header h;
+  (void)read_header(r, true, h);
+  return {h.shape, h.precision, h.input_signed, h.param_id};
+}
+
 }  // namespace fhellm::he

@@ -330,15 +330,9 @@ CompileReport compile_model(std::shared_ptr<const model::Model> model_ptr, const
   report.server_path = out_prefix.string() + ".server";
   report.client_path = out_prefix.string() + ".client";
   {
-    Bytes out;
-    ByteWriter w(out);
-    write_header(w, kServerMagic);
-    w.blob(description_bytes);
-    for (const quant::QuantizedWeights* q : weights)
-      w.bytes({reinterpret_cast<const std::uint8_t*>(q->values.data()), q->values.size()});
-    finish(out);
-    write_file(report.server_path, out);
-    report.server_bytes = out.size();
+    std::vector<std::span<const std::int8_t>> values;
+    for (const quant::QuantizedWeights* q : weights) values.emplace_back(q->values);
+    report.server_bytes = write_server_artifact(report.server_path, description, values);
   }
   {
     const model::ModelConfig& c = model.config();
@@ -394,6 +388,27 @@ CompileReport compile_model(std::shared_ptr<const model::Model> model_ptr, const
 }
 
 }  // namespace
+
+std::uint64_t write_server_artifact(const fs::path& path, const RemoteModelDescription& description,
+                                    const std::vector<std::span<const std::int8_t>>& values) {
+  require(values.size() == description.linears.size(), ErrorCode::invalid_argument,
+          "server artifact: " + std::to_string(values.size()) + " weight matrices for " +
+              std::to_string(description.linears.size()) + " layers");
+  Bytes out;
+  ByteWriter w(out);
+  write_header(w, kServerMagic);
+  w.blob(description.encode());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const RemoteLinearInfo& l = description.linears[i];
+    require(values[i].size() == static_cast<std::size_t>(l.n_out) * l.n_in, ErrorCode::invalid_argument,
+            "server artifact: layer " + std::to_string(l.wire_id) + " has " + std::to_string(values[i].size()) +
+                " weights for a shape of " + std::to_string(l.n_out) + " x " + std::to_string(l.n_in));
+    w.bytes({reinterpret_cast<const std::uint8_t*>(values[i].data()), values[i].size()});
+  }
+  finish(out);
+  write_file(path, out);
+  return out.size();
+}
 
 CompileReport compile_artifacts(const fs::path& model_path, const fs::path& out_prefix,
                                 const CompileOptions& options) {

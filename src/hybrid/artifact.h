@@ -36,6 +36,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,15 @@ CompileReport compile_artifacts(const std::filesystem::path& model_path, const s
 //         for a null model, and as above.
 CompileReport compile_artifacts(std::shared_ptr<const model::Model> model, const std::filesystem::path& out_prefix,
                                 const CompileOptions& options);
+
+// Writes a server artifact (the layout above): `description` and the int8
+// values of each of its linears, in its order (row-major [n_out, n_in]).
+// Returns the bytes written. For layers that are not a model's groups (the
+// Python package's fhellm.torch, through fhellm::RemoteLayers).
+// @throws Error(invalid_argument) for values that disagree with the
+//         description, Error(io_error) when the file cannot be written.
+std::uint64_t write_server_artifact(const std::filesystem::path& path, const RemoteModelDescription& description,
+                                    const std::vector<std::span<const std::int8_t>>& values);
 
 // The server side of a compiled model, ready to serve.
 // @throws Error(file_not_found | io_error | bad_magic | bad_version |

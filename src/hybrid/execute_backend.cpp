@@ -94,22 +94,7 @@ void ExecuteBackend::apply(LinearId id, const float* x, std::size_t rows, float*
   if (!client_) open_session();
   const ChannelStats before = channel_->stats();
   const Layer& l = layer(id);
-  const std::size_t k = l.dequant.n_in, n = l.dequant.n_out;
-  const std::uint32_t ids[] = {l.wire_id};
-  // The encrypted product takes at most kLinearMaxRows rows per call.
-  for (std::size_t r0 = 0; r0 < rows; r0 += he::kLinearMaxRows) {
-    const std::size_t t = std::min<std::size_t>(he::kLinearMaxRows, rows - r0);
-    quant::quantize_rows(x + r0 * k, t, k, options_.activation_bits, rows_);
-    const he::LinearShape shape{static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(k),
-                                static_cast<std::uint32_t>(n)};
-    const Bytes upload = client_->encrypt(std::span<const std::uint8_t>(rows_.values), shape, options_.precision);
-    const Bytes reply = channel_->call(ids, upload);
-    const std::vector<std::int64_t> acc = client_->decrypt(reply);
-    require(acc.size() == t * n, ErrorCode::shape_mismatch,
-            model::linear_name(id) + ": decrypted " + std::to_string(acc.size()) + " values, expected " +
-                std::to_string(t * n));
-    quant::dequantize_product(acc.data(), rows_, l.dequant, l.bias, y + r0 * n);
-  }
+  execute_product(*client_, *channel_, l.wire_id, l.dequant, l.bias, x, rows, options_, rows_, y);
   const double spent = std::chrono::duration<double>(Clock::now() - start).count();
   const ChannelStats after = channel_->stats();
   const double remote = (after.server_seconds - before.server_seconds) + (after.network_seconds - before.network_seconds);
@@ -120,6 +105,27 @@ void ExecuteBackend::apply(LinearId id, const float* x, std::size_t rows, float*
   LinearBackend::stats_.n_calls += 1;
   LinearBackend::stats_.n_rows += rows;
   LinearBackend::stats_.seconds += spent;
+}
+
+void execute_product(const he::LinearClient& client, RemoteChannel& channel, std::uint32_t wire_id,
+                     const quant::QuantizedWeights& dequant, const float* bias, const float* x, std::size_t rows,
+                     const ExecuteOptions& options, quant::QuantizedRows& scratch, float* y) {
+  const std::size_t k = dequant.n_in, n = dequant.n_out;
+  const std::uint32_t ids[] = {wire_id};
+  // The encrypted product takes at most kLinearMaxRows rows per call.
+  for (std::size_t r0 = 0; r0 < rows; r0 += he::kLinearMaxRows) {
+    const std::size_t t = std::min<std::size_t>(he::kLinearMaxRows, rows - r0);
+    quant::quantize_rows(x + r0 * k, t, k, options.activation_bits, scratch);
+    const he::LinearShape shape{static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(k),
+                                static_cast<std::uint32_t>(n)};
+    const Bytes upload = client.encrypt(std::span<const std::uint8_t>(scratch.values), shape, options.precision);
+    const Bytes reply = channel.call(ids, upload);
+    const std::vector<std::int64_t> acc = client.decrypt(reply);
+    require(acc.size() == t * n, ErrorCode::shape_mismatch,
+            model::linear_name(linear_from_wire_id(wire_id)) + ": decrypted " + std::to_string(acc.size()) +
+                " values, expected " + std::to_string(t * n));
+    quant::dequantize_product(acc.data(), scratch, dequant, bias, y + r0 * n);
+  }
 }
 
 std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel& hm, const RemoteServiceOptions& options) {

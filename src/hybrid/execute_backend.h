@@ -84,6 +84,17 @@ class ExecuteBackend final : public LinearBackend {
   quant::QuantizedRows rows_;
 };
 
+// The client side of one execute call, without a model: quantize the rows,
+// encrypt them (at most he::kLinearMaxRows per exchange), `channel`'s call of
+// `wire_id`, decrypt, dequantize with `dequant`'s scales and row sums (the
+// server's description), add `bias` (may be null). ExecuteBackend runs it
+// for a model's groups, fhellm::RemoteLayers for any model's layers.
+// @throws Error(shape_mismatch) for a reply of another shape, the channel's
+//         and decryption's errors
+void execute_product(const he::LinearClient& client, RemoteChannel& channel, std::uint32_t wire_id,
+                     const quant::QuantizedWeights& dequant, const float* bias, const float* x, std::size_t rows,
+                     const ExecuteOptions& options, quant::QuantizedRows& scratch, float* y);
+
 // The service a server would run for `hm`'s remote modules and quantization
 // (the weights simulate uses): the in-process server.
 std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel& hm, const RemoteServiceOptions& options = {});

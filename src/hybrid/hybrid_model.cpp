@@ -290,4 +290,13 @@ EvalResult HybridModel::perplexity(std::span<const TokenId> ids, std::size_t win
   return r;
 }
 
+std::vector<float> HybridModel::logits(std::span<const TokenId> ids) {
+  require(!ids.empty(), ErrorCode::invalid_argument, "logits: no ids");
+  const std::size_t context = model_->config().context;
+  require(ids.size() <= context, ErrorCode::context_overflow,
+          "logits: " + std::to_string(ids.size()) + " ids exceed the model's context of " + std::to_string(context));
+  model::Session session(model_, linear_ops(), ids.size());
+  return session.forward(ids, /*all_logits=*/true);
+}
+
 }  // namespace fhellm::hybrid

@@ -137,6 +137,11 @@ class HybridModel {
   EvalResult perplexity(std::span<const TokenId> ids, std::size_t window = 0, std::size_t stride = 0,
                         const ProgressCallback& progress = {});
 
+  // The logits of every position of `ids` ([ids.size(), vocab]): one prefill
+  // from position 0 in a fresh session.
+  // @throws Error(invalid_argument) for no ids, Error(context_overflow), Error(unknown_token)
+  std::vector<float> logits(std::span<const TokenId> ids);
+
  private:
   class Router;
   void invalidate();

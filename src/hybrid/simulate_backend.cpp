@@ -56,7 +56,7 @@ const quant::QuantizedWeights& QuantizedLinears::get(LinearId id) const {
 
 SimulateBackend::SimulateBackend(const model::Model& model, std::shared_ptr<const QuantizedLinears> weights,
                                  he::LinearPrecision precision)
-    : model_(model), weights_(std::move(weights)), precision_(precision) {}
+    : model_(model), weights_(std::move(weights)), product_(precision) {}
 
 namespace {
 
@@ -76,7 +76,7 @@ double normal_of(std::uint64_t key) {
 
 }  // namespace
 
-void SimulateBackend::add_rounding_error(LinearId id, const quant::QuantizedWeights& w, std::size_t rows) {
+void SimulatedProduct::add_rounding_error(LinearId id, const quant::QuantizedWeights& w, std::size_t rows) {
   if (precision_ == he::LinearPrecision::exact) return;
   auto [it, fresh] = error_std_.try_emplace({id.layer, static_cast<int>(id.kind)});
   if (fresh) {
@@ -95,12 +95,10 @@ void SimulateBackend::add_rounding_error(LinearId id, const quant::QuantizedWeig
   }
 }
 
-void SimulateBackend::apply(LinearId id, const float* x, std::size_t rows, float* y) {
-  const auto start = std::chrono::steady_clock::now();
-  const quant::QuantizedWeights& w = weights_->get(id);
-  const model::LinearView view = model_.linear(id);
+void SimulatedProduct::apply(LinearId id, const quant::QuantizedWeights& w, const float* bias, const float* x,
+                             std::size_t rows, int activation_bits, float* y) {
   const std::size_t k = w.n_in, n = w.n_out;
-  quant::quantize_rows(x, rows, k, weights_->options().activation_bits, rows_);
+  quant::quantize_rows(x, rows, k, activation_bits, rows_);
   acc_.resize(rows * n);
   // Split output channels across threads once a chunk holds ~256K MACs.
   const std::size_t min_chunk = std::max<std::size_t>(16, (std::size_t{1} << 18) / (k * rows + 1));
@@ -108,7 +106,13 @@ void SimulateBackend::apply(LinearId id, const float* x, std::size_t rows, float
     quant::int_matmul_range(rows_.values.data(), rows, k, w.values.data(), n, begin, end, acc_.data());
   });
   add_rounding_error(id, w, rows);
-  quant::dequantize_product(acc_.data(), rows_, w, view.bias, y);
+  quant::dequantize_product(acc_.data(), rows_, w, bias, y);
+}
+
+void SimulateBackend::apply(LinearId id, const float* x, std::size_t rows, float* y) {
+  const auto start = std::chrono::steady_clock::now();
+  const quant::QuantizedWeights& w = weights_->get(id);
+  product_.apply(id, w, model_.linear(id).bias, x, rows, weights_->options().activation_bits, y);
   stats_.n_calls += 1;
   stats_.n_rows += rows;
   stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -52,6 +52,30 @@ class QuantizedLinears {
 // simulate is a pure function of its inputs, whatever ran before.
 inline constexpr std::uint64_t kSimulateErrorKey = 0x5eed5eed5eed5eedull;
 
+// The arithmetic of one simulate call, without a model: quantize the rows,
+// the exact integer product, the modelled rounding error, dequantize, bias.
+// SimulateBackend runs it for a model's groups, fhellm::RemoteLayers for the
+// layers of any model. Not thread-safe (scratch buffers).
+class SimulatedProduct {
+ public:
+  explicit SimulatedProduct(he::LinearPrecision precision = he::kLinearDefaultPrecision)
+      : precision_(precision) {}
+  // y [rows, w.n_out] from x [rows, w.n_in]; `id` keys the error draws (the
+  // same group, row and output draw the same error). `bias` may be null.
+  // @throws Error(bad_quantization) for a non-finite input or bits outside 2..8
+  void apply(LinearId id, const quant::QuantizedWeights& w, const float* bias, const float* x, std::size_t rows,
+             int activation_bits, float* y);
+
+ private:
+  // Adds round(N(0, sigma_j^2)) to output j of every row.
+  void add_rounding_error(LinearId id, const quant::QuantizedWeights& w, std::size_t rows);
+
+  he::LinearPrecision precision_;
+  std::map<std::pair<int, int>, std::vector<double>> error_std_;  // per group: sigma_j (he::linear_error_std)
+  quant::QuantizedRows rows_;
+  std::vector<std::int64_t> acc_;
+};
+
 class SimulateBackend final : public LinearBackend {
  public:
   // `model` must outlive the backend; `weights` holds every group it will be
@@ -62,15 +86,9 @@ class SimulateBackend final : public LinearBackend {
   void apply(LinearId id, const float* x, std::size_t rows, float* y) override;
 
  private:
-  // Adds round(N(0, sigma_j^2)) to output j of every row.
-  void add_rounding_error(LinearId id, const quant::QuantizedWeights& w, std::size_t rows);
-
   const model::Model& model_;
   std::shared_ptr<const QuantizedLinears> weights_;
-  he::LinearPrecision precision_;
-  std::map<std::pair<int, int>, std::vector<double>> error_std_;  // per group: sigma_j (he::linear_error_std)
-  quant::QuantizedRows rows_;
-  std::vector<std::int64_t> acc_;
+  SimulatedProduct product_;
 };
 
 }  // namespace fhellm::hybrid

@@ -1,0 +1,216 @@
+// fhellm.Model (and fhellm.Client, its subclass in __init__.py) over
+// fhellm::Client: load, generate with a stream callback, perplexity, logits,
+// modes, remote modules, compile; figures as attributes. Long calls release
+// the GIL; generate checks for Ctrl-C (and runs the stream callback) with
+// the GIL taken back at each piece of text.
+#include <pybind11/functional.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+
+#include "arrays.h"
+#include "bindings.h"
+#include "fhellm/client.h"
+
+namespace fhellm::python {
+namespace {
+
+ClientOptions client_options(const std::string& model, const std::string& artifact, const std::string& tokenizer,
+                             const std::string& fhe, const std::string& server_url, const py::object& remote,
+                             const std::string& precision, double timeout) {
+  ClientOptions o;
+  o.model = model;
+  o.artifact = artifact;
+  o.tokenizer = tokenizer;
+  o.fhe = fhe;
+  o.server_url = server_url;
+  o.remote = remote_spec(remote);
+  o.precision = precision;
+  o.timeout_seconds = timeout;
+  return o;
+}
+
+// The text callback of generate: Ctrl-C first, then the user's callback
+// (a false return stops the generation).
+TextCallback stream_callback(const py::object& stream) {
+  return [stream](std::string_view piece) {
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    if (stream.is_none()) return true;
+    py::object text = py::reinterpret_steal<py::object>(
+        PyUnicode_DecodeUTF8(piece.data(), static_cast<Py_ssize_t>(piece.size()), "replace"));
+    if (!text) throw py::error_already_set();
+    py::object r = stream(text);
+    return !(r.ptr() == Py_False);
+  };
+}
+
+GenerateResult generate(Client& c, const std::string& prompt, std::size_t max_new_tokens, float temperature,
+                        float top_p, std::size_t top_k, std::uint64_t seed, bool stop_at_eos,
+                        const py::object& stream) {
+  if (!stream.is_none() && !PyCallable_Check(stream.ptr()))
+    throw_error(ErrorCode::invalid_argument, "stream must be callable (it receives each piece of text)");
+  GenerateOptions g;
+  g.max_tokens = max_new_tokens;
+  g.temperature = temperature;
+  g.top_p = top_p;
+  g.top_k = top_k;
+  g.seed = seed;
+  g.stop_at_eos = stop_at_eos;
+  const TextCallback cb = stream_callback(stream);
+  py::gil_scoped_release release;
+  return c.generate(prompt, g, cb);
+}
+
+py::array_t<float> logits(Client& c, const std::vector<std::int32_t>& ids) {
+  std::vector<float> out;
+  {
+    py::gil_scoped_release release;
+    out = c.logits(ids);
+  }
+  const std::size_t vocab = ids.empty() ? 0 : out.size() / ids.size();
+  py::array_t<float> a({static_cast<py::ssize_t>(ids.size()), static_cast<py::ssize_t>(vocab)});
+  std::memcpy(a.mutable_data(), out.data(), out.size() * sizeof(float));
+  return a;
+}
+
+void bind_stats(py::module_& m) {
+  py::class_<ClientStats>(m, "ClientStats", "Figures of the last generate, perplexity or logits call (ms, bytes).")
+      .def_readonly("n_prompt_tokens", &ClientStats::n_prompt_tokens)
+      .def_readonly("n_generated_tokens", &ClientStats::n_generated_tokens)
+      .def_readonly("total_ms", &ClientStats::total_ms)
+      .def_readonly("prefill_ms", &ClientStats::prefill_ms)
+      .def_readonly("decode_ms", &ClientStats::decode_ms)
+      .def_readonly("ttft_ms", &ClientStats::ttft_ms)
+      .def_readonly("prefill_ms_per_row", &ClientStats::prefill_ms_per_row)
+      .def_readonly("decode_ms_per_token", &ClientStats::decode_ms_per_token)
+      .def_readonly("tokens_per_second", &ClientStats::tokens_per_second)
+      .def_readonly("remote_calls", &ClientStats::remote_calls)
+      .def_readonly("remote_ms", &ClientStats::remote_ms)
+      .def_readonly("server_ms", &ClientStats::server_ms)
+      .def_readonly("network_ms", &ClientStats::network_ms)
+      .def_readonly("client_ms", &ClientStats::client_ms)
+      .def_readonly("crypto_ms", &ClientStats::crypto_ms)
+      .def_readonly("bytes_up", &ClientStats::bytes_up)
+      .def_readonly("bytes_down", &ClientStats::bytes_down)
+      .def_readonly("prefill_server_ms", &ClientStats::prefill_server_ms)
+      .def_readonly("prefill_network_ms", &ClientStats::prefill_network_ms)
+      .def_readonly("prefill_bytes_up", &ClientStats::prefill_bytes_up)
+      .def_readonly("prefill_bytes_down", &ClientStats::prefill_bytes_down)
+      .def_readonly("decode_server_ms", &ClientStats::decode_server_ms)
+      .def_readonly("decode_network_ms", &ClientStats::decode_network_ms)
+      .def_readonly("decode_bytes_up", &ClientStats::decode_bytes_up)
+      .def_readonly("decode_bytes_down", &ClientStats::decode_bytes_down)
+      .def_readonly("session_key_bytes", &ClientStats::session_key_bytes)
+      .def_readonly("session_open_ms", &ClientStats::session_open_ms)
+      .def("__repr__", [](const ClientStats& s) {
+        return "ClientStats(tokens=" + std::to_string(s.n_generated_tokens) +
+               ", total_ms=" + std::to_string(s.total_ms) + ", bytes_up=" + std::to_string(s.bytes_up) +
+               ", bytes_down=" + std::to_string(s.bytes_down) + ")";
+      });
+}
+
+void bind_results(py::module_& m) {
+  py::class_<GenerateResult>(m, "GenerateResult")
+      .def_readonly("text", &GenerateResult::text)
+      .def_readonly("ids", &GenerateResult::ids)
+      .def_readonly("prompt_ids", &GenerateResult::prompt_ids)
+      .def_readonly("stopped_at_eos", &GenerateResult::stopped_at_eos)
+      .def_readonly("cancelled", &GenerateResult::cancelled)
+      .def("__str__", [](const GenerateResult& r) { return r.text; })
+      .def("__repr__", [](const GenerateResult& r) { return "GenerateResult(" + std::to_string(r.ids.size()) + " ids)"; });
+  py::class_<PerplexityResult>(m, "PerplexityResult")
+      .def_readonly("perplexity", &PerplexityResult::perplexity)
+      .def_readonly("mean_nll", &PerplexityResult::mean_nll)
+      .def_readonly("n_tokens", &PerplexityResult::n_tokens)
+      .def_readonly("n_predicted", &PerplexityResult::n_predicted)
+      .def_readonly("top1", &PerplexityResult::top1)
+      .def("__float__", [](const PerplexityResult& r) { return r.perplexity; });
+  py::class_<ClientModelInfo>(m, "ModelInfo")
+      .def_readonly("architecture", &ClientModelInfo::architecture)
+      .def_readonly("n_layers", &ClientModelInfo::n_layers)
+      .def_readonly("context", &ClientModelInfo::context)
+      .def_readonly("vocab_size", &ClientModelInfo::vocab_size)
+      .def_readonly("fhe", &ClientModelInfo::fhe);
+  py::class_<Client::CompileResult>(m, "CompileResult")
+      .def_readonly("server_path", &Client::CompileResult::server_path)
+      .def_readonly("client_path", &Client::CompileResult::client_path)
+      .def_readonly("server_bytes", &Client::CompileResult::server_bytes)
+      .def_readonly("client_bytes", &Client::CompileResult::client_bytes)
+      .def_readonly("n_remote", &Client::CompileResult::n_remote);
+}
+
+}  // namespace
+
+std::string remote_spec(const py::object& remote) {
+  if (py::isinstance<py::str>(remote)) return remote.cast<std::string>();
+  std::string spec;
+  for (const py::handle item : remote) {
+    if (!py::isinstance<py::str>(item))
+      throw_error(ErrorCode::invalid_argument, "remote modules: each entry must be a str");
+    spec += (spec.empty() ? "" : ",") + item.cast<std::string>();
+  }
+  return spec.empty() ? "none" : spec;
+}
+
+void bind_client(py::module_& m) {
+  bind_stats(m);
+  bind_results(m);
+  py::class_<Client>(m, "Model", R"(A model with fhellm's engine: the client holds the secret key, the
+tokenizer and every non-linear layer; the remote linear modules run in the
+FHE mode chosen ("disable": float in clear, "simulate": the integers of
+execute in clear, "execute": encrypted, computed by a server in this process
+or at server_url). Use Model.load(path) or fhellm.Client(artifact, url).)")
+      .def(py::init([](const std::string& model, const std::string& artifact, const std::string& tokenizer,
+                       const std::string& fhe, const std::string& server_url, const py::object& remote,
+                       const std::string& precision, double timeout) {
+             const ClientOptions o =
+                 client_options(model, artifact, tokenizer, fhe, server_url, remote, precision, timeout);
+             py::gil_scoped_release release;
+             return std::make_unique<Client>(o);
+           }),
+           py::kw_only(), py::arg("model") = "", py::arg("artifact") = "", py::arg("tokenizer") = "",
+           py::arg("fhe") = "execute", py::arg("server_url") = "", py::arg("remote") = "all-linear",
+           py::arg("precision") = "default", py::arg("timeout") = 120.0)
+      .def_static("load",
+                  [](const std::string& path, const std::string& tokenizer, const std::string& fhe,
+                     const std::string& server_url, const py::object& remote, const std::string& precision,
+                     double timeout) {
+                    const ClientOptions o =
+                        client_options(path, "", tokenizer, fhe, server_url, remote, precision, timeout);
+                    py::gil_scoped_release release;
+                    return std::make_unique<Client>(o);
+                  },
+                  py::arg("path"), py::kw_only(), py::arg("tokenizer") = "", py::arg("fhe") = "execute",
+                  py::arg("server_url") = "", py::arg("remote") = "all-linear", py::arg("precision") = "default",
+                  py::arg("timeout") = 120.0,
+                  "Loads a llama2.c .bin, a Hugging Face folder or a GGUF file (every format the CLI reads).")
+      .def("generate", &generate, py::arg("prompt"), py::arg("max_new_tokens") = 64, py::arg("temperature") = 0.0f,
+           py::arg("top_p") = 1.0f, py::arg("top_k") = 0, py::arg("seed") = 0, py::arg("stop_at_eos") = true,
+           py::arg("stream") = py::none(),
+           "Generates from prompt; stream(piece) receives each piece of text (return False to stop).")
+      .def("perplexity",
+           [](Client& c, const std::string& text, std::size_t window) {
+             py::gil_scoped_release release;
+             return c.perplexity(text, window);
+           },
+           py::arg("text"), py::arg("window") = 0)
+      .def("logits", &logits, py::arg("ids"),
+           "The logits of every position of ids: a float32 array [len(ids), vocab].")
+      .def("set_fhe_mode", &Client::set_fhe_mode, py::arg("mode"))
+      .def("set_remote_modules",
+           [](Client& c, const py::object& modules) { c.set_remote_modules(remote_spec(modules)); },
+           py::arg("modules"))
+      .def("compile",
+           [](const Client& c, const std::string& prefix, int n_bits) {
+             py::gil_scoped_release release;
+             return c.compile(prefix, n_bits);
+           },
+           py::arg("path_prefix"), py::arg("n_bits") = 8)
+      .def("cancel", &Client::cancel)
+      .def_property_readonly("last_stats", [](const Client& c) { return c.last_stats(); })
+      .def_property_readonly("info", &Client::model_info)
+      .def_property_readonly("fhe_mode", [](const Client& c) { return c.model_info().fhe; });
+}
+
+}  // namespace fhellm::python

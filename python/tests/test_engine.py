@@ -1,0 +1,190 @@
+"""The engine from Python (fhellm.Model, Client, Server) against the CLI."""
+import math
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fhellm
+from conftest import GPT2_DIR, STORIES, cli_json, shared
+
+PROMPT = "Once upon a time"
+
+
+@pytest.fixture(scope="module")
+def stories():
+    return fhellm.Model.load(str(STORIES), fhe="simulate")
+
+
+@pytest.mark.parametrize("fhe", ["disable", "simulate", "execute"])
+def test_stories_ids_equal_cli(fhe):
+    model = fhellm.Model.load(str(STORIES), fhe=fhe, precision="exact")
+    r = model.generate(PROMPT, max_new_tokens=12)
+    ref = cli_json("generate", "--model", STORIES, "--fhe", fhe, "--precision", "exact", "-p", PROMPT, "-n", 12)
+    assert r.ids == ref["ids"]
+    assert r.prompt_ids == ref["prompt_ids"]
+    assert r.text == ref["text"]
+    assert model.last_stats.n_generated_tokens == 12
+    if fhe == "execute":
+        assert model.last_stats.bytes_up > 0 and model.last_stats.bytes_down > 0
+        assert model.last_stats.session_key_bytes > 0
+
+
+def test_gpt2_ids_logits_and_perplexity_equal_cli():
+    shared("models/gpt2-vimdoc-small")
+    text_path = shared("reference/eval_vimdoc.txt")
+    text = text_path.read_text()[:600]
+    model = fhellm.Model.load(str(GPT2_DIR), fhe="simulate")
+    prompt = "In Insert mode you can"
+    r = model.generate(prompt, max_new_tokens=8)
+    ref = cli_json("generate", "--model", GPT2_DIR, "--fhe", "simulate", "-p", prompt, "-n", 8)
+    assert r.ids == ref["ids"]
+
+    p = model.perplexity(text)
+    ref = _cli_eval(GPT2_DIR, text, "simulate")
+    assert p.perplexity == pytest.approx(ref["perplexity"], rel=1e-12)
+    assert p.n_predicted == ref["n_predicted"]
+    # The logits behind that perplexity: the mean NLL recomputed from them.
+    ids = r.prompt_ids + r.ids
+    logits = model.logits(ids)
+    assert logits.shape == (len(ids), 50257) and logits.dtype == np.float32
+    greedy = [int(np.argmax(logits[t])) for t in range(len(r.prompt_ids) - 1, len(ids) - 1)]
+    assert greedy == r.ids
+
+
+def _cli_eval(model_dir, text, fhe):
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write(text)
+        path = f.name
+    try:
+        return cli_json("eval", "--model", model_dir, "--text", path, "--fhe", fhe)
+    finally:
+        os.unlink(path)
+
+
+def test_logits_nll_equals_cli_eval(stories):
+    text = "Once upon a time, there was a little girl named Lily. She loved to play outside."
+    ref = _cli_eval(STORIES, text, "simulate")
+    p = stories.perplexity(text)
+    assert p.mean_nll == pytest.approx(ref["mean_nll"], rel=1e-12)
+    # fhellm adds the BOS where the model uses one: the ids the CLI scored
+    ids = stories.generate(text, max_new_tokens=1).prompt_ids
+    logits = stories.logits(ids).astype(np.float64)
+    nll = 0.0
+    for t in range(len(ids) - 1):
+        row = logits[t]
+        m = row.max()
+        nll += math.log(np.exp(row - m).sum()) - (row[ids[t + 1]] - m)
+    assert nll / (len(ids) - 1) == pytest.approx(ref["mean_nll"], rel=1e-6)
+
+
+def test_stream_callback_and_stop(stories):
+    pieces = []
+    r = stories.generate(PROMPT, max_new_tokens=16, stream=pieces.append)
+    assert "".join(pieces) == r.text and len(pieces) > 1
+    seen = []
+
+    def stop_after_three(piece):
+        seen.append(piece)
+        return len(seen) < 3
+
+    r = stories.generate(PROMPT, max_new_tokens=16, stream=stop_after_three)
+    assert r.cancelled and len(seen) == 3 and len(r.ids) < 16
+
+
+def test_stream_exception_propagates(stories):
+    def boom(piece):
+        raise ValueError("from the callback")
+
+    with pytest.raises(ValueError, match="from the callback"):
+        stories.generate(PROMPT, max_new_tokens=4, stream=boom)
+    assert len(stories.generate(PROMPT, max_new_tokens=4).ids) == 4  # still usable
+
+
+def test_ctrl_c_interrupts_generate():
+    model = fhellm.Model.load(str(STORIES), fhe="execute")
+    model.generate(PROMPT, max_new_tokens=1)  # the session is open
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    start = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        model.generate(PROMPT, max_new_tokens=400, stop_at_eos=False)
+    assert time.monotonic() - start < 30
+    timer.join()
+    assert len(model.generate(PROMPT, max_new_tokens=2).ids) == 2
+
+
+def test_modes_and_remote_modules_equal_cli(stories):
+    stories.set_remote_modules(["lm_head", "layers.0"])
+    r = stories.generate(PROMPT, max_new_tokens=10)
+    ref = cli_json("generate", "--model", STORIES, "--fhe", "simulate", "--remote", "lm_head,layers.0", "-p", PROMPT,
+                   "-n", 10)
+    assert r.ids == ref["ids"]
+    stories.set_remote_modules("all-linear")
+    stories.set_fhe_mode("disable")
+    assert stories.fhe_mode == "disable" and stories.info.fhe == "disable"
+    ref = cli_json("generate", "--model", STORIES, "--fhe", "disable", "-p", PROMPT, "-n", 10)
+    assert stories.generate(PROMPT, max_new_tokens=10).ids == ref["ids"]
+    stories.set_fhe_mode("simulate")
+
+
+def test_errors_carry_codes(stories, tmp_path):
+    with pytest.raises(fhellm.IoError) as e:
+        fhellm.Model.load(str(tmp_path / "missing.bin"))
+    assert e.value.code_name == "file_not_found" and e.value.code == fhellm.error_codes["file_not_found"]
+    assert isinstance(e.value, OSError) and isinstance(e.value, fhellm.Error)
+    with pytest.raises(fhellm.InvalidArgumentError) as e:
+        stories.set_fhe_mode("fast")
+    assert e.value.code_name == "bad_mode" and isinstance(e.value, ValueError)
+    with pytest.raises(fhellm.InvalidArgumentError) as e:
+        stories.generate(PROMPT, max_new_tokens=100000)
+    assert e.value.code_name == "context_overflow"
+    with pytest.raises(fhellm.InvalidArgumentError) as e:
+        stories.set_remote_modules(["layers.99"])
+    assert e.value.code_name == "unknown_layer"
+    with pytest.raises(fhellm.InvalidArgumentError) as e:
+        stories.logits([])
+    with pytest.raises(fhellm.InvalidArgumentError) as e:
+        stories.logits([0, 100000])
+    assert e.value.code_name == "unknown_token"
+    bad = tmp_path / "bad.server"
+    bad.write_bytes(b"FHSA" + b"\0" * 40)
+    with pytest.raises(fhellm.FormatError) as e:
+        fhellm.Server(str(bad), port=0)
+    assert e.value.kind == "format"
+    with pytest.raises(fhellm.InvalidArgumentError):
+        fhellm.Model.load(str(STORIES)).generate(PROMPT, stream=42)
+
+
+def test_compile_serve_and_client(stories, tmp_path):
+    model = fhellm.Model.load(str(STORIES), fhe="simulate", precision="exact")
+    result = model.compile(str(tmp_path / "st"), n_bits=8)
+    assert result.n_remote > 0 and result.server_bytes > 0 and result.client_bytes > 0
+    expected = model.generate(PROMPT, max_new_tokens=10).ids
+    with fhellm.Server(result.server_path, port=0, precisions=["exact"]) as server:
+        client = fhellm.Client(result.client_path, server.url, precision="exact")
+        r = client.generate(PROMPT, max_new_tokens=10)
+        assert r.ids == expected
+        assert client.last_stats.bytes_up > 0 and client.last_stats.server_ms > 0
+        assert server.metrics.linear_calls > 0 and server.served_model.weight_count > 0
+        with pytest.raises(fhellm.InvalidArgumentError):
+            client.set_fhe_mode("simulate")  # an artifact has no remote weight
+    with pytest.raises(fhellm.ProtocolError) as e:
+        fhellm.Client(result.client_path, server.url, timeout=2).generate(PROMPT, max_new_tokens=1)
+    assert e.value.code_name == "server_unavailable"
+
+
+def test_serve_stops_on_ctrl_c(tmp_path):
+    result = fhellm.Model.load(str(STORIES), fhe="simulate").compile(str(tmp_path / "st"))
+    server = fhellm.Server(result.server_path, port=0)
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        server.serve()
+    assert time.monotonic() - start < 10
+    timer.join()

@@ -13,6 +13,8 @@ packages=(
   libsentencepiece-dev       # SentencePiece .model tokenizers
   libgtest-dev libgmock-dev libbenchmark-dev
   curl                       # the gateway's end-to-end test speaks HTTP with it
+  python3-dev python3-pybind11   # the Python package (python/)
+  python3-numpy python3-pytest python3-torch  # its tests (fhellm.torch on PyTorch models)
 )
 # Node.js and npm run the gateway's test with the official OpenAI client;
 # a machine that has them already (e.g. from NodeSource) keeps its own.

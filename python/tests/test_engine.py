@@ -148,7 +148,7 @@ def test_errors_carry_codes(stories, tmp_path):
     assert e.value.code_name == "unknown_layer"
     with pytest.raises(fhellm.InvalidArgumentError) as e:
         stories.logits([])
-    with pytest.raises(fhellm.InvalidArgumentError) as e:
+    with pytest.raises(fhellm.FormatError) as e:
         stories.logits([0, 100000])
     assert e.value.code_name == "unknown_token"
     bad = tmp_path / "bad.server"

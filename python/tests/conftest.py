@@ -32,3 +32,55 @@ def cli(*args, timeout=300):
 
 def cli_json(*args, timeout=300):
     return json.loads(cli(*args, "--json", timeout=timeout).strip().splitlines()[-1])
+
+
+def reference_linear(w, bias, x, bits=8):
+    """y = x W^T + b of one remote layer as the engine computes it at precision
+    "exact", re-derived in numpy from the formulas of src/quant/quantize.h."""
+    import numpy as np
+    import fhellm.torch
+    qw, ws = fhellm.torch.quantize_weights_reference(w, bits)
+    rows = np.asarray(x, dtype=np.float32).reshape(-1, w.shape[1])
+    qx, xs, zp = fhellm.torch.quantize_rows_reference(rows)
+    acc = qx.astype(np.int64) @ qw.astype(np.int64).T
+    corrected = (acc - zp[:, None].astype(np.int64) * qw.astype(np.int64).sum(axis=1)[None, :]).astype(np.float32)
+    y = (xs[:, None] * ws[None, :]) * corrected
+    if bias is not None:
+        y = y + bias
+    return y.astype(np.float32), xs, ws
+
+
+def capture_remote_calls(hybrid, run):
+    """Runs run() with hooks on every remote module: name -> [(input, output)]."""
+    captured = {}
+    hooks = [m.register_forward_hook(
+        lambda mod, inp, out, n=n: captured.setdefault(n, []).append((inp[0].detach(), out.detach())))
+        for n, m in hybrid.remote_modules.items()]
+    try:
+        run()
+    finally:
+        for h in hooks:
+            h.remove()
+    return captured
+
+
+def assert_within_floor(hybrid, captured):
+    """Each remote call's output within the default precision's documented
+    floor of the exact product: |acc - exact| <= floor(k * 255 * 128 * 2^-16)
+    (docs/linear.md), i.e. x_scale * w_scale * floor in output units (plus
+    float32 rounding). Returns the largest error in floors."""
+    import numpy as np
+    worst = 0.0
+    for name, calls in captured.items():
+        module = hybrid.remote_modules[name]
+        w = module.weight_matrix()
+        floor = (w.shape[1] * 255 * 128) >> 16
+        for inp, out in calls:
+            ref, xs, ws = reference_linear(w, module._bias, inp.numpy())
+            got = out.numpy().reshape(ref.shape)
+            unit = xs[:, None] * ws[None, :]
+            err = np.abs(got - ref)
+            slack = 1e-5 * np.abs(ref) + 1e-6
+            assert (err <= unit * floor + slack).all(), f"{name}: error above the floor"
+            worst = max(worst, float(((err - slack).clip(0) / (unit * max(floor, 1))).max()))
+    return worst

@@ -8,6 +8,7 @@ import torch
 
 import fhellm
 import fhellm.torch
+from conftest import assert_within_floor, capture_remote_calls, reference_linear
 
 
 class EncoderBlock(torch.nn.Module):
@@ -54,20 +55,6 @@ def sample():
     return torch.randn(2, 6, 48)
 
 
-def reference_linear(module, x, bits=8):
-    """y of one remote Linear as the engine computes it (exact precision), in numpy."""
-    w = module.weight.detach().numpy().astype(np.float32)
-    qw, ws = fhellm.torch.quantize_weights_reference(w, bits)
-    rows = x.reshape(-1, w.shape[1]).astype(np.float32)
-    qx, xs, zp = fhellm.torch.quantize_rows_reference(rows)
-    acc = qx.astype(np.int64) @ qw.astype(np.int64).T
-    corrected = (acc - zp[:, None].astype(np.int64) * qw.astype(np.int64).sum(axis=1)[None, :]).astype(np.float32)
-    y = (xs[:, None] * ws[None, :]) * corrected
-    if module.bias is not None:
-        y = y + module.bias.detach().numpy()
-    return y.astype(np.float32).reshape(*x.shape[:-1], w.shape[0])
-
-
 def test_encoder_simulate_matches_the_engine_arithmetic(encoder):
     x = sample()
     with torch.no_grad():
@@ -85,8 +72,9 @@ def test_encoder_simulate_matches_the_engine_arithmetic(encoder):
     for h in hooks:
         h.remove()
     for name, (inp, out) in captured.items():
-        ref = reference_linear(hybrid.remote_modules[name].original, inp.numpy())
-        np.testing.assert_array_equal(out.numpy(), ref, err_msg=name)
+        module = hybrid.remote_modules[name]
+        ref, _, _ = reference_linear(module.weight_matrix(), module._bias, inp.numpy())
+        np.testing.assert_array_equal(out.numpy().reshape(ref.shape), ref, err_msg=name)
     hybrid.set_fhe_mode("disable")
     disable = hybrid(x)
     assert torch.equal(disable, original)  # disable runs the original modules
@@ -115,15 +103,20 @@ def test_mlp_default_precision(tmp_path):
     hybrid.set_fhe_mode("simulate")
     simulate = hybrid(x)
     hybrid.set_fhe_mode("execute")
-    execute = hybrid(x)
-    rel = float((execute - simulate).abs().max() / simulate.abs().max())
-    print(f"mlp execute vs simulate (default precision): max rel {rel:.3g}")
-    assert rel < 1e-3
+    # Each layer's product within the default precision's floor of the exact
+    # one. (The model's outputs may differ from simulate's by more: simulate
+    # draws its own rounding errors, and an activation moved by one of them
+    # can round to the next 8-bit level in the next layer.)
+    captured = capture_remote_calls(hybrid, lambda: hybrid(x))
+    print(f"mlp execute (default precision): largest error {assert_within_floor(hybrid, captured):.2f} floors")
+    execute = captured["4"][0][1]
+    assert execute.shape == (8, 3)
+    assert float((execute - simulate).abs().max() / simulate.abs().max()) < 0.05
     # served from its artifact by fhellm.Server
     with fhellm.Server(hybrid.save(str(tmp_path / "mlp")), port=0) as server:
         hybrid.set_fhe_mode("execute", server_url=server.url)
-        remote = hybrid(x)
-        assert float((remote - simulate).abs().max() / simulate.abs().max()) < 1e-3
+        captured = capture_remote_calls(hybrid, lambda: hybrid(x))
+        assert_within_floor(hybrid, captured)
         assert server.metrics.linear_calls == 3
 
 

@@ -76,11 +76,13 @@ void quantize_rows(const float* x, std::size_t rows, std::size_t cols, int bits,
   for (std::size_t t = 0; t < rows; ++t) {
     const float* row = x + t * cols;
     float lo = 0.0f, hi = 0.0f;
+    bool nan = false;  // min and max skip a NaN: it is looked for apart
     for (std::size_t j = 0; j < cols; ++j) {
       lo = std::min(lo, row[j]);
       hi = std::max(hi, row[j]);
+      nan |= row[j] != row[j];
     }
-    if (!std::isfinite(lo) || !std::isfinite(hi)) {
+    if (nan || !std::isfinite(lo) || !std::isfinite(hi)) {
       throw Error(ErrorCode::bad_quantization, "activation row " + std::to_string(t) + " holds a non-finite value");
     }
     const float scale = hi > lo ? (hi - lo) / levels : 1.0f;

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
+#include <string>
 #include <random>
 #include <tuple>
 #include <vector>
@@ -160,3 +162,25 @@ TEST(DequantizeProduct, ApproximatesTheFloatProduct) {
 
 }  // namespace
 }  // namespace fhellm::quant
+
+namespace fhellm {
+
+TEST(QuantizeRows, RefusesNaNAndInfinity) {
+  // std::min and std::max skip a NaN: it must still be refused, wherever it is.
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (const float bad : {nan, -nan, inf, -inf}) {
+    for (std::size_t at : {0u, 3u, 7u}) {
+      std::vector<float> x(16, 0.5f);
+      x[8 + at] = bad;  // row 1
+      try {
+        quant::quantize_rows(x.data(), 2, 8, 8);
+        FAIL() << "accepted " << bad << " at column " << at;
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::bad_quantization);
+        EXPECT_NE(std::string(e.what()).find("row 1"), std::string::npos) << e.what();
+      }
+    }
+  }
+}
+
+}  // namespace fhellm

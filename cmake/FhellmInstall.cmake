@@ -22,6 +22,8 @@ install(TARGETS ${installed_targets} EXPORT fhellmTargets
 install(FILES
   ${FHELLM_SOURCE_DIR}/include/fhellm/client.h
   ${FHELLM_SOURCE_DIR}/include/fhellm/server.h
+  ${FHELLM_SOURCE_DIR}/include/fhellm/remote_layers.h
+  ${FHELLM_SOURCE_DIR}/include/fhellm/linear.h
   ${FHELLM_SOURCE_DIR}/include/fhellm/fhellm.h
   ${FHELLM_SOURCE_DIR}/include/fhellm/error.h
   ${FHELLM_SOURCE_DIR}/include/fhellm/status.h

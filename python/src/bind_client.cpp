@@ -17,8 +17,9 @@ namespace {
 
 ClientOptions client_options(const std::string& model, const std::string& artifact, const std::string& tokenizer,
                              const std::string& fhe, const std::string& server_url, const py::object& remote,
-                             const std::string& precision, double timeout) {
+                             const std::string& precision, double timeout, int weight_bits) {
   ClientOptions o;
+  o.weight_bits = weight_bits;
   o.model = model;
   o.artifact = artifact;
   o.tokenizer = tokenizer;
@@ -45,9 +46,19 @@ TextCallback stream_callback(const py::object& stream) {
   };
 }
 
-GenerateResult generate(Client& c, const std::string& prompt, std::size_t max_new_tokens, float temperature,
-                        float top_p, std::size_t top_k, std::uint64_t seed, bool stop_at_eos,
-                        const py::object& stream) {
+// Ctrl-C between windows of a perplexity (its progress callback).
+std::function<void(std::uint64_t, std::uint64_t)> signal_check() {
+  return [](std::uint64_t, std::uint64_t) {
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  };
+}
+
+// prompt: a str (tokenized as the model expects, BOS added where it uses
+// one) or a list of ids (as given).
+GenerateResult generate(Client& c, const py::object& prompt, std::size_t max_new_tokens, float temperature,
+                        float top_p, std::size_t top_k, float min_p, float repeat_penalty, std::uint64_t seed,
+                        bool stop_at_eos, const std::vector<std::string>& stop, const py::object& stream) {
   if (!stream.is_none() && !PyCallable_Check(stream.ptr()))
     throw_error(ErrorCode::invalid_argument, "stream must be callable (it receives each piece of text)");
   GenerateOptions g;
@@ -55,11 +66,34 @@ GenerateResult generate(Client& c, const std::string& prompt, std::size_t max_ne
   g.temperature = temperature;
   g.top_p = top_p;
   g.top_k = top_k;
+  g.min_p = min_p;
+  g.repeat_penalty = repeat_penalty;
   g.seed = seed;
   g.stop_at_eos = stop_at_eos;
+  g.stop = stop;
   const TextCallback cb = stream_callback(stream);
+  if (py::isinstance<py::str>(prompt)) {
+    const std::string text = prompt.cast<std::string>();
+    py::gil_scoped_release release;
+    return c.generate(text, g, cb);
+  }
+  std::vector<std::int32_t> ids;
+  try {
+    ids = prompt.cast<std::vector<std::int32_t>>();
+  } catch (const py::cast_error&) {
+    throw_error(ErrorCode::invalid_argument, "prompt must be a str or a list of token ids");
+  }
   py::gil_scoped_release release;
-  return c.generate(prompt, g, cb);
+  return c.generate_from_ids(ids, g, cb);
+}
+
+PerplexityResult perplexity(Client& c, const std::string& text, std::size_t window, std::size_t stride) {
+  PerplexityOptions o;
+  o.window = window;
+  o.stride = stride;
+  o.progress = signal_check();
+  py::gil_scoped_release release;
+  return c.perplexity(text, o);
 }
 
 py::array_t<float> logits(Client& c, const std::vector<std::int32_t>& ids) {
@@ -102,6 +136,7 @@ void bind_stats(py::module_& m) {
       .def_readonly("decode_bytes_up", &ClientStats::decode_bytes_up)
       .def_readonly("decode_bytes_down", &ClientStats::decode_bytes_down)
       .def_readonly("session_key_bytes", &ClientStats::session_key_bytes)
+      .def_readonly("key_bytes_up", &ClientStats::key_bytes_up)
       .def_readonly("session_open_ms", &ClientStats::session_open_ms)
       .def("__repr__", [](const ClientStats& s) {
         return "ClientStats(tokens=" + std::to_string(s.n_generated_tokens) +
@@ -117,6 +152,7 @@ void bind_results(py::module_& m) {
       .def_readonly("prompt_ids", &GenerateResult::prompt_ids)
       .def_readonly("stopped_at_eos", &GenerateResult::stopped_at_eos)
       .def_readonly("cancelled", &GenerateResult::cancelled)
+      .def_readonly("stop", &GenerateResult::stop)
       .def("__str__", [](const GenerateResult& r) { return r.text; })
       .def("__repr__", [](const GenerateResult& r) { return "GenerateResult(" + std::to_string(r.ids.size()) + " ids)"; });
   py::class_<PerplexityResult>(m, "PerplexityResult")
@@ -125,12 +161,18 @@ void bind_results(py::module_& m) {
       .def_readonly("n_tokens", &PerplexityResult::n_tokens)
       .def_readonly("n_predicted", &PerplexityResult::n_predicted)
       .def_readonly("top1", &PerplexityResult::top1)
+      .def_readonly("window", &PerplexityResult::window)
+      .def_readonly("stride", &PerplexityResult::stride)
       .def("__float__", [](const PerplexityResult& r) { return r.perplexity; });
   py::class_<ClientModelInfo>(m, "ModelInfo")
       .def_readonly("architecture", &ClientModelInfo::architecture)
       .def_readonly("n_layers", &ClientModelInfo::n_layers)
       .def_readonly("context", &ClientModelInfo::context)
       .def_readonly("vocab_size", &ClientModelInfo::vocab_size)
+      .def_readonly("bos_id", &ClientModelInfo::bos_id)
+      .def_readonly("eos_id", &ClientModelInfo::eos_id)
+      .def_readonly("n_remote_modules", &ClientModelInfo::n_remote_modules)
+      .def_readonly("weight_bits", &ClientModelInfo::weight_bits)
       .def_readonly("fhe", &ClientModelInfo::fhe);
   py::class_<Client::CompileResult>(m, "CompileResult")
       .def_readonly("server_path", &Client::CompileResult::server_path)
@@ -165,7 +207,7 @@ or at server_url). Use Model.load(path) or fhellm.Client(artifact, url).)")
                        const std::string& fhe, const std::string& server_url, const py::object& remote,
                        const std::string& precision, double timeout) {
              const ClientOptions o =
-                 client_options(model, artifact, tokenizer, fhe, server_url, remote, precision, timeout);
+                 client_options(model, artifact, tokenizer, fhe, server_url, remote, precision, timeout, 0);
              py::gil_scoped_release release;
              return std::make_unique<Client>(o);
            }),
@@ -175,26 +217,28 @@ or at server_url). Use Model.load(path) or fhellm.Client(artifact, url).)")
       .def_static("load",
                   [](const std::string& path, const std::string& tokenizer, const std::string& fhe,
                      const std::string& server_url, const py::object& remote, const std::string& precision,
-                     double timeout) {
+                     double timeout, int n_bits) {
                     const ClientOptions o =
-                        client_options(path, "", tokenizer, fhe, server_url, remote, precision, timeout);
+                        client_options(path, "", tokenizer, fhe, server_url, remote, precision, timeout, n_bits);
                     py::gil_scoped_release release;
                     return std::make_unique<Client>(o);
                   },
                   py::arg("path"), py::kw_only(), py::arg("tokenizer") = "", py::arg("fhe") = "execute",
                   py::arg("server_url") = "", py::arg("remote") = "all-linear", py::arg("precision") = "default",
-                  py::arg("timeout") = 120.0,
+                  py::arg("timeout") = 120.0, py::arg("n_bits") = 8,
                   "Loads a llama2.c .bin, a Hugging Face folder or a GGUF file (every format the CLI reads).")
       .def("generate", &generate, py::arg("prompt"), py::arg("max_new_tokens") = 64, py::arg("temperature") = 0.0f,
-           py::arg("top_p") = 1.0f, py::arg("top_k") = 0, py::arg("seed") = 0, py::arg("stop_at_eos") = true,
+           py::arg("top_p") = 1.0f, py::arg("top_k") = 0, py::arg("min_p") = 0.0f, py::arg("repeat_penalty") = 1.0f,
+           py::arg("seed") = 0, py::arg("stop_at_eos") = true, py::arg("stop") = std::vector<std::string>{},
            py::arg("stream") = py::none(),
-           "Generates from prompt; stream(piece) receives each piece of text (return False to stop).")
-      .def("perplexity",
-           [](Client& c, const std::string& text, std::size_t window) {
-             py::gil_scoped_release release;
-             return c.perplexity(text, window);
-           },
-           py::arg("text"), py::arg("window") = 0)
+           "Generates from prompt (a str, or a list of ids taken as given); stream(piece) receives each piece "
+           "of text (return False to stop). Ctrl-C raises KeyboardInterrupt at the next piece.")
+      .def("perplexity", &perplexity, py::arg("text"), py::arg("window") = 0, py::arg("stride") = 0,
+           "Perplexity of text in windows of `window` positions every `stride` (0: the model's context, "
+           "window / 2).")
+      .def("tokenize",
+           [](const Client& c, const std::string& text, bool add_special) { return c.tokenize(text, add_special); },
+           py::arg("text"), py::arg("add_special") = true)
       .def("logits", &logits, py::arg("ids"),
            "The logits of every position of ids: a float32 array [len(ids), vocab].")
       .def("set_fhe_mode", &Client::set_fhe_mode, py::arg("mode"))

@@ -72,7 +72,8 @@ def test_logits_nll_equals_cli_eval(stories):
     p = stories.perplexity(text)
     assert p.mean_nll == pytest.approx(ref["mean_nll"], rel=1e-12)
     # fhellm adds the BOS where the model uses one: the ids the CLI scored
-    ids = stories.generate(text, max_new_tokens=1).prompt_ids
+    ids = stories.tokenize(text)
+    assert ids == stories.generate(text, max_new_tokens=1).prompt_ids
     logits = stories.logits(ids).astype(np.float64)
     nll = 0.0
     for t in range(len(ids) - 1):
@@ -80,6 +81,17 @@ def test_logits_nll_equals_cli_eval(stories):
         m = row.max()
         nll += math.log(np.exp(row - m).sum()) - (row[ids[t + 1]] - m)
     assert nll / (len(ids) - 1) == pytest.approx(ref["mean_nll"], rel=1e-6)
+
+
+def test_prompt_as_ids_and_stop_strings(stories):
+    text = stories.generate(PROMPT, max_new_tokens=12)
+    by_ids = stories.generate(stories.tokenize(PROMPT), max_new_tokens=12)
+    assert by_ids.ids == text.ids
+    word = text.text.split()[2]
+    r = stories.generate(PROMPT, max_new_tokens=12, stop=[word])
+    assert r.stop == word and word not in r.text
+    with pytest.raises(fhellm.InvalidArgumentError):
+        stories.generate(["not", "ids"])
 
 
 def test_stream_callback_and_stop(stories):

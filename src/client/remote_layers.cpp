@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <span>
 
 #include "he/linear.h"
@@ -14,7 +15,6 @@
 #include "hybrid/remote_model.h"
 #include "hybrid/simulate_backend.h"
 #include "net/http_channel.h"
-#include "quant/int_matmul.h"
 
 namespace fhellm {
 namespace {

@@ -200,3 +200,21 @@ def test_serve_stops_on_ctrl_c(tmp_path):
         server.serve()
     assert time.monotonic() - start < 10
     timer.join()
+
+
+def test_long_calls_release_the_gil():
+    text = (STORIES.parent.parent / "tests" / "data" / "eval_story.txt").read_text()[:100]
+    model = fhellm.Model.load(str(STORIES), fhe="execute")
+    worker = threading.Thread(target=model.perplexity, args=(text,))
+    start = time.monotonic()
+    worker.start()
+    time.sleep(0.2)  # the worker is inside the C++ call by now
+    n = 0
+    while time.monotonic() - start < 0.5:  # pure Python: runs only while the GIL is free
+        n += 1
+    inside = worker.is_alive()
+    worker.join()
+    took = time.monotonic() - start
+    print(f"perplexity in execute took {took:.2f} s; the main thread ran {n} iterations meanwhile")
+    assert took > 1.0, "the call is too short to tell"
+    assert inside and n > 1000

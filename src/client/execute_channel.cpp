@@ -59,6 +59,8 @@ std::shared_ptr<hybrid::ExecuteStats> enable_execute(hybrid::HybridModel& hm, co
   config.url = options.server_url;
   config.io_timeout = options.timeout;
   config.connect_timeout = std::min<std::chrono::milliseconds>(options.timeout, std::chrono::milliseconds(5000));
+  config.api_key = options.api_key;
+  config.ca_cert_path = options.ca_cert_path;
   { net::HttpChannel probe(config); }  // validates the URL now, not at the first token
   hybrid::use_execute(hm, HttpChannelMaker(config, options.expected_description), exec, stats);
   return stats;

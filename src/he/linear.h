@@ -104,12 +104,26 @@ class LinearServerKeys {
   // not 0: u32 sequential galois bytes, galois keys; then u32 zero bytes,
   // ciphertext, u32 shared-mask key bytes (0: none), key (shared_mask.h).
   std::vector<std::uint8_t> save() const;
-  // @throws Error(bad_magic|bad_version|truncated|trailing_bytes|length_too_large|...).
+  // Every key's gadget width must be the plans' (linear_decomposition_bits and
+  // its input-side and sequential variants).
+  // @throws Error(bad_magic|bad_version|truncated|trailing_bytes|length_too_large|
+  //               bad_parameters (another gadget width)|...).
   static LinearServerKeys load(std::span<const std::uint8_t> bytes);
 
  private:
   std::map<ParamId, LinearSessionKeys> sets_;
 };
+
+// One parameter set's record in a LinearServerKeys upload.
+struct LinearKeySetInfo {
+  ParamId id{};
+  std::size_t bytes = 0;  // the whole record, id to shared-mask key
+};
+// Walks an upload's records by their length fields without parsing any key
+// (cheap: a server prices a session before paying for it).
+// @throws Error(bad_magic|bad_version|truncated|trailing_bytes|length_too_large|
+//               unknown_parameter_id|bad_message).
+std::vector<LinearKeySetInfo> peek_linear_server_keys(std::span<const std::uint8_t> bytes);
 
 class LinearClient {
  public:
@@ -142,7 +156,10 @@ class LinearClient {
 std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, const EncodedWeights& weights,
                                           const LinearServerKeys& keys, std::size_t threads = 1);
 
-// Header fields of an upload or a reply (after validation of magic, version, size).
+// Header fields of an upload (magic, version, ranges and the payload size
+// checked; no planning, so a server can check the shape against its layer
+// before any work). @throws Error(bad_magic|bad_version|bad_message|
+// shape_mismatch|unknown_parameter_id|length_too_large|truncated|trailing_bytes).
 struct LinearMessageInfo {
   LinearShape shape;
   LinearPrecision precision;

@@ -178,7 +178,7 @@ std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> re
 LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload) {
   ByteReader r(upload, "linear upload");
   wire::Header h;
-  (void)read_header(r, false, h);
+  wire::read_header_fields(r, false, h);  // no planning: the caller checks the shape first
   return {h.shape, h.precision, h.input_signed, h.param_id};
 }
 

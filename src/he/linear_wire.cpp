@@ -38,7 +38,7 @@ void finish(Bytes& out) {
   for (int i = 0; i < 8; ++i) out[40 + i] = static_cast<std::uint8_t>(payload >> (8 * i));
 }
 
-LinearPlan read_header(ByteReader& r, bool reply, Header& h) {
+void read_header_fields(ByteReader& r, bool reply, Header& h) {
   const std::string& what = r.what();
   const auto magic = r.take(4);
   require(std::memcmp(magic.data(), reply ? kReplyMagic : kUploadMagic, 4) == 0, ErrorCode::bad_magic,
@@ -72,7 +72,11 @@ LinearPlan read_header(ByteReader& r, bool reply, Header& h) {
   require(payload <= r.remaining(), ErrorCode::truncated,
           what + ": payload of " + std::to_string(payload) + " bytes, " + std::to_string(r.remaining()) + " present");
   require(payload == r.remaining(), ErrorCode::trailing_bytes, what + ": trailing bytes");
+}
 
+LinearPlan read_header(ByteReader& r, bool reply, Header& h) {
+  read_header_fields(r, reply, h);
+  const std::string& what = r.what();
   LinearPlan plan = plan_linear(h.shape, h.precision, h.input_signed);
   require(plan.param_id == h.param_id, ErrorCode::parameter_mismatch,
           what + ": parameter set " + std::to_string(static_cast<int>(h.param_id)) + " but this shape uses " +

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,15 @@ class RemoteLinearService final : public RemoteService {
 
   Bytes description() const override { return description_bytes_; }
   const RemoteModelDescription& model_description() const { return description_; }
+  // Each parameter set's record must have exactly the size of keys at the
+  // plans' gadget widths; the memory is what such keys hold once parsed
+  // (he::memory_bytes), both learnt once per set from keys made here.
+  // @throws Error(bad_parameters) for a record of another size, and
+  //         he::peek_linear_server_keys's codes.
+  std::uint64_t session_memory_bytes(ByteView evaluation_keys) override;
+  // @throws Error(bad_message) for other than one layer id, Error(unknown_layer),
+  //         Error(shape_mismatch), he::peek_linear_upload's codes.
+  CallCost call_cost(std::span<const std::uint32_t> layer_ids, ByteView payload) const override;
   // @throws Error (he::LinearServerKeys::load's codes).
   std::unique_ptr<RemoteSession> open_session(ByteView evaluation_keys) override;
   // @throws Error(bad_message) for other than one layer id, Error(unknown_layer),
@@ -114,6 +124,14 @@ class RemoteLinearService final : public RemoteService {
   Bytes description_bytes_;
   std::map<std::uint32_t, std::unique_ptr<he::EncodedWeights>> weights_;
   std::uint64_t encoded_bytes_ = 0, weight_count_ = 0;
+  // Per parameter set: the upload record's size and the parsed keys' memory.
+  struct KeyFootprint {
+    std::size_t record_bytes = 0;
+    std::uint64_t memory_bytes = 0;
+  };
+  const KeyFootprint& footprint(he::ParamId id);
+  std::mutex footprint_mutex_;
+  std::map<he::ParamId, KeyFootprint> footprints_;
   unsigned max_call_threads_;
   std::atomic<unsigned> calls_in_flight_{0};
 };

@@ -126,6 +126,7 @@ typedef struct fhellm_server_params {
   const char* tls_cert; /* both set: HTTPS */
   const char* tls_key;
   const char* api_keys; /* a key file (`fhellm api-key add`); NULL: no keys, loopback only */
+  int weight_privacy_bits; /* 0..40 (default 0): docs/linear.md section 6 */
 } fhellm_server_params;
 
 fhellm_server_params fhellm_server_default_params(void);

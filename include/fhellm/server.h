@@ -40,6 +40,12 @@ struct ServerOptions {
   // each at load (one encoding each, docs/linear.md); a client asking for
   // another gets Error(precision_not_served).
   std::vector<std::string> precisions = {"default"};
+  // Weight privacy S (docs/linear.md section 6, docs/threat-model.md): each
+  // reply's flood is 2^S times its weight-dependent noise, so one output
+  // value tells a client at most ~2 * 4^-S nats about the weights beyond the
+  // product. 0..40; larger S costs traffic and server time (the figures are
+  // in docs/linear.md); clients learn S when their session opens.
+  int weight_privacy_bits = 0;
   // Called during the load after each layer is encoded: (weights encoded, weights in all).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
 

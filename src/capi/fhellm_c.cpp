@@ -78,6 +78,7 @@ fhellm::ServerOptions server_options(const fhellm_server_params& p) {
   o.tls_cert = str(p.tls_cert);
   o.tls_key = str(p.tls_key);
   o.api_keys = str(p.api_keys);
+  o.weight_privacy_bits = p.weight_privacy_bits;
   return o;
 }
 

@@ -14,14 +14,14 @@
 //  - linear_evaluate (server): upload + weights + keys -> reply bytes.
 //    Thread-safe; concurrent calls share weights and keys read-only.
 //
-// Both sides compute the call's plan from (shape, precision, signedness) with
-// plan_linear: the layer's resident layout (T_w = 1: one row per input
-// ciphertext) and its widths.
+// Both sides compute the call's plan from (shape, precision, signedness,
+// weight privacy bits) with plan_linear: the layer's resident layout (T_w = 1:
+// one row per input ciphertext) and its widths.
 //
 // Upload message (little-endian):
-//   0  4  magic "FHLU"           4  2  version (6)
+//   0  4  magic "FHLU"           4  2  version (7)
 //   6  1  precision (1 exact, 2 default)   7  1  input signed (0/1)
-//   8  2  parameter id           10 2  reserved (0)
+//   8  2  parameter id           10 1  weight privacy bits S (0..40)   11 1  reserved (0)
 //   12 4  rows T   16 4  in k    20 4  out n
 //   24 4  chunk_width k_w        28 4  rows_per_ct T_w (1)
 //   32 1  upload bits u          33 7  reserved (0)
@@ -31,9 +31,9 @@
 //   useful outputs read: n_w blocks of the chunk's columns), u bits each
 //   (bit_packing.h), padded to a byte: round(c0 * 2^u / Q).
 // Reply message:
-//   0  4  magic "FHLR"           4  2  version (6)
+//   0  4  magic "FHLR"           4  2  version (7)
 //   6  1  precision              7  1  input signed
-//   8  2  parameter id           10 2  reserved (0)
+//   8  2  parameter id           10 1  weight privacy bits   11 1  reserved (0)
 //   12 4  rows   16 4  in   20 4  out   24 4  k_w   28 4  T_w
 //   32 1  body bits  33 1  mask bits  34 6  reserved (0)
 //   40 8  payload bytes
@@ -47,7 +47,8 @@
 //   one is a record under s. Without shared masks every packed ct is a record
 //   of its own (mask, then body), under s.
 // Every field is checked against the plan the receiver recomputes from
-// (shape, precision, signed); lengths before allocation; coefficients < modulus.
+// (shape, precision, signed, privacy bits); lengths before allocation;
+// coefficients < modulus.
 #pragma once
 
 #include <cstddef>
@@ -71,7 +72,7 @@
 
 namespace fhellm::he {
 
-inline constexpr std::uint16_t kLinearFormatVersion = 6;
+inline constexpr std::uint16_t kLinearFormatVersion = 7;
 inline constexpr std::size_t kLinearHeaderBytes = 48;
 
 struct LinearSessionKeys {
@@ -134,17 +135,19 @@ class LinearClient {
   // Public keys for the server (once per session). About 1 MB for n2048_q54.
   LinearServerKeys server_keys() const;
 
-  // X: rows x in, row-major. @throws Error(invalid_argument) for shapes out of range.
+  // X: rows x in, row-major; privacy_bits: the server's weight privacy
+  // (linear_layout.h). @throws Error(invalid_argument) for shapes or privacy
+  // bits out of range.
   std::vector<std::uint8_t> encrypt(std::span<const std::uint8_t> x, LinearShape shape,
-                                    LinearPrecision precision = LinearPrecision::standard) const;
+                                    LinearPrecision precision = LinearPrecision::standard, int privacy_bits = 0) const;
   std::vector<std::uint8_t> encrypt(std::span<const std::int8_t> x, LinearShape shape,
-                                    LinearPrecision precision = LinearPrecision::standard) const;
+                                    LinearPrecision precision = LinearPrecision::standard, int privacy_bits = 0) const;
   // Y (rows x out, row-major). @throws Error on any malformed reply.
   std::vector<std::int64_t> decrypt(std::span<const std::uint8_t> reply) const;
 
  private:
   std::vector<std::uint8_t> encrypt_impl(const std::int32_t* x, LinearShape shape, LinearPrecision precision,
-                                         bool input_signed) const;
+                                         bool input_signed, int privacy_bits) const;
   struct SetKeys;
   std::map<ParamId, std::shared_ptr<SetKeys>> keys_;
 };
@@ -165,6 +168,7 @@ struct LinearMessageInfo {
   LinearPrecision precision;
   bool input_signed;
   ParamId param_id;
+  int privacy_bits;
 };
 LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload);
 

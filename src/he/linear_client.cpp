@@ -67,22 +67,23 @@ LinearServerKeys LinearClient::server_keys() const {
 }
 
 std::vector<std::uint8_t> LinearClient::encrypt(std::span<const std::uint8_t> x, LinearShape shape,
-                                                LinearPrecision precision) const {
+                                                LinearPrecision precision, int privacy_bits) const {
   require(x.size() == std::size_t{shape.rows} * shape.in, ErrorCode::invalid_argument, "encrypt: X has the wrong size");
   std::vector<std::int32_t> v(x.begin(), x.end());
-  return encrypt_impl(v.data(), shape, precision, false);
+  return encrypt_impl(v.data(), shape, precision, false, privacy_bits);
 }
 
 std::vector<std::uint8_t> LinearClient::encrypt(std::span<const std::int8_t> x, LinearShape shape,
-                                                LinearPrecision precision) const {
+                                                LinearPrecision precision, int privacy_bits) const {
   require(x.size() == std::size_t{shape.rows} * shape.in, ErrorCode::invalid_argument, "encrypt: X has the wrong size");
   std::vector<std::int32_t> v(x.begin(), x.end());
-  return encrypt_impl(v.data(), shape, precision, true);
+  return encrypt_impl(v.data(), shape, precision, true, privacy_bits);
 }
 
 std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, LinearShape shape,
-                                                     LinearPrecision precision, bool input_signed) const {
-  const LinearPlan plan = plan_linear(shape, precision, input_signed);
+                                                     LinearPrecision precision, bool input_signed,
+                                                     int privacy_bits) const {
+  const LinearPlan plan = plan_linear(shape, precision, input_signed, privacy_bits);
   auto it = keys_.find(plan.param_id);
   require(it != keys_.end(), ErrorCode::missing_galois_key,
           "client has no key for parameter set " + std::string(parameter_set(plan.param_id).name));
@@ -179,7 +180,7 @@ LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload) {
   ByteReader r(upload, "linear upload");
   wire::Header h;
   wire::read_header_fields(r, false, h);  // no planning: the caller checks the shape first
-  return {h.shape, h.precision, h.input_signed, h.param_id};
+  return {h.shape, h.precision, h.input_signed, h.param_id, h.privacy_bits};
 }
 
 }  // namespace fhellm::he

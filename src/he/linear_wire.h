@@ -24,6 +24,7 @@ struct Header {
   LinearPrecision precision{};
   bool input_signed = false;
   ParamId param_id{};
+  int privacy_bits = 0;  // LinearPlan::privacy_bits
   LinearShape shape;
   std::uint32_t chunk_width = 0, rows_per_ct = 0;
   std::uint8_t bits_a = 0, bits_b = 0;  // upload: u, 0; reply: body, mask

@@ -102,7 +102,8 @@ void ExecuteBackend::apply(LinearId id, const float* x, std::size_t rows, float*
     quant::quantize_rows(x + r0 * k, t, k, options_.activation_bits, rows_);
     const he::LinearShape shape{static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(k),
                                 static_cast<std::uint32_t>(n)};
-    const Bytes upload = client_->encrypt(std::span<const std::uint8_t>(rows_.values), shape, options_.precision);
+    const Bytes upload = client_->encrypt(std::span<const std::uint8_t>(rows_.values), shape, options_.precision,
+                                          description_.weight_privacy_bits);
     const Bytes reply = channel_->call(ids, upload);
     const std::vector<std::int64_t> acc = client_->decrypt(reply);
     require(acc.size() == t * n, ErrorCode::shape_mismatch,

@@ -34,7 +34,8 @@ Bytes RemoteModelDescription::encode() const {
   w.u32(vocab);
   w.u8(static_cast<std::uint8_t>(quant.weight_bits));
   w.u8(static_cast<std::uint8_t>(quant.activation_bits));
-  w.u16(0);
+  w.u8(static_cast<std::uint8_t>(weight_privacy_bits));
+  w.u8(0);
   w.u32(static_cast<std::uint32_t>(linears.size()));
   for (const RemoteLinearInfo& l : linears) {
     w.u32(l.wire_id);
@@ -67,7 +68,11 @@ RemoteModelDescription RemoteModelDescription::decode(ByteView bytes) {
               ", vocab " + std::to_string(d.vocab) + " out of range");
   d.quant.weight_bits = r.u8();
   d.quant.activation_bits = r.u8();
-  require(r.u16() == 0, ErrorCode::bad_artifact, "model description: reserved field is not 0");
+  d.weight_privacy_bits = r.u8();
+  require(d.weight_privacy_bits <= he::kLinearMaxPrivacyBits, ErrorCode::bad_artifact,
+          "model description: weight privacy of " + std::to_string(d.weight_privacy_bits) + " bits, at most " +
+              std::to_string(he::kLinearMaxPrivacyBits));
+  require(r.u8() == 0, ErrorCode::bad_artifact, "model description: reserved field is not 0");
   try {
     d.quant.validate();
   } catch (const Error& e) {
@@ -177,13 +182,15 @@ RemoteLinearService::RemoteLinearService(RemoteModelDescription description,
   std::uint64_t done = 0;
   for (std::size_t i = 0; i < weights.size(); ++i) {
     const RemoteLinearInfo& l = description_.linears[i];
-    auto encoded = std::make_unique<he::EncodedWeights>(weights[i], l.n_out, l.n_in, options.precisions, threads);
+    auto encoded = std::make_unique<he::EncodedWeights>(weights[i], l.n_out, l.n_in, options.precisions, threads,
+                                                        options.weight_privacy_bits);
     encoded_bytes_ += encoded->encoded_bytes();
     weights_.emplace(l.wire_id, std::move(encoded));
     done += weights[i].size();
     std::vector<std::int8_t>().swap(weights[i]);  // the encoding is all the server keeps
     if (options.progress) options.progress(done, weight_count_);
   }
+  description_.weight_privacy_bits = options.weight_privacy_bits;
   description_bytes_ = description_.encode();
 }
 
@@ -230,6 +237,9 @@ CallCost RemoteLinearService::call_cost(std::span<const std::uint32_t> layer_ids
           "layer " + std::to_string(layer_ids[0]) + " is " + std::to_string(w.out()) + " x " +
               std::to_string(w.in()) + ", the upload is for " + std::to_string(info.shape.out) + " x " +
               std::to_string(info.shape.in));
+  require(info.privacy_bits == w.privacy_bits(), ErrorCode::precision_not_served,
+          "this server serves weight privacy " + std::to_string(w.privacy_bits()) + " bits, the upload is planned for " +
+              std::to_string(info.privacy_bits));
   return CallCost{info.shape.rows};
 }
 

@@ -6,7 +6,8 @@
 //   0   4  magic "FHMD"      4  2  version (1)     6  2  reserved (0)
 //   8   4  arch_len (<= 64), arch bytes ("llama", "gpt2")
 //   ..  4  n_layers  4 dim  4 vocab               (checked against the client's model)
-//   ..  1  weight_bits (2..8)  1 activation_bits (2..8)  2 reserved (0)
+//   ..  1  weight_bits (2..8)  1 activation_bits (2..8)
+//   ..  1  weight privacy bits (0..he::kLinearMaxPrivacyBits: the plans of every call)  1 reserved (0)
 //   ..  4  n_linears (<= 4 * n_layers + 1)
 //   per linear: 4 wire_id (hybrid::linear_wire_id), 4 n_out (1..131072), 4 n_in (1..8192),
 //               n_out x f32 scales (finite, > 0), n_out x i32 row sums (|.| <= 127 n_in)
@@ -48,6 +49,9 @@ struct RemoteModelDescription {
   std::string architecture;
   std::uint32_t n_layers = 0, dim = 0, vocab = 0;
   quant::QuantOptions quant;
+  // The server's weight privacy (he::plan_linear): a client's uploads must
+  // be planned with it.
+  int weight_privacy_bits = 0;
   std::vector<RemoteLinearInfo> linears;
 
   Bytes encode() const;
@@ -75,6 +79,10 @@ struct RemoteServiceOptions {
   // own encoding: docs/linear.md); a call at another precision gets
   // Error(precision_not_served).
   std::vector<he::LinearPrecision> precisions{he::kLinearDefaultPrecision};
+  // Weight privacy of every reply (he::plan_linear; docs/linear.md section
+  // 6): the weights are encoded in its layouts and a call planned with other
+  // bits gets Error(precision_not_served).
+  int weight_privacy_bits = 0;
   unsigned encode_threads = 0;  // 0: the hardware's thread count
   // Called on the constructing thread after each layer: (weights encoded, weights in all).
   std::function<void(std::uint64_t, std::uint64_t)> progress;

@@ -20,6 +20,11 @@ std::shared_ptr<hybrid::RemoteLinearService> load_service(const ServerOptions& o
   hybrid::RemoteServiceOptions service;
   service.precisions.clear();
   for (const std::string& p : o.precisions) service.precisions.push_back(he::parse_linear_precision(p));
+  require(o.weight_privacy_bits >= 0 && o.weight_privacy_bits <= he::kLinearMaxPrivacyBits,
+          ErrorCode::invalid_argument,
+          "server: weight_privacy_bits " + std::to_string(o.weight_privacy_bits) + " outside 0.." +
+              std::to_string(he::kLinearMaxPrivacyBits));
+  service.weight_privacy_bits = o.weight_privacy_bits;
   service.progress = o.progress;
   if (!o.artifact.empty()) return hybrid::load_server_artifact(o.artifact, service);
   hybrid::HybridModel hm = !o.random_shape.empty()

@@ -28,6 +28,7 @@ struct ServeArgs {
   std::uint64_t seed = 1;
   std::string remote = "all-linear", listen = "127.0.0.1:8600", tls_cert, tls_key, api_keys;
   int bits = 8;
+  int weight_privacy_bits = 0;
   int parallel = 0;
   std::size_t max_sessions = 64;
   std::size_t max_connections = 256, max_connections_per_address = 32;
@@ -82,6 +83,7 @@ ServerOptions server_options(const ServeArgs& a) {
   o.remote = a.remote;
   o.weight_bits = a.bits;
   o.precisions = split_precisions(a.precisions);
+  o.weight_privacy_bits = a.weight_privacy_bits;
   std::tie(o.host, o.port) = parse_listen(a.listen);
   o.parallel_calls = a.parallel;
   o.max_sessions = a.max_sessions;
@@ -127,10 +129,10 @@ void run_serve(const ServeArgs& a) {
   const double ready_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "fhellm serve: listening on %s (%s, %zu remote layer groups, %d-bit weights; %.1f M weights encoded "
-      "in %.0f MB for precision %s; ready in %.1f s; %s)\n",
+      "in %.0f MB for precision %s, weight privacy %d bits; ready in %.1f s; %s)\n",
       server.url().c_str(), d.architecture.c_str(), d.n_linear_groups, d.weight_bits,
       static_cast<double>(d.weight_count) / 1e6, static_cast<double>(d.encoded_bytes) / 1e6, a.precisions.c_str(),
-      ready_s, a.api_keys.empty() ? "no API keys: loopback only" : "API keys required");
+      a.weight_privacy_bits, ready_s, a.api_keys.empty() ? "no API keys: loopback only" : "API keys required");
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop_signals, &sig);
@@ -160,6 +162,12 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--precision", args->precisions,
                   "precisions served (weights encoded at start, one encoding each): default, exact or default,exact")
       ->capture_default_str();
+  cmd->add_option("--weight-privacy-bits", args->weight_privacy_bits,
+                  "S: every reply's flood is 2^S times its weight-dependent noise, so one output value tells a client "
+                  "at most ~2*4^-S nats about the weights beyond the product (docs/linear.md section 6; larger S costs "
+                  "traffic and server time)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 40));
   cmd->add_option("--listen", args->listen, "HOST:PORT (port 0: any free port, printed)")->capture_default_str();
   cmd->add_option("--parallel", args->parallel, "requests evaluated at once (0: hardware threads)")
       ->capture_default_str();

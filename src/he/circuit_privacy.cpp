@@ -60,6 +60,10 @@ void add_flood(const Context& context, RnsPoly& poly, std::span<const std::uint3
     const math::Modulus& q = context.modulus(i);
     const std::uint64_t unit = q.reduce(std::uint64_t{1} << shift);
     std::uint64_t* r = poly.residues(i);
+    if (shift == 0) {  // the common case: F = C
+      for (std::size_t j = 0; j < count; ++j) r[positions[j]] = q.add(r[positions[j]], q.from_signed(coarse[j]));
+      continue;
+    }
     for (std::size_t j = 0; j < count; ++j) {
       const std::uint64_t f = q.add(q.mul(q.from_signed(coarse[j]), unit), q.from_signed(fine[j]));
       r[positions[j]] = q.add(r[positions[j]], f);

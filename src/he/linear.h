@@ -144,10 +144,18 @@ class LinearClient {
                                     LinearPrecision precision = LinearPrecision::standard, int privacy_bits = 0) const;
   // Y (rows x out, row-major). @throws Error on any malformed reply.
   std::vector<std::int64_t> decrypt(std::span<const std::uint8_t> reply) const;
+  // What a client sees of the server's noise: phase - Delta * expected for
+  // each value of the reply (rows x out, row-major), in units of the R_Q
+  // phase (LinearNoise's), expected the true product. For tests and noise
+  // studies. @throws as decrypt, Error(invalid_argument) for a size mismatch.
+  std::vector<double> measure_noise(std::span<const std::uint8_t> reply, std::span<const std::int64_t> expected) const;
 
  private:
   std::vector<std::uint8_t> encrypt_impl(const std::int32_t* x, LinearShape shape, LinearPrecision precision,
                                          bool input_signed, int privacy_bits) const;
+  // Reads a reply: Y into `y`, or, with `expected`, the noise against it into `noise`.
+  void read_reply(std::span<const std::uint8_t> reply, const std::int64_t* expected, std::vector<std::int64_t>* y,
+                  std::vector<double>* noise) const;
   struct SetKeys;
   std::map<ParamId, std::shared_ptr<SetKeys>> keys_;
 };

@@ -310,7 +310,7 @@ class Packer {
 // row-group-major order; members of a shared-mask group wait for its last one.
 class ReplyWriter {
  public:
-  ReplyWriter(const Call& call, ByteWriter& w) : call_(call), w_(w), rng_(random_seed()) {}
+  ReplyWriter(const Call& call, ByteWriter& w, bool flood) : call_(call), w_(w), rng_(random_seed()), flood_(flood) {}
 
   // Packed ct `flat` (LinearGeometry::packed_cts order), in order.
   void add(Ciphertext packed, std::size_t flat) {
@@ -357,6 +357,7 @@ class ReplyWriter {
     write_body(sw, used);
   }
   void flood(Ciphertext& ct, std::span<const std::uint32_t> used) {
+    if (!flood_) return;
     add_flood(call_.ctx, ct.c0, used, call_.plan.flood_std, call_.plan.flood_shift, rng_);
   }
   SwitchedCiphertext switch_down(const Ciphertext& ct) const {
@@ -372,14 +373,17 @@ class ReplyWriter {
   const Call& call_;
   ByteWriter& w_;
   Prng rng_;  // server-side randomness for re-randomization and flooding
+  bool flood_;
   std::vector<Ciphertext> pending_;
   std::vector<std::size_t> cells_;  // flat indices of pending_
 };
 
 }  // namespace
 
-std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, const EncodedWeights& weights,
-                                          const LinearServerKeys& keys, std::size_t threads) {
+namespace {
+
+std::vector<std::uint8_t> evaluate(std::span<const std::uint8_t> upload, const EncodedWeights& weights,
+                                   const LinearServerKeys& keys, std::size_t threads, bool flood) {
   ByteReader r(upload, "linear upload");
   wire::Header h;
   const LinearPlan plan = wire::read_header(r, false, h);
@@ -409,7 +413,7 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
   rh.bits_a = static_cast<std::uint8_t>(plan.body_bits);
   rh.bits_b = static_cast<std::uint8_t>(plan.mask_bits);
   wire::write_header(w, rh, plan);
-  ReplyWriter replies(call, w);
+  ReplyWriter replies(call, w, flood);
   Packer packer(call);
   const std::size_t block = rows_per_block(call);
   for (std::uint32_t g0 = 0; g0 < plan.geo.row_groups; g0 += static_cast<std::uint32_t>(block)) {
@@ -421,6 +425,19 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
   }
   wire::finish(out);
   return out;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, const EncodedWeights& weights,
+                                          const LinearServerKeys& keys, std::size_t threads) {
+  return evaluate(upload, weights, keys, threads, true);
+}
+
+std::vector<std::uint8_t> detail::linear_evaluate_unflooded(std::span<const std::uint8_t> upload,
+                                                            const EncodedWeights& weights,
+                                                            const LinearServerKeys& keys, std::size_t threads) {
+  return evaluate(upload, weights, keys, threads, false);
 }
 
 }  // namespace fhellm::he

@@ -3,10 +3,21 @@
 #include <algorithm>
 
 #include "fhellm/error.h"
+#include "hybrid/remote_model.h"
 #include "net/http_channel.h"
 
 namespace fhellm::client {
 namespace {
+
+// Whether the server's description is the artifact's, byte for byte, but
+// for the server's weight privacy bits: a setting of the server, not of the
+// model (docs/linear.md section 6).
+bool same_model(const Bytes& served, const Bytes& expected) {
+  if (served == expected) return true;
+  hybrid::RemoteModelDescription d = hybrid::RemoteModelDescription::decode(served);
+  d.weight_privacy_bits = hybrid::RemoteModelDescription::decode(expected).weight_privacy_bits;
+  return d.encode() == expected;
+}
 
 // Checks that the server's description is the one the client artifact expects.
 class CheckedChannel final : public hybrid::RemoteChannel {
@@ -15,7 +26,7 @@ class CheckedChannel final : public hybrid::RemoteChannel {
       : inner_(std::move(inner)), expected_(std::move(expected)) {}
   Bytes open_session(ByteView keys) override {
     Bytes d = inner_->open_session(keys);
-    if (expected_ && d != *expected_) {
+    if (expected_ && !same_model(d, *expected_)) {
       inner_->close();
       throw Error(ErrorCode::bad_artifact,
                   "the server serves another model than this client artifact (compile both from one "

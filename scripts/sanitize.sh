@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # the binary: its code is the libraries' plus the command line) and the tests
 # named in FHELLM_SANITIZE_EXCLUDE (the largest encrypted products: the same
 # code paths as the smaller ones, at 3-10x the time under ASan).
-labels="${FHELLM_SANITIZE_LABELS:-^(common|math|he|quant|model|tokenizer|hybrid|net|client)$}"
+labels="${FHELLM_SANITIZE_LABELS:-^(common|math|he|quant|model|tokenizer|chat|hybrid|net|client)$}"
 exclude="${FHELLM_SANITIZE_EXCLUDE:-KeyswitchSpeed|Noise.*Largest|LinearLarge|ModelGpt2Vim|ModelHfLlama|CountedSessionMemoryMatchesResidentMemory}"
 if [ ! -f build-asan/build.ninja ]; then
   launcher=()
@@ -20,7 +20,7 @@ if [ ! -f build-asan/build.ninja ]; then
     -DFHELLM_SANITIZE=ON -DFHELLM_FUZZ=ON -DFHELLM_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
 fi
 targets=(fhellm_common_tests fhellm_math_tests fhellm_he_tests fhellm_quant_tests fhellm_model_tests
-         fhellm_tokenizer_tests fhellm_hybrid_tests fhellm_net_tests fhellm_client_tests)
+         fhellm_tokenizer_tests fhellm_chat_tests fhellm_hybrid_tests fhellm_net_tests fhellm_client_tests)
 mapfile -t fuzzers < <(cd tests/fuzz && ls *_fuzzer.cpp | sed 's/_fuzzer.cpp$//; s/^/fhellm_fuzz_/')
 cmake --build build-asan -j"$(nproc)" --target "${targets[@]}" "${fuzzers[@]}"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0"

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 
+#include "chat/chat_template.h"
 #include "he/linear.h"
 #include "hybrid/artifact.h"
 #include "hybrid/execute_backend.h"
@@ -236,6 +237,9 @@ int main(int argc, char** argv) {
   fs::create_directories(scratch);
   messages_and_frames();
   linear();
+  // Every built-in chat template (the real ones of their model families).
+  for (const std::string& name : chat::ChatTemplate::builtin_names())
+    put("chat_template", name, chat::ChatTemplate::builtin_source(name));
   artifacts_and_models(FHELLM_SOURCE_DIR, scratch);
   fs::remove_all(scratch);
   return 0;

@@ -9,12 +9,14 @@ packages=(
   libssl-dev                 # AES-CTR / SHAKE seeds, RAND_bytes, HTTPS
   libopenblas-dev            # clear matmuls of the client (never the reference BLAS)
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
-  libcpp-httplib-dev         # the server and its client transport
+  libcpp-httplib-dev         # the client transport
+  libboost-dev               # Boost.Beast / Asio: the server's HTTP layer (bounded before work)
   libsentencepiece-dev       # SentencePiece .model tokenizers
   libgtest-dev libgmock-dev libbenchmark-dev
   curl                       # the gateway's end-to-end test speaks HTTP with it
   python3-dev python3-pybind11   # the Python package (python/)
   python3-numpy python3-pytest python3-torch  # its tests (fhellm.torch on PyTorch models)
+  clang libclang-rt-14-dev   # the sanitizer build and libFuzzer (scripts/sanitize.sh)
 )
 # Node.js and npm run the gateway's test with the official OpenAI client;
 # a machine that has them already (e.g. from NodeSource) keeps its own.

@@ -65,6 +65,11 @@ struct ClientOptions {
   // "exact" (every bit; a server must serve it).
   std::string precision = "default";
   double timeout_seconds = 120;  // execute: per exchange with the server
+  // execute: the server's API key, sent as "Authorization: Bearer KEY" (empty:
+  // none; the CLI takes --api-key or FHELLM_API_KEY), and a PEM CA file to
+  // trust for an https:// server besides the system's.
+  std::string api_key;
+  std::string ca_cert;
 };
 
 // GenerateOptions::max_tokens: generate until the end of text or of the context.

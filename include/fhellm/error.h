@@ -22,6 +22,7 @@ enum class ErrorKind : std::uint8_t {
   security = 4,          // wrong key, replay, parameters below the security floor
   io = 5,                // a file or socket could not be read or written
   internal = 6,          // a bug: an invariant of fhellm itself does not hold
+  interrupted = 7,       // the user stopped the command
 };
 
 // Stable error codes. Ranges by layer so that each layer adds codes in its own
@@ -84,10 +85,13 @@ enum class ErrorCode : std::uint16_t {
   session_limit = 704,
   server_unavailable = 705,
   remote_error = 706,
-  rate_limited = 707,
+  rate_limited = 707,            // a per-key budget (requests/s, rows/hour) is spent for now
+  unauthorized = 708,            // no valid API key for a server that requires one
+  server_busy = 709,             // the server's memory or connection budget is full for now
 
   // 8xx tools
   bad_command_line = 800,
+  interrupted = 801,             // the user stopped the command (Ctrl-C); exit code 130
 };
 
 // Name of a code as written in docs and logs ("truncated", "bad_magic", ...).

@@ -117,7 +117,7 @@ typedef struct fhellm_server_params {
   const char* precisions;   /* served, each encoded at load: "default" (default), "exact", "default,exact" */
   const char* host;         /* default "127.0.0.1" */
   int port;                 /* default 8600; 0: any free port */
-  int connection_threads;   /* default 32 */
+  uint64_t max_connections; /* default 256 */
   int parallel_calls;       /* 0: hardware threads (default) */
   uint64_t max_sessions;    /* default 64 */
   uint64_t max_session_bytes;
@@ -125,6 +125,8 @@ typedef struct fhellm_server_params {
   double idle_timeout_seconds;
   const char* tls_cert; /* both set: HTTPS */
   const char* tls_key;
+  const char* api_keys; /* a key file (`fhellm api-key add`); NULL: no keys, loopback only */
+  int weight_privacy_bits; /* 0..40 (default 0): docs/linear.md section 6 */
 } fhellm_server_params;
 
 fhellm_server_params fhellm_server_default_params(void);

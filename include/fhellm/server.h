@@ -40,20 +40,38 @@ struct ServerOptions {
   // each at load (one encoding each, docs/linear.md); a client asking for
   // another gets Error(precision_not_served).
   std::vector<std::string> precisions = {"default"};
+  // Weight privacy S (docs/linear.md section 6, docs/threat-model.md): each
+  // reply's flood is 2^S times its weight-dependent noise, so one output
+  // value tells a client at most ~2 * 4^-S nats about the weights beyond the
+  // product. 0..40; larger S costs traffic and server time (the figures are
+  // in docs/linear.md); clients learn S when their session opens.
+  int weight_privacy_bits = 0;
   // Called during the load after each layer is encoded: (weights encoded, weights in all).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
 
-  // Where and how much.
-  std::string host = "127.0.0.1";
+  // Where and how much (docs/protocol.md, "Limits and checks").
+  std::string host = "127.0.0.1";    // without api_keys: loopback only
   int port = 8600;                   // 0: any free port (port() tells which)
-  int connection_threads = 32;       // bounds concurrent keep-alive clients
-  int parallel_calls = 0;            // linear calls evaluated at once (0: hardware threads)
+  int parallel_calls = 0;            // requests evaluated at once (0: hardware threads)
   std::size_t max_sessions = 64;     // open sessions at once
   std::uint64_t max_session_bytes = 1ull << 30;  // server memory per session
+  std::uint64_t max_memory_bytes = 0;            // sessions + request bodies (0: half the machine's memory)
   std::uint32_t max_request_bytes = 256u << 20;  // largest request body
   double idle_timeout_seconds = 600;  // an idle session expires after this
+  std::size_t max_connections = 256;             // open connections at once
+  std::size_t max_connections_per_address = 32;  // from one peer address
+  double head_timeout_seconds = 10;   // a request's head must arrive within (also the keep-alive idle time)
+  double body_timeout_seconds = 60;   // a request's body must arrive within
   std::string tls_cert;               // PEM certificate and key, both set: HTTPS
   std::string tls_key;
+  bool insecure = false;              // allow plain HTTP on a non-loopback address
+  // Who may call (docs/threat-model.md): a key file written by `fhellm api-key
+  // add` (empty: no keys, every local client is one "anonymous" tenant), and
+  // the limits of a key whose entry sets none (0: unlimited).
+  std::string api_keys;
+  std::uint32_t key_sessions = 8;
+  double key_requests_per_second = 0;
+  std::uint64_t key_rows_per_hour = 0;
 };
 
 // What the server holds (sent to every client when its session opens).
@@ -79,6 +97,9 @@ struct ServerMetrics {
   double latency_seconds_sum = 0;  // handling time of every frame
   double latency_seconds_max = 0;
   double service_seconds_sum = 0;  // time in encrypted products
+  std::uint64_t session_memory_bytes = 0;  // counted memory of the open sessions
+  std::uint64_t unauthorized = 0;          // requests refused for want of a valid API key
+  std::uint64_t rate_limited = 0;          // requests refused by a key's budget
 };
 
 class Server {
@@ -95,7 +116,9 @@ class Server {
   static std::unique_ptr<Server> try_open(const ServerOptions& options, Status& status) noexcept;
 
   // Binds and serves on background threads.
-  // @throws Error(io_error) when the address cannot be bound or the TLS files cannot be read
+  // @throws Error(io_error) when the address cannot be bound or the TLS files
+  //         cannot be read, Error(invalid_argument) for a non-loopback host
+  //         without api_keys, or without TLS and without `insecure`
   void start();
   Status try_start() noexcept;
   // Blocks until stop() is called from another thread.

@@ -69,7 +69,7 @@ fhellm::ServerOptions server_options(const fhellm_server_params& p) {
   }
   if (p.host != nullptr) o.host = p.host;
   o.port = p.port;
-  o.connection_threads = p.connection_threads;
+  o.max_connections = static_cast<std::size_t>(p.max_connections);
   o.parallel_calls = p.parallel_calls;
   o.max_sessions = static_cast<std::size_t>(p.max_sessions);
   o.max_session_bytes = p.max_session_bytes;
@@ -77,6 +77,8 @@ fhellm::ServerOptions server_options(const fhellm_server_params& p) {
   o.idle_timeout_seconds = p.idle_timeout_seconds;
   o.tls_cert = str(p.tls_cert);
   o.tls_key = str(p.tls_key);
+  o.api_keys = str(p.api_keys);
+  o.weight_privacy_bits = p.weight_privacy_bits;
   return o;
 }
 
@@ -180,7 +182,7 @@ fhellm_server_params fhellm_server_default_params(void) {
   p.seed = d.seed;
   p.weight_bits = d.weight_bits;
   p.port = d.port;
-  p.connection_threads = d.connection_threads;
+  p.max_connections = d.max_connections;
   p.parallel_calls = d.parallel_calls;
   p.max_sessions = d.max_sessions;
   p.max_session_bytes = d.max_session_bytes;

@@ -119,6 +119,8 @@ Client::Client(const ClientOptions& options) : impl_(std::make_unique<Impl>()) {
   impl_->execute.server_url = options.server_url;
   impl_->execute.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1e3));
   impl_->execute.expected_description = std::move(expected);
+  impl_->execute.api_key = options.api_key;
+  impl_->execute.ca_cert_path = options.ca_cert;
   impl_->enable_execute(mode);
 }
 

@@ -3,10 +3,21 @@
 #include <algorithm>
 
 #include "fhellm/error.h"
+#include "hybrid/remote_model.h"
 #include "net/http_channel.h"
 
 namespace fhellm::client {
 namespace {
+
+// Whether the server's description is the artifact's, byte for byte, but
+// for the server's weight privacy bits: a setting of the server, not of the
+// model (docs/linear.md section 6).
+bool same_model(const Bytes& served, const Bytes& expected) {
+  if (served == expected) return true;
+  hybrid::RemoteModelDescription d = hybrid::RemoteModelDescription::decode(served);
+  d.weight_privacy_bits = hybrid::RemoteModelDescription::decode(expected).weight_privacy_bits;
+  return d.encode() == expected;
+}
 
 // Checks that the server's description is the one the client artifact expects.
 class CheckedChannel final : public hybrid::RemoteChannel {
@@ -15,7 +26,7 @@ class CheckedChannel final : public hybrid::RemoteChannel {
       : inner_(std::move(inner)), expected_(std::move(expected)) {}
   Bytes open_session(ByteView keys) override {
     Bytes d = inner_->open_session(keys);
-    if (expected_ && d != *expected_) {
+    if (expected_ && !same_model(d, *expected_)) {
       inner_->close();
       throw Error(ErrorCode::bad_artifact,
                   "the server serves another model than this client artifact (compile both from one "
@@ -59,6 +70,8 @@ std::shared_ptr<hybrid::ExecuteStats> enable_execute(hybrid::HybridModel& hm, co
   config.url = options.server_url;
   config.io_timeout = options.timeout;
   config.connect_timeout = std::min<std::chrono::milliseconds>(options.timeout, std::chrono::milliseconds(5000));
+  config.api_key = options.api_key;
+  config.ca_cert_path = options.ca_cert_path;
   { net::HttpChannel probe(config); }  // validates the URL now, not at the first token
   hybrid::use_execute(hm, HttpChannelMaker(config, options.expected_description), exec, stats);
   return stats;

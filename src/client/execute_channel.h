@@ -22,6 +22,8 @@ namespace fhellm::client {
 struct ExecuteClientOptions {
   std::string server_url;  // empty: the server runs in this process
   std::chrono::milliseconds timeout{120000};  // per exchange; connect: min(timeout, 5 s)
+  std::string api_key;                        // empty: none
+  std::string ca_cert_path;                   // HTTPS: a CA file to trust besides the system's
   // When set (a client artifact's description), the server must answer this
   // exact description: client and server come from the same compile.
   std::shared_ptr<const Bytes> expected_description;

@@ -67,6 +67,7 @@ struct Session {
   std::shared_ptr<hybrid::RemoteLinearService> service;  // in process only; outlives the channel
   std::unique_ptr<hybrid::RemoteChannel> channel;
   std::unique_ptr<he::LinearClient> client;
+  int weight_privacy_bits = 0;  // the server's setting, read from its description
 };
 
 }  // namespace
@@ -197,7 +198,19 @@ void RemoteLayers::Impl::open(const std::string& server_url, double timeout_seco
   }
   s.client = std::make_unique<he::LinearClient>();
   const Bytes served = s.channel->open_session(s.client->server_keys().save());
-  if (served != expected) {
+  // The server's weight-privacy setting is its own (serve --weight-privacy-bits):
+  // adopted, and the rest of its description must equal these layers'.
+  hybrid::RemoteModelDescription theirs;
+  bool same = false;
+  try {
+    theirs = hybrid::RemoteModelDescription::decode(served);
+    s.weight_privacy_bits = theirs.weight_privacy_bits;
+    theirs.weight_privacy_bits = d.weight_privacy_bits;
+    same = theirs.encode() == expected;
+  } catch (const Error&) {
+    same = false;
+  }
+  if (!same) {
     s.channel->close();
     throw Error(ErrorCode::bad_artifact,
                 "the server at " + server_url +
@@ -231,8 +244,8 @@ void RemoteLayers::execute(const std::string& name, const float* x, std::size_t 
   hybrid::ExecuteOptions o;
   o.precision = m.precision;
   o.activation_bits = m.quant.activation_bits;
-  hybrid::execute_product(*s.client, *s.channel, hybrid::linear_wire_id(l.id), l.weights, bias, x, rows, o, m.scratch,
-                          y);
+  hybrid::execute_product(*s.client, *s.channel, hybrid::linear_wire_id(l.id), l.weights, bias, x, rows, o,
+                          s.weight_privacy_bits, m.scratch, y);
   const hybrid::ChannelStats after = s.channel->stats();
   const double spent = ms_since(start);
   const double server = 1e3 * (after.server_seconds - before.server_seconds);

@@ -51,7 +51,10 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     FHELLM_NAME(server_unavailable)
     FHELLM_NAME(remote_error)
     FHELLM_NAME(rate_limited)
+    FHELLM_NAME(unauthorized)
+    FHELLM_NAME(server_busy)
     FHELLM_NAME(bad_command_line)
+    FHELLM_NAME(interrupted)
 #undef FHELLM_NAME
   }
   return "unknown_error";
@@ -80,6 +83,7 @@ ErrorKind error_kind_of(ErrorCode code) noexcept {
     case ErrorCode::wrong_key:
     case ErrorCode::missing_galois_key:
     case ErrorCode::replayed_message:
+    case ErrorCode::unauthorized:
       return ErrorKind::security;
     case ErrorCode::bad_message:
     case ErrorCode::message_too_large:
@@ -89,7 +93,10 @@ ErrorKind error_kind_of(ErrorCode code) noexcept {
     case ErrorCode::remote_error:
     case ErrorCode::rate_limited:
     case ErrorCode::precision_not_served:
+    case ErrorCode::server_busy:
       return ErrorKind::protocol;
+    case ErrorCode::interrupted:
+      return ErrorKind::interrupted;
     default:
       return ErrorKind::format;
   }
@@ -104,6 +111,7 @@ int exit_code_for(ErrorKind kind) noexcept {
     case ErrorKind::security: return 5;
     case ErrorKind::io: return 6;
     case ErrorKind::internal: return 7;
+    case ErrorKind::interrupted: return 130;  // the shell's code for a SIGINT
   }
   return 7;
 }

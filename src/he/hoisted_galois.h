@@ -36,6 +36,7 @@ class HoistedGaloisKeys {
   bool has(std::uint64_t galois_elt) const noexcept { return elements_.count(galois_elt) != 0; }
   int decomposition_bits() const noexcept { return w_; }
   std::size_t bytes() const noexcept;
+  std::size_t element_count() const noexcept { return elements_.size(); }
 
  private:
   friend class HoistedCiphertext;

@@ -14,14 +14,14 @@
 //  - linear_evaluate (server): upload + weights + keys -> reply bytes.
 //    Thread-safe; concurrent calls share weights and keys read-only.
 //
-// Both sides compute the call's plan from (shape, precision, signedness) with
-// plan_linear: the layer's resident layout (T_w = 1: one row per input
-// ciphertext) and its widths.
+// Both sides compute the call's plan from (shape, precision, signedness,
+// weight privacy bits) with plan_linear: the layer's resident layout (T_w = 1:
+// one row per input ciphertext) and its widths.
 //
 // Upload message (little-endian):
-//   0  4  magic "FHLU"           4  2  version (6)
+//   0  4  magic "FHLU"           4  2  version (7)
 //   6  1  precision (1 exact, 2 default)   7  1  input signed (0/1)
-//   8  2  parameter id           10 2  reserved (0)
+//   8  2  parameter id           10 1  weight privacy bits S (0..40)   11 1  reserved (0)
 //   12 4  rows T   16 4  in k    20 4  out n
 //   24 4  chunk_width k_w        28 4  rows_per_ct T_w (1)
 //   32 1  upload bits u          33 7  reserved (0)
@@ -31,9 +31,9 @@
 //   useful outputs read: n_w blocks of the chunk's columns), u bits each
 //   (bit_packing.h), padded to a byte: round(c0 * 2^u / Q).
 // Reply message:
-//   0  4  magic "FHLR"           4  2  version (6)
+//   0  4  magic "FHLR"           4  2  version (7)
 //   6  1  precision              7  1  input signed
-//   8  2  parameter id           10 2  reserved (0)
+//   8  2  parameter id           10 1  weight privacy bits   11 1  reserved (0)
 //   12 4  rows   16 4  in   20 4  out   24 4  k_w   28 4  T_w
 //   32 1  body bits  33 1  mask bits  34 6  reserved (0)
 //   40 8  payload bytes
@@ -47,7 +47,8 @@
 //   one is a record under s. Without shared masks every packed ct is a record
 //   of its own (mask, then body), under s.
 // Every field is checked against the plan the receiver recomputes from
-// (shape, precision, signed); lengths before allocation; coefficients < modulus.
+// (shape, precision, signed, privacy bits); lengths before allocation;
+// coefficients < modulus.
 #pragma once
 
 #include <cstddef>
@@ -71,7 +72,7 @@
 
 namespace fhellm::he {
 
-inline constexpr std::uint16_t kLinearFormatVersion = 6;
+inline constexpr std::uint16_t kLinearFormatVersion = 7;
 inline constexpr std::size_t kLinearHeaderBytes = 48;
 
 struct LinearSessionKeys {
@@ -104,12 +105,26 @@ class LinearServerKeys {
   // not 0: u32 sequential galois bytes, galois keys; then u32 zero bytes,
   // ciphertext, u32 shared-mask key bytes (0: none), key (shared_mask.h).
   std::vector<std::uint8_t> save() const;
-  // @throws Error(bad_magic|bad_version|truncated|trailing_bytes|length_too_large|...).
+  // Every key's gadget width must be the plans' (linear_decomposition_bits and
+  // its input-side and sequential variants).
+  // @throws Error(bad_magic|bad_version|truncated|trailing_bytes|length_too_large|
+  //               bad_parameters (another gadget width)|...).
   static LinearServerKeys load(std::span<const std::uint8_t> bytes);
 
  private:
   std::map<ParamId, LinearSessionKeys> sets_;
 };
+
+// One parameter set's record in a LinearServerKeys upload.
+struct LinearKeySetInfo {
+  ParamId id{};
+  std::size_t bytes = 0;  // the whole record, id to shared-mask key
+};
+// Walks an upload's records by their length fields without parsing any key
+// (cheap: a server prices a session before paying for it).
+// @throws Error(bad_magic|bad_version|truncated|trailing_bytes|length_too_large|
+//               unknown_parameter_id|bad_message).
+std::vector<LinearKeySetInfo> peek_linear_server_keys(std::span<const std::uint8_t> bytes);
 
 class LinearClient {
  public:
@@ -120,17 +135,27 @@ class LinearClient {
   // Public keys for the server (once per session). About 1 MB for n2048_q54.
   LinearServerKeys server_keys() const;
 
-  // X: rows x in, row-major. @throws Error(invalid_argument) for shapes out of range.
+  // X: rows x in, row-major; privacy_bits: the server's weight privacy
+  // (linear_layout.h). @throws Error(invalid_argument) for shapes or privacy
+  // bits out of range.
   std::vector<std::uint8_t> encrypt(std::span<const std::uint8_t> x, LinearShape shape,
-                                    LinearPrecision precision = LinearPrecision::standard) const;
+                                    LinearPrecision precision = LinearPrecision::standard, int privacy_bits = 0) const;
   std::vector<std::uint8_t> encrypt(std::span<const std::int8_t> x, LinearShape shape,
-                                    LinearPrecision precision = LinearPrecision::standard) const;
+                                    LinearPrecision precision = LinearPrecision::standard, int privacy_bits = 0) const;
   // Y (rows x out, row-major). @throws Error on any malformed reply.
   std::vector<std::int64_t> decrypt(std::span<const std::uint8_t> reply) const;
+  // What a client sees of the server's noise: phase - Delta * expected for
+  // each value of the reply (rows x out, row-major), in units of the R_Q
+  // phase (LinearNoise's), expected the true product. For tests and noise
+  // studies. @throws as decrypt, Error(invalid_argument) for a size mismatch.
+  std::vector<double> measure_noise(std::span<const std::uint8_t> reply, std::span<const std::int64_t> expected) const;
 
  private:
   std::vector<std::uint8_t> encrypt_impl(const std::int32_t* x, LinearShape shape, LinearPrecision precision,
-                                         bool input_signed) const;
+                                         bool input_signed, int privacy_bits) const;
+  // Reads a reply: Y into `y`, or, with `expected`, the noise against it into `noise`.
+  void read_reply(std::span<const std::uint8_t> reply, const std::int64_t* expected, std::vector<std::int64_t>* y,
+                  std::vector<double>* noise) const;
   struct SetKeys;
   std::map<ParamId, std::shared_ptr<SetKeys>> keys_;
 };
@@ -142,12 +167,16 @@ class LinearClient {
 std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, const EncodedWeights& weights,
                                           const LinearServerKeys& keys, std::size_t threads = 1);
 
-// Header fields of an upload or a reply (after validation of magic, version, size).
+// Header fields of an upload (magic, version, ranges and the payload size
+// checked; no planning, so a server can check the shape against its layer
+// before any work). @throws Error(bad_magic|bad_version|bad_message|
+// shape_mismatch|unknown_parameter_id|length_too_large|truncated|trailing_bytes).
 struct LinearMessageInfo {
   LinearShape shape;
   LinearPrecision precision;
   bool input_signed;
   ParamId param_id;
+  int privacy_bits;
 };
 LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload);
 LinearMessageInfo peek_linear_reply(std::span<const std::uint8_t> reply);

@@ -67,22 +67,23 @@ LinearServerKeys LinearClient::server_keys() const {
 }
 
 std::vector<std::uint8_t> LinearClient::encrypt(std::span<const std::uint8_t> x, LinearShape shape,
-                                                LinearPrecision precision) const {
+                                                LinearPrecision precision, int privacy_bits) const {
   require(x.size() == std::size_t{shape.rows} * shape.in, ErrorCode::invalid_argument, "encrypt: X has the wrong size");
   std::vector<std::int32_t> v(x.begin(), x.end());
-  return encrypt_impl(v.data(), shape, precision, false);
+  return encrypt_impl(v.data(), shape, precision, false, privacy_bits);
 }
 
 std::vector<std::uint8_t> LinearClient::encrypt(std::span<const std::int8_t> x, LinearShape shape,
-                                                LinearPrecision precision) const {
+                                                LinearPrecision precision, int privacy_bits) const {
   require(x.size() == std::size_t{shape.rows} * shape.in, ErrorCode::invalid_argument, "encrypt: X has the wrong size");
   std::vector<std::int32_t> v(x.begin(), x.end());
-  return encrypt_impl(v.data(), shape, precision, true);
+  return encrypt_impl(v.data(), shape, precision, true, privacy_bits);
 }
 
 std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, LinearShape shape,
-                                                     LinearPrecision precision, bool input_signed) const {
-  const LinearPlan plan = plan_linear(shape, precision, input_signed);
+                                                     LinearPrecision precision, bool input_signed,
+                                                     int privacy_bits) const {
+  const LinearPlan plan = plan_linear(shape, precision, input_signed, privacy_bits);
   auto it = keys_.find(plan.param_id);
   require(it != keys_.end(), ErrorCode::missing_galois_key,
           "client has no key for parameter set " + std::string(parameter_set(plan.param_id).name));
@@ -133,6 +134,26 @@ std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, Line
 }
 
 std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> reply) const {
+  std::vector<std::int64_t> y;
+  read_reply(reply, nullptr, &y, nullptr);
+  return y;
+}
+
+std::vector<double> LinearClient::measure_noise(std::span<const std::uint8_t> reply,
+                                                std::span<const std::int64_t> expected) const {
+  ByteReader r(reply, "linear reply");
+  wire::Header h;
+  wire::read_header_fields(r, true, h);
+  require(expected.size() == std::size_t{h.shape.rows} * h.shape.out, ErrorCode::invalid_argument,
+          "measure_noise: " + std::to_string(expected.size()) + " expected values for a reply of " +
+              std::to_string(std::size_t{h.shape.rows} * h.shape.out));
+  std::vector<double> noise;
+  read_reply(reply, expected.data(), nullptr, &noise);
+  return noise;
+}
+
+void LinearClient::read_reply(std::span<const std::uint8_t> reply, const std::int64_t* expected,
+                              std::vector<std::int64_t>* y_out, std::vector<double>* noise_out) const {
   ByteReader r(reply, "linear reply");
   wire::Header h;
   const LinearPlan plan = wire::read_header(r, true, h);
@@ -144,6 +165,8 @@ std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> re
   const std::size_t n = ctx.poly_degree();
   const std::uint64_t qb = std::uint64_t{1} << plan.body_bits, qm = std::uint64_t{1} << plan.mask_bits;
   std::vector<std::int64_t> y(std::size_t{geo.shape.rows} * geo.shape.out, 0);
+  std::vector<double> noise(expected != nullptr ? y.size() : 0, 0.0);
+  std::vector<std::int64_t> want(expected != nullptr ? n : 0, 0);
   if (plan.shared_mask)
     require(it->second->targets.size() == kLinearSharedMaskGroup, ErrorCode::wrong_key,
             "linear reply: shared-mask secrets missing");
@@ -165,21 +188,30 @@ std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> re
     sct.c0.assign(n, 0);
     for (std::size_t i = 0; i < used.size(); ++i) sct.c0[used[i]] = body[i];
     const Decryptor& dec = group.size == 1 ? decryptors[0] : decryptors[1 + (f - group.first)];
-    const Decrypted d = dec.decrypt(sct, scale);
+    if (expected != nullptr) {
+      for (std::uint32_t pos : used) {
+        const auto cell = geo.packed_cell(f, pos);
+        want[pos] = expected[std::size_t{cell->row} * geo.shape.out + cell->col];
+      }
+    }
+    const Decrypted d = expected != nullptr ? dec.measure(sct, scale, want) : dec.decrypt(sct, scale);
     for (std::uint32_t pos : used) {
       const auto cell = geo.packed_cell(f, pos);
-      y[std::size_t{cell->row} * geo.shape.out + cell->col] = d.message[pos];
+      const std::size_t at = std::size_t{cell->row} * geo.shape.out + cell->col;
+      y[at] = d.message[pos];
+      if (expected != nullptr) noise[at] = d.noise[pos];
     }
   }
   r.expect_end();
-  return y;
+  if (y_out != nullptr) *y_out = std::move(y);
+  if (noise_out != nullptr) *noise_out = std::move(noise);
 }
 
 LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload) {
   ByteReader r(upload, "linear upload");
   wire::Header h;
-  (void)read_header(r, false, h);
-  return {h.shape, h.precision, h.input_signed, h.param_id};
+  wire::read_header_fields(r, false, h);  // no planning: the caller checks the shape first
+  return {h.shape, h.precision, h.input_signed, h.param_id, h.privacy_bits};
 }
 
 LinearMessageInfo peek_linear_reply(std::span<const std::uint8_t> reply) {

@@ -4,13 +4,26 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "he/ciphertext.h"
 #include "he/context.h"
 #include "he/rns_poly.h"
 
+namespace fhellm::he {
+class EncodedWeights;
+class LinearServerKeys;
+}  // namespace fhellm::he
+
 namespace fhellm::he::detail {
+
+// linear_evaluate without the reply's flood (the re-randomization and its
+// fresh errors kept): only for the tests that show what the flood hides
+// (tests/he/weight_privacy_test.cpp). No server calls it.
+std::vector<std::uint8_t> linear_evaluate_unflooded(std::span<const std::uint8_t> upload,
+                                                    const EncodedWeights& weights, const LinearServerKeys& keys,
+                                                    std::size_t threads);
 
 // inverse(v) mod q_i for every prime: the server's constants 2^-L (inputs) and
 // (k_w / 2^L)^-1 (weights), clear::input_scale and clear::weight_scale.

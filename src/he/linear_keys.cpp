@@ -14,6 +14,25 @@ namespace {
 
 constexpr std::uint8_t kKeysMagic[4] = {'F', 'H', 'L', 'K'};
 
+// Every key of a session has the gadget width the plans use: a narrower one
+// would make the keys, and the server's key-switch work, grow about 1/w.
+void require_pinned_widths(const LinearSessionKeys& k, ParamId id) {
+  auto check = [&](const GaloisKeys& keys, int width, const char* what) {
+    for (const auto& [g, key] : keys.keys())
+      require(key.decomposition_bits == width, ErrorCode::bad_parameters,
+              std::string("linear server keys: ") + what + " Galois key " + std::to_string(g) + " has gadget width " +
+                  std::to_string(key.decomposition_bits) + ", the plans use " + std::to_string(width));
+  };
+  check(k.galois, linear_decomposition_bits(id), "packing");
+  check(k.galois_input, linear_input_decomposition_bits(id), "input-side");
+  check(k.galois_sequential, linear_sequential_decomposition_bits(id), "sequential");
+  if (k.shared_mask)
+    require(k.shared_mask->decomposition_bits == linear_decomposition_bits(id), ErrorCode::bad_parameters,
+            "linear server keys: shared-mask key has gadget width " +
+                std::to_string(k.shared_mask->decomposition_bits) + ", the plans use " +
+                std::to_string(linear_decomposition_bits(id)));
+}
+
 }  // namespace
 
 const LinearSessionKeys& LinearServerKeys::get(ParamId id) const {
@@ -117,11 +136,41 @@ LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
     for (std::uint64_t e : packing_galois_elements(k.context->poly_degree()))
       require(k.galois.has(e), ErrorCode::missing_galois_key,
               "linear server keys: Galois element " + std::to_string(e) + " missing");
+    require_pinned_widths(k, id);
     if (!k.zero.is_ntt_form()) Evaluator(k.context).transform_to_ntt_inplace(k.zero);
     keys.insert(std::move(k));
   }
   r.expect_end();
   return keys;
+}
+
+std::vector<LinearKeySetInfo> peek_linear_server_keys(std::span<const std::uint8_t> bytes) {
+  ByteReader r(bytes, "linear server keys");
+  require(std::memcmp(r.take(4).data(), kKeysMagic, 4) == 0, ErrorCode::bad_magic, "linear server keys: bad magic");
+  require(r.u16() == kLinearFormatVersion, ErrorCode::bad_version, "linear server keys: bad version");
+  const auto count = r.u16();
+  require(count >= 1 && count <= all_parameter_ids().size(), ErrorCode::length_too_large,
+          "linear server keys: " + std::to_string(count) + " parameter sets");
+  std::vector<LinearKeySetInfo> sets;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::size_t start = bytes.size() - r.remaining();
+    LinearKeySetInfo info;
+    info.id = param_id_from_u16(r.u16());
+    require(r.u16() == 0, ErrorCode::bad_message, "linear server keys: reserved field not zero");
+    for (const LinearKeySetInfo& other : sets)
+      require(other.id != info.id, ErrorCode::bad_message, "linear server keys: parameter set repeated");
+    r.take(r.u32());  // packing Galois keys
+    if (const auto gisize = r.u32(); gisize > 0) {
+      r.take(gisize);   // input-side Galois keys
+      r.take(r.u32());  // sequential Galois keys
+    }
+    r.take(r.u32());  // encryption of zero
+    r.take(r.u32());  // shared-mask key (may be empty)
+    info.bytes = bytes.size() - r.remaining() - start;
+    sets.push_back(info);
+  }
+  r.expect_end();
+  return sets;
 }
 
 }  // namespace fhellm::he

@@ -420,9 +420,19 @@ double LinearPlan::server_ms_model() const noexcept {
   return us * 1e-3;
 }
 
+namespace {
+
+void require_privacy_bits(int bits) {
+  require(bits >= 0 && bits <= kLinearMaxPrivacyBits, ErrorCode::invalid_argument,
+          "weight privacy of " + std::to_string(bits) + " bits, expected 0.." + std::to_string(kLinearMaxPrivacyBits));
+}
+
+}  // namespace
+
 std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision precision, bool input_signed,
                                            ParamId id, std::uint32_t chunk_width, std::uint32_t rows_per_ct,
-                                           int input_levels) {
+                                           int input_levels, int privacy_bits) {
+  require_privacy_bits(privacy_bits);
   const ParameterSet& ps = parameter_set(id);
   if (input_levels > 0 && linear_input_decomposition_bits(id) == 0) return std::nullopt;
   LinearPlan plan;
@@ -436,6 +446,7 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   plan.param_id = id;
   plan.precision = precision;
   plan.input_signed = input_signed;
+  plan.privacy_bits = privacy_bits;
   plan.decomposition_bits = linear_decomposition_bits(id);
   plan.max_abs_output = linear_max_abs_output(shape.in, input_signed);
   plan.plain_bits = bit_length(static_cast<std::uint64_t>(2 * plan.max_abs_output + 1));
@@ -485,17 +496,18 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
     nz.input_side = static_cast<double>(plan.geo.chunks) * per_mask * std::exp2(2.0 * input_levels) *
                     weights_per_poly * 128.0 * 128.0;
   }
-  // Re-randomization adds u * e0 (u ternary, e0 the public encryption's error).
-  nz.packing = tree + n * (2.0 / 3.0) * kErrorVariance;
+  // Re-randomization adds u * e0 (u ternary, e0 the public encryption's
+  // error), a fresh e1 on the body and a fresh e2 on the mask (e2 s).
+  nz.packing = tree + 2.0 * n * (2.0 / 3.0) * kErrorVariance + kErrorVariance;
   // Groups of packed cts leave under one mask (shared_mask.h): each body gets
   // the key-switch noise of every source's digits. Counted for full groups
   // whatever the row count, so a plan's widths hold for every T.
   plan.shared_mask = linear_shared_mask_available(id);
   if (plan.shared_mask) nz.packing += static_cast<double>(kLinearSharedMaskGroup) * v_ks;
 
-  // Flooding for circuit privacy: uniform in [-F, F], variance F^2 / 3.
-  nz.flood = budget / 8;
-  plan.flood_bound = std::floor(std::sqrt(3.0 * nz.flood));
+  // Flooding for weight privacy: a Gaussian of variance 4^S times the hidden
+  // terms' (upload + packing + input side), set with the widths below.
+  const double flood_factor = std::exp2(2.0 * privacy_bits);
 
   // Upload: fresh error (kErrorVariance) plus the body rounding (4^d / 12) on the sent
   // coefficients, multiplied by each weight polynomial (up to n_w * k_w
@@ -516,7 +528,7 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   // 4^-bits, so the cheap widths are the ones carried by few values (the
   // mask of a 768-output reply is worth less than its 768 bodies).
   const double s_norm2 = 2.0 * n / 3.0;  // E ||s||^2 for a uniform ternary secret
-  const double fixed = nz.packing + nz.input_side + nz.flood;
+  const double hidden_fixed = nz.packing + nz.input_side;  // the hidden terms but the upload
   const WidthCounts counts = width_counts(plan);
   const int max_bits = std::min(q_bits, 60);  // the wire carries at most 60 bits per value
   double best_bits = std::numeric_limits<double>::infinity();
@@ -526,11 +538,13 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
     for (int mb = 2; mb <= max_bits; ++mb) {
       const double mask_step = q / std::exp2(mb);
       const double v_mask = mask_step * mask_step / 12.0 * s_norm2;
-      // Largest upload variance either form of the bound admits (LinearNoise::bound).
-      double left = budget - v_body - v_mask - fixed;
+      // Largest upload variance either form of the bound admits
+      // (LinearNoise::bound), the flood growing with it: (1 + 4^S) times the
+      // hidden terms must fit in what the rounding leaves.
+      double left = (budget - v_body - v_mask) / (1.0 + flood_factor) - hidden_fixed;
       if (nz.allowed > body_step / 2) {
         const double rest = (nz.allowed - body_step / 2) / nz.z;
-        left = std::max(left, rest * rest - v_mask - fixed);
+        left = std::max(left, (rest * rest - v_mask) / (1.0 + flood_factor) - hidden_fixed);
       }
       if (left <= gain * kErrorVariance) continue;
       int d = static_cast<int>(std::floor(0.5 * std::log2((left / gain - kErrorVariance) * 12.0)));
@@ -554,6 +568,11 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   nz.download_mask = mask_step * mask_step / 12.0 * s_norm2;
   const int d = plan.upload_drop_bits;
   nz.upload = gain * (kErrorVariance + (d > 0 ? std::exp2(2.0 * d) / 12.0 : 0.0));
+  nz.flood = flood_factor * (nz.upload + hidden_fixed);
+  plan.flood_std = std::sqrt(nz.flood);
+  // flood_std / 2^shift <= 2^48: C = round(flood_std / 2^shift * g) is
+  // exact in a double (|g| <= 8.6).
+  plan.flood_shift = std::max(0, static_cast<int>(std::ceil(std::log2(plan.flood_std))) - 48);
   if (nz.bound() > nz.allowed) return std::nullopt;
   return plan;
 }
@@ -566,7 +585,16 @@ double linear_plan_score(const LinearPlan& plan) noexcept {
   return static_cast<double>(plan.bytes_up() + plan.bytes_down()) * 8e-3 + plan.server_ms_model();
 }
 
-std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecision precision, bool input_signed) {
+double LinearPlan::hidden_std() const noexcept { return std::sqrt(noise.upload + noise.packing + noise.input_side); }
+
+double LinearPlan::weight_privacy_nats() const noexcept {
+  if (flood_std <= 0) return std::numeric_limits<double>::infinity();
+  const double d = 2.0 * hidden_std() + std::exp2(flood_shift);
+  return d * d / (2.0 * flood_std * flood_std);
+}
+
+std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecision precision, bool input_signed,
+                                               int privacy_bits) {
   shape.rows = 1;
   // Validates the shape once (throws for shapes out of range).
   (void)LinearGeometry::make(shape, 2048, 1, 1);
@@ -580,7 +608,7 @@ std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecisio
     const std::uint32_t n = static_cast<std::uint32_t>(parameter_set(id).poly_degree);
     for (std::uint32_t kw = 1; kw <= n; kw *= 2) {
       for (int levels = 0; levels <= std::min(kLinearMaxInputLevels, log2_exact(kw)); ++levels) {
-        auto plan = plan_linear_with(shape, precision, input_signed, id, kw, 1, levels);
+        auto plan = plan_linear_with(shape, precision, input_signed, id, kw, 1, levels, privacy_bits);
         if (!plan) continue;
         const double slots = static_cast<double>(plan->geo.weight_polys()) * plan->geo.poly_degree;
         if (plan->weight_bytes() > (std::size_t{4} << 20) && weights < kLinearMinWeightFill * slots) continue;
@@ -599,11 +627,12 @@ namespace {
 // One-row plans, memoized per (k, n, precision, signed): planning scans every
 // layout (up to ~0.3 s for an LM head) and both sides plan every call.
 // Bounded: cleared when it grows past the limit.
-LinearPlan one_row_plan(std::uint32_t in, std::uint32_t out, LinearPrecision precision, bool input_signed) {
-  using Key = std::tuple<std::uint32_t, std::uint32_t, int, bool>;
+LinearPlan one_row_plan(std::uint32_t in, std::uint32_t out, LinearPrecision precision, bool input_signed,
+                        int privacy_bits) {
+  using Key = std::tuple<std::uint32_t, std::uint32_t, int, bool, int>;
   static std::mutex mutex;
   static std::map<Key, LinearPlan> cache;
-  const Key key{in, out, static_cast<int>(precision), input_signed};
+  const Key key{in, out, static_cast<int>(precision), input_signed, privacy_bits};
   {
     std::lock_guard<std::mutex> lock(mutex);
     if (auto it = cache.find(key); it != cache.end()) return it->second;
@@ -611,14 +640,15 @@ LinearPlan one_row_plan(std::uint32_t in, std::uint32_t out, LinearPrecision pre
   const LinearShape shape{1, in, out};
   LinearPlan plan;
   if (!input_signed) {
-    auto candidates = linear_plan_candidates(shape, precision, false);
+    auto candidates = linear_plan_candidates(shape, precision, false, privacy_bits);
     require(!candidates.empty(), ErrorCode::bad_parameters,
-            "no parameter set holds the noise bound for k=" + std::to_string(in) + " n=" + std::to_string(out));
+            "no parameter set holds the noise bound for k=" + std::to_string(in) + " n=" + std::to_string(out) +
+                " at weight privacy " + std::to_string(privacy_bits) + " bits");
     plan = std::move(candidates.front());
   } else {
     // Signed rows use the unsigned layout (the server holds one encoding).
-    const LinearLayout l = linear_resident_layout(in, out, precision);
-    auto p = plan_linear_with(shape, precision, true, l.param_id, l.chunk_width, 1, l.input_levels);
+    const LinearLayout l = linear_resident_layout(in, out, precision, privacy_bits);
+    auto p = plan_linear_with(shape, precision, true, l.param_id, l.chunk_width, 1, l.input_levels, privacy_bits);
     require(p.has_value(), ErrorCode::bad_parameters,
             "signed rows do not hold the noise bound of the layout for k=" + std::to_string(in) +
                 " n=" + std::to_string(out));
@@ -631,14 +661,17 @@ LinearPlan one_row_plan(std::uint32_t in, std::uint32_t out, LinearPrecision pre
 
 }  // namespace
 
-LinearLayout linear_resident_layout(std::uint32_t in, std::uint32_t out, LinearPrecision precision) {
-  const LinearPlan p = one_row_plan(in, out, precision, false);
+LinearLayout linear_resident_layout(std::uint32_t in, std::uint32_t out, LinearPrecision precision,
+                                    int privacy_bits) {
+  require_privacy_bits(privacy_bits);
+  const LinearPlan p = one_row_plan(in, out, precision, false, privacy_bits);
   return {p.param_id, p.geo.chunk_width, p.geo.input_levels};
 }
 
-LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed) {
+LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed, int privacy_bits) {
   (void)LinearGeometry::make(shape, 2048, 1, 1);  // validates the shape
-  LinearPlan plan = one_row_plan(shape.in, shape.out, precision, input_signed);
+  require_privacy_bits(privacy_bits);
+  LinearPlan plan = one_row_plan(shape.in, shape.out, precision, input_signed, privacy_bits);
   plan.geo = LinearGeometry::make(shape, plan.geo.poly_degree, plan.geo.chunk_width, 1, plan.geo.input_levels);
   return plan;
 }
@@ -652,7 +685,9 @@ std::string describe(const LinearPlan& plan) {
      << " products=" << plan.products() << " key_switches=" << plan.key_switches() << " t=2^" << plan.plain_bits
      << " d=" << plan.upload_drop_bits << " up_bits=" << plan.upload_bits << " body_bits=" << plan.body_bits
      << " mask_bits=" << plan.mask_bits << " shared_mask=" << (plan.shared_mask ? 1 : 0) << " w=" << plan.decomposition_bits << " floor=" << plan.error_floor
-     << " noise_bound=" << plan.noise.bound() << " allowed=" << plan.noise.allowed;
+     << " noise_bound=" << plan.noise.bound() << " allowed=" << plan.noise.allowed
+     << " privacy_bits=" << plan.privacy_bits << " flood_std=" << plan.flood_std
+     << " privacy_nats_per_value=" << plan.weight_privacy_nats();
   return os.str();
 }
 

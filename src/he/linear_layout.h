@@ -44,6 +44,16 @@ enum class LinearPrecision : std::uint8_t { exact = 1, standard = 2 };
 inline constexpr LinearPrecision kLinearDefaultPrecision = LinearPrecision::standard;
 
 std::string_view linear_precision_name(LinearPrecision p) noexcept;  // "exact", "default"
+
+// Weight privacy S (docs/linear.md section 6): the reply's flood is a
+// Gaussian of standard deviation 2^S sigma_H, where sigma_H^2 is the variance
+// of every noise term a semi-honest client could know or that carries the
+// server's re-randomization (upload, packing, input side, at |w| = 128
+// everywhere). Each output value then tells the client at most about
+// 2 * 4^-S nats of Kullback-Leibler divergence about W beyond X W^T
+// (LinearPlan::weight_privacy_nats). S = 0 is the default; the server picks
+// S (`fhellm serve --weight-privacy-bits`), both sides plan with it.
+inline constexpr int kLinearMaxPrivacyBits = 40;
 // @throws Error(invalid_argument) for other names.
 LinearPrecision parse_linear_precision(std::string_view name);
 
@@ -228,7 +238,13 @@ struct LinearPlan {
   };
   MaskGroup mask_group(std::size_t f) const noexcept;
   std::size_t mask_count() const noexcept;
-  double flood_bound = 0;        // |flood| <= this (phase units), uniform
+  int privacy_bits = 0;          // S: flood std = 2^S sigma_H (kLinearMaxPrivacyBits at most)
+  // The flood, per sent body value: F = 2^flood_shift C + V, C a rounded
+  // Gaussian of std flood_std / 2^flood_shift (at most 2^48, exact in a
+  // double), V uniform in [-2^(flood_shift-1), 2^(flood_shift-1)) (none when
+  // flood_shift = 0): he/flood.h.
+  double flood_std = 0;
+  int flood_shift = 0;
   std::int64_t max_abs_output = 0;  // k * max|x| * 128
   std::int64_t error_floor = 0;     // largest |error| allowed in the result (0: exact)
   LinearNoise noise;
@@ -240,6 +256,14 @@ struct LinearPlan {
   std::size_t weight_bytes() const noexcept;  // server memory of the encoded weights
   std::size_t key_switches() const noexcept;
   double server_ms_model() const noexcept;  // rough single-core estimate used to rank layouts
+  // sigma_H: the standard deviation of the noise terms the flood must hide
+  // (upload + packing + input side, phase units).
+  double hidden_std() const noexcept;
+  // Bound on the Kullback-Leibler divergence (nats) between what one output
+  // value shows a semi-honest client for two weight matrices with the same
+  // X W^T: (2 sigma_H + 2^flood_shift)^2 / (2 flood_std^2) (docs/linear.md
+  // section 6). Values add up over a session (chain rule).
+  double weight_privacy_nats() const noexcept;
 };
 
 // Largest |x W^T| for k inputs: k * (255 or 128) * 128.
@@ -248,7 +272,7 @@ std::int64_t linear_max_abs_output(std::uint32_t in, bool input_signed) noexcept
 // Plan for a given geometry choice; nullopt when the noise bound cannot hold.
 std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision precision, bool input_signed,
                                            ParamId id, std::uint32_t chunk_width, std::uint32_t rows_per_ct,
-                                           int input_levels = 0);
+                                           int input_levels = 0, int privacy_bits = 0);
 
 // Gadget width of the input-side Galois keys (n2048_q54 only; 0: no split).
 int linear_input_decomposition_bits(ParamId id) noexcept;
@@ -270,8 +294,8 @@ inline constexpr int kLinearMaxInputLevels = 7;
 std::vector<std::uint64_t> linear_input_galois_elements(std::size_t poly_degree);
 std::vector<std::uint64_t> linear_sequential_galois_elements(std::size_t poly_degree);
 
-// The layout a server holds a layer's weights in: one per (k, n, precision),
-// whatever the row count of a call. One row per input ciphertext (T_w = 1),
+// The layout a server holds a layer's weights in: one per (k, n, precision,
+// privacy bits), whatever the row count of a call. One row per input ciphertext (T_w = 1),
 // so a call of T rows is T row groups over the same encoded weights
 // (docs/linear.md, "One encoding for every row count").
 struct LinearLayout {
@@ -293,18 +317,20 @@ double linear_plan_score(const LinearPlan& plan) noexcept;
 // Every feasible one-row plan of a resident layout (T_w = 1, noise bound
 // holds, weight memory within the cap), best score first.
 // @throws Error(invalid_argument) for shapes out of the limits (rows ignored).
-std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecision precision, bool input_signed);
+std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecision precision, bool input_signed,
+                                               int privacy_bits = 0);
 
-// The layout the library uses for k -> n at this precision: the best
-// candidate for unsigned one-row calls. Memoized.
-// @throws Error(invalid_argument) for shapes out of the limits,
+// The layout the library uses for k -> n at this precision and weight
+// privacy: the best candidate for unsigned one-row calls. Memoized.
+// @throws Error(invalid_argument) for shapes or privacy bits out of the limits,
 //         Error(bad_parameters) when no layout holds the noise bound.
-LinearLayout linear_resident_layout(std::uint32_t in, std::uint32_t out, LinearPrecision precision);
+LinearLayout linear_resident_layout(std::uint32_t in, std::uint32_t out, LinearPrecision precision,
+                                    int privacy_bits = 0);
 
 // The plan of a call: the resident layout with shape.rows row groups. Widths
 // and noise are per value, so they do not depend on the row count.
 // @throws Error(invalid_argument) for shapes out of the limits.
-LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed);
+LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed, int privacy_bits = 0);
 
 std::string describe(const LinearPlan& plan);
 

@@ -8,8 +8,8 @@
 //   3. products: every tree entry of every row, blocked over NTT slots so one
 //      pass over the weights serves the whole block (math/blocked_product.h);
 //   4. packing trees, one per row and packed ct;
-//   5. replies: re-randomization, flood, modulus switch, bit-packing, in
-//      row-group-major order and in shared-mask groups.
+//   5. replies: re-randomization with fresh errors, Gaussian flood, modulus
+//      switch, bit-packing, in row-group-major order and in shared-mask groups.
 // Algorithm, costs and noise: docs/linear.md.
 #include <algorithm>
 #include <optional>
@@ -22,6 +22,7 @@
 #include "he/linear.h"
 #include "he/linear_reference.h"
 #include "he/accumulator.h"
+#include "he/circuit_privacy.h"
 #include "he/prng.h"
 #include "he/shared_mask.h"
 #include "math/blocked_product.h"
@@ -309,7 +310,7 @@ class Packer {
 // row-group-major order; members of a shared-mask group wait for its last one.
 class ReplyWriter {
  public:
-  ReplyWriter(const Call& call, ByteWriter& w) : call_(call), w_(w), rng_(random_seed()) {}
+  ReplyWriter(const Call& call, ByteWriter& w, bool flood) : call_(call), w_(w), rng_(random_seed()), flood_(flood) {}
 
   // Packed ct `flat` (LinearGeometry::packed_cts order), in order.
   void add(Ciphertext packed, std::size_t flat) {
@@ -318,24 +319,26 @@ class ReplyWriter {
     pending_.push_back(std::move(packed));
     cells_.push_back(flat);
     if (pending_.size() < group.size) return;
-    // Circuit privacy: shared_mask_switch adds u * (shared public zero), a
-    // fresh mask for all; each body gets its own flood.
+    // Circuit privacy: shared_mask_switch adds u * (shared public zero) and
+    // fresh errors, a fresh mask for all; each body gets its own flood.
     std::vector<Ciphertext*> members;
     for (Ciphertext& ct : pending_) members.push_back(&ct);
     shared_mask_switch(call_.ctx, *call_.sk.shared_mask, members, rng_);
     for (std::size_t y = 0; y < pending_.size(); ++y) {
-      add_flood(pending_[y]);
+      const auto used = call_.geo.used_positions(cells_[y]);
+      flood(pending_[y], used);
       const SwitchedCiphertext sw = switch_down(pending_[y]);
       if (y == 0) wire::write_values(w_, sw.c1, call_.plan.mask_bits);  // the same for all
-      write_body(sw, cells_[y]);
+      write_body(sw, used);
     }
     pending_.clear();
     cells_.clear();
   }
 
  private:
-  // Circuit privacy: u * Enc(0) (fresh mask) and a uniform flood in [-F, F]
-  // on the body before rounding (docs/linear.md section 6).
+  // Circuit privacy: u * Enc(0) + (e1, e2) (a fresh RLWE mask under u) and
+  // a Gaussian flood on the sent body values before rounding (docs/linear.md
+  // section 6).
   void write_alone(Ciphertext packed, std::size_t flat) {
     const std::size_t n = call_.ctx.poly_degree();
     call_.ev.transform_from_ntt_inplace(packed);
@@ -345,28 +348,23 @@ class ReplyWriter {
     call_.ev.multiply_plain_inplace(mask, PlaintextNtt::encode(call_.ctx, u.data(), n));
     call_.ev.transform_from_ntt_inplace(mask);
     call_.ev.add_inplace(packed, mask);
-    add_flood(packed);
+    const auto used = call_.geo.used_positions(flat);
+    add_fresh_error(call_.ctx, packed.c1, rng_);        // e2: every mask value is sent
+    add_fresh_error(call_.ctx, packed.c0, rng_, used);  // e1: only the sent body values matter
+    flood(packed, used);
     const SwitchedCiphertext sw = switch_down(packed);
     wire::write_values(w_, sw.c1, call_.plan.mask_bits);
-    write_body(sw, flat);
+    write_body(sw, used);
   }
-  void add_flood(Ciphertext& ct) {
-    const std::size_t n = call_.ctx.poly_degree();
-    const auto f = static_cast<std::uint64_t>(call_.plan.flood_bound);
-    if (f == 0) return;
-    std::vector<std::int64_t> flood(n);
-    for (auto& v : flood)
-      v = static_cast<std::int64_t>(rng_.uniform_below(2 * f + 1)) - static_cast<std::int64_t>(f);
-    Ciphertext fl(call_.ctx, false);
-    fl.c0 = RnsPoly::from_signed(call_.ctx, flood.data(), n);
-    call_.ev.add_inplace(ct, fl);
+  void flood(Ciphertext& ct, std::span<const std::uint32_t> used) {
+    if (!flood_) return;
+    add_flood(call_.ctx, ct.c0, used, call_.plan.flood_std, call_.plan.flood_shift, rng_);
   }
   SwitchedCiphertext switch_down(const Ciphertext& ct) const {
     return call_.ev.switch_modulus(ct, std::uint64_t{1} << call_.plan.body_bits,
                                    std::uint64_t{1} << call_.plan.mask_bits);
   }
-  void write_body(const SwitchedCiphertext& sw, std::size_t flat) {
-    const auto used = call_.geo.used_positions(flat);
+  void write_body(const SwitchedCiphertext& sw, std::span<const std::uint32_t> used) {
     std::vector<std::uint64_t> body(used.size());
     for (std::size_t i = 0; i < used.size(); ++i) body[i] = sw.c0[used[i]];
     wire::write_values(w_, body, call_.plan.body_bits);
@@ -375,14 +373,17 @@ class ReplyWriter {
   const Call& call_;
   ByteWriter& w_;
   Prng rng_;  // server-side randomness for re-randomization and flooding
+  bool flood_;
   std::vector<Ciphertext> pending_;
   std::vector<std::size_t> cells_;  // flat indices of pending_
 };
 
 }  // namespace
 
-std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, const EncodedWeights& weights,
-                                          const LinearServerKeys& keys, std::size_t threads) {
+namespace {
+
+std::vector<std::uint8_t> evaluate(std::span<const std::uint8_t> upload, const EncodedWeights& weights,
+                                   const LinearServerKeys& keys, std::size_t threads, bool flood) {
   ByteReader r(upload, "linear upload");
   wire::Header h;
   const LinearPlan plan = wire::read_header(r, false, h);
@@ -412,7 +413,7 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
   rh.bits_a = static_cast<std::uint8_t>(plan.body_bits);
   rh.bits_b = static_cast<std::uint8_t>(plan.mask_bits);
   wire::write_header(w, rh, plan);
-  ReplyWriter replies(call, w);
+  ReplyWriter replies(call, w, flood);
   Packer packer(call);
   const std::size_t block = rows_per_block(call);
   for (std::uint32_t g0 = 0; g0 < plan.geo.row_groups; g0 += static_cast<std::uint32_t>(block)) {
@@ -424,6 +425,19 @@ std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, 
   }
   wire::finish(out);
   return out;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> linear_evaluate(std::span<const std::uint8_t> upload, const EncodedWeights& weights,
+                                          const LinearServerKeys& keys, std::size_t threads) {
+  return evaluate(upload, weights, keys, threads, true);
+}
+
+std::vector<std::uint8_t> detail::linear_evaluate_unflooded(std::span<const std::uint8_t> upload,
+                                                            const EncodedWeights& weights,
+                                                            const LinearServerKeys& keys, std::size_t threads) {
+  return evaluate(upload, weights, keys, threads, false);
 }
 
 }  // namespace fhellm::he

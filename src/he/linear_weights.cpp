@@ -144,10 +144,10 @@ std::unique_ptr<std::uint8_t[], EncodedWeights::WordsDeleter> allocate_units(std
 }
 
 EncodedWeights::Encoding encode(std::span<const std::int8_t> w, std::uint32_t out, std::uint32_t in,
-                                LinearPrecision precision, std::size_t threads) {
+                                LinearPrecision precision, int privacy_bits, std::size_t threads) {
   EncodedWeights::Encoding enc;
   enc.precision = precision;
-  enc.layout = linear_resident_layout(in, out, precision);
+  enc.layout = linear_resident_layout(in, out, precision, privacy_bits);
   const auto ctx = Context::get(enc.layout.param_id);
   const LinearGeometry geo = LinearGeometry::make({1, in, out}, static_cast<std::uint32_t>(ctx->poly_degree()),
                                                   enc.layout.chunk_width, 1, enc.layout.input_levels);
@@ -204,15 +204,15 @@ std::size_t EncodedWeights::Encoding::bytes() const noexcept {
 }
 
 EncodedWeights::EncodedWeights(std::span<const std::int8_t> w, std::uint32_t out, std::uint32_t in,
-                               std::span<const LinearPrecision> precisions, std::size_t threads)
-    : out_(out), in_(in) {
+                               std::span<const LinearPrecision> precisions, std::size_t threads, int privacy_bits)
+    : out_(out), in_(in), privacy_bits_(privacy_bits) {
   require(out >= 1 && out <= kLinearMaxOut && in >= 1 && in <= kLinearMaxIn, ErrorCode::invalid_argument,
           "weights " + std::to_string(out) + " x " + std::to_string(in) + " outside 1..131072 x 1..8192");
   require(w.size() == std::size_t{out} * in, ErrorCode::invalid_argument,
           "weights: " + std::to_string(w.size()) + " values for " + std::to_string(out) + " x " + std::to_string(in));
   require(!precisions.empty(), ErrorCode::invalid_argument, "weights: no precision to encode for");
   for (LinearPrecision p : precisions)
-    if (!holds(p)) encodings_.push_back(encode(w, out, in, p, std::max<std::size_t>(threads, 1)));
+    if (!holds(p)) encodings_.push_back(encode(w, out, in, p, privacy_bits, std::max<std::size_t>(threads, 1)));
 }
 
 EncodedWeights::EncodedWeights(std::span<const std::int8_t> w, std::uint32_t out, std::uint32_t in)
@@ -233,6 +233,9 @@ const EncodedWeights::Encoding& EncodedWeights::encoding(const LinearPlan& plan)
   require(plan.geo.shape.in == in_ && plan.geo.shape.out == out_, ErrorCode::shape_mismatch,
           "weights are " + std::to_string(out_) + " x " + std::to_string(in_) + ", the call is " +
               std::to_string(plan.geo.shape.out) + " x " + std::to_string(plan.geo.shape.in));
+  require(plan.privacy_bits == privacy_bits_, ErrorCode::precision_not_served,
+          "this server serves weight privacy " + std::to_string(privacy_bits_) + " bits, the call asks for " +
+              std::to_string(plan.privacy_bits));
   for (const auto& e : encodings_) {
     if (e.precision != plan.precision) continue;
     require(e.layout.param_id == plan.param_id && e.layout.chunk_width == plan.geo.chunk_width &&

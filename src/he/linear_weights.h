@@ -54,27 +54,32 @@ class EncodedWeights {
   };
 
   // Encodes W (row-major, out x in) for every precision in `precisions`, on
-  // `threads` threads.
+  // `threads` threads, in the resident layouts of weight privacy
+  // `privacy_bits` (linear_layout.h; the only one its calls may ask for).
   // @throws Error(invalid_argument) for shapes outside 1..131072 x 1..8192,
-  //         a size mismatch or no precision.
+  //         a size mismatch, no precision or privacy bits out of range,
+  //         Error(bad_parameters) when no layout reaches the privacy bits.
   EncodedWeights(std::span<const std::int8_t> w, std::uint32_t out, std::uint32_t in,
-                 std::span<const LinearPrecision> precisions, std::size_t threads = 1);
+                 std::span<const LinearPrecision> precisions, std::size_t threads = 1, int privacy_bits = 0);
   // The default precision only.
   EncodedWeights(std::span<const std::int8_t> w, std::uint32_t out, std::uint32_t in);
 
   std::uint32_t out() const noexcept { return out_; }
   std::uint32_t in() const noexcept { return in_; }
   bool holds(LinearPrecision precision) const noexcept;
+  int privacy_bits() const noexcept { return privacy_bits_; }
   // Bytes held by the encodings (equals the sum of LinearPlan::weight_bytes()).
   std::size_t encoded_bytes() const noexcept;
 
   // The encoding a call of `plan` uses.
   // @throws Error(shape_mismatch) when the plan is for another shape or
-  //         layout, Error(precision_not_served) when its precision is not held.
+  //         layout, Error(precision_not_served) when its precision or its
+  //         privacy bits are not held.
   const Encoding& encoding(const LinearPlan& plan) const;
 
  private:
   std::uint32_t out_, in_;
+  int privacy_bits_ = 0;
   std::vector<Encoding> encodings_;
 };
 

@@ -21,7 +21,8 @@ void write_header(ByteWriter& w, const Header& h, const LinearPlan& plan) {
   w.u8(static_cast<std::uint8_t>(plan.precision));
   w.u8(plan.input_signed ? 1 : 0);
   w.u16(static_cast<std::uint16_t>(plan.param_id));
-  w.u16(0);  // reserved
+  w.u8(static_cast<std::uint8_t>(plan.privacy_bits));
+  w.u8(0);  // reserved
   w.u32(plan.geo.shape.rows);
   w.u32(plan.geo.shape.in);
   w.u32(plan.geo.shape.out);
@@ -38,7 +39,7 @@ void finish(Bytes& out) {
   for (int i = 0; i < 8; ++i) out[40 + i] = static_cast<std::uint8_t>(payload >> (8 * i));
 }
 
-LinearPlan read_header(ByteReader& r, bool reply, Header& h) {
+void read_header_fields(ByteReader& r, bool reply, Header& h) {
   const std::string& what = r.what();
   const auto magic = r.take(4);
   require(std::memcmp(magic.data(), reply ? kReplyMagic : kUploadMagic, 4) == 0, ErrorCode::bad_magic,
@@ -53,7 +54,11 @@ LinearPlan read_header(ByteReader& r, bool reply, Header& h) {
   require(sgn <= 1, ErrorCode::bad_message, what + ": bad signedness flag");
   h.input_signed = sgn == 1;
   h.param_id = param_id_from_u16(static_cast<std::uint16_t>(r.u16()));
-  require(r.u16() == 0, ErrorCode::bad_message, what + ": reserved field not zero");
+  h.privacy_bits = r.u8();
+  require(h.privacy_bits <= kLinearMaxPrivacyBits, ErrorCode::bad_message,
+          what + ": weight privacy of " + std::to_string(h.privacy_bits) + " bits, at most " +
+              std::to_string(kLinearMaxPrivacyBits));
+  require(r.u8() == 0, ErrorCode::bad_message, what + ": reserved field not zero");
   h.shape.rows = static_cast<std::uint32_t>(r.u32());
   h.shape.in = static_cast<std::uint32_t>(r.u32());
   h.shape.out = static_cast<std::uint32_t>(r.u32());
@@ -72,8 +77,12 @@ LinearPlan read_header(ByteReader& r, bool reply, Header& h) {
   require(payload <= r.remaining(), ErrorCode::truncated,
           what + ": payload of " + std::to_string(payload) + " bytes, " + std::to_string(r.remaining()) + " present");
   require(payload == r.remaining(), ErrorCode::trailing_bytes, what + ": trailing bytes");
+}
 
-  LinearPlan plan = plan_linear(h.shape, h.precision, h.input_signed);
+LinearPlan read_header(ByteReader& r, bool reply, Header& h) {
+  read_header_fields(r, reply, h);
+  const std::string& what = r.what();
+  LinearPlan plan = plan_linear(h.shape, h.precision, h.input_signed, h.privacy_bits);
   require(plan.param_id == h.param_id, ErrorCode::parameter_mismatch,
           what + ": parameter set " + std::to_string(static_cast<int>(h.param_id)) + " but this shape uses " +
               std::string(parameter_set(plan.param_id).name));

@@ -24,6 +24,7 @@ struct Header {
   LinearPrecision precision{};
   bool input_signed = false;
   ParamId param_id{};
+  int privacy_bits = 0;  // LinearPlan::privacy_bits
   LinearShape shape;
   std::uint32_t chunk_width = 0, rows_per_ct = 0;
   std::uint8_t bits_a = 0, bits_b = 0;  // upload: u, 0; reply: body, mask
@@ -33,6 +34,13 @@ struct Header {
 void write_header(ByteWriter& w, const Header& h, const LinearPlan& plan);
 // Patches the payload size of the message in `out` (its header first).
 void finish(Bytes& out);
+
+// Parses and validates a header's fields (ranges, the payload size against
+// the bytes present), without planning: cheap, so that a server checks the
+// shape against its layer before any work. @throws Error(bad_magic |
+// bad_version | bad_message | shape_mismatch | length_too_large | truncated |
+// trailing_bytes | unknown_parameter_id).
+void read_header_fields(ByteReader& r, bool reply, Header& h);
 
 // Parses and validates a header, recomputes the plan and checks that every
 // layout field agrees with it. @throws Error(bad_magic | bad_version |

@@ -5,6 +5,7 @@
 
 #include "common/bytes.h"
 #include "fhellm/error.h"
+#include "he/circuit_privacy.h"
 #include "he/bit_packing.h"
 #include "he/gadget_decomposition.h"
 #include "math/poly_arith.h"
@@ -133,16 +134,19 @@ void shared_mask_switch(const Context& context, const SharedMaskKey& key, std::v
       if (y == 0) add_into(context, mask, k1);  // equal for every y
     }
   }
-  // Re-randomization: + u * (zero mask, zero bodies), one u for all.
+  // Re-randomization: + u * (zero mask, zero bodies) + fresh errors, one u
+  // and one mask error for all.
   std::vector<std::int64_t> u(context.poly_degree());
   for (auto& v : u) v = rng.ternary();
   RnsPoly u_ntt = RnsPoly::from_signed(context, u.data(), u.size());
   to_ntt(u_ntt, context);
   multiply_add_into(context, mask, u_ntt, key.zero_mask);
   from_ntt(mask, context);
+  add_fresh_error(context, mask, rng);  // e2: the common mask is an RLWE sample under u
   for (std::size_t y = 0; y < r; ++y) {
     multiply_add_into(context, bodies[y], u_ntt, key.zero_bodies[y]);
     from_ntt(bodies[y], context);
+    add_fresh_error(context, bodies[y], rng);  // e1_y
     cts[y]->c0 = std::move(bodies[y]);
     cts[y]->c1 = mask;
   }

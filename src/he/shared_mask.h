@@ -56,7 +56,7 @@ SharedMaskKey make_shared_mask_key(const Context& context, const SecretKey& sour
 // cts: 2..g ciphertexts under the source secret (either form). Returns them in
 // coefficient form under targets 0..r-1 with identical c1, re-randomized by
 // u * zero for a fresh ternary u from `rng` (the same u for all, so the masks
-// stay equal). @throws Error(invalid_argument) for a count outside 2..g.
+// stay equal) plus fresh errors: one on the mask, one on each body. @throws Error(invalid_argument) for a count outside 2..g.
 void shared_mask_switch(const Context& context, const SharedMaskKey& key, std::vector<Ciphertext*> cts, Prng& rng);
 
 std::vector<std::uint8_t> save(const SharedMaskKey& key, const Context& context);

@@ -94,7 +94,8 @@ void ExecuteBackend::apply(LinearId id, const float* x, std::size_t rows, float*
   if (!client_) open_session();
   const ChannelStats before = channel_->stats();
   const Layer& l = layer(id);
-  execute_product(*client_, *channel_, l.wire_id, l.dequant, l.bias, x, rows, options_, rows_, y);
+  execute_product(*client_, *channel_, l.wire_id, l.dequant, l.bias, x, rows, options_, description_.weight_privacy_bits,
+                  rows_, y);
   const double spent = std::chrono::duration<double>(Clock::now() - start).count();
   const ChannelStats after = channel_->stats();
   const double remote = (after.server_seconds - before.server_seconds) + (after.network_seconds - before.network_seconds);
@@ -109,7 +110,8 @@ void ExecuteBackend::apply(LinearId id, const float* x, std::size_t rows, float*
 
 void execute_product(const he::LinearClient& client, RemoteChannel& channel, std::uint32_t wire_id,
                      const quant::QuantizedWeights& dequant, const float* bias, const float* x, std::size_t rows,
-                     const ExecuteOptions& options, quant::QuantizedRows& scratch, float* y) {
+                     const ExecuteOptions& options, int weight_privacy_bits, quant::QuantizedRows& scratch,
+                     float* y) {
   const std::size_t k = dequant.n_in, n = dequant.n_out;
   const std::uint32_t ids[] = {wire_id};
   // The encrypted product takes at most kLinearMaxRows rows per call.
@@ -118,7 +120,8 @@ void execute_product(const he::LinearClient& client, RemoteChannel& channel, std
     quant::quantize_rows(x + r0 * k, t, k, options.activation_bits, scratch);
     const he::LinearShape shape{static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(k),
                                 static_cast<std::uint32_t>(n)};
-    const Bytes upload = client.encrypt(std::span<const std::uint8_t>(scratch.values), shape, options.precision);
+    const Bytes upload =
+        client.encrypt(std::span<const std::uint8_t>(scratch.values), shape, options.precision, weight_privacy_bits);
     const Bytes reply = channel.call(ids, upload);
     const std::vector<std::int64_t> acc = client.decrypt(reply);
     require(acc.size() == t * n, ErrorCode::shape_mismatch,

@@ -93,7 +93,8 @@ class ExecuteBackend final : public LinearBackend {
 //         and decryption's errors
 void execute_product(const he::LinearClient& client, RemoteChannel& channel, std::uint32_t wire_id,
                      const quant::QuantizedWeights& dequant, const float* bias, const float* x, std::size_t rows,
-                     const ExecuteOptions& options, quant::QuantizedRows& scratch, float* y);
+                     const ExecuteOptions& options, int weight_privacy_bits, quant::QuantizedRows& scratch,
+                     float* y);
 
 // The service a server would run for `hm`'s remote modules and quantization
 // (the weights simulate uses): the in-process server.

@@ -8,6 +8,7 @@
 #include "fhellm/error.h"
 #include "he/linear.h"
 #include "common/bytes.h"
+#include "he/memory_size.h"
 #include "model/model.h"
 
 namespace fhellm::hybrid {
@@ -33,7 +34,8 @@ Bytes RemoteModelDescription::encode() const {
   w.u32(vocab);
   w.u8(static_cast<std::uint8_t>(quant.weight_bits));
   w.u8(static_cast<std::uint8_t>(quant.activation_bits));
-  w.u16(0);
+  w.u8(static_cast<std::uint8_t>(weight_privacy_bits));
+  w.u8(0);
   w.u32(static_cast<std::uint32_t>(linears.size()));
   for (const RemoteLinearInfo& l : linears) {
     w.u32(l.wire_id);
@@ -66,7 +68,11 @@ RemoteModelDescription RemoteModelDescription::decode(ByteView bytes) {
               ", vocab " + std::to_string(d.vocab) + " out of range");
   d.quant.weight_bits = r.u8();
   d.quant.activation_bits = r.u8();
-  require(r.u16() == 0, ErrorCode::bad_artifact, "model description: reserved field is not 0");
+  d.weight_privacy_bits = r.u8();
+  require(d.weight_privacy_bits <= he::kLinearMaxPrivacyBits, ErrorCode::bad_artifact,
+          "model description: weight privacy of " + std::to_string(d.weight_privacy_bits) + " bits, at most " +
+              std::to_string(he::kLinearMaxPrivacyBits));
+  require(r.u8() == 0, ErrorCode::bad_artifact, "model description: reserved field is not 0");
   try {
     d.quant.validate();
   } catch (const Error& e) {
@@ -80,7 +86,11 @@ RemoteModelDescription RemoteModelDescription::decode(ByteView bytes) {
     l.n_out = r.u32();
     l.n_in = r.u32();
     const std::string name = "model description: linear " + std::to_string(l.wire_id);
-    linear_from_wire_id(l.wire_id);  // throws unknown_layer for an impossible id
+    try {
+      linear_from_wire_id(l.wire_id);
+    } catch (const Error& e) {  // an impossible id is a malformed description, not a caller's mistake
+      throw Error(ErrorCode::bad_artifact, "model description: " + std::string(e.what()));
+    }
     require(l.n_out >= 1 && l.n_out <= kMaxOut && l.n_in >= 1 && l.n_in <= kMaxIn, ErrorCode::bad_artifact,
             name + ": shape " + std::to_string(l.n_out) + " x " + std::to_string(l.n_in) + " out of range");
     r.need(8ull * l.n_out, "scales and row sums");
@@ -148,7 +158,7 @@ RemoteModelDescription describe_remote(const model::Model& model, const std::vec
 
 class RemoteLinearSession final : public RemoteSession {
  public:
-  RemoteLinearSession(he::LinearServerKeys keys, std::uint64_t bytes) : keys(std::move(keys)), bytes(bytes) {}
+  explicit RemoteLinearSession(he::LinearServerKeys k) : keys(std::move(k)), bytes(he::memory_bytes(keys)) {}
   std::uint64_t memory_bytes() const override { return bytes; }
   he::LinearServerKeys keys;
   std::uint64_t bytes;
@@ -172,36 +182,70 @@ RemoteLinearService::RemoteLinearService(RemoteModelDescription description,
   std::uint64_t done = 0;
   for (std::size_t i = 0; i < weights.size(); ++i) {
     const RemoteLinearInfo& l = description_.linears[i];
-    auto encoded = std::make_unique<he::EncodedWeights>(weights[i], l.n_out, l.n_in, options.precisions, threads);
+    auto encoded = std::make_unique<he::EncodedWeights>(weights[i], l.n_out, l.n_in, options.precisions, threads,
+                                                        options.weight_privacy_bits);
     encoded_bytes_ += encoded->encoded_bytes();
     weights_.emplace(l.wire_id, std::move(encoded));
     done += weights[i].size();
     std::vector<std::int8_t>().swap(weights[i]);  // the encoding is all the server keeps
     if (options.progress) options.progress(done, weight_count_);
   }
+  description_.weight_privacy_bits = options.weight_privacy_bits;
   description_bytes_ = description_.encode();
 }
 
 RemoteLinearService::~RemoteLinearService() = default;
 
-std::unique_ptr<RemoteSession> RemoteLinearService::open_session(ByteView evaluation_keys) {
-  he::LinearServerKeys keys = he::LinearServerKeys::load(evaluation_keys);
-  // Seeded halves are expanded on load: count twice the upload.
-  return std::make_unique<RemoteLinearSession>(std::move(keys), 2ull * evaluation_keys.size());
+const RemoteLinearService::KeyFootprint& RemoteLinearService::footprint(he::ParamId id) {
+  std::lock_guard lock(footprint_mutex_);
+  auto it = footprints_.find(id);
+  if (it != footprints_.end()) return it->second;
+  // Keys made here have the plans' widths; sizes do not depend on the secret.
+  const Bytes upload = he::LinearClient({id}).server_keys().save();
+  const auto sets = he::peek_linear_server_keys(upload);
+  KeyFootprint f;
+  f.record_bytes = sets.at(0).bytes;
+  f.memory_bytes = RemoteLinearSession(he::LinearServerKeys::load(upload)).memory_bytes();
+  return footprints_.emplace(id, f).first->second;
 }
 
-Bytes RemoteLinearService::call(RemoteSession& session, std::span<const std::uint32_t> layer_ids, ByteView payload) {
+std::uint64_t RemoteLinearService::session_memory_bytes(ByteView evaluation_keys) {
+  std::uint64_t total = 0;
+  for (const he::LinearKeySetInfo& set : he::peek_linear_server_keys(evaluation_keys)) {
+    const KeyFootprint& f = footprint(set.id);
+    require(set.bytes == f.record_bytes, ErrorCode::bad_parameters,
+            "session keys for " + std::string(he::parameter_set(set.id).name) + " are " + std::to_string(set.bytes) +
+                " bytes; keys at the plans' gadget widths are " + std::to_string(f.record_bytes));
+    total += f.memory_bytes;
+  }
+  return total;
+}
+
+std::unique_ptr<RemoteSession> RemoteLinearService::open_session(ByteView evaluation_keys) {
+  return std::make_unique<RemoteLinearSession>(he::LinearServerKeys::load(evaluation_keys));
+}
+
+CallCost RemoteLinearService::call_cost(std::span<const std::uint32_t> layer_ids, ByteView payload) const {
   require(layer_ids.size() == 1, ErrorCode::bad_message,
           "a linear call names exactly one layer group in this version, got " + std::to_string(layer_ids.size()));
   auto it = weights_.find(layer_ids[0]);
   require(it != weights_.end(), ErrorCode::unknown_layer,
           "this server holds no remote layer with wire id " + std::to_string(layer_ids[0]));
   const he::EncodedWeights& w = *it->second;
-  const he::LinearMessageInfo info = he::peek_linear_upload(payload);
+  const he::LinearMessageInfo info = he::peek_linear_upload(payload);  // no planning
   require(info.shape.in == w.in() && info.shape.out == w.out(), ErrorCode::shape_mismatch,
           "layer " + std::to_string(layer_ids[0]) + " is " + std::to_string(w.out()) + " x " +
               std::to_string(w.in()) + ", the upload is for " + std::to_string(info.shape.out) + " x " +
               std::to_string(info.shape.in));
+  require(info.privacy_bits == w.privacy_bits(), ErrorCode::precision_not_served,
+          "this server serves weight privacy " + std::to_string(w.privacy_bits()) + " bits, the upload is planned for " +
+              std::to_string(info.privacy_bits));
+  return CallCost{info.shape.rows};
+}
+
+Bytes RemoteLinearService::call(RemoteSession& session, std::span<const std::uint32_t> layer_ids, ByteView payload) {
+  call_cost(layer_ids, payload);  // the shape against the layer, before planning
+  const he::EncodedWeights& w = *weights_.at(layer_ids[0]);
   auto& s = dynamic_cast<RemoteLinearSession&>(session);
   const unsigned active = ++calls_in_flight_;
   struct Leave {

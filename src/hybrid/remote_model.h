@@ -6,7 +6,8 @@
 //   0   4  magic "FHMD"      4  2  version (1)     6  2  reserved (0)
 //   8   4  arch_len (<= 64), arch bytes ("llama", "gpt2")
 //   ..  4  n_layers  4 dim  4 vocab               (checked against the client's model)
-//   ..  1  weight_bits (2..8)  1 activation_bits (2..8)  2 reserved (0)
+//   ..  1  weight_bits (2..8)  1 activation_bits (2..8)
+//   ..  1  weight privacy bits (0..he::kLinearMaxPrivacyBits: the plans of every call)  1 reserved (0)
 //   ..  4  n_linears (<= 4 * n_layers + 1)
 //   per linear: 4 wire_id (hybrid::linear_wire_id), 4 n_out (1..131072), 4 n_in (1..8192),
 //               n_out x f32 scales (finite, > 0), n_out x i32 row sums (|.| <= 127 n_in)
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -47,6 +49,9 @@ struct RemoteModelDescription {
   std::string architecture;
   std::uint32_t n_layers = 0, dim = 0, vocab = 0;
   quant::QuantOptions quant;
+  // The server's weight privacy (he::plan_linear): a client's uploads must
+  // be planned with it.
+  int weight_privacy_bits = 0;
   std::vector<RemoteLinearInfo> linears;
 
   Bytes encode() const;
@@ -74,6 +79,10 @@ struct RemoteServiceOptions {
   // own encoding: docs/linear.md); a call at another precision gets
   // Error(precision_not_served).
   std::vector<he::LinearPrecision> precisions{he::kLinearDefaultPrecision};
+  // Weight privacy of every reply (he::plan_linear; docs/linear.md section
+  // 6): the weights are encoded in its layouts and a call planned with other
+  // bits gets Error(precision_not_served).
+  int weight_privacy_bits = 0;
   unsigned encode_threads = 0;  // 0: the hardware's thread count
   // Called on the constructing thread after each layer: (weights encoded, weights in all).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
@@ -94,6 +103,15 @@ class RemoteLinearService final : public RemoteService {
 
   Bytes description() const override { return description_bytes_; }
   const RemoteModelDescription& model_description() const { return description_; }
+  // Each parameter set's record must have exactly the size of keys at the
+  // plans' gadget widths; the memory is what such keys hold once parsed
+  // (he::memory_bytes), both learnt once per set from keys made here.
+  // @throws Error(bad_parameters) for a record of another size, and
+  //         he::peek_linear_server_keys's codes.
+  std::uint64_t session_memory_bytes(ByteView evaluation_keys) override;
+  // @throws Error(bad_message) for other than one layer id, Error(unknown_layer),
+  //         Error(shape_mismatch), he::peek_linear_upload's codes.
+  CallCost call_cost(std::span<const std::uint32_t> layer_ids, ByteView payload) const override;
   // @throws Error (he::LinearServerKeys::load's codes).
   std::unique_ptr<RemoteSession> open_session(ByteView evaluation_keys) override;
   // @throws Error(bad_message) for other than one layer id, Error(unknown_layer),
@@ -114,6 +132,14 @@ class RemoteLinearService final : public RemoteService {
   Bytes description_bytes_;
   std::map<std::uint32_t, std::unique_ptr<he::EncodedWeights>> weights_;
   std::uint64_t encoded_bytes_ = 0, weight_count_ = 0;
+  // Per parameter set: the upload record's size and the parsed keys' memory.
+  struct KeyFootprint {
+    std::size_t record_bytes = 0;
+    std::uint64_t memory_bytes = 0;
+  };
+  const KeyFootprint& footprint(he::ParamId id);
+  std::mutex footprint_mutex_;
+  std::map<he::ParamId, KeyFootprint> footprints_;
   unsigned max_call_threads_;
   std::atomic<unsigned> calls_in_flight_{0};
 };

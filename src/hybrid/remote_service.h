@@ -26,9 +26,14 @@ namespace fhellm::hybrid {
 class RemoteSession {
  public:
   virtual ~RemoteSession() = default;
-  // Bytes of server memory this session holds; checked against the
-  // per-session limit when the session opens.
+  // Bytes of server memory this session holds (its parsed keys, counted
+  // object by object); the server checks it against what it reserved.
   virtual std::uint64_t memory_bytes() const = 0;
+};
+
+// What a linear call will cost, read from its header before any work.
+struct CallCost {
+  std::uint64_t rows = 0;  // encrypted rows: what per-key row budgets count
 };
 
 // What a server evaluates. Implementations must be safe to call from several
@@ -41,6 +46,18 @@ class RemoteService {
   // Public description of the model the server holds (architecture, layer
   // shapes, weight scales, parameter set): sent to every client on open.
   virtual Bytes description() const = 0;
+
+  // The server memory a session opened with these keys will hold, from a
+  // cheap look at them (no key is parsed): lets a server refuse a session
+  // over its budget before paying for it.
+  // @throws Error (format or security codes) for keys open_session would refuse
+  //         by their sizes (another gadget width, unknown sets).
+  virtual std::uint64_t session_memory_bytes(ByteView evaluation_keys) = 0;
+
+  // Checks a call's header against the layers (ids, shape) without planning
+  // or evaluating it, and returns its cost.
+  // @throws Error(unknown_layer), Error(shape_mismatch) or a format code.
+  virtual CallCost call_cost(std::span<const std::uint32_t> layer_ids, ByteView payload) const = 0;
 
   // Parses and validates the client's evaluation keys into a new session.
   // @throws Error (format or security codes) when the keys are malformed or

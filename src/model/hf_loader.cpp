@@ -207,7 +207,11 @@ ModelConfig parse_hf_config(const std::string& text) {
     throw Error(ErrorCode::bad_config, "config.json is not valid JSON (" + std::string(e.what()) + ")");
   }
   require(j.is_object(), ErrorCode::bad_config, "config.json is not a JSON object");
-  std::string type = j.value("model_type", std::string());
+  std::string type;
+  if (j.contains("model_type")) {
+    require(j["model_type"].is_string(), ErrorCode::bad_config, "config.json: model_type is not a string");
+    type = j["model_type"].get<std::string>();
+  }
   if (type.empty() && j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
       j["architectures"][0].is_string()) {
     const std::string a = j["architectures"][0].get<std::string>();

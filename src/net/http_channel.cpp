@@ -1,6 +1,11 @@
 #include "net/http_channel.h"
 
 #include <httplib.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <thread>
 
 namespace fhellm::net {
 
@@ -40,11 +45,48 @@ std::unique_ptr<httplib::Client> make_client(const std::string& given_url, std::
   return client;
 }
 
+// Blocks SIGPIPE on this thread while it lives, and drops one that arrived
+// meanwhile: a server that refuses a body and closes must give an error, not
+// kill the client process. Thread-scoped: no process-wide state is set.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeGuard() {
+    if (!was_pending_) {
+      sigset_t pending;
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        const timespec zero{0, 0};
+        sigtimedwait(&pipe_, nullptr, &zero);
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_, old_;
+  bool was_pending_ = false;
+};
+
 }  // namespace
 
 struct HttpChannel::Impl {
   ChannelConfig config;
   std::unique_ptr<httplib::Client> http;
+  // How the last exchange ended: a transient failure (refused, reset) may be
+  // retried; a timeout may not (the server was silent for io_timeout).
+  bool last_transient = false;
+  bool last_timed_out = false;
+  int last_retry_after = 0;
 };
 
 HttpChannel::HttpChannel(ChannelConfig config) : impl_(std::make_unique<Impl>()) {
@@ -54,21 +96,43 @@ HttpChannel::HttpChannel(ChannelConfig config) : impl_(std::make_unique<Impl>())
     if (!config.ca_cert_path.empty()) impl_->http->set_ca_cert_path(config.ca_cert_path);
     impl_->http->enable_server_certificate_verification(config.verify_certificate);
   }
+  if (!config.api_key.empty()) impl_->http->set_bearer_token_auth(config.api_key.c_str());
   impl_->config = std::move(config);
 }
 
 HttpChannel::~HttpChannel() { close(); }
 
-Bytes HttpChannel::exchange(ByteView request, int* http_status) {
+Bytes HttpChannel::exchange(ByteView request, int* http_status, int* retry_after) {
+  Impl& s = *impl_;
+  s.last_transient = s.last_timed_out = false;
+  s.last_retry_after = 0;
   const std::string body(reinterpret_cast<const char*>(request.data()), request.size());
-  auto result = impl_->http->Post("/v1/message", body, "application/octet-stream");
+  const auto start = Clock::now();
+  const SigpipeGuard no_sigpipe;
+  auto result = s.http->Post("/v1/message", body, "application/octet-stream");
   if (!result) {
+    const auto error = result.error();
+    // A read or write that lasted the whole timeout is a silent server; a
+    // quicker failure (refused, reset, closed) is a server going or coming back.
+    s.last_timed_out = error == httplib::Error::ConnectionTimeout ||
+                       ((error == httplib::Error::Read || error == httplib::Error::Write) &&
+                        Clock::now() - start >= s.config.io_timeout * 9 / 10);
+    s.last_transient = !s.last_timed_out && error != httplib::Error::SSLServerVerification &&
+                       error != httplib::Error::SSLLoadingCerts;
     throw Error(ErrorCode::server_unavailable,
-                "server " + impl_->config.url + " did not answer (down, gone, or silent past the " +
-                    std::to_string(impl_->config.io_timeout.count()) + " ms timeout; httplib: " +
-                    httplib::to_string(result.error()) + ")");
+                "server " + s.config.url + " did not answer (down, gone, or silent past the " +
+                    std::to_string(s.config.io_timeout.count()) + " ms timeout; httplib: " +
+                    httplib::to_string(error) + ")");
+  }
+  if (result->has_header("Retry-After")) {
+    try {
+      s.last_retry_after = std::clamp(std::stoi(result->get_header_value("Retry-After")), 0, 3600);
+    } catch (...) {
+      s.last_retry_after = 0;
+    }
   }
   if (http_status != nullptr) *http_status = result->status;
+  if (retry_after != nullptr) *retry_after = s.last_retry_after;
   return Bytes(result->body.begin(), result->body.end());
 }
 
@@ -120,20 +184,64 @@ Bytes HttpChannel::request(MessageType type, ByteView payload, MessageType expec
   return out;
 }
 
+Bytes HttpChannel::request_with_retries(MessageType type, ByteView payload, MessageType expected,
+                                        std::uint64_t* server_ns, bool reopen) {
+  const RetryPolicy& policy = impl_->config.retry;
+  auto waited = std::chrono::milliseconds(0);
+  auto next_wait = policy.first_wait;
+  bool reopened = false;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return request(type, payload, expected, server_ns);
+    } catch (const Error& e) {
+      const bool busy = e.code() == ErrorCode::server_busy || e.code() == ErrorCode::rate_limited;
+      const bool gone = e.code() == ErrorCode::server_unavailable && impl_->last_transient;
+      // The server forgot the session (restart, expiry): a new one, once per exchange.
+      if (e.code() == ErrorCode::unknown_session && reopen && impl_->config.reopen_session && !reopened &&
+          !keys_.empty()) {
+        reopened = true;
+        session_id_ = 0;
+        open_new_session();
+        continue;
+      }
+      if (!(busy || gone) || attempt >= policy.attempts) throw;
+      auto wait = impl_->last_retry_after > 0 ? std::chrono::milliseconds(1000 * impl_->last_retry_after) : next_wait;
+      wait = std::min(wait, policy.max_wait - waited);
+      if (wait.count() <= 0) throw;
+      std::this_thread::sleep_for(wait);
+      waited += wait;
+      next_wait *= 2;
+      retries_ += 1;
+    }
+  }
+}
+
+Bytes HttpChannel::open_new_session() {
+  next_sequence_ = 1;
+  Bytes d = request_with_retries(MessageType::open_session, encode_open_session(keys_),
+                                 MessageType::open_session_reply, nullptr, false);
+  sessions_opened_ += 1;
+  if (sessions_opened_ > 1) {
+    require(d == description_, ErrorCode::bad_artifact,
+            "server " + impl_->config.url + " came back with another model than the session began with");
+  }
+  description_ = d;
+  return d;
+}
+
 Bytes HttpChannel::open_session(ByteView evaluation_keys) {
   require(session_id_ == 0, ErrorCode::invalid_argument, "channel already holds a session");
-  next_sequence_ = 1;
-  return request(MessageType::open_session, encode_open_session(evaluation_keys), MessageType::open_session_reply,
-                 nullptr);
+  keys_.assign(evaluation_keys.begin(), evaluation_keys.end());
+  sessions_opened_ = 0;
+  return open_new_session();
 }
 
 Bytes HttpChannel::call(std::span<const std::uint32_t> layer_ids, ByteView payload) {
   require(session_id_ != 0, ErrorCode::unknown_session, "call before open_session");
   const auto start = Clock::now();
   std::uint64_t server_ns = 0;
-  Bytes reply =
-      request(MessageType::linear_call, encode_linear_call(layer_ids, payload), MessageType::linear_call_reply,
-              &server_ns);
+  Bytes reply = request_with_retries(MessageType::linear_call, encode_linear_call(layer_ids, payload),
+                                     MessageType::linear_call_reply, &server_ns, true);
   const std::chrono::duration<double> total = Clock::now() - start;
   const double server = static_cast<double>(server_ns) * 1e-9;
   stats_.n_calls += 1;
@@ -144,19 +252,30 @@ Bytes HttpChannel::call(std::span<const std::uint32_t> layer_ids, ByteView paylo
 
 void HttpChannel::close() noexcept {
   if (session_id_ == 0) return;
-  try {
-    request(MessageType::close_session, {}, MessageType::close_session_reply, nullptr);
-  } catch (...) {
-    // Best effort: the server expires the session anyway.
+  // A server that just let an exchange time out gets no second wait.
+  if (!impl_->last_timed_out) {
+    try {
+      const auto t = impl_->config.close_timeout;
+      impl_->http->set_read_timeout(t.count() / 1000, (t.count() % 1000) * 1000);
+      impl_->http->set_write_timeout(t.count() / 1000, (t.count() % 1000) * 1000);
+      request(MessageType::close_session, {}, MessageType::close_session_reply, nullptr);
+    } catch (...) {
+      // Best effort: the server expires the session anyway.
+    }
+    const auto io = impl_->config.io_timeout;
+    impl_->http->set_read_timeout(io.count() / 1000, (io.count() % 1000) * 1000);
+    impl_->http->set_write_timeout(io.count() / 1000, (io.count() % 1000) * 1000);
   }
   session_id_ = 0;
 }
 
 hybrid::ChannelStats HttpChannel::stats() const { return stats_; }
 
-std::string http_get(const std::string& url, const std::string& path, std::chrono::milliseconds timeout) {
+std::string http_get(const std::string& url, const std::string& path, std::chrono::milliseconds timeout,
+                     const std::string& api_key) {
   auto client = make_client(url, timeout, timeout);
   client->set_keep_alive(false);
+  if (!api_key.empty()) client->set_bearer_token_auth(api_key.c_str());
   if (url.rfind("https://", 0) == 0) client->enable_server_certificate_verification(false);
   auto result = client->Get(path.c_str());
   if (!result) {

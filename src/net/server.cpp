@@ -1,18 +1,21 @@
 #include "net/server.h"
 
 #include <openssl/rand.h>
-#include <sys/socket.h>
-
-#include <httplib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
-#include <semaphore>
-#include <sstream>
 #include <thread>
 #include <unordered_map>
+
+#include "net/http_server.h"
+#include "net/memory_budget.h"
+#include "net/process_memory.h"
+#include "net/server_metrics.h"
+#include "net/tenants.h"
 
 namespace fhellm::net {
 
@@ -20,12 +23,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr std::uint64_t kLastSequence = std::numeric_limits<std::uint64_t>::max();
+// Requests at least this large give their freed memory back when done.
+constexpr std::size_t kTrimAfterBytes = 4u << 20;
+
 // One client's state. `mutex` serializes its calls (the RemoteSession is
 // mutable and the sequence check must be atomic with the call).
 struct SessionSlot {
+  Tenant* owner = nullptr;
   std::unique_ptr<hybrid::RemoteSession> state;
+  Reservation memory;  // the session's counted bytes, held against the server's budget
   std::mutex mutex;
-  std::uint64_t last_sequence = 0;
+  std::uint64_t last_sequence = 0;  // guarded by mutex
   std::atomic<Clock::rep> last_used{0};
   bool closed = false;  // guarded by mutex
 };
@@ -39,8 +48,7 @@ std::uint64_t random_session_id() {
   return id;
 }
 
-// Adds to an atomic double (C++20 has fetch_add for floating atomics only in
-// libstdc++ 13; a CAS loop works everywhere).
+// Adds to an atomic double (fetch_add for floating atomics is in libstdc++ 13 only).
 void atomic_add(std::atomic<double>& a, double v) {
   double old = a.load(std::memory_order_relaxed);
   while (!a.compare_exchange_weak(old, old + v, std::memory_order_relaxed)) {
@@ -52,18 +60,38 @@ void atomic_max(std::atomic<double>& a, double v) {
   }
 }
 
-// Holds one of the server's evaluation slots (bounds CPU-heavy work to
-// max_parallel_calls however many connections are open).
-class CallSlot {
- public:
-  explicit CallSlot(std::counting_semaphore<1024>& slots) : slots_(slots) { slots_.acquire(); }
-  ~CallSlot() { slots_.release(); }
-  CallSlot(const CallSlot&) = delete;
-  CallSlot& operator=(const CallSlot&) = delete;
+std::uint64_t default_memory_budget() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return 8ull << 30;
+  return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) / 2;
+}
 
- private:
-  std::counting_semaphore<1024>& slots_;
+int resolve_parallel(int n) {
+  if (n > 0) return n;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 2 : static_cast<int>(hw);
+}
+
+// An error with the seconds after which the same request may succeed.
+struct RetryLater : Error {
+  RetryLater(ErrorCode code, const std::string& what, std::chrono::milliseconds wait)
+      : Error(code, what), seconds(static_cast<int>(std::max<long long>(1, (wait.count() + 999) / 1000))) {}
+  int seconds;
 };
+
+// What admit() hands to handle(): the caller and the body's reserved bytes.
+struct Ticket {
+  Tenant* tenant = nullptr;
+  Reservation body;
+};
+
+HttpReply frame_reply(int status, const Bytes& frame, int retry_after = 0) {
+  HttpReply r;
+  r.status = status;
+  r.body.assign(frame.begin(), frame.end());
+  r.retry_after_seconds = retry_after;
+  return r;
+}
 
 }  // namespace
 
@@ -71,8 +99,10 @@ int http_status_for(ErrorCode code) noexcept {
   switch (code) {
     case ErrorCode::message_too_large: return 413;
     case ErrorCode::unknown_session: return 404;
+    case ErrorCode::unauthorized: return 401;
+    case ErrorCode::rate_limited: return 429;
     case ErrorCode::session_limit:
-    case ErrorCode::rate_limited: return 503;
+    case ErrorCode::server_busy: return 503;
     case ErrorCode::replayed_message:
     case ErrorCode::wrong_key: return 403;
     case ErrorCode::internal_error: return 500;
@@ -86,80 +116,115 @@ int http_status_for(ErrorCode code) noexcept {
   }
 }
 
-struct Server::Impl {
+bool is_loopback_host(const std::string& host) noexcept {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+struct Server::Impl final : HttpHandler {
   hybrid::RemoteService& service;
   ServerConfig config;
-  std::unique_ptr<httplib::Server> http;
-  std::thread listen_thread;
+  Tenants tenants;
+  std::shared_ptr<MemoryBudget> budget;
+  std::unique_ptr<HttpServer> http;
   std::thread expiry_thread;
-  int bound_port = 0;
 
   mutable std::mutex sessions_mutex;
   std::unordered_map<std::uint64_t, std::shared_ptr<SessionSlot>> sessions;
 
-  std::counting_semaphore<1024> call_slots;
-
   std::mutex stop_mutex;
   std::condition_variable stop_cv;
   bool stopping = false;
-  bool started = false;
 
-  std::atomic<std::uint64_t> sessions_opened{0}, sessions_closed{0}, sessions_expired{0};
+  std::atomic<std::uint64_t> sessions_opened{0}, sessions_closed{0}, sessions_expired{0}, session_bytes{0};
   std::atomic<std::uint64_t> requests{0}, linear_calls{0}, errors{0}, bytes_in{0}, bytes_out{0};
+  std::atomic<std::uint64_t> unauthorized{0}, rate_limited{0}, busy{0}, latency_count{0};
   std::atomic<double> latency_sum{0}, latency_max{0}, service_sum{0};
 
   Impl(hybrid::RemoteService& s, ServerConfig c)
-      : service(s), config(std::move(c)), call_slots(std::clamp(resolve_parallel(config.max_parallel_calls), 1, 1024)) {}
+      : service(s),
+        config(std::move(c)),
+        tenants(config.api_keys, config.key_defaults),
+        budget(MemoryBudget::make(config.max_memory_bytes != 0 ? config.max_memory_bytes : default_memory_budget())) {}
 
-  static int resolve_parallel(int n) {
-    if (n > 0) return n;
-    const unsigned hw = std::thread::hardware_concurrency();
-    return hw == 0 ? 2 : static_cast<int>(hw);
-  }
+  // ---- sessions ----------------------------------------------------------
 
-  std::shared_ptr<SessionSlot> find_session(std::uint64_t id) {
+  std::shared_ptr<SessionSlot> find_session(std::uint64_t id, const Tenant* caller) {
     std::lock_guard lock(sessions_mutex);
     auto it = sessions.find(id);
-    require(it != sessions.end(), ErrorCode::unknown_session,
-            "no open session with this id (never opened, closed, or expired after idling)");
+    // Another key's session answers exactly as a missing one: ids are not probed.
+    require(it != sessions.end() && it->second->owner == caller, ErrorCode::unknown_session,
+            "no open session with this id for this key (never opened, closed, or expired after idling)");
     return it->second;
   }
 
-  // Locks the session, checks and consumes the sequence number.
+  // Locks the session for one message; checks (does not consume) the sequence number.
   std::unique_lock<std::mutex> enter(SessionSlot& slot, std::uint64_t sequence) {
-    std::unique_lock lock(slot.mutex);
+    std::unique_lock lock(slot.mutex, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      throw RetryLater(ErrorCode::server_busy, "this session is evaluating another call (one at a time)",
+                       std::chrono::seconds(1));
+    }
     require(!slot.closed, ErrorCode::unknown_session, "session was closed or expired");
     require(sequence > slot.last_sequence, ErrorCode::replayed_message,
             "sequence number " + std::to_string(sequence) + " is not above the last accepted (" +
                 std::to_string(slot.last_sequence) + ")");
-    slot.last_sequence = sequence;
-    slot.last_used.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     return lock;
   }
 
-  Bytes open_session(const Frame& frame) {
+  void accept_sequence(SessionSlot& slot, std::uint64_t sequence) {
+    slot.last_sequence = sequence;
+    slot.last_used.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  }
+
+  // Frees a session's state and gives its places back (slot locked by the caller).
+  void end_session(SessionSlot& slot) {
+    slot.closed = true;
+    slot.state.reset();
+    slot.owner->session_bytes.fetch_sub(slot.memory.bytes());
+    session_bytes.fetch_sub(slot.memory.bytes());
+    slot.memory.release();
+    slot.owner->remove_session();
+  }
+
+  Bytes open_session(const Frame& frame, Tenant& tenant) {
     require(frame.header.session_id == 0, ErrorCode::bad_message, "open_session must carry session id 0");
+    require(frame.header.sequence < kLastSequence, ErrorCode::bad_message,
+            "open_session must carry a sequence number below 2^64 - 1 (close_session needs one above it)");
     const OpenSession message = decode_open_session(frame.payload);
     {
       std::lock_guard lock(sessions_mutex);
       require(sessions.size() < config.max_sessions, ErrorCode::session_limit,
               "server holds " + std::to_string(sessions.size()) + " sessions, its limit");
     }
-    require(message.evaluation_keys.size() <= config.max_session_bytes, ErrorCode::session_limit,
-            "evaluation keys of " + std::to_string(message.evaluation_keys.size()) +
-                " bytes exceed the per-session limit of " + std::to_string(config.max_session_bytes));
+    require(tenant.try_add_session(), ErrorCode::session_limit,
+            "key '" + tenant.name + "' holds " + std::to_string(tenant.limits.sessions) + " sessions, its limit");
+    struct Undo {
+      Tenant* t;
+      ~Undo() {
+        if (t) t->remove_session();
+      }
+    } undo{&tenant};
+    // The session's memory, from a cheap look at the keys, before parsing them.
+    const std::uint64_t memory = service.session_memory_bytes(message.evaluation_keys);
+    require(memory <= config.max_session_bytes, ErrorCode::session_limit,
+            "session would hold " + std::to_string(memory) + " bytes of server memory, limit " +
+                std::to_string(config.max_session_bytes));
+    std::optional<Reservation> reserved = budget->try_reserve(memory);
+    if (!reserved) {
+      throw RetryLater(ErrorCode::server_busy,
+                       "server memory budget full (" + std::to_string(budget->used()) + " of " +
+                           std::to_string(budget->limit()) + " bytes held)",
+                       std::chrono::seconds(5));
+    }
     const auto start = Clock::now();
     auto slot = std::make_shared<SessionSlot>();
-    {
-      CallSlot busy(call_slots);
-      slot->state = service.open_session(message.evaluation_keys);
-    }
-    const std::uint64_t memory = slot->state->memory_bytes();
-    require(memory <= config.max_session_bytes, ErrorCode::session_limit,
-            "session needs " + std::to_string(memory) + " bytes of server memory, limit " +
-                std::to_string(config.max_session_bytes));
-    slot->last_sequence = frame.header.sequence;
-    slot->last_used.store(Clock::now().time_since_epoch().count());
+    slot->owner = &tenant;
+    slot->state = service.open_session(message.evaluation_keys);
+    const std::uint64_t held = slot->state->memory_bytes();
+    require(held <= reserved->bytes(), ErrorCode::internal_error,
+            "session holds " + std::to_string(held) + " bytes, " + std::to_string(reserved->bytes()) + " reserved");
+    slot->memory = std::move(*reserved);
+    accept_sequence(*slot, frame.header.sequence);
     const Bytes description = service.description();
     std::uint64_t id = 0;
     {
@@ -171,89 +236,204 @@ struct Server::Impl {
       } while (sessions.count(id) != 0);
       sessions.emplace(id, slot);
     }
+    undo.t = nullptr;
+    tenant.session_bytes.fetch_add(slot->memory.bytes());
+    session_bytes.fetch_add(slot->memory.bytes());
     sessions_opened.fetch_add(1);
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
     return encode_frame({MessageType::open_session_reply, id, frame.header.sequence},
                         encode_open_session_reply(static_cast<std::uint64_t>(ns), description));
   }
 
-  Bytes linear_call(const Frame& frame) {
-    auto slot = find_session(frame.header.session_id);
+  Bytes linear_call(const Frame& frame, Tenant& tenant) {
+    auto slot = find_session(frame.header.session_id, &tenant);
+    require(frame.header.sequence < kLastSequence, ErrorCode::bad_message,
+            "linear_call must carry a sequence number below 2^64 - 1 (close_session needs one above it)");
     const LinearCall message = decode_linear_call(frame.payload);
     auto lock = enter(*slot, frame.header.sequence);
-    CallSlot busy(call_slots);
+    // The header against the layer, and the rows against the key's budget, before any work.
+    const hybrid::CallCost cost = service.call_cost(message.layer_ids, message.rows);
+    if (const auto wait = tenant.rows.take(static_cast<double>(cost.rows)); wait.count() > 0) {
+      tenant.n_rate_limited.fetch_add(1);
+      throw RetryLater(ErrorCode::rate_limited,
+                       "key '" + tenant.name + "' has spent its " + std::to_string(tenant.limits.rows_per_hour) +
+                           " encrypted rows per hour (this call: " + std::to_string(cost.rows) + ")",
+                       wait);
+    }
+    tenant.n_rows.fetch_add(cost.rows);
     const auto start = Clock::now();
     Bytes results = service.call(*slot->state, message.layer_ids, message.rows);
     const std::chrono::duration<double> spent = Clock::now() - start;
+    accept_sequence(*slot, frame.header.sequence);
     atomic_add(service_sum, spent.count());
     linear_calls.fetch_add(1);
-    slot->last_used.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(spent).count();
     return encode_frame({MessageType::linear_call_reply, frame.header.session_id, frame.header.sequence},
                         encode_linear_call_reply(static_cast<std::uint64_t>(ns), results));
   }
 
-  Bytes close_session(const Frame& frame) {
+  Bytes close_session(const Frame& frame, Tenant& tenant) {
     decode_empty(frame.payload, MessageType::close_session);
-    auto slot = find_session(frame.header.session_id);
+    auto slot = find_session(frame.header.session_id, &tenant);
     {
       auto lock = enter(*slot, frame.header.sequence);
-      slot->closed = true;
-      slot->state.reset();
+      accept_sequence(*slot, frame.header.sequence);
+      end_session(*slot);
     }
     {
       std::lock_guard lock(sessions_mutex);
       sessions.erase(frame.header.session_id);
     }
     sessions_closed.fetch_add(1);
+    release_free_memory();
     return encode_frame({MessageType::close_session_reply, frame.header.session_id, frame.header.sequence}, {});
   }
 
+  // ---- one frame -----------------------------------------------------------
+
+  Bytes error_frame(const MessageHeader& header, ErrorCode code, std::string_view what) {
+    errors.fetch_add(1);
+    if (code == ErrorCode::unauthorized) unauthorized.fetch_add(1);
+    if (code == ErrorCode::rate_limited) rate_limited.fetch_add(1);
+    if (code == ErrorCode::server_busy) busy.fetch_add(1);
+    try {
+      return encode_frame({MessageType::error_reply, header.session_id, header.sequence},
+                          encode_error_reply(code, what));
+    } catch (...) {
+      return {};
+    }
+  }
+
   // The one wrapper: every error becomes an error reply; nothing escapes.
-  Bytes handle(ByteView request, int* http_status) {
+  Bytes handle(ByteView request, Tenant& tenant, int* http_status, int* retry_after) {
     const auto start = Clock::now();
     requests.fetch_add(1);
+    tenant.n_requests.fetch_add(1);
     bytes_in.fetch_add(request.size());
     MessageHeader header;  // of the request, once known
     Bytes reply;
-    int status = 200;
-    auto fail = [&](ErrorCode code, std::string_view what) {
-      errors.fetch_add(1);
-      status = http_status_for(code);
-      try {
-        reply = encode_frame({MessageType::error_reply, header.session_id, header.sequence},
-                             encode_error_reply(code, what));
-      } catch (...) {
-        reply.clear();
-      }
-    };
+    ErrorCode failed = ErrorCode::internal_error;
+    bool ok = false;
     try {
       const Frame frame = decode_frame(request, config.max_request_bytes);
       header = frame.header;
       switch (frame.header.type) {
-        case MessageType::open_session: reply = open_session(frame); break;
-        case MessageType::linear_call: reply = linear_call(frame); break;
-        case MessageType::close_session: reply = close_session(frame); break;
+        case MessageType::open_session: reply = open_session(frame, tenant); break;
+        case MessageType::linear_call: reply = linear_call(frame, tenant); break;
+        case MessageType::close_session: reply = close_session(frame, tenant); break;
         default:
           throw Error(ErrorCode::bad_message,
                       std::string("a server does not accept ") + message_type_name(frame.header.type));
       }
+      ok = true;
+    } catch (const RetryLater& e) {
+      reply = error_frame(header, failed = e.code(), e.what());
+      if (retry_after != nullptr) *retry_after = e.seconds;
     } catch (const Error& e) {
-      fail(e.code(), e.what());
+      reply = error_frame(header, failed = e.code(), e.what());
     } catch (const std::bad_alloc&) {
-      fail(ErrorCode::session_limit, "server out of memory for this request");
+      reply = error_frame(header, failed = ErrorCode::server_busy, "server out of memory for this request");
     } catch (const std::exception& e) {
-      fail(ErrorCode::internal_error, std::string("server: ") + e.what());
+      reply = error_frame(header, failed = ErrorCode::internal_error, std::string("server: ") + e.what());
     } catch (...) {
-      fail(ErrorCode::internal_error, "server: unknown exception");
+      reply = error_frame(header, failed = ErrorCode::internal_error, "server: unknown exception");
     }
     bytes_out.fetch_add(reply.size());
     const std::chrono::duration<double> spent = Clock::now() - start;
     atomic_add(latency_sum, spent.count());
     atomic_max(latency_max, spent.count());
-    if (http_status != nullptr) *http_status = status;
+    latency_count.fetch_add(1);
+    if (http_status != nullptr) *http_status = ok ? 200 : http_status_for(failed);
     return reply;
   }
+
+  // ---- HTTP ------------------------------------------------------------------
+
+  // A request refused from its head (its body never read): counted here.
+  HttpReply error_http(ErrorCode code, const std::string& what, int retry_after = 0) {
+    requests.fetch_add(1);
+    return frame_reply(http_status_for(code), error_frame({}, code, what), retry_after);
+  }
+
+  Admission admit(const HttpHead& head) override {
+    Admission a;
+    if (head.method == "GET" && head.target == "/health") {
+      HttpReply r;
+      r.content_type = "application/json";
+      r.body = "{\"status\":\"ok\",\"sessions\":" + std::to_string(session_count()) + "}\n";
+      a.reply_now = std::move(r);
+      return a;
+    }
+    Tenant* tenant = tenants.authenticate(head.authorization);
+    if (head.method == "GET" && head.target == "/metrics") {
+      HttpReply r;
+      if (tenant == nullptr) {
+        r.status = 401;
+        r.content_type = "text/plain";
+        r.body = "unauthorized: /metrics needs an API key\n";
+      } else {
+        r.content_type = "text/plain; version=0.0.4";
+        r.body = metrics_text();
+      }
+      a.reply_now = std::move(r);
+      return a;
+    }
+    if (head.method != "POST" || head.target != "/v1/message") {
+      a.reply_now = error_http(ErrorCode::bad_message, "no endpoint " + head.method + " " + head.target);
+      a.reply_now->status = 404;
+      return a;
+    }
+    if (tenant == nullptr) {
+      a.reply_now = error_http(ErrorCode::unauthorized, "this server needs an API key (Authorization: Bearer KEY)");
+      return a;
+    }
+    if (const auto wait = tenant->requests.take(1); wait.count() > 0) {
+      tenant->n_rate_limited.fetch_add(1);
+      a.reply_now = error_http(ErrorCode::rate_limited,
+                               "key '" + tenant->name + "' is over its " +
+                                   std::to_string(tenant->limits.requests_per_second) + " requests per second",
+                               1);
+      return a;
+    }
+    const std::uint64_t limit = static_cast<std::uint64_t>(config.max_request_bytes) + kHeaderBytes;
+    if (head.content_length && *head.content_length > limit) {
+      a.reply_now = body_too_large(head, limit);
+      return a;
+    }
+    auto ticket = std::make_shared<Ticket>();
+    ticket->tenant = tenant;
+    // A chunked body may grow to the limit: reserve the limit.
+    std::optional<Reservation> r = budget->try_reserve(head.content_length.value_or(limit));
+    if (!r) {
+      a.reply_now = error_http(ErrorCode::server_busy,
+                               "server memory budget full (" + std::to_string(budget->used()) + " of " +
+                                   std::to_string(budget->limit()) + " bytes held)",
+                               1);
+      return a;
+    }
+    ticket->body = std::move(*r);
+    a.body_limit = limit;
+    a.ticket = std::move(ticket);
+    return a;
+  }
+
+  HttpReply handle(const HttpHead&, std::string body, std::shared_ptr<void> ticket) override {
+    Tenant& tenant = *static_cast<Ticket*>(ticket.get())->tenant;
+    int status = 200, retry_after = 0;
+    const ByteView view(reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
+    Bytes reply = handle(view, tenant, &status, &retry_after);
+    const bool large = body.size() >= kTrimAfterBytes;
+    std::string().swap(body);
+    if (large) release_free_memory();
+    return frame_reply(status, reply, retry_after);
+  }
+
+  HttpReply body_too_large(const HttpHead&, std::uint64_t limit) override {
+    return error_http(ErrorCode::message_too_large,
+                      "request body exceeds the server's limit of " + std::to_string(limit) + " bytes");
+  }
+
+  // ---- expiry ------------------------------------------------------------------
 
   void expire_idle() {
     const auto now = Clock::now().time_since_epoch().count();
@@ -270,14 +450,14 @@ struct Server::Impl {
         }
       }
     }
-    // Free the keys outside the registry lock; a call in flight keeps its slot
-    // alive through its shared_ptr and finishes normally.
+    // Free the keys outside the registry lock; a call in flight holds the
+    // slot's lock, finishes, and the session ends after it.
     for (auto& slot : dropped) {
       std::lock_guard lock(slot->mutex);
-      slot->closed = true;
-      slot->state.reset();
+      if (!slot->closed) end_session(*slot);
     }
     sessions_expired.fetch_add(dropped.size());
+    if (!dropped.empty()) release_free_memory();
   }
 
   void expiry_loop() {
@@ -293,23 +473,45 @@ struct Server::Impl {
     }
   }
 
+  std::size_t session_count() const {
+    std::lock_guard lock(sessions_mutex);
+    return sessions.size();
+  }
+
+  std::string metrics_text() const { return prometheus_text(snapshot()); }
+
   ServerMetrics snapshot() const {
     ServerMetrics m;
-    {
-      std::lock_guard lock(sessions_mutex);
-      m.sessions_active = sessions.size();
-    }
+    m.sessions_active = session_count();
     m.sessions_opened = sessions_opened.load();
     m.sessions_closed = sessions_closed.load();
     m.sessions_expired = sessions_expired.load();
+    m.session_memory_bytes = session_bytes.load();
+    m.memory_reserved_bytes = budget->used();
+    m.memory_limit_bytes = budget->limit();
     m.requests = requests.load();
     m.linear_calls = linear_calls.load();
     m.errors = errors.load();
+    m.unauthorized = unauthorized.load();
+    m.rate_limited = rate_limited.load();
+    m.busy = busy.load();
     m.bytes_in = bytes_in.load();
     m.bytes_out = bytes_out.load();
     m.latency_seconds_sum = latency_sum.load();
+    m.latency_count = latency_count.load();
     m.latency_seconds_max = latency_max.load();
     m.service_seconds_sum = service_sum.load();
+    if (http) {
+      const HttpServerCounters c = http->counters();
+      m.connections_open = c.connections_open;
+      m.connections_refused = c.connections_refused;
+      m.connection_timeouts = c.timeouts;
+    }
+    m.max_sessions = config.max_sessions;
+    m.max_session_bytes = config.max_session_bytes;
+    m.max_connections = config.max_connections;
+    m.resident_bytes = resident_bytes();
+    m.keys = tenants.metrics();
     return m;
   }
 };
@@ -321,89 +523,34 @@ Server::~Server() { stop(); }
 
 void Server::start() {
   Impl& s = *impl_;
-  require(!s.started, ErrorCode::invalid_argument, "server: start() called twice");
-  const bool tls = !s.config.tls_cert_path.empty() || !s.config.tls_key_path.empty();
-  if (tls) {
-    require(!s.config.tls_cert_path.empty() && !s.config.tls_key_path.empty(), ErrorCode::invalid_argument,
-            "server: HTTPS needs both a certificate and a key file");
-    auto https = std::make_unique<httplib::SSLServer>(s.config.tls_cert_path.c_str(), s.config.tls_key_path.c_str());
-    require(https->is_valid(), ErrorCode::io_error,
-            "server: cannot load TLS certificate '" + s.config.tls_cert_path + "' / key '" + s.config.tls_key_path +
+  require(s.http == nullptr, ErrorCode::invalid_argument, "server: start() called twice");
+  const bool tls = !s.config.tls_cert_path.empty() && !s.config.tls_key_path.empty();
+  if (!is_loopback_host(s.config.host)) {
+    require(s.tenants.keys_required(), ErrorCode::invalid_argument,
+            "server: without API keys (--api-keys) the server listens on loopback only, not '" + s.config.host +
                 "'");
-    s.http = std::move(https);
-  } else {
-    s.http = std::make_unique<httplib::Server>();
+    require(tls || s.config.insecure, ErrorCode::invalid_argument,
+            "server: '" + s.config.host +
+                "' is not loopback: serve HTTPS (--tls-cert, --tls-key) or say --insecure (keys and "
+                "sessions would cross the network in clear)");
   }
-  httplib::Server& http = *s.http;
-  const int n_threads = std::max(2, s.config.n_connection_threads);
-  http.new_task_queue = [n_threads] { return new httplib::ThreadPool(static_cast<std::size_t>(n_threads)); };
-  http.set_keep_alive_max_count(1u << 20);
-  http.set_keep_alive_timeout(s.config.keep_alive_timeout.count());
-  http.set_payload_max_length(s.config.max_request_bytes);
-  http.set_read_timeout(60, 0);
-  http.set_write_timeout(60, 0);
-  http.set_tcp_nodelay(true);
-  // httplib's default also sets SO_REUSEPORT, which lets a second server bind
-  // the same port and silently share its clients: only SO_REUSEADDR here.
-  http.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-
-  http.Post("/v1/message", [this](const httplib::Request& req, httplib::Response& res) {
-    int status = 200;
-    const ByteView body(reinterpret_cast<const std::uint8_t*>(req.body.data()), req.body.size());
-    Bytes reply = impl_->handle(body, &status);
-    res.status = status;
-    res.set_content(std::string(reply.begin(), reply.end()), "application/octet-stream");
-  });
-  http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content("{\"status\":\"ok\",\"sessions\":" + std::to_string(session_count()) + "}\n", "application/json");
-  });
-  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_text(), "text/plain; version=0.0.4");
-  });
-  // Errors raised by the HTTP layer itself (body over the limit, unknown
-  // path) still answer a frame the client can decode.
-  http.set_error_handler(httplib::Server::HandlerWithResponse(
-      [this](const httplib::Request& req, httplib::Response& res) -> httplib::Server::HandlerResponse {
-    if (req.path != "/v1/message" || !res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    const ErrorCode code = res.status == 413 ? ErrorCode::message_too_large : ErrorCode::bad_message;
-    const std::string what = res.status == 413
-                                 ? "request body exceeds the server's limit of " +
-                                       std::to_string(impl_->config.max_request_bytes) + " bytes"
-                                 : "HTTP status " + std::to_string(res.status);
-    impl_->errors.fetch_add(1);
-    impl_->requests.fetch_add(1);
-    Bytes reply = encode_frame({MessageType::error_reply, 0, 0}, encode_error_reply(code, what));
-    res.set_content(std::string(reply.begin(), reply.end()), "application/octet-stream");
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-    res.status = 500;
-    Bytes reply = encode_frame({MessageType::error_reply, 0, 0},
-                               encode_error_reply(ErrorCode::internal_error, "server: unexpected exception"));
-    res.set_content(std::string(reply.begin(), reply.end()), "application/octet-stream");
-  });
-
-  if (s.config.port == 0) {
-    s.bound_port = http.bind_to_any_port(s.config.host);
-    require(s.bound_port > 0, ErrorCode::io_error, "server: cannot bind any port on '" + s.config.host + "'");
-  } else {
-    require(http.bind_to_port(s.config.host, s.config.port), ErrorCode::io_error,
-            "server: cannot bind " + s.config.host + ":" + std::to_string(s.config.port) +
-                " (in use, or not a local address)");
-    s.bound_port = s.config.port;
-  }
-  s.started = true;
-  s.listen_thread = std::thread([&http] { http.listen_after_bind(); });
-  // httplib's stop() is a no-op until the accept loop runs: wait for it, so
-  // that a stop() right after start() cannot be lost.
-  for (int i = 0; i < 5000 && !http.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  HttpServerConfig h;
+  h.host = s.config.host;
+  h.port = s.config.port;
+  h.worker_threads = resolve_parallel(s.config.max_parallel_calls);
+  h.max_connections = s.config.max_connections;
+  h.max_connections_per_address = s.config.max_connections_per_address;
+  h.head_timeout = s.config.head_timeout;
+  h.body_timeout = s.config.body_timeout;
+  h.write_timeout = s.config.write_timeout;
+  h.tls_cert_path = s.config.tls_cert_path;
+  h.tls_key_path = s.config.tls_key_path;
+  s.http = std::make_unique<HttpServer>(s, h);
+  s.http->start();
   s.expiry_thread = std::thread([&s] { s.expiry_loop(); });
 }
 
-int Server::port() const { return impl_->bound_port; }
+int Server::port() const { return impl_->http ? impl_->http->port() : 0; }
 
 void Server::wait() {
   std::unique_lock lock(impl_->stop_mutex);
@@ -419,41 +566,32 @@ void Server::stop() {
   }
   s.stop_cv.notify_all();
   if (s.http) s.http->stop();
-  if (s.listen_thread.joinable()) s.listen_thread.join();
   if (s.expiry_thread.joinable()) s.expiry_thread.join();
-  std::lock_guard lock(s.sessions_mutex);
-  s.sessions.clear();
+  std::vector<std::shared_ptr<SessionSlot>> all;
+  {
+    std::lock_guard lock(s.sessions_mutex);
+    for (auto& [id, slot] : s.sessions) all.push_back(slot);
+    s.sessions.clear();
+  }
+  for (auto& slot : all) {
+    std::lock_guard lock(slot->mutex);
+    if (!slot->closed) s.end_session(*slot);
+  }
 }
 
 ServerMetrics Server::metrics() const { return impl_->snapshot(); }
 
-std::size_t Server::session_count() const {
-  std::lock_guard lock(impl_->sessions_mutex);
-  return impl_->sessions.size();
+std::size_t Server::session_count() const { return impl_->session_count(); }
+
+Bytes Server::handle_frame(ByteView request, int* http_status, const std::string& key) {
+  Tenant* tenant = impl_->tenants.by_name(key);
+  if (tenant == nullptr) {
+    if (http_status != nullptr) *http_status = 401;
+    return impl_->error_frame({}, ErrorCode::unauthorized, "no API key named '" + key + "'");
+  }
+  return impl_->handle(request, *tenant, http_status, nullptr);
 }
 
-Bytes Server::handle_frame(ByteView request, int* http_status) { return impl_->handle(request, http_status); }
-
-std::string Server::metrics_text() const {
-  const ServerMetrics m = metrics();
-  std::ostringstream out;
-  auto metric = [&](const char* name, const char* type, const char* help, auto value) {
-    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n' << name << ' ' << value
-        << '\n';
-  };
-  metric("fhellm_sessions_active", "gauge", "Open sessions.", m.sessions_active);
-  metric("fhellm_sessions_opened_total", "counter", "Sessions opened.", m.sessions_opened);
-  metric("fhellm_sessions_closed_total", "counter", "Sessions closed by their client.", m.sessions_closed);
-  metric("fhellm_sessions_expired_total", "counter", "Sessions dropped after idling.", m.sessions_expired);
-  metric("fhellm_requests_total", "counter", "Frames handled.", m.requests);
-  metric("fhellm_linear_calls_total", "counter", "Linear calls evaluated.", m.linear_calls);
-  metric("fhellm_errors_total", "counter", "Error replies sent.", m.errors);
-  metric("fhellm_bytes_in_total", "counter", "Request bytes received.", m.bytes_in);
-  metric("fhellm_bytes_out_total", "counter", "Reply bytes sent.", m.bytes_out);
-  metric("fhellm_request_latency_seconds_sum", "counter", "Time spent handling frames.", m.latency_seconds_sum);
-  metric("fhellm_request_latency_seconds_max", "gauge", "Longest frame handling time.", m.latency_seconds_max);
-  metric("fhellm_service_seconds_sum", "counter", "Time spent evaluating linear calls.", m.service_seconds_sum);
-  return out.str();
-}
+std::string Server::metrics_text() const { return impl_->metrics_text(); }
 
 }  // namespace fhellm::net

@@ -7,6 +7,7 @@
 #include "hybrid/execute_backend.h"
 #include "hybrid/hybrid_model.h"
 #include "model/loader.h"
+#include "net/api_keys.h"
 #include "net/server.h"
 
 namespace fhellm {
@@ -19,6 +20,11 @@ std::shared_ptr<hybrid::RemoteLinearService> load_service(const ServerOptions& o
   hybrid::RemoteServiceOptions service;
   service.precisions.clear();
   for (const std::string& p : o.precisions) service.precisions.push_back(he::parse_linear_precision(p));
+  require(o.weight_privacy_bits >= 0 && o.weight_privacy_bits <= he::kLinearMaxPrivacyBits,
+          ErrorCode::invalid_argument,
+          "server: weight_privacy_bits " + std::to_string(o.weight_privacy_bits) + " outside 0.." +
+              std::to_string(he::kLinearMaxPrivacyBits));
+  service.weight_privacy_bits = o.weight_privacy_bits;
   service.progress = o.progress;
   if (!o.artifact.empty()) return hybrid::load_server_artifact(o.artifact, service);
   hybrid::HybridModel hm = !o.random_shape.empty()
@@ -35,17 +41,31 @@ net::ServerConfig server_config(const ServerOptions& o) {
   require(o.port >= 0 && o.port <= 65535, ErrorCode::invalid_argument,
           "server: port " + std::to_string(o.port) + " outside 0..65535");
   require(o.idle_timeout_seconds > 0, ErrorCode::invalid_argument, "server: idle_timeout_seconds must be positive");
+  require(o.head_timeout_seconds > 0 && o.body_timeout_seconds > 0, ErrorCode::invalid_argument,
+          "server: head and body timeouts must be positive");
+  const auto ms = [](double s) { return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1e3)); };
   net::ServerConfig c;
   c.host = o.host;
   c.port = o.port;
-  c.n_connection_threads = o.connection_threads;
   c.max_parallel_calls = o.parallel_calls;
   c.max_sessions = o.max_sessions;
   c.max_session_bytes = o.max_session_bytes;
+  c.max_memory_bytes = o.max_memory_bytes;
   c.max_request_bytes = o.max_request_bytes;
-  c.idle_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(o.idle_timeout_seconds * 1e3));
+  c.idle_timeout = ms(o.idle_timeout_seconds);
+  c.max_connections = o.max_connections;
+  c.max_connections_per_address = o.max_connections_per_address;
+  c.head_timeout = ms(o.head_timeout_seconds);
+  c.body_timeout = ms(o.body_timeout_seconds);
   c.tls_cert_path = o.tls_cert;
   c.tls_key_path = o.tls_key;
+  c.insecure = o.insecure;
+  c.key_defaults = {o.key_sessions, o.key_requests_per_second, o.key_rows_per_hour};
+  if (!o.api_keys.empty()) {
+    c.api_keys = std::make_shared<const net::ApiKeyStore>(net::ApiKeyStore::load(o.api_keys));
+    require(!c.api_keys->empty(), ErrorCode::bad_config,
+            "server: API key file '" + o.api_keys + "' holds no key (add one with `fhellm api-key add`)");
+  }
   return c;
 }
 
@@ -111,6 +131,9 @@ ServerMetrics Server::metrics() const {
   out.latency_seconds_sum = m.latency_seconds_sum;
   out.latency_seconds_max = m.latency_seconds_max;
   out.service_seconds_sum = m.service_seconds_sum;
+  out.session_memory_bytes = m.session_memory_bytes;
+  out.unauthorized = m.unauthorized;
+  out.rate_limited = m.rate_limited;
   return out;
 }
 

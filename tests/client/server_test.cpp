@@ -74,6 +74,30 @@ TEST_F(ModelFacades, ServerAndClientOverHttpGiveSimulateTokens) {
   server.stop();  // idempotent
 }
 
+// The server's weight privacy is its setting, not the model's: a client of
+// the artifact plans its uploads with the server's S (from the description)
+// and still gets simulate's tokens.
+TEST_F(ModelFacades, AServerWithWeightPrivacyServesTheSameArtifactClient) {
+  ServerOptions so;
+  so.artifact = path(".server");
+  so.port = 0;
+  so.weight_privacy_bits = 4;
+  Server server(so);
+  server.start();
+  ClientOptions co;
+  co.artifact = path(".client");
+  co.server_url = server.url();
+  Client client(co);
+  GenerateOptions g;
+  g.max_tokens = 3;
+  EXPECT_EQ(client.generate("Once upon a time", g).ids, simulate_ids(3));
+  EXPECT_EQ(server.metrics().errors, 0u);
+  so.weight_privacy_bits = 41;
+  Status status;
+  EXPECT_EQ(Server::try_open(so, status), nullptr);
+  EXPECT_EQ(status.code(), ErrorCode::invalid_argument);
+}
+
 TEST_F(ModelFacades, ServerStatuses) {
   Status status;
   ServerOptions none;

@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "fhellm/error.h"
 #include "he/linear.h"
@@ -170,12 +171,19 @@ TEST(LinearProduct, PlansShareTheResidentLayout) {
   std::vector<std::uint8_t> x(std::size_t{s.rows} * s.in, 9);
   auto upload = fixture().client.encrypt(std::span<const std::uint8_t>(x), s, LinearPrecision::standard);
   const EncodedWeights weights(w, s.out, s.in);
-  upload[10] = 1;  // reserved field
-  try {
-    (void)linear_evaluate(upload, weights, fixture().keys, 1);
-    ADD_FAILURE() << "accepted a non-zero reserved field";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::bad_message) << e.what();
+  // Byte 11 is reserved, byte 10 the weight privacy bits (at most 40; the
+  // weights are held for 0 only).
+  for (const auto& [at, value, code] : {std::tuple{11, 1, ErrorCode::bad_message},
+                                        std::tuple{10, 41, ErrorCode::bad_message},
+                                        std::tuple{10, 1, ErrorCode::parameter_mismatch}}) {
+    auto bad = upload;
+    bad[at] = static_cast<std::uint8_t>(value);
+    try {
+      (void)linear_evaluate(bad, weights, fixture().keys, 1);
+      ADD_FAILURE() << "accepted byte " << at << " = " << value;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), code) << e.what();
+    }
   }
 }
 

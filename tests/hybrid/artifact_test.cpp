@@ -153,5 +153,25 @@ TEST_F(ArtifactTest, ResealedOutOfRangeValuesAreRefused) {
   EXPECT_NE(message_of([&] { load_client_artifact(bad); }).find("non-finite"), std::string::npos);
 }
 
+// A layer id no layer has, under a valid checksum, is a bad file (exit 3),
+// not a caller's invalid argument (it exited 2 before).
+TEST_F(ArtifactTest, ImpossibleLayerIdUnderAValidChecksumIsABadArtifact) {
+  Bytes b = read(report_.server_path);
+  // 12: description; its arch string at 20 (u32 length), then 3 x u32, 4 bytes, u32 count, first wire id.
+  const std::size_t arch_len = b[20] | (b[21] << 8);
+  const std::size_t wire = 24 + arch_len + 12 + 4 + 4;
+  for (int i = 0; i < 4; ++i) b[wire + i] = 0xFF;
+  reseal(b);
+  const fs::path bad = dir_ / "bad-layer.server";
+  write(bad, b);
+  try {
+    load_server_artifact(bad);
+    FAIL() << "loaded an artifact with layer id 0xFFFFFFFF";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::bad_artifact) << e.what();
+    EXPECT_EQ(exit_code_for(e.kind()), 3);
+  }
+}
+
 }  // namespace
 }  // namespace fhellm::hybrid

@@ -338,6 +338,20 @@ TEST(ModelHfLlama, Stories260KAsHfFolderGivesTheSameLogits) {
   expect_error(ErrorCode::missing_tensor, [&] { load_model(tmp.path()); }, "lm_head.weight");
 }
 
+// A model_type that is not a string is a bad config (exit 3), not an
+// internal error (it escaped as a JSON type error, exit 7, before).
+TEST(HfConfig, NonStringModelTypeIsABadConfig) {
+  for (const char* type : {"5", "null", "[\"llama\"]", "{}"}) {
+    try {
+      parse_hf_config(std::string(R"({"model_type": )") + type + R"(, "hidden_size": 64})");
+      FAIL() << "model_type " << type << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::bad_config) << e.what();
+      EXPECT_EQ(exit_code_for(e.kind()), 3);
+    }
+  }
+}
+
 TEST(HfConfig, ParsesLlama3RopeScaling) {
   const auto c = parse_hf_config(R"({"model_type": "llama", "hidden_size": 2048, "intermediate_size": 8192,
       "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,

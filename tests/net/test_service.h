@@ -31,10 +31,23 @@ class ArithmeticService final : public hybrid::RemoteService {
 
   Bytes description() const override { return {'a', 'r', 'i', 't', 'h', ' ', 'v', '1'}; }
 
+  // The memory open_session's session will claim; keys of another size are refused here already.
+  std::uint64_t session_memory_bytes(ByteView keys) override {
+    require(keys.size() == 8, ErrorCode::wrong_key, "arithmetic keys are 8 bytes, got " + std::to_string(keys.size()));
+    priced.fetch_add(1);
+    return key_of(keys) == kHugeKey ? (1ull << 40) : 64;
+  }
+
+  // One row per payload byte; layer kFailingLayer is refused here already.
+  hybrid::CallCost call_cost(std::span<const std::uint32_t> layer_ids, ByteView payload) const override {
+    for (std::uint32_t id : layer_ids)
+      require(id != kFailingLayer, ErrorCode::unknown_layer, "layer " + std::to_string(id) + " does not exist");
+    return {payload.size()};
+  }
+
   std::unique_ptr<hybrid::RemoteSession> open_session(ByteView keys) override {
     require(keys.size() == 8, ErrorCode::wrong_key, "arithmetic keys are 8 bytes, got " + std::to_string(keys.size()));
-    std::uint64_t k = 0;
-    for (int i = 0; i < 8; ++i) k |= static_cast<std::uint64_t>(keys[i]) << (8 * i);
+    const std::uint64_t k = key_of(keys);
     opened.fetch_add(1);
     return std::make_unique<ArithmeticSession>(k, k == kHugeKey ? (1ull << 40) : 64);
   }
@@ -55,13 +68,20 @@ class ArithmeticService final : public hybrid::RemoteService {
     return out;
   }
 
+  static std::uint64_t key_of(ByteView keys) {
+    std::uint64_t k = 0;
+    for (int i = 0; i < 8; ++i) k |= static_cast<std::uint64_t>(keys[i]) << (8 * i);
+    return k;
+  }
+
   static Bytes key_bytes(std::uint64_t k) {
     Bytes b(8);
     for (int i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(k >> (8 * i));
     return b;
   }
 
-  std::atomic<int> opened{0};
+  std::atomic<int> opened{0};  // sessions parsed
+  std::atomic<int> priced{0};  // sessions priced (session_memory_bytes)
   std::chrono::milliseconds call_delay{0};
 };
 

@@ -202,7 +202,9 @@ TEST(ChatPty, HistoryGoesBackToTheModelAndResetForgetsIt) {
   ASSERT_TRUE(chat.wait_for("\r\n> ", at, 60s)) << chat.seen();
   at = chat.seen().size();
   chat.type("/reset\n");
-  ASSERT_TRUE(chat.wait_for("(conversation reset)", at, 30s)) << chat.seen();
+  // The prompt after the reset first: typed too early, the line's echo comes
+  // before it and "\r\n> " would match before the answer.
+  ASSERT_TRUE(chat.wait_for("(conversation reset)\r\n> ", at, 30s)) << chat.seen();
   at = chat.seen().size();
   chat.type("Lily went\n");
   ASSERT_TRUE(chat.wait_for("\r\n> ", at, 60s)) << chat.seen();

@@ -6,12 +6,6 @@
 // bytes per prompt row and per decode token; for execute also the server's
 // start-up time (weights encoded before it listens) and its peak resident
 // memory. The server starts cold, as a user's does.
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <sstream>
@@ -26,9 +20,8 @@
 #include "model/loader.h"
 #include "client/execute_channel.h"
 #include "client/generation_stats.h"
+#include "server_process.h"
 #include "summary.h"
-
-extern char** environ;
 
 namespace fhellm::cli {
 namespace {
@@ -48,99 +41,6 @@ struct ModeFigures {
   std::size_t calls_per_token = 0;
 };
 
-// `fhellm serve --random-weights` as a child process; killed and reaped on destruction.
-class ServerProcess {
- public:
-  ServerProcess(const std::string& shape, std::uint64_t seed, const std::string& precision) {
-    const auto started = std::chrono::steady_clock::now();
-    int fds[2];
-    require(::pipe(fds) == 0, ErrorCode::io_error, "bench generate: pipe failed");
-    const std::string self = "/proc/self/exe";
-    std::vector<std::string> argv = {self, "serve", "--random-weights", "--shape", shape, "--seed",
-                                     std::to_string(seed), "--listen", "127.0.0.1:0", "--precision", precision};
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    const int rc = posix_spawn(&pid_, self.c_str(), &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[1]);
-    fd_ = fds[0];
-    require(rc == 0, ErrorCode::io_error, "bench generate: cannot start the server process");
-    // Wait (bounded) for "listening on http://127.0.0.1:PORT".
-    std::string out;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
-    while (out.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 1000) <= 0) continue;
-      char buf[512];
-      const ssize_t n = ::read(fd_, buf, sizeof buf);
-      if (n <= 0) break;
-      out.append(buf, static_cast<std::size_t>(n));
-    }
-    const auto at = out.find("://127.0.0.1:");
-    require(at != std::string::npos, ErrorCode::server_unavailable,
-            "bench generate: the server process did not start ('" + out + "')");
-    url_ = "http://127.0.0.1:" + std::to_string(std::stoi(out.substr(at + 13)));
-    start_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    // `serve --random-weights` builds a float model before it encodes the
-    // weights, which a server of an artifact never holds: the resident size
-    // once listening is what serving costs, and the peak is counted from
-    // there (writing 5 to clear_refs resets VmHWM to VmRSS).
-    resident_after_start_mb_ = status_kb("VmRSS") / 1e3;
-    if (std::FILE* f = std::fopen(("/proc/" + std::to_string(pid_) + "/clear_refs").c_str(), "w")) {
-      std::fputs("5", f);
-      std::fclose(f);
-    }
-  }
-  // Seconds from spawn to listening (the weights are encoded before).
-  double start_seconds() const { return start_seconds_; }
-  // Resident memory once listening, MB.
-  double resident_after_start_mb() const { return resident_after_start_mb_; }
-  // Peak resident memory since it listens (VmHWM after the reset), MB.
-  double peak_rss_mb() const { return std::max(status_kb("VmHWM") / 1e3, resident_after_start_mb_); }
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      bool reaped = false;
-      for (int i = 0; i < 1000 && !reaped; ++i) {
-        reaped = ::waitpid(pid_, &status, WNOHANG) == pid_;
-        if (!reaped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-      if (!reaped) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-      }
-    }
-    if (fd_ >= 0) ::close(fd_);
-  }
-  const std::string& url() const { return url_; }
-
- private:
-  // A "Name: N kB" field of /proc/PID/status (0 when unreadable).
-  double status_kb(const char* field) const {
-    std::FILE* f = std::fopen(("/proc/" + std::to_string(pid_) + "/status").c_str(), "r");
-    if (f == nullptr) return 0;
-    char line[256];
-    double kb = 0;
-    const std::string format = std::string(field) + ": %lf kB";
-    while (std::fgets(line, sizeof line, f) != nullptr)
-      if (std::sscanf(line, format.c_str(), &kb) == 1) break;
-    std::fclose(f);
-    return kb;
-  }
-
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::string url_;
-  double start_seconds_ = 0;
-  double resident_after_start_mb_ = 0;
-};
-
 ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model::Model>& m,
                      const std::vector<TokenId>& prompt, const BenchGenerateArgs& a, const std::string& shape) {
   ModeFigures f;
@@ -150,7 +50,8 @@ ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model:
   std::unique_ptr<ServerProcess> server;
   std::shared_ptr<hybrid::ExecuteStats> stats;
   if (mode == "execute") {
-    server = std::make_unique<ServerProcess>(shape, a.seed, a.precision);
+    server = std::make_unique<ServerProcess>(std::vector<std::string>{
+        "--random-weights", "--shape", shape, "--seed", std::to_string(a.seed), "--precision", a.precision});
     client::ExecuteClientOptions o;
     o.server_url = server->url();
     o.timeout = std::chrono::minutes(10);

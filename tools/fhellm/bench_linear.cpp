@@ -26,6 +26,7 @@ struct BenchLinearArgs {
   bool json = false, signed_input = false, plan_only = false, candidates = false;
   std::size_t repeat = 3, threads = 2;
   std::uint64_t seed = 1;
+  int privacy_bits = 0;  // the server's weight privacy (he::plan_linear)
   std::string token;  // a model's calls per generated token instead of one shape
 };
 
@@ -80,7 +81,7 @@ ShapeFigures run_shape(const BenchLinearArgs& a, he::LinearShape shape, const he
   const double keygen_ms = ms_since(t0);
   t0 = clock::now();
   const he::LinearPrecision precisions[] = {prec};
-  const he::EncodedWeights weights(w, shape.out, shape.in, precisions, a.threads);
+  const he::EncodedWeights weights(w, shape.out, shape.in, precisions, a.threads, a.privacy_bits);
   const double encode_ms = ms_since(t0);
 
   double best_server = 1e300, best_enc = 1e300, best_dec = 1e300, best_server_cpu = 1e300;
@@ -92,10 +93,10 @@ ShapeFigures run_shape(const BenchLinearArgs& a, he::LinearShape shape, const he
     std::vector<std::uint8_t> upload;
     if (a.signed_input) {
       std::vector<std::int8_t> xs(x.begin(), x.end());
-      upload = client.encrypt(std::span<const std::int8_t>(xs), shape, prec);
+      upload = client.encrypt(std::span<const std::int8_t>(xs), shape, prec, a.privacy_bits);
     } else {
       std::vector<std::uint8_t> xu(x.begin(), x.end());
-      upload = client.encrypt(std::span<const std::uint8_t>(xu), shape, prec);
+      upload = client.encrypt(std::span<const std::uint8_t>(xu), shape, prec, a.privacy_bits);
     }
     best_enc = std::min(best_enc, ms_since(t0));
     t0 = clock::now();
@@ -129,15 +130,17 @@ ShapeFigures run_shape(const BenchLinearArgs& a, he::LinearShape shape, const he
 void run_bench_token(const BenchLinearArgs& a) {
   const he::LinearPrecision prec = he::parse_linear_precision(a.precision);
   double up = 0, down = 0, server = 0, model_ms = 0, inputs = 0, outputs = 0, weights = 0, weight_bytes = 0;
+  double privacy_nats = 0;  // bound on what one token's replies tell about W beyond X W^T
   std::size_t key_switches = 0, products = 0;
   nlohmann::json rows = nlohmann::json::array();
   for (const TokenCall& c : token_calls(a.token)) {
     const he::LinearShape shape{1, c.in, c.out};
-    const he::LinearPlan plan = he::plan_linear(shape, prec, a.signed_input);
+    const he::LinearPlan plan = he::plan_linear(shape, prec, a.signed_input, a.privacy_bits);
     nlohmann::json row = {{"in", c.in}, {"out", c.out}, {"calls", c.count}, {"plan", he::describe(plan)},
                           {"model_bytes_up", plan.bytes_up()}, {"model_bytes_down", plan.bytes_down()},
                           {"key_switches", plan.key_switches()}, {"products", plan.products()},
                           {"server_ms_model", plan.server_ms_model()},
+                          {"privacy_nats_per_value", plan.weight_privacy_nats()},
                           {"weight_bytes", plan.weight_bytes()},
                           {"weight_bytes_per_weight", static_cast<double>(plan.weight_bytes()) / (double(c.in) * c.out)}};
     double call_up = static_cast<double>(plan.bytes_up()), call_down = static_cast<double>(plan.bytes_down());
@@ -162,6 +165,7 @@ void run_bench_token(const BenchLinearArgs& a) {
     weight_bytes += c.count * static_cast<double>(plan.weight_bytes());
     inputs += c.count * static_cast<double>(c.in);
     outputs += c.count * static_cast<double>(c.out);
+    privacy_nats += c.count * static_cast<double>(c.out) * plan.weight_privacy_nats();
     if (!a.json) {
       std::printf("%5u -> %-6u x%-2u up %7.0f down %7.0f bytes", c.in, c.out, c.count, call_up, call_down);
       if (!a.plan_only) std::printf(" server %7.2f ms", row["server_ms"].get<double>());
@@ -169,7 +173,8 @@ void run_bench_token(const BenchLinearArgs& a) {
     }
     rows.push_back(row);
   }
-  nlohmann::json j = {{"token", a.token}, {"precision", a.precision},
+  nlohmann::json j = {{"token", a.token}, {"precision", a.precision}, {"privacy_bits", a.privacy_bits},
+                      {"privacy_nats_per_token", privacy_nats},
                       {"bytes_up_per_token", up}, {"bytes_down_per_token", down},
                       {"bits_up_per_input", 8 * up / inputs}, {"bits_down_per_output", 8 * down / outputs},
                       {"key_switches_per_token", key_switches}, {"products_per_token", products},
@@ -184,6 +189,8 @@ void run_bench_token(const BenchLinearArgs& a) {
               "total %.3f MB; %zu key switches, %zu products; server model %.0f ms single-core",
               up / 1e6, 8 * up / inputs, down / 1e6, 8 * down / outputs, (up + down) / 1e6, key_switches, products,
               model_ms);
+  std::printf("\nweight privacy %d bits: at most %.3g nats per token about W beyond X W^T (sum over values)",
+              a.privacy_bits, privacy_nats);
   if (!a.plan_only) std::printf(", measured %.0f ms (%zu threads)", server, a.threads);
   std::printf("\nserver weights: %.0f MB encoded for %.1f M weights (%.2f bytes per weight)\n", weight_bytes / 1e6,
               weights / 1e6, weight_bytes / weights);
@@ -193,10 +200,10 @@ void run_bench_linear(const BenchLinearArgs& a) {
   if (!a.token.empty()) return run_bench_token(a);
   const he::LinearPrecision prec = he::parse_linear_precision(a.precision);
   const he::LinearShape shape{a.rows, a.in, a.out};
-  const he::LinearPlan plan = he::plan_linear(shape, prec, a.signed_input);
+  const he::LinearPlan plan = he::plan_linear(shape, prec, a.signed_input, a.privacy_bits);
   if (a.candidates) {
     // Every feasible layout, best first (the first is the one the library uses).
-    for (const he::LinearPlan& p : he::linear_plan_candidates(shape, prec, a.signed_input))
+    for (const he::LinearPlan& p : he::linear_plan_candidates(shape, prec, a.signed_input, a.privacy_bits))
       std::printf("score %8.1f  up %8zu  down %8zu  time_model %7.1f ms  %s\n", he::linear_plan_score(p),
                   p.bytes_up(), p.bytes_down(), p.server_ms_model(), he::describe(p).c_str());
     return;
@@ -252,6 +259,8 @@ void run_bench_linear(const BenchLinearArgs& a) {
                         {"weights_encode_ms", encode_ms},
                         {"repeat", a.repeat},
                         {"threads", a.threads},
+                        {"privacy_bits", a.privacy_bits},
+                        {"privacy_nats_per_value", plan.weight_privacy_nats()},
                         {"plan", he::describe(plan)}};
     std::puts(j.dump().c_str());
     return;
@@ -278,6 +287,10 @@ void register_bench_linear(CLI::App& bench) {
   cmd->add_option("--rows", args->rows, "rows T (1..512)")->capture_default_str();
   cmd->add_option("--precision", args->precision, "exact | default")->capture_default_str();
   cmd->add_flag("--signed", args->signed_input, "int8 activations instead of uint8");
+  cmd->add_option("--privacy-bits", args->privacy_bits,
+                  "weight privacy S: the reply's flood is 2^S times the weight-dependent noise (docs/linear.md section 6)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, he::kLinearMaxPrivacyBits));
   cmd->add_option("--repeat", args->repeat, "runs; the best is reported")->capture_default_str();
   cmd->add_option("--seed", args->seed, "data seed")->capture_default_str();
   cmd->add_option("--threads", args->threads, "server threads for the call")->capture_default_str();

@@ -11,6 +11,8 @@
 #include "common/thread_pool.h"
 #include "fhellm/client.h"
 #include "fhellm/error.h"
+#include "net/api_keys.h"
+#include "interrupt.h"
 #include "summary.h"
 
 namespace fhellm::cli {
@@ -24,6 +26,7 @@ struct GenerateArgs {
   GenerateOptions options;                              // sampling, --ctx-size and --stop (-n apart)
   int threads = 0;
   int bits = 0;  // with --model: weight bits of the remote modules (0: 8; an artifact fixes its own)
+  std::string api_key, ca_cert;                         // execute: the server's API key (or FHELLM_API_KEY), HTTPS CA
   bool json = false;
 };
 
@@ -47,6 +50,8 @@ ClientOptions client_options(const GenerateArgs& a) {
   o.remote = a.remote;
   o.precision = a.precision;
   o.weight_bits = a.bits;
+  o.api_key = net::api_key_from(a.api_key);
+  o.ca_cert = a.ca_cert;
   return o;
 }
 
@@ -107,13 +112,18 @@ void run_generate(GenerateArgs a, bool prompt_given) {
     std::fputs(a.prompt.c_str(), stdout);
     std::fflush(stdout);
   }
+  const InterruptScope interrupt;  // Ctrl-C: stop after this token, close the session, exit 130
   const GenerateResult r = client.generate(a.prompt, options, [&](std::string_view piece) {
     if (!a.json) {
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
     }
-    return true;
+    return !interrupted();
   });
+  if (interrupted()) {
+    std::fputs("\n", stdout);
+    throw_if_interrupted();  // unwinding closes the client's session
+  }
   if (a.json) {
     print_json(a, r, client.last_stats());
     return;
@@ -150,6 +160,8 @@ void register_generate(CLI::App& app) {
                   "default (errors below 2^-16 of a layer's range, modelled by simulate) or exact (every bit; the "
                   "server must serve it)")
       ->capture_default_str();
+  cmd->add_option("--api-key", args->api_key, "execute: API key of the server (default: $FHELLM_API_KEY)");
+  cmd->add_option("--ca-cert", args->ca_cert, "execute: PEM CA file to trust for an https:// server");
   cmd->add_flag("--json", args->json, "print one JSON object (ids, text, timings)");
   cmd->callback([args, prompt] { run_generate(*args, prompt->count() > 0); });
 }

@@ -1,5 +1,6 @@
 // fhellm serve: holds the remote layers' weights and answers encrypted linear
-// calls over HTTP (protocol: docs/protocol.md). Stops on SIGINT / SIGTERM.
+// calls over HTTP (protocol: docs/protocol.md; who may do what:
+// docs/threat-model.md). Stops on SIGINT / SIGTERM within seconds.
 #include <pthread.h>
 #include <signal.h>
 
@@ -25,14 +26,21 @@ struct ServeArgs {
   std::string artifact, model, shape, precisions = "default";
   bool random_weights = false;
   std::uint64_t seed = 1;
-  std::string remote = "all-linear", listen = "127.0.0.1:8600", tls_cert, tls_key;
+  std::string remote = "all-linear", listen = "127.0.0.1:8600", tls_cert, tls_key, api_keys;
   int bits = 8;
-  int threads = 32;
+  int weight_privacy_bits = 0;
   int parallel = 0;
   std::size_t max_sessions = 64;
+  std::size_t max_connections = 256, max_connections_per_address = 32;
   double max_session_mb = 1024;
   double max_request_mb = 256;
+  double max_memory_mb = 0;
   double idle_timeout_s = 600;
+  double head_timeout_s = 10, body_timeout_s = 60;
+  std::uint32_t key_sessions = 8;
+  double key_rps = 0;
+  std::uint64_t key_rows_per_hour = 0;
+  bool insecure = false;
 };
 
 std::pair<std::string, int> parse_listen(const std::string& s) {
@@ -75,15 +83,25 @@ ServerOptions server_options(const ServeArgs& a) {
   o.remote = a.remote;
   o.weight_bits = a.bits;
   o.precisions = split_precisions(a.precisions);
+  o.weight_privacy_bits = a.weight_privacy_bits;
   std::tie(o.host, o.port) = parse_listen(a.listen);
-  o.connection_threads = a.threads;
   o.parallel_calls = a.parallel;
   o.max_sessions = a.max_sessions;
   o.max_session_bytes = static_cast<std::uint64_t>(a.max_session_mb * 1e6);
+  o.max_memory_bytes = static_cast<std::uint64_t>(a.max_memory_mb * 1e6);
   o.max_request_bytes = static_cast<std::uint32_t>(std::min(a.max_request_mb * 1e6, 1073741824.0));
   o.idle_timeout_seconds = a.idle_timeout_s;
+  o.max_connections = a.max_connections;
+  o.max_connections_per_address = a.max_connections_per_address;
+  o.head_timeout_seconds = a.head_timeout_s;
+  o.body_timeout_seconds = a.body_timeout_s;
   o.tls_cert = a.tls_cert;
   o.tls_key = a.tls_key;
+  o.insecure = a.insecure;
+  o.api_keys = a.api_keys;
+  o.key_sessions = a.key_sessions;
+  o.key_requests_per_second = a.key_rps;
+  o.key_rows_per_hour = a.key_rows_per_hour;
   return o;
 }
 
@@ -111,10 +129,10 @@ void run_serve(const ServeArgs& a) {
   const double ready_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "fhellm serve: listening on %s (%s, %zu remote layer groups, %d-bit weights; %.1f M weights encoded "
-      "in %.0f MB for precision %s; ready in %.1f s)\n",
+      "in %.0f MB for precision %s, weight privacy %d bits; ready in %.1f s; %s)\n",
       server.url().c_str(), d.architecture.c_str(), d.n_linear_groups, d.weight_bits,
       static_cast<double>(d.weight_count) / 1e6, static_cast<double>(d.encoded_bytes) / 1e6, a.precisions.c_str(),
-      ready_s);
+      a.weight_privacy_bits, ready_s, a.api_keys.empty() ? "no API keys: loopback only" : "API keys required");
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop_signals, &sig);
@@ -144,17 +162,44 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--precision", args->precisions,
                   "precisions served (weights encoded at start, one encoding each): default, exact or default,exact")
       ->capture_default_str();
+  cmd->add_option("--weight-privacy-bits", args->weight_privacy_bits,
+                  "S: every reply's flood is 2^S times its weight-dependent noise, so one output value tells a client "
+                  "at most ~2*4^-S nats about the weights beyond the product (docs/linear.md section 6; larger S costs "
+                  "traffic and server time)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 40));
   cmd->add_option("--listen", args->listen, "HOST:PORT (port 0: any free port, printed)")->capture_default_str();
-  cmd->add_option("--threads", args->threads, "connection threads (bounds keep-alive clients)")->capture_default_str();
-  cmd->add_option("--parallel", args->parallel, "linear calls evaluated at once (0: hardware threads)")
+  cmd->add_option("--parallel", args->parallel, "requests evaluated at once (0: hardware threads)")
       ->capture_default_str();
   cmd->add_option("--max-sessions", args->max_sessions, "open sessions at once")->capture_default_str();
   cmd->add_option("--max-session-mb", args->max_session_mb, "server memory per session")->capture_default_str();
+  cmd->add_option("--max-memory-mb", args->max_memory_mb,
+                  "server memory for sessions and request bodies (0: half the machine's)")
+      ->capture_default_str();
   cmd->add_option("--max-request-mb", args->max_request_mb, "largest request body")->capture_default_str();
+  cmd->add_option("--max-connections", args->max_connections, "open connections at once")->capture_default_str();
+  cmd->add_option("--max-connections-per-address", args->max_connections_per_address,
+                  "open connections from one peer address")
+      ->capture_default_str();
+  cmd->add_option("--head-timeout", args->head_timeout_s,
+                  "seconds for a request's head to arrive (also the keep-alive idle time)")
+      ->capture_default_str();
+  cmd->add_option("--body-timeout", args->body_timeout_s, "seconds for a request's body to arrive")
+      ->capture_default_str();
   cmd->add_option("--idle-timeout", args->idle_timeout_s, "seconds before an idle session expires")
       ->capture_default_str();
   cmd->add_option("--tls-cert", args->tls_cert, "PEM certificate: serve HTTPS");
   cmd->add_option("--tls-key", args->tls_key, "PEM private key of --tls-cert");
+  cmd->add_option("--api-keys", args->api_keys,
+                  "file of API keys (`fhellm api-key add`); without it the server listens on loopback only");
+  cmd->add_flag("--insecure", args->insecure, "allow plain HTTP on a non-loopback address");
+  cmd->add_option("--key-sessions", args->key_sessions, "sessions a key may hold at once, unless its entry says")
+      ->capture_default_str();
+  cmd->add_option("--key-rps", args->key_rps, "requests per second per key, unless its entry says (0: unlimited)")
+      ->capture_default_str();
+  cmd->add_option("--key-rows-per-hour", args->key_rows_per_hour,
+                  "encrypted rows per hour per key, unless its entry says (0: unlimited)")
+      ->capture_default_str();
   cmd->callback([args] { run_serve(*args); });
 }
 

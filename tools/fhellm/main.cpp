@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   fhellm::cli::register_demo(app);
   fhellm::cli::register_gateway(app);
   fhellm::cli::register_chat(app);
+  fhellm::cli::register_api_key(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,158 @@
+// Weight privacy of the encrypted product's replies (docs/linear.md section 6):
+// the re-randomization gives every reply a fresh mask, the flood is in every
+// reply at its modelled size (n4096_q108 plans included: their flood was
+// lost to a double -> uint64 overflow before), and the weight-dependent
+// noise a client sees is plain to see without the flood and hidden, at the
+// documented level, with it.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "he/linear.h"
+#include "he/linear_detail.h"
+#include "he/linear_wire.h"
+
+namespace fhellm::he {
+namespace {
+
+struct Setting {
+  LinearShape shape;
+  LinearPrecision precision;
+  int privacy_bits;
+};
+
+std::vector<std::int8_t> zero_weights(LinearShape s) { return std::vector<std::int8_t>(std::size_t{s.out} * s.in, 0); }
+
+// +127, -127, ... along each row: with equal inputs (and k even) X W^T = 0,
+// as for W = 0, but the upload's error meets |w| = 127 everywhere.
+std::vector<std::int8_t> alternating_weights(LinearShape s) {
+  std::vector<std::int8_t> w(std::size_t{s.out} * s.in);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = (i % s.in) % 2 == 0 ? 127 : -127;
+  return w;
+}
+
+// Mean of noise^2 (phase units) over every value of one call of X = 200
+// everywhere, whose product is 0 for both weight sets above.
+double mean_square_noise(const LinearClient& client, const LinearServerKeys& keys, const Setting& set,
+                         const std::vector<std::int8_t>& w, bool flood) {
+  const LinearShape s = set.shape;
+  const LinearPrecision precisions[] = {set.precision};
+  const EncodedWeights weights(w, s.out, s.in, precisions, 2, set.privacy_bits);
+  const std::vector<std::uint8_t> x(std::size_t{s.rows} * s.in, 200);
+  const auto upload = client.encrypt(std::span<const std::uint8_t>(x), s, set.precision, set.privacy_bits);
+  const auto reply = flood ? linear_evaluate(upload, weights, keys, 2)
+                           : detail::linear_evaluate_unflooded(upload, weights, keys, 2);
+  const std::vector<std::int64_t> zero(std::size_t{s.rows} * s.out, 0);
+  double sum = 0;
+  const auto noise = client.measure_noise(reply, zero);
+  for (double e : noise) sum += e * e;
+  return sum / static_cast<double>(noise.size());
+}
+
+TEST(WeightPrivacy, TheFloodIsInEveryReplyAtItsModelledSize) {
+  // W = 0: no weight-dependent noise, so a reply's noise is the flood, the
+  // body and mask rounding and the re-randomization (negligible here).
+  for (const Setting set : {Setting{{4, 64, 2048}, LinearPrecision::exact, 0},    // n2048_q54, shared masks
+                            Setting{{2, 256, 512}, LinearPrecision::exact, 0},    // n4096_q108, alone
+                            Setting{{8, 64, 512}, LinearPrecision::standard, 8}}) {  // n2048_q54, S = 8
+    const LinearPlan plan = plan_linear(set.shape, set.precision, false, set.privacy_bits);
+    const LinearClient client({plan.param_id});
+    const LinearServerKeys keys = client.server_keys();
+    const LinearNoise& nz = plan.noise;
+    const double rounding = nz.download_body + nz.download_mask;
+    const double flooded = mean_square_noise(client, keys, set, zero_weights(set.shape), true);
+    const double unflooded = mean_square_noise(client, keys, set, zero_weights(set.shape), false);
+    std::printf("%s: flood share %.2f; measured / modelled noise^2: with flood %.3f, without %.3f\n",
+                describe(plan).c_str(), nz.flood / (nz.flood + rounding), flooded / (nz.flood + rounding),
+                unflooded / rounding);
+    ASSERT_GT(nz.flood / (nz.flood + rounding), 0.3) << "the setting should make a missing flood visible";
+    EXPECT_NEAR(flooded / (nz.flood + rounding), 1.0, 0.15);
+    EXPECT_NEAR(unflooded / rounding, 1.0, 0.15);
+  }
+}
+
+TEST(WeightPrivacy, WithoutTheFloodTheWeightsShowWithItTheyDoNot) {
+  // Two weight matrices with the same X W^T (= 0): W = +-127, W' = 0. A
+  // client that compares its replies' noise power tells them apart when the
+  // weight-dependent noise shows.
+  {
+    // S = 0 (the default: at most 2 nats per value, no claim to hide): the
+    // weight-dependent noise is 4x the rounding in this exact plan.
+    const Setting set{{4, 64, 2048}, LinearPrecision::exact, 0};
+    const LinearPlan plan = plan_linear(set.shape, set.precision, false, 0);
+    const LinearClient client({plan.param_id});
+    const LinearServerKeys keys = client.server_keys();
+    const auto w = alternating_weights(set.shape), w0 = zero_weights(set.shape);
+    const double bare = mean_square_noise(client, keys, set, w, false) / mean_square_noise(client, keys, set, w0, false);
+    const double floods = mean_square_noise(client, keys, set, w, true) / mean_square_noise(client, keys, set, w0, true);
+    std::printf("S=0 (%.2f nats per value): noise power W / W' without flood %.2f, with flood %.2f\n",
+                plan.weight_privacy_nats(), bare, floods);
+    EXPECT_GT(bare, 2.5) << "without the flood the weights' noise should show plainly";
+    EXPECT_GT(floods, 1.2) << "a flood of one sigma_H does not hide it (and the docs do not claim so)";
+    EXPECT_LT(floods, bare / 2);
+    EXPECT_GE(plan.weight_privacy_nats(), 1.0);
+  }
+  {
+    // S = 12: the documented bound over these V values is V * 1.2e-7 nats,
+    // so no test on them tells W from W' with advantage above sqrt(V * nats / 2).
+    const Setting set{{8, 64, 512}, LinearPrecision::standard, 12};
+    const LinearPlan plan = plan_linear(set.shape, set.precision, false, 12);
+    const LinearClient client({plan.param_id});
+    const LinearServerKeys keys = client.server_keys();
+    const double values = static_cast<double>(set.shape.rows) * set.shape.out;
+    const double ratio = mean_square_noise(client, keys, set, alternating_weights(set.shape), true) /
+                         mean_square_noise(client, keys, set, zero_weights(set.shape), true);
+    // Two noise-power estimates of V values each: relative spread sqrt(2/V) each.
+    const double spread = std::sqrt(2.0 * 2.0 / values);
+    std::printf("S=12 (%.3g nats per value, %.3g over %.0f values): noise power W / W' %.4f (spread %.4f)\n",
+                plan.weight_privacy_nats(), values * plan.weight_privacy_nats(), values, ratio, spread);
+    EXPECT_LT(values * plan.weight_privacy_nats(), 1e-3);
+    EXPECT_NEAR(ratio, 1.0, 4 * spread);
+  }
+}
+
+// The mask values of a reply's first record (header, then N values).
+std::vector<std::uint64_t> first_mask(const std::vector<std::uint8_t>& reply, const LinearPlan& plan) {
+  ByteReader r(reply, "reply");
+  wire::Header h;
+  (void)wire::read_header(r, true, h);
+  return wire::read_values(r, plan.geo.poly_degree, plan.mask_bits, std::uint64_t{1} << plan.mask_bits);
+}
+
+TEST(WeightPrivacy, ReRandomizationGivesEveryReplyAFreshUniformMask) {
+  for (const Setting set : {Setting{{1, 64, 2048}, LinearPrecision::exact, 0},     // shared masks
+                            Setting{{1, 256, 512}, LinearPrecision::exact, 0}}) {  // alone
+    const LinearPlan plan = plan_linear(set.shape, set.precision, false, 0);
+    const LinearClient client({plan.param_id});
+    const LinearServerKeys keys = client.server_keys();
+    const LinearPrecision precisions[] = {set.precision};
+    const EncodedWeights weights(alternating_weights(set.shape), set.shape.out, set.shape.in, precisions);
+    const std::vector<std::uint8_t> x(set.shape.in, 200);
+    const auto upload = client.encrypt(std::span<const std::uint8_t>(x), set.shape, set.precision);
+    // The same upload twice: the products are equal, the masks must not be.
+    const auto a = first_mask(linear_evaluate(upload, weights, keys, 1), plan);
+    const auto b = first_mask(linear_evaluate(upload, weights, keys, 1), plan);
+    std::size_t equal = 0;
+    std::vector<double> buckets(8, 0.0);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      equal += a[i] == b[i];
+      buckets[a[i] >> (plan.mask_bits - 3)] += 1;
+    }
+    double chi2 = 0;
+    const double expect = static_cast<double>(a.size()) / 8;
+    for (double c : buckets) chi2 += (c - expect) * (c - expect) / expect;
+    std::printf("%s: %zu of %zu mask values equal across two replies; top-3-bit chi2 %.1f (7 dof)\n",
+                std::string(parameter_set(plan.param_id).name).c_str(), equal, a.size(), chi2);
+    EXPECT_LT(equal, a.size() / 100);
+    EXPECT_LT(chi2, 35.0);  // p < 2e-5 for a uniform mask
+  }
+}
+
+}  // namespace
+}  // namespace fhellm::he

@@ -107,6 +107,7 @@ struct Server::Impl {
   std::atomic<std::uint64_t> sessions_opened{0}, sessions_closed{0}, sessions_expired{0};
   std::atomic<std::uint64_t> requests{0}, linear_calls{0}, errors{0}, bytes_in{0}, bytes_out{0};
   std::atomic<double> latency_sum{0}, latency_max{0}, service_sum{0};
+  std::atomic<std::uint64_t> latency_count{0};  // frames whose time latency_sum holds
 
   Impl(hybrid::RemoteService& s, ServerConfig c)
       : service(s), config(std::move(c)), call_slots(std::clamp(resolve_parallel(config.max_parallel_calls), 1, 1024)) {}
@@ -250,6 +251,7 @@ struct Server::Impl {
     bytes_out.fetch_add(reply.size());
     const std::chrono::duration<double> spent = Clock::now() - start;
     atomic_add(latency_sum, spent.count());
+    latency_count.fetch_add(1);
     atomic_max(latency_max, spent.count());
     if (http_status != nullptr) *http_status = status;
     return reply;
@@ -450,7 +452,12 @@ std::string Server::metrics_text() const {
   metric("fhellm_errors_total", "counter", "Error replies sent.", m.errors);
   metric("fhellm_bytes_in_total", "counter", "Request bytes received.", m.bytes_in);
   metric("fhellm_bytes_out_total", "counter", "Reply bytes sent.", m.bytes_out);
-  metric("fhellm_request_latency_seconds_sum", "counter", "Time spent handling frames.", m.latency_seconds_sum);
+  // A Prometheus summary: _sum and _count under one TYPE line (count: the
+  // frames whose handling time the sum holds; refused bodies are not timed).
+  out << "# HELP fhellm_request_latency_seconds Time spent handling frames.\n"
+      << "# TYPE fhellm_request_latency_seconds summary\n"
+      << "fhellm_request_latency_seconds_sum " << m.latency_seconds_sum << '\n'
+      << "fhellm_request_latency_seconds_count " << impl_->latency_count.load() << '\n';
   metric("fhellm_request_latency_seconds_max", "gauge", "Longest frame handling time.", m.latency_seconds_max);
   metric("fhellm_service_seconds_sum", "counter", "Time spent evaluating linear calls.", m.service_seconds_sum);
   return out.str();

@@ -121,6 +121,10 @@ TEST_F(ServerTest, HealthAndMetricsEndpoints) {
   EXPECT_NE(metrics.find("fhellm_requests_total 1\n"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("fhellm_bytes_in_total "), std::string::npos);
   EXPECT_NE(metrics.find("fhellm_request_duration_seconds_sum "), std::string::npos);
+  // Prometheus conventions: a summary's _sum comes with its _count and one TYPE line.
+  EXPECT_NE(metrics.find("# TYPE fhellm_request_duration_seconds summary\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("fhellm_request_duration_seconds_count 1\n"), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("# TYPE fhellm_request_duration_seconds_sum"), std::string::npos) << metrics;
   EXPECT_EQ(code_of([&] { http_get(url_, "/nothing-here"); }), ErrorCode::server_unavailable);
 }
 

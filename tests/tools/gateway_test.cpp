@@ -194,20 +194,24 @@ std::vector<int> prompt_sizes(const std::string& s) {
 TEST(ChatPty, HistoryGoesBackToTheModelAndResetForgetsIt) {
   Pty chat({fhellm_binary(), "-v", "chat", "--fhe", "simulate", "-n", "6"});
   ASSERT_TRUE(chat.wait_for("> ", 0, 60s)) << chat.seen();
-  std::size_t at = chat.seen().size();
-  chat.type("Lily went\n");
-  ASSERT_TRUE(chat.wait_for("\r\n> ", at, 60s)) << chat.seen();
-  at = chat.seen().size();
-  chat.type("and then\n");
-  ASSERT_TRUE(chat.wait_for("\r\n> ", at, 60s)) << chat.seen();
-  at = chat.seen().size();
+  // One turn: type a line once the "> " prompt is there, then wait for the
+  // answer's summary and the next prompt (the terminal echoes what is typed
+  // before the program answers, so the prompt alone is not a turn's end).
+  auto turn = [&](const std::string& line) {
+    const std::size_t at = chat.seen().size();
+    chat.type(line + "\n");
+    ASSERT_TRUE(chat.wait_for("[fhellm] prompt", at, 60s)) << chat.seen();
+    ASSERT_TRUE(chat.wait_for(" tokens/s", at, 60s)) << chat.seen();
+    ASSERT_TRUE(chat.wait_for("\r\n> ", at, 60s)) << chat.seen();
+  };
+  turn("Lily went");
+  turn("and then");
+  const std::size_t at = chat.seen().size();
   chat.type("/reset\n");
-  // The prompt after the reset first: typed too early, the line's echo comes
-  // before it and "\r\n> " would match before the answer.
-  ASSERT_TRUE(chat.wait_for("(conversation reset)\r\n> ", at, 30s)) << chat.seen();
-  at = chat.seen().size();
-  chat.type("Lily went\n");
-  ASSERT_TRUE(chat.wait_for("\r\n> ", at, 60s)) << chat.seen();
+  ASSERT_TRUE(chat.wait_for("(conversation reset)", at, 30s)) << chat.seen();
+  const std::size_t reset_at = chat.seen().find("(conversation reset)", at);
+  ASSERT_TRUE(chat.wait_for("> ", reset_at, 30s)) << chat.seen();
+  turn("Lily went");
   const auto sizes = prompt_sizes(chat.seen());
   ASSERT_EQ(sizes.size(), 3u) << chat.seen();
   EXPECT_GT(sizes[1], sizes[0]) << "the second turn carries the first";

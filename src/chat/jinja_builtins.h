@@ -60,7 +60,8 @@ using Clock = std::function<std::string(const std::string& format)>;
 Dict global_functions(const Clock& clock);
 
 // ---- argument helpers ----
-// The argument at `position` or called `name`, else `fallback`.
+// The argument at `position` or called `name`, else `fallback` (a reference
+// to it: a temporary fallback needs the result copied, not bound).
 const Value& argument(const CallArgs& args, std::size_t position, const char* name, const Value& fallback);
 std::int64_t to_int(const Value& v, const char* what);
 

@@ -164,7 +164,7 @@ Value f_escape(const Value& v, CallArgs&) {
 }
 
 Value f_indent(const Value& v, CallArgs& a) {
-  const Value& width = argument(a, 0, "width", Value::integer(4));
+  const Value width = argument(a, 0, "width", Value::integer(4));
   const std::string pad = width.is_string() ? width.as_string()
                                             : std::string(static_cast<std::size_t>(std::clamp<std::int64_t>(to_int(width, "width"), 0, 1024)), ' ');
   const bool first = argument(a, 1, "first", kFalse).truthy(), blank = argument(a, 2, "blank", kFalse).truthy();
@@ -180,7 +180,7 @@ Value f_indent(const Value& v, CallArgs& a) {
 }
 
 Value f_int(const Value& v, CallArgs& a) {
-  const Value& fallback = argument(a, 0, "default", Value::integer(0));
+  const Value fallback = argument(a, 0, "default", Value::integer(0));
   const int base = static_cast<int>(to_int(argument(a, 1, "base", Value::integer(10)), "base"));
   if (v.is_integral()) return Value::integer(v.as_int());
   if (v.kind() == Value::Kind::floating) {
@@ -200,7 +200,7 @@ Value f_int(const Value& v, CallArgs& a) {
 }
 
 Value f_float(const Value& v, CallArgs& a) {
-  const Value& fallback = argument(a, 0, "default", Value::floating(0.0));
+  const Value fallback = argument(a, 0, "default", Value::floating(0.0));
   if (v.is_number()) return Value::floating(v.as_double());
   if (!v.is_string()) return fallback;
   try {

@@ -173,7 +173,8 @@ class Interpreter {
           Scope scope(&top_);
           for (std::size_t i = 0; i < s.params.size(); ++i) {
             const auto& [name, fallback] = s.params[i];
-            const Value& given = argument(a, i, name.c_str(), Value());
+            // A copy: argument() may return its fallback, a temporary of this line.
+            const Value given = argument(a, i, name.c_str(), Value());
             scope.set(name, !given.is_undefined() || !fallback ? given : eval(*fallback, scope));
           }
           std::string out;

@@ -32,7 +32,7 @@ std::string string_arg(const CallArgs& args, std::size_t position, const char* n
 
 Value split(const std::string& s, const CallArgs& args) {
   const Value& sep = argument(args, 0, "sep", kNone);
-  const Value& max_v = argument(args, 1, "maxsplit", Value::integer(-1));
+  const Value max_v = argument(args, 1, "maxsplit", Value::integer(-1));
   std::int64_t max_split = to_int(max_v, "maxsplit");
   std::vector<Value> parts;
   if (sep.is_none()) {  // runs of whitespace, no empty parts

@@ -6,6 +6,7 @@
 // documented level, with it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -29,11 +30,20 @@ struct Setting {
 
 std::vector<std::int8_t> zero_weights(LinearShape s) { return std::vector<std::int8_t>(std::size_t{s.out} * s.in, 0); }
 
-// +127, -127, ... along each row: with equal inputs (and k even) X W^T = 0,
-// as for W = 0, but the upload's error meets |w| = 127 everywhere.
-std::vector<std::int8_t> alternating_weights(LinearShape s) {
-  std::vector<std::int8_t> w(std::size_t{s.out} * s.in);
-  for (std::size_t i = 0; i < w.size(); ++i) w[i] = (i % s.in) % 2 == 0 ? 127 : -127;
+// Each row a random arrangement of k/2 times +127 and k/2 times -127: with
+// equal inputs X W^T = 0, as for W = 0, but the upload's error meets
+// |w| = 127 everywhere, in a different combination for every output (rows
+// alike would give every output of a row the same weight-dependent noise,
+// and the noise power of a reply would rest on a few samples).
+std::vector<std::int8_t> signed_weights(LinearShape s) {
+  std::mt19937_64 rng(s.in * 131 + s.out);
+  std::vector<std::int8_t> row(s.in);
+  for (std::size_t i = 0; i < row.size(); ++i) row[i] = i % 2 == 0 ? 127 : -127;
+  std::vector<std::int8_t> w;
+  for (std::uint32_t j = 0; j < s.out; ++j) {
+    std::shuffle(row.begin(), row.end(), rng);
+    w.insert(w.end(), row.begin(), row.end());
+  }
   return w;
 }
 
@@ -78,17 +88,17 @@ TEST(WeightPrivacy, TheFloodIsInEveryReplyAtItsModelledSize) {
 }
 
 TEST(WeightPrivacy, WithoutTheFloodTheWeightsShowWithItTheyDoNot) {
-  // Two weight matrices with the same X W^T (= 0): W = +-127, W' = 0. A
+  // Two weight matrices with the same X W^T (= 0): W = +-127 (row sums 0), W' = 0. A
   // client that compares its replies' noise power tells them apart when the
   // weight-dependent noise shows.
   {
     // S = 0 (the default: at most 2 nats per value, no claim to hide): the
     // weight-dependent noise is 4x the rounding in this exact plan.
-    const Setting set{{4, 64, 2048}, LinearPrecision::exact, 0};
+    const Setting set{{8, 64, 2048}, LinearPrecision::exact, 0};
     const LinearPlan plan = plan_linear(set.shape, set.precision, false, 0);
     const LinearClient client({plan.param_id});
     const LinearServerKeys keys = client.server_keys();
-    const auto w = alternating_weights(set.shape), w0 = zero_weights(set.shape);
+    const auto w = signed_weights(set.shape), w0 = zero_weights(set.shape);
     const double bare = mean_square_noise(client, keys, set, w, false) / mean_square_noise(client, keys, set, w0, false);
     const double floods = mean_square_noise(client, keys, set, w, true) / mean_square_noise(client, keys, set, w0, true);
     std::printf("S=0 (%.2f nats per value): noise power W / W' without flood %.2f, with flood %.2f\n",
@@ -106,7 +116,7 @@ TEST(WeightPrivacy, WithoutTheFloodTheWeightsShowWithItTheyDoNot) {
     const LinearClient client({plan.param_id});
     const LinearServerKeys keys = client.server_keys();
     const double values = static_cast<double>(set.shape.rows) * set.shape.out;
-    const double ratio = mean_square_noise(client, keys, set, alternating_weights(set.shape), true) /
+    const double ratio = mean_square_noise(client, keys, set, signed_weights(set.shape), true) /
                          mean_square_noise(client, keys, set, zero_weights(set.shape), true);
     // Two noise-power estimates of V values each: relative spread sqrt(2/V) each.
     const double spread = std::sqrt(2.0 * 2.0 / values);
@@ -132,7 +142,7 @@ TEST(WeightPrivacy, ReRandomizationGivesEveryReplyAFreshUniformMask) {
     const LinearClient client({plan.param_id});
     const LinearServerKeys keys = client.server_keys();
     const LinearPrecision precisions[] = {set.precision};
-    const EncodedWeights weights(alternating_weights(set.shape), set.shape.out, set.shape.in, precisions);
+    const EncodedWeights weights(signed_weights(set.shape), set.shape.out, set.shape.in, precisions);
     const std::vector<std::uint8_t> x(set.shape.in, 200);
     const auto upload = client.encrypt(std::span<const std::uint8_t>(x), set.shape, set.precision);
     // The same upload twice: the products are equal, the masks must not be.

@@ -37,6 +37,8 @@ class ConnectionBase {
  public:
   virtual ~ConnectionBase() = default;
   virtual void close_from_server() = 0;
+  // Closes the socket on the calling thread: only once no I/O thread runs.
+  virtual void close_now() = 0;
 };
 
 HttpReply internal_error_reply() {
@@ -110,6 +112,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   void close_from_server() override {
     if (auto self = this->weak_from_this().lock()) asio::post(stream_.get_executor(), [self] { self->close(); });
   }
+  void close_now() override { close(); }
 
  private:
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
@@ -381,6 +384,13 @@ void HttpServer::stop() {
   s.ioc.stop();
   for (auto& t : s.io_threads) t.join();
   s.io_threads.clear();
+  // The closes posted above may not have run before the context stopped (the
+  // 2 s wait ends when they are queued, and a stopped context runs nothing):
+  // a connection the queued handlers still own would keep its socket open and
+  // a client's next request would wait for its own timeout. No I/O thread
+  // runs now, so close what is left here.
+  std::lock_guard lock(s.mutex);
+  for (ConnectionBase* c : s.live) c->close_now();
 }
 
 HttpServerCounters HttpServer::counters() const {

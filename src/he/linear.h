@@ -60,18 +60,20 @@
 #include <variant>
 #include <vector>
 
+#include "common/bytes.h"
 #include "he/ciphertext.h"
 #include "he/context.h"
 #include "he/hoisted_galois.h"
 #include "he/keys.h"
 #include "he/linear_layout.h"
 #include "he/linear_weights.h"
+#include "he/lookup_layout.h"
 #include "he/plaintext.h"
 #include "he/shared_mask.h"
 
 namespace fhellm::he {
 
-inline constexpr std::uint16_t kLinearFormatVersion = 6;
+inline constexpr std::uint16_t kLinearFormatVersion = 7;
 inline constexpr std::size_t kLinearHeaderBytes = 48;
 
 struct LinearSessionKeys {
@@ -89,6 +91,9 @@ struct LinearSessionKeys {
   Ciphertext zero;        // an encryption of zero (NTT form): the public key
   // Pairs of replies under one mask (linear_shared_mask_available sets only).
   std::optional<SharedMaskKey> shared_mask;
+  // s^2 -> s (make_square_key, kLookupSquareKeyBits): completes the embedding
+  // lookup's selection keys (rgsw.h). n2048_q54 only.
+  std::optional<KeySwitchKey> square;
 };
 
 class LinearServerKeys {
@@ -102,7 +107,8 @@ class LinearServerKeys {
   // u16 param id, u16 0, u32 galois bytes, galois keys (serialization.h),
   // u32 input-side galois bytes (0: none), galois keys, and only when that was
   // not 0: u32 sequential galois bytes, galois keys; then u32 zero bytes,
-  // ciphertext, u32 shared-mask key bytes (0: none), key (shared_mask.h).
+  // ciphertext, u32 shared-mask key bytes (0: none), key (shared_mask.h),
+  // u32 square key bytes (0: none), key (serialization.h, key switching key).
   std::vector<std::uint8_t> save() const;
   // @throws Error(bad_magic|bad_version|truncated|trailing_bytes|length_too_large|...).
   static LinearServerKeys load(std::span<const std::uint8_t> bytes);
@@ -128,9 +134,20 @@ class LinearClient {
   // Y (rows x out, row-major). @throws Error on any malformed reply.
   std::vector<std::int64_t> decrypt(std::span<const std::uint8_t> reply) const;
 
+  // The embedding lookup (lookup.h): an upload asking for the table rows
+  // `ids` (each < shape.table_rows, shape.rows of them) of a table of
+  // `value_bits`-bit values. The server learns nothing about the ids.
+  // @throws Error(invalid_argument) for shapes out of range or an id outside the table.
+  std::vector<std::uint8_t> encrypt_lookup(std::span<const std::uint32_t> ids, LookupShape shape,
+                                           int value_bits = 8) const;
+  // The rows (rows x width, row-major), exact. @throws Error on any malformed reply.
+  std::vector<std::int64_t> decrypt_lookup(std::span<const std::uint8_t> reply) const;
+
  private:
   std::vector<std::uint8_t> encrypt_impl(const std::int32_t* x, LinearShape shape, LinearPrecision precision,
                                          bool input_signed) const;
+  // The packed cts of a reply (after its header) for `plan`, decrypted.
+  std::vector<std::int64_t> decrypt_packed(ByteReader& r, const LinearPlan& plan) const;
   struct SetKeys;
   std::map<ParamId, std::shared_ptr<SetKeys>> keys_;
 };

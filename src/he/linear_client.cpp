@@ -8,7 +8,9 @@
 #include "he/encryptor.h"
 #include "he/evaluator.h"
 #include "he/linear.h"
+#include "he/lookup_layout.h"
 #include "he/linear_wire.h"
+#include "he/linear_client_keys.h"
 
 namespace fhellm::he {
 namespace {
@@ -21,16 +23,6 @@ std::vector<std::uint64_t> input_scale(const Context& ctx, const LinearPlan& pla
 
 }  // namespace
 
-struct LinearClient::SetKeys {
-  ContextPtr context;
-  SecretKey secret;
-  // Targets of the shared-mask reply groups (linear_shared_mask_available sets).
-  std::vector<SecretKey> targets;
-  // Decryptors for the secret, then for every target: built once, since each
-  // precomputes its secret's transforms (five per reply cost 7% of a
-  // client's time per token when built per call).
-  std::vector<Decryptor> decryptors;
-};
 
 LinearClient::LinearClient(std::vector<ParamId> sets) {
   for (ParamId id : sets) {
@@ -61,6 +53,7 @@ LinearServerKeys LinearClient::server_keys() const {
     s.zero = Encryptor(k->context, k->secret).encrypt_zero();
     if (!k->targets.empty())
       s.shared_mask = make_shared_mask_key(*k->context, k->secret, k->targets, linear_decomposition_bits(id));
+    if (id == kLookupParamId) s.square = make_square_key(*k->context, k->secret, kLookupSquareKeyBits);
     out.insert(std::move(s));
   }
   return out;
@@ -136,8 +129,14 @@ std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> re
   ByteReader r(reply, "linear reply");
   wire::Header h;
   const LinearPlan plan = wire::read_header(r, true, h);
+  std::vector<std::int64_t> y = decrypt_packed(r, plan);
+  r.expect_end();
+  return y;
+}
+
+std::vector<std::int64_t> LinearClient::decrypt_packed(ByteReader& r, const LinearPlan& plan) const {
   auto it = keys_.find(plan.param_id);
-  require(it != keys_.end(), ErrorCode::wrong_key, "linear reply: no key for its parameter set");
+  require(it != keys_.end(), ErrorCode::wrong_key, r.what() + ": no key for its parameter set");
   const Context& ctx = *it->second->context;
   const Scale scale = Scale::from_plain_modulus(ctx, std::uint64_t{1} << plan.plain_bits);
   const LinearGeometry& geo = plan.geo;
@@ -146,7 +145,7 @@ std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> re
   std::vector<std::int64_t> y(std::size_t{geo.shape.rows} * geo.shape.out, 0);
   if (plan.shared_mask)
     require(it->second->targets.size() == kLinearSharedMaskGroup, ErrorCode::wrong_key,
-            "linear reply: shared-mask secrets missing");
+            r.what() + ": shared-mask secrets missing");
   const std::vector<Decryptor>& decryptors = it->second->decryptors;
   std::vector<std::uint64_t> mask;
   const std::size_t total = geo.packed_cts();
@@ -171,7 +170,6 @@ std::vector<std::int64_t> LinearClient::decrypt(std::span<const std::uint8_t> re
       y[std::size_t{cell->row} * geo.shape.out + cell->col] = d.message[pos];
     }
   }
-  r.expect_end();
   return y;
 }
 

@@ -6,6 +6,7 @@
 #include "fhellm/error.h"
 #include "he/evaluator.h"
 #include "he/linear.h"
+#include "he/lookup_layout.h"
 #include "he/serialization.h"
 #include "common/bytes.h"
 
@@ -35,6 +36,7 @@ void LinearServerKeys::insert(LinearSessionKeys keys) {
     }
     if (!set->keys().empty()) *set = std::move(compacted);
   }
+  if (keys.square && !keys.square->b32) compact_key_words32(*keys.context, *keys.square);
   if (!keys.input_hoisted && !keys.galois_input.keys().empty())
     keys.input_hoisted = std::make_shared<const HoistedGaloisKeys>(*keys.context, keys.galois_input);
   sets_[id] = std::move(keys);
@@ -69,6 +71,13 @@ std::vector<std::uint8_t> LinearServerKeys::save() const {
       const auto m = he::save(*k.shared_mask, *k.context);
       w.u32(static_cast<std::uint32_t>(m.size()));
       w.bytes(m);
+    } else {
+      w.u32(0);
+    }
+    if (k.square) {
+      const auto sq = he::save(*k.square, *k.context);
+      w.u32(static_cast<std::uint32_t>(sq.size()));
+      w.bytes(sq);
     } else {
       w.u32(0);
     }
@@ -113,6 +122,12 @@ LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
       require(k.shared_mask->group() == kLinearSharedMaskGroup, ErrorCode::bad_message,
               "linear server keys: shared-mask key for groups of " + std::to_string(k.shared_mask->group()) +
                   ", expected " + std::to_string(kLinearSharedMaskGroup));
+    }
+    if (const auto qsize = r.u32(); qsize > 0) {
+      k.square = load_key_switch_key(*k.context, r.take(qsize));
+      require(k.square->decomposition_bits == kLookupSquareKeyBits, ErrorCode::bad_message,
+              "linear server keys: square key of width " + std::to_string(k.square->decomposition_bits) +
+                  ", expected " + std::to_string(kLookupSquareKeyBits));
     }
     for (std::uint64_t e : packing_galois_elements(k.context->poly_degree()))
       require(k.galois.has(e), ErrorCode::missing_galois_key,

@@ -1,5 +1,6 @@
 #include "he/lookup_table.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -15,9 +16,8 @@ EncodedTable::EncodedTable(std::span<const std::int8_t> table, std::uint32_t row
           "lookup table: " + std::to_string(table.size()) + " values for " + std::to_string(rows) + " x " +
               std::to_string(width));
   const int max = (1 << (value_bits - 1)) - 1;
-  for (std::int8_t v : table)
-    require(std::abs(v) <= max, ErrorCode::invalid_argument,
-            "lookup table: a value outside +-" + std::to_string(max));
+  const bool in_range = std::all_of(table.begin(), table.end(), [max](std::int8_t v) { return std::abs(v) <= max; });
+  require(in_range, ErrorCode::invalid_argument, "lookup table: a value outside +-" + std::to_string(max));
   const std::vector<std::uint64_t> one(2, 1);  // no constant: applied after the selection
   encoding_ = detail::encode_blocked({table.data(), width, rows, true}, plan_.linear.geo, plan_.chunks,
                                      plan_.linear.param_id, one, threads);

@@ -79,3 +79,31 @@ TEST(Lookup, SelectedChunks) {
 
 }  // namespace
 }  // namespace fhellm::he
+
+namespace fhellm::he {
+namespace {
+
+// The traffic targets of the embedding on the server (issue 15) hold by the
+// plan's byte models (which the end-to-end tests check against real messages).
+TEST(LookupPlan, RealShapesMeetTheTrafficTargets) {
+  const LookupPlan gpt2 = plan_lookup({1, 50257, 768});
+  const LookupPlan llama = plan_lookup({1, 128256, 2048});
+  std::printf("[lookup] %s\n[lookup] %s\n", describe(gpt2).c_str(), describe(llama).c_str());
+  EXPECT_LE(gpt2.bytes_up(), 40000u);
+  EXPECT_LE(gpt2.bytes_down(), 8000u);
+  EXPECT_LE(llama.bytes_up(), 80000u);
+  EXPECT_EQ(gpt2.select_bits, 5);
+  EXPECT_EQ(llama.select_bits, 6);
+  for (const LookupPlan* p : {&gpt2, &llama}) EXPECT_LE(p->noise.bound(), p->noise.allowed);
+}
+
+TEST(LookupPlan, LargestShapesHoldTheirBound) {
+  for (std::uint32_t width : {1u, 768u, 8192u})
+    for (std::uint32_t rows : {1u, 2048u, 2049u, 262144u}) {
+      const LookupPlan p = plan_lookup({512, rows, width});
+      EXPECT_LE(p.noise.bound(), p.noise.allowed) << describe(p);
+    }
+}
+
+}  // namespace
+}  // namespace fhellm::he

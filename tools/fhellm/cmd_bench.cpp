@@ -10,6 +10,7 @@ void register_bench(CLI::App& app) {
   register_bench_linear(*bench);
   register_bench_generate(*bench);
   register_bench_model(*bench);
+  register_bench_lookup(*bench);
 }
 
 }  // namespace fhellm::cli

@@ -107,3 +107,148 @@ TEST(LookupPlan, LargestShapesHoldTheirBound) {
 
 }  // namespace
 }  // namespace fhellm::he
+
+namespace fhellm::he {
+namespace {
+
+TEST(Lookup, VocabulariesUpTo128256) {
+  // Narrow rows keep the big tables fast: the chunk selection (63 chunks, 6
+  // bits) is what grows with the vocabulary.
+  for (std::uint32_t rows : {32000u, 50257u, 128256u}) {
+    const auto values = random_table(rows, 4, 8, rows);
+    const EncodedTable table(values, rows, 4, 8, 2);
+    check_lookup(table, values, first_last_random(rows, 6, rows));
+  }
+}
+
+TEST(Lookup, PromptsOfOneAnd512Ids) {
+  const auto values = random_table(512, 64, 8, 3);
+  const EncodedTable table(values, 512, 64, 8, 2);
+  check_lookup(table, values, {17});
+  std::vector<std::uint32_t> ids(512);
+  for (std::uint32_t i = 0; i < 512; ++i) ids[i] = (i * 7919u + 3u) % 512u;
+  check_lookup(table, values, ids);
+  // And over selected chunks (every id carries its own select record).
+  const auto wide = random_table(5000, 8, 8, 4);
+  const EncodedTable chunked(wide, 5000, 8, 8, 2);
+  std::vector<std::uint32_t> many(512);
+  for (std::uint32_t i = 0; i < 512; ++i) many[i] = (i * 104729u + 11u) % 5000u;
+  check_lookup(chunked, wide, many);
+}
+
+TEST(Lookup, NarrowValuesAndExtremes) {
+  // 4-bit tables, and every value at +-127.
+  const auto small = random_table(3000, 12, 4, 5);
+  check_lookup(EncodedTable(small, 3000, 12, 4, 1), small, first_last_random(3000, 3, 5), 1);
+  std::vector<std::int8_t> extreme(std::size_t{4100} * 10);
+  for (std::size_t i = 0; i < extreme.size(); ++i) extreme[i] = (i % 3 == 0) ? 127 : -127;
+  check_lookup(EncodedTable(extreme, 4100, 10, 8, 1), extreme, {0, 2048, 4099, 4097}, 1);
+}
+
+// Hostile uploads and replies get their codes; nothing crashes.
+struct Hostile {
+  std::vector<std::int8_t> values = random_table(5000, 8, 8, 9);
+  EncodedTable table{values, 5000, 8, 8, 1};
+  LookupShape shape{2, 5000, 8};
+  std::vector<std::uint8_t> upload = fixture().client.encrypt_lookup(std::vector<std::uint32_t>{1, 4999}, shape);
+};
+
+ErrorCode code_of(const std::vector<std::uint8_t>& upload, const EncodedTable& table,
+                  const LinearServerKeys& keys = fixture().keys) {
+  try {
+    (void)lookup_evaluate(upload, table, keys, 1);
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return ErrorCode::internal_error;  // stands for "no error" here
+}
+
+TEST(LookupHostile, HeaderFields) {
+  Hostile h;
+  EXPECT_EQ(code_of(h.upload, h.table), ErrorCode::internal_error);
+  auto bad = h.upload;
+  bad[0] = 'X';
+  EXPECT_EQ(code_of(bad, h.table), ErrorCode::bad_magic);
+  bad = h.upload;
+  bad[4] = 99;
+  EXPECT_EQ(code_of(bad, h.table), ErrorCode::bad_version);
+  bad = h.upload;
+  bad[7] = 1;  // reserved
+  EXPECT_EQ(code_of(bad, h.table), ErrorCode::bad_message);
+  bad = h.upload;
+  bad[6] = 9;  // value bits
+  EXPECT_EQ(code_of(bad, h.table), ErrorCode::bad_message);
+  bad = h.upload;
+  bad[29] ^= 1;  // upload width
+  EXPECT_EQ(code_of(bad, h.table), ErrorCode::parameter_mismatch);
+  bad = h.upload;
+  bad[28] ^= 1;  // split point
+  EXPECT_EQ(code_of(bad, h.table), ErrorCode::parameter_mismatch);
+  bad = h.upload;
+  bad[16] = 0xff;  // table rows 5119: not this table
+  bad[17] = 0x13;
+  EXPECT_EQ(code_of(bad, h.table), ErrorCode::shape_mismatch);
+  bad = h.upload;
+  bad[19] = 0x40;  // table rows past the limit
+  EXPECT_EQ(code_of(bad, h.table), ErrorCode::shape_mismatch);
+  bad = h.upload;
+  bad[12] = 3;  // three ids, payload of two: wrong size
+  EXPECT_EQ(code_of(bad, h.table), ErrorCode::shape_mismatch);
+}
+
+TEST(LookupHostile, Lengths) {
+  Hostile h;
+  auto cut = h.upload;
+  cut.resize(cut.size() - 5);
+  EXPECT_EQ(code_of(cut, h.table), ErrorCode::truncated);
+  cut.resize(20);
+  EXPECT_EQ(code_of(cut, h.table), ErrorCode::truncated);
+  auto longer = h.upload;
+  longer.push_back(0);
+  EXPECT_EQ(code_of(longer, h.table), ErrorCode::trailing_bytes);
+  auto huge = h.upload;
+  huge[47] = 0x7f;  // payload size past the limit
+  EXPECT_EQ(code_of(huge, h.table), ErrorCode::length_too_large);
+}
+
+TEST(LookupHostile, CoefficientsAndKeys) {
+  Hostile h;
+  const LookupPlan plan = plan_lookup(h.shape);
+  // The first select value (c0 mod Q, bits(Q) bits) set to 2^54 - 1 >= Q.
+  const std::size_t at = 48 + 32 + (std::size_t{plan.linear.geo.shape.in} * plan.linear.upload_bits + 7) / 8 + 32;
+  auto bad = h.upload;
+  for (std::size_t i = 0; i < 6; ++i) bad[at + i] = 0xff;
+  bad[at + 6] |= 0x3f;
+  EXPECT_EQ(code_of(bad, h.table), ErrorCode::coefficient_out_of_range);
+  // Non-zero padding at the end of a one-hot record (5000 > 2048: full chunks of N values).
+  const std::size_t one_hot_end = 48 + 32 + (std::size_t{plan.linear.geo.shape.in} * plan.linear.upload_bits + 7) / 8;
+  if ((std::size_t{plan.linear.geo.shape.in} * plan.linear.upload_bits) % 8 != 0) {
+    bad = h.upload;
+    bad[one_hot_end - 1] |= 0x80;
+    EXPECT_EQ(code_of(bad, h.table), ErrorCode::bad_message);
+  }
+  // A session without the square key cannot select chunks.
+  LinearClient other{std::vector<ParamId>{ParamId::n2048_q54}};
+  LinearSessionKeys k = other.server_keys().get(ParamId::n2048_q54);
+  k.square.reset();
+  LinearServerKeys without;
+  without.insert(std::move(k));
+  EXPECT_EQ(code_of(h.upload, h.table, without), ErrorCode::missing_galois_key);
+  // Another client's keys: the reply decrypts to garbage, never to the rows
+  // (and the real client refuses a corrupted reply).
+  auto reply = lookup_evaluate(h.upload, h.table, fixture().keys, 1);
+  reply[1] = 'X';
+  EXPECT_THROW(fixture().client.decrypt_lookup(reply), Error);
+  EXPECT_THROW(fixture().client.encrypt_lookup(std::vector<std::uint32_t>{5000, 0}, h.shape), Error);
+  EXPECT_THROW(fixture().client.encrypt_lookup(std::vector<std::uint32_t>{1}, h.shape), Error);
+}
+
+TEST(LookupHostile, TableOutOfRange) {
+  std::vector<std::int8_t> v(100, 8);
+  EXPECT_THROW(EncodedTable(v, 10, 10, 4, 1), Error);  // 8 > 2^3 - 1
+  EXPECT_THROW(EncodedTable(v, 10, 11, 8, 1), Error);  // size mismatch
+  EXPECT_THROW(plan_lookup({1, kLookupMaxTableRows + 1, 8}), Error);
+}
+
+}  // namespace
+}  // namespace fhellm::he

@@ -4,6 +4,7 @@
 
 #include "fhellm/error.h"
 #include "he/linear.h"
+#include "he/lookup.h"
 #include "hybrid/hybrid_model.h"
 
 namespace fhellm::hybrid {
@@ -126,6 +127,42 @@ void execute_product(const he::LinearClient& client, RemoteChannel& channel, std
                 " values, expected " + std::to_string(t * n));
     quant::dequantize_product(acc.data(), scratch, dequant, bias, y + r0 * n);
   }
+}
+
+void ExecuteBackend::lookup(LinearId table, std::span<const TokenId> ids, float* out) {
+  const auto start = Clock::now();
+  const ChannelStats before = channel_->stats();
+  const Layer& l = layer(table);
+  const std::size_t width = l.dequant.n_in, rows = l.dequant.n_out;
+  const std::uint32_t wire[] = {l.wire_id};
+  for (std::size_t r0 = 0; r0 < ids.size(); r0 += he::kLookupMaxRows) {
+    const std::size_t t = std::min<std::size_t>(he::kLookupMaxRows, ids.size() - r0);
+    std::vector<std::uint32_t> chunk(t);
+    for (std::size_t i = 0; i < t; ++i) chunk[i] = static_cast<std::uint32_t>(ids[r0 + i]);
+    const he::LookupShape shape{static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(rows),
+                                static_cast<std::uint32_t>(width)};
+    const Bytes upload = client_->encrypt_lookup(chunk, shape, description_.quant.weight_bits);
+    const Bytes reply = channel_->call(wire, upload);
+    const std::vector<std::int64_t> values = client_->decrypt_lookup(reply);
+    require(values.size() == t * width, ErrorCode::shape_mismatch,
+            model::linear_name(table) + ": decrypted " + std::to_string(values.size()) + " values, expected " +
+                std::to_string(t * width));
+    for (std::size_t i = 0; i < t; ++i) {
+      const float scale = l.dequant.scales[chunk[i]];
+      for (std::size_t j = 0; j < width; ++j)
+        out[(r0 + i) * width + j] = scale * static_cast<float>(values[i * width + j]);
+    }
+  }
+  const double spent = std::chrono::duration<double>(Clock::now() - start).count();
+  const ChannelStats after = channel_->stats();
+  const double remote = (after.server_seconds - before.server_seconds) + (after.network_seconds - before.network_seconds);
+  stats_->channel = after;
+  stats_->client_seconds += std::max(0.0, spent - remote);
+  stats_->n_calls += 1;
+  stats_->n_rows += ids.size();
+  LinearBackend::stats_.n_calls += 1;
+  LinearBackend::stats_.n_rows += ids.size();
+  LinearBackend::stats_.seconds += spent;
 }
 
 std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel& hm, const RemoteServiceOptions& options) {

@@ -1,15 +1,16 @@
 // The remote half of a hybrid model: the server's int8 weights of the remote
-// linear groups (RemoteLinearService, a RemoteService), and the public
-// description it sends every client on open (RemoteModelDescription).
+// linear groups and tables (RemoteLinearService, a RemoteService), and the
+// public description it sends every client on open (RemoteModelDescription).
 //
 // Description layout (little-endian), the open_session reply's blob:
 //   0   4  magic "FHMD"      4  2  version (1)     6  2  reserved (0)
 //   8   4  arch_len (<= 64), arch bytes ("llama", "gpt2")
 //   ..  4  n_layers  4 dim  4 vocab               (checked against the client's model)
 //   ..  1  weight_bits (2..8)  1 activation_bits (2..8)  2 reserved (0)
-//   ..  4  n_linears (<= 4 * n_layers + 1)
+//   ..  4  n_linears (<= 4 * n_layers + 3: the linear groups and the tables)
 //   per linear: 4 wire_id (hybrid::linear_wire_id), 4 n_out (1..131072), 4 n_in (1..8192),
 //               n_out x f32 scales (finite, > 0), n_out x i32 row sums (|.| <= 127 n_in)
+//               (a table: n_out rows of n_in values, one scale per row)
 // No weight value is in the description: only what the client needs to
 // dequantize (scales, row sums), which the client artifact also carries.
 #pragma once
@@ -29,6 +30,7 @@
 
 namespace fhellm::he {
 class EncodedWeights;
+class EncodedTable;
 }
 
 namespace fhellm::hybrid {
@@ -80,10 +82,11 @@ struct RemoteServiceOptions {
 };
 
 // The server's service: the int8 weights encoded once, at construction, in
-// each layer's resident layout (he::EncodedWeights) and shared read-only by
-// all sessions and row counts; the int8 values are not kept. A call names
-// exactly one wire id; its payload is an he::LinearClient upload, its reply
-// an encrypted result.
+// each layer's resident layout (he::EncodedWeights) and the tables for the
+// encrypted lookup (he::EncodedTable), shared read-only by all sessions and
+// row counts; the int8 values are not kept. A call names exactly one wire
+// id; its payload is an he::LinearClient upload (a product or a lookup, by
+// the id's kind), its reply an encrypted result.
 class RemoteLinearService final : public RemoteService {
  public:
   // `weights[i]` holds the int8 values of `description.linears[i]`.
@@ -113,6 +116,7 @@ class RemoteLinearService final : public RemoteService {
   RemoteModelDescription description_;
   Bytes description_bytes_;
   std::map<std::uint32_t, std::unique_ptr<he::EncodedWeights>> weights_;
+  std::map<std::uint32_t, std::unique_ptr<he::EncodedTable>> tables_;
   std::uint64_t encoded_bytes_ = 0, weight_count_ = 0;
   unsigned max_call_threads_;
   std::atomic<unsigned> calls_in_flight_{0};

@@ -19,7 +19,7 @@ namespace fhellm::cli {
 namespace {
 
 struct EvalArgs {
-  std::string model, tokenizer, text_file, fhe = "simulate", remote = "all-linear", precision = "default";
+  std::string model, tokenizer, text_file, fhe = "simulate", remote = "default", precision = "default";
   std::string artifact, server;  // execute against a server: the client artifact and the server's URL
   std::size_t window = 0, stride = 0;
   int bits = 0;  // with --model (0: 8)

@@ -25,7 +25,7 @@ struct ServeArgs {
   std::string artifact, model, shape, precisions = "default";
   bool random_weights = false;
   std::uint64_t seed = 1;
-  std::string remote = "all-linear", listen = "127.0.0.1:8600", tls_cert, tls_key;
+  std::string remote = "default", listen = "127.0.0.1:8600", tls_cert, tls_key;
   int bits = 8;
   int threads = 32;
   int parallel = 0;

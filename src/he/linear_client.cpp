@@ -11,6 +11,7 @@
 #include "he/lookup_layout.h"
 #include "he/linear_wire.h"
 #include "he/linear_client_keys.h"
+#include "he/linear_detail.h"
 
 namespace fhellm::he {
 namespace {
@@ -37,24 +38,70 @@ LinearClient::LinearClient(std::vector<ParamId> sets) {
   }
 }
 
+namespace {
+
+// Galois keys for `elements`, made one at a time; with `light`, each key's
+// masks (expandable from its seed: the server does) are dropped as soon as it
+// is made, so a client holds half the bytes of each set it builds.
+GaloisKeys galois_keys(const Context& ctx, const SecretKey& sk, std::span<const std::uint64_t> elements, int w,
+                       bool light) {
+  if (!light) return make_galois_keys(ctx, sk, elements, w);
+  GaloisKeys out;
+  for (std::uint64_t g : elements) {
+    GaloisKeys one = make_galois_keys(ctx, sk, std::span<const std::uint64_t>(&g, 1), w);
+    KeySwitchKey key = one.get(g);
+    key.a.clear();
+    key.a.shrink_to_fit();
+    out.insert(ctx.param_id(), g, std::move(key));
+  }
+  return out;
+}
+
+}  // namespace
+
+LinearSessionKeys LinearClient::session_keys(ParamId id, const SetKeys& k, bool light) const {
+  LinearSessionKeys s;
+  s.context = k.context;
+  const std::size_t n = k.context->poly_degree();
+  s.galois = galois_keys(*k.context, k.secret, packing_galois_elements(n), linear_decomposition_bits(id), light);
+  if (const int w = linear_input_decomposition_bits(id); w > 0) {
+    s.galois_input = galois_keys(*k.context, k.secret, linear_input_galois_elements(n), w, light);
+    s.galois_sequential = galois_keys(*k.context, k.secret, linear_sequential_galois_elements(n),
+                                      linear_sequential_decomposition_bits(id), light);
+  }
+  s.zero = Encryptor(k.context, k.secret).encrypt_zero();
+  if (!k.targets.empty())
+    s.shared_mask = make_shared_mask_key(*k.context, k.secret, k.targets, linear_decomposition_bits(id));
+  if (id == kLookupParamId) s.square = make_square_key(*k.context, k.secret, kLookupSquareKeyBits);
+  return s;
+}
+
 LinearServerKeys LinearClient::server_keys() const {
   LinearServerKeys out;
+  for (const auto& [id, k] : keys_) out.insert(session_keys(id, *k, false));
+  return out;
+}
+
+std::vector<std::uint8_t> LinearClient::server_key_bytes() const {
+  // Each set is made and written before the next: the peak is one set's keys
+  // without their masks plus the bytes, not every set with its server-side
+  // layouts (LinearServerKeys::insert) plus the bytes.
+  std::vector<Bytes> parts;
+  std::size_t total = 8;
   for (const auto& [id, k] : keys_) {
-    LinearSessionKeys s;
-    s.context = k->context;
-    const auto elts = packing_galois_elements(k->context->poly_degree());
-    s.galois = make_galois_keys(*k->context, k->secret, elts, linear_decomposition_bits(id));
-    if (const int w = linear_input_decomposition_bits(id); w > 0) {
-      s.galois_input = make_galois_keys(*k->context, k->secret, linear_input_galois_elements(k->context->poly_degree()), w);
-      s.galois_sequential = make_galois_keys(*k->context, k->secret,
-                                             linear_sequential_galois_elements(k->context->poly_degree()),
-                                             linear_sequential_decomposition_bits(id));
-    }
-    s.zero = Encryptor(k->context, k->secret).encrypt_zero();
-    if (!k->targets.empty())
-      s.shared_mask = make_shared_mask_key(*k->context, k->secret, k->targets, linear_decomposition_bits(id));
-    if (id == kLookupParamId) s.square = make_square_key(*k->context, k->secret, kLookupSquareKeyBits);
-    out.insert(std::move(s));
+    Bytes part;
+    ByteWriter w(part);
+    detail::write_linear_key_set(w, session_keys(id, *k, true));
+    total += part.size();
+    parts.push_back(std::move(part));
+  }
+  Bytes out;
+  out.reserve(total);
+  ByteWriter w(out);
+  detail::write_linear_keys_header(w, parts.size());
+  for (Bytes& part : parts) {
+    w.bytes(part);
+    Bytes().swap(part);
   }
   return out;
 }

@@ -6,11 +6,22 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/bytes.h"
 #include "he/ciphertext.h"
 #include "he/context.h"
 #include "he/rns_poly.h"
 
+namespace fhellm::he {
+struct LinearSessionKeys;
+}
+
 namespace fhellm::he::detail {
+
+// The session keys' byte format (linear.h, "FHLK"): the header, then one
+// parameter set's keys. LinearServerKeys::save and the client's
+// LinearClient::server_key_bytes write the same bytes.
+void write_linear_keys_header(ByteWriter& w, std::size_t sets);
+void write_linear_key_set(ByteWriter& w, const LinearSessionKeys& keys);
 
 // inverse(v) mod q_i for every prime: the server's constants 2^-L (inputs) and
 // (k_w / 2^L)^-1 (weights), clear::input_scale and clear::weight_scale.

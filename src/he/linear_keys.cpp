@@ -9,6 +9,7 @@
 #include "he/lookup_layout.h"
 #include "he/serialization.h"
 #include "common/bytes.h"
+#include "he/linear_detail.h"
 
 namespace fhellm::he {
 namespace {
@@ -42,46 +43,42 @@ void LinearServerKeys::insert(LinearSessionKeys keys) {
   sets_[id] = std::move(keys);
 }
 
+namespace detail {
+
+void write_linear_keys_header(ByteWriter& w, std::size_t sets) {
+  w.bytes(ByteView(kKeysMagic, 4));
+  w.u16(kLinearFormatVersion);
+  w.u16(static_cast<std::uint16_t>(sets));
+}
+
+void write_linear_key_set(ByteWriter& w, const LinearSessionKeys& k) {
+  auto blob = [&](const std::vector<std::uint8_t>& b) {
+    w.u32(static_cast<std::uint32_t>(b.size()));
+    w.bytes(b);
+  };
+  w.u16(static_cast<std::uint16_t>(k.context->param_id()));
+  w.u16(0);
+  blob(he::save(k.galois, *k.context));
+  if (k.galois_input.keys().empty()) {
+    w.u32(0);
+  } else {
+    blob(he::save(k.galois_input, *k.context));
+    blob(he::save(k.galois_sequential, *k.context));
+  }
+  blob(he::save(k.zero, *k.context));
+  if (k.shared_mask) blob(he::save(*k.shared_mask, *k.context));
+  else w.u32(0);
+  if (k.square) blob(he::save(*k.square, *k.context));
+  else w.u32(0);
+}
+
+}  // namespace detail
+
 std::vector<std::uint8_t> LinearServerKeys::save() const {
   Bytes out;
   ByteWriter w(out);
-  w.bytes(ByteView(kKeysMagic, 4));
-  w.u16(kLinearFormatVersion);
-  w.u16(static_cast<std::uint16_t>(sets_.size()));
-  for (const auto& [id, k] : sets_) {
-    w.u16(static_cast<std::uint16_t>(id));
-    w.u16(0);
-    const auto g = he::save(k.galois, *k.context);
-    w.u32(static_cast<std::uint32_t>(g.size()));
-    w.bytes(g);
-    if (k.galois_input.keys().empty()) {
-      w.u32(0);
-    } else {
-      const auto gi = he::save(k.galois_input, *k.context);
-      w.u32(static_cast<std::uint32_t>(gi.size()));
-      w.bytes(gi);
-      const auto gs = he::save(k.galois_sequential, *k.context);
-      w.u32(static_cast<std::uint32_t>(gs.size()));
-      w.bytes(gs);
-    }
-    const auto z = he::save(k.zero, *k.context);
-    w.u32(static_cast<std::uint32_t>(z.size()));
-    w.bytes(z);
-    if (k.shared_mask) {
-      const auto m = he::save(*k.shared_mask, *k.context);
-      w.u32(static_cast<std::uint32_t>(m.size()));
-      w.bytes(m);
-    } else {
-      w.u32(0);
-    }
-    if (k.square) {
-      const auto sq = he::save(*k.square, *k.context);
-      w.u32(static_cast<std::uint32_t>(sq.size()));
-      w.bytes(sq);
-    } else {
-      w.u32(0);
-    }
-  }
+  detail::write_linear_keys_header(w, sets_.size());
+  for (const auto& [id, k] : sets_) detail::write_linear_key_set(w, k);
   return out;
 }
 

@@ -118,25 +118,22 @@ std::vector<Ciphertext> chunk_products(const Call& call, const LookupPlan& plan,
   parallel_for(k * runs * groups, call.threads, [&](std::size_t job) {
     const std::size_t l = job / (runs * groups), b0 = job / groups % runs * kRun, b1 = std::min(blocks, b0 + kRun);
     const std::size_t v0 = job % groups * group, count = std::min(group, virtual_entries - v0);
-    thread_local std::vector<std::uint64_t> sums;
     thread_local std::vector<std::uint32_t> weights;
-    sums.resize(rcount * count * 2 * kBlock);
     weights.resize(count * masks * kBlock);
     std::vector<const std::uint32_t*> x(rcount);
-    std::vector<std::uint64_t*> y(rcount);
-    for (std::size_t r = 0; r < rcount; ++r) y[r] = sums.data() + r * count * 2 * kBlock;
+    std::vector<std::uint64_t*> y(rcount * count * 2);
     for (std::size_t b = b0; b < b1; ++b) {
-      for (std::size_t r = 0; r < rcount; ++r) x[r] = rows[r].blocked.data() + (l * blocks + b) * masks * 2 * kBlock;
+      for (std::size_t r = 0; r < rcount; ++r) {
+        x[r] = rows[r].blocked.data() + (l * blocks + b) * masks * 2 * kBlock;
+        for (std::size_t v = 0; v < count; ++v) {
+          Ciphertext& ct = out[r * virtual_entries + v0 + v];
+          y[(r * count + v) * 2] = ct.c0.residues(l) + b * kBlock;
+          y[(r * count + v) * 2 + 1] = ct.c1.residues(l) + b * kBlock;
+        }
+      }
       const std::size_t unit0 = ((l * blocks + b) * call.enc.entries) * call.enc.terms + v0 * masks;
       math::unpack_words28(call.enc.blocked.get() + unit0 * math::kPackedUnitBytes, count * masks, weights.data());
       math::blocked_products(x.data(), rcount, weights.data(), count, masks, call.ctx.modulus(l).value(), y.data());
-      for (std::size_t r = 0; r < rcount; ++r)
-        for (std::size_t v = 0; v < count; ++v) {
-          const std::uint64_t* s0 = y[r] + v * 2 * kBlock;
-          Ciphertext& ct = out[r * virtual_entries + v0 + v];
-          std::copy(s0, s0 + kBlock, ct.c0.residues(l) + b * kBlock);
-          std::copy(s0 + kBlock, s0 + 2 * kBlock, ct.c1.residues(l) + b * kBlock);
-        }
     }
   });
   return out;

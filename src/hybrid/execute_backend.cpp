@@ -50,7 +50,7 @@ ExecuteBackend::ExecuteBackend(const model::Model& model, std::unique_ptr<Remote
 void ExecuteBackend::open_session() {
   const auto start = Clock::now();
   auto client = std::make_unique<he::LinearClient>();
-  const Bytes keys = client->server_keys().save();
+  const Bytes keys = client->server_key_bytes();
   const Bytes description_bytes = channel_->open_session(keys);
   description_ = RemoteModelDescription::decode(description_bytes);
   const model::ModelConfig& c = model_.config();
@@ -131,6 +131,7 @@ void execute_product(const he::LinearClient& client, RemoteChannel& channel, std
 
 void ExecuteBackend::lookup(LinearId table, std::span<const TokenId> ids, float* out) {
   const auto start = Clock::now();
+  if (!client_) open_session();
   const ChannelStats before = channel_->stats();
   const Layer& l = layer(table);
   const std::size_t width = l.dequant.n_in, rows = l.dequant.n_out;

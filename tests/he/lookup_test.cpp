@@ -252,3 +252,23 @@ TEST(LookupHostile, TableOutOfRange) {
 
 }  // namespace
 }  // namespace fhellm::he
+
+namespace fhellm::he {
+namespace {
+
+// What a client uploads (server_key_bytes: one set at a time, masks dropped)
+// is the bundle server_keys().save() writes, and serves the lookup.
+TEST(LookupKeys, ClientKeyBytesServe) {
+  const LinearClient client{std::vector<ParamId>{ParamId::n2048_q54}};
+  const auto bytes = client.server_key_bytes();
+  EXPECT_EQ(bytes.size(), client.server_keys().save().size());
+  const LinearServerKeys keys = LinearServerKeys::load(bytes);
+  const auto values = random_table(3000, 8, 8, 21);
+  const EncodedTable table(values, 3000, 8, 8, 1);
+  const std::vector<std::uint32_t> ids{2999, 5};
+  const auto rows = client.decrypt_lookup(lookup_evaluate(client.encrypt_lookup(ids, {2, 3000, 8}), table, keys, 1));
+  for (std::size_t j = 0; j < 8; ++j) EXPECT_EQ(rows[j], values[2999 * 8 + j]);
+}
+
+}  // namespace
+}  // namespace fhellm::he

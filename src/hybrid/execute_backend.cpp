@@ -1,5 +1,6 @@
 #include "hybrid/execute_backend.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "fhellm/error.h"
@@ -47,9 +48,28 @@ ExecuteBackend::ExecuteBackend(const model::Model& model, std::unique_ptr<Remote
 
 // The session opens at the first remote call, not before: a generation of no
 // token, or with no remote module, uploads no key.
+namespace {
+
+// The parameter sets this model's products and lookups use at `precision`:
+// keys for the others would be uploaded for nothing (n4096_q108's 2.1 MB
+// serve exact plans only, for the GPT-2 and Llama shapes).
+std::vector<he::ParamId> parameter_sets(const model::Model& model, he::LinearPrecision precision) {
+  std::vector<he::ParamId> sets{he::kLookupParamId};
+  for (LinearId id : model.linear_ids()) {
+    const model::LinearView v = model.linear(id);
+    const he::ParamId p =
+        he::plan_linear({1, static_cast<std::uint32_t>(v.n_in), static_cast<std::uint32_t>(v.n_out)}, precision, false)
+            .param_id;
+    if (std::find(sets.begin(), sets.end(), p) == sets.end()) sets.push_back(p);
+  }
+  return sets;
+}
+
+}  // namespace
+
 void ExecuteBackend::open_session() {
   const auto start = Clock::now();
-  auto client = std::make_unique<he::LinearClient>();
+  auto client = std::make_unique<he::LinearClient>(parameter_sets(model_, options_.precision));
   const Bytes keys = client->server_key_bytes();
   const Bytes description_bytes = channel_->open_session(keys);
   description_ = RemoteModelDescription::decode(description_bytes);

@@ -162,7 +162,7 @@ void ExecuteBackend::lookup(LinearId table, std::span<const TokenId> ids, float*
     for (std::size_t i = 0; i < t; ++i) chunk[i] = static_cast<std::uint32_t>(ids[r0 + i]);
     const he::LookupShape shape{static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(rows),
                                 static_cast<std::uint32_t>(width)};
-    const Bytes upload = client_->encrypt_lookup(chunk, shape, description_.quant.weight_bits);
+    const Bytes upload = client_->encrypt_lookup(chunk, shape, kTableValueBits);
     const Bytes reply = channel_->call(wire, upload);
     const std::vector<std::int64_t> values = client_->decrypt_lookup(reply);
     require(values.size() == t * width, ErrorCode::shape_mismatch,

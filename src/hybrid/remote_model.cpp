@@ -175,8 +175,7 @@ RemoteLinearService::RemoteLinearService(RemoteModelDescription description,
     const RemoteLinearInfo& l = description_.linears[i];
     if (model::is_embedding(linear_from_wire_id(l.wire_id).kind)) {
       // Tables: every precision reads the same exact lookup.
-      auto table = std::make_unique<he::EncodedTable>(weights[i], l.n_out, l.n_in, description_.quant.weight_bits,
-                                                      threads);
+      auto table = std::make_unique<he::EncodedTable>(weights[i], l.n_out, l.n_in, kTableValueBits, threads);
       encoded_bytes_ += table->encoded_bytes();
       tables_.emplace(l.wire_id, std::move(table));
     } else {

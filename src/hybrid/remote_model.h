@@ -37,6 +37,11 @@ namespace fhellm::hybrid {
 
 inline constexpr std::uint16_t kDescriptionVersion = 1;
 
+// The encrypted lookup reads a table as 8-bit values whatever the weight
+// bits (a 4-bit table is int8 values of |v| <= 7): one plan, one traffic,
+// as for the products (every weight is held in 8 bits).
+inline constexpr int kTableValueBits = 8;
+
 // Dequantization metadata of one remote group.
 struct RemoteLinearInfo {
   std::uint32_t wire_id = 0;

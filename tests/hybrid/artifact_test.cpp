@@ -133,7 +133,11 @@ TEST_F(ArtifactTest, DamagedArtifactsAreRefused) {
 TEST_F(ArtifactTest, ResealedOutOfRangeValuesAreRefused) {
   const fs::path bad = dir_ / "resealed.bin";
   Bytes server = read(report_.server_path);
-  server[server.size() - 9] = 0x80;  // the last weight of the last layer
+  // The last entry is the tied LM head: a reference to the token table (u32
+  // 0), the 4 bytes before the checksum; the last weight of the last layer
+  // comes just before it.
+  ASSERT_EQ(std::vector<std::uint8_t>(server.end() - 12, server.end() - 8), std::vector<std::uint8_t>(4, 0));
+  server[server.size() - 13] = 0x80;
   reseal(server);
   write(bad, server);
   EXPECT_NE(message_of([&] { load_server_artifact(bad); }).find("outside +-127"), std::string::npos);

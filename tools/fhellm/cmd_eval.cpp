@@ -118,7 +118,7 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--tokenizer", args->tokenizer, "tokenizer file or folder (default: next to the model)");
   cmd->add_option("-f,--text,--file", args->text_file, "text file to score")->required();
   cmd->add_option("--fhe", args->fhe, "disable | simulate | execute")->capture_default_str();
-  cmd->add_option("--remote", args->remote, "remote linear modules")->capture_default_str();
+  cmd->add_option("--remote", args->remote, "remote modules: default (linear layers and the token embedding), all, all-linear, none, or a list")->capture_default_str();
   cmd->add_option("--precision", args->precision,
                   "encrypted product modelled by simulate: default (its rounding error) or exact (none)")
       ->capture_default_str();

@@ -139,7 +139,7 @@ void register_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "with --random-weights: weight seed (the client uses the same)")
       ->capture_default_str();
-  cmd->add_option("--remote", args->remote, "with --model: remote modules")->capture_default_str();
+  cmd->add_option("--remote", args->remote, "with --model: remote modules (default: every linear layer and the token embedding)")->capture_default_str();
   cmd->add_option("--bits", args->bits, "with --model: weight bits")->capture_default_str()->check(CLI::Range(2, 8));
   cmd->add_option("--precision", args->precisions,
                   "precisions served (weights encoded at start, one encoding each): default, exact or default,exact")

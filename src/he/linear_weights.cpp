@@ -1,12 +1,7 @@
 #include "he/linear_weights.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
-#include <new>
-#include <optional>
 #include <string>
 
 #include "fhellm/error.h"

@@ -120,14 +120,14 @@ void encode_term(const Context& ctx, const std::int32_t* coeffs, const std::vect
   }
 }
 
-// Packs an entry's staging buffer into the blocked array: one contiguous run
-// of terms units per (prime, block), not a scattered word per slot.
-void place_entry(const std::uint32_t* staging, const EncodedWeights::Encoding& enc, std::size_t e,
-                 std::size_t runs) {
-  const std::size_t run = enc.terms * kBlock;
+// Packs one (entry, chunk)'s staging buffer ([prime][block][mask][16]) into
+// the blocked array: per (prime, block), its 2^L units are contiguous within
+// the entry's run of terms (term c 2^L + mask).
+void place_chunk(const std::uint32_t* staging, const EncodedWeights::Encoding& enc, std::size_t e, std::size_t c,
+                 std::size_t masks, std::size_t runs) {
   for (std::size_t lb = 0; lb < runs; ++lb)
-    math::pack_words28(staging + lb * run, enc.terms,
-                       enc.blocked.get() + (lb * enc.entries + e) * enc.terms * math::kPackedUnitBytes);
+    math::pack_words28(staging + lb * masks * kBlock, masks,
+                       enc.blocked.get() + ((lb * enc.entries + e) * enc.terms + c * masks) * math::kPackedUnitBytes);
 }
 
 // Uninitialized bytes (every unit is written by the encoder), 2 MiB-aligned
@@ -158,8 +158,13 @@ EncodedWeights::Encoding encode_blocked(const WeightMatrix& w, const LinearGeome
   enc.terms = std::size_t{chunks} << geo.input_levels;
   enc.blocked_units = enc.entries * enc.terms * ctx->moduli_count() * (ctx->poly_degree() / kBlock);
   enc.blocked = allocate_units(enc.blocked_units);
-  // Entries are independent: each thread folds, transforms and places whole ones.
-  default_thread_pool().run(enc.entries, std::max<std::size_t>(threads, 1), [&](std::size_t e) {
+  // (Entry, chunk) pairs are independent: each job folds, transforms and
+  // places one (a staging buffer of 2^L polynomials, not an entry's C 2^L).
+  const std::size_t masks = std::size_t{1} << geo.input_levels;
+  const std::size_t runs = ctx->moduli_count() * (ctx->poly_degree() / kBlock);
+  default_thread_pool().run(enc.entries * chunks, std::max<std::size_t>(threads, 1), [&](std::size_t job) {
+    const std::size_t e = job / chunks;
+    const auto c = static_cast<std::uint32_t>(job % chunks);
     const auto p = static_cast<std::uint32_t>(std::upper_bound(enc.first_entry.begin(), enc.first_entry.end(), e) -
                                               enc.first_entry.begin() - 1);
     const auto i = static_cast<std::uint32_t>(e - enc.first_entry[p]);
@@ -167,14 +172,11 @@ EncodedWeights::Encoding encode_blocked(const WeightMatrix& w, const LinearGeome
     thread_local std::vector<std::uint32_t> staging;
     thread_local std::optional<Folder> folder;
     if (!folder || !folder->fits(geo)) folder.emplace(geo);
-    staging.resize(enc.terms * ctx->moduli_count() * ctx->poly_degree());
-    for (std::uint32_t c = 0; c < chunks; ++c) {
-      const std::int32_t* folded = folder->fold(w, p, i, c);
-      for (std::size_t mask = 0; mask < (std::size_t{1} << geo.input_levels); ++mask)
-        encode_term(*ctx, folded + mask * geo.poly_degree, scale, enc.terms, (std::size_t{c} << geo.input_levels) + mask,
-                    staging.data(), work);
-    }
-    place_entry(staging.data(), enc, e, ctx->moduli_count() * (ctx->poly_degree() / kBlock));
+    staging.resize(masks * ctx->moduli_count() * ctx->poly_degree());
+    const std::int32_t* folded = folder->fold(w, p, i, c);
+    for (std::size_t mask = 0; mask < masks; ++mask)
+      encode_term(*ctx, folded + mask * geo.poly_degree, scale, masks, mask, staging.data(), work);
+    place_chunk(staging.data(), enc, e, c, masks, runs);
   });
   return enc;
 }

@@ -332,7 +332,7 @@ std::vector<float> HybridModel::logits(std::span<const TokenId> ids) {
   const std::size_t context = model_->config().context;
   require(ids.size() <= context, ErrorCode::context_overflow,
           "logits: " + std::to_string(ids.size()) + " ids exceed the model's context of " + std::to_string(context));
-  model::Session session(model_, linear_ops(), ids.size());
+  model::Session session(model_, linear_ops(), ids.size(), &embedding_ops());
   return session.forward(ids, /*all_logits=*/true);
 }
 

@@ -18,6 +18,11 @@ namespace {
 
 const std::filesystem::path kStories = FHELLM_SOURCE_DIR "/models/stories260K.bin";
 
+std::vector<TokenId> greedy_ids(HybridModel& hm, FheMode mode, const std::vector<TokenId>& prompt, std::size_t n) {
+  hm.set_mode(mode);
+  return hm.generate(prompt, n, {{0.0f, 0, 1.0f, 0}, false}).ids;
+}
+
 std::vector<TokenId> greedy(HybridModel& hm, FheMode mode, std::size_t n) {
   hm.set_mode(mode);
   const std::vector<TokenId> prompt = {1, 403, 407, 261, 378};
@@ -101,6 +106,28 @@ TEST(ExecuteModelGpt2VimdocSmall, SimulateModelsTheDefaultPrecision) {
   const auto text = text_ids(model, model, kShared / "reference/eval_vimdoc.txt", 48);
   const std::vector<TokenId> prompt(text.begin(), text.begin() + 6);
   check_simulate_models_execute(model, prompt, 8, text, 0.004);
+}
+
+// GPT-2 with both tables on the server ("all"): two lookups per forward
+// pass (the tokens' rows and the positions'), execute equals simulate.
+TEST(ExecuteModel, Gpt2BothTablesRemote) {
+  const std::filesystem::path model = kShared / "models/gpt2-vimdoc-small";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "needs ../shared: no " << model;
+  HybridModel hm = HybridModel::load(model);
+  hm.set_remote_modules("all");
+  EXPECT_TRUE(hm.is_remote({-1, LinearKind::position_embedding}));
+  hm.set_precision(he::LinearPrecision::exact);
+  auto stats = std::make_shared<ExecuteStats>();
+  use_execute_in_process(hm, {}, stats);
+  const std::vector<TokenId> prompt = {464, 2068, 7586, 21831};
+  const auto simulated = greedy_ids(hm, FheMode::simulate, prompt, 4);
+  const auto executed = greedy_ids(hm, FheMode::execute, prompt, 4);
+  EXPECT_EQ(executed, simulated);
+  // 4 layers x 4 groups + the head + 2 tables, per forward pass (prefill + 3 decode steps).
+  EXPECT_EQ(stats->n_calls, 19u * 4);
+  // The simulated positions are the int8 table's: not the float one's.
+  hm.set_remote_modules("default");
+  EXPECT_FALSE(hm.is_remote({-1, LinearKind::position_embedding}));
 }
 
 TEST(RemoteModelDescription, RoundTripsAndRefusesHostileBytes) {

@@ -99,8 +99,8 @@ void linear() {
   const std::vector<std::uint8_t> keys = client.server_keys().save();
   put("session_keys", "n2048_cut", keys);
   // A whole bundle small enough to keep: one packing Galois key, the
-  // encryption of zero, no input-side or shared-mask key (parsed in full,
-  // then refused for the missing elements).
+  // encryption of zero, the lookup's square key, no input-side or
+  // shared-mask key (parsed in full, then refused for the missing elements).
   {
     he::LinearSessionKeys k = he::LinearServerKeys::load(keys).get(he::ParamId::n2048_q54);
     const auto& ctx = *k.context;

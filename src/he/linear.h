@@ -168,6 +168,11 @@ class LinearClient {
                                            int value_bits = 8) const;
   // The rows (rows x width, row-major), exact. @throws Error on any malformed reply.
   std::vector<std::int64_t> decrypt_lookup(std::span<const std::uint8_t> reply) const;
+  // The server's noise in a lookup reply, as measure_noise: phase - Delta *
+  // expected for each value (rows x width), expected the true rows.
+  // @throws as decrypt_lookup, Error(invalid_argument) for a size mismatch.
+  std::vector<double> measure_lookup_noise(std::span<const std::uint8_t> reply,
+                                           std::span<const std::int64_t> expected) const;
 
  private:
   struct SetKeys;

@@ -98,4 +98,17 @@ std::vector<std::int64_t> LinearClient::decrypt_lookup(std::span<const std::uint
   return rows;
 }
 
+std::vector<double> LinearClient::measure_lookup_noise(std::span<const std::uint8_t> reply,
+                                                       std::span<const std::int64_t> expected) const {
+  ByteReader r(reply, "lookup reply");
+  const LookupPlan plan = wire::read_lookup_header(r, true);
+  require(expected.size() == std::size_t{plan.shape.rows} * plan.shape.width, ErrorCode::invalid_argument,
+          "measure_lookup_noise: " + std::to_string(expected.size()) + " expected values for a reply of " +
+              std::to_string(std::size_t{plan.shape.rows} * plan.shape.width));
+  std::vector<double> noise;
+  (void)decrypt_packed(r, plan.linear, expected.data(), &noise);
+  r.expect_end();
+  return noise;
+}
+
 }  // namespace fhellm::he

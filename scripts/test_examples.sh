@@ -32,5 +32,5 @@ wait $server
 trap - EXIT
 grep -q "16 tokens" "$work/client.out"
 grep -q "fhellm .*: 16 tokens" "$work/c.out"
-grep -q "served 336 linear calls" "$work/server.out"  # 16 tokens x (5 layers x 4 groups + the head)
+grep -q "served 352 linear calls" "$work/server.out"  # 16 tokens x (the token lookup, 5 layers x 4 groups, the head)
 echo "[fhellm] examples built against the installed package and ran"

@@ -53,10 +53,13 @@ struct ClientOptions {
   // execute: the server, http://HOST:PORT or https://...; empty: a server in
   // this process over `model`'s weights.
   std::string server_url;
-  // Remote linear modules, with `model`: "all-linear", "none", or a comma list
-  // of kinds ("qkv", "attn_out", "mlp_up", "mlp_down", "lm_head"), layers
-  // ("layers.3") or groups ("layers.3.qkv"). An artifact fixes its own.
-  std::string remote = "all-linear";
+  // Remote modules, with `model`: "default" (every linear layer and the token
+  // embedding, looked up on the server under encryption), "all" (the
+  // position table too), "all-linear", "none", or a comma list of tables
+  // ("embedding", "positions"), kinds ("qkv", "attn_out", "mlp_up",
+  // "mlp_down", "lm_head"), layers ("layers.3") or groups ("layers.3.qkv").
+  // An artifact fixes its own.
+  std::string remote = "default";
   // With `model`: the remote modules' weight bits, 2..8 (0: 8). An artifact
   // was compiled at its own bits.
   int weight_bits = 0;

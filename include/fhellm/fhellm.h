@@ -53,7 +53,7 @@ typedef struct fhellm_client_params {
   const char* tokenizer;  /* with model; NULL: next to it */
   const char* fhe;        /* "disable" | "simulate" | "execute" (default) */
   const char* server_url; /* execute: http(s)://HOST:PORT; NULL: a server in this process */
-  const char* remote;     /* "all-linear" (default), "none", "qkv,lm_head", ... */
+  const char* remote;     /* "default" (linear layers + token embedding), "all-linear", "none", "qkv,lm_head", ... */
   const char* precision;  /* "default" (default) | "exact": execute's, and what simulate models */
   double timeout_seconds; /* per exchange with the server (default 120) */
 } fhellm_client_params;
@@ -112,7 +112,7 @@ typedef struct fhellm_server_params {
   const char* model;        /* ... or a model quantized at load ... */
   const char* random_shape; /* ... or random weights of a named shape */
   uint64_t seed;            /* random_shape (default 1) */
-  const char* remote;       /* model / random_shape (default "all-linear") */
+  const char* remote;       /* model / random_shape (default "default") */
   int weight_bits;          /* model / random_shape (default 8) */
   const char* precisions;   /* served, each encoded at load: "default" (default), "exact", "default,exact" */
   const char* host;         /* default "127.0.0.1" */

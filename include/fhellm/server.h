@@ -34,7 +34,7 @@ struct ServerOptions {
   std::string model;         // a model quantized at load, as compile does, in memory
   std::string random_shape;  // random weights of a named shape: "gpt2-124m", "llama-3.2-1b", "stories260k" (benchmarks)
   std::uint64_t seed = 1;    // random_shape: the weights' seed (a client uses the same)
-  std::string remote = "all-linear";  // model / random_shape: the remote modules (as ClientOptions::remote)
+  std::string remote = "default";  // model / random_shape: the remote modules (as ClientOptions::remote)
   int weight_bits = 8;                // model / random_shape: 2..8
   // The precisions served ("default", "exact"): the weights are encoded for
   // each at load (one encoding each, docs/linear.md); a client asking for

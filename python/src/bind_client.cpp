@@ -212,7 +212,7 @@ or at server_url). Use Model.load(path) or fhellm.Client(artifact, url).)")
              return std::make_unique<Client>(o);
            }),
            py::kw_only(), py::arg("model") = "", py::arg("artifact") = "", py::arg("tokenizer") = "",
-           py::arg("fhe") = "execute", py::arg("server_url") = "", py::arg("remote") = "all-linear",
+           py::arg("fhe") = "execute", py::arg("server_url") = "", py::arg("remote") = "default",
            py::arg("precision") = "default", py::arg("timeout") = 120.0)
       .def_static("load",
                   [](const std::string& path, const std::string& tokenizer, const std::string& fhe,
@@ -224,7 +224,7 @@ or at server_url). Use Model.load(path) or fhellm.Client(artifact, url).)")
                     return std::make_unique<Client>(o);
                   },
                   py::arg("path"), py::kw_only(), py::arg("tokenizer") = "", py::arg("fhe") = "execute",
-                  py::arg("server_url") = "", py::arg("remote") = "all-linear", py::arg("precision") = "default",
+                  py::arg("server_url") = "", py::arg("remote") = "default", py::arg("precision") = "default",
                   py::arg("timeout") = 120.0, py::arg("n_bits") = 8,
                   "Loads a llama2.c .bin, a Hugging Face folder or a GGUF file (every format the CLI reads).")
       .def("generate", &generate, py::arg("prompt"), py::arg("max_new_tokens") = 64, py::arg("temperature") = 0.0f,

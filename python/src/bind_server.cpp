@@ -111,7 +111,7 @@ start() serves in the background and returns the URL.)")
            }),
            py::arg("artifact") = "", py::kw_only(), py::arg("model") = "", py::arg("host") = "127.0.0.1",
            py::arg("port") = 8600, py::arg("precisions") = std::vector<std::string>{"default"},
-           py::arg("remote") = "all-linear", py::arg("weight_bits") = 8, py::arg("parallel_calls") = 0)
+           py::arg("remote") = "default", py::arg("weight_bits") = 8, py::arg("parallel_calls") = 0)
       .def("serve", &PyServer::serve, "Serves until Ctrl-C (KeyboardInterrupt) or stop() from another thread.")
       .def("start", &PyServer::start, "Serves in the background; returns the URL.")
       .def("stop", &PyServer::stop)

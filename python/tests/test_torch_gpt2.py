@@ -56,7 +56,9 @@ def test_remote_modules_are_the_engine_groups(ids):
 @pytest.mark.parametrize("precision", ["default", "exact"])
 def test_simulate_logits_equal_the_engine(engine, ids, precision):
     hybrid = hybrid_gpt2(ids, precision)
-    engine_model = fhellm.Model.load(str(GPT2_DIR), fhe="disable", precision=precision)
+    # fhellm.torch makes the linear modules remote: the engine with the same set (its default also
+    # looks the token table up on the server, in its int8 quantization).
+    engine_model = fhellm.Model.load(str(GPT2_DIR), fhe="disable", precision=precision, remote="all-linear")
     hybrid.set_fhe_mode("disable")
     disable = hybrid(ids).numpy()
     ref_disable = engine_model.logits(ids)
@@ -118,11 +120,12 @@ def test_saved_artifact_serves_the_cpp_client(engine, ids, tmp_path):
                 url = m.group(1)
                 break
         assert url, "fhellm serve printed no URL"
-        # The C++ client: the engine's GPT-2 with the Python-quantized weights on the server.
+        # The C++ client: the engine's GPT-2 with the Python-quantized weights on the server
+        # (fhellm.torch serves the linear modules: the token table stays with the client).
         r = cli_json("generate", "--model", GPT2_DIR, "--server", url, "--fhe", "execute", "--precision", "exact",
-                     "-p", PROMPT, "-n", 6)
-        ref = cli_json("generate", "--model", GPT2_DIR, "--fhe", "simulate", "--precision", "exact", "-p", PROMPT,
-                       "-n", 6)
+                     "--remote", "all-linear", "-p", PROMPT, "-n", 6)
+        ref = cli_json("generate", "--model", GPT2_DIR, "--fhe", "simulate", "--precision", "exact",
+                       "--remote", "all-linear", "-p", PROMPT, "-n", 6)
         assert r["ids"] == ref["ids"]
         # And the Python model through the same server.
         hybrid.set_fhe_mode("execute", server_url=url)

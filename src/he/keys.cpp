@@ -99,6 +99,25 @@ KeySwitchKey make_key_switch_key(const Context& context, const SecretKey& sk, st
   for (std::int8_t c : from_key) {
     if (c < -1 || c > 1) throw Error(ErrorCode::invalid_argument, "source key not ternary");
   }
+  return make_key_switch_key(context, sk, ternary_to_ntt(context, from_key), decomposition_bits);
+}
+
+KeySwitchKey make_square_key(const Context& context, const SecretKey& sk, int decomposition_bits) {
+  context.check_param_id(sk.param_id(), "secret key");
+  RnsPoly square = sk.ntt();
+  for (std::size_t l = 0; l < context.moduli_count(); ++l) {
+    const math::Modulus& q = context.modulus(l);
+    std::uint64_t* v = square.residues(l);
+    for (std::size_t t = 0; t < context.poly_degree(); ++t) v[t] = q.mul(v[t], v[t]);
+  }
+  return make_key_switch_key(context, sk, square, decomposition_bits);
+}
+
+KeySwitchKey make_key_switch_key(const Context& context, const SecretKey& sk, const RnsPoly& source,
+                                 int decomposition_bits) {
+  context.check_param_id(sk.param_id(), "secret key");
+  check_poly(source, context, "source key");
+  require(source.is_ntt_form(), ErrorCode::invalid_argument, "source key must be in NTT form");
   KeySwitchKey key;
   key.decomposition_bits = decomposition_bits;
   key.digits_per_prime = gadget_digits(context, decomposition_bits);
@@ -106,7 +125,6 @@ KeySwitchKey make_key_switch_key(const Context& context, const SecretKey& sk, st
   for (std::size_t l : key.digits_per_prime) total += l;
   key.a_seed = random_seed();
   key.a = expand_key_masks(context, key.a_seed, total);
-  const RnsPoly source = ternary_to_ntt(context, from_key);
   Prng noise(random_seed());
   const std::size_t n = context.poly_degree();
   std::size_t d = 0;

@@ -88,6 +88,17 @@ std::vector<std::size_t> gadget_digits(const Context& context, int decomposition
 KeySwitchKey make_key_switch_key(const Context& context, const SecretKey& sk, std::span<const std::int8_t> from_key,
                                  int decomposition_bits);
 
+// Key switching key from any source polynomial (NTT form, same context) to `sk`.
+// @throws Error(invalid_argument), Error(parameter_mismatch).
+KeySwitchKey make_key_switch_key(const Context& context, const SecretKey& sk, const RnsPoly& source,
+                                 int decomposition_bits);
+
+// Key switching key from s^2 to s (a relinearization key): switches c * s^2
+// to a pair under s. The embedding lookup turns encryptions of m into
+// encryptions of m s with it (rgsw.h). Public, like Galois keys.
+// @throws Error(invalid_argument), Error(parameter_mismatch).
+KeySwitchKey make_square_key(const Context& context, const SecretKey& sk, int decomposition_bits);
+
 // Galois keys for the given elements (each odd, in [3, 2N)); w = 0 picks the
 // parameter set's default. @throws Error(invalid_argument), Error(parameter_mismatch).
 GaloisKeys make_galois_keys(const Context& context, const SecretKey& sk, std::span<const std::uint64_t> galois_elts,

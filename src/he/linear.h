@@ -19,7 +19,7 @@
 // one row per input ciphertext) and its widths.
 //
 // Upload message (little-endian):
-//   0  4  magic "FHLU"           4  2  version (7)
+//   0  4  magic "FHLU"           4  2  version (8)
 //   6  1  precision (1 exact, 2 default)   7  1  input signed (0/1)
 //   8  2  parameter id           10 1  weight privacy bits S (0..40)   11 1  reserved (0)
 //   12 4  rows T   16 4  in k    20 4  out n
@@ -31,7 +31,7 @@
 //   useful outputs read: n_w blocks of the chunk's columns), u bits each
 //   (bit_packing.h), padded to a byte: round(c0 * 2^u / Q).
 // Reply message:
-//   0  4  magic "FHLR"           4  2  version (7)
+//   0  4  magic "FHLR"           4  2  version (8)
 //   6  1  precision              7  1  input signed
 //   8  2  parameter id           10 1  weight privacy bits   11 1  reserved (0)
 //   12 4  rows   16 4  in   20 4  out   24 4  k_w   28 4  T_w
@@ -61,18 +61,20 @@
 #include <variant>
 #include <vector>
 
+#include "common/bytes.h"
 #include "he/ciphertext.h"
 #include "he/context.h"
 #include "he/hoisted_galois.h"
 #include "he/keys.h"
 #include "he/linear_layout.h"
 #include "he/linear_weights.h"
+#include "he/lookup_layout.h"
 #include "he/plaintext.h"
 #include "he/shared_mask.h"
 
 namespace fhellm::he {
 
-inline constexpr std::uint16_t kLinearFormatVersion = 7;
+inline constexpr std::uint16_t kLinearFormatVersion = 8;
 inline constexpr std::size_t kLinearHeaderBytes = 48;
 
 struct LinearSessionKeys {
@@ -90,6 +92,9 @@ struct LinearSessionKeys {
   Ciphertext zero;        // an encryption of zero (NTT form): the public key
   // Pairs of replies under one mask (linear_shared_mask_available sets only).
   std::optional<SharedMaskKey> shared_mask;
+  // s^2 -> s (make_square_key, kLookupSquareKeyBits): completes the embedding
+  // lookup's selection keys (rgsw.h). n2048_q54 only.
+  std::optional<KeySwitchKey> square;
 };
 
 class LinearServerKeys {
@@ -103,10 +108,11 @@ class LinearServerKeys {
   // u16 param id, u16 0, u32 galois bytes, galois keys (serialization.h),
   // u32 input-side galois bytes (0: none), galois keys, and only when that was
   // not 0: u32 sequential galois bytes, galois keys; then u32 zero bytes,
-  // ciphertext, u32 shared-mask key bytes (0: none), key (shared_mask.h).
+  // ciphertext, u32 shared-mask key bytes (0: none), key (shared_mask.h),
+  // u32 square key bytes (0: none), key (serialization.h, key switching key).
   std::vector<std::uint8_t> save() const;
   // Every key's gadget width must be the plans' (linear_decomposition_bits and
-  // its input-side and sequential variants).
+  // its input-side and sequential variants; the square key's, kLookupSquareKeyBits).
   // @throws Error(bad_magic|bad_version|truncated|trailing_bytes|length_too_large|
   //               bad_parameters (another gadget width)|...).
   static LinearServerKeys load(std::span<const std::uint8_t> bytes);
@@ -118,7 +124,7 @@ class LinearServerKeys {
 // One parameter set's record in a LinearServerKeys upload.
 struct LinearKeySetInfo {
   ParamId id{};
-  std::size_t bytes = 0;  // the whole record, id to shared-mask key
+  std::size_t bytes = 0;  // the whole record, id to square key
 };
 // Walks an upload's records by their length fields without parsing any key
 // (cheap: a server prices a session before paying for it).
@@ -132,8 +138,12 @@ class LinearClient {
   // planner may pick). @throws Error(unknown_parameter_id).
   explicit LinearClient(std::vector<ParamId> sets = {ParamId::n2048_q54, ParamId::n4096_q108});
 
-  // Public keys for the server (once per session). About 1 MB for n2048_q54.
+  // Public keys for the server (once per session), ready to serve.
   LinearServerKeys server_keys() const;
+  // The same keys as bytes (server_keys().save()), made one parameter set at
+  // a time without the server's layouts: what a client uploads, at a third
+  // of the peak memory. 8.2 MB for both sets.
+  std::vector<std::uint8_t> server_key_bytes() const;
 
   // X: rows x in, row-major; privacy_bits: the server's weight privacy
   // (linear_layout.h). @throws Error(invalid_argument) for shapes or privacy
@@ -150,13 +160,34 @@ class LinearClient {
   // studies. @throws as decrypt, Error(invalid_argument) for a size mismatch.
   std::vector<double> measure_noise(std::span<const std::uint8_t> reply, std::span<const std::int64_t> expected) const;
 
+  // The embedding lookup (lookup.h): an upload asking for the table rows
+  // `ids` (each < shape.table_rows, shape.rows of them) of a table of
+  // `value_bits`-bit values. The server learns nothing about the ids.
+  // @throws Error(invalid_argument) for shapes out of range or an id outside the table.
+  std::vector<std::uint8_t> encrypt_lookup(std::span<const std::uint32_t> ids, LookupShape shape,
+                                           int value_bits = 8) const;
+  // The rows (rows x width, row-major), exact. @throws Error on any malformed reply.
+  std::vector<std::int64_t> decrypt_lookup(std::span<const std::uint8_t> reply) const;
+  // The server's noise in a lookup reply, as measure_noise: phase - Delta *
+  // expected for each value (rows x width), expected the true rows.
+  // @throws as decrypt_lookup, Error(invalid_argument) for a size mismatch.
+  std::vector<double> measure_lookup_noise(std::span<const std::uint8_t> reply,
+                                           std::span<const std::int64_t> expected) const;
+
  private:
+  struct SetKeys;
   std::vector<std::uint8_t> encrypt_impl(const std::int32_t* x, LinearShape shape, LinearPrecision precision,
                                          bool input_signed, int privacy_bits) const;
   // Reads a reply: Y into `y`, or, with `expected`, the noise against it into `noise`.
   void read_reply(std::span<const std::uint8_t> reply, const std::int64_t* expected, std::vector<std::int64_t>* y,
                   std::vector<double>* noise) const;
-  struct SetKeys;
+  // One set's public keys; `light` drops each key's masks once made (for bytes only).
+  LinearSessionKeys session_keys(ParamId id, const SetKeys& k, bool light) const;
+  // The packed cts of a reply (after its header) for `plan`, decrypted; with
+  // `expected` (rows x out), the noise against it into `noise`.
+  std::vector<std::int64_t> decrypt_packed(ByteReader& r, const LinearPlan& plan,
+                                           const std::int64_t* expected = nullptr,
+                                           std::vector<double>* noise = nullptr) const;
   std::map<ParamId, std::shared_ptr<SetKeys>> keys_;
 };
 

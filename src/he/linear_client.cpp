@@ -8,7 +8,10 @@
 #include "he/encryptor.h"
 #include "he/evaluator.h"
 #include "he/linear.h"
+#include "he/lookup_layout.h"
 #include "he/linear_wire.h"
+#include "he/linear_client_keys.h"
+#include "he/linear_detail.h"
 
 namespace fhellm::he {
 namespace {
@@ -21,16 +24,6 @@ std::vector<std::uint64_t> input_scale(const Context& ctx, const LinearPlan& pla
 
 }  // namespace
 
-struct LinearClient::SetKeys {
-  ContextPtr context;
-  SecretKey secret;
-  // Targets of the shared-mask reply groups (linear_shared_mask_available sets).
-  std::vector<SecretKey> targets;
-  // Decryptors for the secret, then for every target: built once, since each
-  // precomputes its secret's transforms (five per reply cost 7% of a
-  // client's time per token when built per call).
-  std::vector<Decryptor> decryptors;
-};
 
 LinearClient::LinearClient(std::vector<ParamId> sets) {
   for (ParamId id : sets) {
@@ -45,23 +38,70 @@ LinearClient::LinearClient(std::vector<ParamId> sets) {
   }
 }
 
+namespace {
+
+// Galois keys for `elements`, made one at a time; with `light`, each key's
+// masks (expandable from its seed: the server does) are dropped as soon as it
+// is made, so a client holds half the bytes of each set it builds.
+GaloisKeys galois_keys(const Context& ctx, const SecretKey& sk, std::span<const std::uint64_t> elements, int w,
+                       bool light) {
+  if (!light) return make_galois_keys(ctx, sk, elements, w);
+  GaloisKeys out;
+  for (std::uint64_t g : elements) {
+    GaloisKeys one = make_galois_keys(ctx, sk, std::span<const std::uint64_t>(&g, 1), w);
+    KeySwitchKey key = one.get(g);
+    key.a.clear();
+    key.a.shrink_to_fit();
+    out.insert(ctx.param_id(), g, std::move(key));
+  }
+  return out;
+}
+
+}  // namespace
+
+LinearSessionKeys LinearClient::session_keys(ParamId id, const SetKeys& k, bool light) const {
+  LinearSessionKeys s;
+  s.context = k.context;
+  const std::size_t n = k.context->poly_degree();
+  s.galois = galois_keys(*k.context, k.secret, packing_galois_elements(n), linear_decomposition_bits(id), light);
+  if (const int w = linear_input_decomposition_bits(id); w > 0) {
+    s.galois_input = galois_keys(*k.context, k.secret, linear_input_galois_elements(n), w, light);
+    s.galois_sequential = galois_keys(*k.context, k.secret, linear_sequential_galois_elements(n),
+                                      linear_sequential_decomposition_bits(id), light);
+  }
+  s.zero = Encryptor(k.context, k.secret).encrypt_zero();
+  if (!k.targets.empty())
+    s.shared_mask = make_shared_mask_key(*k.context, k.secret, k.targets, linear_decomposition_bits(id));
+  if (id == kLookupParamId) s.square = make_square_key(*k.context, k.secret, kLookupSquareKeyBits);
+  return s;
+}
+
 LinearServerKeys LinearClient::server_keys() const {
   LinearServerKeys out;
+  for (const auto& [id, k] : keys_) out.insert(session_keys(id, *k, false));
+  return out;
+}
+
+std::vector<std::uint8_t> LinearClient::server_key_bytes() const {
+  // Each set is made and written before the next: the peak is one set's keys
+  // without their masks plus the bytes, not every set with its server-side
+  // layouts (LinearServerKeys::insert) plus the bytes.
+  std::vector<Bytes> parts;
+  std::size_t total = 8;
   for (const auto& [id, k] : keys_) {
-    LinearSessionKeys s;
-    s.context = k->context;
-    const auto elts = packing_galois_elements(k->context->poly_degree());
-    s.galois = make_galois_keys(*k->context, k->secret, elts, linear_decomposition_bits(id));
-    if (const int w = linear_input_decomposition_bits(id); w > 0) {
-      s.galois_input = make_galois_keys(*k->context, k->secret, linear_input_galois_elements(k->context->poly_degree()), w);
-      s.galois_sequential = make_galois_keys(*k->context, k->secret,
-                                             linear_sequential_galois_elements(k->context->poly_degree()),
-                                             linear_sequential_decomposition_bits(id));
-    }
-    s.zero = Encryptor(k->context, k->secret).encrypt_zero();
-    if (!k->targets.empty())
-      s.shared_mask = make_shared_mask_key(*k->context, k->secret, k->targets, linear_decomposition_bits(id));
-    out.insert(std::move(s));
+    Bytes part;
+    ByteWriter w(part);
+    detail::write_linear_key_set(w, session_keys(id, *k, true));
+    total += part.size();
+    parts.push_back(std::move(part));
+  }
+  Bytes out;
+  out.reserve(total);
+  ByteWriter w(out);
+  detail::write_linear_keys_header(w, parts.size());
+  for (Bytes& part : parts) {
+    w.bytes(part);
+    Bytes().swap(part);
   }
   return out;
 }
@@ -157,8 +197,18 @@ void LinearClient::read_reply(std::span<const std::uint8_t> reply, const std::in
   ByteReader r(reply, "linear reply");
   wire::Header h;
   const LinearPlan plan = wire::read_header(r, true, h);
+  std::vector<double> noise;
+  std::vector<std::int64_t> y = decrypt_packed(r, plan, expected, &noise);
+  r.expect_end();
+  if (y_out != nullptr) *y_out = std::move(y);
+  if (noise_out != nullptr) *noise_out = std::move(noise);
+}
+
+std::vector<std::int64_t> LinearClient::decrypt_packed(ByteReader& r, const LinearPlan& plan,
+                                                       const std::int64_t* expected,
+                                                       std::vector<double>* noise_out) const {
   auto it = keys_.find(plan.param_id);
-  require(it != keys_.end(), ErrorCode::wrong_key, "linear reply: no key for its parameter set");
+  require(it != keys_.end(), ErrorCode::wrong_key, r.what() + ": no key for its parameter set");
   const Context& ctx = *it->second->context;
   const Scale scale = Scale::from_plain_modulus(ctx, std::uint64_t{1} << plan.plain_bits);
   const LinearGeometry& geo = plan.geo;
@@ -169,7 +219,7 @@ void LinearClient::read_reply(std::span<const std::uint8_t> reply, const std::in
   std::vector<std::int64_t> want(expected != nullptr ? n : 0, 0);
   if (plan.shared_mask)
     require(it->second->targets.size() == kLinearSharedMaskGroup, ErrorCode::wrong_key,
-            "linear reply: shared-mask secrets missing");
+            r.what() + ": shared-mask secrets missing");
   const std::vector<Decryptor>& decryptors = it->second->decryptors;
   std::vector<std::uint64_t> mask;
   const std::size_t total = geo.packed_cts();
@@ -202,9 +252,8 @@ void LinearClient::read_reply(std::span<const std::uint8_t> reply, const std::in
       if (expected != nullptr) noise[at] = d.noise[pos];
     }
   }
-  r.expect_end();
-  if (y_out != nullptr) *y_out = std::move(y);
   if (noise_out != nullptr) *noise_out = std::move(noise);
+  return y;
 }
 
 LinearMessageInfo peek_linear_upload(std::span<const std::uint8_t> upload) {

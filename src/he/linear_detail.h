@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "common/bytes.h"
 #include "he/ciphertext.h"
 #include "he/context.h"
 #include "he/rns_poly.h"
@@ -14,6 +15,7 @@
 namespace fhellm::he {
 class EncodedWeights;
 class LinearServerKeys;
+struct LinearSessionKeys;
 }  // namespace fhellm::he
 
 namespace fhellm::he::detail {
@@ -24,6 +26,12 @@ namespace fhellm::he::detail {
 std::vector<std::uint8_t> linear_evaluate_unflooded(std::span<const std::uint8_t> upload,
                                                     const EncodedWeights& weights, const LinearServerKeys& keys,
                                                     std::size_t threads);
+
+// The session keys' byte format (linear.h, "FHLK"): the header, then one
+// parameter set's keys. LinearServerKeys::save and the client's
+// LinearClient::server_key_bytes write the same bytes.
+void write_linear_keys_header(ByteWriter& w, std::size_t sets);
+void write_linear_key_set(ByteWriter& w, const LinearSessionKeys& keys);
 
 // inverse(v) mod q_i for every prime: the server's constants 2^-L (inputs) and
 // (k_w / 2^L)^-1 (weights), clear::input_scale and clear::weight_scale.

@@ -6,8 +6,10 @@
 #include "fhellm/error.h"
 #include "he/evaluator.h"
 #include "he/linear.h"
+#include "he/lookup_layout.h"
 #include "he/serialization.h"
 #include "common/bytes.h"
+#include "he/linear_detail.h"
 
 namespace fhellm::he {
 namespace {
@@ -31,6 +33,10 @@ void require_pinned_widths(const LinearSessionKeys& k, ParamId id) {
             "linear server keys: shared-mask key has gadget width " +
                 std::to_string(k.shared_mask->decomposition_bits) + ", the plans use " +
                 std::to_string(linear_decomposition_bits(id)));
+  if (k.square)
+    require(k.square->decomposition_bits == kLookupSquareKeyBits, ErrorCode::bad_parameters,
+            "linear server keys: square key has gadget width " + std::to_string(k.square->decomposition_bits) +
+                ", the lookup uses " + std::to_string(kLookupSquareKeyBits));
 }
 
 }  // namespace
@@ -54,44 +60,48 @@ void LinearServerKeys::insert(LinearSessionKeys keys) {
     }
     if (!set->keys().empty()) *set = std::move(compacted);
   }
+  if (keys.square && !keys.square->b32) compact_key_words32(*keys.context, *keys.square);
   if (!keys.input_hoisted && !keys.galois_input.keys().empty())
     keys.input_hoisted = std::make_shared<const HoistedGaloisKeys>(*keys.context, keys.galois_input);
   sets_[id] = std::move(keys);
 }
 
+namespace detail {
+
+void write_linear_keys_header(ByteWriter& w, std::size_t sets) {
+  w.bytes(ByteView(kKeysMagic, 4));
+  w.u16(kLinearFormatVersion);
+  w.u16(static_cast<std::uint16_t>(sets));
+}
+
+void write_linear_key_set(ByteWriter& w, const LinearSessionKeys& k) {
+  auto blob = [&](const std::vector<std::uint8_t>& b) {
+    w.u32(static_cast<std::uint32_t>(b.size()));
+    w.bytes(b);
+  };
+  w.u16(static_cast<std::uint16_t>(k.context->param_id()));
+  w.u16(0);
+  blob(he::save(k.galois, *k.context));
+  if (k.galois_input.keys().empty()) {
+    w.u32(0);
+  } else {
+    blob(he::save(k.galois_input, *k.context));
+    blob(he::save(k.galois_sequential, *k.context));
+  }
+  blob(he::save(k.zero, *k.context));
+  if (k.shared_mask) blob(he::save(*k.shared_mask, *k.context));
+  else w.u32(0);
+  if (k.square) blob(he::save(*k.square, *k.context));
+  else w.u32(0);
+}
+
+}  // namespace detail
+
 std::vector<std::uint8_t> LinearServerKeys::save() const {
   Bytes out;
   ByteWriter w(out);
-  w.bytes(ByteView(kKeysMagic, 4));
-  w.u16(kLinearFormatVersion);
-  w.u16(static_cast<std::uint16_t>(sets_.size()));
-  for (const auto& [id, k] : sets_) {
-    w.u16(static_cast<std::uint16_t>(id));
-    w.u16(0);
-    const auto g = he::save(k.galois, *k.context);
-    w.u32(static_cast<std::uint32_t>(g.size()));
-    w.bytes(g);
-    if (k.galois_input.keys().empty()) {
-      w.u32(0);
-    } else {
-      const auto gi = he::save(k.galois_input, *k.context);
-      w.u32(static_cast<std::uint32_t>(gi.size()));
-      w.bytes(gi);
-      const auto gs = he::save(k.galois_sequential, *k.context);
-      w.u32(static_cast<std::uint32_t>(gs.size()));
-      w.bytes(gs);
-    }
-    const auto z = he::save(k.zero, *k.context);
-    w.u32(static_cast<std::uint32_t>(z.size()));
-    w.bytes(z);
-    if (k.shared_mask) {
-      const auto m = he::save(*k.shared_mask, *k.context);
-      w.u32(static_cast<std::uint32_t>(m.size()));
-      w.bytes(m);
-    } else {
-      w.u32(0);
-    }
-  }
+  detail::write_linear_keys_header(w, sets_.size());
+  for (const auto& [id, k] : sets_) detail::write_linear_key_set(w, k);
   return out;
 }
 
@@ -133,6 +143,7 @@ LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
               "linear server keys: shared-mask key for groups of " + std::to_string(k.shared_mask->group()) +
                   ", expected " + std::to_string(kLinearSharedMaskGroup));
     }
+    if (const auto qsize = r.u32(); qsize > 0) k.square = load_key_switch_key(*k.context, r.take(qsize));
     for (std::uint64_t e : packing_galois_elements(k.context->poly_degree()))
       require(k.galois.has(e), ErrorCode::missing_galois_key,
               "linear server keys: Galois element " + std::to_string(e) + " missing");
@@ -166,6 +177,7 @@ std::vector<LinearKeySetInfo> peek_linear_server_keys(std::span<const std::uint8
     }
     r.take(r.u32());  // encryption of zero
     r.take(r.u32());  // shared-mask key (may be empty)
+    r.take(r.u32());  // square key (may be empty)
     info.bytes = bytes.size() - r.remaining() - start;
     sets.push_back(info);
   }

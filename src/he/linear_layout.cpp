@@ -296,8 +296,10 @@ std::vector<std::uint64_t> linear_input_galois_elements(std::size_t poly_degree)
 
 std::vector<std::uint64_t> linear_sequential_galois_elements(std::size_t poly_degree) {
   std::vector<std::uint64_t> out;
-  for (int j = kLinearHoistedLevels + 1; j <= kLinearHoistedLevels + kLinearSequentialLevels; ++j)
-    if ((std::size_t{1} << j) < poly_degree) out.push_back((std::uint64_t{1} << j) + 1);
+  // j = 6..9 for the split point's sequential levels; j = 10, 11 (N = 2048)
+  // too for the embedding lookup's query expansion (X -> X^(N / 2^l + 1)).
+  for (int j = kLinearHoistedLevels + 1; (std::size_t{1} << j) <= poly_degree; ++j)
+    out.push_back((std::uint64_t{1} << j) + 1);
   return out;
 }
 

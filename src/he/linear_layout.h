@@ -290,7 +290,9 @@ inline constexpr std::size_t kLinearSharedMaskGroup = 4;
 // Largest split the planner uses.
 inline constexpr int kLinearMaxInputLevels = 7;
 // The input-side Galois elements of the session keys for degree N: the
-// hoisted (composed) ones and the sequential single ones.
+// hoisted (composed) ones and the sequential single ones (2^j + 1 for
+// j = 6..log2(N): the split point uses j <= 9, the embedding lookup's query
+// expansion j >= 6 up to N + 1).
 std::vector<std::uint64_t> linear_input_galois_elements(std::size_t poly_degree);
 std::vector<std::uint64_t> linear_sequential_galois_elements(std::size_t poly_degree);
 

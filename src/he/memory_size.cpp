@@ -59,6 +59,7 @@ std::size_t memory_bytes(const LinearSessionKeys& keys) noexcept {
                       memory_bytes(keys.galois_sequential) + memory_bytes(keys.zero);
   if (keys.input_hoisted) total += memory_bytes(*keys.input_hoisted) + kBlockOverhead + 16;  // + control block
   if (keys.shared_mask) total += memory_bytes(*keys.shared_mask);
+  if (keys.square) total += memory_bytes(*keys.square);
   return total;
 }
 

@@ -306,6 +306,41 @@ GaloisKeys load_galois_keys(const Context& context, std::span<const std::uint8_t
   return keys;
 }
 
+std::vector<std::uint8_t> save(const KeySwitchKey& key, const Context& context) {
+  Bytes out;
+  ByteWriter w(out);
+  write_header(w, ObjectType::key_switch_key, 1, context.param_id());
+  w.u8(static_cast<std::uint8_t>(key.decomposition_bits));
+  w.u8(0);
+  w.u8(0);
+  w.u8(0);
+  w.bytes(key.a_seed);
+  for (const RnsPoly& b : key.b) write_poly(w, b, context);
+  return finish(out);
+}
+
+KeySwitchKey load_key_switch_key(const Context& context, std::span<const std::uint8_t> bytes) {
+  ByteReader r(bytes, "key switching key");
+  const Header h = expect_header(r, bytes.size(), ObjectType::key_switch_key, context, 1);
+  require(h.flags == 1, ErrorCode::parameter_mismatch, "key switching key must be flagged NTT form");
+  const int w_bits = r.u8("decomposition bits");
+  for (int i = 0; i < 3; ++i) require(r.u8("reserved") == 0, ErrorCode::bad_version, "reserved bytes not zero");
+  require(w_bits >= 1 && w_bits <= 61, ErrorCode::bad_parameters, "decomposition bits outside [1, 61]");
+  KeySwitchKey key;
+  key.decomposition_bits = w_bits;
+  key.digits_per_prime = gadget_digits(context, w_bits);
+  std::size_t total = 0;
+  for (std::size_t l : key.digits_per_prime) total += l;
+  const std::size_t need = 32 + total * rns_poly_bytes(context);
+  require(r.remaining() == need, r.remaining() < need ? ErrorCode::truncated : ErrorCode::trailing_bytes,
+          "key switching key payload has " + std::to_string(r.remaining()) + " bytes, needs " + std::to_string(need));
+  r.copy_to(key.a_seed, "key seed");
+  for (std::size_t d = 0; d < total; ++d) key.b.push_back(read_poly(r, context, true, "key switching key"));
+  key.a = expand_key_masks(context, key.a_seed, total);
+  r.expect_end();
+  return key;
+}
+
 std::size_t rns_poly_bytes(const Context& context) {
   std::size_t bytes = 0;
   for (std::size_t i = 0; i < context.moduli_count(); ++i) {

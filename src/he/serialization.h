@@ -22,6 +22,8 @@
 //   galois keys        u32 count (<= kMaxGaloisKeys), u8 w, 3 zero bytes, then
 //                      per key: u32 galois element, 32-byte a-seed, then
 //                      sum_i ceil(bits(q_i)/w) RNS polys b_ij (NTT form)
+//   key switching key  u8 w, 3 zero bytes, 32-byte a-seed, then
+//                      sum_i ceil(bits(q_i)/w) RNS polys b_ij (NTT form)
 // Loading parses, checks every length against the bytes present and hard
 // maxima before allocating, checks every coefficient < its modulus, then
 // validates against the context. Errors (fhellm::Error codes):
@@ -54,6 +56,7 @@ enum class ObjectType : std::uint8_t {
   switched_ciphertext = 4,
   secret_key = 5,
   galois_keys = 6,
+  key_switch_key = 7,
 };
 
 std::vector<std::uint8_t> save_parameters(const ParameterSet& params);
@@ -62,6 +65,7 @@ std::vector<std::uint8_t> save(const SeededCiphertext& ct, const Context& contex
 std::vector<std::uint8_t> save(const SwitchedCiphertext& ct);
 std::vector<std::uint8_t> save(const SecretKey& sk);
 std::vector<std::uint8_t> save(const GaloisKeys& keys, const Context& context);
+std::vector<std::uint8_t> save(const KeySwitchKey& key, const Context& context);
 
 // The parameter id in a serialized object's header (checks magic, version,
 // sizes first). @throws as above.
@@ -74,6 +78,7 @@ SeededCiphertext load_seeded_ciphertext(const Context& context, std::span<const 
 SwitchedCiphertext load_switched_ciphertext(const Context& context, std::span<const std::uint8_t> bytes);
 SecretKey load_secret_key(const Context& context, std::span<const std::uint8_t> bytes);
 GaloisKeys load_galois_keys(const Context& context, std::span<const std::uint8_t> bytes);
+KeySwitchKey load_key_switch_key(const Context& context, std::span<const std::uint8_t> bytes);
 
 // Sizes without serializing.
 std::size_t rns_poly_bytes(const Context& context);

@@ -30,6 +30,9 @@ constexpr std::size_t kMaxTokenizerFileBytes = 256u << 20;
 constexpr std::uint32_t kMaxTokenizerFiles = 4;
 
 constexpr std::uint64_t kFnv1aBasis = 0xcbf29ce484222325ull;
+// Server artifact: an entry whose int8 values follow (else: the index of the
+// earlier entry it shares them with).
+constexpr std::uint32_t kOwnValues = 0xffffffffu;
 
 std::uint64_t fnv1a(ByteView bytes, std::uint64_t h = kFnv1aBasis) {
   for (std::uint8_t b : bytes) {
@@ -229,6 +232,8 @@ void write_floats(ByteWriter& w, const std::vector<float>& v) {
 template <class Weights>
 auto* linear_tensor(Weights& w, LinearId id) {
   if (id.kind == LinearKind::lm_head) return &w.lm_head;
+  if (id.kind == LinearKind::token_embedding) return &w.token_embedding;
+  if (id.kind == LinearKind::position_embedding) return &w.position_embedding;
   auto& l = w.layers.at(static_cast<std::size_t>(id.layer));
   switch (id.kind) {
     case LinearKind::qkv: return &l.wqkv;
@@ -403,6 +408,16 @@ std::uint64_t write_server_artifact(const fs::path& path, const RemoteModelDescr
     require(values[i].size() == static_cast<std::size_t>(l.n_out) * l.n_in, ErrorCode::invalid_argument,
             "server artifact: layer " + std::to_string(l.wire_id) + " has " + std::to_string(values[i].size()) +
                 " weights for a shape of " + std::to_string(l.n_out) + " x " + std::to_string(l.n_in));
+    // A matrix held by two entries (a tied LM head is the token table) is
+    // stored once: the later entry names the earlier one.
+    std::size_t first = 0;
+    while (first < i && !(values[first].data() == values[i].data() && values[first].size() == values[i].size()))
+      ++first;
+    if (first < i) {
+      w.u32(static_cast<std::uint32_t>(first));
+      continue;
+    }
+    w.u32(kOwnValues);
     w.bytes({reinterpret_cast<const std::uint8_t*>(values[i].data()), values[i].size()});
   }
   finish(out);
@@ -434,6 +449,15 @@ RemoteModelDescription read_server_artifact(const fs::path& path, std::vector<st
   const int q_max = (1 << (d.quant.weight_bits - 1)) - 1;
   for (const RemoteLinearInfo& l : d.linears) {
     const std::size_t n = static_cast<std::size_t>(l.n_out) * l.n_in;
+    if (const std::uint32_t shared = r.u32(); shared != kOwnValues) {
+      require(shared < values.size() && values[shared].size() == n &&
+                  d.linears[shared].n_out == l.n_out && d.linears[shared].n_in == l.n_in,
+              ErrorCode::bad_artifact,
+              what + ": layer " + std::to_string(l.wire_id) + " shares the values of entry " + std::to_string(shared) +
+                  ", which is not an earlier entry of its shape");
+      values.push_back(values[shared]);
+      continue;
+    }
     const ByteView raw = r.take(n, "weights");
     std::vector<std::int8_t> v(n);
     std::memcpy(v.data(), raw.data(), n);
@@ -513,10 +537,12 @@ ClientArtifact load_client_artifact(const fs::path& path) {
   std::vector<LinearId> absent;
   for (const RemoteLinearInfo& l : a.description.linears) {
     const LinearId id = linear_from_wire_id(l.wire_id);
-    require(id.kind == LinearKind::lm_head || static_cast<std::size_t>(id.layer) < c.n_layers,
-            ErrorCode::bad_artifact, what + ": remote layer " + std::to_string(l.wire_id) + " outside the model");
+    require(id.layer < 0 || static_cast<std::size_t>(id.layer) < c.n_layers, ErrorCode::bad_artifact,
+            what + ": remote layer " + std::to_string(l.wire_id) + " outside the model");
+    require(id.kind != LinearKind::position_embedding || c.arch == model::Architecture::gpt2, ErrorCode::bad_artifact,
+            what + ": a remote position table for a model without one");
     a.remote.push_back(id);
-    if (id.kind == LinearKind::lm_head && c.tied_head) continue;  // the head is the embedding
+    if (id.kind == LinearKind::lm_head && c.tied_head) continue;  // the token table: absent with it
     const std::vector<float>* t = linear_tensor(w, id);
     require(t != nullptr && t->empty(), ErrorCode::bad_artifact,
             what + ": remote layer " + model::linear_name(id) + " also has client weights");

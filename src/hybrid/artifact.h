@@ -1,16 +1,19 @@
 // Compiled artifacts: `fhellm compile` splits a model into what the server
 // holds (NAME.server) and what the client holds (NAME.client).
 //
-// NAME.server: the remote groups' int8 weights and their public description;
-// no client secret, no embedding, no tokenizer.
-//   0   4  magic "FHSA"     4  2  version (1)     6  2  reserved (0)
+// NAME.server: the remote groups' and tables' int8 weights and their public
+// description; no client secret, no tokenizer.
+//   0   4  magic "FHSA"     4  2  version (2)     6  2  reserved (0)
 //   8   4  desc_len (<= 64 MiB), description (remote_model.h layout)
-//   ..  per linear of the description, in its order: n_out * n_in int8 values
-//       (row-major [out, in], |v| <= 2^(weight_bits-1) - 1)
+//   ..  per linear or table of the description, in its order: u32 shared,
+//       then, when shared is 0xffffffff, n_out * n_in int8 values (row-major
+//       [out, in]; a table [rows, dim]; |v| <= 2^(weight_bits-1) - 1), else
+//       nothing: the entry holds the values of the earlier entry `shared`
+//       (a tied LM head is the token table: stored once)
 //   ..  8  FNV-1a 64 checksum of every byte before it
 //
-// NAME.client: everything but the remote weights.
-//   0   4  magic "FHCA"     4  2  version (1)     6  2  reserved (0)
+// NAME.client: everything but the remote weights and tables.
+//   0   4  magic "FHCA"     4  2  version (2)     6  2  reserved (0)
 //   8      config: arch u8, rope_style u8, tied_head u8, rope_scaling.enabled u8,
 //          dim, hidden_dim, n_layers, n_heads, n_kv_heads, head_dim, vocab_size,
 //          context, rope_scaling.original_context (u32 each), norm_eps,
@@ -22,7 +25,7 @@
 //          per layer attn_norm, attn_norm_bias, wqkv, bqkv, wo, bo, ffn_norm,
 //          ffn_norm_bias, w_up, b_up, w_down, b_down; final_norm,
 //          final_norm_bias, lm_head): each u32 count then count f32. A remote
-//          group's weight has count 0 (it is not in the file).
+//          group's weight or table has count 0 (it is not in the file).
 //   ..  4  n_files (1..4), per file: u32 name_len (<= 64), name, u32 len, bytes
 //          (the tokenizer files, loaded from a temporary folder)
 //   ..  8  FNV-1a 64 checksum of every byte before it
@@ -48,10 +51,10 @@
 
 namespace fhellm::hybrid {
 
-inline constexpr std::uint16_t kArtifactVersion = 1;
+inline constexpr std::uint16_t kArtifactVersion = 2;
 
 struct CompileOptions {
-  std::string remote = "all-linear";  // HybridModel::set_remote_modules spec
+  std::string remote = "default";  // HybridModel::set_remote_modules spec
   quant::QuantOptions quant;
   std::filesystem::path tokenizer;    // empty: found next to the model (a GGUF file: its own)
   ProgressCallback progress;          // optional: (groups quantized, groups)

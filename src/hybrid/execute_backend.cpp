@@ -1,9 +1,11 @@
 #include "hybrid/execute_backend.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "fhellm/error.h"
 #include "he/linear.h"
+#include "he/lookup.h"
 #include "hybrid/hybrid_model.h"
 
 namespace fhellm::hybrid {
@@ -46,10 +48,29 @@ ExecuteBackend::ExecuteBackend(const model::Model& model, std::unique_ptr<Remote
 
 // The session opens at the first remote call, not before: a generation of no
 // token, or with no remote module, uploads no key.
+namespace {
+
+// The parameter sets this model's products and lookups use at `precision`:
+// keys for the others would be uploaded for nothing (n4096_q108's 2.1 MB
+// serve exact plans only, for the GPT-2 and Llama shapes).
+std::vector<he::ParamId> parameter_sets(const model::Model& model, he::LinearPrecision precision) {
+  std::vector<he::ParamId> sets{he::kLookupParamId};
+  for (LinearId id : model.linear_ids()) {
+    const model::LinearView v = model.linear(id);
+    const he::ParamId p =
+        he::plan_linear({1, static_cast<std::uint32_t>(v.n_in), static_cast<std::uint32_t>(v.n_out)}, precision, false)
+            .param_id;
+    if (std::find(sets.begin(), sets.end(), p) == sets.end()) sets.push_back(p);
+  }
+  return sets;
+}
+
+}  // namespace
+
 void ExecuteBackend::open_session() {
   const auto start = Clock::now();
-  auto client = std::make_unique<he::LinearClient>();
-  const Bytes keys = client->server_keys().save();
+  auto client = std::make_unique<he::LinearClient>(parameter_sets(model_, options_.precision));
+  const Bytes keys = client->server_key_bytes();
   const Bytes description_bytes = channel_->open_session(keys);
   description_ = RemoteModelDescription::decode(description_bytes);
   const model::ModelConfig& c = model_.config();
@@ -129,6 +150,43 @@ void execute_product(const he::LinearClient& client, RemoteChannel& channel, std
                 " values, expected " + std::to_string(t * n));
     quant::dequantize_product(acc.data(), scratch, dequant, bias, y + r0 * n);
   }
+}
+
+void ExecuteBackend::lookup(LinearId table, std::span<const TokenId> ids, float* out) {
+  const auto start = Clock::now();
+  if (!client_) open_session();
+  const ChannelStats before = channel_->stats();
+  const Layer& l = layer(table);
+  const std::size_t width = l.dequant.n_in, rows = l.dequant.n_out;
+  const std::uint32_t wire[] = {l.wire_id};
+  for (std::size_t r0 = 0; r0 < ids.size(); r0 += he::kLookupMaxRows) {
+    const std::size_t t = std::min<std::size_t>(he::kLookupMaxRows, ids.size() - r0);
+    std::vector<std::uint32_t> chunk(t);
+    for (std::size_t i = 0; i < t; ++i) chunk[i] = static_cast<std::uint32_t>(ids[r0 + i]);
+    const he::LookupShape shape{static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(rows),
+                                static_cast<std::uint32_t>(width)};
+    const Bytes upload = client_->encrypt_lookup(chunk, shape, kTableValueBits);
+    const Bytes reply = channel_->call(wire, upload);
+    const std::vector<std::int64_t> values = client_->decrypt_lookup(reply);
+    require(values.size() == t * width, ErrorCode::shape_mismatch,
+            model::linear_name(table) + ": decrypted " + std::to_string(values.size()) + " values, expected " +
+                std::to_string(t * width));
+    for (std::size_t i = 0; i < t; ++i) {
+      const float scale = l.dequant.scales[chunk[i]];
+      for (std::size_t j = 0; j < width; ++j)
+        out[(r0 + i) * width + j] = scale * static_cast<float>(values[i * width + j]);
+    }
+  }
+  const double spent = std::chrono::duration<double>(Clock::now() - start).count();
+  const ChannelStats after = channel_->stats();
+  const double remote = (after.server_seconds - before.server_seconds) + (after.network_seconds - before.network_seconds);
+  stats_->channel = after;
+  stats_->client_seconds += std::max(0.0, spent - remote);
+  stats_->n_calls += 1;
+  stats_->n_rows += ids.size();
+  LinearBackend::stats_.n_calls += 1;
+  LinearBackend::stats_.n_rows += ids.size();
+  LinearBackend::stats_.seconds += spent;
 }
 
 std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel& hm, const RemoteServiceOptions& options) {

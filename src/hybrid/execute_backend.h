@@ -1,4 +1,5 @@
-// fhe=execute: the remote linear layers run encrypted on a server.
+// fhe=execute: the remote linear layers run encrypted on a server, and the
+// remote tables are looked up there under encryption (docs/embedding.md).
 //
 // Per call, exactly the integers of `simulate` (simulate_backend.h):
 //   1. quantize the rows (quant::quantize_rows, same bits, same zero points);
@@ -64,6 +65,11 @@ class ExecuteBackend final : public LinearBackend {
   //         `model` (first call), Error(unknown_layer) when the server holds no
   //         such group, or the channel's / decryption's errors (server_unavailable, ...).
   void apply(LinearId id, const float* x, std::size_t rows, float* y) override;
+  // The encrypted lookup of rows `ids` of a remote table (he/lookup.h): one
+  // call per 512 ids (a prompt's ids in one query), the rows dequantized
+  // with the table's per-row scales from the server's description.
+  // @throws as apply.
+  void lookup(LinearId table, std::span<const TokenId> ids, float* out) override;
 
   // The server's description; empty until the first remote call opened the session.
   const RemoteModelDescription& description() const { return description_; }

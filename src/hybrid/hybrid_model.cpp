@@ -32,11 +32,13 @@ std::vector<std::string> split_commas(const std::string& s) {
 
 }  // namespace
 
-// Sends the remote groups to the mode's backend and the rest to the float product.
-class HybridModel::Router final : public model::LinearOps {
+// Sends the remote groups and tables to the mode's backend and the rest to
+// the float product and the model's float tables.
+class HybridModel::Router final : public model::LinearOps, public model::EmbeddingOps {
  public:
   Router(const model::Model& model, LinearBackend& backend, const std::vector<LinearId>& remote)
-      : float_(model), backend_(backend), n_layers_(model.config().n_layers), remote_(model::linear_slot_count(n_layers_), false) {
+      : float_(model), tables_(model), backend_(backend), n_layers_(model.config().n_layers),
+        remote_(model::linear_slot_count(n_layers_), false) {
     for (LinearId id : remote) remote_[slot(id)] = true;
   }
   void apply(LinearId id, const float* x, std::size_t rows, float* y) override {
@@ -46,10 +48,18 @@ class HybridModel::Router final : public model::LinearOps {
       float_.apply(id, x, rows, y);
     }
   }
+  void lookup(LinearId table, std::span<const TokenId> ids, float* out) override {
+    if (remote_[slot(table)]) {
+      backend_.lookup(table, ids, out);
+    } else {
+      tables_.lookup(table, ids, out);
+    }
+  }
 
  private:
   std::size_t slot(LinearId id) const { return model::linear_slot(id, n_layers_); }
   model::FloatLinear float_;
+  model::FloatEmbedding tables_;
   LinearBackend& backend_;
   std::size_t n_layers_;
   std::vector<bool> remote_;
@@ -57,7 +67,7 @@ class HybridModel::Router final : public model::LinearOps {
 
 HybridModel::HybridModel(std::shared_ptr<const model::Model> model) : model_(std::move(model)) {
   require(model_ != nullptr, ErrorCode::bad_config, "HybridModel: no model");
-  remote_ = model_->linear_ids();
+  remote_ = default_remote_modules(*model_);
   // Only execute can run a model without some weights (a client artifact's);
   // its backend is registered later (use_execute), and checked on first use.
   if (!model_->absent_linears().empty()) mode_ = FheMode::execute;
@@ -94,7 +104,7 @@ void HybridModel::check_runnable(FheMode mode, const std::vector<LinearId>& remo
 
 void HybridModel::set_remote_modules(std::vector<LinearId> ids) {
   for (LinearId id : ids) model_->linear(id);  // @throws unknown_layer
-  const auto all = model_->linear_ids();
+  const auto all = all_modules(*model_);
   // Keep forward order, drop duplicates.
   std::vector<LinearId> ordered;
   for (LinearId id : all)
@@ -106,11 +116,19 @@ void HybridModel::set_remote_modules(std::vector<LinearId> ids) {
 }
 
 void HybridModel::set_remote_modules(const std::string& spec) {
-  const auto all = model_->linear_ids();
-  if (spec.empty() || spec == "all-linear" || spec == "all") return set_remote_modules(all);
+  const auto all = all_modules(*model_);
+  if (spec.empty() || spec == "default") return set_remote_modules(default_remote_modules(*model_));
+  if (spec == "all") return set_remote_modules(all);
   if (spec == "none") return set_remote_modules(std::vector<LinearId>{});
   std::vector<LinearId> chosen;
-  for (const std::string& item : split_commas(spec)) {
+  for (std::string item : split_commas(spec)) {
+    if (item == "all-linear") {
+      const auto linear = model_->linear_ids();
+      chosen.insert(chosen.end(), linear.begin(), linear.end());
+      continue;
+    }
+    if (item == "embedding") item = "token_embedding";
+    if (item == "positions") item = "position_embedding";
     bool matched = false;
     for (LinearId id : all) {
       const std::string name = model::linear_name(id);
@@ -122,10 +140,24 @@ void HybridModel::set_remote_modules(const std::string& spec) {
       }
     }
     require(matched, ErrorCode::unknown_layer,
-            "remote module '" + item + "' matches no linear layer (e.g. all-linear, none, qkv, attn_out, mlp_up, "
-            "mlp_down, lm_head, layers.0, layers.0.qkv)");
+            "remote module '" + item + "' matches no module of this model (e.g. default, all, all-linear, none, "
+            "embedding, positions, qkv, attn_out, mlp_up, mlp_down, lm_head, layers.0, layers.0.qkv)");
   }
   set_remote_modules(std::move(chosen));
+}
+
+std::vector<LinearId> all_modules(const model::Model& model) {
+  std::vector<LinearId> ids = model.embedding_ids();
+  const auto linear = model.linear_ids();
+  ids.insert(ids.end(), linear.begin(), linear.end());
+  return ids;
+}
+
+std::vector<LinearId> default_remote_modules(const model::Model& model) {
+  std::vector<LinearId> ids{{-1, LinearKind::token_embedding}};
+  const auto linear = model.linear_ids();
+  ids.insert(ids.end(), linear.begin(), linear.end());
+  return ids;
 }
 
 bool HybridModel::is_remote(LinearId id) const { return std::find(remote_.begin(), remote_.end(), id) != remote_.end(); }
@@ -176,6 +208,11 @@ model::LinearOps& HybridModel::linear_ops() {
   return *router_;
 }
 
+model::EmbeddingOps& HybridModel::embedding_ops() {
+  linear_ops();
+  return *router_;
+}
+
 double GenerationResult::tokens_per_second() const {
   const double t = prefill_seconds + decode_seconds;
   return t > 0.0 ? static_cast<double>(ids.size()) / t : 0.0;
@@ -210,7 +247,7 @@ GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::siz
   model::LinearOps& ops = linear_ops();
   const LinearStats before = backend().stats();
   // The KV cache only needs the positions this call uses.
-  model::Session session(model_, ops, std::min(c.context, prompt.size() + n_tokens));
+  model::Session session(model_, ops, std::min(c.context, prompt.size() + n_tokens), &embedding_ops());
   model::Sampler sampler(options.sampling);
   for (const TokenId id : prompt) sampler.accept(id);
   auto start = Clock::now();
@@ -257,7 +294,7 @@ EvalResult HybridModel::perplexity(std::span<const TokenId> ids, std::size_t win
           "perplexity: stride " + std::to_string(stride) + " must be below the window of " + std::to_string(window));
   model::LinearOps& ops = linear_ops();
   const LinearStats before = backend().stats();
-  model::Session session(model_, ops, window);
+  model::Session session(model_, ops, window, &embedding_ops());
   EvalResult r;
   r.window = window;
   r.stride = stride;
@@ -295,7 +332,7 @@ std::vector<float> HybridModel::logits(std::span<const TokenId> ids) {
   const std::size_t context = model_->config().context;
   require(ids.size() <= context, ErrorCode::context_overflow,
           "logits: " + std::to_string(ids.size()) + " ids exceed the model's context of " + std::to_string(context));
-  model::Session session(model_, linear_ops(), ids.size());
+  model::Session session(model_, linear_ops(), ids.size(), &embedding_ops());
   return session.forward(ids, /*all_logits=*/true);
 }
 

@@ -1,10 +1,11 @@
 // HybridModel: the client-side API, shaped like Concrete ML's
 // HybridFHEModel. Load a model, choose which linear modules run remotely
 // (default: all, LM head included), choose quantization and the FHE mode,
-// then generate or evaluate.
+// then generate or evaluate. The embedding tables are modules too: a remote
+// table is looked up on the server under encryption (docs/embedding.md).
 //
 //   auto hm = HybridModel::load("models/stories260K.bin");
-//   hm.set_remote_modules("all-linear");            // or "qkv,lm_head", "layers.0", "none"
+//   hm.set_remote_modules("default");   // or "all-linear", "all", "embedding,qkv,lm_head", "layers.0", "none"
 //   hm.set_mode(FheMode::simulate);
 //   auto r = hm.generate(prompt_ids, 64, {.temperature = 0});
 //
@@ -60,6 +61,11 @@ struct EvalResult {
   LinearStats remote;         // calls of the remote modules
 };
 
+// Every module of `model`: its tables (embedding_ids), then its linear groups.
+std::vector<LinearId> all_modules(const model::Model& model);
+// The default remote set: the token table and every linear group.
+std::vector<LinearId> default_remote_modules(const model::Model& model);
+
 class HybridModel {
  public:
   // @throws Error(bad_config) for a null model
@@ -73,7 +79,11 @@ class HybridModel {
   const model::Model& model() const { return *model_; }
   std::shared_ptr<const model::Model> shared_model() const { return model_; }
 
-  // Remote modules. Spec: "all-linear" (default), "none", or a comma list of
+  // Remote modules. Spec: "default" (every matrix whose size grows with the
+  // vocabulary, i.e. the token table, and every linear group: the client
+  // keeps norms, biases and the small position table), "all" (the position
+  // table too), "none", or a comma list of "all-linear", tables
+  // ("embedding" = "token_embedding", "positions" = "position_embedding"),
   // kinds ("qkv", "attn_out", "mlp_up", "mlp_down", "lm_head"), layers
   // ("layers.3") or groups ("layers.3.qkv").
   // @throws Error(unknown_layer) naming an entry that matches nothing,
@@ -116,9 +126,10 @@ class HybridModel {
   // The remote modules' int8 weights (built once per remote set and options).
   std::shared_ptr<const QuantizedLinears> quantized_linears();
 
-  // The routing seam a Session runs through (remote ids -> backend, others
+  // The routing seams a Session runs through (remote ids -> backend, others
   // -> float). Valid until the next set_* call.
   model::LinearOps& linear_ops();
+  model::EmbeddingOps& embedding_ops();
 
   // Prefills the prompt, then samples up to n_tokens; on_token sees each id
   // as it is chosen. @throws Error(context_overflow, unknown_token, ...)

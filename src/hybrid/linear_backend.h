@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "hybrid/fhe_mode.h"
+#include "model/embedding.h"
 #include "model/linear.h"
 
 namespace fhellm::hybrid {
@@ -27,7 +28,10 @@ struct LinearStats {
   double seconds = 0.0;       // wall time inside apply()
 };
 
-class LinearBackend : public model::LinearOps {
+// A backend also looks up the remote embedding tables (model::EmbeddingOps):
+// HybridModel routes the lookups of remote tables to it, the others to the
+// model's float tables.
+class LinearBackend : public model::LinearOps, public model::EmbeddingOps {
  public:
   virtual FheMode mode() const = 0;
   virtual LinearStats stats() const { return stats_; }
@@ -36,8 +40,9 @@ class LinearBackend : public model::LinearOps {
   LinearStats stats_;
 };
 
-// Stable 32-bit id of a linear group for wire messages and artifacts:
-// (layer + 1) * 8 + kind, so the LM head (layer -1) is 4.
+// Stable 32-bit id of a linear group or table for wire messages and
+// artifacts: (layer + 1) * 8 + kind, so the LM head (layer -1) is 4, the
+// token table 5 and the position table 6.
 std::uint32_t linear_wire_id(LinearId id);
 // @throws Error(unknown_layer) for an id no LinearId maps to
 LinearId linear_from_wire_id(std::uint32_t wire_id);

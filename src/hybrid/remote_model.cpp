@@ -7,6 +7,7 @@
 
 #include "fhellm/error.h"
 #include "he/linear.h"
+#include "he/lookup.h"
 #include "common/bytes.h"
 #include "he/memory_size.h"
 #include "model/model.h"
@@ -78,7 +79,7 @@ RemoteModelDescription RemoteModelDescription::decode(ByteView bytes) {
   } catch (const Error& e) {
     throw Error(ErrorCode::bad_artifact, std::string("model description: ") + e.what());
   }
-  const std::uint32_t n = r.count(4ull * d.n_layers + 1, 12, "linears");
+  const std::uint32_t n = r.count(model::linear_slot_count(d.n_layers), 12, "linears");
   d.linears.resize(n);
   for (std::uint32_t i = 0; i < n; ++i) {
     RemoteLinearInfo& l = d.linears[i];
@@ -182,10 +183,17 @@ RemoteLinearService::RemoteLinearService(RemoteModelDescription description,
   std::uint64_t done = 0;
   for (std::size_t i = 0; i < weights.size(); ++i) {
     const RemoteLinearInfo& l = description_.linears[i];
-    auto encoded = std::make_unique<he::EncodedWeights>(weights[i], l.n_out, l.n_in, options.precisions, threads,
-                                                        options.weight_privacy_bits);
-    encoded_bytes_ += encoded->encoded_bytes();
-    weights_.emplace(l.wire_id, std::move(encoded));
+    if (model::is_embedding(linear_from_wire_id(l.wire_id).kind)) {
+      // Tables: every precision reads the same exact lookup.
+      auto table = std::make_unique<he::EncodedTable>(weights[i], l.n_out, l.n_in, kTableValueBits, threads);
+      encoded_bytes_ += table->encoded_bytes();
+      tables_.emplace(l.wire_id, std::move(table));
+    } else {
+      auto encoded = std::make_unique<he::EncodedWeights>(weights[i], l.n_out, l.n_in, options.precisions, threads,
+                                                          options.weight_privacy_bits);
+      encoded_bytes_ += encoded->encoded_bytes();
+      weights_.emplace(l.wire_id, std::move(encoded));
+    }
     done += weights[i].size();
     std::vector<std::int8_t>().swap(weights[i]);  // the encoding is all the server keeps
     if (options.progress) options.progress(done, weight_count_);
@@ -228,6 +236,15 @@ std::unique_ptr<RemoteSession> RemoteLinearService::open_session(ByteView evalua
 CallCost RemoteLinearService::call_cost(std::span<const std::uint32_t> layer_ids, ByteView payload) const {
   require(layer_ids.size() == 1, ErrorCode::bad_message,
           "a linear call names exactly one layer group in this version, got " + std::to_string(layer_ids.size()));
+  if (auto table = tables_.find(layer_ids[0]); table != tables_.end()) {
+    const he::EncodedTable& t = *table->second;
+    const he::LookupMessageInfo info = he::peek_lookup_upload(payload);  // no planning
+    require(info.shape.table_rows == t.rows() && info.shape.width == t.width(), ErrorCode::shape_mismatch,
+            "table " + std::to_string(layer_ids[0]) + " is " + std::to_string(t.rows()) + " x " +
+                std::to_string(t.width()) + ", the upload is for " + std::to_string(info.shape.table_rows) + " x " +
+                std::to_string(info.shape.width));
+    return CallCost{info.shape.rows};  // ids: each reads one row of the table
+  }
   auto it = weights_.find(layer_ids[0]);
   require(it != weights_.end(), ErrorCode::unknown_layer,
           "this server holds no remote layer with wire id " + std::to_string(layer_ids[0]));
@@ -244,16 +261,17 @@ CallCost RemoteLinearService::call_cost(std::span<const std::uint32_t> layer_ids
 }
 
 Bytes RemoteLinearService::call(RemoteSession& session, std::span<const std::uint32_t> layer_ids, ByteView payload) {
-  call_cost(layer_ids, payload);  // the shape against the layer, before planning
-  const he::EncodedWeights& w = *weights_.at(layer_ids[0]);
+  call_cost(layer_ids, payload);  // the shape against the layer or table, before planning
   auto& s = dynamic_cast<RemoteLinearSession&>(session);
   const unsigned active = ++calls_in_flight_;
   struct Leave {
     std::atomic<unsigned>& count;
     ~Leave() { --count; }
   } leave{calls_in_flight_};
-  return he::linear_evaluate(payload, w, s.keys, std::max(1u, max_call_threads_ / active));
+  const unsigned threads = std::max(1u, max_call_threads_ / active);
+  if (auto table = tables_.find(layer_ids[0]); table != tables_.end())
+    return he::lookup_evaluate(payload, *table->second, s.keys, threads);
+  return he::linear_evaluate(payload, *weights_.at(layer_ids[0]), s.keys, threads);
 }
-
 
 }  // namespace fhellm::hybrid

@@ -1,16 +1,17 @@
 // The remote half of a hybrid model: the server's int8 weights of the remote
-// linear groups (RemoteLinearService, a RemoteService), and the public
-// description it sends every client on open (RemoteModelDescription).
+// linear groups and tables (RemoteLinearService, a RemoteService), and the
+// public description it sends every client on open (RemoteModelDescription).
 //
 // Description layout (little-endian), the open_session reply's blob:
 //   0   4  magic "FHMD"      4  2  version (1)     6  2  reserved (0)
 //   8   4  arch_len (<= 64), arch bytes ("llama", "gpt2")
 //   ..  4  n_layers  4 dim  4 vocab               (checked against the client's model)
 //   ..  1  weight_bits (2..8)  1 activation_bits (2..8)
-//   ..  1  weight privacy bits (0..he::kLinearMaxPrivacyBits: the plans of every call)  1 reserved (0)
-//   ..  4  n_linears (<= 4 * n_layers + 1)
+//   ..  1  weight privacy bits (0..he::kLinearMaxPrivacyBits: the plans of every product)  1 reserved (0)
+//   ..  4  n_linears (<= 4 * n_layers + 3: the linear groups and the tables)
 //   per linear: 4 wire_id (hybrid::linear_wire_id), 4 n_out (1..131072), 4 n_in (1..8192),
 //               n_out x f32 scales (finite, > 0), n_out x i32 row sums (|.| <= 127 n_in)
+//               (a table: n_out rows of n_in values, one scale per row)
 // No weight value is in the description: only what the client needs to
 // dequantize (scales, row sums), which the client artifact also carries.
 #pragma once
@@ -31,11 +32,17 @@
 
 namespace fhellm::he {
 class EncodedWeights;
+class EncodedTable;
 }
 
 namespace fhellm::hybrid {
 
 inline constexpr std::uint16_t kDescriptionVersion = 1;
+
+// The encrypted lookup reads a table as 8-bit values whatever the weight
+// bits (a 4-bit table is int8 values of |v| <= 7): one plan, one traffic,
+// as for the products (every weight is held in 8 bits).
+inline constexpr int kTableValueBits = 8;
 
 // Dequantization metadata of one remote group.
 struct RemoteLinearInfo {
@@ -89,10 +96,11 @@ struct RemoteServiceOptions {
 };
 
 // The server's service: the int8 weights encoded once, at construction, in
-// each layer's resident layout (he::EncodedWeights) and shared read-only by
-// all sessions and row counts; the int8 values are not kept. A call names
-// exactly one wire id; its payload is an he::LinearClient upload, its reply
-// an encrypted result.
+// each layer's resident layout (he::EncodedWeights) and the tables for the
+// encrypted lookup (he::EncodedTable), shared read-only by all sessions and
+// row counts; the int8 values are not kept. A call names exactly one wire
+// id; its payload is an he::LinearClient upload (a product or a lookup, by
+// the id's kind), its reply an encrypted result.
 class RemoteLinearService final : public RemoteService {
  public:
   // `weights[i]` holds the int8 values of `description.linears[i]`.
@@ -110,12 +118,15 @@ class RemoteLinearService final : public RemoteService {
   //         he::peek_linear_server_keys's codes.
   std::uint64_t session_memory_bytes(ByteView evaluation_keys) override;
   // @throws Error(bad_message) for other than one layer id, Error(unknown_layer),
-  //         Error(shape_mismatch), he::peek_linear_upload's codes.
+  //         Error(shape_mismatch), Error(precision_not_served) for other
+  //         weight privacy bits, he::peek_linear_upload's or
+  //         he::peek_lookup_upload's codes.
   CallCost call_cost(std::span<const std::uint32_t> layer_ids, ByteView payload) const override;
   // @throws Error (he::LinearServerKeys::load's codes).
   std::unique_ptr<RemoteSession> open_session(ByteView evaluation_keys) override;
   // @throws Error(bad_message) for other than one layer id, Error(unknown_layer),
-  //         Error(shape_mismatch), or he::linear_evaluate's codes.
+  //         Error(shape_mismatch), or he::linear_evaluate's or
+  //         he::lookup_evaluate's codes.
   Bytes call(RemoteSession& session, std::span<const std::uint32_t> layer_ids, ByteView payload) override;
 
   // Bytes of the encoded weights of every layer (the server's largest memory).
@@ -131,6 +142,7 @@ class RemoteLinearService final : public RemoteService {
   RemoteModelDescription description_;
   Bytes description_bytes_;
   std::map<std::uint32_t, std::unique_ptr<he::EncodedWeights>> weights_;
+  std::map<std::uint32_t, std::unique_ptr<he::EncodedTable>> tables_;
   std::uint64_t encoded_bytes_ = 0, weight_count_ = 0;
   // Per parameter set: the upload record's size and the parsed keys' memory.
   struct KeyFootprint {

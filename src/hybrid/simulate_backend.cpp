@@ -27,23 +27,39 @@ QuantizedLinears::QuantizedLinears(const model::Model& model, const std::vector<
             model::linear_name(id) + ": " + std::to_string(v.n_in) + " inputs exceed the exact integer product's " +
                 std::to_string(quant::kMaxIntMatmulInputs));
   }
+  // One quantization per distinct matrix (a tied head is the token table):
+  // owner[d] is the first id whose weight is distinct matrix d.
+  std::vector<const float*> distinct;
+  std::vector<LinearId> owner;
+  for (LinearId id : ids) {
+    const float* w = model.linear(id).weight;
+    if (std::find(distinct.begin(), distinct.end(), w) != distinct.end()) continue;
+    distinct.push_back(w);
+    owner.push_back(id);
+  }
+  std::vector<std::shared_ptr<const quant::QuantizedWeights>> quantized(distinct.size());
   std::atomic<std::size_t> done{0};
-  parallel_for(ids.size(), 1, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      const model::LinearView v = model.linear(ids[i]);
-      by_slot_[slot(ids[i])] = std::make_unique<quant::QuantizedWeights>(
+  parallel_for(distinct.size(), 1, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t d = begin; d < end; ++d) {
+      const model::LinearView v = model.linear(owner[d]);
+      quantized[d] = std::make_shared<const quant::QuantizedWeights>(
           quant::quantize_weights_per_channel(v.weight, v.n_out, v.n_in, options_.weight_bits));
-      if (progress) progress(++done, ids.size());  // Progress is thread-safe
+      if (progress) progress(++done, distinct.size());  // Progress is thread-safe
     }
   });
+  for (LinearId id : ids) {
+    const auto d = std::find(distinct.begin(), distinct.end(), model.linear(id).weight) - distinct.begin();
+    by_slot_[slot(id)] = quantized[static_cast<std::size_t>(d)];
+  }
 }
 
 std::size_t QuantizedLinears::slot(LinearId id) const { return model::linear_slot(id, n_layers_); }
 
 bool QuantizedLinears::contains(LinearId id) const {
-  if (id.kind != LinearKind::lm_head &&
-      (id.layer < 0 || static_cast<std::size_t>(id.layer) >= n_layers_ ||
-       static_cast<std::size_t>(id.kind) >= model::kLinearKindsPerLayer)) {
+  if (id.layer < 0 ? static_cast<int>(id.kind) < static_cast<int>(LinearKind::lm_head) ||
+                        static_cast<int>(id.kind) >= model::kLinearKinds
+                  : static_cast<std::size_t>(id.layer) >= n_layers_ ||
+                        static_cast<std::size_t>(id.kind) >= model::kLinearKindsPerLayer) {
     return false;
   }
   return by_slot_[slot(id)] != nullptr;
@@ -107,6 +123,20 @@ void SimulatedProduct::apply(LinearId id, const quant::QuantizedWeights& w, cons
   });
   add_rounding_error(id, w, rows);
   quant::dequantize_product(acc_.data(), rows_, w, bias, y);
+}
+
+void SimulateBackend::lookup(LinearId table, std::span<const TokenId> ids, float* out) {
+  const auto start = std::chrono::steady_clock::now();
+  const quant::QuantizedWeights& w = weights_->get(table);
+  for (std::size_t t = 0; t < ids.size(); ++t) {
+    const auto row = static_cast<std::size_t>(ids[t]);
+    const float scale = w.scales[row];
+    const std::int8_t* q = w.values.data() + row * w.n_in;
+    for (std::size_t j = 0; j < w.n_in; ++j) out[t * w.n_in + j] = scale * static_cast<float>(q[j]);
+  }
+  stats_.n_calls += 1;
+  stats_.n_rows += ids.size();
+  stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 void SimulateBackend::apply(LinearId id, const float* x, std::size_t rows, float* y) {

@@ -1,4 +1,6 @@
 // fhe=simulate: the integer arithmetic of the encrypted path, in the clear.
+// Remote tables are looked up in their int8 per-row quantization (the
+// encrypted lookup is exact: no error is drawn).
 // Per call: quantize each input row (quant::quantize_rows, n_bits with a
 // scale and zero point per row), compute acc = Xq Wq^T exactly
 // (quant::int_matmul: the product the server computes under encryption),
@@ -23,8 +25,10 @@
 
 namespace fhellm::hybrid {
 
-// The int8 per-channel weights of a model's remote linear groups, quantized
-// once and shared (simulate backend, execute server). Immutable.
+// The int8 per-channel weights of a model's remote linear groups and tables
+// (a table per row: the lookup returns those integers, exactly), quantized
+// once and shared (simulate backend, execute server). A tied LM head and the
+// token table are the same matrix: quantized once, held once. Immutable.
 class QuantizedLinears {
  public:
   // Quantizes the groups `ids` of `model` (in parallel); `progress`
@@ -44,7 +48,7 @@ class QuantizedLinears {
   std::size_t n_layers_;
   quant::QuantOptions options_;
   std::vector<LinearId> ids_;
-  std::vector<std::unique_ptr<quant::QuantizedWeights>> by_slot_;
+  std::vector<std::shared_ptr<const quant::QuantizedWeights>> by_slot_;
 };
 
 // The simulated rounding errors are a function of the group, the quantized
@@ -84,6 +88,9 @@ class SimulateBackend final : public LinearBackend {
                   he::LinearPrecision precision = he::kLinearDefaultPrecision);
   FheMode mode() const override { return FheMode::simulate; }
   void apply(LinearId id, const float* x, std::size_t rows, float* y) override;
+  // Row ids[t] of the table's int8 values times the row's scale: what the
+  // encrypted lookup returns (exactly) and the client dequantizes.
+  void lookup(LinearId table, std::span<const TokenId> ids, float* out) override;
 
  private:
   const model::Model& model_;

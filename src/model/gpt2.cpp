@@ -3,6 +3,8 @@
 #include "model/session.h"
 #include "model/block_ops.h"
 
+#include <vector>
+
 namespace fhellm::model {
 
 // GPT-2, T rows at positions pos0..pos0+T-1 (x holds their token embeddings):
@@ -14,10 +16,11 @@ void Session::forward_gpt2(std::size_t rows, std::size_t pos0, std::size_t first
   const ModelConfig& c = model_->config();
   const ModelWeights& w = model_->weights();
   const std::size_t d = c.dim, h = c.hidden_dim;
-  for (std::size_t t = 0; t < rows; ++t) {
-    const float* pe = &w.position_embedding[(pos0 + t) * d];  // [dim]
-    for (std::size_t i = 0; i < d; ++i) x_[t * d + i] += pe[i];
-  }
+  std::vector<TokenId> positions(rows);
+  for (std::size_t t = 0; t < rows; ++t) positions[t] = static_cast<TokenId>(pos0 + t);
+  proj_.resize(rows * d);
+  embedding_.lookup({-1, LinearKind::position_embedding}, positions, proj_.data());  // wpe[pos]: [T, dim]
+  for (std::size_t i = 0; i < rows * d; ++i) x_[i] += proj_[i];
   for (std::size_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& lw = w.layers[l];
     const int li = static_cast<int>(l);

@@ -12,10 +12,12 @@
 namespace fhellm::model {
 
 std::string linear_name(LinearId id) {
-  static const char* const kNames[kLinearKinds] = {"qkv", "attn_out", "mlp_up", "mlp_down", "lm_head"};
+  static const char* const kNames[kLinearKinds] = {"qkv",     "attn_out",        "mlp_up",
+                                                    "mlp_down", "lm_head",        "token_embedding",
+                                                    "position_embedding"};
   const int kind = static_cast<int>(id.kind);
   const char* name = kind >= 0 && kind < kLinearKinds ? kNames[kind] : "unknown";
-  if (id.kind == LinearKind::lm_head) return name;
+  if (id.layer < 0) return name;
   return "layers." + std::to_string(id.layer) + "." + name;
 }
 

@@ -11,14 +11,25 @@
 
 namespace fhellm::model {
 
+// The embedding tables are modules of the same kind of id (layer -1): they
+// are looked up rather than multiplied (EmbeddingOps, model/embedding.h), but
+// they share the remote set, the quantization and the wire with the linear
+// groups (docs/embedding.md).
 enum class LinearKind : std::uint8_t {
-  qkv = 0,       // Q, K, V projections (one fused matrix)
-  attn_out = 1,  // attention output projection
-  mlp_up = 2,    // GPT-2 c_fc; Llama gate and up (one fused matrix)
-  mlp_down = 3,  // MLP down projection
-  lm_head = 4,   // logits; layer index is -1
+  qkv = 0,                 // Q, K, V projections (one fused matrix)
+  attn_out = 1,            // attention output projection
+  mlp_up = 2,              // GPT-2 c_fc; Llama gate and up (one fused matrix)
+  mlp_down = 3,            // MLP down projection
+  lm_head = 4,             // logits; layer index is -1
+  token_embedding = 5,     // the token table [vocab, dim]; layer -1
+  position_embedding = 6,  // GPT-2's learned positions [context, dim]; layer -1
 };
-inline constexpr int kLinearKinds = 5;
+inline constexpr int kLinearKinds = 7;
+
+// Whether `kind` is a table that is looked up (not a product).
+constexpr bool is_embedding(LinearKind kind) noexcept {
+  return kind == LinearKind::token_embedding || kind == LinearKind::position_embedding;
+}
 
 // Identifies one group: layer index (0-based; -1 for the LM head) and kind.
 struct LinearId {
@@ -28,22 +39,24 @@ struct LinearId {
 };
 
 // Every group of a model numbered densely: layer l's four groups at 4 l + kind,
-// then the LM head. The one place that arithmetic is written; tables indexed
-// by group (which are remote, which weights are absent, quantized weights)
-// have linear_slot_count(n_layers) entries.
+// then the LM head, the token table and the position table. The one place
+// that arithmetic is written; tables indexed by group (which are remote, which
+// weights are absent, quantized weights) have linear_slot_count(n_layers)
+// entries.
 inline constexpr std::size_t kLinearKindsPerLayer = 4;
-constexpr std::size_t linear_slot_count(std::size_t n_layers) { return kLinearKindsPerLayer * n_layers + 1; }
+constexpr std::size_t linear_slot_count(std::size_t n_layers) { return kLinearKindsPerLayer * n_layers + 3; }
 // Unchecked: `id` must be a group of a model of n_layers layers (Model::slot checks).
 constexpr std::size_t linear_slot(LinearId id, std::size_t n_layers) {
-  return id.kind == LinearKind::lm_head
-             ? kLinearKindsPerLayer * n_layers
-             : static_cast<std::size_t>(id.layer) * kLinearKindsPerLayer + static_cast<std::size_t>(id.kind);
+  return id.layer < 0 ? kLinearKindsPerLayer * n_layers + static_cast<std::size_t>(id.kind) -
+                            static_cast<std::size_t>(LinearKind::lm_head)
+                      : static_cast<std::size_t>(id.layer) * kLinearKindsPerLayer + static_cast<std::size_t>(id.kind);
 }
 
-// "layers.3.qkv", "lm_head": stable names used by the CLI and the wire.
+// "layers.3.qkv", "lm_head", "token_embedding": stable names used by the CLI and the wire.
 std::string linear_name(LinearId id);
 
-// Read-only view of a group's weights inside a Model: y = x W^T + b.
+// Read-only view of a group's weights inside a Model: y = x W^T + b (for a
+// table: weight is the table [n_out rows, n_in = dim], no bias).
 struct LinearView {
   const float* weight = nullptr;  // [n_out, n_in] row-major; nullptr if the model lacks it
   const float* bias = nullptr;    // [n_out] or nullptr

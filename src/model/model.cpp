@@ -81,10 +81,14 @@ std::shared_ptr<const Model> Model::create(ModelConfig config, ModelWeights weig
   const std::size_t up = gpt2 ? h : 2 * h;
 
   model->absent_.assign(linear_slot_count(c.n_layers), false);
-  for (LinearId id : absent) {
-    require(!(id.kind == LinearKind::lm_head && c.tied_head), ErrorCode::invalid_argument,
-            "lm_head is tied to the token embedding, which the model always holds: it cannot be absent");
-    model->absent_[model->slot(id)] = true;  // @throws unknown_layer
+  for (LinearId id : absent) model->absent_[model->slot(id)] = true;  // @throws unknown_layer
+  if (c.tied_head) {
+    // The tied head is the token table: absent with it, and only with it.
+    const std::size_t head = model->slot({-1, LinearKind::lm_head});
+    const std::size_t table = model->slot({-1, LinearKind::token_embedding});
+    require(!model->absent_[head] || model->absent_[table], ErrorCode::invalid_argument,
+            "lm_head is tied to the token embedding, which this model holds: it cannot be absent alone");
+    model->absent_[head] = model->absent_[table];
   }
   // An absent group's weight must be empty; a held one must have its shape.
   auto check_weight = [&](const std::vector<float>& tensor, std::size_t expected, LinearId id, const std::string& name) {
@@ -96,9 +100,10 @@ std::shared_ptr<const Model> Model::create(ModelConfig config, ModelWeights weig
     }
   };
 
-  check_size(weights.token_embedding, c.vocab_size * d, "token_embedding");
+  check_weight(weights.token_embedding, c.vocab_size * d, {-1, LinearKind::token_embedding}, "token_embedding");
   if (gpt2) {
-    check_size(weights.position_embedding, c.context * d, "position_embedding");
+    check_weight(weights.position_embedding, c.context * d, {-1, LinearKind::position_embedding},
+                 "position_embedding");
   } else {
     check_optional(weights.position_embedding, 0, "position_embedding");
   }
@@ -142,8 +147,11 @@ std::shared_ptr<const Model> Model::create(ModelConfig config, ModelWeights weig
 
 std::size_t Model::slot(LinearId id) const {
   const std::size_t n_layers = config_.n_layers;
-  if (id.kind == LinearKind::lm_head) {
-    if (id.layer != -1) throw Error(ErrorCode::unknown_layer, "lm_head has layer -1, got " + std::to_string(id.layer));
+  if (id.kind == LinearKind::lm_head || is_embedding(id.kind)) {
+    if (id.layer != -1)
+      throw Error(ErrorCode::unknown_layer, linear_name({-1, id.kind}) + " has layer -1, got " + std::to_string(id.layer));
+    if (id.kind == LinearKind::position_embedding && config_.arch != Architecture::gpt2)
+      throw Error(ErrorCode::unknown_layer, "this model has no position table (rotary positions)");
     return linear_slot(id, n_layers);
   }
   if (id.layer < 0 || static_cast<std::size_t>(id.layer) >= n_layers ||
@@ -158,8 +166,16 @@ bool Model::holds_weight(LinearId id) const { return !absent_[slot(id)]; }
 
 std::vector<LinearId> Model::absent_linears() const {
   std::vector<LinearId> ids;
+  for (LinearId id : embedding_ids())
+    if (absent_[slot(id)]) ids.push_back(id);
   for (LinearId id : linear_ids())
     if (absent_[slot(id)]) ids.push_back(id);
+  return ids;
+}
+
+std::vector<LinearId> Model::embedding_ids() const {
+  std::vector<LinearId> ids{{-1, LinearKind::token_embedding}};
+  if (config_.arch == Architecture::gpt2) ids.push_back({-1, LinearKind::position_embedding});
   return ids;
 }
 
@@ -171,6 +187,8 @@ LinearView Model::linear(LinearId id) const {
   if (id.kind == LinearKind::lm_head) {
     return {weight(c.tied_head ? weights_.token_embedding : weights_.lm_head), nullptr, c.vocab_size, c.dim};
   }
+  if (id.kind == LinearKind::token_embedding) return {weight(weights_.token_embedding), nullptr, c.vocab_size, c.dim};
+  if (id.kind == LinearKind::position_embedding) return {weight(weights_.position_embedding), nullptr, c.context, c.dim};
   const LayerWeights& w = weights_.layers[static_cast<std::size_t>(id.layer)];
   switch (id.kind) {
     case LinearKind::qkv: return {weight(w.wqkv), data(w.bqkv), c.q_dim() + 2 * c.kv_dim(), c.dim};
@@ -179,6 +197,8 @@ LinearView Model::linear(LinearId id) const {
       return {weight(w.w_up), data(w.b_up), c.arch == Architecture::gpt2 ? c.hidden_dim : 2 * c.hidden_dim, c.dim};
     case LinearKind::mlp_down: return {weight(w.w_down), data(w.b_down), c.dim, c.hidden_dim};
     case LinearKind::lm_head: break;
+    case LinearKind::token_embedding: break;
+    case LinearKind::position_embedding: break;
   }
   throw Error(ErrorCode::unknown_layer, "unknown linear kind " + std::to_string(static_cast<int>(id.kind)));
 }
@@ -210,6 +230,7 @@ std::size_t Model::weight_bytes() const {
 std::size_t Model::n_parameters() const {
   std::size_t n = weight_bytes() / sizeof(float);
   for (LinearId id : absent_linears()) {
+    if (id.kind == LinearKind::lm_head && config_.tied_head) continue;  // the token table, counted once
     const LinearView v = linear(id);
     n += v.n_out * v.n_in;
   }

@@ -1,11 +1,13 @@
 // Model: immutable, validated weights of one transformer, shared by every
 // Session (std::shared_ptr<const Model>). Never modified after create().
 //
-// A model may lack the weights of some linear groups: a client loaded from
-// NAME.client holds every tensor but the remote groups' weight matrices,
-// which only the server has. Those groups keep their shape and bias;
-// linear(id).weight is nullptr and any local product of them (FloatLinear,
-// quantizing them for `simulate`) throws Error(invalid_argument).
+// A model may lack the weights of some linear groups and embedding tables: a
+// client loaded from NAME.client holds every tensor but the remote groups'
+// weight matrices and the remote tables, which only the server has. Those
+// groups keep their shape and bias; linear(id).weight is nullptr and any
+// local product or lookup of them (FloatLinear, FloatEmbedding, quantizing
+// them for `simulate`) throws Error(invalid_argument). A tied LM head is the
+// token table: it is absent exactly when the table is.
 #pragma once
 
 #include <memory>
@@ -26,12 +28,11 @@ class Model {
   //         Error(bad_model_file) naming a tensor that holds a NaN or an infinity
   static std::shared_ptr<const Model> create(ModelConfig config, ModelWeights weights);
 
-  // The same, without the weight matrices of `absent` (duplicates allowed):
-  // their tensors in `weights` must be empty; their biases are kept.
+  // The same, without the weight matrices or tables of `absent` (duplicates
+  // allowed): their tensors in `weights` must be empty; their biases are kept.
   // @throws as create, plus Error(unknown_layer) for an id outside the model,
-  //         Error(invalid_argument) for a tied lm_head (it is the token
-  //         embedding, which the model always holds) or an absent group
-  //         whose tensor is not empty
+  //         Error(invalid_argument) for a tied lm_head whose token table is
+  //         held, or an absent group whose tensor is not empty
   static std::shared_ptr<const Model> create(ModelConfig config, ModelWeights weights,
                                              const std::vector<LinearId>& absent);
 
@@ -46,11 +47,15 @@ class Model {
   // Whether the model holds the weight matrix of `id`.
   // @throws Error(unknown_layer) for an id outside the model
   bool holds_weight(LinearId id) const;
-  // Linear groups whose weights are absent, in forward order.
+  // Groups (linear groups and tables) whose weights are absent: the tables,
+  // then the linear groups in forward order.
   std::vector<LinearId> absent_linears() const;
   // Every linear group of the model in forward order (per layer qkv,
   // attn_out, mlp_up, mlp_down; then lm_head).
   std::vector<LinearId> linear_ids() const;
+  // The model's embedding tables: token_embedding, and position_embedding
+  // when the architecture has learned positions (GPT-2).
+  std::vector<LinearId> embedding_ids() const;
 
   // RoPE inverse frequencies, head_dim / 2 values (after Llama 3 scaling).
   const std::vector<float>& rope_inv_freq() const { return rope_inv_freq_; }
@@ -67,7 +72,7 @@ class Model {
   ModelConfig config_;
   ModelWeights weights_;
   std::vector<float> rope_inv_freq_;
-  std::vector<bool> absent_;  // per slot (4 per layer, then lm_head): weight not held
+  std::vector<bool> absent_;  // per slot (linear_slot): weight not held
 };
 
 }  // namespace fhellm::model

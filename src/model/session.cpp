@@ -7,8 +7,12 @@
 
 namespace fhellm::model {
 
-Session::Session(std::shared_ptr<const Model> model, LinearOps& linear, std::size_t max_context)
-    : model_(std::move(model)), linear_(linear) {
+Session::Session(std::shared_ptr<const Model> model, LinearOps& linear, std::size_t max_context,
+                 EmbeddingOps* embedding)
+    : model_(std::move(model)),
+      linear_(linear),
+      float_embedding_(*model_),
+      embedding_(embedding != nullptr ? *embedding : float_embedding_) {
   const ModelConfig& c = model_->config();
   max_context_ = max_context == 0 ? c.context : max_context;
   require(max_context_ <= c.context, ErrorCode::bad_config,
@@ -42,12 +46,10 @@ std::vector<float> Session::forward(std::span<const TokenId> tokens, bool all_lo
   hb_.resize(rows * c.hidden_dim);
   proj_.resize(rows * d);
 
-  // x[t] = token embedding; the architecture's pass adds what else it needs
-  // (GPT-2's learned positions), runs the blocks and the final norm.
-  const ModelWeights& w = model_->weights();
-  for (std::size_t t = 0; t < rows; ++t) {
-    std::memcpy(&x_[t * d], &w.token_embedding[static_cast<std::size_t>(tokens[t]) * d], d * sizeof(float));
-  }
+  // x[t] = token embedding (one lookup for the call's rows); the
+  // architecture's pass adds what else it needs (GPT-2's learned positions),
+  // runs the blocks and the final norm.
+  embedding_.lookup({-1, LinearKind::token_embedding}, tokens, x_.data());
   const std::size_t first_out = all_logits ? 0 : rows - 1;  // the LM head runs for these rows only
   if (c.arch == Architecture::gpt2) {
     forward_gpt2(rows, position_, first_out);

@@ -1,6 +1,8 @@
 // Session: the mutable per-user state of a generation (KV cache, position,
 // scratch buffers) over a shared immutable Model. Not thread-safe; one per
-// user. The linear layers run through the LinearOps given at construction.
+// user. The linear layers run through the LinearOps given at construction,
+// the table lookups through its EmbeddingOps (the model's float tables when
+// none is given).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "common/token_id.h"
+#include "model/embedding.h"
 #include "model/linear.h"
 #include "model/model.h"
 
@@ -16,9 +19,11 @@ namespace fhellm::model {
 
 class Session {
  public:
-  // `linear` must outlive the session. `max_context` (0 = the model's)
-  // bounds the KV cache. @throws Error(bad_config) if above the model's context
-  Session(std::shared_ptr<const Model> model, LinearOps& linear, std::size_t max_context = 0);
+  // `linear` (and `embedding`, when given) must outlive the session.
+  // `max_context` (0 = the model's) bounds the KV cache.
+  // @throws Error(bad_config) if above the model's context
+  Session(std::shared_ptr<const Model> model, LinearOps& linear, std::size_t max_context = 0,
+          EmbeddingOps* embedding = nullptr);
 
   // Runs the tokens at positions position() .. position()+T-1 (prefill when
   // T > 1), appending them to the KV cache. Returns the logits of the last
@@ -45,6 +50,8 @@ class Session {
 
   std::shared_ptr<const Model> model_;
   LinearOps& linear_;
+  FloatEmbedding float_embedding_;
+  EmbeddingOps& embedding_;
   std::size_t max_context_ = 0;
   std::size_t position_ = 0;
   // KV cache: per layer [max_context, kv_dim].

@@ -94,6 +94,7 @@ Frame decode_frame(ByteView bytes, std::uint32_t max_payload_bytes) {
 
 Bytes encode_open_session(ByteView evaluation_keys) {
   Bytes out;
+  out.reserve(4 + evaluation_keys.size());  // one allocation of the keys' size, not a doubling
   ByteWriter w(out);
   w.blob(evaluation_keys);
   return out;

@@ -46,7 +46,7 @@ TEST(ModelClient, ExecuteInProcessGivesSimulateTextAndItsFigures) {
   const ClientStats& st = execute.last_stats();
   EXPECT_EQ(st.n_prompt_tokens, e.prompt_ids.size());
   EXPECT_EQ(st.n_generated_tokens, 6u);
-  EXPECT_EQ(st.remote_calls, 21u * 6);  // 5 layers x 4 groups + the head, per forward pass
+  EXPECT_EQ(st.remote_calls, 22u * 6);  // the token lookup, 5 layers x 4 groups and the head, per forward pass
   EXPECT_GT(st.bytes_up, 0u);
   EXPECT_GT(st.bytes_down, 0u);
   EXPECT_GT(st.session_key_bytes, 0u);

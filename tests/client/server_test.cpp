@@ -55,7 +55,7 @@ TEST_F(ModelFacades, ServerAndClientOverHttpGiveSimulateTokens) {
   ASSERT_GT(server.port(), 0);
   EXPECT_EQ(server.url(), "http://127.0.0.1:" + std::to_string(server.port()));
   EXPECT_EQ(server.served_model().architecture, "llama");
-  EXPECT_EQ(server.served_model().n_linear_groups, 21u);
+  EXPECT_EQ(server.served_model().n_linear_groups, 22u);  // the token table and 21 linear groups
 
   ClientOptions co;
   co.artifact = path(".client");
@@ -68,7 +68,7 @@ TEST_F(ModelFacades, ServerAndClientOverHttpGiveSimulateTokens) {
   EXPECT_GT(client.last_stats().network_ms, 0.0);
   const ServerMetrics m = server.metrics();
   EXPECT_EQ(m.sessions_opened, 1u);
-  EXPECT_EQ(m.linear_calls, 21u * r.ids.size());
+  EXPECT_EQ(m.linear_calls, 22u * r.ids.size());
   EXPECT_NE(server.metrics_text().find("fhellm_linear_calls_total"), std::string::npos);
   server.stop();
   server.stop();  // idempotent
@@ -163,7 +163,7 @@ TEST_F(ModelFacades, CApiServesAndGenerates) {
   EXPECT_GT(st.bytes_up, 0u);
   fhellm_server_metrics m;
   fhellm_server_get_metrics(server, &m);
-  EXPECT_EQ(m.linear_calls, 21u * 5);
+  EXPECT_EQ(m.linear_calls, 22u * 5);
 
   // Errors: a code, its name, and a message naming the problem.
   double ppl = 0;

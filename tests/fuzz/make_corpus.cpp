@@ -12,6 +12,7 @@
 
 #include "chat/chat_template.h"
 #include "he/linear.h"
+#include "he/lookup.h"
 #include "hybrid/artifact.h"
 #include "hybrid/execute_backend.h"
 #include "hybrid/hybrid_model.h"
@@ -99,8 +100,8 @@ void linear() {
   const std::vector<std::uint8_t> keys = client.server_keys().save();
   put("session_keys", "n2048_cut", keys);
   // A whole bundle small enough to keep: one packing Galois key, the
-  // encryption of zero, no input-side or shared-mask key (parsed in full,
-  // then refused for the missing elements).
+  // encryption of zero, the lookup's square key, no input-side or
+  // shared-mask key (parsed in full, then refused for the missing elements).
   {
     he::LinearSessionKeys k = he::LinearServerKeys::load(keys).get(he::ParamId::n2048_q54);
     const auto& ctx = *k.context;
@@ -130,6 +131,17 @@ void linear() {
     const auto upload = client.encrypt(std::span<const std::uint8_t>(x), {1, 64, 64}, precision);
     put("linear_upload", "64x64_" + p, upload);
     put("linear_reply", "64x64_" + p, he::linear_evaluate(upload, weights, server_keys, 1));
+  }
+  // The embedding lookup: the lookup fuzzer's table (4100 x 8, three chunks)
+  // and a 512-row one (one chunk: no select record).
+  for (std::uint32_t rows : {4100u, 512u}) {
+    std::vector<std::int8_t> values(std::size_t{rows} * 8);
+    for (auto& v : values) v = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);
+    const he::EncodedTable table(values, rows, 8);
+    const std::vector<std::uint32_t> ids = {0, rows - 1};
+    const auto upload = client.encrypt_lookup(ids, {2, rows, 8});
+    put("lookup_upload", std::to_string(rows) + "x8", upload);
+    put("lookup_reply", std::to_string(rows) + "x8", he::lookup_evaluate(upload, table, server_keys, 1));
   }
 }
 

@@ -44,7 +44,9 @@ TEST(KeyBundle, MemoryCountAddsUpItsParts) {
   const std::size_t parts = memory_bytes(k.galois) + memory_bytes(k.galois_input) +
                             memory_bytes(k.galois_sequential) + memory_bytes(k.zero) +
                             (k.input_hoisted ? memory_bytes(*k.input_hoisted) : 0) +
-                            (k.shared_mask ? memory_bytes(*k.shared_mask) : 0);
+                            (k.shared_mask ? memory_bytes(*k.shared_mask) : 0) +
+                            (k.square ? memory_bytes(*k.square) : 0);
+  ASSERT_TRUE(k.square.has_value());  // n2048_q54 carries the lookup's square key
   EXPECT_GE(memory_bytes(keys), parts);
   EXPECT_LT(memory_bytes(keys), parts + 4096);
   // A polynomial: its words and one allocator header.

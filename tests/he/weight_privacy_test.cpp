@@ -3,7 +3,8 @@
 // reply at its modelled size (n4096_q108 plans included: their flood was
 // lost to a double -> uint64 overflow before), and the weight-dependent
 // noise a client sees is plain to see without the flood and hidden, at the
-// documented level, with it.
+// documented level, with it. The embedding lookup's replies carry the same
+// flood, at S = 0.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "he/linear.h"
 #include "he/linear_detail.h"
 #include "he/linear_wire.h"
+#include "he/lookup.h"
 
 namespace fhellm::he {
 namespace {
@@ -84,6 +86,37 @@ TEST(WeightPrivacy, TheFloodIsInEveryReplyAtItsModelledSize) {
     ASSERT_GT(nz.flood / (nz.flood + rounding), 0.3) << "the setting should make a missing flood visible";
     EXPECT_NEAR(flooded / (nz.flood + rounding), 1.0, 0.15);
     EXPECT_NEAR(unflooded / rounding, 1.0, 0.15);
+  }
+}
+
+TEST(WeightPrivacy, TheLookupsFloodIsInEveryReplyAtItsModelledSize) {
+  // The embedding lookup's replies go through the same ReplyWriter with the
+  // flood of S = 0 (docs/embedding.md section 6). A zero table: every entry,
+  // gate and tree node is an exact zero, so a reply's noise is the flood,
+  // the body and mask rounding and the re-randomization (its own share,
+  // nz.packing, is an upper bound: the tree's key switches add nothing here).
+  const LinearClient client({kLookupParamId});
+  const LinearServerKeys keys = client.server_keys();
+  for (const LookupShape shape : {LookupShape{64, 4100, 128}, LookupShape{64, 512, 128}}) {
+    const LookupPlan plan = plan_lookup(shape);
+    const LookupNoise& nz = plan.noise;
+    const EncodedTable table(std::vector<std::int8_t>(std::size_t{shape.table_rows} * shape.width, 0),
+                             shape.table_rows, shape.width, 8, 2);
+    std::vector<std::uint32_t> ids(shape.rows);
+    for (std::uint32_t i = 0; i < shape.rows; ++i) ids[i] = (i * 2654435761u) % shape.table_rows;
+    const auto reply = lookup_evaluate(client.encrypt_lookup(ids, shape), table, keys, 2);
+    const auto noise = client.measure_lookup_noise(reply, std::vector<std::int64_t>(ids.size() * shape.width, 0));
+    double sum = 0;
+    for (double e : noise) sum += e * e;
+    const double measured = sum / static_cast<double>(noise.size());
+    const double rounding = nz.download_body + nz.download_mask;
+    std::printf("%s: flood share %.2f; measured / (flood + rounding) %.3f, packing bound / that %.3f\n",
+                describe(plan).c_str(), nz.flood / (nz.flood + rounding), measured / (nz.flood + rounding),
+                nz.packing / (nz.flood + rounding));
+    ASSERT_GT(nz.flood / (nz.flood + rounding), 0.15) << "the setting should make a missing flood visible";
+    EXPECT_GT(measured / (nz.flood + rounding), 0.92);
+    EXPECT_LT(measured / (nz.flood + rounding + nz.packing), 1.08);
+    EXPECT_NEAR(plan.linear.weight_privacy_nats(), 2.0, 0.01);  // S = 0's bound: (2 sigma_H)^2 / (2 sigma_H^2)
   }
 }
 

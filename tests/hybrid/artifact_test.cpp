@@ -71,11 +71,11 @@ class ArtifactTest : public ::testing::Test {
 };
 
 TEST_F(ArtifactTest, ExecuteFromArtifactsGivesSimulateTokens) {
-  EXPECT_EQ(report_.n_remote, 21u);
+  EXPECT_EQ(report_.n_remote, 22u);  // the token table and the 21 linear groups
   EXPECT_GT(report_.server_bytes, 0u);
   std::shared_ptr<RemoteLinearService> service = load_server_artifact(report_.server_path);
   ClientArtifact client = load_client_artifact(report_.client_path);
-  EXPECT_EQ(client.remote.size(), 21u);
+  EXPECT_EQ(client.remote.size(), 22u);
   EXPECT_EQ(client.description_bytes, service->description());
   EXPECT_GT(client.tokenizer->vocab_size(), 0u);
 
@@ -133,7 +133,11 @@ TEST_F(ArtifactTest, DamagedArtifactsAreRefused) {
 TEST_F(ArtifactTest, ResealedOutOfRangeValuesAreRefused) {
   const fs::path bad = dir_ / "resealed.bin";
   Bytes server = read(report_.server_path);
-  server[server.size() - 9] = 0x80;  // the last weight of the last layer
+  // The last entry is the tied LM head: a reference to the token table (u32
+  // 0), the 4 bytes before the checksum; the last weight of the last layer
+  // comes just before it.
+  ASSERT_EQ(std::vector<std::uint8_t>(server.end() - 12, server.end() - 8), std::vector<std::uint8_t>(4, 0));
+  server[server.size() - 13] = 0x80;
   reseal(server);
   write(bad, server);
   EXPECT_NE(message_of([&] { load_server_artifact(bad); }).find("outside +-127"), std::string::npos);

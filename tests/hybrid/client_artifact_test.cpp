@@ -25,6 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 const fs::path kStories = FHELLM_SOURCE_DIR "/models/stories260K.bin";
 const fs::path kGpt2Tiny = FHELLM_SHARED_DIR "/models/gpt2-tiny-random";
+const fs::path kGpt2Vimdoc = FHELLM_SHARED_DIR "/models/gpt2-vimdoc-small";
 
 template <class F>
 ErrorCode code_of(F f, const std::string& must_mention = "") {
@@ -42,7 +43,7 @@ ErrorCode code_of(F f, const std::string& must_mention = "") {
 const GenerateOptions kGreedy{{0.0f, 0, 1.0f, 0}, false};
 
 // Bytes of the float weights of `ids` in `full` that a client need not hold
-// (a tied head is the embedding, which the client keeps).
+// (a tied head is the token table: counted once, through the table's id).
 std::size_t remote_weight_bytes(const model::Model& full, const std::vector<LinearId>& ids) {
   std::size_t bytes = 0;
   for (LinearId id : ids) {
@@ -94,20 +95,17 @@ TEST_F(ClientArtifactTest, RemoteWeightsTakeNoClientMemory) {
   const HybridModel full = HybridModel::load(kStories);
   const ClientArtifact client = load_client_artifact(stories_all_.client_path);
   const model::Model& m = *client.model;
-  ASSERT_EQ(client.remote.size(), 21u);
+  ASSERT_EQ(client.remote.size(), 22u);  // the token table and the 21 linear groups
   for (LinearId id : client.remote) {
     const model::LinearView v = m.linear(id), f = full.model().linear(id);
     EXPECT_EQ(v.n_out, f.n_out) << model::linear_name(id);
     EXPECT_EQ(v.n_in, f.n_in) << model::linear_name(id);
-    if (id.kind == LinearKind::lm_head) {  // stories260K ties its head to the embedding
-      EXPECT_TRUE(m.holds_weight(id));
-      EXPECT_EQ(v.weight, m.weights().token_embedding.data());
-    } else {
-      EXPECT_FALSE(m.holds_weight(id)) << model::linear_name(id);
-      EXPECT_EQ(v.weight, nullptr) << model::linear_name(id);
-    }
+    // The tied head (stories260K's) is the token table: absent with it.
+    EXPECT_FALSE(m.holds_weight(id)) << model::linear_name(id);
+    EXPECT_EQ(v.weight, nullptr) << model::linear_name(id);
   }
-  EXPECT_EQ(m.absent_linears().size(), 20u);
+  EXPECT_TRUE(m.weights().token_embedding.empty());
+  EXPECT_EQ(m.absent_linears().size(), 22u);
   const std::size_t remote = remote_weight_bytes(full.model(), client.remote);
   ASSERT_GT(remote, 0u);
   EXPECT_EQ(m.weight_bytes(), full.model().weight_bytes() - remote);
@@ -121,16 +119,18 @@ TEST_F(ClientArtifactTest, LocalModesAreRefusedBeforeGeneration) {
   EXPECT_EQ(hm.mode(), FheMode::execute);  // the only mode that runs it
   hm.set_remote_modules(client.remote);
   hm.set_quantization(client.description.quant);
-  // disable: the float product of a weight the client does not have.
-  EXPECT_EQ(code_of([&] { hm.set_mode(FheMode::disable); }, "'disable' would compute layers.0.qkv"),
+  // disable: the float lookup of a table the client does not have.
+  EXPECT_EQ(code_of([&] { hm.set_mode(FheMode::disable); }, "'disable' would compute token_embedding"),
             ErrorCode::invalid_argument);
   // simulate: quantizing weights the client does not have.
-  EXPECT_EQ(code_of([&] { hm.set_mode(FheMode::simulate); }, "'simulate' would compute layers.0.qkv"),
+  EXPECT_EQ(code_of([&] { hm.set_mode(FheMode::simulate); }, "'simulate' would compute token_embedding"),
             ErrorCode::invalid_argument);
   // No remote module: every group would run as a local float product.
-  EXPECT_EQ(code_of([&] { hm.set_remote_modules("none"); }, "layers.0.qkv cannot run locally"),
+  EXPECT_EQ(code_of([&] { hm.set_remote_modules("none"); }, "token_embedding cannot run locally"),
             ErrorCode::invalid_argument);
-  EXPECT_EQ(code_of([&] { hm.set_remote_modules("layers.0"); }, "layers.1.qkv cannot run locally"),
+  EXPECT_EQ(code_of([&] { hm.set_remote_modules("embedding,layers.0"); }, "layers.1.qkv cannot run locally"),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] { hm.set_remote_modules("all-linear"); }, "token_embedding cannot run locally"),
             ErrorCode::invalid_argument);
   // A refusal changes nothing.
   EXPECT_EQ(hm.mode(), FheMode::execute);
@@ -184,15 +184,15 @@ TEST_F(ClientArtifactTest, Gpt2BiasesStayAndExecuteGivesSimulateTokens) {
   const ClientArtifact client = load_client_artifact(report.client_path);
   const model::Model& m = *client.model;
   for (LinearId id : client.remote) {
-    if (id.kind == LinearKind::lm_head) continue;  // tied
     EXPECT_FALSE(m.holds_weight(id)) << model::linear_name(id);
+    if (id.kind == LinearKind::lm_head || model::is_embedding(id.kind)) continue;  // no bias
     const model::LinearView v = m.linear(id), f = full.model().linear(id);
     ASSERT_NE(v.bias, nullptr) << model::linear_name(id);
     EXPECT_TRUE(std::equal(v.bias, v.bias + v.n_out, f.bias)) << model::linear_name(id);
   }
   EXPECT_EQ(m.weight_bytes(), full.model().weight_bytes() - remote_weight_bytes(full.model(), client.remote));
   const std::vector<TokenId> prompt = {464, 2068, 7586, 21831};
-  EXPECT_EQ(execute_tokens(report, prompt, 3), simulate_tokens(kGpt2Tiny, "all-linear", prompt, 3));
+  EXPECT_EQ(execute_tokens(report, prompt, 3), simulate_tokens(kGpt2Tiny, "default", prompt, 3));
 }
 
 TEST_F(ClientArtifactTest, CompilesAModelInMemory) {
@@ -201,9 +201,10 @@ TEST_F(ClientArtifactTest, CompilesAModelInMemory) {
   CompileOptions options;
   options.tokenizer = FHELLM_SOURCE_DIR "/models/tok512.bin";
   const CompileReport report = compile_artifacts(random, dir_ / "random", options);
-  EXPECT_EQ(report.n_remote, 21u);
+  EXPECT_EQ(report.n_remote, 22u);
   const ClientArtifact client = load_client_artifact(report.client_path);
-  EXPECT_EQ(client.model->weights().token_embedding, random->weights().token_embedding);
+  EXPECT_TRUE(client.model->weights().token_embedding.empty());  // on the server
+  EXPECT_EQ(client.model->weights().final_norm, random->weights().final_norm);
   EXPECT_EQ(client.model->weight_bytes(), random->weight_bytes() - remote_weight_bytes(*random, client.remote));
   EXPECT_EQ(client.tokenizer->vocab_size(), 512u);
   // Without a tokenizer there is nothing to look next to.
@@ -212,10 +213,50 @@ TEST_F(ClientArtifactTest, CompilesAModelInMemory) {
   EXPECT_FALSE(fs::exists(dir_ / "random2.client"));
 }
 
+// The tensor counts of a client artifact, read from the file as artifact.h
+// lays it out: header, config, description, then every tensor's count.
+std::vector<std::uint32_t> client_tensor_counts(const fs::path& path, std::size_t n_layers) {
+  std::ifstream in(path, std::ios::binary);
+  const Bytes b((std::istreambuf_iterator<char>(in)), {});
+  auto u32 = [&](std::size_t at) {
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(b.at(at + i)) << (8 * i);
+    return v;
+  };
+  std::size_t at = 8 + 68;            // header, config
+  at += 4 + u32(at);                  // description
+  std::vector<std::uint32_t> counts;
+  const std::size_t tensors = 2 + 12 * n_layers + 3;
+  for (std::size_t t = 0; t < tensors; ++t) {
+    counts.push_back(u32(at));
+    at += 4 + 4 * std::size_t{counts.back()};
+  }
+  return counts;
+}
+
+// By default the client artifact holds no tensor whose size grows with the
+// vocabulary (the token table and the LM head are on the server).
+TEST_F(ClientArtifactTest, DefaultClientHoldsNoVocabularySizedTensor) {
+  const auto stories = client_tensor_counts(stories_all_.client_path, 5);
+  for (std::uint32_t c : stories) EXPECT_LT(c, 512u);
+  EXPECT_EQ(stories.front(), 0u);  // the token table's count
+  if (!fs::exists(kGpt2Vimdoc)) GTEST_SKIP() << "needs ../shared: no " << kGpt2Vimdoc;
+  const CompileReport report = compile_artifacts(kGpt2Vimdoc, dir_ / "vimdoc", {});
+  const auto gpt2 = client_tensor_counts(report.client_path, 4);
+  for (std::uint32_t c : gpt2) EXPECT_LT(c, 50257u);
+  EXPECT_EQ(gpt2[0], 0u);           // token table
+  EXPECT_EQ(gpt2[1], 128u * 128u);  // the learned positions stay (context x dim)
+  std::printf("[artifact] gpt2-vimdoc-small client %.2f MB, server %.2f MB\n", report.client_bytes / 1e6,
+              report.server_bytes / 1e6);
+  // The tied head is stored once on the server: the table's values and a reference.
+  EXPECT_LT(report.server_bytes, 50257u * 128u * 3 / 2);
+}
+
 // The client file is read in pieces, never whole: hostile lengths and values
 // behind a valid checksum still get their exact error.
 TEST_F(ClientArtifactTest, HostileClientFilesAreRefusedWithTheirCode) {
-  std::ifstream in(stories_all_.client_path, std::ios::binary);
+  // The artifact whose client keeps its token table (remote "qkv,lm_head").
+  std::ifstream in(stories_qkv_head_.client_path, std::ios::binary);
   const Bytes good((std::istreambuf_iterator<char>(in)), {});
   ASSERT_GT(good.size(), 200u);
   auto put_u32 = [](Bytes& b, std::size_t at, std::uint32_t v) {

@@ -18,6 +18,11 @@ namespace {
 
 const std::filesystem::path kStories = FHELLM_SOURCE_DIR "/models/stories260K.bin";
 
+std::vector<TokenId> greedy_ids(HybridModel& hm, FheMode mode, const std::vector<TokenId>& prompt, std::size_t n) {
+  hm.set_mode(mode);
+  return hm.generate(prompt, n, {{0.0f, 0, 1.0f, 0}, false}).ids;
+}
+
 std::vector<TokenId> greedy(HybridModel& hm, FheMode mode, std::size_t n) {
   hm.set_mode(mode);
   const std::vector<TokenId> prompt = {1, 403, 407, 261, 378};
@@ -32,11 +37,13 @@ TEST(ExecuteModel, InProcessExactGivesSimulateTokens) {
   const auto simulated = greedy(hm, FheMode::simulate, 8);
   const auto executed = greedy(hm, FheMode::execute, 8);
   EXPECT_EQ(executed, simulated);
-  // 5 layers x 4 groups + the head, per forward pass (prefill + 7 decode steps).
-  EXPECT_EQ(stats->n_calls, 21u * 8);
-  // The prompt's 5 rows go through every group but the LM head, which runs for
-  // the last row only: 20 x 5 + 1 rows in the prefill, 21 per decode step.
-  EXPECT_EQ(stats->n_rows, 20u * 5 + 1 + 21u * 7);
+  // The token lookup, 5 layers x 4 groups and the head per forward pass
+  // (prefill + 7 decode steps).
+  EXPECT_EQ(stats->n_calls, 22u * 8);
+  // The prompt's 5 ids in one lookup and 5 rows through every group but the
+  // LM head, which runs for the last row only: 5 + 20 x 5 + 1 rows in the
+  // prefill, 22 per decode step.
+  EXPECT_EQ(stats->n_rows, 5u + 20u * 5 + 1 + 22u * 7);
   EXPECT_GT(stats->channel.bytes_up, 0u);
   EXPECT_GT(stats->channel.bytes_down, 0u);
   EXPECT_GT(stats->key_upload_bytes, 0u);
@@ -101,13 +108,35 @@ TEST(ExecuteModelGpt2VimdocSmall, SimulateModelsTheDefaultPrecision) {
   check_simulate_models_execute(model, prompt, 8, text, 0.004);
 }
 
+// GPT-2 with both tables on the server ("all"): two lookups per forward
+// pass (the tokens' rows and the positions'), execute equals simulate.
+TEST(ExecuteModel, Gpt2BothTablesRemote) {
+  const std::filesystem::path model = kShared / "models/gpt2-vimdoc-small";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "needs ../shared: no " << model;
+  HybridModel hm = HybridModel::load(model);
+  hm.set_remote_modules("all");
+  EXPECT_TRUE(hm.is_remote({-1, LinearKind::position_embedding}));
+  hm.set_precision(he::LinearPrecision::exact);
+  auto stats = std::make_shared<ExecuteStats>();
+  use_execute_in_process(hm, {}, stats);
+  const std::vector<TokenId> prompt = {464, 2068, 7586, 21831};
+  const auto simulated = greedy_ids(hm, FheMode::simulate, prompt, 4);
+  const auto executed = greedy_ids(hm, FheMode::execute, prompt, 4);
+  EXPECT_EQ(executed, simulated);
+  // 4 layers x 4 groups + the head + 2 tables, per forward pass (prefill + 3 decode steps).
+  EXPECT_EQ(stats->n_calls, 19u * 4);
+  // The simulated positions are the int8 table's: not the float one's.
+  hm.set_remote_modules("default");
+  EXPECT_FALSE(hm.is_remote({-1, LinearKind::position_embedding}));
+}
+
 TEST(RemoteModelDescription, RoundTripsAndRefusesHostileBytes) {
   HybridModel hm = HybridModel::load(kStories);
   auto service = make_remote_service(hm);
   const Bytes bytes = service->description();
   const RemoteModelDescription d = RemoteModelDescription::decode(bytes);
   EXPECT_EQ(d.architecture, "llama");
-  EXPECT_EQ(d.linears.size(), 21u);
+  EXPECT_EQ(d.linears.size(), 22u);  // the token table and 21 linear groups
   EXPECT_EQ(d.encode(), bytes);
   auto code = [](const Bytes& b) {
     try {
@@ -153,6 +182,26 @@ TEST(RemoteLinearService, RefusesUnknownLayersAndWrongShapes) {
             ErrorCode::bad_message);
   const Bytes ok = channel.call(std::vector<std::uint32_t>{linear_wire_id({0, LinearKind::attn_out})}, upload);
   EXPECT_EQ(client.decrypt(ok).size(), 64u);
+  // The token table answers lookups only, of its own shape.
+  const std::uint32_t table = linear_wire_id({-1, LinearKind::token_embedding});
+  EXPECT_EQ(code({table}), ErrorCode::bad_magic);  // a product's upload
+  const std::vector<std::uint32_t> ids = {0, 511, 7};
+  auto lookup_code = [&](const Bytes& b) {
+    try {
+      channel.call(std::vector<std::uint32_t>{table}, b);
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return ErrorCode::internal_error;
+  };
+  EXPECT_EQ(lookup_code(client.encrypt_lookup(ids, {3, 600, 64})), ErrorCode::shape_mismatch);
+  EXPECT_EQ(lookup_code(client.encrypt_lookup(ids, {3, 512, 32})), ErrorCode::shape_mismatch);
+  const Bytes rows = channel.call(std::vector<std::uint32_t>{table}, client.encrypt_lookup(ids, {3, 512, 64}));
+  const auto values = client.decrypt_lookup(rows);
+  const auto& q = hm.quantized_linears()->get({-1, LinearKind::token_embedding});
+  ASSERT_EQ(values.size(), 3u * 64u);
+  for (std::size_t r = 0; r < 3; ++r)
+    for (std::size_t j = 0; j < 64; ++j) EXPECT_EQ(values[r * 64 + j], q.values[ids[r] * 64 + j]);
 }
 
 }  // namespace

@@ -15,7 +15,17 @@ HybridModel tiny() { return HybridModel(model::random_model(model::shape_preset(
 
 TEST(HybridModelApi, RemoteModuleSpecs) {
   HybridModel hm = tiny();
-  EXPECT_EQ(hm.remote_modules().size(), 21u);  // default: all linear layers, LM head included
+  // Default: the token table and every linear layer, LM head included.
+  EXPECT_EQ(hm.remote_modules().size(), 22u);
+  EXPECT_TRUE(hm.is_remote({-1, LinearKind::token_embedding}));
+  hm.set_remote_modules("all-linear");
+  EXPECT_EQ(hm.remote_modules().size(), 21u);
+  EXPECT_FALSE(hm.is_remote({-1, LinearKind::token_embedding}));
+  hm.set_remote_modules("all");  // stories260K (Llama) has no position table
+  EXPECT_EQ(hm.remote_modules().size(), 22u);
+  hm.set_remote_modules("embedding");
+  EXPECT_EQ(hm.remote_modules(), (std::vector<LinearId>{{-1, LinearKind::token_embedding}}));
+  EXPECT_THROW(hm.set_remote_modules("positions"), Error);  // rotary positions: no table
   hm.set_remote_modules("qkv,lm_head");
   EXPECT_EQ(hm.remote_modules().size(), 6u);
   EXPECT_TRUE(hm.is_remote({2, LinearKind::qkv}));
@@ -37,8 +47,11 @@ TEST(HybridModelApi, RemoteModuleSpecs) {
 
 TEST(HybridModelApi, WireIdsRoundTrip) {
   HybridModel hm = tiny();
-  for (LinearId id : hm.model().linear_ids()) EXPECT_EQ(linear_from_wire_id(linear_wire_id(id)), id);
+  for (LinearId id : all_modules(hm.model())) EXPECT_EQ(linear_from_wire_id(linear_wire_id(id)), id);
   EXPECT_EQ(linear_wire_id({-1, LinearKind::lm_head}), 4u);
+  EXPECT_EQ(linear_wire_id({-1, LinearKind::token_embedding}), 5u);
+  EXPECT_EQ(linear_wire_id({-1, LinearKind::position_embedding}), 6u);
+  EXPECT_THROW(linear_from_wire_id(13), Error);  // layer 0 + the token table is not a thing
   EXPECT_THROW(linear_from_wire_id(12), Error);  // layer 0 + kind 4 is not a thing
   EXPECT_THROW(linear_from_wire_id(7), Error);
 }
@@ -61,6 +74,10 @@ TEST(HybridModelApi, ModesAndTheExecuteHook) {
       seen.push_back(id);
       inner.apply(id, x, rows, y);
     }
+    void lookup(LinearId table, std::span<const TokenId> ids, float* out) override {
+      seen.push_back(table);
+      inner.lookup(table, ids, out);
+    }
     SimulateBackend inner;
     std::vector<LinearId> seen;
   };
@@ -80,6 +97,14 @@ TEST(HybridModelApi, ModesAndTheExecuteHook) {
   // Same integers as simulate: identical greedy ids.
   hm.set_mode(FheMode::simulate);
   EXPECT_EQ(hm.generate(prompt, 4, {{0.0f, 0, 1.0f, 0}, false}).ids, r.ids);
+  // A remote token table: one lookup per forward (the prompt's ids in one).
+  hm.set_remote_modules("embedding,lm_head");
+  hm.set_mode(FheMode::execute);
+  const auto e = hm.generate(prompt, 4, {{0.0f, 0, 1.0f, 0}, false});
+  EXPECT_EQ(counting->seen.size(), 4u * 2u);
+  EXPECT_EQ(counting->seen[0], (LinearId{-1, LinearKind::token_embedding}));
+  hm.set_mode(FheMode::simulate);
+  EXPECT_EQ(hm.generate(prompt, 4, {{0.0f, 0, 1.0f, 0}, false}).ids, e.ids);
 }
 
 TEST(HybridModelApi, SeededSamplingIsReproducible) {

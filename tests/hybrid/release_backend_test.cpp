@@ -20,6 +20,7 @@ TEST(HybridModelReleaseBackend, DropsTheBackendAndKeepsTheSettings) {
     ~Tracked() override { --live; }
     FheMode mode() const override { return FheMode::execute; }
     void apply(LinearId id, const float* x, std::size_t rows, float* y) override { inner.apply(id, x, rows, y); }
+    void lookup(LinearId table, std::span<const TokenId> ids, float* out) override { inner.lookup(table, ids, out); }
     SimulateBackend inner;
     int& live;
   };

@@ -8,7 +8,9 @@
 #include <filesystem>
 
 #include "fhellm/error.h"
+#include "he/keys.h"
 #include "he/linear.h"
+#include "he/lookup.h"
 #include "he/memory_size.h"
 #include "hybrid/execute_backend.h"
 #include "hybrid/hybrid_model.h"
@@ -110,6 +112,39 @@ TEST_F(RemoteCost, KeysOfAnotherGadgetWidthAreRefusedBeforeAndWhenParsed) {
   const Bytes bytes = wide.save();
   EXPECT_EQ(code_of([&] { service_->session_memory_bytes(bytes); }), ErrorCode::bad_parameters);
   EXPECT_EQ(code_of([&] { he::LinearServerKeys::load(bytes); }), ErrorCode::bad_parameters);
+}
+
+// The embedding lookup's square key is pinned as the Galois keys are: a
+// narrower gadget would grow the session and the selection's key switches.
+TEST_F(RemoteCost, ASquareKeyOfAnotherGadgetWidthIsRefusedBeforeAndWhenParsed) {
+  const he::LinearServerKeys good = he::LinearServerKeys::load(keys_);
+  const he::ParamId id = he::kLookupParamId;
+  he::LinearSessionKeys k = good.get(id);
+  ASSERT_TRUE(k.square.has_value());
+  k.square = he::make_square_key(*k.context, he::SecretKey::generate(*k.context), he::kLookupSquareKeyBits - 2);
+  he::LinearServerKeys narrow;
+  narrow.insert(std::move(k));
+  const Bytes bytes = narrow.save();
+  EXPECT_EQ(code_of([&] { service_->session_memory_bytes(bytes); }), ErrorCode::bad_parameters);
+  EXPECT_EQ(code_of([&] { he::LinearServerKeys::load(bytes); }), ErrorCode::bad_parameters);
+}
+
+// A lookup's header is checked against the table before planning, and its
+// cost is its ids (the rows it reads).
+TEST_F(RemoteCost, ALookupIsPricedByItsIdsAndCheckedAgainstTheTableFirst) {
+  const std::uint32_t table[] = {linear_wire_id({-1, LinearKind::token_embedding})};
+  const std::vector<std::uint32_t> ids = {0, 511, 7};
+  EXPECT_EQ(service_->call_cost(table, client_->encrypt_lookup(ids, {3, 512, 64})).rows, 3u);
+  EXPECT_EQ(code_of([&] { service_->call_cost(table, client_->encrypt_lookup(ids, {3, 600, 64})); }),
+            ErrorCode::shape_mismatch);
+  // A layout no plan has passes the header read (no planning) and is
+  // refused when evaluated.
+  Bytes upload = client_->encrypt_lookup(ids, {3, 512, 64});
+  upload[28] ^= 1;  // input levels L
+  EXPECT_EQ(he::peek_lookup_upload(upload).shape.table_rows, 512u);
+  EXPECT_EQ(service_->call_cost(table, upload).rows, 3u);
+  const auto session = service_->open_session(keys_);
+  EXPECT_EQ(code_of([&] { service_->call(*session, table, upload); }), ErrorCode::parameter_mismatch);
 }
 
 // Defect: a 90-byte upload header with a legal shape cost ~71 ms of planning

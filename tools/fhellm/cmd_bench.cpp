@@ -11,6 +11,7 @@ void register_bench(CLI::App& app) {
   register_bench_generate(*bench);
   register_bench_model(*bench);
   register_bench_serve(*bench);
+  register_bench_lookup(*bench);
 }
 
 }  // namespace fhellm::cli

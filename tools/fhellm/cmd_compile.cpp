@@ -17,7 +17,7 @@ namespace fhellm::cli {
 namespace {
 
 struct CompileArgs {
-  std::string model, out, remote = "all-linear", tokenizer, shape;
+  std::string model, out, remote = "default", tokenizer, shape;
   bool random_weights = false;
   std::uint64_t seed = 1;
   int bits = 8;
@@ -64,7 +64,7 @@ void run_compile(const CompileArgs& a, const CLI::App& cmd) {
                 static_cast<unsigned long long>(a.seed));
   }
   std::printf("fhellm compile: %zu remote layer groups, %d-bit weights\n  %s  %.2f MB (server: weights stored as int8, no client data)\n"
-              "  %s  %.2f MB (client: embeddings, norms, biases, scales, tokenizer; no remote weight)\n",
+              "  %s  %.2f MB (client: norms, biases, local tables, scales, tokenizer; no remote weight)\n",
               r.n_remote, a.bits, r.server_path.string().c_str(), static_cast<double>(r.server_bytes) / 1e6,
               r.client_path.string().c_str(), static_cast<double>(r.client_bytes) / 1e6);
 }
@@ -95,7 +95,7 @@ void register_compile(CLI::App& app) {
   cmd->add_option("--activation-bits", args->activation_bits, "activation bits (per row, with a zero point)")
       ->capture_default_str()
       ->check(CLI::Range(2, 8));
-  cmd->add_option("--remote", args->remote, "remote linear modules: all-linear, or e.g. qkv,lm_head")
+  cmd->add_option("--remote", args->remote, "remote modules: default (every linear layer and the token embedding: the client holds no vocabulary-sized matrix), all (the position table too), all-linear, or e.g. embedding,qkv,lm_head")
       ->capture_default_str();
   cmd->add_option("--tokenizer", args->tokenizer,
                   "tokenizer file or folder (default: next to the model; required with --random-weights)");

@@ -19,7 +19,7 @@ namespace fhellm::cli {
 namespace {
 
 struct EvalArgs {
-  std::string model, tokenizer, text_file, fhe = "simulate", remote = "all-linear", precision = "default";
+  std::string model, tokenizer, text_file, fhe = "simulate", remote = "default", precision = "default";
   std::string artifact, server;  // execute against a server: the client artifact and the server's URL
   std::size_t window = 0, stride = 0;
   int bits = 0;  // with --model (0: 8)
@@ -118,7 +118,7 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--tokenizer", args->tokenizer, "tokenizer file or folder (default: next to the model)");
   cmd->add_option("-f,--text,--file", args->text_file, "text file to score")->required();
   cmd->add_option("--fhe", args->fhe, "disable | simulate | execute")->capture_default_str();
-  cmd->add_option("--remote", args->remote, "remote linear modules")->capture_default_str();
+  cmd->add_option("--remote", args->remote, "remote modules: default (linear layers and the token embedding), all, all-linear, none, or a list")->capture_default_str();
   cmd->add_option("--precision", args->precision,
                   "encrypted product modelled by simulate: default (its rounding error) or exact (none)")
       ->capture_default_str();

@@ -209,7 +209,7 @@ void register_gateway(CLI::App& app) {
   cmd->add_option("--artifact", e.artifact, "NAME.client written by `fhellm compile` (needs --server)");
   cmd->add_option("--server", e.server, "fhellm server URL (default: a server in this process)");
   cmd->add_option("--fhe", e.fhe, "disable | simulate | execute")->capture_default_str();
-  cmd->add_option("--remote", e.remote, "with --model: remote linear modules")->capture_default_str();
+  cmd->add_option("--remote", e.remote, "with --model: remote modules (default: every linear layer and the token embedding)")->capture_default_str();
   cmd->add_option("--precision", e.precision, "encrypted product precision: default or exact")->capture_default_str();
   cmd->add_option("--chat-template", e.chat_template,
                   "a built-in template name (llama3, llama3.2, llama2, mistral, mistral-v0.3, gemma, qwen2.5, chatml, "

@@ -19,7 +19,7 @@ namespace fhellm::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, tokenizer, prompt, fhe = "execute", remote = "all-linear";
+  std::string model, tokenizer, prompt, fhe = "execute", remote = "default";
   std::string prompt_file;                              // -f FILE, "-" for stdin
   std::string artifact, server, precision = "default";  // execute: client artifact, server URL, product precision
   std::int64_t n_tokens = 64;                           // -1: until end of text or of the context
@@ -152,7 +152,7 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--bits", args->bits, "with --model: weight bits of the remote modules (simulate, execute; default 8)")
       ->check(CLI::Range(2, 8));
   cmd->add_option("--fhe", args->fhe, "disable | simulate | execute")->capture_default_str();
-  cmd->add_option("--remote", args->remote, "remote linear modules: all-linear, none, or e.g. qkv,lm_head")
+  cmd->add_option("--remote", args->remote, "remote modules: default (every linear layer and the token embedding), all, all-linear, none, or e.g. embedding,qkv,lm_head")
       ->capture_default_str();
   cmd->add_option("--artifact", args->artifact, "execute: NAME.client written by `fhellm compile` (needs --server)");
   cmd->add_option("--server", args->server, "execute: server URL, http://HOST:PORT (default: server in this process)");

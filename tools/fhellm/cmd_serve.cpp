@@ -26,7 +26,7 @@ struct ServeArgs {
   std::string artifact, model, shape, precisions = "default";
   bool random_weights = false;
   std::uint64_t seed = 1;
-  std::string remote = "all-linear", listen = "127.0.0.1:8600", tls_cert, tls_key, api_keys;
+  std::string remote = "default", listen = "127.0.0.1:8600", tls_cert, tls_key, api_keys;
   int bits = 8;
   int weight_privacy_bits = 0;
   int parallel = 0;
@@ -157,7 +157,7 @@ void register_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "with --random-weights: weight seed (the client uses the same)")
       ->capture_default_str();
-  cmd->add_option("--remote", args->remote, "with --model: remote modules")->capture_default_str();
+  cmd->add_option("--remote", args->remote, "with --model: remote modules (default: every linear layer and the token embedding)")->capture_default_str();
   cmd->add_option("--bits", args->bits, "with --model: weight bits")->capture_default_str()->check(CLI::Range(2, 8));
   cmd->add_option("--precision", args->precisions,
                   "precisions served (weights encoded at start, one encoding each): default, exact or default,exact")

@@ -14,6 +14,7 @@ void register_bench_linear(CLI::App& bench);    // bench_linear.cpp: encrypted m
 void register_bench_generate(CLI::App& bench);  // bench_generate.cpp: per-token latency/traffic
 void register_bench_model(CLI::App& bench);     // bench_model.cpp: clear tokens/s
 void register_bench_serve(CLI::App& bench);     // bench_serve.cpp: many clients against one server
+void register_bench_lookup(CLI::App& bench);    // bench_lookup.cpp: encrypted embedding lookup
 void register_compile(CLI::App& app);   // cmd_compile.cpp
 void register_serve(CLI::App& app);     // cmd_serve.cpp
 void register_demo(CLI::App& app);      // cmd_demo.cpp

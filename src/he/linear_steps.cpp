@@ -1,0 +1,229 @@
+// The steps linear_server.cpp and lookup_server.cpp share (linear_steps.h).
+#include "he/linear_steps.h"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "fhellm/error.h"
+#include "he/circuit_privacy.h"
+#include "he/hoisted_galois.h"
+#include "he/linear_detail.h"
+#include "he/linear_reference.h"
+#include "he/linear_wire.h"
+#include "he/shared_mask.h"
+#include "math/blocked_product.h"
+#include "common/thread_pool.h"
+
+namespace fhellm::he::detail {
+namespace {
+
+// f(i) for i < count on `threads` threads of the common pool (the caller's
+// included; inline when called from inside another loop's task).
+template <class F>
+void parallel_for(std::size_t count, std::size_t threads, F&& f) {
+  default_thread_pool().run(count, threads, std::forward<F>(f));
+}
+constexpr std::size_t kBlock = math::kSlotBlock;
+
+// Writes ct (NTT form) as term m of a row's blocked inputs.
+void place_blocked(const Call& call, const Ciphertext& ct, std::size_t m, std::uint32_t* blocked) {
+  const std::size_t n = call.ctx.poly_degree(), blocks = n / kBlock;
+  for (std::size_t l = 0; l < call.ctx.moduli_count(); ++l)
+    for (int part = 0; part < 2; ++part) {
+      const std::uint64_t* src = (part == 0 ? ct.c0 : ct.c1).residues(l);
+      for (std::size_t b = 0; b < blocks; ++b) {
+        std::uint32_t* dst = blocked + (((l * blocks + b) * call.terms + m) * 2 + part) * kBlock;
+        const std::uint64_t* from = src + b * kBlock;
+        // blocked_slot_word: the two halves of the block interleaved.
+        for (std::size_t s = 0; s < kBlock / 2; ++s) {
+          dst[2 * s] = static_cast<std::uint32_t>(from[s]);
+          dst[2 * s + 1] = static_cast<std::uint32_t>(from[s + kBlock / 2]);
+        }
+      }
+    }
+}
+
+void store_term(const Call& call, RowInputs& row, std::size_t m, Ciphertext ct) {
+  if (call.narrow) place_blocked(call, ct, m, row.blocked.data());
+  else row.cts[m] = std::move(ct);
+}
+
+}  // namespace
+
+// Step 2: the split point's input side for the block's rows. Mask bits: the
+// hoisted levels low, the sequential ones high. The 2^X bases sigma_B(in)
+// come from one key switch each (single keys), then each base is decomposed
+// once and takes the hoisted automorphisms of the low bits, every key read
+// once for all rows.
+std::vector<RowInputs> input_side(const Call& call, std::vector<Ciphertext>& inputs, std::size_t rows) {
+  const LinearGeometry& geo = call.geo;
+  const std::size_t chunks = geo.chunks, masks = call.masks;
+  std::vector<RowInputs> out(rows);
+  for (auto& row : out) {
+    if (call.narrow) row.blocked.resize(call.terms * 2 * call.ctx.moduli_count() * call.ctx.poly_degree());
+    else row.cts.resize(call.terms);
+  }
+  if (masks == 1) {
+    parallel_for(rows * chunks, call.threads,
+                 [&](std::size_t i) { store_term(call, out[i / chunks], i % chunks, std::move(inputs[i])); });
+    return out;
+  }
+  const std::size_t low = std::size_t{1} << geo.hoisted_levels(), bases = masks / low;
+  // base[(r * chunks + c) * bases + s]
+  std::vector<Ciphertext> base(rows * chunks * bases);
+  for (std::size_t i = 0; i < rows * chunks; ++i) base[i * bases] = std::move(inputs[i]);
+  for (int x = 0; x < geo.sequential_levels(); ++x) {
+    const std::size_t bit = std::size_t{1} << x;
+    const std::uint64_t gal = geo.level_galois_element(geo.hoisted_levels() + 1 + x);
+    parallel_for(rows * chunks * bit, call.threads, [&](std::size_t idx) {
+      const std::size_t rc = idx / bit, b = idx % bit;
+      Ciphertext ct = base[rc * bases + b];
+      call.ev.apply_galois_inplace(ct, gal, call.sk.galois_sequential);
+      base[rc * bases + (b | bit)] = std::move(ct);
+    });
+  }
+  std::vector<std::optional<HoistedCiphertext>> hoisted(base.size());
+  parallel_for(base.size(), call.threads, [&](std::size_t i) {
+    hoisted[i].emplace(call.sk.context, base[i], call.plan.input_decomposition_bits);
+  });
+  const bool fast = call.sk.input_hoisted && hoisted[0]->fast();
+  // Job (c, s, a): mask a + s low of chunk c, for every row of the block.
+  parallel_for(chunks * bases * low, call.threads, [&](std::size_t job) {
+    const std::size_t c = job / (bases * low), s = job / low % bases, a = job % low;
+    const std::size_t m = c * masks + s * low + a;
+    if (a == 0) {
+      for (std::size_t r = 0; r < rows; ++r) store_term(call, out[r], m, base[(r * chunks + c) * bases + s]);
+      return;
+    }
+    const std::uint64_t g = clear::input_galois_element(geo, static_cast<std::uint32_t>(a));
+    std::vector<Ciphertext> rotated(rows);
+    if (fast && call.sk.input_hoisted->has(g)) {
+      std::vector<const HoistedCiphertext*> group(rows);
+      for (std::size_t r = 0; r < rows; ++r) group[r] = &*hoisted[(r * chunks + c) * bases + s];
+      HoistedCiphertext::apply_galois_batch(group, g, *call.sk.input_hoisted, rotated);
+    } else {
+      for (std::size_t r = 0; r < rows; ++r)
+        rotated[r] = hoisted[(r * chunks + c) * bases + s]->apply_galois(g, call.sk.galois_input);
+    }
+    for (std::size_t r = 0; r < rows; ++r) store_term(call, out[r], m, std::move(rotated[r]));
+  });
+  return out;
+}
+
+// Step 4: the packing tree of packed ct p over its entries (see
+// linear_reference.cpp for the same steps in the clear), in NTT form:
+// automorphisms permute slots and the key switch takes its input back to
+// coefficients. `inner` threads share each level's merges.
+Ciphertext pack_tree(const Call& call, std::vector<std::optional<Ciphertext>> level, std::size_t inner) {
+  const LinearGeometry& geo = call.geo;
+  for (int j = geo.input_levels + 1; j <= geo.log_chunk; ++j) {
+    const std::uint32_t half = geo.chunk_width >> j;
+    const std::uint64_t gal = geo.level_galois_element(j);
+    const detail::MonomialSlots& shift = detail::monomial_slots(call.ctx, geo.level_shift(j));
+    parallel_for(half, inner, [&](std::size_t i) {
+      auto& even = level[i];
+      auto& odd = level[i + half];
+      if (!even && !odd) return;
+      if (!even) even = Ciphertext(call.ctx, true);
+      Ciphertext diff;
+      if (odd) {
+        diff = detail::monomial_butterfly(call.ctx, *even, *odd, shift);
+        odd.reset();
+      } else {
+        diff = *even;
+      }
+      call.ev.apply_galois_inplace(diff, gal, call.sk.galois);
+      call.ev.add_inplace(*even, diff);
+    });
+    level.resize(half);
+  }
+  // NTT form: a shared-mask group keeps its bodies there (shared_mask_switch).
+  return level[0] ? std::move(*level[0]) : Ciphertext(call.ctx, true);
+}
+
+std::vector<std::pair<std::size_t, Ciphertext>> Packer::add(std::vector<Ciphertext> entries) {
+  const std::size_t per = call_.geo.entries_per_packed(), total = call_.geo.packed_cts();
+  std::vector<std::pair<std::size_t, Tree>> done;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    current_[next_ % per] = std::move(entries[i]);
+    ++next_;
+    const std::size_t f = (next_ - 1) / per;
+    if (next_ % per == 0 || (f + 1 == total && next_ == total_entries())) {
+      done.emplace_back(f, std::move(current_));
+      current_ = Tree(slots_);
+    }
+  }
+  std::vector<std::pair<std::size_t, Ciphertext>> out(done.size());
+  auto pack = [&](std::size_t i, std::size_t inner) {
+    out[i] = {done[i].first, pack_tree(call_, std::move(done[i].second), inner)};
+  };
+  if (call_.threads > 1 && done.size() >= 2 * call_.threads) {
+    parallel_for(done.size(), call_.threads, [&](std::size_t i) { pack(i, 1); });
+  } else {
+    for (std::size_t i = 0; i < done.size(); ++i) pack(i, call_.threads);
+  }
+  return out;
+}
+
+void ReplyWriter::add(Ciphertext packed, std::size_t flat) {
+  const LinearPlan::MaskGroup group = call_.plan.mask_group(flat);
+  if (group.size == 1) return write_alone(std::move(packed), flat);
+  pending_.push_back(std::move(packed));
+  cells_.push_back(flat);
+  if (pending_.size() < group.size) return;
+  // Circuit privacy: shared_mask_switch adds u * (shared public zero) and
+  // fresh errors, a fresh mask for all; each body gets its own flood.
+  std::vector<Ciphertext*> members;
+  for (Ciphertext& ct : pending_) members.push_back(&ct);
+  shared_mask_switch(call_.ctx, *call_.sk.shared_mask, members, rng_);
+  for (std::size_t y = 0; y < pending_.size(); ++y) {
+    const auto used = call_.geo.used_positions(cells_[y]);
+    flood(pending_[y], used);
+    const SwitchedCiphertext sw = switch_down(pending_[y]);
+    if (y == 0) wire::write_values(w_, sw.c1, call_.plan.mask_bits);  // the same for all
+    write_body(sw, used);
+  }
+  pending_.clear();
+  cells_.clear();
+}
+
+// Circuit privacy: u * Enc(0) + (e1, e2) (a fresh RLWE mask under u) and a
+// Gaussian flood on the sent body values before rounding (docs/linear.md
+// section 6).
+void ReplyWriter::write_alone(Ciphertext packed, std::size_t flat) {
+  const std::size_t n = call_.ctx.poly_degree();
+  call_.ev.transform_from_ntt_inplace(packed);
+  std::vector<std::int64_t> u(n);
+  for (auto& v : u) v = rng_.ternary();
+  Ciphertext mask = call_.sk.zero;
+  call_.ev.multiply_plain_inplace(mask, PlaintextNtt::encode(call_.ctx, u.data(), n));
+  call_.ev.transform_from_ntt_inplace(mask);
+  call_.ev.add_inplace(packed, mask);
+  const auto used = call_.geo.used_positions(flat);
+  add_fresh_error(call_.ctx, packed.c1, rng_);        // e2: every mask value is sent
+  add_fresh_error(call_.ctx, packed.c0, rng_, used);  // e1: only the sent body values matter
+  flood(packed, used);
+  const SwitchedCiphertext sw = switch_down(packed);
+  wire::write_values(w_, sw.c1, call_.plan.mask_bits);
+  write_body(sw, used);
+}
+
+void ReplyWriter::flood(Ciphertext& ct, std::span<const std::uint32_t> used) {
+  if (!flood_) return;
+  add_flood(call_.ctx, ct.c0, used, call_.plan.flood_std, call_.plan.flood_shift, rng_);
+}
+
+SwitchedCiphertext ReplyWriter::switch_down(const Ciphertext& ct) const {
+  return call_.ev.switch_modulus(ct, std::uint64_t{1} << call_.plan.body_bits,
+                                 std::uint64_t{1} << call_.plan.mask_bits);
+}
+
+void ReplyWriter::write_body(const SwitchedCiphertext& sw, std::span<const std::uint32_t> used) {
+  std::vector<std::uint64_t> body(used.size());
+  for (std::size_t i = 0; i < used.size(); ++i) body[i] = sw.c0[used[i]];
+  wire::write_values(w_, body, call_.plan.body_bits);
+}
+
+}  // namespace fhellm::he::detail

@@ -1,0 +1,114 @@
+// LinearClient's side of the embedding lookup (lookup.h): the one-hot and
+// select records of each id, and the decryption of the reply.
+#include <string>
+
+#include "fhellm/error.h"
+#include "he/encryptor.h"
+#include "he/evaluator.h"
+#include "he/linear_client_keys.h"
+#include "he/linear_wire.h"
+#include "he/lookup.h"
+#include "he/lookup_wire.h"
+
+namespace fhellm::he {
+namespace {
+
+// c0 mod Q (coefficient form), each coefficient as one integer in [0, Q):
+// the CRT of its two residues (n2048_q54: Q < 2^54).
+std::vector<std::uint64_t> crt_values(const Context& ctx, const RnsPoly& c0) {
+  const math::Modulus& q0 = ctx.modulus(0);
+  const math::Modulus& q1 = ctx.modulus(1);
+  const std::uint64_t inv = q1.inverse(q1.reduce(q0.value()));
+  std::vector<std::uint64_t> out(ctx.poly_degree());
+  for (std::size_t j = 0; j < out.size(); ++j) {
+    const std::uint64_t r0 = c0.residues(0)[j], r1 = c0.residues(1)[j];
+    out[j] = r0 + q0.value() * q1.mul(q1.sub(r1, q1.reduce(r0)), inv);
+  }
+  return out;
+}
+
+// The select record's plaintext: coefficient t D + d holds bit t of `chunk`
+// times gadget element d (2^(w j) in prime i only, KeySwitchKey's order).
+RnsPoly select_plain(const Context& ctx, const LookupPlan& plan, std::uint32_t chunk) {
+  RnsPoly plain(ctx, false);
+  const std::vector<std::size_t> digits = gadget_digits(ctx, plan.select_decomposition_bits);
+  for (int t = 0; t < plan.select_bits; ++t) {
+    if (((chunk >> t) & 1) == 0) continue;
+    std::size_t d = 0;
+    for (std::size_t i = 0; i < ctx.moduli_count(); ++i)
+      for (std::size_t j = 0; j < digits[i]; ++j, ++d) {
+        const std::uint64_t g = ctx.modulus(i).pow(2, static_cast<std::uint64_t>(plan.select_decomposition_bits) * j);
+        plain.residues(i)[static_cast<std::size_t>(t) * plan.select_digits + d] = g;
+      }
+  }
+  return plain;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> LinearClient::encrypt_lookup(std::span<const std::uint32_t> ids, LookupShape shape,
+                                                       int value_bits) const {
+  require(ids.size() == shape.rows, ErrorCode::invalid_argument,
+          "lookup: " + std::to_string(ids.size()) + " ids for a shape of " + std::to_string(shape.rows) + " rows");
+  const LookupPlan plan = plan_lookup(shape, value_bits);
+  for (std::uint32_t id : ids)
+    require(id < shape.table_rows, ErrorCode::invalid_argument,
+            "lookup: id " + std::to_string(id) + " outside a table of " + std::to_string(shape.table_rows) + " rows");
+  auto it = keys_.find(plan.linear.param_id);
+  require(it != keys_.end(), ErrorCode::missing_galois_key, "lookup: no key for its parameter set");
+  const Context& ctx = *it->second->context;
+  const Encryptor enc(it->second->context, it->second->secret);
+  const Evaluator ev(it->second->context);
+  const LinearGeometry& geo = plan.linear.geo;
+  const auto delta = Scale::from_plain_modulus(ctx, std::uint64_t{1} << plan.linear.plain_bits).delta_residues();
+  const std::uint64_t upload_modulus = std::uint64_t{1} << plan.linear.upload_bits;
+  const auto sent = geo.sent_positions(0, 0);  // the first min(V, N) coefficients
+
+  Bytes out;
+  ByteWriter w(out);
+  wire::write_lookup_header(w, plan, false);
+  for (std::uint32_t id : ids) {
+    // One-hot: Delta at the id's position in its chunk.
+    RnsPoly plain(ctx, false);
+    for (std::size_t i = 0; i < ctx.moduli_count(); ++i) plain.residues(i)[id % geo.poly_degree] = delta[i];
+    const SeededCiphertext one_hot = enc.encrypt_poly_seeded(plain);
+    Ciphertext body_only(ctx, true);
+    body_only.c0 = one_hot.c0;
+    const SwitchedCiphertext rounded = ev.switch_modulus(body_only, upload_modulus, 2);
+    w.bytes(ByteView(one_hot.seed.data(), one_hot.seed.size()));
+    std::vector<std::uint64_t> values(sent.size());
+    for (std::size_t i = 0; i < sent.size(); ++i) values[i] = rounded.c0[sent[i]];
+    wire::write_values(w, values, plan.linear.upload_bits);
+    if (plan.select_bits == 0) continue;
+    const SeededCiphertext select = enc.encrypt_poly_seeded(select_plain(ctx, plan, id / geo.poly_degree));
+    RnsPoly c0 = select.c0;
+    from_ntt(c0, ctx);
+    w.bytes(ByteView(select.seed.data(), select.seed.size()));
+    wire::write_values(w, crt_values(ctx, c0), wire::lookup_select_value_bits(plan));
+  }
+  wire::finish(out);
+  return out;
+}
+
+std::vector<std::int64_t> LinearClient::decrypt_lookup(std::span<const std::uint8_t> reply) const {
+  ByteReader r(reply, "lookup reply");
+  const LookupPlan plan = wire::read_lookup_header(r, true);
+  std::vector<std::int64_t> rows = decrypt_packed(r, plan.linear);
+  r.expect_end();
+  return rows;
+}
+
+std::vector<double> LinearClient::measure_lookup_noise(std::span<const std::uint8_t> reply,
+                                                       std::span<const std::int64_t> expected) const {
+  ByteReader r(reply, "lookup reply");
+  const LookupPlan plan = wire::read_lookup_header(r, true);
+  require(expected.size() == std::size_t{plan.shape.rows} * plan.shape.width, ErrorCode::invalid_argument,
+          "measure_lookup_noise: " + std::to_string(expected.size()) + " expected values for a reply of " +
+              std::to_string(std::size_t{plan.shape.rows} * plan.shape.width));
+  std::vector<double> noise;
+  (void)decrypt_packed(r, plan.linear, expected.data(), &noise);
+  r.expect_end();
+  return noise;
+}
+
+}  // namespace fhellm::he

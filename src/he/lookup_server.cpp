@@ -1,0 +1,239 @@
+// lookup_evaluate: the server's side of the encrypted embedding lookup. Per
+// block of ids (docs/embedding.md, "Algorithm"):
+//   1. the one-hot input of each id (body rebuilt, NTT form, scaled by 2^-L)
+//      and its select record (exact body, NTT form);
+//   2. the input side of the split point (linear_steps.h), once per id for
+//      every chunk;
+//   3. products: every (tree entry, chunk) of every id, from the table's one
+//      encoding (math/blocked_product.h), the chunk sums left apart;
+//   4. selection keys: the select record expanded into b_t g_d and completed
+//      with the square key (query_expansion.h, rgsw.h);
+//   5. per id and entry, a tree of CMux gates over the chunks keeps the id's
+//      chunk; the kept entries are scaled by (k_w / 2^L)^-1;
+//   6. packing trees and replies, as the linear layer's (linear_steps.h).
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <string>
+
+#include "fhellm/error.h"
+#include "he/evaluator.h"
+#include "he/linear_detail.h"
+#include "he/linear_steps.h"
+#include "he/linear_wire.h"
+#include "he/lookup.h"
+#include "he/lookup_wire.h"
+#include "he/query_expansion.h"
+#include "he/rgsw.h"
+#include "math/blocked_product.h"
+#include "common/thread_pool.h"
+
+namespace fhellm::he {
+namespace {
+
+using detail::Call;
+using detail::RowInputs;
+constexpr std::size_t kBlock = math::kSlotBlock;
+
+template <class F>
+void parallel_for(std::size_t count, std::size_t threads, F&& f) {
+  default_thread_pool().run(count, threads, std::forward<F>(f));
+}
+
+// The records of one id.
+struct IdInputs {
+  Ciphertext one_hot;                 // NTT form, scaled by 2^-L
+  std::optional<Ciphertext> select;   // NTT form (when V > N)
+};
+
+// Ids per block: a block's rotated inputs (2^L x 32 KiB per id), entries
+// (E x C x 64 KiB) and selection keys stay within ~128 MiB.
+std::size_t ids_per_block(const LookupPlan& plan) {
+  const std::size_t per_id = (std::size_t{32} << 10) * (std::size_t{1} << plan.linear.geo.input_levels) +
+                             (std::size_t{64} << 10) * plan.linear.geo.row_entries() * plan.chunks +
+                             (std::size_t{128} << 10) * plan.expanded_scalars();
+  return std::clamp<std::size_t>((std::size_t{128} << 20) / per_id, 1, 16);
+}
+
+// Step 1: the records of ids [g0, g1) (read in order, rebuilt in parallel).
+std::vector<IdInputs> read_ids(ByteReader& r, const Call& call, const LookupPlan& plan, std::uint32_t g0,
+                               std::uint32_t g1) {
+  const Context& ctx = call.ctx;
+  const std::size_t n = ctx.poly_degree(), count = g1 - g0;
+  const auto sent = call.geo.sent_positions(0, 0);
+  const int select_bits = wire::lookup_select_value_bits(plan);
+  std::uint64_t q = 1;
+  for (std::size_t l = 0; l < ctx.moduli_count(); ++l) q *= ctx.modulus(l).value();  // < 2^54
+  std::vector<Seed> seeds(count), select_seeds(count);
+  std::vector<std::vector<std::uint64_t>> values(count), select_values(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto sb = r.take(32);
+    std::copy(sb.begin(), sb.end(), seeds[i].begin());
+    values[i] = wire::read_values(r, sent.size(), call.plan.upload_bits, std::uint64_t{1} << call.plan.upload_bits);
+    if (plan.select_bits == 0) continue;
+    const auto ss = r.take(32);
+    std::copy(ss.begin(), ss.end(), select_seeds[i].begin());
+    select_values[i] = wire::read_values(r, n, select_bits, q);  // coefficient_out_of_range past Q
+  }
+  const auto input_factor = detail::inverse_residues(ctx, std::uint64_t{1} << call.geo.input_levels);
+  std::vector<IdInputs> out(count);
+  parallel_for(count, call.threads, [&](std::size_t i) {
+    Ciphertext ct;
+    ct.c1 = expand_seed(ctx, seeds[i]);
+    ct.c0 = RnsPoly(ctx, false);
+    std::vector<std::uint64_t> body(n, 0);
+    for (std::size_t j = 0; j < sent.size(); ++j) body[sent[j]] = values[i][j];
+    detail::rebuild_body(ctx, body, call.plan.upload_bits, ct.c0);
+    to_ntt(ct.c0, ctx);
+    if (call.geo.input_levels > 0) call.ev.multiply_scalar_inplace(ct, input_factor);
+    out[i].one_hot = std::move(ct);
+    if (plan.select_bits == 0) return;
+    Ciphertext sel;
+    sel.c1 = expand_seed(ctx, select_seeds[i]);
+    sel.c0 = RnsPoly(ctx, false);
+    for (std::size_t l = 0; l < ctx.moduli_count(); ++l) {
+      const math::Modulus& ql = ctx.modulus(l);
+      for (std::size_t j = 0; j < n; ++j) sel.c0.residues(l)[j] = ql.reduce(select_values[i][j]);
+    }
+    to_ntt(sel.c0, ctx);
+    out[i].select = std::move(sel);
+  });
+  return out;
+}
+
+// Step 3: out[(r * E + e) * C + c] = sum_mask rotated_mask(r) * V_{e, c, mask}
+// (NTT form): the tree entries of every chunk, not summed over chunks. In the
+// table's blocked array, entry e's terms are (chunk, mask) chunk-major, so
+// the "virtual entries" v = e C + c each own 2^L consecutive units.
+std::vector<Ciphertext> chunk_products(const Call& call, const LookupPlan& plan, const std::vector<RowInputs>& rows) {
+  const std::size_t n = call.ctx.poly_degree(), k = call.ctx.moduli_count(), blocks = n / kBlock;
+  const std::size_t masks = call.masks, virtual_entries = call.enc.entries * plan.chunks, rcount = rows.size();
+  std::vector<Ciphertext> out(rcount * virtual_entries);
+  for (auto& ct : out) ct = Ciphertext(call.ctx, true, kUninitialized);  // every slot is written below
+  // Virtual entries in groups whose unpacked weights (group x 2^L x 64 B) stay in L2.
+  const std::size_t group = std::clamp<std::size_t>((std::size_t{256} << 10) / (masks * kBlock * 4), 1, virtual_entries);
+  const std::size_t groups = (virtual_entries + group - 1) / group;
+  constexpr std::size_t kRun = 16;
+  const std::size_t runs = (blocks + kRun - 1) / kRun;
+  parallel_for(k * runs * groups, call.threads, [&](std::size_t job) {
+    const std::size_t l = job / (runs * groups), b0 = job / groups % runs * kRun, b1 = std::min(blocks, b0 + kRun);
+    const std::size_t v0 = job % groups * group, count = std::min(group, virtual_entries - v0);
+    thread_local std::vector<std::uint32_t> weights;
+    weights.resize(count * masks * kBlock);
+    std::vector<const std::uint32_t*> x(rcount);
+    std::vector<std::uint64_t*> y(rcount * count * 2);
+    for (std::size_t b = b0; b < b1; ++b) {
+      for (std::size_t r = 0; r < rcount; ++r) {
+        x[r] = rows[r].blocked.data() + (l * blocks + b) * masks * 2 * kBlock;
+        for (std::size_t v = 0; v < count; ++v) {
+          Ciphertext& ct = out[r * virtual_entries + v0 + v];
+          y[(r * count + v) * 2] = ct.c0.residues(l) + b * kBlock;
+          y[(r * count + v) * 2 + 1] = ct.c1.residues(l) + b * kBlock;
+        }
+      }
+      const std::size_t unit0 = ((l * blocks + b) * call.enc.entries) * call.enc.terms + v0 * masks;
+      math::unpack_words28(call.enc.blocked.get() + unit0 * math::kPackedUnitBytes, count * masks, weights.data());
+      math::blocked_products(x.data(), rcount, weights.data(), count, masks, call.ctx.modulus(l).value(), y.data());
+    }
+  });
+  return out;
+}
+
+// Step 4: the selection keys of the block's ids: keys[r * bits + t] for bit t.
+std::vector<SelectionKey> selection_keys(const Call& call, const LookupPlan& plan, std::vector<IdInputs>& ids) {
+  const std::size_t bits = static_cast<std::size_t>(plan.select_bits), d = plan.select_digits;
+  std::vector<SelectionKey> keys(ids.size() * bits);
+  if (bits == 0) return keys;
+  std::vector<std::vector<Ciphertext>> scalars(ids.size());
+  // The expansion's levels run one after the other; ids in parallel.
+  parallel_for(ids.size(), call.threads, [&](std::size_t r) {
+    scalars[r] = expand_query(call.ev, std::move(*ids[r].select), plan.expansion_levels, plan.expanded_scalars(),
+                              call.sk.galois_sequential, 1);
+  });
+  parallel_for(ids.size() * bits, call.threads, [&](std::size_t i) {
+    const std::size_t r = i / bits, t = i % bits;
+    std::vector<Ciphertext> part(std::make_move_iterator(scalars[r].begin() + static_cast<std::ptrdiff_t>(t * d)),
+                                 std::make_move_iterator(scalars[r].begin() + static_cast<std::ptrdiff_t>((t + 1) * d)));
+    keys[i] = make_selection_key(call.ev, std::move(part), plan.select_decomposition_bits, *call.sk.square);
+  });
+  return keys;
+}
+
+// Step 5: per (id, entry), the chunk its bit keys select (CMux tree, level t
+// pairs chunks 2a and 2a + 1 by bit t; an unpaired last one moves up as is),
+// scaled by (k_w / 2^L)^-1 for the packing tree. entries[(r E + e) C + c].
+std::vector<Ciphertext> select_chunks(const Call& call, const LookupPlan& plan, std::vector<Ciphertext> entries,
+                                      const std::vector<SelectionKey>& keys, std::size_t rows) {
+  const std::size_t e_row = call.enc.entries, bits = static_cast<std::size_t>(plan.select_bits);
+  const std::size_t cells = rows * e_row;
+  std::size_t width = plan.chunks;  // live chunks per cell: entries[cell * width + c]
+  for (std::size_t t = 0; t < bits; ++t) {
+    const std::size_t next = (width + 1) / 2, pairs = width / 2;
+    std::vector<Ciphertext> level(cells * next);
+    parallel_for(cells * next, call.threads, [&](std::size_t job) {
+      const std::size_t cell = job / next, a = job % next, r = cell / e_row;
+      Ciphertext* in = entries.data() + cell * width;
+      level[job] = a < pairs ? select(call.ev, keys[r * bits + t], in[2 * a], in[2 * a + 1]) : std::move(in[2 * a]);
+    });
+    entries = std::move(level);
+    width = next;
+  }
+  const auto scale = detail::inverse_residues(call.ctx, call.geo.chunk_width >> call.geo.input_levels);
+  parallel_for(cells, call.threads, [&](std::size_t cell) { call.ev.multiply_scalar_inplace(entries[cell], scale); });
+  return entries;
+}
+
+}  // namespace
+
+Bytes lookup_evaluate(ByteView upload, const EncodedTable& table, const LinearServerKeys& keys, std::size_t threads) {
+  ByteReader r(upload, "lookup upload");
+  const LookupPlan plan = wire::read_lookup_header(r, false);
+  const LinearSessionKeys& sk = keys.get(plan.linear.param_id);
+  const std::size_t payload = plan.bytes_up() - kLinearHeaderBytes;
+  require(r.remaining() == payload, ErrorCode::shape_mismatch,
+          "lookup upload: " + std::to_string(r.remaining()) + " payload bytes, the shape needs " +
+              std::to_string(payload));
+  require(!plan.linear.shared_mask || sk.shared_mask.has_value(), ErrorCode::missing_galois_key,
+          "lookup: the session keys have no shared-mask key");
+  require(plan.select_bits == 0 || sk.square.has_value(), ErrorCode::missing_galois_key,
+          "lookup: the session keys have no square key (s^2 -> s)");
+  const EncodedWeights::Encoding& enc = table.encoding(plan);
+  const Call call{plan.linear,
+                  plan.linear.geo,
+                  sk,
+                  *sk.context,
+                  enc,
+                  Evaluator(sk.context),
+                  std::clamp<std::size_t>(threads, 1, 64),
+                  std::size_t{1} << plan.linear.geo.input_levels,
+                  std::size_t{1} << plan.linear.geo.input_levels,  // one chunk's input side
+                  true};
+
+  Bytes out;
+  ByteWriter w(out);
+  wire::write_lookup_header(w, plan, true);
+  detail::ReplyWriter replies(call, w);
+  detail::Packer packer(call);
+  const std::size_t block = ids_per_block(plan);
+  for (std::uint32_t g0 = 0; g0 < plan.shape.rows; g0 += static_cast<std::uint32_t>(block)) {
+    const auto g1 = static_cast<std::uint32_t>(std::min<std::size_t>(plan.shape.rows, g0 + block));
+    std::vector<IdInputs> ids = read_ids(r, call, plan, g0, g1);
+    std::vector<Ciphertext> one_hot(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) one_hot[i] = std::move(ids[i].one_hot);
+    const std::vector<RowInputs> rotated = detail::input_side(call, one_hot, ids.size());
+    std::vector<Ciphertext> entries = chunk_products(call, plan, rotated);
+    const std::vector<SelectionKey> bit_keys = selection_keys(call, plan, ids);
+    std::vector<Ciphertext> kept = select_chunks(call, plan, std::move(entries), bit_keys, ids.size());
+    for (auto& [flat, ct] : packer.add(std::move(kept))) replies.add(std::move(ct), flat);
+  }
+  wire::finish(out);
+  return out;
+}
+
+LookupMessageInfo peek_lookup_upload(ByteView upload) {
+  ByteReader r(upload, "lookup upload");
+  const wire::LookupHeader h = wire::read_lookup_header_fields(r, false);  // no planning
+  return {h.shape, h.value_bits};
+}
+
+}  // namespace fhellm::he

@@ -1,0 +1,53 @@
+#include "he/query_expansion.h"
+
+#include <bit>
+#include <optional>
+#include <string>
+
+#include "fhellm/error.h"
+#include "he/linear_detail.h"
+#include "common/thread_pool.h"
+
+namespace fhellm::he {
+
+std::uint64_t expansion_galois_element(std::size_t poly_degree, int level) noexcept {
+  return (poly_degree >> level) + 1;
+}
+
+std::vector<Ciphertext> expand_query(const Evaluator& ev, Ciphertext ct, int levels, std::size_t outputs,
+                                     const GaloisKeys& keys, std::size_t threads) {
+  const Context& ctx = *ev.context();
+  const std::size_t n = ctx.poly_degree();
+  require(levels >= 0 && levels <= std::countr_zero(n), ErrorCode::invalid_argument,
+          "query expansion: " + std::to_string(levels) + " levels for N = " + std::to_string(n));
+  require(outputs >= 1 && outputs <= (std::size_t{1} << levels), ErrorCode::invalid_argument,
+          "query expansion: " + std::to_string(outputs) + " outputs from " + std::to_string(levels) + " levels");
+  for (int l = 0; l < levels; ++l) (void)keys.get(expansion_galois_element(n, l));  // @throws missing_galois_key
+  if (!ct.is_ntt_form()) ev.transform_to_ntt_inplace(ct);
+  if (levels > 0) ev.multiply_scalar_inplace(ct, detail::inverse_residues(ctx, std::uint64_t{1} << levels));
+  // node[a] at level l holds the outputs o = a mod 2^l; live while some o < outputs.
+  std::vector<std::optional<Ciphertext>> node(std::size_t{1} << levels);
+  node[0] = std::move(ct);
+  for (int l = 0; l < levels; ++l) {
+    const std::size_t count = std::size_t{1} << l;
+    const std::uint64_t g = expansion_galois_element(n, l);
+    default_thread_pool().run(std::min(count, outputs), threads, [&](std::size_t a) {
+      Ciphertext& c = *node[a];
+      Ciphertext rotated = c;
+      ev.apply_galois_inplace(rotated, g, keys);
+      const bool odd_live = a + count < outputs;
+      if (odd_live) {
+        Ciphertext odd = c;
+        ev.sub_inplace(odd, rotated);
+        ev.multiply_monomial_inplace(odd, -static_cast<std::int64_t>(count));
+        node[a + count] = std::move(odd);
+      }
+      ev.add_inplace(c, rotated);
+    });
+  }
+  std::vector<Ciphertext> out(outputs);
+  for (std::size_t a = 0; a < outputs; ++a) out[a] = std::move(*node[a]);
+  return out;
+}
+
+}  // namespace fhellm::he

@@ -125,6 +125,13 @@ class LinearClient {
                                     LinearPrecision precision = LinearPrecision::standard) const;
   std::vector<std::uint8_t> encrypt(std::span<const std::int8_t> x, LinearShape shape,
                                     LinearPrecision precision = LinearPrecision::standard) const;
+  // Mask rows for the online mode (docs/online.md): residues r < t, t the
+  // plain modulus of `precision` (mask_pow2 or mask_odd) for shape.in; the
+  // reply decrypts to r W^T mod t, centred in (-t/2, t/2].
+  // @throws Error(invalid_argument) for another precision, a size mismatch
+  //         or a residue >= t.
+  std::vector<std::uint8_t> encrypt_mask(std::span<const std::uint32_t> r, LinearShape shape,
+                                         LinearPrecision precision) const;
   // Y (rows x out, row-major). @throws Error on any malformed reply.
   std::vector<std::int64_t> decrypt(std::span<const std::uint8_t> reply) const;
 

@@ -37,13 +37,21 @@ namespace fhellm::he {
 
 // "exact": every bit of X W^T. "standard" (CLI: "default"): errors up to
 // 2^-16 of the largest value the layer can produce (k * max|x| * 128).
-enum class LinearPrecision : std::uint8_t { exact = 1, standard = 2 };
+// "mask_pow2" / "mask_odd": the offline half of the online mode
+// (docs/online.md): rows of uniform values r mod t for the plain modulus t of
+// linear_online_modulus(k) (its power of two, its odd factor); the reply
+// decrypts to r W^T mod t exactly. They use the layout and the weights of
+// `standard` (no encoding of their own).
+enum class LinearPrecision : std::uint8_t { exact = 1, standard = 2, mask_pow2 = 3, mask_odd = 4 };
 
 // What a user gets unless they ask for exact (the server encodes its weights
 // for this precision unless told otherwise).
 inline constexpr LinearPrecision kLinearDefaultPrecision = LinearPrecision::standard;
 
-std::string_view linear_precision_name(LinearPrecision p) noexcept;  // "exact", "default"
+std::string_view linear_precision_name(LinearPrecision p) noexcept;  // "exact", "default", "mask-pow2", "mask-odd"
+bool linear_is_mask_precision(LinearPrecision p) noexcept;
+// The precision whose weight encoding a call of `p` uses (standard for the masks).
+LinearPrecision linear_encoding_precision(LinearPrecision p) noexcept;
 // @throws Error(invalid_argument) for other names.
 LinearPrecision parse_linear_precision(std::string_view name);
 
@@ -54,6 +62,19 @@ struct LinearShape {
   std::uint32_t out = 0;
   friend bool operator==(const LinearShape&, const LinearShape&) = default;
 };
+
+// The online mode's modulus for a layer of k inputs (docs/online.md):
+// p = pow2 * odd with pow2 = 2^ceil(b / 2), b = bits of 2 M + 1, M = k 255 128
+// the largest |x W^T| of uint8 rows, and odd the smallest odd number with
+// p >= 2 M + 1. X W^T is recovered exactly from its residue mod p; the two
+// coprime factors are the plain moduli of the two mask products whose
+// residues the client joins by the Chinese remainder theorem.
+struct OnlineModulus {
+  std::uint64_t pow2 = 0, odd = 0, p = 0;
+  int bits = 0;  // of p - 1: the wire width of a value mod p
+};
+// @throws Error(invalid_argument) for k outside 1..kLinearMaxIn.
+OnlineModulus linear_online_modulus(std::uint32_t in);
 
 // Hard limits of the API (checked at every boundary).
 inline constexpr std::uint32_t kLinearMaxRows = 512;
@@ -210,7 +231,8 @@ struct LinearPlan {
   ParamId param_id{};
   LinearPrecision precision = LinearPrecision::standard;
   bool input_signed = false;     // int8 (|x| <= 128) or uint8 (x <= 255)
-  int plain_bits = 0;            // t = 2^plain_bits > 2 * max_abs_output
+  int plain_bits = 0;            // bits of t: exact and standard t = 2^plain_bits > 2 * max_abs_output
+  std::uint64_t plain_modulus = 0;  // t (mask precisions: a factor of linear_online_modulus)
   int upload_drop_bits = 0;      // d: the body is sent rounded to multiples of 2^d
   int upload_bits = 0;           // bits per body coefficient sent: bits(Q) - d
   int body_bits = 0;             // download body modulus 2^body_bits

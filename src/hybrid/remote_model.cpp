@@ -8,6 +8,7 @@
 #include "fhellm/error.h"
 #include "he/linear.h"
 #include "common/bytes.h"
+#include "hybrid/online_service.h"
 #include "model/model.h"
 
 namespace fhellm::hybrid {
@@ -18,6 +19,16 @@ constexpr std::uint32_t kDescriptionMagic = 0x444D4846;  // "FHMD"
 constexpr std::uint32_t kMaxOut = 131072;
 constexpr std::uint32_t kMaxIn = 8192;
 constexpr std::uint32_t kMaxLayers = 1024;
+
+// Counts a call in flight for its lifetime (threads per call = max / active).
+struct InFlight {
+  std::atomic<unsigned>& count;
+  unsigned active;
+  explicit InFlight(std::atomic<unsigned>& c) : count(c), active(++c) {}
+  ~InFlight() { --count; }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+};
 
 }  // namespace
 
@@ -169,6 +180,14 @@ RemoteLinearService::RemoteLinearService(RemoteModelDescription description,
     weight_count_ += weights[i].size();
   }
   const unsigned threads = options.encode_threads != 0 ? options.encode_threads : max_call_threads_;
+  if (options.online) {
+    std::vector<OnlineService::Layer> kept;
+    for (std::size_t i = 0; i < weights.size(); ++i) {
+      const RemoteLinearInfo& l = description_.linears[i];
+      kept.push_back({l.wire_id, l.n_out, l.n_in, weights[i]});
+    }
+    online_ = std::make_unique<OnlineService>(std::move(kept));
+  }
   std::uint64_t done = 0;
   for (std::size_t i = 0; i < weights.size(); ++i) {
     const RemoteLinearInfo& l = description_.linears[i];
@@ -184,6 +203,8 @@ RemoteLinearService::RemoteLinearService(RemoteModelDescription description,
 
 RemoteLinearService::~RemoteLinearService() = default;
 
+std::uint64_t RemoteLinearService::online_bytes() const noexcept { return online_ ? online_->weight_bytes() : 0; }
+
 std::unique_ptr<RemoteSession> RemoteLinearService::open_session(ByteView evaluation_keys) {
   he::LinearServerKeys keys = he::LinearServerKeys::load(evaluation_keys);
   // Seeded halves are expanded on load: count twice the upload.
@@ -193,6 +214,14 @@ std::unique_ptr<RemoteSession> RemoteLinearService::open_session(ByteView evalua
 Bytes RemoteLinearService::call(RemoteSession& session, std::span<const std::uint32_t> layer_ids, ByteView payload) {
   require(layer_ids.size() == 1, ErrorCode::bad_message,
           "a linear call names exactly one layer group in this version, got " + std::to_string(layer_ids.size()));
+  const online::PayloadKind kind = online::payload_kind(payload);
+  if (kind == online::PayloadKind::online_query || kind == online::PayloadKind::online_rows) {
+    require(online_ != nullptr, ErrorCode::online_not_served,
+            "this server keeps no int8 weights for online calls (start it with `fhellm serve --online`)");
+    if (kind == online::PayloadKind::online_query) return online_->info(payload);
+    const InFlight call(calls_in_flight_);
+    return online_->call(layer_ids[0], payload, std::max(1u, max_call_threads_ / call.active));
+  }
   auto it = weights_.find(layer_ids[0]);
   require(it != weights_.end(), ErrorCode::unknown_layer,
           "this server holds no remote layer with wire id " + std::to_string(layer_ids[0]));
@@ -203,12 +232,8 @@ Bytes RemoteLinearService::call(RemoteSession& session, std::span<const std::uin
               std::to_string(w.in()) + ", the upload is for " + std::to_string(info.shape.out) + " x " +
               std::to_string(info.shape.in));
   auto& s = dynamic_cast<RemoteLinearSession&>(session);
-  const unsigned active = ++calls_in_flight_;
-  struct Leave {
-    std::atomic<unsigned>& count;
-    ~Leave() { --count; }
-  } leave{calls_in_flight_};
-  return he::linear_evaluate(payload, w, s.keys, std::max(1u, max_call_threads_ / active));
+  const InFlight call(calls_in_flight_);
+  return he::linear_evaluate(payload, w, s.keys, std::max(1u, max_call_threads_ / call.active));
 }
 
 

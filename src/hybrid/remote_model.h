@@ -67,6 +67,7 @@ RemoteModelDescription describe_remote(const model::Model& model, const std::vec
 
 // Per-session state: the client's public evaluation keys, parsed.
 class RemoteLinearSession;
+class OnlineService;
 
 // How a server holds its weights.
 struct RemoteServiceOptions {
@@ -74,6 +75,10 @@ struct RemoteServiceOptions {
   // own encoding: docs/linear.md); a call at another precision gets
   // Error(precision_not_served).
   std::vector<he::LinearPrecision> precisions{he::kLinearDefaultPrecision};
+  // Keep the int8 weights for the online mode (docs/online.md): one byte per
+  // weight on top of the encodings; without them online calls get
+  // Error(online_not_served).
+  bool online = false;
   unsigned encode_threads = 0;  // 0: the hardware's thread count
   // Called on the constructing thread after each layer: (weights encoded, weights in all).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
@@ -81,9 +86,10 @@ struct RemoteServiceOptions {
 
 // The server's service: the int8 weights encoded once, at construction, in
 // each layer's resident layout (he::EncodedWeights) and shared read-only by
-// all sessions and row counts; the int8 values are not kept. A call names
-// exactly one wire id; its payload is an he::LinearClient upload, its reply
-// an encrypted result.
+// all sessions and row counts; the int8 values are kept only for the online
+// mode (options.online, an OnlineService). A call names exactly one wire id;
+// its payload is an he::LinearClient upload (reply: an encrypted result) or
+// an online payload (online_wire.h: the info query, masked rows).
 class RemoteLinearService final : public RemoteService {
  public:
   // `weights[i]` holds the int8 values of `description.linears[i]`.
@@ -102,6 +108,8 @@ class RemoteLinearService final : public RemoteService {
 
   // Bytes of the encoded weights of every layer (the server's largest memory).
   std::uint64_t encoded_bytes() const noexcept { return encoded_bytes_; }
+  // Bytes of the int8 weights kept for the online mode (0 without it).
+  std::uint64_t online_bytes() const noexcept;
   std::uint64_t weight_count() const noexcept { return weight_count_; }
 
   // Threads of one call: max_threads / (calls in flight), at least 1, so one
@@ -113,6 +121,7 @@ class RemoteLinearService final : public RemoteService {
   RemoteModelDescription description_;
   Bytes description_bytes_;
   std::map<std::uint32_t, std::unique_ptr<he::EncodedWeights>> weights_;
+  std::unique_ptr<OnlineService> online_;
   std::uint64_t encoded_bytes_ = 0, weight_count_ = 0;
   unsigned max_call_threads_;
   std::atomic<unsigned> calls_in_flight_{0};

@@ -29,12 +29,14 @@ void check(std::size_t k, std::size_t n, std::size_t n_begin, std::size_t n_end,
 
 std::size_t round_up(std::size_t v, std::size_t m) { return (v + m - 1) / m * m; }
 
-// Splits the residues into `count` digits of `bits` bits, zero-padded to `block`.
+// Splits the residues into `count` digits of `bits` bits, zero-padded to a
+// multiple of `block` per row: plane d, row t at (d * rows + t) * stride.
 template <typename Digit>
-std::vector<Digit> split_digits(const std::uint32_t* v, std::size_t rows, std::size_t k, std::uint64_t p, int count,
-                                int bits, std::size_t block, std::size_t& stride) {
+void split_digits(const std::uint32_t* v, std::size_t rows, std::size_t k, std::uint64_t p, int count, int bits,
+                  std::size_t block, std::size_t& stride, std::vector<std::uint8_t>& bytes) {
   stride = round_up(k, block);
-  std::vector<Digit> planes(static_cast<std::size_t>(count) * rows * stride, 0);
+  bytes.assign(static_cast<std::size_t>(count) * rows * stride * sizeof(Digit), 0);
+  auto* planes = reinterpret_cast<Digit*>(bytes.data());
   const std::uint32_t mask = (std::uint32_t{1} << bits) - 1;
   for (std::size_t t = 0; t < rows; ++t)
     for (std::size_t i = 0; i < k; ++i) {
@@ -42,7 +44,6 @@ std::vector<Digit> split_digits(const std::uint32_t* v, std::size_t rows, std::s
       for (int d = 0; d < count; ++d)
         planes[(static_cast<std::size_t>(d) * rows + t) * stride + i] = static_cast<Digit>((x >> (bits * d)) & mask);
     }
-  return planes;
 }
 
 void range_scalar(const std::uint32_t* v, std::size_t rows, std::size_t k, const std::int8_t* w, std::size_t n,
@@ -65,24 +66,31 @@ void modular_matmul_reference(const std::uint32_t* v, std::size_t rows, std::siz
   range_scalar(v, rows, k, w, n, 0, n, p, y);
 }
 
+ModularRows::ModularRows(const std::uint32_t* v, std::size_t rows, std::size_t k, std::uint64_t p)
+    : rows_(rows), k_(k), p_(p), v_(v) {
+  check(k, 0, 0, 0, p);
+  const Kernel kn = kernel();
+  kernel_ = static_cast<int>(kn);
+  if (kn == Kernel::avx512_vnni) split_digits<std::uint8_t>(v, rows, k, p, 4, 8, 64, stride_, planes_);
+  if (kn == Kernel::avx2) split_digits<std::int16_t>(v, rows, k, p, 2, 15, 16, stride_, planes_);
+}
+
+void modular_matmul_range(const ModularRows& m, const std::int8_t* w, std::size_t n, std::size_t n_begin,
+                          std::size_t n_end, std::uint32_t* y) {
+  check(m.k_, n, n_begin, n_end, m.p_);
+  if (m.rows_ == 0 || n_begin == n_end) return;
+  const DigitPlanes planes{m.planes_.data(), m.rows_, m.stride_};
+  switch (static_cast<Kernel>(m.kernel_)) {
+    case Kernel::avx512_vnni: modular_matmul_avx512_vnni(planes, m.k_, w, n_begin, n_end, n, m.p_, y); return;
+    case Kernel::avx2: modular_matmul_avx2(planes, m.k_, w, n_begin, n_end, n, m.p_, y); return;
+    case Kernel::scalar: range_scalar(m.v_, m.rows_, m.k_, w, n, n_begin, n_end, m.p_, y); return;
+  }
+}
+
 void modular_matmul_range(const std::uint32_t* v, std::size_t rows, std::size_t k, const std::int8_t* w,
                           std::size_t n, std::size_t n_begin, std::size_t n_end, std::uint64_t p, std::uint32_t* y) {
   check(k, n, n_begin, n_end, p);
-  if (rows == 0 || n_begin == n_end) return;
-  std::size_t stride = 0;
-  switch (kernel()) {
-    case Kernel::avx512_vnni: {
-      const auto planes = split_digits<std::uint8_t>(v, rows, k, p, 4, 8, 64, stride);
-      modular_matmul_avx512_vnni({planes.data(), rows, stride}, k, w, n_begin, n_end, n, p, y);
-      return;
-    }
-    case Kernel::avx2: {
-      const auto planes = split_digits<std::int16_t>(v, rows, k, p, 2, 15, 16, stride);
-      modular_matmul_avx2({planes.data(), rows, stride}, k, w, n_begin, n_end, n, p, y);
-      return;
-    }
-    case Kernel::scalar: range_scalar(v, rows, k, w, n, n_begin, n_end, p, y); return;
-  }
+  modular_matmul_range(ModularRows(v, rows, k, p), w, n, n_begin, n_end, y);
 }
 
 void modular_matmul(const std::uint32_t* v, std::size_t rows, std::size_t k, const std::int8_t* w, std::size_t n,

@@ -14,11 +14,36 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace fhellm::math {
 
 inline constexpr std::size_t kModularMatmulMaxInputs = 8192;
 inline constexpr std::uint64_t kModularMatmulMaxModulus = std::uint64_t{1} << 30;
+
+// The rows split into the digits of the kernel chosen now, once per call
+// (threads that split the outputs share it). Kept with the kernel it was
+// made for; `v` must outlive it. @throws Error(invalid_argument) as modular_matmul.
+class ModularRows {
+ public:
+  ModularRows(const std::uint32_t* v, std::size_t rows, std::size_t k, std::uint64_t p);
+  std::size_t rows() const noexcept { return rows_; }
+  std::size_t k() const noexcept { return k_; }
+  std::uint64_t p() const noexcept { return p_; }
+
+ private:
+  friend void modular_matmul_range(const ModularRows&, const std::int8_t*, std::size_t, std::size_t, std::size_t,
+                                   std::uint32_t*);
+  int kernel_ = 0;
+  std::size_t rows_ = 0, k_ = 0, stride_ = 0;
+  std::uint64_t p_ = 0;
+  const std::uint32_t* v_ = nullptr;  // the scalar kernel reads the residues themselves
+  std::vector<std::uint8_t> planes_;  // digit planes (bytes or int16)
+};
+// Outputs [n_begin, n_end) of the prepared rows; y keeps its row stride n.
+// @throws Error(invalid_argument) for an output range outside [0, n).
+void modular_matmul_range(const ModularRows& rows, const std::int8_t* w, std::size_t n, std::size_t n_begin,
+                          std::size_t n_end, std::uint32_t* y);
 
 // Dispatches to the fastest kernel this CPU has (math/cpu_features.h: the
 // FHELLM_NO_SIMD and FHELLM_SIMD=avx2 overrides apply).

@@ -237,7 +237,7 @@ void OnlineStore::put(const MaterialBatch& batch) {
 
   const fs::path dir = layer_dir(batch.digest);
   std::error_code ec;
-  fs::create_directories(dir, ec);
+  if (fs::create_directories(dir, ec)) ::chmod(dir.c_str(), 0700);
   const fs::path final_path = dir / (hex(h.id) + ".fhom"), temp = dir / (hex(h.id) + ".tmp");
   {
     const Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));

@@ -23,7 +23,7 @@ namespace {
 
 struct ServeArgs {
   std::string artifact, model, shape, precisions = "default";
-  bool random_weights = false;
+  bool random_weights = false, online = false;
   std::uint64_t seed = 1;
   std::string remote = "all-linear", listen = "127.0.0.1:8600", tls_cert, tls_key;
   int bits = 8;
@@ -75,6 +75,7 @@ ServerOptions server_options(const ServeArgs& a) {
   o.remote = a.remote;
   o.weight_bits = a.bits;
   o.precisions = split_precisions(a.precisions);
+  o.online = a.online;
   std::tie(o.host, o.port) = parse_listen(a.listen);
   o.connection_threads = a.threads;
   o.parallel_calls = a.parallel;
@@ -115,6 +116,9 @@ void run_serve(const ServeArgs& a) {
       server.url().c_str(), d.architecture.c_str(), d.n_linear_groups, d.weight_bits,
       static_cast<double>(d.weight_count) / 1e6, static_cast<double>(d.encoded_bytes) / 1e6, a.precisions.c_str(),
       ready_s);
+  if (a.online)
+    std::printf("fhellm serve: online mode: %.0f MB of int8 weights kept for clear products on masked rows\n",
+                static_cast<double>(d.online_bytes) / 1e6);
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop_signals, &sig);
@@ -144,6 +148,9 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--precision", args->precisions,
                   "precisions served (weights encoded at start, one encoding each): default, exact or default,exact")
       ->capture_default_str();
+  cmd->add_flag("--online", args->online,
+                "also keep the int8 weights: clients with precomputed masks (`fhellm precompute`) get clear products "
+                "(docs/online.md)");
   cmd->add_option("--listen", args->listen, "HOST:PORT (port 0: any free port, printed)")->capture_default_str();
   cmd->add_option("--threads", args->threads, "connection threads (bounds keep-alive clients)")->capture_default_str();
   cmd->add_option("--parallel", args->parallel, "linear calls evaluated at once (0: hardware threads)")

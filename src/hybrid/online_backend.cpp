@@ -26,8 +26,11 @@ struct OnlineBackend::Layer {
   online::OnlineLayerInfo info;
   quant::QuantizedWeights dequant;  // scales and row sums only
   const float* bias = nullptr;
-  std::deque<MaskRow> pool;  // taken from the store, not used yet
 };
+
+namespace {
+constexpr std::uint32_t kLmHeadWireId = 4;
+}
 
 OnlineBackend::OnlineBackend(const model::Model& model, std::unique_ptr<RemoteChannel> channel,
                              std::shared_ptr<OnlineStore> store, FallbackFactory fallback, int activation_bits,
@@ -48,17 +51,18 @@ OnlineBackend::~OnlineBackend() {
 }
 
 void OnlineBackend::return_rows() noexcept {
-  for (auto& [wire, l] : layers_) {
-    while (!l->pool.empty()) {
+  for (auto& [wire, pool] : pools_) {
+    const online::OnlineLayerInfo& info = info_.at(wire);
+    while (!pool.empty()) {
       MaterialBatch b;
       b.wire_id = wire;
-      b.n = l->info.n;
-      b.k = l->info.k;
-      b.p = l->info.p;
-      b.digest = l->info.digest;
-      while (!l->pool.empty() && b.rows.size() < kMaxBatchRows) {
-        b.rows.push_back(std::move(l->pool.front()));
-        l->pool.pop_front();
+      b.n = info.n;
+      b.k = info.k;
+      b.p = info.p;
+      b.digest = info.digest;
+      while (!pool.empty() && b.rows.size() < kMaxBatchRows) {
+        b.rows.push_back(std::move(pool.front()));
+        pool.pop_front();
       }
       try {
         store_->put(b);
@@ -100,18 +104,48 @@ OnlineBackend::Layer& OnlineBackend::layer(LinearId id) {
   return *layers_.emplace(wire, std::move(l)).first->second;
 }
 
+void OnlineBackend::prefetch(std::size_t rows) {
+  prefetched_ = true;
+  std::map<std::uint32_t, bool> exhausted;
+  for (;;) {
+    std::vector<std::uint32_t> wires;
+    std::vector<online::WeightsDigest> digests;
+    for (const auto& [wire, info] : info_) {
+      const std::size_t want = wire == kLmHeadWireId ? 1 : rows;
+      if (!exhausted[wire] && pools_[wire].size() < want) {
+        wires.push_back(wire);
+        digests.push_back(info.digest);
+      }
+    }
+    if (wires.empty()) return;
+    std::vector<std::optional<MaterialBatch>> batches = store_->take(digests);
+    for (std::size_t i = 0; i < wires.size(); ++i) {
+      if (!batches[i]) {
+        exhausted[wires[i]] = true;
+        continue;
+      }
+      const online::OnlineLayerInfo& info = info_.at(wires[i]);
+      require(batches[i]->wire_id == info.wire_id && batches[i]->n == info.n && batches[i]->k == info.k &&
+                  batches[i]->p == info.p,
+              ErrorCode::material_corrupt, "online material filed under a layer's weights has another shape");
+      for (MaskRow& row : batches[i]->rows) pools_[wires[i]].push_back(std::move(row));
+    }
+  }
+}
+
 std::vector<MaskRow> OnlineBackend::take_rows(Layer& l, std::size_t count) {
-  while (l.pool.size() < count) {
+  std::deque<MaskRow>& pool = pools_[l.info.wire_id];
+  while (pool.size() < count) {
     std::optional<MaterialBatch> batch = store_->take(l.info.digest);
     if (!batch) break;
     require(batch->wire_id == l.info.wire_id && batch->n == l.info.n && batch->k == l.info.k && batch->p == l.info.p,
             ErrorCode::material_corrupt, "online material filed under this layer's weights has another shape");
-    for (MaskRow& row : batch->rows) l.pool.push_back(std::move(row));
+    for (MaskRow& row : batch->rows) pool.push_back(std::move(row));
   }
   std::vector<MaskRow> out;
-  while (out.size() < count && !l.pool.empty()) {
-    out.push_back(std::move(l.pool.front()));
-    l.pool.pop_front();
+  while (out.size() < count && !pool.empty()) {
+    out.push_back(std::move(pool.front()));
+    pool.pop_front();
   }
   return out;
 }
@@ -130,8 +164,9 @@ void OnlineBackend::run_online(Layer& l, const quant::QuantizedRows& q, std::vec
     // The row is marked used before any of it leaves.
     std::vector<std::uint32_t> r = expand_mask(masks[t].use(), k, p);
     for (std::uint32_t i = 0; i < k; ++i) {
-      const std::uint64_t x = q.values[std::size_t{t} * k + i];
-      message.values[std::size_t{t} * k + i] = static_cast<std::uint32_t>((x + p - r[i]) % p);  // X - R mod p
+      // X - R mod p: x < 256 < p and r < p, so x + p - r < 2p.
+      const std::uint64_t v = q.values[std::size_t{t} * k + i] + p - r[i];
+      message.values[std::size_t{t} * k + i] = static_cast<std::uint32_t>(v >= p ? v - p : v);
     }
     OPENSSL_cleanse(r.data(), r.size() * sizeof(std::uint32_t));
   }
@@ -144,7 +179,8 @@ void OnlineBackend::run_online(Layer& l, const quant::QuantizedRows& q, std::vec
   for (std::uint32_t t = 0; t < rows; ++t) {
     const std::span<const std::uint32_t> s = masks[t].product();
     for (std::uint32_t j = 0; j < n; ++j) {
-      const auto v = static_cast<std::int64_t>((std::uint64_t{vw[std::size_t{t} * n + j]} + s[j]) % p);
+      const auto sum = static_cast<std::int64_t>(vw[std::size_t{t} * n + j]) + s[j];  // < 2p
+      const std::int64_t v = sum >= pm ? sum - pm : sum;
       acc[std::size_t{t} * n + j] = v > half ? v - pm : v;
     }
   }
@@ -154,6 +190,9 @@ void OnlineBackend::run_online(Layer& l, const quant::QuantizedRows& q, std::vec
 void OnlineBackend::apply(LinearId id, const float* x, std::size_t rows, float* y) {
   const auto start = Clock::now();
   if (!open_) open_session();
+  // The first call's rows (a prompt's) for every group at once: the store's
+  // journal is written and synced once per round instead of once per group.
+  if (!prefetched_) prefetch(std::min<std::size_t>(rows, he::kLinearMaxRows));
   Layer& l = layer(id);
   const std::size_t k = l.info.k, n = l.info.n;
   double fallback_seconds = 0;
@@ -190,7 +229,7 @@ void OnlineBackend::apply(LinearId id, const float* x, std::size_t rows, float* 
 std::size_t OnlineBackend::rows_available(LinearId id) {
   if (!open_) open_session();
   Layer& l = layer(id);
-  return l.pool.size() + store_->rows_available(l.info.digest);
+  return pools_[l.info.wire_id].size() + store_->rows_available(l.info.digest);
 }
 
 }  // namespace fhellm::hybrid

@@ -62,6 +62,9 @@ class OnlineBackend final : public LinearBackend {
   struct Layer;
   Layer& layer(LinearId id);
   void open_session();
+  // Fills the pools of every group to `rows` rows (the LM head to 1) where
+  // the store has them, one journal write per round of batches.
+  void prefetch(std::size_t rows);
   std::vector<MaskRow> take_rows(Layer& l, std::size_t count);
   void run_online(Layer& l, const quant::QuantizedRows& q, std::vector<MaskRow>& masks, float* y);
   void return_rows() noexcept;
@@ -77,6 +80,8 @@ class OnlineBackend final : public LinearBackend {
   RemoteModelDescription description_;
   std::map<std::uint32_t, online::OnlineLayerInfo> info_;
   std::map<std::uint32_t, std::unique_ptr<Layer>> layers_;
+  std::map<std::uint32_t, std::deque<MaskRow>> pools_;  // per wire id: taken from the store, not used yet
+  bool prefetched_ = false;
   quant::QuantizedRows rows_;
 };
 

@@ -266,7 +266,7 @@ std::size_t OnlineStore::rows_available(const online::WeightsDigest& digest) con
   return total;
 }
 
-void OnlineStore::journal(const BatchId& id) {
+std::optional<std::size_t> OnlineStore::journal(std::span<const std::array<std::uint8_t, 16>> ids) {
   const fs::path path = dir_ / "spent";
   const Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (fd.fd < 0) io_fail(path, "cannot open the journal");
@@ -276,27 +276,28 @@ void OnlineStore::journal(const BatchId& id) {
   Bytes bytes(static_cast<std::size_t>(st.st_size));
   if (!bytes.empty() && ::pread(fd.fd, bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size()))
     io_fail(path, "cannot read the journal");
+  Bytes append;
+  ByteWriter w(append);
   if (bytes.empty()) {
-    Bytes head;
-    ByteWriter w(head);
     w.bytes(ByteView(kJournalMagic, 4));
     w.u16(kStoreVersion);
     w.u16(0);
-    write_all(fd.fd, head.data(), head.size(), path);
   } else {
     require(bytes.size() >= kJournalHeader && std::memcmp(bytes.data(), kJournalMagic, 4) == 0 &&
-                (bytes.size() - kJournalHeader) % id.size() == 0,
+                (bytes.size() - kJournalHeader) % sizeof(BatchId) == 0,
             ErrorCode::material_corrupt, "online store journal '" + path.string() + "' is damaged");
-    for (std::size_t off = kJournalHeader; off < bytes.size(); off += id.size())
-      require(std::memcmp(bytes.data() + off, id.data(), id.size()) != 0, ErrorCode::mask_reused,
-              "online material batch " + hex(id) +
-                  " was taken before: its masks were used; a copy put back into the store is refused");
   }
-  write_all(fd.fd, id.data(), id.size(), path);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    for (std::size_t off = kJournalHeader; off < bytes.size(); off += sizeof(BatchId))
+      if (std::memcmp(bytes.data() + off, ids[i].data(), sizeof(BatchId)) == 0) return i;
+    w.bytes(ids[i]);
+  }
+  write_all(fd.fd, append.data(), append.size(), path);
   if (::fsync(fd.fd) != 0) io_fail(path, "cannot sync the journal");
+  return std::nullopt;
 }
 
-std::optional<MaterialBatch> OnlineStore::take(const online::WeightsDigest& digest) {
+std::optional<OnlineStore::Claimed> OnlineStore::claim(const online::WeightsDigest& digest) {
   const fs::path dir = layer_dir(digest);
   std::vector<fs::path> files;
   std::error_code ec;
@@ -304,46 +305,86 @@ std::optional<MaterialBatch> OnlineStore::take(const online::WeightsDigest& dige
     if (entry.path().extension() == ".fhom") files.push_back(entry.path());
   std::sort(files.begin(), files.end());
   for (const fs::path& file : files) {
-    fs::path claimed = file;
-    claimed.replace_extension(".taking");
-    if (::rename(file.c_str(), claimed.c_str()) != 0) {
+    Claimed c;
+    c.file = file;
+    c.claimed = file;
+    c.claimed.replace_extension(".taking");
+    if (::rename(file.c_str(), c.claimed.c_str()) != 0) {
       if (errno == ENOENT) continue;  // another process took it
       io_fail(file, "cannot claim");
     }
     const std::string what = "online material '" + file.string() + "'";
-    Bytes bytes;
-    BatchHeader h;
-    Bytes plain;
     try {
-      bytes = read_file(claimed, kBatchHeaderBytes + std::uint64_t{kMaxBatchRows} * row_bytes(1u << 17) + kTagBytes);
-      h = decode_header(bytes, what);
+      Bytes bytes =
+          read_file(c.claimed, kBatchHeaderBytes + std::uint64_t{kMaxBatchRows} * row_bytes(1u << 17) + kTagBytes);
+      BatchHeader h = decode_header(bytes, what);
       require(bytes.size() == batch_file_bytes(h), ErrorCode::material_corrupt,
               what + ": " + std::to_string(bytes.size()) + " bytes, its header says " +
                   std::to_string(batch_file_bytes(h)) + " (truncated or extended)");
       require(h.shape.digest == digest, ErrorCode::material_corrupt, what + ": filed under other weights");
       const ByteView header(bytes.data(), kBatchHeaderBytes);
       const std::size_t body = bytes.size() - kBatchHeaderBytes - kTagBytes;
-      plain.resize(body);
+      Bytes plain(body);
       require(gcm(false, key_, h.nonce, header, ByteView(bytes.data() + kBatchHeaderBytes, body), plain.data(),
                   bytes.data() + kBatchHeaderBytes + body),
               ErrorCode::material_corrupt,
               what + ": authentication failed (changed, or stored under another client key)");
-      journal(h.id);
+      c.id = h.id;
+      c.batch = rows_of(std::move(h), plain, what);
+      OPENSSL_cleanse(plain.data(), plain.size());
     } catch (const Error& e) {
-      if (e.code() == ErrorCode::material_corrupt || e.code() == ErrorCode::mask_reused) {
-        fs::path bad = file;
-        bad.replace_extension(e.code() == ErrorCode::mask_reused ? ".reused" : ".corrupt");
-        ::rename(claimed.c_str(), bad.c_str());
-      }
+      if (e.code() == ErrorCode::material_corrupt) set_aside(c, ".corrupt");
       throw;
     }
-    if (::unlink(claimed.c_str()) != 0) io_fail(claimed, "cannot remove a taken batch");
-    sync_dir(dir);
-    MaterialBatch out = rows_of(std::move(h), plain, what);
-    OPENSSL_cleanse(plain.data(), plain.size());
-    return out;
+    return c;
   }
   return std::nullopt;
+}
+
+void OnlineStore::set_aside(const Claimed& c, const char* extension) noexcept {
+  fs::path bad = c.file;
+  bad.replace_extension(extension);
+  (void)::rename(c.claimed.c_str(), bad.c_str());
+}
+
+std::vector<std::optional<MaterialBatch>> OnlineStore::take(std::span<const online::WeightsDigest> digests) {
+  std::vector<std::optional<Claimed>> claims;
+  try {
+    for (const auto& d : digests) claims.push_back(claim(d));
+  } catch (...) {
+    for (auto& c : claims)
+      if (c) set_aside(*c, ".fhom");  // authenticated, not journaled: back in place
+    throw;
+  }
+  std::vector<BatchId> ids;
+  for (const auto& c : claims)
+    if (c) ids.push_back(c->id);
+  if (const auto reused = journal(ids)) {
+    std::size_t seen = 0;
+    for (auto& c : claims) {
+      if (!c) continue;
+      set_aside(*c, seen++ == *reused ? ".reused" : ".fhom");
+    }
+    throw Error(ErrorCode::mask_reused, "online material batch " + hex(ids[*reused]) +
+                                            " was taken before: its masks were used; a copy put back into the store "
+                                            "is refused");
+  }
+  // Journaled (and synced): removing the files is cleanup; a file that came
+  // back after a crash is refused by its id.
+  std::vector<std::optional<MaterialBatch>> out;
+  for (auto& c : claims) {
+    if (!c) {
+      out.emplace_back();
+      continue;
+    }
+    if (::unlink(c->claimed.c_str()) != 0) io_fail(c->claimed, "cannot remove a taken batch");
+    out.emplace_back(std::move(c->batch));
+  }
+  return out;
+}
+
+std::optional<MaterialBatch> OnlineStore::take(const online::WeightsDigest& digest) {
+  return std::move(take(std::span<const online::WeightsDigest>(&digest, 1)).front());
 }
 
 std::filesystem::path default_online_store_path() {

@@ -29,7 +29,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "hybrid/client_secret.h"
 #include "hybrid/online_material.h"
@@ -59,12 +61,28 @@ class OnlineStore {
   //         authentication (it is left renamed *.corrupt), Error(mask_reused)
   //         for a batch taken before, Error(io_error).
   std::optional<MaterialBatch> take(const online::WeightsDigest& digest);
+  // One batch for each of `digests` (nullopt where none is left), taken as
+  // above with one journal write and sync for all of them.
+  // @throws as take(digest); on an error no batch is taken (the ones
+  //         authenticated go back in place).
+  std::vector<std::optional<MaterialBatch>> take(std::span<const online::WeightsDigest> digests);
 
   const std::filesystem::path& dir() const noexcept { return dir_; }
 
  private:
+  struct Claimed {
+    std::filesystem::path file, claimed;  // the batch's name, and its name while claimed
+    std::array<std::uint8_t, 16> id{};
+    MaterialBatch batch;
+  };
   std::filesystem::path layer_dir(const online::WeightsDigest& digest) const;
-  void journal(const std::array<std::uint8_t, 16>& batch_id);
+  // Renames one batch file of these weights (one process wins) and authenticates it.
+  std::optional<Claimed> claim(const online::WeightsDigest& digest);
+  // Renames a claimed file to its name with `extension` (".fhom": back in place).
+  static void set_aside(const Claimed& c, const char* extension) noexcept;
+  // Appends the ids to the journal and syncs it; the index of the first id
+  // found there already instead (then nothing is appended).
+  std::optional<std::size_t> journal(std::span<const std::array<std::uint8_t, 16>> ids);
   std::filesystem::path dir_;
   SecretKey32 key_{};
 };

@@ -126,6 +126,41 @@ TEST(OnlineStore, ABatchCopiedBackIsRefused) {
   EXPECT_EQ(take_error(other, b.digest), ErrorCode::mask_reused);
 }
 
+TEST(OnlineStore, SeveralGroupsAtOnceAllOrNothing) {
+  TempDir dir;
+  OnlineStore store(dir.path, secret(8));
+  const MaterialBatch a = batch(2, 10, 10), b = batch(3, 12, 11);
+  store.put(a);
+  store.put(b);
+  const online::WeightsDigest none{};  // nothing stored under it
+  const online::WeightsDigest digests[] = {a.digest, none, b.digest};
+  auto got = store.take(digests);
+  ASSERT_EQ(got.size(), 3u);
+  ASSERT_TRUE(got[0] && got[2]);
+  EXPECT_FALSE(got[1]);
+  EXPECT_EQ(got[0]->rows.size(), 2u);
+  EXPECT_EQ(got[2]->rows.size(), 3u);
+  // A copy of a taken batch next to a fresh one: the whole take is refused
+  // and the fresh batch stays in the store.
+  store.put(a);
+  const fs::path fresh = only_file(dir.path, ".fhom");
+  const fs::path saved = dir.path / "saved";
+  fs::copy_file(fresh, saved);
+  ASSERT_TRUE(store.take(a.digest).has_value());
+  fs::copy_file(saved, fresh);  // the taken batch put back
+  store.put(b);
+  const online::WeightsDigest both[] = {b.digest, a.digest};
+  try {
+    (void)store.take(both);
+    ADD_FAILURE() << "a batch taken before was handed out again";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::mask_reused);
+  }
+  EXPECT_EQ(store.rows_available(b.digest), 3u);
+  EXPECT_TRUE(store.take(b.digest).has_value());
+  EXPECT_FALSE(only_file(dir.path, ".reused").empty());
+}
+
 TEST(OnlineStore, TamperedTruncatedOrForeignMaterialIsDetected) {
   TempDir dir;
   OnlineStore store(dir.path, secret(3));

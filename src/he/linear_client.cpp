@@ -106,10 +106,12 @@ std::vector<std::uint8_t> LinearClient::encrypt_mask(std::span<const std::uint32
   const OnlineModulus om = linear_online_modulus(shape.in);
   const std::uint64_t t = precision == LinearPrecision::mask_pow2 ? om.pow2 : om.odd;
   std::vector<std::int32_t> v(r.size());
+  bool in_range = true;
   for (std::size_t i = 0; i < r.size(); ++i) {
-    require(r[i] < t, ErrorCode::invalid_argument, "encrypt_mask: a residue is not below its modulus");
+    in_range &= r[i] < t;
     v[i] = static_cast<std::int32_t>(r[i]);
   }
+  if (!in_range) throw Error(ErrorCode::invalid_argument, "encrypt_mask: a residue is not below its modulus");
   return encrypt_impl(v.data(), shape, precision, false);
 }
 

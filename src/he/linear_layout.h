@@ -64,9 +64,11 @@ struct LinearShape {
 };
 
 // The online mode's modulus for a layer of k inputs (docs/online.md):
-// p = pow2 * odd with pow2 = 2^ceil(b / 2), b = bits of 2 M + 1, M = k 255 128
-// the largest |x W^T| of uint8 rows, and odd the smallest odd number with
-// p >= 2 M + 1. X W^T is recovered exactly from its residue mod p; the two
+// p = pow2 * odd with pow2 = 2^ceil(b / 2), b = bits of 2 M + 1, M = k 128 128
+// the largest |X' W^T| of centred rows X' = X - 128 (the uint8 rows shifted
+// to [-128, 127]; the client adds 128 times the public row sums back), and
+// odd the smallest odd number with p >= 2 M + 1. X' W^T is recovered exactly
+// from its residue mod p; the two
 // coprime factors are the plain moduli of the two mask products whose
 // residues the client joins by the Chinese remainder theorem.
 struct OnlineModulus {

@@ -164,8 +164,9 @@ void OnlineBackend::run_online(Layer& l, const quant::QuantizedRows& q, std::vec
     // The row is marked used before any of it leaves.
     std::vector<std::uint32_t> r = expand_mask(masks[t].use(), k, p);
     for (std::uint32_t i = 0; i < k; ++i) {
-      // X - R mod p: x < 256 < p and r < p, so x + p - r < 2p.
-      const std::uint64_t v = q.values[std::size_t{t} * k + i] + p - r[i];
+      // X' - R mod p for the centred X' = X - 128: x + 2p - 128 - r is in [p - 127, 2p + 127].
+      std::uint64_t v = q.values[std::size_t{t} * k + i] + 2 * p - 128 - r[i];
+      v = v >= p ? v - p : v;
       message.values[std::size_t{t} * k + i] = static_cast<std::uint32_t>(v >= p ? v - p : v);
     }
     OPENSSL_cleanse(r.data(), r.size() * sizeof(std::uint32_t));
@@ -173,15 +174,17 @@ void OnlineBackend::run_online(Layer& l, const quant::QuantizedRows& q, std::vec
   const std::uint32_t ids[] = {l.info.wire_id};
   const Bytes reply = channel_->call(ids, online::encode_online_rows(message));
   const std::vector<std::uint32_t> vw = online::decode_online_result(reply, rows, n, p);
-  // X W^T = V W^T + R W^T mod p, centred: |X W^T| <= k 255 128 < p / 2.
+  // X' W^T = V W^T + R W^T mod p, centred (|X' W^T| <= k 128 128 < p / 2),
+  // then X W^T = X' W^T + 128 (row sum of W_j).
   std::vector<std::int64_t> acc(std::size_t{rows} * n);
   const auto half = static_cast<std::int64_t>(p / 2), pm = static_cast<std::int64_t>(p);
+  const std::vector<std::int32_t>& row_sums = l.dequant.row_sums;
   for (std::uint32_t t = 0; t < rows; ++t) {
     const std::span<const std::uint32_t> s = masks[t].product();
     for (std::uint32_t j = 0; j < n; ++j) {
       const auto sum = static_cast<std::int64_t>(vw[std::size_t{t} * n + j]) + s[j];  // < 2p
       const std::int64_t v = sum >= pm ? sum - pm : sum;
-      acc[std::size_t{t} * n + j] = v > half ? v - pm : v;
+      acc[std::size_t{t} * n + j] = (v > half ? v - pm : v) + 128 * static_cast<std::int64_t>(row_sums[j]);
     }
   }
   quant::dequantize_product(acc.data(), q, l.dequant, l.bias, y);

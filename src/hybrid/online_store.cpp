@@ -68,23 +68,32 @@ void sync_dir(const fs::path& dir) {
   if (fd.fd < 0 || ::fsync(fd.fd) != 0) io_fail(dir, "cannot sync the directory");
 }
 
-Bytes read_file(const fs::path& path, std::size_t max_bytes) {
+// Bytes not zeroed first (a batch is megabytes, written over at once).
+struct Buffer {
+  std::unique_ptr<std::uint8_t[]> bytes;
+  std::size_t size = 0;
+  explicit Buffer(std::size_t n) : bytes(std::make_unique_for_overwrite<std::uint8_t[]>(n)), size(n) {}
+  std::uint8_t* data() { return bytes.get(); }
+  ByteView view() const { return ByteView(bytes.get(), size); }
+};
+
+Buffer read_file(const fs::path& path, std::size_t max_bytes) {
   const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.fd < 0) io_fail(path, "cannot open");
   struct stat st {};
   if (::fstat(fd.fd, &st) != 0) io_fail(path, "cannot stat");
   require(static_cast<std::uint64_t>(st.st_size) <= max_bytes, ErrorCode::material_corrupt,
           "online material '" + path.string() + "' is larger than any batch");
-  Bytes out(static_cast<std::size_t>(st.st_size));
+  Buffer out(static_cast<std::size_t>(st.st_size));
   std::size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n = ::read(fd.fd, out.data() + done, out.size() - done);
+  while (done < out.size) {
+    const ssize_t n = ::read(fd.fd, out.data() + done, out.size - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) io_fail(path, "cannot read");
     if (n == 0) break;
     done += static_cast<std::size_t>(n);
   }
-  out.resize(done);
+  out.size = done;
   return out;
 }
 
@@ -173,20 +182,22 @@ std::uint64_t batch_file_bytes(const BatchHeader& h) {
 }
 
 // The rows of an authenticated batch's plaintext.
-MaterialBatch rows_of(BatchHeader h, const Bytes& plain, const std::string& what) {
+MaterialBatch rows_of(BatchHeader h, const std::uint8_t* plain, const std::string& what) {
   MaterialBatch out = std::move(h.shape);
   out.rows.reserve(h.rows);
   for (std::uint32_t i = 0; i < h.rows; ++i) {
-    const std::uint8_t* src = plain.data() + i * row_bytes(out.n);
+    const std::uint8_t* src = plain + i * row_bytes(out.n);
     he::Seed seed{};
     std::memcpy(seed.data(), src, seed.size());
     std::vector<std::uint32_t> product(out.n);
+    bool in_range = true;
     for (std::uint32_t j = 0; j < out.n; ++j) {
       std::uint32_t v = 0;
       for (int b = 0; b < 4; ++b) v |= static_cast<std::uint32_t>(src[32 + 4 * j + b]) << (8 * b);
-      require(v < out.p, ErrorCode::material_corrupt, what + ": a residue is not below its modulus");
+      in_range &= v < out.p;
       product[j] = v;
     }
+    if (!in_range) throw Error(ErrorCode::material_corrupt, what + ": a residue is not below its modulus");
     out.rows.emplace_back(seed, std::move(product));
     OPENSSL_cleanse(seed.data(), seed.size());
   }
@@ -315,23 +326,24 @@ std::optional<OnlineStore::Claimed> OnlineStore::claim(const online::WeightsDige
     }
     const std::string what = "online material '" + file.string() + "'";
     try {
-      Bytes bytes =
+      Buffer bytes =
           read_file(c.claimed, kBatchHeaderBytes + std::uint64_t{kMaxBatchRows} * row_bytes(1u << 17) + kTagBytes);
-      BatchHeader h = decode_header(bytes, what);
-      require(bytes.size() == batch_file_bytes(h), ErrorCode::material_corrupt,
-              what + ": " + std::to_string(bytes.size()) + " bytes, its header says " +
+      BatchHeader h = decode_header(bytes.view(), what);
+      require(bytes.size == batch_file_bytes(h), ErrorCode::material_corrupt,
+              what + ": " + std::to_string(bytes.size) + " bytes, its header says " +
                   std::to_string(batch_file_bytes(h)) + " (truncated or extended)");
       require(h.shape.digest == digest, ErrorCode::material_corrupt, what + ": filed under other weights");
       const ByteView header(bytes.data(), kBatchHeaderBytes);
-      const std::size_t body = bytes.size() - kBatchHeaderBytes - kTagBytes;
-      Bytes plain(body);
-      require(gcm(false, key_, h.nonce, header, ByteView(bytes.data() + kBatchHeaderBytes, body), plain.data(),
-                  bytes.data() + kBatchHeaderBytes + body),
-              ErrorCode::material_corrupt,
-              what + ": authentication failed (changed, or stored under another client key)");
+      const std::size_t body = bytes.size - kBatchHeaderBytes - kTagBytes;
+      Buffer plain(body);
+      const bool authentic = gcm(false, key_, h.nonce, header, ByteView(bytes.data() + kBatchHeaderBytes, body),
+                                 plain.data(), bytes.data() + kBatchHeaderBytes + body);
+      if (!authentic)
+        throw Error(ErrorCode::material_corrupt,
+                    what + ": authentication failed (changed, or stored under another client key)");
       c.id = h.id;
-      c.batch = rows_of(std::move(h), plain, what);
-      OPENSSL_cleanse(plain.data(), plain.size());
+      c.batch = rows_of(std::move(h), plain.data(), what);
+      OPENSSL_cleanse(plain.data(), plain.size);
     } catch (const Error& e) {
       if (e.code() == ErrorCode::material_corrupt) set_aside(c, ".corrupt");
       throw;

@@ -55,10 +55,12 @@ void check_modulus(const std::string& what, std::uint32_t k, std::uint64_t p) {
 void write_values(ByteWriter& w, std::span<const std::uint32_t> values, std::uint64_t p) {
   const int width = he::bit_width_for_modulus(p);
   std::vector<std::uint64_t> wide(values.size());
+  bool in_range = true;
   for (std::size_t i = 0; i < values.size(); ++i) {
-    require(values[i] < p, ErrorCode::invalid_argument, "online payload: a value is not below the modulus");
+    in_range &= values[i] < p;
     wide[i] = values[i];
   }
+  if (!in_range) throw Error(ErrorCode::invalid_argument, "online payload: a value is not below the modulus");
   he::pack_bits(wide.data(), wide.size(), width, w.append(he::packed_size_bytes(wide.size(), width)).data());
 }
 
@@ -103,6 +105,7 @@ WeightsDigest weights_digest(std::uint32_t wire_id, std::uint32_t n, std::uint32
   hw.u32(wire_id);
   hw.u32(n);
   hw.u32(k);
+  hw.u64(he::linear_online_modulus(k).p);  // material made for another modulus is another layer's
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   WeightsDigest out{};
   unsigned len = 0;

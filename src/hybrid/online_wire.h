@@ -33,8 +33,9 @@ using WeightsDigest = std::array<std::uint8_t, 32>;
 enum class PayloadKind { encrypted_rows, online_rows, online_query, other };
 PayloadKind payload_kind(ByteView payload) noexcept;
 
-// SHA-256 of "fhellm-online-weights-1", the wire id, n, k (u32 little-endian)
-// and the n x k int8 values: what online material is bound to.
+// SHA-256 of "fhellm-online-weights-1", the wire id, n, k (u32 little-endian),
+// the online modulus p (u64) and the n x k int8 values: what online material
+// is bound to.
 WeightsDigest weights_digest(std::uint32_t wire_id, std::uint32_t n, std::uint32_t k,
                              std::span<const std::int8_t> w);
 

@@ -72,8 +72,9 @@ LinearPrecision linear_encoding_precision(LinearPrecision p) noexcept {
 OnlineModulus linear_online_modulus(std::uint32_t in) {
   require(in >= 1 && in <= kLinearMaxIn, ErrorCode::invalid_argument,
           "online modulus: k = " + std::to_string(in) + " outside 1.." + std::to_string(kLinearMaxIn));
-  // The online rows are centred, X - 128 in [-128, 127]: |X' W^T| <= k 128 128.
-  const std::uint64_t span = 2 * static_cast<std::uint64_t>(linear_max_abs_output(in, true)) + 1;
+  // The online rows are centred, X - 128 in [-128, 127], and the weights are
+  // symmetric int8 in [-127, 127]: |X' W^T| <= k 128 127.
+  const std::uint64_t span = 2 * kOnlineMaxAbsWeight * 128 * std::uint64_t{in} + 1;
   OnlineModulus m;
   m.pow2 = std::uint64_t{1} << ((bit_length(span) + 1) / 2);
   m.odd = (span + m.pow2 - 1) / m.pow2;

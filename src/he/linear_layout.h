@@ -64,13 +64,15 @@ struct LinearShape {
 };
 
 // The online mode's modulus for a layer of k inputs (docs/online.md):
-// p = pow2 * odd with pow2 = 2^ceil(b / 2), b = bits of 2 M + 1, M = k 128 128
+// p = pow2 * odd with pow2 = 2^ceil(b / 2), b = bits of 2 M + 1, M = k 128 127
 // the largest |X' W^T| of centred rows X' = X - 128 (the uint8 rows shifted
-// to [-128, 127]; the client adds 128 times the public row sums back), and
-// odd the smallest odd number with p >= 2 M + 1. X' W^T is recovered exactly
-// from its residue mod p; the two
+// to [-128, 127]; the client adds 128 times the public row sums back) and
+// symmetric weights (|w| <= kOnlineMaxAbsWeight, as quantization makes them
+// and the online server checks), and odd the smallest odd number with
+// p >= 2 M + 1. X' W^T is recovered exactly from its residue mod p; the two
 // coprime factors are the plain moduli of the two mask products whose
 // residues the client joins by the Chinese remainder theorem.
+inline constexpr std::uint64_t kOnlineMaxAbsWeight = 127;
 struct OnlineModulus {
   std::uint64_t pow2 = 0, odd = 0, p = 0;
   int bits = 0;  // of p - 1: the wire width of a value mod p

@@ -15,6 +15,13 @@ OnlineService::OnlineService(std::vector<Layer> layers) {
     require(l.weights.size() == std::size_t{l.n} * l.k, ErrorCode::bad_artifact,
             "online service: layer " + std::to_string(l.wire_id) + " has " + std::to_string(l.weights.size()) +
                 " weights for " + std::to_string(l.n) + " x " + std::to_string(l.k));
+    // The online modulus assumes symmetric weights (he::kOnlineMaxAbsWeight).
+    const bool symmetric = std::all_of(l.weights.begin(), l.weights.end(), [](std::int8_t w) {
+      return w >= -static_cast<int>(he::kOnlineMaxAbsWeight);
+    });
+    if (!symmetric)
+      throw Error(ErrorCode::bad_artifact, "online service: layer " + std::to_string(l.wire_id) +
+                                               " holds a weight of -128 (the online mode needs symmetric int8 weights)");
     Held h;
     h.digest = online::weights_digest(l.wire_id, l.n, l.k, l.weights);
     h.p = he::linear_online_modulus(l.k).p;

@@ -20,7 +20,7 @@ constexpr std::uint32_t kWire = 12, kN = 30, kK = 37;  // 37 values of 22 bits d
 OnlineService service() {
   std::vector<std::int8_t> w(kN * kK);
   std::mt19937 rng(1);
-  for (auto& v : w) v = static_cast<std::int8_t>(rng());
+  for (auto& v : w) v = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);  // symmetric int8
   std::vector<OnlineService::Layer> layers;
   layers.push_back({kWire, kN, kK, w});
   return OnlineService(std::move(layers));
@@ -65,7 +65,7 @@ TEST(OnlineWire, TheServiceComputesVWModP) {
   // Against a plain sum (the weights of service()).
   std::vector<std::int8_t> w(kN * kK);
   std::mt19937 rng(1);
-  for (auto& v : w) v = static_cast<std::int8_t>(rng());
+  for (auto& v : w) v = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);  // symmetric int8
   for (std::uint32_t t = 0; t < 3; ++t)
     for (std::uint32_t j = 0; j < kN; ++j) {
       __int128 sum = 0;
@@ -174,6 +174,19 @@ TEST(OnlineWire, ResultsAndInfoAreChecked) {
   query.push_back(0);
   EXPECT_THROW(online::decode_online_query(query), Error);
   EXPECT_EQ(online::payload_kind(online::encode_online_query()), online::PayloadKind::online_query);
+}
+
+TEST(OnlineWire, TheServiceRefusesAsymmetricWeights) {
+  std::vector<std::int8_t> w(12, 5);
+  w[7] = -128;  // outside the symmetric range the online modulus is sized for
+  std::vector<OnlineService::Layer> layers;
+  layers.push_back({kWire, 3, 4, w});
+  try {
+    OnlineService s(std::move(layers));
+    ADD_FAILURE() << "a weight of -128 was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::bad_artifact);
+  }
 }
 
 TEST(OnlineWire, DigestsDependOnEveryWeightAndTheShape) {

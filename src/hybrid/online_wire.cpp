@@ -52,16 +52,53 @@ void check_modulus(const std::string& what, std::uint32_t k, std::uint64_t p) {
               std::to_string(want));
 }
 
-void write_values(ByteWriter& w, std::span<const std::uint32_t> values, std::uint64_t p) {
-  const int width = he::bit_width_for_modulus(p);
-  std::vector<std::uint64_t> wide(values.size());
-  bool in_range = true;
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    in_range &= values[i] < p;
-    wide[i] = values[i];
+// The bit stream of he/bit_packing.h (value i at bits [i w, (i + 1) w), least
+// significant first) for widths up to 32, 32 bits at a time.
+void pack_u32(std::span<const std::uint32_t> values, int width, std::uint8_t* out) {
+  std::uint64_t acc = 0;
+  int held = 0;
+  for (const std::uint32_t v : values) {
+    acc |= static_cast<std::uint64_t>(v) << held;
+    held += width;
+    if (held >= 32) {
+      for (int b = 0; b < 4; ++b) *out++ = static_cast<std::uint8_t>(acc >> (8 * b));
+      acc >>= 32;
+      held -= 32;
+    }
   }
+  for (; held > 0; held -= 8, acc >>= 8) *out++ = static_cast<std::uint8_t>(acc);
+}
+
+void unpack_u32(const std::uint8_t* in, std::size_t bytes, std::size_t count, int width, std::uint32_t* out) {
+  const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
+  std::uint64_t acc = 0;
+  int held = 0;
+  std::size_t pos = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    while (held < width) {  // 32 bits at a time, bytes at the tail
+      if (pos + 4 <= bytes) {
+        std::uint64_t word = 0;
+        for (int b = 0; b < 4; ++b) word |= static_cast<std::uint64_t>(in[pos + b]) << (8 * b);
+        acc |= word << held;
+        held += 32;
+        pos += 4;
+      } else {
+        acc |= static_cast<std::uint64_t>(in[pos++]) << held;
+        held += 8;
+      }
+    }
+    out[i] = static_cast<std::uint32_t>(acc & mask);
+    acc >>= width;
+    held -= width;
+  }
+}
+
+void write_values(ByteWriter& w, std::span<const std::uint32_t> values, std::uint64_t p) {
+  bool in_range = true;
+  for (const std::uint32_t v : values) in_range &= v < p;
   if (!in_range) throw Error(ErrorCode::invalid_argument, "online payload: a value is not below the modulus");
-  he::pack_bits(wide.data(), wide.size(), width, w.append(he::packed_size_bytes(wide.size(), width)).data());
+  const int width = he::bit_width_for_modulus(p);
+  pack_u32(values, width, w.append(he::packed_size_bytes(values.size(), width)).data());
 }
 
 // count values < p at bits(p - 1) bits, padded with zero bits; nothing after them.
@@ -73,18 +110,17 @@ std::vector<std::uint32_t> read_values(ByteReader& r, std::size_t count, std::ui
               std::to_string(r.remaining()) + " present");
   const ByteView raw = r.take(bytes, "values");
   r.expect_end();
-  std::vector<std::uint64_t> wide(count);
-  he::unpack_bits(raw.data(), count, width, wide.data());
   const std::size_t used = count * static_cast<std::size_t>(width);
   if (used % 8 != 0)
     require((raw.back() >> (used % 8)) == 0, ErrorCode::bad_message, r.what() + ": padding bits are not zero");
   std::vector<std::uint32_t> out(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    if (wide[i] >= p)
-      throw Error(ErrorCode::coefficient_out_of_range,
-                  r.what() + ": value " + std::to_string(i) + " is not below the modulus " + std::to_string(p));
-    out[i] = static_cast<std::uint32_t>(wide[i]);
-  }
+  unpack_u32(raw.data(), raw.size(), count, width, out.data());
+  std::size_t bad = count;
+  for (std::size_t i = count; i-- > 0;)
+    if (out[i] >= p) bad = i;
+  if (bad != count)
+    throw Error(ErrorCode::coefficient_out_of_range,
+                r.what() + ": value " + std::to_string(bad) + " is not below the modulus " + std::to_string(p));
   return out;
 }
 

@@ -76,6 +76,19 @@ TEST(OnlineWire, TheServiceComputesVWModP) {
   EXPECT_EQ(OnlineService::rows_of(online::encode_online_rows(m)), 3u);
 }
 
+TEST(OnlineWire, ValuesUseTheBitStreamOfHeBitPacking) {
+  const OnlineService s = service();
+  for (std::uint32_t rows : {1u, 2u, 5u}) {
+    const online::OnlineRows m = valid_rows(s, rows);
+    const Bytes b = online::encode_online_rows(m);
+    const std::vector<std::uint64_t> wide(m.values.begin(), m.values.end());
+    const auto packed = he::pack_bits(wide, he::bit_width_for_modulus(m.p));
+    ASSERT_EQ(b.size(), 60 + packed.size());
+    EXPECT_TRUE(std::equal(packed.begin(), packed.end(), b.begin() + 60)) << rows << " rows";
+    EXPECT_EQ(online::decode_online_rows(b).values, m.values);
+  }
+}
+
 TEST(OnlineWire, HostileRowsGetTheirCodes) {
   const OnlineService s = service();
   const online::OnlineRows m = valid_rows(s, 2);

@@ -73,6 +73,36 @@ struct ClientOptions {
   // trust for an https:// server besides the system's.
   std::string api_key;
   std::string ca_cert;
+  // execute, online mode (docs/online.md): each remote row uses a mask
+  // precomputed by precompute() and is multiplied in clear by the server
+  // (`fhellm serve --online`), exactly (the integers of simulate at exact
+  // precision); rows without stored material go through the encrypted path
+  // (counted in ClientStats::fallback_rows).
+  bool online = false;
+  // Where the material is stored, encrypted under a key derived from the
+  // client key (empty: $XDG_CACHE_HOME/fhellm/online or ~/.cache/fhellm/online;
+  // $XDG_CONFIG_HOME/fhellm/client.key or ~/.config/fhellm/client.key,
+  // created on first use, mode 0600). Used by online generation and by precompute().
+  std::string online_store;
+  std::string client_key;
+};
+
+// Client::precompute: the online mode's offline phase.
+struct PrecomputeOptions {
+  std::size_t rows = 0;        // rows to hold per remote group (each prompt row and generated token uses one)
+  std::size_t head_rows = 0;   // rows for the LM head (one per generated token)
+  std::size_t batch_rows = 16;  // rows per encrypted call and per stored batch, 1..512
+  // Called after each batch: (rows made, rows to make).
+  std::function<void(std::uint64_t, std::uint64_t)> progress;
+};
+
+struct PrecomputeResult {
+  std::uint64_t rows_made = 0;     // rows of every group together
+  std::uint64_t rows_present = 0;  // rows that were stored already
+  std::uint64_t calls = 0;         // encrypted calls (two per batch)
+  double seconds = 0;
+  double server_ms = 0, network_ms = 0;
+  std::uint64_t bytes_up = 0, bytes_down = 0;
 };
 
 // GenerateOptions::max_tokens: generate until the end of text or of the context.
@@ -160,6 +190,9 @@ struct ClientStats {
   std::uint64_t prefill_bytes_up = 0, prefill_bytes_down = 0;
   double decode_server_ms = 0, decode_network_ms = 0;
   std::uint64_t decode_bytes_up = 0, decode_bytes_down = 0;
+  // online mode: rows that went through the online path, and rows that
+  // lacked stored material and went through the encrypted path.
+  std::uint64_t online_rows = 0, fallback_rows = 0;
   // The session the call ran in (opened on the first execute call, then reused):
   std::uint64_t session_key_bytes = 0;  // the evaluation keys uploaded once
   std::uint64_t key_bytes_up = 0;       // those keys when this call opened the session, else 0
@@ -233,6 +266,16 @@ class Client {
   //         stride outside [1, window - 1]
   PerplexityResult perplexity(const std::string& text, const PerplexityOptions& options = {});
   Status try_perplexity(const std::string& text, const PerplexityOptions& options, PerplexityResult& result) noexcept;
+
+  // The online mode's offline phase (docs/online.md): fresh masks for every
+  // remote group, multiplied by the server under encryption, stored at
+  // options.online_store under the client key. Tops each group up to
+  // options.rows (the LM head to head_rows). Needs execute (a server URL, or
+  // the model with the server in this process).
+  // @throws Error(bad_mode) outside execute, Error(online_not_served) for a
+  //         server without `--online`, the server's, transport's and store's errors
+  PrecomputeResult precompute(const PrecomputeOptions& options);
+  Status try_precompute(const PrecomputeOptions& options, PrecomputeResult& result) noexcept;
 
   // Switches the FHE mode ("disable", "simulate", "execute"); the next call
   // uses it. @throws Error(bad_mode), Error(invalid_argument) for a mode that

@@ -76,6 +76,10 @@ enum class ErrorCode : std::uint16_t {
   bad_artifact = 600,
   unknown_layer = 601,
   bad_mode = 602,
+  online_not_served = 603,       // the server keeps no int8 weights for online calls (`serve --online`)
+  mask_reused = 604,             // an online mask was about to be used a second time
+  material_corrupt = 605,        // stored online material fails its authentication (tampered, truncated, other key)
+  stale_material = 606,          // online material made for other weights than the server's
 
   // 7xx net
   bad_message = 700,

@@ -46,6 +46,11 @@ struct ServerOptions {
   // product. 0..40; larger S costs traffic and server time (the figures are
   // in docs/linear.md); clients learn S when their session opens.
   int weight_privacy_bits = 0;
+  // Keep the int8 weights for the online mode (docs/online.md): clients with
+  // precomputed masks get clear products on masked rows. One byte per weight
+  // more (ServedModel::online_bytes); the masks' own products use the
+  // "default" encoding, which must be served.
+  bool online = false;
   // Called during the load after each layer is encoded: (weights encoded, weights in all).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
 
@@ -81,6 +86,7 @@ struct ServedModel {
   int weight_bits = 0;
   std::uint64_t weight_count = 0;   // weights held
   std::uint64_t encoded_bytes = 0;  // their encodings (the server's largest memory)
+  std::uint64_t online_bytes = 0;   // the int8 weights kept for the online mode (0 without it)
 };
 
 // Counters since start().

@@ -158,6 +158,16 @@ def test_errors_carry_codes(stories, tmp_path):
     with pytest.raises(fhellm.InvalidArgumentError) as e:
         stories.set_remote_modules(["layers.99"])
     assert e.value.code_name == "unknown_layer"
+    # The codes of the trust and online branches, with their numbers and kinds.
+    for name, code in {"online_not_served": 603, "mask_reused": 604, "material_corrupt": 605,
+                       "stale_material": 606, "rate_limited": 707, "unauthorized": 708, "server_busy": 709}.items():
+        assert fhellm.error_codes[name] == code
+    with pytest.raises(fhellm.ProtocolError) as e:
+        fhellm.raise_error("online_not_served", "no online weights")
+    assert e.value.code == 603
+    with pytest.raises(fhellm.SecurityError) as e:
+        fhellm.raise_error("mask_reused", "used twice")
+    assert e.value.code_name == "mask_reused"
     with pytest.raises(fhellm.InvalidArgumentError) as e:
         stories.logits([])
     with pytest.raises(fhellm.FormatError) as e:

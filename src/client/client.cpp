@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <optional>
 
 #include "client/execute_channel.h"
@@ -14,6 +15,7 @@
 #include "hybrid/artifact.h"
 #include "hybrid/hybrid_model.h"
 #include "hybrid/hybrid_model_io.h"
+#include "hybrid/online_store.h"
 #include "model/config.h"
 #include "model/sampler.h"
 #include "tokenizer/tokenizer.h"
@@ -95,16 +97,46 @@ struct Client::Impl {
   std::shared_ptr<const tokenizer::Tokenizer> tokenizer;  // immutable: shared by new_session()
   std::optional<hybrid::HybridModel> hm;
   client::ExecuteClientOptions execute;
-  std::shared_ptr<hybrid::ExecuteStats> exec;  // the execute session's running totals
+  std::shared_ptr<hybrid::ExecuteStats> exec;  // the execute session's running totals (online: the fallback's)
+  // The online mode (ClientOptions::online), and precompute().
+  bool online = false;
+  std::string store_path, key_path;
+  std::shared_ptr<hybrid::OnlineStore> store;
+  std::shared_ptr<hybrid::OnlineStats> online_stats;
+  client::ChannelFactory channels;
   ClientStats last;
   std::atomic<bool> stop{false};
 
   // Execute is registered whatever the first mode, so set_fhe_mode can reach
   // it; its session opens on first use.
   void enable_execute(hybrid::FheMode mode) {
-    exec = client::enable_execute(*hm, execute);
+    if (online) {
+      const client::OnlineFigures f = client::enable_online(*hm, server_channels(), online_store());
+      exec = f.fallback;
+      online_stats = f.online;
+    } else {
+      exec = client::enable_execute(*hm, execute);
+    }
     hm->set_mode(mode);
   }
+  const client::ChannelFactory& server_channels() {
+    if (!channels) channels = client::make_channel_factory(*hm, execute);
+    return channels;
+  }
+  const std::shared_ptr<hybrid::OnlineStore>& online_store() {
+    if (!store) {
+      const hybrid::ClientSecret secret = hybrid::ClientSecret::load_or_create(
+          key_path.empty() ? hybrid::default_client_secret_path() : std::filesystem::path(key_path));
+      store = std::make_shared<hybrid::OnlineStore>(
+          store_path.empty() ? hybrid::default_online_store_path() : std::filesystem::path(store_path), secret);
+    }
+    return store;
+  }
+  // Both sessions' figures (online: the online session and the fallback's).
+  hybrid::ExecuteStats figures() const {
+    return online_stats ? client::sum_stats(*exec, online_stats->session) : *exec;
+  }
+  hybrid::OnlineStats online_figures() const { return online_stats ? *online_stats : hybrid::OnlineStats{}; }
 };
 
 Client::Client(const ClientOptions& options) : impl_(std::make_unique<Impl>()) {
@@ -121,6 +153,11 @@ Client::Client(const ClientOptions& options) : impl_(std::make_unique<Impl>()) {
   impl_->execute.expected_description = std::move(expected);
   impl_->execute.api_key = options.api_key;
   impl_->execute.ca_cert_path = options.ca_cert;
+  impl_->online = options.online;
+  impl_->store_path = options.online_store;
+  impl_->key_path = options.client_key;
+  require(!options.online || mode == hybrid::FheMode::execute, ErrorCode::invalid_argument,
+          "client: the online mode goes with fhe \"execute\"");
   impl_->enable_execute(mode);
 }
 
@@ -139,6 +176,9 @@ Client Client::new_session() const {
   impl->hm->set_quantization(hm.quantization());
   impl->hm->set_precision(hm.precision());
   impl->execute = impl_->execute;
+  impl->online = impl_->online;
+  impl->store_path = impl_->store_path;
+  impl->key_path = impl_->key_path;
   impl->enable_execute(hm.mode());
   return Client(std::move(impl));
 }
@@ -191,7 +231,8 @@ GenerateResult Client::run_generation(std::vector<std::int32_t> prompt_ids, cons
   g.stop_at_eos = options.stop_at_eos;
   g.stop = &impl_->stop;
   impl_->stop = false;
-  const hybrid::ExecuteStats before = *impl_->exec;
+  const hybrid::ExecuteStats before = impl_->figures();
+  const hybrid::OnlineStats online_before = impl_->online_figures();
   std::optional<hybrid::ExecuteStats> at_first_token;
   tokenizer::StreamDecoder stream(*impl_->tokenizer);
   chat::StopScanner stops(options.stop);
@@ -202,7 +243,7 @@ GenerateResult Client::run_generation(std::vector<std::int32_t> prompt_ids, cons
     if (on_text && !on_text(piece)) callback_stopped = true;
   };
   const hybrid::GenerationResult r = hm.generate(out.prompt_ids, n_tokens, g, [&](TokenId id) {
-    if (!at_first_token) at_first_token = *impl_->exec;
+    if (!at_first_token) at_first_token = impl_->figures();
     emit(stops.push(stream.push(id)));
     if (callback_stopped || stops.stopped()) impl_->stop = true;
   });
@@ -216,8 +257,13 @@ GenerateResult Client::run_generation(std::vector<std::int32_t> prompt_ids, cons
     impl_->last.remote_calls = 0;
     impl_->last.remote_ms = 0;
   }
-  if (hm.mode() == hybrid::FheMode::execute)
-    client::add_execute_figures(impl_->last, before, at_first_token.value_or(*impl_->exec), *impl_->exec);
+  if (hm.mode() == hybrid::FheMode::execute) {
+    const hybrid::ExecuteStats after = impl_->figures();
+    client::add_execute_figures(impl_->last, before, at_first_token.value_or(after), after);
+    const hybrid::OnlineStats online_after = impl_->online_figures();
+    impl_->last.online_rows = online_after.online_rows - online_before.online_rows;
+    impl_->last.fallback_rows = online_after.fallback_rows - online_before.fallback_rows;
+  }
   return out;
 }
 
@@ -226,7 +272,7 @@ void Client::cancel() noexcept { impl_->stop = true; }
 PerplexityResult Client::perplexity(const std::string& text, const PerplexityOptions& options) {
   hybrid::HybridModel& hm = *impl_->hm;
   const std::vector<TokenId> ids = hybrid::encode_document(*impl_->tokenizer, hm.model(), text);
-  const hybrid::ExecuteStats before = *impl_->exec;
+  const hybrid::ExecuteStats before = impl_->figures();
   const auto start = std::chrono::steady_clock::now();
   const hybrid::EvalResult r = hm.perplexity(ids, options.window, options.stride, options.progress);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -246,7 +292,10 @@ PerplexityResult Client::perplexity(const std::string& text, const PerplexityOpt
     s.remote_calls = r.remote.n_calls;
     s.remote_ms = ms(r.remote.seconds);
   }
-  if (hm.mode() == hybrid::FheMode::execute) client::add_execute_figures(s, before, *impl_->exec, *impl_->exec);
+  if (hm.mode() == hybrid::FheMode::execute) {
+    const hybrid::ExecuteStats after = impl_->figures();
+    client::add_execute_figures(s, before, after, after);
+  }
   impl_->last = s;
   return out;
 }
@@ -254,6 +303,32 @@ PerplexityResult Client::perplexity(const std::string& text, const PerplexityOpt
 Status Client::try_perplexity(const std::string& text, const PerplexityOptions& options,
                               PerplexityResult& result) noexcept {
   return catch_status([&] { result = perplexity(text, options); });
+}
+
+PrecomputeResult Client::precompute(const PrecomputeOptions& options) {
+  require(impl_->hm->mode() == hybrid::FheMode::execute, ErrorCode::bad_mode,
+          "precompute: the online mode's material is made by the server: use fhe \"execute\"");
+  hybrid::PrecomputeOptions o;
+  o.rows = options.rows;
+  o.head_rows = options.head_rows;
+  o.batch_rows = options.batch_rows;
+  o.progress = options.progress;
+  const hybrid::PrecomputeResult r =
+      client::precompute(impl_->hm->model(), impl_->server_channels(), *impl_->online_store(), o);
+  PrecomputeResult out;
+  out.rows_made = r.rows_made;
+  out.rows_present = r.rows_present;
+  out.calls = r.calls;
+  out.seconds = r.seconds;
+  out.server_ms = ms(r.channel.server_seconds);
+  out.network_ms = ms(r.channel.network_seconds);
+  out.bytes_up = r.channel.bytes_up;
+  out.bytes_down = r.channel.bytes_down;
+  return out;
+}
+
+Status Client::try_precompute(const PrecomputeOptions& options, PrecomputeResult& result) noexcept {
+  return catch_status([&] { result = precompute(options); });
 }
 
 void Client::set_fhe_mode(const std::string& fhe) { impl_->hm->set_mode(hybrid::parse_fhe_mode(fhe)); }

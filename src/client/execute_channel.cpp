@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "fhellm/error.h"
+#include "he/linear.h"
 #include "hybrid/remote_model.h"
 #include "net/http_channel.h"
 
@@ -43,28 +44,37 @@ class CheckedChannel final : public hybrid::RemoteChannel {
   std::shared_ptr<const Bytes> expected_;
 };
 
-// A new HTTP channel (one session) each time the execute backend is built.
-class HttpChannelMaker {
+// An InProcessChannel that shares ownership of its service.
+class SharedInProcessChannel final : public hybrid::RemoteChannel {
  public:
-  HttpChannelMaker(net::ChannelConfig config, std::shared_ptr<const Bytes> expected)
-      : config_(std::move(config)), expected_(std::move(expected)) {}
-  std::unique_ptr<hybrid::RemoteChannel> operator()(hybrid::HybridModel&) const {
-    return std::make_unique<CheckedChannel>(std::make_unique<net::HttpChannel>(config_), expected_);
-  }
+  explicit SharedInProcessChannel(std::shared_ptr<hybrid::RemoteService> service)
+      : service_(std::move(service)), channel_(*service_) {}
+  Bytes open_session(ByteView keys) override { return channel_.open_session(keys); }
+  Bytes call(std::span<const std::uint32_t> ids, ByteView payload) override { return channel_.call(ids, payload); }
+  void close() noexcept override { channel_.close(); }
+  hybrid::ChannelStats stats() const override { return channel_.stats(); }
 
  private:
-  net::ChannelConfig config_;
-  std::shared_ptr<const Bytes> expected_;
+  std::shared_ptr<hybrid::RemoteService> service_;
+  hybrid::InProcessChannel channel_;
 };
 
 }  // namespace
 
-std::shared_ptr<hybrid::ExecuteStats> enable_execute(hybrid::HybridModel& hm, const ExecuteClientOptions& options) {
-  auto stats = std::make_shared<hybrid::ExecuteStats>();
-  hybrid::ExecuteOptions exec;
+ChannelFactory make_channel_factory(hybrid::HybridModel& hm, const ExecuteClientOptions& options) {
   if (options.server_url.empty()) {
-    hybrid::use_execute_in_process(hm, exec, stats);
-    return stats;
+    // Built on first use (encoding the weights takes a while), then shared.
+    auto service = std::make_shared<std::shared_ptr<hybrid::RemoteService>>();
+    return [&hm, service]() -> std::unique_ptr<hybrid::RemoteChannel> {
+      if (!*service) {
+        hybrid::RemoteServiceOptions o;
+        o.precisions = {he::LinearPrecision::standard};
+        if (hm.precision() != he::LinearPrecision::standard) o.precisions.push_back(hm.precision());
+        o.online = true;
+        *service = hybrid::make_remote_service(hm, o);
+      }
+      return std::make_unique<SharedInProcessChannel>(*service);
+    };
   }
   net::ChannelConfig config;
   config.url = options.server_url;
@@ -73,8 +83,52 @@ std::shared_ptr<hybrid::ExecuteStats> enable_execute(hybrid::HybridModel& hm, co
   config.api_key = options.api_key;
   config.ca_cert_path = options.ca_cert_path;
   { net::HttpChannel probe(config); }  // validates the URL now, not at the first token
-  hybrid::use_execute(hm, HttpChannelMaker(config, options.expected_description), exec, stats);
+  return [config, expected = options.expected_description]() -> std::unique_ptr<hybrid::RemoteChannel> {
+    return std::make_unique<CheckedChannel>(std::make_unique<net::HttpChannel>(config), expected);
+  };
+}
+
+std::shared_ptr<hybrid::ExecuteStats> enable_execute(hybrid::HybridModel& hm, const ExecuteClientOptions& options) {
+  auto stats = std::make_shared<hybrid::ExecuteStats>();
+  if (options.server_url.empty()) {
+    hybrid::use_execute_in_process(hm, {}, stats);
+    return stats;
+  }
+  const ChannelFactory channels = make_channel_factory(hm, options);
+  hybrid::use_execute(hm, [channels](hybrid::HybridModel&) { return channels(); }, {}, stats);
   return stats;
+}
+
+OnlineFigures enable_online(hybrid::HybridModel& hm, ChannelFactory channels, std::shared_ptr<hybrid::OnlineStore> store) {
+  require(store != nullptr && channels != nullptr, ErrorCode::invalid_argument, "online mode: no store or server");
+  OnlineFigures figures{std::make_shared<hybrid::ExecuteStats>(), std::make_shared<hybrid::OnlineStats>()};
+  hm.set_backend_factory(hybrid::FheMode::execute, [channels, figures, store = std::move(store)](
+                                                       hybrid::HybridModel& m) -> std::unique_ptr<hybrid::LinearBackend> {
+    const int bits = m.quantization().activation_bits;
+    auto fallback = [channels, &m, bits, exec = figures.fallback]() -> std::unique_ptr<hybrid::LinearBackend> {
+      hybrid::ExecuteOptions e;
+      e.precision = m.precision();
+      e.activation_bits = bits;
+      return std::make_unique<hybrid::ExecuteBackend>(m.model(), channels(), e, exec);
+    };
+    return std::make_unique<hybrid::OnlineBackend>(m.model(), channels(), store, fallback, bits, figures.online);
+  });
+  return figures;
+}
+
+hybrid::PrecomputeResult precompute(const model::Model& model, const ChannelFactory& channels,
+                                    hybrid::OnlineStore& store, const hybrid::PrecomputeOptions& options) {
+  const std::unique_ptr<hybrid::RemoteChannel> channel = channels();
+  const he::LinearClient client;
+  const auto description = hybrid::RemoteModelDescription::decode(channel->open_session(client.server_keys().save()));
+  hybrid::check_description(description, model);
+  require(!description.linears.empty(), ErrorCode::bad_artifact, "the server holds no remote layer");
+  const auto layers = hybrid::query_online_info(*channel, description.linears.front().wire_id);
+  hybrid::PrecomputeOptions o = options;
+  o.weight_privacy_bits = description.weight_privacy_bits;  // the server's setting plans the mask calls
+  hybrid::PrecomputeResult r = hybrid::precompute_online(*channel, client, layers, store, o);
+  channel->close();
+  return r;
 }
 
 }  // namespace fhellm::client

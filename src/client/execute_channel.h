@@ -6,9 +6,13 @@
 //
 //   auto stats = client::enable_execute(hm, {.server_url = "http://127.0.0.1:8600"});
 //   hm.set_mode(hybrid::FheMode::execute);   // the session opens on first use
+//
+// With `online`, the execute backend is the online one (hybrid/online_backend.h:
+// precomputed material, the encrypted path as its fallback).
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,6 +20,8 @@
 #include "he/linear_layout.h"
 #include "hybrid/execute_backend.h"
 #include "hybrid/hybrid_model.h"
+#include "hybrid/online_backend.h"
+#include "hybrid/online_precompute.h"
 
 namespace fhellm::client {
 
@@ -29,9 +35,35 @@ struct ExecuteClientOptions {
   std::shared_ptr<const Bytes> expected_description;
 };
 
+// A new channel (not yet open) to the options' server at each call; in this
+// process one server over `hm`'s weights is built at the first call and
+// shared by every channel (it keeps the int8 weights for the online mode
+// and serves the standard precision and `hm`'s).
+using ChannelFactory = std::function<std::unique_ptr<hybrid::RemoteChannel>()>;
+// @throws Error(invalid_argument) for a malformed URL.
+ChannelFactory make_channel_factory(hybrid::HybridModel& hm, const ExecuteClientOptions& options);
+
 // Registers the execute backend on `hm` (the session opens when the mode is
 // first used). Returns the figures, updated after every remote call.
 // @throws Error(invalid_argument) for a malformed URL.
 std::shared_ptr<hybrid::ExecuteStats> enable_execute(hybrid::HybridModel& hm, const ExecuteClientOptions& options);
+
+// Figures of the online mode, updated after every remote call.
+struct OnlineFigures {
+  std::shared_ptr<hybrid::ExecuteStats> fallback;  // the encrypted path, for rows without material
+  std::shared_ptr<hybrid::OnlineStats> online;     // the online path
+};
+
+// Registers the online backend as `hm`'s execute mode, over `store`
+// (docs/online.md), with the encrypted path as its fallback.
+// @throws Error(invalid_argument) for a malformed URL.
+OnlineFigures enable_online(hybrid::HybridModel& hm, ChannelFactory channels, std::shared_ptr<hybrid::OnlineStore> store);
+
+// The offline phase over a new session of `channels` (fresh keys): tops
+// every remote group of the server's model up to the options' rows in
+// `store`. @throws Error(bad_artifact) when the server's model is not
+// `model`, Error(online_not_served), and precompute_online's errors.
+hybrid::PrecomputeResult precompute(const model::Model& model, const ChannelFactory& channels,
+                                    hybrid::OnlineStore& store, const hybrid::PrecomputeOptions& options);
 
 }  // namespace fhellm::client

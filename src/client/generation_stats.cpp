@@ -9,6 +9,24 @@ double ms(double seconds) { return 1e3 * seconds; }
 
 }  // namespace
 
+hybrid::ExecuteStats sum_stats(const hybrid::ExecuteStats& a, const hybrid::ExecuteStats& b) {
+  hybrid::ExecuteStats s = a;
+  s.channel.n_calls += b.channel.n_calls;
+  s.channel.bytes_up += b.channel.bytes_up;
+  s.channel.bytes_down += b.channel.bytes_down;
+  s.channel.session_bytes_up += b.channel.session_bytes_up;
+  s.channel.session_bytes_down += b.channel.session_bytes_down;
+  s.channel.server_seconds += b.channel.server_seconds;
+  s.channel.network_seconds += b.channel.network_seconds;
+  s.client_seconds += b.client_seconds;
+  s.open_seconds += b.open_seconds;
+  s.key_upload_bytes += b.key_upload_bytes;
+  s.n_sessions_opened += b.n_sessions_opened;
+  s.n_calls += b.n_calls;
+  s.n_rows += b.n_rows;
+  return s;
+}
+
 ClientStats generation_stats(const hybrid::GenerationResult& r) {
   ClientStats s;
   s.n_prompt_tokens = r.n_prompt;

@@ -9,6 +9,10 @@
 
 namespace fhellm::client {
 
+// a + b: the figures of two sessions together (the online mode's online
+// session and its fallback's).
+hybrid::ExecuteStats sum_stats(const hybrid::ExecuteStats& a, const hybrid::ExecuteStats& b);
+
 // Token counts and timings of a generation (all modes).
 ClientStats generation_stats(const hybrid::GenerationResult& r);
 

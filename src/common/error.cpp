@@ -43,6 +43,10 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     FHELLM_NAME(bad_artifact)
     FHELLM_NAME(unknown_layer)
     FHELLM_NAME(bad_mode)
+    FHELLM_NAME(online_not_served)
+    FHELLM_NAME(mask_reused)
+    FHELLM_NAME(material_corrupt)
+    FHELLM_NAME(stale_material)
     FHELLM_NAME(bad_message)
     FHELLM_NAME(message_too_large)
     FHELLM_NAME(unknown_session)
@@ -84,6 +88,8 @@ ErrorKind error_kind_of(ErrorCode code) noexcept {
     case ErrorCode::missing_galois_key:
     case ErrorCode::replayed_message:
     case ErrorCode::unauthorized:
+    case ErrorCode::mask_reused:
+    case ErrorCode::material_corrupt:
       return ErrorKind::security;
     case ErrorCode::bad_message:
     case ErrorCode::message_too_large:
@@ -94,6 +100,8 @@ ErrorKind error_kind_of(ErrorCode code) noexcept {
     case ErrorCode::rate_limited:
     case ErrorCode::precision_not_served:
     case ErrorCode::server_busy:
+    case ErrorCode::online_not_served:
+    case ErrorCode::stale_material:
       return ErrorKind::protocol;
     case ErrorCode::interrupted:
       return ErrorKind::interrupted;

@@ -20,7 +20,7 @@
 //
 // Upload message (little-endian):
 //   0  4  magic "FHLU"           4  2  version (8)
-//   6  1  precision (1 exact, 2 default)   7  1  input signed (0/1)
+//   6  1  precision (1 exact, 2 default, 3 mask-pow2, 4 mask-odd)   7  1  input signed (0/1)
 //   8  2  parameter id           10 1  weight privacy bits S (0..40)   11 1  reserved (0)
 //   12 4  rows T   16 4  in k    20 4  out n
 //   24 4  chunk_width k_w        28 4  rows_per_ct T_w (1)
@@ -152,6 +152,14 @@ class LinearClient {
                                     LinearPrecision precision = LinearPrecision::standard, int privacy_bits = 0) const;
   std::vector<std::uint8_t> encrypt(std::span<const std::int8_t> x, LinearShape shape,
                                     LinearPrecision precision = LinearPrecision::standard, int privacy_bits = 0) const;
+  // Mask rows for the online mode (docs/online.md): residues r < t, t the
+  // plain modulus of `precision` (mask_pow2 or mask_odd) for shape.in; the
+  // reply decrypts to r W^T mod t, centred in (-t/2, t/2]. privacy_bits: the
+  // server's weight privacy, as for encrypt.
+  // @throws Error(invalid_argument) for another precision, a size mismatch,
+  //         a residue >= t or privacy bits out of range.
+  std::vector<std::uint8_t> encrypt_mask(std::span<const std::uint32_t> r, LinearShape shape,
+                                         LinearPrecision precision, int privacy_bits = 0) const;
   // Y (rows x out, row-major). @throws Error on any malformed reply.
   std::vector<std::int64_t> decrypt(std::span<const std::uint8_t> reply) const;
   // What a client sees of the server's noise: phase - Delta * expected for

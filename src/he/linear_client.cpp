@@ -16,11 +16,29 @@
 namespace fhellm::he {
 namespace {
 
-// Input plaintext scale per prime: Delta mod q_i (the trace's factor k_w is
-// undone on the server, see linear_weights.cpp).
-std::vector<std::uint64_t> input_scale(const Context& ctx, const LinearPlan& plan) {
-  return Scale::from_plain_modulus(ctx, std::uint64_t{1} << plan.plain_bits).delta_residues();
-}
+// How an input value becomes a plaintext coefficient mod q_i: Delta x (the
+// trace's factor k_w is undone on the server, see linear_weights.cpp), and
+// for mask residues round(Q x / t) = Delta x + round((Q mod t) x / t), which
+// keeps (Q mod t) floor(x W^T / t) out of the phase (docs/online.md).
+struct InputEncoder {
+  std::vector<std::uint64_t> delta;  // Delta mod q_i
+  std::uint64_t q_mod_t = 0, t = 1;  // rounding term (masks only; 0 otherwise)
+
+  InputEncoder(const Context& ctx, const LinearPlan& plan)
+      : delta(Scale::from_plain_modulus(ctx, plan.plain_modulus).delta_residues()) {
+    if (linear_is_mask_precision(plan.precision)) {
+      t = plan.plain_modulus;
+      q_mod_t = ctx.coeff_basis().product().mod_word(t);
+    }
+  }
+  std::uint64_t operator()(const math::Modulus& q, std::size_t i, std::int64_t x) const {
+    const std::uint64_t scaled = q.mul(q.from_signed(x), delta[i]);
+    if (q_mod_t == 0) return scaled;
+    // x < t <= 2^16 and Q mod t < t: the product fits in 64 bits.
+    const std::uint64_t extra = (q_mod_t * static_cast<std::uint64_t>(x) + t / 2) / t;
+    return q.add(scaled, q.reduce(extra));
+  }
+};
 
 }  // namespace
 
@@ -120,6 +138,23 @@ std::vector<std::uint8_t> LinearClient::encrypt(std::span<const std::int8_t> x, 
   return encrypt_impl(v.data(), shape, precision, true, privacy_bits);
 }
 
+std::vector<std::uint8_t> LinearClient::encrypt_mask(std::span<const std::uint32_t> r, LinearShape shape,
+                                                     LinearPrecision precision, int privacy_bits) const {
+  require(linear_is_mask_precision(precision), ErrorCode::invalid_argument, "encrypt_mask: not a mask precision");
+  require(r.size() == std::size_t{shape.rows} * shape.in, ErrorCode::invalid_argument,
+          "encrypt_mask: R has the wrong size");
+  const OnlineModulus om = linear_online_modulus(shape.in);
+  const std::uint64_t t = precision == LinearPrecision::mask_pow2 ? om.pow2 : om.odd;
+  std::vector<std::int32_t> v(r.size());
+  bool in_range = true;
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    in_range &= r[i] < t;
+    v[i] = static_cast<std::int32_t>(r[i]);
+  }
+  if (!in_range) throw Error(ErrorCode::invalid_argument, "encrypt_mask: a residue is not below its modulus");
+  return encrypt_impl(v.data(), shape, precision, false, privacy_bits);
+}
+
 std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, LinearShape shape,
                                                      LinearPrecision precision, bool input_signed,
                                                      int privacy_bits) const {
@@ -131,7 +166,7 @@ std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, Line
   const Encryptor enc(it->second->context, it->second->secret);
   const Evaluator ev(it->second->context);
   const LinearGeometry& geo = plan.geo;
-  const auto factor = input_scale(ctx, plan);
+  const InputEncoder encode(ctx, plan);
   const std::size_t k = ctx.moduli_count();
 
   Bytes out;
@@ -150,10 +185,7 @@ std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, Line
           const std::uint64_t col = std::uint64_t{c} * geo.chunk_width + j;
           if (col >= shape.in) break;
           const std::int64_t xv = x[row * shape.in + col];
-          for (std::size_t i = 0; i < k; ++i) {
-            const math::Modulus& q = ctx.modulus(i);
-            plain.residues(i)[geo.input_coeff(t, j)] = q.mul(q.from_signed(xv), factor[i]);
-          }
+          for (std::size_t i = 0; i < k; ++i) plain.residues(i)[geo.input_coeff(t, j)] = encode(ctx.modulus(i), i, xv);
         }
       }
       const SeededCiphertext sc = enc.encrypt_poly_seeded(plain);
@@ -210,7 +242,7 @@ std::vector<std::int64_t> LinearClient::decrypt_packed(ByteReader& r, const Line
   auto it = keys_.find(plan.param_id);
   require(it != keys_.end(), ErrorCode::wrong_key, r.what() + ": no key for its parameter set");
   const Context& ctx = *it->second->context;
-  const Scale scale = Scale::from_plain_modulus(ctx, std::uint64_t{1} << plan.plain_bits);
+  const Scale scale = Scale::from_plain_modulus(ctx, plan.plain_modulus);
   const LinearGeometry& geo = plan.geo;
   const std::size_t n = ctx.poly_degree();
   const std::uint64_t qb = std::uint64_t{1} << plan.body_bits, qm = std::uint64_t{1} << plan.mask_bits;

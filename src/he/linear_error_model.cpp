@@ -14,7 +14,7 @@ std::vector<double> linear_error_std(const LinearPlan& plan, std::span<const std
   require(w.size() == std::size_t{n} * k, ErrorCode::invalid_argument,
           "error model: " + std::to_string(w.size()) + " weights for " + std::to_string(n) + " x " + std::to_string(k));
   std::vector<double> out(n, 0.0);
-  if (plan.precision == LinearPrecision::exact) return out;
+  if (plan.precision != LinearPrecision::standard) return out;  // exact and the masks: no error
   double log_q = 0;
   for (std::uint64_t q : parameter_set(plan.param_id).coeff_modulus) log_q += std::log2(static_cast<double>(q));
   const double delta = std::exp2(log_q - plan.plain_bits);

@@ -53,7 +53,36 @@ WidthCounts width_counts(const LinearPlan& plan) {
 }  // namespace
 
 std::string_view linear_precision_name(LinearPrecision p) noexcept {
-  return p == LinearPrecision::exact ? "exact" : "default";
+  switch (p) {
+    case LinearPrecision::exact: return "exact";
+    case LinearPrecision::mask_pow2: return "mask-pow2";
+    case LinearPrecision::mask_odd: return "mask-odd";
+    default: return "default";
+  }
+}
+
+bool linear_is_mask_precision(LinearPrecision p) noexcept {
+  return p == LinearPrecision::mask_pow2 || p == LinearPrecision::mask_odd;
+}
+
+LinearPrecision linear_encoding_precision(LinearPrecision p) noexcept {
+  return linear_is_mask_precision(p) ? LinearPrecision::standard : p;
+}
+
+OnlineModulus linear_online_modulus(std::uint32_t in) {
+  require(in >= 1 && in <= kLinearMaxIn, ErrorCode::invalid_argument,
+          "online modulus: k = " + std::to_string(in) + " outside 1.." + std::to_string(kLinearMaxIn));
+  // The online rows are centred, X - 128 in [-128, 127], and the weights are
+  // symmetric int8 in [-127, 127]: |X' W^T| <= k 128 127.
+  const std::uint64_t span = 2 * kOnlineMaxAbsWeight * 128 * std::uint64_t{in} + 1;
+  OnlineModulus m;
+  m.pow2 = std::uint64_t{1} << ((bit_length(span) + 1) / 2);
+  m.odd = (span + m.pow2 - 1) / m.pow2;
+  m.odd |= 1;  // odd: coprime with the power of two
+  if (m.odd < 3) m.odd = 3;
+  m.p = m.pow2 * m.odd;
+  m.bits = bit_length(m.p - 1);
+  return m;
 }
 
 LinearPrecision parse_linear_precision(std::string_view name) {
@@ -451,21 +480,40 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   plan.privacy_bits = privacy_bits;
   plan.decomposition_bits = linear_decomposition_bits(id);
   plan.max_abs_output = linear_max_abs_output(shape.in, input_signed);
-  plan.plain_bits = bit_length(static_cast<std::uint64_t>(2 * plan.max_abs_output + 1));
+  const bool mask = linear_is_mask_precision(precision);
+  if (mask && input_signed) return std::nullopt;  // masks are residues in [0, t)
+  if (mask) {
+    const OnlineModulus om = linear_online_modulus(shape.in);
+    plan.plain_modulus = precision == LinearPrecision::mask_pow2 ? om.pow2 : om.odd;
+    plan.plain_bits = bit_length(plan.plain_modulus);
+  } else {
+    plan.plain_bits = bit_length(static_cast<std::uint64_t>(2 * plan.max_abs_output + 1));
+    plan.plain_modulus = std::uint64_t{1} << plan.plain_bits;
+  }
 
   const double lq = log2_q(ps);
   const int q_bits = static_cast<int>(std::ceil(lq));
   const double q = std::exp2(lq);
   const double n = static_cast<double>(ps.poly_degree);
-  const double delta = q / std::exp2(plan.plain_bits);
+  const double delta = q / static_cast<double>(plan.plain_modulus);
   if (delta < 4) return std::nullopt;
 
   // Documented floor: |error| <= max_abs_output * 2^-16 in the default
-  // precision (integer part), 0 in exact. Decoding rounds phase / Delta, so the
-  // noise must stay below Delta * (floor + 1/2).
-  plan.error_floor = precision == LinearPrecision::exact ? 0 : plan.max_abs_output >> 16;
+  // precision (integer part), 0 in exact and the masks. Decoding rounds
+  // phase / Delta, so the noise must stay below Delta * (floor + 1/2).
+  plan.error_floor = precision == LinearPrecision::standard ? plan.max_abs_output >> 16 : 0;
   LinearNoise& nz = plan.noise;
   nz.allowed = delta * (static_cast<double>(plan.error_floor) + 0.5);
+  // A mask r is encoded as round(Q r / t) (Delta r would leave (Q mod t)
+  // floor(r W^T / t) in the phase): each input carries |eps| <= 1/2, and
+  // the product adds at most k 128 / 2 to the phase, outright.
+  // That term, eps W, depends on W and the client knows eps: the weight
+  // privacy flood hides it with the others (its variance at most
+  // k 128^2 / 4 joins sigma_H; its outright bound is off `allowed`).
+  if (mask) {
+    nz.allowed -= 64.0 * shape.in;
+    nz.mask_rounding = static_cast<double>(shape.in) * 128.0 * 128.0 / 4.0;
+  }
   const double budget = std::pow(nz.allowed / nz.z, 2);
 
   // Key switching noise of one key switch: sum over digits of d * e with d
@@ -508,7 +556,8 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   if (plan.shared_mask) nz.packing += static_cast<double>(kLinearSharedMaskGroup) * v_ks;
 
   // Flooding for weight privacy: a Gaussian of variance 4^S times the hidden
-  // terms' (upload + packing + input side), set with the widths below.
+  // terms' (upload + packing + input side, + the masks' rounding), set with
+  // the widths below.
   const double flood_factor = std::exp2(2.0 * privacy_bits);
 
   // Upload: fresh error (kErrorVariance) plus the body rounding (4^d / 12) on the sent
@@ -530,7 +579,7 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   // 4^-bits, so the cheap widths are the ones carried by few values (the
   // mask of a 768-output reply is worth less than its 768 bodies).
   const double s_norm2 = 2.0 * n / 3.0;  // E ||s||^2 for a uniform ternary secret
-  const double hidden_fixed = nz.packing + nz.input_side;  // the hidden terms but the upload
+  const double hidden_fixed = nz.packing + nz.input_side + nz.mask_rounding;  // the hidden terms but the upload
   const WidthCounts counts = width_counts(plan);
   const int max_bits = std::min(q_bits, 60);  // the wire carries at most 60 bits per value
   double best_bits = std::numeric_limits<double>::infinity();
@@ -587,7 +636,9 @@ double linear_plan_score(const LinearPlan& plan) noexcept {
   return static_cast<double>(plan.bytes_up() + plan.bytes_down()) * 8e-3 + plan.server_ms_model();
 }
 
-double LinearPlan::hidden_std() const noexcept { return std::sqrt(noise.upload + noise.packing + noise.input_side); }
+double LinearPlan::hidden_std() const noexcept {
+  return std::sqrt(noise.upload + noise.packing + noise.input_side + noise.mask_rounding);
+}
 
 double LinearPlan::weight_privacy_nats() const noexcept {
   if (flood_std <= 0) return std::numeric_limits<double>::infinity();
@@ -641,7 +692,15 @@ LinearPlan one_row_plan(std::uint32_t in, std::uint32_t out, LinearPrecision pre
   }
   const LinearShape shape{1, in, out};
   LinearPlan plan;
-  if (!input_signed) {
+  if (linear_is_mask_precision(precision)) {
+    // The masks ride on the standard encoding (the server holds no other).
+    const LinearLayout l = linear_resident_layout(in, out, LinearPrecision::standard, privacy_bits);
+    auto p = plan_linear_with(shape, precision, false, l.param_id, l.chunk_width, 1, l.input_levels, privacy_bits);
+    require(p.has_value(), ErrorCode::bad_parameters,
+            "mask rows do not hold the noise bound of the layout for k=" + std::to_string(in) +
+                " n=" + std::to_string(out) + " at weight privacy " + std::to_string(privacy_bits) + " bits");
+    plan = std::move(*p);
+  } else if (!input_signed) {
     auto candidates = linear_plan_candidates(shape, precision, false, privacy_bits);
     require(!candidates.empty(), ErrorCode::bad_parameters,
             "no parameter set holds the noise bound for k=" + std::to_string(in) + " n=" + std::to_string(out) +
@@ -684,7 +743,7 @@ std::string describe(const LinearPlan& plan) {
   os << parameter_set(plan.param_id).name << " T=" << g.shape.rows << " k=" << g.shape.in << " n=" << g.shape.out
      << " precision=" << linear_precision_name(plan.precision) << " k_w=" << g.chunk_width << " T_w=" << g.rows_per_ct
  << " n_w=" << g.outputs_per_poly << " L=" << g.input_levels << " in_cts=" << g.input_cts() << " packed_cts=" << g.packed_cts()
-     << " products=" << plan.products() << " key_switches=" << plan.key_switches() << " t=2^" << plan.plain_bits
+     << " products=" << plan.products() << " key_switches=" << plan.key_switches() << " t=" << plan.plain_modulus
      << " d=" << plan.upload_drop_bits << " up_bits=" << plan.upload_bits << " body_bits=" << plan.body_bits
      << " mask_bits=" << plan.mask_bits << " shared_mask=" << (plan.shared_mask ? 1 : 0) << " w=" << plan.decomposition_bits << " floor=" << plan.error_floor
      << " noise_bound=" << plan.noise.bound() << " allowed=" << plan.noise.allowed

@@ -37,22 +37,31 @@ namespace fhellm::he {
 
 // "exact": every bit of X W^T. "standard" (CLI: "default"): errors up to
 // 2^-16 of the largest value the layer can produce (k * max|x| * 128).
-enum class LinearPrecision : std::uint8_t { exact = 1, standard = 2 };
+// "mask_pow2" / "mask_odd": the offline half of the online mode
+// (docs/online.md): rows of uniform values r mod t for the plain modulus t of
+// linear_online_modulus(k) (its power of two, its odd factor); the reply
+// decrypts to r W^T mod t exactly. They use the layout and the weights of
+// `standard` (no encoding of their own).
+enum class LinearPrecision : std::uint8_t { exact = 1, standard = 2, mask_pow2 = 3, mask_odd = 4 };
 
 // What a user gets unless they ask for exact (the server encodes its weights
 // for this precision unless told otherwise).
 inline constexpr LinearPrecision kLinearDefaultPrecision = LinearPrecision::standard;
 
-std::string_view linear_precision_name(LinearPrecision p) noexcept;  // "exact", "default"
+std::string_view linear_precision_name(LinearPrecision p) noexcept;  // "exact", "default", "mask-pow2", "mask-odd"
+bool linear_is_mask_precision(LinearPrecision p) noexcept;
+// The precision whose weight encoding a call of `p` uses (standard for the masks).
+LinearPrecision linear_encoding_precision(LinearPrecision p) noexcept;
 
 // Weight privacy S (docs/linear.md section 6): the reply's flood is a
 // Gaussian of standard deviation 2^S sigma_H, where sigma_H^2 is the variance
 // of every noise term a semi-honest client could know or that carries the
-// server's re-randomization (upload, packing, input side, at |w| = 128
-// everywhere). Each output value then tells the client at most about
-// 2 * 4^-S nats of Kullback-Leibler divergence about W beyond X W^T
-// (LinearPlan::weight_privacy_nats). S = 0 is the default; the server picks
-// S (`fhellm serve --weight-privacy-bits`), both sides plan with it.
+// server's re-randomization (upload, packing, input side, the masks' encoding
+// rounding, at |w| = 128 everywhere). Each output value then tells the client
+// at most about 2 * 4^-S nats of Kullback-Leibler divergence about W beyond
+// X W^T (LinearPlan::weight_privacy_nats). S = 0 is the default; the server
+// picks S (`fhellm serve --weight-privacy-bits`), both sides plan with it
+// (mask calls of the online mode's offline phase too).
 inline constexpr int kLinearMaxPrivacyBits = 40;
 // @throws Error(invalid_argument) for other names.
 LinearPrecision parse_linear_precision(std::string_view name);
@@ -64,6 +73,23 @@ struct LinearShape {
   std::uint32_t out = 0;
   friend bool operator==(const LinearShape&, const LinearShape&) = default;
 };
+
+// The online mode's modulus for a layer of k inputs (docs/online.md):
+// p = pow2 * odd with pow2 = 2^ceil(b / 2), b = bits of 2 M + 1, M = k 128 127
+// the largest |X' W^T| of centred rows X' = X - 128 (the uint8 rows shifted
+// to [-128, 127]; the client adds 128 times the public row sums back) and
+// symmetric weights (|w| <= kOnlineMaxAbsWeight, as quantization makes them
+// and the online server checks), and odd the smallest odd number with
+// p >= 2 M + 1. X' W^T is recovered exactly from its residue mod p; the two
+// coprime factors are the plain moduli of the two mask products whose
+// residues the client joins by the Chinese remainder theorem.
+inline constexpr std::uint64_t kOnlineMaxAbsWeight = 127;
+struct OnlineModulus {
+  std::uint64_t pow2 = 0, odd = 0, p = 0;
+  int bits = 0;  // of p - 1: the wire width of a value mod p
+};
+// @throws Error(invalid_argument) for k outside 1..kLinearMaxIn.
+OnlineModulus linear_online_modulus(std::uint32_t in);
 
 // Hard limits of the API (checked at every boundary).
 inline constexpr std::uint32_t kLinearMaxRows = 512;
@@ -207,6 +233,10 @@ struct LinearNoise {
   double download_body = 0;
   double download_mask = 0;
   double flood = 0;
+  // Mask precisions: the variance of the encoding's rounding term eps W
+  // (|eps| <= 1/2, one per input: at most k 128^2 / 4). Not in total(): its outright bound
+  // k 128 / 2 is taken off `allowed`; it counts in sigma_H (the flood hides it).
+  double mask_rounding = 0;
   double body_bound = 0;        // |body rounding| <= this, outright (half a step of 2^body_bits)
   double total() const noexcept { return upload + packing + input_side + download_body + download_mask + flood; }
   double allowed = 0;           // largest |noise| that keeps the documented floor (phase units)
@@ -220,7 +250,8 @@ struct LinearPlan {
   ParamId param_id{};
   LinearPrecision precision = LinearPrecision::standard;
   bool input_signed = false;     // int8 (|x| <= 128) or uint8 (x <= 255)
-  int plain_bits = 0;            // t = 2^plain_bits > 2 * max_abs_output
+  int plain_bits = 0;            // bits of t: exact and standard t = 2^plain_bits > 2 * max_abs_output
+  std::uint64_t plain_modulus = 0;  // t (mask precisions: a factor of linear_online_modulus)
   int upload_drop_bits = 0;      // d: the body is sent rounded to multiples of 2^d
   int upload_bits = 0;           // bits per body coefficient sent: bits(Q) - d
   int body_bits = 0;             // download body modulus 2^body_bits
@@ -257,7 +288,7 @@ struct LinearPlan {
   std::size_t key_switches() const noexcept;
   double server_ms_model() const noexcept;  // rough single-core estimate used to rank layouts
   // sigma_H: the standard deviation of the noise terms the flood must hide
-  // (upload + packing + input side, phase units).
+  // (upload + packing + input side + mask rounding, phase units).
   double hidden_std() const noexcept;
   // Bound on the Kullback-Leibler divergence (nats) between what one output
   // value shows a semi-honest client for two weight matrices with the same

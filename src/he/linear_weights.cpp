@@ -96,14 +96,15 @@ const EncodedWeights::Encoding& EncodedWeights::encoding(const LinearPlan& plan)
           "this server serves weight privacy " + std::to_string(privacy_bits_) + " bits, the call asks for " +
               std::to_string(plan.privacy_bits));
   for (const auto& e : encodings_) {
-    if (e.precision != plan.precision) continue;
+    if (e.precision != linear_encoding_precision(plan.precision)) continue;
     require(e.layout.param_id == plan.param_id && e.layout.chunk_width == plan.geo.chunk_width &&
                 e.layout.input_levels == plan.geo.input_levels && plan.geo.rows_per_ct == 1,
             ErrorCode::shape_mismatch, "weights: the call's layout differs from the encoded one");
     return e;
   }
-  throw Error(ErrorCode::precision_not_served, "this server holds no weights encoded for precision '" +
-                                                   std::string(linear_precision_name(plan.precision)) + "'");
+  throw Error(ErrorCode::precision_not_served,
+              "this server holds no weights encoded for precision '" +
+                  std::string(linear_precision_name(linear_encoding_precision(plan.precision))) + "'");
 }
 
 }  // namespace fhellm::he

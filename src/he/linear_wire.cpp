@@ -48,10 +48,12 @@ void read_header_fields(ByteReader& r, bool reply, Header& h) {
   require(version == kLinearFormatVersion, ErrorCode::bad_version,
           what + ": version " + std::to_string(version) + ", expected " + std::to_string(kLinearFormatVersion));
   const auto prec = r.u8();
-  require(prec == 1 || prec == 2, ErrorCode::bad_message, what + ": bad precision " + std::to_string(prec));
+  require(prec >= 1 && prec <= 4, ErrorCode::bad_message, what + ": bad precision " + std::to_string(prec));
   h.precision = static_cast<LinearPrecision>(prec);
   const auto sgn = r.u8();
   require(sgn <= 1, ErrorCode::bad_message, what + ": bad signedness flag");
+  require(sgn == 0 || !linear_is_mask_precision(h.precision), ErrorCode::bad_message,
+          what + ": mask rows are unsigned residues");
   h.input_signed = sgn == 1;
   h.param_id = param_id_from_u16(static_cast<std::uint16_t>(r.u16()));
   h.privacy_bits = r.u8();

@@ -143,6 +143,7 @@ std::optional<LookupPlan> plan_with(LookupShape shape, int value_bits, int level
   lp.input_signed = false;
   lp.max_abs_output = (std::int64_t{1} << (value_bits - 1)) - 1;
   lp.plain_bits = value_bits;  // t = 2^b > 2 (2^(b-1) - 1)
+  lp.plain_modulus = std::uint64_t{1} << value_bits;
   lp.decomposition_bits = linear_decomposition_bits(id);
   lp.input_decomposition_bits = levels > 0 ? linear_input_decomposition_bits(id) : 0;
   lp.shared_mask = linear_shared_mask_available(id);

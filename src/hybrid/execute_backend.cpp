@@ -31,6 +31,25 @@ class OwningInProcessChannel final : public RemoteChannel {
 
 }  // namespace
 
+void check_description(const RemoteModelDescription& d, const model::Model& model) {
+  const model::ModelConfig& c = model.config();
+  const std::string arch(model::architecture_name(c.arch));
+  require(d.architecture == arch && d.n_layers == c.n_layers && d.dim == c.dim && d.vocab == c.vocab_size,
+          ErrorCode::bad_artifact,
+          "the server holds a " + d.architecture + " model (" + std::to_string(d.n_layers) + " layers, dim " +
+              std::to_string(d.dim) + ", vocab " + std::to_string(d.vocab) + "), the client a " + arch + " model (" +
+              std::to_string(c.n_layers) + " layers, dim " + std::to_string(c.dim) + ", vocab " +
+              std::to_string(c.vocab_size) + ")");
+}
+
+void check_layer_shape(const RemoteLinearInfo& info, const model::Model& model, LinearId id) {
+  const model::LinearView view = model.linear(id);
+  require(info.n_out == view.n_out && info.n_in == view.n_in, ErrorCode::bad_artifact,
+          model::linear_name(id) + ": the server's layer is " + std::to_string(info.n_out) + " x " +
+              std::to_string(info.n_in) + ", the client's model expects " + std::to_string(view.n_out) + " x " +
+              std::to_string(view.n_in));
+}
+
 struct ExecuteBackend::Layer {
   std::uint32_t wire_id = 0;
   quant::QuantizedWeights dequant;  // scales and row sums only
@@ -73,15 +92,7 @@ void ExecuteBackend::open_session() {
   const Bytes keys = client->server_key_bytes();
   const Bytes description_bytes = channel_->open_session(keys);
   description_ = RemoteModelDescription::decode(description_bytes);
-  const model::ModelConfig& c = model_.config();
-  const std::string arch(model::architecture_name(c.arch));
-  require(description_.architecture == arch && description_.n_layers == c.n_layers && description_.dim == c.dim &&
-              description_.vocab == c.vocab_size,
-          ErrorCode::bad_artifact,
-          "the server holds a " + description_.architecture + " model (" + std::to_string(description_.n_layers) +
-              " layers, dim " + std::to_string(description_.dim) + ", vocab " + std::to_string(description_.vocab) +
-              "), the client a " + arch + " model (" + std::to_string(c.n_layers) + " layers, dim " +
-              std::to_string(c.dim) + ", vocab " + std::to_string(c.vocab_size) + ")");
+  check_description(description_, model_);
   client_ = std::move(client);
   stats_->open_seconds += std::chrono::duration<double>(Clock::now() - start).count();
   stats_->key_upload_bytes = channel_->stats().session_bytes_up;
@@ -97,16 +108,11 @@ const ExecuteBackend::Layer& ExecuteBackend::layer(LinearId id) {
   const std::uint32_t wire = linear_wire_id(id);
   auto it = layers_.find(wire);
   if (it != layers_.end()) return *it->second;
-  const RemoteLinearInfo& info = description_.find(wire);
-  const model::LinearView view = model_.linear(id);
-  require(info.n_out == view.n_out && info.n_in == view.n_in, ErrorCode::bad_artifact,
-          model::linear_name(id) + ": the server's layer is " + std::to_string(info.n_out) + " x " +
-              std::to_string(info.n_in) + ", the client's model expects " + std::to_string(view.n_out) + " x " +
-              std::to_string(view.n_in));
+  check_layer_shape(description_.find(wire), model_, id);
   auto l = std::make_unique<Layer>();
   l->wire_id = wire;
   l->dequant = description_.dequantization(wire);
-  l->bias = view.bias;
+  l->bias = model_.linear(id).bias;
   return *layers_.emplace(wire, std::move(l)).first->second;
 }
 

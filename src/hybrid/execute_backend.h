@@ -102,6 +102,12 @@ void execute_product(const he::LinearClient& client, RemoteChannel& channel, std
                      const ExecuteOptions& options, int weight_privacy_bits, quant::QuantizedRows& scratch,
                      float* y);
 
+// @throws Error(bad_artifact) when the server's description is not of `model`
+// (architecture, layers, dim, vocabulary).
+void check_description(const RemoteModelDescription& d, const model::Model& model);
+// @throws Error(bad_artifact) when the server's group `info` has not the shape of `id` in `model`.
+void check_layer_shape(const RemoteLinearInfo& info, const model::Model& model, LinearId id);
+
 // The service a server would run for `hm`'s remote modules and quantization
 // (the weights simulate uses): the in-process server.
 std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel& hm, const RemoteServiceOptions& options = {});

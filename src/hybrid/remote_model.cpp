@@ -10,6 +10,7 @@
 #include "he/lookup.h"
 #include "common/bytes.h"
 #include "he/memory_size.h"
+#include "hybrid/online_service.h"
 #include "model/model.h"
 
 namespace fhellm::hybrid {
@@ -20,6 +21,16 @@ constexpr std::uint32_t kDescriptionMagic = 0x444D4846;  // "FHMD"
 constexpr std::uint32_t kMaxOut = 131072;
 constexpr std::uint32_t kMaxIn = 8192;
 constexpr std::uint32_t kMaxLayers = 1024;
+
+// Counts a call in flight for its lifetime (threads per call = max / active).
+struct InFlight {
+  std::atomic<unsigned>& count;
+  unsigned active;
+  explicit InFlight(std::atomic<unsigned>& c) : count(c), active(++c) {}
+  ~InFlight() { --count; }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+};
 
 }  // namespace
 
@@ -180,6 +191,16 @@ RemoteLinearService::RemoteLinearService(RemoteModelDescription description,
     weight_count_ += weights[i].size();
   }
   const unsigned threads = options.encode_threads != 0 ? options.encode_threads : max_call_threads_;
+  if (options.online) {
+    std::vector<OnlineService::Layer> kept;
+    for (std::size_t i = 0; i < weights.size(); ++i) {
+      const RemoteLinearInfo& l = description_.linears[i];
+      // Products only: a table is read by the encrypted lookup in every mode.
+      if (model::is_embedding(linear_from_wire_id(l.wire_id).kind)) continue;
+      kept.push_back({l.wire_id, l.n_out, l.n_in, weights[i]});
+    }
+    online_ = std::make_unique<OnlineService>(std::move(kept));
+  }
   std::uint64_t done = 0;
   for (std::size_t i = 0; i < weights.size(); ++i) {
     const RemoteLinearInfo& l = description_.linears[i];
@@ -203,6 +224,8 @@ RemoteLinearService::RemoteLinearService(RemoteModelDescription description,
 }
 
 RemoteLinearService::~RemoteLinearService() = default;
+
+std::uint64_t RemoteLinearService::online_bytes() const noexcept { return online_ ? online_->weight_bytes() : 0; }
 
 const RemoteLinearService::KeyFootprint& RemoteLinearService::footprint(he::ParamId id) {
   std::lock_guard lock(footprint_mutex_);
@@ -236,6 +259,15 @@ std::unique_ptr<RemoteSession> RemoteLinearService::open_session(ByteView evalua
 CallCost RemoteLinearService::call_cost(std::span<const std::uint32_t> layer_ids, ByteView payload) const {
   require(layer_ids.size() == 1, ErrorCode::bad_message,
           "a linear call names exactly one layer group in this version, got " + std::to_string(layer_ids.size()));
+  const online::PayloadKind kind = online::payload_kind(payload);
+  if (kind == online::PayloadKind::online_query || kind == online::PayloadKind::online_rows) {
+    require(online_ != nullptr, ErrorCode::online_not_served,
+            "this server keeps no int8 weights for online calls (start it with `fhellm serve --online`)");
+    // Masked rows are linear queries on W like encrypted rows (docs/online.md
+    // section 5): they count in the row budgets; the info query is public.
+    if (kind == online::PayloadKind::online_query) return CallCost{0};
+    return CallCost{online_->call_rows(layer_ids[0], payload)};
+  }
   if (auto table = tables_.find(layer_ids[0]); table != tables_.end()) {
     const he::EncodedTable& t = *table->second;
     const he::LookupMessageInfo info = he::peek_lookup_upload(payload);  // no planning
@@ -262,13 +294,15 @@ CallCost RemoteLinearService::call_cost(std::span<const std::uint32_t> layer_ids
 
 Bytes RemoteLinearService::call(RemoteSession& session, std::span<const std::uint32_t> layer_ids, ByteView payload) {
   call_cost(layer_ids, payload);  // the shape against the layer or table, before planning
+  const online::PayloadKind kind = online::payload_kind(payload);
+  if (kind == online::PayloadKind::online_query) return online_->info(payload);
+  if (kind == online::PayloadKind::online_rows) {
+    const InFlight call(calls_in_flight_);
+    return online_->call(layer_ids[0], payload, std::max(1u, max_call_threads_ / call.active));
+  }
   auto& s = dynamic_cast<RemoteLinearSession&>(session);
-  const unsigned active = ++calls_in_flight_;
-  struct Leave {
-    std::atomic<unsigned>& count;
-    ~Leave() { --count; }
-  } leave{calls_in_flight_};
-  const unsigned threads = std::max(1u, max_call_threads_ / active);
+  const InFlight call(calls_in_flight_);
+  const unsigned threads = std::max(1u, max_call_threads_ / call.active);
   if (auto table = tables_.find(layer_ids[0]); table != tables_.end())
     return he::lookup_evaluate(payload, *table->second, s.keys, threads);
   return he::linear_evaluate(payload, *weights_.at(layer_ids[0]), s.keys, threads);

@@ -79,6 +79,7 @@ RemoteModelDescription describe_remote(const model::Model& model, const std::vec
 
 // Per-session state: the client's public evaluation keys, parsed.
 class RemoteLinearSession;
+class OnlineService;
 
 // How a server holds its weights.
 struct RemoteServiceOptions {
@@ -90,6 +91,10 @@ struct RemoteServiceOptions {
   // 6): the weights are encoded in its layouts and a call planned with other
   // bits gets Error(precision_not_served).
   int weight_privacy_bits = 0;
+  // Keep the int8 weights for the online mode (docs/online.md): one byte per
+  // weight on top of the encodings; without them online calls get
+  // Error(online_not_served).
+  bool online = false;
   unsigned encode_threads = 0;  // 0: the hardware's thread count
   // Called on the constructing thread after each layer: (weights encoded, weights in all).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
@@ -98,9 +103,11 @@ struct RemoteServiceOptions {
 // The server's service: the int8 weights encoded once, at construction, in
 // each layer's resident layout (he::EncodedWeights) and the tables for the
 // encrypted lookup (he::EncodedTable), shared read-only by all sessions and
-// row counts; the int8 values are not kept. A call names exactly one wire
-// id; its payload is an he::LinearClient upload (a product or a lookup, by
-// the id's kind), its reply an encrypted result.
+// row counts; the int8 values are kept only for the online mode
+// (options.online, an OnlineService). A call names exactly one wire id; its
+// payload is an he::LinearClient upload (a product or a lookup, by the id's
+// kind; reply: an encrypted result) or an online payload (online_wire.h: the
+// info query, masked rows).
 class RemoteLinearService final : public RemoteService {
  public:
   // `weights[i]` holds the int8 values of `description.linears[i]`.
@@ -117,20 +124,23 @@ class RemoteLinearService final : public RemoteService {
   // @throws Error(bad_parameters) for a record of another size, and
   //         he::peek_linear_server_keys's codes.
   std::uint64_t session_memory_bytes(ByteView evaluation_keys) override;
+  // Online payloads: Error(online_not_served) without the int8 weights; masked
+  // rows cost their row count (OnlineService::call_rows), the info query none.
   // @throws Error(bad_message) for other than one layer id, Error(unknown_layer),
   //         Error(shape_mismatch), Error(precision_not_served) for other
-  //         weight privacy bits, he::peek_linear_upload's or
-  //         he::peek_lookup_upload's codes.
+  //         weight privacy bits, he::peek_linear_upload's,
+  //         he::peek_lookup_upload's or online::peek_online_rows's codes.
   CallCost call_cost(std::span<const std::uint32_t> layer_ids, ByteView payload) const override;
   // @throws Error (he::LinearServerKeys::load's codes).
   std::unique_ptr<RemoteSession> open_session(ByteView evaluation_keys) override;
-  // @throws Error(bad_message) for other than one layer id, Error(unknown_layer),
-  //         Error(shape_mismatch), or he::linear_evaluate's or
-  //         he::lookup_evaluate's codes.
+  // @throws call_cost's codes, he::linear_evaluate's, he::lookup_evaluate's
+  //         or OnlineService's.
   Bytes call(RemoteSession& session, std::span<const std::uint32_t> layer_ids, ByteView payload) override;
 
   // Bytes of the encoded weights of every layer (the server's largest memory).
   std::uint64_t encoded_bytes() const noexcept { return encoded_bytes_; }
+  // Bytes of the int8 weights kept for the online mode (0 without it).
+  std::uint64_t online_bytes() const noexcept;
   std::uint64_t weight_count() const noexcept { return weight_count_; }
 
   // Threads of one call: max_threads / (calls in flight), at least 1, so one
@@ -143,6 +153,7 @@ class RemoteLinearService final : public RemoteService {
   Bytes description_bytes_;
   std::map<std::uint32_t, std::unique_ptr<he::EncodedWeights>> weights_;
   std::map<std::uint32_t, std::unique_ptr<he::EncodedTable>> tables_;
+  std::unique_ptr<OnlineService> online_;
   std::uint64_t encoded_bytes_ = 0, weight_count_ = 0;
   // Per parameter set: the upload record's size and the parsed keys' memory.
   struct KeyFootprint {

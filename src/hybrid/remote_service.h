@@ -33,7 +33,7 @@ class RemoteSession {
 
 // What a linear call will cost, read from its header before any work.
 struct CallCost {
-  std::uint64_t rows = 0;  // encrypted rows: what per-key row budgets count
+  std::uint64_t rows = 0;  // rows queried on the weights (encrypted, or the online mode's masked rows): what per-key row budgets count
 };
 
 // What a server evaluates. Implementations must be safe to call from several

@@ -41,6 +41,12 @@ bool cpu_has_avx512ifma() noexcept {
   return has && simd_enabled().load(std::memory_order_relaxed) && avx512_enabled().load(std::memory_order_relaxed);
 }
 
+bool cpu_has_avx512vnni() noexcept {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vnni");
+  return has && simd_enabled().load(std::memory_order_relaxed) && avx512_enabled().load(std::memory_order_relaxed);
+}
+
 void set_simd_enabled(bool enabled) noexcept { simd_enabled().store(enabled, std::memory_order_relaxed); }
 
 void set_avx512_enabled(bool enabled) noexcept { avx512_enabled().store(enabled, std::memory_order_relaxed); }

@@ -8,6 +8,7 @@ namespace fhellm::math {
 
 bool cpu_has_avx2() noexcept;       // AVX2 present and not disabled
 bool cpu_has_avx512ifma() noexcept; // AVX-512 F/DQ/VL/BW + IFMA present and not disabled
+bool cpu_has_avx512vnni() noexcept; // AVX-512 F/BW + VNNI present and AVX-512 not disabled
 
 // Overrides detection (for tests / benchmarks); `enabled=false` forces the
 // reference kernels everywhere until called again with true.

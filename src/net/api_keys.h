@@ -13,7 +13,8 @@
 // Limits (0 or absent: the server's default for keys, `fhellm serve --key-*`):
 //   sessions       sessions the key may hold open at once
 //   rps            requests per second (a token bucket with one second of burst)
-//   rows_per_hour  encrypted rows per hour, summed over the key's linear calls:
+//   rows_per_hour  rows per hour (encrypted rows, and the online mode's masked
+//                  rows), summed over the key's linear calls:
 //                  what an extraction by chosen rows costs (docs/threat-model.md)
 #pragma once
 

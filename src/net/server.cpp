@@ -257,7 +257,7 @@ struct Server::Impl final : HttpHandler {
       tenant.n_rate_limited.fetch_add(1);
       throw RetryLater(ErrorCode::rate_limited,
                        "key '" + tenant.name + "' has spent its " + std::to_string(tenant.limits.rows_per_hour) +
-                           " encrypted rows per hour (this call: " + std::to_string(cost.rows) + ")",
+                           " rows per hour (this call: " + std::to_string(cost.rows) + ")",
                        wait);
     }
     tenant.n_rows.fetch_add(cost.rows);

@@ -16,7 +16,8 @@
 //  - A session belongs to the key that opened it: another key naming its id
 //    gets unknown_session, as for an id never opened.
 //  - Per key (its file entry, else config.key_defaults): sessions open at
-//    once, requests per second, encrypted rows per hour (rate_limited, with
+//    once, requests per second, rows per hour (encrypted or online masked
+//    rows: RemoteService::call_cost; rate_limited, with
 //    a Retry-After, when spent).
 //
 // Bounded before work, in this order per request: the head (auth, request

@@ -2,6 +2,8 @@
 // artifact or a model) behind the HTTP server (net::Server).
 #include "fhellm/server.h"
 
+#include <algorithm>
+
 #include "he/linear_layout.h"
 #include "hybrid/artifact.h"
 #include "hybrid/execute_backend.h"
@@ -26,6 +28,11 @@ std::shared_ptr<hybrid::RemoteLinearService> load_service(const ServerOptions& o
               std::to_string(he::kLinearMaxPrivacyBits));
   service.weight_privacy_bits = o.weight_privacy_bits;
   service.progress = o.progress;
+  service.online = o.online;
+  require(!o.online || std::find(service.precisions.begin(), service.precisions.end(),
+                                 he::LinearPrecision::standard) != service.precisions.end(),
+          ErrorCode::invalid_argument,
+          "server: the online mode's mask products use the \"default\" encoding: serve that precision too");
   if (!o.artifact.empty()) return hybrid::load_server_artifact(o.artifact, service);
   hybrid::HybridModel hm = !o.random_shape.empty()
                                ? hybrid::HybridModel(model::random_model(model::shape_preset(o.random_shape), o.seed))
@@ -113,7 +120,7 @@ std::string Server::url() const {
 ServedModel Server::served_model() const {
   const hybrid::RemoteModelDescription& d = impl_->service->model_description();
   return {d.architecture, d.linears.size(), d.quant.weight_bits, impl_->service->weight_count(),
-          impl_->service->encoded_bytes()};
+          impl_->service->encoded_bytes(), impl_->service->online_bytes()};
 }
 
 ServerMetrics Server::metrics() const {

@@ -181,6 +181,11 @@ TEST_F(ModelFacades, CApiServesAndGenerates) {
   EXPECT_EQ(fhellm_client_open(&cp, &none), 111);  // file_not_found
   EXPECT_EQ(none, nullptr);
   EXPECT_STREQ(fhellm_error_name(111), "file_not_found");
+  // The codes both branches added (trust's 708-709, the online mode's 603-606).
+  EXPECT_STREQ(fhellm_error_name(603), "online_not_served");
+  EXPECT_STREQ(fhellm_error_name(606), "stale_material");
+  EXPECT_STREQ(fhellm_error_name(708), "unauthorized");
+  EXPECT_STREQ(fhellm_error_name(709), "server_busy");
   EXPECT_NE(std::string(fhellm_last_error()).find("/nonexistent/model.bin"), std::string::npos) << fhellm_last_error();
   EXPECT_EQ(fhellm_client_open(nullptr, &none), static_cast<int>(ErrorCode::invalid_argument));
   fhellm_client_free(nullptr);

@@ -11,11 +11,13 @@
 #include <random>
 
 #include "chat/chat_template.h"
+#include "fuzz/online_fixture.h"
 #include "he/linear.h"
 #include "he/lookup.h"
 #include "hybrid/artifact.h"
 #include "hybrid/execute_backend.h"
 #include "hybrid/hybrid_model.h"
+#include "hybrid/online_wire.h"
 #include "model/loader.h"
 #include "net/api_keys.h"
 #include "net/message.h"
@@ -145,6 +147,30 @@ void linear() {
   }
 }
 
+// The online payloads, tagged by the reader the online_wire harness picks:
+// 0 the info query, 1 masked rows (for the harness's layer), 2 the info,
+// 3 a result of kOnlineRows rows.
+void online() {
+  const hybrid::OnlineService service = fuzz::online_service();
+  const Bytes query = hybrid::online::encode_online_query();
+  const Bytes info = service.info(query);
+  const hybrid::online::OnlineLayerInfo layer = hybrid::online::decode_online_info(info).at(0);
+  hybrid::online::OnlineRows rows;
+  rows.rows = fuzz::kOnlineRows;
+  rows.k = layer.k;
+  rows.n = layer.n;
+  rows.p = layer.p;
+  rows.digest = layer.digest;
+  rows.values.resize(std::size_t{rows.rows} * rows.k);
+  std::mt19937 rng(2);
+  for (auto& v : rows.values) v = static_cast<std::uint32_t>(rng() % rows.p);
+  const Bytes masked = hybrid::online::encode_online_rows(rows);
+  put("online_wire", "query", tagged(0, query));
+  put("online_wire", "rows", tagged(1, masked));
+  put("online_wire", "info", tagged(2, info));
+  put("online_wire", "result", tagged(3, service.call(fuzz::kOnlineWire, masked, 1)));
+}
+
 void artifacts_and_models(const fs::path& source, const fs::path& scratch) {
   hybrid::CompileOptions o;
   o.tokenizer = source / "models" / "tok512.bin";
@@ -249,6 +275,7 @@ int main(int argc, char** argv) {
   fs::create_directories(scratch);
   messages_and_frames();
   linear();
+  online();
   // Every built-in chat template (the real ones of their model families).
   for (const std::string& name : chat::ChatTemplate::builtin_names())
     put("chat_template", name, chat::ChatTemplate::builtin_source(name));

@@ -6,8 +6,14 @@
 // bytes per prompt row and per decode token; for execute also the server's
 // start-up time (weights encoded before it listens) and its peak resident
 // memory. The server starts cold, as a user's does.
+#include <stdlib.h>  // mkdtemp
+
+#include <openssl/rand.h>
+
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -20,6 +26,7 @@
 #include "model/loader.h"
 #include "client/execute_channel.h"
 #include "client/generation_stats.h"
+#include "hybrid/online_store.h"
 #include "server_process.h"
 #include "summary.h"
 
@@ -29,17 +36,60 @@ namespace {
 struct BenchGenerateArgs {
   std::string arch = "gpt2", shape, modes = "execute,simulate,disable", precision = "default";
   bool random_weights = false, json = false, warmup = false;
+  bool online = false;  // execute in the online mode: offline phase first, then measured apart
   std::size_t n_tokens = 4, prompt_tokens = 4;
   std::uint64_t seed = 1;
+};
+
+// The online mode's offline phase (docs/online.md), per row of material.
+struct OfflineFigures {
+  std::size_t rows = 0, head_rows = 0;  // per group
+  hybrid::PrecomputeResult body, head;  // every group but the LM head; the LM head
+  std::uint64_t online_rows = 0, fallback_rows = 0;  // of the measured generation
 };
 
 struct ModeFigures {
   std::string mode;
   double ms_per_token = 0, ttft_ms = 0;
   ExecuteFigures execute;  // execute only
+  std::optional<OfflineFigures> offline;  // execute --online only
   double server_start_seconds = 0, server_resident_mb = 0, server_peak_rss_mb = 0;
   std::size_t calls_per_token = 0;
 };
+
+// A store and key of this run only, removed after it.
+struct ScratchStore {
+  std::filesystem::path dir;
+  std::shared_ptr<hybrid::OnlineStore> store;
+  ScratchStore() {
+    std::string t = (std::filesystem::temp_directory_path() / "fhellm-bench-online-XXXXXX").string();
+    require(::mkdtemp(t.data()) != nullptr, ErrorCode::io_error, "bench generate: cannot make a scratch directory");
+    dir = t;
+    hybrid::SecretKey32 key{};
+    require(RAND_bytes(key.data(), static_cast<int>(key.size())) == 1, ErrorCode::internal_error,
+            "bench generate: RAND_bytes failed");
+    store = std::make_shared<hybrid::OnlineStore>(dir / "store", hybrid::ClientSecret(key));
+  }
+  ~ScratchStore() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+// The offline phase of execute --online: enough rows for the warm-up and the
+// measured run, the groups' rows and the LM head's made and measured apart.
+OfflineFigures precompute_for(hybrid::HybridModel& hm, const client::ChannelFactory& channels,
+                              hybrid::OnlineStore& store, const BenchGenerateArgs& a, std::size_t prompt_rows) {
+  OfflineFigures f;
+  f.rows = prompt_rows + a.n_tokens - 1 + (a.warmup ? prompt_rows + 1 : 0);
+  f.head_rows = a.n_tokens + (a.warmup ? 2 : 0);
+  hybrid::PrecomputeOptions o;
+  o.rows = f.rows;
+  f.body = client::precompute(hm.model(), channels, store, o);
+  o.head_rows = f.head_rows;
+  f.head = client::precompute(hm.model(), channels, store, o);
+  return f;
+}
 
 ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model::Model>& m,
                      const std::vector<TokenId>& prompt, const BenchGenerateArgs& a, const std::string& shape) {
@@ -49,14 +99,32 @@ ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model:
   hm.set_precision(he::parse_linear_precision(a.precision));
   std::unique_ptr<ServerProcess> server;
   std::shared_ptr<hybrid::ExecuteStats> stats;
+  std::unique_ptr<ScratchStore> scratch;
+  client::OnlineFigures online;
   if (mode == "execute") {
-    server = std::make_unique<ServerProcess>(std::vector<std::string>{
-        "--random-weights", "--shape", shape, "--seed", std::to_string(a.seed), "--precision", a.precision});
+    const bool online_mode = a.online;
+    std::vector<std::string> serve = {"--random-weights", "--shape", shape, "--seed", std::to_string(a.seed),
+                                      "--precision",
+                                      online_mode && a.precision != "default" ? "default," + a.precision : a.precision};
+    if (online_mode) serve.push_back("--online");
+    server = std::make_unique<ServerProcess>(serve);
     client::ExecuteClientOptions o;
     o.server_url = server->url();
     o.timeout = std::chrono::minutes(10);
-    stats = client::enable_execute(hm, o);
+    if (!online_mode) {
+      stats = client::enable_execute(hm, o);
+    } else {
+      scratch = std::make_unique<ScratchStore>();
+      const client::ChannelFactory channels = client::make_channel_factory(hm, o);
+      f.offline = precompute_for(hm, channels, *scratch->store, a, prompt.size());
+      online = client::enable_online(hm, channels, scratch->store);
+    }
   }
+  // The execute figures (online: both sessions, online and fallback, together).
+  const auto snapshot = [&] {
+    if (online.online) return client::sum_stats(*online.fallback, online.online->session);
+    return stats ? *stats : hybrid::ExecuteStats{};
+  };
   hm.set_mode(hybrid::parse_fhe_mode(mode));
   if (hm.mode() == hybrid::FheMode::simulate) hm.quantized_linears();  // quantize before timing
   hybrid::GenerateOptions options;
@@ -64,26 +132,67 @@ ModeFigures run_mode(const std::string& mode, const std::shared_ptr<const model:
   // Optional warm-up (not timed): the session is already open for the
   // measured run either way (linear_ops opens it before the clock starts).
   if (a.warmup) hm.generate(prompt, 2, options);
-  const hybrid::ExecuteStats at_start = stats ? *stats : hybrid::ExecuteStats{};
+  const hybrid::ExecuteStats at_start = snapshot();
+  const hybrid::OnlineStats online_start = online.online ? *online.online : hybrid::OnlineStats{};
   hybrid::ExecuteStats at_first_token;
   bool first = true;
   const auto r = hm.generate(prompt, a.n_tokens, options, [&](TokenId) {
-    if (first && stats) at_first_token = *stats;
+    if (first) at_first_token = snapshot();
     first = false;
   });
   const std::size_t decode_tokens = r.ids.size() > 1 ? r.ids.size() - 1 : 1;
   f.ms_per_token = 1e3 * r.decode_seconds / static_cast<double>(decode_tokens);
   f.ttft_ms = 1e3 * r.prefill_seconds;
   f.calls_per_token = (r.remote.n_calls) / (r.ids.size() > 0 ? r.ids.size() : 1);
-  if (stats) {
+  if (server) {
     ClientStats cs = client::generation_stats(r);
-    client::add_execute_figures(cs, at_start, first ? *stats : at_first_token, *stats);
+    client::add_execute_figures(cs, at_start, first ? snapshot() : at_first_token, snapshot());
+    if (f.offline) {
+      f.offline->online_rows = online.online->online_rows - online_start.online_rows;
+      f.offline->fallback_rows = online.online->fallback_rows - online_start.fallback_rows;
+    }
     f.execute = execute_figures(cs);
     f.server_start_seconds = server->start_seconds();
     f.server_resident_mb = server->resident_after_start_mb();
     f.server_peak_rss_mb = server->peak_rss_mb();
   }
   return f;
+}
+
+// Per row of material: a row of every group but the LM head (what a prompt
+// row or a decoded token uses), and a row of the LM head.
+struct PerRow {
+  double ms = 0, server_ms = 0, bytes_up = 0, bytes_down = 0;
+};
+PerRow per_row(const hybrid::PrecomputeResult& r, std::size_t rows) {
+  const double n = static_cast<double>(std::max<std::size_t>(rows, 1));
+  return {1e3 * r.seconds / n, 1e3 * r.channel.server_seconds / n, r.channel.bytes_up / n, r.channel.bytes_down / n};
+}
+
+nlohmann::json offline_json(const OfflineFigures& o) {
+  const PerRow body = per_row(o.body, o.rows), head = per_row(o.head, o.head_rows);
+  return {{"rows", o.rows},
+          {"head_rows", o.head_rows},
+          {"ms_per_row", body.ms},
+          {"server_ms_per_row", body.server_ms},
+          {"bytes_up_per_row", body.bytes_up},
+          {"bytes_down_per_row", body.bytes_down},
+          {"head_ms_per_row", head.ms},
+          {"head_server_ms_per_row", head.server_ms},
+          {"head_bytes_up_per_row", head.bytes_up},
+          {"head_bytes_down_per_row", head.bytes_down},
+          {"online_rows", o.online_rows},
+          {"fallback_rows", o.fallback_rows}};
+}
+
+void print_offline(const OfflineFigures& o) {
+  const PerRow body = per_row(o.body, o.rows), head = per_row(o.head, o.head_rows);
+  std::printf("%-9s offline (precompute, before the prompt): per row of every group but the LM head %.1f ms (server "
+              "%.1f), %.1f KB up, %.1f KB down; per LM head row %.1f ms (server %.1f), %.1f KB up, %.1f KB down\n",
+              "", body.ms, body.server_ms, body.bytes_up / 1e3, body.bytes_down / 1e3, head.ms, head.server_ms,
+              head.bytes_up / 1e3, head.bytes_down / 1e3);
+  std::printf("%-9s online: %llu rows on precomputed masks, %llu through the encrypted path\n", "",
+              static_cast<unsigned long long>(o.online_rows), static_cast<unsigned long long>(o.fallback_rows));
 }
 
 void run_bench_generate(const BenchGenerateArgs& a) {
@@ -118,6 +227,7 @@ void run_bench_generate(const BenchGenerateArgs& a) {
         m["server_resident_mb"] = f.server_resident_mb;
         m["server_peak_rss_mb"] = f.server_peak_rss_mb;
       }
+      if (f.offline) m["offline"] = offline_json(*f.offline);
       modes[f.mode] = m;
     }
     const nlohmann::json j = {{"shape", shape},
@@ -149,6 +259,7 @@ void run_bench_generate(const BenchGenerateArgs& a) {
                   static_cast<double>(f.execute.key_upload_bytes) / 1e6,
                   f.execute.session_open_seconds);
     }
+    if (f.offline) print_offline(*f.offline);
   }
 }
 
@@ -169,6 +280,9 @@ void register_bench_generate(CLI::App& bench) {
   cmd->add_option("--seed", args->seed, "weight seed")->capture_default_str();
   cmd->add_option("--warmup", args->warmup, "run 2 untimed tokens first (default: measure a cold first use)")
       ->capture_default_str();
+  cmd->add_flag("--online", args->online,
+                "execute in the online mode (docs/online.md): the server keeps its int8 weights, masks are "
+                "precomputed first (reported apart, per row), then the generation is measured");
   cmd->add_flag("--json", args->json, "one JSON object with ms_per_token, bytes_up_per_token, bytes_down_per_token per mode");
   cmd->callback([args] { run_bench_generate(*args); });
 }

@@ -64,11 +64,28 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// exact | default, and the online mode's mask products (mask-pow2 | mask-odd).
+he::LinearPrecision parse_bench_precision(const std::string& name) {
+  if (name == "mask-pow2") return he::LinearPrecision::mask_pow2;
+  if (name == "mask-odd") return he::LinearPrecision::mask_odd;
+  return he::parse_linear_precision(name);
+}
+
+// |y - expect| mod t, centred: 0 when the mask product is exact mod t.
+std::int64_t residue_error(std::int64_t y, std::int64_t expect, std::uint64_t t) {
+  const auto m = static_cast<std::int64_t>(t);
+  std::int64_t d = (y - expect) % m;
+  if (d < 0) d += m;
+  return std::min(d, m - d);
+}
+
 ShapeFigures run_shape(const BenchLinearArgs& a, he::LinearShape shape, const he::LinearPlan& plan) {
   using clock = std::chrono::steady_clock;
   const he::LinearPrecision prec = plan.precision;
+  const bool mask = he::linear_is_mask_precision(prec);
   std::mt19937_64 rng(a.seed);
   std::uniform_int_distribution<int> wd(-128, 127), xd(a.signed_input ? -128 : 0, a.signed_input ? 127 : 255);
+  if (mask) xd = std::uniform_int_distribution<int>(0, static_cast<int>(plan.plain_modulus - 1));
   std::vector<std::int8_t> w(std::size_t{shape.out} * shape.in);
   for (auto& v : w) v = static_cast<std::int8_t>(wd(rng));
   std::vector<std::int32_t> x(std::size_t{shape.rows} * shape.in);
@@ -80,7 +97,7 @@ ShapeFigures run_shape(const BenchLinearArgs& a, he::LinearShape shape, const he
   const std::size_t key_bytes = keys.save().size();
   const double keygen_ms = ms_since(t0);
   t0 = clock::now();
-  const he::LinearPrecision precisions[] = {prec};
+  const he::LinearPrecision precisions[] = {he::linear_encoding_precision(prec)};
   const he::EncodedWeights weights(w, shape.out, shape.in, precisions, a.threads, a.privacy_bits);
   const double encode_ms = ms_since(t0);
 
@@ -91,7 +108,10 @@ ShapeFigures run_shape(const BenchLinearArgs& a, he::LinearShape shape, const he
   for (std::size_t rep = 0; rep < std::max<std::size_t>(1, a.repeat); ++rep) {
     t0 = clock::now();
     std::vector<std::uint8_t> upload;
-    if (a.signed_input) {
+    if (mask) {
+      std::vector<std::uint32_t> xr(x.begin(), x.end());
+      upload = client.encrypt_mask(xr, shape, prec, a.privacy_bits);
+    } else if (a.signed_input) {
       std::vector<std::int8_t> xs(x.begin(), x.end());
       upload = client.encrypt(std::span<const std::int8_t>(xs), shape, prec, a.privacy_bits);
     } else {
@@ -109,7 +129,8 @@ ShapeFigures run_shape(const BenchLinearArgs& a, he::LinearShape shape, const he
     best_dec = std::min(best_dec, ms_since(t0));
     up = upload.size();
     down = reply.size();
-    for (std::size_t i = 0; i < y.size(); ++i) max_err = std::max(max_err, std::abs(y[i] - expect[i]));
+    for (std::size_t i = 0; i < y.size(); ++i)
+      max_err = std::max(max_err, mask ? residue_error(y[i], expect[i], plan.plain_modulus) : std::abs(y[i] - expect[i]));
   }
   ShapeFigures f;
   f.server_ms = best_server;
@@ -198,7 +219,7 @@ void run_bench_token(const BenchLinearArgs& a) {
 
 void run_bench_linear(const BenchLinearArgs& a) {
   if (!a.token.empty()) return run_bench_token(a);
-  const he::LinearPrecision prec = he::parse_linear_precision(a.precision);
+  const he::LinearPrecision prec = parse_bench_precision(a.precision);
   const he::LinearShape shape{a.rows, a.in, a.out};
   const he::LinearPlan plan = he::plan_linear(shape, prec, a.signed_input, a.privacy_bits);
   if (a.candidates) {
@@ -285,7 +306,8 @@ void register_bench_linear(CLI::App& bench) {
   cmd->add_option("--in", args->in, "input width k (1..8192)")->capture_default_str();
   cmd->add_option("--out", args->out, "output width n (1..131072)")->capture_default_str();
   cmd->add_option("--rows", args->rows, "rows T (1..512)")->capture_default_str();
-  cmd->add_option("--precision", args->precision, "exact | default")->capture_default_str();
+  cmd->add_option("--precision", args->precision, "exact | default | mask-pow2 | mask-odd (the online mode's offline products)")
+      ->capture_default_str();
   cmd->add_flag("--signed", args->signed_input, "int8 activations instead of uint8");
   cmd->add_option("--privacy-bits", args->privacy_bits,
                   "weight privacy S: the reply's flood is 2^S times the weight-dependent noise (docs/linear.md section 6)")

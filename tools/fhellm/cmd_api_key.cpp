@@ -59,7 +59,7 @@ void register_api_key(CLI::App& app) {
   add->add_option("--sessions", args->limits.sessions, "sessions at once (0: the server's --key-sessions)");
   add->add_option("--rps", args->limits.requests_per_second, "requests per second (0: the server's --key-rps)");
   add->add_option("--rows-per-hour", args->limits.rows_per_hour,
-                  "encrypted rows per hour (0: the server's --key-rows-per-hour)");
+                  "rows per hour, encrypted or online (0: the server's --key-rows-per-hour)");
   add->callback([args] { run_add(*args); });
   auto* list = cmd->add_subcommand("list", "List the keys' ids, names and limits");
   list->add_option("--file", args->file, "key file")->required();

@@ -28,6 +28,8 @@ struct GenerateArgs {
   int bits = 0;  // with --model: weight bits of the remote modules (0: 8; an artifact fixes its own)
   std::string api_key, ca_cert;                         // execute: the server's API key (or FHELLM_API_KEY), HTTPS CA
   bool json = false;
+  bool online = false;                 // execute: precomputed masks (docs/online.md)
+  std::string online_store, client_key;  // online: where the material is, and the key it is stored under
 };
 
 ClientOptions client_options(const GenerateArgs& a) {
@@ -52,7 +54,24 @@ ClientOptions client_options(const GenerateArgs& a) {
   o.weight_bits = a.bits;
   o.api_key = net::api_key_from(a.api_key);
   o.ca_cert = a.ca_cert;
+  require(!a.online || a.fhe == "execute", ErrorCode::bad_command_line, "--online goes with --fhe execute");
+  o.online = a.online;
+  o.online_store = a.online_store;
+  o.client_key = a.client_key;
   return o;
+}
+
+// The online mode says where each row went, and says so loudly when the material ran out.
+void report_online(const ClientStats& s, bool summary) {
+  if (s.fallback_rows > 0)
+    std::fprintf(stderr,
+                 "[fhellm] online material ran out: %llu of %llu remote rows went through the encrypted path "
+                 "(`fhellm precompute --rows N` stores more)\n",
+                 static_cast<unsigned long long>(s.fallback_rows),
+                 static_cast<unsigned long long>(s.fallback_rows + s.online_rows));
+  else if (summary)
+    std::fprintf(stderr, "[fhellm] online: %llu remote rows on precomputed masks, none encrypted\n",
+                 static_cast<unsigned long long>(s.online_rows));
 }
 
 void print_json(const GenerateArgs& a, const GenerateResult& r, const ClientStats& s) {
@@ -77,6 +96,10 @@ void print_json(const GenerateArgs& a, const GenerateResult& r, const ClientStat
     j["key_upload_bytes"] = s.session_key_bytes;
     j["server_seconds"] = s.server_ms / 1e3;
     j["client_seconds"] = s.crypto_ms / 1e3;
+    if (a.online) {
+      j["online_rows"] = s.online_rows;
+      j["fallback_rows"] = s.fallback_rows;
+    }
   }
   std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
 }
@@ -125,12 +148,14 @@ void run_generate(GenerateArgs a, bool prompt_given) {
     throw_if_interrupted();  // unwinding closes the client's session
   }
   if (a.json) {
+    if (a.online) report_online(client.last_stats(), false);
     print_json(a, r, client.last_stats());
     return;
   }
   std::fputs("\n", stdout);
   std::fflush(stdout);
   if (!global_flags().quiet) print_summary(a, r, client.last_stats());
+  if (a.online) report_online(client.last_stats(), !global_flags().quiet);
 }
 
 }  // namespace
@@ -162,6 +187,14 @@ void register_generate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--api-key", args->api_key, "execute: API key of the server (default: $FHELLM_API_KEY)");
   cmd->add_option("--ca-cert", args->ca_cert, "execute: PEM CA file to trust for an https:// server");
+  cmd->add_flag("--online", args->online,
+                "execute: use masks precomputed by `fhellm precompute` (clear products on the server, exact); rows "
+                "without material go encrypted");
+  cmd->add_option("--online-store", args->online_store,
+                  "online: the material's directory (default: ~/.cache/fhellm/online)");
+  cmd->add_option("--client-key", args->client_key,
+                  "online: the key the material is stored under (default: ~/.config/fhellm/client.key, created "
+                  "0600)");
   cmd->add_flag("--json", args->json, "print one JSON object (ids, text, timings)");
   cmd->callback([args, prompt] { run_generate(*args, prompt->count() > 0); });
 }

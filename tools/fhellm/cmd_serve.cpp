@@ -24,7 +24,7 @@ namespace {
 
 struct ServeArgs {
   std::string artifact, model, shape, precisions = "default";
-  bool random_weights = false;
+  bool random_weights = false, online = false;
   std::uint64_t seed = 1;
   std::string remote = "default", listen = "127.0.0.1:8600", tls_cert, tls_key, api_keys;
   int bits = 8;
@@ -84,6 +84,7 @@ ServerOptions server_options(const ServeArgs& a) {
   o.weight_bits = a.bits;
   o.precisions = split_precisions(a.precisions);
   o.weight_privacy_bits = a.weight_privacy_bits;
+  o.online = a.online;
   std::tie(o.host, o.port) = parse_listen(a.listen);
   o.parallel_calls = a.parallel;
   o.max_sessions = a.max_sessions;
@@ -133,6 +134,9 @@ void run_serve(const ServeArgs& a) {
       server.url().c_str(), d.architecture.c_str(), d.n_linear_groups, d.weight_bits,
       static_cast<double>(d.weight_count) / 1e6, static_cast<double>(d.encoded_bytes) / 1e6, a.precisions.c_str(),
       a.weight_privacy_bits, ready_s, a.api_keys.empty() ? "no API keys: loopback only" : "API keys required");
+  if (a.online)
+    std::printf("fhellm serve: online mode: %.0f MB of int8 weights kept for clear products on masked rows\n",
+                static_cast<double>(d.online_bytes) / 1e6);
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop_signals, &sig);
@@ -168,6 +172,9 @@ void register_serve(CLI::App& app) {
                   "traffic and server time)")
       ->capture_default_str()
       ->check(CLI::Range(0, 40));
+  cmd->add_flag("--online", args->online,
+                "also keep the int8 weights: clients with precomputed masks (`fhellm precompute`) get clear products "
+                "(docs/online.md)");
   cmd->add_option("--listen", args->listen, "HOST:PORT (port 0: any free port, printed)")->capture_default_str();
   cmd->add_option("--parallel", args->parallel, "requests evaluated at once (0: hardware threads)")
       ->capture_default_str();
@@ -198,7 +205,7 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--key-rps", args->key_rps, "requests per second per key, unless its entry says (0: unlimited)")
       ->capture_default_str();
   cmd->add_option("--key-rows-per-hour", args->key_rows_per_hour,
-                  "encrypted rows per hour per key, unless its entry says (0: unlimited)")
+                  "rows per hour per key (encrypted rows and online masked rows), unless its entry says (0: unlimited)")
       ->capture_default_str();
   cmd->callback([args] { run_serve(*args); });
 }

@@ -17,6 +17,7 @@ void register_bench_serve(CLI::App& bench);     // bench_serve.cpp: many clients
 void register_bench_lookup(CLI::App& bench);    // bench_lookup.cpp: encrypted embedding lookup
 void register_compile(CLI::App& app);   // cmd_compile.cpp
 void register_serve(CLI::App& app);     // cmd_serve.cpp
+void register_precompute(CLI::App& app);  // cmd_precompute.cpp: the online mode's offline phase
 void register_demo(CLI::App& app);      // cmd_demo.cpp
 void register_gateway(CLI::App& app);   // cmd_gateway.cpp: the OpenAI-compatible local server
 void register_chat(CLI::App& app);      // cmd_chat.cpp: a conversation in the terminal

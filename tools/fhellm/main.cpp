@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   fhellm::cli::register_bench(app);
   fhellm::cli::register_compile(app);
   fhellm::cli::register_serve(app);
+  fhellm::cli::register_precompute(app);
   fhellm::cli::register_demo(app);
   fhellm::cli::register_gateway(app);
   fhellm::cli::register_chat(app);

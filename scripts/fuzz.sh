@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer harness of build-asan/fuzz for FHELLM_FUZZ_SECONDS
-# seconds each (default 20), as many at once as there are cores, each from its
+# seconds each (default 10: a smoke run in CI; run longer by hand), as many at once as there are cores, each from its
 # seed corpus in tests/fuzz/corpus/<name> (new inputs go to a scratch
 # folder, the repository is not written). A crash, leak, timeout or undefined
 # behaviour fails the script; the input is kept in build-asan/fuzz-findings/.
 #   bash scripts/fuzz.sh [NAME...]      (built by scripts/sanitize.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${FHELLM_FUZZ_SECONDS:-20}"
+seconds="${FHELLM_FUZZ_SECONDS:-10}"
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   mapfile -t names < <(cd tests/fuzz && ls *_fuzzer.cpp | sed 's/_fuzzer.cpp$//')

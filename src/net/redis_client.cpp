@@ -13,6 +13,12 @@ timeval to_timeval(std::chrono::milliseconds d) {
   return timeval{static_cast<time_t>(d.count() / 1000), static_cast<suseconds_t>((d.count() % 1000) * 1000)};
 }
 
+// The URL as errors show it: credentials replaced.
+std::string redacted(const std::string& url) {
+  const auto at = url.rfind('@');
+  return at == std::string::npos ? url : "redis://***@" + url.substr(at + 1);
+}
+
 int parse_int(const std::string& s, int lo, int hi, const std::string& url, const char* what) {
   int v = -1;
   try {
@@ -23,7 +29,7 @@ int parse_int(const std::string& s, int lo, int hi, const std::string& url, cons
     v = -1;
   }
   require(v >= lo && v <= hi, ErrorCode::invalid_argument,
-          std::string("session store '") + url + "': bad " + what + " '" + s + "'");
+          std::string("session store '") + redacted(url) + "': bad " + what + " '" + s + "'");
   return v;
 }
 
@@ -49,7 +55,7 @@ std::string RedisAddress::text() const {
 RedisAddress parse_redis_url(const std::string& url) {
   const std::string scheme = "redis://";
   require(url.rfind(scheme, 0) == 0, ErrorCode::invalid_argument,
-          "session store '" + url + "' must be redis://[[USER]:PASSWORD@]HOST:PORT[/DB]");
+          "session store '" + redacted(url) + "' must be redis://[[USER]:PASSWORD@]HOST:PORT[/DB]");
   RedisAddress a;
   std::string rest = url.substr(scheme.size());
   if (const auto at = rest.rfind('@'); at != std::string::npos) {
@@ -67,7 +73,7 @@ RedisAddress parse_redis_url(const std::string& url) {
   }
   const auto colon = rest.rfind(':');
   require(colon != std::string::npos && colon > 0, ErrorCode::invalid_argument,
-          "session store '" + url + "' must name HOST:PORT");
+          "session store '" + redacted(url) + "' must name HOST:PORT");
   a.host = rest.substr(0, colon);
   a.port = parse_int(rest.substr(colon + 1), 1, 65535, url, "port");
   return a;

@@ -76,7 +76,8 @@ class RedisProcess {
     if (program.empty()) throw std::runtime_error("redis-server is not installed (scripts/setup.sh installs it)");
     std::filesystem::create_directories(dir_);
     std::vector<std::string> argv = {program, "--port", std::to_string(port_), "--bind", "127.0.0.1", "--dir",
-                                     dir_.string(), "--save", "", "--daemonize", "no"};
+                                     dir_.string(), "--save", "", "--daemonize", "no",
+                                     "--logfile", (dir_ / "redis.log").string()};
     if (persistent_) {
       argv.insert(argv.end(), {"--appendonly", "yes", "--appendfsync", "always"});
     } else {
@@ -84,7 +85,7 @@ class RedisProcess {
     }
     process_ = std::make_unique<ChildProcess>(argv, true);
     if (!wait_for_port(port_, std::chrono::seconds(20))) {
-      throw std::runtime_error("redis-server did not start: " + process_->output());
+      throw std::runtime_error("redis-server did not start (" + (dir_ / "redis.log").string() + ")");
     }
   }
   void stop() { process_->stop(); }
@@ -112,6 +113,8 @@ class HaproxyProcess {
     out << "global\n  maxconn 512\n"
         << "defaults\n  mode http\n  timeout connect 2s\n  timeout client 120s\n  timeout server 120s\n"
         << "  retries 3\n  option redispatch 1\n  retry-on conn-failure\n"
+        // No replica up (Redis restarting: every /health is 503): the client waits a second per try.
+        << "  http-error status 503 content-type text/plain string \"no replica is up\" hdr Retry-After 1\n"
         << "frontend fhellm\n  bind 127.0.0.1:" << port_ << "\n  default_backend replicas\n"
         << "backend replicas\n  balance roundrobin\n  option httpchk GET /health\n"
         << "  http-check expect status 200\n  default-server inter 200ms fall 2 rise 1\n";
@@ -119,7 +122,7 @@ class HaproxyProcess {
       out << "  server r" << i << " 127.0.0.1:" << backends[i] << " check\n";
     }
     out.close();
-    process_ = std::make_unique<ChildProcess>(std::vector<std::string>{program, "-db", "-f", config.string()}, true);
+    process_ = std::make_unique<ChildProcess>(std::vector<std::string>{program, "-db", "-q", "-f", config.string()}, true);
     if (!wait_for_port(port_, std::chrono::seconds(20))) {
       throw std::runtime_error("haproxy did not start: " + process_->output());
     }

@@ -5,8 +5,10 @@
 // when the test fails.
 //
 // The expected ids are simulate's: a single `fhellm serve` gives exactly
-// those (ServeExecute.*EqualsSimulate), so "equal to simulate" is "equal to a
-// single server's run".
+// those (ServeExecute.*), so "equal to simulate" is "equal to a single
+// server's run". Exact precision, as ServeExecute's eight clients: a client
+// that got another's result, or a result of the wrong keys, would show bit
+// for bit, even where the top logits nearly tie.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -49,6 +51,7 @@ struct Client {
     client::ExecuteClientOptions o;
     o.server_url = url;
     o.timeout = 60s;
+    hm.set_precision(he::LinearPrecision::exact);
     stats = client::enable_execute(hm, o);
     hm.set_mode(FheMode::execute);
   }
@@ -84,7 +87,7 @@ class Replicas : public ::testing::Test {
     std::vector<int> ports;
     for (int i = 0; i < n_replicas; ++i) {
       replicas_.push_back(std::make_unique<testing::Replica>(
-          std::vector<std::string>{"--model", model.string(), "--session-store", redis_->url(), "--parallel", "2"}));
+          std::vector<std::string>{"--model", model.string(), "--session-store", redis_->url(), "--precision", "exact"}));
       ports.push_back(replicas_.back()->port());
     }
     haproxy_ = std::make_unique<testing::HaproxyProcess>(dir_, ports);
@@ -102,6 +105,7 @@ class Replicas : public ::testing::Test {
 
   std::vector<std::vector<TokenId>> simulate(const fs::path& model, std::size_t n) {
     HybridModel hm = HybridModel::load(model);
+    hm.set_precision(he::LinearPrecision::exact);
     hm.set_mode(FheMode::simulate);
     std::vector<std::vector<TokenId>> out;
     for (auto& c : clients_) out.push_back(hm.generate(c->prompt, n, kGreedy).ids);
@@ -222,12 +226,13 @@ TEST_F(Replicas, ARedisRestartKeepsSessionsWithPersistenceAndClientsReopenWithou
 
 // A call accepted by one replica and sent again, byte for byte, to another
 // (or the same) is refused; a new number on the other replica is served, and
-// gives the same result.
+// gives the same product.
 TEST_F(Replicas, AReplayedCallIsRefusedByEveryReplica) {
   redis_ = std::make_unique<testing::RedisProcess>(dir_ / "redis", false);
   for (int i = 0; i < 2; ++i) {
     replicas_.push_back(std::make_unique<testing::Replica>(
-        std::vector<std::string>{"--model", kStories.string(), "--session-store", redis_->url()}));
+        std::vector<std::string>{"--model", kStories.string(), "--session-store", redis_->url(), "--precision",
+                                 "exact"}));
   }
   net::ChannelConfig config;
   config.url = replicas_[0]->url();
@@ -239,7 +244,9 @@ TEST_F(Replicas, AReplayedCallIsRefusedByEveryReplica) {
   const std::uint32_t ids[] = {hybrid::linear_wire_id({0, hybrid::LinearKind::attn_out})};
   std::vector<std::uint8_t> x(64);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<std::uint8_t>(i * 37);
-  const Bytes upload = keys.encrypt(std::span<const std::uint8_t>(x), he::LinearShape{1, 64, 64});
+  // Exact precision: the two replicas' results must agree bit for bit.
+  const Bytes upload =
+      keys.encrypt(std::span<const std::uint8_t>(x), he::LinearShape{1, 64, 64}, he::LinearPrecision::exact);
   const Bytes payload = net::encode_linear_call(ids, upload);
   // The error code of a reply, or none (a result).
   auto code_of = [](const Bytes& reply) -> std::optional<ErrorCode> {

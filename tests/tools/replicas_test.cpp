@@ -184,7 +184,10 @@ TEST_F(Replicas, EightClientsThroughAReplicaKilledMidGenerationGetTheSameTokens)
               hits / (hits + misses));
 }
 
-TEST_F(Replicas, TrainedGpt2EightClientsGetASingleServersTokens) {
+// Reads ../shared/models: labelled model_files (tests/README.md).
+class ReplicasModel : public Replicas {};
+
+TEST_F(ReplicasModel, TrainedGpt2EightClientsGetASingleServersTokens) {
   if (!fs::exists(kGpt2Trained)) GTEST_SKIP() << "needs ../shared: no " << kGpt2Trained;
   start(kGpt2Trained, 3, false);
   make_clients(kGpt2Trained, 8, haproxy_->url());

@@ -271,5 +271,22 @@ TEST_F(Replicas, AReplayedCallIsRefusedByEveryReplica) {
   EXPECT_EQ(y1, y2);
 }
 
+// A replica that cannot reach its session store does not start (exit code 6,
+// I/O); a malformed store URL is an invalid argument (2). Neither prints a password.
+TEST(ReplicaStart, WithoutItsRedisAReplicaRefusesToStart) {
+  const std::string closed = "redis://:hunter2@127.0.0.1:" + std::to_string(testing::free_port());
+  testing::ChildProcess p({testing::fhellm_binary(), "serve", "--model", kStories.string(), "--listen",
+                           "127.0.0.1:0", "--session-store", closed},
+                          true);
+  EXPECT_EQ(p.wait_exit(60s), 6) << p.output();
+  EXPECT_NE(p.output().find("session store redis://127.0.0.1:"), std::string::npos) << p.output();
+  EXPECT_EQ(p.output().find("hunter2"), std::string::npos) << p.output();
+  testing::ChildProcess q({testing::fhellm_binary(), "serve", "--model", kStories.string(), "--listen",
+                           "127.0.0.1:0", "--session-store", "redis://:hunter2@127.0.0.1:99999"},
+                          true);
+  EXPECT_EQ(q.wait_exit(60s), 2) << q.output();
+  EXPECT_EQ(q.output().find("hunter2"), std::string::npos) << q.output();
+}
+
 }  // namespace
 }  // namespace fhellm

@@ -61,6 +61,8 @@ net::ServerConfig server_config(const ServerOptions& o) {
   c.tls_key_path = o.tls_key;
   c.insecure = o.insecure;
   c.key_defaults = {o.key_sessions, o.key_requests_per_second, o.key_rows_per_hour};
+  require(o.session_store.empty() || o.key_cache_bytes > 0, ErrorCode::invalid_argument,
+          "server: a shared session store needs a key cache (key_cache_bytes, --key-cache-mb) above 0");
   c.session_store = o.session_store;
   c.key_cache_bytes = o.key_cache_bytes;
   if (!o.api_keys.empty()) {

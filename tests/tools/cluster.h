@@ -116,6 +116,7 @@ class HaproxyProcess {
         // No replica up (Redis restarting: every /health is 503): the client waits a second per try.
         << "  http-error status 503 content-type text/plain string \"no replica is up\" hdr Retry-After 1\n"
         << "frontend fhellm\n  bind 127.0.0.1:" << port_ << "\n  default_backend replicas\n"
+        << "  stats enable\n  stats uri /haproxy-stats\n"
         << "backend replicas\n  balance roundrobin\n  option httpchk GET /health\n"
         << "  http-check expect status 200\n  default-server inter 200ms fall 2 rise 1\n";
     for (std::size_t i = 0; i < backends.size(); ++i) {
@@ -128,6 +129,69 @@ class HaproxyProcess {
     }
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  // HAProxy's statistics as CSV (raw HTTP/1.0 on a socket: the path's ';'
+  // must reach HAProxy as it is).
+  std::string stats_csv() const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string reply;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      const std::string request = "GET /haproxy-stats;csv HTTP/1.0\r\n\r\n";
+      if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+        char buf[4096];
+        for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) reply.append(buf, static_cast<std::size_t>(n));
+      }
+    }
+    ::close(fd);
+    // HAProxy sends it chunked, even to HTTP/1.0: hex size, CRLF, bytes, CRLF.
+    std::size_t at = reply.find("\r\n\r\n");
+    if (at == std::string::npos) return {};
+    at += 4;
+    std::string body;
+    while (at < reply.size()) {
+      const std::size_t line = reply.find("\r\n", at);
+      if (line == std::string::npos) break;
+      const std::size_t size = std::stoul(reply.substr(at, line - at), nullptr, 16);
+      if (size == 0) break;
+      body += reply.substr(line + 2, size);
+      at = line + 2 + size + 2;
+    }
+    return body;
+  }
+
+  // A counter of the backend's row in HAProxy's CSV statistics (`csv`:
+  // stats_csv()), e.g. "wretr" (requests retried),
+  // "wredis" (sent to another replica), "eresp" (replies that failed), -1 if absent.
+  static long long backend_counter(const std::string& csv, const std::string& column) {
+    std::vector<std::vector<std::string>> rows;
+    std::size_t start = 0;
+    while (start < csv.size()) {
+      const std::size_t end = std::min(csv.find('\n', start), csv.size());
+      std::vector<std::string> cells;
+      std::size_t c = start;
+      while (c <= end) {
+        const std::size_t comma = std::min(csv.find(',', c), end);
+        cells.push_back(csv.substr(c, comma - c));
+        c = comma + 1;
+      }
+      rows.push_back(std::move(cells));
+      start = end + 1;
+    }
+    if (rows.empty() || rows[0].empty()) return -1;
+    rows[0][0] = rows[0][0].substr(rows[0][0].find_first_not_of("# "));  // "# pxname"
+    std::size_t col = 0;
+    while (col < rows[0].size() && rows[0][col] != column) ++col;
+    for (const auto& r : rows) {
+      if (r.size() > col && r.size() > 1 && r[0] == "replicas" && r[1] == "BACKEND") {
+        return r[col].empty() ? 0 : std::stoll(r[col]);
+      }
+    }
+    return -1;
+  }
 
  private:
   int port_;

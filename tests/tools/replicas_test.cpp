@@ -172,6 +172,15 @@ TEST_F(Replicas, EightClientsThroughAReplicaKilledMidGenerationGetTheSameTokens)
     EXPECT_EQ(clients_[c]->ids, expected[c]) << "client " << c;
     EXPECT_EQ(clients_[c]->sessions_opened(), 1u) << "client " << c << " had to reopen its session";
   }
+  // The kill was seen: requests failed on the dead replica (a reply cut off:
+  // eresp, the client's 502) or found it gone and went to another (wretr, wredis).
+  const std::string stats = haproxy_->stats_csv();
+  const long long eresp = testing::HaproxyProcess::backend_counter(stats, "eresp");
+  const long long wretr = testing::HaproxyProcess::backend_counter(stats, "wretr");
+  const long long wredis = testing::HaproxyProcess::backend_counter(stats, "wredis");
+  std::printf("HAProxy: %lld replies cut off, %lld requests retried, %lld sent to another replica\n", eresp, wretr,
+              wredis);
+  EXPECT_GT(eresp + wretr + wredis, 0) << stats;
   // The restarted replica rejoins: HAProxy's health check sees it, and it
   // serves calls of sessions it never opened (keys from Redis).
   clients_.resize(1);

@@ -11,6 +11,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libcpp-httplib-dev         # the client transport
   libboost-dev               # Boost.Beast / Asio: the server's HTTP layer (bounded before work)
+  libhiredis-dev             # serve --session-store redis:// (sessions shared by replicas)
+  redis-server haproxy       # the replicas' test: Redis and a load balancer on loopback ports
   libsentencepiece-dev       # SentencePiece .model tokenizers
   libgtest-dev libgmock-dev libbenchmark-dev
   curl                       # the gateway's end-to-end test speaks HTTP with it
@@ -30,6 +32,14 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The packages' own services are not ours: the tests start their Redis and
+# HAProxy on free loopback ports and stop them. A system Redis on 6379 would
+# not break them, but it is memory and a port nobody asked for.
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd systemctl disable --now redis-server haproxy >/dev/null 2>&1 || true
 fi
 
 # The OpenAI client for tests/gateway (npm, pinned by its package-lock.json).

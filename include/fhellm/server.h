@@ -77,6 +77,13 @@ struct ServerOptions {
   std::uint32_t key_sessions = 8;
   double key_requests_per_second = 0;
   std::uint64_t key_rows_per_hour = 0;
+  // Where sessions live (docs/deploy.md): "" (this process's memory, the
+  // default for one machine) or "redis://[[USER]:PASSWORD@]HOST:PORT[/DB]":
+  // Redis, shared by every replica serving the same model behind a load
+  // balancer. Each replica then keeps the keys it parsed in a cache of
+  // key_cache_bytes (least recently used out).
+  std::string session_store;
+  std::uint64_t key_cache_bytes = 1ull << 30;
 };
 
 // What the server holds (sent to every client when its session opens).
@@ -106,6 +113,10 @@ struct ServerMetrics {
   std::uint64_t session_memory_bytes = 0;  // counted memory of the open sessions
   std::uint64_t unauthorized = 0;          // requests refused for want of a valid API key
   std::uint64_t rate_limited = 0;          // requests refused by a key's budget
+  // With a shared session store: calls that found their session's prepared
+  // keys in this process, and calls that loaded them from the store.
+  std::uint64_t key_cache_hits = 0;
+  std::uint64_t key_cache_misses = 0;
 };
 
 class Server {

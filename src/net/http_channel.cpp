@@ -156,6 +156,15 @@ Bytes HttpChannel::request(MessageType type, ByteView payload, MessageType expec
   try {
     reply = decode_frame(reply_bytes, impl_->config.max_reply_bytes);
   } catch (const Error& e) {
+    // A load balancer's own answer: the replica behind it died in the middle
+    // of the exchange (502), none is up yet (503), or it was too slow (504).
+    // The next try may reach another replica: transient, as a reset is.
+    if (status == 502 || status == 503 || status == 504) {
+      impl_->last_transient = true;
+      throw Error(ErrorCode::server_unavailable, "server " + impl_->config.url + " answered HTTP " +
+                                                     std::to_string(status) + " without a frame (a proxy whose "
+                                                     "server is gone or not up)");
+    }
     throw Error(ErrorCode::bad_message, "server " + impl_->config.url + " answered HTTP " + std::to_string(status) +
                                             " with no valid frame (" + e.what() + ")");
   }

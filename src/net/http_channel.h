@@ -8,8 +8,8 @@
 // rethrown as Error with the server's code and its message prefixed "server: ".
 //
 // Faults it survives (docs/protocol.md, "Faults"):
-//  - transient errors (connection refused or reset, server_busy,
-//    rate_limited) are retried, at most `retry.attempts` times per exchange,
+//  - transient errors (connection refused or reset, a load balancer's 502,
+//    503 or 504 without a frame, server_busy, rate_limited) are retried, at most `retry.attempts` times per exchange,
 //    waiting retry.first_wait, doubling, or the server's Retry-After, and
 //    never past retry.max_wait in all;
 //  - a server that forgot the session (restarted, or expired it) answers

@@ -1,6 +1,5 @@
 #include "net/server.h"
 
-#include <openssl/rand.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,7 +12,10 @@
 
 #include "net/http_server.h"
 #include "net/memory_budget.h"
+#include "net/memory_session_store.h"
 #include "net/process_memory.h"
+#include "net/redis_session_store.h"
+#include "net/retry_later.h"
 #include "net/server_metrics.h"
 #include "net/tenants.h"
 
@@ -26,27 +28,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kLastSequence = std::numeric_limits<std::uint64_t>::max();
 // Requests at least this large give their freed memory back when done.
 constexpr std::size_t kTrimAfterBytes = 4u << 20;
-
-// One client's state. `mutex` serializes its calls (the RemoteSession is
-// mutable and the sequence check must be atomic with the call).
-struct SessionSlot {
-  Tenant* owner = nullptr;
-  std::unique_ptr<hybrid::RemoteSession> state;
-  Reservation memory;  // the session's counted bytes, held against the server's budget
-  std::mutex mutex;
-  std::uint64_t last_sequence = 0;  // guarded by mutex
-  std::atomic<Clock::rep> last_used{0};
-  bool closed = false;  // guarded by mutex
-};
-
-std::uint64_t random_session_id() {
-  std::uint64_t id = 0;
-  while (id == 0) {
-    require(RAND_bytes(reinterpret_cast<unsigned char*>(&id), sizeof id) == 1, ErrorCode::internal_error,
-            "server: OpenSSL RAND_bytes failed");
-  }
-  return id;
-}
 
 // Adds to an atomic double (fetch_add for floating atomics is in libstdc++ 13 only).
 void atomic_add(std::atomic<double>& a, double v) {
@@ -71,13 +52,6 @@ int resolve_parallel(int n) {
   const unsigned hw = std::thread::hardware_concurrency();
   return hw == 0 ? 2 : static_cast<int>(hw);
 }
-
-// An error with the seconds after which the same request may succeed.
-struct RetryLater : Error {
-  RetryLater(ErrorCode code, const std::string& what, std::chrono::milliseconds wait)
-      : Error(code, what), seconds(static_cast<int>(std::max<long long>(1, (wait.count() + 999) / 1000))) {}
-  int seconds;
-};
 
 // What admit() hands to handle(): the caller and the body's reserved bytes.
 struct Ticket {
@@ -128,14 +102,13 @@ struct Server::Impl final : HttpHandler {
   std::unique_ptr<HttpServer> http;
   std::thread expiry_thread;
 
-  mutable std::mutex sessions_mutex;
-  std::unordered_map<std::uint64_t, std::shared_ptr<SessionSlot>> sessions;
+  std::unique_ptr<SessionStore> store;
 
   std::mutex stop_mutex;
   std::condition_variable stop_cv;
   bool stopping = false;
 
-  std::atomic<std::uint64_t> sessions_opened{0}, sessions_closed{0}, sessions_expired{0}, session_bytes{0};
+  std::atomic<std::uint64_t> sessions_opened{0}, sessions_closed{0}, sessions_expired{0};
   std::atomic<std::uint64_t> requests{0}, linear_calls{0}, errors{0}, bytes_in{0}, bytes_out{0};
   std::atomic<std::uint64_t> unauthorized{0}, rate_limited{0}, busy{0}, latency_count{0};
   std::atomic<double> latency_sum{0}, latency_max{0}, service_sum{0};
@@ -144,101 +117,31 @@ struct Server::Impl final : HttpHandler {
       : service(s),
         config(std::move(c)),
         tenants(config.api_keys, config.key_defaults),
-        budget(MemoryBudget::make(config.max_memory_bytes != 0 ? config.max_memory_bytes : default_memory_budget())) {}
+        budget(MemoryBudget::make(config.max_memory_bytes != 0 ? config.max_memory_bytes : default_memory_budget())),
+        store(make_store()) {}
 
-  // ---- sessions ----------------------------------------------------------
-
-  std::shared_ptr<SessionSlot> find_session(std::uint64_t id, const Tenant* caller) {
-    std::lock_guard lock(sessions_mutex);
-    auto it = sessions.find(id);
-    // Another key's session answers exactly as a missing one: ids are not probed.
-    require(it != sessions.end() && it->second->owner == caller, ErrorCode::unknown_session,
-            "no open session with this id for this key (never opened, closed, or expired after idling)");
-    return it->second;
-  }
-
-  // Locks the session for one message; checks (does not consume) the sequence number.
-  std::unique_lock<std::mutex> enter(SessionSlot& slot, std::uint64_t sequence) {
-    std::unique_lock lock(slot.mutex, std::try_to_lock);
-    if (!lock.owns_lock()) {
-      throw RetryLater(ErrorCode::server_busy, "this session is evaluating another call (one at a time)",
-                       std::chrono::seconds(1));
+  std::unique_ptr<SessionStore> make_store() {
+    const SessionLimits limits{config.max_sessions, config.max_session_bytes, config.idle_timeout};
+    if (config.session_store.empty() || config.session_store == "memory") {
+      return std::make_unique<MemorySessionStore>(service, limits, budget);
     }
-    require(!slot.closed, ErrorCode::unknown_session, "session was closed or expired");
-    require(sequence > slot.last_sequence, ErrorCode::replayed_message,
-            "sequence number " + std::to_string(sequence) + " is not above the last accepted (" +
-                std::to_string(slot.last_sequence) + ")");
-    return lock;
+    RedisStoreConfig r;
+    r.url = config.session_store;
+    r.limits = limits;
+    r.cache_bytes = config.key_cache_bytes;
+    return std::make_unique<RedisSessionStore>(service, r, budget);
   }
 
-  void accept_sequence(SessionSlot& slot, std::uint64_t sequence) {
-    slot.last_sequence = sequence;
-    slot.last_used.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
-  }
-
-  // Frees a session's state and gives its places back (slot locked by the caller).
-  void end_session(SessionSlot& slot) {
-    slot.closed = true;
-    slot.state.reset();
-    slot.owner->session_bytes.fetch_sub(slot.memory.bytes());
-    session_bytes.fetch_sub(slot.memory.bytes());
-    slot.memory.release();
-    slot.owner->remove_session();
-  }
+  // ---- sessions (kept by the store: session_store.h) -------------------------
 
   Bytes open_session(const Frame& frame, Tenant& tenant) {
     require(frame.header.session_id == 0, ErrorCode::bad_message, "open_session must carry session id 0");
     require(frame.header.sequence < kLastSequence, ErrorCode::bad_message,
             "open_session must carry a sequence number below 2^64 - 1 (close_session needs one above it)");
     const OpenSession message = decode_open_session(frame.payload);
-    {
-      std::lock_guard lock(sessions_mutex);
-      require(sessions.size() < config.max_sessions, ErrorCode::session_limit,
-              "server holds " + std::to_string(sessions.size()) + " sessions, its limit");
-    }
-    require(tenant.try_add_session(), ErrorCode::session_limit,
-            "key '" + tenant.name + "' holds " + std::to_string(tenant.limits.sessions) + " sessions, its limit");
-    struct Undo {
-      Tenant* t;
-      ~Undo() {
-        if (t) t->remove_session();
-      }
-    } undo{&tenant};
-    // The session's memory, from a cheap look at the keys, before parsing them.
-    const std::uint64_t memory = service.session_memory_bytes(message.evaluation_keys);
-    require(memory <= config.max_session_bytes, ErrorCode::session_limit,
-            "session would hold " + std::to_string(memory) + " bytes of server memory, limit " +
-                std::to_string(config.max_session_bytes));
-    std::optional<Reservation> reserved = budget->try_reserve(memory);
-    if (!reserved) {
-      throw RetryLater(ErrorCode::server_busy,
-                       "server memory budget full (" + std::to_string(budget->used()) + " of " +
-                           std::to_string(budget->limit()) + " bytes held)",
-                       std::chrono::seconds(5));
-    }
     const auto start = Clock::now();
-    auto slot = std::make_shared<SessionSlot>();
-    slot->owner = &tenant;
-    slot->state = service.open_session(message.evaluation_keys);
-    const std::uint64_t held = slot->state->memory_bytes();
-    require(held <= reserved->bytes(), ErrorCode::internal_error,
-            "session holds " + std::to_string(held) + " bytes, " + std::to_string(reserved->bytes()) + " reserved");
-    slot->memory = std::move(*reserved);
-    accept_sequence(*slot, frame.header.sequence);
+    const std::uint64_t id = store->open(tenant, message.evaluation_keys, frame.header.sequence);
     const Bytes description = service.description();
-    std::uint64_t id = 0;
-    {
-      std::lock_guard lock(sessions_mutex);
-      require(sessions.size() < config.max_sessions, ErrorCode::session_limit,
-              "server holds " + std::to_string(sessions.size()) + " sessions, its limit");
-      do {
-        id = random_session_id();
-      } while (sessions.count(id) != 0);
-      sessions.emplace(id, slot);
-    }
-    undo.t = nullptr;
-    tenant.session_bytes.fetch_add(slot->memory.bytes());
-    session_bytes.fetch_add(slot->memory.bytes());
     sessions_opened.fetch_add(1);
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
     return encode_frame({MessageType::open_session_reply, id, frame.header.sequence},
@@ -246,25 +149,26 @@ struct Server::Impl final : HttpHandler {
   }
 
   Bytes linear_call(const Frame& frame, Tenant& tenant) {
-    auto slot = find_session(frame.header.session_id, &tenant);
     require(frame.header.sequence < kLastSequence, ErrorCode::bad_message,
             "linear_call must carry a sequence number below 2^64 - 1 (close_session needs one above it)");
     const LinearCall message = decode_linear_call(frame.payload);
-    auto lock = enter(*slot, frame.header.sequence);
-    // The header against the layer, and the rows against the key's budget, before any work.
-    const hybrid::CallCost cost = service.call_cost(message.layer_ids, message.rows);
-    if (const auto wait = tenant.rows.take(static_cast<double>(cost.rows)); wait.count() > 0) {
-      tenant.n_rate_limited.fetch_add(1);
-      throw RetryLater(ErrorCode::rate_limited,
-                       "key '" + tenant.name + "' has spent its " + std::to_string(tenant.limits.rows_per_hour) +
-                           " rows per hour (this call: " + std::to_string(cost.rows) + ")",
-                       wait);
-    }
-    tenant.n_rows.fetch_add(cost.rows);
-    const auto start = Clock::now();
-    Bytes results = service.call(*slot->state, message.layer_ids, message.rows);
-    const std::chrono::duration<double> spent = Clock::now() - start;
-    accept_sequence(*slot, frame.header.sequence);
+    Bytes results;
+    std::chrono::duration<double> spent{};
+    store->call(frame.header.session_id, tenant, frame.header.sequence, [&](hybrid::RemoteSession& session) {
+      // The header against the layer, and the rows against the key's budget, before any work.
+      const hybrid::CallCost cost = service.call_cost(message.layer_ids, message.rows);
+      if (const auto wait = tenant.rows.take(static_cast<double>(cost.rows)); wait.count() > 0) {
+        tenant.n_rate_limited.fetch_add(1);
+        throw RetryLater(ErrorCode::rate_limited,
+                         "key '" + tenant.name + "' has spent its " + std::to_string(tenant.limits.rows_per_hour) +
+                             " rows per hour (this call: " + std::to_string(cost.rows) + ")",
+                         wait);
+      }
+      tenant.n_rows.fetch_add(cost.rows);
+      const auto start = Clock::now();
+      results = service.call(session, message.layer_ids, message.rows);
+      spent = Clock::now() - start;
+    });
     atomic_add(service_sum, spent.count());
     linear_calls.fetch_add(1);
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(spent).count();
@@ -274,16 +178,7 @@ struct Server::Impl final : HttpHandler {
 
   Bytes close_session(const Frame& frame, Tenant& tenant) {
     decode_empty(frame.payload, MessageType::close_session);
-    auto slot = find_session(frame.header.session_id, &tenant);
-    {
-      auto lock = enter(*slot, frame.header.sequence);
-      accept_sequence(*slot, frame.header.sequence);
-      end_session(*slot);
-    }
-    {
-      std::lock_guard lock(sessions_mutex);
-      sessions.erase(frame.header.session_id);
-    }
+    store->close(frame.header.session_id, tenant, frame.header.sequence);
     sessions_closed.fetch_add(1);
     release_free_memory();
     return encode_frame({MessageType::close_session_reply, frame.header.session_id, frame.header.sequence}, {});
@@ -360,7 +255,13 @@ struct Server::Impl final : HttpHandler {
     if (head.method == "GET" && head.target == "/health") {
       HttpReply r;
       r.content_type = "application/json";
-      r.body = "{\"status\":\"ok\",\"sessions\":" + std::to_string(session_count()) + "}\n";
+      try {
+        r.body = "{\"status\":\"ok\",\"sessions\":" + std::to_string(session_count()) + "}\n";
+      } catch (const Error&) {
+        // The session store is unreachable: this replica cannot serve a call now.
+        r.status = 503;
+        r.body = "{\"status\":\"session store unavailable\"}\n";
+      }
       a.reply_now = std::move(r);
       return a;
     }
@@ -436,28 +337,9 @@ struct Server::Impl final : HttpHandler {
   // ---- expiry ------------------------------------------------------------------
 
   void expire_idle() {
-    const auto now = Clock::now().time_since_epoch().count();
-    const auto limit = std::chrono::duration_cast<Clock::duration>(config.idle_timeout).count();
-    std::vector<std::shared_ptr<SessionSlot>> dropped;
-    {
-      std::lock_guard lock(sessions_mutex);
-      for (auto it = sessions.begin(); it != sessions.end();) {
-        if (now - it->second->last_used.load(std::memory_order_relaxed) > limit) {
-          dropped.push_back(it->second);
-          it = sessions.erase(it);
-        } else {
-          ++it;
-        }
-      }
-    }
-    // Free the keys outside the registry lock; a call in flight holds the
-    // slot's lock, finishes, and the session ends after it.
-    for (auto& slot : dropped) {
-      std::lock_guard lock(slot->mutex);
-      if (!slot->closed) end_session(*slot);
-    }
-    sessions_expired.fetch_add(dropped.size());
-    if (!dropped.empty()) release_free_memory();
+    const std::uint64_t n = store->expire_idle();
+    sessions_expired.fetch_add(n);
+    if (n != 0) release_free_memory();
   }
 
   void expiry_loop() {
@@ -473,20 +355,23 @@ struct Server::Impl final : HttpHandler {
     }
   }
 
-  std::size_t session_count() const {
-    std::lock_guard lock(sessions_mutex);
-    return sessions.size();
-  }
+  std::size_t session_count() const { return static_cast<std::size_t>(store->count()); }
 
   std::string metrics_text() const { return prometheus_text(snapshot()); }
 
   ServerMetrics snapshot() const {
     ServerMetrics m;
-    m.sessions_active = session_count();
+    const SessionStoreMetrics sm = store->metrics();
+    m.sessions_active = sm.sessions;
+    m.session_memory_bytes = sm.memory_bytes;
+    m.key_cache_hits = sm.cache_hits;
+    m.key_cache_misses = sm.cache_misses;
+    m.key_cache_evictions = sm.cache_evictions;
+    m.key_cache_limit_bytes = sm.cache_limit_bytes;
+    m.shared_session_store = sm.cache_limit_bytes != 0;
     m.sessions_opened = sessions_opened.load();
     m.sessions_closed = sessions_closed.load();
     m.sessions_expired = sessions_expired.load();
-    m.session_memory_bytes = session_bytes.load();
     m.memory_reserved_bytes = budget->used();
     m.memory_limit_bytes = budget->limit();
     m.requests = requests.load();
@@ -567,16 +452,7 @@ void Server::stop() {
   s.stop_cv.notify_all();
   if (s.http) s.http->stop();
   if (s.expiry_thread.joinable()) s.expiry_thread.join();
-  std::vector<std::shared_ptr<SessionSlot>> all;
-  {
-    std::lock_guard lock(s.sessions_mutex);
-    for (auto& [id, slot] : s.sessions) all.push_back(slot);
-    s.sessions.clear();
-  }
-  for (auto& slot : all) {
-    std::lock_guard lock(slot->mutex);
-    if (!slot->closed) s.end_session(*slot);
-  }
+  s.store->drop_all();
 }
 
 ServerMetrics Server::metrics() const { return impl_->snapshot(); }

@@ -32,9 +32,13 @@
 // Sequence numbers: each message of a session carries a number above the
 // last one the session accepted; a call or open carries one below 2^64 - 1
 // (so close_session, which may carry 2^64 - 1, always fits). A refused or
-// failed message does not consume its number. Calls of one session run one
+// failed message does not consume its number (in memory; a shared store
+// claims the number before the call is evaluated, so there a call that fails
+// after its claim has spent it: clients send each try with a new number). Calls of one session run one
 // at a time (a second one at once gets server_busy). Idle sessions expire
-// after idle_timeout. Freed session memory goes back to the system
+// after idle_timeout (in Redis, with a shared store: the store's own
+// expiry). Sessions are kept by a SessionStore (session_store.h): this
+// process's memory, or Redis for replicas. Freed session memory goes back to the system
 // (malloc_trim) when a session ends or a large request is done.
 #pragma once
 
@@ -73,6 +77,11 @@ struct ServerConfig {
   // anonymous client (no keys) takes the rates, and max_sessions sessions.
   KeyLimits key_defaults{8, 0, 0};
   bool insecure = false;  // allow plain HTTP on a non-loopback address
+  // Where sessions live (session_store.h): "" or "memory", this process;
+  // "redis://[[USER]:PASSWORD@]HOST:PORT[/DB]", Redis, shared by replicas,
+  // each keeping the keys it parsed in a cache of key_cache_bytes.
+  std::string session_store;
+  std::uint64_t key_cache_bytes = 1ull << 30;
 };
 
 // One API key's (or the anonymous client's) figures.
@@ -111,6 +120,9 @@ struct ServerMetrics {
   std::uint64_t connections_refused = 0;
   std::uint64_t connection_timeouts = 0;
   std::uint64_t resident_bytes = 0;  // the process's RSS
+  // A shared session store's key cache (redis_session_store.h).
+  bool shared_session_store = false;
+  std::uint64_t key_cache_hits = 0, key_cache_misses = 0, key_cache_evictions = 0, key_cache_limit_bytes = 0;
   // Budgets (ServerConfig).
   std::uint64_t max_sessions = 0, max_session_bytes = 0, max_connections = 0;
   std::vector<KeyMetrics> keys;

@@ -91,6 +91,16 @@ std::string prometheus_text(const ServerMetrics& m) {
         m.connections_refused);
   w.one("fhellm_connection_timeouts_total", "counter", "Connections closed for a missed deadline.",
         m.connection_timeouts);
+  if (m.shared_session_store) {
+    w.one("fhellm_key_cache_hits_total", "counter", "Calls that found their session's prepared keys in this replica.",
+          m.key_cache_hits);
+    w.one("fhellm_key_cache_misses_total", "counter", "Calls that loaded their session's keys from the session store.",
+          m.key_cache_misses);
+    w.one("fhellm_key_cache_evictions_total", "counter", "Prepared keys dropped for the cache's byte budget.",
+          m.key_cache_evictions);
+    w.one("fhellm_key_cache_limit_bytes", "gauge", "Byte budget of the prepared keys' cache.",
+          m.key_cache_limit_bytes);
+  }
   write_keys(w, m);
   return w.str();
 }

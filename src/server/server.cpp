@@ -68,6 +68,10 @@ net::ServerConfig server_config(const ServerOptions& o) {
   c.tls_key_path = o.tls_key;
   c.insecure = o.insecure;
   c.key_defaults = {o.key_sessions, o.key_requests_per_second, o.key_rows_per_hour};
+  require(o.session_store.empty() || o.key_cache_bytes > 0, ErrorCode::invalid_argument,
+          "server: a shared session store needs a key cache (key_cache_bytes, --key-cache-mb) above 0");
+  c.session_store = o.session_store;
+  c.key_cache_bytes = o.key_cache_bytes;
   if (!o.api_keys.empty()) {
     c.api_keys = std::make_shared<const net::ApiKeyStore>(net::ApiKeyStore::load(o.api_keys));
     require(!c.api_keys->empty(), ErrorCode::bad_config,
@@ -141,6 +145,8 @@ ServerMetrics Server::metrics() const {
   out.session_memory_bytes = m.session_memory_bytes;
   out.unauthorized = m.unauthorized;
   out.rate_limited = m.rate_limited;
+  out.key_cache_hits = m.key_cache_hits;
+  out.key_cache_misses = m.key_cache_misses;
   return out;
 }
 

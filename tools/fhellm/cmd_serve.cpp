@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <sstream>
 
@@ -41,6 +42,8 @@ struct ServeArgs {
   double key_rps = 0;
   std::uint64_t key_rows_per_hour = 0;
   bool insecure = false;
+  std::string session_store;
+  double key_cache_mb = 1024;
 };
 
 std::pair<std::string, int> parse_listen(const std::string& s) {
@@ -103,6 +106,13 @@ ServerOptions server_options(const ServeArgs& a) {
   o.key_sessions = a.key_sessions;
   o.key_requests_per_second = a.key_rps;
   o.key_rows_per_hour = a.key_rows_per_hour;
+  o.session_store = a.session_store;
+  // A Redis password from the environment stays out of the process list.
+  if (const char* pw = std::getenv("FHELLM_REDIS_PASSWORD"); pw != nullptr && *pw != '\0' &&
+      o.session_store.rfind("redis://", 0) == 0 && o.session_store.find('@') == std::string::npos) {
+    o.session_store.insert(8, std::string(":") + pw + "@");
+  }
+  o.key_cache_bytes = static_cast<std::uint64_t>(a.key_cache_mb * 1e6);
   return o;
 }
 
@@ -130,10 +140,11 @@ void run_serve(const ServeArgs& a) {
   const double ready_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "fhellm serve: listening on %s (%s, %zu remote layer groups, %d-bit weights; %.1f M weights encoded "
-      "in %.0f MB for precision %s, weight privacy %d bits; ready in %.1f s; %s)\n",
+      "in %.0f MB for precision %s, weight privacy %d bits; ready in %.1f s; %s; sessions in %s)\n",
       server.url().c_str(), d.architecture.c_str(), d.n_linear_groups, d.weight_bits,
       static_cast<double>(d.weight_count) / 1e6, static_cast<double>(d.encoded_bytes) / 1e6, a.precisions.c_str(),
-      a.weight_privacy_bits, ready_s, a.api_keys.empty() ? "no API keys: loopback only" : "API keys required");
+      a.weight_privacy_bits, ready_s, a.api_keys.empty() ? "no API keys: loopback only" : "API keys required",
+      a.session_store.empty() ? "memory" : "a shared store");
   if (a.online)
     std::printf("fhellm serve: online mode: %.0f MB of int8 weights kept for clear products on masked rows\n",
                 static_cast<double>(d.online_bytes) / 1e6);
@@ -206,6 +217,12 @@ void register_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--key-rows-per-hour", args->key_rows_per_hour,
                   "rows per hour per key (encrypted rows and online masked rows), unless its entry says (0: unlimited)")
+      ->capture_default_str();
+  cmd->add_option("--session-store", args->session_store,
+                  "where sessions live: redis://HOST:PORT[/DB] (shared by replicas behind a load balancer; password "
+                  "from FHELLM_REDIS_PASSWORD); default: this process's memory");
+  cmd->add_option("--key-cache-mb", args->key_cache_mb,
+                  "with --session-store: memory for the sessions' parsed keys on this replica (least recently used out)")
       ->capture_default_str();
   cmd->callback([args] { run_serve(*args); });
 }

@@ -6,8 +6,7 @@
 // GCC 12 flags its own _mm512_reduce_add_epi32 as maybe-uninitialized (a false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-// VNNI on top of the file's AVX-512 flags, for every function here (lambdas included).
-#pragma GCC target("avx512vnni")
+// Built with -mavx512vnni on top of the AVX-512 flags (src/math/CMakeLists.txt).
 #include <immintrin.h>
 
 #include <algorithm>

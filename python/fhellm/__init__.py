@@ -24,6 +24,7 @@ from ._fhellm import (
     FormatError,
     GenerateResult,
     InternalError,
+    Interrupted,
     InvalidArgumentError,
     IoError,
     Model,
@@ -62,7 +63,7 @@ def raise_error(code_name, message):
 
 __all__ = [
     "Client", "ClientStats", "CompileResult", "Error", "FHE_MODES", "FormatError", "GenerateResult",
-    "InternalError", "InvalidArgumentError", "IoError", "Model", "ModelInfo", "PerplexityResult",
+    "InternalError", "Interrupted", "InvalidArgumentError", "IoError", "Model", "ModelInfo", "PerplexityResult",
     "ProtocolError", "RemoteLayerInfo", "RemoteLayers", "RemoteLayersStats", "SecurityError",
     "ServedModel", "Server", "ServerMetrics", "error_codes", "linear", "raise_error",
 ]

@@ -8,7 +8,7 @@ namespace {
 
 // The classes, created once at import (the module lives as long as the interpreter).
 PyObject* g_base = nullptr;
-PyObject* g_by_kind[7] = {};
+PyObject* g_by_kind[8] = {};
 
 PyObject* new_class(py::module_& m, const char* name, PyObject* bases, const char* doc) {
   const std::string qualified = std::string("fhellm.") + name;
@@ -26,13 +26,13 @@ PyObject* with_builtin(PyObject* builtin) {
 // Sets the Python error for `e` (the GIL is held by the translator).
 void set_python_error(const Error& e) {
   const int kind = static_cast<int>(e.kind());
-  PyObject* cls = kind >= 1 && kind <= 6 && g_by_kind[kind] != nullptr ? g_by_kind[kind] : g_base;
+  PyObject* cls = kind >= 1 && kind <= 7 && g_by_kind[kind] != nullptr ? g_by_kind[kind] : g_base;
   py::object instance = py::reinterpret_steal<py::object>(PyObject_CallFunction(cls, "s", e.what()));
   if (!instance) return;  // the call set its own error
   instance.attr("code") = static_cast<int>(e.code());
   instance.attr("code_name") = std::string(error_code_name(e.code()));
-  static const char* kKinds[] = {"", "invalid_argument", "format", "protocol", "security", "io", "internal"};
-  instance.attr("kind") = kKinds[kind >= 1 && kind <= 6 ? kind : 6];
+  static const char* kKinds[] = {"", "invalid_argument", "format", "protocol", "security", "io", "internal", "interrupted"};
+  instance.attr("kind") = kKinds[kind >= 1 && kind <= 7 ? kind : 6];
   PyErr_SetObject(cls, instance.ptr());
 }
 
@@ -54,6 +54,8 @@ void register_errors(py::module_& m) {
       new_class(m, "IoError", with_builtin(PyExc_OSError), "A file or socket that could not be used.");
   g_by_kind[static_cast<int>(ErrorKind::internal)] =
       new_class(m, "InternalError", with_builtin(PyExc_RuntimeError), "A bug in fhellm.");
+  g_by_kind[static_cast<int>(ErrorKind::interrupted)] =
+      new_class(m, "Interrupted", with_builtin(nullptr), "The user stopped the work (Ctrl-C).");
   py::register_exception_translator([](std::exception_ptr p) {
     if (!p) return;
     try {

@@ -168,6 +168,9 @@ def test_errors_carry_codes(stories, tmp_path):
     with pytest.raises(fhellm.SecurityError) as e:
         fhellm.raise_error("mask_reused", "used twice")
     assert e.value.code_name == "mask_reused"
+    with pytest.raises(fhellm.Interrupted) as e:
+        fhellm.raise_error("interrupted", "stopped")
+    assert e.value.kind == "interrupted" and e.value.code == fhellm.error_codes["interrupted"]
     with pytest.raises(fhellm.InvalidArgumentError) as e:
         stories.logits([])
     with pytest.raises(fhellm.FormatError) as e:

@@ -60,7 +60,7 @@ std::vector<std::uint8_t> LinearClient::encrypt_lookup(std::span<const std::uint
   const Encryptor enc(it->second->context, it->second->secret);
   const Evaluator ev(it->second->context);
   const LinearGeometry& geo = plan.linear.geo;
-  const auto delta = Scale::from_plain_modulus(ctx, std::uint64_t{1} << plan.linear.plain_bits).delta_residues();
+  const auto delta = Scale::from_plain_modulus(ctx, plan.linear.plain_modulus).delta_residues();
   const std::uint64_t upload_modulus = std::uint64_t{1} << plan.linear.upload_bits;
   const auto sent = geo.sent_positions(0, 0);  // the first min(V, N) coefficients
 

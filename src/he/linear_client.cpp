@@ -143,8 +143,9 @@ std::vector<std::uint8_t> LinearClient::encrypt_mask(std::span<const std::uint32
   require(linear_is_mask_precision(precision), ErrorCode::invalid_argument, "encrypt_mask: not a mask precision");
   require(r.size() == std::size_t{shape.rows} * shape.in, ErrorCode::invalid_argument,
           "encrypt_mask: R has the wrong size");
-  const OnlineModulus om = linear_online_modulus(shape.in);
-  const std::uint64_t t = precision == LinearPrecision::mask_pow2 ? om.pow2 : om.odd;
+  const std::uint64_t t = precision == LinearPrecision::mask_table ? kOnlineTableModulus
+                         : precision == LinearPrecision::mask_pow2 ? linear_online_modulus(shape.in).pow2
+                                                                   : linear_online_modulus(shape.in).odd;
   std::vector<std::int32_t> v(r.size());
   bool in_range = true;
   for (std::size_t i = 0; i < r.size(); ++i) {

@@ -57,16 +57,21 @@ std::string_view linear_precision_name(LinearPrecision p) noexcept {
     case LinearPrecision::exact: return "exact";
     case LinearPrecision::mask_pow2: return "mask-pow2";
     case LinearPrecision::mask_odd: return "mask-odd";
+    case LinearPrecision::mask_table: return "mask-table";
     default: return "default";
   }
 }
 
 bool linear_is_mask_precision(LinearPrecision p) noexcept {
-  return p == LinearPrecision::mask_pow2 || p == LinearPrecision::mask_odd;
+  return p == LinearPrecision::mask_pow2 || p == LinearPrecision::mask_odd || p == LinearPrecision::mask_table;
+}
+
+std::uint32_t linear_max_in(LinearPrecision p) noexcept {
+  return p == LinearPrecision::mask_table ? kLinearMaxTableIn : kLinearMaxIn;
 }
 
 LinearPrecision linear_encoding_precision(LinearPrecision p) noexcept {
-  return linear_is_mask_precision(p) ? LinearPrecision::standard : p;
+  return p == LinearPrecision::mask_pow2 || p == LinearPrecision::mask_odd ? LinearPrecision::standard : p;
 }
 
 OnlineModulus linear_online_modulus(std::uint32_t in) {
@@ -93,11 +98,12 @@ LinearPrecision parse_linear_precision(std::string_view name) {
 
 LinearGeometry LinearGeometry::make(LinearShape shape, std::uint32_t poly_degree, std::uint32_t chunk_width,
                                     std::uint32_t rows_per_ct, int input_levels) {
-  require(shape.rows >= 1 && shape.rows <= kLinearMaxRows && shape.in >= 1 && shape.in <= kLinearMaxIn &&
+  // k up to a table's rows: the callers hold the tighter limit of their precision (linear_max_in).
+  require(shape.rows >= 1 && shape.rows <= kLinearMaxRows && shape.in >= 1 && shape.in <= kLinearMaxTableIn &&
               shape.out >= 1 && shape.out <= kLinearMaxOut,
           ErrorCode::invalid_argument,
           "linear shape T=" + std::to_string(shape.rows) + " k=" + std::to_string(shape.in) +
-              " n=" + std::to_string(shape.out) + " outside 1..512 x 1..8192 x 1..131072");
+              " n=" + std::to_string(shape.out) + " outside 1..512 x 1..262144 x 1..131072");
   require(is_pow2(poly_degree) && poly_degree >= 4 && is_pow2(chunk_width) && is_pow2(rows_per_ct) &&
               std::uint64_t{chunk_width} * rows_per_ct <= poly_degree,
           ErrorCode::invalid_argument,
@@ -482,7 +488,10 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   plan.max_abs_output = linear_max_abs_output(shape.in, input_signed);
   const bool mask = linear_is_mask_precision(precision);
   if (mask && input_signed) return std::nullopt;  // masks are residues in [0, t)
-  if (mask) {
+  if (precision == LinearPrecision::mask_table) {
+    plan.plain_modulus = kOnlineTableModulus;
+    plan.plain_bits = bit_length(plan.plain_modulus);
+  } else if (mask) {
     const OnlineModulus om = linear_online_modulus(shape.in);
     plan.plain_modulus = precision == LinearPrecision::mask_pow2 ? om.pow2 : om.odd;
     plan.plain_bits = bit_length(plan.plain_modulus);
@@ -651,6 +660,9 @@ std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecisio
   shape.rows = 1;
   // Validates the shape once (throws for shapes out of range).
   (void)LinearGeometry::make(shape, 2048, 1, 1);
+  require(shape.in <= linear_max_in(precision), ErrorCode::invalid_argument,
+          "linear shape k=" + std::to_string(shape.in) + " outside 1.." + std::to_string(linear_max_in(precision)) +
+              " for precision " + std::string(linear_precision_name(precision)));
   std::vector<LinearPlan> out;
   const std::vector<ParamId> sets = {ParamId::n2048_q54, ParamId::n4096_q108};
   // Server memory: NTT-form weights cost 4 or 8 bytes per slot and prime;
@@ -692,7 +704,14 @@ LinearPlan one_row_plan(std::uint32_t in, std::uint32_t out, LinearPrecision pre
   }
   const LinearShape shape{1, in, out};
   LinearPlan plan;
-  if (linear_is_mask_precision(precision)) {
+  if (precision == LinearPrecision::mask_table) {
+    // Its own encoding: the best layout for a table's k (linear_plan_candidates).
+    auto candidates = linear_plan_candidates(shape, precision, false, privacy_bits);
+    require(!candidates.empty(), ErrorCode::bad_parameters,
+            "no layout holds the noise bound of table mask rows for V=" + std::to_string(in) +
+                " width=" + std::to_string(out) + " at weight privacy " + std::to_string(privacy_bits) + " bits");
+    plan = std::move(candidates.front());
+  } else if (linear_is_mask_precision(precision)) {
     // The masks ride on the standard encoding (the server holds no other).
     const LinearLayout l = linear_resident_layout(in, out, LinearPrecision::standard, privacy_bits);
     auto p = plan_linear_with(shape, precision, false, l.param_id, l.chunk_width, 1, l.input_levels, privacy_bits);
@@ -731,6 +750,9 @@ LinearLayout linear_resident_layout(std::uint32_t in, std::uint32_t out, LinearP
 
 LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed, int privacy_bits) {
   (void)LinearGeometry::make(shape, 2048, 1, 1);  // validates the shape
+  require(shape.in <= linear_max_in(precision), ErrorCode::invalid_argument,
+          "linear shape k=" + std::to_string(shape.in) + " outside 1.." + std::to_string(linear_max_in(precision)) +
+              " for precision " + std::string(linear_precision_name(precision)));
   require_privacy_bits(privacy_bits);
   LinearPlan plan = one_row_plan(shape.in, shape.out, precision, input_signed, privacy_bits);
   plan.geo = LinearGeometry::make(shape, plan.geo.poly_degree, plan.geo.chunk_width, 1, plan.geo.input_levels);

@@ -42,15 +42,20 @@ namespace fhellm::he {
 // linear_online_modulus(k) (its power of two, its odd factor); the reply
 // decrypts to r W^T mod t exactly. They use the layout and the weights of
 // `standard` (no encoding of their own).
-enum class LinearPrecision : std::uint8_t { exact = 1, standard = 2, mask_pow2 = 3, mask_odd = 4 };
+// "mask_table": the offline half of the online token lookup (docs/online.md
+// section 10): rows of k = V residues r mod 2^8 (one per table row) times W =
+// E^T, exact mod 2^8, so k may reach kLinearMaxTableIn; an encoding of its own
+// (the lookup's layout would pay C input sides per row: 5x the time).
+enum class LinearPrecision : std::uint8_t { exact = 1, standard = 2, mask_pow2 = 3, mask_odd = 4, mask_table = 5 };
 
 // What a user gets unless they ask for exact (the server encodes its weights
 // for this precision unless told otherwise).
 inline constexpr LinearPrecision kLinearDefaultPrecision = LinearPrecision::standard;
 
-std::string_view linear_precision_name(LinearPrecision p) noexcept;  // "exact", "default", "mask-pow2", "mask-odd"
+std::string_view linear_precision_name(LinearPrecision p) noexcept;  // "exact", "default", "mask-pow2", "mask-odd", "mask-table"
 bool linear_is_mask_precision(LinearPrecision p) noexcept;
-// The precision whose weight encoding a call of `p` uses (standard for the masks).
+// The precision whose weight encoding a call of `p` uses (standard for
+// mask_pow2 and mask_odd; mask_table has its own).
 LinearPrecision linear_encoding_precision(LinearPrecision p) noexcept;
 
 // Weight privacy S (docs/linear.md section 6): the reply's flood is a
@@ -95,6 +100,13 @@ OnlineModulus linear_online_modulus(std::uint32_t in);
 inline constexpr std::uint32_t kLinearMaxRows = 512;
 inline constexpr std::uint32_t kLinearMaxIn = 8192;
 inline constexpr std::uint32_t kLinearMaxOut = 131072;
+// A table's rows (the vocabulary): the k of mask_table calls.
+inline constexpr std::uint32_t kLinearMaxTableIn = 1u << 18;
+// kLinearMaxTableIn for mask_table, kLinearMaxIn for the others.
+std::uint32_t linear_max_in(LinearPrecision p) noexcept;
+// The plain modulus of mask_table calls and the online token lookup's p:
+// a table row's values are int8 (|v| <= 127), recovered from their residue mod 2^8.
+inline constexpr std::uint64_t kOnlineTableModulus = 256;
 
 // The session keys hold the input-side automorphisms of the levels whose
 // elements are 2^j + 1: every composition for j = 1..5 (applied hoisted,

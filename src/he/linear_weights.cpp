@@ -65,8 +65,13 @@ std::size_t EncodedWeights::Encoding::bytes() const noexcept {
 EncodedWeights::EncodedWeights(std::span<const std::int8_t> w, std::uint32_t out, std::uint32_t in,
                                std::span<const LinearPrecision> precisions, std::size_t threads, int privacy_bits)
     : out_(out), in_(in), privacy_bits_(privacy_bits) {
-  require(out >= 1 && out <= kLinearMaxOut && in >= 1 && in <= kLinearMaxIn, ErrorCode::invalid_argument,
-          "weights " + std::to_string(out) + " x " + std::to_string(in) + " outside 1..131072 x 1..8192");
+  // k past kLinearMaxIn: a table's mask encoding only (linear_max_in).
+  const bool table_only = std::all_of(precisions.begin(), precisions.end(),
+                                      [](LinearPrecision p) { return p == LinearPrecision::mask_table; });
+  const std::uint32_t max_in = table_only ? kLinearMaxTableIn : kLinearMaxIn;
+  require(out >= 1 && out <= kLinearMaxOut && in >= 1 && in <= max_in, ErrorCode::invalid_argument,
+          "weights " + std::to_string(out) + " x " + std::to_string(in) + " outside 1..131072 x 1.." +
+              std::to_string(max_in));
   require(w.size() == std::size_t{out} * in, ErrorCode::invalid_argument,
           "weights: " + std::to_string(w.size()) + " values for " + std::to_string(out) + " x " + std::to_string(in));
   require(!precisions.empty(), ErrorCode::invalid_argument, "weights: no precision to encode for");

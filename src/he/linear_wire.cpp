@@ -48,7 +48,7 @@ void read_header_fields(ByteReader& r, bool reply, Header& h) {
   require(version == kLinearFormatVersion, ErrorCode::bad_version,
           what + ": version " + std::to_string(version) + ", expected " + std::to_string(kLinearFormatVersion));
   const auto prec = r.u8();
-  require(prec >= 1 && prec <= 4, ErrorCode::bad_message, what + ": bad precision " + std::to_string(prec));
+  require(prec >= 1 && prec <= 5, ErrorCode::bad_message, what + ": bad precision " + std::to_string(prec));
   h.precision = static_cast<LinearPrecision>(prec);
   const auto sgn = r.u8();
   require(sgn <= 1, ErrorCode::bad_message, what + ": bad signedness flag");
@@ -64,7 +64,8 @@ void read_header_fields(ByteReader& r, bool reply, Header& h) {
   h.shape.rows = static_cast<std::uint32_t>(r.u32());
   h.shape.in = static_cast<std::uint32_t>(r.u32());
   h.shape.out = static_cast<std::uint32_t>(r.u32());
-  require(h.shape.rows >= 1 && h.shape.rows <= kLinearMaxRows && h.shape.in >= 1 && h.shape.in <= kLinearMaxIn &&
+  require(h.shape.rows >= 1 && h.shape.rows <= kLinearMaxRows && h.shape.in >= 1 &&
+              h.shape.in <= linear_max_in(h.precision) &&
               h.shape.out >= 1 && h.shape.out <= kLinearMaxOut,
           ErrorCode::shape_mismatch,
           what + ": shape T=" + std::to_string(h.shape.rows) + " k=" + std::to_string(h.shape.in) +

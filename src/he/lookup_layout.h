@@ -35,7 +35,7 @@ struct LookupShape {
 
 // Hard limits (checked at every boundary).
 inline constexpr std::uint32_t kLookupMaxRows = kLinearMaxRows;       // ids per call
-inline constexpr std::uint32_t kLookupMaxTableRows = 1u << 18;        // 262144
+inline constexpr std::uint32_t kLookupMaxTableRows = kLinearMaxTableIn;  // 262144
 inline constexpr std::uint32_t kLookupMaxWidth = kLinearMaxIn;        // 8192
 
 // The lookup runs on n2048_q54 (two 27-bit primes, the 32-bit pipeline).

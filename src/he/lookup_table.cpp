@@ -36,4 +36,16 @@ const EncodedWeights::Encoding& EncodedTable::encoding(const LookupPlan& plan) c
   return encoding_;
 }
 
+EncodedWeights encode_table_masks(std::span<const std::int8_t> table, std::uint32_t rows, std::uint32_t width,
+                                  int privacy_bits, std::size_t threads) {
+  require(table.size() == std::size_t{rows} * width, ErrorCode::invalid_argument,
+          "table masks: " + std::to_string(table.size()) + " values for " + std::to_string(rows) + " x " +
+              std::to_string(width));
+  std::vector<std::int8_t> w(table.size());  // E^T: one row per table column
+  for (std::size_t v = 0; v < rows; ++v)
+    for (std::size_t d = 0; d < width; ++d) w[d * rows + v] = table[v * width + d];
+  const LinearPrecision masks[] = {LinearPrecision::mask_table};
+  return EncodedWeights(w, width, rows, masks, threads, privacy_bits);
+}
+
 }  // namespace fhellm::he

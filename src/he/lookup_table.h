@@ -43,4 +43,13 @@ class EncodedTable {
   EncodedWeights::Encoding encoding_;
 };
 
+// The table for the online mode's offline product (docs/online.md section
+// 10): W = E^T (width x rows) encoded for mask_table calls (linear_evaluate),
+// in that precision's own layout, at weight privacy `privacy_bits`: 7 bytes
+// per value beside the lookup's encoding. `table` as EncodedTable's.
+// @throws Error(invalid_argument) for a size mismatch or shapes out of range,
+//         Error(bad_parameters) when no layout holds the privacy bits.
+EncodedWeights encode_table_masks(std::span<const std::int8_t> table, std::uint32_t rows, std::uint32_t width,
+                                  int privacy_bits = 0, std::size_t threads = 1);
+
 }  // namespace fhellm::he

@@ -274,13 +274,14 @@ TEST(LinearClearOracle, ExtremeRows) {
 
 TEST(LinearLayout, RejectsBadShapesAndGeometries) {
   EXPECT_THROW(LinearGeometry::make({0, 1, 1}, 2048, 1, 1), Error);
-  EXPECT_THROW(LinearGeometry::make({1, 8193, 1}, 2048, 1, 1), Error);
+  EXPECT_THROW(LinearGeometry::make({1, kLinearMaxTableIn + 1, 1}, 2048, 1, 1), Error);
+  EXPECT_THROW(plan_linear({1, 8193, 1}, LinearPrecision::standard, false), Error);  // a table's k only
   EXPECT_THROW(LinearGeometry::make({513, 1, 1}, 2048, 1, 1), Error);
   EXPECT_THROW(LinearGeometry::make({1, 1, 131073}, 2048, 1, 1), Error);
   EXPECT_THROW(LinearGeometry::make({1, 1, 1}, 2048, 3, 1), Error);
   EXPECT_THROW(LinearGeometry::make({1, 1, 1}, 2048, 1024, 4), Error);
   try {
-    LinearGeometry::make({1, 9000, 1}, 2048, 1, 1);
+    (void)plan_linear({1, 9000, 1}, LinearPrecision::exact, false);
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::invalid_argument);

@@ -30,6 +30,9 @@ struct OnlineBackend::Layer {
 
 namespace {
 constexpr std::uint32_t kLmHeadWireId = 4;
+// Ids per online table call: each is V bytes up (50 KB for GPT-2), so a
+// 512-id prompt goes in 8 calls of 3.2 MB instead of one of 26 MB.
+constexpr std::size_t kOnlineTableCallRows = 64;
 }
 
 OnlineBackend::OnlineBackend(const model::Model& model, std::unique_ptr<RemoteChannel> channel,
@@ -95,8 +98,12 @@ OnlineBackend::Layer& OnlineBackend::layer(LinearId id) {
   const RemoteLinearInfo& remote = description_.find(wire);
   check_layer_shape(remote, model_, id);
   auto it = info_.find(wire);
-  require(it != info_.end() && it->second.n == remote.n_out && it->second.k == remote.n_in, ErrorCode::bad_artifact,
-          model::linear_name(id) + ": the server's online info does not describe this layer");
+  // A table's info is (n = width, k = V); its description (n_out = V, n_in = width).
+  const bool table = model::is_embedding(id.kind);
+  const std::uint32_t n = table ? remote.n_in : remote.n_out, k = table ? remote.n_out : remote.n_in;
+  require(it != info_.end() && it->second.n == n && it->second.k == k &&
+              it->second.p == online::online_modulus(table, k),
+          ErrorCode::bad_artifact, model::linear_name(id) + ": the server's online info does not describe this layer");
   auto l = std::make_unique<Layer>();
   l->info = it->second;
   l->dequant = description_.dequantization(wire);
@@ -190,9 +197,73 @@ void OnlineBackend::run_online(Layer& l, const quant::QuantizedRows& q, std::vec
   quant::dequantize_product(acc.data(), q, l.dequant, l.bias, y);
 }
 
+void OnlineBackend::run_online_lookup(Layer& l, std::span<const TokenId> ids, std::vector<MaskRow>& masks,
+                                      float* out) {
+  const std::uint32_t rows = static_cast<std::uint32_t>(masks.size()), v = l.info.k, width = l.info.n;
+  online::OnlineRows message;
+  message.rows = rows;
+  message.k = v;
+  message.n = width;
+  message.p = he::kOnlineTableModulus;
+  message.digest = l.info.digest;
+  message.values.resize(std::size_t{rows} * v);
+  for (std::uint32_t t = 0; t < rows; ++t) {
+    require(ids[t] < v, ErrorCode::invalid_argument,
+            "online lookup: id " + std::to_string(ids[t]) + " outside a table of " + std::to_string(v) + " rows");
+    // onehot(id) - R mod 2^8; the row is marked used before any of it leaves.
+    std::vector<std::uint32_t> r = expand_mask(masks[t].use(), v, he::kOnlineTableModulus);
+    std::uint32_t* row = message.values.data() + std::size_t{t} * v;
+    for (std::uint32_t i = 0; i < v; ++i) row[i] = (256 - r[i]) & 255;
+    row[ids[t]] = (row[ids[t]] + 1) & 255;
+    OPENSSL_cleanse(r.data(), r.size() * sizeof(std::uint32_t));
+  }
+  const std::uint32_t wire[] = {l.info.wire_id};
+  const Bytes reply = channel_->call(wire, online::encode_online_rows(message));
+  const std::vector<std::uint32_t> ve = online::decode_online_result(reply, rows, width, he::kOnlineTableModulus);
+  // E[id] = V E + R E mod 2^8, centred: the table's values are in [-127, 127].
+  for (std::uint32_t t = 0; t < rows; ++t) {
+    const std::span<const std::uint32_t> s = masks[t].product();
+    const float scale = l.dequant.scales[ids[t]];
+    for (std::uint32_t j = 0; j < width; ++j) {
+      const std::uint32_t value = (ve[std::size_t{t} * width + j] + s[j]) & 255;
+      out[std::size_t{t} * width + j] = scale * static_cast<float>(value >= 128 ? static_cast<int>(value) - 256
+                                                                                 : static_cast<int>(value));
+    }
+  }
+}
+
 void OnlineBackend::lookup(LinearId table, std::span<const TokenId> ids, float* out) {
-  if (!fallback_) fallback_ = make_fallback_();
-  fallback_->lookup(table, ids, out);
+  const auto start = Clock::now();
+  if (!open_) open_session();
+  if (!info_.contains(linear_wire_id(table))) {  // the server serves this table's rows encrypted only
+    if (!fallback_) fallback_ = make_fallback_();
+    fallback_->lookup(table, ids, out);
+    stats_->fallback_rows += ids.size();
+    return;
+  }
+  // The first call (a prompt's ids) fills every group's pool for its rows.
+  if (!prefetched_) prefetch(std::min<std::size_t>(ids.size(), he::kLinearMaxRows));
+  Layer& l = layer(table);
+  const std::size_t width = l.info.n;
+  double fallback_seconds = 0;
+  // Calls of at most kOnlineTableCallRows ids: a row is V bytes on the wire.
+  for (std::size_t r0 = 0; r0 < ids.size(); r0 += kOnlineTableCallRows) {
+    const std::size_t t = std::min(kOnlineTableCallRows, ids.size() - r0);
+    std::vector<MaskRow> masks = take_rows(l, t);
+    const std::size_t m = masks.size();
+    if (m > 0) {
+      run_online_lookup(l, ids.subspan(r0, m), masks, out + r0 * width);
+      stats_->online_rows += m;
+    }
+    if (m < t) {  // material ran out: these ids go through the encrypted lookup
+      const auto fallback_start = Clock::now();
+      if (!fallback_) fallback_ = make_fallback_();
+      fallback_->lookup(table, ids.subspan(r0 + m, t - m), out + (r0 + m) * width);
+      stats_->fallback_rows += t - m;
+      fallback_seconds += seconds_since(fallback_start);
+    }
+  }
+  account(start, fallback_seconds, ids.size());
 }
 
 void OnlineBackend::apply(LinearId id, const float* x, std::size_t rows, float* y) {
@@ -222,6 +293,10 @@ void OnlineBackend::apply(LinearId id, const float* x, std::size_t rows, float* 
       fallback_seconds += seconds_since(fallback_start);
     }
   }
+  account(start, fallback_seconds, rows);
+}
+
+void OnlineBackend::account(std::chrono::steady_clock::time_point start, double fallback_seconds, std::size_t rows) {
   const double spent = seconds_since(start);
   const ChannelStats before = stats_->session.channel, after = channel_->stats();
   const double remote = (after.server_seconds - before.server_seconds) + (after.network_seconds - before.network_seconds);

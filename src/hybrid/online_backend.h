@@ -17,6 +17,7 @@
 // the backend is destroyed.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
@@ -52,9 +53,11 @@ class OnlineBackend final : public LinearBackend {
   // @throws Error(bad_artifact) when the server's model differs, Error(online_not_served),
   //         the store's errors (material_corrupt, mask_reused), the channel's, the fallback's.
   void apply(LinearId id, const float* x, std::size_t rows, float* y) override;
-  // A remote table's rows: the encrypted lookup of the fallback (a table is
-  // not a product on a masked row; its session and keys open at the first
-  // lookup). @throws the fallback's errors.
+  // A remote table's rows (docs/online.md section 10): per id a stored row
+  // (R, R E mod 2^8), the server's V E mod 2^8 for V = onehot(id) - R; ids
+  // without material, and tables the server keeps no online encoding for, go
+  // through the fallback's encrypted lookup (its session and keys open then).
+  // @throws as apply.
   void lookup(LinearId table, std::span<const TokenId> ids, float* out) override;
 
   const OnlineStats& online_stats() const { return *stats_; }
@@ -71,6 +74,9 @@ class OnlineBackend final : public LinearBackend {
   void prefetch(std::size_t rows);
   std::vector<MaskRow> take_rows(Layer& l, std::size_t count);
   void run_online(Layer& l, const quant::QuantizedRows& q, std::vector<MaskRow>& masks, float* y);
+  void run_online_lookup(Layer& l, std::span<const TokenId> ids, std::vector<MaskRow>& masks, float* out);
+  // The stats of one apply or lookup of `rows` rows that began at `start`.
+  void account(std::chrono::steady_clock::time_point start, double fallback_seconds, std::size_t rows);
   void return_rows() noexcept;
 
   const model::Model& model_;

@@ -31,10 +31,35 @@ std::vector<std::int64_t> masked_product(RemoteChannel& channel, const he::Linea
   return y;
 }
 
+// A table's rows (docs/online.md section 10): R uniform mod 2^8 over its V
+// rows, one mask_table call, S = R E mod 2^8.
+MaterialBatch make_table_material(RemoteChannel& channel, const he::LinearClient& client,
+                                  const online::OnlineLayerInfo& layer, std::uint32_t rows, int weight_privacy_bits) {
+  std::vector<he::Seed> seeds(rows);
+  std::vector<std::uint32_t> r(std::size_t{rows} * layer.k);
+  for (std::uint32_t t = 0; t < rows; ++t) {
+    seeds[t] = he::random_seed();
+    const std::vector<std::uint32_t> row = expand_mask(seeds[t], layer.k, layer.p);
+    std::copy(row.begin(), row.end(), r.begin() + static_cast<std::ptrdiff_t>(std::size_t{t} * layer.k));
+  }
+  const auto y = masked_product(channel, client, layer, r, rows, he::LinearPrecision::mask_table, weight_privacy_bits);
+  OPENSSL_cleanse(r.data(), r.size() * sizeof(std::uint32_t));
+  MaterialBatch batch{layer.wire_id, layer.n, layer.k, layer.p, layer.digest, {}};
+  for (std::uint32_t t = 0; t < rows; ++t) {
+    std::vector<std::uint32_t> s(layer.n);
+    for (std::uint32_t j = 0; j < layer.n; ++j)
+      s[j] = static_cast<std::uint32_t>(positive_mod(y[std::size_t{t} * layer.n + j], layer.p));
+    batch.rows.emplace_back(seeds[t], std::move(s));
+    OPENSSL_cleanse(seeds[t].data(), seeds[t].size());
+  }
+  return batch;
+}
+
 }  // namespace
 
 MaterialBatch make_material(RemoteChannel& channel, const he::LinearClient& client,
                             const online::OnlineLayerInfo& layer, std::uint32_t rows, int weight_privacy_bits) {
+  if (layer.p == he::kOnlineTableModulus) return make_table_material(channel, client, layer, rows, weight_privacy_bits);
   const he::OnlineModulus m = he::linear_online_modulus(layer.k);
   require(m.p == layer.p, ErrorCode::parameter_mismatch, "online material: the layer's modulus is not its k's");
   std::vector<he::Seed> seeds(rows);
@@ -94,7 +119,7 @@ PrecomputeResult precompute_online(RemoteChannel& channel, const he::LinearClien
       store.put(make_material(channel, client, layers[i], rows, options.weight_privacy_bits));
       missing[i] -= rows;
       result.rows_made += rows;
-      result.calls += 2;
+      result.calls += layers[i].p == he::kOnlineTableModulus ? 1 : 2;
       if (options.progress) options.progress(result.rows_made, total);
     }
   }

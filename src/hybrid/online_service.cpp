@@ -6,6 +6,7 @@
 #include "common/thread_pool.h"
 #include "fhellm/error.h"
 #include "he/linear_layout.h"
+#include "math/masked_table_sum.h"
 #include "math/modular_matmul.h"
 
 namespace fhellm::hybrid {
@@ -23,8 +24,8 @@ OnlineService::OnlineService(std::vector<Layer> layers) {
       throw Error(ErrorCode::bad_artifact, "online service: layer " + std::to_string(l.wire_id) +
                                                " holds a weight of -128 (the online mode needs symmetric int8 weights)");
     Held h;
-    h.digest = online::weights_digest(l.wire_id, l.n, l.k, l.weights);
-    h.p = he::linear_online_modulus(l.k).p;
+    h.digest = online::weights_digest(l.wire_id, l.n, l.k, l.weights, l.table);
+    h.p = online::online_modulus(l.table, l.k);
     weight_bytes_ += l.weights.size();
     const std::uint32_t id = l.wire_id;
     h.layer = std::move(l);
@@ -47,7 +48,7 @@ const OnlineService::Held& OnlineService::layer(std::uint32_t wire_id) const {
 }
 
 void OnlineService::check(std::uint32_t wire_id, const Held& h, const online::OnlineRows& rows) {
-  require(rows.k == h.layer.k && rows.n == h.layer.n, ErrorCode::shape_mismatch,
+  require(rows.k == h.layer.k && rows.n == h.layer.n && rows.p == h.p, ErrorCode::shape_mismatch,
           "layer " + std::to_string(wire_id) + " is " + std::to_string(h.layer.n) + " x " + std::to_string(h.layer.k) +
               ", the online rows are for " + std::to_string(rows.n) + " x " + std::to_string(rows.k));
   require(rows.digest == h.digest, ErrorCode::stale_material,
@@ -61,10 +62,23 @@ std::uint64_t OnlineService::call_rows(std::uint32_t wire_id, ByteView payload) 
   return head.rows;
 }
 
+// V E mod 2^8: the columns split across threads, each streaming the table once.
+Bytes OnlineService::table_call(const Held& h, const online::OnlineRows& rows, unsigned threads) {
+  const std::vector<std::uint8_t> v(rows.values.begin(), rows.values.end());  // each < 2^8 (decoded)
+  std::vector<std::uint8_t> y(std::size_t{rows.rows} * rows.n);
+  const std::size_t chunk = 256, chunks = (rows.n + chunk - 1) / chunk;
+  default_thread_pool().run(chunks, std::max(1u, threads), [&](std::size_t c) {
+    const std::size_t begin = c * chunk, end = std::min<std::size_t>(rows.n, begin + chunk);
+    math::masked_table_sum_range(v.data(), rows.rows, h.layer.weights.data(), rows.k, rows.n, begin, end, y.data());
+  });
+  return online::encode_online_result(rows.rows, rows.n, rows.p, std::vector<std::uint32_t>(y.begin(), y.end()));
+}
+
 Bytes OnlineService::call(std::uint32_t wire_id, ByteView payload, unsigned threads) const {
   const Held& h = layer(wire_id);
   const online::OnlineRows rows = online::decode_online_rows(payload);
   check(wire_id, h, rows);
+  if (h.layer.table) return table_call(h, rows, threads);
   std::vector<std::uint32_t> y(std::size_t{rows.rows} * rows.n);
   // Threads split the outputs in chunks that keep each one's weights streaming.
   const std::size_t chunk = 256, chunks = (rows.n + chunk - 1) / chunk;

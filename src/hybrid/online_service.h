@@ -2,7 +2,7 @@
 // int8 weights, kept in clear when the server is asked to (`serve --online`),
 // their digests, and the answers to the online payloads of linear calls:
 // the info query (FHOQ -> FHOI) and masked rows (FHOU -> FHOR, V W^T mod p
-// by math::modular_matmul). Stateless per session: the online mode keeps
+// by math::modular_matmul; a table's V E mod 2^8 by math::masked_table_sum). Stateless per session: the online mode keeps
 // nothing about a client on the server. Thread-safe (read-only after
 // construction).
 #pragma once
@@ -20,7 +20,8 @@ class OnlineService {
  public:
   struct Layer {
     std::uint32_t wire_id = 0, n = 0, k = 0;
-    std::vector<std::int8_t> weights;  // n x k, row-major
+    std::vector<std::int8_t> weights;  // n x k, row-major; a table's E: k x n (V rows of width n)
+    bool table = false;                // a token or position table (docs/online.md section 10)
   };
   // Takes the weights; computes each layer's digest.
   // @throws Error(bad_artifact) for a size that does not match its shape.
@@ -51,6 +52,7 @@ class OnlineService {
   const Held& layer(std::uint32_t wire_id) const;  // @throws Error(unknown_layer)
   // @throws Error(shape_mismatch), Error(stale_material).
   static void check(std::uint32_t wire_id, const Held& h, const online::OnlineRows& rows);
+  static Bytes table_call(const Held& h, const online::OnlineRows& rows, unsigned threads);
   std::map<std::uint32_t, Held> layers_;
   std::uint64_t weight_bytes_ = 0;
 };

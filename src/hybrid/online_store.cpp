@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "fhellm/error.h"
+#include "he/linear_layout.h"
 
 namespace fhellm::hybrid {
 namespace {
@@ -171,8 +172,10 @@ BatchHeader decode_header(ByteView bytes, const std::string& what) {
   r.copy_to(h.id);
   r.copy_to(h.nonce);
   check(r.u32() == 0, "reserved field is not 0");
-  check(h.rows >= 1 && h.rows <= kMaxBatchRows && h.shape.n >= 1 && h.shape.n <= (1u << 17) && h.shape.k >= 1 &&
-            h.shape.k <= 8192 && h.shape.p >= 2 && h.shape.p < (std::uint64_t{1} << 32),
+  // k: a product's inputs, or a table's rows (its online modulus 2^8).
+  const std::uint32_t max_k = h.shape.p == he::kOnlineTableModulus ? he::kLinearMaxTableIn : he::kLinearMaxIn;
+  check(h.rows >= 1 && h.rows <= kMaxBatchRows && h.shape.n >= 1 && h.shape.n <= he::kLinearMaxOut &&
+            h.shape.k >= 1 && h.shape.k <= max_k && h.shape.p >= 2 && h.shape.p < (std::uint64_t{1} << 32),
         "fields out of range");
   return h;
 }

@@ -38,14 +38,18 @@ void read_head(ByteReader& r, const std::uint8_t (&magic)[4]) {
   require(r.u16("reserved") == 0, ErrorCode::bad_message, r.what() + ": reserved field is not 0");
 }
 
-void check_shape(const std::string& what, std::uint32_t rows, std::uint32_t k, std::uint32_t n) {
-  require(rows <= he::kLinearMaxRows && k >= 1 && k <= he::kLinearMaxIn && n >= 1 && n <= he::kLinearMaxOut,
+// A table's rows travel mod 2^8 (he::kOnlineTableModulus, never a product's
+// modulus: those are >= 2 * 127 * 128 + 1), and k is its vocabulary.
+void check_shape(const std::string& what, std::uint32_t rows, std::uint32_t k, std::uint32_t n, std::uint64_t p) {
+  const std::uint32_t max_k = p == he::kOnlineTableModulus ? he::kLinearMaxTableIn : he::kLinearMaxIn;
+  require(rows <= he::kLinearMaxRows && k >= 1 && k <= max_k && n >= 1 && n <= he::kLinearMaxOut,
           ErrorCode::shape_mismatch,
           what + ": shape T=" + std::to_string(rows) + " k=" + std::to_string(k) + " n=" + std::to_string(n) +
               " out of range");
 }
 
 void check_modulus(const std::string& what, std::uint32_t k, std::uint64_t p) {
+  if (p == he::kOnlineTableModulus) return;  // a table's (check_shape held k)
   const std::uint64_t want = he::linear_online_modulus(k).p;
   require(p == want, ErrorCode::parameter_mismatch,
           what + ": modulus " + std::to_string(p) + ", the online modulus of k=" + std::to_string(k) + " is " +
@@ -133,7 +137,12 @@ PayloadKind payload_kind(ByteView payload) noexcept {
   return PayloadKind::other;
 }
 
-WeightsDigest weights_digest(std::uint32_t wire_id, std::uint32_t n, std::uint32_t k, std::span<const std::int8_t> w) {
+std::uint64_t online_modulus(bool table, std::uint32_t k) {
+  return table ? he::kOnlineTableModulus : he::linear_online_modulus(k).p;
+}
+
+WeightsDigest weights_digest(std::uint32_t wire_id, std::uint32_t n, std::uint32_t k, std::span<const std::int8_t> w,
+                             bool table) {
   static constexpr char kTag[] = "fhellm-online-weights-1";
   Bytes head;
   ByteWriter hw(head);
@@ -141,7 +150,7 @@ WeightsDigest weights_digest(std::uint32_t wire_id, std::uint32_t n, std::uint32
   hw.u32(wire_id);
   hw.u32(n);
   hw.u32(k);
-  hw.u64(he::linear_online_modulus(k).p);  // material made for another modulus is another layer's
+  hw.u64(online_modulus(table, k));  // material made for another modulus is another layer's
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   WeightsDigest out{};
   unsigned len = 0;
@@ -192,7 +201,7 @@ std::vector<OnlineLayerInfo> decode_online_info(ByteView payload) {
     l.k = r.u32("k");
     l.p = r.u64("p");
     r.copy_to(l.digest, "digest");
-    check_shape(r.what(), 1, l.k, l.n);
+    check_shape(r.what(), 1, l.k, l.n, l.p);
     check_modulus(r.what(), l.k, l.p);
   }
   r.expect_end();
@@ -200,7 +209,7 @@ std::vector<OnlineLayerInfo> decode_online_info(ByteView payload) {
 }
 
 Bytes encode_online_rows(const OnlineRows& rows) {
-  check_shape("online rows", rows.rows, rows.k, rows.n);
+  check_shape("online rows", rows.rows, rows.k, rows.n, rows.p);
   require(rows.rows >= 1 && rows.values.size() == std::size_t{rows.rows} * rows.k, ErrorCode::invalid_argument,
           "online rows: " + std::to_string(rows.values.size()) + " values for " + std::to_string(rows.rows) + " x " +
               std::to_string(rows.k));
@@ -227,7 +236,7 @@ OnlineRows read_rows_head(ByteReader& r) {
   out.n = r.u32("n");
   out.p = r.u64("p");
   r.copy_to(out.digest, "digest");
-  check_shape(r.what(), out.rows, out.k, out.n);
+  check_shape(r.what(), out.rows, out.k, out.n, out.p);
   require(out.rows >= 1, ErrorCode::shape_mismatch, r.what() + ": no row");
   check_modulus(r.what(), out.k, out.p);
   return out;

@@ -12,7 +12,10 @@
 //                  20 8 p  28 32 weights digest  60 T k values < p at w bits
 //   FHOR result    0 4 magic  4 2 version  6 2 reserved  8 4 rows T  12 4 n  16 8 p
 //                  24 T n values < p at w bits
-// p must be he::linear_online_modulus(k).p for the layer's k.
+// p must be he::linear_online_modulus(k).p for a product's k (k <= 8192), or
+// he::kOnlineTableModulus (2^8) for a token or position table (docs/online.md
+// section 10: k = V rows up to 2^18, n = the row width; a row's values are
+// V = onehot(id) - R mod 2^8, the result V E mod 2^8).
 #pragma once
 
 #include <array>
@@ -33,11 +36,14 @@ using WeightsDigest = std::array<std::uint8_t, 32>;
 enum class PayloadKind { encrypted_rows, online_rows, online_query, other };
 PayloadKind payload_kind(ByteView payload) noexcept;
 
+// The online modulus of a product of k inputs, or of a table (`table`).
+std::uint64_t online_modulus(bool table, std::uint32_t k);
+
 // SHA-256 of "fhellm-online-weights-1", the wire id, n, k (u32 little-endian),
-// the online modulus p (u64) and the n x k int8 values: what online material
-// is bound to.
+// the online modulus p (u64) and the int8 values (a product's W, n x k; a
+// table's E, k x n, row-major): what online material is bound to.
 WeightsDigest weights_digest(std::uint32_t wire_id, std::uint32_t n, std::uint32_t k,
-                             std::span<const std::int8_t> w);
+                             std::span<const std::int8_t> w, bool table = false);
 
 struct OnlineLayerInfo {
   std::uint32_t wire_id = 0, n = 0, k = 0;

@@ -195,9 +195,23 @@ RemoteLinearService::RemoteLinearService(RemoteModelDescription description,
     std::vector<OnlineService::Layer> kept;
     for (std::size_t i = 0; i < weights.size(); ++i) {
       const RemoteLinearInfo& l = description_.linears[i];
-      // Products only: a table is read by the encrypted lookup in every mode.
-      if (model::is_embedding(linear_from_wire_id(l.wire_id).kind)) continue;
-      kept.push_back({l.wire_id, l.n_out, l.n_in, weights[i]});
+      if (!model::is_embedding(linear_from_wire_id(l.wire_id).kind)) {
+        kept.push_back({l.wire_id, l.n_out, l.n_in, weights[i], false});
+        continue;
+      }
+      // A table (n_out = V rows of n_in values): its rows online need the
+      // offline product R E mod 2^8, in an encoding of its own; where no
+      // layout holds the server's weight privacy, the table stays with the
+      // encrypted lookup only (the client falls back to it).
+      try {
+        auto masks = std::make_unique<he::EncodedWeights>(
+            he::encode_table_masks(weights[i], l.n_out, l.n_in, options.weight_privacy_bits, threads));
+        encoded_bytes_ += masks->encoded_bytes();
+        table_masks_.emplace(l.wire_id, std::move(masks));
+        kept.push_back({l.wire_id, l.n_in, l.n_out, weights[i], true});
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::bad_parameters) throw;
+      }
     }
     online_ = std::make_unique<OnlineService>(std::move(kept));
   }
@@ -270,6 +284,7 @@ CallCost RemoteLinearService::call_cost(std::span<const std::uint32_t> layer_ids
   }
   if (auto table = tables_.find(layer_ids[0]); table != tables_.end()) {
     const he::EncodedTable& t = *table->second;
+    if (kind == online::PayloadKind::encrypted_rows) return table_mask_cost(layer_ids[0], t, payload);
     const he::LookupMessageInfo info = he::peek_lookup_upload(payload);  // no planning
     require(info.shape.table_rows == t.rows() && info.shape.width == t.width(), ErrorCode::shape_mismatch,
             "table " + std::to_string(layer_ids[0]) + " is " + std::to_string(t.rows()) + " x " +
@@ -292,6 +307,24 @@ CallCost RemoteLinearService::call_cost(std::span<const std::uint32_t> layer_ids
   return CallCost{info.shape.rows};
 }
 
+CallCost RemoteLinearService::table_mask_cost(std::uint32_t wire_id, const he::EncodedTable& t, ByteView payload) const {
+  auto masks = table_masks_.find(wire_id);
+  require(masks != table_masks_.end(), ErrorCode::online_not_served,
+          "this server holds no encoding for offline table rows of table " + std::to_string(wire_id) +
+              " (start it with `fhellm serve --online`)");
+  const he::LinearMessageInfo info = he::peek_linear_upload(payload);  // no planning
+  require(info.precision == he::LinearPrecision::mask_table, ErrorCode::precision_not_served,
+          "table " + std::to_string(wire_id) + " takes mask-table rows, the upload is " +
+              std::string(he::linear_precision_name(info.precision)));
+  require(info.shape.in == t.rows() && info.shape.out == t.width(), ErrorCode::shape_mismatch,
+          "table " + std::to_string(wire_id) + " is " + std::to_string(t.rows()) + " x " + std::to_string(t.width()) +
+              ", the mask rows are for " + std::to_string(info.shape.in) + " x " + std::to_string(info.shape.out));
+  require(info.privacy_bits == masks->second->privacy_bits(), ErrorCode::precision_not_served,
+          "this server serves weight privacy " + std::to_string(masks->second->privacy_bits()) +
+              " bits, the upload is planned for " + std::to_string(info.privacy_bits));
+  return CallCost{info.shape.rows};  // a row R E: one linear query of the table (docs/online.md section 5)
+}
+
 Bytes RemoteLinearService::call(RemoteSession& session, std::span<const std::uint32_t> layer_ids, ByteView payload) {
   call_cost(layer_ids, payload);  // the shape against the layer or table, before planning
   const online::PayloadKind kind = online::payload_kind(payload);
@@ -303,8 +336,11 @@ Bytes RemoteLinearService::call(RemoteSession& session, std::span<const std::uin
   auto& s = dynamic_cast<RemoteLinearSession&>(session);
   const InFlight call(calls_in_flight_);
   const unsigned threads = std::max(1u, max_call_threads_ / call.active);
-  if (auto table = tables_.find(layer_ids[0]); table != tables_.end())
+  if (auto table = tables_.find(layer_ids[0]); table != tables_.end()) {
+    if (kind == online::PayloadKind::encrypted_rows)
+      return he::linear_evaluate(payload, *table_masks_.at(layer_ids[0]), s.keys, threads);
     return he::lookup_evaluate(payload, *table->second, s.keys, threads);
+  }
   return he::linear_evaluate(payload, *weights_.at(layer_ids[0]), s.keys, threads);
 }
 

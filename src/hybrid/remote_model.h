@@ -92,8 +92,9 @@ struct RemoteServiceOptions {
   // bits gets Error(precision_not_served).
   int weight_privacy_bits = 0;
   // Keep the int8 weights for the online mode (docs/online.md): one byte per
-  // weight on top of the encodings; without them online calls get
-  // Error(online_not_served).
+  // weight on top of the encodings, and each table's encoding for its
+  // offline rows (section 10: 7 bytes per value); without them online calls
+  // get Error(online_not_served).
   bool online = false;
   unsigned encode_threads = 0;  // 0: the hardware's thread count
   // Called on the constructing thread after each layer: (weights encoded, weights in all).
@@ -153,8 +154,12 @@ class RemoteLinearService final : public RemoteService {
   Bytes description_bytes_;
   std::map<std::uint32_t, std::unique_ptr<he::EncodedWeights>> weights_;
   std::map<std::uint32_t, std::unique_ptr<he::EncodedTable>> tables_;
+  // Online servers: each table's encoding for the offline table rows (mask_table calls).
+  std::map<std::uint32_t, std::unique_ptr<he::EncodedWeights>> table_masks_;
   std::unique_ptr<OnlineService> online_;
   std::uint64_t encoded_bytes_ = 0, weight_count_ = 0;
+  // The cost of offline table rows (a mask_table upload) for table `wire_id`.
+  CallCost table_mask_cost(std::uint32_t wire_id, const he::EncodedTable& t, ByteView payload) const;
   // Per parameter set: the upload record's size and the parsed keys' memory.
   struct KeyFootprint {
     std::size_t record_bytes = 0;

@@ -113,17 +113,20 @@ const std::vector<TokenId> kPrompt = {1, 403, 407, 261, 378};
 
 TEST(OnlineModel, Stories260KGivesTheExactSimulateTokens) {
   OnlineRig rig(kStories, {he::LinearPrecision::standard});
-  // 5 prompt rows + 7 decode rows per group; the LM head once per token.
+  // 5 prompt rows + 7 decode rows per group and for the token table (one
+  // lookup per token but the last); the LM head once per token.
   const PrecomputeResult made = rig.precompute(12, 8);
-  EXPECT_EQ(made.rows_made, 20u * 12 + 8);
-  EXPECT_EQ(made.calls, 2u * 21);  // two products per batch, one batch per group
+  EXPECT_EQ(made.rows_made, 21u * 12 + 8);
+  EXPECT_EQ(made.calls, 2u * 21 + 1);  // two products per batch, one batch per group; one table call
   const auto simulated = rig.ids(FheMode::simulate, kPrompt, 8);
   EXPECT_EQ(rig.ids(FheMode::execute, kPrompt, 8), simulated);
-  EXPECT_EQ(rig.stats->online_rows, 20u * 5 + 1 + 21u * 7);
+  EXPECT_EQ(rig.stats->online_rows, 20u * 5 + 1 + 21u * 7 + 12u);
   EXPECT_EQ(rig.stats->fallback_rows, 0u);
+  // No encrypted session at all: the table's rows came online too.
   EXPECT_EQ(rig.stats->session.key_upload_bytes, he::LinearServerKeys{}.save().size() + 0u);
   EXPECT_EQ(rig.rows_stored(linear_wire_id({0, LinearKind::qkv})), 0u);  // every row used, none kept
   EXPECT_EQ(rig.rows_stored(4), 0u);
+  EXPECT_EQ(rig.rows_stored(linear_wire_id(LinearId{-1, LinearKind::token_embedding})), 0u);
 }
 
 // Layer by layer: the online product's floats equal simulate's bit for bit
@@ -158,6 +161,19 @@ TEST(OnlineModel, LayerOutputsEqualSimulateBitForBit) {
   }
   EXPECT_EQ(rig.stats->online_rows, 3u * products);
   EXPECT_EQ(rig.stats->fallback_rows, 3u * products);
+  // The token table: 3 ids online, then 3 through the encrypted lookup, the
+  // rows of simulate's int8 table bit for bit both ways.
+  const LinearId table = LinearId{-1, LinearKind::token_embedding};
+  const std::size_t width = rig.hm.model().config().dim;
+  for (int call = 0; call < 2; ++call) {
+    const std::vector<TokenId> ids = {0, 511, static_cast<TokenId>(137 + call)};
+    std::vector<float> ys(3 * width), yo(3 * width, -1.0f);
+    simulate.lookup(table, ids, ys.data());
+    backend.lookup(table, ids, yo.data());
+    EXPECT_EQ(yo, ys) << (call == 0 ? "online" : "fallback");
+  }
+  EXPECT_EQ(rig.stats->online_rows, 3u * products + 3);
+  EXPECT_EQ(rig.stats->fallback_rows, 3u * products + 3);
 }
 
 TEST(OnlineModel, RunningOutFallsBackToTheEncryptedPath) {
@@ -165,13 +181,14 @@ TEST(OnlineModel, RunningOutFallsBackToTheEncryptedPath) {
   rig.precompute(6, 3);
   const auto simulated = rig.ids(FheMode::simulate, kPrompt, 8);
   EXPECT_EQ(rig.ids(FheMode::execute, kPrompt, 8), simulated);
-  // Each group: the 5 prompt rows and the first decode row online, then the
-  // encrypted path; the head: 3 tokens online, 5 encrypted.
-  EXPECT_EQ(rig.stats->online_rows, 20u * 6 + 3);
-  EXPECT_EQ(rig.stats->fallback_rows, 20u * 6 + 5);
+  // Each group and the token table: the 5 prompt rows and the first decode
+  // row online, then the encrypted path (the table's: 6 lookups); the head:
+  // 3 tokens online, 5 encrypted.
+  EXPECT_EQ(rig.stats->online_rows, 21u * 6 + 3);
+  EXPECT_EQ(rig.stats->fallback_rows, 20u * 6 + 6 + 5);
   // And with nothing stored at all, the whole generation falls back.
   EXPECT_EQ(rig.ids(FheMode::execute, kPrompt, 3), rig.ids(FheMode::simulate, kPrompt, 3));
-  EXPECT_EQ(rig.stats->online_rows, 20u * 6 + 3);
+  EXPECT_EQ(rig.stats->online_rows, 21u * 6 + 3);
 }
 
 // The mask products are encrypted calls like any other: a server with weight
@@ -182,8 +199,8 @@ TEST(OnlineModel, AServerWithWeightPrivacyGivesTheExactSimulateTokens) {
   rig.precompute(6, 3);
   const auto simulated = rig.ids(FheMode::simulate, kPrompt, 8);
   EXPECT_EQ(rig.ids(FheMode::execute, kPrompt, 8), simulated);
-  EXPECT_EQ(rig.stats->online_rows, 20u * 6 + 3);
-  EXPECT_EQ(rig.stats->fallback_rows, 20u * 6 + 5);
+  EXPECT_EQ(rig.stats->online_rows, 21u * 6 + 3);
+  EXPECT_EQ(rig.stats->fallback_rows, 20u * 6 + 6 + 5);
   // Mask calls planned without the server's S are refused, not answered.
   he::LinearClient client;
   InProcessChannel channel(*rig.service);

@@ -81,6 +81,69 @@ TEST(OnlineWire, TheServiceComputesVWModP) {
 // call_rows prices a call for the per-key row budgets before any work: it
 // must refuse what call() refuses from the header and the length (a hostile
 // row count cannot spend, or dodge, a budget), without reading the values.
+// A token table (docs/online.md section 10): rows of V values mod 2^8 against
+// E (V x width, row-major), V past a product's k limit.
+constexpr std::uint32_t kTableWire = 5, kVocab = 9001, kWidth = 24;
+
+std::vector<std::int8_t> table_values() {
+  std::vector<std::int8_t> e(std::size_t{kVocab} * kWidth);
+  std::mt19937 rng(3);
+  for (auto& v : e) v = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);
+  return e;
+}
+
+TEST(OnlineWire, TheServiceComputesTableRowsMod256) {
+  std::vector<OnlineService::Layer> layers;
+  layers.push_back({kTableWire, kWidth, kVocab, table_values(), true});
+  const OnlineService s(std::move(layers));
+  const auto info = online::decode_online_info(s.info(online::encode_online_query()));
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_EQ(info[0].p, he::kOnlineTableModulus);
+  EXPECT_EQ(info[0].k, kVocab);
+  online::OnlineRows m{2, kVocab, kWidth, he::kOnlineTableModulus, info[0].digest, {}};
+  std::mt19937 rng(4);
+  m.values.resize(std::size_t{2} * kVocab);
+  for (auto& v : m.values) v = rng() % 256;
+  const Bytes payload = online::encode_online_rows(m);
+  EXPECT_EQ(payload.size(), 60u + 2u * kVocab);  // one byte per table row
+  const auto y = online::decode_online_result(s.call(kTableWire, payload, 2), 2, kWidth, 256);
+  const auto e = table_values();
+  for (std::uint32_t t = 0; t < 2; ++t)
+    for (std::uint32_t d = 0; d < kWidth; ++d) {
+      std::int64_t sum = 0;
+      for (std::uint32_t j = 0; j < kVocab; ++j) sum += std::int64_t{m.values[t * kVocab + j]} * e[j * kWidth + d];
+      EXPECT_EQ(y[t * kWidth + d], static_cast<std::uint32_t>(((sum % 256) + 256) % 256));
+    }
+  EXPECT_EQ(s.call_rows(kTableWire, payload), 2u);
+  // Hostile: a product's modulus for the table, a value >= 2^8 (9 bits: another
+  // length), a vocabulary past 2^18, other material.
+  auto code = [&](const Bytes& b) {
+    try {
+      (void)s.call(kTableWire, b, 1);
+    } catch (const Error& err) {
+      return err.code();
+    }
+    return ErrorCode::internal_error;
+  };
+  Bytes b = payload;
+  put_u64(b, 20, 257);  // not the table's modulus: then k = V is past a product's limit
+  EXPECT_EQ(code(b), ErrorCode::shape_mismatch);
+  b = payload;
+  put_u32(b, 12, he::kLinearMaxTableIn + 1);
+  EXPECT_EQ(code(b), ErrorCode::shape_mismatch);
+  b = payload;
+  put_u32(b, 12, kVocab - 1);  // another table
+  EXPECT_NE(code(b), ErrorCode::internal_error);
+  b = payload;
+  b[28] ^= 1;
+  EXPECT_EQ(code(b), ErrorCode::stale_material);
+  b = payload;
+  b.pop_back();
+  EXPECT_EQ(code(b), ErrorCode::truncated);
+  // The same bytes as a product's rows: a table's modulus for a product's k is refused.
+  EXPECT_EQ(call_error(service(), payload), ErrorCode::shape_mismatch);
+}
+
 TEST(OnlineWire, CallRowsRefusesWhatTheCallRefusesFromItsHeader) {
   const OnlineService s = service();
   const online::OnlineRows m = valid_rows(s, 2);

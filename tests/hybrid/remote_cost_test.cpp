@@ -147,6 +147,28 @@ TEST_F(RemoteCost, ALookupIsPricedByItsIdsAndCheckedAgainstTheTableFirst) {
   EXPECT_EQ(code_of([&] { service_->call(*session, table, upload); }), ErrorCode::parameter_mismatch);
 }
 
+// The online mode's offline table rows (mask_table uploads to a table's wire
+// id): priced by their rows, and only an online server holds their encoding.
+TEST_F(RemoteCost, TableMaskRowsArePricedByTheirRowsOnOnlineServersOnly) {
+  const std::uint32_t table[] = {linear_wire_id({-1, LinearKind::token_embedding})};
+  const std::vector<std::uint32_t> r(2 * 512, 5);
+  const Bytes upload = client_->encrypt_mask(r, {2, 512, 64}, he::LinearPrecision::mask_table, 0);
+  EXPECT_EQ(code_of([&] { service_->call_cost(table, upload); }), ErrorCode::online_not_served);
+  HybridModel hm = HybridModel::load(kStories);
+  RemoteServiceOptions o;
+  o.online = true;
+  const auto online = make_remote_service(hm, o);
+  EXPECT_EQ(online->call_cost(table, upload).rows, 2u);
+  const std::vector<std::uint32_t> small(2 * 512, 1);
+  EXPECT_EQ(code_of([&] {
+              online->call_cost(table, client_->encrypt_mask(small, {2, 512, 64}, he::LinearPrecision::mask_pow2, 0));
+            }),
+            ErrorCode::precision_not_served);
+  const auto session = online->open_session(keys_);
+  const auto y = client_->decrypt(online->call(*session, table, upload));
+  EXPECT_EQ(y.size(), 2u * 64);
+}
+
 // Defect: a 90-byte upload header with a legal shape cost ~71 ms of planning
 // before it was refused: the shape is now checked against the layer first.
 TEST_F(RemoteCost, AnUploadForAnotherShapeIsRefusedBeforeAnyPlanning) {

@@ -65,7 +65,7 @@ TEST_F(CliOnline, PrecomputeThenGenerateEqualsExactSimulateAndFallsBack) {
       run(with_store({"precompute", "--artifact", prefix_ + ".client", "--server", server.url(), "--rows", "6",
                       "--head-rows", "3", "--json"}));
   ASSERT_EQ(rc_pre, 0) << out_pre;
-  EXPECT_EQ(json_of(out_pre).at("rows_made").get<int>(), 20 * 6 + 3);
+  EXPECT_EQ(json_of(out_pre).at("rows_made").get<int>(), 21 * 6 + 3);  // 20 groups and the token table
   const auto [rc_gen, out_gen] =
       run(with_store({"generate", "--artifact", prefix_ + ".client", "--server", server.url(), "--online",
                       "--precision", "exact", "-p", "Once upon a time", "-n", "8", "--json"}),
@@ -76,10 +76,11 @@ TEST_F(CliOnline, PrecomputeThenGenerateEqualsExactSimulateAndFallsBack) {
   ASSERT_EQ(rc_sim, 0) << out_sim;
   const auto j = json_of(out_gen);
   EXPECT_EQ(j.at("ids"), json_of(out_sim).at("ids"));
-  // 5 prompt rows and one decode row per group online, the rest encrypted;
-  // the LM head 3 tokens online, 5 encrypted.
-  EXPECT_EQ(j.at("online_rows").get<int>(), 20 * 6 + 3);
-  EXPECT_EQ(j.at("fallback_rows").get<int>(), 20 * 6 + 5);
+  // 5 prompt rows and one decode row per group and for the token table
+  // online, the rest encrypted (the table's 6 lookups too); the LM head 3
+  // tokens online, 5 encrypted.
+  EXPECT_EQ(j.at("online_rows").get<int>(), 21 * 6 + 3);
+  EXPECT_EQ(j.at("fallback_rows").get<int>(), 20 * 6 + 6 + 5);
   EXPECT_NE(out_gen.find("online material ran out"), std::string::npos) << out_gen;
 }
 
@@ -129,14 +130,15 @@ TEST_F(CliOnline, WithApiKeysPrecomputeAndGenerateNeedTheKey) {
   keyed.insert(keyed.end(), {"--api-key", key, "--json"});
   const auto [rc_pre, out_pre] = run(keyed);
   ASSERT_EQ(rc_pre, 0) << out_pre;
-  EXPECT_EQ(json_of(out_pre).at("rows_made").get<int>(), 20 * 6 + 3);
+  EXPECT_EQ(json_of(out_pre).at("rows_made").get<int>(), 21 * 6 + 3);
   const auto [rc_gen, out_gen] =
       run(with_store({"generate", "--artifact", prefix_ + ".client", "--server", server.url(), "--online", "--api-key",
                       key, "-p", "Once upon a time", "-n", "2", "--json"}),
           true);
   ASSERT_EQ(rc_gen, 0) << out_gen;
   EXPECT_EQ(json_of(out_gen).at("fallback_rows").get<int>(), 0);
-  EXPECT_EQ(json_of(out_gen).at("online_rows").get<int>(), 20 * 6 + 2);  // 5 prompt rows + 1 decode row; 2 head rows
+  // 5 prompt rows + 1 decode row per group and for the token table; 2 head rows.
+  EXPECT_EQ(json_of(out_gen).at("online_rows").get<int>(), 21 * 6 + 2);
 }
 
 }  // namespace

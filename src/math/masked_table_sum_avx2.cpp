@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <vector>
+#include <cstdlib>
 
 #include "math/masked_table_sum_simd.h"
 
@@ -103,21 +104,33 @@ void column_block(const MaskedTableArgs& a, std::size_t d0, std::size_t used, st
   }
 }
 
+
+template <std::size_t C>
+void columns(const MaskedTableArgs& a, std::vector<std::int16_t>& scratch) {
+  std::size_t d = a.d_begin;
+  for (; d + 32 * C <= a.d_end; d += 32 * C) column_block<C, false>(a, d, 32 * C, scratch);
+  for (; d + 32 <= a.d_end; d += 32) column_block<1, false>(a, d, 32, scratch);
+  // The last columns: one block that overlaps the previous one (the columns
+  // both cover are written twice with the same bytes).
+  if (d < a.d_end) column_block<1, false>(a, a.d_end - 32, 32, scratch);
+}
+
 }  // namespace
 
 void masked_table_sum_avx2(const MaskedTableArgs& a) {
   // int16 sums of each row for one column block, kept between spans.
-  std::vector<std::int16_t> scratch(a.rows > kMaskedTableRowTile ? a.rows * 2 * 16 : 0);
+  std::vector<std::int16_t> scratch(a.rows > kMaskedTableRowTile ? a.rows * 2 * 16 * 4 : 0);
   const std::size_t n = a.d_end - a.d_begin;
   if (n < 32) {
     column_block<1, true>(a, a.d_begin, n, scratch);
     return;
   }
-  std::size_t d = a.d_begin;
-  for (; d + 32 <= a.d_end; d += 32) column_block<1, false>(a, d, 32, scratch);
-  // The last columns: one block that overlaps the previous one (the columns
-  // both cover are written twice with the same bytes).
-  if (d < a.d_end) column_block<1, false>(a, a.d_end - 32, 32, scratch);
+  static const int kc = getenv("MTS_C") ? atoi(getenv("MTS_C")) : 1;
+  switch (kc) {
+    case 4: columns<4>(a, scratch); break;
+    case 2: columns<2>(a, scratch); break;
+    default: columns<1>(a, scratch); break;
+  }
 }
 
 }  // namespace fhellm::math

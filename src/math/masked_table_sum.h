@@ -11,11 +11,12 @@
 // Kernels: the reference (int64 sums), AVX2 (the table bytes as int16 lanes,
 // even and odd columns apart, vpmullw by v broadcast and vpaddw) and AVX-512
 // VNNI (four table rows interleaved byte-wise, vpdpbusd adds four products
-// per int32 lane). Both SIMD kernels stream the table once per tile of rows
-// (up to 4 that share each table load) and keep their accumulators in
-// registers; with more rows than a tile, the table goes through in spans of
-// rows small enough to stay in the L2 cache while every tile passes.
-// Single-threaded: callers split the columns into ranges across threads.
+// per int32 lane). A decoded token (AVX-512: up to 3 rows) streams the table
+// once, its sums in registers; more rows copy the table span by span (128
+// rows x 256 columns) into a buffer in the L1 cache that every tile of up to
+// 6 rows then reads, so the table still crosses memory once.
+// Single-threaded: callers split the columns into ranges across threads
+// (ranges of 256 columns or more keep each table row's read contiguous).
 #pragma once
 
 #include <cstddef>

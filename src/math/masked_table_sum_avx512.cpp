@@ -7,14 +7,14 @@
 // three unsigned packs (the inverse of the unpacks) put the low bytes back in
 // column order.
 //
-// Up to kDirectRows rows (a decoded token) read the table once, in blocks of
+// Up to three rows (a decoded token) read the table once, in blocks of
 // 256 or 128 columns, every sum in a register. More rows go through the table
 // in spans of kSpanRows rows x kBlockColumns columns: a span is interleaved
 // once into a buffer that stays in the L1 cache, then every tile of up to
 // kTileRows rows reads it there, its sums kept in memory between spans.
-// Either way each table row is read at least 128 bytes at a time: one
-// 64-byte read per row and pass ran at a third of the bandwidth
-// (docs/online.md has the measurements).
+// Either way each table row is read at least 128 bytes at a time: passes
+// that read 64 bytes a row ran at a third of the speed (GPT-2's table, 3 and
+// 4 rows, on AMD EPYC Zen 4).
 // Built with -mavx512f -mavx512bw -mavx512vnni (src/math/CMakeLists.txt).
 #include <immintrin.h>
 
@@ -27,7 +27,6 @@
 namespace fhellm::math {
 namespace {
 
-constexpr std::size_t kDirectRows = 3;
 constexpr std::size_t kSpanRows = 128;
 constexpr std::size_t kBlockColumns = 256;
 constexpr std::size_t kBlockVectors = kBlockColumns / 64;
@@ -51,8 +50,9 @@ inline std::int32_t v_word(const std::uint8_t* vt, std::size_t j, std::size_t ta
   return static_cast<std::int32_t>(word);
 }
 
-// The mask of the first `columns` of 64.
+// The mask of the first `columns` of 64 (none for 0).
 inline __mmask64 first_columns(std::size_t columns) {
+  if (columns == 0) return 0;
   return columns >= 64 ? kAllColumns : kAllColumns >> (64 - columns);
 }
 
@@ -91,7 +91,7 @@ struct LastRows {
   }
 };
 
-// Every row (R <= kDirectRows), `columns` <= C x 64 columns from d0, the whole table.
+// Every row (R <= 3), `columns` <= C x 64 columns from d0, the whole table.
 template <std::size_t R, std::size_t C>
 void direct_block(const MaskedTableArgs& a, std::size_t d0, std::size_t columns) {
   // Every index a constant once unrolled, so the sums stay in registers.
@@ -132,7 +132,7 @@ void direct_block(const MaskedTableArgs& a, std::size_t d0, std::size_t columns)
     }
 }
 
-// Every row (R <= kDirectRows) in blocks of 4 x 64 columns for one row, 2 x 64
+// Every row (R <= 3) in blocks of 4 x 64 columns for one row, 2 x 64
 // for two or three (the registers that hold the sums).
 template <std::size_t R>
 void direct(const MaskedTableArgs& a) {
@@ -150,7 +150,8 @@ void pack_span(const MaskedTableArgs& a, std::size_t d0, const __mmask64* mask, 
     const bool in_table = j < full;
     const std::int8_t* p = in_table ? a.table + j * a.width + d0 : &last.bytes[0][0];
     const std::size_t stride = in_table ? a.width : kBlockColumns;
-    for (std::size_t c = 0; c < vectors; ++c) interleave(p + 64 * c, stride, mask[c], span + (c * kSpanRows / 4 + g) * 4);
+    for (std::size_t c = 0; c < vectors; ++c)
+      interleave(p + 64 * c, stride, mask[c], span + (c * kSpanRows / 4 + g) * 4);
   }
 }
 

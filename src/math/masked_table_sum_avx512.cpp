@@ -7,14 +7,15 @@
 // three unsigned packs (the inverse of the unpacks) put the low bytes back in
 // column order.
 //
-// Up to three rows (a decoded token) read the table once, in blocks of
-// 256 or 128 columns, every sum in a register. More rows go through the table
-// in spans of kSpanRows rows x kBlockColumns columns: a span is interleaved
-// once into a buffer that stays in the L1 cache, then every tile of up to
-// kTileRows rows reads it there, its sums kept in memory between spans.
-// Either way each table row is read at least 128 bytes at a time: passes
-// that read 64 bytes a row ran at a third of the speed (GPT-2's table, 3 and
-// 4 rows, on AMD EPYC Zen 4).
+// Up to three rows (a decoded token) sweep the column range left to right,
+// four table rows at a time, prefetching kAheadBytes ahead, their sums in
+// memory (L1/L2): the table is then read in order, at the memory's bandwidth.
+// More rows go through the table in spans: a span (up to 2048 columns, as
+// many rows as fill 32 KB) is interleaved once into a buffer that stays in
+// the L1 cache, then every tile of up to kTileRows rows reads it there, the
+// sums in registers within a span. Passes over narrow column blocks (the
+// usual register-blocked loop) read each table row in short strided pieces
+// and ran at a third to a half of the bandwidth on AMD EPYC Zen 4.
 // Built with -mavx512f -mavx512bw -mavx512vnni (src/math/CMakeLists.txt).
 #include <immintrin.h>
 
@@ -27,9 +28,13 @@
 namespace fhellm::math {
 namespace {
 
-constexpr std::size_t kSpanRows = 128;
-constexpr std::size_t kBlockColumns = 256;
-constexpr std::size_t kBlockVectors = kBlockColumns / 64;
+constexpr std::size_t kBufferVectors = 512;  // 32 KB: a span, interleaved
+constexpr std::size_t kMaxBlockVectors = 32;  // 2048 columns
+constexpr std::size_t kNarrowBlockRows = 64;  // from these rows on, blocks of 4 vectors (256 columns)
+constexpr std::size_t kAheadBytes = 12 * 1024;  // how far ahead in the table to prefetch
+
+// Table rows to prefetch ahead: kAheadBytes of whole rows, at least one group.
+inline std::size_t ahead_rows(std::size_t width) { return std::max<std::size_t>(4, kAheadBytes / width); }
 constexpr std::size_t kTileRows = 6;  // 24 sums + 4 table vectors + v: 29 of the 32 registers
 
 constexpr __mmask64 kAllColumns = ~__mmask64{0};
@@ -80,78 +85,81 @@ inline void write_bytes(__m512i q0, __m512i q1, __m512i q2, __m512i q3, __mmask6
   _mm512_mask_storeu_epi8(out, mask, _mm512_packus_epi16(b01, b23));
 }
 
-// The table's last table_rows % 4 rows, `columns` <= Columns of them from d0,
-// padded with zeros to four rows of Columns: the last group of four.
-template <std::size_t Columns>
-struct LastRows {
-  alignas(64) std::int8_t bytes[4][Columns] = {};
-  LastRows(const MaskedTableArgs& a, std::size_t d0, std::size_t columns) {
-    for (std::size_t j = a.table_rows / 4 * 4, i = 0; j < a.table_rows; ++j, ++i)
-      std::memcpy(bytes[i], a.table + j * a.width + d0, std::min(columns, Columns));
+// The table's last table_rows % 4 rows, `columns` of them from d0, padded with
+// zeros to four rows of `stride` bytes: the last group of four.
+std::vector<std::int8_t> last_rows(const MaskedTableArgs& a, std::size_t d0, std::size_t columns,
+                                   std::size_t stride) {
+  std::vector<std::int8_t> rows(4 * stride, 0);
+  for (std::size_t j = a.table_rows / 4 * 4, i = 0; j < a.table_rows; ++j, ++i)
+    std::memcpy(&rows[i * stride], a.table + j * a.width + d0, columns);
+  return rows;
+}
+
+// Every row (R <= 3) over the whole range, swept left to right four table
+// rows at a time: a thread then reads its range of each table row in order,
+// prefetched kAheadRows rows ahead, at the memory's bandwidth; the sums (a
+// kilobyte a row and 256 columns) wait in the L1/L2 cache between sweeps.
+template <std::size_t R>
+void swept(const MaskedTableArgs& a) {
+  const std::size_t n = a.d_end - a.d_begin, vectors = (n + 63) / 64, w = a.width;
+  const __mmask64 tail = first_columns(n - 64 * (vectors - 1));
+  std::vector<std::int32_t> sum_words(vectors * R * 4 * 16, 0);
+  auto* sums = reinterpret_cast<__m512i*>(sum_words.data());  // vector c, row r at sums[(c * R + r) * 4]
+  const std::vector<std::int8_t> last = last_rows(a, a.d_begin, n, 64 * vectors);
+  const std::size_t full = a.table_rows / 4 * 4, ahead = ahead_rows(w);
+  for (std::size_t j = 0; j < a.table_rows; j += 4) {
+    const bool in_table = j < full;
+    const std::int8_t* p = in_table ? a.table + j * w + a.d_begin : last.data();
+    const std::size_t stride = in_table ? w : 64 * vectors;
+    const bool prefetch = j + ahead + 4 <= full;
+    __m512i vb[R];
+#pragma GCC unroll 4
+    for (std::size_t r = 0; r < R; ++r) vb[r] = _mm512_set1_epi32(v_word(a.v + r * a.table_rows, j, a.table_rows));
+    __m512i* s = sums;
+    for (std::size_t c = 0; c < vectors; ++c, p += 64, s += 4 * R) {
+      if (prefetch)
+        for (std::size_t i = 0; i < 4; ++i) _mm_prefetch(reinterpret_cast<const char*>(p + (ahead + i) * w), _MM_HINT_T0);
+      __m512i q[4];
+      interleave(p, stride, c + 1 == vectors ? tail : kAllColumns, q);
+#pragma GCC unroll 4
+      for (std::size_t r = 0; r < R; ++r)
+#pragma GCC unroll 4
+        for (std::size_t i = 0; i < 4; ++i)
+          _mm512_storeu_si512(s + 4 * r + i, dpbusd(_mm512_loadu_si512(s + 4 * r + i), q[i], vb[r]));
+    }
   }
+  for (std::size_t c = 0; c < vectors; ++c)
+    for (std::size_t r = 0; r < R; ++r) {
+      const __m512i* q = sums + (c * R + r) * 4;
+      write_bytes(_mm512_loadu_si512(q), _mm512_loadu_si512(q + 1), _mm512_loadu_si512(q + 2),
+                  _mm512_loadu_si512(q + 3), c + 1 == vectors ? tail : kAllColumns,
+                  a.y + r * w + a.d_begin + 64 * c);
+    }
+}
+
+// A span: table rows [j0, j1) of `vectors` x 64 columns from d0 (at most
+// kMaxBlockVectors), interleaved: vector c, group g (rows j0 + 4 g ..) at
+// buffer[(c * groups + g) * 4 ..].
+struct Span {
+  std::size_t d0, vectors, groups;
+  const __mmask64* mask;      // the columns of each vector
+  const std::int8_t* last;    // the table's last rows padded to four (last_rows), 64 x vectors bytes a row
 };
 
-// Every row (R <= 3), `columns` <= C x 64 columns from d0, the whole table.
-template <std::size_t R, std::size_t C>
-void direct_block(const MaskedTableArgs& a, std::size_t d0, std::size_t columns) {
-  // Every index a constant once unrolled, so the sums stay in registers.
-  __m512i acc[R][C][4];
-#pragma GCC unroll 4
-  for (std::size_t r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (std::size_t c = 0; c < C; ++c)
-#pragma GCC unroll 4
-      for (std::size_t i = 0; i < 4; ++i) acc[r][c][i] = _mm512_setzero_si512();
-  __mmask64 mask[C];
-  for (std::size_t c = 0; c < C; ++c) mask[c] = first_columns(columns - std::min(columns, 64 * c));
-  const LastRows<64 * C> last(a, d0, columns);
-  const std::size_t w = a.width, full = a.table_rows / 4 * 4;
-  for (std::size_t j = 0; j < a.table_rows; j += 4) {
-    // One loop body for the last group too (a second one kept the sums in memory).
-    const bool in_table = j < full;
-    const std::int8_t* p = in_table ? a.table + j * w + d0 : &last.bytes[0][0];
-    const std::size_t stride = in_table ? w : 64 * C;
-#pragma GCC unroll 4
-    for (std::size_t c = 0; c < C; ++c) {
-      __m512i q[4];
-      interleave(p + 64 * c, stride, mask[c], q);
-#pragma GCC unroll 4
-      for (std::size_t r = 0; r < R; ++r) {
-        const __m512i vb = _mm512_set1_epi32(v_word(a.v + r * a.table_rows, j, a.table_rows));
-#pragma GCC unroll 4
-        for (std::size_t i = 0; i < 4; ++i) acc[r][c][i] = dpbusd(acc[r][c][i], q[i], vb);
-      }
-    }
-  }
-#pragma GCC unroll 4
-  for (std::size_t r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (std::size_t c = 0; c < C; ++c) {
-      const __m512i* q = acc[r][c];
-      write_bytes(q[0], q[1], q[2], q[3], mask[c], a.y + r * w + d0 + 64 * c);
-    }
-}
-
-// Every row (R <= 3) in blocks of 4 x 64 columns for one row, 2 x 64
-// for two or three (the registers that hold the sums).
-template <std::size_t R>
-void direct(const MaskedTableArgs& a) {
-  constexpr std::size_t kC = R == 1 ? 4 : 2;
-  for (std::size_t d = a.d_begin; d < a.d_end; d += 64 * kC)
-    direct_block<R, kC>(a, d, std::min(64 * kC, a.d_end - d));
-}
-
-// Table rows [j0, j1) of `vectors` x 64 columns from d0, interleaved: vector
-// c, group g (rows j0 + 4 g ..) at span[(c * kSpanRows / 4 + g) * 4 ..].
-void pack_span(const MaskedTableArgs& a, std::size_t d0, const __mmask64* mask, std::size_t vectors,
-               std::size_t j0, std::size_t j1, const LastRows<kBlockColumns>& last, __m512i* span) {
+void pack_span(const MaskedTableArgs& a, const Span& sp, std::size_t j0, std::size_t j1, std::size_t ahead,
+               __m512i* buffer) {
   const std::size_t full = a.table_rows / 4 * 4;
   for (std::size_t j = j0, g = 0; j < j1; j += 4, ++g) {
     const bool in_table = j < full;
-    const std::int8_t* p = in_table ? a.table + j * a.width + d0 : &last.bytes[0][0];
-    const std::size_t stride = in_table ? a.width : kBlockColumns;
-    for (std::size_t c = 0; c < vectors; ++c)
-      interleave(p + 64 * c, stride, mask[c], span + (c * kSpanRows / 4 + g) * 4);
+    const std::int8_t* p = in_table ? a.table + j * a.width + sp.d0 : sp.last;
+    const std::size_t stride = in_table ? a.width : 64 * sp.vectors;
+    const bool prefetch = j + ahead + 4 <= full;
+    for (std::size_t c = 0; c < sp.vectors; ++c) {
+      if (prefetch)
+        for (std::size_t i = 0; i < 4; ++i)
+          _mm_prefetch(reinterpret_cast<const char*>(p + (ahead + i) * a.width + 64 * c), _MM_HINT_T0);
+      interleave(p + 64 * c, stride, sp.mask[c], buffer + (c * sp.groups + g) * 4);
+    }
   }
 }
 
@@ -209,23 +217,31 @@ void packed_rows(const MaskedTableArgs& a, const PackedPart& part, __m512i* sums
   }
 }
 
-// Blocks of kBlockColumns columns, the table in packed spans of kSpanRows rows.
+// Blocks of up to block_vectors x 64 columns, the table in spans of as many
+// rows as fill the buffer. Wide blocks read the table in longer runs, which
+// counts while memory is the limit; narrow ones make longer spans, fewer trips
+// of the sums through memory, which counts when the products are (64 rows and
+// more: GPT-2's table on AMD EPYC Zen 4).
 void packed(const MaskedTableArgs& a) {
-  __m512i span[kSpanRows / 4 * kBlockVectors * 4];  // 32 KB
+  const std::size_t block_vectors = a.rows < kNarrowBlockRows ? kMaxBlockVectors : 4;
+  __m512i buffer[kBufferVectors];  // 32 KB
   // Sums of every row, four vectors for each vector of a block.
-  std::vector<std::int32_t> sum_words(kBlockVectors * a.rows * 4 * 16);
+  std::vector<std::int32_t> sum_words(block_vectors * a.rows * 4 * 16);
   auto* sums = reinterpret_cast<__m512i*>(sum_words.data());
-  for (std::size_t d0 = a.d_begin; d0 < a.d_end; d0 += kBlockColumns) {
-    const std::size_t columns = std::min(kBlockColumns, a.d_end - d0);
+  const std::size_t ahead = ahead_rows(a.width);
+  for (std::size_t d0 = a.d_begin; d0 < a.d_end; d0 += 64 * block_vectors) {
+    const std::size_t columns = std::min(64 * block_vectors, a.d_end - d0);
     const std::size_t vectors = (columns + 63) / 64;
-    __mmask64 mask[kBlockVectors];
-    for (std::size_t c = 0; c < kBlockVectors; ++c) mask[c] = first_columns(columns - std::min(columns, 64 * c));
-    const LastRows<kBlockColumns> last_rows(a, d0, columns);
-    for (std::size_t j0 = 0; j0 < a.table_rows; j0 += kSpanRows) {
-      const std::size_t j1 = std::min(a.table_rows, j0 + kSpanRows);
-      pack_span(a, d0, mask, vectors, j0, j1, last_rows, span);
+    const std::size_t groups = kBufferVectors / 4 / vectors, span_rows = 4 * groups;
+    __mmask64 mask[kMaxBlockVectors];
+    for (std::size_t c = 0; c < vectors; ++c) mask[c] = first_columns(columns - std::min(columns, 64 * c));
+    const std::vector<std::int8_t> last = last_rows(a, d0, columns, 64 * vectors);
+    const Span sp{d0, vectors, groups, mask, last.data()};
+    for (std::size_t j0 = 0; j0 < a.table_rows; j0 += span_rows) {
+      const std::size_t j1 = std::min(a.table_rows, j0 + span_rows);
+      pack_span(a, sp, j0, j1, ahead, buffer);
       for (std::size_t c = 0; c < vectors; ++c) {
-        const PackedPart part{span + c * kSpanRows, j0, j1, d0 + 64 * c, mask[c], j0 == 0, j1 == a.table_rows};
+        const PackedPart part{buffer + c * groups * 4, j0, j1, d0 + 64 * c, mask[c], j0 == 0, j1 == a.table_rows};
         packed_rows(a, part, sums + c * a.rows * 4);
       }
     }
@@ -236,9 +252,9 @@ void packed(const MaskedTableArgs& a) {
 
 void masked_table_sum_avx512(const MaskedTableArgs& a) {
   switch (a.rows) {
-    case 1: direct<1>(a); return;
-    case 2: direct<2>(a); return;
-    case 3: direct<3>(a); return;
+    case 1: swept<1>(a); return;
+    case 2: swept<2>(a); return;
+    case 3: swept<3>(a); return;
     default: packed(a); return;
   }
 }

@@ -7,11 +7,11 @@
 // the even low bytes and the odd ones shifted back make the 32 output bytes
 // in column order, with no widening or shuffling.
 //
-// A decoded token (one row) reads the table once in blocks of 128 columns,
-// every sum in a register. More rows go through the table in spans of
-// kSpanRows rows x kBlockColumns columns copied into a buffer that stays in
-// the L1 cache; every tile of up to kTileRows rows then reads it there, its
-// sums kept in memory between spans.
+// As in the AVX-512 kernel (masked_table_sum_avx512.cpp, which says why): up
+// to three rows sweep the column range left to right, four table rows at a
+// time, prefetching kAheadBytes ahead, their sums in memory; more rows go
+// through the table in spans copied into a 32 KB buffer that every tile of up
+// to kTileRows rows reads, the sums in registers within a span.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -23,11 +23,14 @@
 namespace fhellm::math {
 namespace {
 
-constexpr std::size_t kDirectVectors = 4;  // one row: 128 columns a pass
-constexpr std::size_t kSpanRows = 128;
-constexpr std::size_t kBlockColumns = 256;
-constexpr std::size_t kBlockVectors = kBlockColumns / 32;
-constexpr std::size_t kTileRows = 6;  // 12 sums + the table vector, shifted, and v: 15 of the 16 registers
+constexpr std::size_t kBufferBytes = 32 * 1024;  // a span
+constexpr std::size_t kMaxBlockVectors = 64;     // 2048 columns
+constexpr std::size_t kNarrowBlockRows = 64;     // from these rows on, blocks of 8 vectors (256 columns)
+constexpr std::size_t kTileRows = 6;             // 12 sums + the table vector, shifted, and v: 15 of 16 registers
+constexpr std::size_t kAheadBytes = 12 * 1024;   // how far ahead in the table to prefetch
+
+// Table rows to prefetch ahead: kAheadBytes of whole rows, at least four.
+inline std::size_t ahead_rows(std::size_t width) { return std::max<std::size_t>(4, kAheadBytes / width); }
 
 // The 32 output bytes of the sums of one vector: the even columns' low bytes
 // and the odd columns' low bytes shifted up.
@@ -35,52 +38,89 @@ inline __m256i output_bytes(__m256i even, __m256i odd) {
   return _mm256_or_si256(_mm256_and_si256(even, _mm256_set1_epi16(0xFF)), _mm256_slli_epi16(odd, 8));
 }
 
-// One row, kDirectVectors x 32 columns at off[..] (within the range), the
-// whole table.
-void direct_block(const MaskedTableArgs& a, const std::size_t* off) {
-  __m256i even[kDirectVectors], odd[kDirectVectors];  // in registers: constant indices once unrolled
+// Adds G table rows from p (w bytes apart) times v[r][j ..] to the sums of
+// R rows of one vector (even, odd for each row, in memory).
+template <std::size_t R, std::size_t G>
+inline __attribute__((always_inline)) void add_rows(const std::int8_t* p, std::size_t w, const __m256i (*vb)[G],
+                                                    __m256i* s) {
+  __m256i even[R], odd[R];
 #pragma GCC unroll 4
-  for (std::size_t c = 0; c < kDirectVectors; ++c) even[c] = odd[c] = _mm256_setzero_si256();
-  const std::int8_t* p = a.table;
-  for (std::size_t j = 0; j < a.table_rows; ++j, p += a.width) {
-    const __m256i vb = _mm256_set1_epi8(static_cast<char>(a.v[j]));
+  for (std::size_t r = 0; r < R; ++r) {
+    even[r] = _mm256_loadu_si256(s + 2 * r);
+    odd[r] = _mm256_loadu_si256(s + 2 * r + 1);
+  }
 #pragma GCC unroll 4
-    for (std::size_t c = 0; c < kDirectVectors; ++c) {
-      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + off[c]));
-      even[c] = _mm256_add_epi16(even[c], _mm256_mullo_epi16(raw, vb));
-      odd[c] = _mm256_add_epi16(odd[c], _mm256_mullo_epi16(_mm256_srli_epi16(raw, 8), vb));
+  for (std::size_t g = 0; g < G; ++g) {
+    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + g * w));
+    const __m256i high = _mm256_srli_epi16(raw, 8);
+#pragma GCC unroll 4
+    for (std::size_t r = 0; r < R; ++r) {
+      even[r] = _mm256_add_epi16(even[r], _mm256_mullo_epi16(raw, vb[r][g]));
+      odd[r] = _mm256_add_epi16(odd[r], _mm256_mullo_epi16(high, vb[r][g]));
     }
   }
 #pragma GCC unroll 4
-  for (std::size_t c = 0; c < kDirectVectors; ++c)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.y + off[c]), output_bytes(even[c], odd[c]));
-}
-
-// One row, columns [d_begin, d_end) (at least 32) in blocks of kDirectVectors
-// vectors; the last vectors start at d_end - 32, overlapping the ones before
-// (the columns both cover get the same bytes twice).
-void direct_row(const MaskedTableArgs& a) {
-  for (std::size_t d = a.d_begin; d < a.d_end; d += 32 * kDirectVectors) {
-    std::size_t off[kDirectVectors];
-    for (std::size_t c = 0; c < kDirectVectors; ++c) off[c] = std::min(d + 32 * c, a.d_end - 32);
-    direct_block(a, off);
+  for (std::size_t r = 0; r < R; ++r) {
+    _mm256_storeu_si256(s + 2 * r, even[r]);
+    _mm256_storeu_si256(s + 2 * r + 1, odd[r]);
   }
 }
 
-// Rows t0 .. t0 + R - 1 over one vector (32 columns) of a span: table rows
-// [j0, j1) at span[(j - j0) * kBlockColumns], the sums from `sums` (two
-// vectors a row) back to `sums`, or their bytes (`columns` of them) to y
-// after the last span.
+// Table rows [j, j + G) over every vector of the sweep (vector c at column
+// off[c], its sums at sums[2 R c ..]).
+template <std::size_t R, std::size_t G>
+void sweep(const MaskedTableArgs& a, std::size_t j, const std::vector<std::size_t>& off, std::size_t ahead,
+           __m256i* sums) {
+  __m256i vb[R][G];
+  for (std::size_t r = 0; r < R; ++r)
+    for (std::size_t g = 0; g < G; ++g)
+      vb[r][g] = _mm256_set1_epi8(static_cast<char>(a.v[r * a.table_rows + j + g]));
+  const std::int8_t* p = a.table + j * a.width;
+  const bool prefetch = j + ahead + G <= a.table_rows;
+  for (std::size_t c = 0; c < off.size(); ++c) {
+    if (prefetch)
+      for (std::size_t g = 0; g < G; ++g)
+        _mm_prefetch(reinterpret_cast<const char*>(p + (ahead + g) * a.width + off[c]), _MM_HINT_T0);
+    add_rows<R, G>(p + off[c], a.width, vb, sums + 2 * R * c);
+  }
+}
+
+// Every row (R <= 3) over the range (at least 32 columns), swept left to
+// right. Vector c starts at column off[c]; the last starts at d_end - 32,
+// overlapping the one before (the columns both cover get the same bytes twice).
+template <std::size_t R>
+void swept(const MaskedTableArgs& a) {
+  const std::size_t n = a.d_end - a.d_begin, vectors = (n + 31) / 32;
+  std::vector<std::size_t> off(vectors);
+  for (std::size_t c = 0; c < vectors; ++c) off[c] = std::min(a.d_begin + 32 * c, a.d_end - 32);
+  std::vector<std::int16_t> sum_words(vectors * R * 2 * 16, 0);
+  auto* sums = reinterpret_cast<__m256i*>(sum_words.data());
+  const std::size_t ahead = ahead_rows(a.width);
+  std::size_t j = 0;
+  for (; j + 4 <= a.table_rows; j += 4) sweep<R, 4>(a, j, off, ahead, sums);
+  for (; j < a.table_rows; ++j) sweep<R, 1>(a, j, off, ahead, sums);
+  for (std::size_t c = 0; c < vectors; ++c)
+    for (std::size_t r = 0; r < R; ++r) {
+      const __m256i* s = sums + 2 * (R * c + r);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.y + r * a.width + off[c]),
+                          output_bytes(_mm256_loadu_si256(s), _mm256_loadu_si256(s + 1)));
+    }
+}
+
+// Where a tile of packed rows works: one vector (32 columns) of a span.
 struct PackedPart {
   const std::int8_t* span;  // the vector's first byte in the span's first row
+  std::size_t stride;       // bytes from one span row to the next
   std::size_t j0, j1;       // the span's table rows
   std::size_t d0, columns;  // the vector's first column, and how many of its 32 are in the range
   bool first, last;         // the first span (sums start at zero), the last (bytes to y)
 };
 
+// Rows t0 .. t0 + R - 1 over one part: the sums from `sums` (two vectors a
+// row) back to `sums`, or their bytes to y after the last span.
 template <std::size_t R>
 void packed_tile(const MaskedTableArgs& a, const PackedPart& part, std::size_t t0, __m256i* sums) {
-  __m256i even[R], odd[R];
+  __m256i even[R], odd[R];  // in registers: every index a constant once unrolled
 #pragma GCC unroll 8
   for (std::size_t r = 0; r < R; ++r) {
     even[r] = part.first ? _mm256_setzero_si256() : _mm256_loadu_si256(sums + 2 * r);
@@ -88,7 +128,7 @@ void packed_tile(const MaskedTableArgs& a, const PackedPart& part, std::size_t t
   }
   const std::uint8_t* vt = a.v + t0 * a.table_rows;
   const std::int8_t* p = part.span;
-  for (std::size_t j = part.j0; j < part.j1; ++j, p += kBlockColumns) {
+  for (std::size_t j = part.j0; j < part.j1; ++j, p += part.stride) {
     const __m256i raw = _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
     const __m256i high = _mm256_srli_epi16(raw, 8);
 #pragma GCC unroll 8
@@ -132,23 +172,30 @@ void packed_rows(const MaskedTableArgs& a, const PackedPart& part, __m256i* sums
   }
 }
 
-// Blocks of kBlockColumns columns, the table in spans of kSpanRows rows copied
-// to a buffer (zero past the range's columns).
+// Blocks of up to block_vectors x 32 columns, the table in spans of as many
+// rows as fill the buffer, copied there (zero past the range's columns).
 void packed(const MaskedTableArgs& a) {
-  alignas(32) std::int8_t span[kSpanRows][kBlockColumns];  // 32 KB
-  // Sums of every row, two vectors for each vector of a block.
-  std::vector<std::int16_t> sum_words(kBlockVectors * a.rows * 2 * 16);
+  const std::size_t block_vectors = a.rows < kNarrowBlockRows ? kMaxBlockVectors : 8;
+  std::vector<std::int16_t> sum_words(block_vectors * a.rows * 2 * 16);  // two vectors a row and vector
   auto* sums = reinterpret_cast<__m256i*>(sum_words.data());
-  for (std::size_t d0 = a.d_begin; d0 < a.d_end; d0 += kBlockColumns) {
-    const std::size_t columns = std::min(kBlockColumns, a.d_end - d0);
-    const std::size_t vectors = (columns + 31) / 32;
-    std::memset(span, 0, sizeof span);
-    for (std::size_t j0 = 0; j0 < a.table_rows; j0 += kSpanRows) {
-      const std::size_t j1 = std::min(a.table_rows, j0 + kSpanRows);
-      for (std::size_t j = j0; j < j1; ++j) std::memcpy(span[j - j0], a.table + j * a.width + d0, columns);
+  alignas(32) std::int8_t buffer[kBufferBytes];
+  const std::size_t ahead = ahead_rows(a.width);
+  for (std::size_t d0 = a.d_begin; d0 < a.d_end; d0 += 32 * block_vectors) {
+    const std::size_t columns = std::min(32 * block_vectors, a.d_end - d0);
+    const std::size_t vectors = (columns + 31) / 32, stride = 32 * vectors, span_rows = kBufferBytes / stride;
+    std::memset(buffer, 0, sizeof buffer);
+    for (std::size_t j0 = 0; j0 < a.table_rows; j0 += span_rows) {
+      const std::size_t j1 = std::min(a.table_rows, j0 + span_rows);
+      for (std::size_t j = j0; j < j1; ++j) {
+        const std::int8_t* row = a.table + j * a.width + d0;
+        if (j + ahead < a.table_rows)
+          for (std::size_t c = 0; c < columns; c += 64)
+            _mm_prefetch(reinterpret_cast<const char*>(row + ahead * a.width + c), _MM_HINT_T0);
+        std::memcpy(buffer + (j - j0) * stride, row, columns);
+      }
       for (std::size_t c = 0; c < vectors; ++c) {
-        const PackedPart part{&span[0][32 * c], j0, j1, d0 + 32 * c, std::min<std::size_t>(32, columns - 32 * c),
-                              j0 == 0, j1 == a.table_rows};
+        const PackedPart part{buffer + 32 * c,   stride, j0, j1, d0 + 32 * c,
+                              std::min<std::size_t>(32, columns - 32 * c), j0 == 0, j1 == a.table_rows};
         packed_rows(a, part, sums + c * a.rows * 2);
       }
     }
@@ -158,8 +205,16 @@ void packed(const MaskedTableArgs& a) {
 }  // namespace
 
 void masked_table_sum_avx2(const MaskedTableArgs& a) {
-  if (a.rows == 1 && a.d_end - a.d_begin >= 32) direct_row(a);
-  else packed(a);
+  if (a.d_end - a.d_begin < 32) {  // narrower than a vector: copied
+    packed(a);
+    return;
+  }
+  switch (a.rows) {
+    case 1: swept<1>(a); return;
+    case 2: swept<2>(a); return;
+    case 3: swept<3>(a); return;
+    default: packed(a); return;
+  }
 }
 
 }  // namespace fhellm::math

@@ -97,7 +97,7 @@ std::vector<std::int8_t> last_rows(const MaskedTableArgs& a, std::size_t d0, std
 
 // Every row (R <= 3) over the whole range, swept left to right four table
 // rows at a time: a thread then reads its range of each table row in order,
-// prefetched kAheadRows rows ahead, at the memory's bandwidth; the sums (a
+// prefetched kAheadBytes ahead, at the memory's bandwidth; the sums (a
 // kilobyte a row and 256 columns) wait in the L1/L2 cache between sweeps.
 template <std::size_t R>
 void swept(const MaskedTableArgs& a) {
@@ -118,7 +118,8 @@ void swept(const MaskedTableArgs& a) {
     __m512i* s = sums;
     for (std::size_t c = 0; c < vectors; ++c, p += 64, s += 4 * R) {
       if (prefetch)
-        for (std::size_t i = 0; i < 4; ++i) _mm_prefetch(reinterpret_cast<const char*>(p + (ahead + i) * w), _MM_HINT_T0);
+        for (std::size_t i = 0; i < 4; ++i)
+          _mm_prefetch(reinterpret_cast<const char*>(p + (ahead + i) * w), _MM_HINT_T0);
       __m512i q[4];
       interleave(p, stride, c + 1 == vectors ? tail : kAllColumns, q);
 #pragma GCC unroll 4

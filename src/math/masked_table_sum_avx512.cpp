@@ -32,12 +32,12 @@ constexpr std::size_t kBufferVectors = 512;  // 32 KB: a span, interleaved
 constexpr std::size_t kMaxBlockVectors = 32;  // 2048 columns
 constexpr std::size_t kNarrowBlockRows = 64;  // from these rows on, blocks of 4 vectors (256 columns)
 constexpr std::size_t kAheadBytes = 12 * 1024;  // how far ahead in the table to prefetch
-
-// Table rows to prefetch ahead: kAheadBytes of whole rows, at least one group.
-inline std::size_t ahead_rows(std::size_t width) { return std::max<std::size_t>(4, kAheadBytes / width); }
 constexpr std::size_t kTileRows = 6;  // 24 sums + 4 table vectors + v: 29 of the 32 registers
 
 constexpr __mmask64 kAllColumns = ~__mmask64{0};
+
+// Table rows to prefetch ahead: kAheadBytes of whole rows, at least one group.
+inline std::size_t ahead_rows(std::size_t width) { return std::max<std::size_t>(4, kAheadBytes / width); }
 
 // acc + the dot products of a's unsigned and b's signed bytes, by four. In
 // assembly: with the intrinsic, GCC 12 copies every accumulator at each use.

@@ -48,7 +48,8 @@ void range_scalar(const MaskedTableArgs& a) {
       const std::int8_t* row = a.table + j * a.width + a.d_begin;
       for (std::size_t d = 0; d < n; ++d) sum[d] += vj * row[d];
     }
-    for (std::size_t d = 0; d < n; ++d) a.y[t * a.width + a.d_begin + d] = static_cast<std::uint8_t>(((sum[d] % 256) + 256) % 256);
+    std::uint8_t* yt = a.y + t * a.width + a.d_begin;
+    for (std::size_t d = 0; d < n; ++d) yt[d] = static_cast<std::uint8_t>(((sum[d] % 256) + 256) % 256);
   }
 }
 

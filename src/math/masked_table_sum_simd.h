@@ -17,14 +17,10 @@ struct MaskedTableArgs {
   std::uint8_t* y = nullptr;
 };
 
+// Single-threaded; they allocate the sums of every row (rows x 1 or 2 KB)
+// when there are more rows than they keep in registers.
 void masked_table_sum_avx2(const MaskedTableArgs& a);
 // Needs AVX-512 F/BW + VNNI.
 void masked_table_sum_avx512(const MaskedTableArgs& a);
-
-// Rows that share each table load (a tile), and the table rows per span when
-// there are several tiles: a span of one column block (64 bytes wide) then
-// stays in the L2 cache while every tile passes.
-inline constexpr std::size_t kMaskedTableRowTile = 4;
-inline constexpr std::size_t kMaskedTableSpanRows = 4096;
 
 }  // namespace fhellm::math

@@ -80,10 +80,13 @@ TEST(MaskedTableSum, KernelsEqualTheReferenceOnSmallTables) {
       }
 }
 
-// More table rows than the spans kept in cache (several spans with more rows
-// than a tile), and more than 2^16 (int16 sums wrap many times).
+// More table rows than the kernels' spans (with rows enough for several tiles
+// and the widths of several column blocks), and more than 2^16 (int16 sums
+// wrap many times) for the swept rows (1 to 3) and the packed ones.
 TEST(MaskedTableSum, KernelsEqualTheReferenceOnLargeTables) {
-  const Shape shapes[] = {{1, 50257, 65}, {17, 50257, 7}, {3, 65537, 31}, {5, 65537, 64}, {64, 4099, 65}};
+  const Shape shapes[] = {{1, 65537, 65}, {2, 20011, 100}, {3, 65537, 40}, {4, 65537, 33}, {17, 10007, 7},
+                          {64, 1031, 65}, {6, 300, 1000},  {11, 1001, 300}, {4, 515, 768}, {5, 70, 4200},
+                          {65, 37, 300},  {1, 9, 8192}};
   std::uint64_t seed = 100;
   for (const Shape& s : shapes) expect_kernels_match(s, random_inputs(s, seed++), 1, s.width);
 }
@@ -92,7 +95,7 @@ TEST(MaskedTableSum, KernelsEqualTheReferenceOnLargeTables) {
 // 255 * (+-127) * table_rows mod 256.
 TEST(MaskedTableSum, ExtremeValuesMatchTheirClosedForm) {
   for (int value : {-127, 127})
-    for (const Shape& s : {Shape{5, 65537, 20}, Shape{1, 262144, 9}, Shape{2, 1, 8192}}) {
+    for (const Shape& s : {Shape{7, 65537, 8}, Shape{1, 262144, 9}, Shape{2, 1, 8192}}) {
       const Inputs in{std::vector<std::uint8_t>(s.rows * s.table_rows, 255),
                       std::vector<std::int8_t>(s.table_rows * s.width, static_cast<std::int8_t>(value))};
       const long long sum = 255LL * value * static_cast<long long>(s.table_rows);

@@ -15,6 +15,7 @@
 #include "net/http_channel.h"
 #include "net/process_memory.h"
 #include "net/raw_socket.h"
+#include "tools/ports.h"
 #include "tools/process.h"
 
 namespace fhellm {
@@ -28,17 +29,7 @@ using namespace std::chrono_literals;
 const fs::path kStories = FHELLM_SOURCE_DIR "/models/stories260K.bin";
 const hybrid::GenerateOptions kGreedy{{0.0f, 0, 1.0f, 0}, false};
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+using testing::free_port;
 
 int sessions_of(const std::string& url) {
   const std::string health = net::http_get(url, "/health");

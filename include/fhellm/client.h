@@ -91,7 +91,7 @@ struct ClientOptions {
 struct PrecomputeOptions {
   std::size_t rows = 0;        // rows to hold per remote group (each prompt row and generated token uses one)
   std::size_t head_rows = 0;   // rows for the LM head (one per generated token)
-  std::size_t batch_rows = 16;  // rows per encrypted call and per stored batch, 1..512
+  std::size_t batch_rows = 64;  // rows per encrypted call and per stored batch, 1..512
   // Called after each batch: (rows made, rows to make).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
 };

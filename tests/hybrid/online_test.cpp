@@ -220,7 +220,7 @@ TEST(OnlineModel, AServerWithWeightPrivacyGivesTheExactSimulateTokens) {
 
 TEST(OnlineModel, UnusedRowsGoBackToTheStore) {
   OnlineRig rig(kStories, {he::LinearPrecision::standard});
-  rig.precompute(20, 10);  // batches of 16 + 4 per group, 10 for the head
+  rig.precompute(20, 10);  // one batch of 20 per group, 10 for the head
   (void)rig.ids(FheMode::execute, kPrompt, 2);  // 6 rows per group, 2 for the head
   EXPECT_EQ(rig.rows_stored(linear_wire_id({0, LinearKind::qkv})), 14u);
   EXPECT_EQ(rig.rows_stored(linear_wire_id({4, LinearKind::mlp_down})), 14u);

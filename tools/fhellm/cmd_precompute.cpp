@@ -23,7 +23,7 @@ namespace {
 struct PrecomputeArgs {
   std::string model, tokenizer, artifact, server, remote = "all-linear", online_store, client_key;
   std::string api_key, ca_cert;  // the server's API key (or FHELLM_API_KEY), HTTPS CA
-  std::size_t rows = 0, batch_rows = 16;
+  std::size_t rows = 0, batch_rows = PrecomputeOptions{}.batch_rows;
   std::int64_t head_rows = -1;  // -1: as --rows
   int bits = 0, threads = 0;
   bool json = false;

@@ -308,14 +308,14 @@ CallCost RemoteLinearService::call_cost(std::span<const std::uint32_t> layer_ids
 }
 
 CallCost RemoteLinearService::table_mask_cost(std::uint32_t wire_id, const he::EncodedTable& t, ByteView payload) const {
+  const he::LinearMessageInfo info = he::peek_linear_upload(payload);  // no planning
+  require(info.precision == he::LinearPrecision::mask_table, ErrorCode::precision_not_served,
+          "table " + std::to_string(wire_id) + " takes lookups and mask-table rows, the upload is a " +
+              std::string(he::linear_precision_name(info.precision)) + " product");
   auto masks = table_masks_.find(wire_id);
   require(masks != table_masks_.end(), ErrorCode::online_not_served,
           "this server holds no encoding for offline table rows of table " + std::to_string(wire_id) +
               " (start it with `fhellm serve --online`)");
-  const he::LinearMessageInfo info = he::peek_linear_upload(payload);  // no planning
-  require(info.precision == he::LinearPrecision::mask_table, ErrorCode::precision_not_served,
-          "table " + std::to_string(wire_id) + " takes mask-table rows, the upload is " +
-              std::string(he::linear_precision_name(info.precision)));
   require(info.shape.in == t.rows() && info.shape.out == t.width(), ErrorCode::shape_mismatch,
           "table " + std::to_string(wire_id) + " is " + std::to_string(t.rows()) + " x " + std::to_string(t.width()) +
               ", the mask rows are for " + std::to_string(info.shape.in) + " x " + std::to_string(info.shape.out));

@@ -44,6 +44,8 @@ struct ChannelConfig {
   std::chrono::milliseconds close_timeout{2000};  // the close_session exchange
   std::string ca_cert_path;                      // HTTPS: CA file to trust (default: the system's)
   bool verify_certificate = true;                // HTTPS only
+  // Payload bytes of a reply (the frame header on top): a longer one is
+  // refused, message_too_large, as it arrives (the connection is dropped).
   std::uint32_t max_reply_bytes = kMaxPayloadBytes;
   std::string api_key;                           // sent as "Authorization: Bearer KEY" when not empty
   RetryPolicy retry;

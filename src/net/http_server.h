@@ -11,10 +11,13 @@
 //      (Content-Length over it: refused without reading; a chunked body is
 //      cut at the limit) and may attach a ticket (reserved memory, the
 //      caller's key) that lives until the reply is written;
-//   3. the body must arrive within body_timeout;
+//   3. the body must arrive within body_timeout (read 64 KB at a time into a
+//      buffer the connection holds only while a body arrives);
 //   4. HttpHandler::handle runs on a pool of `worker_threads` threads (the
-//      I/O threads never do the work), and its reply is written within
-//      write_timeout.
+//      I/O threads never do the work). Over plain TCP the worker then writes
+//      what the socket takes at once, never waiting (one thread hand-off less
+//      per request); the I/O thread writes the rest, if any, within
+//      write_timeout (over TLS, the whole reply).
 // A refused request whose body was not read closes its connection. At most
 // max_connections sockets are open at once, and max_connections_per_address
 // from one peer address; more are closed on accept. stop() closes every

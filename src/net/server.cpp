@@ -62,7 +62,7 @@ struct Ticket {
 HttpReply frame_reply(int status, const Bytes& frame, int retry_after = 0) {
   HttpReply r;
   r.status = status;
-  r.body.assign(frame.begin(), frame.end());
+  r.body.assign(reinterpret_cast<const char*>(frame.data()), frame.size());  // a memcpy, not a loop of chars
   r.retry_after_seconds = retry_after;
   return r;
 }

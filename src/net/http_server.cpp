@@ -45,7 +45,7 @@ HttpReply internal_error_reply() {
   HttpReply r;
   r.status = 500;
   r.content_type = "text/plain";
-  r.body = "internal error\n";
+  r.body = text_body("internal error\n");
   return r;
 }
 
@@ -201,8 +201,8 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     });
   }
 
-  using Response = http::response<http::string_body>;
-  using Serializer = http::response_serializer<http::string_body>;
+  using Response = http::response<http::vector_body<std::uint8_t>>;
+  using Serializer = http::response_serializer<http::vector_body<std::uint8_t>>;
 
   static std::shared_ptr<Response> make_response(HttpReply reply, bool keep_alive) {
     auto res = std::make_shared<Response>(static_cast<http::status>(reply.status), 11);

@@ -30,6 +30,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "common/bytes.h"
 
 namespace fhellm::net {
 
@@ -45,9 +48,12 @@ struct HttpHead {
 struct HttpReply {
   int status = 200;
   std::string content_type = "application/octet-stream";
-  std::string body;
+  Bytes body;  // a frame is moved in and written from here, never copied
   int retry_after_seconds = 0;  // > 0: a Retry-After header
 };
+
+// `text` as a reply body.
+inline Bytes text_body(std::string_view text) { return Bytes(text.begin(), text.end()); }
 
 struct Admission {
   std::optional<HttpReply> reply_now;  // set: answer this, read no body

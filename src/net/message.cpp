@@ -41,23 +41,37 @@ bool is_known_error_code(std::uint16_t code) {
   return name != "unknown_error";
 }
 
-}  // namespace
-
-Bytes encode_frame(const MessageHeader& header, ByteView payload) {
-  require(payload.size() <= kMaxPayloadBytes, ErrorCode::message_too_large,
-          std::string(message_type_name(header.type)) + ": payload of " + std::to_string(payload.size()) +
+// The frame header of a payload of `payload_bytes`, into `out` reserved for the whole frame.
+void write_frame_header(Bytes& out, const MessageHeader& header, std::size_t payload_bytes) {
+  require(payload_bytes <= kMaxPayloadBytes, ErrorCode::message_too_large,
+          std::string(message_type_name(header.type)) + ": payload of " + std::to_string(payload_bytes) +
               " bytes exceeds the protocol limit of " + std::to_string(kMaxPayloadBytes));
-  Bytes out;
-  out.reserve(kHeaderBytes + payload.size());
+  out.reserve(kHeaderBytes + payload_bytes);
   ByteWriter w(out);
   w.u32(kMagic);
   w.u16(kProtocolVersion);
   w.u16(static_cast<std::uint16_t>(header.type));
   w.u64(header.session_id);
   w.u64(header.sequence);
-  w.u32(static_cast<std::uint32_t>(payload.size()));
+  w.u32(static_cast<std::uint32_t>(payload_bytes));
   w.u32(0);  // flags
-  w.bytes(payload);
+}
+
+}  // namespace
+
+Bytes encode_frame(const MessageHeader& header, ByteView payload) {
+  Bytes out;
+  write_frame_header(out, header, payload.size());
+  ByteWriter(out).bytes(payload);
+  return out;
+}
+
+Bytes encode_linear_call_reply_frame(const MessageHeader& header, std::uint64_t server_ns, ByteView results) {
+  Bytes out;
+  write_frame_header(out, header, 8 + 4 + results.size());
+  ByteWriter w(out);
+  w.u64(server_ns);
+  w.blob(results);
   return out;
 }
 

@@ -59,10 +59,10 @@ struct Ticket {
   Reservation body;
 };
 
-HttpReply frame_reply(int status, const Bytes& frame, int retry_after = 0) {
+HttpReply frame_reply(int status, Bytes frame, int retry_after = 0) {
   HttpReply r;
   r.status = status;
-  r.body.assign(reinterpret_cast<const char*>(frame.data()), frame.size());  // a memcpy, not a loop of chars
+  r.body = std::move(frame);
   r.retry_after_seconds = retry_after;
   return r;
 }
@@ -172,8 +172,8 @@ struct Server::Impl final : HttpHandler {
     atomic_add(service_sum, spent.count());
     linear_calls.fetch_add(1);
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(spent).count();
-    return encode_frame({MessageType::linear_call_reply, frame.header.session_id, frame.header.sequence},
-                        encode_linear_call_reply(static_cast<std::uint64_t>(ns), results));
+    return encode_linear_call_reply_frame({MessageType::linear_call_reply, frame.header.session_id, frame.header.sequence},
+                                          static_cast<std::uint64_t>(ns), results);
   }
 
   Bytes close_session(const Frame& frame, Tenant& tenant) {
@@ -256,11 +256,11 @@ struct Server::Impl final : HttpHandler {
       HttpReply r;
       r.content_type = "application/json";
       try {
-        r.body = "{\"status\":\"ok\",\"sessions\":" + std::to_string(session_count()) + "}\n";
+        r.body = text_body("{\"status\":\"ok\",\"sessions\":" + std::to_string(session_count()) + "}\n");
       } catch (const Error&) {
         // The session store is unreachable: this replica cannot serve a call now.
         r.status = 503;
-        r.body = "{\"status\":\"session store unavailable\"}\n";
+        r.body = text_body("{\"status\":\"session store unavailable\"}\n");
       }
       a.reply_now = std::move(r);
       return a;
@@ -271,10 +271,10 @@ struct Server::Impl final : HttpHandler {
       if (tenant == nullptr) {
         r.status = 401;
         r.content_type = "text/plain";
-        r.body = "unauthorized: /metrics needs an API key\n";
+        r.body = text_body("unauthorized: /metrics needs an API key\n");
       } else {
         r.content_type = "text/plain; version=0.0.4";
-        r.body = metrics_text();
+        r.body = text_body(metrics_text());
       }
       a.reply_now = std::move(r);
       return a;
@@ -326,7 +326,7 @@ struct Server::Impl final : HttpHandler {
     const bool large = body.size() >= kTrimAfterBytes;
     std::string().swap(body);
     if (large) release_free_memory();
-    return frame_reply(status, reply, retry_after);
+    return frame_reply(status, std::move(reply), retry_after);
   }
 
   HttpReply body_too_large(const HttpHead&, std::uint64_t limit) override {

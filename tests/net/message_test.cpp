@@ -55,6 +55,19 @@ TEST(Message, EveryPayloadRoundTrips) {
   EXPECT_NO_THROW(decode_empty({}, MessageType::close_session));
 }
 
+TEST(Message, AReplyFrameWrittenInOnePassIsTheSameBytes) {
+  Bytes results(70000);
+  for (std::size_t i = 0; i < results.size(); ++i) results[i] = static_cast<std::uint8_t>(i * 7 + 1);
+  const MessageHeader header{MessageType::linear_call_reply, 0xA1B2C3D4E5F60718ull, 99};
+  for (const Bytes& r : {Bytes{}, Bytes{5}, results}) {
+    EXPECT_EQ(encode_linear_call_reply_frame(header, 1234567, r), encode_frame(header, encode_linear_call_reply(1234567, r)));
+  }
+  const Bytes frame = encode_linear_call_reply_frame(header, 1234567, results);
+  const LinearCallReply reply = decode_linear_call_reply(decode_frame(frame).payload);
+  EXPECT_EQ(reply.server_ns, 1234567u);
+  EXPECT_EQ(Bytes(reply.results.begin(), reply.results.end()), results);
+}
+
 TEST(Message, ErrorMessagesAreCappedAndUnknownCodesBecomeRemoteError) {
   const ErrorReply long_one = decode_error_reply(encode_error_reply(ErrorCode::bad_message, std::string(5000, 'x')));
   EXPECT_EQ(long_one.message.size(), kMaxErrorMessageBytes);

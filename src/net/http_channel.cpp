@@ -1,11 +1,11 @@
 #include "net/http_channel.h"
 
 #include <httplib.h>
-#include <pthread.h>
-#include <signal.h>
 
 #include <algorithm>
 #include <thread>
+
+#include "net/http_client.h"
 
 namespace fhellm::net {
 
@@ -13,121 +13,35 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void check_url(const std::string& url) {
-  const bool http = url.rfind("http://", 0) == 0;
-  const bool https = url.rfind("https://", 0) == 0;
-  require(http || https, ErrorCode::invalid_argument,
-          "server URL '" + url + "' must start with http:// or https://");
-  const std::string rest = url.substr(http ? 7 : 8);
-  require(!rest.empty() && rest.find('/') == std::string::npos, ErrorCode::invalid_argument,
-          "server URL '" + url + "' must be scheme://HOST[:PORT] with no path");
-}
-
 // "http://host:port/" names the same server as "http://host:port".
 std::string without_trailing_slashes(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
   return url;
 }
 
-std::unique_ptr<httplib::Client> make_client(const std::string& given_url, std::chrono::milliseconds connect,
-                                             std::chrono::milliseconds io) {
-  const std::string url = without_trailing_slashes(given_url);
-  check_url(url);
-  auto client = std::make_unique<httplib::Client>(url);
-  require(client->is_valid(), ErrorCode::invalid_argument, "server URL '" + url + "' is not usable");
-  const auto sec = [](std::chrono::milliseconds d) { return static_cast<time_t>(d.count() / 1000); };
-  const auto usec = [](std::chrono::milliseconds d) { return static_cast<time_t>((d.count() % 1000) * 1000); };
-  client->set_connection_timeout(sec(connect), usec(connect));
-  client->set_read_timeout(sec(io), usec(io));
-  client->set_write_timeout(sec(io), usec(io));
-  client->set_keep_alive(true);
-  client->set_tcp_nodelay(true);
-  return client;
-}
-
-// Blocks SIGPIPE on this thread while it lives, and drops one that arrived
-// meanwhile: a server that refuses a body and closes must give an error, not
-// kill the client process. Thread-scoped: no process-wide state is set.
-class SigpipeGuard {
- public:
-  SigpipeGuard() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-  }
-  ~SigpipeGuard() {
-    if (!was_pending_) {
-      sigset_t pending;
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        const timespec zero{0, 0};
-        sigtimedwait(&pipe_, nullptr, &zero);
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  SigpipeGuard(const SigpipeGuard&) = delete;
-  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
-
- private:
-  sigset_t pipe_, old_;
-  bool was_pending_ = false;
-};
-
 }  // namespace
 
 struct HttpChannel::Impl {
   ChannelConfig config;
-  std::unique_ptr<httplib::Client> http;
+  std::unique_ptr<HttpClient> http;
+  std::chrono::milliseconds timeout{};  // of the next exchange: io_timeout, or close_timeout for the close
   // How the last exchange ended: a transient failure (refused, reset) may be
   // retried; a timeout may not (the server was silent for io_timeout).
   bool last_transient = false;
   bool last_timed_out = false;
-  bool last_too_large = false;  // the reply passed max_reply_bytes while arriving
   int last_retry_after = 0;
 };
 
-namespace {
-
-// What one POST receives: the body goes straight into `body` (reserved from
-// Content-Length, never past `limit`), not into an std::string that grows by
-// doubling and is then copied.
-httplib::Request message_request(ByteView frame, Bytes& body, std::uint64_t limit, bool& too_large) {
-  httplib::Request req;
-  req.method = "POST";
-  req.path = "/v1/message";
-  req.set_header("Content-Type", "application/octet-stream");
-  req.body.assign(reinterpret_cast<const char*>(frame.data()), frame.size());
-  // A declared length is reserved up to this (the bytes themselves are checked against `limit` as they come).
-  static constexpr std::uint64_t kMaxReserve = 16u << 20;
-  req.response_handler = [&body, &too_large, limit](const httplib::Response& res) {
-    const std::uint64_t length = res.get_header_value<std::uint64_t>("Content-Length");
-    too_large = length > limit;
-    if (!too_large) body.reserve(static_cast<std::size_t>(std::min(length, kMaxReserve)));
-    return !too_large;
-  };
-  req.content_receiver = [&body, &too_large, limit](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
-    too_large = body.size() + n > limit;
-    if (!too_large) body.insert(body.end(), reinterpret_cast<const std::uint8_t*>(data),
-                                reinterpret_cast<const std::uint8_t*>(data) + n);
-    return !too_large;
-  };
-  return req;
-}
-
-}  // namespace
-
 HttpChannel::HttpChannel(ChannelConfig config) : impl_(std::make_unique<Impl>()) {
   config.url = without_trailing_slashes(config.url);
-  impl_->http = make_client(config.url, config.connect_timeout, config.io_timeout);
-  if (config.url.rfind("https://", 0) == 0) {
-    if (!config.ca_cert_path.empty()) impl_->http->set_ca_cert_path(config.ca_cert_path);
-    impl_->http->enable_server_certificate_verification(config.verify_certificate);
-  }
-  if (!config.api_key.empty()) impl_->http->set_bearer_token_auth(config.api_key.c_str());
+  HttpClientConfig c;
+  c.url = config.url;
+  c.connect_timeout = config.connect_timeout;
+  c.ca_cert_path = config.ca_cert_path;
+  c.verify_certificate = config.verify_certificate;
+  c.bearer_token = config.api_key;
+  impl_->http = std::make_unique<HttpClient>(std::move(c));
+  impl_->timeout = config.io_timeout;
   impl_->config = std::move(config);
 }
 
@@ -135,41 +49,24 @@ HttpChannel::~HttpChannel() { close(); }
 
 Bytes HttpChannel::exchange(ByteView request, int* http_status, int* retry_after) {
   Impl& s = *impl_;
-  s.last_transient = s.last_timed_out = s.last_too_large = false;
+  s.last_transient = s.last_timed_out = false;
   s.last_retry_after = 0;
-  const auto start = Clock::now();
-  const SigpipeGuard no_sigpipe;
-  Bytes body;
-  const std::uint64_t limit = std::uint64_t{s.config.max_reply_bytes} + kHeaderBytes;
-  auto result = s.http->send(message_request(request, body, limit, s.last_too_large));
-  if (s.last_too_large) {
-    throw Error(ErrorCode::message_too_large, "server " + s.config.url + " sent a reply over the limit of " +
-                                                  std::to_string(limit) + " bytes");
+  HttpResponse response;
+  try {
+    response = s.http->post("/v1/message", request, "application/octet-stream",
+                            std::uint64_t{s.config.max_reply_bytes} + kHeaderBytes, s.timeout);
+  } catch (const Error&) {
+    // A connect, read or write that lasted its whole timeout is a silent
+    // server; a quicker failure (refused, reset, closed) is a server going or
+    // coming back; a certificate that does not verify stays so.
+    s.last_timed_out = s.http->failure() == HttpFailure::timed_out;
+    s.last_transient = s.http->failure() == HttpFailure::unreachable;
+    throw;
   }
-  if (!result) {
-    const auto error = result.error();
-    // A read or write that lasted the whole timeout is a silent server; a
-    // quicker failure (refused, reset, closed) is a server going or coming back.
-    s.last_timed_out = error == httplib::Error::ConnectionTimeout ||
-                       ((error == httplib::Error::Read || error == httplib::Error::Write) &&
-                        Clock::now() - start >= s.config.io_timeout * 9 / 10);
-    s.last_transient = !s.last_timed_out && error != httplib::Error::SSLServerVerification &&
-                       error != httplib::Error::SSLLoadingCerts;
-    throw Error(ErrorCode::server_unavailable,
-                "server " + s.config.url + " did not answer (down, gone, or silent past the " +
-                    std::to_string(s.config.io_timeout.count()) + " ms timeout; httplib: " +
-                    httplib::to_string(error) + ")");
-  }
-  if (result->has_header("Retry-After")) {
-    try {
-      s.last_retry_after = std::clamp(std::stoi(result->get_header_value("Retry-After")), 0, 3600);
-    } catch (...) {
-      s.last_retry_after = 0;
-    }
-  }
-  if (http_status != nullptr) *http_status = result->status;
+  s.last_retry_after = response.retry_after_seconds;
+  if (http_status != nullptr) *http_status = response.status;
   if (retry_after != nullptr) *retry_after = s.last_retry_after;
-  return body;
+  return std::move(response.body);
 }
 
 Bytes HttpChannel::request(MessageType type, ByteView payload, MessageType expected, std::uint64_t* server_ns) {
@@ -305,17 +202,13 @@ void HttpChannel::close() noexcept {
   if (session_id_ == 0) return;
   // A server that just let an exchange time out gets no second wait.
   if (!impl_->last_timed_out) {
+    impl_->timeout = impl_->config.close_timeout;
     try {
-      const auto t = impl_->config.close_timeout;
-      impl_->http->set_read_timeout(t.count() / 1000, (t.count() % 1000) * 1000);
-      impl_->http->set_write_timeout(t.count() / 1000, (t.count() % 1000) * 1000);
       request(MessageType::close_session, {}, MessageType::close_session_reply, nullptr);
     } catch (...) {
       // Best effort: the server expires the session anyway.
     }
-    const auto io = impl_->config.io_timeout;
-    impl_->http->set_read_timeout(io.count() / 1000, (io.count() % 1000) * 1000);
-    impl_->http->set_write_timeout(io.count() / 1000, (io.count() % 1000) * 1000);
+    impl_->timeout = impl_->config.io_timeout;
   }
   session_id_ = 0;
 }
@@ -324,11 +217,18 @@ hybrid::ChannelStats HttpChannel::stats() const { return stats_; }
 
 std::string http_get(const std::string& url, const std::string& path, std::chrono::milliseconds timeout,
                      const std::string& api_key) {
-  auto client = make_client(url, timeout, timeout);
-  client->set_keep_alive(false);
-  if (!api_key.empty()) client->set_bearer_token_auth(api_key.c_str());
-  if (url.rfind("https://", 0) == 0) client->enable_server_certificate_verification(false);
-  auto result = client->Get(path.c_str());
+  check_server_url(url);
+  httplib::Client client(without_trailing_slashes(url));
+  require(client.is_valid(), ErrorCode::invalid_argument, "server URL '" + url + "' is not usable");
+  const auto sec = static_cast<time_t>(timeout.count() / 1000);
+  const auto usec = static_cast<time_t>((timeout.count() % 1000) * 1000);
+  client.set_connection_timeout(sec, usec);
+  client.set_read_timeout(sec, usec);
+  client.set_write_timeout(sec, usec);
+  client.set_keep_alive(false);
+  if (!api_key.empty()) client.set_bearer_token_auth(api_key.c_str());
+  if (url.rfind("https://", 0) == 0) client.enable_server_certificate_verification(false);
+  auto result = client.Get(path.c_str());
   if (!result) {
     throw Error(ErrorCode::server_unavailable,
                 "server " + url + " did not answer GET " + path + ": " + httplib::to_string(result.error()));

@@ -1,5 +1,6 @@
 // The client transport: a hybrid::RemoteChannel that speaks the wire protocol
-// (message.h) to an fhellm server over HTTP or HTTPS with keep-alive.
+// (message.h) to an fhellm server over HTTP or HTTPS with keep-alive
+// (http_client.h: one write per request, the reply read into one buffer).
 //
 // One channel holds one session and one connection; it is not thread-safe
 // (use one channel per thread). Every exchange is bounded by the configured
@@ -72,7 +73,8 @@ class HttpChannel final : public hybrid::RemoteChannel {
   // Sends raw bytes as one POST /v1/message and returns the raw reply body
   // (for tests of hostile messages), no retry. `http_status` receives the
   // status, `retry_after` the Retry-After seconds (0: none).
-  // @throws Error(server_unavailable).
+  // @throws Error(server_unavailable), Error(message_too_large) for a reply
+  //         over max_reply_bytes (and the frame header).
   Bytes exchange(ByteView request, int* http_status = nullptr, int* retry_after = nullptr);
 
   // Sends a frame for this session with the next sequence number and returns

@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <limits>
@@ -140,6 +141,10 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     // with boost::none as larger); on_head sets the admitted limit and checks
     // the Content-Length against it itself.
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    // Room for a whole head in one read (a client's head can hold it that
+    // long anyway), and with it the start of the body: a call of a few KB
+    // then arrives in one read, not a 512-byte one and another.
+    buffer_.reserve(std::min(server_.config.max_head_bytes, kReadBufferBytes));
     lowest().expires_after(server_.config.head_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
@@ -189,7 +194,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     keep_alive_ = parser_->get().keep_alive();
     std::string body = std::move(parser_->get().body());
     parser_.reset();
-    buffer_.shrink_to_fit();  // an idle keep-alive connection holds no read buffer
+    buffer_.shrink_to_fit();  // the 64 KB go; read_head takes a head's room again
     asio::post(*server_.workers, [self = this->shared_from_this(), body = std::move(body)]() mutable {
       HttpReply reply;
       try {

@@ -1,9 +1,11 @@
 // An HTTP/1.1 server (keep-alive; HTTPS with a certificate) whose every cost
 // is bounded before it is paid, built on Boost.Beast (asynchronous I/O: a
-// slow or silent client holds a socket and a few KB, never a thread).
+// slow or silent client holds a socket and a read buffer of max_head_bytes,
+// never a thread).
 //
 // Per request, in order:
-//   1. the head (request line and headers, <= max_head_bytes) must arrive
+//   1. the head (request line and headers, <= max_head_bytes, read with
+//      what follows of the body into a buffer of that size) must arrive
 //      within head_timeout of the connection being ready for it (this is
 //      also how long an idle keep-alive connection is kept);
 //   2. HttpHandler::admit sees the head, before any body byte is read, and

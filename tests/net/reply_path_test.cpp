@@ -27,8 +27,9 @@ constexpr std::size_t kLargeReply = 8u << 20;
 
 class ReplyPathTest : public ::testing::Test {
  protected:
-  void start(int workers) {
+  void start(int workers, std::chrono::milliseconds keep_alive = 10s) {
     ServerConfig config;
+    config.head_timeout = keep_alive;
     config.host = "127.0.0.1";
     config.port = 0;
     config.max_parallel_calls = workers;
@@ -99,6 +100,20 @@ TEST_F(ReplyPathTest, AClientThatDoesNotReadItsReplyHoldsNoWorker) {
   EXPECT_NE(reply.find("Content-Length: " + std::to_string(kLargeReply + kHeaderBytes + 12)), std::string::npos);
   EXPECT_EQ(reply.size() - head_end - 4, kLargeReply + kHeaderBytes + 12);
   other.close();
+}
+
+TEST_F(ReplyPathTest, AConnectionTheServerClosedWhileIdleIsReplacedUnseen) {
+  start(2, 200ms);  // the server closes a connection idle for 200 ms
+  HttpChannel ch(channel_config());  // one try per exchange: no retry hides a failure
+  ch.open_session(ArithmeticService::key_bytes(1));
+  const std::uint32_t layer = 1;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(ch.call({&layer, 1}, Bytes{1}), Bytes{3});
+    std::this_thread::sleep_for(500ms);
+    EXPECT_EQ(server_->metrics().connections_open, 0u);
+  }
+  EXPECT_EQ(ch.retries(), 0u);
+  ch.close();
 }
 
 TEST_F(ReplyPathTest, AReplyOverTheClientsLimitIsRefusedAndTheChannelGoesOn) {

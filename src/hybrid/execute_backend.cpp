@@ -195,16 +195,36 @@ void ExecuteBackend::lookup(LinearId table, std::span<const TokenId> ids, float*
   LinearBackend::stats_.seconds += spent;
 }
 
-std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel& hm, const RemoteServiceOptions& options) {
+namespace {
+
+struct RemoteWeights {
+  RemoteModelDescription description;
+  std::vector<std::vector<std::int8_t>> values;  // per layer, the description's order
+};
+
+RemoteWeights remote_weights(HybridModel& hm) {
   auto q = hm.quantized_linears();
   std::vector<const quant::QuantizedWeights*> weights;
-  std::vector<std::vector<std::int8_t>> values;
+  RemoteWeights r;
   for (LinearId id : q->ids()) {
     weights.push_back(&q->get(id));
-    values.push_back(q->get(id).values);
+    r.values.push_back(q->get(id).values);
   }
-  RemoteModelDescription d = describe_remote(hm.model(), q->ids(), weights, q->options());
-  return std::make_shared<RemoteLinearService>(std::move(d), std::move(values), options);
+  r.description = describe_remote(hm.model(), q->ids(), weights, q->options());
+  return r;
+}
+
+}  // namespace
+
+std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel& hm, const RemoteServiceOptions& options) {
+  RemoteWeights r = remote_weights(hm);
+  return std::make_shared<RemoteLinearService>(std::move(r.description), std::move(r.values), options);
+}
+
+std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel&& hm, const RemoteServiceOptions& options) {
+  RemoteWeights r = remote_weights(hm);
+  { HybridModel released = std::move(hm); }  // the float model and its int8 cache, before the encodings
+  return std::make_shared<RemoteLinearService>(std::move(r.description), std::move(r.values), options);
 }
 
 void use_execute(HybridModel& hm, std::function<std::unique_ptr<RemoteChannel>(HybridModel&)> make_channel,

@@ -111,6 +111,9 @@ void check_layer_shape(const RemoteLinearInfo& info, const model::Model& model, 
 // The service a server would run for `hm`'s remote modules and quantization
 // (the weights simulate uses): the in-process server.
 std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel& hm, const RemoteServiceOptions& options = {});
+// Same, releasing `hm` (its float weights and int8 cache) before the
+// encodings: a server's peak memory is the int8 weights and their encodings.
+std::shared_ptr<RemoteLinearService> make_remote_service(HybridModel&& hm, const RemoteServiceOptions& options = {});
 
 // Registers the execute mode on `hm`: each time the backend is built, a new
 // channel from `make_channel` and a new session. `stats` (may be null)

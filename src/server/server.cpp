@@ -41,7 +41,7 @@ std::shared_ptr<hybrid::RemoteLinearService> load_service(const ServerOptions& o
   quant::QuantOptions q;
   q.weight_bits = o.weight_bits;
   hm.set_quantization(q);
-  return hybrid::make_remote_service(hm, service);
+  return hybrid::make_remote_service(std::move(hm), service);
 }
 
 net::ServerConfig server_config(const ServerOptions& o) {

@@ -48,4 +48,30 @@ std::vector<__int128> multiply_by_ternary_exact(const Context& context, const st
   return out;
 }
 
+std::uint64_t small_ternary_operand_bound(const Context& context) noexcept {
+  return context.aux_ntt_tables(0).modulus().value() / 2 / context.poly_degree();
+}
+
+std::vector<std::uint64_t> multiply_by_ternary_mod_pow2(const Context& context, const std::uint64_t* c,
+                                                        const std::vector<std::uint64_t>& s_aux_ntt,
+                                                        std::uint64_t modulus) {
+  const std::size_t n = context.poly_degree();
+  const math::NttTables& tables = context.aux_ntt_tables(0);
+  const math::Modulus& p0 = tables.modulus();
+  const std::uint64_t low = modulus - 1;
+  std::vector<std::uint64_t> r(n);
+  for (std::size_t j = 0; j < n; ++j) r[j] = c[j] & low;  // c s mod 2^b depends on c mod 2^b only
+  math::ntt_forward(r.data(), tables);
+  for (std::size_t j = 0; j < n; ++j) r[j] = p0.mul(r[j], s_aux_ntt[j]);
+  math::ntt_inverse(r.data(), tables);
+  // r = c s mod p0, and |c s| < N c < p0 / 2: centre, then reduce mod the
+  // power of two (two's complement wraps as the residue).
+  const std::uint64_t half = p0.value() / 2;
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::int64_t v = r[j] > half ? -static_cast<std::int64_t>(p0.value() - r[j]) : static_cast<std::int64_t>(r[j]);
+    r[j] = static_cast<std::uint64_t>(v) & low;
+  }
+  return r;
+}
+
 }  // namespace fhellm::he

@@ -52,6 +52,7 @@ class Decryptor {
   Decrypted decode_impl(const RnsPoly& phase, const Scale& scale, const std::vector<std::int64_t>* expected) const;
   Decrypted switched_impl(const SwitchedCiphertext& ct, const Scale& scale,
                           const std::vector<std::int64_t>* expected) const;
+  Decrypted switched_pow2(const SwitchedCiphertext& ct, const Scale& scale) const;
   ContextPtr context_;
   std::vector<std::int8_t> secret_;
   RnsPoly secret_ntt_;

@@ -26,6 +26,14 @@ std::vector<RnsPoly> expand_key_masks(const Context& context, const Seed& seed, 
 // through the context's two auxiliary 61-bit primes.
 std::vector<__int128> multiply_by_ternary_exact(const Context& context, const std::uint64_t* c,
                                                 const std::vector<std::uint64_t>& s_aux_ntt);
+// The same product for c below `small_ternary_operand_bound(context)`
+// (N c < p0 / 2: the first aux prime alone holds it), reduced mod `modulus`
+// (a power of two): the mask-side products of a reply's decryption, at half
+// the transforms.
+std::uint64_t small_ternary_operand_bound(const Context& context) noexcept;
+std::vector<std::uint64_t> multiply_by_ternary_mod_pow2(const Context& context, const std::uint64_t* c,
+                                                        const std::vector<std::uint64_t>& s_aux_ntt,
+                                                        std::uint64_t modulus);
 // s (ternary) in the aux NTT form expected above: 2 blocks of N.
 std::vector<std::uint64_t> ternary_aux_ntt(const Context& context, const std::vector<std::int8_t>& s);
 

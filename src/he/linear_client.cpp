@@ -266,23 +266,20 @@ std::vector<std::int64_t> LinearClient::decrypt_packed(ByteReader& r, const Line
     sct.body_modulus = qb;
     sct.mask_modulus = qm;
     sct.c1 = mask;
-    const auto used = geo.used_positions(f);
+    const auto used = geo.used_cells(f);
     const auto body = wire::read_values(r, used.size(), plan.body_bits, qb);
     sct.c0.assign(n, 0);
-    for (std::size_t i = 0; i < used.size(); ++i) sct.c0[used[i]] = body[i];
+    for (std::size_t i = 0; i < used.size(); ++i) sct.c0[used[i].pos] = body[i];
     const Decryptor& dec = group.size == 1 ? decryptors[0] : decryptors[1 + (f - group.first)];
-    if (expected != nullptr) {
-      for (std::uint32_t pos : used) {
-        const auto cell = geo.packed_cell(f, pos);
-        want[pos] = expected[std::size_t{cell->row} * geo.shape.out + cell->col];
-      }
-    }
+    const auto at = [&](const LinearGeometry::UsedCell& u) {
+      return std::size_t{u.cell.row} * geo.shape.out + u.cell.col;
+    };
+    if (expected != nullptr)
+      for (const auto& u : used) want[u.pos] = expected[at(u)];
     const Decrypted d = expected != nullptr ? dec.measure(sct, scale, want) : dec.decrypt(sct, scale);
-    for (std::uint32_t pos : used) {
-      const auto cell = geo.packed_cell(f, pos);
-      const std::size_t at = std::size_t{cell->row} * geo.shape.out + cell->col;
-      y[at] = d.message[pos];
-      if (expected != nullptr) noise[at] = d.noise[pos];
+    for (const auto& u : used) {
+      y[at(u)] = d.message[u.pos];
+      if (expected != nullptr) noise[at(u)] = d.noise[u.pos];
     }
   }
   if (noise_out != nullptr) *noise_out = std::move(noise);

@@ -203,6 +203,32 @@ std::vector<std::uint32_t> LinearGeometry::used_positions(std::size_t f) const {
   return out;
 }
 
+std::vector<LinearGeometry::UsedCell> LinearGeometry::used_cells(std::size_t f) const {
+  std::vector<UsedCell> out;
+  if (rows_per_ct != 1) {
+    for (std::uint32_t pos : used_positions(f)) out.push_back({pos, *packed_cell(f, pos)});
+    return out;
+  }
+  // packed_cell's T_w = 1 case with its divisions hoisted: pos = r k_w + t
+  // E + e_slot, where (row, entry) depend on e_slot only.
+  const std::uint32_t per = entries_per_packed(), units = poly_degree >> log_chunk;
+  const std::uint64_t per_row = row_entries();
+  std::vector<std::uint64_t> row(per), entry(per);
+  for (std::uint32_t e = 0; e < per; ++e) {
+    const std::uint64_t global = std::uint64_t{f} * per + e;
+    row[e] = global / per_row;
+    entry[e] = global % per_row;
+  }
+  for (std::uint32_t r = 0; r < units; ++r)
+    for (std::uint32_t t = 0; t * per < chunk_width; ++t)
+      for (std::uint32_t e = 0; e < per && t * per + e < chunk_width; ++e) {
+        const std::uint64_t sparse = (entry[e] << input_levels) + t, col = sparse * outputs_per_poly + r;
+        if (row[e] >= shape.rows || sparse >= sparse_per_group || col >= shape.out) continue;
+        out.push_back({(r << log_chunk) + t * per + e, Cell{static_cast<std::uint32_t>(row[e]), static_cast<std::uint32_t>(col)}});
+      }
+  return out;
+}
+
 std::size_t LinearGeometry::used_count(std::size_t f) const noexcept {
   if (rows_per_ct != 1)
     return used_count(static_cast<std::uint32_t>(f / packed_per_group), static_cast<std::uint32_t>(f % packed_per_group));

@@ -223,6 +223,14 @@ struct LinearGeometry {
   std::optional<Cell> packed_cell(std::size_t f, std::uint32_t pos) const noexcept;
   std::vector<std::uint32_t> used_positions(std::size_t f) const;
   std::size_t used_count(std::size_t f) const noexcept;
+  // The used positions of packed ct f with their cells, ascending: what
+  // used_positions and packed_cell give, in O(used) (a reply's decryption
+  // reads every packed ct's cells).
+  struct UsedCell {
+    std::uint32_t pos;
+    Cell cell;
+  };
+  std::vector<UsedCell> used_cells(std::size_t f) const;
   // Coefficients of packed ct (g, p) that hold outputs, ascending.
   std::vector<std::uint32_t> used_positions(std::uint32_t g, std::uint32_t p) const;
   // used_positions(g, p).size(), in O(n_w T_w) instead of O(N).

@@ -270,6 +270,38 @@ TEST_P(EvaluatorTest, KeySwitchOfOnePolynomialForEveryDigitWidth) {
   }
 }
 
+// Replies' moduli are powers of two: decryption takes a 64-bit path there
+// (doubles, exact near a rounding boundary). On random switched ciphertexts
+// (every phase, a few within 0.001 of a boundary) it must round as the exact
+// arithmetic does: the exact remainder of its message within Delta / 2, equal
+// to the noise it reports.
+TEST_P(EvaluatorTest, PowerOfTwoRepliesDecryptAsTheExactPath) {
+  std::mt19937_64 rng(23);
+  const Scale scale = Scale::from_plain_modulus(*ctx, std::uint64_t{1} << 27);
+  const long double half_delta = scale.delta().to_long_double() / 2;
+  for (auto [body, mask] : {std::pair<int, int>{18, 26}, {17, 25}, {20, 30}}) {
+    SwitchedCiphertext sw;
+    sw.param_id = ctx->param_id();
+    sw.body_modulus = std::uint64_t{1} << body;
+    sw.mask_modulus = std::uint64_t{1} << mask;
+    for (int trial = 0; trial < 4; ++trial) {
+      sw.c0.resize(n);
+      sw.c1.resize(n);
+      for (std::size_t j = 0; j < n; ++j) {
+        sw.c0[j] = rng() % sw.body_modulus;
+        sw.c1[j] = rng() % sw.mask_modulus;
+      }
+      const Decrypted fast = dec->decrypt(sw, scale);
+      const Decrypted exact = dec->measure(sw, scale, fast.message);
+      for (std::size_t j = 0; j < n; ++j) {
+        ASSERT_LE(std::fabs(static_cast<long double>(exact.noise[j])), half_delta * (1 + 1e-12L))
+            << "j=" << j << " body=" << body << " mask=" << mask;
+        ASSERT_NEAR(fast.noise[j], exact.noise[j], 1e-6 * half_delta) << "j=" << j;
+      }
+    }
+  }
+}
+
 TEST_P(EvaluatorTest, ModulusSwitchingKeepsTheMessage) {
   std::mt19937_64 rng(16);
   const Scale small = Scale::from_plain_modulus(*ctx, std::uint64_t{1} << 16);

@@ -338,6 +338,14 @@ TEST(LinearLayout, FlatPackedCtsHoldEveryCellOnce) {
         }
       EXPECT_EQ(geo.used_positions(f), scan) << "f=" << f;
       EXPECT_EQ(geo.used_count(f), scan.size()) << "f=" << f;
+      const auto cells = geo.used_cells(f);
+      ASSERT_EQ(cells.size(), scan.size()) << "f=" << f;
+      for (std::size_t i = 0; i < cells.size(); ++i) {
+        EXPECT_EQ(cells[i].pos, scan[i]) << "f=" << f;
+        const auto cell = geo.packed_cell(f, scan[i]);
+        EXPECT_EQ(cells[i].cell.row, cell->row) << "f=" << f << " pos=" << scan[i];
+        EXPECT_EQ(cells[i].cell.col, cell->col) << "f=" << f << " pos=" << scan[i];
+      }
       entries += geo.packed_entries(f);
     }
     EXPECT_EQ(seen.size(), std::size_t{c.rows} * c.out);

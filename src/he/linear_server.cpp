@@ -171,8 +171,7 @@ std::vector<std::uint8_t> evaluate(std::span<const std::uint8_t> upload, const E
     const auto g1 = static_cast<std::uint32_t>(std::min<std::size_t>(plan.geo.row_groups, g0 + block));
     std::vector<Ciphertext> inputs = read_inputs(r, call, g0, g1);
     const std::vector<RowInputs> rotated = input_side(call, inputs, g1 - g0);
-    for (auto& [flat, ct] : packer.add(products(call, rotated, 0, enc.entries)))
-      replies.add(std::move(ct), flat);
+    replies.add(packer.add(products(call, rotated, 0, enc.entries)));
   }
   wire::finish(out);
   return out;

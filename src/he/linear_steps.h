@@ -73,27 +73,32 @@ class Packer {
 
 // Step 5: circuit privacy, modulus switch and bytes, packed ct by packed ct in
 // row-group-major order; members of a shared-mask group wait for its last one.
+// The groups a batch completes are independent (each its own randomness and
+// bytes): they run on the call's threads, their bytes appended in order.
 class ReplyWriter {
  public:
   // `flood`: false only for detail::linear_evaluate_unflooded (tests).
-  ReplyWriter(const Call& call, ByteWriter& w, bool flood = true)
-      : call_(call), w_(w), rng_(random_seed()), flood_(flood) {}
+  ReplyWriter(const Call& call, ByteWriter& w, bool flood = true) : call_(call), w_(w), flood_(flood) {}
 
-  // Packed ct `flat` (LinearGeometry::packed_cts order), in order.
-  void add(Ciphertext packed, std::size_t flat);
+  // Packed cts (flat index, LinearGeometry::packed_cts order), in order.
+  void add(std::vector<std::pair<std::size_t, Ciphertext>> packed);
 
  private:
-  void write_alone(Ciphertext packed, std::size_t flat);
-  void flood(Ciphertext& ct, std::span<const std::uint32_t> used);
+  struct Group {
+    std::vector<Ciphertext> cts;
+    std::vector<std::size_t> flats;
+  };
+  // One group's bytes (mask, then bodies), with randomness of its own.
+  Bytes group_bytes(Group& group) const;
+  void write_alone(Ciphertext& packed, std::size_t flat, Prng& rng, ByteWriter& w) const;
+  void flood(Ciphertext& ct, std::span<const std::uint32_t> used, Prng& rng) const;
   SwitchedCiphertext switch_down(const Ciphertext& ct) const;
-  void write_body(const SwitchedCiphertext& sw, std::span<const std::uint32_t> used);
+  void write_body(const SwitchedCiphertext& sw, std::span<const std::uint32_t> used, ByteWriter& w) const;
 
   const Call& call_;
   ByteWriter& w_;
-  Prng rng_;  // server-side randomness for re-randomization and flooding
   bool flood_;
-  std::vector<Ciphertext> pending_;
-  std::vector<std::size_t> cells_;  // flat indices of pending_
+  Group pending_;  // the members so far of the group in progress
 };
 
 }  // namespace fhellm::he::detail

@@ -224,7 +224,7 @@ Bytes lookup_evaluate(ByteView upload, const EncodedTable& table, const LinearSe
     std::vector<Ciphertext> entries = chunk_products(call, plan, rotated);
     const std::vector<SelectionKey> bit_keys = selection_keys(call, plan, ids);
     std::vector<Ciphertext> kept = select_chunks(call, plan, std::move(entries), bit_keys, ids.size());
-    for (auto& [flat, ct] : packer.add(std::move(kept))) replies.add(std::move(ct), flat);
+    replies.add(packer.add(std::move(kept)));
   }
   wire::finish(out);
   return out;

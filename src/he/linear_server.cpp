@@ -115,7 +115,7 @@ std::vector<Ciphertext> products(const Call& call, const std::vector<RowInputs>&
   parallel_for(k * runs, call.threads, [&](std::size_t job) {
     const std::size_t l = job / runs, b0 = job % runs * kRun, b1 = std::min(blocks, b0 + kRun);
     thread_local std::vector<std::uint32_t> weights;  // one (prime, block) slice, unpacked
-    weights.resize(count * terms * kBlock);
+    if (rcount > 1) weights.resize(count * terms * kBlock);
     std::vector<const std::uint32_t*> x(rcount);
     std::vector<std::uint64_t*> y(rcount * count * 2);
     for (std::size_t b = b0; b < b1; ++b) {
@@ -124,9 +124,15 @@ std::vector<Ciphertext> products(const Call& call, const std::vector<RowInputs>&
         y[2 * i] = out[i].c0.residues(l) + b * kBlock;
         y[2 * i + 1] = out[i].c1.residues(l) + b * kBlock;
       }
-      math::unpack_words28(call.enc.blocked.get() + ((l * blocks + b) * entries + first) * terms * math::kPackedUnitBytes,
-                           count * terms, weights.data());
-      math::blocked_products(x.data(), rcount, weights.data(), count, terms, call.ctx.modulus(l).value(), y.data());
+      const std::uint8_t* packed =
+          call.enc.blocked.get() + ((l * blocks + b) * entries + first) * terms * math::kPackedUnitBytes;
+      const std::uint64_t q = call.ctx.modulus(l).value();
+      if (rcount == 1) {  // each weight used once: unpacked in registers as the stream arrives
+        math::blocked_products_packed(x.data(), rcount, packed, count, terms, q, y.data());
+        continue;
+      }
+      math::unpack_words28(packed, count * terms, weights.data());
+      math::blocked_products(x.data(), rcount, weights.data(), count, terms, q, y.data());
     }
   });
   return out;

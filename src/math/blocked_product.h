@@ -43,6 +43,15 @@ inline constexpr std::size_t kPackedUnitBytes = kSlotBlock * 28 / 8;
 // Bytes to allocate past the last unit: the SIMD unpack reads a whole vector.
 inline constexpr std::size_t kPackedSlackBytes = 64;
 
+// blocked_products with w given packed (entries x terms units of
+// kPackedUnitBytes, kPackedSlackBytes readable past the last): each unit is
+// unpacked in registers where it is used, so reading the weights from memory
+// and multiplying overlap. For one or two rows (decoding), where every unit
+// is used once per row; more rows reuse an unpacked slice (unpack_words28).
+void blocked_products_packed(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
+                             std::size_t entries, std::size_t terms, std::uint64_t q,
+                             std::uint64_t* const* out) noexcept;
+
 // `units` units: words (each < 2^28) -> packed bytes, and back.
 void pack_words28(const std::uint32_t* words, std::size_t units, std::uint8_t* packed) noexcept;
 void unpack_words28(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;

@@ -15,19 +15,43 @@ namespace {
 using avx2::load;
 using avx2::store;
 
+// Where a unit's two vectors of 8 weight words come from: unpacked words, or
+// the packed 28-bit units themselves (unpacked in registers: the weight
+// stream from memory and the multiplications overlap).
+struct Words {
+  const std::uint32_t* w;
+  __m256i operator()(std::size_t unit, int v) const { return load(w + unit * kSlotBlock + v * 8); }
+};
+
+struct Packed28 {
+  // Eight words from 28 bytes: bytes 0..15 in the low 128-bit lane and 14..29
+  // in the high one, so both lanes take the same in-lane byte shuffle.
+  const std::uint8_t* packed;
+  __m256i shuffle = _mm256_setr_epi8(0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11, 12, 13,  //
+                                     0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11, 12, 13);
+  __m256i shift = _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4), low28 = _mm256_set1_epi32(0x0FFFFFFF);
+  __m256i operator()(std::size_t unit, int v) const {
+    const std::uint8_t* p = packed + unit * kPackedUnitBytes + 14 * 2 * v;
+    const __m256i b = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 14)),
+                                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(b, shuffle), shift), low28);
+  }
+};
+
 // acc[p * 4 + v * 2 + h]: part p, vector v of the block, half h (even/odd
 // words). The sums live in a local array for the loop: __m256i may alias
 // anything, so through the caller's pointer every store would reach memory.
-void run_terms(const std::uint32_t* x, const std::uint32_t* w, std::size_t m0, std::size_t m1, __m256i* sums) {
+template <typename Source>
+void run_terms(const std::uint32_t* x, const Source& w, std::size_t first_unit, std::size_t m0, std::size_t m1,
+               __m256i* sums) {
   __m256i acc[8];
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) acc[i] = sums[i];
   for (std::size_t m = m0; m < m1; ++m) {
-    const std::uint32_t* wm = w + m * kSlotBlock;
     const std::uint32_t* xm = x + m * 2 * kSlotBlock;
 #pragma GCC unroll 2
     for (int v = 0; v < 2; ++v) {
-      const __m256i wv = load(wm + v * 8), wo = _mm256_srli_epi64(wv, 32);
+      const __m256i wv = w(first_unit + m, v), wo = _mm256_srli_epi64(wv, 32);
 #pragma GCC unroll 2
       for (int p = 0; p < 2; ++p) {
         const __m256i xv = load(xm + p * kSlotBlock + v * 8);
@@ -41,22 +65,19 @@ void run_terms(const std::uint32_t* x, const std::uint32_t* w, std::size_t m0, s
   for (int i = 0; i < 8; ++i) sums[i] = acc[i];
 }
 
-}  // namespace
-
-void blocked_products_avx2(const std::uint32_t* const* x, std::size_t rows, const std::uint32_t* w,
-                           std::size_t entries, std::size_t terms, std::uint64_t q,
-                           std::uint64_t* const* out) noexcept {
+template <typename Source>
+void products(const std::uint32_t* const* x, std::size_t rows, const Source& w, std::size_t entries, std::size_t terms,
+              std::uint64_t q, std::uint64_t* const* out) {
   const avx2::Reduce64 reduce(q);
   const std::size_t run = blocked_products_run(q);
   for (std::size_t e = 0; e < entries; ++e) {
-    const std::uint32_t* we = w + e * terms * kSlotBlock;
     for (std::size_t r = 0; r < rows; ++r) {
       __m256i acc[8];
       for (auto& a : acc) a = _mm256_setzero_si256();
       for (std::size_t m0 = 0; m0 < terms; m0 += run) {
         if (m0 > 0)
           for (auto& a : acc) a = reduce(a);
-        run_terms(x[r], we, m0, std::min(terms, m0 + run), acc);
+        run_terms(x[r], w, e * terms, m0, std::min(terms, m0 + run), acc);
       }
       for (int p = 0; p < 2; ++p) {
         std::uint64_t* o = out[(r * entries + e) * 2 + p];
@@ -69,21 +90,24 @@ void blocked_products_avx2(const std::uint32_t* const* x, std::size_t rows, cons
   }
 }
 
+}  // namespace
+
+void blocked_products_avx2(const std::uint32_t* const* x, std::size_t rows, const std::uint32_t* w,
+                           std::size_t entries, std::size_t terms, std::uint64_t q,
+                           std::uint64_t* const* out) noexcept {
+  products(x, rows, Words{w}, entries, terms, q, out);
+}
+
+void blocked_products_packed_avx2(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
+                                  std::size_t entries, std::size_t terms, std::uint64_t q,
+                                  std::uint64_t* const* out) noexcept {
+  products(x, rows, Packed28{packed}, entries, terms, q, out);
+}
+
 void unpack_words28_avx2(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {
-  // Eight words from 28 bytes: bytes 0..15 in the low 128-bit lane and 14..29
-  // in the high one, so both lanes take the same in-lane byte shuffle.
-  const __m256i shuffle = _mm256_setr_epi8(0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11, 12, 13,  //
-                                           0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11, 12, 13);
-  const __m256i sh = _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4), low28 = _mm256_set1_epi32(0x0FFFFFFF);
-  for (std::size_t u = 0; u < units; ++u) {
-    for (int half = 0; half < 2; ++half) {
-      const std::uint8_t* p = packed + u * kPackedUnitBytes + 14 * 2 * half;
-      const __m256i v = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 14)),
-                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-      const __m256i w = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, shuffle), sh), low28);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(words + u * kSlotBlock + 8 * half), w);
-    }
-  }
+  const Packed28 unit{packed};
+  for (std::size_t u = 0; u < units; ++u)
+    for (int v = 0; v < 2; ++v) store(words + u * kSlotBlock + v * 8, unit(u, v));
 }
 
 }  // namespace fhellm::math

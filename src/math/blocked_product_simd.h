@@ -16,6 +16,10 @@ void blocked_products_avx512(const std::uint32_t* const* x, std::size_t rows, co
                              std::size_t entries, std::size_t terms, std::uint64_t q,
                              std::uint64_t* const* out) noexcept;
 
+void blocked_products_packed_avx2(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
+                                  std::size_t entries, std::size_t terms, std::uint64_t q,
+                                  std::uint64_t* const* out) noexcept;
+
 void unpack_words28_avx2(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;
 void unpack_words28_avx512(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;
 

@@ -1,5 +1,5 @@
-// Blocked products (blocked_product.h): the dispatched kernel (AVX-512 or
-// AVX2 where present) against the plain reference and against sums computed
+// Blocked products (blocked_product.h): the dispatched kernels (AVX-512 or
+// AVX2 where present; the fused one on packed weights) against the plain reference and against sums computed
 // here, over row and entry counts that exercise every tile and tail, term
 // counts past the 64-bit run (reductions between runs), and extreme values.
 #include <gtest/gtest.h>
@@ -48,8 +48,20 @@ void check(const Case& c, std::uint64_t seed) {
       }
   blocked_products(xp.data(), c.rows, w.data(), c.entries, c.terms, c.q, fp.data());
   blocked_products_reference(xp.data(), c.rows, w.data(), c.entries, c.terms, c.q, sp.data());
+  // The fused kernel on the same weights packed (28-bit fields: q < 2^28).
+  const bool packs = c.q < (std::uint64_t{1} << 28);
+  std::vector<std::uint8_t> packed(c.entries * c.terms * kPackedUnitBytes + kPackedSlackBytes, 0xCD);
+  pack_words28(w.data(), c.entries * c.terms, packed.data());
+  std::vector<std::vector<std::uint64_t>> fused(c.rows, std::vector<std::uint64_t>(c.entries * 2 * kSlotBlock, 7));
+  std::vector<std::uint64_t*> up;
+  for (std::size_t r = 0; r < c.rows; ++r)
+    for (std::size_t e = 0; e < c.entries; ++e)
+      for (std::size_t p = 0; p < 2; ++p) up.push_back(fused[r].data() + ((c.entries - 1 - e) * 2 + p) * kSlotBlock);
+  blocked_products_packed(xp.data(), c.rows, packed.data(), c.entries, c.terms, c.q, up.data());
   for (std::size_t r = 0; r < c.rows; ++r) {
     ASSERT_EQ(fast[r], slow[r]) << "rows " << c.rows << " entries " << c.entries << " terms " << c.terms << " row " << r;
+    if (packs) ASSERT_EQ(fused[r], slow[r]) << "packed: rows " << c.rows << " entries " << c.entries << " terms " << c.terms
+                                 << " row " << r;
     // One sum recomputed here, in slot order, from the documented layout.
     const std::size_t e = c.entries - 1, p = 1, s = kSlotBlock - 1;  // stored first (reverse order)
     unsigned __int128 sum = 0;

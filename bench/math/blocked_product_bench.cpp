@@ -1,0 +1,133 @@
+// The encrypted product's weight stream at T = 1 (he/linear_server.cpp's
+// `products`): per (prime, slot block), unpack one slice of E x M packed
+// 28-bit units and multiply it with the row's M input terms. Weights far
+// larger than the caches (as a decoded token meets them: 1153 MB for GPT-2),
+// one thread; beside it, the same steps alone and a plain read of the packed
+// bytes (the memory floor). Shape: GPT-2's 768 -> 2304 (E = 36, M = 32).
+// Run: build/bench/fhellm_bench_math --benchmark_filter=BlockedProduct
+#include <benchmark/benchmark.h>
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "math/blocked_product.h"
+#include "math/cpu_features.h"
+
+using namespace fhellm::math;
+
+namespace {
+
+constexpr std::size_t kEntries = 36, kTerms = 32;
+constexpr std::size_t kSliceUnits = kEntries * kTerms;
+constexpr std::size_t kStreamBytes = std::size_t{512} << 20;  // past any cache
+constexpr std::uint64_t kPrime = 134215681;                     // a 27-bit prime (the sets' are below 2^27)
+
+const std::vector<std::uint8_t>& stream() {
+  static std::vector<std::uint8_t> s = [] {
+    std::vector<std::uint8_t> b(kStreamBytes + kPackedSlackBytes);
+    std::mt19937_64 rng(3);
+    std::vector<std::uint32_t> words(kSliceUnits * kSlotBlock);
+    for (std::size_t at = 0; at + kSliceUnits * kPackedUnitBytes <= kStreamBytes; at += kSliceUnits * kPackedUnitBytes) {
+      for (auto& w : words) w = static_cast<std::uint32_t>(rng() % kPrime);
+      pack_words28(words.data(), kSliceUnits, b.data() + at);
+    }
+    return b;
+  }();
+  return s;
+}
+
+std::size_t slices() { return kStreamBytes / (kSliceUnits * kPackedUnitBytes); }
+
+std::vector<std::uint32_t> input_row() {
+  std::mt19937_64 rng(4);
+  std::vector<std::uint32_t> x(kTerms * 2 * kSlotBlock);
+  for (auto& v : x) v = static_cast<std::uint32_t>(rng() % kPrime);
+  return x;
+}
+
+void BM_BlockedProductStream(benchmark::State& state) {
+  const auto& s = stream();
+  const auto x = input_row();
+  const std::uint32_t* xs[1] = {x.data()};
+  std::vector<std::uint32_t> w(kSliceUnits * kSlotBlock);
+  std::vector<std::uint64_t> y(kEntries * 2 * kSlotBlock);
+  std::vector<std::uint64_t*> out(kEntries * 2);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = y.data() + i * kSlotBlock;
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < slices(); ++i) {
+      unpack_words28(s.data() + i * kSliceUnits * kPackedUnitBytes, kSliceUnits, w.data());
+      blocked_products(xs, 1, w.data(), kEntries, kTerms, kPrime, out.data());
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * slices() * kSliceUnits * kPackedUnitBytes));
+}
+
+// The same stream through the fused kernel (units unpacked in registers).
+void BM_BlockedProductStreamPacked(benchmark::State& state) {
+  const auto& s = stream();
+  const auto x = input_row();
+  const std::uint32_t* xs[1] = {x.data()};
+  std::vector<std::uint64_t> y(kEntries * 2 * kSlotBlock);
+  std::vector<std::uint64_t*> out(kEntries * 2);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = y.data() + i * kSlotBlock;
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < slices(); ++i)
+      blocked_products_packed(xs, 1, s.data() + i * kSliceUnits * kPackedUnitBytes, kEntries, kTerms, kPrime,
+                              out.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * slices() * kSliceUnits * kPackedUnitBytes));
+}
+
+void BM_BlockedProductUnpackOnly(benchmark::State& state) {
+  const auto& s = stream();
+  std::vector<std::uint32_t> w(kSliceUnits * kSlotBlock);
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < slices(); ++i)
+      unpack_words28(s.data() + i * kSliceUnits * kPackedUnitBytes, kSliceUnits, w.data());
+    benchmark::DoNotOptimize(w.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * slices() * kSliceUnits * kPackedUnitBytes));
+}
+
+// The products alone, on one slice kept in cache, as many times as the stream has slices.
+void BM_BlockedProductComputeOnly(benchmark::State& state) {
+  const auto& s = stream();
+  const auto x = input_row();
+  const std::uint32_t* xs[1] = {x.data()};
+  std::vector<std::uint32_t> w(kSliceUnits * kSlotBlock);
+  unpack_words28(s.data(), kSliceUnits, w.data());
+  std::vector<std::uint64_t> y(kEntries * 2 * kSlotBlock);
+  std::vector<std::uint64_t*> out(kEntries * 2);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = y.data() + i * kSlotBlock;
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < slices(); ++i) blocked_products(xs, 1, w.data(), kEntries, kTerms, kPrime, out.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * slices() * kSliceUnits * kPackedUnitBytes));
+}
+
+__attribute__((target("avx2"))) std::uint64_t sum_words(const std::uint8_t* p, std::size_t bytes) {
+  __m256i acc = _mm256_setzero_si256();
+  for (std::size_t i = 0; i + 32 <= bytes; i += 32)
+    acc = _mm256_add_epi64(acc, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+  return static_cast<std::uint64_t>(_mm256_extract_epi64(acc, 0) + _mm256_extract_epi64(acc, 3));
+}
+
+void BM_BlockedProductReadFloor(benchmark::State& state) {
+  const auto& s = stream();
+  for (auto _ : state) benchmark::DoNotOptimize(sum_words(s.data(), kStreamBytes));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kStreamBytes));
+}
+
+}  // namespace
+
+BENCHMARK(BM_BlockedProductStream)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BlockedProductStreamPacked)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BlockedProductUnpackOnly)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BlockedProductComputeOnly)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BlockedProductReadFloor)->Unit(benchmark::kMillisecond)->UseRealTime();

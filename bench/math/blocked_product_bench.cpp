@@ -3,7 +3,8 @@
 // 28-bit units and multiply it with the row's M input terms. Weights far
 // larger than the caches (as a decoded token meets them: 1153 MB for GPT-2),
 // one thread; beside it, the same steps alone and a plain read of the packed
-// bytes (the memory floor). Shape: GPT-2's 768 -> 2304 (E = 36, M = 32).
+// bytes (the memory floor). Shapes (E entries, M terms): GPT-2's 768 -> 2304
+// (36, 32), Llama-3.2-1B's 2048 -> 16384 (256, 64) and 8192 -> 2048 (64, 128).
 // Run: build/bench/fhellm_bench_math --benchmark_filter=BlockedProduct
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
@@ -20,19 +21,26 @@ using namespace fhellm::math;
 
 namespace {
 
-constexpr std::size_t kEntries = 36, kTerms = 32;
-constexpr std::size_t kSliceUnits = kEntries * kTerms;
+std::size_t kEntries = 36, kTerms = 32;  // set from the benchmark's arguments
+std::size_t kSliceUnits = kEntries * kTerms;
 constexpr std::size_t kStreamBytes = std::size_t{512} << 20;  // past any cache
 constexpr std::uint64_t kPrime = 134215681;                     // a 27-bit prime (the sets' are below 2^27)
+
+void set_shape(const benchmark::State& state) {
+  kEntries = static_cast<std::size_t>(state.range(0));
+  kTerms = static_cast<std::size_t>(state.range(1));
+  kSliceUnits = kEntries * kTerms;
+}
 
 const std::vector<std::uint8_t>& stream() {
   static std::vector<std::uint8_t> s = [] {
     std::vector<std::uint8_t> b(kStreamBytes + kPackedSlackBytes);
     std::mt19937_64 rng(3);
-    std::vector<std::uint32_t> words(kSliceUnits * kSlotBlock);
-    for (std::size_t at = 0; at + kSliceUnits * kPackedUnitBytes <= kStreamBytes; at += kSliceUnits * kPackedUnitBytes) {
+    constexpr std::size_t kChunkUnits = 1024;  // every word below the prime, whatever the shape
+    std::vector<std::uint32_t> words(kChunkUnits * kSlotBlock);
+    for (std::size_t at = 0; at + kChunkUnits * kPackedUnitBytes <= kStreamBytes; at += kChunkUnits * kPackedUnitBytes) {
       for (auto& w : words) w = static_cast<std::uint32_t>(rng() % kPrime);
-      pack_words28(words.data(), kSliceUnits, b.data() + at);
+      pack_words28(words.data(), kChunkUnits, b.data() + at);
     }
     return b;
   }();
@@ -49,6 +57,7 @@ std::vector<std::uint32_t> input_row() {
 }
 
 void BM_BlockedProductStream(benchmark::State& state) {
+  set_shape(state);
   const auto& s = stream();
   const auto x = input_row();
   const std::uint32_t* xs[1] = {x.data()};
@@ -66,8 +75,10 @@ void BM_BlockedProductStream(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * slices() * kSliceUnits * kPackedUnitBytes));
 }
 
-// The same stream through the fused kernel (units unpacked in registers).
+// The same stream through blocked_products_packed (fused with the unpacking
+// where only AVX2 is there: run with FHELLM_SIMD=avx2 to see it here).
 void BM_BlockedProductStreamPacked(benchmark::State& state) {
+  set_shape(state);
   const auto& s = stream();
   const auto x = input_row();
   const std::uint32_t* xs[1] = {x.data()};
@@ -84,6 +95,7 @@ void BM_BlockedProductStreamPacked(benchmark::State& state) {
 }
 
 void BM_BlockedProductUnpackOnly(benchmark::State& state) {
+  set_shape(state);
   const auto& s = stream();
   std::vector<std::uint32_t> w(kSliceUnits * kSlotBlock);
   for (auto _ : state) {
@@ -96,6 +108,7 @@ void BM_BlockedProductUnpackOnly(benchmark::State& state) {
 
 // The products alone, on one slice kept in cache, as many times as the stream has slices.
 void BM_BlockedProductComputeOnly(benchmark::State& state) {
+  set_shape(state);
   const auto& s = stream();
   const auto x = input_row();
   const std::uint32_t* xs[1] = {x.data()};
@@ -126,8 +139,8 @@ void BM_BlockedProductReadFloor(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_BlockedProductStream)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_BlockedProductStreamPacked)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_BlockedProductUnpackOnly)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_BlockedProductComputeOnly)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BlockedProductStream)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BlockedProductStreamPacked)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BlockedProductUnpackOnly)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BlockedProductComputeOnly)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BlockedProductReadFloor)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -45,12 +45,21 @@ void blocked_products(const std::uint32_t* const* x, std::size_t rows, const std
 void blocked_products_packed(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
                              std::size_t entries, std::size_t terms, std::uint64_t q,
                              std::uint64_t* const* out) noexcept {
-  // The AVX2 kernel on AVX-512 machines too: on Zen 4 (512-bit operations in
-  // two halves) it streams a GPT-2 layer's packed weights at 10-11 GB/s, an
-  // AVX-512 one with the same fused unpack at 7-8 GB/s, unpack_words28 then
-  // blocked_products (AVX-512) at 8-11 GB/s (bench/math/blocked_product_bench).
-  if (q < (std::uint64_t{1} << 30) && cpu_has_avx2())
-    return blocked_products_packed_avx2(x, rows, packed, entries, terms, q, out);
+  // Medians of bench/math/blocked_product_bench (Zen 4, one thread, 512 MB
+  // of packed weights, the GPT-2 and Llama-3.2-1B shapes): the fused AVX2
+  // kernel streams at 10.0-11.1 GB/s where unpacking a slice and then
+  // multiplying it runs at 6.7-9.2 GB/s with AVX2 and 10.1-10.9 GB/s with
+  // AVX-512. So AVX-512 machines keep the two steps (as fast, and the same
+  // kernel as more rows use), AVX2 ones fuse them.
+  if (q < (std::uint64_t{1} << 30)) {
+    if (cpu_has_avx512ifma()) {
+      thread_local std::vector<std::uint32_t> words;
+      words.resize(entries * terms * kSlotBlock);
+      unpack_words28_avx512(packed, entries * terms, words.data());
+      return blocked_products_avx512(x, rows, words.data(), entries, terms, q, out);
+    }
+    if (cpu_has_avx2()) return blocked_products_packed_avx2(x, rows, packed, entries, terms, q, out);
+  }
   std::vector<std::uint32_t> w(entries * terms * kSlotBlock);
   unpack_words28_reference(packed, entries * terms, w.data());
   blocked_products_reference(x, rows, w.data(), entries, terms, q, out);

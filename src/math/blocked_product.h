@@ -44,10 +44,11 @@ inline constexpr std::size_t kPackedUnitBytes = kSlotBlock * 28 / 8;
 inline constexpr std::size_t kPackedSlackBytes = 64;
 
 // blocked_products with w given packed (entries x terms units of
-// kPackedUnitBytes, kPackedSlackBytes readable past the last): each unit is
-// unpacked in registers where it is used, so reading the weights from memory
-// and multiplying overlap. For one or two rows (decoding), where every unit
-// is used once per row; more rows reuse an unpacked slice (unpack_words28).
+// kPackedUnitBytes, kPackedSlackBytes readable past the last). With AVX2
+// only, each unit is unpacked in registers where it is used, so reading the
+// weights from memory and multiplying overlap; with AVX-512 the slice is
+// unpacked first (as fast there: blocked_product.cpp). For one row
+// (decoding); more rows reuse an unpacked slice (unpack_words28).
 void blocked_products_packed(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
                              std::size_t entries, std::size_t terms, std::uint64_t q,
                              std::uint64_t* const* out) noexcept;

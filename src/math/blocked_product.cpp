@@ -50,13 +50,17 @@ void blocked_products_packed(const std::uint32_t* const* x, std::size_t rows, co
   // kernel streams at 10.0-11.1 GB/s where unpacking a slice and then
   // multiplying it runs at 6.7-9.2 GB/s with AVX2 and 10.1-10.9 GB/s with
   // AVX-512. So AVX-512 machines keep the two steps (as fast, and the same
-  // kernel as more rows use), AVX2 ones fuse them.
+  // kernel as more rows use), AVX2 ones fuse them while a row's inputs (M x
+  // 128 bytes) stay in the L1 cache: the fused kernel reads them once per
+  // entry, and at M = 512 (the Llama embedding lookup's chunks) it was 15%
+  // slower than the two steps.
+  constexpr std::size_t kFusedMaxTerms = 128;
   if (q < (std::uint64_t{1} << 30)) {
-    if (cpu_has_avx512ifma()) {
+    if (cpu_has_avx512ifma() || (cpu_has_avx2() && terms > kFusedMaxTerms)) {
       thread_local std::vector<std::uint32_t> words;
       words.resize(entries * terms * kSlotBlock);
-      unpack_words28_avx512(packed, entries * terms, words.data());
-      return blocked_products_avx512(x, rows, words.data(), entries, terms, q, out);
+      unpack_words28(packed, entries * terms, words.data());
+      return blocked_products(x, rows, words.data(), entries, terms, q, out);
     }
     if (cpu_has_avx2()) return blocked_products_packed_avx2(x, rows, packed, entries, terms, q, out);
   }

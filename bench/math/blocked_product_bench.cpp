@@ -57,23 +57,35 @@ std::vector<std::uint32_t> input_row() {
   return x;
 }
 
+// One row's inputs and its E x 2 output runs.
+struct Row {
+  std::vector<std::uint32_t> x = input_row();
+  const std::uint32_t* xs[1] = {x.data()};
+  std::vector<std::uint64_t> y = std::vector<std::uint64_t>(kEntries * 2 * kSlotBlock);
+  std::vector<std::uint64_t*> out = [this] {
+    std::vector<std::uint64_t*> o(kEntries * 2);
+    for (std::size_t i = 0; i < o.size(); ++i) o[i] = y.data() + i * kSlotBlock;
+    return o;
+  }();
+};
+
+void count_bytes(benchmark::State& state) {
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * slices() * kSliceUnits * kPackedUnitBytes));
+}
+
 void BM_BlockedProductStream(benchmark::State& state) {
   set_shape(state);
   const auto& s = stream();
-  const auto x = input_row();
-  const std::uint32_t* xs[1] = {x.data()};
+  Row row;
   std::vector<std::uint32_t> w(kSliceUnits * kSlotBlock);
-  std::vector<std::uint64_t> y(kEntries * 2 * kSlotBlock);
-  std::vector<std::uint64_t*> out(kEntries * 2);
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = y.data() + i * kSlotBlock;
   for (auto _ : state) {
     for (std::size_t i = 0; i < slices(); ++i) {
       unpack_words28(s.data() + i * kSliceUnits * kPackedUnitBytes, kSliceUnits, w.data());
-      blocked_products(xs, 1, w.data(), kEntries, kTerms, kPrime, out.data());
+      blocked_products(row.xs, 1, w.data(), kEntries, kTerms, kPrime, row.out.data());
     }
-    benchmark::DoNotOptimize(y.data());
+    benchmark::DoNotOptimize(row.y.data());
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * slices() * kSliceUnits * kPackedUnitBytes));
+  count_bytes(state);
 }
 
 // The same stream through blocked_products_packed (fused with the unpacking
@@ -81,18 +93,14 @@ void BM_BlockedProductStream(benchmark::State& state) {
 void BM_BlockedProductStreamPacked(benchmark::State& state) {
   set_shape(state);
   const auto& s = stream();
-  const auto x = input_row();
-  const std::uint32_t* xs[1] = {x.data()};
-  std::vector<std::uint64_t> y(kEntries * 2 * kSlotBlock);
-  std::vector<std::uint64_t*> out(kEntries * 2);
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = y.data() + i * kSlotBlock;
+  Row row;
   for (auto _ : state) {
     for (std::size_t i = 0; i < slices(); ++i)
-      blocked_products_packed(xs, 1, s.data() + i * kSliceUnits * kPackedUnitBytes, kEntries, kTerms, kPrime,
-                              out.data());
-    benchmark::DoNotOptimize(y.data());
+      blocked_products_packed(row.xs, 1, s.data() + i * kSliceUnits * kPackedUnitBytes, kEntries, kTerms, kPrime,
+                              row.out.data());
+    benchmark::DoNotOptimize(row.y.data());
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * slices() * kSliceUnits * kPackedUnitBytes));
+  count_bytes(state);
 }
 
 void BM_BlockedProductUnpackOnly(benchmark::State& state) {
@@ -104,25 +112,22 @@ void BM_BlockedProductUnpackOnly(benchmark::State& state) {
       unpack_words28(s.data() + i * kSliceUnits * kPackedUnitBytes, kSliceUnits, w.data());
     benchmark::DoNotOptimize(w.data());
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * slices() * kSliceUnits * kPackedUnitBytes));
+  count_bytes(state);
 }
 
 // The products alone, on one slice kept in cache, as many times as the stream has slices.
 void BM_BlockedProductComputeOnly(benchmark::State& state) {
   set_shape(state);
   const auto& s = stream();
-  const auto x = input_row();
-  const std::uint32_t* xs[1] = {x.data()};
+  Row row;
   std::vector<std::uint32_t> w(kSliceUnits * kSlotBlock);
   unpack_words28(s.data(), kSliceUnits, w.data());
-  std::vector<std::uint64_t> y(kEntries * 2 * kSlotBlock);
-  std::vector<std::uint64_t*> out(kEntries * 2);
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = y.data() + i * kSlotBlock;
   for (auto _ : state) {
-    for (std::size_t i = 0; i < slices(); ++i) blocked_products(xs, 1, w.data(), kEntries, kTerms, kPrime, out.data());
-    benchmark::DoNotOptimize(y.data());
+    for (std::size_t i = 0; i < slices(); ++i)
+      blocked_products(row.xs, 1, w.data(), kEntries, kTerms, kPrime, row.out.data());
+    benchmark::DoNotOptimize(row.y.data());
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * slices() * kSliceUnits * kPackedUnitBytes));
+  count_bytes(state);
 }
 
 __attribute__((target("avx2"))) std::uint64_t sum_words(const std::uint8_t* p, std::size_t bytes) {

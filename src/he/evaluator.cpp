@@ -456,6 +456,29 @@ void Evaluator::apply_galois_inplace(Ciphertext& ct, std::uint64_t galois_elt, c
   std::swap(ct.c0, t0);
 }
 
+namespace {
+
+// round(x t / q) = floor((x t + floor(q / 2)) / q) for x < q < 2^63, t <= 2^40:
+// the double estimate is within a few units (x t / q < 2^40, 53-bit
+// mantissas), then corrected against the exact 128-bit numerator.
+std::uint64_t scaled_round(std::uint64_t x, std::uint64_t t, std::uint64_t q, double ratio) {
+  const math::u128 num = static_cast<math::u128>(x) * t + q / 2;
+  const double guess = static_cast<double>(x) * ratio + 0.5;
+  std::uint64_t r = guess > 0 ? static_cast<std::uint64_t>(guess) : 0;
+  math::u128 at = static_cast<math::u128>(r) * q;
+  while (at > num) {
+    --r;
+    at -= q;
+  }
+  while (num - at >= q) {
+    ++r;
+    at += q;
+  }
+  return r;
+}
+
+}  // namespace
+
 SwitchedCiphertext Evaluator::switch_modulus(const Ciphertext& ct, std::uint64_t body_modulus,
                                              std::uint64_t mask_modulus) const {
   const Context& ctx = *context_;
@@ -485,6 +508,10 @@ SwitchedCiphertext Evaluator::switch_modulus(const Ciphertext& ct, std::uint64_t
       const RnsPoly& src = which == 0 ? coeff.c0 : coeff.c1;
       const std::uint64_t target = which == 0 ? body_modulus : mask_modulus;
       std::vector<std::uint64_t>& dst = which == 0 ? out.c0 : out.c1;
+      // Targets up to 2^40 (every reply and upload): a double estimate made
+      // exact with two 128-bit products instead of a 128-bit division.
+      const bool estimate = target <= (std::uint64_t{1} << 40);
+      const double ratio = static_cast<double>(target) / static_cast<double>(q64);
       for (std::size_t j = 0; j < n; ++j) {
         math::u128 x = 0;
         for (std::size_t i = 0; i < k; ++i) {
@@ -493,7 +520,8 @@ SwitchedCiphertext Evaluator::switch_modulus(const Ciphertext& ct, std::uint64_t
         }
         while (x >= q64) x -= q64;  // x < k Q
         const std::uint64_t xr = static_cast<std::uint64_t>(x);
-        const std::uint64_t r = static_cast<std::uint64_t>((static_cast<math::u128>(xr) * target + q64 / 2) / q64);
+        const std::uint64_t r = estimate ? scaled_round(xr, target, q64, ratio)
+                                         : static_cast<std::uint64_t>((static_cast<math::u128>(xr) * target + q64 / 2) / q64);
         dst[j] = r == target ? 0 : r;
       }
     }

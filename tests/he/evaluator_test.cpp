@@ -302,6 +302,10 @@ TEST_P(EvaluatorTest, PowerOfTwoRepliesDecryptAsTheExactPath) {
   }
 }
 
+// Switching rounds each coefficient to round(x t / Q) exactly (x the CRT
+// value of its residues): checked against a 128-bit division here, for
+// random x and the values next to rounding boundaries, at the replies' and
+// uploads' power-of-two targets and an odd one.
 TEST_P(EvaluatorTest, ModulusSwitchingKeepsTheMessage) {
   std::mt19937_64 rng(16);
   const Scale small = Scale::from_plain_modulus(*ctx, std::uint64_t{1} << 16);
@@ -390,6 +394,41 @@ TEST(ModulusSwitch, FastPathAgreesWithExactRounding) {
         const std::uint64_t expect = static_cast<std::uint64_t>(r) % target;
         ASSERT_EQ((which == 0 ? sw.c0 : sw.c1)[j], expect) << "target " << target << " j " << j;
       }
+    }
+  }
+}
+
+TEST(ModulusSwitching, RoundsExactly) {
+  const auto ctx = Context::get(ParamId::n2048_q54);  // Q < 2^63: the 64-bit path
+  const Evaluator ev(ctx);
+  const std::size_t n = ctx->poly_degree();
+  ASSERT_EQ(ctx->moduli_count(), 2u);
+  const std::uint64_t q0 = ctx->modulus(0).value(), q1 = ctx->modulus(1).value();
+  const unsigned __int128 big_q = static_cast<unsigned __int128>(q0) * q1;
+  ASSERT_LT(big_q, static_cast<unsigned __int128>(1) << 63);
+  const std::uint64_t q = static_cast<std::uint64_t>(big_q);
+  std::mt19937_64 rng(29);
+  for (std::uint64_t t : {std::uint64_t{1} << 17, std::uint64_t{1} << 26, std::uint64_t{1} << 35,
+                          (std::uint64_t{1} << 40), (std::uint64_t{1} << 24) + 3}) {
+    Ciphertext ct(*ctx, false);
+    std::vector<std::uint64_t> xs(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      std::uint64_t x = rng() % q;
+      if (j % 4 == 1) {  // x t / Q just below or above k + 1/2
+        const std::uint64_t k = rng() % t;
+        const unsigned __int128 edge = (static_cast<unsigned __int128>(2 * k + 1) * q) / (2 * t);
+        x = static_cast<std::uint64_t>(edge) + (j % 8 == 1 ? 0 : 1);
+        if (x >= q) x = q - 1;
+      }
+      xs[j] = x;
+      ct.c0.residues(0)[j] = x % q0;
+      ct.c0.residues(1)[j] = x % q1;
+    }
+    const SwitchedCiphertext sw = ev.switch_modulus(ct, t, 2);
+    for (std::size_t j = 0; j < n; ++j) {
+      std::uint64_t want = static_cast<std::uint64_t>((static_cast<unsigned __int128>(xs[j]) * t + q / 2) / q);
+      if (want == t) want = 0;
+      ASSERT_EQ(sw.c0[j], want) << "t=" << t << " x=" << xs[j];
     }
   }
 }

@@ -6,12 +6,9 @@
 // timed. Redis: $FHELLM_REDIS_URL, else a redis-server this program starts
 // on a free loopback port (and stops).
 //   ninja -C build fhellm_bench_net && nice build/bench/fhellm_bench_net
-#include <arpa/inet.h>
 #include <benchmark/benchmark.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,23 +25,12 @@
 #include "net/memory_session_store.h"
 #include "net/redis_session_store.h"
 #include "net/tenants.h"
+#include "../../tests/tools/ports.h"  // free_port, shared with the end-to-end tests
 
 extern char** environ;
 
 namespace fhellm {
 namespace {
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // A redis-server child for the whole run (none when $FHELLM_REDIS_URL is set).
 struct RedisServer {
@@ -53,7 +39,7 @@ struct RedisServer {
       this->url = url;
       return;
     }
-    const int port = free_port();
+    const int port = testing::free_port();
     const std::string p = std::to_string(port);
     const char* argv[] = {"redis-server", "--port", p.c_str(), "--bind", "127.0.0.1", "--save", "",
                           "--appendonly", "no", "--logfile", "/dev/null", nullptr};

@@ -56,6 +56,41 @@ void apply_shape(BenchLookupArgs& a) {
   }
 }
 
+std::vector<std::int8_t> random_table(const BenchLookupArgs& a, std::mt19937_64& rng) {
+  std::uniform_int_distribution<int> d(-127, 127);
+  std::vector<std::int8_t> table(std::size_t{a.table_rows} * a.width);
+  for (auto& v : table) v = static_cast<std::int8_t>(d(rng));
+  return table;
+}
+
+// Best of `repeat` round trips (encrypt, evaluate on the server, decrypt),
+// each phase timed; wrong_values: what `count_wrong` found in the last one.
+template <class Encrypt, class Evaluate, class Decrypt, class CountWrong>
+nlohmann::json best_round_trip(const BenchLookupArgs& a, Encrypt encrypt, Evaluate evaluate, Decrypt decrypt,
+                               CountWrong count_wrong) {
+  using clock = std::chrono::steady_clock;
+  double server = 1e300, server_cpu = 1e300, enc = 1e300, dec = 1e300;
+  std::size_t up = 0, down = 0, wrong = 0;
+  for (std::size_t rep = 0; rep < std::max<std::size_t>(1, a.repeat); ++rep) {
+    auto t0 = clock::now();
+    const auto upload = encrypt();
+    enc = std::min(enc, ms_since(t0));
+    t0 = clock::now();
+    const double cpu0 = process_cpu_ms();
+    const auto reply = evaluate(upload);
+    server_cpu = std::min(server_cpu, process_cpu_ms() - cpu0);
+    server = std::min(server, ms_since(t0));
+    t0 = clock::now();
+    const auto out = decrypt(reply);
+    dec = std::min(dec, ms_since(t0));
+    up = upload.size();
+    down = reply.size();
+    wrong = count_wrong(out);
+  }
+  return {{"server_ms", server}, {"server_cpu_ms", server_cpu}, {"encrypt_ms", enc}, {"decrypt_ms", dec},
+          {"bytes_up", up}, {"bytes_down", down}, {"wrong_values", wrong}, {"threads", a.threads}};
+}
+
 // --mask: the table mask product (mask_table rows), timed and checked.
 void run_bench_table_mask(const BenchLookupArgs& a) {
   using clock = std::chrono::steady_clock;
@@ -66,9 +101,7 @@ void run_bench_table_mask(const BenchLookupArgs& a) {
                       {"model_bytes_down", plan.bytes_down()}, {"server_ms_model", plan.server_ms_model()}};
   if (!a.plan_only) {
     std::mt19937_64 rng(a.seed);
-    std::uniform_int_distribution<int> d(-127, 127);
-    std::vector<std::int8_t> table(std::size_t{a.table_rows} * a.width);
-    for (auto& v : table) v = static_cast<std::int8_t>(d(rng));
+    const std::vector<std::int8_t> table = random_table(a, rng);
     std::vector<std::uint32_t> r(std::size_t{a.rows} * a.table_rows);
     for (auto& v : r) v = static_cast<std::uint32_t>(rng() % he::kOnlineTableModulus);
     const he::LinearClient client({he::kLookupParamId});
@@ -76,31 +109,21 @@ void run_bench_table_mask(const BenchLookupArgs& a) {
     auto t0 = clock::now();
     const he::EncodedWeights encoded = he::encode_table_masks(table, a.table_rows, a.width, 0, a.threads);
     j.update({{"encode_ms", ms_since(t0)}, {"encoded_bytes", encoded.encoded_bytes()}});
-    double server = 1e300, server_cpu = 1e300, enc = 1e300, dec = 1e300;
-    std::size_t up = 0, down = 0, wrong = 0;
     std::vector<std::int64_t> want(std::size_t{a.rows} * a.width, 0);
     for (std::size_t t = 0; t < a.rows; ++t)
       for (std::size_t v = 0; v < a.table_rows; ++v)
         for (std::size_t c = 0; c < a.width; ++c)
           want[t * a.width + c] += std::int64_t{r[t * a.table_rows + v]} * table[v * a.width + c];
-    for (std::size_t rep = 0; rep < std::max<std::size_t>(1, a.repeat); ++rep) {
-      t0 = clock::now();
-      const auto upload = client.encrypt_mask(r, shape, he::LinearPrecision::mask_table, 0);
-      enc = std::min(enc, ms_since(t0));
-      t0 = clock::now();
-      const double cpu0 = process_cpu_ms();
-      const auto reply = he::linear_evaluate(upload, encoded, keys, a.threads);
-      server_cpu = std::min(server_cpu, process_cpu_ms() - cpu0);
-      server = std::min(server, ms_since(t0));
-      t0 = clock::now();
-      const auto y = client.decrypt(reply);
-      dec = std::min(dec, ms_since(t0));
-      up = upload.size();
-      down = reply.size();
-      for (std::size_t i = 0; i < y.size(); ++i) wrong += ((y[i] - want[i]) % 256 + 256) % 256 != 0 ? 1 : 0;
-    }
-    j.update({{"server_ms", server}, {"server_cpu_ms", server_cpu}, {"encrypt_ms", enc}, {"decrypt_ms", dec},
-              {"bytes_up", up}, {"bytes_down", down}, {"wrong_values", wrong}, {"threads", a.threads}});
+    j.update(best_round_trip(
+        a, [&] { return client.encrypt_mask(r, shape, he::LinearPrecision::mask_table, 0); },
+        [&](const auto& upload) { return he::linear_evaluate(upload, encoded, keys, a.threads); },
+        [&](const auto& reply) { return client.decrypt(reply); },
+        [&](const auto& y) {
+          std::size_t wrong = 0;
+          for (std::size_t i = 0; i < y.size(); ++i) wrong += ((y[i] - want[i]) % 256 + 256) % 256 != 0 ? 1 : 0;
+          return wrong;
+        }));
+    const std::size_t wrong = j["wrong_values"].get<std::size_t>();
     require(wrong == 0, ErrorCode::internal_error,
             "bench lookup --mask: " + std::to_string(wrong) + " values came back wrong");
   }
@@ -133,9 +156,7 @@ void run_bench_lookup(BenchLookupArgs a) {
                       {"server_ms_model", plan.server_ms_model()}, {"weight_bytes", plan.weight_bytes()}};
   if (!a.plan_only) {
     std::mt19937_64 rng(a.seed);
-    std::uniform_int_distribution<int> d(-127, 127);
-    std::vector<std::int8_t> table(std::size_t{a.table_rows} * a.width);
-    for (auto& v : table) v = static_cast<std::int8_t>(d(rng));
+    const std::vector<std::int8_t> table = random_table(a, rng);
     std::vector<std::uint32_t> ids(a.rows);
     for (auto& id : ids) id = static_cast<std::uint32_t>(rng() % a.table_rows);
     auto t0 = clock::now();
@@ -145,29 +166,19 @@ void run_bench_lookup(BenchLookupArgs a) {
     t0 = clock::now();
     const he::EncodedTable encoded(table, a.table_rows, a.width, 8, a.threads);
     const double encode_ms = ms_since(t0);
-    double server = 1e300, server_cpu = 1e300, enc = 1e300, dec = 1e300;
-    std::size_t up = 0, down = 0, wrong = 0;
-    for (std::size_t rep = 0; rep < std::max<std::size_t>(1, a.repeat); ++rep) {
-      t0 = clock::now();
-      const auto upload = client.encrypt_lookup(ids, shape);
-      enc = std::min(enc, ms_since(t0));
-      t0 = clock::now();
-      const double cpu0 = process_cpu_ms();
-      const auto reply = he::lookup_evaluate(upload, encoded, keys, a.threads);
-      server_cpu = std::min(server_cpu, process_cpu_ms() - cpu0);
-      server = std::min(server, ms_since(t0));
-      t0 = clock::now();
-      const auto rows = client.decrypt_lookup(reply);
-      dec = std::min(dec, ms_since(t0));
-      up = upload.size();
-      down = reply.size();
-      for (std::size_t r = 0; r < ids.size(); ++r)
-        for (std::size_t c = 0; c < a.width; ++c)
-          wrong += rows[r * a.width + c] != table[std::size_t{ids[r]} * a.width + c] ? 1 : 0;
-    }
-    j.update({{"server_ms", server}, {"server_cpu_ms", server_cpu}, {"encrypt_ms", enc}, {"decrypt_ms", dec},
-              {"bytes_up", up}, {"bytes_down", down}, {"keygen_ms", keygen_ms}, {"encode_ms", encode_ms},
-              {"encoded_bytes", encoded.encoded_bytes()}, {"wrong_values", wrong}, {"threads", a.threads}});
+    j.update(best_round_trip(
+        a, [&] { return client.encrypt_lookup(ids, shape); },
+        [&](const auto& upload) { return he::lookup_evaluate(upload, encoded, keys, a.threads); },
+        [&](const auto& reply) { return client.decrypt_lookup(reply); },
+        [&](const auto& rows) {
+          std::size_t wrong = 0;
+          for (std::size_t r = 0; r < ids.size(); ++r)
+            for (std::size_t c = 0; c < a.width; ++c)
+              wrong += rows[r * a.width + c] != table[std::size_t{ids[r]} * a.width + c] ? 1 : 0;
+          return wrong;
+        }));
+    j.update({{"keygen_ms", keygen_ms}, {"encode_ms", encode_ms}, {"encoded_bytes", encoded.encoded_bytes()}});
+    const std::size_t wrong = j["wrong_values"].get<std::size_t>();
     require(wrong == 0, ErrorCode::internal_error, "bench lookup: " + std::to_string(wrong) + " values came back wrong");
   }
   if (a.json) {

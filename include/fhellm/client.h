@@ -67,6 +67,9 @@ struct ClientOptions {
   // (errors below 2^-16 of a layer's range; simulate draws the same error) or
   // "exact" (every bit; a server must serve it).
   std::string precision = "default";
+  // simulate: which draw of the modelled errors (0, the default, or any
+  // other number for errors independent of it, as another execute run makes).
+  std::uint64_t simulate_draw = 0;
   double timeout_seconds = 120;  // execute: per exchange with the server
   // execute: the server's API key, sent as "Authorization: Bearer KEY" (empty:
   // none; the CLI takes --api-key or FHELLM_API_KEY), and a PEM CA file to
@@ -281,6 +284,10 @@ class Client {
   // uses it. @throws Error(bad_mode), Error(invalid_argument) for a mode that
   // cannot run this model (a client artifact holds no remote weights: only execute)
   void set_fhe_mode(const std::string& fhe);
+
+  // Switches simulate's error draw (ClientOptions::simulate_draw); the next
+  // simulate call uses it. No effect on disable and execute.
+  void set_simulate_draw(std::uint64_t draw);
 
   // Switches the remote linear modules (the syntax of ClientOptions::remote);
   // the next call uses them. @throws Error(unknown_layer) for an entry that

@@ -242,6 +242,9 @@ or at server_url). Use Model.load(path) or fhellm.Client(artifact, url).)")
       .def("logits", &logits, py::arg("ids"),
            "The logits of every position of ids: a float32 array [len(ids), vocab].")
       .def("set_fhe_mode", &Client::set_fhe_mode, py::arg("mode"))
+      .def("set_simulate_draw", &Client::set_simulate_draw, py::arg("draw"),
+           "Which draw of simulate's modelled errors the next simulate call uses: 0 (the default) or any other "
+           "number for errors independent of it, as another execute run makes.")
       .def("set_remote_modules",
            [](Client& c, const py::object& modules) { c.set_remote_modules(remote_spec(modules)); },
            py::arg("modules"))

@@ -144,6 +144,19 @@ def test_modes_and_remote_modules_equal_cli(stories):
     stories.set_fhe_mode("simulate")
 
 
+def test_simulate_draws_equal_cli(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("Once upon a time, there was a girl. She had a dog. The dog was big and happy.")
+    ref = cli_json("eval", "--model", STORIES, "--text", str(text), "-c", 16, "--draws", 3)
+    model = fhellm.Model.load(str(STORIES), fhe="simulate")
+    got = []
+    for draw in range(3):
+        model.set_simulate_draw(draw)
+        got.append(model.perplexity(text.read_text(), window=16).perplexity)
+    assert got == pytest.approx(ref["perplexity_draws"], rel=1e-12)
+    assert len(set(got)) == 3
+
+
 def test_errors_carry_codes(stories, tmp_path):
     with pytest.raises(fhellm.IoError) as e:
         fhellm.Model.load(str(tmp_path / "missing.bin"))

@@ -148,6 +148,7 @@ Client::Client(const ClientOptions& options) : impl_(std::make_unique<Impl>()) {
   impl_->hm.emplace(open_model(options, tok, expected));
   impl_->tokenizer = std::move(tok);
   impl_->hm->set_precision(he::parse_linear_precision(options.precision));
+  impl_->hm->set_simulate_draw(options.simulate_draw);
   impl_->execute.server_url = options.server_url;
   impl_->execute.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1e3));
   impl_->execute.expected_description = std::move(expected);
@@ -175,6 +176,7 @@ Client Client::new_session() const {
   impl->hm->set_remote_modules(hm.remote_modules());
   impl->hm->set_quantization(hm.quantization());
   impl->hm->set_precision(hm.precision());
+  impl->hm->set_simulate_draw(hm.simulate_draw());
   impl->execute = impl_->execute;
   impl->online = impl_->online;
   impl->store_path = impl_->store_path;
@@ -332,6 +334,8 @@ Status Client::try_precompute(const PrecomputeOptions& options, PrecomputeResult
 }
 
 void Client::set_fhe_mode(const std::string& fhe) { impl_->hm->set_mode(hybrid::parse_fhe_mode(fhe)); }
+
+void Client::set_simulate_draw(std::uint64_t draw) { impl_->hm->set_simulate_draw(draw); }
 
 void Client::set_remote_modules(const std::string& spec) {
   require(impl_->options.artifact.empty(), ErrorCode::invalid_argument,

@@ -73,7 +73,7 @@ HybridModel::HybridModel(std::shared_ptr<const model::Model> model) : model_(std
   if (!model_->absent_linears().empty()) mode_ = FheMode::execute;
   factories_[FheMode::disable] = [](HybridModel& hm) { return std::make_unique<DisableBackend>(hm.model()); };
   factories_[FheMode::simulate] = [](HybridModel& hm) {
-    return std::make_unique<SimulateBackend>(hm.model(), hm.quantized_linears(), hm.precision());
+    return std::make_unique<SimulateBackend>(hm.model(), hm.quantized_linears(), hm.precision(), hm.simulate_draw());
   };
 }
 
@@ -166,6 +166,12 @@ void HybridModel::set_precision(he::LinearPrecision precision) {
   if (precision == precision_) return;
   precision_ = precision;
   invalidate();
+}
+
+void HybridModel::set_simulate_draw(std::uint64_t draw) {
+  if (draw == simulate_draw_) return;
+  simulate_draw_ = draw;
+  if (mode_ == FheMode::simulate) invalidate();  // other modes' backends draw nothing: keep them (a session)
 }
 
 void HybridModel::set_quantization(quant::QuantOptions options) {

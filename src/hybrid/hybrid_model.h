@@ -105,6 +105,11 @@ class HybridModel {
   void set_precision(he::LinearPrecision precision);
   he::LinearPrecision precision() const { return precision_; }
 
+  // Which of simulate's error draws (SimulateBackend): 0, the default, or
+  // any other number for errors independent of it.
+  void set_simulate_draw(std::uint64_t draw);
+  std::uint64_t simulate_draw() const { return simulate_draw_; }
+
   // Chooses the mode; the backend is built on first use. A model that lacks
   // some weights (a client artifact's) starts in execute, the only mode that
   // can run it, and only while every absent group is remote.
@@ -164,6 +169,7 @@ class HybridModel {
   std::vector<LinearId> remote_;
   quant::QuantOptions quant_;
   he::LinearPrecision precision_ = he::kLinearDefaultPrecision;
+  std::uint64_t simulate_draw_ = 0;
   FheMode mode_ = FheMode::simulate;
   std::map<FheMode, BackendFactory> factories_;
   std::shared_ptr<const QuantizedLinears> quantized_;

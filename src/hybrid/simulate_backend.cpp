@@ -71,8 +71,8 @@ const quant::QuantizedWeights& QuantizedLinears::get(LinearId id) const {
 }
 
 SimulateBackend::SimulateBackend(const model::Model& model, std::shared_ptr<const QuantizedLinears> weights,
-                                 he::LinearPrecision precision)
-    : model_(model), weights_(std::move(weights)), product_(precision) {}
+                                 he::LinearPrecision precision, std::uint64_t draw)
+    : model_(model), weights_(std::move(weights)), product_(precision, draw) {}
 
 namespace {
 
@@ -82,6 +82,14 @@ std::uint64_t mix64(std::uint64_t x) {  // SplitMix64's finalizer
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
 }
+
+}  // namespace
+
+std::uint64_t simulate_error_key(std::uint64_t draw) noexcept {
+  return draw == 0 ? kSimulateErrorKey : kSimulateErrorKey ^ mix64(draw);
+}
+
+namespace {
 
 // A standard normal draw determined by `key` (Box-Muller on two hashed uniforms).
 double normal_of(std::uint64_t key) {
@@ -100,7 +108,7 @@ void SimulatedProduct::add_rounding_error(LinearId id, const quant::QuantizedWei
     it->second = he::linear_error_std(he::plan_linear(one, precision_, false), w.values);
   }
   const std::vector<double>& sigma = it->second;
-  const std::uint64_t group = mix64(kSimulateErrorKey ^ (static_cast<std::uint64_t>(id.layer + 1) << 8) ^
+  const std::uint64_t group = mix64(error_key_ ^ (static_cast<std::uint64_t>(id.layer + 1) << 8) ^
                                     static_cast<std::uint64_t>(id.kind));
   for (std::size_t r = 0; r < rows; ++r) {
     std::uint64_t row = group;

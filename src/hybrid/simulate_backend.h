@@ -52,9 +52,14 @@ class QuantizedLinears {
 };
 
 // The simulated rounding errors are a function of the group, the quantized
-// row and the output index (a counter-based draw keyed by this constant):
-// simulate is a pure function of its inputs, whatever ran before.
+// row and the output index (a counter-based draw keyed by this constant and
+// the draw number): simulate is a pure function of its inputs and draw,
+// whatever ran before. Draw 0 is the default; each other draw gives errors
+// independent of it, as another execute run would (fhellm eval --draws).
 inline constexpr std::uint64_t kSimulateErrorKey = 0x5eed5eed5eed5eedull;
+
+// The key of draw `draw` (kSimulateErrorKey for draw 0).
+std::uint64_t simulate_error_key(std::uint64_t draw) noexcept;
 
 // The arithmetic of one simulate call, without a model: quantize the rows,
 // the exact integer product, the modelled rounding error, dequantize, bias.
@@ -62,8 +67,8 @@ inline constexpr std::uint64_t kSimulateErrorKey = 0x5eed5eed5eed5eedull;
 // layers of any model. Not thread-safe (scratch buffers).
 class SimulatedProduct {
  public:
-  explicit SimulatedProduct(he::LinearPrecision precision = he::kLinearDefaultPrecision)
-      : precision_(precision) {}
+  explicit SimulatedProduct(he::LinearPrecision precision = he::kLinearDefaultPrecision, std::uint64_t draw = 0)
+      : precision_(precision), error_key_(simulate_error_key(draw)) {}
   // y [rows, w.n_out] from x [rows, w.n_in]; `id` keys the error draws (the
   // same group, row and output draw the same error). `bias` may be null.
   // @throws Error(bad_quantization) for a non-finite input or bits outside 2..8
@@ -75,6 +80,7 @@ class SimulatedProduct {
   void add_rounding_error(LinearId id, const quant::QuantizedWeights& w, std::size_t rows);
 
   he::LinearPrecision precision_;
+  std::uint64_t error_key_;
   std::map<std::pair<int, int>, std::vector<double>> error_std_;  // per group: sigma_j (he::linear_error_std)
   quant::QuantizedRows rows_;
   std::vector<std::int64_t> acc_;
@@ -83,9 +89,10 @@ class SimulatedProduct {
 class SimulateBackend final : public LinearBackend {
  public:
   // `model` must outlive the backend; `weights` holds every group it will be
-  // called for; `precision` is the encrypted product's that is modelled.
+  // called for; `precision` is the encrypted product's that is modelled;
+  // `draw` picks the errors drawn (kSimulateErrorKey).
   SimulateBackend(const model::Model& model, std::shared_ptr<const QuantizedLinears> weights,
-                  he::LinearPrecision precision = he::kLinearDefaultPrecision);
+                  he::LinearPrecision precision = he::kLinearDefaultPrecision, std::uint64_t draw = 0);
   FheMode mode() const override { return FheMode::simulate; }
   void apply(LinearId id, const float* x, std::size_t rows, float* y) override;
   // Row ids[t] of the table's int8 values times the row's scale: what the

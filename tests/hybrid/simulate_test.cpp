@@ -117,6 +117,51 @@ TEST(SimulateBackend, DefaultPrecisionDrawsTheModelledRoundingError) {
   EXPECT_LT(std::abs(sum / count), 0.1 * std::sqrt(modelled / count));
 }
 
+// Draws (fhellm eval --draws): draw d is reproducible (two backends agree),
+// draw 0 is the default, and another draw's errors have the same modelled
+// spread but are independent of draw 0's (correlation near 0), as the
+// errors of two execute runs are.
+TEST(SimulateBackend, OtherDrawsAreReproducibleAndIndependent) {
+  model::ModelConfig c = model::shape_preset("stories260k");
+  auto m = model::random_model(c, 12);
+  auto q = std::make_shared<const QuantizedLinears>(*m, m->linear_ids(), quant::QuantOptions{});
+  SimulateBackend exact(*m, q, he::LinearPrecision::exact), first(*m, q), by_default(*m, q, he::kLinearDefaultPrecision, 0),
+      third(*m, q, he::kLinearDefaultPrecision, 3), third_again(*m, q, he::kLinearDefaultPrecision, 3);
+  const LinearId id{2, LinearKind::mlp_up};
+  const model::LinearView v = m->linear(id);
+  const std::size_t rows = 64;
+  std::mt19937 rng(6);
+  std::uniform_real_distribution<float> d(-2.0f, 2.0f);
+  std::vector<float> x(rows * v.n_in);
+  for (auto& e : x) e = d(rng);
+  auto run = [&](SimulateBackend& b) {
+    std::vector<float> y(rows * v.n_out);
+    b.apply(id, x.data(), rows, y.data());
+    return y;
+  };
+  const auto clean = run(exact), zero = run(first), three = run(third);
+  EXPECT_EQ(run(by_default), zero);
+  EXPECT_EQ(run(third_again), three);
+  EXPECT_NE(three, zero);
+  const quant::QuantizedWeights& w = q->get(id);
+  const auto qx = quant::quantize_rows(x.data(), rows, v.n_in, 8);
+  double zz = 0, tt = 0, zt = 0;
+  for (std::size_t t = 0; t < rows; ++t)
+    for (std::size_t i = 0; i < v.n_out; ++i) {
+      const double unit = static_cast<double>(qx.scales[t]) * w.scales[i];
+      const double ez = (zero[t * v.n_out + i] - clean[t * v.n_out + i]) / unit;
+      const double et = (three[t * v.n_out + i] - clean[t * v.n_out + i]) / unit;
+      zz += ez * ez;
+      tt += et * et;
+      zt += ez * et;
+    }
+  const double correlation = zt / std::sqrt(zz * tt);
+  std::printf("draws 0 and 3: mean square errors %.2f and %.2f, correlation %.6f\n", zz / (rows * v.n_out),
+              tt / (rows * v.n_out), correlation);
+  EXPECT_NEAR(tt / zz, 1.0, 0.1) << "both draws have the modelled spread";
+  EXPECT_LT(std::abs(correlation), 0.05) << "the draws are independent";
+}
+
 // Perplexity on a story the model wrote itself (run.c's greedy ids, no
 // tokenizer needed): simulate within 2% of disable.
 TEST(ModelSimulateStories260K, PerplexityWithinTwoPercentOfDisable) {

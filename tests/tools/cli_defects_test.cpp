@@ -209,6 +209,36 @@ TEST_F(CliDefects, EvalRunsExecuteTakesBitsAndArtifactsAndSaysItsWindows) {
   EXPECT_NE(out.find("windows of 8 tokens every 3"), std::string::npos) << out;
 }
 
+TEST_F(CliDefects, EvalDrawsShowTheSpreadOfTheModelledErrors) {
+  const std::string text = (dir_ / "text.txt").string();
+  std::ofstream(text) << "Once upon a time, there was a girl. She had a dog. The dog was big and happy.";
+  auto eval = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"eval", "--text", text, "--json", "-c", "16"});
+    const auto [rc, out] = run(args, false);
+    EXPECT_EQ(rc, 0) << out;
+    return nlohmann::json::parse(out);
+  };
+  const auto one = eval({});
+  const auto four = eval({"--draws", "4"});
+  // The first draw is the default's; the others differ from it and each other.
+  EXPECT_EQ(four["perplexity"], one["perplexity"]);
+  const auto draws = four["perplexity_draws"].get<std::vector<double>>();
+  ASSERT_EQ(draws.size(), 4u);
+  EXPECT_EQ(draws[0], one["perplexity"].get<double>());
+  for (std::size_t i = 1; i < draws.size(); ++i) EXPECT_NE(draws[i], draws[i - 1]);
+  double mean = 0;
+  for (double p : draws) mean += p / 4;
+  EXPECT_NEAR(four["perplexity_mean"].get<double>(), mean, 1e-9);
+  EXPECT_GT(four["perplexity_std"].get<double>(), 0.0);
+  EXPECT_EQ(eval({"--draws", "4"})["perplexity_draws"], four["perplexity_draws"]) << "each draw is reproducible";
+  // Exact precision draws no error: every draw is the same.
+  const auto exact = eval({"--draws", "3", "--precision", "exact"});
+  EXPECT_EQ(exact["perplexity_std"].get<double>(), 0.0);
+  const auto [rc, out] = run({"eval", "--text", text, "--fhe", "disable", "--draws", "2"});
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("--draws goes with --fhe simulate or execute"), std::string::npos) << out;
+}
+
 TEST_F(CliDefects, CompileBitsSaysWhatItChanges) {
   // --bits 4 changes the weights, not the artifact's size (every weight is
   // stored in 8 bits) nor the traffic (same encrypted product): its help says so.

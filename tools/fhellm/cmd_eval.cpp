@@ -1,6 +1,10 @@
 // fhellm eval: perplexity of a text file under a model, in one FHE mode or
 // (--compare) also in disable, with the top-1 agreement between the two.
-// Scored in overlapping windows with a stride (PerplexityOptions).
+// Scored in overlapping windows with a stride (PerplexityOptions). With
+// --draws K the text is scored K times (simulate: K independent draws of the
+// modelled errors; execute: K runs, each with fresh encryption noise), to
+// show the spread one run's perplexity has.
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +28,7 @@ struct EvalArgs {
   std::size_t window = 0, stride = 0;
   int bits = 0;  // with --model (0: 8)
   int threads = 0;
+  std::size_t draws = 1;
   bool compare = false, json = false;
 };
 
@@ -64,6 +69,13 @@ void print_result(const EvalArgs& a, const PerplexityResult& r, const nlohmann::
   std::printf("perplexity %.4f (fhe %s, %d-bit weights, %zu tokens, %zu predicted; windows of %zu tokens every %zu: "
               "each token scored once, with at least %zu tokens of context past the first window)\n",
               r.perplexity, a.fhe.c_str(), bits, r.n_tokens, r.n_predicted, r.window, r.stride, r.window - r.stride);
+  if (j.contains("perplexity_draws")) {
+    std::printf("%zu draws:", j["draws"].get<std::size_t>());
+    for (double p : j["perplexity_draws"]) std::printf(" %.4f", p);
+    std::printf("\nmean %.4f, standard deviation %.4f (%.3f%% of the mean); the perplexity above is the first draw's\n",
+                j["perplexity_mean"].get<double>(), j["perplexity_std"].get<double>(),
+                100.0 * j["perplexity_std"].get<double>() / j["perplexity_mean"].get<double>());
+  }
   if (j.contains("disable_perplexity")) {
     std::printf("disable perplexity %.4f, change %+.3f%%, top-1 agreement %.2f%%\n", j["disable_perplexity"].get<double>(),
                 100.0 * j["relative_change"].get<double>(), 100.0 * j["top1_agreement"].get<double>());
@@ -84,15 +96,38 @@ PerplexityResult scored(Client& client, const std::string& text, const EvalArgs&
   return r;
 }
 
+// Mean and sample standard deviation.
+std::pair<double, double> mean_std(const std::vector<double>& v) {
+  double mean = 0, var = 0;
+  for (double x : v) mean += x / static_cast<double>(v.size());
+  for (double x : v) var += (x - mean) * (x - mean);
+  return {mean, v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0};
+}
+
 void run_eval(const EvalArgs& a) {
+  require(a.draws == 1 || a.fhe == "simulate" || a.fhe == "execute", ErrorCode::bad_command_line,
+          "--draws goes with --fhe simulate or execute (disable has no error to draw)");
   apply_threads(a.threads);
   const std::string text = read_text(a.text_file);
   Client client(client_options(a));
   const PerplexityResult r = scored(client, text, a, a.fhe);
+  std::vector<double> draws{r.perplexity};
+  for (std::size_t d = 1; d < a.draws; ++d) {
+    client.set_simulate_draw(d);  // execute: a new run draws fresh noise by itself
+    draws.push_back(scored(client, text, a, a.fhe + " draw " + std::to_string(d)).perplexity);
+  }
+  client.set_simulate_draw(0);
   const int bits = client.model_info().weight_bits;
   nlohmann::json j = {{"fhe", a.fhe},           {"precision", a.precision},       {"perplexity", r.perplexity},
                       {"mean_nll", r.mean_nll}, {"n_tokens", r.n_tokens},         {"n_predicted", r.n_predicted},
                       {"window", r.window},     {"stride", r.stride},             {"weight_bits", bits}};
+  if (a.draws > 1) {
+    const auto [mean, sd] = mean_std(draws);
+    j["draws"] = a.draws;
+    j["perplexity_draws"] = draws;
+    j["perplexity_mean"] = mean;
+    j["perplexity_std"] = sd;
+  }
   if (a.compare && a.fhe != "disable") {
     client.set_fhe_mode("disable");
     const PerplexityResult d = scored(client, text, a, "disable");
@@ -129,6 +164,11 @@ void register_eval(CLI::App& app) {
   cmd->add_option("-c,--window,--ctx-size", args->window, "positions per window (0 = model context, at most 1024)");
   cmd->add_option("--stride", args->stride, "positions between window starts (0 = window / 2)");
   add_threads_option(cmd, args->threads);
+  cmd->add_option("--draws", args->draws,
+                  "score the text K times: simulate with K independent draws of the modelled errors, execute in K "
+                  "runs; print each perplexity, their mean and standard deviation")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   cmd->add_flag("--compare", args->compare, "also run disable; print the change and top-1 agreement");
   cmd->add_flag("--json", args->json, "print one JSON object");
   cmd->callback([args] { run_eval(*args); });

@@ -182,6 +182,11 @@ SessionStoreMetrics MemorySessionStore::metrics() {
   return m;
 }
 
+// The tenant's own counters: this store keeps them as sessions open and close.
+OwnerSessionMetrics MemorySessionStore::owner_metrics(const Tenant& owner) {
+  return {owner.sessions.load(), owner.session_bytes.load()};
+}
+
 void MemorySessionStore::drop_all() {
   std::vector<std::shared_ptr<Slot>> all;
   {

@@ -32,6 +32,7 @@ class MemorySessionStore final : public SessionStore {
   std::uint64_t expire_idle() override;
   std::uint64_t count() override;
   SessionStoreMetrics metrics() override;
+  OwnerSessionMetrics owner_metrics(const Tenant& owner) override;
   void drop_all() override;
 
  private:

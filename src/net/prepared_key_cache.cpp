@@ -71,6 +71,14 @@ void PreparedKeyCache::insert(std::uint64_t id, std::shared_ptr<PreparedKeys> en
   entries_.emplace(id, std::move(entry));
 }
 
+std::uint64_t PreparedKeyCache::bytes_of(const std::string& owner) const {
+  std::lock_guard lock(mutex_);
+  std::uint64_t total = 0;
+  for (const auto& [id, entry] : entries_)
+    if (entry->owner == owner) total += entry->memory.bytes();
+  return total;
+}
+
 void PreparedKeyCache::erase(std::uint64_t id) {
   std::lock_guard lock(mutex_);
   if (auto it = where_.find(id); it != where_.end()) remove(it);

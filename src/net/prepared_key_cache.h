@@ -48,6 +48,8 @@ class PreparedKeyCache {
   void clear();
 
   std::uint64_t bytes() const noexcept { return bytes_.load(); }
+  // The bytes of the entries of one owner.
+  std::uint64_t bytes_of(const std::string& owner) const;
   std::uint64_t limit() const noexcept { return limit_; }
   std::uint64_t hits() const noexcept { return hits_.load(); }
   std::uint64_t misses() const noexcept { return misses_.load(); }

@@ -238,6 +238,22 @@ SessionStoreMetrics RedisSessionStore::metrics() {
   return m;
 }
 
+// The owner's sessions from its set in Redis (every replica's; the tenant's
+// own counter in this process is not kept for a shared store), its memory
+// from this replica's cache.
+OwnerSessionMetrics RedisSessionStore::owner_metrics(const Tenant& owner) {
+  OwnerSessionMetrics m;
+  try {
+    const std::string live = prefix_ + "live";
+    RedisReply r = redis_.command({"EVAL", kCountLua, "2", live, owner_key(owner.name)});
+    m.sessions = static_cast<std::uint64_t>(integer_at(*r, 1));
+  } catch (const Error&) {
+    m.sessions = 0;
+  }
+  m.memory_bytes = cache_.bytes_of(owner.name);
+  return m;
+}
+
 void RedisSessionStore::drop_all() { cache_.clear(); }
 
 }  // namespace fhellm::net

@@ -396,7 +396,7 @@ struct Server::Impl final : HttpHandler {
     m.max_session_bytes = config.max_session_bytes;
     m.max_connections = config.max_connections;
     m.resident_bytes = resident_bytes();
-    m.keys = tenants.metrics();
+    m.keys = tenants.metrics(*store);
     return m;
   }
 };

@@ -33,6 +33,12 @@ struct SessionStoreMetrics {
   std::uint64_t cache_limit_bytes = 0;
 };
 
+// One owner's (API key's) share of the store.
+struct OwnerSessionMetrics {
+  std::uint64_t sessions = 0;      // open sessions (a shared store: on every replica)
+  std::uint64_t memory_bytes = 0;  // prepared keys this process holds for them
+};
+
 class SessionStore {
  public:
   virtual ~SessionStore() = default;
@@ -62,6 +68,8 @@ class SessionStore {
   virtual std::uint64_t count() = 0;
   // Never throws (a shared store's session count is 0 when unreachable).
   virtual SessionStoreMetrics metrics() = 0;
+  // The same figures for one owner. Never throws (as metrics()).
+  virtual OwnerSessionMetrics owner_metrics(const Tenant& owner) = 0;
 
   // Frees what this process holds (at stop); a shared store keeps its sessions.
   virtual void drop_all() = 0;

@@ -1,5 +1,7 @@
 #include "net/tenants.h"
 
+#include "net/session_store.h"
+
 namespace fhellm::net {
 
 namespace {
@@ -75,6 +77,18 @@ Tenant* Tenants::by_name(const std::string& name) const {
 std::vector<KeyMetrics> Tenants::metrics() const {
   std::vector<KeyMetrics> out;
   for (const auto& t : tenants_) out.push_back(t->metrics());
+  return out;
+}
+
+std::vector<KeyMetrics> Tenants::metrics(SessionStore& store) const {
+  std::vector<KeyMetrics> out;
+  for (const auto& t : tenants_) {
+    KeyMetrics m = t->metrics();
+    const OwnerSessionMetrics o = store.owner_metrics(*t);
+    m.sessions = o.sessions;
+    m.session_memory_bytes = o.memory_bytes;
+    out.push_back(std::move(m));
+  }
   return out;
 }
 

@@ -15,6 +15,8 @@
 
 namespace fhellm::net {
 
+class SessionStore;
+
 struct Tenant {
   Tenant(std::string name, KeyLimits limits);
 
@@ -44,6 +46,9 @@ class Tenants {
   // By key name (the anonymous tenant for any name when no keys are set).
   Tenant* by_name(const std::string& name) const;
   std::vector<KeyMetrics> metrics() const;
+  // The same, with each key's sessions and session memory from `store`
+  // (a shared store keeps them, not this process's counters).
+  std::vector<KeyMetrics> metrics(SessionStore& store) const;
 
  private:
   std::shared_ptr<const ApiKeyStore> keys_;

@@ -93,6 +93,24 @@ TEST_F(RedisStore, SessionLimitsCountEveryReplica) {
             ErrorCode::session_limit);  // the server's 3
 }
 
+TEST_F(RedisStore, PerOwnerFiguresCountEveryReplicasSessionsAndThisReplicasKeys) {
+  auto a = replica(), b = replica();
+  const std::uint64_t first = a->open(alice_, testing::ArithmeticService::key_bytes(1), 1);
+  b->open(alice_, testing::ArithmeticService::key_bytes(2), 1);
+  b->open(bob_, testing::ArithmeticService::key_bytes(3), 1);
+  for (auto* r : {a.get(), b.get()}) {
+    EXPECT_EQ(r->owner_metrics(alice_).sessions, 2u);  // one opened on each replica
+    EXPECT_EQ(r->owner_metrics(bob_).sessions, 1u);
+  }
+  EXPECT_GT(a->owner_metrics(alice_).memory_bytes, 0u);  // a holds the keys of alice's first session
+  EXPECT_EQ(a->owner_metrics(bob_).memory_bytes, 0u);    // bob's are on b only
+  EXPECT_EQ(b->owner_metrics(alice_).memory_bytes + b->owner_metrics(bob_).memory_bytes, b->metrics().memory_bytes);
+  b->close(first, alice_, ~0ull);
+  EXPECT_EQ(a->owner_metrics(alice_).sessions, 1u);
+  redis_.reset();  // unreachable: 0, no throw
+  EXPECT_EQ(a->owner_metrics(alice_).sessions, 0u);
+}
+
 TEST_F(RedisStore, SessionsExpireInRedisAfterTheIdleTimeoutAndCallsRenewIt) {
   auto a = replica(1 << 20, 600ms);
   const std::uint64_t id = a->open(alice_, testing::ArithmeticService::key_bytes(7), 1);

@@ -278,6 +278,12 @@ TEST_F(Replicas, AReplayedCallIsRefusedByEveryReplica) {
   const auto y1 = keys.decrypt(net::decode_linear_call_reply(net::decode_frame(first).payload).results);
   const auto y2 = keys.decrypt(net::decode_linear_call_reply(net::decode_frame(second).payload).results);
   EXPECT_EQ(y1, y2);
+  // The per-key gauges count the shared store's session on every replica
+  // (before: 0 with a Redis store), and each replica's memory for its keys.
+  for (const auto& r : replicas_) {
+    EXPECT_EQ(metric(r->url(), "fhellm_key_sessions{key=\"anonymous\"}"), 1u);
+    EXPECT_GT(metric(r->url(), "fhellm_key_session_memory_bytes{key=\"anonymous\"}"), 0u);
+  }
 }
 
 // A replica that cannot reach its session store does not start (exit code 6,

@@ -50,9 +50,9 @@ class Client(Model):
     """A client artifact (NAME.client from Model.compile or `fhellm compile`) and
     the server that holds its remote weights: always in execute mode."""
 
-    def __init__(self, artifact, server_url, *, precision="default", timeout=120.0):
+    def __init__(self, artifact, server_url, *, precision="default", timeout=120.0, api_key="", ca_cert=""):
         super().__init__(artifact=str(artifact), server_url=server_url, fhe="execute",
-                         precision=precision, timeout=timeout)
+                         precision=precision, timeout=timeout, api_key=api_key, ca_cert=ca_cert)
 
 
 def raise_error(code_name, message):

@@ -17,8 +17,11 @@ namespace {
 
 ClientOptions client_options(const std::string& model, const std::string& artifact, const std::string& tokenizer,
                              const std::string& fhe, const std::string& server_url, const py::object& remote,
-                             const std::string& precision, double timeout, int weight_bits) {
+                             const std::string& precision, double timeout, int weight_bits,
+                             const std::string& api_key, const std::string& ca_cert) {
   ClientOptions o;
+  o.api_key = api_key;
+  o.ca_cert = ca_cert;
   o.weight_bits = weight_bits;
   o.model = model;
   o.artifact = artifact;
@@ -205,27 +208,30 @@ execute in clear, "execute": encrypted, computed by a server in this process
 or at server_url). Use Model.load(path) or fhellm.Client(artifact, url).)")
       .def(py::init([](const std::string& model, const std::string& artifact, const std::string& tokenizer,
                        const std::string& fhe, const std::string& server_url, const py::object& remote,
-                       const std::string& precision, double timeout) {
-             const ClientOptions o =
-                 client_options(model, artifact, tokenizer, fhe, server_url, remote, precision, timeout, 0);
+                       const std::string& precision, double timeout, const std::string& api_key,
+                       const std::string& ca_cert) {
+             const ClientOptions o = client_options(model, artifact, tokenizer, fhe, server_url, remote, precision,
+                                                    timeout, 0, api_key, ca_cert);
              py::gil_scoped_release release;
              return std::make_unique<Client>(o);
            }),
            py::kw_only(), py::arg("model") = "", py::arg("artifact") = "", py::arg("tokenizer") = "",
            py::arg("fhe") = "execute", py::arg("server_url") = "", py::arg("remote") = "default",
-           py::arg("precision") = "default", py::arg("timeout") = 120.0)
+           py::arg("precision") = "default", py::arg("timeout") = 120.0, py::arg("api_key") = "",
+           py::arg("ca_cert") = "")
       .def_static("load",
                   [](const std::string& path, const std::string& tokenizer, const std::string& fhe,
                      const std::string& server_url, const py::object& remote, const std::string& precision,
-                     double timeout, int n_bits) {
-                    const ClientOptions o =
-                        client_options(path, "", tokenizer, fhe, server_url, remote, precision, timeout, n_bits);
+                     double timeout, int n_bits, const std::string& api_key, const std::string& ca_cert) {
+                    const ClientOptions o = client_options(path, "", tokenizer, fhe, server_url, remote, precision,
+                                                           timeout, n_bits, api_key, ca_cert);
                     py::gil_scoped_release release;
                     return std::make_unique<Client>(o);
                   },
                   py::arg("path"), py::kw_only(), py::arg("tokenizer") = "", py::arg("fhe") = "execute",
                   py::arg("server_url") = "", py::arg("remote") = "default", py::arg("precision") = "default",
-                  py::arg("timeout") = 120.0, py::arg("n_bits") = 8,
+                  py::arg("timeout") = 120.0, py::arg("n_bits") = 8, py::arg("api_key") = "",
+                  py::arg("ca_cert") = "",
                   "Loads a llama2.c .bin, a Hugging Face folder or a GGUF file (every format the CLI reads).")
       .def("generate", &generate, py::arg("prompt"), py::arg("max_new_tokens") = 64, py::arg("temperature") = 0.0f,
            py::arg("top_p") = 1.0f, py::arg("top_k") = 0, py::arg("min_p") = 0.0f, py::arg("repeat_penalty") = 1.0f,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fhellm
-from conftest import GPT2_DIR, STORIES, cli_json, shared
+from conftest import GPT2_DIR, STORIES, cli, cli_json, shared
 
 PROMPT = "Once upon a time"
 
@@ -214,6 +214,22 @@ def test_compile_serve_and_client(stories, tmp_path):
     with pytest.raises(fhellm.ProtocolError) as e:
         fhellm.Client(result.client_path, server.url, timeout=2).generate(PROMPT, max_new_tokens=1)
     assert e.value.code_name == "server_unavailable"
+
+
+def test_server_takes_api_keys_and_a_session_store(tmp_path):
+    result = fhellm.Model.load(str(STORIES), fhe="simulate", precision="exact").compile(str(tmp_path / "st"))
+    keys = tmp_path / "server.keys"
+    key = cli("api-key", "add", "--file", keys, "--name", "alice").strip()
+    with fhellm.Server(result.server_path, port=0, precisions=["exact"], api_keys=str(keys)) as server:
+        with pytest.raises(fhellm.Error) as e:
+            fhellm.Client(result.client_path, server.url, precision="exact").generate(PROMPT, max_new_tokens=1)
+        assert e.value.code_name == "unauthorized"
+        client = fhellm.Client(result.client_path, server.url, precision="exact", api_key=key)
+        assert len(client.generate(PROMPT, max_new_tokens=3).ids) == 3
+    # A session store it cannot reach: the server does not start.
+    with pytest.raises(fhellm.Error) as e:
+        fhellm.Server(result.server_path, port=0, session_store="redis://127.0.0.1:1")
+    assert e.value.kind == "io", e.value.code_name
 
 
 def test_serve_stops_on_ctrl_c(tmp_path):

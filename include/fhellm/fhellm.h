@@ -56,6 +56,9 @@ typedef struct fhellm_client_params {
   const char* remote;     /* "default" (linear layers + token embedding), "all-linear", "none", "qkv,lm_head", ... */
   const char* precision;  /* "default" (default) | "exact": execute's, and what simulate models */
   double timeout_seconds; /* per exchange with the server (default 120) */
+  const char* api_key;    /* execute: the server's API key, sent as "Authorization: Bearer KEY" */
+  const char* ca_cert;    /* execute: a PEM CA file to trust for an https:// server besides the system's */
+  uint64_t simulate_draw; /* simulate: which draw of the modelled errors (0, the default, or another) */
 } fhellm_client_params;
 
 fhellm_client_params fhellm_client_default_params(void);
@@ -127,6 +130,9 @@ typedef struct fhellm_server_params {
   const char* tls_key;
   const char* api_keys; /* a key file (`fhellm api-key add`); NULL: no keys, loopback only */
   int weight_privacy_bits; /* 0..40 (default 0): docs/linear.md section 6 */
+  const char* session_store; /* NULL: this process; "redis://[[USER]:PASSWORD@]HOST:PORT[/DB]": shared by replicas */
+  uint64_t key_cache_bytes;  /* with a shared store: this replica's cache of parsed keys (default 1 GiB) */
+  int online;                /* nonzero: also serve the online mode (docs/online.md) */
 } fhellm_server_params;
 
 fhellm_server_params fhellm_server_default_params(void);

@@ -51,6 +51,9 @@ fhellm::ClientOptions client_options(const fhellm_client_params& p) {
   if (p.remote != nullptr) o.remote = p.remote;
   if (p.precision != nullptr) o.precision = p.precision;
   o.timeout_seconds = p.timeout_seconds;
+  o.api_key = str(p.api_key);
+  o.ca_cert = str(p.ca_cert);
+  o.simulate_draw = p.simulate_draw;
   return o;
 }
 
@@ -79,6 +82,9 @@ fhellm::ServerOptions server_options(const fhellm_server_params& p) {
   o.tls_key = str(p.tls_key);
   o.api_keys = str(p.api_keys);
   o.weight_privacy_bits = p.weight_privacy_bits;
+  o.session_store = str(p.session_store);
+  o.key_cache_bytes = p.key_cache_bytes;
+  o.online = p.online != 0;
   return o;
 }
 
@@ -188,6 +194,7 @@ fhellm_server_params fhellm_server_default_params(void) {
   p.max_session_bytes = d.max_session_bytes;
   p.max_request_bytes = d.max_request_bytes;
   p.idle_timeout_seconds = d.idle_timeout_seconds;
+  p.key_cache_bytes = d.key_cache_bytes;
   return p;
 }
 

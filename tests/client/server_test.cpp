@@ -11,6 +11,7 @@
 #include "fhellm/client.h"
 #include "fhellm/fhellm.h"
 #include "hybrid/artifact.h"
+#include "net/api_keys.h"
 #include "fhellm/version.h"
 #include "test_data.h"
 
@@ -174,6 +175,31 @@ TEST_F(ModelFacades, CApiServesAndGenerates) {
   fhellm_client_free(client);
   fhellm_server_stop(server);
   fhellm_server_free(server);
+
+  // A keyed server: a client without the key is refused, one with it served.
+  const std::string keys = path(".keys");
+  net::ApiKeyStore store;
+  const std::string key = store.add("alice", {});
+  store.save(keys);
+  sp.api_keys = keys.c_str();
+  ASSERT_EQ(fhellm_server_open(&sp, &server), FHELLM_OK) << fhellm_last_error();
+  ASSERT_EQ(fhellm_server_start(server), FHELLM_OK) << fhellm_last_error();
+  const std::string keyed = "http://127.0.0.1:" + std::to_string(fhellm_server_port(server));
+  cp.server_url = keyed.c_str();
+  ASSERT_EQ(fhellm_client_open(&cp, &client), FHELLM_OK) << fhellm_last_error();
+  EXPECT_EQ(fhellm_client_perplexity(client, "Once upon a time", 0, &ppl), 708) << fhellm_last_error();  // unauthorized
+  fhellm_client_free(client);
+  cp.api_key = key.c_str();
+  ASSERT_EQ(fhellm_client_open(&cp, &client), FHELLM_OK) << fhellm_last_error();
+  EXPECT_EQ(fhellm_client_perplexity(client, "Once upon a time", 0, &ppl), FHELLM_OK) << fhellm_last_error();
+  fhellm_client_free(client);
+  fhellm_server_free(server);
+  // A session store it cannot reach: the server does not open.
+  sp.api_keys = nullptr;
+  sp.session_store = "redis://127.0.0.1:1";
+  server = reinterpret_cast<fhellm_server*>(1);
+  EXPECT_NE(fhellm_server_open(&sp, &server), FHELLM_OK);
+  EXPECT_EQ(server, nullptr);
 
   cp = fhellm_client_default_params();
   cp.model = "/nonexistent/model.bin";

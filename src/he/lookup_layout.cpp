@@ -234,17 +234,50 @@ std::size_t LookupPlan::products() const noexcept {
   return std::size_t{linear.geo.row_groups} * linear.geo.weight_polys() * chunks;
 }
 
-std::size_t LookupPlan::external_products() const noexcept {
-  return std::size_t{linear.geo.row_groups} * linear.geo.row_entries() * (chunks - 1);
+namespace {
+
+// The selection's and the packing trees' work of one plan in either order:
+// CMux gates (external products) and tree merges (key switches).
+struct SelectAndPack {
+  std::size_t gates = 0, merges = 0;
+};
+
+SelectAndPack select_and_pack(const LookupPlan& plan, bool pack_first) {
+  const LinearGeometry& geo = plan.linear.geo;
+  const std::size_t rows = geo.row_groups, chunks = plan.chunks;
+  if (pack_first) {
+    const std::size_t per_id = geo.row_entries() / geo.entries_per_packed();
+    return {rows * per_id * (chunks - 1), rows * per_id * chunks * geo.tree_merges(geo.entries_per_packed())};
+  }
+  std::size_t tree = 0;
+  for (std::size_t f = 0; f < geo.packed_cts(); ++f) tree += geo.tree_merges(geo.packed_entries(f));
+  return {rows * geo.row_entries() * (chunks - 1), tree};
 }
+
+// Model microseconds of SelectAndPack (LookupPlan::server_ms_model's constants).
+double select_and_pack_us(const LookupPlan& plan, const SelectAndPack& w) {
+  const ParamId id = plan.linear.param_id;
+  const auto ks = [&](int bits) { return 43.0 + 25.0 * static_cast<double>(lookup_gadget_digits(id, bits)); };
+  return static_cast<double>(w.gates) * (2.0 * ks(plan.select_decomposition_bits) + 40.0) +
+         static_cast<double>(w.merges) * ks(plan.linear.decomposition_bits);
+}
+
+}  // namespace
+
+bool LookupPlan::packs_first() const noexcept {
+  const LinearGeometry& geo = linear.geo;
+  if (select_bits == 0 || geo.row_entries() % geo.entries_per_packed() != 0) return false;
+  return select_and_pack_us(*this, select_and_pack(*this, true)) < select_and_pack_us(*this, select_and_pack(*this, false));
+}
+
+std::size_t LookupPlan::external_products() const noexcept { return select_and_pack(*this, packs_first()).gates; }
 
 std::size_t LookupPlan::key_switches() const noexcept {
   const std::size_t rows = linear.geo.row_groups;
   std::size_t expansion = 0;
   for (int l = 0; l < expansion_levels; ++l) expansion += std::min<std::size_t>(std::size_t{1} << l, expanded_scalars());
-  std::size_t tree = 0;
-  for (std::size_t f = 0; f < linear.geo.packed_cts(); ++f) tree += linear.geo.tree_merges(linear.geo.packed_entries(f));
-  return linear.geo.input_key_switches() + rows * (expansion + expanded_scalars()) + tree;
+  return linear.geo.input_key_switches() + rows * (expansion + expanded_scalars()) +
+         select_and_pack(*this, packs_first()).merges;
 }
 
 std::size_t LookupPlan::weight_bytes() const noexcept {
@@ -261,14 +294,12 @@ double LookupPlan::server_ms_model() const noexcept {
   const auto ks = [&](int w) { return 43.0 + 25.0 * static_cast<double>(lookup_gadget_digits(id, w)); };
   const double rows = linear.geo.row_groups;
   double us = static_cast<double>(products()) * 3.4;
-  us += static_cast<double>(external_products()) * (2.0 * ks(select_decomposition_bits) + 40.0);
+  us += select_and_pack_us(*this, select_and_pack(*this, packs_first()));
   std::size_t expansion = 0;
   for (int l = 0; l < expansion_levels; ++l) expansion += std::min<std::size_t>(std::size_t{1} << l, expanded_scalars());
   us += rows * (static_cast<double>(expansion) * ks(expansion_decomposition_bits) +
                 static_cast<double>(expanded_scalars()) * ks(kLookupSquareKeyBits));
-  std::size_t tree = 0;
-  for (std::size_t f = 0; f < linear.geo.packed_cts(); ++f) tree += linear.geo.tree_merges(linear.geo.packed_entries(f));
-  us += static_cast<double>(tree) * ks(linear.decomposition_bits) + static_cast<double>(linear.geo.packed_cts()) * 250.0;
+  us += static_cast<double>(linear.geo.packed_cts()) * 250.0;
   const int levels = linear.geo.input_levels;
   if (levels > 0) {
     const double bases = std::exp2(linear.geo.sequential_levels());
@@ -297,6 +328,7 @@ std::string describe(const LookupPlan& plan) {
      << " t=2^" << plan.linear.plain_bits << " up_bits=" << plan.linear.upload_bits
      << " body_bits=" << plan.linear.body_bits << " mask_bits=" << plan.linear.mask_bits
      << " products=" << plan.products() << " external_products=" << plan.external_products()
+     << " packs_first=" << plan.packs_first()
      << " key_switches=" << plan.key_switches() << " bytes_up=" << plan.bytes_up() << " bytes_down=" << plan.bytes_down()
      << " noise_bound=2^" << std::log2(plan.noise.bound()) << " allowed=2^" << std::log2(plan.noise.allowed)
      << " flood_std=2^" << std::log2(plan.linear.flood_std)

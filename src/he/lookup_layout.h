@@ -82,6 +82,11 @@ struct LookupPlan {
   LookupNoise noise;
 
   std::size_t expanded_scalars() const noexcept { return static_cast<std::size_t>(select_bits) * select_digits; }
+  // Whether the server packs each chunk's entries before selecting the chunk
+  // (docs/embedding.md, "Pack, then select"): allowed where no packed ct
+  // holds two ids' entries, chosen where its key switches cost less. The
+  // reply, its noise and its bytes are the same either way.
+  bool packs_first() const noexcept;
   // Models (docs/embedding.md).
   std::size_t bytes_up() const noexcept;
   std::size_t bytes_down() const noexcept { return linear.bytes_down(); }

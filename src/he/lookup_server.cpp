@@ -11,6 +11,10 @@
 //   5. per id and entry, a tree of CMux gates over the chunks keeps the id's
 //      chunk; the kept entries are scaled by (k_w / 2^L)^-1;
 //   6. packing trees and replies, as the linear layer's (linear_steps.h).
+// Where an id's entries fill whole packed cts and that is cheaper (wide
+// tables: Llama-3.2-1B's 4 entries of 63 chunks), steps 5 and 6 swap: each
+// chunk's entries are packed, and the CMux trees run on packed cts (one per
+// id instead of one per entry; packs_first).
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -159,12 +163,15 @@ std::vector<SelectionKey> selection_keys(const Call& call, const LookupPlan& pla
   return keys;
 }
 
-// Step 5: per (id, entry), the chunk its bit keys select (CMux tree, level t
-// pairs chunks 2a and 2a + 1 by bit t; an unpaired last one moves up as is),
-// scaled by (k_w / 2^L)^-1 for the packing tree. entries[(r E + e) C + c].
+// Step 5: per cell (an id's entry, or with packs_first an id's packed ct),
+// the chunk its bit keys select (CMux tree, level t pairs chunks 2a and 2a + 1
+// by bit t; an unpaired last one moves up as is). entries[(r per_id + i) C +
+// c]; `scale`: the kept ones are multiplied by (k_w / 2^L)^-1 for the packing
+// tree that follows.
 std::vector<Ciphertext> select_chunks(const Call& call, const LookupPlan& plan, std::vector<Ciphertext> entries,
-                                      const std::vector<SelectionKey>& keys, std::size_t rows) {
-  const std::size_t e_row = call.enc.entries, bits = static_cast<std::size_t>(plan.select_bits);
+                                      const std::vector<SelectionKey>& keys, std::size_t rows, std::size_t per_id,
+                                      bool scale_kept) {
+  const std::size_t e_row = per_id, bits = static_cast<std::size_t>(plan.select_bits);
   const std::size_t cells = rows * e_row;
   std::size_t width = plan.chunks;  // live chunks per cell: entries[cell * width + c]
   for (std::size_t t = 0; t < bits; ++t) {
@@ -178,9 +185,38 @@ std::vector<Ciphertext> select_chunks(const Call& call, const LookupPlan& plan, 
     entries = std::move(level);
     width = next;
   }
+  if (!scale_kept) return entries;
   const auto scale = detail::inverse_residues(call.ctx, call.geo.chunk_width >> call.geo.input_levels);
   parallel_for(cells, call.threads, [&](std::size_t cell) { call.ev.multiply_scalar_inplace(entries[cell], scale); });
   return entries;
+}
+
+// Steps 5 and 6 swapped (packs_first): every chunk's entries scaled and
+// packed, then the CMux trees over each id's packed cts. Returns the kept
+// packed cts with their flat indices (ids from `first_id`).
+std::vector<std::pair<std::size_t, Ciphertext>> pack_then_select(const Call& call, const LookupPlan& plan,
+                                                                 std::vector<Ciphertext> entries,
+                                                                 const std::vector<SelectionKey>& keys,
+                                                                 std::size_t rows, std::size_t first_id) {
+  const std::size_t e_row = call.enc.entries, slots = call.geo.entries_per_packed(), per_id = e_row / slots;
+  const std::size_t chunks = plan.chunks;
+  const auto scale = detail::inverse_residues(call.ctx, call.geo.chunk_width >> call.geo.input_levels);
+  std::vector<Ciphertext> packed(rows * per_id * chunks);
+  // Job (r, p, c): slots p S .. p S + S - 1 of id r's entries in chunk c.
+  parallel_for(packed.size(), call.threads, [&](std::size_t job) {
+    const std::size_t cell = job / chunks, c = job % chunks, r = cell / per_id, p = cell % per_id;
+    std::vector<std::optional<Ciphertext>> tree(slots);
+    for (std::size_t i = 0; i < slots; ++i) {
+      Ciphertext& e = entries[(r * e_row + p * slots + i) * chunks + c];
+      call.ev.multiply_scalar_inplace(e, scale);
+      tree[i] = std::move(e);
+    }
+    packed[job] = detail::pack_tree(call, std::move(tree), 1);
+  });
+  std::vector<Ciphertext> kept = select_chunks(call, plan, std::move(packed), keys, rows, per_id, false);
+  std::vector<std::pair<std::size_t, Ciphertext>> out;
+  for (std::size_t i = 0; i < kept.size(); ++i) out.emplace_back(first_id * per_id + i, std::move(kept[i]));
+  return out;
 }
 
 }  // namespace
@@ -215,6 +251,7 @@ Bytes lookup_evaluate(ByteView upload, const EncodedTable& table, const LinearSe
   detail::ReplyWriter replies(call, w);
   detail::Packer packer(call);
   const std::size_t block = ids_per_block(plan);
+  const bool pack_first = plan.packs_first();
   for (std::uint32_t g0 = 0; g0 < plan.shape.rows; g0 += static_cast<std::uint32_t>(block)) {
     const auto g1 = static_cast<std::uint32_t>(std::min<std::size_t>(plan.shape.rows, g0 + block));
     std::vector<IdInputs> ids = read_ids(r, call, plan, g0, g1);
@@ -223,7 +260,12 @@ Bytes lookup_evaluate(ByteView upload, const EncodedTable& table, const LinearSe
     const std::vector<RowInputs> rotated = detail::input_side(call, one_hot, ids.size());
     std::vector<Ciphertext> entries = chunk_products(call, plan, rotated);
     const std::vector<SelectionKey> bit_keys = selection_keys(call, plan, ids);
-    std::vector<Ciphertext> kept = select_chunks(call, plan, std::move(entries), bit_keys, ids.size());
+    if (pack_first) {
+      replies.add(pack_then_select(call, plan, std::move(entries), bit_keys, ids.size(), g0));
+      continue;
+    }
+    std::vector<Ciphertext> kept =
+        select_chunks(call, plan, std::move(entries), bit_keys, ids.size(), call.enc.entries, true);
     replies.add(packer.add(std::move(kept)));
   }
   wire::finish(out);

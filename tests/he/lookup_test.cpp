@@ -121,6 +121,20 @@ TEST(Lookup, VocabulariesUpTo128256) {
   }
 }
 
+TEST(Lookup, PackedBeforeSelecting) {
+  // Rows 2048 wide: an id's 16 entries fill its packed ct, so the server
+  // packs each chunk first and selects among packed cts (as for
+  // Llama-3.2-1B's table); 20 ids cross a block of ids.
+  const LookupPlan plan = plan_lookup({1, 5000, 2048});
+  ASSERT_TRUE(plan.packs_first()) << describe(plan);
+  EXPECT_TRUE(plan_lookup({1, 128256, 2048}).packs_first());
+  EXPECT_FALSE(plan_lookup({1, 50257, 768}).packs_first());  // GPT-2: ids share packed cts
+  const auto values = random_table(5000, 2048, 8, 9);
+  const EncodedTable table(values, 5000, 2048, 8, 2);
+  check_lookup(table, values, first_last_random(5000, 2, 9));
+  check_lookup(table, values, first_last_random(5000, 18, 10), 1);
+}
+
 TEST(Lookup, PromptsOfOneAnd512Ids) {
   const auto values = random_table(512, 64, 8, 3);
   const EncodedTable table(values, 512, 64, 8, 2);

@@ -166,19 +166,18 @@ std::vector<SelectionKey> selection_keys(const Call& call, const LookupPlan& pla
 // Step 5: per cell (an id's entry, or with packs_first an id's packed ct),
 // the chunk its bit keys select (CMux tree, level t pairs chunks 2a and 2a + 1
 // by bit t; an unpaired last one moves up as is). entries[(r per_id + i) C +
-// c]; `scale`: the kept ones are multiplied by (k_w / 2^L)^-1 for the packing
-// tree that follows.
+// c]; `scale_kept`: the kept ones are multiplied by (k_w / 2^L)^-1 for the
+// packing tree that follows.
 std::vector<Ciphertext> select_chunks(const Call& call, const LookupPlan& plan, std::vector<Ciphertext> entries,
                                       const std::vector<SelectionKey>& keys, std::size_t rows, std::size_t per_id,
                                       bool scale_kept) {
-  const std::size_t e_row = per_id, bits = static_cast<std::size_t>(plan.select_bits);
-  const std::size_t cells = rows * e_row;
+  const std::size_t bits = static_cast<std::size_t>(plan.select_bits), cells = rows * per_id;
   std::size_t width = plan.chunks;  // live chunks per cell: entries[cell * width + c]
   for (std::size_t t = 0; t < bits; ++t) {
     const std::size_t next = (width + 1) / 2, pairs = width / 2;
     std::vector<Ciphertext> level(cells * next);
     parallel_for(cells * next, call.threads, [&](std::size_t job) {
-      const std::size_t cell = job / next, a = job % next, r = cell / e_row;
+      const std::size_t cell = job / next, a = job % next, r = cell / per_id;
       Ciphertext* in = entries.data() + cell * width;
       level[job] = a < pairs ? select(call.ev, keys[r * bits + t], in[2 * a], in[2 * a + 1]) : std::move(in[2 * a]);
     });

@@ -74,12 +74,6 @@ Tenant* Tenants::by_name(const std::string& name) const {
   return nullptr;
 }
 
-std::vector<KeyMetrics> Tenants::metrics() const {
-  std::vector<KeyMetrics> out;
-  for (const auto& t : tenants_) out.push_back(t->metrics());
-  return out;
-}
-
 std::vector<KeyMetrics> Tenants::metrics(SessionStore& store) const {
   std::vector<KeyMetrics> out;
   for (const auto& t : tenants_) {

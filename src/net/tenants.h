@@ -45,9 +45,8 @@ class Tenants {
   Tenant* authenticate(std::string_view authorization) const;
   // By key name (the anonymous tenant for any name when no keys are set).
   Tenant* by_name(const std::string& name) const;
-  std::vector<KeyMetrics> metrics() const;
-  // The same, with each key's sessions and session memory from `store`
-  // (a shared store keeps them, not this process's counters).
+  // Every key's figures, its sessions and session memory from `store` (a
+  // shared store keeps them, not this process's counters).
   std::vector<KeyMetrics> metrics(SessionStore& store) const;
 
  private:

@@ -59,30 +59,10 @@ class PyServer {
   std::atomic<bool> stop_{false};
 };
 
-// Where and who: the deployment options of `fhellm serve` (docs/deploy.md).
-struct DeployOptions {
-  std::string api_keys, session_store, tls_cert, tls_key;
-  double key_cache_mb = 1024;
-  bool insecure = false, online = false;
-  int weight_privacy_bits = 0;
-  std::size_t max_sessions = 64;
-  double idle_timeout = 600;
-};
-
 ServerOptions server_options(const std::string& artifact, const std::string& model, const std::string& host,
                              int port, const std::vector<std::string>& precisions, const py::object& remote,
-                             int weight_bits, int parallel_calls, const DeployOptions& d) {
+                             int weight_bits, int parallel_calls) {
   ServerOptions o;
-  o.api_keys = d.api_keys;
-  o.session_store = d.session_store;
-  o.key_cache_bytes = static_cast<std::uint64_t>(d.key_cache_mb * 1048576.0);
-  o.tls_cert = d.tls_cert;
-  o.tls_key = d.tls_key;
-  o.insecure = d.insecure;
-  o.online = d.online;
-  o.weight_privacy_bits = d.weight_privacy_bits;
-  o.max_sessions = d.max_sessions;
-  o.idle_timeout_seconds = d.idle_timeout;
   o.artifact = artifact;
   o.model = model;
   o.host = host;
@@ -131,19 +111,29 @@ HTTP off loopback), online, weight_privacy_bits, max_sessions, idle_timeout
                        int parallel_calls, const std::string& api_keys, const std::string& session_store,
                        double key_cache_mb, const std::string& tls_cert, const std::string& tls_key, bool insecure,
                        bool online, int weight_privacy_bits, std::size_t max_sessions, double idle_timeout) {
-             const DeployOptions d{api_keys, session_store, tls_cert, tls_key, key_cache_mb, insecure, online,
-                                   weight_privacy_bits, max_sessions, idle_timeout};
-             const ServerOptions o =
-                 server_options(artifact, model, host, port, precisions, remote, weight_bits, parallel_calls, d);
+             ServerOptions o =
+                 server_options(artifact, model, host, port, precisions, remote, weight_bits, parallel_calls);
+             o.api_keys = api_keys;  // where and who: `fhellm serve`'s deployment options (docs/deploy.md)
+             o.session_store = session_store;
+             o.key_cache_bytes = static_cast<std::uint64_t>(key_cache_mb * 1048576.0);
+             o.tls_cert = tls_cert;
+             o.tls_key = tls_key;
+             o.insecure = insecure;
+             o.online = online;
+             o.weight_privacy_bits = weight_privacy_bits;
+             o.max_sessions = max_sessions;
+             o.idle_timeout_seconds = idle_timeout;
              py::gil_scoped_release release;
              return std::make_unique<PyServer>(o);
            }),
            py::arg("artifact") = "", py::kw_only(), py::arg("model") = "", py::arg("host") = "127.0.0.1",
            py::arg("port") = 8600, py::arg("precisions") = std::vector<std::string>{"default"},
            py::arg("remote") = "default", py::arg("weight_bits") = 8, py::arg("parallel_calls") = 0,
-           py::arg("api_keys") = "", py::arg("session_store") = "", py::arg("key_cache_mb") = 1024.0,
+           py::arg("api_keys") = "", py::arg("session_store") = "",
+           py::arg("key_cache_mb") = static_cast<double>(ServerOptions{}.key_cache_bytes) / 1048576.0,
            py::arg("tls_cert") = "", py::arg("tls_key") = "", py::arg("insecure") = false, py::arg("online") = false,
-           py::arg("weight_privacy_bits") = 0, py::arg("max_sessions") = 64, py::arg("idle_timeout") = 600.0)
+           py::arg("weight_privacy_bits") = 0, py::arg("max_sessions") = ServerOptions{}.max_sessions,
+           py::arg("idle_timeout") = ServerOptions{}.idle_timeout_seconds)
       .def("serve", &PyServer::serve, "Serves until Ctrl-C (KeyboardInterrupt) or stop() from another thread.")
       .def("start", &PyServer::start, "Serves in the background; returns the URL.")
       .def("stop", &PyServer::stop)

@@ -254,12 +254,15 @@ SelectAndPack select_and_pack(const LookupPlan& plan, bool pack_first) {
   return {rows * geo.row_entries() * (chunks - 1), tree};
 }
 
-// Model microseconds of SelectAndPack (LookupPlan::server_ms_model's constants).
+// Model microseconds of one key switch of gadget width `bits`
+// (LookupPlan::server_ms_model's constants).
+double key_switch_us(ParamId id, int bits) { return 43.0 + 25.0 * static_cast<double>(lookup_gadget_digits(id, bits)); }
+
+// Model microseconds of SelectAndPack.
 double select_and_pack_us(const LookupPlan& plan, const SelectAndPack& w) {
   const ParamId id = plan.linear.param_id;
-  const auto ks = [&](int bits) { return 43.0 + 25.0 * static_cast<double>(lookup_gadget_digits(id, bits)); };
-  return static_cast<double>(w.gates) * (2.0 * ks(plan.select_decomposition_bits) + 40.0) +
-         static_cast<double>(w.merges) * ks(plan.linear.decomposition_bits);
+  return static_cast<double>(w.gates) * (2.0 * key_switch_us(id, plan.select_decomposition_bits) + 40.0) +
+         static_cast<double>(w.merges) * key_switch_us(id, plan.linear.decomposition_bits);
 }
 
 }  // namespace
@@ -291,7 +294,7 @@ double LookupPlan::server_ms_model() const noexcept {
   // us, reply 250 us per packed ct; an external product is two key switches
   // and four inverse NTTs (10 us each).
   const ParamId id = linear.param_id;
-  const auto ks = [&](int w) { return 43.0 + 25.0 * static_cast<double>(lookup_gadget_digits(id, w)); };
+  const auto ks = [&](int w) { return key_switch_us(id, w); };
   const double rows = linear.geo.row_groups;
   double us = static_cast<double>(products()) * 3.4;
   us += select_and_pack_us(*this, select_and_pack(*this, packs_first()));

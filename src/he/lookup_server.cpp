@@ -163,14 +163,19 @@ std::vector<SelectionKey> selection_keys(const Call& call, const LookupPlan& pla
   return keys;
 }
 
+// Multiplies each ct by (k_w / 2^L)^-1, the factor the packing tree's trace
+// brings back (the linear layer folds it into its weights; here it comes
+// after the products so the selection's noise is not amplified by the trace).
+void scale_for_packing(const Call& call, std::vector<Ciphertext>& cts) {
+  const auto scale = detail::inverse_residues(call.ctx, call.geo.chunk_width >> call.geo.input_levels);
+  parallel_for(cts.size(), call.threads, [&](std::size_t i) { call.ev.multiply_scalar_inplace(cts[i], scale); });
+}
+
 // Step 5: per cell (an id's entry, or with packs_first an id's packed ct),
 // the chunk its bit keys select (CMux tree, level t pairs chunks 2a and 2a + 1
-// by bit t; an unpaired last one moves up as is). entries[(r per_id + i) C +
-// c]; `scale_kept`: the kept ones are multiplied by (k_w / 2^L)^-1 for the
-// packing tree that follows.
+// by bit t; an unpaired last one moves up as is). entries[(r per_id + i) C + c].
 std::vector<Ciphertext> select_chunks(const Call& call, const LookupPlan& plan, std::vector<Ciphertext> entries,
-                                      const std::vector<SelectionKey>& keys, std::size_t rows, std::size_t per_id,
-                                      bool scale_kept) {
+                                      const std::vector<SelectionKey>& keys, std::size_t rows, std::size_t per_id) {
   const std::size_t bits = static_cast<std::size_t>(plan.select_bits), cells = rows * per_id;
   std::size_t width = plan.chunks;  // live chunks per cell: entries[cell * width + c]
   for (std::size_t t = 0; t < bits; ++t) {
@@ -184,9 +189,6 @@ std::vector<Ciphertext> select_chunks(const Call& call, const LookupPlan& plan, 
     entries = std::move(level);
     width = next;
   }
-  if (!scale_kept) return entries;
-  const auto scale = detail::inverse_residues(call.ctx, call.geo.chunk_width >> call.geo.input_levels);
-  parallel_for(cells, call.threads, [&](std::size_t cell) { call.ev.multiply_scalar_inplace(entries[cell], scale); });
   return entries;
 }
 
@@ -199,20 +201,16 @@ std::vector<std::pair<std::size_t, Ciphertext>> pack_then_select(const Call& cal
                                                                  std::size_t rows, std::size_t first_id) {
   const std::size_t e_row = call.enc.entries, slots = call.geo.entries_per_packed(), per_id = e_row / slots;
   const std::size_t chunks = plan.chunks;
-  const auto scale = detail::inverse_residues(call.ctx, call.geo.chunk_width >> call.geo.input_levels);
+  scale_for_packing(call, entries);
   std::vector<Ciphertext> packed(rows * per_id * chunks);
   // Job (r, p, c): slots p S .. p S + S - 1 of id r's entries in chunk c.
   parallel_for(packed.size(), call.threads, [&](std::size_t job) {
     const std::size_t cell = job / chunks, c = job % chunks, r = cell / per_id, p = cell % per_id;
     std::vector<std::optional<Ciphertext>> tree(slots);
-    for (std::size_t i = 0; i < slots; ++i) {
-      Ciphertext& e = entries[(r * e_row + p * slots + i) * chunks + c];
-      call.ev.multiply_scalar_inplace(e, scale);
-      tree[i] = std::move(e);
-    }
+    for (std::size_t i = 0; i < slots; ++i) tree[i] = std::move(entries[(r * e_row + p * slots + i) * chunks + c]);
     packed[job] = detail::pack_tree(call, std::move(tree), 1);
   });
-  std::vector<Ciphertext> kept = select_chunks(call, plan, std::move(packed), keys, rows, per_id, false);
+  std::vector<Ciphertext> kept = select_chunks(call, plan, std::move(packed), keys, rows, per_id);
   std::vector<std::pair<std::size_t, Ciphertext>> out;
   for (std::size_t i = 0; i < kept.size(); ++i) out.emplace_back(first_id * per_id + i, std::move(kept[i]));
   return out;
@@ -263,8 +261,8 @@ Bytes lookup_evaluate(ByteView upload, const EncodedTable& table, const LinearSe
       replies.add(pack_then_select(call, plan, std::move(entries), bit_keys, ids.size(), g0));
       continue;
     }
-    std::vector<Ciphertext> kept =
-        select_chunks(call, plan, std::move(entries), bit_keys, ids.size(), call.enc.entries, true);
+    std::vector<Ciphertext> kept = select_chunks(call, plan, std::move(entries), bit_keys, ids.size(), call.enc.entries);
+    scale_for_packing(call, kept);
     replies.add(packer.add(std::move(kept)));
   }
   wire::finish(out);

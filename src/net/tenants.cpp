@@ -33,8 +33,6 @@ KeyMetrics Tenant::metrics() const {
   KeyMetrics m;
   m.name = name;
   m.limits = limits;
-  m.sessions = sessions.load();
-  m.session_memory_bytes = session_bytes.load();
   m.requests = n_requests.load();
   m.rows = n_rows.load();
   m.rate_limited = n_rate_limited.load();

@@ -23,6 +23,8 @@ struct Tenant {
   // Takes one of the tenant's session places; false when all are taken.
   bool try_add_session() noexcept;
   void remove_session() noexcept { sessions.fetch_sub(1); }
+  // The key's counters; its sessions and session memory come from the
+  // session store (Tenants::metrics).
   KeyMetrics metrics() const;
 
   const std::string name;

@@ -92,6 +92,23 @@ void HoistedCiphertext::apply_galois_batch(std::span<const HoistedCiphertext* co
                                            const HoistedGaloisKeys& keys, std::span<Ciphertext> out) {
   require(cts.size() == out.size(), ErrorCode::invalid_argument, "hoisted batch: sizes differ");
   if (cts.empty()) return;
+  const Context& ctx = *cts[0]->context_;
+  const std::size_t n = ctx.poly_degree();
+  const std::uint32_t* perm = nullptr;  // once the element is checked
+  apply_galois_batch_sums(cts, galois_elt, keys,
+                          [&](std::size_t r, std::size_t l, const std::uint64_t* t0, const std::uint64_t* t1) {
+                            if (perm == nullptr) perm = ctx.automorphism_permutation(galois_elt).data();
+                            // Primes in order: every slot is written by the permutations.
+                            if (l == 0) out[r] = Ciphertext(ctx, true, kUninitialized);
+                            math::permute_slots(t0, perm, out[r].c0.residues(l), n);
+                            math::permute_slots(t1, perm, out[r].c1.residues(l), n);
+                          });
+}
+
+void HoistedCiphertext::apply_galois_batch_sums(std::span<const HoistedCiphertext* const> cts,
+                                                std::uint64_t galois_elt, const HoistedGaloisKeys& keys,
+                                                const SumsSink& emit) {
+  if (cts.empty()) return;
   const HoistedCiphertext& first = *cts[0];
   const Context& ctx = *first.context_;
   const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count(), rows = cts.size();
@@ -111,7 +128,6 @@ void HoistedCiphertext::apply_galois_batch(std::span<const HoistedCiphertext* co
   require(keys.w_ == w && keys.digits_ == digits, ErrorCode::parameter_mismatch,
           "hoisted automorphism: the keys' gadget differs from the decomposition");
   const auto& key = found->second;
-  const std::vector<std::uint32_t>& perm = ctx.automorphism_permutation(galois_elt);
   // Sums in the slot order of c1's digits, per row: t[r] = (t0 | t1), 2N words.
   thread_local std::vector<std::uint64_t> t;
   thread_local std::vector<const std::uint32_t*> rp, bp, ap;
@@ -119,7 +135,6 @@ void HoistedCiphertext::apply_galois_batch(std::span<const HoistedCiphertext* co
   rp.resize(digits);
   bp.resize(digits);
   ap.resize(digits);
-  for (std::size_t r = 0; r < rows; ++r) out[r] = Ciphertext(ctx, true);
   // Slices of 256 slots: the key's slice (digits x 2 x 1 KiB) stays in L1
   // while every row reads it.
   constexpr std::size_t kSlice = 256;
@@ -138,12 +153,11 @@ void HoistedCiphertext::apply_galois_batch(std::span<const HoistedCiphertext* co
                                   ctx.modulus(l));
       }
     }
-    // Slot order of c1's digits: sigma_g moves slot perm[j] to j afterwards.
+    // Slot order of c1's digits: sigma_g moves slot perm[j] to j (the sink's part).
     for (std::size_t r = 0; r < rows; ++r) {
       std::uint64_t* t0 = t.data() + r * 2 * n;
       math::add_mod(t0, cts[r]->ct_.c0.residues(l), t0, n, ctx.modulus(l));
-      math::permute_slots(t0, perm.data(), out[r].c0.residues(l), n);
-      math::permute_slots(t0 + n, perm.data(), out[r].c1.residues(l), n);
+      emit(r, l, t0, t0 + n);
     }
   }
 }

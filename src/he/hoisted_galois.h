@@ -11,6 +11,7 @@
 #include <span>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <vector>
 
@@ -77,6 +78,16 @@ class HoistedCiphertext {
   // @throws as apply_galois; Error(invalid_argument) when out and cts differ in size.
   static void apply_galois_batch(std::span<const HoistedCiphertext* const> cts, std::uint64_t galois_elt,
                                  const HoistedGaloisKeys& keys, std::span<Ciphertext> out);
+
+  // The batch's results before their slot permutation, for callers that
+  // store them in a layout of their own (the linear layer's blocked inputs)
+  // and would otherwise permute into a ciphertext only to copy it again:
+  // emit(r, l, t0, t1) gets row r's residues mod prime l of c0 and c1 with
+  // slot j of sigma_g(ct) at t[perm[j]], perm =
+  // context.automorphism_permutation(galois_elt). @throws as apply_galois_batch.
+  using SumsSink = std::function<void(std::size_t r, std::size_t l, const std::uint64_t* t0, const std::uint64_t* t1)>;
+  static void apply_galois_batch_sums(std::span<const HoistedCiphertext* const> cts, std::uint64_t galois_elt,
+                                      const HoistedGaloisKeys& keys, const SumsSink& emit);
 
  private:
   ContextPtr context_;

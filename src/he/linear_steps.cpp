@@ -45,6 +45,26 @@ void place_blocked(const Call& call, const Ciphertext& ct, std::size_t m, std::u
     }
 }
 
+// Writes prime l of sigma_g(ct) as term m of a row's blocked inputs, from
+// the unpermuted sums of a hoisted automorphism (slot j is t[perm[j]]):
+// the permutation and the blocked layout in one pass, with no ciphertext
+// in between (HoistedCiphertext::apply_galois_batch_sums).
+void place_blocked_permuted(const Call& call, const std::uint64_t* t0, const std::uint64_t* t1,
+                            const std::uint32_t* perm, std::size_t l, std::size_t m, std::uint32_t* blocked) {
+  const std::size_t n = call.ctx.poly_degree(), blocks = n / kBlock;
+  for (int part = 0; part < 2; ++part) {
+    const std::uint64_t* src = part == 0 ? t0 : t1;
+    for (std::size_t b = 0; b < blocks; ++b) {
+      std::uint32_t* dst = blocked + (((l * blocks + b) * call.terms + m) * 2 + part) * kBlock;
+      const std::uint32_t* p = perm + b * kBlock;
+      for (std::size_t s = 0; s < kBlock / 2; ++s) {
+        dst[2 * s] = static_cast<std::uint32_t>(src[p[s]]);
+        dst[2 * s + 1] = static_cast<std::uint32_t>(src[p[s + kBlock / 2]]);
+      }
+    }
+  }
+}
+
 void store_term(const Call& call, RowInputs& row, std::size_t m, Ciphertext ct) {
   if (call.narrow) place_blocked(call, ct, m, row.blocked.data());
   else row.cts[m] = std::move(ct);
@@ -102,6 +122,15 @@ std::vector<RowInputs> input_side(const Call& call, std::vector<Ciphertext>& inp
     if (fast && call.sk.input_hoisted->has(g)) {
       std::vector<const HoistedCiphertext*> group(rows);
       for (std::size_t r = 0; r < rows; ++r) group[r] = &*hoisted[(r * chunks + c) * bases + s];
+      if (call.narrow) {
+        const std::uint32_t* perm = call.ctx.automorphism_permutation(g).data();
+        HoistedCiphertext::apply_galois_batch_sums(
+            group, g, *call.sk.input_hoisted,
+            [&](std::size_t r, std::size_t l, const std::uint64_t* t0, const std::uint64_t* t1) {
+              place_blocked_permuted(call, t0, t1, perm, l, m, out[r].blocked.data());
+            });
+        return;
+      }
       HoistedCiphertext::apply_galois_batch(group, g, *call.sk.input_hoisted, rotated);
     } else {
       for (std::size_t r = 0; r < rows; ++r)

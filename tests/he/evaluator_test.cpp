@@ -200,6 +200,22 @@ TEST_P(EvaluatorTest, HoistedAutomorphismsDecryptToPermutedMessages) {
           const Ciphertext f = hoisted.apply_galois(g, laid_out);
           EXPECT_EQ(f.c0, c.c0) << "g=" << g;  // the same key switch, in another order
           EXPECT_EQ(f.c1, c.c1) << "g=" << g;
+          // The unpermuted sums (the linear layer's blocked input side):
+          // slot j of the result is t[perm[j]], every prime once.
+          const std::vector<std::uint32_t>& perm = ctx->automorphism_permutation(g);
+          const HoistedCiphertext* one = &hoisted;
+          std::size_t primes_seen = 0;
+          HoistedCiphertext::apply_galois_batch_sums(
+              std::span<const HoistedCiphertext* const>(&one, 1), g, laid_out,
+              [&](std::size_t r, std::size_t l, const std::uint64_t* t0, const std::uint64_t* t1) {
+                EXPECT_EQ(r, 0u);
+                EXPECT_EQ(l, primes_seen++);
+                for (std::size_t j = 0; j < n; ++j) {
+                  ASSERT_EQ(t0[perm[j]], c.c0.residues(l)[j]) << "g=" << g << " l=" << l << " j=" << j;
+                  ASSERT_EQ(t1[perm[j]], c.c1.residues(l)[j]) << "g=" << g << " l=" << l << " j=" << j;
+                }
+              });
+          EXPECT_EQ(primes_seen, ctx->moduli_count());
         }
       }
     }

@@ -47,8 +47,10 @@ void rebuild_body(const Context& ctx, const std::vector<std::uint64_t>& v, int u
   if (q_big.bit_length() <= 63 && u <= 63) {
     const math::u128 q = q_big.word(0);
     for (std::size_t j = 0; j < n; ++j) {
-      const math::u128 x = (static_cast<math::u128>(v[j]) * q + (static_cast<math::u128>(1) << (u - 1))) >> u;
-      for (std::size_t i = 0; i < k; ++i) c0.residues(i)[j] = static_cast<std::uint64_t>(x % ctx.modulus(i).value());
+      // v < 2^u, so x <= Q < 2^63: one Barrett reduction per prime, not a 128-bit division.
+      const auto x = static_cast<std::uint64_t>(
+          (static_cast<math::u128>(v[j]) * q + (static_cast<math::u128>(1) << (u - 1))) >> u);
+      for (std::size_t i = 0; i < k; ++i) c0.residues(i)[j] = ctx.modulus(i).reduce(x);
     }
   } else {
     for (std::size_t j = 0; j < n; ++j) {
@@ -73,7 +75,7 @@ const MonomialSlots& monomial_slots(const Context& ctx, std::size_t s) {
 
 Ciphertext monomial_butterfly(const Context& ctx, Ciphertext& even, const Ciphertext& odd, const MonomialSlots& m) {
   const std::size_t n = ctx.poly_degree();
-  Ciphertext diff(ctx, true);
+  Ciphertext diff(ctx, true, kUninitialized);  // every slot written below
   for (int part = 0; part < 2; ++part) {
     RnsPoly& e = part == 0 ? even.c0 : even.c1;
     const RnsPoly& o = part == 0 ? odd.c0 : odd.c1;

@@ -335,7 +335,7 @@ std::size_t LinearGeometry::weight_polys() const noexcept {
   return entries * chunks * (std::size_t{1} << input_levels);
 }
 
-int linear_input_decomposition_bits(ParamId id) noexcept { return id == ParamId::n2048_q54 ? 7 : 0; }
+int linear_input_decomposition_bits(ParamId id) noexcept { return id == ParamId::n2048_q54 ? 6 : 0; }
 
 int linear_sequential_decomposition_bits(ParamId id) noexcept { return id == ParamId::n2048_q54 ? 5 : 0; }
 

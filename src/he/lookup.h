@@ -14,18 +14,22 @@
 //   12 4  rows T   16 4  table rows V   20 4  width
 //   24 4  chunk width k_w (N)    28 1  input levels L
 //   29 1  upload bits u          30 1  select value bits (bits(Q); 0 when V <= N)
-//   31 1  select bits            32 8  reserved (0)
+//   31 1  select bits            32 1  sparse select levels a
+//   33 7  reserved (0)
 //   40 8  payload bytes (exactly the bytes that follow)
 //   then per id, in order: the one-hot record (32-byte seed, then the body
 //   at the min(V, N) coefficients of the id's chunk, u bits each:
 //   round(c0 2^u / Q), padded to a byte) and, when V > N, the select record
-//   (32-byte seed, then the N body coefficients c0 mod Q exactly, at
-//   bits(Q) bits each, padded to a byte; each must be < Q).
+//   (32-byte seed, then the body coefficients c0 mod Q exactly at the
+//   positions LookupPlan::select_positions, the p with p mod 2^(m + a) <
+//   select bits x digits, in order, at bits(Q) bits each, padded to a byte;
+//   each must be < Q).
 // Reply:
 //   0  4  magic "FHEA"           4  2  version
 //   6  1  value bits  7 1 reserved  8 2 parameter id  10 2 reserved
 //   12 4  rows   16 4  table rows   20 4  width   24 4  k_w   28 1  L
-//   29 1  body bits  30 1  mask bits  31 1  select bits  32 8  reserved
+//   29 1  body bits  30 1  mask bits  31 1  select bits  32 1  sparse
+//   select levels  33 7  reserved
 //   40 8  payload bytes
 //   then the packed cts exactly as the linear layer's reply (linear.h) for
 //   the geometry {T, min(V, N), width}, k_w = N, T_w = 1, L.
@@ -45,7 +49,9 @@
 
 namespace fhellm::he {
 
-inline constexpr std::uint16_t kLookupFormatVersion = 1;
+// 2: the select record carries only the positions that reach a kept
+// output (sparse select levels).
+inline constexpr std::uint16_t kLookupFormatVersion = 2;
 
 // The server side: upload + table + the session's keys -> reply bytes, on
 // `threads` threads. Thread-safe (tables and keys are read-only).

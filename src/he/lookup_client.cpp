@@ -63,6 +63,7 @@ std::vector<std::uint8_t> LinearClient::encrypt_lookup(std::span<const std::uint
   const auto delta = Scale::from_plain_modulus(ctx, plan.linear.plain_modulus).delta_residues();
   const std::uint64_t upload_modulus = std::uint64_t{1} << plan.linear.upload_bits;
   const auto sent = geo.sent_positions(0, 0);  // the first min(V, N) coefficients
+  const std::vector<std::uint32_t> select_positions = plan.select_positions();
 
   Bytes out;
   ByteWriter w(out);
@@ -84,7 +85,10 @@ std::vector<std::uint8_t> LinearClient::encrypt_lookup(std::span<const std::uint
     RnsPoly c0 = select.c0;
     from_ntt(c0, ctx);
     w.bytes(ByteView(select.seed.data(), select.seed.size()));
-    wire::write_values(w, crt_values(ctx, c0), wire::lookup_select_value_bits(plan));
+    const std::vector<std::uint64_t> body = crt_values(ctx, c0);
+    std::vector<std::uint64_t> select_values(select_positions.size());
+    for (std::size_t i = 0; i < select_values.size(); ++i) select_values[i] = body[select_positions[i]];
+    wire::write_values(w, select_values, wire::lookup_select_value_bits(plan));
   }
   wire::finish(out);
   return out;

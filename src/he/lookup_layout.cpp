@@ -40,6 +40,14 @@ void check_shape(const LookupShape& s, int value_bits) {
           "lookup: table values of " + std::to_string(value_bits) + " bits (2..8)");
 }
 
+// Whether expansion level l (element X -> X^(N / 2^l + 1) = 2^j + 1, j =
+// log2 N - l) uses the session's input-side keys (j <= 5) rather than its
+// sequential single keys (j >= 6).
+bool expansion_level_uses_input_keys(int level) {
+  const int log_n = std::countr_zero(static_cast<std::uint32_t>(parameter_set(kLookupParamId).poly_degree));
+  return log_n - level <= kLinearHoistedLevels;
+}
+
 // The selection's noise: every level's external product adds
 // N D (4^w / 12) (var(A) + var(B)), A the expanded scalars b g_d and B = A s
 // completed with the square key (docs/embedding.md).
@@ -49,10 +57,13 @@ void selection_noise(LookupPlan& plan) {
   LookupNoise& nz = plan.noise;
   if (plan.select_bits == 0) return;
   // Expansion: the fresh error of the uploaded coefficient (sent exactly),
-  // then level l's key switch doubled by each of the m - 1 - l later levels.
-  const double v_exp = key_switch_variance(id, plan.expansion_decomposition_bits);
+  // then level l's key switch doubled by each of the m + a - 1 - l later levels.
+  const double v_seq = key_switch_variance(id, plan.expansion_decomposition_bits);
+  const double v_in = key_switch_variance(id, linear_input_decomposition_bits(id));
+  const int levels = plan.expansion_total_levels();
   nz.expansion = kErrorVariance;
-  for (int l = 0; l < plan.expansion_levels; ++l) nz.expansion += std::exp2(2.0 * (plan.expansion_levels - 1 - l)) * v_exp;
+  for (int l = 0; l < levels; ++l)
+    nz.expansion += std::exp2(2.0 * (levels - 1 - l)) * (expansion_level_uses_input_keys(l) ? v_in : v_seq);
   const double var_b = (2.0 * n / 3.0) * nz.expansion + key_switch_variance(id, kLookupSquareKeyBits);
   const double v_ext = n * static_cast<double>(plan.select_digits) * std::exp2(2.0 * plan.select_decomposition_bits) /
                        12.0 * (nz.expansion + var_b);
@@ -174,12 +185,29 @@ std::optional<LookupPlan> plan_with(LookupShape shape, int value_bits, int level
     nz.input_side = (v_in + lp.geo.sequential_levels() * v_seq) * std::exp2(2.0 * levels) * lp.geo.shape.in *
                     value * value;
   }
-  selection_noise(plan);
+  // The sparse select record's levels a: each one halves the select body's
+  // positions for one key switch per kept output; taken while the bytes it
+  // saves (8 us each, the linear planner's rate) outweigh its model time.
   // The reply's Gaussian flood (the linear layer's ReplyWriter) is set with
   // the widths: weight privacy S = 0 whatever the server's setting.
-  if (!choose_widths(plan, static_cast<double>(lp.geo.shape.in) * value * value)) return std::nullopt;
-  lp.noise.allowed = nz.allowed;
-  return plan;
+  const int log_n = std::countr_zero(n);
+  const double gain = static_cast<double>(lp.geo.shape.in) * value * value;
+  std::optional<LookupPlan> best;
+  double best_score = 0;
+  const int max_sparse = plan.select_bits == 0 ? 0 : log_n - plan.expansion_levels;
+  for (int a = 0; a <= max_sparse; ++a) {
+    LookupPlan p = plan;
+    p.select_sparse_levels = a;
+    selection_noise(p);
+    if (!choose_widths(p, gain)) continue;
+    p.linear.noise.allowed = p.noise.allowed;
+    const double score = static_cast<double>(p.bytes_up() + p.bytes_down()) * 8.0 + p.server_ms_model() * 1e3;
+    if (!best || score < best_score) {
+      best_score = score;
+      best = std::move(p);
+    }
+  }
+  return best;
 }
 
 LookupPlan one_row_plan(std::uint32_t table_rows, std::uint32_t width, int value_bits) {
@@ -221,12 +249,40 @@ double LookupNoise::bound() const {
   return std::min(gaussian, body_bound + z * std::sqrt(total() - download_body));
 }
 
+std::vector<std::uint32_t> LookupPlan::select_positions() const {
+  std::vector<std::uint32_t> out;
+  if (select_bits == 0) return out;
+  const std::uint32_t period = 1u << expansion_total_levels();
+  for (std::uint32_t p = 0; p < linear.geo.poly_degree; ++p)
+    if (p % period < expanded_scalars()) out.push_back(p);
+  return out;
+}
+
+std::size_t LookupPlan::expansion_key_switches() const noexcept {
+  std::size_t count = 0;
+  if (select_bits == 0) return count;
+  for (int l = 0; l < expansion_total_levels(); ++l) count += std::min<std::size_t>(std::size_t{1} << l, expanded_scalars());
+  return count;
+}
+
+std::size_t LookupPlan::expansion_input_key_switches() const noexcept {
+  std::size_t count = 0;
+  if (select_bits == 0) return count;
+  for (int l = 0; l < expansion_total_levels(); ++l)
+    if (expansion_level_uses_input_keys(l)) count += std::min<std::size_t>(std::size_t{1} << l, expanded_scalars());
+  return count;
+}
+
 std::size_t LookupPlan::bytes_up() const noexcept {
   const LinearGeometry& geo = linear.geo;
   const std::size_t n = geo.poly_degree;
   const int q_bits = static_cast<int>(std::ceil(log2_q(parameter_set(linear.param_id))));
   std::size_t per_row = 32 + packed_bytes(geo.shape.in, linear.upload_bits);
-  if (select_bits > 0) per_row += 32 + packed_bytes(n, q_bits);
+  if (select_bits > 0) {
+    // p mod 2^(m + a) < B D: B D positions in each period of 2^(m + a).
+    const std::size_t sent = expanded_scalars() * (n >> expansion_total_levels());
+    per_row += 32 + packed_bytes(sent, q_bits);
+  }
   return 48 + shape.rows * per_row;
 }
 
@@ -277,9 +333,7 @@ std::size_t LookupPlan::external_products() const noexcept { return select_and_p
 
 std::size_t LookupPlan::key_switches() const noexcept {
   const std::size_t rows = linear.geo.row_groups;
-  std::size_t expansion = 0;
-  for (int l = 0; l < expansion_levels; ++l) expansion += std::min<std::size_t>(std::size_t{1} << l, expanded_scalars());
-  return linear.geo.input_key_switches() + rows * (expansion + expanded_scalars()) +
+  return linear.geo.input_key_switches() + rows * (expansion_key_switches() + expanded_scalars()) +
          select_and_pack(*this, packs_first()).merges;
 }
 
@@ -298,9 +352,10 @@ double LookupPlan::server_ms_model() const noexcept {
   const double rows = linear.geo.row_groups;
   double us = static_cast<double>(products()) * 3.4;
   us += select_and_pack_us(*this, select_and_pack(*this, packs_first()));
-  std::size_t expansion = 0;
-  for (int l = 0; l < expansion_levels; ++l) expansion += std::min<std::size_t>(std::size_t{1} << l, expanded_scalars());
-  us += rows * (static_cast<double>(expansion) * ks(expansion_decomposition_bits) +
+  const auto on_input_keys = static_cast<double>(expansion_input_key_switches());
+  const double on_sequential_keys = static_cast<double>(expansion_key_switches()) - on_input_keys;
+  us += rows * (on_sequential_keys * ks(expansion_decomposition_bits) +
+                on_input_keys * ks(linear_input_decomposition_bits(id)) +
                 static_cast<double>(expanded_scalars()) * ks(kLookupSquareKeyBits));
   us += static_cast<double>(linear.geo.packed_cts()) * 250.0;
   const int levels = linear.geo.input_levels;
@@ -328,6 +383,7 @@ std::string describe(const LookupPlan& plan) {
   os << "lookup T=" << plan.shape.rows << " V=" << plan.shape.table_rows << " width=" << plan.shape.width
      << " chunks=" << plan.chunks << " L=" << g.input_levels << " entries/row=" << g.row_entries()
      << " select_bits=" << plan.select_bits << " digits=" << plan.select_digits << " m=" << plan.expansion_levels
+     << " sparse_levels=" << plan.select_sparse_levels
      << " t=2^" << plan.linear.plain_bits << " up_bits=" << plan.linear.upload_bits
      << " body_bits=" << plan.linear.body_bits << " mask_bits=" << plan.linear.mask_bits
      << " products=" << plan.products() << " external_products=" << plan.external_products()

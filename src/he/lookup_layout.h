@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "he/linear_layout.h"
 #include "he/params.h"
@@ -77,11 +78,25 @@ struct LookupPlan {
   int select_decomposition_bits = 0;   // w of the external products
   std::size_t select_digits = 0;       // D: gadget digits of the external products
   int expansion_levels = 0;            // m: 2^m >= select_bits * D outputs of the expansion
+  // a: levels past m (each kept output's even branch only), so that the
+  // select record carries only the body positions p with p mod 2^(m + a) <
+  // select_bits * D, the ones that reach a kept output (docs/embedding.md,
+  // "Sparse select record"); levels with j = log2 N - l <= 5 use the
+  // session's input-side keys.
+  int select_sparse_levels = 0;
   int expansion_decomposition_bits = 0;  // the expansion's keys (the session's sequential keys)
   int value_bits = 8;                  // |table value| <= 2^(value_bits - 1) - 1
   LookupNoise noise;
 
   std::size_t expanded_scalars() const noexcept { return static_cast<std::size_t>(select_bits) * select_digits; }
+  // m + a: the levels the server runs on the select record.
+  int expansion_total_levels() const noexcept { return expansion_levels + select_sparse_levels; }
+  // The body positions the select record carries, ascending (none when V <= N).
+  std::vector<std::uint32_t> select_positions() const;
+  // Key switches of the expansion of one select record (every level's live
+  // branches), and those of them on the input-side keys (j <= 5).
+  std::size_t expansion_key_switches() const noexcept;
+  std::size_t expansion_input_key_switches() const noexcept;
   // Whether the server packs each chunk's entries before selecting the chunk
   // (docs/embedding.md, "Pack, then select"): allowed where no packed ct
   // holds two ids' entries, chosen where its key switches cost less. The

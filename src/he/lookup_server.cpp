@@ -65,6 +65,7 @@ std::vector<IdInputs> read_ids(ByteReader& r, const Call& call, const LookupPlan
   const Context& ctx = call.ctx;
   const std::size_t n = ctx.poly_degree(), count = g1 - g0;
   const auto sent = call.geo.sent_positions(0, 0);
+  const std::vector<std::uint32_t> select_sent = plan.select_positions();
   const int select_bits = wire::lookup_select_value_bits(plan);
   std::uint64_t q = 1;
   for (std::size_t l = 0; l < ctx.moduli_count(); ++l) q *= ctx.modulus(l).value();  // < 2^54
@@ -77,7 +78,7 @@ std::vector<IdInputs> read_ids(ByteReader& r, const Call& call, const LookupPlan
     if (plan.select_bits == 0) continue;
     const auto ss = r.take(32);
     std::copy(ss.begin(), ss.end(), select_seeds[i].begin());
-    select_values[i] = wire::read_values(r, n, select_bits, q);  // coefficient_out_of_range past Q
+    select_values[i] = wire::read_values(r, select_sent.size(), select_bits, q);  // coefficient_out_of_range past Q
   }
   const auto input_factor = detail::inverse_residues(ctx, std::uint64_t{1} << call.geo.input_levels);
   std::vector<IdInputs> out(count);
@@ -94,10 +95,13 @@ std::vector<IdInputs> read_ids(ByteReader& r, const Call& call, const LookupPlan
     if (plan.select_bits == 0) return;
     Ciphertext sel;
     sel.c1 = expand_seed(ctx, select_seeds[i]);
+    // Unsent positions stay zero: their phase is garbage that reaches only
+    // expansion outputs the server does not compute (docs/embedding.md).
     sel.c0 = RnsPoly(ctx, false);
     for (std::size_t l = 0; l < ctx.moduli_count(); ++l) {
       const math::Modulus& ql = ctx.modulus(l);
-      for (std::size_t j = 0; j < n; ++j) sel.c0.residues(l)[j] = ql.reduce(select_values[i][j]);
+      for (std::size_t j = 0; j < select_sent.size(); ++j)
+        sel.c0.residues(l)[select_sent[j]] = ql.reduce(select_values[i][j]);
     }
     to_ntt(sel.c0, ctx);
     out[i].select = std::move(sel);
@@ -149,11 +153,15 @@ std::vector<SelectionKey> selection_keys(const Call& call, const LookupPlan& pla
   std::vector<SelectionKey> keys(ids.size() * bits);
   if (bits == 0) return keys;
   std::vector<std::vector<Ciphertext>> scalars(ids.size());
-  // The expansion's levels run one after the other; ids in parallel.
-  parallel_for(ids.size(), call.threads, [&](std::size_t r) {
-    scalars[r] = expand_query(call.ev, std::move(*ids[r].select), plan.expansion_levels, plan.expanded_scalars(),
-                              call.sk.galois_sequential, 1);
-  });
+  // Levels j >= 6 on the sequential single keys, the sparse levels' j <= 5
+  // on the input-side ones. The levels run one after the other: several ids
+  // in parallel, or one id's branches of a level.
+  auto expand = [&](std::size_t r, std::size_t threads) {
+    scalars[r] = expand_query(call.ev, std::move(*ids[r].select), plan.expansion_total_levels(),
+                              plan.expanded_scalars(), call.sk.galois_sequential, call.sk.input_hoisted.get(), threads);
+  };
+  if (ids.size() == 1) expand(0, call.threads);
+  else parallel_for(ids.size(), call.threads, [&](std::size_t r) { expand(r, 1); });
   parallel_for(ids.size() * bits, call.threads, [&](std::size_t i) {
     const std::size_t r = i / bits, t = i % bits;
     std::vector<Ciphertext> part(std::make_move_iterator(scalars[r].begin() + static_cast<std::ptrdiff_t>(t * d)),

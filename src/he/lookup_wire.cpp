@@ -38,7 +38,8 @@ void write_lookup_header(ByteWriter& w, const LookupPlan& plan, bool reply) {
   w.u8(static_cast<std::uint8_t>(reply ? plan.linear.body_bits : plan.linear.upload_bits));
   w.u8(static_cast<std::uint8_t>(reply ? plan.linear.mask_bits : lookup_select_value_bits(plan)));
   w.u8(static_cast<std::uint8_t>(plan.select_bits));
-  w.append(8);
+  w.u8(static_cast<std::uint8_t>(plan.select_sparse_levels));
+  w.append(7);
   w.u64(0);  // payload size, patched by finish()
 }
 
@@ -71,7 +72,8 @@ LookupHeader read_lookup_header_fields(ByteReader& r, bool reply) {
   h.bits_a = r.u8();
   h.bits_b = r.u8();
   h.select_bits = r.u8();
-  for (int i = 0; i < 8; ++i) require(r.u8() == 0, ErrorCode::bad_message, what + ": reserved field not zero");
+  h.select_sparse_levels = r.u8();
+  for (int i = 0; i < 7; ++i) require(r.u8() == 0, ErrorCode::bad_message, what + ": reserved field not zero");
   const std::uint64_t payload = r.u64();
   require(payload <= kMaxLinearMessage, ErrorCode::length_too_large, what + ": payload too large");
   require(payload <= r.remaining(), ErrorCode::truncated,
@@ -88,7 +90,7 @@ LookupPlan read_lookup_header(ByteReader& r, bool reply) {
           what + ": parameter set " + std::to_string(static_cast<int>(h.param_id)) + " but the lookup uses " +
               std::string(parameter_set(plan.linear.param_id).name));
   require(h.chunk_width == plan.linear.geo.chunk_width && h.input_levels == plan.linear.geo.input_levels &&
-              h.select_bits == plan.select_bits,
+              h.select_bits == plan.select_bits && h.select_sparse_levels == plan.select_sparse_levels,
           ErrorCode::parameter_mismatch, what + ": layout differs from the plan");
   const int a = reply ? plan.linear.body_bits : plan.linear.upload_bits;
   const int b = reply ? plan.linear.mask_bits : lookup_select_value_bits(plan);

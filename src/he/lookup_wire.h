@@ -21,7 +21,7 @@ struct LookupHeader {
   int value_bits = 8;
   ParamId param_id{};
   std::uint32_t chunk_width = 0;
-  int input_levels = 0, bits_a = 0, bits_b = 0, select_bits = 0;
+  int input_levels = 0, bits_a = 0, bits_b = 0, select_bits = 0, select_sparse_levels = 0;
 };
 // @throws Error(bad_magic | bad_version | bad_message | shape_mismatch |
 //         length_too_large | truncated | trailing_bytes | unknown_parameter_id).

@@ -16,13 +16,25 @@ std::uint64_t expansion_galois_element(std::size_t poly_degree, int level) noexc
 
 std::vector<Ciphertext> expand_query(const Evaluator& ev, Ciphertext ct, int levels, std::size_t outputs,
                                      const GaloisKeys& keys, std::size_t threads) {
+  return expand_query(ev, std::move(ct), levels, outputs, keys, nullptr, threads);
+}
+
+std::vector<Ciphertext> expand_query(const Evaluator& ev, Ciphertext ct, int levels, std::size_t outputs,
+                                     const GaloisKeys& keys, const HoistedGaloisKeys* more, std::size_t threads) {
   const Context& ctx = *ev.context();
   const std::size_t n = ctx.poly_degree();
   require(levels >= 0 && levels <= std::countr_zero(n), ErrorCode::invalid_argument,
           "query expansion: " + std::to_string(levels) + " levels for N = " + std::to_string(n));
   require(outputs >= 1 && outputs <= (std::size_t{1} << levels), ErrorCode::invalid_argument,
           "query expansion: " + std::to_string(outputs) + " outputs from " + std::to_string(levels) + " levels");
-  for (int l = 0; l < levels; ++l) (void)keys.get(expansion_galois_element(n, l));  // @throws missing_galois_key
+  // Level l on `keys`, else on `more` (keys.get() throws missing_galois_key
+  // when neither holds its element).
+  std::vector<bool> on_more(static_cast<std::size_t>(levels), false);
+  for (int l = 0; l < levels; ++l) {
+    const std::uint64_t g = expansion_galois_element(n, l);
+    if (!keys.has(g) && more != nullptr && more->has(g)) on_more[static_cast<std::size_t>(l)] = true;
+    else (void)keys.get(g);
+  }
   if (!ct.is_ntt_form()) ev.transform_to_ntt_inplace(ct);
   if (levels > 0) ev.multiply_scalar_inplace(ct, detail::inverse_residues(ctx, std::uint64_t{1} << levels));
   // node[a] at level l holds the outputs o = a mod 2^l; live while some o < outputs.
@@ -33,8 +45,13 @@ std::vector<Ciphertext> expand_query(const Evaluator& ev, Ciphertext ct, int lev
     const std::uint64_t g = expansion_galois_element(n, l);
     default_thread_pool().run(std::min(count, outputs), threads, [&](std::size_t a) {
       Ciphertext& c = *node[a];
-      Ciphertext rotated = c;
-      ev.apply_galois_inplace(rotated, g, keys);
+      Ciphertext rotated;
+      if (on_more[static_cast<std::size_t>(l)]) {
+        rotated = HoistedCiphertext(ev.context(), c, more->decomposition_bits()).apply_galois(g, *more);
+      } else {
+        rotated = c;
+        ev.apply_galois_inplace(rotated, g, keys);
+      }
       const bool odd_live = a + count < outputs;
       if (odd_live) {
         Ciphertext odd = c;

@@ -18,6 +18,7 @@
 
 #include "he/ciphertext.h"
 #include "he/evaluator.h"
+#include "he/hoisted_galois.h"
 #include "he/keys.h"
 
 namespace fhellm::he {
@@ -32,5 +33,10 @@ std::uint64_t expansion_galois_element(std::size_t poly_degree, int level) noexc
 //         above log2(N), Error(missing_galois_key) when `keys` lacks an element.
 std::vector<Ciphertext> expand_query(const Evaluator& ev, Ciphertext ct, int levels, std::size_t outputs,
                                      const GaloisKeys& keys, std::size_t threads = 1);
+// The same where `keys` lacks some levels' elements and `more` holds them
+// (the lookup's sparse levels, j <= 5, on the session's input-side keys in
+// their hoisted 32-bit layout: one hoisted automorphism per branch).
+std::vector<Ciphertext> expand_query(const Evaluator& ev, Ciphertext ct, int levels, std::size_t outputs,
+                                     const GaloisKeys& keys, const HoistedGaloisKeys* more, std::size_t threads = 1);
 
 }  // namespace fhellm::he

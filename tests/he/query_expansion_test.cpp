@@ -9,6 +9,7 @@
 
 #include "fhellm/error.h"
 #include "he/decryptor.h"
+#include "he/hoisted_galois.h"
 #include "he/encryptor.h"
 #include "he/linear.h"
 #include "he/lookup_layout.h"
@@ -61,6 +62,63 @@ TEST(QueryExpansion, EveryOutputHoldsItsCoefficients) {
                 std::log2(7.6 * std::sqrt(var)));
     EXPECT_LT(worst, 7.6 * std::sqrt(var));
   }
+}
+
+// The sparse select record (docs/embedding.md): only the positions p with p
+// mod 2^(m + a) below the kept outputs carry the body; the others are zero,
+// so their phase is -(a s)_p, garbage. The a levels past m run on the
+// input-side keys (j <= 5) and every kept output still holds exactly its
+// coefficients, within the lookup's noise model.
+TEST(QueryExpansion, SparseRecordsReachOnlyTheKeptOutputs) {
+  const Context& ctx = *keys().ctx;
+  const std::size_t n = ctx.poly_degree();
+  const ParamId id = ParamId::n2048_q54;
+  static const GaloisKeys input_keys = make_galois_keys(
+      ctx, keys().sk, composed_galois_elements(n, kLinearHoistedLevels), linear_input_decomposition_bits(id));
+  static const HoistedGaloisKeys input_hoisted(ctx, input_keys);
+  const Scale scale = Scale::from_plain_modulus(ctx, 256);
+  std::mt19937_64 rng(9);
+  std::vector<std::int64_t> m(n);
+  for (auto& v : m) v = static_cast<std::int64_t>(rng() % 255) - 127;
+  const Encryptor enc(keys().ctx, keys().sk);
+  const Decryptor dec(keys().ctx, keys().sk);
+  const Evaluator ev(keys().ctx);
+  const int m_levels = 6, sparse = 3, total = m_levels + sparse;
+  const std::size_t outputs = 36, period = std::size_t{1} << total;
+  Ciphertext ct = enc.encrypt(m.data(), n, scale);
+  ev.transform_from_ntt_inplace(ct);
+  for (std::size_t l = 0; l < ctx.moduli_count(); ++l)
+    for (std::size_t p = 0; p < n; ++p)
+      if (p % period >= outputs) ct.c0.residues(l)[p] = 0;  // unsent: garbage phase
+  // Without the sparse levels the garbage reaches the outputs.
+  const auto short_out = expand_query(ev, ct, m_levels, outputs, keys().expansion, &input_hoisted, 2);
+  std::vector<std::int64_t> want(n, 0);
+  want[0] = m[0];
+  EXPECT_LE(dec.measure(short_out[0], scale, want).noise_budget_bits, 0.0);
+  const auto out = expand_query(ev, ct, total, outputs, keys().expansion, &input_hoisted, 2);
+  // Without the input-side keys the sparse levels have none.
+  EXPECT_THROW(expand_query(ev, ct, total, outputs, keys().expansion, nullptr, 2), Error);
+  ASSERT_EQ(out.size(), outputs);
+  // The model (lookup_layout.cpp): level l's key switch, on the sequential
+  // keys (5 bits, 12 digits) for j = 11 - l >= 6 and on the input-side keys
+  // (7 bits, 8 digits) below, doubled by each later level.
+  double var = kErrorVariance;
+  for (int l = 0; l < total; ++l) {
+    const double v = 11 - l >= 6 ? 12.0 * n * std::exp2(10.0) / 12.0 * kErrorVariance
+                                 : 8.0 * n * std::exp2(14.0) / 12.0 * kErrorVariance;
+    var += std::exp2(2.0 * (total - 1 - l)) * v;
+  }
+  double worst = 0;
+  for (std::size_t a = 0; a < outputs; ++a) {
+    std::vector<std::int64_t> one(n, 0);
+    for (std::size_t k = 0; a + k * period < n; ++k) one[k * period] = m[a + k * period];
+    const Decrypted d = dec.measure(out[a], scale, one);
+    EXPECT_GT(d.noise_budget_bits, 0) << "output " << a;
+    worst = std::max(worst, d.max_abs_noise);
+  }
+  std::printf("[expansion] sparse %d + %d levels: max |noise| 2^%.1f, model 7.6 sigma 2^%.1f\n", m_levels, sparse,
+              std::log2(worst), std::log2(7.6 * std::sqrt(var)));
+  EXPECT_LT(worst, 7.6 * std::sqrt(var));
 }
 
 TEST(QueryExpansion, RefusesBadArguments) {

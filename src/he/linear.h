@@ -74,7 +74,8 @@
 
 namespace fhellm::he {
 
-inline constexpr std::uint16_t kLinearFormatVersion = 8;
+// 9: the input-side keys at a 6-bit gadget (10 digits; 8 of 7 bits before).
+inline constexpr std::uint16_t kLinearFormatVersion = 9;
 inline constexpr std::size_t kLinearHeaderBytes = 48;
 
 struct LinearSessionKeys {

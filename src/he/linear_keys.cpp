@@ -82,6 +82,8 @@ void write_linear_key_set(ByteWriter& w, const LinearSessionKeys& k) {
   w.u16(static_cast<std::uint16_t>(k.context->param_id()));
   w.u16(0);
   blob(he::save(k.galois, *k.context));
+  require(!(k.galois_input.keys().empty() && k.input_hoisted), ErrorCode::invalid_argument,
+          "linear server keys: a loaded set keeps its input-side keys in the hoisted layout only and cannot be saved");
   if (k.galois_input.keys().empty()) {
     w.u32(0);
   } else {
@@ -152,6 +154,12 @@ LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
     require_pinned_widths(k, id);
     if (!k.zero.is_ntt_form()) Evaluator(k.context).transform_to_ntt_inplace(k.zero);
     keys.insert(std::move(k));
+    // The server reads the input-side keys only in their hoisted 32-bit
+    // layout where the context has it: the 64-bit copy (16 of a GPT-2
+    // session's ~45 MB) goes.
+    LinearSessionKeys& loaded = keys.sets_.at(id);
+    if (loaded.input_hoisted && loaded.input_hoisted->element_count() == loaded.galois_input.keys().size())
+      loaded.galois_input = GaloisKeys{};
   }
   r.expect_end();
   return keys;

@@ -54,5 +54,40 @@ TEST(KeyBundle, MemoryCountAddsUpItsParts) {
   EXPECT_EQ(memory_bytes(RnsPoly()), 0u);
 }
 
+// A server keeps the input-side keys in their hoisted 32-bit layout only
+// (the 64-bit copy is dropped at load): every element is there, calls still
+// run on them, and saving such a set is refused rather than writing a bundle
+// without them.
+TEST(KeyBundle, LoadedSetsKeepTheInputSideKeysHoistedOnly) {
+  const LinearClient client({ParamId::n2048_q54});
+  const LinearServerKeys built = client.server_keys();
+  const LinearSessionKeys& b = built.get(ParamId::n2048_q54);
+  ASSERT_FALSE(b.galois_input.keys().empty());
+  const LinearServerKeys keys = LinearServerKeys::load(built.save());
+  const LinearSessionKeys& k = keys.get(ParamId::n2048_q54);
+  EXPECT_TRUE(k.galois_input.keys().empty());
+  ASSERT_TRUE(k.input_hoisted);
+  for (const auto& [g, key] : b.galois_input.keys()) EXPECT_TRUE(k.input_hoisted->has(g)) << g;
+  EXPECT_LT(memory_bytes(keys) + memory_bytes(b.galois_input) / 2, memory_bytes(built));
+  EXPECT_EQ(code_of([&] { (void)keys.save(); }), ErrorCode::invalid_argument);
+  // A call whose plan uses the input side (768 -> 768: L = 5) on the loaded keys.
+  const LinearShape s{2, 768, 768};
+  ASSERT_GT(plan_linear(s, LinearPrecision::standard, false).geo.input_levels, 0);
+  std::vector<std::uint8_t> x(std::size_t{s.rows} * s.in);
+  std::vector<std::int8_t> w(std::size_t{s.out} * s.in);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<std::uint8_t>(i * 37 % 251);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<std::int8_t>(i * 11 % 255 - 127);
+  const EncodedWeights weights(w, s.out, s.in);
+  const std::vector<std::int64_t> y = client.decrypt(linear_evaluate(client.encrypt(std::span<const std::uint8_t>(x), s), weights, keys));
+  ASSERT_EQ(y.size(), std::size_t{s.rows} * s.out);
+  const std::int64_t floor = plan_linear(s, LinearPrecision::standard, false).error_floor;
+  for (std::size_t r = 0; r < s.rows; ++r)
+    for (std::size_t o = 0; o < s.out; o += 97) {
+      std::int64_t want = 0;
+      for (std::size_t j = 0; j < s.in; ++j) want += std::int64_t{x[r * s.in + j]} * w[o * s.in + j];
+      EXPECT_LE(std::llabs(y[r * s.out + o] - want), floor) << r << " " << o;
+    }
+}
+
 }  // namespace
 }  // namespace fhellm::he

@@ -315,7 +315,7 @@ TEST_F(LinearHostile, BadMagicVersionTrailing) {
   m[0] = 'X';
   expect_code(m, ErrorCode::bad_magic);
   m = upload;
-  m[4] = 9;
+  m[4] = static_cast<std::uint8_t>(kLinearFormatVersion + 1);
   expect_code(m, ErrorCode::bad_version);
   m = upload;
   m.push_back(0);
@@ -419,11 +419,14 @@ TEST(LinearProduct, ConcurrentSessionsShareWeights) {
 }
 
 TEST(LinearProduct, SessionKeysFitTheBudget) {
-  // One upload of keys per session: at most 8 MiB for both parameter sets
-  // (the embedding lookup's square key and two more sequential keys included).
+  // One upload of keys per session: at most 9 MiB for both parameter sets
+  // (the embedding lookup's square key and two more sequential keys
+  // included; 8 MiB until the input-side keys took a 6-bit gadget, 10
+  // digits instead of 8: +0.86 MB for 16 KB less per Llama-3.2-1B token,
+  // docs/linear.md section 4).
   const std::size_t bytes = fixture().keys.save().size();
   std::printf("[keys] session keys: %zu bytes\n", bytes);
-  EXPECT_LE(bytes, std::size_t{8} << 20);
+  EXPECT_LE(bytes, std::size_t{9} << 20);
 }
 
 TEST(LinearProduct, ArgumentChecks) {

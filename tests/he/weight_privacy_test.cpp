@@ -70,7 +70,7 @@ double mean_square_noise(const LinearClient& client, const LinearServerKeys& key
 TEST(WeightPrivacy, TheFloodIsInEveryReplyAtItsModelledSize) {
   // W = 0: no weight-dependent noise, so a reply's noise is the flood, the
   // body and mask rounding and the re-randomization (negligible here).
-  for (const Setting set : {Setting{{4, 64, 2048}, LinearPrecision::exact, 0},    // n2048_q54, shared masks
+  for (const Setting set : {Setting{{8, 128, 1024}, LinearPrecision::exact, 0},   // n2048_q54, shared masks
                             Setting{{2, 256, 512}, LinearPrecision::exact, 0},    // n4096_q108, alone
                             Setting{{8, 64, 512}, LinearPrecision::standard, 8}}) {  // n2048_q54, S = 8
     const LinearPlan plan = plan_linear(set.shape, set.precision, false, set.privacy_bits);
@@ -126,8 +126,9 @@ TEST(WeightPrivacy, WithoutTheFloodTheWeightsShowWithItTheyDoNot) {
   // weight-dependent noise shows.
   {
     // S = 0 (the default: at most 2 nats per value, no claim to hide): the
-    // weight-dependent noise is 4x the rounding in this exact plan.
-    const Setting set{{8, 64, 2048}, LinearPrecision::exact, 0};
+    // weight-dependent noise (the upload's rounding times W) is 3.5x the
+    // rounding in this exact plan.
+    const Setting set{{8, 128, 1024}, LinearPrecision::exact, 0};
     const LinearPlan plan = plan_linear(set.shape, set.precision, false, 0);
     const LinearClient client({plan.param_id});
     const LinearServerKeys keys = client.server_keys();

@@ -100,7 +100,7 @@ TEST_F(RemoteCost, CountedSessionMemoryMatchesResidentMemory) {
 // Defect: the client picked its keys' gadget width anywhere in 1..61 (width
 // 1: an 85 MB upload and 313 MB per GPT-2 session, ~13x the key-switch work).
 TEST_F(RemoteCost, KeysOfAnotherGadgetWidthAreRefusedBeforeAndWhenParsed) {
-  const he::LinearServerKeys good = he::LinearServerKeys::load(keys_);
+  const he::LinearServerKeys good = client_->server_keys();  // a loaded set cannot be saved again
   const he::ParamId id = he::ParamId::n2048_q54;
   he::LinearSessionKeys k = good.get(id);
   const auto& ctx = *k.context;
@@ -117,7 +117,7 @@ TEST_F(RemoteCost, KeysOfAnotherGadgetWidthAreRefusedBeforeAndWhenParsed) {
 // The embedding lookup's square key is pinned as the Galois keys are: a
 // narrower gadget would grow the session and the selection's key switches.
 TEST_F(RemoteCost, ASquareKeyOfAnotherGadgetWidthIsRefusedBeforeAndWhenParsed) {
-  const he::LinearServerKeys good = he::LinearServerKeys::load(keys_);
+  const he::LinearServerKeys good = client_->server_keys();  // a loaded set cannot be saved again
   const he::ParamId id = he::kLookupParamId;
   he::LinearSessionKeys k = good.get(id);
   ASSERT_TRUE(k.square.has_value());

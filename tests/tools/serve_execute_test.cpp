@@ -145,7 +145,7 @@ TEST_F(ServeExecute, EightClientsAtOnceGetTheirOwnTokens) {
 
 TEST_F(ServeExecute, HostileMessagesGetTheirCodeAndTheServerKeepsServing) {
   server_ = std::make_unique<testing::ServeProcess>(
-      std::vector<std::string>{"--model", kStories.string(), "--max-request-mb", "9"});  // the 8.2 MB session keys fit
+      std::vector<std::string>{"--model", kStories.string(), "--max-request-mb", "10"});  // the 9.0 MB session keys fit
   net::ChannelConfig config;
   config.url = server_->url();
   config.io_timeout = 30s;

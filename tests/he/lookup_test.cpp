@@ -198,6 +198,13 @@ TEST(LookupHostile, HeaderFields) {
   bad = h.upload;
   bad[28] ^= 1;  // split point
   EXPECT_EQ(code_of(bad, h.table), ErrorCode::parameter_mismatch);
+  ASSERT_GT(plan_lookup(h.shape).select_sparse_levels, 0);  // this table's select record is sparse
+  bad = h.upload;
+  bad[32] ^= 1;  // sparse select levels: another set of positions
+  EXPECT_EQ(code_of(bad, h.table), ErrorCode::parameter_mismatch);
+  bad = h.upload;
+  bad[33] = 1;  // reserved
+  EXPECT_EQ(code_of(bad, h.table), ErrorCode::bad_message);
   bad = h.upload;
   bad[16] = 0xff;  // table rows 5119: not this table
   bad[17] = 0x13;

@@ -27,8 +27,9 @@ std::vector<std::uint64_t> crt_values(const Context& ctx, const RnsPoly& c0) {
   return out;
 }
 
-// The select record's plaintext: coefficient t D + d holds bit t of `chunk`
-// times gadget element d (2^(w j) in prime i only, KeySwitchKey's order).
+// The select record's plaintext: coefficient (t D + d) 2^a holds bit t of
+// `chunk` times gadget element d (2^(w j) in prime i only, KeySwitchKey's
+// order), a the plan's trace levels.
 RnsPoly select_plain(const Context& ctx, const LookupPlan& plan, std::uint32_t chunk) {
   RnsPoly plain(ctx, false);
   const std::vector<std::size_t> digits = gadget_digits(ctx, plan.select_decomposition_bits);
@@ -38,7 +39,7 @@ RnsPoly select_plain(const Context& ctx, const LookupPlan& plan, std::uint32_t c
     for (std::size_t i = 0; i < ctx.moduli_count(); ++i)
       for (std::size_t j = 0; j < digits[i]; ++j, ++d) {
         const std::uint64_t g = ctx.modulus(i).pow(2, static_cast<std::uint64_t>(plan.select_decomposition_bits) * j);
-        plain.residues(i)[static_cast<std::size_t>(t) * plan.select_digits + d] = g;
+        plain.residues(i)[(static_cast<std::size_t>(t) * plan.select_digits + d) << plan.select_sparse_levels] = g;
       }
   }
   return plain;

@@ -185,9 +185,10 @@ std::optional<LookupPlan> plan_with(LookupShape shape, int value_bits, int level
     nz.input_side = (v_in + lp.geo.sequential_levels() * v_seq) * std::exp2(2.0 * levels) * lp.geo.shape.in *
                     value * value;
   }
-  // The sparse select record's levels a: each one halves the select body's
-  // positions for one key switch per kept output; taken while the bytes it
-  // saves (8 us each, the linear planner's rate) outweigh its model time.
+  // The sparse select record's trace levels a: each one halves the select
+  // body's positions for one key switch and 4x the expansion's earlier
+  // noise; taken while the bytes it saves (8 us each, the linear planner's
+  // rate) outweigh its model time and the widths it costs.
   // The reply's Gaussian flood (the linear layer's ReplyWriter) is set with
   // the widths: weight privacy S = 0 whatever the server's setting.
   const int log_n = std::countr_zero(n);
@@ -252,16 +253,28 @@ double LookupNoise::bound() const {
 std::vector<std::uint32_t> LookupPlan::select_positions() const {
   std::vector<std::uint32_t> out;
   if (select_bits == 0) return out;
-  const std::uint32_t period = 1u << expansion_total_levels();
-  for (std::uint32_t p = 0; p < linear.geo.poly_degree; ++p)
-    if (p % period < expanded_scalars()) out.push_back(p);
+  // Scalar i at i 2^a; it reaches output i from every i 2^a + k 2^(m + a).
+  const std::uint32_t period = 1u << expansion_total_levels(), step = 1u << select_sparse_levels;
+  for (std::uint32_t p = 0; p < linear.geo.poly_degree; ++p) {
+    const std::uint32_t r = p % period;
+    if (r % step == 0 && r / step < expanded_scalars()) out.push_back(p);
+  }
   return out;
 }
+
+namespace {
+// Key switches of expansion level l: one for a trace level (l < a), else
+// one per live node.
+std::size_t expansion_level_key_switches(const LookupPlan& plan, int l) {
+  if (l < plan.select_sparse_levels) return 1;
+  return std::min<std::size_t>(std::size_t{1} << (l - plan.select_sparse_levels), plan.expanded_scalars());
+}
+}  // namespace
 
 std::size_t LookupPlan::expansion_key_switches() const noexcept {
   std::size_t count = 0;
   if (select_bits == 0) return count;
-  for (int l = 0; l < expansion_total_levels(); ++l) count += std::min<std::size_t>(std::size_t{1} << l, expanded_scalars());
+  for (int l = 0; l < expansion_total_levels(); ++l) count += expansion_level_key_switches(*this, l);
   return count;
 }
 
@@ -269,7 +282,7 @@ std::size_t LookupPlan::expansion_input_key_switches() const noexcept {
   std::size_t count = 0;
   if (select_bits == 0) return count;
   for (int l = 0; l < expansion_total_levels(); ++l)
-    if (expansion_level_uses_input_keys(l)) count += std::min<std::size_t>(std::size_t{1} << l, expanded_scalars());
+    if (expansion_level_uses_input_keys(l)) count += expansion_level_key_switches(*this, l);
   return count;
 }
 
@@ -279,7 +292,7 @@ std::size_t LookupPlan::bytes_up() const noexcept {
   const int q_bits = static_cast<int>(std::ceil(log2_q(parameter_set(linear.param_id))));
   std::size_t per_row = 32 + packed_bytes(geo.shape.in, linear.upload_bits);
   if (select_bits > 0) {
-    // p mod 2^(m + a) < B D: B D positions in each period of 2^(m + a).
+    // B D positions (i 2^a, i < B D) in each period of 2^(m + a).
     const std::size_t sent = expanded_scalars() * (n >> expansion_total_levels());
     per_row += 32 + packed_bytes(sent, q_bits);
   }

@@ -78,11 +78,12 @@ struct LookupPlan {
   int select_decomposition_bits = 0;   // w of the external products
   std::size_t select_digits = 0;       // D: gadget digits of the external products
   int expansion_levels = 0;            // m: 2^m >= select_bits * D outputs of the expansion
-  // a: levels past m (each kept output's even branch only), so that the
-  // select record carries only the body positions p with p mod 2^(m + a) <
-  // select_bits * D, the ones that reach a kept output (docs/embedding.md,
-  // "Sparse select record"); levels with j = log2 N - l <= 5 use the
-  // session's input-side keys.
+  // a: trace levels run before the m (the even child only, one key switch
+  // each): the client puts scalar i at i 2^a and the select record carries
+  // only the body positions p with p mod 2^(m + a) = i 2^a, i < select_bits
+  // * D, the ones that reach a kept output (docs/embedding.md, "Sparse
+  // select record"); levels with j = log2 N - l <= 5 use the session's
+  // input-side keys.
   int select_sparse_levels = 0;
   int expansion_decomposition_bits = 0;  // the expansion's keys (the session's sequential keys)
   int value_bits = 8;                  // |table value| <= 2^(value_bits - 1) - 1

@@ -153,12 +153,14 @@ std::vector<SelectionKey> selection_keys(const Call& call, const LookupPlan& pla
   std::vector<SelectionKey> keys(ids.size() * bits);
   if (bits == 0) return keys;
   std::vector<std::vector<Ciphertext>> scalars(ids.size());
-  // Levels j >= 6 on the sequential single keys, the sparse levels' j <= 5
-  // on the input-side ones. The levels run one after the other: several ids
-  // in parallel, or one id's branches of a level.
+  // The trace levels first, then the expansion; levels with j >= 6 on the
+  // sequential single keys, j <= 5 on the input-side ones. The levels run
+  // one after the other: several ids in parallel, or one id's branches of a
+  // level.
   auto expand = [&](std::size_t r, std::size_t threads) {
     scalars[r] = expand_query(call.ev, std::move(*ids[r].select), plan.expansion_total_levels(),
-                              plan.expanded_scalars(), call.sk.galois_sequential, call.sk.input_hoisted.get(), threads);
+                              plan.expanded_scalars(), call.sk.galois_sequential, call.sk.input_hoisted.get(),
+                              plan.select_sparse_levels, threads);
   };
   if (ids.size() == 1) expand(0, call.threads);
   else parallel_for(ids.size(), call.threads, [&](std::size_t r) { expand(r, 1); });

@@ -34,9 +34,14 @@ std::uint64_t expansion_galois_element(std::size_t poly_degree, int level) noexc
 std::vector<Ciphertext> expand_query(const Evaluator& ev, Ciphertext ct, int levels, std::size_t outputs,
                                      const GaloisKeys& keys, std::size_t threads = 1);
 // The same where `keys` lacks some levels' elements and `more` holds them
-// (the lookup's sparse levels, j <= 5, on the session's input-side keys in
-// their hoisted 32-bit layout: one hoisted automorphism per branch).
+// (levels with j <= 5 on the session's input-side keys in their hoisted
+// 32-bit layout), and where the first `trace_levels` (a) levels keep only the
+// even child: a trace that zeroes every position not a multiple of 2^a (the
+// garbage of a sparse record included, docs/embedding.md), one key switch
+// per level. Output o then holds the coefficients at o 2^a + k 2^levels, at
+// X^(k 2^levels); outputs <= 2^(levels - a).
 std::vector<Ciphertext> expand_query(const Evaluator& ev, Ciphertext ct, int levels, std::size_t outputs,
-                                     const GaloisKeys& keys, const HoistedGaloisKeys* more, std::size_t threads = 1);
+                                     const GaloisKeys& keys, const HoistedGaloisKeys* more, int trace_levels,
+                                     std::size_t threads = 1);
 
 }  // namespace fhellm::he

@@ -64,10 +64,12 @@ TEST(QueryExpansion, EveryOutputHoldsItsCoefficients) {
   }
 }
 
-// The sparse select record (docs/embedding.md): only the positions p with p
-// mod 2^(m + a) below the kept outputs carry the body; the others are zero,
-// so their phase is -(a s)_p, garbage. The a levels past m run on the
-// input-side keys (j <= 5) and every kept output still holds exactly its
+// The sparse select record (docs/embedding.md): the scalars sit at i 2^a and
+// only the positions p with p mod 2^(m + a) = i 2^a, i below the kept
+// outputs, carry the body; the others are zero, so their phase is -(a s)_p,
+// garbage. The a trace levels (one key switch each) run first and zero every
+// position that is not a multiple of 2^a; the expansion's levels with
+// j <= 5 run on the input-side keys; every kept output holds exactly its
 // coefficients, within the lookup's noise model.
 TEST(QueryExpansion, SparseRecordsReachOnlyTheKeptOutputs) {
   const Context& ctx = *keys().ctx;
@@ -83,40 +85,43 @@ TEST(QueryExpansion, SparseRecordsReachOnlyTheKeptOutputs) {
   const Encryptor enc(keys().ctx, keys().sk);
   const Decryptor dec(keys().ctx, keys().sk);
   const Evaluator ev(keys().ctx);
-  const int m_levels = 6, sparse = 3, total = m_levels + sparse;
-  const std::size_t outputs = 36, period = std::size_t{1} << total;
+  const int m_levels = 6, trace = 3, total = m_levels + trace;
+  const std::size_t outputs = 36, period = std::size_t{1} << total, step = std::size_t{1} << trace;
   Ciphertext ct = enc.encrypt(m.data(), n, scale);
   ev.transform_from_ntt_inplace(ct);
+  auto sent = [&](std::size_t p) { return p % period % step == 0 && p % period / step < outputs; };
   for (std::size_t l = 0; l < ctx.moduli_count(); ++l)
     for (std::size_t p = 0; p < n; ++p)
-      if (p % period >= outputs) ct.c0.residues(l)[p] = 0;  // unsent: garbage phase
-  // Without the sparse levels the garbage reaches the outputs.
-  const auto short_out = expand_query(ev, ct, m_levels, outputs, keys().expansion, &input_hoisted, 2);
+      if (!sent(p)) ct.c0.residues(l)[p] = 0;  // unsent: garbage phase
+  // Without the trace levels the garbage reaches the outputs: output 0 of a
+  // plain expansion reads the positions 64 k, some of them unsent.
+  const auto plain = expand_query(ev, ct, m_levels, outputs, keys().expansion, &input_hoisted, 0, 2);
   std::vector<std::int64_t> want(n, 0);
-  want[0] = m[0];
-  EXPECT_LE(dec.measure(short_out[0], scale, want).noise_budget_bits, 0.0);
-  const auto out = expand_query(ev, ct, total, outputs, keys().expansion, &input_hoisted, 2);
-  // Without the input-side keys the sparse levels have none.
-  EXPECT_THROW(expand_query(ev, ct, total, outputs, keys().expansion, nullptr, 2), Error);
+  for (std::size_t k = 0; k * 64 < n; ++k) want[k * 64] = m[k * 64];
+  EXPECT_LE(dec.measure(plain[0], scale, want).noise_budget_bits, 0.0);
+  const auto out = expand_query(ev, ct, total, outputs, keys().expansion, &input_hoisted, trace, 2);
   ASSERT_EQ(out.size(), outputs);
+  // Without the input-side keys the levels with j <= 5 have none.
+  EXPECT_THROW(expand_query(ev, ct, total, outputs, keys().expansion, nullptr, trace, 2), Error);
+  EXPECT_THROW(expand_query(ev, ct, total, 65, keys().expansion, &input_hoisted, trace, 2), Error);  // > 2^m
   // The model (lookup_layout.cpp): level l's key switch, on the sequential
   // keys (5 bits, 12 digits) for j = 11 - l >= 6 and on the input-side keys
-  // (7 bits, 8 digits) below, doubled by each later level.
+  // (6 bits, 10 digits) below, doubled by each later level.
   double var = kErrorVariance;
   for (int l = 0; l < total; ++l) {
     const double v = 11 - l >= 6 ? 12.0 * n * std::exp2(10.0) / 12.0 * kErrorVariance
-                                 : 8.0 * n * std::exp2(14.0) / 12.0 * kErrorVariance;
+                                 : 10.0 * n * std::exp2(12.0) / 12.0 * kErrorVariance;
     var += std::exp2(2.0 * (total - 1 - l)) * v;
   }
   double worst = 0;
   for (std::size_t a = 0; a < outputs; ++a) {
     std::vector<std::int64_t> one(n, 0);
-    for (std::size_t k = 0; a + k * period < n; ++k) one[k * period] = m[a + k * period];
+    for (std::size_t k = 0; a * step + k * period < n; ++k) one[k * period] = m[a * step + k * period];
     const Decrypted d = dec.measure(out[a], scale, one);
     EXPECT_GT(d.noise_budget_bits, 0) << "output " << a;
     worst = std::max(worst, d.max_abs_noise);
   }
-  std::printf("[expansion] sparse %d + %d levels: max |noise| 2^%.1f, model 7.6 sigma 2^%.1f\n", m_levels, sparse,
+  std::printf("[expansion] %d trace + %d levels: max |noise| 2^%.1f, model 7.6 sigma 2^%.1f\n", trace, m_levels,
               std::log2(worst), std::log2(7.6 * std::sqrt(var)));
   EXPECT_LT(worst, 7.6 * std::sqrt(var));
 }

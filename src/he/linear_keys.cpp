@@ -155,8 +155,8 @@ LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
     if (!k.zero.is_ntt_form()) Evaluator(k.context).transform_to_ntt_inplace(k.zero);
     keys.insert(std::move(k));
     // The server reads the input-side keys only in their hoisted 32-bit
-    // layout where the context has it: the 64-bit copy (16 of a GPT-2
-    // session's ~45 MB) goes.
+    // layout where the context has it: the 64-bit copy (about 16 MB of a
+    // GPT-2 session's 41 MB before this) goes.
     LinearSessionKeys& loaded = keys.sets_.at(id);
     if (loaded.input_hoisted && loaded.input_hoisted->element_count() == loaded.galois_input.keys().size())
       loaded.galois_input = GaloisKeys{};

@@ -118,19 +118,22 @@ std::vector<RowInputs> input_side(const Call& call, std::vector<Ciphertext>& inp
       return;
     }
     const std::uint64_t g = clear::input_galois_element(geo, static_cast<std::uint32_t>(a));
+    const bool hoisted_key = fast && call.sk.input_hoisted->has(g);
+    std::vector<const HoistedCiphertext*> group;
+    if (hoisted_key)
+      for (std::size_t r = 0; r < rows; ++r) group.push_back(&*hoisted[(r * chunks + c) * bases + s]);
+    if (hoisted_key && call.narrow) {
+      // The sums straight into the blocked layout.
+      const std::uint32_t* perm = call.ctx.automorphism_permutation(g).data();
+      HoistedCiphertext::apply_galois_batch_sums(
+          group, g, *call.sk.input_hoisted,
+          [&](std::size_t r, std::size_t l, const std::uint64_t* t0, const std::uint64_t* t1) {
+            place_blocked_permuted(call, t0, t1, perm, l, m, out[r].blocked.data());
+          });
+      return;
+    }
     std::vector<Ciphertext> rotated(rows);
-    if (fast && call.sk.input_hoisted->has(g)) {
-      std::vector<const HoistedCiphertext*> group(rows);
-      for (std::size_t r = 0; r < rows; ++r) group[r] = &*hoisted[(r * chunks + c) * bases + s];
-      if (call.narrow) {
-        const std::uint32_t* perm = call.ctx.automorphism_permutation(g).data();
-        HoistedCiphertext::apply_galois_batch_sums(
-            group, g, *call.sk.input_hoisted,
-            [&](std::size_t r, std::size_t l, const std::uint64_t* t0, const std::uint64_t* t1) {
-              place_blocked_permuted(call, t0, t1, perm, l, m, out[r].blocked.data());
-            });
-        return;
-      }
+    if (hoisted_key) {
       HoistedCiphertext::apply_galois_batch(group, g, *call.sk.input_hoisted, rotated);
     } else {
       for (std::size_t r = 0; r < rows; ++r)

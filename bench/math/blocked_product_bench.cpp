@@ -103,6 +103,21 @@ void BM_BlockedProductStreamPacked(benchmark::State& state) {
   count_bytes(state);
 }
 
+// The same with the next slice prefetched while a slice's products run.
+void BM_BlockedProductStreamAhead(benchmark::State& state) {
+  set_shape(state);
+  const auto& s = stream();
+  Row row;
+  const std::size_t bytes = kSliceUnits * kPackedUnitBytes, n = slices();
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < n; ++i)
+      blocked_products_packed(row.xs, 1, s.data() + i * bytes, kEntries, kTerms, kPrime, row.out.data(),
+                              i + 1 < n ? s.data() + (i + 1) * bytes : nullptr);
+    benchmark::DoNotOptimize(row.y.data());
+  }
+  count_bytes(state);
+}
+
 void BM_BlockedProductUnpackOnly(benchmark::State& state) {
   set_shape(state);
   const auto& s = stream();
@@ -147,6 +162,7 @@ void BM_BlockedProductReadFloor(benchmark::State& state) {
 
 BENCHMARK(BM_BlockedProductStream)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Args({8, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BlockedProductStreamPacked)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Args({8, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BlockedProductStreamAhead)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Args({8, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BlockedProductUnpackOnly)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Args({8, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BlockedProductComputeOnly)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Args({8, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BlockedProductReadFloor)->Unit(benchmark::kMillisecond)->UseRealTime();

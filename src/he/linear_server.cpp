@@ -128,7 +128,8 @@ std::vector<Ciphertext> products(const Call& call, const std::vector<RowInputs>&
           call.enc.blocked.get() + ((l * blocks + b) * entries + first) * terms * math::kPackedUnitBytes;
       const std::uint64_t q = call.ctx.modulus(l).value();
       if (rcount == 1) {  // each weight used once: fused with its unpacking where that is faster
-        math::blocked_products_packed(x.data(), rcount, packed, count, terms, q, y.data());
+        const std::uint8_t* next = b + 1 < b1 ? packed + entries * terms * math::kPackedUnitBytes : nullptr;
+        math::blocked_products_packed(x.data(), rcount, packed, count, terms, q, y.data(), next);
         continue;
       }
       math::unpack_words28(packed, count * terms, weights.data());

@@ -140,8 +140,16 @@ std::vector<Ciphertext> chunk_products(const Call& call, const LookupPlan& plan,
         }
       }
       const std::size_t unit0 = ((l * blocks + b) * call.enc.entries) * call.enc.terms + v0 * masks;
-      math::unpack_words28(call.enc.blocked.get() + unit0 * math::kPackedUnitBytes, count * masks, weights.data());
-      math::blocked_products(x.data(), rcount, weights.data(), count, masks, call.ctx.modulus(l).value(), y.data());
+      const std::uint8_t* packed = call.enc.blocked.get() + unit0 * math::kPackedUnitBytes;
+      const std::uint64_t q = call.ctx.modulus(l).value();
+      if (rcount == 1) {  // one id: the next block's slice is read ahead while this one's products run
+        const std::size_t slice_bytes = call.enc.entries * call.enc.terms * math::kPackedUnitBytes;
+        math::blocked_products_packed(x.data(), 1, packed, count, masks, q, y.data(),
+                                      b + 1 < b1 ? packed + slice_bytes : nullptr);
+        continue;
+      }
+      math::unpack_words28(packed, count * masks, weights.data());
+      math::blocked_products(x.data(), rcount, weights.data(), count, masks, q, y.data());
     }
   });
   return out;

@@ -42,9 +42,20 @@ void blocked_products(const std::uint32_t* const* x, std::size_t rows, const std
   blocked_products_reference(x, rows, w, entries, terms, q, out);
 }
 
+// How much of the next slice to prefetch: all of a GPT-2 slice (36 x 32
+// units, 63 KB), at most 256 KiB of one up to 512 KiB, none of a larger one,
+// whose unpacked words (1 MB for 256 x 64 units) leave the L2 anyway
+// (BM_BlockedProductStreamAhead against BM_BlockedProductStreamPacked,
+// Zen 4: x0.80 for 36 x 32, x0.92 for 64 x 128, x1.07 for 256 x 64 with a
+// 256 KiB prefetch).
+std::size_t ahead_bytes(std::size_t slice_bytes) {
+  constexpr std::size_t kMax = std::size_t{256} << 10;
+  return slice_bytes > 2 * kMax ? 0 : std::min(slice_bytes, kMax);
+}
+
 void blocked_products_packed(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
                              std::size_t entries, std::size_t terms, std::uint64_t q,
-                             std::uint64_t* const* out) noexcept {
+                             std::uint64_t* const* out, const std::uint8_t* next) noexcept {
   // Medians of bench/math/blocked_product_bench (Zen 4, one thread, 512 MB
   // of packed weights, the GPT-2 and Llama-3.2-1B shapes): the fused AVX2
   // kernel streams at 10.0-11.1 GB/s where unpacking a slice and then
@@ -59,6 +70,9 @@ void blocked_products_packed(const std::uint32_t* const* x, std::size_t rows, co
     if (cpu_has_avx512ifma() || (cpu_has_avx2() && terms > kFusedMaxTerms)) {
       thread_local std::vector<std::uint32_t> words;
       words.resize(entries * terms * kSlotBlock);
+      if (cpu_has_avx512ifma())
+        return blocked_products_unpack_ahead_avx512(x, rows, packed, words.data(), entries, terms, q, out, next,
+                                                    ahead_bytes(entries * terms * kPackedUnitBytes));
       unpack_words28(packed, entries * terms, words.data());
       return blocked_products(x, rows, words.data(), entries, terms, q, out);
     }

@@ -48,10 +48,12 @@ inline constexpr std::size_t kPackedSlackBytes = 64;
 // only, each unit is unpacked in registers where it is used, so reading the
 // weights from memory and multiplying overlap; with AVX-512 the slice is
 // unpacked first (as fast there: blocked_product.cpp). For one row
-// (decoding); more rows reuse an unpacked slice (unpack_words28).
+// (decoding); more rows reuse an unpacked slice (unpack_words28). `next`:
+// the slice of the same size the caller passes next (null: none), read into
+// the L2 cache while this slice's products run.
 void blocked_products_packed(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
                              std::size_t entries, std::size_t terms, std::uint64_t q,
-                             std::uint64_t* const* out) noexcept;
+                             std::uint64_t* const* out, const std::uint8_t* next = nullptr) noexcept;
 
 // `units` units: words (each < 2^28) -> packed bytes, and back.
 void pack_words28(const std::uint32_t* words, std::size_t units, std::uint8_t* packed) noexcept;

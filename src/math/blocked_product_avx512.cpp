@@ -69,13 +69,24 @@ struct Packed28 {
   }
 };
 
+// Lines of the caller's next slice to bring into L2 while this slice's
+// products run (they are compute-bound: the memory would idle), so that the
+// next unpack reads from cache instead of waiting on DRAM.
+struct Ahead {
+  const char* at = nullptr;
+  const char* end = nullptr;
+  void lines(int count) {
+    for (int i = 0; i < count && at < end; ++i, at += 64) _mm_prefetch(at, _MM_HINT_T1);
+  }
+};
+
 // Sums of rows r0..r0+RR-1 and entries e0..e0+EE-1 over one run of terms.
 // acc[(i * EE + j) * 4 + p * 2 + h]: row i, entry j, part p, half h.
 // The sums live in a local array for the loop: __m512i may alias anything,
 // so through the caller's pointer every store would have to reach memory.
 template <int RR, int EE, typename Source>
 void run_terms(const std::uint32_t* const* x, std::size_t r0, const Source& w, std::size_t e0,
-               std::size_t terms, std::size_t m0, std::size_t m1, __m512i* sums) {
+               std::size_t terms, std::size_t m0, std::size_t m1, __m512i* sums, Ahead& ahead) {
   __m512i acc[RR * EE * 4];
   #pragma GCC unroll 32
   for (int i = 0; i < RR * EE * 4; ++i) acc[i] = sums[i];
@@ -83,6 +94,7 @@ void run_terms(const std::uint32_t* const* x, std::size_t r0, const Source& w, s
   #pragma GCC unroll 32
   for (int i = 0; i < RR; ++i) xr[i] = x[r0 + i];
   for (std::size_t m = m0; m < m1; ++m) {
+    ahead.lines(EE);  // EE units of 56 bytes read per term: the next slice arrives as fast as this one is used
     __m512i wv[EE], wo[EE];
     #pragma GCC unroll 32
     for (int j = 0; j < EE; ++j) {
@@ -109,13 +121,13 @@ void run_terms(const std::uint32_t* const* x, std::size_t r0, const Source& w, s
 
 template <int RR, int EE, typename Source>
 void tile(const std::uint32_t* const* x, std::size_t r0, const Source& w, std::size_t e0, std::size_t entries,
-          std::size_t terms, std::size_t run, const Reduce64& reduce, std::uint64_t* const* out) {
+          std::size_t terms, std::size_t run, const Reduce64& reduce, std::uint64_t* const* out, Ahead& ahead) {
   __m512i acc[RR * EE * 4];
   for (auto& a : acc) a = _mm512_setzero_si512();
   for (std::size_t m0 = 0; m0 < terms; m0 += run) {
     if (m0 > 0)
       for (auto& a : acc) a = reduce(a);  // carry a value < q into the next run
-    run_terms<RR, EE, Source>(x, r0, w, e0, terms, m0, std::min(terms, m0 + run), acc);
+    run_terms<RR, EE, Source>(x, r0, w, e0, terms, m0, std::min(terms, m0 + run), acc, ahead);
   }
   #pragma GCC unroll 32
   for (int i = 0; i < RR; ++i)
@@ -131,14 +143,14 @@ void tile(const std::uint32_t* const* x, std::size_t r0, const Source& w, std::s
 
 template <typename Source>
 void products(const std::uint32_t* const* x, std::size_t rows, const Source& w, std::size_t entries, std::size_t terms,
-              std::uint64_t q, std::uint64_t* const* out) {
+              std::uint64_t q, std::uint64_t* const* out, Ahead ahead = {}) {
   const Reduce64 reduce(q);
   const std::size_t run = blocked_products_run(q);
   for (std::size_t r = 0; r < rows; ++r) {
     std::size_t e = 0;
-    for (; e + 4 <= entries; e += 4) tile<1, 4>(x, r, w, e, entries, terms, run, reduce, out);
-    for (; e + 2 <= entries; e += 2) tile<1, 2>(x, r, w, e, entries, terms, run, reduce, out);
-    if (e < entries) tile<1, 1>(x, r, w, e, entries, terms, run, reduce, out);
+    for (; e + 4 <= entries; e += 4) tile<1, 4>(x, r, w, e, entries, terms, run, reduce, out, ahead);
+    for (; e + 2 <= entries; e += 2) tile<1, 2>(x, r, w, e, entries, terms, run, reduce, out, ahead);
+    if (e < entries) tile<1, 1>(x, r, w, e, entries, terms, run, reduce, out, ahead);
   }
 }
 
@@ -148,6 +160,21 @@ void blocked_products_avx512(const std::uint32_t* const* x, std::size_t rows, co
                              std::size_t entries, std::size_t terms, std::uint64_t q,
                              std::uint64_t* const* out) noexcept {
   products(x, rows, Words{w}, entries, terms, q, out);
+}
+
+void blocked_products_unpack_ahead_avx512(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
+                                          std::uint32_t* words, std::size_t entries, std::size_t terms,
+                                          std::uint64_t q, std::uint64_t* const* out, const std::uint8_t* next,
+                                          std::size_t next_bytes) noexcept {
+  const char* at = reinterpret_cast<const char*>(next);
+  Ahead ahead{at, next == nullptr ? at : at + next_bytes};
+  const Packed28 unit(packed);
+  const std::size_t units = entries * terms;
+  for (std::size_t u = 0; u < units; ++u) {
+    if ((u & 1) == 0) ahead.lines(1);  // a line per two units: the whole next slice over this unpack and the products' first terms
+    _mm512_storeu_si512(words + u * kSlotBlock, unit(u));
+  }
+  products(x, rows, Words{words}, entries, terms, q, out, ahead);
 }
 
 void unpack_words28_avx512(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {

@@ -1,5 +1,5 @@
 // Blocked products (blocked_product.h): the dispatched kernels (AVX-512 or
-// AVX2 where present; the fused one on packed weights) against the plain reference and against sums computed
+// AVX2 where present; the fused one on packed weights, with and without a next slice read ahead) against the plain reference and against sums computed
 // here, over row and entry counts that exercise every tile and tail, term
 // counts past the 64-bit run (reductions between runs), and extreme values.
 #include <gtest/gtest.h>
@@ -58,7 +58,17 @@ void check(const Case& c, std::uint64_t seed) {
     for (std::size_t e = 0; e < c.entries; ++e)
       for (std::size_t p = 0; p < 2; ++p) up.push_back(fused[r].data() + ((c.entries - 1 - e) * 2 + p) * kSlotBlock);
   blocked_products_packed(xp.data(), c.rows, packed.data(), c.entries, c.terms, c.q, up.data());
+  // And with a next slice to read ahead (another copy of the weights): the
+  // same sums.
+  const std::vector<std::uint8_t> next = packed;
+  std::vector<std::vector<std::uint64_t>> ahead(c.rows, std::vector<std::uint64_t>(c.entries * 2 * kSlotBlock, 7));
+  std::vector<std::uint64_t*> ap;
+  for (std::size_t r = 0; r < c.rows; ++r)
+    for (std::size_t e = 0; e < c.entries; ++e)
+      for (std::size_t p = 0; p < 2; ++p) ap.push_back(ahead[r].data() + ((c.entries - 1 - e) * 2 + p) * kSlotBlock);
+  blocked_products_packed(xp.data(), c.rows, packed.data(), c.entries, c.terms, c.q, ap.data(), next.data());
   for (std::size_t r = 0; r < c.rows; ++r) {
+    if (packs) ASSERT_EQ(ahead[r], fused[r]) << "read ahead: rows " << c.rows << " entries " << c.entries << " row " << r;
     ASSERT_EQ(fast[r], slow[r]) << "rows " << c.rows << " entries " << c.entries << " terms " << c.terms << " row " << r;
     if (packs) ASSERT_EQ(fused[r], slow[r]) << "packed: rows " << c.rows << " entries " << c.entries << " terms " << c.terms
                                  << " row " << r;

@@ -127,7 +127,7 @@ std::vector<Ciphertext> products(const Call& call, const std::vector<RowInputs>&
       const std::uint8_t* packed =
           call.enc.blocked.get() + ((l * blocks + b) * entries + first) * terms * math::kPackedUnitBytes;
       const std::uint64_t q = call.ctx.modulus(l).value();
-      if (rcount == 1) {  // each weight used once: fused with its unpacking where that is faster
+      if (rcount == 1) {  // each weight used once: unpacked where it is used, the next block's read ahead
         const std::uint8_t* next = b + 1 < b1 ? packed + entries * terms * math::kPackedUnitBytes : nullptr;
         math::blocked_products_packed(x.data(), rcount, packed, count, terms, q, y.data(), next);
         continue;

@@ -42,41 +42,20 @@ void blocked_products(const std::uint32_t* const* x, std::size_t rows, const std
   blocked_products_reference(x, rows, w, entries, terms, q, out);
 }
 
-// How much of the next slice to prefetch: all of a GPT-2 slice (36 x 32
-// units, 63 KB), at most 256 KiB of one up to 512 KiB, none of a larger one,
-// whose unpacked words (1 MB for 256 x 64 units) leave the L2 anyway
-// (BM_BlockedProductStreamAhead against BM_BlockedProductStreamPacked,
-// Zen 4: x0.80 for 36 x 32, x0.92 for 64 x 128, x1.07 for 256 x 64 with a
-// 256 KiB prefetch).
-std::size_t ahead_bytes(std::size_t slice_bytes) {
-  constexpr std::size_t kMax = std::size_t{256} << 10;
-  return slice_bytes > 2 * kMax ? 0 : std::min(slice_bytes, kMax);
-}
-
 void blocked_products_packed(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
                              std::size_t entries, std::size_t terms, std::uint64_t q,
                              std::uint64_t* const* out, const std::uint8_t* next) noexcept {
-  // Medians of bench/math/blocked_product_bench (Zen 4, one thread, 512 MB
-  // of packed weights, the GPT-2 and Llama-3.2-1B shapes): the fused AVX2
-  // kernel streams at 10.0-11.1 GB/s where unpacking a slice and then
-  // multiplying it runs at 6.7-9.2 GB/s with AVX2 and 10.1-10.9 GB/s with
-  // AVX-512. So AVX-512 machines keep the two steps (as fast, and the same
-  // kernel as more rows use), AVX2 ones fuse them while a row's inputs (M x
-  // 128 bytes) stay in the L1 cache: the fused kernel reads them once per
-  // entry, and at M = 512 (the Llama embedding lookup's chunks) it was 15%
-  // slower than the two steps.
-  constexpr std::size_t kFusedMaxTerms = 128;
+  // Each unit unpacked in registers where it is multiplied, the next slice
+  // read ahead. bench/math/blocked_product_bench (Zen 4, one thread, 512 MB
+  // of packed weights; BM_BlockedProductStreamAhead against unpacking each
+  // slice and then multiplying it, BM_BlockedProductStream): AVX-512 11.3
+  // against 7.1 GB/s for GPT-2's slices (36 x 32 units), 8.3-11.6 against
+  // 7.7-8.5 for the others; AVX2 9.0 against 5.7, 7.0-9.1 against 6.1-6.3.
+  // The plain read of the same bytes runs at 11.6-12.8 GB/s. Without a next
+  // slice the fused kernels wait on the memory (AVX2 5.0-6.1 GB/s).
   if (q < (std::uint64_t{1} << 30)) {
-    if (cpu_has_avx512ifma() || (cpu_has_avx2() && terms > kFusedMaxTerms)) {
-      thread_local std::vector<std::uint32_t> words;
-      words.resize(entries * terms * kSlotBlock);
-      if (cpu_has_avx512ifma())
-        return blocked_products_unpack_ahead_avx512(x, rows, packed, words.data(), entries, terms, q, out, next,
-                                                    ahead_bytes(entries * terms * kPackedUnitBytes));
-      unpack_words28(packed, entries * terms, words.data());
-      return blocked_products(x, rows, words.data(), entries, terms, q, out);
-    }
-    if (cpu_has_avx2()) return blocked_products_packed_avx2(x, rows, packed, entries, terms, q, out);
+    if (cpu_has_avx512ifma()) return blocked_products_packed_avx512(x, rows, packed, entries, terms, q, out, next);
+    if (cpu_has_avx2()) return blocked_products_packed_avx2(x, rows, packed, entries, terms, q, out, next);
   }
   std::vector<std::uint32_t> w(entries * terms * kSlotBlock);
   unpack_words28_reference(packed, entries * terms, w.data());

@@ -44,13 +44,11 @@ inline constexpr std::size_t kPackedUnitBytes = kSlotBlock * 28 / 8;
 inline constexpr std::size_t kPackedSlackBytes = 64;
 
 // blocked_products with w given packed (entries x terms units of
-// kPackedUnitBytes, kPackedSlackBytes readable past the last). With AVX2
-// only, each unit is unpacked in registers where it is used, so reading the
-// weights from memory and multiplying overlap; with AVX-512 the slice is
-// unpacked first (as fast there: blocked_product.cpp). For one row
-// (decoding); more rows reuse an unpacked slice (unpack_words28). `next`:
-// the slice of the same size the caller passes next (null: none), read into
-// the L2 cache while this slice's products run.
+// kPackedUnitBytes, kPackedSlackBytes readable past the last), for one row
+// (decoding): each unit is unpacked in registers where it is multiplied,
+// and `next`, the slice of the same size the caller passes next (null:
+// none), is read into the L2 cache meanwhile, so the memory streams while the
+// core computes. More rows reuse an unpacked slice (unpack_words28).
 void blocked_products_packed(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
                              std::size_t entries, std::size_t terms, std::uint64_t q,
                              std::uint64_t* const* out, const std::uint8_t* next = nullptr) noexcept;

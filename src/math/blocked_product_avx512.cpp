@@ -3,6 +3,10 @@
 // block's first and second halves, see blocked_slot_word).
 #include <immintrin.h>
 
+// GCC 12 reports _mm512_undefined_epi32's deliberate self-initialization
+// (the masked intrinsics' unused source) once Packed28 is inlined here.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include <algorithm>
 
 #include "math/blocked_product.h"
@@ -40,9 +44,9 @@ struct Reduce64 {
   }
 };
 
-// Where a unit's 16 weight words come from (the products read unpacked
-// words; a fused variant reading Packed28 measured slower than the AVX2 one
-// on Zen 4, whose 512-bit units are two 256-bit halves: blocked_product.h).
+// Where a unit's 16 weight words come from: unpacked words (calls of many
+// rows, which reuse a slice), or the packed units themselves, unpacked in
+// registers (one row: blocked_products_packed).
 struct Words {
   const std::uint32_t* w;
   __m512i operator()(std::size_t unit) const { return load(w + unit * kSlotBlock); }
@@ -69,9 +73,9 @@ struct Packed28 {
   }
 };
 
-// Lines of the caller's next slice to bring into L2 while this slice's
-// products run (they are compute-bound: the memory would idle), so that the
-// next unpack reads from cache instead of waiting on DRAM.
+// Lines of the caller's next slice to bring into L2 while this slice is
+// multiplied: a slice ahead of the reads, so the memory works while the
+// core computes (without it the fused kernel waits on every miss).
 struct Ahead {
   const char* at = nullptr;
   const char* end = nullptr;
@@ -94,7 +98,7 @@ void run_terms(const std::uint32_t* const* x, std::size_t r0, const Source& w, s
   #pragma GCC unroll 32
   for (int i = 0; i < RR; ++i) xr[i] = x[r0 + i];
   for (std::size_t m = m0; m < m1; ++m) {
-    ahead.lines(EE);  // EE units of 56 bytes read per term: the next slice arrives as fast as this one is used
+    ahead.lines(EE);  // EE units of 56 bytes read per term: the next slice comes in as fast as this one is used
     __m512i wv[EE], wo[EE];
     #pragma GCC unroll 32
     for (int j = 0; j < EE; ++j) {
@@ -162,19 +166,12 @@ void blocked_products_avx512(const std::uint32_t* const* x, std::size_t rows, co
   products(x, rows, Words{w}, entries, terms, q, out);
 }
 
-void blocked_products_unpack_ahead_avx512(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
-                                          std::uint32_t* words, std::size_t entries, std::size_t terms,
-                                          std::uint64_t q, std::uint64_t* const* out, const std::uint8_t* next,
-                                          std::size_t next_bytes) noexcept {
+void blocked_products_packed_avx512(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
+                                    std::size_t entries, std::size_t terms, std::uint64_t q,
+                                    std::uint64_t* const* out, const std::uint8_t* next) noexcept {
   const char* at = reinterpret_cast<const char*>(next);
-  Ahead ahead{at, next == nullptr ? at : at + next_bytes};
-  const Packed28 unit(packed);
-  const std::size_t units = entries * terms;
-  for (std::size_t u = 0; u < units; ++u) {
-    if ((u & 1) == 0) ahead.lines(1);  // a line per two units: the whole next slice over this unpack and the products' first terms
-    _mm512_storeu_si512(words + u * kSlotBlock, unit(u));
-  }
-  products(x, rows, Words{words}, entries, terms, q, out, ahead);
+  products(x, rows, Packed28(packed), entries, terms, q, out,
+           Ahead{at, next == nullptr ? at : at + entries * terms * kPackedUnitBytes});
 }
 
 void unpack_words28_avx512(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {

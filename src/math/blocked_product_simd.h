@@ -16,17 +16,14 @@ void blocked_products_avx512(const std::uint32_t* const* x, std::size_t rows, co
                              std::size_t entries, std::size_t terms, std::uint64_t q,
                              std::uint64_t* const* out) noexcept;
 
-// unpack_words28_avx512 into `words`, then blocked_products_avx512, both
-// prefetching `next_bytes` from `next` (the packed slice the caller passes
-// next; null: none) into L2 as they go.
-void blocked_products_unpack_ahead_avx512(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
-                                          std::uint32_t* words, std::size_t entries, std::size_t terms,
-                                          std::uint64_t q, std::uint64_t* const* out, const std::uint8_t* next,
-                                          std::size_t next_bytes) noexcept;
-
+// blocked_products_packed's kernels: each unit unpacked in registers where
+// it is used, the `next` slice (same size; null: none) read into L2 as they go.
+void blocked_products_packed_avx512(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
+                                    std::size_t entries, std::size_t terms, std::uint64_t q,
+                                    std::uint64_t* const* out, const std::uint8_t* next) noexcept;
 void blocked_products_packed_avx2(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
                                   std::size_t entries, std::size_t terms, std::uint64_t q,
-                                  std::uint64_t* const* out) noexcept;
+                                  std::uint64_t* const* out, const std::uint8_t* next) noexcept;
 
 void unpack_words28_avx2(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;
 void unpack_words28_avx512(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;

@@ -68,10 +68,14 @@ void check(const Case& c, std::uint64_t seed) {
       for (std::size_t p = 0; p < 2; ++p) ap.push_back(ahead[r].data() + ((c.entries - 1 - e) * 2 + p) * kSlotBlock);
   blocked_products_packed(xp.data(), c.rows, packed.data(), c.entries, c.terms, c.q, ap.data(), next.data());
   for (std::size_t r = 0; r < c.rows; ++r) {
-    if (packs) ASSERT_EQ(ahead[r], fused[r]) << "read ahead: rows " << c.rows << " entries " << c.entries << " row " << r;
+    if (packs) {
+      ASSERT_EQ(ahead[r], fused[r]) << "read ahead: rows " << c.rows << " entries " << c.entries << " row " << r;
+    }
     ASSERT_EQ(fast[r], slow[r]) << "rows " << c.rows << " entries " << c.entries << " terms " << c.terms << " row " << r;
-    if (packs) ASSERT_EQ(fused[r], slow[r]) << "packed: rows " << c.rows << " entries " << c.entries << " terms " << c.terms
-                                 << " row " << r;
+    if (packs) {
+      ASSERT_EQ(fused[r], slow[r]) << "packed: rows " << c.rows << " entries " << c.entries << " terms " << c.terms
+                                   << " row " << r;
+    }
     // One sum recomputed here, in slot order, from the documented layout.
     const std::size_t e = c.entries - 1, p = 1, s = kSlotBlock - 1;  // stored first (reverse order)
     unsigned __int128 sum = 0;

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "math/cpu_features.h"
+#include "math/keyswitch_kernels.h"
 #include "math/ntt.h"
 #include "math/poly_arith.h"
 #include "math/primes.h"
@@ -16,7 +17,8 @@ using namespace fhellm::math;
 namespace {
 
 // kAvx2U32: the 32-bit kernels on uint32 words (q < 2^30); kDispatch: ntt_forward / ntt_inverse.
-enum Kernel { kReference = 0, kAvx2 = 1, kIfma = 2, kAvx2U32 = 3, kDispatch = 4 };
+// kU32: the 32-bit forward NTT the key switches use (AVX-512 where present).
+enum Kernel { kReference = 0, kAvx2 = 1, kIfma = 2, kAvx2U32 = 3, kDispatch = 4, kU32 = 5 };
 
 template <bool Forward>
 void BM_Ntt(benchmark::State& state) {
@@ -40,6 +42,12 @@ void BM_Ntt(benchmark::State& state) {
       benchmark::DoNotOptimize(a32.data());
       continue;
     }
+    if (kernel == kU32) {
+      if (Forward) ntt_forward_u32(a32.data(), *tables.tables32());
+      else ntt_inverse_u32_avx2(a32.data(), *tables.tables32());
+      benchmark::DoNotOptimize(a32.data());
+      continue;
+    }
     if (kernel == kDispatch) {
       if (Forward) ntt_forward(a.data(), tables);
       else ntt_inverse(a.data(), tables);
@@ -57,7 +65,7 @@ void BM_Ntt(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(a.data());
   }
-  static const char* const names[] = {"reference", "avx2", "ifma", "avx2-u32", "dispatch"};
+  static const char* const names[] = {"reference", "avx2", "ifma", "avx2-u32", "dispatch", "u32"};
   state.SetLabel(std::string(names[kernel]) + " q=" +
                  std::to_string(bits) + "b");
 }
@@ -71,6 +79,7 @@ void NttArgs(benchmark::internal::Benchmark* b) {
   // IFMA needs q < 2^50.
   for (int kernel : {kReference, kAvx2, kIfma}) b->Args({4096, 50, kernel});
   b->Args({2048, 27, kIfma});
+  b->Args({2048, 27, kU32});
 }
 
 void BM_PointwiseMultiply(benchmark::State& state) {

@@ -62,8 +62,15 @@ TEST(LinearNoise, MeasuredAtTheLargestShapeMatchesTheModel) {
     std::printf("%s, %s: %zu values; measured / modelled noise^2 %.3f; largest |noise| 2^%.1f, allowed 2^%.1f\n",
                 describe(plan).c_str(), random_extremes ? "random extremes" : "x = 255, w = -128", noise.size(),
                 measured / modelled, std::log2(largest), std::log2(plan.noise.allowed));
-    EXPECT_GT(measured / modelled, 0.8) << "the model overstates the noise";
-    EXPECT_LT(measured / modelled, 1.15) << "the model understates the noise";
+    // With every weight and input equal, the outputs share their noise
+    // terms (the same input noise meets the same weight polynomials), so
+    // the 32768 values are few independent draws: the ratio spread over
+    // 0.93-1.12 in 12 runs (sd ~0.06), and one of three full ctest runs
+    // failed the former bound of 1.15.
+    // Random extremes give independent outputs: 0.96-0.98.
+    const double spread = random_extremes ? 0.15 : 0.35;
+    EXPECT_GT(measured / modelled, 1 - spread) << "the model overstates the noise";
+    EXPECT_LT(measured / modelled, 1 + spread) << "the model understates the noise";
     EXPECT_LT(largest, plan.noise.allowed);
   }
 }

@@ -162,7 +162,7 @@ void BM_BlockedProductReadFloor(benchmark::State& state) {
 
 BENCHMARK(BM_BlockedProductStream)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Args({8, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BlockedProductStreamPacked)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Args({8, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_BlockedProductStreamAhead)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Args({8, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BlockedProductStreamAhead)->Args({36, 32})->Args({400, 64})->Args({256, 64})->Args({64, 128})->Args({8, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BlockedProductUnpackOnly)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Args({8, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BlockedProductComputeOnly)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Args({8, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BlockedProductReadFloor)->Unit(benchmark::kMillisecond)->UseRealTime();

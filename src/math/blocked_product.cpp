@@ -42,20 +42,27 @@ void blocked_products(const std::uint32_t* const* x, std::size_t rows, const std
   blocked_products_reference(x, rows, w, entries, terms, q, out);
 }
 
+constexpr std::size_t kReadAheadBytes = std::size_t{32} << 10;
+
 void blocked_products_packed(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
                              std::size_t entries, std::size_t terms, std::uint64_t q,
                              std::uint64_t* const* out, const std::uint8_t* next) noexcept {
-  // Each unit unpacked in registers where it is multiplied, the next slice
-  // read ahead. bench/math/blocked_product_bench (Zen 4, one thread, 512 MB
-  // of packed weights; BM_BlockedProductStreamAhead against unpacking each
-  // slice and then multiplying it, BM_BlockedProductStream): AVX-512 11.3
-  // against 7.1 GB/s for GPT-2's slices (36 x 32 units), 8.3-11.6 against
-  // 7.7-8.5 for the others; AVX2 9.0 against 5.7, 7.0-9.1 against 6.1-6.3.
-  // The plain read of the same bytes runs at 11.6-12.8 GB/s. Without a next
-  // slice the fused kernels wait on the memory (AVX2 5.0-6.1 GB/s).
+  // Each unit unpacked in registers where it is multiplied, the weights
+  // prefetched 32 KiB ahead of the reads (into the next slice at the end of
+  // this one). bench/math/blocked_product_bench (Zen 4, one thread, 512 MB of
+  // packed weights; BM_BlockedProductStreamAhead against unpacking each
+  // slice and then multiplying it, BM_BlockedProductStream): AVX-512
+  // 11.5-12.9 GB/s against 7.1-8.5, AVX2 9.4-10.2 against 5.7-6.3, for
+  // every shape from 36 x 32 units (GPT-2, 63 KB slices) to 400 x 64 (the
+  // GPT-2 LM head, 1.4 MB); the plain read of the same bytes runs at
+  // 11.6-12.8 GB/s. A whole slice ahead was as good for small slices and
+  // lost up to a third on large ones (its lines left the L2 before use);
+  // 16-64 KiB ahead measured alike. Without prefetching the fused kernels
+  // wait on the memory (5.0-6.1 GB/s).
   if (q < (std::uint64_t{1} << 30)) {
-    if (cpu_has_avx512ifma()) return blocked_products_packed_avx512(x, rows, packed, entries, terms, q, out, next);
-    if (cpu_has_avx2()) return blocked_products_packed_avx2(x, rows, packed, entries, terms, q, out, next);
+    if (cpu_has_avx512ifma())
+      return blocked_products_packed_avx512(x, rows, packed, entries, terms, q, out, next, kReadAheadBytes);
+    if (cpu_has_avx2()) return blocked_products_packed_avx2(x, rows, packed, entries, terms, q, out, next, kReadAheadBytes);
   }
   std::vector<std::uint32_t> w(entries * terms * kSlotBlock);
   unpack_words28_reference(packed, entries * terms, w.data());

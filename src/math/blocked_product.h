@@ -46,9 +46,10 @@ inline constexpr std::size_t kPackedSlackBytes = 64;
 // blocked_products with w given packed (entries x terms units of
 // kPackedUnitBytes, kPackedSlackBytes readable past the last), for one row
 // (decoding): each unit is unpacked in registers where it is multiplied,
-// and `next`, the slice of the same size the caller passes next (null:
-// none), is read into the L2 cache meanwhile, so the memory streams while the
-// core computes. More rows reuse an unpacked slice (unpack_words28).
+// and the weights are prefetched into the L2 cache a little ahead of the
+// reads, past this slice into `next`, the slice of the same size the caller
+// passes next (null: none), so the memory streams while the core computes.
+// More rows reuse an unpacked slice (unpack_words28).
 void blocked_products_packed(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
                              std::size_t entries, std::size_t terms, std::uint64_t q,
                              std::uint64_t* const* out, const std::uint8_t* next = nullptr) noexcept;

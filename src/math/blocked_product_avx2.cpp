@@ -38,27 +38,18 @@ struct Packed28 {
   }
 };
 
-// Lines of the caller's next slice to bring into L2 while this one is
-// multiplied (blocked_product_avx512.cpp's Ahead).
-struct Ahead {
-  const char* at = nullptr;
-  const char* end = nullptr;
-  void lines(int count) {
-    for (int i = 0; i < count && at < end; ++i, at += 64) _mm_prefetch(at, _MM_HINT_T1);
-  }
-};
 
 // acc[p * 4 + v * 2 + h]: part p, vector v of the block, half h (even/odd
 // words). The sums live in a local array for the loop: __m256i may alias
 // anything, so through the caller's pointer every store would reach memory.
 template <typename Source>
 void run_terms(const std::uint32_t* x, const Source& w, std::size_t first_unit, std::size_t m0, std::size_t m1,
-               __m256i* sums, Ahead& ahead) {
+               __m256i* sums, ReadAhead& ahead) {
   __m256i acc[8];
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) acc[i] = sums[i];
   for (std::size_t m = m0; m < m1; ++m) {
-    ahead.lines(1);  // one unit of 56 bytes read per term
+    ahead.line();  // one unit of 56 bytes read per term
     const std::uint32_t* xm = x + m * 2 * kSlotBlock;
 #pragma GCC unroll 2
     for (int v = 0; v < 2; ++v) {
@@ -78,7 +69,7 @@ void run_terms(const std::uint32_t* x, const Source& w, std::size_t first_unit, 
 
 template <typename Source>
 void products(const std::uint32_t* const* x, std::size_t rows, const Source& w, std::size_t entries, std::size_t terms,
-              std::uint64_t q, std::uint64_t* const* out, Ahead ahead = {}) {
+              std::uint64_t q, std::uint64_t* const* out, ReadAhead ahead = ReadAhead(nullptr, 0, nullptr, 0)) {
   const avx2::Reduce64 reduce(q);
   const std::size_t run = blocked_products_run(q);
   for (std::size_t e = 0; e < entries; ++e) {
@@ -111,10 +102,10 @@ void blocked_products_avx2(const std::uint32_t* const* x, std::size_t rows, cons
 
 void blocked_products_packed_avx2(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
                                   std::size_t entries, std::size_t terms, std::uint64_t q,
-                                  std::uint64_t* const* out, const std::uint8_t* next) noexcept {
-  const char* at = reinterpret_cast<const char*>(next);
+                                  std::uint64_t* const* out, const std::uint8_t* next,
+                                  std::size_t distance) noexcept {
   products(x, rows, Packed28{packed}, entries, terms, q, out,
-           Ahead{at, next == nullptr ? at : at + entries * terms * kPackedUnitBytes});
+           ReadAhead(packed, entries * terms * kPackedUnitBytes, next, distance));
 }
 
 void unpack_words28_avx2(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {

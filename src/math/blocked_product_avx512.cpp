@@ -73,16 +73,6 @@ struct Packed28 {
   }
 };
 
-// Lines of the caller's next slice to bring into L2 while this slice is
-// multiplied: a slice ahead of the reads, so the memory works while the
-// core computes (without it the fused kernel waits on every miss).
-struct Ahead {
-  const char* at = nullptr;
-  const char* end = nullptr;
-  void lines(int count) {
-    for (int i = 0; i < count && at < end; ++i, at += 64) _mm_prefetch(at, _MM_HINT_T1);
-  }
-};
 
 // Sums of rows r0..r0+RR-1 and entries e0..e0+EE-1 over one run of terms.
 // acc[(i * EE + j) * 4 + p * 2 + h]: row i, entry j, part p, half h.
@@ -90,7 +80,7 @@ struct Ahead {
 // so through the caller's pointer every store would have to reach memory.
 template <int RR, int EE, typename Source>
 void run_terms(const std::uint32_t* const* x, std::size_t r0, const Source& w, std::size_t e0,
-               std::size_t terms, std::size_t m0, std::size_t m1, __m512i* sums, Ahead& ahead) {
+               std::size_t terms, std::size_t m0, std::size_t m1, __m512i* sums, ReadAhead& ahead) {
   __m512i acc[RR * EE * 4];
   #pragma GCC unroll 32
   for (int i = 0; i < RR * EE * 4; ++i) acc[i] = sums[i];
@@ -98,7 +88,8 @@ void run_terms(const std::uint32_t* const* x, std::size_t r0, const Source& w, s
   #pragma GCC unroll 32
   for (int i = 0; i < RR; ++i) xr[i] = x[r0 + i];
   for (std::size_t m = m0; m < m1; ++m) {
-    ahead.lines(EE);  // EE units of 56 bytes read per term: the next slice comes in as fast as this one is used
+    #pragma GCC unroll 32
+    for (int j = 0; j < EE; ++j) ahead.line();  // EE units of 56 bytes read per term
     __m512i wv[EE], wo[EE];
     #pragma GCC unroll 32
     for (int j = 0; j < EE; ++j) {
@@ -125,7 +116,7 @@ void run_terms(const std::uint32_t* const* x, std::size_t r0, const Source& w, s
 
 template <int RR, int EE, typename Source>
 void tile(const std::uint32_t* const* x, std::size_t r0, const Source& w, std::size_t e0, std::size_t entries,
-          std::size_t terms, std::size_t run, const Reduce64& reduce, std::uint64_t* const* out, Ahead& ahead) {
+          std::size_t terms, std::size_t run, const Reduce64& reduce, std::uint64_t* const* out, ReadAhead& ahead) {
   __m512i acc[RR * EE * 4];
   for (auto& a : acc) a = _mm512_setzero_si512();
   for (std::size_t m0 = 0; m0 < terms; m0 += run) {
@@ -147,7 +138,7 @@ void tile(const std::uint32_t* const* x, std::size_t r0, const Source& w, std::s
 
 template <typename Source>
 void products(const std::uint32_t* const* x, std::size_t rows, const Source& w, std::size_t entries, std::size_t terms,
-              std::uint64_t q, std::uint64_t* const* out, Ahead ahead = {}) {
+              std::uint64_t q, std::uint64_t* const* out, ReadAhead ahead = ReadAhead(nullptr, 0, nullptr, 0)) {
   const Reduce64 reduce(q);
   const std::size_t run = blocked_products_run(q);
   for (std::size_t r = 0; r < rows; ++r) {
@@ -168,10 +159,10 @@ void blocked_products_avx512(const std::uint32_t* const* x, std::size_t rows, co
 
 void blocked_products_packed_avx512(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
                                     std::size_t entries, std::size_t terms, std::uint64_t q,
-                                    std::uint64_t* const* out, const std::uint8_t* next) noexcept {
-  const char* at = reinterpret_cast<const char*>(next);
+                                    std::uint64_t* const* out, const std::uint8_t* next,
+                                    std::size_t distance) noexcept {
   products(x, rows, Packed28(packed), entries, terms, q, out,
-           Ahead{at, next == nullptr ? at : at + entries * terms * kPackedUnitBytes});
+           ReadAhead(packed, entries * terms * kPackedUnitBytes, next, distance));
 }
 
 void unpack_words28_avx512(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {

@@ -38,7 +38,6 @@ struct Packed28 {
   }
 };
 
-
 // acc[p * 4 + v * 2 + h]: part p, vector v of the block, half h (even/odd
 // words). The sums live in a local array for the loop: __m256i may alias
 // anything, so through the caller's pointer every store would reach memory.

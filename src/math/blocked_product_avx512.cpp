@@ -73,7 +73,6 @@ struct Packed28 {
   }
 };
 
-
 // Sums of rows r0..r0+RR-1 and entries e0..e0+EE-1 over one run of terms.
 // acc[(i * EE + j) * 4 + p * 2 + h]: row i, entry j, part p, half h.
 // The sums live in a local array for the loop: __m512i may alias anything,

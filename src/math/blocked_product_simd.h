@@ -10,8 +10,8 @@ namespace fhellm::math {
 // The packed weights a one-row kernel prefetches into L2 as it reads a
 // slice: `distance` bytes ahead of its reads, in this slice and then in the
 // caller's next one (null: none), one 64-byte line per call of line().
-// Ahead of a small slice that is the whole next slice; a far larger
-// distance than the L2 holds would evict the lines before their use.
+// A slice shorter than the distance gets the whole next slice ahead; far
+// more than the L2 holds would evict the lines before their use.
 class ReadAhead {
  public:
   ReadAhead(const std::uint8_t* slice, std::size_t bytes, const std::uint8_t* next, std::size_t distance) {

@@ -108,10 +108,19 @@ void HoistedCiphertext::apply_galois_batch(std::span<const HoistedCiphertext* co
 void HoistedCiphertext::apply_galois_batch_sums(std::span<const HoistedCiphertext* const> cts,
                                                 std::uint64_t galois_elt, const HoistedGaloisKeys& keys,
                                                 const SumsSink& emit) {
-  if (cts.empty()) return;
+  const std::uint64_t elts[] = {galois_elt};
+  apply_galois_batch_sums(cts, elts, keys,
+                          [&](std::size_t, std::size_t r, std::size_t l, const std::uint64_t* t0,
+                              const std::uint64_t* t1) { emit(r, l, t0, t1); });
+}
+
+void HoistedCiphertext::apply_galois_batch_sums(std::span<const HoistedCiphertext* const> cts,
+                                                std::span<const std::uint64_t> galois_elts,
+                                                const HoistedGaloisKeys& keys, const ElementSumsSink& emit) {
+  if (cts.empty() || galois_elts.empty()) return;
   const HoistedCiphertext& first = *cts[0];
   const Context& ctx = *first.context_;
-  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count(), rows = cts.size();
+  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count(), rows = cts.size(), count = galois_elts.size();
   const int w = first.c1_.decomposition_bits();
   const std::size_t digits = first.c1_.digit_count();
   for (const HoistedCiphertext* h : cts) {
@@ -119,46 +128,56 @@ void HoistedCiphertext::apply_galois_batch_sums(std::span<const HoistedCiphertex
     require(h->context_->param_id() == ctx.param_id() && h->c1_.decomposition_bits() == w,
             ErrorCode::parameter_mismatch, "hoisted batch: ciphertexts of different contexts or gadgets");
   }
-  require((galois_elt & 1) == 1 && galois_elt < 2 * n, ErrorCode::invalid_argument,
-          "Galois element " + std::to_string(galois_elt) + " is not odd and below 2N");
-  const auto found = keys.elements_.find(galois_elt);
-  require(found != keys.elements_.end(), ErrorCode::missing_galois_key,
-          "no hoisted Galois key for element " + std::to_string(galois_elt));
   if (keys.param_id_ != ctx.param_id()) ctx.check_param_id(keys.param_id_, "hoisted Galois keys");
   require(keys.w_ == w && keys.digits_ == digits, ErrorCode::parameter_mismatch,
           "hoisted automorphism: the keys' gadget differs from the decomposition");
-  const auto& key = found->second;
-  // Sums in the slot order of c1's digits, per row: t[r] = (t0 | t1), 2N words.
+  std::vector<const HoistedGaloisKeys::Element*> key(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::uint64_t g = galois_elts[i];
+    require((g & 1) == 1 && g < 2 * n, ErrorCode::invalid_argument,
+            "Galois element " + std::to_string(g) + " is not odd and below 2N");
+    const auto found = keys.elements_.find(g);
+    require(found != keys.elements_.end(), ErrorCode::missing_galois_key,
+            "no hoisted Galois key for element " + std::to_string(g));
+    key[i] = &found->second;
+  }
+  // Sums in the slot order of c1's digits, per (element, row): t[i rows + r]
+  // = (t0 | t1), 2N words.
   thread_local std::vector<std::uint64_t> t;
   thread_local std::vector<const std::uint32_t*> rp, bp, ap;
-  t.resize(rows * 2 * n);
+  t.resize(count * rows * 2 * n);
   rp.resize(digits);
-  bp.resize(digits);
-  ap.resize(digits);
-  // Slices of 256 slots: the key's slice (digits x 2 x 1 KiB) stays in L1
-  // while every row reads it.
+  bp.resize(count * digits);
+  ap.resize(count * digits);
+  // Slices of 256 slots: a row's digits (digits x 1 KiB) stay in L1 while
+  // every element reads them, each element's key slice (digits x 2 x 1 KiB)
+  // while every row does.
   constexpr std::size_t kSlice = 256;
   for (std::size_t l = 0; l < k; ++l) {
     for (std::size_t j0 = 0; j0 < n; j0 += kSlice) {
       const std::size_t len = std::min(kSlice, n - j0);
-      for (std::size_t d = 0; d < digits; ++d) {
-        const std::size_t o = (d * k + l) * n + j0;
-        bp[d] = key.b.data() + o;
-        ap[d] = key.a.data() + o;
-      }
+      for (std::size_t i = 0; i < count; ++i)
+        for (std::size_t d = 0; d < digits; ++d) {
+          const std::size_t o = (d * k + l) * n + j0;
+          bp[i * digits + d] = key[i]->b.data() + o;
+          ap[i * digits + d] = key[i]->a.data() + o;
+        }
       for (std::size_t r = 0; r < rows; ++r) {
         for (std::size_t d = 0; d < digits; ++d) rp[d] = cts[r]->c1_.digit(d, l) + j0;
-        std::uint64_t* t0 = t.data() + r * 2 * n;
-        math::dot_pair_reduce_u32(rp.data(), bp.data(), ap.data(), digits, t0 + j0, t0 + n + j0, len,
-                                  ctx.modulus(l));
+        for (std::size_t i = 0; i < count; ++i) {
+          std::uint64_t* t0 = t.data() + (i * rows + r) * 2 * n;
+          math::dot_pair_reduce_u32(rp.data(), bp.data() + i * digits, ap.data() + i * digits, digits, t0 + j0,
+                                    t0 + n + j0, len, ctx.modulus(l));
+        }
       }
     }
     // Slot order of c1's digits: sigma_g moves slot perm[j] to j (the sink's part).
-    for (std::size_t r = 0; r < rows; ++r) {
-      std::uint64_t* t0 = t.data() + r * 2 * n;
-      math::add_mod(t0, cts[r]->ct_.c0.residues(l), t0, n, ctx.modulus(l));
-      emit(r, l, t0, t0 + n);
-    }
+    for (std::size_t i = 0; i < count; ++i)
+      for (std::size_t r = 0; r < rows; ++r) {
+        std::uint64_t* t0 = t.data() + (i * rows + r) * 2 * n;
+        math::add_mod(t0, cts[r]->ct_.c0.residues(l), t0, n, ctx.modulus(l));
+        emit(i, r, l, t0, t0 + n);
+      }
   }
 }
 

@@ -88,6 +88,16 @@ class HoistedCiphertext {
   using SumsSink = std::function<void(std::size_t r, std::size_t l, const std::uint64_t* t0, const std::uint64_t* t1)>;
   static void apply_galois_batch_sums(std::span<const HoistedCiphertext* const> cts, std::uint64_t galois_elt,
                                       const HoistedGaloisKeys& keys, const SumsSink& emit);
+  // The same for several elements in one pass: each piece of every row's
+  // digits is read once for all of them (many rows: the digits, not the
+  // keys, are what leaves the cache). emit(i, r, l, t0, t1) for element
+  // galois_elts[i]. The sums live in the calling thread's buffer: emit must
+  // not call the batch functions again.
+  using ElementSumsSink = std::function<void(std::size_t i, std::size_t r, std::size_t l, const std::uint64_t* t0,
+                                             const std::uint64_t* t1)>;
+  static void apply_galois_batch_sums(std::span<const HoistedCiphertext* const> cts,
+                                      std::span<const std::uint64_t> galois_elts, const HoistedGaloisKeys& keys,
+                                      const ElementSumsSink& emit);
 
  private:
   ContextPtr context_;

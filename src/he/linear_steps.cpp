@@ -109,37 +109,50 @@ std::vector<RowInputs> input_side(const Call& call, std::vector<Ciphertext>& inp
     hoisted[i].emplace(call.sk.context, base[i], call.plan.input_decomposition_bits);
   });
   const bool fast = call.sk.input_hoisted && hoisted[0]->fast();
-  // Job (c, s, a): mask a + s low of chunk c, for every row of the block.
-  parallel_for(chunks * bases * low, call.threads, [&](std::size_t job) {
-    const std::size_t c = job / (bases * low), s = job / low % bases, a = job % low;
-    const std::size_t m = c * masks + s * low + a;
-    if (a == 0) {
-      for (std::size_t r = 0; r < rows; ++r) store_term(call, out[r], m, base[(r * chunks + c) * bases + s]);
-      return;
-    }
-    const std::uint64_t g = clear::input_galois_element(geo, static_cast<std::uint32_t>(a));
-    const bool hoisted_key = fast && call.sk.input_hoisted->has(g);
+  // Job (c, s, group): masks a + s low of chunk c for a in the group, for
+  // every row of the block. With many rows, four elements a job: each
+  // row's digits are read once for all four (the rows' digits, not the
+  // keys, are what leaves the cache then). One row streams the keys: one
+  // element a job, each key slice in L1.
+  const std::size_t per_job = rows > 1 ? 4 : 1;
+  const std::size_t groups = (low + per_job - 1) / per_job;
+  parallel_for(chunks * bases * groups, call.threads, [&](std::size_t job) {
+    const std::size_t c = job / (bases * groups), s = job / groups % bases, a0 = job % groups * per_job;
+    const std::size_t a1 = std::min(low, a0 + per_job);
     std::vector<const HoistedCiphertext*> group;
-    if (hoisted_key)
-      for (std::size_t r = 0; r < rows; ++r) group.push_back(&*hoisted[(r * chunks + c) * bases + s]);
-    if (hoisted_key && call.narrow) {
-      // The sums straight into the blocked layout.
-      const std::uint32_t* perm = call.ctx.automorphism_permutation(g).data();
-      HoistedCiphertext::apply_galois_batch_sums(
-          group, g, *call.sk.input_hoisted,
-          [&](std::size_t r, std::size_t l, const std::uint64_t* t0, const std::uint64_t* t1) {
-            place_blocked_permuted(call, t0, t1, perm, l, m, out[r].blocked.data());
-          });
-      return;
+    for (std::size_t r = 0; r < rows; ++r) group.push_back(&*hoisted[(r * chunks + c) * bases + s]);
+    std::vector<std::uint64_t> elements;
+    std::vector<std::size_t> element_masks;
+    for (std::size_t a = a0; a < a1; ++a) {
+      const std::size_t m = c * masks + s * low + a;
+      if (a == 0) {
+        for (std::size_t r = 0; r < rows; ++r) store_term(call, out[r], m, base[(r * chunks + c) * bases + s]);
+        continue;
+      }
+      const std::uint64_t g = clear::input_galois_element(geo, static_cast<std::uint32_t>(a));
+      const bool hoisted_key = fast && call.sk.input_hoisted->has(g);
+      if (hoisted_key && call.narrow) {  // the sums straight into the blocked layout, below
+        elements.push_back(g);
+        element_masks.push_back(m);
+        continue;
+      }
+      std::vector<Ciphertext> rotated(rows);
+      if (hoisted_key) {
+        HoistedCiphertext::apply_galois_batch(group, g, *call.sk.input_hoisted, rotated);
+      } else {
+        for (std::size_t r = 0; r < rows; ++r)
+          rotated[r] = hoisted[(r * chunks + c) * bases + s]->apply_galois(g, call.sk.galois_input);
+      }
+      for (std::size_t r = 0; r < rows; ++r) store_term(call, out[r], m, std::move(rotated[r]));
     }
-    std::vector<Ciphertext> rotated(rows);
-    if (hoisted_key) {
-      HoistedCiphertext::apply_galois_batch(group, g, *call.sk.input_hoisted, rotated);
-    } else {
-      for (std::size_t r = 0; r < rows; ++r)
-        rotated[r] = hoisted[(r * chunks + c) * bases + s]->apply_galois(g, call.sk.galois_input);
-    }
-    for (std::size_t r = 0; r < rows; ++r) store_term(call, out[r], m, std::move(rotated[r]));
+    if (elements.empty()) return;
+    std::vector<const std::uint32_t*> perms;
+    for (std::uint64_t g : elements) perms.push_back(call.ctx.automorphism_permutation(g).data());
+    HoistedCiphertext::apply_galois_batch_sums(
+        group, elements, *call.sk.input_hoisted,
+        [&](std::size_t i, std::size_t r, std::size_t l, const std::uint64_t* t0, const std::uint64_t* t1) {
+          place_blocked_permuted(call, t0, t1, perms[i], l, element_masks[i], out[r].blocked.data());
+        });
   });
   return out;
 }

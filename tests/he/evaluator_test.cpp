@@ -220,6 +220,35 @@ TEST_P(EvaluatorTest, HoistedAutomorphismsDecryptToPermutedMessages) {
       }
     }
   }
+  // Several elements in one pass over several rows (the linear layer's
+  // prompt rows): each (element, row) sum equals that row's own automorphism.
+  {
+    const GaloisKeys keys = make_galois_keys(*ctx, sk, elts, 7);
+    const HoistedGaloisKeys laid_out(*ctx, keys);
+    std::vector<HoistedCiphertext> rows;
+    for (int r = 0; r < 3; ++r) rows.emplace_back(ctx, enc->encrypt(random_values(n, 1 << 20, rng).data(), n, scale), 7);
+    if (rows[0].fast()) {
+      std::vector<const HoistedCiphertext*> ptrs;
+      for (const auto& h : rows) ptrs.push_back(&h);
+      const std::vector<std::uint64_t> some = {elts[1], elts[4], elts[6]};
+      std::vector<std::size_t> seen(some.size() * rows.size(), 0);
+      std::vector<Ciphertext> expect;  // computed first: the batch's buffers are the thread's own
+      for (std::uint64_t g : some)
+        for (const auto& h : rows) expect.push_back(h.apply_galois(g, laid_out));
+      HoistedCiphertext::apply_galois_batch_sums(
+          ptrs, some, laid_out,
+          [&](std::size_t i, std::size_t r, std::size_t l, const std::uint64_t* t0, const std::uint64_t* t1) {
+            const Ciphertext& c = expect[i * rows.size() + r];
+            const std::vector<std::uint32_t>& perm = ctx->automorphism_permutation(some[i]);
+            for (std::size_t j = 0; j < n; ++j) {
+              ASSERT_EQ(t0[perm[j]], c.c0.residues(l)[j]) << "element " << i << " row " << r << " l=" << l;
+              ASSERT_EQ(t1[perm[j]], c.c1.residues(l)[j]) << "element " << i << " row " << r << " l=" << l;
+            }
+            ++seen[i * rows.size() + r];
+          });
+      for (std::size_t v : seen) EXPECT_EQ(v, ctx->moduli_count());
+    }
+  }
   const GaloisKeys narrow = make_galois_keys(*ctx, sk, elts, 9);
   const HoistedCiphertext hoisted(ctx, enc->encrypt(m.data(), n, scale), 7);
   if (GetParam() == ParamId::n2048_q54) {  // the 32-bit hoisted path checks the key's gadget

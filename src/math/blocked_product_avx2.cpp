@@ -41,9 +41,9 @@ struct Packed28 {
 // acc[p * 4 + v * 2 + h]: part p, vector v of the block, half h (even/odd
 // words). The sums live in a local array for the loop: __m256i may alias
 // anything, so through the caller's pointer every store would reach memory.
-template <typename Source>
+template <typename Source, typename Ahead>
 void run_terms(const std::uint32_t* x, const Source& w, std::size_t first_unit, std::size_t m0, std::size_t m1,
-               __m256i* sums, ReadAhead& ahead) {
+               __m256i* sums, Ahead& ahead) {
   __m256i acc[8];
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) acc[i] = sums[i];
@@ -66,9 +66,9 @@ void run_terms(const std::uint32_t* x, const Source& w, std::size_t first_unit, 
   for (int i = 0; i < 8; ++i) sums[i] = acc[i];
 }
 
-template <typename Source>
+template <typename Source, typename Ahead = NoReadAhead>
 void products(const std::uint32_t* const* x, std::size_t rows, const Source& w, std::size_t entries, std::size_t terms,
-              std::uint64_t q, std::uint64_t* const* out, ReadAhead ahead = ReadAhead(nullptr, 0, nullptr, 0)) {
+              std::uint64_t q, std::uint64_t* const* out, Ahead ahead = {}) {
   const avx2::Reduce64 reduce(q);
   const std::size_t run = blocked_products_run(q);
   for (std::size_t e = 0; e < entries; ++e) {

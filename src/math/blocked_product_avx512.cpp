@@ -77,9 +77,9 @@ struct Packed28 {
 // acc[(i * EE + j) * 4 + p * 2 + h]: row i, entry j, part p, half h.
 // The sums live in a local array for the loop: __m512i may alias anything,
 // so through the caller's pointer every store would have to reach memory.
-template <int RR, int EE, typename Source>
+template <int RR, int EE, typename Source, typename Ahead>
 void run_terms(const std::uint32_t* const* x, std::size_t r0, const Source& w, std::size_t e0,
-               std::size_t terms, std::size_t m0, std::size_t m1, __m512i* sums, ReadAhead& ahead) {
+               std::size_t terms, std::size_t m0, std::size_t m1, __m512i* sums, Ahead& ahead) {
   __m512i acc[RR * EE * 4];
   #pragma GCC unroll 32
   for (int i = 0; i < RR * EE * 4; ++i) acc[i] = sums[i];
@@ -113,15 +113,15 @@ void run_terms(const std::uint32_t* const* x, std::size_t r0, const Source& w, s
   for (int i = 0; i < RR * EE * 4; ++i) sums[i] = acc[i];
 }
 
-template <int RR, int EE, typename Source>
+template <int RR, int EE, typename Source, typename Ahead>
 void tile(const std::uint32_t* const* x, std::size_t r0, const Source& w, std::size_t e0, std::size_t entries,
-          std::size_t terms, std::size_t run, const Reduce64& reduce, std::uint64_t* const* out, ReadAhead& ahead) {
+          std::size_t terms, std::size_t run, const Reduce64& reduce, std::uint64_t* const* out, Ahead& ahead) {
   __m512i acc[RR * EE * 4];
   for (auto& a : acc) a = _mm512_setzero_si512();
   for (std::size_t m0 = 0; m0 < terms; m0 += run) {
     if (m0 > 0)
       for (auto& a : acc) a = reduce(a);  // carry a value < q into the next run
-    run_terms<RR, EE, Source>(x, r0, w, e0, terms, m0, std::min(terms, m0 + run), acc, ahead);
+    run_terms<RR, EE>(x, r0, w, e0, terms, m0, std::min(terms, m0 + run), acc, ahead);
   }
   #pragma GCC unroll 32
   for (int i = 0; i < RR; ++i)
@@ -135,9 +135,9 @@ void tile(const std::uint32_t* const* x, std::size_t r0, const Source& w, std::s
       }
 }
 
-template <typename Source>
+template <typename Source, typename Ahead = NoReadAhead>
 void products(const std::uint32_t* const* x, std::size_t rows, const Source& w, std::size_t entries, std::size_t terms,
-              std::uint64_t q, std::uint64_t* const* out, ReadAhead ahead = ReadAhead(nullptr, 0, nullptr, 0)) {
+              std::uint64_t q, std::uint64_t* const* out, Ahead ahead = {}) {
   const Reduce64 reduce(q);
   const std::size_t run = blocked_products_run(q);
   for (std::size_t r = 0; r < rows; ++r) {

@@ -41,6 +41,12 @@ class ReadAhead {
   const char* then_end_ = nullptr;
 };
 
+// The kernels' policy where the slice is already in cache (unpacked words
+// of a many-row call): nothing to prefetch, nothing in the loop.
+struct NoReadAhead {
+  void line() {}
+};
+
 // Terms whose 64-bit sum cannot overflow (the kernels reduce after each run).
 std::size_t blocked_products_run(std::uint64_t q) noexcept;
 

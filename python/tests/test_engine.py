@@ -245,7 +245,9 @@ def test_serve_stops_on_ctrl_c(tmp_path):
 
 
 def test_long_calls_release_the_gil():
-    text = (STORIES.parent.parent / "tests" / "data" / "eval_story.txt").read_text()[:100]
+    # Enough text that the encrypted call lasts well past the 0.5 s the main
+    # thread counts for (100 characters took 0.97 s on a fast machine).
+    text = (STORIES.parent.parent / "tests" / "data" / "eval_story.txt").read_text()[:400]
     model = fhellm.Model.load(str(STORIES), fhe="execute")
     worker = threading.Thread(target=model.perplexity, args=(text,))
     start = time.monotonic()

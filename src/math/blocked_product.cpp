@@ -49,7 +49,7 @@ void blocked_products_packed(const std::uint32_t* const* x, std::size_t rows, co
                              std::uint64_t* const* out, const std::uint8_t* next) noexcept {
   // Each unit unpacked in registers where it is multiplied, the weights
   // prefetched 32 KiB ahead of the reads (into the next slice at the end of
-  // this one). bench/math/blocked_product_bench (Zen 4, one thread, 512 MB of
+  // this one). bench/math/blocked_product_bench (Intel Xeon, one thread, 512 MB of
   // packed weights; BM_BlockedProductStreamAhead against unpacking each
   // slice and then multiplying it, BM_BlockedProductStream): AVX-512
   // 11.5-12.9 GB/s against 7.1-8.5, AVX2 9.4-10.2 against 5.7-6.3, for

@@ -706,6 +706,14 @@ std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecisio
       }
     }
   }
+  // A large layer's memory outweighs its bytes per call: keep its full layouts
+  // if it has any.
+  const auto sparse_large = [&](const LinearPlan& p) {
+    const double slots = static_cast<double>(p.geo.weight_polys()) * p.geo.poly_degree;
+    return p.weight_bytes() > kLinearLargeLayerBytes && weights < kLinearLargeLayerMinFill * slots;
+  };
+  if (std::any_of(out.begin(), out.end(), [&](const LinearPlan& p) { return !sparse_large(p); }))
+    std::erase_if(out, sparse_large);
   std::stable_sort(out.begin(), out.end(), [](const LinearPlan& a, const LinearPlan& b) {
     return linear_plan_score(a) < linear_plan_score(b);
   });

@@ -363,6 +363,12 @@ struct LinearLayout {
 // NTT-form coefficient (8 for n2048_q54: 12 bytes per weight; 24 for the exact
 // set n4096_q108). Layers whose encoding is under 4 MiB are exempt.
 inline constexpr double kLinearMinWeightFill = 2.0 / 3.0;
+// Layers whose encoding passes 64 MiB (an LM head, a table-sized layer)
+// decide the server's memory: among their layouts the planner keeps only those
+// at least 90% full when one exists (GPT-2's tied head: 361 -> 270 MB for
+// 19.6 KB more upload per token, and a faster call: docs/linear.md, 2b).
+inline constexpr std::size_t kLinearLargeLayerBytes = std::size_t{64} << 20;
+inline constexpr double kLinearLargeLayerMinFill = 0.9;
 
 // Ranking of layouts: traffic plus a single-core time model of one row (lower
 // is better): one byte is worth 8 us.

@@ -187,6 +187,30 @@ TEST(LinearProduct, PlansShareTheResidentLayout) {
   }
 }
 
+// A layer whose encoding passes kLinearLargeLayerBytes (an LM head) keeps
+// only layouts at least kLinearLargeLayerMinFill full; smaller layers keep the
+// 2/3 rule (GPT-2's 768 -> 2304 takes k_w = 1024, 75% full, half the upload of
+// a full layout).
+TEST(LinearProduct, LargeLayersTakeFullLayouts) {
+  const auto fill = [](const LinearPlan& p) {
+    return static_cast<double>(p.geo.shape.in) * p.geo.shape.out /
+           (static_cast<double>(p.geo.weight_polys()) * p.geo.poly_degree);
+  };
+  const auto head = linear_plan_candidates({1, 768, 50257}, LinearPrecision::standard, false);
+  ASSERT_FALSE(head.empty());
+  for (const LinearPlan& p : head) {
+    ASSERT_GT(p.weight_bytes(), kLinearLargeLayerBytes) << describe(p);
+    EXPECT_GE(fill(p), kLinearLargeLayerMinFill) << describe(p);
+  }
+  const LinearPlan chosen = plan_linear({1, 768, 50257}, LinearPrecision::standard, false);
+  EXPECT_LE(static_cast<double>(chosen.weight_bytes()) / (768.0 * 50257.0), 7.0 / kLinearLargeLayerMinFill)
+      << describe(chosen);
+  const LinearPlan medium = plan_linear({1, 768, 2304}, LinearPrecision::standard, false);
+  EXPECT_LT(medium.weight_bytes(), kLinearLargeLayerBytes);
+  EXPECT_LT(fill(medium), kLinearLargeLayerMinFill) << describe(medium);
+  EXPECT_GE(fill(medium), kLinearMinWeightFill) << describe(medium);
+}
+
 // Replies with two or more packed ciphertexts send one mask per group of
 // kLinearSharedMaskGroup (shared_mask.h): full groups, a smaller last group,
 // a last group of one (alone under s), exact and default precision, several rows.

@@ -52,17 +52,9 @@ void place_blocked(const Call& call, const Ciphertext& ct, std::size_t m, std::u
 void place_blocked_permuted(const Call& call, const std::uint64_t* t0, const std::uint64_t* t1,
                             const std::uint32_t* perm, std::size_t l, std::size_t m, std::uint32_t* blocked) {
   const std::size_t n = call.ctx.poly_degree(), blocks = n / kBlock;
-  for (int part = 0; part < 2; ++part) {
-    const std::uint64_t* src = part == 0 ? t0 : t1;
-    for (std::size_t b = 0; b < blocks; ++b) {
-      std::uint32_t* dst = blocked + (((l * blocks + b) * call.terms + m) * 2 + part) * kBlock;
-      const std::uint32_t* p = perm + b * kBlock;
-      for (std::size_t s = 0; s < kBlock / 2; ++s) {
-        dst[2 * s] = static_cast<std::uint32_t>(src[p[s]]);
-        dst[2 * s + 1] = static_cast<std::uint32_t>(src[p[s + kBlock / 2]]);
-      }
-    }
-  }
+  for (int part = 0; part < 2; ++part)
+    math::gather_blocked_narrow(part == 0 ? t0 : t1, perm, n,
+                                blocked + ((l * blocks * call.terms + m) * 2 + part) * kBlock, call.terms * 2 * kBlock);
 }
 
 void store_term(const Call& call, RowInputs& row, std::size_t m, Ciphertext ct) {

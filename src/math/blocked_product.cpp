@@ -1,6 +1,7 @@
 #include "math/blocked_product.h"
 
 #include <algorithm>
+#include <cassert>
 #include <vector>
 
 #include "math/cpu_features.h"
@@ -98,6 +99,29 @@ void unpack_words28(const std::uint8_t* packed, std::size_t units, std::uint32_t
   if (cpu_has_avx512ifma()) return unpack_words28_avx512(packed, units, words);
   if (cpu_has_avx2()) return unpack_words28_avx2(packed, units, words);
   unpack_words28_reference(packed, units, words);
+}
+
+void gather_blocked_narrow_reference(const std::uint64_t* src, const std::uint32_t* perm, std::size_t n,
+                                     std::uint32_t* dst, std::size_t dst_stride) noexcept {
+  for (std::size_t b = 0; b < n / kSlotBlock; ++b)
+    for (std::size_t s = 0; s < kSlotBlock; ++s)
+      dst[b * dst_stride + blocked_slot_word(s)] = static_cast<std::uint32_t>(src[perm[b * kSlotBlock + s]]);
+}
+
+bool blocked_permutation_keeps_blocks(const std::uint32_t* perm, std::size_t n) noexcept {
+  for (std::size_t j = 0; j < n; ++j)
+    if (perm[j] / kSlotBlock != perm[j - j % kSlotBlock] / kSlotBlock) return false;
+  return true;
+}
+
+void gather_blocked_narrow(const std::uint64_t* src, const std::uint32_t* perm, std::size_t n, std::uint32_t* dst,
+                           std::size_t dst_stride) noexcept {
+  // A precondition, not a check: a pass over perm would cost as much as the
+  // gather (the tests check every automorphism of both parameter sets).
+  assert(blocked_permutation_keeps_blocks(perm, n));
+  if (cpu_has_avx512ifma()) return gather_blocked_narrow_avx512(src, perm, n, dst, dst_stride);
+  if (cpu_has_avx2()) return gather_blocked_narrow_avx2(src, perm, n, dst, dst_stride);
+  gather_blocked_narrow_reference(src, perm, n, dst, dst_stride);
 }
 
 }  // namespace fhellm::math

@@ -59,4 +59,20 @@ void pack_words28(const std::uint32_t* words, std::size_t units, std::uint8_t* p
 void unpack_words28(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;
 void unpack_words28_reference(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;
 
+// An NTT-form automorphism's output into the blocked layout: for each block b
+// < n / kSlotBlock, the kSlotBlock words at dst + b * dst_stride (in
+// blocked_slot_word order) are src[perm[b * kSlotBlock + s]], s < kSlotBlock,
+// narrowed to 32 bits (src values < 2^32). The SIMD kernels need every block
+// of perm to read one source block, which NTT-form automorphisms do (slot
+// block b holds the roots zeta^(e_b + 256 t), t < 16, and X -> X^g maps them
+// to the roots of one block): a precondition of gather_blocked_narrow (checked
+// by assert; blocked_permutation_keeps_blocks), not of the reference loop.
+// n a multiple of kSlotBlock.
+void gather_blocked_narrow(const std::uint64_t* src, const std::uint32_t* perm, std::size_t n, std::uint32_t* dst,
+                           std::size_t dst_stride) noexcept;
+void gather_blocked_narrow_reference(const std::uint64_t* src, const std::uint32_t* perm, std::size_t n,
+                                     std::uint32_t* dst, std::size_t dst_stride) noexcept;
+// True when every block of perm (n entries) reads a single source block.
+bool blocked_permutation_keeps_blocks(const std::uint32_t* perm, std::size_t n) noexcept;
+
 }  // namespace fhellm::math

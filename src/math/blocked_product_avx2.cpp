@@ -113,4 +113,33 @@ void unpack_words28_avx2(const std::uint8_t* packed, std::size_t units, std::uin
     for (int v = 0; v < 2; ++v) store(words + u * kSlotBlock + v * 8, unit(u, v));
 }
 
+void gather_blocked_narrow_avx2(const std::uint64_t* src, const std::uint32_t* perm, std::size_t n,
+                                std::uint32_t* dst, std::size_t dst_stride) noexcept {
+  // The source block's 16 words narrowed into two vectors (slots 0-7, 8-15);
+  // each destination half takes one permutation of each and a blend on the
+  // index's bit 3.
+  const __m256i narrow = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);  // even words (the low halves) first
+  const __m256i low3 = _mm256_set1_epi32(7), bit3 = _mm256_set1_epi32(8);
+  for (std::size_t b = 0; b < n / kSlotBlock; ++b) {
+    const std::uint64_t* block = src + (perm[b * kSlotBlock] & ~std::uint32_t{kSlotBlock - 1});
+    __m256i half[2];
+    for (int h = 0; h < 2; ++h) {
+      const __m256i a = _mm256_permutevar8x32_epi32(load(reinterpret_cast<const std::uint32_t*>(block + 8 * h)), narrow);
+      const __m256i c = _mm256_permutevar8x32_epi32(load(reinterpret_cast<const std::uint32_t*>(block + 8 * h + 4)), narrow);
+      half[h] = _mm256_permute2x128_si256(a, c, 0x20);  // slots 8h .. 8h + 7
+    }
+    for (int v = 0; v < 2; ++v) {
+      // Destination words 8v .. 8v + 7 are slots 4v, 4v + 8, 4v + 1, 4v + 9, ...
+      const std::uint32_t* pb = perm + b * kSlotBlock;
+      const __m256i p = _mm256_setr_epi32(pb[4 * v], pb[4 * v + 8], pb[4 * v + 1], pb[4 * v + 9], pb[4 * v + 2],
+                                          pb[4 * v + 10], pb[4 * v + 3], pb[4 * v + 11]);
+      const __m256i index = _mm256_and_si256(p, low3);
+      const __m256i from_high = _mm256_cmpeq_epi32(_mm256_and_si256(p, bit3), bit3);
+      const __m256i out = _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(half[0], index),
+                                             _mm256_permutevar8x32_epi32(half[1], index), from_high);
+      store(dst + b * dst_stride + 8 * v, out);
+    }
+  }
+}
+
 }  // namespace fhellm::math

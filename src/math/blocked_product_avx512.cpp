@@ -169,4 +169,22 @@ void unpack_words28_avx512(const std::uint8_t* packed, std::size_t units, std::u
   for (std::size_t u = 0; u < units; ++u) _mm512_storeu_si512(words + u * kSlotBlock, unit(u));
 }
 
+void gather_blocked_narrow_avx512(const std::uint64_t* src, const std::uint32_t* perm, std::size_t n,
+                                  std::uint32_t* dst, std::size_t dst_stride) noexcept {
+  // Word w of a destination block is slot blocked_slot_word^-1(w): (0, 8, 1,
+  // 9, ...). Per block: the source block's 16 words narrowed into one vector,
+  // one permutation, one full-line store.
+  const __m512i order = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+  const __m512i low4 = _mm512_set1_epi32(kSlotBlock - 1);
+  for (std::size_t b = 0; b < n / kSlotBlock; ++b) {
+    const __m512i p = _mm512_loadu_si512(perm + b * kSlotBlock);
+    const std::uint64_t* block = src + (perm[b * kSlotBlock] & ~std::uint32_t{kSlotBlock - 1});
+    const __m256i lo = _mm512_cvtepi64_epi32(_mm512_loadu_si512(block));
+    const __m256i hi = _mm512_cvtepi64_epi32(_mm512_loadu_si512(block + 8));
+    const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    const __m512i index = _mm512_and_si512(_mm512_permutexvar_epi32(order, p), low4);
+    _mm512_storeu_si512(dst + b * dst_stride, _mm512_permutexvar_epi32(index, v));
+  }
+}
+
 }  // namespace fhellm::math

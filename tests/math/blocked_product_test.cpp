@@ -4,11 +4,13 @@
 // counts past the 64-bit run (reductions between runs), and extreme values.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
 #include "math/blocked_product.h"
 #include "math/cpu_features.h"
+#include "math/ntt.h"
 
 using namespace fhellm::math;
 
@@ -138,4 +140,57 @@ TEST(BlockedProducts, Words28RoundTrip) {
   std::vector<std::uint32_t> ref(words.size());
   unpack_words28_reference(packed.data(), units, ref.data());
   EXPECT_EQ(ref, words);
+}
+
+// NTT-form automorphisms map each block of kSlotBlock slots from a single
+// source block (gather_blocked_narrow's precondition), for every Galois
+// element of N = 2048 and 4096; a permutation that mixes two blocks is told
+// apart.
+TEST(BlockedProducts, AutomorphismsKeepSlotBlocks) {
+  for (const std::size_t n : {std::size_t{2048}, std::size_t{4096}}) {
+    for (std::uint64_t g = 3; g < 2 * n; g += 2) {
+      const auto perm = ntt_automorphism_permutation(n, g);
+      ASSERT_TRUE(blocked_permutation_keeps_blocks(perm.data(), n)) << "N " << n << " g " << g;
+    }
+  }
+  std::vector<std::uint32_t> mixed(64);
+  for (std::uint32_t j = 0; j < 64; ++j) mixed[j] = j;
+  std::swap(mixed[3], mixed[40]);
+  EXPECT_FALSE(blocked_permutation_keeps_blocks(mixed.data(), mixed.size()));
+}
+
+// gather_blocked_narrow against values placed here: blocks in a shuffled
+// order, a random permutation within each, the destination blocks apart
+// (their gaps untouched), 32-bit extremes, every kernel set.
+TEST(BlockedProducts, GatherBlockedNarrowPlacesPermutedSlots) {
+  std::mt19937_64 rng(12);
+  const std::size_t n = 512, blocks = n / kSlotBlock, stride = 3 * kSlotBlock;
+  std::vector<std::uint32_t> order(blocks);
+  for (std::uint32_t b = 0; b < blocks; ++b) order[b] = b;
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<std::uint32_t> perm(n);
+  for (std::size_t b = 0; b < blocks; ++b) {
+    std::vector<std::uint32_t> within(kSlotBlock);
+    for (std::uint32_t s = 0; s < kSlotBlock; ++s) within[s] = s;
+    std::shuffle(within.begin(), within.end(), rng);
+    for (std::size_t s = 0; s < kSlotBlock; ++s) perm[b * kSlotBlock + s] = order[b] * kSlotBlock + within[s];
+  }
+  std::vector<std::uint64_t> src(n);
+  for (std::size_t j = 0; j < n; ++j) src[j] = j % 9 == 0 ? 0xFFFFFFFFu : j % 11 == 0 ? 0u : rng() & 0xFFFFFFFFu;
+  std::vector<std::uint32_t> expect(blocks * stride, 0x5A5A5A5Au);
+  for (std::size_t b = 0; b < blocks; ++b)
+    for (std::size_t s = 0; s < kSlotBlock; ++s)
+      expect[b * stride + blocked_slot_word(s)] = static_cast<std::uint32_t>(src[perm[b * kSlotBlock + s]]);
+  std::vector<std::uint32_t> ref(blocks * stride, 0x5A5A5A5Au);
+  gather_blocked_narrow_reference(src.data(), perm.data(), n, ref.data(), stride);
+  EXPECT_EQ(ref, expect);
+  for (int set = 0; set < 3; ++set) {
+    set_avx512_enabled(set == 0);
+    set_simd_enabled(set != 2);
+    std::vector<std::uint32_t> out(blocks * stride, 0x5A5A5A5Au);
+    gather_blocked_narrow(src.data(), perm.data(), n, out.data(), stride);
+    EXPECT_EQ(out, expect) << "kernel set " << set;
+  }
+  set_avx512_enabled(true);
+  set_simd_enabled(true);
 }

@@ -248,7 +248,8 @@ void Evaluator::key_switch(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& o
   key_switch_unchecked(c, key, out0, out1);
 }
 
-void Evaluator::key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& out0, RnsPoly& out1) const {
+void Evaluator::key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& out0, RnsPoly& out1,
+                                     const RnsPoly* c_ntt) const {
   const Context& ctx = *context_;
   const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
   const int w = key.decomposition_bits;
@@ -291,7 +292,7 @@ void Evaluator::key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, 
     if (small_primes && gadget_words32(ctx, w)) {
       thread_local std::vector<std::uint32_t> lifted32;
       lifted32.resize(total * k * n);
-      gadget_digits_words32(ctx, c, w, lifted32.data());
+      gadget_digits_words32(ctx, c, w, lifted32.data(), c_ntt);
       gadget_accumulate_words32(ctx, lifted32.data(), key, out0, out1);
       return;
     }
@@ -421,7 +422,7 @@ void Evaluator::apply_galois_inplace(Ciphertext& ct, std::uint64_t galois_elt, c
   const bool ntt_form = ct.is_ntt_form();
   // Scratch reused on this thread: the automorphism of c1 (coefficient form,
   // the key switch input), of c0, and the key switch's c0 part.
-  thread_local RnsPoly t0, t1, k0;
+  thread_local RnsPoly t0, t1, t1_ntt, k0;
   shape_like(t0, ctx, ntt_form);
   shape_like(t1, ctx, false);
   // Inverse NTTs on 32-bit lanes where the prime allows (same values).
@@ -432,11 +433,15 @@ void Evaluator::apply_galois_inplace(Ciphertext& ct, std::uint64_t galois_elt, c
   };
   if (ntt_form) {
     const std::uint32_t* perm = ctx.automorphism_permutation(galois_elt).data();
+    // The permuted c1 kept in NTT form too: the key switch takes some digit
+    // transforms from it.
+    shape_like(t1_ntt, ctx, true);
     for (std::size_t i = 0; i < k; ++i) {
-      math::permute_slots(ct.c1.residues(i), perm, t1.residues(i), n);
+      math::permute_slots(ct.c1.residues(i), perm, t1_ntt.residues(i), n);
+      std::copy_n(t1_ntt.residues(i), n, t1.residues(i));
       inverse_ntt(t1.residues(i), i);
     }
-    key_switch_unchecked(t1, key, k0, ct.c1);  // c1 <- the key switch's mask part (NTT form)
+    key_switch_unchecked(t1, key, k0, ct.c1, &t1_ntt);  // c1 <- the key switch's mask part (NTT form)
     for (std::size_t i = 0; i < k; ++i) {
       math::permute_slots_add(ct.c0.residues(i), perm, k0.residues(i), t0.residues(i), n, ctx.modulus(i).value());
     }

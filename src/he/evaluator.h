@@ -75,7 +75,10 @@ class Evaluator {
   // @throws Error(parameter_mismatch) unless `key` fits this context's gadget.
   void check_key(const KeySwitchKey& key) const;
   // key_switch without the checks; c must not alias out0 / out1.
-  void key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& out0, RnsPoly& out1) const;
+  // c_ntt: c in NTT form when the caller has it (saves transforms; see
+  // gadget_digits_words32).
+  void key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, RnsPoly& out0, RnsPoly& out1,
+                            const RnsPoly* c_ntt = nullptr) const;
   ContextPtr context_;
 };
 

@@ -28,7 +28,7 @@ bool gadget_words32(const Context& ctx, int w) {
   return true;
 }
 
-void gadget_digits_words32(const Context& ctx, const RnsPoly& c, int w, std::uint32_t* out) {
+void gadget_digits_words32(const Context& ctx, const RnsPoly& c, int w, std::uint32_t* out, const RnsPoly* c_ntt) {
   const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
   const auto levels = gadget_digits(ctx, w);
   std::uint64_t q_dst[8];
@@ -41,7 +41,19 @@ void gadget_digits_words32(const Context& ctx, const RnsPoly& c, int w, std::uin
       const math::GadgetDigit digit{ctx.modulus(i).value(), w, levels[i], t};
       for (std::size_t l = 0; l < k; ++l) outs[l] = out + (d * k + l) * n;
       math::gadget_digit_lift_u32_multi(c.residues(i), digit, q_dst, outs, k, n);
-      for (std::size_t l = 0; l < k; ++l) math::ntt_forward_u32(outs[l], math::ntt_tables32(ctx.ntt_tables(l)));
+      // d_0 + 2^w d_1 = c_i mod q_i: the top digit's own transform from c's.
+      const bool from_c = c_ntt != nullptr && levels[i] == 2 && t == 1;
+      for (std::size_t l = 0; l < k; ++l) {
+        if (from_c && l == i) {
+          const auto qi = static_cast<std::uint32_t>(q_dst[i]);
+          std::uint64_t inv = 1;  // 2^-w mod q_i: ((q_i + 1) / 2)^w
+          for (int b = 0; b < w; ++b) inv = inv * ((q_dst[i] + 1) / 2) % q_dst[i];
+          math::gadget_top_digit_ntt_u32(c_ntt->residues(i), out + ((d - 1) * k + l) * n,
+                                         static_cast<std::uint32_t>(inv), outs[l], n, qi);
+          continue;
+        }
+        math::ntt_forward_u32(outs[l], math::ntt_tables32(ctx.ntt_tables(l)));
+      }
     }
 }
 

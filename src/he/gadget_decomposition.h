@@ -21,7 +21,11 @@ namespace fhellm::he {
 bool gadget_words32(const Context& context, int decomposition_bits);
 // The gadget digits of c (coefficient form), each lifted to every prime and
 // transformed: digit d for prime l at out[(d * k + l) * N] (digits x k x N words).
-void gadget_digits_words32(const Context& context, const RnsPoly& c, int decomposition_bits, std::uint32_t* out);
+// c_ntt, when given, is c in NTT form: a prime cut into two digits then takes
+// its top digit's own transform from it (math::gadget_top_digit_ntt_u32: one
+// forward NTT fewer per such prime, the same words).
+void gadget_digits_words32(const Context& context, const RnsPoly& c, int decomposition_bits, std::uint32_t* out,
+                           const RnsPoly* c_ntt = nullptr);
 // (out0, out1) = sum_d digit_d * (key.b[d], key.a[d]), NTT form, from those
 // digits. The key's gadget must be the digits' (callers check).
 void gadget_accumulate_words32(const Context& context, const std::uint32_t* digits, const KeySwitchKey& key,

@@ -273,6 +273,21 @@ void gadget_digit_lift_u32_multi(const std::uint64_t* c, const GadgetDigit& g, c
   for (std::size_t l = 0; l < count; ++l) gadget_digit_lift_u32(c, g, q_dst[l], out[l], n);
 }
 
+void gadget_top_digit_ntt_u32_reference(const std::uint64_t* c_ntt, const std::uint32_t* d0_ntt, std::uint32_t inv,
+                                        std::uint32_t* out, std::size_t n, std::uint32_t q) noexcept {
+  for (std::size_t j = 0; j < n; ++j)
+    out[j] = static_cast<std::uint32_t>((c_ntt[j] + q - d0_ntt[j]) % q * inv % q);
+}
+
+void gadget_top_digit_ntt_u32(const std::uint64_t* c_ntt, const std::uint32_t* d0_ntt, std::uint32_t inv,
+                              std::uint32_t* out, std::size_t n, std::uint32_t q) noexcept {
+  // Shoup's product: x = c + q - d0 < 2q < 2^31, x inv - floor(x inv' / 2^32) q in [0, 2q).
+  const auto inv_shoup = static_cast<std::uint32_t>((std::uint64_t{inv} << 32) / q);
+  if (cpu_has_avx512ifma()) return gadget_top_digit_ntt_u32_avx512(c_ntt, d0_ntt, inv, inv_shoup, out, n, q);
+  if (cpu_has_avx2()) return gadget_top_digit_ntt_u32_avx2(c_ntt, d0_ntt, inv, inv_shoup, out, n, q);
+  gadget_top_digit_ntt_u32_reference(c_ntt, d0_ntt, inv, out, n, q);
+}
+
 void dot_pair_reduce_u32(const std::uint32_t* const* r, const std::uint32_t* const* b, const std::uint32_t* const* a,
                          std::size_t count, std::uint64_t* out0, std::uint64_t* out1, std::size_t n,
                          const Modulus& q) noexcept {

@@ -40,6 +40,16 @@ void gadget_digit_lift(const std::uint64_t* c, const GadgetDigit& g, std::uint64
 void gadget_digit_lift_reference(const std::uint64_t* c, const GadgetDigit& g, std::uint64_t q_dst,
                                  std::uint64_t* out, std::size_t n) noexcept;
 
+// The NTT form of a two-digit gadget's top digit from the others: the digits
+// of a residue c satisfy c = d_0 + 2^w d_1 (mod q) coefficientwise, so
+// NTT(d_1) = (NTT(c) - NTT(d_0)) 2^-w mod q, one pass over the slots instead
+// of a forward NTT (key switches whose input's NTT form is at hand: the
+// packing trees'). c_ntt and d0_ntt in [0, q); inv = 2^-w mod q; q < 2^30.
+void gadget_top_digit_ntt_u32(const std::uint64_t* c_ntt, const std::uint32_t* d0_ntt, std::uint32_t inv,
+                              std::uint32_t* out, std::size_t n, std::uint32_t q) noexcept;
+void gadget_top_digit_ntt_u32_reference(const std::uint64_t* c_ntt, const std::uint32_t* d0_ntt, std::uint32_t inv,
+                                        std::uint32_t* out, std::size_t n, std::uint32_t q) noexcept;
+
 // acc0[i] (+)= r[i] * b[i], acc1[i] (+)= r[i] * a[i] with 32x32 -> 64-bit
 // products (operands < 2^32); `assign` overwrites instead of adding.
 void multiply_accumulate_pair_u64(const std::uint64_t* r, const std::uint64_t* b, const std::uint64_t* a,

@@ -109,4 +109,22 @@ void dot_pair_reduce_u32_avx2(const std::uint32_t* const* r, const std::uint32_t
   dot_pair_tail(r, b, a, count, out0, out1, j, n, q);
 }
 
+void gadget_top_digit_ntt_u32_avx2(const std::uint64_t* c_ntt, const std::uint32_t* d0_ntt, std::uint32_t inv,
+                                   std::uint32_t inv_shoup, std::uint32_t* out, std::size_t n,
+                                   std::uint32_t q) noexcept {
+  const __m256i qv = _mm256_set1_epi64x(q), iv = _mm256_set1_epi64x(inv), is = _mm256_set1_epi64x(inv_shoup);
+  const __m256i low_words = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  std::size_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const __m256i d0 = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d0_ntt + j)));
+    const __m256i x = _mm256_sub_epi64(_mm256_add_epi64(load(c_ntt + j), qv), d0);
+    const __m256i h = _mm256_srli_epi64(_mm256_mul_epu32(x, is), 32);
+    const __m256i r = _mm256_sub_epi64(_mm256_mul_epu32(x, iv), _mm256_mul_epu32(h, qv));  // [0, 2q), < 2^31
+    const __m256i reduced = _mm256_sub_epi64(r, _mm256_andnot_si256(_mm256_cmpgt_epi64(qv, r), qv));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + j),
+                     _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(reduced, low_words)));
+  }
+  gadget_top_digit_ntt_u32_reference(c_ntt + j, d0_ntt + j, inv, out + j, n - j, q);
+}
+
 }  // namespace fhellm::math

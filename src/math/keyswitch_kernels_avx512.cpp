@@ -558,4 +558,20 @@ void gadget_digit_lift_u32x2_avx512(const std::uint64_t* c, const GadgetShape& s
 }
 
 
+void gadget_top_digit_ntt_u32_avx512(const std::uint64_t* c_ntt, const std::uint32_t* d0_ntt, std::uint32_t inv,
+                                     std::uint32_t inv_shoup, std::uint32_t* out, std::size_t n,
+                                     std::uint32_t q) noexcept {
+  const __m512i qv = _mm512_set1_epi64(q), iv = _mm512_set1_epi64(inv), is = _mm512_set1_epi64(inv_shoup);
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m512i d0 = _mm512_cvtepu32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d0_ntt + j)));
+    const __m512i x = _mm512_sub_epi64(_mm512_add_epi64(_mm512_loadu_si512(c_ntt + j), qv), d0);
+    const __m512i h = _mm512_srli_epi64(_mm512_mul_epu32(x, is), 32);
+    const __m512i r = _mm512_sub_epi64(_mm512_mul_epu32(x, iv), _mm512_mul_epu32(h, qv));  // [0, 2q)
+    const __m512i reduced = _mm512_min_epu64(r, _mm512_sub_epi64(r, qv));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + j), _mm512_cvtepi64_epi32(reduced));
+  }
+  gadget_top_digit_ntt_u32_reference(c_ntt + j, d0_ntt + j, inv, out + j, n - j, q);
+}
+
 }  // namespace fhellm::math

@@ -100,9 +100,11 @@ void reduce_split52_fast(const std::uint64_t* acc_lo, const std::uint64_t* acc_h
 void reduce_split52_fast_reference(const std::uint64_t* acc_lo, const std::uint64_t* acc_hi, std::uint64_t* out,
                                    std::size_t n, const Modulus& q) noexcept;
 
-// (These two have no AVX-512 build: gathers measured slower than the loops.)
 // NTT-form automorphism: dst[j] = src[perm[j]] (perm from
-// ntt_automorphism_permutation). dst must not alias src.
+// ntt_automorphism_permutation). dst must not alias src. Such a permutation
+// maps each block of 16 slots from one source block (the AVX-512 build moves
+// a block with two two-source permutations, no gathers: gathers measured
+// slower than the plain loop).
 void permute_slots(const std::uint64_t* src, const std::uint32_t* perm, std::uint64_t* dst, std::size_t n) noexcept;
 void permute_slots_reference(const std::uint64_t* src, const std::uint32_t* perm, std::uint64_t* dst,
                              std::size_t n) noexcept;

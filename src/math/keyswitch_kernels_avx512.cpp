@@ -558,6 +558,26 @@ void gadget_digit_lift_u32x2_avx512(const std::uint64_t* c, const GadgetShape& s
 }
 
 
+void permute_slot_blocks_avx512(const std::uint64_t* src, const std::uint32_t* perm, const std::uint64_t* add,
+                                std::uint64_t* dst, std::size_t n, std::uint64_t q) noexcept {
+  const __m512i low4 = _mm512_set1_epi32(15), qv = _mm512_set1_epi64(static_cast<long long>(q));
+  for (std::size_t b = 0; b < n; b += 16) {
+    const std::uint64_t* block = src + (perm[b] & ~std::uint32_t{15});
+    const __m512i lo = _mm512_loadu_si512(block), hi = _mm512_loadu_si512(block + 8);
+    const __m512i p = _mm512_and_si512(_mm512_loadu_si512(perm + b), low4);
+    // Bit 3 of an index picks hi: the block's 16 slots as one 16-entry table.
+    __m512i out[2] = {_mm512_permutex2var_epi64(lo, _mm512_cvtepu32_epi64(_mm512_castsi512_si256(p)), hi),
+                      _mm512_permutex2var_epi64(lo, _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(p, 1)), hi)};
+    for (int h = 0; h < 2; ++h) {
+      if (add != nullptr) {
+        const __m512i s = _mm512_add_epi64(out[h], _mm512_loadu_si512(add + b + 8 * h));
+        out[h] = _mm512_min_epu64(s, _mm512_sub_epi64(s, qv));
+      }
+      _mm512_storeu_si512(dst + b + 8 * h, out[h]);
+    }
+  }
+}
+
 void gadget_top_digit_ntt_u32_avx512(const std::uint64_t* c_ntt, const std::uint32_t* d0_ntt, std::uint32_t inv,
                                      std::uint32_t inv_shoup, std::uint32_t* out, std::size_t n,
                                      std::uint32_t q) noexcept {

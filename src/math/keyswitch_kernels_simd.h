@@ -66,6 +66,11 @@ void dot_pair_reduce_u32_avx2(const std::uint32_t* const* r, const std::uint32_t
                               const std::uint32_t* const* a, std::size_t count, std::uint64_t* out0,
                               std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept;
 
+// permute_slots(_add) for permutations that keep blocks of 16 slots; n a
+// multiple of 16. add null: no addition.
+void permute_slot_blocks_avx512(const std::uint64_t* src, const std::uint32_t* perm, const std::uint64_t* add,
+                                std::uint64_t* dst, std::size_t n, std::uint64_t q) noexcept;
+
 // gadget_top_digit_ntt_u32 (inv_shoup = floor(inv 2^32 / q)).
 void gadget_top_digit_ntt_u32_avx512(const std::uint64_t* c_ntt, const std::uint32_t* d0_ntt, std::uint32_t inv,
                                      std::uint32_t inv_shoup, std::uint32_t* out, std::size_t n,

@@ -204,6 +204,22 @@ TEST(KeySwitchKernels, AutomorphismsMatchReference) {
       ASSERT_EQ(fast, ref);
     }
   }
+  // Every element, both slot permutations (the AVX-512 build moves whole
+  // blocks of 16 slots), the sums reduced.
+  for (std::size_t n : {std::size_t{16}, std::size_t{64}, std::size_t{2048}, std::size_t{4096}}) {
+    const auto src = residues(n, q, rng);
+    const auto add = residues(n, q, rng);
+    for (std::uint64_t g = 1; g < 2 * n; g += 2) {
+      const auto perm = ntt_automorphism_permutation(n, g);
+      std::vector<std::uint64_t> fast(n), ref(n);
+      permute_slots(src.data(), perm.data(), fast.data(), n);
+      permute_slots_reference(src.data(), perm.data(), ref.data(), n);
+      ASSERT_EQ(fast, ref) << "n=" << n << " g=" << g;
+      permute_slots_add(src.data(), perm.data(), add.data(), fast.data(), n, q);
+      for (std::size_t j = 0; j < n; ++j) ref[j] = (ref[j] + add[j]) % q;
+      ASSERT_EQ(fast, ref) << "add n=" << n << " g=" << g;
+    }
+  }
   // The NTT-form permutation commutes with the transform.
   const std::size_t n = 2048;
   const Modulus qm(q);

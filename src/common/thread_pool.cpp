@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
@@ -19,6 +20,20 @@ namespace {
 // Set while a thread runs a task: a loop started from a task runs inline
 // instead of waiting for the pool it is part of.
 thread_local bool in_task = false;
+
+// Spins while busy() holds, for at most kSpin: the gaps between the loops of
+// one call and the helpers' last tasks are a few microseconds, a sleep and
+// wake-up tens. Bounded so an idle pool sleeps (and costs nothing) soon.
+constexpr auto kSpin = std::chrono::microseconds(50);
+template <typename Busy>
+void spin_while(Busy&& busy) {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  while (busy() && std::chrono::steady_clock::now() < until) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
 
 }  // namespace
 
@@ -69,6 +84,7 @@ struct ThreadPool::State {
 
   TaskLoop* loop = nullptr;  // the loop in progress (busy while set)
   std::uint64_t generation = 0;
+  std::atomic<std::uint64_t> published{0};  // generation, read without the lock while spinning
   std::size_t wanted = 0, joined = 0, finished = 0;
   bool closed = true;  // the caller has finished its share: nobody joins any more
   std::size_t alive = 0;
@@ -82,6 +98,12 @@ struct ThreadPool::State {
     std::unique_lock lock(s->mutex);
     std::uint64_t seen = 0;
     for (;;) {
+      // A call runs many short loops back to back; waking a sleeping worker
+      // (a futex and a reschedule) costs more than the gap between them. So
+      // watch for the next loop a little while before sleeping.
+      lock.unlock();
+      spin_while([&] { return s->published.load(std::memory_order_acquire) == seen; });
+      lock.lock();
       const bool woke = s->wake.wait_for(lock, s->idle_timeout, [&] {
         return s->stopping || (s->loop && !s->closed && s->joined < s->wanted && s->generation != seen);
       });
@@ -127,6 +149,7 @@ bool ThreadPool::claim_workers(TaskLoop& loop, std::size_t helpers) {
   if (s.loop != nullptr || s.stopping) return false;
   s.loop = &loop;
   ++s.generation;
+  s.published.store(s.generation, std::memory_order_release);
   s.wanted = helpers;
   s.joined = s.finished = 0;
   s.closed = false;
@@ -146,6 +169,13 @@ void ThreadPool::release_workers() {
   {
     std::unique_lock lock(s.mutex);
     s.closed = true;
+    // The helpers are usually a moment from done: watch before sleeping.
+    lock.unlock();
+    spin_while([&] {
+      std::lock_guard check(s.mutex);
+      return s.finished != s.joined;
+    });
+    lock.lock();
     s.done.wait(lock, [&] { return s.finished == s.joined; });
     s.loop = nullptr;
   }

@@ -101,49 +101,61 @@ std::vector<RowInputs> input_side(const Call& call, std::vector<Ciphertext>& inp
     hoisted[i].emplace(call.sk.context, base[i], call.plan.input_decomposition_bits);
   });
   const bool fast = call.sk.input_hoisted && hoisted[0]->fast();
-  // Job (c, s, group): masks a + s low of chunk c for a in the group, for
-  // every row of the block. With many rows, four elements a job: each
-  // row's digits are read once for all four (the rows' digits, not the
-  // keys, are what leaves the cache then). One row streams the keys: one
-  // element a job, each key slice in L1.
-  const std::size_t per_job = rows > 1 ? 4 : 1;
+  // A job applies a group of elements to a set of members, (row, chunk,
+  // base) triples, reading each element's key once for all of them. With
+  // many rows: the block's rows of one (chunk, base), four elements a job
+  // (each row's digits are read once for all four: the rows' digits, not the
+  // keys, are what leaves the cache then). One row streams the keys from
+  // memory (the weight stream evicts them): every chunk and base of the call
+  // in one set, so each key is read once a call, one element a job, each key
+  // slice in L1.
+  struct Member {
+    std::size_t r, c, s;
+  };
+  const bool one_row = rows == 1;
+  const std::size_t sets = one_row ? 1 : chunks * bases, members = one_row ? chunks * bases : rows;
+  const std::size_t per_job = one_row ? 1 : 4;
   const std::size_t groups = (low + per_job - 1) / per_job;
-  parallel_for(chunks * bases * groups, call.threads, [&](std::size_t job) {
-    const std::size_t c = job / (bases * groups), s = job / groups % bases, a0 = job % groups * per_job;
-    const std::size_t a1 = std::min(low, a0 + per_job);
-    std::vector<const HoistedCiphertext*> group;
-    for (std::size_t r = 0; r < rows; ++r) group.push_back(&*hoisted[(r * chunks + c) * bases + s]);
+  parallel_for(sets * groups, call.threads, [&](std::size_t job) {
+    const std::size_t set = job / groups, a0 = job % groups * per_job, a1 = std::min(low, a0 + per_job);
+    std::vector<Member> member(members);
+    std::vector<const HoistedCiphertext*> group(members);
+    for (std::size_t k = 0; k < members; ++k) {
+      member[k] = one_row ? Member{0, k / bases, k % bases} : Member{k, set / bases, set % bases};
+      group[k] = &*hoisted[(member[k].r * chunks + member[k].c) * bases + member[k].s];
+    }
+    const auto term = [&](const Member& x, std::size_t a) { return x.c * masks + x.s * low + a; };
     std::vector<std::uint64_t> elements;
-    std::vector<std::size_t> element_masks;
+    std::vector<std::size_t> element_a;
     for (std::size_t a = a0; a < a1; ++a) {
-      const std::size_t m = c * masks + s * low + a;
       if (a == 0) {
-        for (std::size_t r = 0; r < rows; ++r) store_term(call, out[r], m, base[(r * chunks + c) * bases + s]);
+        for (const Member& x : member)
+          store_term(call, out[x.r], term(x, 0), base[(x.r * chunks + x.c) * bases + x.s]);
         continue;
       }
       const std::uint64_t g = clear::input_galois_element(geo, static_cast<std::uint32_t>(a));
       const bool hoisted_key = fast && call.sk.input_hoisted->has(g);
       if (hoisted_key && call.narrow) {  // the sums straight into the blocked layout, below
         elements.push_back(g);
-        element_masks.push_back(m);
+        element_a.push_back(a);
         continue;
       }
-      std::vector<Ciphertext> rotated(rows);
+      std::vector<Ciphertext> rotated(members);
       if (hoisted_key) {
         HoistedCiphertext::apply_galois_batch(group, g, *call.sk.input_hoisted, rotated);
       } else {
-        for (std::size_t r = 0; r < rows; ++r)
-          rotated[r] = hoisted[(r * chunks + c) * bases + s]->apply_galois(g, call.sk.galois_input);
+        for (std::size_t k = 0; k < members; ++k) rotated[k] = group[k]->apply_galois(g, call.sk.galois_input);
       }
-      for (std::size_t r = 0; r < rows; ++r) store_term(call, out[r], m, std::move(rotated[r]));
+      for (std::size_t k = 0; k < members; ++k) store_term(call, out[member[k].r], term(member[k], a), std::move(rotated[k]));
     }
     if (elements.empty()) return;
     std::vector<const std::uint32_t*> perms;
     for (std::uint64_t g : elements) perms.push_back(call.ctx.automorphism_permutation(g).data());
     HoistedCiphertext::apply_galois_batch_sums(
         group, elements, *call.sk.input_hoisted,
-        [&](std::size_t i, std::size_t r, std::size_t l, const std::uint64_t* t0, const std::uint64_t* t1) {
-          place_blocked_permuted(call, t0, t1, perms[i], l, element_masks[i], out[r].blocked.data());
+        [&](std::size_t i, std::size_t k, std::size_t l, const std::uint64_t* t0, const std::uint64_t* t1) {
+          place_blocked_permuted(call, t0, t1, perms[i], l, term(member[k], element_a[i]),
+                                 out[member[k].r].blocked.data());
         });
   });
   return out;

@@ -27,24 +27,6 @@ void parallel_for(std::size_t count, std::size_t threads, F&& f) {
 }
 constexpr std::size_t kBlock = math::kSlotBlock;
 
-// Writes ct (NTT form) as term m of a row's blocked inputs.
-void place_blocked(const Call& call, const Ciphertext& ct, std::size_t m, std::uint32_t* blocked) {
-  const std::size_t n = call.ctx.poly_degree(), blocks = n / kBlock;
-  for (std::size_t l = 0; l < call.ctx.moduli_count(); ++l)
-    for (int part = 0; part < 2; ++part) {
-      const std::uint64_t* src = (part == 0 ? ct.c0 : ct.c1).residues(l);
-      for (std::size_t b = 0; b < blocks; ++b) {
-        std::uint32_t* dst = blocked + (((l * blocks + b) * call.terms + m) * 2 + part) * kBlock;
-        const std::uint64_t* from = src + b * kBlock;
-        // blocked_slot_word: the two halves of the block interleaved.
-        for (std::size_t s = 0; s < kBlock / 2; ++s) {
-          dst[2 * s] = static_cast<std::uint32_t>(from[s]);
-          dst[2 * s + 1] = static_cast<std::uint32_t>(from[s + kBlock / 2]);
-        }
-      }
-    }
-}
-
 // Writes prime l of sigma_g(ct) as term m of a row's blocked inputs, from
 // the unpermuted sums of a hoisted automorphism (slot j is t[perm[j]]):
 // the permutation and the blocked layout in one pass, with no ciphertext
@@ -55,6 +37,14 @@ void place_blocked_permuted(const Call& call, const std::uint64_t* t0, const std
   for (int part = 0; part < 2; ++part)
     math::gather_blocked_narrow(part == 0 ? t0 : t1, perm, n,
                                 blocked + ((l * blocks * call.terms + m) * 2 + part) * kBlock, call.terms * 2 * kBlock);
+}
+
+// Writes ct (NTT form) as term m of a row's blocked inputs: the identity
+// automorphism's case of place_blocked_permuted.
+void place_blocked(const Call& call, const Ciphertext& ct, std::size_t m, std::uint32_t* blocked) {
+  const std::uint32_t* identity = call.ctx.automorphism_permutation(1).data();
+  for (std::size_t l = 0; l < call.ctx.moduli_count(); ++l)
+    place_blocked_permuted(call, ct.c0.residues(l), ct.c1.residues(l), identity, l, m, blocked);
 }
 
 void store_term(const Call& call, RowInputs& row, std::size_t m, Ciphertext ct) {

@@ -694,14 +694,14 @@ std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecisio
   // layouts with sparse weight polynomials multiply that (a row of 768 in a
   // chunk of 2048 costs 21 bytes per weight). Small layers are exempt.
   const double weights = static_cast<double>(shape.in) * shape.out;
+  const auto slots = [](const LinearPlan& p) { return static_cast<double>(p.geo.weight_polys()) * p.geo.poly_degree; };
   for (ParamId id : sets) {
     const std::uint32_t n = static_cast<std::uint32_t>(parameter_set(id).poly_degree);
     for (std::uint32_t kw = 1; kw <= n; kw *= 2) {
       for (int levels = 0; levels <= std::min(kLinearMaxInputLevels, log2_exact(kw)); ++levels) {
         auto plan = plan_linear_with(shape, precision, input_signed, id, kw, 1, levels, privacy_bits);
         if (!plan) continue;
-        const double slots = static_cast<double>(plan->geo.weight_polys()) * plan->geo.poly_degree;
-        if (plan->weight_bytes() > (std::size_t{4} << 20) && weights < kLinearMinWeightFill * slots) continue;
+        if (plan->weight_bytes() > (std::size_t{4} << 20) && weights < kLinearMinWeightFill * slots(*plan)) continue;
         out.push_back(std::move(*plan));
       }
     }
@@ -709,8 +709,7 @@ std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecisio
   // A large layer's memory outweighs its bytes per call: keep its full layouts
   // if it has any.
   const auto sparse_large = [&](const LinearPlan& p) {
-    const double slots = static_cast<double>(p.geo.weight_polys()) * p.geo.poly_degree;
-    return p.weight_bytes() > kLinearLargeLayerBytes && weights < kLinearLargeLayerMinFill * slots;
+    return p.weight_bytes() > kLinearLargeLayerBytes && weights < kLinearLargeLayerMinFill * slots(p);
   };
   if (std::any_of(out.begin(), out.end(), [&](const LinearPlan& p) { return !sparse_large(p); }))
     std::erase_if(out, sparse_large);

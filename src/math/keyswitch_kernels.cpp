@@ -3,11 +3,13 @@
 #include "math/keyswitch_kernels.h"
 
 #include <algorithm>
+#include <cassert>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <tuple>
 
+#include "math/blocked_product.h"
 #include "math/cpu_features.h"
 #include "keyswitch_kernels_simd.h"
 #include "ntt32_simd.h"
@@ -196,7 +198,8 @@ void permute_slots_reference(const std::uint64_t* src, const std::uint32_t* perm
 void permute_slots(const std::uint64_t* src, const std::uint32_t* perm, std::uint64_t* dst, std::size_t n) noexcept {
   // (vpgatherqq measured slower than the plain loop: 1.16 vs 0.68 us at N =
   // 2048 on the AMD EPYC dev machine; the block permutation gathers nothing.)
-  if (n % 16 == 0 && cpu_has_avx512ifma()) return permute_slot_blocks_avx512(src, perm, nullptr, dst, n, 0);
+  assert(n % kSlotBlock != 0 || blocked_permutation_keeps_blocks(perm, n));  // the block kernel's precondition
+  if (n % kSlotBlock == 0 && cpu_has_avx512ifma()) return permute_slot_blocks_avx512(src, perm, nullptr, dst, n, 0);
   permute_slots_reference(src, perm, dst, n);
 }
 
@@ -219,7 +222,8 @@ void automorphism_coeff(const std::uint64_t* src, std::uint64_t galois_elt, std:
 
 void permute_slots_add(const std::uint64_t* src, const std::uint32_t* perm, const std::uint64_t* add,
                        std::uint64_t* dst, std::size_t n, std::uint64_t q) noexcept {
-  if (n % 16 == 0 && cpu_has_avx512ifma()) return permute_slot_blocks_avx512(src, perm, add, dst, n, q);
+  assert(n % kSlotBlock != 0 || blocked_permutation_keeps_blocks(perm, n));
+  if (n % kSlotBlock == 0 && cpu_has_avx512ifma()) return permute_slot_blocks_avx512(src, perm, add, dst, n, q);
   for (std::size_t j = 0; j < n; ++j) {
     const std::uint64_t s = src[perm[j]] + add[j];
     dst[j] = s >= q ? s - q : s;

@@ -59,7 +59,13 @@ Ciphertext in_ntt_form(const ContextPtr& context, const Ciphertext& ct) {
 }  // namespace
 
 HoistedCiphertext::HoistedCiphertext(ContextPtr context, const Ciphertext& ct, int decomposition_bits)
-    : context_(context), ct_(in_ntt_form(context, ct)), c1_(context, ct_.c1, decomposition_bits) {}
+    : context_(context), ct_(in_ntt_form(context, ct)), c1_(context, ct_.c1, decomposition_bits) {
+  if (!fast()) return;
+  const std::size_t n = context_->poly_degree(), k = context_->moduli_count();
+  c0_words_.resize(k * n);
+  for (std::size_t l = 0; l < k; ++l)
+    for (std::size_t j = 0; j < n; ++j) c0_words_[l * n + j] = static_cast<std::uint32_t>(ct_.c0.residues(l)[j]);
+}
 
 Ciphertext HoistedCiphertext::apply_galois(std::uint64_t galois_elt, const GaloisKeys& keys) const {
   const Context& ctx = *context_;
@@ -105,34 +111,23 @@ void HoistedCiphertext::apply_galois_batch(std::span<const HoistedCiphertext* co
                           });
 }
 
-void HoistedCiphertext::apply_galois_batch_sums(std::span<const HoistedCiphertext* const> cts,
-                                                std::uint64_t galois_elt, const HoistedGaloisKeys& keys,
-                                                const SumsSink& emit) {
-  const std::uint64_t elts[] = {galois_elt};
-  apply_galois_batch_sums(cts, elts, keys,
-                          [&](std::size_t, std::size_t r, std::size_t l, const std::uint64_t* t0,
-                              const std::uint64_t* t1) { emit(r, l, t0, t1); });
-}
-
-void HoistedCiphertext::apply_galois_batch_sums(std::span<const HoistedCiphertext* const> cts,
-                                                std::span<const std::uint64_t> galois_elts,
-                                                const HoistedGaloisKeys& keys, const ElementSumsSink& emit) {
-  if (cts.empty() || galois_elts.empty()) return;
+std::vector<const HoistedGaloisKeys::Element*> HoistedCiphertext::batch_keys(
+    std::span<const HoistedCiphertext* const> cts, std::span<const std::uint64_t> galois_elts,
+    const HoistedGaloisKeys& keys) {
   const HoistedCiphertext& first = *cts[0];
   const Context& ctx = *first.context_;
-  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count(), rows = cts.size(), count = galois_elts.size();
+  const std::size_t n = ctx.poly_degree();
   const int w = first.c1_.decomposition_bits();
-  const std::size_t digits = first.c1_.digit_count();
   for (const HoistedCiphertext* h : cts) {
     require(h->fast(), ErrorCode::invalid_argument, "hoisted automorphism: no hoisted digits on this context");
     require(h->context_->param_id() == ctx.param_id() && h->c1_.decomposition_bits() == w,
             ErrorCode::parameter_mismatch, "hoisted batch: ciphertexts of different contexts or gadgets");
   }
   if (keys.param_id_ != ctx.param_id()) ctx.check_param_id(keys.param_id_, "hoisted Galois keys");
-  require(keys.w_ == w && keys.digits_ == digits, ErrorCode::parameter_mismatch,
+  require(keys.w_ == w && keys.digits_ == first.c1_.digit_count(), ErrorCode::parameter_mismatch,
           "hoisted automorphism: the keys' gadget differs from the decomposition");
-  std::vector<const HoistedGaloisKeys::Element*> key(count);
-  for (std::size_t i = 0; i < count; ++i) {
+  std::vector<const HoistedGaloisKeys::Element*> key(galois_elts.size());
+  for (std::size_t i = 0; i < galois_elts.size(); ++i) {
     const std::uint64_t g = galois_elts[i];
     require((g & 1) == 1 && g < 2 * n, ErrorCode::invalid_argument,
             "Galois element " + std::to_string(g) + " is not odd and below 2N");
@@ -141,21 +136,85 @@ void HoistedCiphertext::apply_galois_batch_sums(std::span<const HoistedCiphertex
             "no hoisted Galois key for element " + std::to_string(g));
     key[i] = &found->second;
   }
-  // Sums in the slot order of c1's digits, per (element, row): t[i rows + r]
-  // = (t0 | t1), 2N words.
+  return key;
+}
+
+// Slices of 256 slots: a row's digits (digits x 1 KiB) stay in L1 while
+// every element reads them, each element's key slice (digits x 2 x 1 KiB)
+// while every row does.
+static constexpr std::size_t kHoistedSlice = 256;
+
+void HoistedCiphertext::apply_galois_batch_sums(std::span<const HoistedCiphertext* const> cts,
+                                                std::uint64_t galois_elt, const HoistedGaloisKeys& keys,
+                                                const SumsSink& emit) {
+  if (cts.empty()) return;
+  const std::uint64_t elts[] = {galois_elt};
+  const HoistedGaloisKeys::Element& key = *batch_keys(cts, elts, keys)[0];
+  const Context& ctx = *cts[0]->context_;
+  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count(), digits = cts[0]->c1_.digit_count();
+  // Sums in the slot order of c1's digits, per row: t[r] = (t0 | t1), 2N words.
   thread_local std::vector<std::uint64_t> t;
   thread_local std::vector<const std::uint32_t*> rp, bp, ap;
-  t.resize(count * rows * 2 * n);
+  t.resize(cts.size() * 2 * n);
+  rp.resize(digits);
+  bp.resize(digits);
+  ap.resize(digits);
+  for (std::size_t l = 0; l < k; ++l) {
+    for (std::size_t j0 = 0; j0 < n; j0 += kHoistedSlice) {
+      const std::size_t len = std::min(kHoistedSlice, n - j0);
+      for (std::size_t d = 0; d < digits; ++d) {
+        bp[d] = key.b.data() + (d * k + l) * n + j0;
+        ap[d] = key.a.data() + (d * k + l) * n + j0;
+      }
+      for (std::size_t r = 0; r < cts.size(); ++r) {
+        for (std::size_t d = 0; d < digits; ++d) rp[d] = cts[r]->c1_.digit(d, l) + j0;
+        std::uint64_t* t0 = t.data() + r * 2 * n;
+        math::dot_pair_reduce_u32(rp.data(), bp.data(), ap.data(), digits, t0 + j0, t0 + n + j0, len,
+                                  ctx.modulus(l));
+      }
+    }
+    // Slot order of c1's digits: sigma_g moves slot perm[j] to j (the sink's part).
+    for (std::size_t r = 0; r < cts.size(); ++r) {
+      std::uint64_t* t0 = t.data() + r * 2 * n;
+      math::add_mod(t0, cts[r]->ct_.c0.residues(l), t0, n, ctx.modulus(l));
+      emit(r, l, t0, t0 + n);
+    }
+  }
+}
+
+void HoistedCiphertext::apply_galois_batch_blocked(std::span<const HoistedCiphertext* const> cts,
+                                                   std::span<const std::uint64_t> galois_elts,
+                                                   const HoistedGaloisKeys& keys, const BlockedSink& where,
+                                                   std::size_t part_offset, std::size_t block_stride) {
+  if (cts.empty() || galois_elts.empty()) return;
+  const std::vector<const HoistedGaloisKeys::Element*> key = batch_keys(cts, galois_elts, keys);
+  const Context& ctx = *cts[0]->context_;
+  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count(), rows = cts.size(), count = galois_elts.size();
+  const std::size_t digits = cts[0]->c1_.digit_count(), blocks = n / math::kSlotBlock;
+  require(n % math::kSlotBlock == 0, ErrorCode::invalid_argument, "hoisted batch: N is not a multiple of a slot block");
+  // Per element: its permutation and, per source block, the output block it fills.
+  std::vector<const std::uint32_t*> perm(count);
+  std::vector<std::uint32_t> dest_block(count * blocks);
+  for (std::size_t i = 0; i < count; ++i) {
+    perm[i] = ctx.automorphism_permutation(galois_elts[i]).data();
+    for (std::size_t b = 0; b < blocks; ++b)
+      dest_block[i * blocks + perm[i][b * math::kSlotBlock] / math::kSlotBlock] = static_cast<std::uint32_t>(b);
+  }
+  std::vector<math::BlockedDestination> dst(count * rows * k);  // [(l rows + r) count + i]
+  for (std::size_t l = 0; l < k; ++l)
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t i = 0; i < count; ++i) {
+        std::uint32_t* c0 = where(i, r, l);
+        dst[(l * rows + r) * count + i] = {perm[i], dest_block.data() + i * blocks, c0, c0 + part_offset,
+                                           block_stride};
+      }
+  thread_local std::vector<const std::uint32_t*> rp, bp, ap;
   rp.resize(digits);
   bp.resize(count * digits);
   ap.resize(count * digits);
-  // Slices of 256 slots: a row's digits (digits x 1 KiB) stay in L1 while
-  // every element reads them, each element's key slice (digits x 2 x 1 KiB)
-  // while every row does.
-  constexpr std::size_t kSlice = 256;
   for (std::size_t l = 0; l < k; ++l) {
-    for (std::size_t j0 = 0; j0 < n; j0 += kSlice) {
-      const std::size_t len = std::min(kSlice, n - j0);
+    for (std::size_t j0 = 0; j0 < n; j0 += kHoistedSlice) {
+      const std::size_t len = std::min(kHoistedSlice, n - j0);
       for (std::size_t i = 0; i < count; ++i)
         for (std::size_t d = 0; d < digits; ++d) {
           const std::size_t o = (d * k + l) * n + j0;
@@ -164,20 +223,12 @@ void HoistedCiphertext::apply_galois_batch_sums(std::span<const HoistedCiphertex
         }
       for (std::size_t r = 0; r < rows; ++r) {
         for (std::size_t d = 0; d < digits; ++d) rp[d] = cts[r]->c1_.digit(d, l) + j0;
-        for (std::size_t i = 0; i < count; ++i) {
-          std::uint64_t* t0 = t.data() + (i * rows + r) * 2 * n;
-          math::dot_pair_reduce_u32(rp.data(), bp.data() + i * digits, ap.data() + i * digits, digits, t0 + j0,
-                                    t0 + n + j0, len, ctx.modulus(l));
-        }
+        const std::uint32_t* add = cts[r]->c0_words_.data() + l * n + j0;
+        for (std::size_t i = 0; i < count; ++i)
+          math::dot_pair_blocked_u32(rp.data(), bp.data() + i * digits, ap.data() + i * digits, digits, add, j0, len,
+                                     dst[(l * rows + r) * count + i], ctx.modulus(l));
       }
     }
-    // Slot order of c1's digits: sigma_g moves slot perm[j] to j (the sink's part).
-    for (std::size_t i = 0; i < count; ++i)
-      for (std::size_t r = 0; r < rows; ++r) {
-        std::uint64_t* t0 = t.data() + (i * rows + r) * 2 * n;
-        math::add_mod(t0, cts[r]->ct_.c0.residues(l), t0, n, ctx.modulus(l));
-        emit(i, r, l, t0, t0 + n);
-      }
   }
 }
 

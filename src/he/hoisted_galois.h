@@ -88,20 +88,30 @@ class HoistedCiphertext {
   using SumsSink = std::function<void(std::size_t r, std::size_t l, const std::uint64_t* t0, const std::uint64_t* t1)>;
   static void apply_galois_batch_sums(std::span<const HoistedCiphertext* const> cts, std::uint64_t galois_elt,
                                       const HoistedGaloisKeys& keys, const SumsSink& emit);
-  // The same for several elements in one pass: each piece of every row's
-  // digits is read once for all of them (many rows: the digits, not the
-  // keys, are what leaves the cache). emit(i, r, l, t0, t1) for element
-  // galois_elts[i]. The sums live in the calling thread's buffer: emit must
-  // not call the batch functions again.
-  using ElementSumsSink = std::function<void(std::size_t i, std::size_t r, std::size_t l, const std::uint64_t* t0,
-                                             const std::uint64_t* t1)>;
-  static void apply_galois_batch_sums(std::span<const HoistedCiphertext* const> cts,
-                                      std::span<const std::uint64_t> galois_elts, const HoistedGaloisKeys& keys,
-                                      const ElementSumsSink& emit);
+
+  // Several elements in one pass, each result written straight into the
+  // linear layer's blocked layout (math/blocked_product.h): element
+  // galois_elts[i] of row r, prime l, goes to `where(i, r, l)` (c0's slot
+  // block 0; c1's at + part_offset words), its slot blocks block_stride words
+  // apart, the words of a block in blocked_slot_word order. No sums or
+  // ciphertexts in between: the multiply-accumulate, the addition of c0 and
+  // the permutation are one pass (math::dot_pair_blocked_u32). Each piece of
+  // every row's digits is read once for all elements (many rows: the digits,
+  // not the keys, are what leaves the cache). @throws as apply_galois_batch.
+  using BlockedSink = std::function<std::uint32_t*(std::size_t i, std::size_t r, std::size_t l)>;
+  static void apply_galois_batch_blocked(std::span<const HoistedCiphertext* const> cts,
+                                         std::span<const std::uint64_t> galois_elts, const HoistedGaloisKeys& keys,
+                                         const BlockedSink& where, std::size_t part_offset, std::size_t block_stride);
 
  private:
+  // The keys of galois_elts after the checks every batch makes.
+  static std::vector<const HoistedGaloisKeys::Element*> batch_keys(std::span<const HoistedCiphertext* const> cts,
+                                                                   std::span<const std::uint64_t> galois_elts,
+                                                                   const HoistedGaloisKeys& keys);
+
   ContextPtr context_;
   Ciphertext ct_;     // NTT form
+  std::vector<std::uint32_t> c0_words_;  // ct_.c0 in 32-bit words when fast() (prime l at l N)
   DecomposedPoly c1_;  // the digits of c1; without the 32-bit pipeline
                        // apply_galois runs an ordinary key switch on a copy
 };

@@ -28,9 +28,8 @@ void parallel_for(std::size_t count, std::size_t threads, F&& f) {
 constexpr std::size_t kBlock = math::kSlotBlock;
 
 // Writes prime l of sigma_g(ct) as term m of a row's blocked inputs, from
-// the unpermuted sums of a hoisted automorphism (slot j is t[perm[j]]):
-// the permutation and the blocked layout in one pass, with no ciphertext
-// in between (HoistedCiphertext::apply_galois_batch_sums).
+// slot-order words whose slot j is t[perm[j]] (the hoisted automorphisms
+// write theirs themselves: HoistedCiphertext::apply_galois_batch_blocked).
 void place_blocked_permuted(const Call& call, const std::uint64_t* t0, const std::uint64_t* t1,
                             const std::uint32_t* perm, std::size_t l, std::size_t m, std::uint32_t* blocked) {
   const std::size_t n = call.ctx.poly_degree(), blocks = n / kBlock;
@@ -139,14 +138,14 @@ std::vector<RowInputs> input_side(const Call& call, std::vector<Ciphertext>& inp
       for (std::size_t k = 0; k < members; ++k) store_term(call, out[member[k].r], term(member[k], a), std::move(rotated[k]));
     }
     if (elements.empty()) return;
-    std::vector<const std::uint32_t*> perms;
-    for (std::uint64_t g : elements) perms.push_back(call.ctx.automorphism_permutation(g).data());
-    HoistedCiphertext::apply_galois_batch_sums(
+    const std::size_t blocks = call.ctx.poly_degree() / kBlock;
+    HoistedCiphertext::apply_galois_batch_blocked(
         group, elements, *call.sk.input_hoisted,
-        [&](std::size_t i, std::size_t k, std::size_t l, const std::uint64_t* t0, const std::uint64_t* t1) {
-          place_blocked_permuted(call, t0, t1, perms[i], l, term(member[k], element_a[i]),
-                                 out[member[k].r].blocked.data());
-        });
+        [&](std::size_t i, std::size_t k, std::size_t l) {
+          return out[member[k].r].blocked.data() +
+                 (l * blocks * call.terms + term(member[k], element_a[i])) * 2 * kBlock;
+        },
+        kBlock, call.terms * 2 * kBlock);
   });
   return out;
 }

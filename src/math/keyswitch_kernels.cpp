@@ -304,6 +304,41 @@ void dot_pair_reduce_u32(const std::uint32_t* const* r, const std::uint32_t* con
   dot_pair_reduce_scalar(r, b, a, count, out0, out1, n, q);
 }
 
+void dot_pair_blocked_u32_reference(const std::uint32_t* const* r, const std::uint32_t* const* b,
+                                    const std::uint32_t* const* a, std::size_t count, const std::uint32_t* add,
+                                    std::size_t j0, std::size_t n, const BlockedDestination& dst,
+                                    const Modulus& q) noexcept {
+  std::uint32_t v0[kSlotBlock], v1[kSlotBlock];
+  for (std::size_t j = 0; j < n; j += kSlotBlock) {
+    for (std::size_t s = 0; s < kSlotBlock; ++s) {
+      std::uint64_t s0 = add[j + s], s1 = 0;
+      for (std::size_t d = 0; d < count; ++d) {
+        s0 += std::uint64_t{r[d][j + s]} * b[d][j + s];
+        s1 += std::uint64_t{r[d][j + s]} * a[d][j + s];
+      }
+      v0[s] = static_cast<std::uint32_t>(q.reduce(s0));
+      v1[s] = static_cast<std::uint32_t>(q.reduce(s1));
+    }
+    const std::size_t block = dst.dest_block[(j0 + j) / kSlotBlock];
+    for (std::size_t s = 0; s < kSlotBlock; ++s) {
+      const std::size_t from = dst.perm[block * kSlotBlock + s] % kSlotBlock;
+      dst.c0[block * dst.stride + blocked_slot_word(s)] = v0[from];
+      dst.c1[block * dst.stride + blocked_slot_word(s)] = v1[from];
+    }
+  }
+}
+
+void dot_pair_blocked_u32(const std::uint32_t* const* r, const std::uint32_t* const* b, const std::uint32_t* const* a,
+                          std::size_t count, const std::uint32_t* add, std::size_t j0, std::size_t n,
+                          const BlockedDestination& dst, const Modulus& q) noexcept {
+  assert(n % kSlotBlock == 0 && j0 % kSlotBlock == 0 && count <= 15);
+  if (q.value() < (std::uint64_t{1} << 30)) {
+    if (cpu_has_avx512ifma()) return dot_pair_blocked_u32_avx512(r, b, a, count, add, j0, n, dst, q.value());
+    if (cpu_has_avx2()) return dot_pair_blocked_u32_avx2(r, b, a, count, add, j0, n, dst, q.value());
+  }
+  dot_pair_blocked_u32_reference(r, b, a, count, add, j0, n, dst, q);
+}
+
 void dot_pair_reduce_u64_r32(const std::uint32_t* const* r, const std::uint64_t* const* b,
                              const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
                              std::uint64_t* out1, std::size_t n, const Modulus& q) noexcept {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "math/blocked_product.h"
 #include "math/modulus.h"
 #include "math/ntt.h"
 
@@ -151,5 +152,32 @@ void dot_pair_reduce_u64_r32(const std::uint32_t* const* r, const std::uint64_t*
 void dot_pair_reduce_u32(const std::uint32_t* const* r, const std::uint32_t* const* b, const std::uint32_t* const* a,
                          std::size_t count, std::uint64_t* out0, std::uint64_t* out1, std::size_t n,
                          const Modulus& q) noexcept;
+
+// Where dot_pair_blocked_u32 writes an automorphism's output: the blocked
+// layout of blocked_product.h, slot block B of c0 at c0 + B * stride and of
+// c1 at c1 + B * stride (words in blocked_slot_word order). perm is the
+// automorphism's slot permutation (slot j of the output is slot perm[j] of
+// the sums), dest_block[s] the output block whose slots come from source
+// block s (perm keeps blocks: blocked_permutation_keeps_blocks).
+struct BlockedDestination {
+  const std::uint32_t* perm = nullptr;
+  const std::uint32_t* dest_block = nullptr;
+  std::uint32_t* c0 = nullptr;
+  std::uint32_t* c1 = nullptr;
+  std::size_t stride = 0;
+};
+// A hoisted automorphism's multiply-accumulate straight into the blocked
+// layout: for the source slots j0 .. j0 + n - 1 (whole slot blocks; r, b, a
+// and add point at slot j0) the sums v0 = add + sum_d r[d] b[d] and v1 =
+// sum_d r[d] a[d] mod q, then each source block's output block written
+// permuted (gather_blocked_narrow's step), in one pass: no 64-bit sums in
+// memory. add in [0, q), q < 2^30, count <= 15 (the 64-bit sums).
+void dot_pair_blocked_u32(const std::uint32_t* const* r, const std::uint32_t* const* b, const std::uint32_t* const* a,
+                          std::size_t count, const std::uint32_t* add, std::size_t j0, std::size_t n,
+                          const BlockedDestination& dst, const Modulus& q) noexcept;
+void dot_pair_blocked_u32_reference(const std::uint32_t* const* r, const std::uint32_t* const* b,
+                                    const std::uint32_t* const* a, std::size_t count, const std::uint32_t* add,
+                                    std::size_t j0, std::size_t n, const BlockedDestination& dst,
+                                    const Modulus& q) noexcept;
 
 }  // namespace fhellm::math

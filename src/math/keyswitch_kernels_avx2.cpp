@@ -109,6 +109,51 @@ void dot_pair_reduce_u32_avx2(const std::uint32_t* const* r, const std::uint32_t
   dot_pair_tail(r, b, a, count, out0, out1, j, n, q);
 }
 
+void dot_pair_blocked_u32_avx2(const std::uint32_t* const* r, const std::uint32_t* const* b,
+                               const std::uint32_t* const* a, std::size_t count, const std::uint32_t* add,
+                               std::size_t j0, std::size_t n, const BlockedDestination& dst, std::uint64_t q) noexcept {
+  // dot_pair_reduce_u32's sums of a slot block's two halves; with the odd sums
+  // shifted up each half's lanes hold its eight 32-bit words in slot order.
+  // The output block: gather_blocked_narrow_avx2's two permutations and blend.
+  const Reduce64 reduce(q);
+  const __m256i q32 = _mm256_set1_epi32(static_cast<int>(q));
+  const __m256i low3 = _mm256_set1_epi32(7), bit3 = _mm256_set1_epi32(8);
+  for (std::size_t j = 0; j < n; j += kSlotBlock) {
+    __m256i v0[2], v1[2];
+    for (int h = 0; h < 2; ++h) {
+      const std::size_t o = j + 8 * h;
+      __m256i e0 = _mm256_setzero_si256(), o0 = e0, e1 = e0, o1 = e0;
+      for (std::size_t d = 0; d < count; ++d) {
+        const __m256i x = load(r[d] + o), y0 = load(b[d] + o), y1 = load(a[d] + o);
+        const __m256i xo = _mm256_srli_epi64(x, 32);
+        e0 = _mm256_add_epi64(e0, _mm256_mul_epu32(x, y0));
+        o0 = _mm256_add_epi64(o0, _mm256_mul_epu32(xo, _mm256_srli_epi64(y0, 32)));
+        e1 = _mm256_add_epi64(e1, _mm256_mul_epu32(x, y1));
+        o1 = _mm256_add_epi64(o1, _mm256_mul_epu32(xo, _mm256_srli_epi64(y1, 32)));
+      }
+      const __m256i s0 = _mm256_add_epi32(_mm256_or_si256(reduce(e0), _mm256_slli_epi64(reduce(o0), 32)),
+                                          load(add + o));
+      v0[h] = _mm256_min_epu32(s0, _mm256_sub_epi32(s0, q32));  // < 2q < 2^31: one subtraction
+      v1[h] = _mm256_or_si256(reduce(e1), _mm256_slli_epi64(reduce(o1), 32));
+    }
+    const std::size_t block = dst.dest_block[(j0 + j) / kSlotBlock];
+    const std::uint32_t* pb = dst.perm + block * kSlotBlock;
+    for (int v = 0; v < 2; ++v) {
+      // Output words 8v .. 8v + 7 are slots 4v, 4v + 8, 4v + 1, 4v + 9, ...
+      const __m256i p = _mm256_setr_epi32(pb[4 * v], pb[4 * v + 8], pb[4 * v + 1], pb[4 * v + 9], pb[4 * v + 2],
+                                          pb[4 * v + 10], pb[4 * v + 3], pb[4 * v + 11]);
+      const __m256i index = _mm256_and_si256(p, low3);
+      const __m256i from_high = _mm256_cmpeq_epi32(_mm256_and_si256(p, bit3), bit3);
+      store(dst.c0 + block * dst.stride + 8 * v,
+            _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(v0[0], index), _mm256_permutevar8x32_epi32(v0[1], index),
+                               from_high));
+      store(dst.c1 + block * dst.stride + 8 * v,
+            _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(v1[0], index), _mm256_permutevar8x32_epi32(v1[1], index),
+                               from_high));
+    }
+  }
+}
+
 void gadget_top_digit_ntt_u32_avx2(const std::uint64_t* c_ntt, const std::uint32_t* d0_ntt, std::uint32_t inv,
                                    std::uint32_t inv_shoup, std::uint32_t* out, std::size_t n,
                                    std::uint32_t q) noexcept {

@@ -239,6 +239,40 @@ void dot_pair_reduce_u32_avx512(const std::uint32_t* const* r, const std::uint32
   }
 }
 
+void dot_pair_blocked_u32_avx512(const std::uint32_t* const* r, const std::uint32_t* const* b,
+                                 const std::uint32_t* const* a, std::size_t count, const std::uint32_t* add,
+                                 std::size_t j0, std::size_t n, const BlockedDestination& dst,
+                                 std::uint64_t q) noexcept {
+  // dot_pair_reduce_u32's sums of one slot block, then, with the odd sums
+  // shifted up, the 64-bit lanes hold the 32-bit words in slot order: the
+  // addition, one permutation into the output block and full-line stores.
+  const ReduceSmall reduce(q);
+  const __m512i q32 = _mm512_set1_epi32(static_cast<int>(q));
+  const __m512i order = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+  const __m512i low4 = _mm512_set1_epi32(kSlotBlock - 1);
+  for (std::size_t j = 0; j < n; j += kSlotBlock) {
+    __m512i e0 = _mm512_setzero_si512(), o0 = e0, e1 = e0, o1 = e0;
+    for (std::size_t d = 0; d < count; ++d) {
+      const __m512i x = _mm512_loadu_si512(r[d] + j), y0 = _mm512_loadu_si512(b[d] + j),
+                    y1 = _mm512_loadu_si512(a[d] + j);
+      const __m512i xo = _mm512_srli_epi64(x, 32);
+      e0 = _mm512_add_epi64(e0, mul_low32(x, y0));
+      o0 = _mm512_add_epi64(o0, mul_low32(xo, _mm512_srli_epi64(y0, 32)));
+      e1 = _mm512_add_epi64(e1, mul_low32(x, y1));
+      o1 = _mm512_add_epi64(o1, mul_low32(xo, _mm512_srli_epi64(y1, 32)));
+    }
+    __m512i v0 = _mm512_or_si512(reduce(e0), _mm512_slli_epi64(reduce(o0), 32));
+    const __m512i v1 = _mm512_or_si512(reduce(e1), _mm512_slli_epi64(reduce(o1), 32));
+    v0 = _mm512_add_epi32(v0, _mm512_loadu_si512(add + j));
+    v0 = _mm512_min_epu32(v0, _mm512_sub_epi32(v0, q32));  // < 2q < 2^31: one subtraction
+    const std::size_t block = dst.dest_block[(j0 + j) / kSlotBlock];
+    const __m512i p = _mm512_loadu_si512(dst.perm + block * kSlotBlock);
+    const __m512i index = _mm512_and_si512(_mm512_permutexvar_epi32(order, p), low4);
+    _mm512_storeu_si512(dst.c0 + block * dst.stride, _mm512_permutexvar_epi32(index, v0));
+    _mm512_storeu_si512(dst.c1 + block * dst.stride, _mm512_permutexvar_epi32(index, v1));
+  }
+}
+
 void dot_pair_reduce_split52_avx512(const std::uint64_t* const* r, const std::uint64_t* const* b,
                                     const std::uint64_t* const* a, std::size_t count, std::uint64_t* out0,
                                     std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept {

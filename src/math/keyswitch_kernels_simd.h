@@ -65,6 +65,14 @@ void dot_pair_reduce_u32_avx512(const std::uint32_t* const* r, const std::uint32
 void dot_pair_reduce_u32_avx2(const std::uint32_t* const* r, const std::uint32_t* const* b,
                               const std::uint32_t* const* a, std::size_t count, std::uint64_t* out0,
                               std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept;
+// dot_pair_blocked_u32 (q < 2^30, n a multiple of 16).
+void dot_pair_blocked_u32_avx512(const std::uint32_t* const* r, const std::uint32_t* const* b,
+                                 const std::uint32_t* const* a, std::size_t count, const std::uint32_t* add,
+                                 std::size_t j0, std::size_t n, const BlockedDestination& dst,
+                                 std::uint64_t q) noexcept;
+void dot_pair_blocked_u32_avx2(const std::uint32_t* const* r, const std::uint32_t* const* b,
+                               const std::uint32_t* const* a, std::size_t count, const std::uint32_t* add,
+                               std::size_t j0, std::size_t n, const BlockedDestination& dst, std::uint64_t q) noexcept;
 
 // permute_slots(_add) for permutations that keep blocks of 16 slots; n a
 // multiple of 16. add null: no addition.

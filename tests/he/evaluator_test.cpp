@@ -8,6 +8,7 @@
 #include "he/hoisted_galois.h"
 #include "he/keys.h"
 #include "he_test_util.h"
+#include "math/blocked_product.h"
 
 using namespace fhellm;
 using namespace fhellm::he;
@@ -220,8 +221,9 @@ TEST_P(EvaluatorTest, HoistedAutomorphismsDecryptToPermutedMessages) {
       }
     }
   }
-  // Several elements in one pass over several rows (the linear layer's
-  // prompt rows): each (element, row) sum equals that row's own automorphism.
+  // Several elements in one pass over several rows, straight into the
+  // linear layer's blocked layout: each (element, row) block holds that
+  // row's own automorphism, every word written once.
   {
     const GaloisKeys keys = make_galois_keys(*ctx, sk, elts, 7);
     const HoistedGaloisKeys laid_out(*ctx, keys);
@@ -231,22 +233,33 @@ TEST_P(EvaluatorTest, HoistedAutomorphismsDecryptToPermutedMessages) {
       std::vector<const HoistedCiphertext*> ptrs;
       for (const auto& h : rows) ptrs.push_back(&h);
       const std::vector<std::uint64_t> some = {elts[1], elts[4], elts[6]};
-      std::vector<std::size_t> seen(some.size() * rows.size(), 0);
-      std::vector<Ciphertext> expect;  // computed first: the batch's buffers are the thread's own
-      for (std::uint64_t g : some)
-        for (const auto& h : rows) expect.push_back(h.apply_galois(g, laid_out));
-      HoistedCiphertext::apply_galois_batch_sums(
+      const std::size_t k = ctx->moduli_count(), blocks = n / math::kSlotBlock, terms = some.size() + 1;
+      const std::size_t stride = terms * 2 * math::kSlotBlock;  // term t of block b: c0 at b stride + 2 t 16
+      constexpr std::uint32_t kUnwritten = 0xA5A5A5A5u;
+      std::vector<std::vector<std::uint32_t>> out(rows.size(), std::vector<std::uint32_t>(k * blocks * stride, kUnwritten));
+      HoistedCiphertext::apply_galois_batch_blocked(
           ptrs, some, laid_out,
-          [&](std::size_t i, std::size_t r, std::size_t l, const std::uint64_t* t0, const std::uint64_t* t1) {
-            const Ciphertext& c = expect[i * rows.size() + r];
-            const std::vector<std::uint32_t>& perm = ctx->automorphism_permutation(some[i]);
+          [&](std::size_t i, std::size_t r, std::size_t l) {
+            return out[r].data() + l * blocks * stride + (i + 1) * 2 * math::kSlotBlock;
+          },
+          math::kSlotBlock, stride);
+      for (std::size_t i = 0; i < some.size(); ++i)
+        for (std::size_t r = 0; r < rows.size(); ++r) {
+          const Ciphertext c = rows[r].apply_galois(some[i], laid_out);
+          for (std::size_t l = 0; l < k; ++l)
             for (std::size_t j = 0; j < n; ++j) {
-              ASSERT_EQ(t0[perm[j]], c.c0.residues(l)[j]) << "element " << i << " row " << r << " l=" << l;
-              ASSERT_EQ(t1[perm[j]], c.c1.residues(l)[j]) << "element " << i << " row " << r << " l=" << l;
+              const std::size_t at = l * blocks * stride + j / math::kSlotBlock * stride + (i + 1) * 2 * math::kSlotBlock +
+                                     math::blocked_slot_word(j % math::kSlotBlock);
+              ASSERT_EQ(out[r][at], c.c0.residues(l)[j]) << "element " << i << " row " << r << " l=" << l << " j=" << j;
+              ASSERT_EQ(out[r][at + math::kSlotBlock], c.c1.residues(l)[j]) << "element " << i << " row " << r;
             }
-            ++seen[i * rows.size() + r];
-          });
-      for (std::size_t v : seen) EXPECT_EQ(v, ctx->moduli_count());
+        }
+      // Term 0 was not an output: untouched.
+      for (std::size_t r = 0; r < rows.size(); ++r)
+        for (std::size_t l = 0; l < k; ++l)
+          for (std::size_t b = 0; b < blocks; ++b)
+            for (std::size_t w = 0; w < 2 * math::kSlotBlock; ++w)
+              ASSERT_EQ(out[r][l * blocks * stride + b * stride + w], kUnwritten);
     }
   }
   const GaloisKeys narrow = make_galois_keys(*ctx, sk, elts, 9);

@@ -386,6 +386,83 @@ TEST(KeySwitchKernels, DotPairReduceU32MatchesExactSums) {
   }
 }
 
+// dot_pair_blocked_u32 (the hoisted multiply-accumulate written straight into
+// the blocked layout): every kernel set against exact sums placed by hand, for
+// a slice that starts past slot 0 (j0) and a block-keeping permutation with
+// shuffled blocks; extremes (q - 1 everywhere) included; words outside the
+// slice's output blocks stay untouched.
+TEST(KeySwitchKernels, DotPairBlockedPlacesPermutedSums) {
+  std::mt19937_64 rng(91);
+  const std::size_t n = 512, blocks = n / kSlotBlock, stride = 3 * kSlotBlock;
+  for (const std::uint64_t qv : {std::uint64_t{134176769}, std::uint64_t{(1u << 30) - 35}}) {
+    const Modulus q(qv);
+    std::vector<std::uint32_t> order(blocks), perm(n);
+    for (std::uint32_t b = 0; b < blocks; ++b) order[b] = b;
+    std::shuffle(order.begin(), order.end(), rng);
+    for (std::size_t b = 0; b < blocks; ++b) {
+      std::vector<std::uint32_t> within(kSlotBlock);
+      for (std::uint32_t s = 0; s < kSlotBlock; ++s) within[s] = s;
+      std::shuffle(within.begin(), within.end(), rng);
+      for (std::size_t s = 0; s < kSlotBlock; ++s) perm[b * kSlotBlock + s] = order[b] * kSlotBlock + within[s];
+    }
+    std::vector<std::uint32_t> dest_block(blocks);
+    for (std::uint32_t b = 0; b < blocks; ++b) dest_block[order[b]] = b;
+    for (const std::size_t digits : {std::size_t{1}, std::size_t{10}, std::size_t{15}}) {
+      for (const bool extreme : {false, true}) {
+        std::vector<std::vector<std::uint32_t>> r(digits), b(digits), a(digits);
+        std::vector<const std::uint32_t*> rp, bp, ap;
+        const auto word = [&] { return static_cast<std::uint32_t>(extreme ? qv - 1 : rng() % qv); };
+        for (std::size_t d = 0; d < digits; ++d) {
+          for (auto* v : {&r[d], &b[d], &a[d]}) {
+            v->resize(n);
+            for (auto& x : *v) x = word();
+          }
+        }
+        std::vector<std::uint32_t> add(n);
+        for (auto& x : add) x = word();
+        std::vector<std::uint64_t> sum0(n), sum1(n);
+        for (std::size_t j = 0; j < n; ++j) {
+          unsigned __int128 s0 = add[j], s1 = 0;
+          for (std::size_t d = 0; d < digits; ++d) {
+            s0 += static_cast<unsigned __int128>(r[d][j]) * b[d][j];
+            s1 += static_cast<unsigned __int128>(r[d][j]) * a[d][j];
+          }
+          sum0[j] = static_cast<std::uint64_t>(s0 % qv);
+          sum1[j] = static_cast<std::uint64_t>(s1 % qv);
+        }
+        // The slice of source blocks 5 .. 5 + 20: the output blocks reading them.
+        const std::size_t j0 = 5 * kSlotBlock, len = 20 * kSlotBlock;
+        for (std::size_t d = 0; d < digits; ++d) rp.push_back(r[d].data() + j0), bp.push_back(b[d].data() + j0), ap.push_back(a[d].data() + j0);
+        constexpr std::uint32_t kUnwritten = 0x5A5A5A5Au;
+        std::vector<std::uint32_t> want(blocks * stride, kUnwritten);
+        for (std::size_t blk = 0; blk < blocks; ++blk) {
+          const std::size_t source = perm[blk * kSlotBlock] / kSlotBlock;
+          if (source < 5 || source >= 25) continue;
+          for (std::size_t s = 0; s < kSlotBlock; ++s) {
+            want[blk * stride + blocked_slot_word(s)] = static_cast<std::uint32_t>(sum0[perm[blk * kSlotBlock + s]]);
+            want[blk * stride + kSlotBlock + blocked_slot_word(s)] =
+                static_cast<std::uint32_t>(sum1[perm[blk * kSlotBlock + s]]);
+          }
+        }
+        for (int set = 0; set < 4; ++set) {
+          set_avx512_enabled(set == 0);
+          set_simd_enabled(set != 2);
+          std::vector<std::uint32_t> got(blocks * stride, kUnwritten);
+          const BlockedDestination dst{perm.data(), dest_block.data(), got.data(), got.data() + kSlotBlock, stride};
+          if (set == 3) {
+            dot_pair_blocked_u32_reference(rp.data(), bp.data(), ap.data(), digits, add.data() + j0, j0, len, dst, q);
+          } else {
+            dot_pair_blocked_u32(rp.data(), bp.data(), ap.data(), digits, add.data() + j0, j0, len, dst, q);
+          }
+          ASSERT_EQ(got, want) << "q " << qv << " digits " << digits << " extreme " << extreme << " kernel set " << set;
+        }
+        set_avx512_enabled(true);
+        set_simd_enabled(true);
+      }
+    }
+  }
+}
+
 // A two-digit gadget's top digit in NTT form from the input's and the low
 // digit's transforms (gadget_top_digit_ntt_u32) equals the top digit's own
 // transform, for every kernel set; and the kernels agree with the plain loop

@@ -79,9 +79,9 @@ class HoistedCiphertext {
   static void apply_galois_batch(std::span<const HoistedCiphertext* const> cts, std::uint64_t galois_elt,
                                  const HoistedGaloisKeys& keys, std::span<Ciphertext> out);
 
-  // The batch's results before their slot permutation, for callers that
-  // store them in a layout of their own (the linear layer's blocked inputs)
-  // and would otherwise permute into a ciphertext only to copy it again:
+  // The batch's results before their slot permutation (apply_galois_batch
+  // permutes them into its ciphertexts; a caller with a layout of its own
+  // needs no ciphertext in between, as apply_galois_batch_blocked below):
   // emit(r, l, t0, t1) gets row r's residues mod prime l of c0 and c1 with
   // slot j of sigma_g(ct) at t[perm[j]], perm =
   // context.automorphism_permutation(galois_elt). @throws as apply_galois_batch.

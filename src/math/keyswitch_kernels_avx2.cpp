@@ -26,6 +26,26 @@ void dot_pair_tail(const std::uint32_t* const* r, const KeyWord* const* b, const
   }
 }
 
+// The 64-bit sums over `count` digits of r[d] b[d] and r[d] a[d] at slots j
+// .. j + 7: vpmuludq on the even 32-bit lanes (e) and, shifted, on the odd
+// ones (o). dot_pair_reduce_u32 and dot_pair_blocked_u32 share it.
+struct PairSums {
+  __m256i e0, o0, e1, o1;
+};
+inline PairSums pair_sums(const std::uint32_t* const* r, const std::uint32_t* const* b, const std::uint32_t* const* a,
+                          std::size_t count, std::size_t j) noexcept {
+  PairSums s{_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+  for (std::size_t d = 0; d < count; ++d) {
+    const __m256i x = load(r[d] + j), y0 = load(b[d] + j), y1 = load(a[d] + j);
+    const __m256i xo = _mm256_srli_epi64(x, 32);
+    s.e0 = _mm256_add_epi64(s.e0, _mm256_mul_epu32(x, y0));
+    s.o0 = _mm256_add_epi64(s.o0, _mm256_mul_epu32(xo, _mm256_srli_epi64(y0, 32)));
+    s.e1 = _mm256_add_epi64(s.e1, _mm256_mul_epu32(x, y1));
+    s.o1 = _mm256_add_epi64(s.o1, _mm256_mul_epu32(xo, _mm256_srli_epi64(y1, 32)));
+  }
+  return s;
+}
+
 }  // namespace
 
 void gadget_digit_lift_u32x2_avx2(const std::uint64_t* c, const GadgetShape& s, std::uint64_t q_src,
@@ -94,15 +114,8 @@ void dot_pair_reduce_u32_avx2(const std::uint32_t* const* r, const std::uint32_t
   };
   std::size_t j = 0;
   for (; j + 8 <= n; j += 8) {
-    __m256i e0 = _mm256_setzero_si256(), o0 = e0, e1 = e0, o1 = e0;
-    for (std::size_t d = 0; d < count; ++d) {
-      const __m256i x = load(r[d] + j), y0 = load(b[d] + j), y1 = load(a[d] + j);
-      const __m256i xo = _mm256_srli_epi64(x, 32);
-      e0 = _mm256_add_epi64(e0, _mm256_mul_epu32(x, y0));
-      o0 = _mm256_add_epi64(o0, _mm256_mul_epu32(xo, _mm256_srli_epi64(y0, 32)));
-      e1 = _mm256_add_epi64(e1, _mm256_mul_epu32(x, y1));
-      o1 = _mm256_add_epi64(o1, _mm256_mul_epu32(xo, _mm256_srli_epi64(y1, 32)));
-    }
+    const PairSums sums = pair_sums(r, b, a, count, j);
+    const __m256i e0 = sums.e0, o0 = sums.o0, e1 = sums.e1, o1 = sums.o1;
     interleave_store(out0 + j, reduce(e0), reduce(o0));
     interleave_store(out1 + j, reduce(e1), reduce(o1));
   }
@@ -122,15 +135,8 @@ void dot_pair_blocked_u32_avx2(const std::uint32_t* const* r, const std::uint32_
     __m256i v0[2], v1[2];
     for (int h = 0; h < 2; ++h) {
       const std::size_t o = j + 8 * h;
-      __m256i e0 = _mm256_setzero_si256(), o0 = e0, e1 = e0, o1 = e0;
-      for (std::size_t d = 0; d < count; ++d) {
-        const __m256i x = load(r[d] + o), y0 = load(b[d] + o), y1 = load(a[d] + o);
-        const __m256i xo = _mm256_srli_epi64(x, 32);
-        e0 = _mm256_add_epi64(e0, _mm256_mul_epu32(x, y0));
-        o0 = _mm256_add_epi64(o0, _mm256_mul_epu32(xo, _mm256_srli_epi64(y0, 32)));
-        e1 = _mm256_add_epi64(e1, _mm256_mul_epu32(x, y1));
-        o1 = _mm256_add_epi64(o1, _mm256_mul_epu32(xo, _mm256_srli_epi64(y1, 32)));
-      }
+      const PairSums sums = pair_sums(r, b, a, count, o);
+      const __m256i e0 = sums.e0, o0 = sums.o0, e1 = sums.e1, o1 = sums.o1;
       const __m256i s0 = _mm256_add_epi32(_mm256_or_si256(reduce(e0), _mm256_slli_epi64(reduce(o0), 32)),
                                           load(add + o));
       v0[h] = _mm256_min_epu32(s0, _mm256_sub_epi32(s0, q32));  // < 2q < 2^31: one subtraction

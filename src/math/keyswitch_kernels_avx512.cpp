@@ -201,6 +201,31 @@ void dot_pair_reduce_u64_r32_avx512(const std::uint32_t* const* r, const std::ui
   dot_pair_reduce_small(r, b, a, count, out0, out1, n, q);
 }
 
+namespace {
+
+// The 64-bit sums over `count` digits of r[d] b[d] and r[d] a[d] at slots j
+// .. j + 15: vpmuludq on the even 32-bit lanes (e) and, shifted, on the odd
+// ones (o). dot_pair_reduce_u32 and dot_pair_blocked_u32 share it.
+struct PairSums {
+  __m512i e0, o0, e1, o1;
+};
+inline PairSums pair_sums(const std::uint32_t* const* r, const std::uint32_t* const* b, const std::uint32_t* const* a,
+                          std::size_t count, std::size_t j) noexcept {
+  PairSums s{_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+  for (std::size_t d = 0; d < count; ++d) {
+    const __m512i x = _mm512_loadu_si512(r[d] + j), y0 = _mm512_loadu_si512(b[d] + j),
+                  y1 = _mm512_loadu_si512(a[d] + j);
+    const __m512i xo = _mm512_srli_epi64(x, 32);
+    s.e0 = _mm512_add_epi64(s.e0, mul_low32(x, y0));
+    s.o0 = _mm512_add_epi64(s.o0, mul_low32(xo, _mm512_srli_epi64(y0, 32)));
+    s.e1 = _mm512_add_epi64(s.e1, mul_low32(x, y1));
+    s.o1 = _mm512_add_epi64(s.o1, mul_low32(xo, _mm512_srli_epi64(y1, 32)));
+  }
+  return s;
+}
+
+}  // namespace
+
 void dot_pair_reduce_u32_avx512(const std::uint32_t* const* r, const std::uint32_t* const* b,
                                 const std::uint32_t* const* a, std::size_t count, std::uint64_t* out0,
                                 std::uint64_t* out1, std::size_t n, std::uint64_t q) noexcept {
@@ -215,16 +240,8 @@ void dot_pair_reduce_u32_avx512(const std::uint32_t* const* r, const std::uint32
   };
   std::size_t j = 0;
   for (; j + 16 <= n; j += 16) {
-    __m512i e0 = _mm512_setzero_si512(), o0 = e0, e1 = e0, o1 = e0;
-    for (std::size_t d = 0; d < count; ++d) {
-      const __m512i x = _mm512_loadu_si512(r[d] + j), y0 = _mm512_loadu_si512(b[d] + j),
-                    y1 = _mm512_loadu_si512(a[d] + j);
-      const __m512i xo = _mm512_srli_epi64(x, 32);
-      e0 = _mm512_add_epi64(e0, mul_low32(x, y0));
-      o0 = _mm512_add_epi64(o0, mul_low32(xo, _mm512_srli_epi64(y0, 32)));
-      e1 = _mm512_add_epi64(e1, mul_low32(x, y1));
-      o1 = _mm512_add_epi64(o1, mul_low32(xo, _mm512_srli_epi64(y1, 32)));
-    }
+    const PairSums sums = pair_sums(r, b, a, count, j);
+    const __m512i e0 = sums.e0, o0 = sums.o0, e1 = sums.e1, o1 = sums.o1;
     store_slots(out0 + j, reduce(e0), reduce(o0));
     store_slots(out1 + j, reduce(e1), reduce(o1));
   }
@@ -251,16 +268,8 @@ void dot_pair_blocked_u32_avx512(const std::uint32_t* const* r, const std::uint3
   const __m512i order = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
   const __m512i low4 = _mm512_set1_epi32(kSlotBlock - 1);
   for (std::size_t j = 0; j < n; j += kSlotBlock) {
-    __m512i e0 = _mm512_setzero_si512(), o0 = e0, e1 = e0, o1 = e0;
-    for (std::size_t d = 0; d < count; ++d) {
-      const __m512i x = _mm512_loadu_si512(r[d] + j), y0 = _mm512_loadu_si512(b[d] + j),
-                    y1 = _mm512_loadu_si512(a[d] + j);
-      const __m512i xo = _mm512_srli_epi64(x, 32);
-      e0 = _mm512_add_epi64(e0, mul_low32(x, y0));
-      o0 = _mm512_add_epi64(o0, mul_low32(xo, _mm512_srli_epi64(y0, 32)));
-      e1 = _mm512_add_epi64(e1, mul_low32(x, y1));
-      o1 = _mm512_add_epi64(o1, mul_low32(xo, _mm512_srli_epi64(y1, 32)));
-    }
+    const PairSums sums = pair_sums(r, b, a, count, j);
+    const __m512i e0 = sums.e0, o0 = sums.o0, e1 = sums.e1, o1 = sums.o1;
     __m512i v0 = _mm512_or_si512(reduce(e0), _mm512_slli_epi64(reduce(o0), 32));
     const __m512i v1 = _mm512_or_si512(reduce(e1), _mm512_slli_epi64(reduce(o1), 32));
     v0 = _mm512_add_epi32(v0, _mm512_loadu_si512(add + j));

@@ -27,23 +27,23 @@ void parallel_for(std::size_t count, std::size_t threads, F&& f) {
 }
 constexpr std::size_t kBlock = math::kSlotBlock;
 
-// Writes prime l of sigma_g(ct) as term m of a row's blocked inputs, from
-// slot-order words whose slot j is t[perm[j]] (the hoisted automorphisms
-// write theirs themselves: HoistedCiphertext::apply_galois_batch_blocked).
-void place_blocked_permuted(const Call& call, const std::uint64_t* t0, const std::uint64_t* t1,
-                            const std::uint32_t* perm, std::size_t l, std::size_t m, std::uint32_t* blocked) {
-  const std::size_t n = call.ctx.poly_degree(), blocks = n / kBlock;
-  for (int part = 0; part < 2; ++part)
-    math::gather_blocked_narrow(part == 0 ? t0 : t1, perm, n,
-                                blocked + ((l * blocks * call.terms + m) * 2 + part) * kBlock, call.terms * 2 * kBlock);
+// Where term m's prime l starts in a row's blocked inputs (c0's slot block
+// 0; c1's kBlock words on), its slot blocks terms x 2 x kBlock words apart.
+std::size_t blocked_term_offset(const Call& call, std::size_t l, std::size_t m) {
+  return (l * (call.ctx.poly_degree() / kBlock) * call.terms + m) * 2 * kBlock;
 }
 
 // Writes ct (NTT form) as term m of a row's blocked inputs: the identity
-// automorphism's case of place_blocked_permuted.
+// automorphism's gather (the hoisted automorphisms write theirs themselves,
+// HoistedCiphertext::apply_galois_batch_blocked).
 void place_blocked(const Call& call, const Ciphertext& ct, std::size_t m, std::uint32_t* blocked) {
+  const std::size_t n = call.ctx.poly_degree();
   const std::uint32_t* identity = call.ctx.automorphism_permutation(1).data();
-  for (std::size_t l = 0; l < call.ctx.moduli_count(); ++l)
-    place_blocked_permuted(call, ct.c0.residues(l), ct.c1.residues(l), identity, l, m, blocked);
+  for (std::size_t l = 0; l < call.ctx.moduli_count(); ++l) {
+    std::uint32_t* at = blocked + blocked_term_offset(call, l, m);
+    math::gather_blocked_narrow(ct.c0.residues(l), identity, n, at, call.terms * 2 * kBlock);
+    math::gather_blocked_narrow(ct.c1.residues(l), identity, n, at + kBlock, call.terms * 2 * kBlock);
+  }
 }
 
 void store_term(const Call& call, RowInputs& row, std::size_t m, Ciphertext ct) {
@@ -138,12 +138,10 @@ std::vector<RowInputs> input_side(const Call& call, std::vector<Ciphertext>& inp
       for (std::size_t k = 0; k < members; ++k) store_term(call, out[member[k].r], term(member[k], a), std::move(rotated[k]));
     }
     if (elements.empty()) return;
-    const std::size_t blocks = call.ctx.poly_degree() / kBlock;
     HoistedCiphertext::apply_galois_batch_blocked(
         group, elements, *call.sk.input_hoisted,
         [&](std::size_t i, std::size_t k, std::size_t l) {
-          return out[member[k].r].blocked.data() +
-                 (l * blocks * call.terms + term(member[k], element_a[i])) * 2 * kBlock;
+          return out[member[k].r].blocked.data() + blocked_term_offset(call, l, term(member[k], element_a[i]));
         },
         kBlock, call.terms * 2 * kBlock);
   });

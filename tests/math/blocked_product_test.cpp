@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "block_permutation_util.h"
 #include "math/blocked_product.h"
 #include "math/cpu_features.h"
 #include "math/ntt.h"
@@ -165,16 +166,7 @@ TEST(BlockedProducts, AutomorphismsKeepSlotBlocks) {
 TEST(BlockedProducts, GatherBlockedNarrowPlacesPermutedSlots) {
   std::mt19937_64 rng(12);
   const std::size_t n = 512, blocks = n / kSlotBlock, stride = 3 * kSlotBlock;
-  std::vector<std::uint32_t> order(blocks);
-  for (std::uint32_t b = 0; b < blocks; ++b) order[b] = b;
-  std::shuffle(order.begin(), order.end(), rng);
-  std::vector<std::uint32_t> perm(n);
-  for (std::size_t b = 0; b < blocks; ++b) {
-    std::vector<std::uint32_t> within(kSlotBlock);
-    for (std::uint32_t s = 0; s < kSlotBlock; ++s) within[s] = s;
-    std::shuffle(within.begin(), within.end(), rng);
-    for (std::size_t s = 0; s < kSlotBlock; ++s) perm[b * kSlotBlock + s] = order[b] * kSlotBlock + within[s];
-  }
+  const std::vector<std::uint32_t> perm = test_util::random_block_permutation(n, rng).perm;
   std::vector<std::uint64_t> src(n);
   for (std::size_t j = 0; j < n; ++j) src[j] = j % 9 == 0 ? 0xFFFFFFFFu : j % 11 == 0 ? 0u : rng() & 0xFFFFFFFFu;
   std::vector<std::uint32_t> expect(blocks * stride, 0x5A5A5A5Au);

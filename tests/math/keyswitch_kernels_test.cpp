@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "block_permutation_util.h"
 #include "math/cpu_features.h"
 #include "math/keyswitch_kernels.h"
 #include "math/ntt.h"
@@ -396,17 +397,7 @@ TEST(KeySwitchKernels, DotPairBlockedPlacesPermutedSums) {
   const std::size_t n = 512, blocks = n / kSlotBlock, stride = 3 * kSlotBlock;
   for (const std::uint64_t qv : {std::uint64_t{134176769}, std::uint64_t{(1u << 30) - 35}}) {
     const Modulus q(qv);
-    std::vector<std::uint32_t> order(blocks), perm(n);
-    for (std::uint32_t b = 0; b < blocks; ++b) order[b] = b;
-    std::shuffle(order.begin(), order.end(), rng);
-    for (std::size_t b = 0; b < blocks; ++b) {
-      std::vector<std::uint32_t> within(kSlotBlock);
-      for (std::uint32_t s = 0; s < kSlotBlock; ++s) within[s] = s;
-      std::shuffle(within.begin(), within.end(), rng);
-      for (std::size_t s = 0; s < kSlotBlock; ++s) perm[b * kSlotBlock + s] = order[b] * kSlotBlock + within[s];
-    }
-    std::vector<std::uint32_t> dest_block(blocks);
-    for (std::uint32_t b = 0; b < blocks; ++b) dest_block[order[b]] = b;
+    const auto [perm, dest_block] = test_util::random_block_permutation(n, rng);
     for (const std::size_t digits : {std::size_t{1}, std::size_t{10}, std::size_t{15}}) {
       for (const bool extreme : {false, true}) {
         std::vector<std::vector<std::uint32_t>> r(digits), b(digits), a(digits);

@@ -4,7 +4,9 @@
 #include <string>
 
 #include "fhellm/error.h"
+#include "he/coefficient_rounding.h"
 #include "he/prng.h"
+#include "math/poly_arith.h"
 #include "internal.h"
 
 namespace fhellm::he {
@@ -54,6 +56,40 @@ SeededCiphertext Encryptor::encrypt_poly_seeded(const RnsPoly& plain) const {
     }
   }
   out.c0 = std::move(body);
+  return out;
+}
+
+SeededRoundedBody Encryptor::encrypt_poly_rounded(const RnsPoly& plain, std::uint64_t modulus) const {
+  const Context& ctx = *context_;
+  check_poly(plain, ctx, "plaintext");
+  require(!plain.is_ntt_form(), ErrorCode::invalid_argument, "encrypt_poly_rounded: the plaintext is in NTT form");
+  const std::size_t n = ctx.poly_degree();
+  SeededRoundedBody out;
+  out.seed = random_seed();
+  thread_local RnsPoly a;
+  thread_local std::vector<std::int64_t> e;
+  expand_seed_into(ctx, out.seed, a);
+  // c0 = e + plain - a s: a s in NTT form, back to coefficients, then the
+  // rest coefficientwise.
+  RnsPoly body(ctx, true, kUninitialized);
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i)
+    math::multiply_mod(a.residues(i), secret_ntt_.residues(i), body.residues(i), n, ctx.modulus(i));
+  from_ntt(body, ctx);
+  Prng noise(random_seed());
+  e.resize(n);
+  noise.fill_centered_binomial(ctx.params().error_binomial_eta, e.data(), n);
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
+    const math::Modulus& q = ctx.modulus(i);
+    std::uint64_t* r = body.residues(i);
+    const std::uint64_t* p = plain.residues(i);
+    for (std::size_t j = 0; j < n; ++j) {
+      // |e| < q: one conditional correction puts it in [0, q).
+      const std::uint64_t ej = e[j] < 0 ? q.value() - static_cast<std::uint64_t>(-e[j]) : static_cast<std::uint64_t>(e[j]);
+      r[j] = q.add(q.sub(p[j], r[j]), ej);
+    }
+  }
+  out.body.resize(n);
+  round_coefficients(ctx, body, modulus, out.body.data());
   return out;
 }
 

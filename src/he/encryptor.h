@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "he/ciphertext.h"
 #include "he/context.h"
@@ -14,6 +15,12 @@
 #include "he/plaintext.h"
 
 namespace fhellm::he {
+
+// An upload: the seed of the mask and the body rounded to `modulus` levels.
+struct SeededRoundedBody {
+  Seed seed{};
+  std::vector<std::uint64_t> body;  // N values < modulus
+};
 
 class Encryptor {
  public:
@@ -29,6 +36,13 @@ class Encryptor {
   // Encrypts a plaintext already lifted to R_Q (coefficient or NTT form):
   // phase = plain + e. @throws Error(parameter_mismatch).
   SeededCiphertext encrypt_poly_seeded(const RnsPoly& plain) const;
+  // The same encryption of a coefficient-form plaintext, its body rounded to
+  // `modulus` levels: round(c0 modulus / Q) mod modulus, as
+  // Evaluator::switch_modulus would give, with one inverse NTT (of a s)
+  // instead of the body's round trip through the NTT form.
+  // @throws Error(parameter_mismatch), Error(invalid_argument) for a plain in
+  //         NTT form or a modulus outside [2, 2^61).
+  SeededRoundedBody encrypt_poly_rounded(const RnsPoly& plain, std::uint64_t modulus) const;
   Ciphertext encrypt_zero() const;
 
   const ContextPtr& context() const noexcept { return context_; }

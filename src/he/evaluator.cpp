@@ -5,6 +5,7 @@
 #include <string>
 
 #include "fhellm/error.h"
+#include "he/coefficient_rounding.h"
 #include "he/gadget_decomposition.h"
 #include "math/keyswitch_kernels.h"
 #include "math/ntt.h"
@@ -461,29 +462,6 @@ void Evaluator::apply_galois_inplace(Ciphertext& ct, std::uint64_t galois_elt, c
   std::swap(ct.c0, t0);
 }
 
-namespace {
-
-// round(x t / q) = floor((x t + floor(q / 2)) / q) for x < q < 2^63, t <= 2^40:
-// the double estimate is within a few units (x t / q < 2^40, 53-bit
-// mantissas), then corrected against the exact 128-bit numerator.
-std::uint64_t scaled_round(std::uint64_t x, std::uint64_t t, std::uint64_t q, double ratio) {
-  const math::u128 num = static_cast<math::u128>(x) * t + q / 2;
-  const double guess = static_cast<double>(x) * ratio + 0.5;
-  std::uint64_t r = guess > 0 ? static_cast<std::uint64_t>(guess) : 0;
-  math::u128 at = static_cast<math::u128>(r) * q;
-  while (at > num) {
-    --r;
-    at -= q;
-  }
-  while (num - at >= q) {
-    ++r;
-    at += q;
-  }
-  return r;
-}
-
-}  // namespace
-
 SwitchedCiphertext Evaluator::switch_modulus(const Ciphertext& ct, std::uint64_t body_modulus,
                                              std::uint64_t mask_modulus) const {
   const Context& ctx = *context_;
@@ -491,7 +469,7 @@ SwitchedCiphertext Evaluator::switch_modulus(const Ciphertext& ct, std::uint64_t
   const std::uint64_t limit = std::uint64_t{1} << 61;
   require(body_modulus >= 2 && body_modulus < limit && mask_modulus >= 2 && mask_modulus < limit,
           ErrorCode::invalid_argument, "switched moduli must be in [2, 2^61)");
-  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
+  const std::size_t n = ctx.poly_degree();
   Ciphertext coeff = ct;
   from_ntt(coeff.c0, ctx);
   from_ntt(coeff.c1, ctx);
@@ -501,82 +479,8 @@ SwitchedCiphertext Evaluator::switch_modulus(const Ciphertext& ct, std::uint64_t
   out.mask_modulus = mask_modulus;
   out.c0.resize(n);
   out.c1.resize(n);
-  const math::RnsBasis& basis = ctx.coeff_basis();
-  const math::WideInt& big_q = basis.product();
-  const bool q_fits = big_q.bit_length() <= 63;
-  // round(x q' / Q) = floor((x q' + floor(Q/2)) / Q); q' itself wraps to 0.
-  if (q_fits) {
-    const std::uint64_t q64 = big_q.word(0);
-    std::vector<std::uint64_t> punctured(k);
-    for (std::size_t i = 0; i < k; ++i) punctured[i] = basis.punctured_product(i).word(0);
-    for (int which = 0; which < 2; ++which) {
-      const RnsPoly& src = which == 0 ? coeff.c0 : coeff.c1;
-      const std::uint64_t target = which == 0 ? body_modulus : mask_modulus;
-      std::vector<std::uint64_t>& dst = which == 0 ? out.c0 : out.c1;
-      // Targets up to 2^40 (every reply and upload): a double estimate made
-      // exact with two 128-bit products instead of a 128-bit division.
-      const bool estimate = target <= (std::uint64_t{1} << 40);
-      const double ratio = static_cast<double>(target) / static_cast<double>(q64);
-      for (std::size_t j = 0; j < n; ++j) {
-        math::u128 x = 0;
-        for (std::size_t i = 0; i < k; ++i) {
-          const std::uint64_t y = math::mul_shoup(src.residues(i)[j], basis.punctured_inverse(i), ctx.modulus(i).value());
-          x += static_cast<math::u128>(y) * punctured[i];
-        }
-        while (x >= q64) x -= q64;  // x < k Q
-        const std::uint64_t xr = static_cast<std::uint64_t>(x);
-        const std::uint64_t r = estimate ? scaled_round(xr, target, q64, ratio)
-                                         : static_cast<std::uint64_t>((static_cast<math::u128>(xr) * target + q64 / 2) / q64);
-        dst[j] = r == target ? 0 : r;
-      }
-    }
-    return out;
-  }
-  const math::WideInt half_q = big_q.shifted_right(1);
-  const long double q_ld = big_q.to_long_double();
-  std::uint64_t residues[math::RnsBasis::kMaxModuli];
-  long double inv_q[math::RnsBasis::kMaxModuli];
-  for (std::size_t i = 0; i < k; ++i) inv_q[i] = 1.0L / static_cast<long double>(ctx.modulus(i).value());
-  for (int which = 0; which < 2; ++which) {
-    const RnsPoly& src = which == 0 ? coeff.c0 : coeff.c1;
-    const std::uint64_t target = which == 0 ? body_modulus : mask_modulus;
-    std::vector<std::uint64_t>& dst = which == 0 ? out.c0 : out.c1;
-    const bool fast = target <= (std::uint64_t{1} << 48);
-    for (std::size_t j = 0; j < n; ++j) {
-      if (fast) {
-        // x / Q = frac(sum_i y_i / q_i), y_i = [x_i (Q/q_i)^-1]_{q_i}, in long
-        // double (error ~ k 2^-64, times q' <= 2^48: < 2^-13): accept unless the
-        // rounding point is within 2^-10, else take the exact path below.
-        long double frac = 0;
-        for (std::size_t i = 0; i < k; ++i) {
-          const std::uint64_t y = math::mul_shoup(src.residues(i)[j], basis.punctured_inverse(i), ctx.modulus(i).value());
-          frac += static_cast<long double>(y) * inv_q[i];
-        }
-        frac -= static_cast<long double>(static_cast<std::uint64_t>(frac));
-        const long double v = frac * static_cast<long double>(target) + 0.5L;
-        const std::uint64_t r = static_cast<std::uint64_t>(v);
-        const long double part = v - static_cast<long double>(r);
-        if (part > 0x1p-10L && part < 1 - 0x1p-10L) {
-          dst[j] = r >= target ? r - target : r;
-          continue;
-        }
-      }
-      for (std::size_t i = 0; i < k; ++i) residues[i] = src.residues(i)[j];
-      const math::WideInt num = basis.compose(residues).times(static_cast<std::int64_t>(target)) + half_q;
-      std::int64_t est = static_cast<std::int64_t>(std::floor(num.to_long_double() / q_ld));
-      math::WideInt rem = num - big_q.times(est);
-      while (rem.is_negative()) {
-        --est;
-        rem += big_q;
-      }
-      while (!(rem < big_q)) {
-        ++est;
-        rem -= big_q;
-      }
-      const std::uint64_t r = static_cast<std::uint64_t>(est);
-      dst[j] = r == target ? 0 : r;
-    }
-  }
+  round_coefficients(ctx, coeff.c0, body_modulus, out.c0.data());
+  round_coefficients(ctx, coeff.c1, mask_modulus, out.c1.data());
   return out;
 }
 

@@ -4,7 +4,6 @@
 
 #include "fhellm/error.h"
 #include "he/encryptor.h"
-#include "he/evaluator.h"
 #include "he/linear_client_keys.h"
 #include "he/linear_wire.h"
 #include "he/lookup.h"
@@ -59,7 +58,6 @@ std::vector<std::uint8_t> LinearClient::encrypt_lookup(std::span<const std::uint
   require(it != keys_.end(), ErrorCode::missing_galois_key, "lookup: no key for its parameter set");
   const Context& ctx = *it->second->context;
   const Encryptor enc(it->second->context, it->second->secret);
-  const Evaluator ev(it->second->context);
   const LinearGeometry& geo = plan.linear.geo;
   const auto delta = Scale::from_plain_modulus(ctx, plan.linear.plain_modulus).delta_residues();
   const std::uint64_t upload_modulus = std::uint64_t{1} << plan.linear.upload_bits;
@@ -73,13 +71,10 @@ std::vector<std::uint8_t> LinearClient::encrypt_lookup(std::span<const std::uint
     // One-hot: Delta at the id's position in its chunk.
     RnsPoly plain(ctx, false);
     for (std::size_t i = 0; i < ctx.moduli_count(); ++i) plain.residues(i)[id % geo.poly_degree] = delta[i];
-    const SeededCiphertext one_hot = enc.encrypt_poly_seeded(plain);
-    Ciphertext body_only(ctx, true);
-    body_only.c0 = one_hot.c0;
-    const SwitchedCiphertext rounded = ev.switch_modulus(body_only, upload_modulus, 2);
+    const SeededRoundedBody one_hot = enc.encrypt_poly_rounded(plain, upload_modulus);
     w.bytes(ByteView(one_hot.seed.data(), one_hot.seed.size()));
     std::vector<std::uint64_t> values(sent.size());
-    for (std::size_t i = 0; i < sent.size(); ++i) values[i] = rounded.c0[sent[i]];
+    for (std::size_t i = 0; i < sent.size(); ++i) values[i] = one_hot.body[sent[i]];
     wire::write_values(w, values, plan.linear.upload_bits);
     if (plan.select_bits == 0) continue;
     const SeededCiphertext select = enc.encrypt_poly_seeded(select_plain(ctx, plan, id / geo.poly_degree));

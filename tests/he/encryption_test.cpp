@@ -1,10 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "fhellm/error.h"
 #include "he/ciphertext.h"
 #include "he/decryptor.h"
 #include "he/encryptor.h"
 #include "he/keys.h"
+#include "he/linear_detail.h"
 #include "he/plaintext.h"
 #include "he_test_util.h"
 
@@ -108,6 +112,44 @@ TEST_P(EncryptionTest, SeededFormExpandsToTheSameCiphertext) {
   const SeededCiphertext again = enc.encrypt_seeded(m.data(), m.size(), scale);
   EXPECT_NE(again.seed, seeded.seed);
   EXPECT_FALSE(again.c0 == seeded.c0);
+}
+
+TEST_P(EncryptionTest, RoundedBodyRebuildsToAnEncryptionOfThePlaintext) {
+  // The upload path: seed + body rounded to 2^u levels; the server rebuilds
+  // round(v Q / 2^u) and expands the mask. The phase must be the plaintext
+  // plus the fresh error and at most half a rounding step.
+  const Scale scale = Scale::from_plain_modulus(*ctx, 1 << 8);
+  Encryptor enc(ctx, sk);
+  Decryptor dec(ctx, sk);
+  std::mt19937_64 rng(7);
+  const std::size_t n = ctx->poly_degree();
+  const auto m = test_util::random_values(n, scale.max_message(), rng);
+  RnsPoly plain(*ctx, false);
+  for (std::size_t i = 0; i < ctx->moduli_count(); ++i) {
+    const math::Modulus& q = ctx->modulus(i);
+    for (std::size_t j = 0; j < n; ++j) plain.residues(i)[j] = q.mul(scale.delta_residues()[i], q.from_signed(m[j]));
+  }
+  const double log_q = ctx->coeff_basis().log2_product();
+  const int u = std::min(60, static_cast<int>(log_q) - 16);
+  const SeededRoundedBody up = enc.encrypt_poly_rounded(plain, std::uint64_t{1} << u);
+  ASSERT_EQ(up.body.size(), n);
+  for (std::uint64_t v : up.body) ASSERT_LT(v, std::uint64_t{1} << u);
+  SeededCiphertext sc;
+  sc.seed = up.seed;
+  sc.c0 = RnsPoly(*ctx, false);
+  detail::rebuild_body(*ctx, up.body, u, sc.c0);
+  to_ntt(sc.c0, *ctx);
+  const Decrypted d = dec.measure(expand(*ctx, sc), scale, m);
+  EXPECT_EQ(d.message, m);
+  // Fresh error (|e| <= eta) + the upload's rounding (<= Q / 2^(u+1)) + the rebuild's (<= 1/2).
+  const double bound = ctx->params().error_binomial_eta + std::exp2(log_q - u - 1) + 1;
+  EXPECT_LE(d.max_abs_noise, bound);
+  EXPECT_GT(d.max_abs_noise, ctx->params().error_binomial_eta);  // the rounding is there
+  // A different seed each time; an NTT-form plaintext is refused.
+  EXPECT_NE(enc.encrypt_poly_rounded(plain, std::uint64_t{1} << u).seed, up.seed);
+  RnsPoly ntt = plain;
+  to_ntt(ntt, *ctx);
+  EXPECT_THROW(enc.encrypt_poly_rounded(ntt, std::uint64_t{1} << u), Error);
 }
 
 TEST_P(EncryptionTest, WrongKeyOrParameterSetIsRefusedOrGarbage) {

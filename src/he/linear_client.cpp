@@ -3,10 +3,10 @@
 #include <cstring>
 #include <string>
 
+#include "common/thread_pool.h"
 #include "fhellm/error.h"
 #include "he/decryptor.h"
 #include "he/encryptor.h"
-#include "he/evaluator.h"
 #include "he/linear.h"
 #include "he/lookup_layout.h"
 #include "he/linear_wire.h"
@@ -165,7 +165,6 @@ std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, Line
           "client has no key for parameter set " + std::string(parameter_set(plan.param_id).name));
   const Context& ctx = *it->second->context;
   const Encryptor enc(it->second->context, it->second->secret);
-  const Evaluator ev(it->second->context);
   const LinearGeometry& geo = plan.geo;
   const InputEncoder encode(ctx, plan);
   const std::size_t k = ctx.moduli_count();
@@ -176,8 +175,14 @@ std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, Line
   h.bits_a = static_cast<std::uint8_t>(plan.upload_bits);
   wire::write_header(w, h, plan);
   const std::uint64_t upload_modulus = std::uint64_t{1} << plan.upload_bits;
-  for (std::uint32_t g = 0; g < geo.row_groups; ++g) {
-    for (std::uint32_t c = 0; c < geo.chunks; ++c) {
+  // Each (row group, chunk) is encrypted on its own (a prompt's rows on every
+  // thread: the server waits for them), then written in order.
+  const std::size_t records = std::size_t{geo.row_groups} * geo.chunks;
+  std::vector<Seed> seeds(records);
+  std::vector<std::vector<std::uint64_t>> values(records);
+  parallel_for(records, 1, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t rec = begin; rec < end; ++rec) {
+      const auto g = static_cast<std::uint32_t>(rec / geo.chunks), c = static_cast<std::uint32_t>(rec % geo.chunks);
       RnsPoly plain(ctx, false);
       for (std::uint32_t t = 0; t < geo.rows_per_ct; ++t) {
         const std::uint64_t row = std::uint64_t{g} * geo.rows_per_ct + t;
@@ -189,18 +194,18 @@ std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, Line
           for (std::size_t i = 0; i < k; ++i) plain.residues(i)[geo.input_coeff(t, j)] = encode(ctx.modulus(i), i, xv);
         }
       }
-      const SeededCiphertext sc = enc.encrypt_poly_seeded(plain);
-      Ciphertext body_only(ctx, true);
-      body_only.c0 = sc.c0;
-      // Round the body to 2^u levels (the dropped bits are extra noise, see docs).
-      const SwitchedCiphertext rounded = ev.switch_modulus(body_only, upload_modulus, 2);
-      w.bytes(ByteView(sc.seed.data(), sc.seed.size()));
+      // The body rounded to 2^u levels (the dropped bits are extra noise, see docs).
+      SeededRoundedBody sc = enc.encrypt_poly_rounded(plain, upload_modulus);
+      seeds[rec] = sc.seed;
       // Only the coefficients the useful outputs read (LinearGeometry::sent_positions).
       const auto sent = geo.sent_positions(g, c);
-      std::vector<std::uint64_t> values(sent.size());
-      for (std::size_t i = 0; i < sent.size(); ++i) values[i] = rounded.c0[sent[i]];
-      wire::write_values(w, values, plan.upload_bits);
+      values[rec].resize(sent.size());
+      for (std::size_t i = 0; i < sent.size(); ++i) values[rec][i] = sc.body[sent[i]];
     }
+  });
+  for (std::size_t rec = 0; rec < records; ++rec) {
+    w.bytes(ByteView(seeds[rec].data(), seeds[rec].size()));
+    wire::write_values(w, values[rec], plan.upload_bits);
   }
   wire::finish(out);
   return out;
@@ -249,39 +254,48 @@ std::vector<std::int64_t> LinearClient::decrypt_packed(ByteReader& r, const Line
   const std::uint64_t qb = std::uint64_t{1} << plan.body_bits, qm = std::uint64_t{1} << plan.mask_bits;
   std::vector<std::int64_t> y(std::size_t{geo.shape.rows} * geo.shape.out, 0);
   std::vector<double> noise(expected != nullptr ? y.size() : 0, 0.0);
-  std::vector<std::int64_t> want(expected != nullptr ? n : 0, 0);
   if (plan.shared_mask)
     require(it->second->targets.size() == kLinearSharedMaskGroup, ErrorCode::wrong_key,
             r.what() + ": shared-mask secrets missing");
   const std::vector<Decryptor>& decryptors = it->second->decryptors;
-  std::vector<std::uint64_t> mask;
+  // Read every record first (per group: the mask, then the bodies of its
+  // packed cts, under targets 0, 1, ... when shared, under s when alone),
+  // then decrypt the packed cts on every thread: each writes its own cells.
   const std::size_t total = geo.packed_cts();
+  std::vector<std::vector<std::uint64_t>> masks;
+  std::vector<std::size_t> mask_of(total);
+  std::vector<std::vector<LinearGeometry::UsedCell>> used(total);
+  std::vector<std::vector<std::uint64_t>> bodies(total);
   for (std::size_t f = 0; f < total; ++f) {
-    // Record per group: the mask, then the bodies of its packed cts (under
-    // targets 0, 1, ... when shared, under s when alone).
-    const LinearPlan::MaskGroup group = plan.mask_group(f);
-    if (group.first == f) mask = wire::read_values(r, n, plan.mask_bits, qm);
-    SwitchedCiphertext sct;
-    sct.param_id = plan.param_id;
-    sct.body_modulus = qb;
-    sct.mask_modulus = qm;
-    sct.c1 = mask;
-    const auto used = geo.used_cells(f);
-    const auto body = wire::read_values(r, used.size(), plan.body_bits, qb);
-    sct.c0.assign(n, 0);
-    for (std::size_t i = 0; i < used.size(); ++i) sct.c0[used[i].pos] = body[i];
-    const Decryptor& dec = group.size == 1 ? decryptors[0] : decryptors[1 + (f - group.first)];
-    const auto at = [&](const LinearGeometry::UsedCell& u) {
-      return std::size_t{u.cell.row} * geo.shape.out + u.cell.col;
-    };
-    if (expected != nullptr)
-      for (const auto& u : used) want[u.pos] = expected[at(u)];
-    const Decrypted d = expected != nullptr ? dec.measure(sct, scale, want) : dec.decrypt(sct, scale);
-    for (const auto& u : used) {
-      y[at(u)] = d.message[u.pos];
-      if (expected != nullptr) noise[at(u)] = d.noise[u.pos];
-    }
+    if (plan.mask_group(f).first == f) masks.push_back(wire::read_values(r, n, plan.mask_bits, qm));
+    mask_of[f] = masks.size() - 1;
+    used[f] = geo.used_cells(f);
+    bodies[f] = wire::read_values(r, used[f].size(), plan.body_bits, qb);
   }
+  const auto at = [&](const LinearGeometry::UsedCell& u) {
+    return std::size_t{u.cell.row} * geo.shape.out + u.cell.col;
+  };
+  parallel_for(total, 1, [&](std::size_t begin, std::size_t end) {
+    std::vector<std::int64_t> want(expected != nullptr ? n : 0, 0);
+    for (std::size_t f = begin; f < end; ++f) {
+      const LinearPlan::MaskGroup group = plan.mask_group(f);
+      SwitchedCiphertext sct;
+      sct.param_id = plan.param_id;
+      sct.body_modulus = qb;
+      sct.mask_modulus = qm;
+      sct.c1 = masks[mask_of[f]];
+      sct.c0.assign(n, 0);
+      for (std::size_t i = 0; i < used[f].size(); ++i) sct.c0[used[f][i].pos] = bodies[f][i];
+      const Decryptor& dec = group.size == 1 ? decryptors[0] : decryptors[1 + (f - group.first)];
+      if (expected != nullptr)
+        for (const auto& u : used[f]) want[u.pos] = expected[at(u)];
+      const Decrypted d = expected != nullptr ? dec.measure(sct, scale, want) : dec.decrypt(sct, scale);
+      for (const auto& u : used[f]) {
+        y[at(u)] = d.message[u.pos];
+        if (expected != nullptr) noise[at(u)] = d.noise[u.pos];
+      }
+    }
+  });
   if (noise_out != nullptr) *noise_out = std::move(noise);
   return y;
 }

@@ -26,7 +26,16 @@ OnlineService::OnlineService(std::vector<Layer> layers) {
     Held h;
     h.digest = online::weights_digest(l.wire_id, l.n, l.k, l.weights, l.table);
     h.p = online::online_modulus(l.table, l.k);
-    weight_bytes_ += l.weights.size();
+    for (const auto& [other_id, other] : layers_)
+      if (*other.weights == l.weights) {
+        h.weights = other.weights;
+        break;
+      }
+    if (!h.weights) {
+      weight_bytes_ += l.weights.size();
+      h.weights = std::make_shared<const std::vector<std::int8_t>>(std::move(l.weights));
+    }
+    std::vector<std::int8_t>().swap(l.weights);
     const std::uint32_t id = l.wire_id;
     h.layer = std::move(l);
     layers_.emplace(id, std::move(h));
@@ -73,7 +82,7 @@ Bytes OnlineService::table_call(const Held& h, const online::OnlineRows& rows, u
   default_thread_pool().run(parts, parts, [&](std::size_t c) {
     const std::size_t begin = std::min<std::size_t>(rows.n, c * step);
     const std::size_t end = c + 1 == parts ? rows.n : std::min<std::size_t>(rows.n, begin + step);
-    math::masked_table_sum_range(v.data(), rows.rows, h.layer.weights.data(), rows.k, rows.n, begin, end, y.data());
+    math::masked_table_sum_range(v.data(), rows.rows, h.weights->data(), rows.k, rows.n, begin, end, y.data());
   });
   return online::encode_online_result(rows.rows, rows.n, rows.p, std::vector<std::uint32_t>(y.begin(), y.end()));
 }
@@ -89,7 +98,7 @@ Bytes OnlineService::call(std::uint32_t wire_id, ByteView payload, unsigned thre
   const math::ModularRows operand(rows.values.data(), rows.rows, rows.k, rows.p);
   default_thread_pool().run(chunks, std::max(1u, threads), [&](std::size_t c) {
     const std::size_t begin = c * chunk, end = std::min<std::size_t>(rows.n, begin + chunk);
-    math::modular_matmul_range(operand, h.layer.weights.data(), rows.n, begin, end, y.data());
+    math::modular_matmul_range(operand, h.weights->data(), rows.n, begin, end, y.data());
   });
   return online::encode_online_result(rows.rows, rows.n, rows.p, y);
 }

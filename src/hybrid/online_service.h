@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <vector>
 
 #include "common/bytes.h"
@@ -23,7 +24,9 @@ class OnlineService {
     std::vector<std::int8_t> weights;  // n x k, row-major; a table's E: k x n (V rows of width n)
     bool table = false;                // a token or position table (docs/online.md section 10)
   };
-  // Takes the weights; computes each layer's digest.
+  // Takes the weights; computes each layer's digest. Layers whose int8
+  // values are the same array (a tied LM head and its token table: n x k
+  // and k x n with the same row-major bytes) share one copy.
   // @throws Error(bad_artifact) for a size that does not match its shape.
   explicit OnlineService(std::vector<Layer> layers);
 
@@ -41,11 +44,13 @@ class OnlineService {
   //         online::peek_online_rows's codes.
   std::uint64_t call_rows(std::uint32_t wire_id, ByteView rows) const;
 
+  // Bytes of int8 weights held (each shared array once).
   std::uint64_t weight_bytes() const noexcept { return weight_bytes_; }
 
  private:
   struct Held {
-    Layer layer;
+    Layer layer;  // its shape; the values are in `weights`
+    std::shared_ptr<const std::vector<std::int8_t>> weights;
     online::WeightsDigest digest;
     std::uint64_t p = 0;
   };

@@ -3,6 +3,7 @@
 // gets its error code and the service keeps serving.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <random>
 #include <utility>
@@ -289,6 +290,49 @@ TEST(OnlineWire, ResultsAndInfoAreChecked) {
   query.push_back(0);
   EXPECT_THROW(online::decode_online_query(query), Error);
   EXPECT_EQ(online::payload_kind(online::encode_online_query()), online::PayloadKind::online_query);
+}
+
+TEST(OnlineWire, ATiedHeadAndItsTableShareOneCopy) {
+  // A tied LM head (V x width, row-major) and its token table (E: V rows of
+  // width) are the same bytes: held once. A layer that differs in one value
+  // keeps its own copy; every layer answers from the values it was given.
+  constexpr std::uint32_t kHeadWire = 7, kOtherWire = 8;
+  std::vector<std::int8_t> other = table_values();
+  other[5] = static_cast<std::int8_t>(other[5] == 1 ? 2 : 1);
+  std::vector<OnlineService::Layer> layers;
+  layers.push_back({kHeadWire, kVocab, kWidth, table_values(), false});
+  layers.push_back({kTableWire, kWidth, kVocab, table_values(), true});
+  layers.push_back({kOtherWire, kVocab, kWidth, other, false});
+  const OnlineService s(std::move(layers));
+  EXPECT_EQ(s.weight_bytes(), 2u * kVocab * kWidth);
+  const auto info = online::decode_online_info(s.info(online::encode_online_query()));
+  ASSERT_EQ(info.size(), 3u);
+  const auto e = table_values();
+  std::mt19937 rng(6);
+  for (std::uint32_t wire : {kHeadWire, kOtherWire}) {
+    const auto& li = *std::find_if(info.begin(), info.end(), [&](const auto& x) { return x.wire_id == wire; });
+    online::OnlineRows m{1, kWidth, kVocab, li.p, li.digest, {}};
+    m.values.resize(kWidth);
+    for (auto& v : m.values) v = static_cast<std::uint32_t>(rng() % li.p);
+    const auto y = online::decode_online_result(s.call(wire, online::encode_online_rows(m), 2), 1, kVocab, li.p);
+    const auto& w = wire == kHeadWire ? e : other;
+    for (std::uint32_t o = 0; o < kVocab; ++o) {
+      __int128 sum = 0;
+      for (std::uint32_t i = 0; i < kWidth; ++i) sum += static_cast<__int128>(m.values[i]) * w[o * kWidth + i];
+      const auto p = static_cast<__int128>(li.p);
+      ASSERT_EQ(y[o], static_cast<std::uint32_t>(((sum % p) + p) % p)) << "wire " << wire << " output " << o;
+    }
+  }
+  const auto& ti = *std::find_if(info.begin(), info.end(), [&](const auto& x) { return x.wire_id == kTableWire; });
+  online::OnlineRows m{1, kVocab, kWidth, he::kOnlineTableModulus, ti.digest, {}};
+  m.values.resize(kVocab);
+  for (auto& v : m.values) v = rng() % 256;
+  const auto y = online::decode_online_result(s.call(kTableWire, online::encode_online_rows(m), 2), 1, kWidth, 256);
+  for (std::uint32_t d = 0; d < kWidth; ++d) {
+    std::int64_t sum = 0;
+    for (std::uint32_t j = 0; j < kVocab; ++j) sum += std::int64_t{m.values[j]} * e[j * kWidth + d];
+    EXPECT_EQ(y[d], static_cast<std::uint32_t>(((sum % 256) + 256) % 256));
+  }
 }
 
 TEST(OnlineWire, TheServiceRefusesAsymmetricWeights) {

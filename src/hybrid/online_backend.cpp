@@ -206,15 +206,15 @@ void OnlineBackend::run_online_lookup(Layer& l, std::span<const TokenId> ids, st
   message.n = width;
   message.p = he::kOnlineTableModulus;
   message.digest = l.info.digest;
-  message.values.resize(std::size_t{rows} * v);
+  message.bytes.resize(std::size_t{rows} * v);
   for (std::uint32_t t = 0; t < rows; ++t) {
     require(ids[t] < v, ErrorCode::invalid_argument,
             "online lookup: id " + std::to_string(ids[t]) + " outside a table of " + std::to_string(v) + " rows");
     // onehot(id) - R mod 2^8; the row is marked used before any of it leaves.
     std::vector<std::uint32_t> r = expand_mask(masks[t].use(), v, he::kOnlineTableModulus);
-    std::uint32_t* row = message.values.data() + std::size_t{t} * v;
-    for (std::uint32_t i = 0; i < v; ++i) row[i] = (256 - r[i]) & 255;
-    row[ids[t]] = (row[ids[t]] + 1) & 255;
+    std::uint8_t* row = message.bytes.data() + std::size_t{t} * v;
+    for (std::uint32_t i = 0; i < v; ++i) row[i] = static_cast<std::uint8_t>(256 - r[i]);
+    row[ids[t]] = static_cast<std::uint8_t>(row[ids[t]] + 1);
     OPENSSL_cleanse(r.data(), r.size() * sizeof(std::uint32_t));
   }
   const std::uint32_t wire[] = {l.info.wire_id};

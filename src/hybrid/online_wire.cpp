@@ -210,9 +210,13 @@ std::vector<OnlineLayerInfo> decode_online_info(ByteView payload) {
 
 Bytes encode_online_rows(const OnlineRows& rows) {
   check_shape("online rows", rows.rows, rows.k, rows.n, rows.p);
-  require(rows.rows >= 1 && rows.values.size() == std::size_t{rows.rows} * rows.k, ErrorCode::invalid_argument,
-          "online rows: " + std::to_string(rows.values.size()) + " values for " + std::to_string(rows.rows) + " x " +
-              std::to_string(rows.k));
+  const bool table = rows.p == he::kOnlineTableModulus;
+  const std::size_t count = table ? rows.bytes.size() : rows.values.size();
+  require(rows.rows >= 1 && count == std::size_t{rows.rows} * rows.k &&
+              (table ? rows.values.empty() : rows.bytes.empty()),
+          ErrorCode::invalid_argument,
+          "online rows: " + std::to_string(count) + (table ? " bytes" : " values") + " for " +
+              std::to_string(rows.rows) + " x " + std::to_string(rows.k));
   Bytes out;
   ByteWriter w(out);
   write_head(w, kRowsMagic);
@@ -221,7 +225,10 @@ Bytes encode_online_rows(const OnlineRows& rows) {
   w.u32(rows.n);
   w.u64(rows.p);
   w.bytes(rows.digest);
-  write_values(w, rows.values, rows.p);
+  if (table)  // 8 bits a value: the bytes themselves
+    w.bytes(ByteView(rows.bytes.data(), rows.bytes.size()));
+  else
+    write_values(w, rows.values, rows.p);
   return out;
 }
 
@@ -259,7 +266,17 @@ OnlineRows peek_online_rows(ByteView payload) {
 OnlineRows decode_online_rows(ByteView payload) {
   ByteReader r(payload, "online rows");
   OnlineRows out = read_rows_head(r);
-  out.values = read_values(r, std::size_t{out.rows} * out.k, out.p);
+  const std::size_t count = std::size_t{out.rows} * out.k;
+  if (out.p == he::kOnlineTableModulus) {
+    require(r.remaining() >= count, ErrorCode::truncated,
+            r.what() + ": " + std::to_string(count) + " bytes of values needed, " + std::to_string(r.remaining()) +
+                " present");
+    const ByteView raw = r.take(count, "values");
+    r.expect_end();
+    out.bytes.assign(raw.begin(), raw.end());
+    return out;
+  }
+  out.values = read_values(r, count, out.p);
   return out;
 }
 

@@ -66,9 +66,14 @@ struct OnlineRows {
   std::uint32_t rows = 0, k = 0, n = 0;
   std::uint64_t p = 0;
   WeightsDigest digest{};
-  std::vector<std::uint32_t> values;  // rows x k, each < p
+  std::vector<std::uint32_t> values;  // rows x k, each < p (a product's rows)
+  // A table's rows (p = he::kOnlineTableModulus = 2^8): rows x k bytes, the
+  // wire's own form (`values` stays empty): a prompt of T ids sends T V of
+  // them, 4x less memory than words on either side.
+  std::vector<std::uint8_t> bytes;
 };
-// @throws Error(invalid_argument) for a shape out of range or a value >= p.
+// @throws Error(invalid_argument) for a shape out of range, a value >= p, or
+//         the rows in the member that does not match p (bytes for a table).
 Bytes encode_online_rows(const OnlineRows& rows);
 // @throws as decode_online_query, Error(shape_mismatch) for a shape out of
 //         range, Error(parameter_mismatch) for a p other than

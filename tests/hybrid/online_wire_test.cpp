@@ -101,18 +101,29 @@ TEST(OnlineWire, TheServiceComputesTableRowsMod256) {
   ASSERT_EQ(info.size(), 1u);
   EXPECT_EQ(info[0].p, he::kOnlineTableModulus);
   EXPECT_EQ(info[0].k, kVocab);
-  online::OnlineRows m{2, kVocab, kWidth, he::kOnlineTableModulus, info[0].digest, {}};
+  online::OnlineRows m{2, kVocab, kWidth, he::kOnlineTableModulus, info[0].digest, {}, {}};
   std::mt19937 rng(4);
-  m.values.resize(std::size_t{2} * kVocab);
-  for (auto& v : m.values) v = rng() % 256;
+  m.bytes.resize(std::size_t{2} * kVocab);
+  for (auto& v : m.bytes) v = static_cast<std::uint8_t>(rng() % 256);
   const Bytes payload = online::encode_online_rows(m);
   EXPECT_EQ(payload.size(), 60u + 2u * kVocab);  // one byte per table row
+  // Table rows stay bytes on both sides; words for a table are refused.
+  const online::OnlineRows back = online::decode_online_rows(payload);
+  EXPECT_EQ(back.bytes, m.bytes);
+  EXPECT_TRUE(back.values.empty());
+  online::OnlineRows words = m;
+  words.values.assign(m.bytes.begin(), m.bytes.end());
+  words.bytes.clear();
+  EXPECT_THROW(online::encode_online_rows(words), Error);
+  Bytes longer = payload;
+  longer.push_back(0);
+  EXPECT_THROW(online::decode_online_rows(longer), Error);
   const auto y = online::decode_online_result(s.call(kTableWire, payload, 2), 2, kWidth, 256);
   const auto e = table_values();
   for (std::uint32_t t = 0; t < 2; ++t)
     for (std::uint32_t d = 0; d < kWidth; ++d) {
       std::int64_t sum = 0;
-      for (std::uint32_t j = 0; j < kVocab; ++j) sum += std::int64_t{m.values[t * kVocab + j]} * e[j * kWidth + d];
+      for (std::uint32_t j = 0; j < kVocab; ++j) sum += std::int64_t{m.bytes[t * kVocab + j]} * e[j * kWidth + d];
       EXPECT_EQ(y[t * kWidth + d], static_cast<std::uint32_t>(((sum % 256) + 256) % 256));
     }
   EXPECT_EQ(s.call_rows(kTableWire, payload), 2u);
@@ -311,7 +322,7 @@ TEST(OnlineWire, ATiedHeadAndItsTableShareOneCopy) {
   std::mt19937 rng(6);
   for (std::uint32_t wire : {kHeadWire, kOtherWire}) {
     const auto& li = *std::find_if(info.begin(), info.end(), [&](const auto& x) { return x.wire_id == wire; });
-    online::OnlineRows m{1, kWidth, kVocab, li.p, li.digest, {}};
+    online::OnlineRows m{1, kWidth, kVocab, li.p, li.digest, {}, {}};
     m.values.resize(kWidth);
     for (auto& v : m.values) v = static_cast<std::uint32_t>(rng() % li.p);
     const auto y = online::decode_online_result(s.call(wire, online::encode_online_rows(m), 2), 1, kVocab, li.p);
@@ -324,13 +335,13 @@ TEST(OnlineWire, ATiedHeadAndItsTableShareOneCopy) {
     }
   }
   const auto& ti = *std::find_if(info.begin(), info.end(), [&](const auto& x) { return x.wire_id == kTableWire; });
-  online::OnlineRows m{1, kVocab, kWidth, he::kOnlineTableModulus, ti.digest, {}};
-  m.values.resize(kVocab);
-  for (auto& v : m.values) v = rng() % 256;
+  online::OnlineRows m{1, kVocab, kWidth, he::kOnlineTableModulus, ti.digest, {}, {}};
+  m.bytes.resize(kVocab);
+  for (auto& v : m.bytes) v = static_cast<std::uint8_t>(rng() % 256);
   const auto y = online::decode_online_result(s.call(kTableWire, online::encode_online_rows(m), 2), 1, kWidth, 256);
   for (std::uint32_t d = 0; d < kWidth; ++d) {
     std::int64_t sum = 0;
-    for (std::uint32_t j = 0; j < kVocab; ++j) sum += std::int64_t{m.values[j]} * e[j * kWidth + d];
+    for (std::uint32_t j = 0; j < kVocab; ++j) sum += std::int64_t{m.bytes[j]} * e[j * kWidth + d];
     EXPECT_EQ(y[d], static_cast<std::uint32_t>(((sum % 256) + 256) % 256));
   }
 }

@@ -11,6 +11,31 @@
 
 namespace fhellm::he {
 
+namespace {
+
+// One encryption's fresh randomness: the seed, its mask a (NTT form) and the
+// error e (centred binomial), in per-thread scratch: fresh 100-400 KB
+// temporaries per call cost more in page faults than the arithmetic (see
+// docs/he-benchmarks.md). Valid until the thread's next draw.
+struct Draw {
+  Seed seed;
+  const RnsPoly& a;
+  const std::vector<std::int64_t>& e;
+};
+
+Draw draw_mask_and_error(const Context& ctx) {
+  thread_local RnsPoly a;
+  thread_local std::vector<std::int64_t> e;
+  const Seed seed = random_seed();
+  expand_seed_into(ctx, seed, a);
+  Prng noise(random_seed());
+  e.resize(ctx.poly_degree());
+  noise.fill_centered_binomial(ctx.params().error_binomial_eta, e.data(), e.size());
+  return {seed, a, e};
+}
+
+}  // namespace
+
 Encryptor::Encryptor(ContextPtr context, const SecretKey& sk) : context_(std::move(context)) {
   require(context_ != nullptr, ErrorCode::invalid_argument, "null context");
   context_->check_param_id(sk.param_id(), "secret key");
@@ -21,19 +46,12 @@ SeededCiphertext Encryptor::encrypt_poly_seeded(const RnsPoly& plain) const {
   const Context& ctx = *context_;
   check_poly(plain, ctx, "plaintext");
   const std::size_t n = ctx.poly_degree();
+  const Draw draw = draw_mask_and_error(ctx);
+  const RnsPoly& a = draw.a;
   SeededCiphertext out;
-  out.seed = random_seed();
-  // Per-thread scratch: fresh 100-400 KB temporaries per call cost more in
-  // page faults than the arithmetic (see docs/he-benchmarks.md).
-  thread_local RnsPoly a;
-  thread_local std::vector<std::int64_t> e;
-  expand_seed_into(ctx, out.seed, a);
-
-  // e (fresh secret randomness), plus the plaintext when in coefficient form.
-  Prng noise(random_seed());
-  e.resize(n);
-  noise.fill_centered_binomial(ctx.params().error_binomial_eta, e.data(), n);
-  RnsPoly body = RnsPoly::from_signed(ctx, e.data(), n);
+  out.seed = draw.seed;
+  // e, plus the plaintext when in coefficient form.
+  RnsPoly body = RnsPoly::from_signed(ctx, draw.e.data(), n);
   if (!plain.is_ntt_form()) {
     for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
       const math::Modulus& q = ctx.modulus(i);
@@ -64,20 +82,16 @@ SeededRoundedBody Encryptor::encrypt_poly_rounded(const RnsPoly& plain, std::uin
   check_poly(plain, ctx, "plaintext");
   require(!plain.is_ntt_form(), ErrorCode::invalid_argument, "encrypt_poly_rounded: the plaintext is in NTT form");
   const std::size_t n = ctx.poly_degree();
+  const Draw draw = draw_mask_and_error(ctx);
+  const std::vector<std::int64_t>& e = draw.e;
   SeededRoundedBody out;
-  out.seed = random_seed();
-  thread_local RnsPoly a;
-  thread_local std::vector<std::int64_t> e;
-  expand_seed_into(ctx, out.seed, a);
+  out.seed = draw.seed;
   // c0 = e + plain - a s: a s in NTT form, back to coefficients, then the
   // rest coefficientwise.
   RnsPoly body(ctx, true, kUninitialized);
   for (std::size_t i = 0; i < ctx.moduli_count(); ++i)
-    math::multiply_mod(a.residues(i), secret_ntt_.residues(i), body.residues(i), n, ctx.modulus(i));
+    math::multiply_mod(draw.a.residues(i), secret_ntt_.residues(i), body.residues(i), n, ctx.modulus(i));
   from_ntt(body, ctx);
-  Prng noise(random_seed());
-  e.resize(n);
-  noise.fill_centered_binomial(ctx.params().error_binomial_eta, e.data(), n);
   for (std::size_t i = 0; i < ctx.moduli_count(); ++i) {
     const math::Modulus& q = ctx.modulus(i);
     std::uint64_t* r = body.residues(i);

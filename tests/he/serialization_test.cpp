@@ -60,6 +60,29 @@ TEST(BitPacking, RoundTripsAtEveryWidth) {
   EXPECT_EQ(bit_width_for_modulus(1025), 11);
 }
 
+TEST(BitPacking, StreamMatchesItsDefinitionAtEveryWidthAndLength) {
+  // Bit b of the stream is bit (b % w) of value b / w, least significant bit
+  // of byte b / 8 first; padding bits are zero. Lengths around the word
+  // paths' edges (the last 8 bytes, whole 64-bit words).
+  std::mt19937_64 rng(2);
+  for (int width = 1; width <= 64; ++width) {
+    for (std::size_t count : {0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 100, 1000}) {
+      std::vector<std::uint64_t> v(count);
+      for (auto& x : v) x = width == 64 ? rng() : rng() & ((std::uint64_t{1} << width) - 1);
+      if (count > 0) v[0] = width == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << width) - 1;  // all ones
+      const auto packed = pack_bits(v, width);
+      ASSERT_EQ(packed.size(), packed_size_bytes(count, width));
+      for (std::size_t b = 0; b < packed.size() * 8; ++b) {
+        const int want = b < count * width ? static_cast<int>((v[b / width] >> (b % width)) & 1) : 0;
+        ASSERT_EQ((packed[b / 8] >> (b % 8)) & 1, want) << "width " << width << " count " << count << " bit " << b;
+      }
+      std::vector<std::uint64_t> back(count, 0xdead);
+      unpack_bits(packed.data(), count, width, back.data());
+      ASSERT_EQ(back, v) << "width " << width << " count " << count;
+    }
+  }
+}
+
 TEST_P(SerializationTest, RoundTrips) {
   Encryptor enc(ctx, sk);
   Decryptor dec(ctx, sk);

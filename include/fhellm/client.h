@@ -131,6 +131,10 @@ struct GenerateOptions {
   // them; the string and what follows it are left out of the text. Text that
   // may begin one is held back from on_text until the next token decides.
   std::vector<std::string> stop;
+  // Called after each linear group of the prompt's forward pass, the wait
+  // before the first token: (groups done, groups in the pass), in forward
+  // order (per layer qkv, attention out, MLP up, MLP down; then the LM head).
+  std::function<void(std::uint64_t, std::uint64_t)> prompt_progress;
 };
 
 // Called with each piece of text as soon as it is decoded (valid UTF-8, never

@@ -232,6 +232,7 @@ GenerateResult Client::run_generation(std::vector<std::int32_t> prompt_ids, cons
   g.sampling = sampler_options(options);
   g.stop_at_eos = options.stop_at_eos;
   g.stop = &impl_->stop;
+  g.prompt_progress = options.prompt_progress;
   impl_->stop = false;
   const hybrid::ExecuteStats before = impl_->figures();
   const hybrid::OnlineStats online_before = impl_->online_figures();

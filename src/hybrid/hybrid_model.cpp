@@ -238,6 +238,25 @@ void require_finite_logits(std::span<const float> logits, std::size_t position) 
   }
 }
 
+// The prompt's pass, observed: after each linear group, (groups done, groups
+// in a pass) to the caller, until finish().
+class ObservedLinear final : public model::LinearOps {
+ public:
+  ObservedLinear(model::LinearOps& inner, std::uint64_t per_pass, const ProgressCallback& report)
+      : inner_(inner), per_pass_(per_pass), report_(report) {}
+  void apply(LinearId id, const float* x, std::size_t rows, float* y) override {
+    inner_.apply(id, x, rows, y);
+    if (active_ && report_) report_(std::min(++done_, per_pass_), per_pass_);
+  }
+  void finish() { active_ = false; }
+
+ private:
+  model::LinearOps& inner_;
+  std::uint64_t per_pass_, done_ = 0;
+  const ProgressCallback& report_;
+  bool active_ = true;
+};
+
 }  // namespace
 
 GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::size_t n_tokens,
@@ -250,7 +269,7 @@ GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::siz
   GenerationResult r;
   r.n_prompt = prompt.size();
   if (n_tokens == 0) return r;  // no forward pass: nothing remote runs, no session opens
-  model::LinearOps& ops = linear_ops();
+  ObservedLinear ops(linear_ops(), model_->linear_ids().size(), options.prompt_progress);
   const LinearStats before = backend().stats();
   // The KV cache only needs the positions this call uses.
   model::Session session(model_, ops, std::min(c.context, prompt.size() + n_tokens), &embedding_ops());
@@ -258,6 +277,7 @@ GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::siz
   for (const TokenId id : prompt) sampler.accept(id);
   auto start = Clock::now();
   std::vector<float> logits = session.forward(prompt);
+  ops.finish();
   for (std::size_t i = 0; i < n_tokens; ++i) {
     require_finite_logits(logits, prompt.size() + i);
     const TokenId next = sampler.sample(logits);

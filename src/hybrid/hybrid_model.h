@@ -39,6 +39,10 @@ struct GenerateOptions {
   // When set, generation stops after the token during which it becomes true
   // (another thread may set it: Client::cancel).
   const std::atomic<bool>* stop = nullptr;
+  // When set, called after each linear group of the prompt's forward pass
+  // with (groups done, groups in a pass: Model::linear_ids()), in forward
+  // order; not during decoding. A long prompt waits on this pass.
+  ProgressCallback prompt_progress;
 };
 
 struct GenerationResult {

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "test_data.h"
 
@@ -72,6 +74,33 @@ TEST(ModelClient, ExecuteInProcessGivesSimulateTextAndItsFigures) {
   EXPECT_EQ(simulate.last_stats().bytes_up, 0u);
   EXPECT_EQ(simulate.model_info().architecture, "llama");
   EXPECT_EQ(simulate.model_info().fhe, "simulate");
+}
+
+TEST(ModelClient, PromptProgressCountsTheLinearGroupsOfThePromptsPass) {
+  // stories260K: 5 layers x (qkv, attention out, MLP up, MLP down) + the LM
+  // head, each reported once, in order, before the first token; nothing
+  // while decoding.
+  Client client(bundled("simulate"));
+  GenerateOptions g = greedy(5);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> seen;
+  bool text_started = false, reported_after_text = false;
+  g.prompt_progress = [&](std::uint64_t done, std::uint64_t total) {
+    reported_after_text |= text_started;
+    seen.emplace_back(done, total);
+  };
+  const GenerateResult r = client.generate("Once upon a time", g, [&](std::string_view) {
+    text_started = true;
+    return true;
+  });
+  EXPECT_EQ(r.ids.size(), 5u);
+  ASSERT_EQ(seen.size(), 21u);
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].first, i + 1);
+    EXPECT_EQ(seen[i].second, 21u);
+  }
+  EXPECT_FALSE(reported_after_text);
+  // Without a callback the same tokens.
+  EXPECT_EQ(client.generate("Once upon a time", greedy(5)).ids, r.ids);
 }
 
 TEST(ModelClient, CallbackAndCancelStopTheGeneration) {

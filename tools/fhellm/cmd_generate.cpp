@@ -1,13 +1,18 @@
 // fhellm generate: text from a prompt, streamed token by token, then a
 // one-line summary (stderr). --json prints one object instead.
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
 #include "commands.h"
+#include "common/progress.h"
 #include "common/thread_pool.h"
 #include "fhellm/client.h"
 #include "fhellm/error.h"
@@ -124,6 +129,32 @@ void print_settings(const GenerateArgs& a, const Client& client) {
                client.tokenize(a.prompt).size(), m.fhe.c_str(), m.n_remote_modules, n_threads());
 }
 
+// A long prompt's pass, the wait before the first token, as a bar on a
+// terminal once it has lasted a second (a short prompt shows nothing).
+class PromptBar {
+ public:
+  explicit PromptBar(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+  void report(std::uint64_t done, std::uint64_t total) {
+    if (!enabled_) return;
+    if (!bar_) {
+      if (std::chrono::steady_clock::now() - start_ < std::chrono::seconds(1)) return;
+      Progress::Options o;
+      o.terminal = 1;
+      bar_ = std::make_unique<Progress>("fhellm generate: prompt (linear layers)", total, o);
+    }
+    bar_->set(done);
+    if (done >= total) bar_->finish();
+  }
+  void finish() {
+    if (bar_) bar_->finish();
+  }
+
+ private:
+  bool enabled_;
+  std::chrono::steady_clock::time_point start_;
+  std::unique_ptr<Progress> bar_;
+};
+
 void run_generate(GenerateArgs a, bool prompt_given) {
   apply_threads(a.threads);
   a.prompt = prompt_text(a.prompt, a.prompt_file, prompt_given);
@@ -131,18 +162,27 @@ void run_generate(GenerateArgs a, bool prompt_given) {
   if (global_flags().verbose) print_settings(a, client);
   GenerateOptions options = a.options;
   options.max_tokens = a.n_tokens < 0 ? kUntilContextEnd : static_cast<std::size_t>(a.n_tokens);
-  if (!a.json) {
+  PromptBar bar(!a.json && !global_flags().quiet && isatty(fileno(stderr)) != 0);
+  options.prompt_progress = [&](std::uint64_t done, std::uint64_t total) { bar.report(done, total); };
+  // The prompt's text goes out once its pass is done, so a bar never shares its line.
+  bool prompt_shown = a.json;
+  const auto show_prompt = [&] {
+    if (prompt_shown) return;
+    bar.finish();
     std::fputs(a.prompt.c_str(), stdout);
     std::fflush(stdout);
-  }
+    prompt_shown = true;
+  };
   const InterruptScope interrupt;  // Ctrl-C: stop after this token, close the session, exit 130
   const GenerateResult r = client.generate(a.prompt, options, [&](std::string_view piece) {
+    show_prompt();
     if (!a.json) {
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
     }
     return !interrupted();
   });
+  show_prompt();
   if (interrupted()) {
     std::fputs("\n", stdout);
     throw_if_interrupted();  // unwinding closes the client's session

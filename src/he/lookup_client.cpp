@@ -2,6 +2,7 @@
 // select records of each id, and the decryption of the reply.
 #include <string>
 
+#include "common/thread_pool.h"
 #include "fhellm/error.h"
 #include "he/encryptor.h"
 #include "he/linear_client_keys.h"
@@ -64,27 +65,43 @@ std::vector<std::uint8_t> LinearClient::encrypt_lookup(std::span<const std::uint
   const auto sent = geo.sent_positions(0, 0);  // the first min(V, N) coefficients
   const std::vector<std::uint32_t> select_positions = plan.select_positions();
 
+  // Each id's records are made on its own (a prompt's ids on every thread),
+  // then written in order.
+  struct Records {
+    Seed one_hot_seed{}, select_seed{};
+    std::vector<std::uint64_t> one_hot, select;
+  };
+  std::vector<Records> records(ids.size());
+  parallel_for(ids.size(), 1, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t k = begin; k < end; ++k) {
+      const std::uint32_t id = ids[k];
+      Records& rec = records[k];
+      // One-hot: Delta at the id's position in its chunk.
+      RnsPoly plain(ctx, false);
+      for (std::size_t i = 0; i < ctx.moduli_count(); ++i) plain.residues(i)[id % geo.poly_degree] = delta[i];
+      const SeededRoundedBody one_hot = enc.encrypt_poly_rounded(plain, upload_modulus);
+      rec.one_hot_seed = one_hot.seed;
+      rec.one_hot.resize(sent.size());
+      for (std::size_t i = 0; i < sent.size(); ++i) rec.one_hot[i] = one_hot.body[sent[i]];
+      if (plan.select_bits == 0) continue;
+      const SeededCiphertext select = enc.encrypt_poly_seeded(select_plain(ctx, plan, id / geo.poly_degree));
+      RnsPoly c0 = select.c0;
+      from_ntt(c0, ctx);
+      rec.select_seed = select.seed;
+      const std::vector<std::uint64_t> body = crt_values(ctx, c0);
+      rec.select.resize(select_positions.size());
+      for (std::size_t i = 0; i < rec.select.size(); ++i) rec.select[i] = body[select_positions[i]];
+    }
+  });
   Bytes out;
   ByteWriter w(out);
   wire::write_lookup_header(w, plan, false);
-  for (std::uint32_t id : ids) {
-    // One-hot: Delta at the id's position in its chunk.
-    RnsPoly plain(ctx, false);
-    for (std::size_t i = 0; i < ctx.moduli_count(); ++i) plain.residues(i)[id % geo.poly_degree] = delta[i];
-    const SeededRoundedBody one_hot = enc.encrypt_poly_rounded(plain, upload_modulus);
-    w.bytes(ByteView(one_hot.seed.data(), one_hot.seed.size()));
-    std::vector<std::uint64_t> values(sent.size());
-    for (std::size_t i = 0; i < sent.size(); ++i) values[i] = one_hot.body[sent[i]];
-    wire::write_values(w, values, plan.linear.upload_bits);
+  for (const Records& rec : records) {
+    w.bytes(ByteView(rec.one_hot_seed.data(), rec.one_hot_seed.size()));
+    wire::write_values(w, rec.one_hot, plan.linear.upload_bits);
     if (plan.select_bits == 0) continue;
-    const SeededCiphertext select = enc.encrypt_poly_seeded(select_plain(ctx, plan, id / geo.poly_degree));
-    RnsPoly c0 = select.c0;
-    from_ntt(c0, ctx);
-    w.bytes(ByteView(select.seed.data(), select.seed.size()));
-    const std::vector<std::uint64_t> body = crt_values(ctx, c0);
-    std::vector<std::uint64_t> select_values(select_positions.size());
-    for (std::size_t i = 0; i < select_values.size(); ++i) select_values[i] = body[select_positions[i]];
-    wire::write_values(w, select_values, wire::lookup_select_value_bits(plan));
+    w.bytes(ByteView(rec.select_seed.data(), rec.select_seed.size()));
+    wire::write_values(w, rec.select, wire::lookup_select_value_bits(plan));
   }
   wire::finish(out);
   return out;

@@ -36,38 +36,13 @@ std::uint64_t round_word(std::uint64_t x, std::uint64_t target, std::uint64_t q6
 
 // Q < 2^63: x = CRT(residues) as a 64-bit word, then the scaled rounding.
 void round_word_modulus(const Context& ctx, const RnsPoly& poly, std::uint64_t target, std::uint64_t* out) {
-  const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
-  const math::RnsBasis& basis = ctx.coeff_basis();
-  const std::uint64_t q64 = basis.product().word(0);
+  const CrtWord crt(ctx);
+  const std::uint64_t q64 = crt.modulus();
   // Targets up to 2^40 (every reply and upload): a double estimate made
   // exact with two 128-bit products instead of a 128-bit division.
   const bool estimate = target <= (std::uint64_t{1} << 40);
   const double ratio = static_cast<double>(target) / static_cast<double>(q64);
-  if (k == 2) {
-    // Garner: x = x1 + q1 ((x0 - x1) q1^-1 mod q0) lies in [0, Q) with no
-    // correction loop (the two-prime sets of every plan with a split point).
-    const math::Modulus& q0 = ctx.modulus(0);
-    const std::uint64_t q1 = ctx.modulus(1).value();
-    const math::ShoupConstant inv(q0.inverse(q0.reduce(q1)), q0);
-    const std::uint64_t* x0 = poly.residues(0);
-    const std::uint64_t* x1 = poly.residues(1);
-    for (std::size_t j = 0; j < n; ++j) {
-      const std::uint64_t d = math::mul_shoup(q0.sub(x0[j], q0.reduce(x1[j])), inv, q0.value());
-      out[j] = round_word(x1[j] + q1 * d, target, q64, ratio, estimate);
-    }
-    return;
-  }
-  std::vector<std::uint64_t> punctured(k);
-  for (std::size_t i = 0; i < k; ++i) punctured[i] = basis.punctured_product(i).word(0);
-  for (std::size_t j = 0; j < n; ++j) {
-    math::u128 x = 0;
-    for (std::size_t i = 0; i < k; ++i) {
-      const std::uint64_t y = math::mul_shoup(poly.residues(i)[j], basis.punctured_inverse(i), ctx.modulus(i).value());
-      x += static_cast<math::u128>(y) * punctured[i];
-    }
-    while (x >= q64) x -= q64;  // x < k Q
-    out[j] = round_word(static_cast<std::uint64_t>(x), target, q64, ratio, estimate);
-  }
+  for (std::size_t j = 0; j < ctx.poly_degree(); ++j) out[j] = round_word(crt(poly, j), target, q64, ratio, estimate);
 }
 
 // Q of several words.
@@ -118,6 +93,35 @@ void round_wide_modulus(const Context& ctx, const RnsPoly& poly, std::uint64_t t
 }
 
 }  // namespace
+
+CrtWord::CrtWord(const Context& ctx) : ctx_(ctx) {
+  const math::RnsBasis& basis = ctx.coeff_basis();
+  require(basis.product().bit_length() <= 63, ErrorCode::invalid_argument, "CrtWord: Q is not below 2^63");
+  q64_ = basis.product().word(0);
+  if (ctx.moduli_count() == 2) {
+    const math::Modulus& q0 = ctx.modulus(0);
+    garner_ = math::ShoupConstant(q0.inverse(q0.reduce(ctx.modulus(1).value())), q0);
+  }
+  for (std::size_t i = 0; i < ctx.moduli_count(); ++i) punctured_[i] = basis.punctured_product(i).word(0);
+}
+
+std::uint64_t CrtWord::operator()(const RnsPoly& poly, std::size_t j) const noexcept {
+  const std::size_t k = ctx_.moduli_count();
+  if (k == 2) {
+    const math::Modulus& q0 = ctx_.modulus(0);
+    const std::uint64_t x1 = poly.residues(1)[j];
+    const std::uint64_t d = math::mul_shoup(q0.sub(poly.residues(0)[j], q0.reduce(x1)), garner_, q0.value());
+    return x1 + ctx_.modulus(1).value() * d;  // < Q
+  }
+  const math::RnsBasis& basis = ctx_.coeff_basis();
+  math::u128 x = 0;
+  for (std::size_t i = 0; i < k; ++i) {
+    const std::uint64_t y = math::mul_shoup(poly.residues(i)[j], basis.punctured_inverse(i), ctx_.modulus(i).value());
+    x += static_cast<math::u128>(y) * punctured_[i];
+  }
+  while (x >= q64_) x -= q64_;  // x < k Q
+  return static_cast<std::uint64_t>(x);
+}
 
 void round_coefficients(const Context& ctx, const RnsPoly& poly, std::uint64_t target, std::uint64_t* out) {
   require(target >= 2 && target < (std::uint64_t{1} << 61), ErrorCode::invalid_argument,

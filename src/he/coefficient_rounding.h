@@ -7,8 +7,28 @@
 
 #include "he/context.h"
 #include "he/rns_poly.h"
+#include "math/modulus.h"
+#include "math/rns.h"
 
 namespace fhellm::he {
+
+// Coefficient j of a polynomial mod Q < 2^63 (coefficient form, given by its
+// residues) as the word x in [0, Q): Garner's formula for two primes, x = x1
+// + q1 ((x0 - x1) q1^-1 mod q0), else the sum over the punctured products,
+// reduced. Shared by the rounding below and the decryptor.
+class CrtWord {
+ public:
+  // @throws Error(invalid_argument) for Q >= 2^63.
+  explicit CrtWord(const Context& ctx);
+  std::uint64_t operator()(const RnsPoly& poly, std::size_t j) const noexcept;
+  std::uint64_t modulus() const noexcept { return q64_; }
+
+ private:
+  const Context& ctx_;
+  std::uint64_t q64_ = 0;
+  math::ShoupConstant garner_;  // q1^-1 mod q0 (two primes)
+  std::uint64_t punctured_[math::RnsBasis::kMaxModuli] = {};
+};
 
 // out[j] = round(x_j target / Q) mod target for every coefficient x_j in
 // [0, Q) of `poly` (coefficient form, given by its residues); 2 <= target <

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "fhellm/error.h"
+#include "he/coefficient_rounding.h"
 #include "internal.h"
 
 namespace fhellm::he {
@@ -106,17 +107,11 @@ Decrypted Decryptor::decode_impl(const RnsPoly& phase, const Scale& scale,
   const math::RnsBasis& basis = ctx.coeff_basis();
   if (basis.product().bit_length() <= 62) {
     // Q < 2^62: CRT and rounding in 128-bit integers.
-    const std::uint64_t q64 = basis.product().word(0);
+    const CrtWord crt(ctx);
+    const std::uint64_t q64 = crt.modulus();
     const std::int64_t delta = static_cast<std::int64_t>(scale.delta().word(0));
-    std::uint64_t punctured[math::RnsBasis::kMaxModuli];
-    for (std::size_t i = 0; i < k; ++i) punctured[i] = basis.punctured_product(i).word(0);
     for (std::size_t j = 0; j < n; ++j) {
-      math::u128 x = 0;
-      for (std::size_t i = 0; i < k; ++i) {
-        const std::uint64_t y = math::mul_shoup(phase.residues(i)[j], basis.punctured_inverse(i), ctx.modulus(i).value());
-        x += static_cast<math::u128>(y) * punctured[i];
-      }
-      while (x >= q64) x -= q64;  // x < k Q
+      const std::uint64_t x = crt(phase, j);
       const std::int64_t c = x > q64 / 2 ? static_cast<std::int64_t>(x) - static_cast<std::int64_t>(q64)
                                          : static_cast<std::int64_t>(x);
       const std::int64_t m = expected ? (*expected)[j]

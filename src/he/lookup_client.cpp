@@ -4,6 +4,7 @@
 
 #include "common/thread_pool.h"
 #include "fhellm/error.h"
+#include "he/coefficient_rounding.h"
 #include "he/encryptor.h"
 #include "he/linear_client_keys.h"
 #include "he/linear_wire.h"
@@ -12,20 +13,6 @@
 
 namespace fhellm::he {
 namespace {
-
-// c0 mod Q (coefficient form), each coefficient as one integer in [0, Q):
-// the CRT of its two residues (n2048_q54: Q < 2^54).
-std::vector<std::uint64_t> crt_values(const Context& ctx, const RnsPoly& c0) {
-  const math::Modulus& q0 = ctx.modulus(0);
-  const math::Modulus& q1 = ctx.modulus(1);
-  const std::uint64_t inv = q1.inverse(q1.reduce(q0.value()));
-  std::vector<std::uint64_t> out(ctx.poly_degree());
-  for (std::size_t j = 0; j < out.size(); ++j) {
-    const std::uint64_t r0 = c0.residues(0)[j], r1 = c0.residues(1)[j];
-    out[j] = r0 + q0.value() * q1.mul(q1.sub(r1, q1.reduce(r0)), inv);
-  }
-  return out;
-}
 
 // The select record's plaintext: coefficient (t D + d) 2^a holds bit t of
 // `chunk` times gadget element d (2^(w j) in prime i only, KeySwitchKey's
@@ -88,9 +75,10 @@ std::vector<std::uint8_t> LinearClient::encrypt_lookup(std::span<const std::uint
       RnsPoly c0 = select.c0;
       from_ntt(c0, ctx);
       rec.select_seed = select.seed;
-      const std::vector<std::uint64_t> body = crt_values(ctx, c0);
+      // c0 mod Q exactly, each sent coefficient as one integer in [0, Q) (Q < 2^54).
+      const CrtWord crt(ctx);
       rec.select.resize(select_positions.size());
-      for (std::size_t i = 0; i < rec.select.size(); ++i) rec.select[i] = body[select_positions[i]];
+      for (std::size_t i = 0; i < rec.select.size(); ++i) rec.select[i] = crt(c0, select_positions[i]);
     }
   });
   Bytes out;

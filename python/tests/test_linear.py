@@ -111,8 +111,11 @@ def test_mismatched_and_hostile_bytes(client, keys):
     np.testing.assert_array_equal(client.decrypt(bytearray(reply)), client.decrypt(memoryview(reply)))
 
 
-def test_precision_not_served(client, keys):
-    w = linear.Weights(np.ones((4, 8), dtype=np.int8))  # default only
-    with pytest.raises(fhellm.ProtocolError) as e:
-        linear.evaluate(client.encrypt(np.ones((1, 8), dtype=np.uint8), 4, "exact"), w, keys)
-    assert e.value.code_name == "precision_not_served"
+def test_default_weights_serve_exact(client, keys):
+    # Exact calls ride on the default encoding: no second encoding to ask for.
+    rng = np.random.default_rng(3)
+    wm = rng.integers(-128, 128, size=(4, 8), dtype=np.int8)
+    x = rng.integers(0, 256, size=(3, 8), dtype=np.uint8)
+    w = linear.Weights(wm)  # default only
+    y = client.decrypt(linear.evaluate(client.encrypt(x, 4, "exact"), w, keys))
+    np.testing.assert_array_equal(y, x.astype(np.int64) @ wm.astype(np.int64).T)

@@ -1,5 +1,6 @@
 // LinearClient: the secret keys, encryption of activation rows into an
 // upload and decryption of a reply (formats: src/he/linear.h).
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -177,7 +178,8 @@ std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, Line
   const std::uint64_t upload_modulus = std::uint64_t{1} << plan.upload_bits;
   // Each (row group, chunk) is encrypted on its own (a prompt's rows on every
   // thread: the server waits for them), then written in order.
-  const std::size_t records = std::size_t{geo.row_groups} * geo.chunks;
+  const std::size_t records =
+      std::size_t{plan.companion_shift > 0 ? plan.call_rows() : geo.row_groups} * geo.chunks;
   std::vector<Seed> seeds(records);
   std::vector<std::vector<std::uint64_t>> values(records);
   parallel_for(records, 1, [&](std::size_t begin, std::size_t end) {
@@ -230,6 +232,54 @@ std::vector<double> LinearClient::measure_noise(std::span<const std::uint8_t> re
   return noise;
 }
 
+namespace {
+
+__int128 to_i128(const math::WideInt& v) {  // v in [0, 2^127)
+  return static_cast<__int128>((static_cast<unsigned __int128>(v.word(1)) << 64) | v.word(0));
+}
+
+// v mod q, centred in (-q/2, q/2].
+__int128 centred_mod(__int128 v, __int128 q) {
+  v %= q;
+  if (v > q / 2) v -= q;
+  if (v <= -q / 2) v += q;
+  return v;
+}
+
+// An exact call's values from its evaluated rows (LinearPlan::companion_shift):
+// row 2r's message a (|y - a| <= the standard floor), row 2r + 1's phase
+// P = m Delta + rest; y = a + round(((P - 2^s Delta a) mod Q) / (2^s Delta)).
+// With `expected` (noise studies), the companion rows' noise instead:
+// (P - 2^s Delta y) mod Q; the standard rows' stays phase - Delta y.
+std::vector<std::int64_t> join_companion_rows(const LinearPlan& plan, const Context& ctx, const Scale& scale,
+                                              const std::vector<std::int64_t>& message,
+                                              const std::vector<double>& rest, const std::int64_t* expected,
+                                              std::vector<double>* noise) {
+  const std::size_t out = plan.geo.shape.out, rows = plan.call_rows();
+  const int s = plan.companion_shift;
+  const __int128 q = to_i128(ctx.coeff_basis().product()), delta = to_i128(scale.delta());
+  const long double step = static_cast<long double>(delta) * std::ldexp(1.0L, s);
+  std::vector<std::int64_t> y(rows * out);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t j = 0; j < out; ++j) {
+      const std::size_t a_at = 2 * r * out + j, c_at = (2 * r + 1) * out + j;
+      const std::int64_t a = expected != nullptr ? expected[r * out + j] : message[a_at];
+      const __int128 k = static_cast<__int128>(message[c_at]) - (static_cast<__int128>(a) << s);
+      long double left = static_cast<long double>(centred_mod(k * delta, q)) + rest[c_at];
+      const long double q_ld = static_cast<long double>(q);
+      if (left > q_ld / 2) left -= q_ld;  // measuring: rest is the whole centred phase
+      if (left <= -q_ld / 2) left += q_ld;
+      if (expected != nullptr) {
+        (*noise)[c_at] = static_cast<double>(left);
+        continue;
+      }
+      y[r * out + j] = a + static_cast<std::int64_t>(std::llround(left / step));
+    }
+  return y;
+}
+
+}  // namespace
+
 void LinearClient::read_reply(std::span<const std::uint8_t> reply, const std::int64_t* expected,
                               std::vector<std::int64_t>* y_out, std::vector<double>* noise_out) const {
   ByteReader r(reply, "linear reply");
@@ -251,9 +301,18 @@ std::vector<std::int64_t> LinearClient::decrypt_packed(ByteReader& r, const Line
   const Scale scale = Scale::from_plain_modulus(ctx, plan.plain_modulus);
   const LinearGeometry& geo = plan.geo;
   const std::size_t n = ctx.poly_degree();
-  const std::uint64_t qb = std::uint64_t{1} << plan.body_bits, qm = std::uint64_t{1} << plan.mask_bits;
+  const std::uint64_t qm = std::uint64_t{1} << plan.mask_bits;
+  // A companion plan's two body widths meet at the wider one (a value v at
+  // 2^b is v 2^(B - b) at 2^B: the same torus value).
+  const int body_bits = std::max(plan.body_bits, plan.companion_body_bits);
+  const std::uint64_t qb = std::uint64_t{1} << body_bits;
   std::vector<std::int64_t> y(std::size_t{geo.shape.rows} * geo.shape.out, 0);
   std::vector<double> noise(expected != nullptr ? y.size() : 0, 0.0);
+  // A companion plan's evaluated rows: the companion rows' phase remainders.
+  const bool companion = plan.companion_shift > 0;
+  std::vector<double> rest(companion ? y.size() : 0, 0.0);
+  if (companion) require(ctx.coeff_basis().product().word(2) == 0 && (ctx.coeff_basis().product().word(1) >> 62) == 0,
+                         ErrorCode::parameter_mismatch, r.what() + ": exact rows need Q < 2^126");
   if (plan.shared_mask)
     require(it->second->targets.size() == kLinearSharedMaskGroup, ErrorCode::wrong_key,
             r.what() + ": shared-mask secrets missing");
@@ -270,7 +329,22 @@ std::vector<std::int64_t> LinearClient::decrypt_packed(ByteReader& r, const Line
     if (plan.mask_group(f).first == f) masks.push_back(wire::read_values(r, n, plan.mask_bits, qm));
     mask_of[f] = masks.size() - 1;
     used[f] = geo.used_cells(f);
-    bodies[f] = wire::read_values(r, used[f].size(), plan.body_bits, qb);
+    if (plan.companion_shift == 0) {
+      bodies[f] = wire::read_values(r, used[f].size(), plan.body_bits, qb);
+      continue;
+    }
+    // The standard rows' values, then the companion rows' (ReplyWriter::write_bodies).
+    std::size_t companions = 0;
+    for (const auto& u : used[f]) companions += plan.is_companion_row(u.cell.row) ? 1 : 0;
+    const auto standard = wire::read_values(r, used[f].size() - companions, plan.body_bits,
+                                            std::uint64_t{1} << plan.body_bits);
+    const auto narrow = wire::read_values(r, companions, plan.companion_body_bits,
+                                          std::uint64_t{1} << plan.companion_body_bits);
+    bodies[f].resize(used[f].size());
+    std::size_t a = 0, c = 0;
+    for (std::size_t i = 0; i < used[f].size(); ++i)
+      bodies[f][i] = plan.is_companion_row(used[f][i].cell.row) ? narrow[c++] << (body_bits - plan.companion_body_bits)
+                                                                : standard[a++] << (body_bits - plan.body_bits);
   }
   const auto at = [&](const LinearGeometry::UsedCell& u) {
     return std::size_t{u.cell.row} * geo.shape.out + u.cell.col;
@@ -287,15 +361,25 @@ std::vector<std::int64_t> LinearClient::decrypt_packed(ByteReader& r, const Line
       sct.c0.assign(n, 0);
       for (std::size_t i = 0; i < used[f].size(); ++i) sct.c0[used[f][i].pos] = bodies[f][i];
       const Decryptor& dec = group.size == 1 ? decryptors[0] : decryptors[1 + (f - group.first)];
-      if (expected != nullptr)
-        for (const auto& u : used[f]) want[u.pos] = expected[at(u)];
-      const Decrypted d = expected != nullptr ? dec.measure(sct, scale, want) : dec.decrypt(sct, scale);
+      // Companion rows decode to their phase (message and remainder), joined below.
+      const auto expected_at = [&](const LinearGeometry::UsedCell& u) {
+        return companion ? expected[(u.cell.row / 2) * geo.shape.out + u.cell.col] : expected[at(u)];
+      };
+      const bool measuring = expected != nullptr;
+      if (measuring)
+        for (const auto& u : used[f]) want[u.pos] = plan.is_companion_row(u.cell.row) ? 0 : expected_at(u);
+      const Decrypted d = measuring ? dec.measure(sct, scale, want) : dec.decrypt(sct, scale);
       for (const auto& u : used[f]) {
         y[at(u)] = d.message[u.pos];
-        if (expected != nullptr) noise[at(u)] = d.noise[u.pos];
+        if (plan.is_companion_row(u.cell.row)) rest[at(u)] = d.noise[u.pos];
+        else if (measuring) noise[at(u)] = d.noise[u.pos];
       }
     }
   });
+  if (companion) {
+    const std::vector<std::int64_t> joined = join_companion_rows(plan, ctx, scale, y, rest, expected, &noise);
+    if (expected == nullptr) y = joined;
+  }
   if (noise_out != nullptr) *noise_out = std::move(noise);
   return y;
 }

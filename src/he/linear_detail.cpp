@@ -34,6 +34,17 @@ std::vector<std::uint64_t> inverse_residues(const Context& ctx, std::uint64_t v)
   return f;
 }
 
+std::vector<std::uint64_t> power_of_two_residues(const Context& ctx, int bits) {
+  std::vector<std::uint64_t> f(ctx.moduli_count());
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    const math::Modulus& q = ctx.modulus(i);
+    std::uint64_t v = 1 % q.value();
+    for (int b = 0; b < bits; ++b) v = q.add(v, v);
+    f[i] = v;
+  }
+  return f;
+}
+
 bool linear_words32(const Context& ctx) noexcept {
   // Below 2^27: the weights at rest fit 28-bit fields (math::pack_words28).
   for (std::size_t i = 0; i < ctx.moduli_count(); ++i)

@@ -36,6 +36,8 @@ void write_linear_key_set(ByteWriter& w, const LinearSessionKeys& keys);
 // inverse(v) mod q_i for every prime: the server's constants 2^-L (inputs) and
 // (k_w / 2^L)^-1 (weights), clear::input_scale and clear::weight_scale.
 std::vector<std::uint64_t> inverse_residues(const Context& ctx, std::uint64_t v);
+// 2^bits mod q_i for every prime: a companion row's factor (LinearPlan::companion_shift).
+std::vector<std::uint64_t> power_of_two_residues(const Context& ctx, int bits);
 
 // Whether this context's weights and rotated inputs use the 32-bit blocked
 // product (math/blocked_product.h): every prime below 2^27 (the weights are

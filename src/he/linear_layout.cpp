@@ -36,6 +36,7 @@ std::size_t gadget_digit_count(const ParameterSet& ps, int w) {
 // aside): upload body values, reply body values, reply mask values.
 struct WidthCounts {
   double upload = 0, body = 0, mask = 0;
+  double companion_body = 0;  // a companion plan's companion rows (body: its standard rows)
 };
 WidthCounts width_counts(const LinearPlan& plan) {
   const LinearGeometry& geo = plan.geo;
@@ -43,9 +44,10 @@ WidthCounts width_counts(const LinearPlan& plan) {
   // The body values the outputs read (LinearGeometry::sent_positions); every
   // output value comes back exactly once (LinearLayout tests).
   const double rows = geo.shape.rows;
-  if (geo.rows_per_ct == 1) c.upload = rows * geo.outputs_per_poly * geo.shape.in;
+  if (geo.rows_per_ct == 1) c.upload = plan.call_rows() * double{geo.outputs_per_poly} * geo.shape.in;
   else c.upload = geo.sub_body() ? rows * geo.shape.in : static_cast<double>(geo.input_cts()) * geo.poly_degree;
   c.body = rows * geo.shape.out;
+  if (plan.companion_shift > 0) c.body = c.companion_body = plan.call_rows() * double{geo.shape.out};
   c.mask = static_cast<double>(plan.mask_count()) * geo.poly_degree;
   return c;
 }
@@ -71,7 +73,9 @@ std::uint32_t linear_max_in(LinearPrecision p) noexcept {
 }
 
 LinearPrecision linear_encoding_precision(LinearPrecision p) noexcept {
-  return p == LinearPrecision::mask_pow2 || p == LinearPrecision::mask_odd ? LinearPrecision::standard : p;
+  return p == LinearPrecision::mask_pow2 || p == LinearPrecision::mask_odd || p == LinearPrecision::exact
+             ? LinearPrecision::standard
+             : p;
 }
 
 OnlineModulus linear_online_modulus(std::uint32_t in) {
@@ -99,11 +103,11 @@ LinearPrecision parse_linear_precision(std::string_view name) {
 LinearGeometry LinearGeometry::make(LinearShape shape, std::uint32_t poly_degree, std::uint32_t chunk_width,
                                     std::uint32_t rows_per_ct, int input_levels) {
   // k up to a table's rows: the callers hold the tighter limit of their precision (linear_max_in).
-  require(shape.rows >= 1 && shape.rows <= kLinearMaxRows && shape.in >= 1 && shape.in <= kLinearMaxTableIn &&
+  require(shape.rows >= 1 && shape.rows <= kLinearMaxEvaluatedRows && shape.in >= 1 && shape.in <= kLinearMaxTableIn &&
               shape.out >= 1 && shape.out <= kLinearMaxOut,
           ErrorCode::invalid_argument,
           "linear shape T=" + std::to_string(shape.rows) + " k=" + std::to_string(shape.in) +
-              " n=" + std::to_string(shape.out) + " outside 1..512 x 1..262144 x 1..131072");
+              " n=" + std::to_string(shape.out) + " outside 1..1024 x 1..262144 x 1..131072");
   require(is_pow2(poly_degree) && poly_degree >= 4 && is_pow2(chunk_width) && is_pow2(rows_per_ct) &&
               std::uint64_t{chunk_width} * rows_per_ct <= poly_degree,
           ErrorCode::invalid_argument,
@@ -379,7 +383,8 @@ std::int64_t linear_max_abs_output(std::uint32_t in, bool input_signed) noexcept
 
 std::size_t LinearPlan::bytes_up() const noexcept {
   std::size_t bytes = 48;
-  for (std::uint32_t g = 0; g < geo.row_groups; ++g)
+  const std::uint32_t groups = companion_shift > 0 ? call_rows() : geo.row_groups;  // T_w = 1 for companion plans
+  for (std::uint32_t g = 0; g < groups; ++g)
     for (std::uint32_t c = 0; c < geo.chunks; ++c) {
       // Sub-body: one value per input of the group's rows and the chunk's columns.
       const std::size_t rows = std::min<std::size_t>(geo.rows_per_ct, geo.shape.rows - std::size_t{g} * geo.rows_per_ct);
@@ -396,8 +401,18 @@ std::size_t LinearPlan::bytes_down() const noexcept {
   const std::size_t mask = packed_bytes(geo.poly_degree, mask_bits);
   std::size_t bytes = 48;
   const std::size_t total = geo.packed_cts();
-  for (std::size_t f = 0; f < total; ++f)
-    bytes += packed_bytes(geo.used_count(f), body_bits) + (mask_group(f).first == f ? mask : 0);
+  for (std::size_t f = 0; f < total; ++f) {
+    bytes += mask_group(f).first == f ? mask : 0;
+    if (companion_shift == 0) {
+      bytes += packed_bytes(geo.used_count(f), body_bits);
+      continue;
+    }
+    // Each kind of row at its own width (ReplyWriter::write_bodies).
+    std::size_t companions = 0;
+    const auto cells = geo.used_cells(f);
+    for (const LinearGeometry::UsedCell& u : cells) companions += is_companion_row(u.cell.row) ? 1 : 0;
+    bytes += packed_bytes(cells.size() - companions, body_bits) + packed_bytes(companions, companion_body_bits);
+  }
   return bytes;
 }
 
@@ -489,6 +504,80 @@ void require_privacy_bits(int bits) {
           "weight privacy of " + std::to_string(bits) + " bits, expected 0.." + std::to_string(kLinearMaxPrivacyBits));
 }
 
+// One kind of evaluated row: its noise terms (allowance, packing and input
+// side set; the widths' terms and the flood written here) and the factor on
+// its upload variance.
+struct RowKind {
+  LinearNoise* noise;
+  double upload_factor;
+  bool companion = false;  // its values at companion_body_bits
+};
+
+// The widths with the fewest bytes whose noise holds every kind's bound:
+// sets body_bits, mask_bits, upload_drop_bits and every kind's upload,
+// rounding and flood terms. False when no width holds.
+bool choose_widths(LinearPlan& plan, const std::vector<RowKind>& kinds, double gain, double hidden_fixed,
+                   double flood_factor, double q, int q_bits) {
+  const double n = plan.geo.poly_degree;
+  const double s_norm2 = 2.0 * n / 3.0;  // E ||s||^2 for a uniform ternary secret
+  const WidthCounts counts = width_counts(plan);
+  const int max_bits = std::min(q_bits, 60);  // the wire carries at most 60 bits per value
+  const bool two_widths = std::any_of(kinds.begin(), kinds.end(), [](const RowKind& k) { return k.companion; });
+  double best_bits = std::numeric_limits<double>::infinity();
+  for (int b = 2; b <= max_bits; ++b) {
+   for (int cb = two_widths ? 2 : b; cb <= (two_widths ? max_bits : b); ++cb) {
+    for (int mb = 2; mb <= max_bits; ++mb) {
+      const double mask_step = q / std::exp2(mb);
+      const double v_mask = mask_step * mask_step / 12.0 * s_norm2;
+      // Largest upload variance either form of the bound admits
+      // (LinearNoise::bound), the flood growing with it: (1 + 4^S) times the
+      // hidden terms must fit in what the rounding leaves; the smallest over the kinds.
+      double left = std::numeric_limits<double>::infinity();
+      for (const RowKind& k : kinds) {
+        const double body_step = q / std::exp2(k.companion ? cb : b);
+        const double v_body = body_step * body_step / 12.0;
+        const LinearNoise& nz = *k.noise;
+        const double budget = std::pow(nz.allowed / nz.z, 2);
+        double kind_left = ((budget - v_body - v_mask) / (1.0 + flood_factor) - hidden_fixed) / k.upload_factor;
+        if (nz.allowed > body_step / 2) {
+          const double rest = (nz.allowed - body_step / 2) / nz.z;
+          kind_left = std::max(kind_left, ((rest * rest - v_mask) / (1.0 + flood_factor) - hidden_fixed) / k.upload_factor);
+        }
+        left = std::min(left, kind_left);
+      }
+      if (left <= gain * kErrorVariance) continue;
+      int d = static_cast<int>(std::floor(0.5 * std::log2((left / gain - kErrorVariance) * 12.0)));
+      d = std::min(d, q_bits - 8);
+      d = std::max(d, std::max(0, q_bits - 60));
+      const double bits =
+          counts.upload * (q_bits - d) + counts.body * b + counts.companion_body * cb + counts.mask * mb;
+      if (bits < best_bits) {
+        best_bits = bits;
+        plan.body_bits = b;
+        plan.companion_body_bits = two_widths ? cb : 0;
+        plan.mask_bits = mb;
+        plan.upload_drop_bits = d;
+      }
+    }
+   }
+  }
+  if (!std::isfinite(best_bits)) return false;
+  plan.upload_bits = q_bits - plan.upload_drop_bits;
+  const double mask_step = q / std::exp2(plan.mask_bits);
+  const int d = plan.upload_drop_bits;
+  for (const RowKind& k : kinds) {
+    const double body_step = q / std::exp2(k.companion ? plan.companion_body_bits : plan.body_bits);
+    LinearNoise& nz = *k.noise;
+    nz.download_body = body_step * body_step / 12.0;
+    nz.body_bound = body_step / 2;
+    nz.download_mask = mask_step * mask_step / 12.0 * s_norm2;
+    nz.upload = k.upload_factor * gain * (kErrorVariance + (d > 0 ? std::exp2(2.0 * d) / 12.0 : 0.0));
+    nz.flood = flood_factor * (nz.upload + hidden_fixed);
+    if (nz.bound() > nz.allowed) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision precision, bool input_signed,
@@ -498,7 +587,12 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   const ParameterSet& ps = parameter_set(id);
   if (input_levels > 0 && linear_input_decomposition_bits(id) == 0) return std::nullopt;
   LinearPlan plan;
-  plan.geo = LinearGeometry::make(shape, static_cast<std::uint32_t>(ps.poly_degree), chunk_width, rows_per_ct,
+  // Exact: every call row is evaluated twice (LinearPlan::companion_shift).
+  const bool companion = precision == LinearPrecision::exact;
+  if (companion && rows_per_ct != 1) return std::nullopt;
+  LinearShape evaluated = shape;
+  if (companion) evaluated.rows = 2 * shape.rows;
+  plan.geo = LinearGeometry::make(evaluated, static_cast<std::uint32_t>(ps.poly_degree), chunk_width, rows_per_ct,
                                   input_levels);
   // The session keys cover levels 2^j + 1, j <= 9 (linear_layout.h).
   if (input_levels > 0 &&
@@ -538,6 +632,19 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   plan.error_floor = precision == LinearPrecision::standard ? plan.max_abs_output >> 16 : 0;
   LinearNoise& nz = plan.noise;
   nz.allowed = delta * (static_cast<double>(plan.error_floor) + 0.5);
+  if (companion) {
+    // The standard row keeps the default floor F; the companion row's shift s
+    // is the largest with 2^s Delta (F + 1) <= Q / 2, so that 2^s Delta
+    // (y - a) + e (|y - a| <= F, |e| < 2^s Delta / 2) is centred mod Q.
+    plan.companion_floor = plan.max_abs_output >> 16;
+    nz.allowed = delta * (static_cast<double>(plan.companion_floor) + 0.5);
+    const int shift = static_cast<int>(
+        std::floor(std::log2(q / (2.0 * delta * (static_cast<double>(plan.companion_floor) + 1.0)))));
+    if (shift < 1) return std::nullopt;
+    plan.companion_shift = shift;
+    // Less a margin for the client's long double arithmetic (a few units).
+    plan.companion_noise.allowed = std::exp2(shift) * delta / 2.0 - delta;
+  }
   // A mask r is encoded as round(Q r / t) (Delta r would leave (Q mod t)
   // floor(r W^T / t) in the phase): each input carries |eps| <= 1/2, and
   // the product adds at most k 128 / 2 to the phase, outright.
@@ -548,7 +655,6 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
     nz.allowed -= 64.0 * shape.in;
     nz.mask_rounding = static_cast<double>(shape.in) * 128.0 * 128.0 / 4.0;
   }
-  const double budget = std::pow(nz.allowed / nz.z, 2);
 
   // Key switching noise of one key switch: sum over digits of d * e with d
   // uniform in [-2^(w-1), 2^(w-1)) (variance 4^w/12) and e binomial (kErrorVariance).
@@ -611,54 +717,27 @@ std::optional<LinearPlan> plan_linear_with(LinearShape shape, LinearPrecision pr
   // Widths: the (body, mask, upload) bits with the fewest bytes whose noise
   // holds the bound. Each value's width buys a variance proportional to
   // 4^-bits, so the cheap widths are the ones carried by few values (the
-  // mask of a 768-output reply is worth less than its 768 bodies).
-  const double s_norm2 = 2.0 * n / 3.0;  // E ||s||^2 for a uniform ternary secret
+  // mask of a 768-output reply is worth less than its 768 bodies). A
+  // companion plan's two rows share the widths; its companion row carries
+  // the upload's terms times 4^s.
   const double hidden_fixed = nz.packing + nz.input_side + nz.mask_rounding;  // the hidden terms but the upload
-  const WidthCounts counts = width_counts(plan);
-  const int max_bits = std::min(q_bits, 60);  // the wire carries at most 60 bits per value
-  double best_bits = std::numeric_limits<double>::infinity();
-  for (int b = 2; b <= max_bits; ++b) {
-    const double body_step = q / std::exp2(b);
-    const double v_body = body_step * body_step / 12.0;
-    for (int mb = 2; mb <= max_bits; ++mb) {
-      const double mask_step = q / std::exp2(mb);
-      const double v_mask = mask_step * mask_step / 12.0 * s_norm2;
-      // Largest upload variance either form of the bound admits
-      // (LinearNoise::bound), the flood growing with it: (1 + 4^S) times the
-      // hidden terms must fit in what the rounding leaves.
-      double left = (budget - v_body - v_mask) / (1.0 + flood_factor) - hidden_fixed;
-      if (nz.allowed > body_step / 2) {
-        const double rest = (nz.allowed - body_step / 2) / nz.z;
-        left = std::max(left, (rest * rest - v_mask) / (1.0 + flood_factor) - hidden_fixed);
-      }
-      if (left <= gain * kErrorVariance) continue;
-      int d = static_cast<int>(std::floor(0.5 * std::log2((left / gain - kErrorVariance) * 12.0)));
-      d = std::min(d, q_bits - 8);
-      d = std::max(d, std::max(0, q_bits - 60));
-      const double bits = counts.upload * (q_bits - d) + counts.body * b + counts.mask * mb;
-      if (bits < best_bits) {
-        best_bits = bits;
-        plan.body_bits = b;
-        plan.mask_bits = mb;
-        plan.upload_drop_bits = d;
-      }
-    }
+  if (companion) {
+    const double allowed = plan.companion_noise.allowed;
+    plan.companion_noise = nz;
+    plan.companion_noise.allowed = allowed;
   }
-  if (!std::isfinite(best_bits)) return std::nullopt;
-  plan.upload_bits = q_bits - plan.upload_drop_bits;
-  const double body_step = q / std::exp2(plan.body_bits);
-  const double mask_step = q / std::exp2(plan.mask_bits);
-  nz.download_body = body_step * body_step / 12.0;
-  nz.body_bound = body_step / 2;
-  nz.download_mask = mask_step * mask_step / 12.0 * s_norm2;
-  const int d = plan.upload_drop_bits;
-  nz.upload = gain * (kErrorVariance + (d > 0 ? std::exp2(2.0 * d) / 12.0 : 0.0));
-  nz.flood = flood_factor * (nz.upload + hidden_fixed);
+  std::vector<RowKind> kinds{{&nz, 1.0}};
+  if (companion) kinds.push_back({&plan.companion_noise, std::exp2(2.0 * plan.companion_shift), true});
+  if (!choose_widths(plan, kinds, gain, hidden_fixed, flood_factor, q, q_bits)) return std::nullopt;
   plan.flood_std = std::sqrt(nz.flood);
   // flood_std / 2^shift <= 2^48: C = round(flood_std / 2^shift * g) is
   // exact in a double (|g| <= 8.6).
   plan.flood_shift = std::max(0, static_cast<int>(std::ceil(std::log2(plan.flood_std))) - 48);
-  if (nz.bound() > nz.allowed) return std::nullopt;
+  if (companion) {
+    plan.companion_flood_std = std::sqrt(plan.companion_noise.flood);
+    plan.companion_flood_shift =
+        std::max(0, static_cast<int>(std::ceil(std::log2(plan.companion_flood_std))) - 48);
+  }
   return plan;
 }
 
@@ -677,7 +756,13 @@ double LinearPlan::hidden_std() const noexcept {
 double LinearPlan::weight_privacy_nats() const noexcept {
   if (flood_std <= 0) return std::numeric_limits<double>::infinity();
   const double d = 2.0 * hidden_std() + std::exp2(flood_shift);
-  return d * d / (2.0 * flood_std * flood_std);
+  const double nats = d * d / (2.0 * flood_std * flood_std);
+  if (companion_shift == 0) return nats;
+  // The companion row's value: its own hidden terms and flood.
+  if (companion_flood_std <= 0) return std::numeric_limits<double>::infinity();
+  const LinearNoise& c = companion_noise;
+  const double dc = 2.0 * std::sqrt(c.upload + c.packing + c.input_side + c.mask_rounding) + std::exp2(companion_flood_shift);
+  return std::max(nats, dc * dc / (2.0 * companion_flood_std * companion_flood_std));
 }
 
 std::vector<LinearPlan> linear_plan_candidates(LinearShape shape, LinearPrecision precision, bool input_signed,
@@ -743,12 +828,15 @@ LinearPlan one_row_plan(std::uint32_t in, std::uint32_t out, LinearPrecision pre
             "no layout holds the noise bound of table mask rows for V=" + std::to_string(in) +
                 " width=" + std::to_string(out) + " at weight privacy " + std::to_string(privacy_bits) + " bits");
     plan = std::move(candidates.front());
-  } else if (linear_is_mask_precision(precision)) {
-    // The masks ride on the standard encoding (the server holds no other).
+  } else if (linear_is_mask_precision(precision) || precision == LinearPrecision::exact) {
+    // The masks and exact calls ride on the standard encoding (the server
+    // holds no other); exact rows signed or not.
     const LinearLayout l = linear_resident_layout(in, out, LinearPrecision::standard, privacy_bits);
-    auto p = plan_linear_with(shape, precision, false, l.param_id, l.chunk_width, 1, l.input_levels, privacy_bits);
+    auto p = plan_linear_with(shape, precision, input_signed, l.param_id, l.chunk_width, 1, l.input_levels,
+                              privacy_bits);
     require(p.has_value(), ErrorCode::bad_parameters,
-            "mask rows do not hold the noise bound of the layout for k=" + std::to_string(in) +
+            std::string(precision == LinearPrecision::exact ? "exact" : "mask") +
+                " rows do not hold the noise bound of the layout for k=" + std::to_string(in) +
                 " n=" + std::to_string(out) + " at weight privacy " + std::to_string(privacy_bits) + " bits");
     plan = std::move(*p);
   } else if (!input_signed) {
@@ -781,12 +869,15 @@ LinearLayout linear_resident_layout(std::uint32_t in, std::uint32_t out, LinearP
 }
 
 LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_signed, int privacy_bits) {
+  require(shape.rows <= kLinearMaxRows, ErrorCode::invalid_argument,
+          "linear shape T=" + std::to_string(shape.rows) + " outside 1.." + std::to_string(kLinearMaxRows));
   (void)LinearGeometry::make(shape, 2048, 1, 1);  // validates the shape
   require(shape.in <= linear_max_in(precision), ErrorCode::invalid_argument,
           "linear shape k=" + std::to_string(shape.in) + " outside 1.." + std::to_string(linear_max_in(precision)) +
               " for precision " + std::string(linear_precision_name(precision)));
   require_privacy_bits(privacy_bits);
   LinearPlan plan = one_row_plan(shape.in, shape.out, precision, input_signed, privacy_bits);
+  if (plan.companion_shift > 0) shape.rows *= 2;  // the evaluated rows
   plan.geo = LinearGeometry::make(shape, plan.geo.poly_degree, plan.geo.chunk_width, 1, plan.geo.input_levels);
   return plan;
 }
@@ -794,14 +885,20 @@ LinearPlan plan_linear(LinearShape shape, LinearPrecision precision, bool input_
 std::string describe(const LinearPlan& plan) {
   std::ostringstream os;
   const LinearGeometry& g = plan.geo;
-  os << parameter_set(plan.param_id).name << " T=" << g.shape.rows << " k=" << g.shape.in << " n=" << g.shape.out
+  os << parameter_set(plan.param_id).name << " T=" << plan.call_rows() << " k=" << g.shape.in << " n=" << g.shape.out
      << " precision=" << linear_precision_name(plan.precision) << " k_w=" << g.chunk_width << " T_w=" << g.rows_per_ct
  << " n_w=" << g.outputs_per_poly << " L=" << g.input_levels << " in_cts=" << g.input_cts() << " packed_cts=" << g.packed_cts()
      << " products=" << plan.products() << " key_switches=" << plan.key_switches() << " t=" << plan.plain_modulus
      << " d=" << plan.upload_drop_bits << " up_bits=" << plan.upload_bits << " body_bits=" << plan.body_bits
      << " mask_bits=" << plan.mask_bits << " shared_mask=" << (plan.shared_mask ? 1 : 0) << " w=" << plan.decomposition_bits << " floor=" << plan.error_floor
      << " noise_bound=" << plan.noise.bound() << " allowed=" << plan.noise.allowed
-     << " privacy_bits=" << plan.privacy_bits << " flood_std=" << plan.flood_std
+     << " privacy_bits=" << plan.privacy_bits << " flood_std=" << plan.flood_std;
+  if (plan.companion_shift > 0)
+    os << " evaluated_rows=" << g.shape.rows << " companion_shift=" << plan.companion_shift
+       << " companion_floor=" << plan.companion_floor
+       << " companion_body_bits=" << plan.companion_body_bits << " companion_noise_bound=" << plan.companion_noise.bound()
+       << " companion_allowed=" << plan.companion_noise.allowed << " companion_flood_std=" << plan.companion_flood_std;
+  os
      << " privacy_nats_per_value=" << plan.weight_privacy_nats();
   return os.str();
 }

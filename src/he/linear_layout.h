@@ -98,6 +98,9 @@ OnlineModulus linear_online_modulus(std::uint32_t in);
 
 // Hard limits of the API (checked at every boundary).
 inline constexpr std::uint32_t kLinearMaxRows = 512;
+// Rows a geometry may hold: an exact call evaluates each of its rows twice
+// (LinearPlan::companion_shift).
+inline constexpr std::uint32_t kLinearMaxEvaluatedRows = 2 * kLinearMaxRows;
 inline constexpr std::uint32_t kLinearMaxIn = 8192;
 inline constexpr std::uint32_t kLinearMaxOut = 131072;
 // A table's rows (the vocabulary): the k of mask_table calls.
@@ -299,6 +302,24 @@ struct LinearPlan {
   std::int64_t max_abs_output = 0;  // k * max|x| * 128
   std::int64_t error_floor = 0;     // largest |error| allowed in the result (0: exact)
   LinearNoise noise;
+
+  // Exact on the standard layout (docs/linear.md, "Exact from two rows"):
+  // with companion_shift s > 0, call row r is evaluated twice over the
+  // standard encoding: evaluated row 2r is the standard product (t = 2^
+  // plain_bits, |error| <= companion_floor), row 2r + 1 the same upload times
+  // 2^s, whose phase 2^s Delta y + e (|e| < 2^s Delta / 2) gives y exactly
+  // from the first: y = a + round(((phase - 2^s Delta a) mod Q) / (2^s Delta)).
+  // geo holds the evaluated rows (2T); the wire and the upload carry T.
+  int companion_shift = 0;
+  std::int64_t companion_floor = 0;  // the standard row's |error| bound (companion plans)
+  LinearNoise companion_noise;       // the companion row's terms and allowance
+  int companion_body_bits = 0;       // the companion rows' reply values: modulus 2^this
+  double companion_flood_std = 0;    // its flood (its hidden terms carry the 4^s upload)
+  int companion_flood_shift = 0;
+  // Rows of the call (the upload's, the wire's T): geo.shape.rows, halved for companion plans.
+  std::uint32_t call_rows() const noexcept { return companion_shift > 0 ? geo.shape.rows / 2 : geo.shape.rows; }
+  // Whether evaluated row `row` is a companion row (flood, decoding).
+  bool is_companion_row(std::uint32_t row) const noexcept { return companion_shift > 0 && (row & 1) != 0; }
 
   // Models (docs/linear.md).
   std::size_t bytes_up() const noexcept;    // upload message bytes

@@ -54,7 +54,9 @@ std::size_t rows_per_block(const Call& call) {
   return std::clamp<std::size_t>((32u << 20) / per_row, 1, 16);
 }
 
-// Step 1: the records of rows [g0, g1) (read in order, rebuilt in parallel).
+// Step 1: the records of call rows [g0, g1) (read in order, rebuilt in
+// parallel). A companion plan evaluates each twice: inputs of evaluated rows
+// 2g (as sent) and 2g + 1 (times 2^companion_shift).
 std::vector<Ciphertext> read_inputs(ByteReader& r, const Call& call, std::uint32_t g0, std::uint32_t g1) {
   const LinearGeometry& geo = call.geo;
   const std::size_t n = call.ctx.poly_degree(), count = std::size_t{g1 - g0} * geo.chunks;
@@ -84,7 +86,16 @@ std::vector<Ciphertext> read_inputs(ByteReader& r, const Call& call, std::uint32
     if (geo.input_levels > 0) call.ev.multiply_scalar_inplace(ct, input_factor);
     inputs[i] = std::move(ct);
   });
-  return inputs;
+  if (call.plan.companion_shift == 0) return inputs;
+  const auto companion_factor = detail::power_of_two_residues(call.ctx, call.plan.companion_shift);
+  std::vector<Ciphertext> both(2 * count);
+  parallel_for(count, call.threads, [&](std::size_t i) {
+    const std::size_t g = i / geo.chunks, c = i % geo.chunks;
+    both[(2 * g + 1) * geo.chunks + c] = inputs[i];
+    call.ev.multiply_scalar_inplace(both[(2 * g + 1) * geo.chunks + c], companion_factor);
+    both[2 * g * geo.chunks + c] = std::move(inputs[i]);
+  });
+  return both;
 }
 
 // Step 3: entry[r * count + i] = sum_m rotated_m * V_{first + i, m} (NTT
@@ -173,11 +184,15 @@ std::vector<std::uint8_t> evaluate(std::span<const std::uint8_t> upload, const E
   wire::write_header(w, rh, plan);
   ReplyWriter replies(call, w, flood);
   Packer packer(call);
-  const std::size_t block = rows_per_block(call);
-  for (std::uint32_t g0 = 0; g0 < plan.geo.row_groups; g0 += static_cast<std::uint32_t>(block)) {
-    const auto g1 = static_cast<std::uint32_t>(std::min<std::size_t>(plan.geo.row_groups, g0 + block));
+  // Blocks of call rows (T_w = 1: a row group is a row); a companion plan
+  // evaluates each twice.
+  const std::size_t per_call_row = plan.companion_shift > 0 ? 2 : 1;
+  const std::size_t block = std::max<std::size_t>(1, rows_per_block(call) / per_call_row);
+  const std::uint32_t call_groups = plan.companion_shift > 0 ? plan.call_rows() : plan.geo.row_groups;
+  for (std::uint32_t g0 = 0; g0 < call_groups; g0 += static_cast<std::uint32_t>(block)) {
+    const auto g1 = static_cast<std::uint32_t>(std::min<std::size_t>(call_groups, g0 + block));
     std::vector<Ciphertext> inputs = read_inputs(r, call, g0, g1);
-    const std::vector<RowInputs> rotated = input_side(call, inputs, g1 - g0);
+    const std::vector<RowInputs> rotated = input_side(call, inputs, (g1 - g0) * per_call_row);
     replies.add(packer.add(products(call, rotated, 0, enc.entries)));
   }
   wire::finish(out);

@@ -91,9 +91,13 @@ class ReplyWriter {
   // One group's bytes (mask, then bodies), with randomness of its own.
   Bytes group_bytes(Group& group) const;
   void write_alone(Ciphertext& packed, std::size_t flat, Prng& rng, ByteWriter& w) const;
-  void flood(Ciphertext& ct, std::span<const std::uint32_t> used, Prng& rng) const;
+  void flood(Ciphertext& ct, std::size_t flat, std::span<const std::uint32_t> used, Prng& rng) const;
   SwitchedCiphertext switch_down(const Ciphertext& ct) const;
   void write_body(const SwitchedCiphertext& sw, std::span<const std::uint32_t> used, ByteWriter& w) const;
+  // The sent body values of packed ct `flat`: write_body, or for a companion
+  // plan each kind of row at its own width (LinearPlan::companion_body_bits).
+  void write_bodies(const Ciphertext& ct, const SwitchedCiphertext& sw, std::size_t flat,
+                    std::span<const std::uint32_t> used, ByteWriter& w) const;
 
   const Call& call_;
   ByteWriter& w_;

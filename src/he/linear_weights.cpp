@@ -75,8 +75,11 @@ EncodedWeights::EncodedWeights(std::span<const std::int8_t> w, std::uint32_t out
   require(w.size() == std::size_t{out} * in, ErrorCode::invalid_argument,
           "weights: " + std::to_string(w.size()) + " values for " + std::to_string(out) + " x " + std::to_string(in));
   require(!precisions.empty(), ErrorCode::invalid_argument, "weights: no precision to encode for");
-  for (LinearPrecision p : precisions)
-    if (!holds(p)) encodings_.push_back(encode(w, out, in, p, privacy_bits, std::max<std::size_t>(threads, 1)));
+  // Exact and the mask products ride on the standard encoding (linear_encoding_precision).
+  for (LinearPrecision p : precisions) {
+    const LinearPrecision e = linear_encoding_precision(p);
+    if (!holds(e)) encodings_.push_back(encode(w, out, in, e, privacy_bits, std::max<std::size_t>(threads, 1)));
+  }
 }
 
 EncodedWeights::EncodedWeights(std::span<const std::int8_t> w, std::uint32_t out, std::uint32_t in)
@@ -84,7 +87,7 @@ EncodedWeights::EncodedWeights(std::span<const std::int8_t> w, std::uint32_t out
 
 bool EncodedWeights::holds(LinearPrecision precision) const noexcept {
   return std::any_of(encodings_.begin(), encodings_.end(),
-                     [&](const Encoding& e) { return e.precision == precision; });
+                     [&](const Encoding& e) { return e.precision == linear_encoding_precision(precision); });
 }
 
 std::size_t EncodedWeights::encoded_bytes() const noexcept {

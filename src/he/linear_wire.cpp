@@ -23,7 +23,7 @@ void write_header(ByteWriter& w, const Header& h, const LinearPlan& plan) {
   w.u16(static_cast<std::uint16_t>(plan.param_id));
   w.u8(static_cast<std::uint8_t>(plan.privacy_bits));
   w.u8(0);  // reserved
-  w.u32(plan.geo.shape.rows);
+  w.u32(plan.call_rows());
   w.u32(plan.geo.shape.in);
   w.u32(plan.geo.shape.out);
   w.u32(plan.geo.chunk_width);

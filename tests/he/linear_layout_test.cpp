@@ -276,7 +276,10 @@ TEST(LinearLayout, RejectsBadShapesAndGeometries) {
   EXPECT_THROW(LinearGeometry::make({0, 1, 1}, 2048, 1, 1), Error);
   EXPECT_THROW(LinearGeometry::make({1, kLinearMaxTableIn + 1, 1}, 2048, 1, 1), Error);
   EXPECT_THROW(plan_linear({1, 8193, 1}, LinearPrecision::standard, false), Error);  // a table's k only
-  EXPECT_THROW(LinearGeometry::make({513, 1, 1}, 2048, 1, 1), Error);
+  // A geometry holds up to 1024 evaluated rows (an exact call's 512 rows, each twice); a call 512.
+  EXPECT_THROW(LinearGeometry::make({kLinearMaxEvaluatedRows + 1, 1, 1}, 2048, 1, 1), Error);
+  EXPECT_THROW(plan_linear({kLinearMaxRows + 1, 1, 1}, LinearPrecision::standard, false), Error);
+  EXPECT_THROW(plan_linear({kLinearMaxRows + 1, 1, 1}, LinearPrecision::exact, false), Error);
   EXPECT_THROW(LinearGeometry::make({1, 1, 131073}, 2048, 1, 1), Error);
   EXPECT_THROW(LinearGeometry::make({1, 1, 1}, 2048, 3, 1), Error);
   EXPECT_THROW(LinearGeometry::make({1, 1, 1}, 2048, 1024, 4), Error);
@@ -371,9 +374,24 @@ TEST(LinearLayout, PlansHoldTheirNoiseBoundForTheLargestShapes) {
       const LinearPlan plan = plan_linear(s, prec, false);
       EXPECT_LE(plan.noise.bound(), plan.noise.allowed) << describe(plan);
       EXPECT_GT(plan.upload_bits, 0);
-      EXPECT_EQ(plan.geo.shape, s);
-      if (prec == LinearPrecision::exact) EXPECT_EQ(plan.error_floor, 0);
-      else EXPECT_EQ(plan.error_floor, plan.max_abs_output >> 16);
+      EXPECT_EQ(plan.call_rows(), s.rows);
+      EXPECT_EQ(plan.geo.shape.in, s.in);
+      EXPECT_EQ(plan.geo.shape.out, s.out);
+      if (prec == LinearPrecision::exact) {
+        // Exact: the standard layout, every row evaluated twice; the companion
+        // row's noise within half its step, the standard row's within its floor.
+        EXPECT_EQ(plan.error_floor, 0);
+        EXPECT_EQ(plan.geo.shape.rows, 2 * s.rows);
+        EXPECT_GT(plan.companion_shift, 0);
+        EXPECT_LE(plan.companion_noise.bound(), plan.companion_noise.allowed) << describe(plan);
+        EXPECT_EQ(plan.companion_floor, plan.max_abs_output >> 16);
+        const LinearLayout standard = linear_resident_layout(s.in, s.out, LinearPrecision::standard);
+        EXPECT_EQ(linear_resident_layout(s.in, s.out, LinearPrecision::exact), standard);
+      } else {
+        EXPECT_EQ(plan.geo.shape, s);
+        EXPECT_EQ(plan.companion_shift, 0);
+        EXPECT_EQ(plan.error_floor, plan.max_abs_output >> 16);
+      }
     }
   }
 }

@@ -147,10 +147,11 @@ TEST(LinearMask, RefusedInputs) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::bad_message);
   }
-  // A server that does not hold the standard encoding refuses mask rows.
-  const LinearPrecision exact[] = {LinearPrecision::exact};
+  // A server that does not hold the standard encoding (here only a table's
+  // mask encoding) refuses mask rows.
+  const LinearPrecision table[] = {LinearPrecision::mask_table};
   const std::vector<std::int8_t> w(64, 1);
-  const EncodedWeights weights(w, 4, 16, exact);
+  const EncodedWeights weights(w, 4, 16, table);
   upload[7] = 0;
   try {
     (void)linear_evaluate(upload, weights, keys(), 1);

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
+#include <cstdio>
 #include <random>
 #include <set>
 #include <thread>
@@ -75,6 +77,51 @@ std::int64_t run_case(LinearShape s, LinearPrecision prec, bool input_signed, in
 
 constexpr int kRandom = 1000;
 
+// Exact calls evaluate each row twice over the standard encoding
+// (docs/linear.md section 2c): the standard layout and parameter set, T rows
+// on the wire and 2T evaluated, replies of exactly the modelled size, each
+// kind of row within its own noise bound, the product exact.
+TEST(LinearProduct, ExactRowsRideOnTheStandardEncodingWithCompanionRows) {
+  for (const LinearShape s : {LinearShape{3, 768, 768}, LinearShape{2, 3072, 40}}) {
+    const LinearPlan plan = plan_linear(s, LinearPrecision::exact, false);
+    const LinearPlan standard = plan_linear(s, LinearPrecision::standard, false);
+    EXPECT_EQ(plan.param_id, ParamId::n2048_q54);
+    EXPECT_EQ(plan.geo.chunk_width, standard.geo.chunk_width);
+    EXPECT_EQ(plan.geo.input_levels, standard.geo.input_levels);
+    EXPECT_EQ(plan.call_rows(), s.rows);
+    EXPECT_EQ(plan.geo.shape.rows, 2 * s.rows);
+    EXPECT_EQ(plan.companion_floor, standard.error_floor);
+    EXPECT_LT(plan.companion_body_bits, plan.body_bits);  // the companion values need fewer bits
+    std::mt19937_64 rng(s.in + s.out);
+    const auto w = random_w(std::size_t{s.out} * s.in, rng);
+    const EncodedWeights weights(w, s.out, s.in);  // the default encoding only
+    std::vector<std::uint8_t> x(std::size_t{s.rows} * s.in);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = i % 7 == 0 ? 255 : static_cast<std::uint8_t>(rng());
+    const auto upload = fixture().client.encrypt(std::span<const std::uint8_t>(x), s, LinearPrecision::exact);
+    EXPECT_EQ(upload.size(), plan.bytes_up());
+    EXPECT_EQ(peek_linear_upload(upload).shape, s);
+    const auto reply = linear_evaluate(upload, weights, fixture().keys, 2);
+    EXPECT_EQ(reply.size(), plan.bytes_down());
+    std::vector<std::int32_t> x32(x.begin(), x.end());
+    const auto expect = clear::matmul(s.rows, s.in, s.out, x32.data(), w.data());
+    EXPECT_EQ(fixture().client.decrypt(reply), expect);
+    // measure_noise: each call row's standard row, then its companion row.
+    const auto noise = fixture().client.measure_noise(reply, expect);
+    ASSERT_EQ(noise.size(), std::size_t{2} * s.rows * s.out);
+    double worst_standard = 0, worst_companion = 0;
+    for (std::size_t i = 0; i < noise.size(); ++i)
+      (plan.is_companion_row(static_cast<std::uint32_t>(i / s.out)) ? worst_companion : worst_standard) =
+          std::max(plan.is_companion_row(static_cast<std::uint32_t>(i / s.out)) ? worst_companion : worst_standard,
+                   std::abs(noise[i]));
+    std::printf("%s: worst noise standard 2^%.1f (bound 2^%.1f), companion 2^%.1f (bound 2^%.1f)\n",
+                describe(plan).c_str(), std::log2(worst_standard), std::log2(plan.noise.bound()),
+                std::log2(worst_companion), std::log2(plan.companion_noise.bound()));
+    EXPECT_LT(worst_standard, plan.noise.allowed);
+    EXPECT_LT(worst_companion, plan.companion_noise.allowed);
+    EXPECT_GT(worst_companion, 16 * worst_standard);  // the companion rows carry the 2^s upload
+  }
+}
+
 TEST(LinearProduct, ExactSmallShapes) {
   EXPECT_EQ(run_case({1, 1, 1}, LinearPrecision::exact, false, kRandom, 1), 0);
   EXPECT_EQ(run_case({1, 5, 3}, LinearPrecision::exact, true, kRandom, 2), 0);
@@ -111,8 +158,8 @@ TEST(LinearProduct, OneEncodingServesEveryRowCount) {
     const LinearPrecision precisions[] = {prec};
     const EncodedWeights weights(w, out, in, precisions, 2);
     EXPECT_EQ(weights.encoded_bytes(), plan_linear({1, in, out}, prec, false).weight_bytes());
-    // Every count for the default precision; a sample for exact (n4096_q108 is slow).
-    std::vector<std::uint32_t> counts{1, 3, 100};
+    // Every count for the default precision; a sample for exact (twice the rows).
+    std::vector<std::uint32_t> counts{1, 3, 100, 257};
     if (prec == LinearPrecision::standard) {
       counts.clear();
       for (std::uint32_t t = 1; t <= 64; ++t) counts.push_back(t);
@@ -136,12 +183,19 @@ TEST(LinearProduct, OneEncodingServesEveryRowCount) {
   }
   std::mt19937_64 rng(62);
   const auto w = random_w(20 * 30, rng);
+  // Exact calls ride on the standard encoding: one encoding serves both.
   const EncodedWeights standard_only(w, 20, 30);
-  EXPECT_FALSE(standard_only.holds(LinearPrecision::exact));
+  EXPECT_TRUE(standard_only.holds(LinearPrecision::exact));
   std::vector<std::uint8_t> x(30, 7);
   const auto upload = fixture().client.encrypt(std::span<const std::uint8_t>(x), {1, 30, 20}, LinearPrecision::exact);
+  std::vector<std::int32_t> x32(x.begin(), x.end());
+  EXPECT_EQ(fixture().client.decrypt(linear_evaluate(upload, standard_only, fixture().keys, 1)),
+            clear::matmul(1, 30, 20, x32.data(), w.data()));
+  const LinearPrecision table[] = {LinearPrecision::mask_table};
+  const EncodedWeights table_only(w, 20, 30, table);
+  EXPECT_FALSE(table_only.holds(LinearPrecision::exact));
   try {
-    (void)linear_evaluate(upload, standard_only, fixture().keys, 1);
+    (void)linear_evaluate(upload, table_only, fixture().keys, 1);
     ADD_FAILURE() << "served a precision the weights were not encoded for";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::precision_not_served) << e.what();

@@ -175,7 +175,8 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--remote", args->remote, "with --model: remote modules (default: every linear layer and the token embedding)")->capture_default_str();
   cmd->add_option("--bits", args->bits, "with --model: weight bits")->capture_default_str()->check(CLI::Range(2, 8));
   cmd->add_option("--precision", args->precisions,
-                  "precisions served (weights encoded at start, one encoding each): default, exact or default,exact")
+                  "precisions served: default, exact or default,exact (both ride on one encoding, made at start: "
+                  "an exact call evaluates each row twice, docs/linear.md section 2c)")
       ->capture_default_str();
   cmd->add_option("--weight-privacy-bits", args->weight_privacy_bits,
                   "S: every reply's flood is 2^S times its weight-dependent noise, so one output value tells a client "

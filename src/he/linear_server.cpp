@@ -39,6 +39,9 @@ void parallel_for(std::size_t count, std::size_t threads, F&& f) {
   default_thread_pool().run(count, threads, std::forward<F>(f));
 }
 constexpr std::size_t kBlock = math::kSlotBlock;
+// Rows up to this many multiply straight from the packed weights (each unit
+// unpacked in registers per row, the stream read ahead); more reuse an unpacked slice.
+constexpr std::size_t kPackedRows = 2;
 
 using detail::Call;
 using detail::RowInputs;
@@ -126,7 +129,7 @@ std::vector<Ciphertext> products(const Call& call, const std::vector<RowInputs>&
   parallel_for(k * runs, call.threads, [&](std::size_t job) {
     const std::size_t l = job / runs, b0 = job % runs * kRun, b1 = std::min(blocks, b0 + kRun);
     thread_local std::vector<std::uint32_t> weights;  // one (prime, block) slice, unpacked
-    if (rcount > 1) weights.resize(count * terms * kBlock);
+    if (rcount > kPackedRows) weights.resize(count * terms * kBlock);
     std::vector<const std::uint32_t*> x(rcount);
     std::vector<std::uint64_t*> y(rcount * count * 2);
     for (std::size_t b = b0; b < b1; ++b) {
@@ -138,7 +141,7 @@ std::vector<Ciphertext> products(const Call& call, const std::vector<RowInputs>&
       const std::uint8_t* packed =
           call.enc.blocked.get() + ((l * blocks + b) * entries + first) * terms * math::kPackedUnitBytes;
       const std::uint64_t q = call.ctx.modulus(l).value();
-      if (rcount == 1) {  // each weight used once: unpacked where it is used, the next block's read ahead
+      if (rcount <= kPackedRows) {  // few uses of each weight: unpacked where it is used, the next block's read ahead
         const std::uint8_t* next = b + 1 < b1 ? packed + entries * terms * math::kPackedUnitBytes : nullptr;
         math::blocked_products_packed(x.data(), rcount, packed, count, terms, q, y.data(), next);
         continue;

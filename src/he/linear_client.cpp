@@ -1,5 +1,6 @@
 // LinearClient: the secret keys, encryption of activation rows into an
 // upload and decryption of a reply (formats: src/he/linear.h).
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -311,8 +312,13 @@ std::vector<std::int64_t> LinearClient::decrypt_packed(ByteReader& r, const Line
   // A companion plan's evaluated rows: the companion rows' phase remainders.
   const bool companion = plan.companion_shift > 0;
   std::vector<double> rest(companion ? y.size() : 0, 0.0);
-  if (companion) require(ctx.coeff_basis().product().word(2) == 0 && (ctx.coeff_basis().product().word(1) >> 62) == 0,
-                         ErrorCode::parameter_mismatch, r.what() + ": exact rows need Q < 2^126");
+  if (companion) {
+    // join_companion_rows multiplies (m - 2^s a) (< 2^(s + bits(t))) by Delta (~Q / t) in 128 bits.
+    const math::WideInt& q_big = ctx.coeff_basis().product();
+    const int q_bits = q_big.word(1) != 0 ? 64 + std::bit_width(q_big.word(1)) : std::bit_width(q_big.word(0));
+    require(q_big.word(2) == 0 && plan.companion_shift + q_bits <= 124, ErrorCode::parameter_mismatch,
+            r.what() + ": exact rows of this parameter set overflow 128-bit arithmetic");
+  }
   if (plan.shared_mask)
     require(it->second->targets.size() == kLinearSharedMaskGroup, ErrorCode::wrong_key,
             r.what() + ": shared-mask secrets missing");

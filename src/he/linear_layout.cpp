@@ -522,44 +522,48 @@ bool choose_widths(LinearPlan& plan, const std::vector<RowKind>& kinds, double g
   const double s_norm2 = 2.0 * n / 3.0;  // E ||s||^2 for a uniform ternary secret
   const WidthCounts counts = width_counts(plan);
   const int max_bits = std::min(q_bits, 60);  // the wire carries at most 60 bits per value
+  // A companion row's values have their own width cb (the loop over it is
+  // one step long without companion rows).
   const bool two_widths = std::any_of(kinds.begin(), kinds.end(), [](const RowKind& k) { return k.companion; });
+  const int cb_first = two_widths ? 2 : 0, cb_last = two_widths ? max_bits : 0;
   double best_bits = std::numeric_limits<double>::infinity();
   for (int b = 2; b <= max_bits; ++b) {
-   for (int cb = two_widths ? 2 : b; cb <= (two_widths ? max_bits : b); ++cb) {
-    for (int mb = 2; mb <= max_bits; ++mb) {
-      const double mask_step = q / std::exp2(mb);
-      const double v_mask = mask_step * mask_step / 12.0 * s_norm2;
-      // Largest upload variance either form of the bound admits
-      // (LinearNoise::bound), the flood growing with it: (1 + 4^S) times the
-      // hidden terms must fit in what the rounding leaves; the smallest over the kinds.
-      double left = std::numeric_limits<double>::infinity();
-      for (const RowKind& k : kinds) {
-        const double body_step = q / std::exp2(k.companion ? cb : b);
-        const double v_body = body_step * body_step / 12.0;
-        const LinearNoise& nz = *k.noise;
-        const double budget = std::pow(nz.allowed / nz.z, 2);
-        double kind_left = ((budget - v_body - v_mask) / (1.0 + flood_factor) - hidden_fixed) / k.upload_factor;
-        if (nz.allowed > body_step / 2) {
-          const double rest = (nz.allowed - body_step / 2) / nz.z;
-          kind_left = std::max(kind_left, ((rest * rest - v_mask) / (1.0 + flood_factor) - hidden_fixed) / k.upload_factor);
+    for (int cb = cb_first; cb <= cb_last; ++cb) {
+      for (int mb = 2; mb <= max_bits; ++mb) {
+        const double mask_step = q / std::exp2(mb);
+        const double v_mask = mask_step * mask_step / 12.0 * s_norm2;
+        // Largest upload variance either form of the bound admits
+        // (LinearNoise::bound), the flood growing with it: (1 + 4^S) times
+        // the hidden terms must fit in what the rounding leaves; the
+        // smallest over the kinds.
+        double left = std::numeric_limits<double>::infinity();
+        for (const RowKind& k : kinds) {
+          const double body_step = q / std::exp2(k.companion ? cb : b);
+          const double v_body = body_step * body_step / 12.0;
+          const LinearNoise& nz = *k.noise;
+          const double budget = std::pow(nz.allowed / nz.z, 2);
+          double kind_left = (budget - v_body - v_mask) / (1.0 + flood_factor) - hidden_fixed;
+          if (nz.allowed > body_step / 2) {
+            const double rest = (nz.allowed - body_step / 2) / nz.z;
+            kind_left = std::max(kind_left, (rest * rest - v_mask) / (1.0 + flood_factor) - hidden_fixed);
+          }
+          left = std::min(left, kind_left / k.upload_factor);
         }
-        left = std::min(left, kind_left);
-      }
-      if (left <= gain * kErrorVariance) continue;
-      int d = static_cast<int>(std::floor(0.5 * std::log2((left / gain - kErrorVariance) * 12.0)));
-      d = std::min(d, q_bits - 8);
-      d = std::max(d, std::max(0, q_bits - 60));
-      const double bits =
-          counts.upload * (q_bits - d) + counts.body * b + counts.companion_body * cb + counts.mask * mb;
-      if (bits < best_bits) {
-        best_bits = bits;
-        plan.body_bits = b;
-        plan.companion_body_bits = two_widths ? cb : 0;
-        plan.mask_bits = mb;
-        plan.upload_drop_bits = d;
+        if (left <= gain * kErrorVariance) continue;
+        int d = static_cast<int>(std::floor(0.5 * std::log2((left / gain - kErrorVariance) * 12.0)));
+        d = std::min(d, q_bits - 8);
+        d = std::max(d, std::max(0, q_bits - 60));
+        const double bits =
+            counts.upload * (q_bits - d) + counts.body * b + counts.companion_body * cb + counts.mask * mb;
+        if (bits < best_bits) {
+          best_bits = bits;
+          plan.body_bits = b;
+          plan.companion_body_bits = cb;
+          plan.mask_bits = mb;
+          plan.upload_drop_bits = d;
+        }
       }
     }
-   }
   }
   if (!std::isfinite(best_bits)) return false;
   plan.upload_bits = q_bits - plan.upload_drop_bits;

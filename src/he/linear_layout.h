@@ -359,6 +359,8 @@ int linear_decomposition_bits(ParamId id) noexcept;
 bool linear_shared_mask_available(ParamId id) noexcept;
 // Packed cts per shared mask (the session's shared-mask key has this many targets).
 inline constexpr std::size_t kLinearSharedMaskGroup = 4;
+// Exact plans try the companion shifts from the largest down this many.
+inline constexpr int kLinearCompanionShiftDrops = 6;
 // Largest split the planner uses.
 inline constexpr int kLinearMaxInputLevels = 7;
 // The input-side Galois elements of the session keys for degree N: the

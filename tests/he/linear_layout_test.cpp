@@ -384,7 +384,7 @@ TEST(LinearLayout, PlansHoldTheirNoiseBoundForTheLargestShapes) {
         EXPECT_EQ(plan.geo.shape.rows, 2 * s.rows);
         EXPECT_GT(plan.companion_shift, 0);
         EXPECT_LE(plan.companion_noise.bound(), plan.companion_noise.allowed) << describe(plan);
-        EXPECT_EQ(plan.companion_floor, plan.max_abs_output >> 16);
+        EXPECT_GE(plan.companion_floor, plan.max_abs_output >> 16);  // at least the default floor
         const LinearLayout standard = linear_resident_layout(s.in, s.out, LinearPrecision::standard);
         EXPECT_EQ(linear_resident_layout(s.in, s.out, LinearPrecision::exact), standard);
       } else {

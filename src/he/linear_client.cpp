@@ -265,7 +265,7 @@ std::vector<std::int64_t> join_companion_rows(const LinearPlan& plan, const Cont
     for (std::size_t j = 0; j < out; ++j) {
       const std::size_t a_at = 2 * r * out + j, c_at = (2 * r + 1) * out + j;
       const std::int64_t a = expected != nullptr ? expected[r * out + j] : message[a_at];
-      const __int128 k = static_cast<__int128>(message[c_at]) - (static_cast<__int128>(a) << s);
+      const __int128 k = static_cast<__int128>(message[c_at]) - static_cast<__int128>(a) * (__int128{1} << s);
       long double left = static_cast<long double>(centred_mod(k * delta, q)) + rest[c_at];
       const long double q_ld = static_cast<long double>(q);
       if (left > q_ld / 2) left -= q_ld;  // measuring: rest is the whole centred phase

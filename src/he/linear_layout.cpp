@@ -44,10 +44,10 @@ WidthCounts width_counts(const LinearPlan& plan) {
   // The body values the outputs read (LinearGeometry::sent_positions); every
   // output value comes back exactly once (LinearLayout tests).
   const double rows = geo.shape.rows;
-  if (geo.rows_per_ct == 1) c.upload = plan.call_rows() * double{geo.outputs_per_poly} * geo.shape.in;
+  if (geo.rows_per_ct == 1) c.upload = static_cast<double>(plan.call_rows()) * geo.outputs_per_poly * geo.shape.in;
   else c.upload = geo.sub_body() ? rows * geo.shape.in : static_cast<double>(geo.input_cts()) * geo.poly_degree;
   c.body = rows * geo.shape.out;
-  if (plan.companion_shift > 0) c.body = c.companion_body = plan.call_rows() * double{geo.shape.out};
+  if (plan.companion_shift > 0) c.body = c.companion_body = static_cast<double>(plan.call_rows()) * geo.shape.out;
   c.mask = static_cast<double>(plan.mask_count()) * geo.poly_degree;
   return c;
 }

@@ -188,7 +188,10 @@ TEST_F(ServeTrust, RefusedUploadsGiveTheirMemoryBack) {
   std::this_thread::sleep_for(200ms);
   const double grown_mb =
       (static_cast<double>(net::resident_bytes(server.process().pid())) - static_cast<double>(before)) / 1e6;
-  EXPECT_LT(grown_mb, 30.0) << "24 refused key uploads of " << keys.size() / 1e6 << " MB left the server "
+  // The defect held ~128 MB per refused upload (24 would be ~3 GB); what the
+  // allocator keeps of the freed parses in its arenas varies with the load:
+  // 3-39 MB measured on a busy 2-core machine (30 was too tight for CI).
+  EXPECT_LT(grown_mb, 100.0) << "24 refused key uploads of " << keys.size() / 1e6 << " MB left the server "
                             << grown_mb << " MB larger";
   EXPECT_EQ(sessions_of(server.url()), 0);
 }

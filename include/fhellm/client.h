@@ -65,7 +65,8 @@ struct ClientOptions {
   int weight_bits = 0;
   // The encrypted product's precision, which simulate models: "default"
   // (errors below 2^-16 of a layer's range; simulate draws the same error) or
-  // "exact" (every bit; a server must serve it).
+  // "exact" (every bit, each row evaluated twice over the same weight
+  // encoding: ~1.5x the time, docs/linear.md section 2c).
   std::string precision = "default";
   // simulate: which draw of the modelled errors (0, the default, or any
   // other number for errors independent of it, as another execute run makes).

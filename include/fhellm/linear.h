@@ -15,8 +15,8 @@
 //   fhellm::linear::Product y = client.decrypt(reply);    // int64 [rows, out]
 //
 // Precision "default": each value of Y within 2^-16 of the largest value the
-// layer can produce (k * max|x| * 128); "exact": every bit. The client asks,
-// the server must hold the weights encoded for it.
+// layer can produce (k * max|x| * 128); "exact": every bit (each row
+// evaluated twice). The client asks; weights encoded for either serve both.
 // Errors: fhellm::Error (error.h) with the codes named below; every message
 // is checked before use (hostile bytes give an Error, never a crash).
 #pragma once
@@ -57,8 +57,7 @@ class ServerKeys;
 // @throws Error on a malformed upload (bad_magic, bad_version, truncated,
 //         trailing_bytes, unknown_parameter_id, parameter_mismatch,
 //         shape_mismatch, coefficient_out_of_range, length_too_large), keys
-//         of another parameter set (missing_galois_key), or a precision the
-//         weights are not encoded for (precision_not_served)
+//         of another parameter set (missing_galois_key)
 std::vector<std::uint8_t> evaluate(std::span<const std::uint8_t> upload, const Weights& weights,
                                    const ServerKeys& keys, std::size_t threads = 1);
 

@@ -36,9 +36,8 @@ struct ServerOptions {
   std::uint64_t seed = 1;    // random_shape: the weights' seed (a client uses the same)
   std::string remote = "default";  // model / random_shape: the remote modules (as ClientOptions::remote)
   int weight_bits = 8;                // model / random_shape: 2..8
-  // The precisions served ("default", "exact"): the weights are encoded for
-  // each at load (one encoding each, docs/linear.md); a client asking for
-  // another gets Error(precision_not_served).
+  // The precisions served ("default", "exact"): both ride on one encoding of
+  // the weights, made at load (docs/linear.md section 2c), whichever are named.
   std::vector<std::string> precisions = {"default"};
   // Weight privacy S (docs/linear.md section 6, docs/threat-model.md): each
   // reply's flood is 2^S times its weight-dependent noise, so one output

@@ -11,8 +11,8 @@ their own protocols (include/fhellm/linear.h, docs/linear.md).
     y = client.decrypt(reply)                      # int64 array [rows, out]
 
 precision="default": each value within 2^-16 of the largest value the layer
-can produce (in * max|x| * 128); "exact": every bit (the weights must be
-encoded for it: Weights(w, precisions=["default", "exact"])).
+can produce (in * max|x| * 128); "exact": every bit (each row evaluated twice;
+any Weights serve both precisions).
 """
 from ._fhellm import linear as _linear
 

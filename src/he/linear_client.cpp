@@ -1,6 +1,5 @@
 // LinearClient: the secret keys, encryption of activation rows into an
 // upload and decryption of a reply (formats: src/he/linear.h).
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -179,8 +178,7 @@ std::vector<std::uint8_t> LinearClient::encrypt_impl(const std::int32_t* x, Line
   const std::uint64_t upload_modulus = std::uint64_t{1} << plan.upload_bits;
   // Each (row group, chunk) is encrypted on its own (a prompt's rows on every
   // thread: the server waits for them), then written in order.
-  const std::size_t records =
-      std::size_t{plan.companion_shift > 0 ? plan.call_rows() : geo.row_groups} * geo.chunks;
+  const std::size_t records = std::size_t{plan.call_row_groups()} * geo.chunks;
   std::vector<Seed> seeds(records);
   std::vector<std::vector<std::uint64_t>> values(records);
   parallel_for(records, 1, [&](std::size_t begin, std::size_t end) {
@@ -314,9 +312,7 @@ std::vector<std::int64_t> LinearClient::decrypt_packed(ByteReader& r, const Line
   std::vector<double> rest(companion ? y.size() : 0, 0.0);
   if (companion) {
     // join_companion_rows multiplies (m - 2^s a) (< 2^(s + bits(t))) by Delta (~Q / t) in 128 bits.
-    const math::WideInt& q_big = ctx.coeff_basis().product();
-    const int q_bits = q_big.word(1) != 0 ? 64 + std::bit_width(q_big.word(1)) : std::bit_width(q_big.word(0));
-    require(q_big.word(2) == 0 && plan.companion_shift + q_bits <= 124, ErrorCode::parameter_mismatch,
+    require(plan.companion_shift + ctx.coeff_basis().product().bit_length() <= 124, ErrorCode::parameter_mismatch,
             r.what() + ": exact rows of this parameter set overflow 128-bit arithmetic");
   }
   if (plan.shared_mask)

@@ -36,12 +36,7 @@ std::vector<std::uint64_t> inverse_residues(const Context& ctx, std::uint64_t v)
 
 std::vector<std::uint64_t> power_of_two_residues(const Context& ctx, int bits) {
   std::vector<std::uint64_t> f(ctx.moduli_count());
-  for (std::size_t i = 0; i < f.size(); ++i) {
-    const math::Modulus& q = ctx.modulus(i);
-    std::uint64_t v = 1 % q.value();
-    for (int b = 0; b < bits; ++b) v = q.add(v, v);
-    f[i] = v;
-  }
+  for (std::size_t i = 0; i < f.size(); ++i) f[i] = ctx.modulus(i).pow(2, static_cast<std::uint64_t>(bits));
   return f;
 }
 

@@ -383,8 +383,7 @@ std::int64_t linear_max_abs_output(std::uint32_t in, bool input_signed) noexcept
 
 std::size_t LinearPlan::bytes_up() const noexcept {
   std::size_t bytes = 48;
-  const std::uint32_t groups = companion_shift > 0 ? call_rows() : geo.row_groups;  // T_w = 1 for companion plans
-  for (std::uint32_t g = 0; g < groups; ++g)
+  for (std::uint32_t g = 0; g < call_row_groups(); ++g)
     for (std::uint32_t c = 0; c < geo.chunks; ++c) {
       // Sub-body: one value per input of the group's rows and the chunk's columns.
       const std::size_t rows = std::min<std::size_t>(geo.rows_per_ct, geo.shape.rows - std::size_t{g} * geo.rows_per_ct);

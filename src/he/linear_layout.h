@@ -318,6 +318,8 @@ struct LinearPlan {
   int companion_flood_shift = 0;
   // Rows of the call (the upload's, the wire's T): geo.shape.rows, halved for companion plans.
   std::uint32_t call_rows() const noexcept { return companion_shift > 0 ? geo.shape.rows / 2 : geo.shape.rows; }
+  // Input ciphertext row groups of the upload (companion plans have T_w = 1).
+  std::uint32_t call_row_groups() const noexcept { return companion_shift > 0 ? call_rows() : geo.row_groups; }
   // Whether evaluated row `row` is a companion row (flood, decoding).
   bool is_companion_row(std::uint32_t row) const noexcept { return companion_shift > 0 && (row & 1) != 0; }
 

@@ -191,7 +191,7 @@ std::vector<std::uint8_t> evaluate(std::span<const std::uint8_t> upload, const E
   // evaluates each twice.
   const std::size_t per_call_row = plan.companion_shift > 0 ? 2 : 1;
   const std::size_t block = std::max<std::size_t>(1, rows_per_block(call) / per_call_row);
-  const std::uint32_t call_groups = plan.companion_shift > 0 ? plan.call_rows() : plan.geo.row_groups;
+  const std::uint32_t call_groups = plan.call_row_groups();
   for (std::uint32_t g0 = 0; g0 < call_groups; g0 += static_cast<std::uint32_t>(block)) {
     const auto g1 = static_cast<std::uint32_t>(std::min<std::size_t>(call_groups, g0 + block));
     std::vector<Ciphertext> inputs = read_inputs(r, call, g0, g1);

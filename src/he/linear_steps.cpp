@@ -232,11 +232,11 @@ Bytes ReplyWriter::group_bytes(Group& group) const {
   for (Ciphertext& ct : group.cts) members.push_back(&ct);
   shared_mask_switch(call_.ctx, *call_.sk.shared_mask, members, rng);
   for (std::size_t y = 0; y < group.cts.size(); ++y) {
-    const auto used = call_.geo.used_positions(group.flats[y]);
-    flood(group.cts[y], group.flats[y], used, rng);
+    const Used used = used_positions(group.flats[y]);
+    flood(group.cts[y], used, rng);
     const SwitchedCiphertext sw = switch_down(group.cts[y]);
     if (y == 0) wire::write_values(w, sw.c1, call_.plan.mask_bits);  // the same for all
-    write_bodies(group.cts[y], sw, group.flats[y], used, w);
+    write_bodies(group.cts[y], sw, used, w);
   }
   return out;
 }
@@ -253,29 +253,38 @@ void ReplyWriter::write_alone(Ciphertext& packed, std::size_t flat, Prng& rng, B
   call_.ev.multiply_plain_inplace(mask, PlaintextNtt::encode(call_.ctx, u.data(), n));
   call_.ev.transform_from_ntt_inplace(mask);
   call_.ev.add_inplace(packed, mask);
-  const auto used = call_.geo.used_positions(flat);
-  add_fresh_error(call_.ctx, packed.c1, rng);        // e2: every mask value is sent
-  add_fresh_error(call_.ctx, packed.c0, rng, used);  // e1: only the sent body values matter
-  flood(packed, flat, used, rng);
+  const Used used = used_positions(flat);
+  add_fresh_error(call_.ctx, packed.c1, rng);            // e2: every mask value is sent
+  add_fresh_error(call_.ctx, packed.c0, rng, used.all);  // e1: only the sent body values matter
+  flood(packed, used, rng);
   const SwitchedCiphertext sw = switch_down(packed);
   wire::write_values(w, sw.c1, call_.plan.mask_bits);
-  write_bodies(packed, sw, flat, used, w);
+  write_bodies(packed, sw, used, w);
 }
 
-void ReplyWriter::flood(Ciphertext& ct, std::size_t flat, std::span<const std::uint32_t> used, Prng& rng) const {
+ReplyWriter::Used ReplyWriter::used_positions(std::size_t flat) const {
+  Used used;
+  const LinearPlan& plan = call_.plan;
+  if (plan.companion_shift == 0) {
+    used.all = call_.geo.used_positions(flat);
+    return used;
+  }
+  for (const LinearGeometry::UsedCell& u : call_.geo.used_cells(flat)) {
+    used.all.push_back(u.pos);
+    (plan.is_companion_row(u.cell.row) ? used.companion : used.standard).push_back(u.pos);
+  }
+  return used;
+}
+
+void ReplyWriter::flood(Ciphertext& ct, const Used& used, Prng& rng) const {
   if (!flood_) return;
   const LinearPlan& plan = call_.plan;
   if (plan.companion_shift == 0) {
-    add_flood(call_.ctx, ct.c0, used, plan.flood_std, plan.flood_shift, rng);
+    add_flood(call_.ctx, ct.c0, used.all, plan.flood_std, plan.flood_shift, rng);
     return;
   }
-  // Each evaluated row's values get their kind's flood: a companion row's
-  // hidden terms carry its upload's 4^s.
-  std::vector<std::uint32_t> standard, companion;
-  for (const LinearGeometry::UsedCell& u : call_.geo.used_cells(flat))
-    (plan.is_companion_row(u.cell.row) ? companion : standard).push_back(u.pos);
-  add_flood(call_.ctx, ct.c0, standard, plan.flood_std, plan.flood_shift, rng);
-  add_flood(call_.ctx, ct.c0, companion, plan.companion_flood_std, plan.companion_flood_shift, rng);
+  add_flood(call_.ctx, ct.c0, used.standard, plan.flood_std, plan.flood_shift, rng);
+  add_flood(call_.ctx, ct.c0, used.companion, plan.companion_flood_std, plan.companion_flood_shift, rng);
 }
 
 SwitchedCiphertext ReplyWriter::switch_down(const Ciphertext& ct) const {
@@ -283,32 +292,28 @@ SwitchedCiphertext ReplyWriter::switch_down(const Ciphertext& ct) const {
                                  std::uint64_t{1} << call_.plan.mask_bits);
 }
 
-void ReplyWriter::write_bodies(const Ciphertext& ct, const SwitchedCiphertext& sw, std::size_t flat,
-                               std::span<const std::uint32_t> used, ByteWriter& w) const {
+void ReplyWriter::write_bodies(const Ciphertext& ct, const SwitchedCiphertext& sw, const Used& used,
+                               ByteWriter& w) const {
   const LinearPlan& plan = call_.plan;
   if (plan.companion_shift == 0) {
-    write_body(sw, used, w);
+    write_body(sw, used.all, plan.body_bits, w);
     return;
   }
   // The standard rows' values at body_bits, then the companion rows' at
   // companion_body_bits (each in ascending position): the body switched
   // again to the second width (the mask's rounding is the same).
-  std::vector<std::uint32_t> standard, companion;
-  for (const LinearGeometry::UsedCell& u : call_.geo.used_cells(flat))
-    (plan.is_companion_row(u.cell.row) ? companion : standard).push_back(u.pos);
-  write_body(sw, standard, w);
-  if (companion.empty()) return;
+  write_body(sw, used.standard, plan.body_bits, w);
+  if (used.companion.empty()) return;
   const SwitchedCiphertext narrow = call_.ev.switch_modulus(ct, std::uint64_t{1} << plan.companion_body_bits,
                                                              std::uint64_t{1} << plan.mask_bits);
-  std::vector<std::uint64_t> body(companion.size());
-  for (std::size_t i = 0; i < companion.size(); ++i) body[i] = narrow.c0[companion[i]];
-  wire::write_values(w, body, plan.companion_body_bits);
+  write_body(narrow, used.companion, plan.companion_body_bits, w);
 }
 
-void ReplyWriter::write_body(const SwitchedCiphertext& sw, std::span<const std::uint32_t> used, ByteWriter& w) const {
+void ReplyWriter::write_body(const SwitchedCiphertext& sw, std::span<const std::uint32_t> used, int bits,
+                             ByteWriter& w) const {
   std::vector<std::uint64_t> body(used.size());
   for (std::size_t i = 0; i < used.size(); ++i) body[i] = sw.c0[used[i]];
-  wire::write_values(w, body, call_.plan.body_bits);
+  wire::write_values(w, body, bits);
 }
 
 }  // namespace fhellm::he::detail

@@ -88,16 +88,23 @@ class ReplyWriter {
     std::vector<Ciphertext> cts;
     std::vector<std::size_t> flats;
   };
+  // The body positions a packed ct sends, ascending; for a companion plan
+  // also split by kind of row (LinearPlan::companion_shift), in one pass.
+  struct Used {
+    std::vector<std::uint32_t> all;
+    std::vector<std::uint32_t> standard, companion;  // companion plans only
+  };
+  Used used_positions(std::size_t flat) const;
   // One group's bytes (mask, then bodies), with randomness of its own.
   Bytes group_bytes(Group& group) const;
   void write_alone(Ciphertext& packed, std::size_t flat, Prng& rng, ByteWriter& w) const;
-  void flood(Ciphertext& ct, std::size_t flat, std::span<const std::uint32_t> used, Prng& rng) const;
+  // Each kind of row with its own flood (a companion row's carries its upload's 4^s).
+  void flood(Ciphertext& ct, const Used& used, Prng& rng) const;
   SwitchedCiphertext switch_down(const Ciphertext& ct) const;
-  void write_body(const SwitchedCiphertext& sw, std::span<const std::uint32_t> used, ByteWriter& w) const;
-  // The sent body values of packed ct `flat`: write_body, or for a companion
-  // plan each kind of row at its own width (LinearPlan::companion_body_bits).
-  void write_bodies(const Ciphertext& ct, const SwitchedCiphertext& sw, std::size_t flat,
-                    std::span<const std::uint32_t> used, ByteWriter& w) const;
+  void write_body(const SwitchedCiphertext& sw, std::span<const std::uint32_t> used, int bits, ByteWriter& w) const;
+  // The sent body values: write_body, or for a companion plan each kind of
+  // row at its own width (LinearPlan::companion_body_bits).
+  void write_bodies(const Ciphertext& ct, const SwitchedCiphertext& sw, const Used& used, ByteWriter& w) const;
 
   const Call& call_;
   ByteWriter& w_;

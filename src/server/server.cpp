@@ -29,13 +29,8 @@ std::shared_ptr<hybrid::RemoteLinearService> load_service(const ServerOptions& o
   service.weight_privacy_bits = o.weight_privacy_bits;
   service.progress = o.progress;
   service.online = o.online;
-  // Every precision of a server rides on the standard encoding (exact: docs/linear.md section 2c).
-  require(!o.online || std::any_of(service.precisions.begin(), service.precisions.end(),
-                                   [](he::LinearPrecision p) {
-                                     return he::linear_encoding_precision(p) == he::LinearPrecision::standard;
-                                   }),
-          ErrorCode::invalid_argument,
-          "server: the online mode's mask products use the \"default\" encoding: serve that precision too");
+  // Both precisions a server parses ride on the standard encoding, which the
+  // online mode's mask products use too (docs/linear.md section 2c).
   if (!o.artifact.empty()) return hybrid::load_server_artifact(o.artifact, service);
   hybrid::HybridModel hm = !o.random_shape.empty()
                                ? hybrid::HybridModel(model::random_model(model::shape_preset(o.random_shape), o.seed))

@@ -59,6 +59,7 @@ std::vector<std::uint8_t> LinearClient::encrypt_lookup(std::span<const std::uint
     std::vector<std::uint64_t> one_hot, select;
   };
   std::vector<Records> records(ids.size());
+  const CrtWord crt(ctx);  // the select record's c0 mod Q exactly (Q < 2^54)
   parallel_for(ids.size(), 1, [&](std::size_t begin, std::size_t end) {
     for (std::size_t k = begin; k < end; ++k) {
       const std::uint32_t id = ids[k];
@@ -75,8 +76,7 @@ std::vector<std::uint8_t> LinearClient::encrypt_lookup(std::span<const std::uint
       RnsPoly c0 = select.c0;
       from_ntt(c0, ctx);
       rec.select_seed = select.seed;
-      // c0 mod Q exactly, each sent coefficient as one integer in [0, Q) (Q < 2^54).
-      const CrtWord crt(ctx);
+      // Each sent coefficient as one integer in [0, Q).
       rec.select.resize(select_positions.size());
       for (std::size_t i = 0; i < rec.select.size(); ++i) rec.select[i] = crt(c0, select_positions[i]);
     }

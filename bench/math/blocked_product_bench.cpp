@@ -41,7 +41,7 @@ const std::vector<std::uint8_t>& stream() {
     std::vector<std::uint32_t> words(kChunkUnits * kSlotBlock);
     for (std::size_t at = 0; at + kChunkUnits * kPackedUnitBytes <= kStreamBytes; at += kChunkUnits * kPackedUnitBytes) {
       for (auto& w : words) w = static_cast<std::uint32_t>(rng() % kPrime);
-      pack_words28(words.data(), kChunkUnits, b.data() + at);
+      pack_words27(words.data(), kChunkUnits, b.data() + at);
     }
     return b;
   }();
@@ -80,7 +80,7 @@ void BM_BlockedProductStream(benchmark::State& state) {
   std::vector<std::uint32_t> w(kSliceUnits * kSlotBlock);
   for (auto _ : state) {
     for (std::size_t i = 0; i < slices(); ++i) {
-      unpack_words28(s.data() + i * kSliceUnits * kPackedUnitBytes, kSliceUnits, w.data());
+      unpack_words27(s.data() + i * kSliceUnits * kPackedUnitBytes, kSliceUnits, w.data());
       blocked_products(row.xs, 1, w.data(), kEntries, kTerms, kPrime, row.out.data());
     }
     benchmark::DoNotOptimize(row.y.data());
@@ -124,7 +124,7 @@ void BM_BlockedProductUnpackOnly(benchmark::State& state) {
   std::vector<std::uint32_t> w(kSliceUnits * kSlotBlock);
   for (auto _ : state) {
     for (std::size_t i = 0; i < slices(); ++i)
-      unpack_words28(s.data() + i * kSliceUnits * kPackedUnitBytes, kSliceUnits, w.data());
+      unpack_words27(s.data() + i * kSliceUnits * kPackedUnitBytes, kSliceUnits, w.data());
     benchmark::DoNotOptimize(w.data());
   }
   count_bytes(state);
@@ -136,7 +136,7 @@ void BM_BlockedProductComputeOnly(benchmark::State& state) {
   const auto& s = stream();
   Row row;
   std::vector<std::uint32_t> w(kSliceUnits * kSlotBlock);
-  unpack_words28(s.data(), kSliceUnits, w.data());
+  unpack_words27(s.data(), kSliceUnits, w.data());
   for (auto _ : state) {
     for (std::size_t i = 0; i < slices(); ++i)
       blocked_products(row.xs, 1, w.data(), kEntries, kTerms, kPrime, row.out.data());

@@ -41,7 +41,7 @@ std::vector<std::uint64_t> power_of_two_residues(const Context& ctx, int bits) {
 }
 
 bool linear_words32(const Context& ctx) noexcept {
-  // Below 2^27: the weights at rest fit 28-bit fields (math::pack_words28).
+  // Below 2^27: the weights at rest fit 27-bit fields (math::pack_words27).
   for (std::size_t i = 0; i < ctx.moduli_count(); ++i)
     if (ctx.modulus(i).value() >= (std::uint64_t{1} << 27)) return false;
   return true;

@@ -41,7 +41,7 @@ std::vector<std::uint64_t> power_of_two_residues(const Context& ctx, int bits);
 
 // Whether this context's weights and rotated inputs use the 32-bit blocked
 // product (math/blocked_product.h): every prime below 2^27 (the weights are
-// held in 28-bit fields).
+// held in 27-bit fields).
 bool linear_words32(const Context& ctx) noexcept;
 
 // round(v * Q / 2^u) mod q_i for every prime: the body value the server

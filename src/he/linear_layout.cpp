@@ -10,6 +10,7 @@
 
 #include "fhellm/error.h"
 #include "he/hoisted_galois.h"
+#include "math/blocked_product.h"
 
 namespace fhellm::he {
 namespace {
@@ -428,12 +429,13 @@ std::size_t LinearPlan::mask_count() const noexcept {
 }
 
 std::size_t LinearPlan::weight_bytes() const noexcept {
-  // Sets whose primes are below 2^27: 28-bit fields, 7 bytes per 2 slots
-  // (EncodedWeights' blocked units); other sets 8 bytes per slot and prime.
+  // Sets whose primes are below 2^27: 27-bit fields, units of 16 slots in
+  // math::kPackedUnitBytes = 54 bytes (EncodedWeights' blocked units); other
+  // sets 8 bytes per slot and prime.
   const auto& primes = parameter_set(param_id).coeff_modulus;
   const bool narrow = std::all_of(primes.begin(), primes.end(), [](std::uint64_t q) { return q < (1ull << 27); });
   const std::size_t slots = geo.weight_polys() * geo.poly_degree * primes.size();
-  return narrow ? slots / 2 * 7 : slots * 8;
+  return narrow ? slots / math::kSlotBlock * math::kPackedUnitBytes : slots * 8;
 }
 
 std::size_t LinearPlan::products() const noexcept {

@@ -146,7 +146,7 @@ std::vector<Ciphertext> products(const Call& call, const std::vector<RowInputs>&
         math::blocked_products_packed(x.data(), rcount, packed, count, terms, q, y.data(), next);
         continue;
       }
-      math::unpack_words28(packed, count * terms, weights.data());
+      math::unpack_words27(packed, count * terms, weights.data());
       math::blocked_products(x.data(), rcount, weights.data(), count, terms, q, y.data());
     }
   });

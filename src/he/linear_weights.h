@@ -11,8 +11,8 @@
 // holds NTT slot b * 16 + s, prime l, of term m (chunk c, input-side mask
 // mask: m = c * 2^L + mask) of entry e (the live tree entries of one row,
 // packed-ct major), with NB = N / 16 blocks, E entries and M terms; each unit
-// of 16 words is packed into 56 bytes (28-bit fields: the n2048_q54 primes
-// are below 2^27), 7 bytes per slot and prime instead of 8. A call streams
+// of 16 words is packed into 54 bytes (27-bit fields: the n2048_q54 primes
+// are below 2^27), 3.375 bytes per slot and prime instead of 4. A call streams
 // the array once per block of rows, unpacking one (prime, block) slice at a
 // time. Other sets keep one PlaintextNtt per (entry, term).
 #pragma once
@@ -45,7 +45,7 @@ class EncodedWeights {
     std::size_t terms = 0;              // M: chunks x 2^L
     std::vector<std::size_t> first_entry;  // [packed_per_group + 1]: entries before packed ct p
     // Narrow sets (see above): blocked_units units of 16 words, each packed
-    // into 28-bit fields (math::kPackedUnitBytes = 56 bytes: the primes are
+    // into 27-bit fields (math::kPackedUnitBytes = 54 bytes: the primes are
     // below 2^27), every one written by the encoder (no zero-fill pass).
     std::unique_ptr<std::uint8_t[], WordsDeleter> blocked;
     std::size_t blocked_units = 0;

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "fhellm/error.h"
+#include "math/blocked_product.h"
 
 namespace fhellm::he {
 namespace {
@@ -351,8 +352,8 @@ std::size_t LookupPlan::key_switches() const noexcept {
 }
 
 std::size_t LookupPlan::weight_bytes() const noexcept {
-  // 28-bit fields: 7 bytes per two slots, one slot per prime (two primes).
-  return linear.geo.weight_polys() * chunks * linear.geo.poly_degree * 7;
+  // 27-bit fields: units of 16 slots in 54 bytes, one slot per prime (two primes).
+  return linear.geo.weight_polys() * chunks * linear.geo.poly_degree * 2 / math::kSlotBlock * math::kPackedUnitBytes;
 }
 
 double LookupPlan::server_ms_model() const noexcept {

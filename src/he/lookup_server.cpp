@@ -148,7 +148,7 @@ std::vector<Ciphertext> chunk_products(const Call& call, const LookupPlan& plan,
                                       b + 1 < b1 ? packed + slice_bytes : nullptr);
         continue;
       }
-      math::unpack_words28(packed, count * masks, weights.data());
+      math::unpack_words27(packed, count * masks, weights.data());
       math::blocked_products(x.data(), rcount, weights.data(), count, masks, q, y.data());
     }
   });

@@ -126,7 +126,7 @@ void encode_term(const Context& ctx, const std::int32_t* coeffs, const std::vect
 void place_chunk(const std::uint32_t* staging, const EncodedWeights::Encoding& enc, std::size_t e, std::size_t c,
                  std::size_t masks, std::size_t runs) {
   for (std::size_t lb = 0; lb < runs; ++lb)
-    math::pack_words28(staging + lb * masks * kBlock, masks,
+    math::pack_words27(staging + lb * masks * kBlock, masks,
                        enc.blocked.get() + ((lb * enc.entries + e) * enc.terms + c * masks) * math::kPackedUnitBytes);
 }
 

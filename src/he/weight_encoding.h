@@ -33,7 +33,7 @@ struct WeightMatrix {
 // k_w columns (chunk c: columns c k_w ..), every folded polynomial scaled by
 // `scale` (one residue per prime) and NTT-transformed, on `threads` threads.
 // Term m of entry e is chunk m / 2^L, input-side mask m % 2^L. Narrow sets
-// only (every prime below 2^27: the blocked array of 28-bit fields).
+// only (every prime below 2^27: the blocked array of 27-bit fields).
 // @throws Error(invalid_argument) for a context without the 32-bit pipeline.
 EncodedWeights::Encoding encode_blocked(const WeightMatrix& w, const LinearGeometry& geo, std::uint32_t chunks,
                                         ParamId param_id, const std::vector<std::uint64_t>& scale,

@@ -66,39 +66,42 @@ void blocked_products_packed(const std::uint32_t* const* x, std::size_t rows, co
     if (cpu_has_avx2()) return blocked_products_packed_avx2(x, rows, packed, entries, terms, q, out, next, kReadAheadBytes);
   }
   std::vector<std::uint32_t> w(entries * terms * kSlotBlock);
-  unpack_words28_reference(packed, entries * terms, w.data());
+  unpack_words27_reference(packed, entries * terms, w.data());
   blocked_products_reference(x, rows, w.data(), entries, terms, q, out);
 }
 
-void pack_words28(const std::uint32_t* words, std::size_t units, std::uint8_t* packed) noexcept {
+constexpr std::uint32_t kLow27 = (std::uint32_t{1} << kPackedWordBits) - 1;
+
+void pack_words27(const std::uint32_t* words, std::size_t units, std::uint8_t* packed) noexcept {
   for (std::size_t u = 0; u < units; ++u) {
     std::uint8_t* out = packed + u * kPackedUnitBytes;
     std::fill(out, out + kPackedUnitBytes, std::uint8_t{0});
     for (std::size_t i = 0; i < kSlotBlock; ++i) {
-      const std::uint64_t v = words[u * kSlotBlock + i] & 0x0FFFFFFFu;
-      const std::size_t bit = 28 * i;
+      const std::uint64_t v = words[u * kSlotBlock + i] & kLow27;
+      const std::size_t bit = kPackedWordBits * i;
       for (std::size_t b = 0; b < 5 && bit / 8 + b < kPackedUnitBytes; ++b)
         out[bit / 8 + b] |= static_cast<std::uint8_t>((v << (bit % 8)) >> (8 * b));
     }
   }
 }
 
-void unpack_words28_reference(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {
+void unpack_words27_reference(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {
   for (std::size_t u = 0; u < units; ++u) {
     const std::uint8_t* in = packed + u * kPackedUnitBytes;
     for (std::size_t i = 0; i < kSlotBlock; ++i) {
-      const std::size_t bit = 28 * i, byte = bit / 8;
-      std::uint32_t v = 0;
-      for (std::size_t b = 0; b < 4; ++b) v |= static_cast<std::uint32_t>(in[byte + b]) << (8 * b);
-      words[u * kSlotBlock + i] = (v >> (bit % 8)) & 0x0FFFFFFFu;
+      const std::size_t bit = kPackedWordBits * i, byte = bit / 8;
+      std::uint64_t v = 0;  // a field reaches into a fifth byte at bit offsets 6 and 7
+      for (std::size_t b = 0; b < 5 && byte + b < kPackedUnitBytes; ++b)
+        v |= static_cast<std::uint64_t>(in[byte + b]) << (8 * b);
+      words[u * kSlotBlock + i] = static_cast<std::uint32_t>(v >> (bit % 8)) & kLow27;
     }
   }
 }
 
-void unpack_words28(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {
-  if (cpu_has_avx512ifma()) return unpack_words28_avx512(packed, units, words);
-  if (cpu_has_avx2()) return unpack_words28_avx2(packed, units, words);
-  unpack_words28_reference(packed, units, words);
+void unpack_words27(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {
+  if (cpu_has_avx512ifma()) return unpack_words27_avx512(packed, units, words);
+  if (cpu_has_avx2()) return unpack_words27_avx2(packed, units, words);
+  unpack_words27_reference(packed, units, words);
 }
 
 void gather_blocked_narrow_reference(const std::uint64_t* src, const std::uint32_t* perm, std::size_t n,

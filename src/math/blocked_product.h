@@ -36,10 +36,12 @@ void blocked_products_reference(const std::uint32_t* const* x, std::size_t rows,
                                 std::size_t entries, std::size_t terms, std::uint64_t q,
                                 std::uint64_t* const* out) noexcept;
 
-// Weights at rest: units of kSlotBlock words below 2^28 (the primes of the
-// 32-bit sets are below 2^27) packed into 28-bit fields, kPackedUnitBytes
-// bytes a unit instead of 64 (word i at bits 28 i .. 28 i + 27, little-endian).
-inline constexpr std::size_t kPackedUnitBytes = kSlotBlock * 28 / 8;
+// Weights at rest: units of kSlotBlock words below 2^27 (the primes of the
+// 32-bit sets) packed into 27-bit fields, kPackedUnitBytes bytes a unit
+// instead of 64 (word i at bits 27 i .. 27 i + 26, little-endian; a unit is
+// whole bytes, so units can be written apart).
+inline constexpr int kPackedWordBits = 27;
+inline constexpr std::size_t kPackedUnitBytes = kSlotBlock * kPackedWordBits / 8;
 // Bytes to allocate past the last unit: the SIMD unpack reads a whole vector.
 inline constexpr std::size_t kPackedSlackBytes = 64;
 
@@ -49,15 +51,15 @@ inline constexpr std::size_t kPackedSlackBytes = 64;
 // and the weights are prefetched into the L2 cache a little ahead of the
 // reads, past this slice into `next`, the slice of the same size the caller
 // passes next (null: none), so the memory streams while the core computes.
-// More rows reuse an unpacked slice (unpack_words28).
+// More rows reuse an unpacked slice (unpack_words27).
 void blocked_products_packed(const std::uint32_t* const* x, std::size_t rows, const std::uint8_t* packed,
                              std::size_t entries, std::size_t terms, std::uint64_t q,
                              std::uint64_t* const* out, const std::uint8_t* next = nullptr) noexcept;
 
-// `units` units: words (each < 2^28) -> packed bytes, and back.
-void pack_words28(const std::uint32_t* words, std::size_t units, std::uint8_t* packed) noexcept;
-void unpack_words28(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;
-void unpack_words28_reference(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;
+// `units` units: words (each < 2^27) -> packed bytes, and back.
+void pack_words27(const std::uint32_t* words, std::size_t units, std::uint8_t* packed) noexcept;
+void unpack_words27(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;
+void unpack_words27_reference(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;
 
 // An NTT-form automorphism's output into the blocked layout: for each block b
 // < n / kSlotBlock, the kSlotBlock words at dst + b * dst_stride (in

@@ -16,25 +16,30 @@ using avx2::load;
 using avx2::store;
 
 // Where a unit's two vectors of 8 weight words come from: unpacked words, or
-// the packed 28-bit units themselves (unpacked in registers: the weight
+// the packed 27-bit units themselves (unpacked in registers: the weight
 // stream from memory and the multiplications overlap).
 struct Words {
   const std::uint32_t* w;
   __m256i operator()(std::size_t unit, int v) const { return load(w + unit * kSlotBlock + v * 8); }
 };
 
-struct Packed28 {
-  // Eight words from 28 bytes: bytes 0..15 in the low 128-bit lane and 14..29
-  // in the high one, so both lanes take the same in-lane byte shuffle.
+struct Packed27 {
+  // Eight words from 27 bytes, two per qword: qword j holds the 8 bytes from
+  // floor(54 j / 8) (bytes 0..15 in the low 128-bit lane, 13..28 in the high
+  // one, so that one in-lane byte shuffle reaches them), its words at bit
+  // offsets o_j = 54 j mod 8 and o_j + 27. One shift by o_j, a copy shifted
+  // by 5 bits to move the odd word to bit 32, a blend and a mask.
   const std::uint8_t* packed;
-  __m256i shuffle = _mm256_setr_epi8(0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11, 12, 13,  //
-                                     0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11, 12, 13);
-  __m256i shift = _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4), low28 = _mm256_set1_epi32(0x0FFFFFFF);
+  __m256i shuffle = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 6, 7, 8, 9, 10, 11, 12, 13,  //
+                                     0, 1, 2, 3, 4, 5, 6, 7, 7, 8, 9, 10, 11, 12, 13, 14);
+  __m256i shift = _mm256_setr_epi64x(0, 6, 4, 2), low27 = _mm256_set1_epi32((1 << kPackedWordBits) - 1);
   __m256i operator()(std::size_t unit, int v) const {
-    const std::uint8_t* p = packed + unit * kPackedUnitBytes + 14 * 2 * v;
-    const __m256i b = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 14)),
+    const std::uint8_t* p = packed + unit * kPackedUnitBytes + kPackedUnitBytes / 2 * v;
+    const __m256i b = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 13)),
                                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    return _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(b, shuffle), shift), low28);
+    const __m256i even = _mm256_srlv_epi64(_mm256_shuffle_epi8(b, shuffle), shift);
+    const __m256i both = _mm256_blend_epi32(even, _mm256_slli_epi64(even, 32 - kPackedWordBits), 0xAA);
+    return _mm256_and_si256(both, low27);
   }
 };
 
@@ -48,7 +53,7 @@ void run_terms(const std::uint32_t* x, const Source& w, std::size_t first_unit, 
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) acc[i] = sums[i];
   for (std::size_t m = m0; m < m1; ++m) {
-    ahead.line();  // one unit of 56 bytes read per term
+    ahead.line();  // one unit of 54 bytes read per term
     const std::uint32_t* xm = x + m * 2 * kSlotBlock;
 #pragma GCC unroll 2
     for (int v = 0; v < 2; ++v) {
@@ -103,12 +108,12 @@ void blocked_products_packed_avx2(const std::uint32_t* const* x, std::size_t row
                                   std::size_t entries, std::size_t terms, std::uint64_t q,
                                   std::uint64_t* const* out, const std::uint8_t* next,
                                   std::size_t distance) noexcept {
-  products(x, rows, Packed28{packed}, entries, terms, q, out,
+  products(x, rows, Packed27{packed}, entries, terms, q, out,
            ReadAhead(packed, entries * terms * kPackedUnitBytes, next, distance));
 }
 
-void unpack_words28_avx2(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {
-  const Packed28 unit{packed};
+void unpack_words27_avx2(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {
+  const Packed27 unit{packed};
   for (std::size_t u = 0; u < units; ++u)
     for (int v = 0; v < 2; ++v) store(words + u * kSlotBlock + v * 8, unit(u, v));
 }

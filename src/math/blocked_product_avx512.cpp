@@ -4,7 +4,7 @@
 #include <immintrin.h>
 
 // GCC 12 reports _mm512_undefined_epi32's deliberate self-initialization
-// (the masked intrinsics' unused source) once Packed28 is inlined here.
+// (the masked intrinsics' unused source) once Packed27 is inlined here.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include <algorithm>
@@ -52,24 +52,29 @@ struct Words {
   __m512i operator()(std::size_t unit) const { return load(w + unit * kSlotBlock); }
 };
 
-struct Packed28 {
-  // Word i lies in bytes floor(3.5 i) .. + 3, shifted by 4 bits when i is odd:
-  // one byte permutation (VBMI), one variable shift, one mask per unit.
+struct Packed27 {
+  // Words 2j and 2j + 1 lie in the 8 bytes from floor(54 j / 8), at bit
+  // offsets o_j = 54 j mod 8 and o_j + 27: one byte permutation puts those
+  // bytes in qword j, one multishift (both VBMI) takes each word's 32 bits
+  // from there, one mask per unit.
   const std::uint8_t* packed;
-  __m512i index, shift, low28;
-  explicit Packed28(const std::uint8_t* p) : packed(p), low28(_mm512_set1_epi32(0x0FFFFFFF)) {
-    alignas(64) std::uint8_t idx[64];
-    alignas(64) std::uint32_t sh[16];
-    for (int i = 0; i < 16; ++i) {
-      for (int b = 0; b < 4; ++b) idx[4 * i + b] = static_cast<std::uint8_t>(28 * i / 8 + b);
-      sh[i] = static_cast<std::uint32_t>(28 * i % 8);
+  __m512i index, fields, low27;
+  explicit Packed27(const std::uint8_t* p) : packed(p), low27(_mm512_set1_epi32((1 << kPackedWordBits) - 1)) {
+    alignas(64) std::uint8_t idx[64], bits[64];
+    for (int j = 0; j < 8; ++j) {
+      const int first = 2 * kPackedWordBits * j;
+      for (int b = 0; b < 8; ++b) idx[8 * j + b] = static_cast<std::uint8_t>(first / 8 + b);
+      for (int b = 0; b < 4; ++b) {
+        bits[8 * j + b] = static_cast<std::uint8_t>(first % 8 + 8 * b);
+        bits[8 * j + 4 + b] = static_cast<std::uint8_t>(first % 8 + kPackedWordBits + 8 * b);
+      }
     }
     index = _mm512_load_si512(idx);
-    shift = _mm512_load_si512(sh);
+    fields = _mm512_load_si512(bits);
   }
   __m512i operator()(std::size_t unit) const {
-    const __m512i v = _mm512_loadu_si512(packed + unit * kPackedUnitBytes);  // 8 bytes past the unit: kPackedSlackBytes
-    return _mm512_and_si512(_mm512_srlv_epi32(_mm512_permutexvar_epi8(index, v), shift), low28);
+    const __m512i v = _mm512_loadu_si512(packed + unit * kPackedUnitBytes);  // 10 bytes past the unit: kPackedSlackBytes
+    return _mm512_and_si512(_mm512_multishift_epi64_epi8(fields, _mm512_permutexvar_epi8(index, v)), low27);
   }
 };
 
@@ -88,7 +93,7 @@ void run_terms(const std::uint32_t* const* x, std::size_t r0, const Source& w, s
   for (int i = 0; i < RR; ++i) xr[i] = x[r0 + i];
   for (std::size_t m = m0; m < m1; ++m) {
     #pragma GCC unroll 32
-    for (int j = 0; j < EE; ++j) ahead.line();  // EE units of 56 bytes read per term
+    for (int j = 0; j < EE; ++j) ahead.line();  // EE units of 54 bytes read per term
     __m512i wv[EE], wo[EE];
     #pragma GCC unroll 32
     for (int j = 0; j < EE; ++j) {
@@ -166,12 +171,12 @@ void blocked_products_packed_avx512(const std::uint32_t* const* x, std::size_t r
                                     std::size_t entries, std::size_t terms, std::uint64_t q,
                                     std::uint64_t* const* out, const std::uint8_t* next,
                                     std::size_t distance) noexcept {
-  products(x, rows, Packed28(packed), entries, terms, q, out,
+  products(x, rows, Packed27(packed), entries, terms, q, out,
            ReadAhead(packed, entries * terms * kPackedUnitBytes, next, distance));
 }
 
-void unpack_words28_avx512(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {
-  const Packed28 unit(packed);
+void unpack_words27_avx512(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {
+  const Packed27 unit(packed);
   for (std::size_t u = 0; u < units; ++u) _mm512_storeu_si512(words + u * kSlotBlock, unit(u));
 }
 

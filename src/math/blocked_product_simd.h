@@ -67,8 +67,8 @@ void blocked_products_packed_avx2(const std::uint32_t* const* x, std::size_t row
                                   std::uint64_t* const* out, const std::uint8_t* next,
                                   std::size_t distance) noexcept;
 
-void unpack_words28_avx2(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;
-void unpack_words28_avx512(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;
+void unpack_words27_avx2(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;
+void unpack_words27_avx512(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept;
 
 // gather_blocked_narrow for permutations that keep blocks.
 void gather_blocked_narrow_avx2(const std::uint64_t* src, const std::uint32_t* perm, std::size_t n,

@@ -51,10 +51,10 @@ void check(const Case& c, std::uint64_t seed) {
       }
   blocked_products(xp.data(), c.rows, w.data(), c.entries, c.terms, c.q, fp.data());
   blocked_products_reference(xp.data(), c.rows, w.data(), c.entries, c.terms, c.q, sp.data());
-  // The fused kernel on the same weights packed (28-bit fields: q < 2^28).
-  const bool packs = c.q < (std::uint64_t{1} << 28);
+  // The fused kernel on the same weights packed (27-bit fields: q < 2^27).
+  const bool packs = c.q < (std::uint64_t{1} << 27);
   std::vector<std::uint8_t> packed(c.entries * c.terms * kPackedUnitBytes + kPackedSlackBytes, 0xCD);
-  pack_words28(w.data(), c.entries * c.terms, packed.data());
+  pack_words27(w.data(), c.entries * c.terms, packed.data());
   std::vector<std::vector<std::uint64_t>> fused(c.rows, std::vector<std::uint64_t>(c.entries * 2 * kSlotBlock, 7));
   std::vector<std::uint64_t*> up;
   for (std::size_t r = 0; r < c.rows; ++r)
@@ -117,29 +117,29 @@ TEST(BlockedProducts, SlotWordsInterleaveTheHalves) {
   }
 }
 
-// Weights at rest in 28-bit fields: pack then unpack gives the words back for
-// every kernel set (AVX-512 VBMI, AVX2, plain), the extremes 0 and 2^28 - 1
-// included, and a unit takes kPackedUnitBytes.
-TEST(BlockedProducts, Words28RoundTrip) {
+// Weights at rest in 27-bit fields: pack then unpack gives the words back for
+// every kernel set (AVX-512 VBMI, AVX2, plain), the extremes 0 and 2^27 - 1
+// included (every bit offset of a byte occurs), and a unit takes 54 bytes.
+TEST(BlockedProducts, Words27RoundTrip) {
   std::mt19937_64 rng(7);
   const std::size_t units = 37;
   std::vector<std::uint32_t> words(units * kSlotBlock);
   for (std::size_t i = 0; i < words.size(); ++i)
-    words[i] = i % 5 == 0 ? 0x0FFFFFFFu : i % 7 == 0 ? 0u : static_cast<std::uint32_t>(rng() & 0x0FFFFFFFu);
+    words[i] = i % 5 == 0 ? 0x07FFFFFFu : i % 7 == 0 ? 0u : static_cast<std::uint32_t>(rng() & 0x07FFFFFFu);
   std::vector<std::uint8_t> packed(units * kPackedUnitBytes + kPackedSlackBytes, 0xAB);
-  pack_words28(words.data(), units, packed.data());
-  EXPECT_EQ(kPackedUnitBytes, 56u);
+  pack_words27(words.data(), units, packed.data());
+  EXPECT_EQ(kPackedUnitBytes, 54u);
   for (int set = 0; set < 3; ++set) {
     set_avx512_enabled(set == 0);
     set_simd_enabled(set != 2);
     std::vector<std::uint32_t> back(words.size(), 1);
-    unpack_words28(packed.data(), units, back.data());
+    unpack_words27(packed.data(), units, back.data());
     EXPECT_EQ(back, words) << "kernel set " << set;
   }
   set_avx512_enabled(true);
   set_simd_enabled(true);
   std::vector<std::uint32_t> ref(words.size());
-  unpack_words28_reference(packed.data(), units, ref.data());
+  unpack_words27_reference(packed.data(), units, ref.data());
   EXPECT_EQ(ref, words);
 }
 

@@ -20,26 +20,30 @@ using avx2::store;
 // stream from memory and the multiplications overlap).
 struct Words {
   const std::uint32_t* w;
-  __m256i operator()(std::size_t unit, int v) const { return load(w + unit * kSlotBlock + v * 8); }
+  void operator()(std::size_t unit, int v, __m256i& even, __m256i& odd) const {
+    even = load(w + unit * kSlotBlock + v * 8);
+    odd = _mm256_srli_epi64(even, 32);
+  }
 };
 
 struct Packed27 {
   // Eight words from 27 bytes, two per qword: qword j holds the 8 bytes from
   // floor(54 j / 8) (bytes 0..15 in the low 128-bit lane, 13..28 in the high
   // one, so that one in-lane byte shuffle reaches them), its words at bit
-  // offsets o_j = 54 j mod 8 and o_j + 27. One shift by o_j, a copy shifted
-  // by 5 bits to move the odd word to bit 32, a blend and a mask.
+  // offsets o_j = 54 j mod 8 and o_j + 27. The product reads the low 32 bits
+  // of each qword (vpmuludq), so the even words are the qwords shifted by
+  // o_j and the odd ones those shifted by 27 more, each masked.
   const std::uint8_t* packed;
   __m256i shuffle = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 6, 7, 8, 9, 10, 11, 12, 13,  //
                                      0, 1, 2, 3, 4, 5, 6, 7, 7, 8, 9, 10, 11, 12, 13, 14);
-  __m256i shift = _mm256_setr_epi64x(0, 6, 4, 2), low27 = _mm256_set1_epi32((1 << kPackedWordBits) - 1);
-  __m256i operator()(std::size_t unit, int v) const {
+  __m256i shift = _mm256_setr_epi64x(0, 6, 4, 2), low27 = _mm256_set1_epi64x((1 << kPackedWordBits) - 1);
+  void operator()(std::size_t unit, int v, __m256i& even, __m256i& odd) const {
     const std::uint8_t* p = packed + unit * kPackedUnitBytes + kPackedUnitBytes / 2 * v;
     const __m256i b = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 13)),
                                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    const __m256i even = _mm256_srlv_epi64(_mm256_shuffle_epi8(b, shuffle), shift);
-    const __m256i both = _mm256_blend_epi32(even, _mm256_slli_epi64(even, 32 - kPackedWordBits), 0xAA);
-    return _mm256_and_si256(both, low27);
+    const __m256i pairs = _mm256_srlv_epi64(_mm256_shuffle_epi8(b, shuffle), shift);
+    even = _mm256_and_si256(pairs, low27);
+    odd = _mm256_and_si256(_mm256_srli_epi64(pairs, kPackedWordBits), low27);
   }
 };
 
@@ -57,7 +61,8 @@ void run_terms(const std::uint32_t* x, const Source& w, std::size_t first_unit, 
     const std::uint32_t* xm = x + m * 2 * kSlotBlock;
 #pragma GCC unroll 2
     for (int v = 0; v < 2; ++v) {
-      const __m256i wv = w(first_unit + m, v), wo = _mm256_srli_epi64(wv, 32);
+      __m256i wv, wo;
+      w(first_unit + m, v, wv, wo);
 #pragma GCC unroll 2
       for (int p = 0; p < 2; ++p) {
         const __m256i xv = load(xm + p * kSlotBlock + v * 8);
@@ -115,7 +120,11 @@ void blocked_products_packed_avx2(const std::uint32_t* const* x, std::size_t row
 void unpack_words27_avx2(const std::uint8_t* packed, std::size_t units, std::uint32_t* words) noexcept {
   const Packed27 unit{packed};
   for (std::size_t u = 0; u < units; ++u)
-    for (int v = 0; v < 2; ++v) store(words + u * kSlotBlock + v * 8, unit(u, v));
+    for (int v = 0; v < 2; ++v) {
+      __m256i even, odd;
+      unit(u, v, even, odd);
+      store(words + u * kSlotBlock + v * 8, _mm256_or_si256(even, _mm256_slli_epi64(odd, 32)));
+    }
 }
 
 void gather_blocked_narrow_avx2(const std::uint64_t* src, const std::uint32_t* perm, std::size_t n,

@@ -1,6 +1,6 @@
 // The encrypted product's weight stream at T = 1 (he/linear_server.cpp's
 // `products`): per (prime, slot block), unpack one slice of E x M packed
-// 28-bit units and multiply it with the row's M input terms. Weights far
+// 27-bit units and multiply it with the row's M input terms. Weights far
 // larger than the caches (as a decoded token meets them: 1153 MB for GPT-2),
 // one thread; beside it, the same steps alone and a plain read of the packed
 // bytes (the memory floor). Shapes (E entries, M terms): GPT-2's 768 -> 2304

@@ -99,8 +99,35 @@ void BM_PointwiseMultiply(benchmark::State& state) {
 // (use --benchmark_repetitions=N --benchmark_report_aggregates_only=true).
 double MinOf(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
 
+// The packing tree's butterfly in NTT form (monomial_butterfly_ntt), one
+// prime of n2048_q54: arg 0 the AVX-512 kernel, 1 the AVX2 one.
+void BM_MonomialButterfly(benchmark::State& state) {
+  const bool avx512 = state.range(0) == 0;
+  if ((avx512 && !cpu_has_avx512ifma()) || !cpu_has_avx2()) {
+    state.SkipWithError("kernel not supported by this CPU");
+    return;
+  }
+  constexpr std::size_t n = 2048;
+  const Modulus q(generate_ntt_primes(27, 1, n)[0]);
+  std::mt19937_64 rng(3);
+  std::vector<std::uint64_t> e(n), o(n), m(n), ms(n), d(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    e[i] = rng() % q.value();
+    o[i] = rng() % q.value();
+    m[i] = rng() % q.value();
+    ms[i] = (m[i] << 32) / q.value();
+  }
+  set_avx512_enabled(avx512);
+  for (auto _ : state) {
+    monomial_butterfly_ntt(e.data(), o.data(), m.data(), ms.data(), d.data(), n, q);
+    benchmark::DoNotOptimize(d.data());
+  }
+  set_avx512_enabled(true);
+}
+
 }  // namespace
 
 BENCHMARK(BM_Ntt<true>)->Name("NttForward")->Apply(NttArgs)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
 BENCHMARK(BM_Ntt<false>)->Name("NttInverse")->Apply(NttArgs)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
 BENCHMARK(BM_PointwiseMultiply)->Args({4096, 55})->Args({2048, 27})->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
+BENCHMARK(BM_MonomialButterfly)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);

@@ -134,7 +134,10 @@ void multiply_accumulate_pair2_u64_u32(const std::uint64_t* a0, const std::uint6
 
 void monomial_butterfly_ntt(std::uint64_t* e, const std::uint64_t* o, const std::uint64_t* m,
                             const std::uint64_t* m_shoup, std::uint64_t* d, std::size_t n, const Modulus& q) noexcept {
-  if (q.value() < (std::uint64_t{1} << 31) && cpu_has_avx2()) return monomial_butterfly_ntt_avx2(e, o, m, m_shoup, d, n, q.value());
+  if (q.value() < (std::uint64_t{1} << 31)) {
+    if (cpu_has_avx512ifma()) return monomial_butterfly_ntt_avx512(e, o, m, m_shoup, d, n, q.value());
+    if (cpu_has_avx2()) return monomial_butterfly_ntt_avx2(e, o, m, m_shoup, d, n, q.value());
+  }
   const std::uint64_t qv = q.value();
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t t = q.mul(o[i], m[i]);

@@ -116,4 +116,32 @@ void multiply_accumulate_split52_ifma(const std::uint64_t* a, const std::uint64_
   }
 }
 
+// The packing tree's butterfly: t = o m by Shoup (in [0, 2q) for o < 2^32),
+// then e + t and e - t, each brought into [0, q) by one min (the wrapped
+// difference is the larger).
+void monomial_butterfly_ntt_avx512(std::uint64_t* e, const std::uint64_t* o, const std::uint64_t* m,
+                                   const std::uint64_t* m_shoup, std::uint64_t* d, std::size_t n,
+                                   std::uint64_t q) noexcept {
+  const __m512i qv = _mm512_set1_epi64(static_cast<long long>(q));
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m512i ov = _mm512_loadu_si512(o + i);
+    const __m512i est = _mm512_srli_epi64(mul_low32(ov, _mm512_loadu_si512(m_shoup + i)), 32);
+    __m512i t = _mm512_sub_epi64(mul_low32(ov, _mm512_loadu_si512(m + i)), mul_low32(est, qv));
+    t = _mm512_min_epu64(t, _mm512_sub_epi64(t, qv));
+    const __m512i ev = _mm512_loadu_si512(e + i);
+    const __m512i sum = _mm512_add_epi64(ev, t), diff = _mm512_sub_epi64(_mm512_add_epi64(ev, qv), t);
+    _mm512_storeu_si512(e + i, _mm512_min_epu64(sum, _mm512_sub_epi64(sum, qv)));
+    _mm512_storeu_si512(d + i, _mm512_min_epu64(diff, _mm512_sub_epi64(diff, qv)));
+  }
+  for (; i < n; ++i) {
+    const std::uint64_t est = (o[i] * m_shoup[i]) >> 32;
+    std::uint64_t t = o[i] * m[i] - est * q;
+    t = t >= q ? t - q : t;
+    const std::uint64_t sum = e[i] + t, diff = e[i] + q - t;
+    e[i] = sum >= q ? sum - q : sum;
+    d[i] = diff >= q ? diff - q : diff;
+  }
+}
+
 }  // namespace fhellm::math

@@ -43,6 +43,11 @@ void multiply_accumulate_pair2_u64_u32_avx2(const std::uint64_t* a0, const std::
 void monomial_butterfly_ntt_avx2(std::uint64_t* e, const std::uint64_t* o, const std::uint64_t* m,
                                  const std::uint64_t* m_shoup, std::uint64_t* d, std::size_t n, std::uint64_t q) noexcept;
 
+// q < 2^31 (32-bit Shoup constants m_shoup).
+void monomial_butterfly_ntt_avx512(std::uint64_t* e, const std::uint64_t* o, const std::uint64_t* m,
+                                   const std::uint64_t* m_shoup, std::uint64_t* d, std::size_t n,
+                                   std::uint64_t q) noexcept;
+
 // Requires AVX-512 IFMA and a[i], b[i] < 2^52.
 void multiply_accumulate_split52_ifma(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc_lo,
                                       std::uint64_t* acc_hi, std::size_t n) noexcept;

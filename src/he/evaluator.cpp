@@ -410,8 +410,13 @@ void Evaluator::key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, 
 }
 
 void Evaluator::apply_galois_inplace(Ciphertext& ct, std::uint64_t galois_elt, const GaloisKeys& keys) const {
+  apply_galois(ct, galois_elt, keys, ct);
+}
+
+void Evaluator::apply_galois(const Ciphertext& in, std::uint64_t galois_elt, const GaloisKeys& keys,
+                             Ciphertext& out) const {
   const Context& ctx = *context_;
-  check_ciphertext_fast(ct, "ciphertext");
+  check_ciphertext_fast(in, "ciphertext");
   const auto found = keys.keys().find(galois_elt);
   const KeySwitchKey& key = found != keys.keys().end() ? found->second : keys.get(galois_elt);  // get() throws
   if (keys.param_id() != ctx.param_id()) ctx.check_param_id(keys.param_id(), "Galois keys");
@@ -420,7 +425,7 @@ void Evaluator::apply_galois_inplace(Ciphertext& ct, std::uint64_t galois_elt, c
     throw Error(ErrorCode::invalid_argument, "Galois element " + std::to_string(galois_elt) + " is not odd and below 2N");
   }
   check_key(key);
-  const bool ntt_form = ct.is_ntt_form();
+  const bool ntt_form = in.is_ntt_form();
   // Scratch reused on this thread: the automorphism of c1 (coefficient form,
   // the key switch input), of c0, and the key switch's c0 part.
   thread_local RnsPoly t0, t1, t1_ntt, k0;
@@ -438,28 +443,28 @@ void Evaluator::apply_galois_inplace(Ciphertext& ct, std::uint64_t galois_elt, c
     // transforms from it.
     shape_like(t1_ntt, ctx, true);
     for (std::size_t i = 0; i < k; ++i) {
-      math::permute_slots(ct.c1.residues(i), perm, t1_ntt.residues(i), n);
+      math::permute_slots(in.c1.residues(i), perm, t1_ntt.residues(i), n);
       std::copy_n(t1_ntt.residues(i), n, t1.residues(i));
       inverse_ntt(t1.residues(i), i);
     }
-    key_switch_unchecked(t1, key, k0, ct.c1, &t1_ntt);  // c1 <- the key switch's mask part (NTT form)
+    key_switch_unchecked(t1, key, k0, out.c1, &t1_ntt);  // c1 <- the key switch's mask part (NTT form)
     for (std::size_t i = 0; i < k; ++i) {
-      math::permute_slots_add(ct.c0.residues(i), perm, k0.residues(i), t0.residues(i), n, ctx.modulus(i).value());
+      math::permute_slots_add(in.c0.residues(i), perm, k0.residues(i), t0.residues(i), n, ctx.modulus(i).value());
     }
   } else {
     for (std::size_t i = 0; i < k; ++i) {
-      math::automorphism_coeff(ct.c1.residues(i), galois_elt, ctx.modulus(i).value(), t1.residues(i), n);
+      math::automorphism_coeff(in.c1.residues(i), galois_elt, ctx.modulus(i).value(), t1.residues(i), n);
     }
-    key_switch_unchecked(t1, key, k0, ct.c1);
-    for (std::size_t i = 0; i < k; ++i) inverse_ntt(ct.c1.residues(i), i);
-    ct.c1.set_ntt_form(false);
+    key_switch_unchecked(t1, key, k0, out.c1);
+    for (std::size_t i = 0; i < k; ++i) inverse_ntt(out.c1.residues(i), i);
+    out.c1.set_ntt_form(false);
     for (std::size_t i = 0; i < k; ++i) {
       inverse_ntt(k0.residues(i), i);
-      math::automorphism_coeff(ct.c0.residues(i), galois_elt, ctx.modulus(i).value(), t0.residues(i), n);
+      math::automorphism_coeff(in.c0.residues(i), galois_elt, ctx.modulus(i).value(), t0.residues(i), n);
       math::add_mod(t0.residues(i), k0.residues(i), t0.residues(i), n, ctx.modulus(i));
     }
   }
-  std::swap(ct.c0, t0);
+  std::swap(out.c0, t0);
 }
 
 SwitchedCiphertext Evaluator::switch_modulus(const Ciphertext& ct, std::uint64_t body_modulus,

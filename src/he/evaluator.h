@@ -58,6 +58,9 @@ class Evaluator {
   // ct(X) -> ct(X^g), key-switched back to s: decrypts to m(X^g).
   // @throws Error(missing_galois_key).
   void apply_galois_inplace(Ciphertext& ct, std::uint64_t galois_elt, const GaloisKeys& keys) const;
+  // The same into `out` (in unchanged; out may be in): no copy of the input
+  // where both are needed after (the packing tree's unpaired merges).
+  void apply_galois(const Ciphertext& in, std::uint64_t galois_elt, const GaloisKeys& keys, Ciphertext& out) const;
 
   // Rounds c0 to body_modulus and c1 to mask_modulus (each any integer in
   // [2, 2^61), independently): c' = round(c * q' / Q). Input in either form.

@@ -167,10 +167,10 @@ Ciphertext pack_tree(const Call& call, std::vector<std::optional<Ciphertext>> le
       if (odd) {
         diff = detail::monomial_butterfly(call.ctx, *even, *odd, shift);
         odd.reset();
+        call.ev.apply_galois_inplace(diff, gal, call.sk.galois);
       } else {
-        diff = *even;
+        call.ev.apply_galois(*even, gal, call.sk.galois, diff);  // E + sigma(E), without copying E
       }
-      call.ev.apply_galois_inplace(diff, gal, call.sk.galois);
       call.ev.add_inplace(*even, diff);
     });
     level.resize(half);

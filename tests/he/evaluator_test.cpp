@@ -157,6 +157,17 @@ TEST_P(EvaluatorTest, AutomorphismWithKeySwitchingDecryptsToPermutedMessage) {
     for (bool ntt : {true, false}) {
       Ciphertext c = ct;
       if (!ntt) eval->transform_from_ntt_inplace(c);
+      // Out of place first: the input stays as it was, the output (a fresh
+      // ciphertext, then one of another shape's buffers) holds sigma_g.
+      const Ciphertext before = c;
+      Ciphertext out;
+      eval->apply_galois(c, g, keys, out);
+      EXPECT_EQ(c.c0, before.c0);
+      EXPECT_EQ(c.c1, before.c1);
+      EXPECT_EQ(out.is_ntt_form(), ntt);
+      EXPECT_EQ(decrypt(out), galois_of(m, g)) << "out of place, g=" << g << " ntt=" << ntt;
+      eval->apply_galois(c, g, keys, out);  // into a ciphertext that already holds one
+      EXPECT_EQ(decrypt(out), galois_of(m, g)) << "reused output, g=" << g << " ntt=" << ntt;
       eval->apply_galois_inplace(c, g, keys);
       EXPECT_EQ(c.is_ntt_form(), ntt);
       EXPECT_EQ(decrypt(c), galois_of(m, g)) << "g=" << g << " ntt=" << ntt;

@@ -105,14 +105,7 @@ void monomial_butterfly_ntt_avx2(std::uint64_t* e, const std::uint64_t* o, const
     store(e + i, reduce_once64(_mm256_add_epi64(ev, t), qv));
     store(d + i, reduce_once64(_mm256_sub_epi64(_mm256_add_epi64(ev, qv), t), qv));
   }
-  for (; i < n; ++i) {
-    const std::uint64_t est = (o[i] * m_shoup[i]) >> 32;
-    std::uint64_t t = o[i] * m[i] - est * q;
-    t = t >= q ? t - q : t;
-    const std::uint64_t s = e[i] + t, r = e[i] + q - t;
-    e[i] = s >= q ? s - q : s;
-    d[i] = r >= q ? r - q : r;
-  }
+  monomial_butterfly_ntt_tail(e, o, m, m_shoup, d, i, n, q);
 }
 
 }  // namespace fhellm::math

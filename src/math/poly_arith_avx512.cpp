@@ -134,14 +134,7 @@ void monomial_butterfly_ntt_avx512(std::uint64_t* e, const std::uint64_t* o, con
     _mm512_storeu_si512(e + i, _mm512_min_epu64(sum, _mm512_sub_epi64(sum, qv)));
     _mm512_storeu_si512(d + i, _mm512_min_epu64(diff, _mm512_sub_epi64(diff, qv)));
   }
-  for (; i < n; ++i) {
-    const std::uint64_t est = (o[i] * m_shoup[i]) >> 32;
-    std::uint64_t t = o[i] * m[i] - est * q;
-    t = t >= q ? t - q : t;
-    const std::uint64_t sum = e[i] + t, diff = e[i] + q - t;
-    e[i] = sum >= q ? sum - q : sum;
-    d[i] = diff >= q ? diff - q : diff;
-  }
+  monomial_butterfly_ntt_tail(e, o, m, m_shoup, d, i, n, q);
 }
 
 }  // namespace fhellm::math

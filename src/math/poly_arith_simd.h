@@ -47,6 +47,19 @@ void monomial_butterfly_ntt_avx2(std::uint64_t* e, const std::uint64_t* o, const
 void monomial_butterfly_ntt_avx512(std::uint64_t* e, const std::uint64_t* o, const std::uint64_t* m,
                                    const std::uint64_t* m_shoup, std::uint64_t* d, std::size_t n,
                                    std::uint64_t q) noexcept;
+// Slots i .. n - 1 of the same, one at a time: the SIMD kernels' tails.
+inline void monomial_butterfly_ntt_tail(std::uint64_t* e, const std::uint64_t* o, const std::uint64_t* m,
+                                        const std::uint64_t* m_shoup, std::uint64_t* d, std::size_t i,
+                                        std::size_t n, std::uint64_t q) noexcept {
+  for (; i < n; ++i) {
+    const std::uint64_t est = (o[i] * m_shoup[i]) >> 32;
+    std::uint64_t t = o[i] * m[i] - est * q;  // Shoup: [0, 2q)
+    t = t >= q ? t - q : t;
+    const std::uint64_t sum = e[i] + t, diff = e[i] + q - t;
+    e[i] = sum >= q ? sum - q : sum;
+    d[i] = diff >= q ? diff - q : diff;
+  }
+}
 
 // Requires AVX-512 IFMA and a[i], b[i] < 2^52.
 void multiply_accumulate_split52_ifma(const std::uint64_t* a, const std::uint64_t* b, std::uint64_t* acc_lo,

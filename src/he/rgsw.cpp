@@ -34,10 +34,6 @@ SelectionKey make_selection_key(const Evaluator& ev, std::vector<Ciphertext> sca
     key.times_secret.b.push_back(std::move(b.c0));
     key.times_secret.a.push_back(std::move(b.c1));
   }
-  // Each half meets up to E (C - 1) / 2 gates of its level: a 32-bit copy
-  // (the 32-bit key switch's words) costs one pass and halves what they read.
-  compact_key_words32(ctx, key.times_one);
-  compact_key_words32(ctx, key.times_secret);
   return key;
 }
 

@@ -75,7 +75,8 @@
 namespace fhellm::he {
 
 // 9: the input-side keys at a 6-bit gadget (10 digits; 8 of 7 bits before).
-inline constexpr std::uint16_t kLinearFormatVersion = 9;
+// 10: a packed ct's live entries in bit-reversed tree slots (slot_of_entry).
+inline constexpr std::uint16_t kLinearFormatVersion = 10;
 inline constexpr std::size_t kLinearHeaderBytes = 48;
 
 struct LinearSessionKeys {

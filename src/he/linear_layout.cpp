@@ -172,11 +172,13 @@ std::uint32_t LinearGeometry::packed_entries(std::size_t f) const noexcept {
 
 std::size_t LinearGeometry::tree_merges(std::uint32_t entries) const noexcept {
   // Level j merges slots i and i + k_w / 2^j; a slot exists once either half
-  // holds an entry, and every existing slot needs one automorphism.
+  // holds an entry, and every existing slot needs one automorphism. The live
+  // entries sit in the slots slot_of_entry(0..entries-1), so each level pairs
+  // them up: ceil(live / 2) merges.
   std::size_t total = 0;
   std::uint64_t live = entries;
   for (int j = input_levels + 1; j <= log_chunk; ++j) {
-    live = std::min<std::uint64_t>(live, chunk_width >> j);
+    live = (live + 1) / 2;
     total += live;
   }
   return total;
@@ -191,7 +193,7 @@ std::optional<LinearGeometry::Cell> LinearGeometry::packed_cell(std::size_t f, s
   // the entry in slot e_slot (slot_of_sparse).
   const std::uint32_t per = entries_per_packed(), r = pos >> log_chunk, slot = pos & (chunk_width - 1);
   const std::uint32_t t = slot / per, e_slot = slot % per;
-  const std::uint64_t global = std::uint64_t{f} * per + e_slot, per_row = row_entries();
+  const std::uint64_t global = std::uint64_t{f} * per + slot_of_entry(e_slot), per_row = row_entries();
   const std::uint64_t row = global / per_row, entry = global % per_row;
   const std::uint64_t sparse = (entry << input_levels) + t, col = sparse * outputs_per_poly + r;
   if (row >= shape.rows || sparse >= sparse_per_group || col >= shape.out) return std::nullopt;
@@ -218,8 +220,8 @@ std::vector<LinearGeometry::UsedCell> LinearGeometry::used_cells(std::size_t f) 
   const std::uint32_t per = entries_per_packed(), units = poly_degree >> log_chunk;
   const std::uint64_t per_row = row_entries();
   std::vector<std::uint64_t> row(per), entry(per);
-  for (std::uint32_t e = 0; e < per; ++e) {
-    const std::uint64_t global = std::uint64_t{f} * per + e;
+  for (std::uint32_t e = 0; e < per; ++e) {  // e: the tree slot
+    const std::uint64_t global = std::uint64_t{f} * per + slot_of_entry(e);
     row[e] = global / per_row;
     entry[e] = global % per_row;
   }

@@ -170,6 +170,18 @@ struct LinearGeometry {
     const std::uint32_t masks = 1u << input_levels, e = entries_per_packed();
     return (i % masks) * e + i / masks;
   }
+  // The tree slot of a packed ct's k-th live entry (T_w = 1), and back: its
+  // bit reversal over log2(E) bits, so that consecutive entries meet at the
+  // first tree level (k and k + 1 sit at s and s + E/2) and a packed ct of m
+  // live entries takes sum_j ceil(m / 2^j) merges, not sum_j min(m, E / 2^j)
+  // (a partly filled one: 768 outputs in a 2048-slot chunk, 55 -> 25).
+  // (The clear model's T_w > 1 layouts keep entry k in slot k.)
+  std::uint32_t slot_of_entry(std::uint32_t k) const noexcept {
+    if (rows_per_ct != 1) return k;
+    std::uint32_t slot = 0;
+    for (int b = 0; b < log_chunk - input_levels; ++b) slot = (slot << 1) | ((k >> b) & 1u);
+    return slot;
+  }
   std::uint32_t sparse_of_slot(std::uint32_t slot) const noexcept {
     const std::uint32_t masks = 1u << input_levels, e = entries_per_packed();
     return (slot % e) * masks + slot / e;

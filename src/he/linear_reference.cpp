@@ -210,7 +210,7 @@ std::vector<std::int64_t> linear_product(const LinearGeometry& geo, const std::i
   std::size_t next = 0;
   for (std::size_t f = 0; f < geo.packed_cts(); ++f) {
     std::vector<Poly> slots(geo.entries_per_packed());
-    for (std::uint32_t i = 0; i < geo.packed_entries(f); ++i) slots[i] = std::move(entries[next++]);
+    for (std::uint32_t i = 0; i < geo.packed_entries(f); ++i) slots[geo.slot_of_entry(i)] = std::move(entries[next++]);
     const Poly packed = pack_tree(geo, std::move(slots), q);
     // Positions without a cell are not read (garbage there is cancelled by
     // the trace only where the slot holds no data).

@@ -183,7 +183,7 @@ std::vector<std::pair<std::size_t, Ciphertext>> Packer::add(std::vector<Cipherte
   const std::size_t per = call_.geo.entries_per_packed(), total = call_.geo.packed_cts();
   std::vector<std::pair<std::size_t, Tree>> done;
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    current_[next_ % per] = std::move(entries[i]);
+    current_[call_.geo.slot_of_entry(static_cast<std::uint32_t>(next_ % per))] = std::move(entries[i]);
     ++next_;
     const std::size_t f = (next_ - 1) / per;
     if (next_ % per == 0 || (f + 1 == total && next_ == total_entries())) {

@@ -51,7 +51,8 @@ namespace fhellm::he {
 
 // 2: the select record carries only the positions that reach a kept
 // output (sparse select levels).
-inline constexpr std::uint16_t kLookupFormatVersion = 2;
+// 3: the reply's entries in bit-reversed tree slots (LinearGeometry::slot_of_entry).
+inline constexpr std::uint16_t kLookupFormatVersion = 3;
 
 // The server side: upload + table + the session's keys -> reply bytes, on
 // `threads` threads. Thread-safe (tables and keys are read-only).

@@ -225,7 +225,9 @@ std::vector<std::pair<std::size_t, Ciphertext>> pack_then_select(const Call& cal
   parallel_for(packed.size(), call.threads, [&](std::size_t job) {
     const std::size_t cell = job / chunks, c = job % chunks, r = cell / per_id, p = cell % per_id;
     std::vector<std::optional<Ciphertext>> tree(slots);
-    for (std::size_t i = 0; i < slots; ++i) tree[i] = std::move(entries[(r * e_row + p * slots + i) * chunks + c]);
+    for (std::size_t i = 0; i < slots; ++i)
+      tree[call.geo.slot_of_entry(static_cast<std::uint32_t>(i))] =
+          std::move(entries[(r * e_row + p * slots + i) * chunks + c]);
     packed[job] = detail::pack_tree(call, std::move(tree), 1);
   });
   std::vector<Ciphertext> kept = select_chunks(call, plan, std::move(packed), keys, rows, per_id);

@@ -431,12 +431,6 @@ void Evaluator::apply_galois(const Ciphertext& in, std::uint64_t galois_elt, con
   thread_local RnsPoly t0, t1, t1_ntt, k0;
   shape_like(t0, ctx, ntt_form);
   shape_like(t1, ctx, false);
-  // Inverse NTTs on 32-bit lanes where the prime allows (same values).
-  auto inverse_ntt = [&](std::uint64_t* values, std::size_t i) {
-    const math::NttTables& tables = ctx.ntt_tables(i);
-    if (math::ntt32_available(tables)) math::ntt_inverse_via32(values, math::ntt_tables32(tables));
-    else math::ntt_inverse(values, tables);
-  };
   if (ntt_form) {
     const std::uint32_t* perm = ctx.automorphism_permutation(galois_elt).data();
     // The permuted c1 kept in NTT form too: the key switch takes some digit
@@ -445,7 +439,7 @@ void Evaluator::apply_galois(const Ciphertext& in, std::uint64_t galois_elt, con
     for (std::size_t i = 0; i < k; ++i) {
       math::permute_slots(in.c1.residues(i), perm, t1_ntt.residues(i), n);
       std::copy_n(t1_ntt.residues(i), n, t1.residues(i));
-      inverse_ntt(t1.residues(i), i);
+      inverse_ntt_residues(t1.residues(i), ctx, i);
     }
     key_switch_unchecked(t1, key, k0, out.c1, &t1_ntt);  // c1 <- the key switch's mask part (NTT form)
     for (std::size_t i = 0; i < k; ++i) {
@@ -456,10 +450,10 @@ void Evaluator::apply_galois(const Ciphertext& in, std::uint64_t galois_elt, con
       math::automorphism_coeff(in.c1.residues(i), galois_elt, ctx.modulus(i).value(), t1.residues(i), n);
     }
     key_switch_unchecked(t1, key, k0, out.c1);
-    for (std::size_t i = 0; i < k; ++i) inverse_ntt(out.c1.residues(i), i);
+    for (std::size_t i = 0; i < k; ++i) inverse_ntt_residues(out.c1.residues(i), ctx, i);
     out.c1.set_ntt_form(false);
     for (std::size_t i = 0; i < k; ++i) {
-      inverse_ntt(k0.residues(i), i);
+      inverse_ntt_residues(k0.residues(i), ctx, i);
       math::automorphism_coeff(in.c0.residues(i), galois_elt, ctx.modulus(i).value(), t0.residues(i), n);
       math::add_mod(t0.residues(i), k0.residues(i), t0.residues(i), n, ctx.modulus(i));
     }

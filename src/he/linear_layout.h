@@ -204,7 +204,8 @@ struct LinearGeometry {
   std::uint32_t sparse_in_packed(std::uint32_t p) const noexcept;
   // Key switches of the packing tree (levels L+1..) for one packed ct holding `count` sparse results.
   std::size_t tree_key_switches(std::uint32_t count) const noexcept;
-  // The same for a packed ct whose first `entries` tree entries are live.
+  // The same for a packed ct of `entries` live tree entries (T_w = 1: in the
+  // slots slot_of_entry(0..entries-1)).
   std::size_t tree_merges(std::uint32_t entries) const noexcept;
 
   std::uint32_t input_coeff(std::uint32_t t, std::uint32_t j) const noexcept { return t * chunk_width + j; }

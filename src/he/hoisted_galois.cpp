@@ -19,6 +19,8 @@ HoistedGaloisKeys::HoistedGaloisKeys(const Context& ctx, const GaloisKeys& keys)
   const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
   for (const auto& [g, key] : keys.keys()) {
     if (!DecomposedPoly::fast_for(ctx, key.decomposition_bits)) return;  // no 32-bit pipeline: keep nothing
+    require(key.base == GadgetBase::per_prime, ErrorCode::parameter_mismatch,
+            "hoisted Galois keys: the hoisted decomposition is per prime, the key is composed");
     require(w_ == 0 || key.decomposition_bits == w_, ErrorCode::parameter_mismatch,
             "hoisted Galois keys: elements with different gadgets");
     w_ = key.decomposition_bits;

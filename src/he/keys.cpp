@@ -3,6 +3,7 @@
 #include <string>
 
 #include "fhellm/error.h"
+#include "he/gadget_decomposition.h"
 #include "he/prng.h"
 #include "math/poly_arith.h"
 #include "internal.h"
@@ -77,6 +78,16 @@ std::vector<std::size_t> gadget_digits(const Context& context, int decomposition
   return digits;
 }
 
+std::size_t key_switch_digits(const Context& context, const Gadget& gadget) {
+  require(gadget.bits >= 1 && gadget.bits <= 61, ErrorCode::invalid_argument,
+          "decomposition bits " + std::to_string(gadget.bits) + " outside [1, 61]");
+  if (gadget.base == GadgetBase::composed)
+    require(composed_gadget_supported(context, gadget.bits), ErrorCode::invalid_argument,
+            "a composed gadget of " + std::to_string(gadget.bits) + " bits is not supported on " +
+                std::string(context.params().name));
+  return gadget_digit_count(context.params(), gadget);
+}
+
 // The a_ij of a key: uniform NTT-form polys drawn in order from one seed.
 std::vector<RnsPoly> expand_key_masks(const Context& context, const Seed& seed, std::size_t count) {
   Prng prng(seed);
@@ -91,6 +102,37 @@ std::vector<RnsPoly> expand_key_masks(const Context& context, const Seed& seed, 
   }
   return masks;
 }
+
+namespace {
+
+// A composed key (keys.h): b_j = e_j - a_j s + 2^(w j) s' in every prime.
+KeySwitchKey make_composed_key(const Context& context, const SecretKey& sk, const RnsPoly& source, int w) {
+  KeySwitchKey key;
+  key.decomposition_bits = w;
+  key.base = GadgetBase::composed;
+  const std::size_t total = key_switch_digits(context, key.gadget());
+  key.a_seed = random_seed();
+  key.a = expand_key_masks(context, key.a_seed, total);
+  Prng noise(random_seed());
+  const std::size_t n = context.poly_degree();
+  for (std::size_t j = 0; j < total; ++j) {
+    RnsPoly b = sample_error_ntt(context, noise);
+    for (std::size_t l = 0; l < context.moduli_count(); ++l) {
+      const math::Modulus& ql = context.modulus(l);
+      std::uint64_t* br = b.residues(l);
+      const std::uint64_t* ar = key.a[j].residues(l);
+      const std::uint64_t* sr = sk.ntt().residues(l);
+      const math::ShoupConstant f(ql.pow(2, static_cast<std::uint64_t>(w) * j), ql);
+      const std::uint64_t* src = source.residues(l);
+      for (std::size_t t = 0; t < n; ++t)
+        br[t] = ql.add(ql.sub(br[t], ql.mul(ar[t], sr[t])), math::mul_shoup(src[t], f, ql.value()));
+    }
+    key.b.push_back(std::move(b));
+  }
+  return key;
+}
+
+}  // namespace
 
 KeySwitchKey make_key_switch_key(const Context& context, const SecretKey& sk, std::span<const std::int8_t> from_key,
                                  int decomposition_bits) {
@@ -114,10 +156,11 @@ KeySwitchKey make_square_key(const Context& context, const SecretKey& sk, int de
 }
 
 KeySwitchKey make_key_switch_key(const Context& context, const SecretKey& sk, const RnsPoly& source,
-                                 int decomposition_bits) {
+                                 int decomposition_bits, GadgetBase base) {
   context.check_param_id(sk.param_id(), "secret key");
   check_poly(source, context, "source key");
   require(source.is_ntt_form(), ErrorCode::invalid_argument, "source key must be in NTT form");
+  if (base == GadgetBase::composed) return make_composed_key(context, sk, source, decomposition_bits);
   KeySwitchKey key;
   key.decomposition_bits = decomposition_bits;
   key.digits_per_prime = gadget_digits(context, decomposition_bits);
@@ -164,7 +207,7 @@ std::vector<std::int8_t> apply_galois_to_ternary(std::span<const std::int8_t> co
 }
 
 GaloisKeys make_galois_keys(const Context& context, const SecretKey& sk, std::span<const std::uint64_t> galois_elts,
-                            int decomposition_bits) {
+                            int decomposition_bits, GadgetBase base) {
   context.check_param_id(sk.param_id(), "secret key");
   if (decomposition_bits == 0) decomposition_bits = context.params().default_decomposition_bits;
   GaloisKeys keys;
@@ -172,7 +215,8 @@ GaloisKeys make_galois_keys(const Context& context, const SecretKey& sk, std::sp
     require((g & 1) == 1 && g >= 3 && g < 2 * context.poly_degree(), ErrorCode::invalid_argument,
             "Galois element " + std::to_string(g) + " is not odd in [3, 2N)");
     const auto rotated = apply_galois_to_ternary(sk.coefficients(), g);
-    keys.insert(context.param_id(), g, make_key_switch_key(context, sk, rotated, decomposition_bits));
+    keys.insert(context.param_id(), g,
+                make_key_switch_key(context, sk, ternary_to_ntt(context, rotated), decomposition_bits, base));
   }
   return keys;
 }

@@ -10,6 +10,10 @@
 //      sum_ij d_ij (b_ij + a_ij s) = c s' + sum_ij d_ij e_ij.
 //    digits_per_prime[i] = ceil(bits(q_i) / w). All polys in NTT form; the
 //    a_ij are expanded from one public seed (so keys serialize at half size).
+//    A composed key (GadgetBase::composed, params.h) cuts the coefficient
+//    mod Q instead: b_j = -a_j s + e_j + 2^(w j) s' in every prime,
+//    sum_j d_j (b_j + a_j s) = c s' + sum_j d_j e_j with d_j the balanced
+//    digits of c mod Q (centred); digits_per_prime is then empty.
 //  - GaloisKeys: KeySwitchKeys from s(X^g) to s, one per Galois element g
 //    (odd, < 2N), for automorphisms X -> X^g. Public (given to the server).
 #pragma once
@@ -48,7 +52,8 @@ class SecretKey {
 
 struct KeySwitchKey {
   int decomposition_bits = 0;                 // w
-  std::vector<std::size_t> digits_per_prime;  // L_i
+  GadgetBase base = GadgetBase::per_prime;
+  std::vector<std::size_t> digits_per_prime;  // L_i (per_prime keys; empty for composed ones)
   Seed a_seed{};                              // the a_ij are expand_seed-like draws from it
   std::vector<RnsPoly> b;                     // flattened (i, j) i-major, NTT form
   std::vector<RnsPoly> a;                     // idem (expanded from a_seed)
@@ -58,6 +63,7 @@ struct KeySwitchKey {
   std::shared_ptr<const std::vector<std::uint32_t>> b32, a32;
 
   std::size_t digit_count() const noexcept { return b.size(); }
+  Gadget gadget() const noexcept { return Gadget{decomposition_bits, base}; }
   ParamId param_id() const noexcept { return b.empty() ? ParamId{} : b.front().param_id(); }
 };
 
@@ -82,16 +88,21 @@ class GaloisKeys {
 // Gadget digits per prime for a digit width w. @throws Error(invalid_argument)
 // unless 1 <= w <= 61.
 std::vector<std::size_t> gadget_digits(const Context& context, int decomposition_bits);
+// Digits of one key switch with `gadget` on this context (gadget_digit_count).
+// @throws Error(invalid_argument) unless 1 <= w <= 61, or for a composed
+// gadget the context does not support (composed_gadget_supported).
+std::size_t key_switch_digits(const Context& context, const Gadget& gadget);
 
 // Key switching key from `from_key` (coefficients in {-1,0,1}, N of them) to `sk`.
 // @throws Error(invalid_argument), Error(parameter_mismatch).
 KeySwitchKey make_key_switch_key(const Context& context, const SecretKey& sk, std::span<const std::int8_t> from_key,
                                  int decomposition_bits);
 
-// Key switching key from any source polynomial (NTT form, same context) to `sk`.
+// Key switching key from any source polynomial (NTT form, same context) to
+// `sk`, with a per-prime or (where supported) composed gadget.
 // @throws Error(invalid_argument), Error(parameter_mismatch).
 KeySwitchKey make_key_switch_key(const Context& context, const SecretKey& sk, const RnsPoly& source,
-                                 int decomposition_bits);
+                                 int decomposition_bits, GadgetBase base = GadgetBase::per_prime);
 
 // Key switching key from s^2 to s (a relinearization key): switches c * s^2
 // to a pair under s. The embedding lookup turns encryptions of m into
@@ -102,7 +113,7 @@ KeySwitchKey make_square_key(const Context& context, const SecretKey& sk, int de
 // Galois keys for the given elements (each odd, in [3, 2N)); w = 0 picks the
 // parameter set's default. @throws Error(invalid_argument), Error(parameter_mismatch).
 GaloisKeys make_galois_keys(const Context& context, const SecretKey& sk, std::span<const std::uint64_t> galois_elts,
-                            int decomposition_bits = 0);
+                            int decomposition_bits = 0, GadgetBase base = GadgetBase::per_prime);
 
 // Element g such that X -> X^g is the automorphism used by PackLWEs at level
 // l (g = 2^l + 1), and for all levels 1..log2(N).

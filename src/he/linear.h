@@ -76,12 +76,22 @@ namespace fhellm::he {
 
 // 9: the input-side keys at a 6-bit gadget (10 digits; 8 of 7 bits before).
 // 10: a packed ct's live entries in bit-reversed tree slots (slot_of_entry).
-inline constexpr std::uint16_t kLinearFormatVersion = 10;
+// 11: n2048_q54's packing keys also with a composed 18-bit gadget (3 digits;
+//     4 of 14 bits per prime), the trees of S = 0 plans: the keys and the cost
+//     model's merges.
+inline constexpr std::uint16_t kLinearFormatVersion = 11;
 inline constexpr std::size_t kLinearHeaderBytes = 48;
 
 struct LinearSessionKeys {
   ContextPtr context;
-  GaloisKeys galois;      // elements 2^j + 1, j = 1..log2(N)
+  GaloisKeys galois;      // elements 2^j + 1, j = 1..log2(N), per prime (linear_decomposition_bits)
+  // The same elements with the composed gadget (linear_packing_gadget: the
+  // trees of plans without weight privacy, S = 0); n2048_q54 only.
+  GaloisKeys galois_composed;
+  // The packing keys a plan's trees use (its packing gadget's set).
+  const GaloisKeys& packing(const LinearPlan& plan) const noexcept {
+    return plan.packing_base == GadgetBase::composed ? galois_composed : galois;
+  }
   // The split point's input-side automorphisms, hoisted: every composed
   // element (composed_galois_elements(N, kLinearHoistedLevels)), small gadget
   // (linear_input_decomposition_bits); may be empty.
@@ -111,10 +121,12 @@ class LinearServerKeys {
   // u32 input-side galois bytes (0: none), galois keys, and only when that was
   // not 0: u32 sequential galois bytes, galois keys; then u32 zero bytes,
   // ciphertext, u32 shared-mask key bytes (0: none), key (shared_mask.h),
-  // u32 square key bytes (0: none), key (serialization.h, key switching key).
+  // u32 square key bytes (0: none), key (serialization.h, key switching key),
+  // u32 composed packing galois bytes (0: none), galois keys.
   std::vector<std::uint8_t> save() const;
-  // Every key's gadget width must be the plans' (linear_decomposition_bits and
-  // its input-side and sequential variants; the square key's, kLookupSquareKeyBits).
+  // Every key's gadget must be the plans' (linear_packing_gadget, the
+  // shared-mask key's linear_decomposition_bits, the input-side and
+  // sequential widths; the square key's, kLookupSquareKeyBits).
   // @throws Error(bad_magic|bad_version|truncated|trailing_bytes|length_too_large|
   //               bad_parameters (another gadget width)|...).
   static LinearServerKeys load(std::span<const std::uint8_t> bytes);

@@ -62,12 +62,12 @@ namespace {
 // Galois keys for `elements`, made one at a time; with `light`, each key's
 // masks (expandable from its seed: the server does) are dropped as soon as it
 // is made, so a client holds half the bytes of each set it builds.
-GaloisKeys galois_keys(const Context& ctx, const SecretKey& sk, std::span<const std::uint64_t> elements, int w,
-                       bool light) {
-  if (!light) return make_galois_keys(ctx, sk, elements, w);
+GaloisKeys galois_keys(const Context& ctx, const SecretKey& sk, std::span<const std::uint64_t> elements,
+                       const Gadget& gadget, bool light) {
+  if (!light) return make_galois_keys(ctx, sk, elements, gadget.bits, gadget.base);
   GaloisKeys out;
   for (std::uint64_t g : elements) {
-    GaloisKeys one = make_galois_keys(ctx, sk, std::span<const std::uint64_t>(&g, 1), w);
+    GaloisKeys one = make_galois_keys(ctx, sk, std::span<const std::uint64_t>(&g, 1), gadget.bits, gadget.base);
     KeySwitchKey key = one.get(g);
     key.a.clear();
     key.a.shrink_to_fit();
@@ -82,11 +82,13 @@ LinearSessionKeys LinearClient::session_keys(ParamId id, const SetKeys& k, bool 
   LinearSessionKeys s;
   s.context = k.context;
   const std::size_t n = k.context->poly_degree();
-  s.galois = galois_keys(*k.context, k.secret, packing_galois_elements(n), linear_decomposition_bits(id), light);
+  s.galois = galois_keys(*k.context, k.secret, packing_galois_elements(n), Gadget{linear_decomposition_bits(id)}, light);
+  if (linear_composed_packing_available(id))
+    s.galois_composed = galois_keys(*k.context, k.secret, packing_galois_elements(n), linear_packing_gadget(id), light);
   if (const int w = linear_input_decomposition_bits(id); w > 0) {
-    s.galois_input = galois_keys(*k.context, k.secret, linear_input_galois_elements(n), w, light);
+    s.galois_input = galois_keys(*k.context, k.secret, linear_input_galois_elements(n), Gadget{w}, light);
     s.galois_sequential = galois_keys(*k.context, k.secret, linear_sequential_galois_elements(n),
-                                      linear_sequential_decomposition_bits(id), light);
+                                      Gadget{linear_sequential_decomposition_bits(id)}, light);
   }
   s.zero = Encryptor(k.context, k.secret).encrypt_zero();
   if (!k.targets.empty())

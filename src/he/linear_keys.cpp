@@ -19,22 +19,25 @@ constexpr std::uint8_t kKeysMagic[4] = {'F', 'H', 'L', 'K'};
 // Every key of a session has the gadget width the plans use: a narrower one
 // would make the keys, and the server's key-switch work, grow about 1/w.
 void require_pinned_widths(const LinearSessionKeys& k, ParamId id) {
-  auto check = [&](const GaloisKeys& keys, int width, const char* what) {
+  auto check = [&](const GaloisKeys& keys, const Gadget& gadget, const char* what) {
+    const auto base_name = [](GadgetBase b) { return b == GadgetBase::composed ? "composed" : "per-prime"; };
     for (const auto& [g, key] : keys.keys())
-      require(key.decomposition_bits == width, ErrorCode::bad_parameters,
-              std::string("linear server keys: ") + what + " Galois key " + std::to_string(g) + " has gadget width " +
-                  std::to_string(key.decomposition_bits) + ", the plans use " + std::to_string(width));
+      require(key.gadget() == gadget, ErrorCode::bad_parameters,
+              std::string("linear server keys: ") + what + " Galois key " + std::to_string(g) + " has a " +
+                  base_name(key.base) + " gadget of width " + std::to_string(key.decomposition_bits) +
+                  ", the plans use a " + base_name(gadget.base) + " one of width " + std::to_string(gadget.bits));
   };
-  check(k.galois, linear_decomposition_bits(id), "packing");
-  check(k.galois_input, linear_input_decomposition_bits(id), "input-side");
-  check(k.galois_sequential, linear_sequential_decomposition_bits(id), "sequential");
+  check(k.galois, Gadget{linear_decomposition_bits(id)}, "packing");
+  check(k.galois_composed, linear_packing_gadget(id), "composed packing");
+  check(k.galois_input, Gadget{linear_input_decomposition_bits(id)}, "input-side");
+  check(k.galois_sequential, Gadget{linear_sequential_decomposition_bits(id)}, "sequential");
   if (k.shared_mask)
     require(k.shared_mask->decomposition_bits == linear_decomposition_bits(id), ErrorCode::bad_parameters,
             "linear server keys: shared-mask key has gadget width " +
                 std::to_string(k.shared_mask->decomposition_bits) + ", the plans use " +
                 std::to_string(linear_decomposition_bits(id)));
   if (k.square)
-    require(k.square->decomposition_bits == kLookupSquareKeyBits, ErrorCode::bad_parameters,
+    require(k.square->gadget() == Gadget{kLookupSquareKeyBits}, ErrorCode::bad_parameters,
             "linear server keys: square key has gadget width " + std::to_string(k.square->decomposition_bits) +
                 ", the lookup uses " + std::to_string(kLookupSquareKeyBits));
 }
@@ -51,7 +54,7 @@ const LinearSessionKeys& LinearServerKeys::get(ParamId id) const {
 void LinearServerKeys::insert(LinearSessionKeys keys) {
   const ParamId id = keys.context->param_id();
   // The tree's and the sequential levels' key switches read 32-bit copies.
-  for (GaloisKeys* set : {&keys.galois, &keys.galois_sequential}) {
+  for (GaloisKeys* set : {&keys.galois, &keys.galois_composed, &keys.galois_sequential}) {
     GaloisKeys compacted;
     for (const auto& [g, key] : set->keys()) {
       KeySwitchKey copy = key;
@@ -95,6 +98,8 @@ void write_linear_key_set(ByteWriter& w, const LinearSessionKeys& k) {
   else w.u32(0);
   if (k.square) blob(he::save(*k.square, *k.context));
   else w.u32(0);
+  if (k.galois_composed.keys().empty()) w.u32(0);
+  else blob(he::save(k.galois_composed, *k.context));
 }
 
 }  // namespace detail
@@ -148,9 +153,14 @@ LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
                   ", expected " + std::to_string(kLinearSharedMaskGroup));
     }
     if (const auto qsize = r.u32(); qsize > 0) k.square = load_key_switch_key(*k.context, r.take(qsize));
-    for (std::uint64_t e : packing_galois_elements(k.context->poly_degree()))
+    if (const auto csize = r.u32(); csize > 0) k.galois_composed = load_galois_keys(*k.context, r.take(csize));
+    for (std::uint64_t e : packing_galois_elements(k.context->poly_degree())) {
       require(k.galois.has(e), ErrorCode::missing_galois_key,
               "linear server keys: Galois element " + std::to_string(e) + " missing");
+      // The S = 0 plans' trees read the composed set.
+      require(!linear_composed_packing_available(id) || k.galois_composed.has(e), ErrorCode::missing_galois_key,
+              "linear server keys: composed packing Galois element " + std::to_string(e) + " missing");
+    }
     require_pinned_widths(k, id);
     if (!k.zero.is_ntt_form()) Evaluator(k.context).transform_to_ntt_inplace(k.zero);
     keys.insert(std::move(k));
@@ -189,6 +199,7 @@ std::vector<LinearKeySetInfo> peek_linear_server_keys(std::span<const std::uint8
     r.take(r.u32());  // encryption of zero
     r.take(r.u32());  // shared-mask key (may be empty)
     r.take(r.u32());  // square key (may be empty)
+    r.take(r.u32());  // composed packing Galois keys (may be empty)
     info.bytes = bytes.size() - r.remaining() - start;
     sets.push_back(info);
   }

@@ -28,9 +28,7 @@ int bit_length(std::uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
 std::size_t packed_bytes(std::size_t count, int bits) { return (count * static_cast<std::size_t>(bits) + 7) / 8; }
 
 std::size_t gadget_digit_count(const ParameterSet& ps, int w) {
-  std::size_t digits = 0;
-  for (std::uint64_t q : ps.coeff_modulus) digits += (bit_length(q) + w - 1) / w;
-  return digits;
+  return he::gadget_digit_count(ps, Gadget{w, GadgetBase::per_prime});
 }
 
 // Values carried at each width by one call (the byte padding of each record
@@ -348,6 +346,17 @@ int linear_sequential_decomposition_bits(ParamId id) noexcept { return id == Par
 
 bool linear_shared_mask_available(ParamId id) noexcept { return id == ParamId::n2048_q54; }
 
+bool linear_composed_packing_available(ParamId id) noexcept { return id == ParamId::n2048_q54; }
+
+Gadget linear_packing_gadget(ParamId id, int privacy_bits) noexcept {
+  // 18-bit digits of the composed coefficient: one key switch's variance is
+  // 3 N 4^18 / 12 sigma^2 (1.8e12 -> 3.5e14 against four 14-bit digits), a
+  // k_w = 1024, L = 5 tree's 341 times that: 1.2e17, far below the ~1e21 the
+  // default plans allow (section 5), so no width moves.
+  if (linear_composed_packing_available(id) && privacy_bits == 0) return Gadget{18, GadgetBase::composed};
+  return Gadget{linear_decomposition_bits(id), GadgetBase::per_prime};
+}
+
 int linear_decomposition_bits(ParamId id) noexcept {
   // n4096_q108 has 2^60 of headroom above any noise of the packing tree
   // (exact plans need < 2^80): one digit per 36-bit prime halves its keys.
@@ -463,7 +472,7 @@ double LinearPlan::server_ms_model() const noexcept {
   // 27-bit primes: build/bench/fhellm_bench_he and fhellm_bench_math):
   //   NTT of one polynomial and prime, 32-bit kernels        10 us
   //   ciphertext x plaintext product (2 polys x 2 primes)     3.4 us
-  //   packing-tree step (NTT form): 43 us + 25 us per digit  143 us at 4 digits
+  //   packing-tree step (NTT form): 43 us + 25 us per digit  143 us at 4 digits (118 at the composed 3)
   //   hoisted decomposition of an input ct, per digit         25 us
   //   hoisted automorphism (streams its key)                  60 us
   //   reply: from NTT, re-randomize, flood, switch modulus   250 us per packed ct
@@ -478,7 +487,7 @@ double LinearPlan::server_ms_model() const noexcept {
   const double size = (n * std::log2(n)) / (2048.0 * 11.0);  // relative to N = 2048
   const double word = narrow ? 1.0 : 3.7;
   const double unit = size * word * primes / 2.0;              // this ring's cost per N=2048 2-prime unit
-  const double digits = static_cast<double>(gadget_digit_count(ps, decomposition_bits));
+  const double digits = static_cast<double>(he::gadget_digit_count(ps, Gadget{decomposition_bits, packing_base}));
   const double product_us = 3.4 * (n / 2048.0) * (primes / 2.0) * (narrow ? 1.0 : 2.0);
   const double tree_us = (43.0 + 25.0 * digits) * unit;
   const double reply_us = 250.0 * unit;
@@ -613,7 +622,8 @@ std::optional<LinearPlan> plan_at_shift(LinearShape shape, LinearPrecision preci
   plan.precision = precision;
   plan.input_signed = input_signed;
   plan.privacy_bits = privacy_bits;
-  plan.decomposition_bits = linear_decomposition_bits(id);
+  plan.decomposition_bits = linear_packing_gadget(id, privacy_bits).bits;
+  plan.packing_base = linear_packing_gadget(id, privacy_bits).base;
   plan.max_abs_output = linear_max_abs_output(shape.in, input_signed);
   const bool mask = linear_is_mask_precision(precision);
   if (mask && input_signed) return std::nullopt;  // masks are residues in [0, t)
@@ -671,7 +681,8 @@ std::optional<LinearPlan> plan_at_shift(LinearShape shape, LinearPrecision preci
 
   // Key switching noise of one key switch: sum over digits of d * e with d
   // uniform in [-2^(w-1), 2^(w-1)) (variance 4^w/12) and e binomial (kErrorVariance).
-  const double digits = static_cast<double>(gadget_digit_count(ps, plan.decomposition_bits));
+  const double digits =
+      static_cast<double>(he::gadget_digit_count(ps, Gadget{plan.decomposition_bits, plan.packing_base}));
   const double v_ks = digits * n * std::exp2(2.0 * plan.decomposition_bits) / 12.0 * kErrorVariance;
   // Tree: the key switch of a level-j node reaches only that node's own packed
   // coefficients (one node per level reaches a given coefficient, test
@@ -706,7 +717,12 @@ std::optional<LinearPlan> plan_at_shift(LinearShape shape, LinearPrecision preci
   // the key-switch noise of every source's digits. Counted for full groups
   // whatever the row count, so a plan's widths hold for every T.
   plan.shared_mask = linear_shared_mask_available(id);
-  if (plan.shared_mask) nz.packing += static_cast<double>(kLinearSharedMaskGroup) * v_ks;
+  if (plan.shared_mask) {
+    const int w_mask = linear_decomposition_bits(id);  // the shared-mask key: per prime
+    const double v_mask =
+        static_cast<double>(gadget_digit_count(ps, w_mask)) * n * std::exp2(2.0 * w_mask) / 12.0 * kErrorVariance;
+    nz.packing += static_cast<double>(kLinearSharedMaskGroup) * v_mask;
+  }
 
   // Flooding for weight privacy: a Gaussian of variance 4^S times the hidden
   // terms' (upload + packing + input side, + the masks' rounding), set with

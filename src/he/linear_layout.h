@@ -292,7 +292,8 @@ struct LinearPlan {
   int upload_bits = 0;           // bits per body coefficient sent: bits(Q) - d
   int body_bits = 0;             // download body modulus 2^body_bits
   int mask_bits = 0;             // download mask modulus 2^mask_bits
-  int decomposition_bits = 0;    // gadget width of the Galois keys
+  int decomposition_bits = 0;    // gadget width of the packing Galois keys
+  GadgetBase packing_base = GadgetBase::per_prime;  // and their base (linear_packing_gadget)
   int input_decomposition_bits = 0;  // gadget width of the input-side Galois keys (L > 0)
   // Packed cts leave in groups of kLinearSharedMaskGroup under one mask and
   // fresh secrets (shared_mask.h); a last group of one alone under s.
@@ -366,8 +367,18 @@ int linear_input_decomposition_bits(ParamId id) noexcept;
 // Gadget width of the sequential single keys (smaller: their noise meets the
 // folded weights like the hoisted ones', and there are only four).
 int linear_sequential_decomposition_bits(ParamId id) noexcept;
-// Gadget width of the packing Galois keys for this set (the set's default,
-// except n4096_q108: 36, one digit per prime).
+// Gadget of the packing Galois keys (the trees' key switches): n2048_q54
+// composed, 18 bits (three digits of the coefficient mod Q: four forward NTTs
+// a merge instead of six, docs/linear.md section 4); others per prime at
+// linear_decomposition_bits.
+// With weight privacy (S > 0) the flood grows with 4^S times the trees'
+// noise: those plans keep the per-prime 14-bit keys (the session has both).
+Gadget linear_packing_gadget(ParamId id, int privacy_bits = 0) noexcept;
+// Whether the session's keys of this set include composed packing keys.
+bool linear_composed_packing_available(ParamId id) noexcept;
+// Gadget width of the per-prime keys of the reply (the shared-mask key; the
+// packing keys where they are per prime): the set's default, except
+// n4096_q108: 36, one digit per prime.
 int linear_decomposition_bits(ParamId id) noexcept;
 // Whether session keys carry a shared-mask key for this set (n2048_q54 only:
 // the key costs 0.35 MB of the 8 MB session budget).

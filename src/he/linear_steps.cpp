@@ -167,9 +167,9 @@ Ciphertext pack_tree(const Call& call, std::vector<std::optional<Ciphertext>> le
       if (odd) {
         diff = detail::monomial_butterfly(call.ctx, *even, *odd, shift);
         odd.reset();
-        call.ev.apply_galois_inplace(diff, gal, call.sk.galois);
+        call.ev.apply_galois_inplace(diff, gal, call.sk.packing(call.plan));
       } else {
-        call.ev.apply_galois(*even, gal, call.sk.galois, diff);  // E + sigma(E), without copying E
+        call.ev.apply_galois(*even, gal, call.sk.packing(call.plan), diff);  // E + sigma(E), without copying E
       }
       call.ev.add_inplace(*even, diff);
     });

@@ -52,7 +52,8 @@ namespace fhellm::he {
 // 2: the select record carries only the positions that reach a kept
 // output (sparse select levels).
 // 3: the reply's entries in bit-reversed tree slots (LinearGeometry::slot_of_entry).
-inline constexpr std::uint16_t kLookupFormatVersion = 3;
+// 4: the packing keys' composed gadget (the trees' noise and cost models).
+inline constexpr std::uint16_t kLookupFormatVersion = 4;
 
 // The server side: upload + table + the session's keys -> reply bytes, on
 // `threads` threads. Thread-safe (tables and keys are read-only).

@@ -26,10 +26,12 @@ double log2_q(const ParameterSet& ps) {
 }
 
 // Variance of one key switch with a gadget of width w: digits x N x (4^w / 12) x sigma^2.
-double key_switch_variance(ParamId id, int w) {
-  const double n = static_cast<double>(parameter_set(id).poly_degree);
-  return static_cast<double>(lookup_gadget_digits(id, w)) * n * std::exp2(2.0 * w) / 12.0 * kErrorVariance;
+double key_switch_variance(ParamId id, const Gadget& gadget) {
+  const ParameterSet& ps = parameter_set(id);
+  return static_cast<double>(gadget_digit_count(ps, gadget)) * static_cast<double>(ps.poly_degree) *
+         std::exp2(2.0 * gadget.bits) / 12.0 * kErrorVariance;
 }
+double key_switch_variance(ParamId id, int w) { return key_switch_variance(id, Gadget{w}); }
 
 void check_shape(const LookupShape& s, int value_bits) {
   require(s.rows >= 1 && s.rows <= kLookupMaxRows && s.table_rows >= 1 && s.table_rows <= kLookupMaxTableRows &&
@@ -156,7 +158,8 @@ std::optional<LookupPlan> plan_with(LookupShape shape, int value_bits, int level
   lp.max_abs_output = (std::int64_t{1} << (value_bits - 1)) - 1;
   lp.plain_bits = value_bits;  // t = 2^b > 2 (2^(b-1) - 1)
   lp.plain_modulus = std::uint64_t{1} << value_bits;
-  lp.decomposition_bits = linear_decomposition_bits(id);
+  lp.decomposition_bits = linear_packing_gadget(id).bits;
+  lp.packing_base = linear_packing_gadget(id).base;
   lp.input_decomposition_bits = levels > 0 ? linear_input_decomposition_bits(id) : 0;
   lp.shared_mask = linear_shared_mask_available(id);
   plan.chunks = (shape.table_rows + n - 1) / n;
@@ -172,13 +175,13 @@ std::optional<LookupPlan> plan_with(LookupShape shape, int value_bits, int level
   LookupNoise& nz = plan.noise;
   nz.allowed = q / std::exp2(lp.plain_bits) / 2.0;  // exact: Delta / 2
   const double value = std::exp2(value_bits - 1);    // |table value| bound (squared below)
-  const double v_ks = key_switch_variance(id, lp.decomposition_bits);
+  const double v_ks = key_switch_variance(id, linear_packing_gadget(id));
   double tree = 0;
   for (int j = levels + 1; j <= lp.geo.log_chunk; ++j) tree += std::exp2(2.0 * (lp.geo.log_chunk - j)) * v_ks;
   // Re-randomization as the linear layer's (linear_layout.cpp): u * e0, a
   // fresh e1 on the body and a fresh e2 on the mask (e2 s).
   nz.packing = tree + 2.0 * nd * (2.0 / 3.0) * kErrorVariance + kErrorVariance +
-               (lp.shared_mask ? kLinearSharedMaskGroup * v_ks : 0.0);
+               (lp.shared_mask ? kLinearSharedMaskGroup * key_switch_variance(id, linear_decomposition_bits(id)) : 0.0);
   if (levels > 0) {
     // As the linear layer's, for the one chunk whose entries the selection keeps.
     const double v_in = key_switch_variance(id, lp.input_decomposition_bits);
@@ -237,14 +240,8 @@ LookupPlan one_row_plan(std::uint32_t table_rows, std::uint32_t width, int value
 }  // namespace
 
 std::size_t lookup_gadget_digits(ParamId id, int decomposition_bits) noexcept {
-  std::size_t digits = 0;
-  for (std::uint64_t q : parameter_set(id).coeff_modulus) {
-    const int bits = 64 - __builtin_clzll(q);
-    digits += static_cast<std::size_t>((bits + decomposition_bits - 1) / decomposition_bits);
-  }
-  return digits;
+  return gadget_digit_count(parameter_set(id), Gadget{decomposition_bits});
 }
-
 double LookupNoise::bound() const {
   const double gaussian = z * std::sqrt(total());
   if (body_bound <= 0) return gaussian;
@@ -326,13 +323,17 @@ SelectAndPack select_and_pack(const LookupPlan& plan, bool pack_first) {
 
 // Model microseconds of one key switch of gadget width `bits`
 // (LookupPlan::server_ms_model's constants).
-double key_switch_us(ParamId id, int bits) { return 43.0 + 25.0 * static_cast<double>(lookup_gadget_digits(id, bits)); }
+double key_switch_us(ParamId id, const Gadget& gadget) {
+  return 43.0 + 25.0 * static_cast<double>(gadget_digit_count(parameter_set(id), gadget));
+}
+double key_switch_us(ParamId id, int bits) { return key_switch_us(id, Gadget{bits}); }
 
 // Model microseconds of SelectAndPack.
 double select_and_pack_us(const LookupPlan& plan, const SelectAndPack& w) {
   const ParamId id = plan.linear.param_id;
   return static_cast<double>(w.gates) * (2.0 * key_switch_us(id, plan.select_decomposition_bits) + 40.0) +
-         static_cast<double>(w.merges) * key_switch_us(id, plan.linear.decomposition_bits);
+         static_cast<double>(w.merges) *
+             key_switch_us(id, Gadget{plan.linear.decomposition_bits, plan.linear.packing_base});
 }
 
 }  // namespace

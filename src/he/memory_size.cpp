@@ -55,7 +55,7 @@ std::size_t memory_bytes(const SharedMaskKey& key) noexcept {
 }
 
 std::size_t memory_bytes(const LinearSessionKeys& keys) noexcept {
-  std::size_t total = memory_bytes(keys.galois) + memory_bytes(keys.galois_input) +
+  std::size_t total = memory_bytes(keys.galois) + memory_bytes(keys.galois_composed) + memory_bytes(keys.galois_input) +
                       memory_bytes(keys.galois_sequential) + memory_bytes(keys.zero);
   if (keys.input_hoisted) total += memory_bytes(*keys.input_hoisted) + kBlockOverhead + 16;  // + control block
   if (keys.shared_mask) total += memory_bytes(*keys.shared_mask);

@@ -47,6 +47,30 @@ ParamId param_id_from_u16(std::uint16_t raw) {
 
 std::span<const ParamId> all_parameter_ids() noexcept { return kIds; }
 
+std::size_t gadget_digit_count(const ParameterSet& ps, const Gadget& g) noexcept {
+  const auto bits = [](unsigned __int128 v) {
+    int b = 0;
+    for (; v != 0; v >>= 1) ++b;
+    return b;
+  };
+  if (g.base == GadgetBase::composed) {
+    // bits(Q), exact for up to two primes (the composed gadget's sets), else
+    // the sum of the primes' bits (an upper bound).
+    int q_bits = 0;
+    if (ps.coeff_modulus.size() <= 2) {
+      unsigned __int128 q = 1;
+      for (std::uint64_t p : ps.coeff_modulus) q *= p;
+      q_bits = bits(q);
+    } else {
+      for (std::uint64_t p : ps.coeff_modulus) q_bits += bits(p);
+    }
+    return static_cast<std::size_t>((q_bits + g.bits - 1) / g.bits);
+  }
+  std::size_t digits = 0;
+  for (std::uint64_t q : ps.coeff_modulus) digits += static_cast<std::size_t>((bits(q) + g.bits - 1) / g.bits);
+  return digits;
+}
+
 int he_standard_max_log_qp(std::size_t poly_degree) noexcept {
   switch (poly_degree) {
     case 1024: return 27;

@@ -53,6 +53,28 @@ const ParameterSet& parameter_set(ParamId id);
 ParamId param_id_from_u16(std::uint16_t raw);
 std::span<const ParamId> all_parameter_ids() noexcept;
 
+// How a key switch cuts its input into gadget digits (KeySwitchKey, keys.h):
+//  per_prime  each residue c mod q_i (centred) in base-2^w digits, the key's
+//             term 2^(w j) s' in q_i only (the RNS gadget; any set);
+//  composed   the coefficient c mod Q itself (CRT-composed, centred) in
+//             base-2^w digits, the term 2^(w j) s' in every prime: fewer
+//             digits for the same width (n2048_q54: 3 of 18 bits against 4
+//             of 14 per residue). Two primes below 2^30 only
+//             (composed_gadget_supported, gadget_decomposition.h).
+// Serialized (a key's gadget byte): never renumber.
+enum class GadgetBase : std::uint8_t { per_prime = 0, composed = 1 };
+
+// A key kind's gadget: digit width and base.
+struct Gadget {
+  int bits = 0;
+  GadgetBase base = GadgetBase::per_prime;
+  bool operator==(const Gadget&) const = default;
+};
+
+// Digits of one key switch: sum_i ceil(bits(q_i) / w) per prime, ceil(bits(Q)
+// / w) composed. w in 1..61.
+std::size_t gadget_digit_count(const ParameterSet& ps, const Gadget& gadget) noexcept;
+
 // Largest log2(QP) the HE Standard (Albrecht et al. 2018, Table 1, classical
 // 128-bit, ternary secret, sigma 3.2) allows at this N; 0 for other N.
 int he_standard_max_log_qp(std::size_t poly_degree) noexcept;

@@ -1,11 +1,14 @@
 #include "he/serialization.h"
 
+#include "he/gadget_decomposition.h"
+
 #include <cstring>
 #include <string>
 
 #include "common/bytes.h"
 #include "fhellm/error.h"
 #include "he/bit_packing.h"
+#include "he/gadget_decomposition.h"
 #include "internal.h"
 
 namespace fhellm::he {
@@ -242,20 +245,44 @@ SecretKey load_secret_key(const Context& context, std::span<const std::uint8_t> 
   return SecretKey::from_coefficients(context, std::move(coeffs));
 }
 
+namespace {
+
+// A key's gadget byte (params.h's GadgetBase); other values are a format this
+// build does not read.
+GadgetBase read_gadget_base(ByteReader& r) {
+  const std::uint8_t raw = r.u8("gadget base");
+  require(raw <= static_cast<std::uint8_t>(GadgetBase::composed), ErrorCode::bad_version,
+          "unknown gadget base " + std::to_string(raw));
+  return static_cast<GadgetBase>(raw);
+}
+
+// Digits of a serialized key's gadget, checked against the context.
+std::size_t checked_gadget_digits(const Context& context, int w_bits, GadgetBase base) {
+  require(w_bits >= 1 && w_bits <= 61, ErrorCode::bad_parameters, "decomposition bits outside [1, 61]");
+  require(base == GadgetBase::per_prime || composed_gadget_supported(context, w_bits), ErrorCode::bad_parameters,
+          "a composed gadget of " + std::to_string(w_bits) + " bits is not supported on " +
+              std::string(context.params().name));
+  return gadget_digit_count(context.params(), Gadget{w_bits, base});
+}
+
+}  // namespace
+
 std::vector<std::uint8_t> save(const GaloisKeys& keys, const Context& context) {
   require(keys.keys().size() <= kMaxGaloisKeys, ErrorCode::length_too_large, "too many Galois keys");
   int w_bits = 0;
+  GadgetBase base = GadgetBase::per_prime;
   for (const auto& [g, key] : keys.keys()) {
-    require(w_bits == 0 || w_bits == key.decomposition_bits, ErrorCode::invalid_argument,
-            "Galois keys with different digit widths cannot be saved together");
+    require((w_bits == 0 || w_bits == key.decomposition_bits) && (w_bits == 0 || base == key.base),
+            ErrorCode::invalid_argument, "Galois keys with different gadgets cannot be saved together");
     w_bits = key.decomposition_bits;
+    base = key.base;
   }
   Bytes out;
   ByteWriter w(out);
   write_header(w, ObjectType::galois_keys, 1, context.param_id());
   w.u32(static_cast<std::uint32_t>(keys.keys().size()));
   w.u8(static_cast<std::uint8_t>(w_bits));
-  w.u8(0);
+  w.u8(static_cast<std::uint8_t>(base));
   w.u8(0);
   w.u8(0);
   for (const auto& [g, key] : keys.keys()) {
@@ -274,16 +301,16 @@ GaloisKeys load_galois_keys(const Context& context, std::span<const std::uint8_t
   require(count <= kMaxGaloisKeys, ErrorCode::length_too_large,
           "Galois key count " + std::to_string(count) + " exceeds " + std::to_string(kMaxGaloisKeys));
   const int w_bits = r.u8("decomposition bits");
-  for (int i = 0; i < 3; ++i) require(r.u8("reserved") == 0, ErrorCode::bad_version, "reserved bytes not zero");
+  const GadgetBase base = read_gadget_base(r);
+  for (int i = 0; i < 2; ++i) require(r.u8("reserved") == 0, ErrorCode::bad_version, "reserved bytes not zero");
   GaloisKeys keys;
   if (count == 0) {
     r.expect_end();
     return keys;
   }
-  require(w_bits >= 1 && w_bits <= 61, ErrorCode::bad_parameters, "decomposition bits outside [1, 61]");
-  const std::vector<std::size_t> digits = gadget_digits(context, w_bits);
-  std::size_t total = 0;
-  for (std::size_t l : digits) total += l;
+  const std::size_t total = checked_gadget_digits(context, w_bits, base);
+  const std::vector<std::size_t> digits =
+      base == GadgetBase::per_prime ? gadget_digits(context, w_bits) : std::vector<std::size_t>{};
   // Check the whole size before allocating any key.
   const std::size_t per_key = 4 + 32 + total * rns_poly_bytes(context);
   require(r.remaining() == per_key * count, r.remaining() < per_key * count ? ErrorCode::truncated : ErrorCode::trailing_bytes,
@@ -296,6 +323,7 @@ GaloisKeys load_galois_keys(const Context& context, std::span<const std::uint8_t
     require(!keys.has(g), ErrorCode::bad_parameters, "duplicate Galois element " + std::to_string(g));
     KeySwitchKey key;
     key.decomposition_bits = w_bits;
+    key.base = base;
     key.digits_per_prime = digits;
     r.copy_to(key.a_seed, "key seed");
     for (std::size_t d = 0; d < total; ++d) key.b.push_back(read_poly(r, context, true, "Galois key"));
@@ -311,7 +339,7 @@ std::vector<std::uint8_t> save(const KeySwitchKey& key, const Context& context) 
   ByteWriter w(out);
   write_header(w, ObjectType::key_switch_key, 1, context.param_id());
   w.u8(static_cast<std::uint8_t>(key.decomposition_bits));
-  w.u8(0);
+  w.u8(static_cast<std::uint8_t>(key.base));
   w.u8(0);
   w.u8(0);
   w.bytes(key.a_seed);
@@ -324,13 +352,13 @@ KeySwitchKey load_key_switch_key(const Context& context, std::span<const std::ui
   const Header h = expect_header(r, bytes.size(), ObjectType::key_switch_key, context, 1);
   require(h.flags == 1, ErrorCode::parameter_mismatch, "key switching key must be flagged NTT form");
   const int w_bits = r.u8("decomposition bits");
-  for (int i = 0; i < 3; ++i) require(r.u8("reserved") == 0, ErrorCode::bad_version, "reserved bytes not zero");
-  require(w_bits >= 1 && w_bits <= 61, ErrorCode::bad_parameters, "decomposition bits outside [1, 61]");
+  const GadgetBase base = read_gadget_base(r);
+  for (int i = 0; i < 2; ++i) require(r.u8("reserved") == 0, ErrorCode::bad_version, "reserved bytes not zero");
   KeySwitchKey key;
+  const std::size_t total = checked_gadget_digits(context, w_bits, base);
   key.decomposition_bits = w_bits;
-  key.digits_per_prime = gadget_digits(context, w_bits);
-  std::size_t total = 0;
-  for (std::size_t l : key.digits_per_prime) total += l;
+  key.base = base;
+  if (base == GadgetBase::per_prime) key.digits_per_prime = gadget_digits(context, w_bits);
   const std::size_t need = 32 + total * rns_poly_bytes(context);
   require(r.remaining() == need, r.remaining() < need ? ErrorCode::truncated : ErrorCode::trailing_bytes,
           "key switching key payload has " + std::to_string(r.remaining()) + " bytes, needs " + std::to_string(need));

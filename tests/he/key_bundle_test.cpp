@@ -41,12 +41,13 @@ TEST(KeyBundle, MemoryCountAddsUpItsParts) {
   const LinearClient client({ParamId::n2048_q54});
   const LinearServerKeys keys = LinearServerKeys::load(client.server_keys().save());
   const LinearSessionKeys& k = keys.get(ParamId::n2048_q54);
-  const std::size_t parts = memory_bytes(k.galois) + memory_bytes(k.galois_input) +
+  const std::size_t parts = memory_bytes(k.galois) + memory_bytes(k.galois_composed) + memory_bytes(k.galois_input) +
                             memory_bytes(k.galois_sequential) + memory_bytes(k.zero) +
                             (k.input_hoisted ? memory_bytes(*k.input_hoisted) : 0) +
                             (k.shared_mask ? memory_bytes(*k.shared_mask) : 0) +
                             (k.square ? memory_bytes(*k.square) : 0);
   ASSERT_TRUE(k.square.has_value());  // n2048_q54 carries the lookup's square key
+  ASSERT_FALSE(k.galois_composed.keys().empty());  // and composed packing keys
   EXPECT_GE(memory_bytes(keys), parts);
   EXPECT_LT(memory_bytes(keys), parts + 4096);
   // A polynomial: its words and one allocator header.

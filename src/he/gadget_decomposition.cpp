@@ -58,7 +58,9 @@ void gadget_digits_words32(const Context& ctx, const RnsPoly& c, int w, std::uin
     }
 }
 
-bool composed_gadget_supported(const Context& ctx, int w) {
+namespace {
+
+bool composed_gadget_check(const Context& ctx, int w) {
   if (ctx.moduli_count() != 2 || w < 1 || w > 61) return false;
   for (std::size_t l = 0; l < 2; ++l)
     if (!math::ntt32_available(ctx.ntt_tables(l))) return false;
@@ -69,6 +71,21 @@ bool composed_gadget_supported(const Context& ctx, int w) {
   for (std::size_t l = 0; l < 2; ++l)
     if (bound >= ctx.modulus(l).value() || math::max_lazy_terms_u64(ctx.modulus(l)) < levels) return false;
   return true;
+}
+
+}  // namespace
+
+bool composed_gadget_supported(const Context& ctx, int w) {
+  // Every key switch asks (Evaluator::check_key): the last answer per thread.
+  thread_local ParamId last_id{};
+  thread_local int last_w = 0;
+  thread_local bool last = false;
+  if (ctx.param_id() != last_id || w != last_w) {
+    last = composed_gadget_check(ctx, w);
+    last_id = ctx.param_id();
+    last_w = w;
+  }
+  return last;
 }
 
 void gadget_digits_composed_words32(const Context& ctx, const RnsPoly& c, int w, std::uint32_t* out,

@@ -99,7 +99,8 @@ void BM_ApplyGaloisCoeff(benchmark::State& state) {
 }
 
 // The packing tree's step: automorphism of an NTT-form ciphertext, key
-// switch with the 14-bit packing keys (linear_decomposition_bits).
+// switch with per-prime keys of width arg 0 (14: linear_decomposition_bits),
+// or composed keys when arg 1 is 1 (18: linear_packing_gadget, S = 0 plans).
 void BM_ApplyGaloisNtt(benchmark::State& state) {
   using namespace fhellm::he;
   const ContextPtr ctx = Context::get(ParamId::n2048_q54);
@@ -107,11 +108,16 @@ void BM_ApplyGaloisNtt(benchmark::State& state) {
   const Encryptor enc(ctx, sk);
   const Evaluator eval(ctx);
   const int w = static_cast<int>(state.range(0));
-  const GaloisKeys keys = make_galois_keys(*ctx, sk, std::vector<std::uint64_t>{3}, w);
+  const GadgetBase base = state.range(1) == 1 ? GadgetBase::composed : GadgetBase::per_prime;
+  GaloisKeys keys = make_galois_keys(*ctx, sk, std::vector<std::uint64_t>{3}, w, base);
+  GaloisKeys compact;  // with the 32-bit copy the session's packing keys carry
+  KeySwitchKey key = keys.get(3);
+  compact_key_words32(*ctx, key);
+  compact.insert(ctx->param_id(), 3, std::move(key));
   std::vector<std::int64_t> m(ctx->poly_degree(), 5);
   Ciphertext ct = enc.encrypt(m.data(), m.size(), Scale::from_plain_modulus(*ctx, std::uint64_t{1} << 30));
-  for (auto _ : state) eval.apply_galois_inplace(ct, 3, keys);
-  state.SetLabel("w=" + std::to_string(w));
+  for (auto _ : state) eval.apply_galois_inplace(ct, 3, compact);
+  state.SetLabel("w=" + std::to_string(w) + (base == GadgetBase::composed ? " composed" : " per prime"));
 }
 
 // Hoisted input-side automorphisms (hoisted_galois.h): the decomposition of
@@ -144,7 +150,7 @@ double MinOf(const std::vector<double>& v) { return *std::min_element(v.begin(),
 
 }  // namespace
 
-BENCHMARK(BM_ApplyGaloisNtt)->Arg(9)->Arg(14)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
+BENCHMARK(BM_ApplyGaloisNtt)->Args({9, 0})->Args({14, 0})->Args({18, 1})->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
 BENCHMARK(BM_Hoisted)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
 BENCHMARK(BM_ApplyGaloisCoeff)->Arg(1)->Arg(2)->Arg(3)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
 BENCHMARK(BM_KsKernelDigitLift)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);

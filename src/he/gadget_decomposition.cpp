@@ -65,7 +65,7 @@ bool composed_gadget_check(const Context& ctx, int w) {
   for (std::size_t l = 0; l < 2; ++l)
     if (!math::ntt32_available(ctx.ntt_tables(l))) return false;
   const std::size_t levels = gadget_digit_count(ctx.params(), Gadget{w, GadgetBase::composed});
-  if (levels < 1 || levels > 4 || static_cast<std::size_t>(w) * (levels - 1) >= 62) return false;
+  if (levels < 1 || levels > math::kComposedMaxLevels || static_cast<std::size_t>(w) * (levels - 1) >= 62) return false;
   const math::ComposedGadget g{ctx.modulus(0).value(), ctx.modulus(1).value(), w, levels};
   const std::uint64_t bound = math::composed_digit_bound(g);
   for (std::size_t l = 0; l < 2; ++l)
@@ -97,7 +97,7 @@ void gadget_digits_composed_words32(const Context& ctx, const RnsPoly& c, int w,
   if (shape.q0 != q0 || shape.q1 != q1 || shape.w != w)
     shape = math::composed_gadget_shape(math::ComposedGadget{q0, q1, w, levels});
   // Digit d for prime l at out[(2 d + l) N]: the kernel's out[2 t + l].
-  std::uint32_t* outs[8];
+  std::uint32_t* outs[2 * math::kComposedMaxLevels];
   for (std::size_t t = 0; t < 2 * levels; ++t) outs[t] = out + t * n;
   const bool top_from_c = c_ntt != nullptr && levels == 3;
   const std::size_t lifted = top_from_c ? levels - 1 : levels;
@@ -153,8 +153,8 @@ void gadget_accumulate_words32(const Context& ctx, const std::uint32_t* digits, 
   }
 }
 
-DecomposedPoly::DecomposedPoly(ContextPtr context, const RnsPoly& c, int decomposition_bits)
-    : context_(std::move(context)), w_(decomposition_bits) {
+DecomposedPoly::DecomposedPoly(ContextPtr context, const RnsPoly& c, const Gadget& gadget)
+    : context_(std::move(context)), w_(gadget.bits), base_(gadget.base) {
   require(context_ != nullptr, ErrorCode::invalid_argument, "gadget decomposition: null context");
   const Context& ctx = *context_;
   check_poly(c, ctx, "decomposed polynomial");
@@ -163,18 +163,24 @@ DecomposedPoly::DecomposedPoly(ContextPtr context, const RnsPoly& c, int decompo
   k_ = ctx.moduli_count();
   coeff_ = c;
   if (coeff_.is_ntt_form()) from_ntt(coeff_, ctx);
-  const auto levels = gadget_digits(ctx, w_);
-  for (std::size_t v : levels) digits_ += v;
-  if (!gadget_words32(ctx, w_)) return;
+  digits_ = key_switch_digits(ctx, gadget);  // throws for an unsupported composed gadget
+  if (!fast_for(ctx, gadget)) return;
   digits32_.resize(digits_ * k_ * n_);
-  gadget_digits_words32(ctx, coeff_, w_, digits32_.data());
+  if (base_ == GadgetBase::composed) gadget_digits_composed_words32(ctx, coeff_, w_, digits32_.data());
+  else gadget_digits_words32(ctx, coeff_, w_, digits32_.data());
+}
+
+bool DecomposedPoly::fast_for(const Context& context, const Gadget& gadget) {
+  return gadget.base == GadgetBase::composed ? composed_gadget_supported(context, gadget.bits)
+                                             : gadget_words32(context, gadget.bits);
 }
 
 void DecomposedPoly::key_switch(const KeySwitchKey& key, RnsPoly& out0, RnsPoly& out1) const {
   const Context& ctx = *context_;
   if (!fast()) return Evaluator(context_).key_switch(coeff_, key, out0, out1);
-  require(key.base == GadgetBase::per_prime && key.decomposition_bits == w_ && key.b.size() == digits_ && key.a.size() == digits_ &&
-              key.digits_per_prime == gadget_digits(ctx, w_),
+  require(key.gadget() == gadget() && key.b.size() == digits_ && key.a.size() == digits_ &&
+              (base_ == GadgetBase::composed ? key.digits_per_prime.empty()
+                                             : key.digits_per_prime == gadget_digits(ctx, w_)),
           ErrorCode::parameter_mismatch, "key switch: the key's gadget differs from the decomposition");
   for (std::size_t d = 0; d < digits_; ++d)
     for (const RnsPoly* p : {&key.b[d], &key.a[d]})

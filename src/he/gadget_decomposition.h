@@ -44,15 +44,18 @@ void gadget_accumulate_words32(const Context& context, const std::uint32_t* digi
 
 class DecomposedPoly {
  public:
-  // c in either form, for keys of gadget width decomposition_bits.
+  // c in either form, for keys of this gadget (per prime or composed).
   // @throws Error(parameter_mismatch) for a foreign polynomial,
-  // Error(invalid_argument) for a width outside 1..61.
-  DecomposedPoly(ContextPtr context, const RnsPoly& c, int decomposition_bits);
+  // Error(invalid_argument) for a width outside 1..61 or a composed gadget
+  // the context does not support.
+  DecomposedPoly(ContextPtr context, const RnsPoly& c, const Gadget& gadget);
+  DecomposedPoly(ContextPtr context, const RnsPoly& c, int decomposition_bits)
+      : DecomposedPoly(std::move(context), c, Gadget{decomposition_bits}) {}
 
   // (out0, out1) in NTT form with out0 + out1 s = c s' + noise, for a key from
   // s' to s; the same values as Evaluator::key_switch.
-  // @throws Error(parameter_mismatch) when the key has another gadget (a
-  // composed key included: the decomposition is per prime).
+  // @throws Error(parameter_mismatch) when the key has another gadget
+  // (width or base).
   void key_switch(const KeySwitchKey& key, RnsPoly& out0, RnsPoly& out1) const;
 
   // True when the digits are held (32-bit pipeline: every prime < 2^30 with the
@@ -62,8 +65,10 @@ class DecomposedPoly {
   static bool fast_for(const Context& context, int decomposition_bits) {
     return gadget_words32(context, decomposition_bits);
   }
+  static bool fast_for(const Context& context, const Gadget& gadget);
   std::size_t digit_count() const noexcept { return digits_; }
   int decomposition_bits() const noexcept { return w_; }
+  Gadget gadget() const noexcept { return Gadget{w_, base_}; }
   // Digit d for prime l, NTT form, N words (fast() only).
   const std::uint32_t* digit(std::size_t d, std::size_t l) const noexcept {
     return digits32_.data() + (d * k_ + l) * n_;
@@ -73,6 +78,7 @@ class DecomposedPoly {
  private:
   ContextPtr context_;
   int w_;
+  GadgetBase base_ = GadgetBase::per_prime;
   std::size_t n_ = 0, k_ = 0, digits_ = 0;
   std::vector<std::uint32_t> digits32_;
   RnsPoly coeff_;  // the input in coefficient form (the fallback path)

@@ -18,12 +18,11 @@ HoistedGaloisKeys::HoistedGaloisKeys(const Context& ctx, const GaloisKeys& keys)
   param_id_ = ctx.param_id();
   const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
   for (const auto& [g, key] : keys.keys()) {
-    if (!DecomposedPoly::fast_for(ctx, key.decomposition_bits)) return;  // no 32-bit pipeline: keep nothing
-    require(key.base == GadgetBase::per_prime, ErrorCode::parameter_mismatch,
-            "hoisted Galois keys: the hoisted decomposition is per prime, the key is composed");
-    require(w_ == 0 || key.decomposition_bits == w_, ErrorCode::parameter_mismatch,
+    if (!DecomposedPoly::fast_for(ctx, key.gadget())) return;  // no 32-bit pipeline: keep nothing
+    require(w_ == 0 || key.gadget() == gadget(), ErrorCode::parameter_mismatch,
             "hoisted Galois keys: elements with different gadgets");
     w_ = key.decomposition_bits;
+    base_ = key.base;
     digits_ = key.b.size();
     const std::vector<std::uint32_t>& perm = ctx.automorphism_permutation(g);
     Element e;
@@ -60,8 +59,8 @@ Ciphertext in_ntt_form(const ContextPtr& context, const Ciphertext& ct) {
 }
 }  // namespace
 
-HoistedCiphertext::HoistedCiphertext(ContextPtr context, const Ciphertext& ct, int decomposition_bits)
-    : context_(context), ct_(in_ntt_form(context, ct)), c1_(context, ct_.c1, decomposition_bits) {
+HoistedCiphertext::HoistedCiphertext(ContextPtr context, const Ciphertext& ct, const Gadget& gadget)
+    : context_(context), ct_(in_ntt_form(context, ct)), c1_(context, ct_.c1, gadget) {
   if (!fast()) return;
   const std::size_t n = context_->poly_degree(), k = context_->moduli_count();
   c0_words_.resize(k * n);
@@ -119,14 +118,14 @@ std::vector<const HoistedGaloisKeys::Element*> HoistedCiphertext::batch_keys(
   const HoistedCiphertext& first = *cts[0];
   const Context& ctx = *first.context_;
   const std::size_t n = ctx.poly_degree();
-  const int w = first.c1_.decomposition_bits();
+  const Gadget gadget = first.c1_.gadget();
   for (const HoistedCiphertext* h : cts) {
     require(h->fast(), ErrorCode::invalid_argument, "hoisted automorphism: no hoisted digits on this context");
-    require(h->context_->param_id() == ctx.param_id() && h->c1_.decomposition_bits() == w,
+    require(h->context_->param_id() == ctx.param_id() && h->c1_.gadget() == gadget,
             ErrorCode::parameter_mismatch, "hoisted batch: ciphertexts of different contexts or gadgets");
   }
   if (keys.param_id_ != ctx.param_id()) ctx.check_param_id(keys.param_id_, "hoisted Galois keys");
-  require(keys.w_ == w && keys.digits_ == first.c1_.digit_count(), ErrorCode::parameter_mismatch,
+  require(keys.gadget() == gadget && keys.digits_ == first.c1_.digit_count(), ErrorCode::parameter_mismatch,
           "hoisted automorphism: the keys' gadget differs from the decomposition");
   std::vector<const HoistedGaloisKeys::Element*> key(galois_elts.size());
   for (std::size_t i = 0; i < galois_elts.size(); ++i) {

@@ -36,6 +36,7 @@ class HoistedGaloisKeys {
 
   bool has(std::uint64_t galois_elt) const noexcept { return elements_.count(galois_elt) != 0; }
   int decomposition_bits() const noexcept { return w_; }
+  Gadget gadget() const noexcept { return Gadget{w_, base_}; }
   std::size_t bytes() const noexcept;
   std::size_t element_count() const noexcept { return elements_.size(); }
 
@@ -46,6 +47,7 @@ class HoistedGaloisKeys {
   };
   ParamId param_id_{};
   int w_ = 0;
+  GadgetBase base_ = GadgetBase::per_prime;
   std::size_t digits_ = 0;
   std::map<std::uint64_t, Element> elements_;
 };
@@ -55,7 +57,9 @@ class HoistedCiphertext {
   // ct in either form; decomposition_bits: the gadget width of the keys that
   // apply_galois will use. @throws Error(parameter_mismatch) for a foreign
   // ciphertext, Error(invalid_argument) for a width outside 1..61.
-  HoistedCiphertext(ContextPtr context, const Ciphertext& ct, int decomposition_bits);
+  HoistedCiphertext(ContextPtr context, const Ciphertext& ct, const Gadget& gadget);
+  HoistedCiphertext(ContextPtr context, const Ciphertext& ct, int decomposition_bits)
+      : HoistedCiphertext(std::move(context), ct, Gadget{decomposition_bits}) {}
 
   // sigma_g(ct) switched back to s (decrypts to m(X^g)), in NTT form. Safe to
   // call from several threads at once.

@@ -85,10 +85,10 @@ LinearSessionKeys LinearClient::session_keys(ParamId id, const SetKeys& k, bool 
   s.galois = galois_keys(*k.context, k.secret, packing_galois_elements(n), Gadget{linear_decomposition_bits(id)}, light);
   if (linear_composed_packing_available(id))
     s.galois_composed = galois_keys(*k.context, k.secret, packing_galois_elements(n), linear_packing_gadget(id), light);
-  if (const int w = linear_input_decomposition_bits(id); w > 0) {
-    s.galois_input = galois_keys(*k.context, k.secret, linear_input_galois_elements(n), Gadget{w}, light);
+  if (linear_input_decomposition_bits(id) > 0) {
+    s.galois_input = galois_keys(*k.context, k.secret, linear_input_galois_elements(n), linear_input_gadget(id), light);
     s.galois_sequential = galois_keys(*k.context, k.secret, linear_sequential_galois_elements(n),
-                                      Gadget{linear_sequential_decomposition_bits(id)}, light);
+                                      linear_sequential_gadget(id), light);
   }
   s.zero = Encryptor(k.context, k.secret).encrypt_zero();
   if (!k.targets.empty())

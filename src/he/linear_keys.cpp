@@ -29,8 +29,8 @@ void require_pinned_widths(const LinearSessionKeys& k, ParamId id) {
   };
   check(k.galois, Gadget{linear_decomposition_bits(id)}, "packing");
   check(k.galois_composed, linear_packing_gadget(id), "composed packing");
-  check(k.galois_input, Gadget{linear_input_decomposition_bits(id)}, "input-side");
-  check(k.galois_sequential, Gadget{linear_sequential_decomposition_bits(id)}, "sequential");
+  check(k.galois_input, linear_input_gadget(id), "input-side");
+  check(k.galois_sequential, linear_sequential_gadget(id), "sequential");
   if (k.shared_mask)
     require(k.shared_mask->decomposition_bits == linear_decomposition_bits(id), ErrorCode::bad_parameters,
             "linear server keys: shared-mask key has gadget width " +

@@ -344,6 +344,10 @@ int linear_input_decomposition_bits(ParamId id) noexcept { return id == ParamId:
 
 int linear_sequential_decomposition_bits(ParamId id) noexcept { return id == ParamId::n2048_q54 ? 5 : 0; }
 
+GadgetBase linear_input_gadget_base(ParamId id) noexcept {
+  return id == ParamId::n2048_q54 ? GadgetBase::composed : GadgetBase::per_prime;
+}
+
 bool linear_shared_mask_available(ParamId id) noexcept { return id == ParamId::n2048_q54; }
 
 bool linear_composed_packing_available(ParamId id) noexcept { return id == ParamId::n2048_q54; }
@@ -498,10 +502,11 @@ double LinearPlan::server_ms_model() const noexcept {
   if (geo.input_levels > 0) {
     // 2^X bases by X sequential key switches each doubling them, then per
     // base one hoisted decomposition and its hoisted automorphisms.
-    const double in_digits = static_cast<double>(gadget_digit_count(ps, input_decomposition_bits));
+    const double in_digits = static_cast<double>(
+        he::gadget_digit_count(ps, Gadget{input_decomposition_bits, linear_input_gadget_base(param_id)}));
     const double bases = std::exp2(geo.sequential_levels());
     const double seq_digits =
-        static_cast<double>(gadget_digit_count(ps, linear_sequential_decomposition_bits(param_id)));
+        static_cast<double>(he::gadget_digit_count(ps, linear_sequential_gadget(param_id)));
     const double sequential_us = (bases - 1) * (43.0 + 25.0 * seq_digits) * unit;
     us += static_cast<double>(geo.input_cts()) * (sequential_us + bases * 25.0 * in_digits * unit) +
           static_cast<double>(geo.input_cts()) * (std::exp2(geo.input_levels) - bases) * 60.0 * unit;
@@ -700,12 +705,14 @@ std::optional<LinearPlan> plan_at_shift(LinearShape shape, LinearPrecision preci
   // ||w||^2 <= 4^L n_w min(k, k_w) 128^2, per chunk. The weights carry
   // (k_w / 2^L)^-1, which cancels the factor of the remaining trace.
   if (input_levels > 0) {
-    const double in_digits = static_cast<double>(gadget_digit_count(ps, plan.input_decomposition_bits));
+    const double in_digits = static_cast<double>(
+        he::gadget_digit_count(ps, Gadget{plan.input_decomposition_bits, linear_input_gadget_base(id)}));
     const double v_in = in_digits * n * std::exp2(2.0 * plan.input_decomposition_bits) / 12.0 * kErrorVariance;
     const double weights_per_poly = static_cast<double>(plan.geo.outputs_per_poly) * std::min(shape.in, chunk_width);
     const int w_seq = linear_sequential_decomposition_bits(id);
     const double v_seq =
-        static_cast<double>(gadget_digit_count(ps, w_seq)) * n * std::exp2(2.0 * w_seq) / 12.0 * kErrorVariance;
+        static_cast<double>(he::gadget_digit_count(ps, linear_sequential_gadget(id))) * n * std::exp2(2.0 * w_seq) /
+        12.0 * kErrorVariance;
     const double per_mask = v_in + plan.geo.sequential_levels() * v_seq;  // at most: every sequential bit set
     nz.input_side = static_cast<double>(plan.geo.chunks) * per_mask * std::exp2(2.0 * input_levels) *
                     weights_per_poly * 128.0 * 128.0;

@@ -367,6 +367,17 @@ int linear_input_decomposition_bits(ParamId id) noexcept;
 // Gadget width of the sequential single keys (smaller: their noise meets the
 // folded weights like the hoisted ones', and there are only four).
 int linear_sequential_decomposition_bits(ParamId id) noexcept;
+// Base of the input-side and sequential keys: composed on n2048_q54 (9
+// digits of 6 bits and 11 of 5 for the 54-bit Q, against 10 and 12 per
+// 27-bit prime: fewer multiply-accumulates, keys and noise).
+GadgetBase linear_input_gadget_base(ParamId id) noexcept;
+// The input-side keys' and the sequential keys' gadgets (width 0: none).
+inline Gadget linear_input_gadget(ParamId id) noexcept {
+  return Gadget{linear_input_decomposition_bits(id), linear_input_gadget_base(id)};
+}
+inline Gadget linear_sequential_gadget(ParamId id) noexcept {
+  return Gadget{linear_sequential_decomposition_bits(id), linear_input_gadget_base(id)};
+}
 // Gadget of the packing Galois keys (the trees' key switches): n2048_q54
 // composed, 18 bits (three digits of the coefficient mod Q: four forward NTTs
 // a merge instead of six, docs/linear.md section 4); others per prime at

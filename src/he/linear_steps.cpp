@@ -87,7 +87,8 @@ std::vector<RowInputs> input_side(const Call& call, std::vector<Ciphertext>& inp
   }
   std::vector<std::optional<HoistedCiphertext>> hoisted(base.size());
   parallel_for(base.size(), call.threads, [&](std::size_t i) {
-    hoisted[i].emplace(call.sk.context, base[i], call.plan.input_decomposition_bits);
+    hoisted[i].emplace(call.sk.context, base[i],
+                       Gadget{call.plan.input_decomposition_bits, linear_input_gadget_base(call.plan.param_id)});
   });
   const bool fast = call.sk.input_hoisted && hoisted[0]->fast();
   // A job applies a group of elements to a set of members, (row, chunk,

@@ -61,8 +61,8 @@ void selection_noise(LookupPlan& plan) {
   if (plan.select_bits == 0) return;
   // Expansion: the fresh error of the uploaded coefficient (sent exactly),
   // then level l's key switch doubled by each of the m + a - 1 - l later levels.
-  const double v_seq = key_switch_variance(id, plan.expansion_decomposition_bits);
-  const double v_in = key_switch_variance(id, linear_input_decomposition_bits(id));
+  const double v_seq = key_switch_variance(id, Gadget{plan.expansion_decomposition_bits, linear_input_gadget_base(id)});
+  const double v_in = key_switch_variance(id, linear_input_gadget(id));
   const int levels = plan.expansion_total_levels();
   nz.expansion = kErrorVariance;
   for (int l = 0; l < levels; ++l)
@@ -184,8 +184,8 @@ std::optional<LookupPlan> plan_with(LookupShape shape, int value_bits, int level
                (lp.shared_mask ? kLinearSharedMaskGroup * key_switch_variance(id, linear_decomposition_bits(id)) : 0.0);
   if (levels > 0) {
     // As the linear layer's, for the one chunk whose entries the selection keeps.
-    const double v_in = key_switch_variance(id, lp.input_decomposition_bits);
-    const double v_seq = key_switch_variance(id, linear_sequential_decomposition_bits(id));
+    const double v_in = key_switch_variance(id, linear_input_gadget(id));
+    const double v_seq = key_switch_variance(id, linear_sequential_gadget(id));
     nz.input_side = (v_in + lp.geo.sequential_levels() * v_seq) * std::exp2(2.0 * levels) * lp.geo.shape.in *
                     value * value;
   }
@@ -369,15 +369,18 @@ double LookupPlan::server_ms_model() const noexcept {
   us += select_and_pack_us(*this, select_and_pack(*this, packs_first()));
   const auto on_input_keys = static_cast<double>(expansion_input_key_switches());
   const double on_sequential_keys = static_cast<double>(expansion_key_switches()) - on_input_keys;
-  us += rows * (on_sequential_keys * ks(expansion_decomposition_bits) +
-                on_input_keys * ks(linear_input_decomposition_bits(id)) +
+  const GadgetBase input_base = linear_input_gadget_base(id);
+  us += rows * (on_sequential_keys * key_switch_us(id, Gadget{expansion_decomposition_bits, input_base}) +
+                on_input_keys * key_switch_us(id, linear_input_gadget(id)) +
                 static_cast<double>(expanded_scalars()) * ks(kLookupSquareKeyBits));
   us += static_cast<double>(linear.geo.packed_cts()) * 250.0;
   const int levels = linear.geo.input_levels;
   if (levels > 0) {
     const double bases = std::exp2(linear.geo.sequential_levels());
-    us += rows * ((bases - 1) * ks(linear_sequential_decomposition_bits(id)) +
-                  bases * 25.0 * static_cast<double>(lookup_gadget_digits(id, linear.input_decomposition_bits)) +
+    us += rows * ((bases - 1) * key_switch_us(id, linear_sequential_gadget(id)) +
+                  bases * 25.0 *
+                      static_cast<double>(gadget_digit_count(parameter_set(id),
+                                                             Gadget{linear.input_decomposition_bits, input_base})) +
                   (std::exp2(levels) - bases) * 60.0);
   }
   return us * 1e-3;

@@ -54,7 +54,7 @@ std::vector<Ciphertext> expand_query(const Evaluator& ev, Ciphertext ct, int lev
       Ciphertext& c = *node[a];
       Ciphertext rotated;
       if (on_more[static_cast<std::size_t>(l)]) {
-        rotated = HoistedCiphertext(ev.context(), c, more->decomposition_bits()).apply_galois(g, *more);
+        rotated = HoistedCiphertext(ev.context(), c, more->gadget()).apply_galois(g, *more);
       } else {
         rotated = c;
         ev.apply_galois_inplace(rotated, g, keys);

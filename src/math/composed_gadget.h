@@ -20,8 +20,10 @@ namespace fhellm::math {
 struct ComposedGadget {
   std::uint64_t q0 = 0, q1 = 0;
   int w = 0;
-  std::size_t levels = 0;  // 1..4, w (levels - 1) < 62
+  std::size_t levels = 0;  // 1..kComposedMaxLevels, w (levels - 1) < 62
 };
+
+inline constexpr std::size_t kComposedMaxLevels = 16;
 
 // Precomputed constants of a ComposedGadget (composed_gadget_shape).
 struct ComposedShape {

@@ -51,7 +51,7 @@ void composed_digits_lift_u32_avx2(const std::uint64_t* r0, const std::uint64_t*
     }
   }
   if (j == n) return;
-  std::uint32_t* rest[8];
+  std::uint32_t* rest[2 * kComposedMaxLevels];
   for (std::size_t t = 0; t < 2 * count; ++t) rest[t] = out[t] + j;
   composed_digits_lift_u32_reference(r0 + j, r1 + j, s, count, rest, n - j);
 }

@@ -183,15 +183,37 @@ TEST(ComposedKey, SerializedKeysKeepTheirGadgetAndBadBytesAreRefused) {
   EXPECT_EQ(code_of([&] { load_galois_keys(*big, bytes); }), ErrorCode::parameter_mismatch);
 }
 
-TEST(ComposedKey, PerPrimeReadersRefuseIt) {
+TEST(ComposedKey, HoistedAutomorphismsOfEveryWidthAndMismatchesRefused) {
+  // The input side's keys (6 bits, 9 digits) and the sequential ones (5
+  // bits, 11), hoisted: every element decrypts to the permuted message.
   const ContextPtr ctx = Context::get(ParamId::n2048_q54);
+  const std::size_t n = ctx->poly_degree();
   const SecretKey sk = SecretKey::generate(*ctx);
-  const std::uint64_t elts[] = {3};
-  const GaloisKeys keys = make_galois_keys(*ctx, sk, elts, kWidth, GadgetBase::composed);
-  // The hoisted path decomposes per prime.
-  EXPECT_EQ(code_of([&] { HoistedGaloisKeys(*ctx, keys); }), ErrorCode::parameter_mismatch);
-  // So does DecomposedPoly.
-  const Ciphertext ct = Encryptor(ctx, sk).encrypt_zero();
+  const Encryptor enc(ctx, sk);
+  const Decryptor dec(ctx, sk);
+  const Scale scale = Scale::from_plain_modulus(*ctx, std::uint64_t{1} << 20);
+  std::mt19937_64 rng(83);
+  const auto m = test_util::random_values(n, 1 << 18, rng);
+  const Ciphertext ct = enc.encrypt(m.data(), n, scale);
+  const std::vector<std::uint64_t> elts = {3, 5, 15, 2 * n - 1};
+  for (const int w : {5, 6, kWidth}) {
+    const Gadget gadget{w, GadgetBase::composed};
+    const GaloisKeys keys = make_galois_keys(*ctx, sk, elts, w, GadgetBase::composed);
+    EXPECT_EQ(keys.get(3).b.size(), key_switch_digits(*ctx, gadget));
+    const HoistedGaloisKeys laid_out(*ctx, keys);
+    EXPECT_EQ(laid_out.gadget(), gadget);
+    const HoistedCiphertext hoisted(ctx, ct, gadget);
+    for (const std::uint64_t g : elts) {
+      EXPECT_EQ(dec.decrypt(hoisted.apply_galois(g, laid_out), scale).message, galois_of(m, g)) << "w " << w;
+      EXPECT_EQ(dec.decrypt(hoisted.apply_galois(g, keys), scale).message, galois_of(m, g)) << "w " << w;
+    }
+    // A per-prime decomposition of the same width meets composed keys: refused.
+    const HoistedCiphertext per_prime(ctx, ct, w);
+    EXPECT_EQ(code_of([&] { per_prime.apply_galois(3, laid_out); }), ErrorCode::parameter_mismatch);
+  }
+  // DecomposedPoly checks the base as well as the width.
+  const std::uint64_t three[] = {3};
+  const GaloisKeys keys = make_galois_keys(*ctx, sk, three, kWidth, GadgetBase::composed);
   const DecomposedPoly digits(ctx, ct.c1, kWidth);
   RnsPoly o0, o1;
   EXPECT_EQ(code_of([&] { digits.key_switch(keys.get(3), o0, o1); }), ErrorCode::parameter_mismatch);

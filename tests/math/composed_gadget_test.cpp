@@ -50,7 +50,8 @@ TEST(ComposedGadget, DigitsRecomposeTheCoefficientModQ) {
   for (const auto& [q0, q1] : {std::pair{primes[0], primes[1]}, std::pair{primes[1], primes[0]}}) {
     const unsigned __int128 big_q = static_cast<unsigned __int128>(q0) * q1;
     for (const auto& [w, levels] : {std::pair{18, std::size_t{3}}, std::pair{27, std::size_t{2}},
-                                    std::pair{14, std::size_t{4}}}) {
+                                    std::pair{14, std::size_t{4}}, std::pair{6, std::size_t{9}},
+                                    std::pair{5, std::size_t{11}}}) {
       const ComposedGadget g{q0, q1, w, levels};
       const ComposedShape s = composed_gadget_shape(g);
       const std::uint64_t bound = composed_digit_bound(g);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "he/encryptor.h"
@@ -122,27 +123,30 @@ void BM_ApplyGaloisNtt(benchmark::State& state) {
 
 // Hoisted input-side automorphisms (hoisted_galois.h): the decomposition of
 // one ciphertext (arg 0) and one element applied from it with GaloisKeys (arg 1) or
-// HoistedGaloisKeys (arg 2), 7-bit gadget.
+// HoistedGaloisKeys (arg 2), the session's 6-bit gadget per prime (arg 1 = 0:
+// 10 digits) or composed (arg 1 = 1: 9 digits, linear_input_gadget).
 void BM_Hoisted(benchmark::State& state) {
   using namespace fhellm::he;
   const ContextPtr ctx = Context::get(ParamId::n2048_q54);
   const SecretKey sk = SecretKey::generate(*ctx);
   const Encryptor enc(ctx, sk);
-  const GaloisKeys keys = make_galois_keys(*ctx, sk, std::vector<std::uint64_t>{3}, 7);
+  const Gadget gadget{6, state.range(1) == 1 ? GadgetBase::composed : GadgetBase::per_prime};
+  const GaloisKeys keys = make_galois_keys(*ctx, sk, std::vector<std::uint64_t>{3}, gadget.bits, gadget.base);
   std::vector<std::int64_t> m(ctx->poly_degree(), 5);
   const Ciphertext ct = enc.encrypt(m.data(), m.size(), Scale::from_plain_modulus(*ctx, std::uint64_t{1} << 30));
+  const std::string base = gadget.base == GadgetBase::composed ? ", composed" : ", per prime";
   if (state.range(0) == 0) {
-    for (auto _ : state) benchmark::DoNotOptimize(HoistedCiphertext(ctx, ct, 7));
-    state.SetLabel("decompose");
+    for (auto _ : state) benchmark::DoNotOptimize(HoistedCiphertext(ctx, ct, gadget));
+    state.SetLabel("decompose" + base);
   } else if (state.range(0) == 1) {
-    const HoistedCiphertext hoisted(ctx, ct, 7);
+    const HoistedCiphertext hoisted(ctx, ct, gadget);
     for (auto _ : state) benchmark::DoNotOptimize(hoisted.apply_galois(3, keys));
-    state.SetLabel("apply one element, GaloisKeys");
+    state.SetLabel("apply one element, GaloisKeys" + base);
   } else {
-    const HoistedCiphertext hoisted(ctx, ct, 7);
+    const HoistedCiphertext hoisted(ctx, ct, gadget);
     const HoistedGaloisKeys laid_out(*ctx, keys);
     for (auto _ : state) benchmark::DoNotOptimize(hoisted.apply_galois(3, laid_out));
-    state.SetLabel("apply one element, HoistedGaloisKeys");
+    state.SetLabel("apply one element, HoistedGaloisKeys" + base);
   }
 }
 
@@ -151,7 +155,7 @@ double MinOf(const std::vector<double>& v) { return *std::min_element(v.begin(),
 }  // namespace
 
 BENCHMARK(BM_ApplyGaloisNtt)->Args({9, 0})->Args({14, 0})->Args({18, 1})->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
-BENCHMARK(BM_Hoisted)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
+BENCHMARK(BM_Hoisted)->ArgsProduct({{0, 1, 2}, {0, 1}})->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
 BENCHMARK(BM_ApplyGaloisCoeff)->Arg(1)->Arg(2)->Arg(3)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", MinOf);
 BENCHMARK(BM_KsKernelDigitLift)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_KsKernelPairMac)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);

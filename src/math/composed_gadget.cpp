@@ -73,6 +73,15 @@ void composed_digits_lift_u32_reference(const std::uint64_t* r0, const std::uint
   }
 }
 
+void composed_digits_lift_u32_tail(const std::uint64_t* r0, const std::uint64_t* r1, const ComposedShape& s,
+                                   std::size_t count, std::uint32_t* const* out, std::size_t j0,
+                                   std::size_t n) noexcept {
+  if (j0 == n) return;
+  std::uint32_t* rest[2 * kComposedMaxLevels];
+  for (std::size_t t = 0; t < 2 * count; ++t) rest[t] = out[t] + j0;
+  composed_digits_lift_u32_reference(r0 + j0, r1 + j0, s, count, rest, n - j0);
+}
+
 void composed_digits_lift_u32(const std::uint64_t* r0, const std::uint64_t* r1, const ComposedShape& s,
                               std::size_t count, std::uint32_t* const* out, std::size_t n) noexcept {
   if (cpu_has_avx512ifma()) return composed_digits_lift_u32_avx512(r0, r1, s, count, out, n);

@@ -50,10 +50,7 @@ void composed_digits_lift_u32_avx2(const std::uint64_t* r0, const std::uint64_t*
       store_u32x4(out[2 * t + 1] + j, _mm256_add_epi64(d, _mm256_and_si256(neg, q1)));
     }
   }
-  if (j == n) return;
-  std::uint32_t* rest[2 * kComposedMaxLevels];
-  for (std::size_t t = 0; t < 2 * count; ++t) rest[t] = out[t] + j;
-  composed_digits_lift_u32_reference(r0 + j, r1 + j, s, count, rest, n - j);
+  composed_digits_lift_u32_tail(r0, r1, s, count, out, j, n);
 }
 
 void composed_top_digit_ntt_u32_avx2(const std::uint64_t* c_ntt, const std::uint32_t* d0, const std::uint32_t* d1,

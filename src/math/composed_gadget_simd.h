@@ -9,6 +9,11 @@
 
 namespace fhellm::math {
 
+// The coefficients j0..n-1 that a vector step does not cover (the reference loop).
+void composed_digits_lift_u32_tail(const std::uint64_t* r0, const std::uint64_t* r1, const ComposedShape& s,
+                                   std::size_t count, std::uint32_t* const* out, std::size_t j0,
+                                   std::size_t n) noexcept;
+
 // The SIMD builds (composed_gadget_avx512.cpp, _avx2.cpp). Shoup constants:
 // base_shoup = floor(base 2^32 / q), inv_shoup likewise.
 void composed_digits_lift_u32_avx512(const std::uint64_t* r0, const std::uint64_t* r1, const ComposedShape& s,

@@ -21,6 +21,7 @@
 
 using namespace fhellm;
 using namespace fhellm::he;
+using test_util::galois_of;
 
 namespace {
 
@@ -31,18 +32,6 @@ ErrorCode code_of(const std::function<void()>& f) {
     return e.code();
   }
   return ErrorCode::internal_error;  // nothing thrown
-}
-
-// m(X^g) over the integers.
-std::vector<std::int64_t> galois_of(const std::vector<std::int64_t>& m, std::uint64_t g) {
-  const std::size_t n = m.size();
-  std::vector<std::int64_t> out(n, 0);
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t e = (i * g) % (2 * n);
-    if (e < n) out[e] = m[i];
-    else out[e - n] = -m[i];
-  }
-  return out;
 }
 
 constexpr int kWidth = 18;  // n2048_q54's packing gadget: three digits of the 54-bit Q

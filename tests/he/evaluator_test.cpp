@@ -12,6 +12,7 @@
 
 using namespace fhellm;
 using namespace fhellm::he;
+using test_util::galois_of;
 using test_util::negacyclic_product;
 using test_util::random_values;
 
@@ -33,16 +34,6 @@ class EvaluatorTest : public ::testing::TestWithParam<ParamId> {
     if (budget) *budget = d.noise_budget_bits;
     EXPECT_GT(d.noise_budget_bits, 0);
     return d.message;
-  }
-  // m(X^g) over the integers.
-  std::vector<std::int64_t> galois_of(const std::vector<std::int64_t>& m, std::uint64_t g) {
-    std::vector<std::int64_t> out(n, 0);
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint64_t e = (i * g) % (2 * n);
-      if (e < n) out[e] = m[i];
-      else out[e - n] = -m[i];
-    }
-    return out;
   }
   ContextPtr ctx;
   std::size_t n = 0;

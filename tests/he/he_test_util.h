@@ -41,4 +41,16 @@ inline std::vector<std::int64_t> random_values(std::size_t n, std::int64_t bound
   return v;
 }
 
+// m(X^g) over the integers, in Z[X]/(X^n + 1) (n = m.size()).
+inline std::vector<std::int64_t> galois_of(const std::vector<std::int64_t>& m, std::uint64_t g) {
+  const std::size_t n = m.size();
+  std::vector<std::int64_t> out(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t e = (i * g) % (2 * n);
+    if (e < n) out[e] = m[i];
+    else out[e - n] = -m[i];
+  }
+  return out;
+}
+
 }  // namespace fhellm::he::test_util

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "fhellm/error.h"
+#include "common/bytes.h"
 #include "he/linear.h"
+#include "he/linear_detail.h"
 #include "he/memory_size.h"
 
 namespace fhellm::he {
@@ -88,6 +90,34 @@ TEST(KeyBundle, LoadedSetsKeepTheInputSideKeysHoistedOnly) {
       for (std::size_t j = 0; j < s.in; ++j) want += std::int64_t{x[r * s.in + j]} * w[o * s.in + j];
       EXPECT_LE(std::llabs(y[r * s.out + o] - want), floor) << r << " " << o;
     }
+}
+
+// The packing keys a session must carry: both sets on n2048_q54 (composed for
+// S = 0 plans, per prime for S > 0), each with the gadget the plans use.
+TEST(KeyBundle, PackingSetsMissingOrOfAnotherGadgetAreRefused) {
+  const LinearClient client({ParamId::n2048_q54});
+  const LinearServerKeys built = client.server_keys();
+  const LinearSessionKeys& good = built.get(ParamId::n2048_q54);
+  ASSERT_EQ(good.galois_composed.keys().size(), good.galois.keys().size());
+  ASSERT_EQ(good.galois_composed.get(3).base, GadgetBase::composed);
+  ASSERT_EQ(good.galois.get(3).base, GadgetBase::per_prime);
+  const auto bundle = [](const LinearSessionKeys& k) {
+    Bytes out;
+    ByteWriter w(out);
+    detail::write_linear_keys_header(w, 1);
+    detail::write_linear_key_set(w, k);
+    return out;
+  };
+  EXPECT_NO_THROW(LinearServerKeys::load(bundle(good)));
+  LinearSessionKeys no_composed = good;
+  no_composed.galois_composed = GaloisKeys{};
+  EXPECT_EQ(code_of([&] { LinearServerKeys::load(bundle(no_composed)); }), ErrorCode::missing_galois_key);
+  LinearSessionKeys swapped = good;
+  std::swap(swapped.galois, swapped.galois_composed);
+  EXPECT_EQ(code_of([&] { LinearServerKeys::load(bundle(swapped)); }), ErrorCode::bad_parameters);
+  LinearSessionKeys per_prime_twice = good;
+  per_prime_twice.galois_composed = good.galois;
+  EXPECT_EQ(code_of([&] { LinearServerKeys::load(bundle(per_prime_twice)); }), ErrorCode::bad_parameters);
 }
 
 }  // namespace

@@ -396,5 +396,35 @@ TEST(LinearLayout, PlansHoldTheirNoiseBoundForTheLargestShapes) {
   }
 }
 
+// The trees take the composed packing keys where the plan has no weight
+// privacy (S = 0) and the per-prime ones otherwise (the flood grows with 4^S
+// times the trees' noise); the input side's keys are composed at every S on
+// n2048_q54, per prime elsewhere.
+TEST(LinearPlanGadgets, PackingKeysFollowTheWeightPrivacy) {
+  const LinearShape s{1, 768, 2304};
+  const LinearPlan plain = plan_linear(s, LinearPrecision::standard, false, 0);
+  ASSERT_EQ(plain.param_id, ParamId::n2048_q54);
+  EXPECT_EQ(plain.packing_base, GadgetBase::composed);
+  EXPECT_EQ(plain.decomposition_bits, 18);
+  const LinearPlan exact = plan_linear(s, LinearPrecision::exact, false, 0);
+  EXPECT_EQ(exact.packing_base, GadgetBase::composed);
+  int checked = 0;
+  for (const int privacy : {1, 4}) {
+    const LinearPlan p = plan_linear(s, LinearPrecision::standard, false, privacy);
+    if (p.param_id != ParamId::n2048_q54) continue;
+    EXPECT_EQ(p.packing_base, GadgetBase::per_prime) << privacy;
+    EXPECT_EQ(p.decomposition_bits, 14) << privacy;
+    ++checked;
+  }
+  EXPECT_GT(checked, 0) << "no S > 0 plan stayed on n2048_q54";
+  EXPECT_EQ(linear_input_gadget(ParamId::n2048_q54), (Gadget{6, GadgetBase::composed}));
+  EXPECT_EQ(linear_sequential_gadget(ParamId::n2048_q54), (Gadget{5, GadgetBase::composed}));
+  EXPECT_EQ(linear_packing_gadget(ParamId::n4096_q108), (Gadget{36, GadgetBase::per_prime}));
+  // One key switch's digits: 3 composed (18 bits of 54) against 4 per prime.
+  EXPECT_EQ(gadget_digit_count(parameter_set(ParamId::n2048_q54), Gadget{18, GadgetBase::composed}), 3u);
+  EXPECT_EQ(gadget_digit_count(parameter_set(ParamId::n2048_q54), Gadget{6, GadgetBase::composed}), 9u);
+  EXPECT_EQ(gadget_digit_count(parameter_set(ParamId::n2048_q54), Gadget{6, GadgetBase::per_prime}), 10u);
+}
+
 }  // namespace
 }  // namespace fhellm::he

@@ -131,6 +131,13 @@ class LinearServerKeys {
   //               bad_parameters (another gadget width)|...).
   static LinearServerKeys load(std::span<const std::uint8_t> bytes);
 
+  // A server whose linear plans all have weight privacy S = 0 needs only the
+  // composed packing set where a set has both: the per-prime one goes (4.2
+  // MB of a n2048_q54 session), and an S > 0 plan then gets
+  // missing_galois_key. With S > 0 both stay: the embedding lookup's plans
+  // are S = 0's whatever the server's S (docs/embedding.md section 7).
+  void keep_packing_for(int privacy_bits);
+
  private:
   std::map<ParamId, LinearSessionKeys> sets_;
 };

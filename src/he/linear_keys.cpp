@@ -69,6 +69,13 @@ void LinearServerKeys::insert(LinearSessionKeys keys) {
   sets_[id] = std::move(keys);
 }
 
+void LinearServerKeys::keep_packing_for(int privacy_bits) {
+  for (auto& [id, k] : sets_) {
+    if (k.galois_composed.keys().empty() || privacy_bits != 0) continue;
+    if (linear_packing_gadget(id, 0).base == GadgetBase::composed) k.galois = GaloisKeys{};
+  }
+}
+
 namespace detail {
 
 void write_linear_keys_header(ByteWriter& w, std::size_t sets) {

@@ -249,7 +249,9 @@ const RemoteLinearService::KeyFootprint& RemoteLinearService::footprint(he::Para
   const auto sets = he::peek_linear_server_keys(upload);
   KeyFootprint f;
   f.record_bytes = sets.at(0).bytes;
-  f.memory_bytes = RemoteLinearSession(he::LinearServerKeys::load(upload)).memory_bytes();
+  he::LinearServerKeys keys = he::LinearServerKeys::load(upload);
+  keys.keep_packing_for(description_.weight_privacy_bits);
+  f.memory_bytes = RemoteLinearSession(std::move(keys)).memory_bytes();
   return footprints_.emplace(id, f).first->second;
 }
 
@@ -266,7 +268,9 @@ std::uint64_t RemoteLinearService::session_memory_bytes(ByteView evaluation_keys
 }
 
 std::unique_ptr<RemoteSession> RemoteLinearService::open_session(ByteView evaluation_keys) {
-  return std::make_unique<RemoteLinearSession>(he::LinearServerKeys::load(evaluation_keys));
+  he::LinearServerKeys keys = he::LinearServerKeys::load(evaluation_keys);
+  keys.keep_packing_for(description_.weight_privacy_bits);  // the other packing set serves no plan here
+  return std::make_unique<RemoteLinearSession>(std::move(keys));
 }
 
 CallCost RemoteLinearService::call_cost(std::span<const std::uint32_t> layer_ids, ByteView payload) const {

@@ -120,5 +120,39 @@ TEST(KeyBundle, PackingSetsMissingOrOfAnotherGadgetAreRefused) {
   EXPECT_EQ(code_of([&] { LinearServerKeys::load(bundle(per_prime_twice)); }), ErrorCode::bad_parameters);
 }
 
+// A server without weight privacy keeps only the composed packing set; an
+// S > 0 plan then gets a clear error, not a wrong answer. With S > 0 both
+// stay (the lookup's plans are S = 0's).
+TEST(KeyBundle, AServerKeepsThePackingSetOfItsWeightPrivacy) {
+  const LinearClient client({ParamId::n2048_q54});
+  const auto bytes = client.server_keys().save();
+  const LinearShape s{1, 64, 512};
+  std::vector<std::uint8_t> x(std::size_t{s.rows} * s.in, 3);
+  std::vector<std::int8_t> w(std::size_t{s.out} * s.in, 2);
+  const std::vector<std::int64_t> want(std::size_t{s.rows} * s.out, 3 * 2 * 64);
+  for (const int privacy : {0, 4}) {
+    LinearServerKeys keys = LinearServerKeys::load(bytes);
+    const std::size_t before = memory_bytes(keys);
+    keys.keep_packing_for(privacy);
+    const LinearSessionKeys& k = keys.get(ParamId::n2048_q54);
+    EXPECT_EQ(k.galois.keys().empty(), privacy == 0);
+    EXPECT_FALSE(k.galois_composed.keys().empty());
+    if (privacy == 0) EXPECT_LT(memory_bytes(keys) + (std::size_t{4} << 20), before) << "at least 4 MiB less";
+    else EXPECT_EQ(memory_bytes(keys), before);
+    const LinearPrecision precisions[] = {LinearPrecision::standard};
+    const EncodedWeights weights(w, s.out, s.in, precisions, 1, privacy);
+    const auto upload = client.encrypt(std::span<const std::uint8_t>(x), s, LinearPrecision::standard, privacy);
+    const std::vector<std::int64_t> y = client.decrypt(linear_evaluate(upload, weights, keys, 1));
+    const std::int64_t floor = plan_linear(s, LinearPrecision::standard, false, privacy).error_floor;
+    for (std::size_t i = 0; i < y.size(); ++i) ASSERT_LE(std::llabs(y[i] - want[i]), floor) << i;
+    if (privacy != 0) continue;
+    // An S = 4 plan on the S = 0 server's keys finds its packing keys missing.
+    const EncodedWeights other_weights(w, s.out, s.in, precisions, 1, 4);
+    const auto other_upload = client.encrypt(std::span<const std::uint8_t>(x), s, LinearPrecision::standard, 4);
+    EXPECT_EQ(code_of([&] { (void)linear_evaluate(other_upload, other_weights, keys, 1); }),
+              ErrorCode::missing_galois_key);
+  }
+}
+
 }  // namespace
 }  // namespace fhellm::he

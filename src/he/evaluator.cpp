@@ -223,9 +223,16 @@ void Evaluator::check_key(const KeySwitchKey& key) const {
   if (!gadget_ok) {
     throw Error(ErrorCode::parameter_mismatch, "key switching key does not match this context's gadget");
   }
-  if (key.b.size() != total || key.a.size() != total) {
-    throw Error(ErrorCode::parameter_mismatch, "key switching key has " + std::to_string(key.b.size()) +
+  if (key.digit_count() != total || (!key.b.empty() && key.a.size() != total)) {
+    throw Error(ErrorCode::parameter_mismatch, "key switching key has " + std::to_string(key.digit_count()) +
                                                    " digits, expected " + std::to_string(total));
+  }
+  if (key.b.empty()) {
+    // Held in its 32-bit words only (drop_key_words64).
+    const std::size_t words = total * k * ctx.poly_degree();
+    if (!key.b32 || !key.a32 || key.b32->size() != words || key.a32->size() != words)
+      throw Error(ErrorCode::parameter_mismatch, "key switching key without its words for this context");
+    return;
   }
   for (std::size_t d = 0; d < total; ++d) {
     check_poly_fast(key.b[d], "key switching key");
@@ -263,7 +270,7 @@ void Evaluator::key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, 
   if (key.base == GadgetBase::composed) {
     // check_key admitted it: two primes below 2^30, the 32-bit pipeline.
     thread_local std::vector<std::uint32_t> composed32;
-    composed32.resize(key.b.size() * k * n);
+    composed32.resize(key.digit_count() * k * n);
     shape_like(out0, ctx, true);
     shape_like(out1, ctx, true);
     gadget_digits_composed_words32(ctx, c, w, composed32.data(), c_ntt);

@@ -245,6 +245,13 @@ void compact_key_words32(const Context& context, KeySwitchKey& key) {
       }
   key.b32 = std::move(b);
   key.a32 = std::move(a);
+  key.digits32 = digits;
+}
+
+void drop_key_words64(KeySwitchKey& key) {
+  if (!key.b32 || !key.a32 || key.digits32 != key.b.size()) return;
+  key.b = {};
+  key.a = {};
 }
 
 }  // namespace fhellm::he

@@ -61,14 +61,21 @@ struct KeySwitchKey {
   // every prime is below 2^30: what the 32-bit key switch reads, half the
   // bytes of b and a (compact_key_words32; empty otherwise).
   std::shared_ptr<const std::vector<std::uint32_t>> b32, a32;
+  // Digits b32 and a32 hold (set with them): the count of a key whose 64-bit
+  // words were dropped (drop_key_words64).
+  std::size_t digits32 = 0;
 
-  std::size_t digit_count() const noexcept { return b.size(); }
+  std::size_t digit_count() const noexcept { return b.empty() ? digits32 : b.size(); }
   Gadget gadget() const noexcept { return Gadget{decomposition_bits, base}; }
   ParamId param_id() const noexcept { return b.empty() ? ParamId{} : b.front().param_id(); }
 };
 
 // Fills key.b32 and key.a32 (no-op unless every prime of `context` is below 2^30).
 void compact_key_words32(const Context& context, KeySwitchKey& key);
+// Keeps only the 32-bit words the key switches read (a server's loaded
+// session keys: two thirds of a key's bytes); such a key cannot be saved.
+// No-op without them (compact_key_words32 did not apply).
+void drop_key_words64(KeySwitchKey& key);
 
 class GaloisKeys {
  public:

@@ -132,7 +132,7 @@ class LinearServerKeys {
   static LinearServerKeys load(std::span<const std::uint8_t> bytes);
 
   // A server whose linear plans all have weight privacy S = 0 needs only the
-  // composed packing set where a set has both: the per-prime one goes (4.2
+  // composed packing set where a set has both: the per-prime one goes (1.4
   // MB of a n2048_q54 session), and an S > 0 plan then gets
   // missing_galois_key. With S > 0 both stay: the embedding lookup's plans
   // are S = 0's whatever the server's S (docs/embedding.md section 7).

@@ -276,6 +276,8 @@ std::vector<std::uint8_t> save(const GaloisKeys& keys, const Context& context) {
             ErrorCode::invalid_argument, "Galois keys with different gadgets cannot be saved together");
     w_bits = key.decomposition_bits;
     base = key.base;
+    require(key.b.size() == key.digit_count(), ErrorCode::invalid_argument,
+            "Galois keys held in their 32-bit words only (a server's loaded session) cannot be saved");
   }
   Bytes out;
   ByteWriter w(out);
@@ -335,6 +337,8 @@ GaloisKeys load_galois_keys(const Context& context, std::span<const std::uint8_t
 }
 
 std::vector<std::uint8_t> save(const KeySwitchKey& key, const Context& context) {
+  require(key.b.size() == key.digit_count(), ErrorCode::invalid_argument,
+          "a key held in its 32-bit words only (a server's loaded session) cannot be saved");
   Bytes out;
   ByteWriter w(out);
   write_header(w, ObjectType::key_switch_key, 1, context.param_id());

@@ -172,6 +172,44 @@ TEST(ComposedKey, SerializedKeysKeepTheirGadgetAndBadBytesAreRefused) {
   EXPECT_EQ(code_of([&] { load_galois_keys(*big, bytes); }), ErrorCode::parameter_mismatch);
 }
 
+// A server keeps its loaded keys in the 32-bit words the key switches read
+// (drop_key_words64): the same results, no save, a key whose words do not
+// fit the context refused.
+TEST(ComposedKey, KeysHeldInTheir32BitWordsOnly) {
+  const ContextPtr ctx = Context::get(ParamId::n2048_q54);
+  const SecretKey sk = SecretKey::generate(*ctx);
+  const Evaluator eval(ctx);
+  const Ciphertext ct = Encryptor(ctx, sk).encrypt_zero();
+  for (const GadgetBase base : {GadgetBase::per_prime, GadgetBase::composed}) {
+    const int w = base == GadgetBase::composed ? kWidth : 14;
+    const std::uint64_t g[] = {5};
+    GaloisKeys full = make_galois_keys(*ctx, sk, g, w, base);
+    KeySwitchKey key = full.get(5);
+    compact_key_words32(*ctx, key);
+    ASSERT_EQ(key.digits32, key.b.size());
+    GaloisKeys with_words;
+    with_words.insert(ctx->param_id(), 5, key);
+    drop_key_words64(key);
+    EXPECT_TRUE(key.b.empty());
+    EXPECT_EQ(key.digit_count(), key.digits32);
+    GaloisKeys words_only;
+    words_only.insert(ctx->param_id(), 5, key);
+    Ciphertext a, b;
+    eval.apply_galois(ct, 5, with_words, a);
+    eval.apply_galois(ct, 5, words_only, b);
+    EXPECT_EQ(a.c0, b.c0);
+    EXPECT_EQ(a.c1, b.c1);
+    EXPECT_EQ(code_of([&] { save(words_only, *ctx); }), ErrorCode::invalid_argument);
+    EXPECT_EQ(code_of([&] { save(key, *ctx); }), ErrorCode::invalid_argument);
+    KeySwitchKey short_key = key;
+    short_key.digits32 += 1;  // claims a digit its words do not hold
+    GaloisKeys bad;
+    bad.insert(ctx->param_id(), 5, short_key);
+    Ciphertext out;
+    EXPECT_EQ(code_of([&] { eval.apply_galois(ct, 5, bad, out); }), ErrorCode::parameter_mismatch);
+  }
+}
+
 TEST(ComposedKey, HoistedAutomorphismsOfEveryWidthAndMismatchesRefused) {
   // The input side's keys (6 bits, 9 digits) and the sequential ones (5
   // bits, 11), hoisted: every element decrypts to the permuted message.

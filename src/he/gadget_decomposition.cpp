@@ -92,10 +92,26 @@ void gadget_digits_composed_words32(const Context& ctx, const RnsPoly& c, int w,
                                     const RnsPoly* c_ntt) {
   const std::size_t n = ctx.poly_degree();
   const std::uint64_t q0 = ctx.modulus(0).value(), q1 = ctx.modulus(1).value();
-  const std::size_t levels = gadget_digit_count(ctx.params(), Gadget{w, GadgetBase::composed});
-  thread_local math::ComposedShape shape;
-  if (shape.q0 != q0 || shape.q1 != q1 || shape.w != w)
-    shape = math::composed_gadget_shape(math::ComposedGadget{q0, q1, w, levels});
+  // The constants of this gadget, made once per thread (every key switch
+  // asks): the digits' shape and, per prime, 2^w and 2^(-2w) for the top digit.
+  struct Constants {
+    math::ComposedShape shape;
+    std::uint32_t base[2] = {}, inv[2] = {};
+  };
+  thread_local Constants cached;
+  if (cached.shape.q0 != q0 || cached.shape.q1 != q1 || cached.shape.w != w) {
+    const std::size_t levels = gadget_digit_count(ctx.params(), Gadget{w, GadgetBase::composed});
+    cached.shape = math::composed_gadget_shape(math::ComposedGadget{q0, q1, w, levels});
+    for (std::size_t l = 0; l < 2; ++l) {
+      const std::uint64_t q = ctx.modulus(l).value();
+      std::uint64_t inv = 1;  // 2^(-2w) mod q: ((q + 1) / 2)^(2w)
+      for (int b = 0; b < 2 * w; ++b) inv = inv * ((q + 1) / 2) % q;
+      cached.inv[l] = static_cast<std::uint32_t>(inv);
+      cached.base[l] = static_cast<std::uint32_t>((std::uint64_t{1} << w) % q);
+    }
+  }
+  const math::ComposedShape& shape = cached.shape;
+  const std::size_t levels = shape.levels;
   // Digit d for prime l at out[(2 d + l) N]: the kernel's out[2 t + l].
   std::uint32_t* outs[2 * math::kComposedMaxLevels];
   for (std::size_t t = 0; t < 2 * levels; ++t) outs[t] = out + t * n;
@@ -104,14 +120,9 @@ void gadget_digits_composed_words32(const Context& ctx, const RnsPoly& c, int w,
   math::composed_digits_lift_u32(c.residues(0), c.residues(1), shape, lifted, outs, n);
   for (std::size_t t = 0; t < 2 * lifted; ++t) math::ntt_forward_u32(outs[t], math::ntt_tables32(ctx.ntt_tables(t % 2)));
   if (!top_from_c) return;
-  for (std::size_t l = 0; l < 2; ++l) {
-    const std::uint64_t q = ctx.modulus(l).value();
-    std::uint64_t inv = 1;  // 2^(-2w) mod q: ((q + 1) / 2)^(2w)
-    for (int b = 0; b < 2 * w; ++b) inv = inv * ((q + 1) / 2) % q;
-    const auto base = static_cast<std::uint32_t>((std::uint64_t{1} << w) % q);
-    math::composed_top_digit_ntt_u32(c_ntt->residues(l), outs[l], outs[2 + l], base, static_cast<std::uint32_t>(inv),
-                                     outs[4 + l], n, static_cast<std::uint32_t>(q));
-  }
+  for (std::size_t l = 0; l < 2; ++l)
+    math::composed_top_digit_ntt_u32(c_ntt->residues(l), outs[l], outs[2 + l], cached.base[l], cached.inv[l],
+                                     outs[4 + l], n, static_cast<std::uint32_t>(ctx.modulus(l).value()));
 }
 
 void gadget_accumulate_words32(const Context& ctx, const std::uint32_t* digits, const KeySwitchKey& key,

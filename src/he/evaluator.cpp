@@ -267,16 +267,7 @@ void Evaluator::key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, 
   const Context& ctx = *context_;
   const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
   const int w = key.decomposition_bits;
-  if (key.base == GadgetBase::composed) {
-    // check_key admitted it: two primes below 2^30, the 32-bit pipeline.
-    thread_local std::vector<std::uint32_t> composed32;
-    composed32.resize(key.digit_count() * k * n);
-    shape_like(out0, ctx, true);
-    shape_like(out1, ctx, true);
-    gadget_digits_composed_words32(ctx, c, w, composed32.data(), c_ntt);
-    gadget_accumulate_words32(ctx, composed32.data(), key, out0, out1);
-    return;
-  }
+  const bool composed = key.base == GadgetBase::composed;
   thread_local KeySwitchScratch scratch;
   KeySwitchScratch& s = scratch;
 
@@ -287,8 +278,7 @@ void Evaluator::key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, 
   // Primes below 2^50: products split at bit 52 into two 64-bit sums (IFMA).
   bool split52 = !small_primes;
   for (std::size_t l = 0; l < k; ++l) split52 = split52 && ctx.modulus(l).value() < (std::uint64_t{1} << 50);
-  std::size_t total = 0;
-  for (std::size_t l : key.digits_per_prime) total += l;
+  const std::size_t total = key.digit_count();
   // Lifts digit (i, t) of c to q_l; digits whose top value might not fit q_l
   // take a full signed reduction.
   auto lift = [&](std::size_t i, std::size_t t, std::size_t l, std::uint64_t* r) {
@@ -312,11 +302,13 @@ void Evaluator::key_switch_unchecked(const RnsPoly& c, const KeySwitchKey& key, 
   if ((small_primes && total <= small_terms) || (split52 && total <= math::kDotSplit52MaxTerms)) {
     shape_like(out0, ctx, true);
     shape_like(out1, ctx, true);
-    // 32-bit digits and NTTs (8 or 16 lanes) when every prime allows.
-    if (small_primes && gadget_words32(ctx, w)) {
+    // 32-bit digits and NTTs (8 or 16 lanes) when every prime allows (always
+    // for a composed key: check_key admitted it only there).
+    if (small_primes && (composed || gadget_words32(ctx, w))) {
       thread_local std::vector<std::uint32_t> lifted32;
       lifted32.resize(total * k * n);
-      gadget_digits_words32(ctx, c, w, lifted32.data(), c_ntt);
+      if (composed) gadget_digits_composed_words32(ctx, c, w, lifted32.data(), c_ntt);
+      else gadget_digits_words32(ctx, c, w, lifted32.data(), c_ntt);
       gadget_accumulate_words32(ctx, lifted32.data(), key, out0, out1);
       return;
     }

@@ -69,14 +69,17 @@ class Evaluator {
   SwitchedCiphertext switch_modulus(const Ciphertext& ct, std::uint64_t body_modulus,
                                     std::uint64_t mask_modulus) const;
 
+  // @throws Error(parameter_mismatch) unless `key` fits this context's
+  // gadget (its base, width, digit count and words); DecomposedPoly's key
+  // switches check their keys with it too.
+  void check_key(const KeySwitchKey& key) const;
+
  private:
   void check_same(const Ciphertext& a, const Ciphertext& b, const char* what) const;
   // Same errors as check_poly / check_ciphertext, without building their
   // messages unless a check fails (these run on every packing-tree step).
   void check_poly_fast(const RnsPoly& poly, const char* what) const;
   void check_ciphertext_fast(const Ciphertext& ct, const char* what) const;
-  // @throws Error(parameter_mismatch) unless `key` fits this context's gadget.
-  void check_key(const KeySwitchKey& key) const;
   // key_switch without the checks; c must not alias out0 / out1.
   // c_ntt: c in NTT form when the caller has it (saves transforms; see
   // gadget_digits_words32).

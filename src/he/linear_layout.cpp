@@ -27,10 +27,6 @@ double log2_q(const ParameterSet& ps) {
 int bit_length(std::uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
 std::size_t packed_bytes(std::size_t count, int bits) { return (count * static_cast<std::size_t>(bits) + 7) / 8; }
 
-std::size_t gadget_digit_count(const ParameterSet& ps, int w) {
-  return he::gadget_digit_count(ps, Gadget{w, GadgetBase::per_prime});
-}
-
 // Values carried at each width by one call (the byte padding of each record
 // aside): upload body values, reply body values, reply mask values.
 struct WidthCounts {
@@ -350,6 +346,14 @@ GadgetBase linear_input_gadget_base(ParamId id) noexcept {
 
 bool linear_shared_mask_available(ParamId id) noexcept { return id == ParamId::n2048_q54; }
 
+double key_switch_variance(ParamId id, const Gadget& gadget) noexcept {
+  // Sum over digits of d e: d uniform in [-2^(w-1), 2^(w-1)) (variance
+  // 4^w / 12), e binomial (kErrorVariance), over N coefficients.
+  const ParameterSet& ps = parameter_set(id);
+  return static_cast<double>(gadget_digit_count(ps, gadget)) * static_cast<double>(ps.poly_degree) *
+         std::exp2(2.0 * gadget.bits) / 12.0 * kErrorVariance;
+}
+
 bool linear_composed_packing_available(ParamId id) noexcept { return id == ParamId::n2048_q54; }
 
 Gadget linear_packing_gadget(ParamId id, int privacy_bits) noexcept {
@@ -491,7 +495,7 @@ double LinearPlan::server_ms_model() const noexcept {
   const double size = (n * std::log2(n)) / (2048.0 * 11.0);  // relative to N = 2048
   const double word = narrow ? 1.0 : 3.7;
   const double unit = size * word * primes / 2.0;              // this ring's cost per N=2048 2-prime unit
-  const double digits = static_cast<double>(he::gadget_digit_count(ps, Gadget{decomposition_bits, packing_base}));
+  const double digits = static_cast<double>(gadget_digit_count(ps, packing_gadget()));
   const double product_us = 3.4 * (n / 2048.0) * (primes / 2.0) * (narrow ? 1.0 : 2.0);
   const double tree_us = (43.0 + 25.0 * digits) * unit;
   const double reply_us = 250.0 * unit;
@@ -503,10 +507,10 @@ double LinearPlan::server_ms_model() const noexcept {
     // 2^X bases by X sequential key switches each doubling them, then per
     // base one hoisted decomposition and its hoisted automorphisms.
     const double in_digits = static_cast<double>(
-        he::gadget_digit_count(ps, Gadget{input_decomposition_bits, linear_input_gadget_base(param_id)}));
+        gadget_digit_count(ps, Gadget{input_decomposition_bits, linear_input_gadget_base(param_id)}));
     const double bases = std::exp2(geo.sequential_levels());
     const double seq_digits =
-        static_cast<double>(he::gadget_digit_count(ps, linear_sequential_gadget(param_id)));
+        static_cast<double>(gadget_digit_count(ps, linear_sequential_gadget(param_id)));
     const double sequential_us = (bases - 1) * (43.0 + 25.0 * seq_digits) * unit;
     us += static_cast<double>(geo.input_cts()) * (sequential_us + bases * 25.0 * in_digits * unit) +
           static_cast<double>(geo.input_cts()) * (std::exp2(geo.input_levels) - bases) * 60.0 * unit;
@@ -684,11 +688,7 @@ std::optional<LinearPlan> plan_at_shift(LinearShape shape, LinearPrecision preci
     nz.mask_rounding = static_cast<double>(shape.in) * 128.0 * 128.0 / 4.0;
   }
 
-  // Key switching noise of one key switch: sum over digits of d * e with d
-  // uniform in [-2^(w-1), 2^(w-1)) (variance 4^w/12) and e binomial (kErrorVariance).
-  const double digits =
-      static_cast<double>(he::gadget_digit_count(ps, Gadget{plan.decomposition_bits, plan.packing_base}));
-  const double v_ks = digits * n * std::exp2(2.0 * plan.decomposition_bits) / 12.0 * kErrorVariance;
+  const double v_ks = key_switch_variance(id, plan.packing_gadget());
   // Tree: the key switch of a level-j node reaches only that node's own packed
   // coefficients (one node per level reaches a given coefficient, test
   // PackTreeKeepsEachEntryInItsOwnCoefficients), doubled (at worst, in
@@ -705,14 +705,9 @@ std::optional<LinearPlan> plan_at_shift(LinearShape shape, LinearPrecision preci
   // ||w||^2 <= 4^L n_w min(k, k_w) 128^2, per chunk. The weights carry
   // (k_w / 2^L)^-1, which cancels the factor of the remaining trace.
   if (input_levels > 0) {
-    const double in_digits = static_cast<double>(
-        he::gadget_digit_count(ps, Gadget{plan.input_decomposition_bits, linear_input_gadget_base(id)}));
-    const double v_in = in_digits * n * std::exp2(2.0 * plan.input_decomposition_bits) / 12.0 * kErrorVariance;
+    const double v_in = key_switch_variance(id, linear_input_gadget(id));
     const double weights_per_poly = static_cast<double>(plan.geo.outputs_per_poly) * std::min(shape.in, chunk_width);
-    const int w_seq = linear_sequential_decomposition_bits(id);
-    const double v_seq =
-        static_cast<double>(he::gadget_digit_count(ps, linear_sequential_gadget(id))) * n * std::exp2(2.0 * w_seq) /
-        12.0 * kErrorVariance;
+    const double v_seq = key_switch_variance(id, linear_sequential_gadget(id));
     const double per_mask = v_in + plan.geo.sequential_levels() * v_seq;  // at most: every sequential bit set
     nz.input_side = static_cast<double>(plan.geo.chunks) * per_mask * std::exp2(2.0 * input_levels) *
                     weights_per_poly * 128.0 * 128.0;
@@ -724,12 +719,8 @@ std::optional<LinearPlan> plan_at_shift(LinearShape shape, LinearPrecision preci
   // the key-switch noise of every source's digits. Counted for full groups
   // whatever the row count, so a plan's widths hold for every T.
   plan.shared_mask = linear_shared_mask_available(id);
-  if (plan.shared_mask) {
-    const int w_mask = linear_decomposition_bits(id);  // the shared-mask key: per prime
-    const double v_mask =
-        static_cast<double>(gadget_digit_count(ps, w_mask)) * n * std::exp2(2.0 * w_mask) / 12.0 * kErrorVariance;
-    nz.packing += static_cast<double>(kLinearSharedMaskGroup) * v_mask;
-  }
+  if (plan.shared_mask)  // the shared-mask key: per prime
+    nz.packing += static_cast<double>(kLinearSharedMaskGroup) * key_switch_variance(id, Gadget{linear_decomposition_bits(id)});
 
   // Flooding for weight privacy: a Gaussian of variance 4^S times the hidden
   // terms' (upload + packing + input side, + the masks' rounding), set with

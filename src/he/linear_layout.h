@@ -294,6 +294,7 @@ struct LinearPlan {
   int mask_bits = 0;             // download mask modulus 2^mask_bits
   int decomposition_bits = 0;    // gadget width of the packing Galois keys
   GadgetBase packing_base = GadgetBase::per_prime;  // and their base (linear_packing_gadget)
+  Gadget packing_gadget() const noexcept { return Gadget{decomposition_bits, packing_base}; }
   int input_decomposition_bits = 0;  // gadget width of the input-side Galois keys (L > 0)
   // Packed cts leave in groups of kLinearSharedMaskGroup under one mask and
   // fresh secrets (shared_mask.h); a last group of one alone under s.
@@ -385,6 +386,9 @@ inline Gadget linear_sequential_gadget(ParamId id) noexcept {
 // With weight privacy (S > 0) the flood grows with 4^S times the trees'
 // noise: those plans keep the per-prime 14-bit keys (the session has both).
 Gadget linear_packing_gadget(ParamId id, int privacy_bits = 0) noexcept;
+// Variance one key switch with this gadget adds (section 5 of
+// docs/linear.md): digits x N x (4^w / 12) x sigma^2.
+double key_switch_variance(ParamId id, const Gadget& gadget) noexcept;
 // Whether the session's keys of this set include composed packing keys.
 bool linear_composed_packing_available(ParamId id) noexcept;
 // Gadget width of the per-prime keys of the reply (the shared-mask key; the

@@ -25,13 +25,6 @@ double log2_q(const ParameterSet& ps) {
   return l;
 }
 
-// Variance of one key switch with a gadget of width w: digits x N x (4^w / 12) x sigma^2.
-double key_switch_variance(ParamId id, const Gadget& gadget) {
-  const ParameterSet& ps = parameter_set(id);
-  return static_cast<double>(gadget_digit_count(ps, gadget)) * static_cast<double>(ps.poly_degree) *
-         std::exp2(2.0 * gadget.bits) / 12.0 * kErrorVariance;
-}
-double key_switch_variance(ParamId id, int w) { return key_switch_variance(id, Gadget{w}); }
 
 void check_shape(const LookupShape& s, int value_bits) {
   require(s.rows >= 1 && s.rows <= kLookupMaxRows && s.table_rows >= 1 && s.table_rows <= kLookupMaxTableRows &&
@@ -67,7 +60,7 @@ void selection_noise(LookupPlan& plan) {
   nz.expansion = kErrorVariance;
   for (int l = 0; l < levels; ++l)
     nz.expansion += std::exp2(2.0 * (levels - 1 - l)) * (expansion_level_uses_input_keys(l) ? v_in : v_seq);
-  const double var_b = (2.0 * n / 3.0) * nz.expansion + key_switch_variance(id, kLookupSquareKeyBits);
+  const double var_b = (2.0 * n / 3.0) * nz.expansion + key_switch_variance(id, Gadget{kLookupSquareKeyBits});
   const double v_ext = n * static_cast<double>(plan.select_digits) * std::exp2(2.0 * plan.select_decomposition_bits) /
                        12.0 * (nz.expansion + var_b);
   nz.select = plan.select_bits * v_ext;
@@ -175,13 +168,13 @@ std::optional<LookupPlan> plan_with(LookupShape shape, int value_bits, int level
   LookupNoise& nz = plan.noise;
   nz.allowed = q / std::exp2(lp.plain_bits) / 2.0;  // exact: Delta / 2
   const double value = std::exp2(value_bits - 1);    // |table value| bound (squared below)
-  const double v_ks = key_switch_variance(id, linear_packing_gadget(id));
+  const double v_ks = key_switch_variance(id, lp.packing_gadget());
   double tree = 0;
   for (int j = levels + 1; j <= lp.geo.log_chunk; ++j) tree += std::exp2(2.0 * (lp.geo.log_chunk - j)) * v_ks;
   // Re-randomization as the linear layer's (linear_layout.cpp): u * e0, a
   // fresh e1 on the body and a fresh e2 on the mask (e2 s).
   nz.packing = tree + 2.0 * nd * (2.0 / 3.0) * kErrorVariance + kErrorVariance +
-               (lp.shared_mask ? kLinearSharedMaskGroup * key_switch_variance(id, linear_decomposition_bits(id)) : 0.0);
+               (lp.shared_mask ? kLinearSharedMaskGroup * key_switch_variance(id, Gadget{linear_decomposition_bits(id)}) : 0.0);
   if (levels > 0) {
     // As the linear layer's, for the one chunk whose entries the selection keeps.
     const double v_in = key_switch_variance(id, linear_input_gadget(id));
@@ -333,7 +326,7 @@ double select_and_pack_us(const LookupPlan& plan, const SelectAndPack& w) {
   const ParamId id = plan.linear.param_id;
   return static_cast<double>(w.gates) * (2.0 * key_switch_us(id, plan.select_decomposition_bits) + 40.0) +
          static_cast<double>(w.merges) *
-             key_switch_us(id, Gadget{plan.linear.decomposition_bits, plan.linear.packing_base});
+             key_switch_us(id, plan.linear.packing_gadget());
 }
 
 }  // namespace

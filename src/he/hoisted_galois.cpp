@@ -23,7 +23,7 @@ HoistedGaloisKeys::HoistedGaloisKeys(const Context& ctx, const GaloisKeys& keys)
             "hoisted Galois keys: elements with different gadgets");
     w_ = key.decomposition_bits;
     base_ = key.base;
-    digits_ = key.b.size();
+    digits_ = key.digit_count();
     const std::vector<std::uint32_t>& perm = ctx.automorphism_permutation(g);
     Element e;
     e.b.resize(digits_ * k * n);

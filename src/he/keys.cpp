@@ -105,31 +105,26 @@ std::vector<RnsPoly> expand_key_masks(const Context& context, const Seed& seed, 
 
 namespace {
 
-// A composed key (keys.h): b_j = e_j - a_j s + 2^(w j) s' in every prime.
-KeySwitchKey make_composed_key(const Context& context, const SecretKey& sk, const RnsPoly& source, int w) {
-  KeySwitchKey key;
-  key.decomposition_bits = w;
-  key.base = GadgetBase::composed;
-  const std::size_t total = key_switch_digits(context, key.gadget());
-  key.a_seed = random_seed();
-  key.a = expand_key_masks(context, key.a_seed, total);
-  Prng noise(random_seed());
-  const std::size_t n = context.poly_degree();
-  for (std::size_t j = 0; j < total; ++j) {
-    RnsPoly b = sample_error_ntt(context, noise);
-    for (std::size_t l = 0; l < context.moduli_count(); ++l) {
-      const math::Modulus& ql = context.modulus(l);
-      std::uint64_t* br = b.residues(l);
-      const std::uint64_t* ar = key.a[j].residues(l);
-      const std::uint64_t* sr = sk.ntt().residues(l);
-      const math::ShoupConstant f(ql.pow(2, static_cast<std::uint64_t>(w) * j), ql);
-      const std::uint64_t* src = source.residues(l);
-      for (std::size_t t = 0; t < n; ++t)
-        br[t] = ql.add(ql.sub(br[t], ql.mul(ar[t], sr[t])), math::mul_shoup(src[t], f, ql.value()));
+// The gadget's digit values as residues, digit d for prime l at [d][l]: per
+// prime, 2^(w j) for digit j of prime i in q_i and 0 in the others (the
+// "[mod q_i]" of keys.h); composed, 2^(w j) mod every prime.
+std::vector<std::vector<std::uint64_t>> gadget_values(const Context& context, const KeySwitchKey& key) {
+  const std::size_t k = context.moduli_count();
+  const auto w = static_cast<std::uint64_t>(key.decomposition_bits);
+  std::vector<std::vector<std::uint64_t>> values;
+  if (key.base == GadgetBase::composed) {
+    for (std::size_t j = 0; j < key_switch_digits(context, key.gadget()); ++j) {
+      values.emplace_back(k);
+      for (std::size_t l = 0; l < k; ++l) values.back()[l] = context.modulus(l).pow(2, w * j);
     }
-    key.b.push_back(std::move(b));
+    return values;
   }
-  return key;
+  for (std::size_t i = 0; i < k; ++i)
+    for (std::size_t j = 0; j < key.digits_per_prime[i]; ++j) {
+      values.emplace_back(k, 0);
+      values.back()[i] = context.modulus(i).pow(2, w * j);
+    }
+  return values;
 }
 
 }  // namespace
@@ -160,36 +155,30 @@ KeySwitchKey make_key_switch_key(const Context& context, const SecretKey& sk, co
   context.check_param_id(sk.param_id(), "secret key");
   check_poly(source, context, "source key");
   require(source.is_ntt_form(), ErrorCode::invalid_argument, "source key must be in NTT form");
-  if (base == GadgetBase::composed) return make_composed_key(context, sk, source, decomposition_bits);
   KeySwitchKey key;
   key.decomposition_bits = decomposition_bits;
-  key.digits_per_prime = gadget_digits(context, decomposition_bits);
-  std::size_t total = 0;
-  for (std::size_t l : key.digits_per_prime) total += l;
+  key.base = base;
+  if (base == GadgetBase::per_prime) key.digits_per_prime = gadget_digits(context, decomposition_bits);
+  const std::vector<std::vector<std::uint64_t>> values = gadget_values(context, key);
   key.a_seed = random_seed();
-  key.a = expand_key_masks(context, key.a_seed, total);
+  key.a = expand_key_masks(context, key.a_seed, values.size());
   Prng noise(random_seed());
   const std::size_t n = context.poly_degree();
-  std::size_t d = 0;
-  for (std::size_t i = 0; i < context.moduli_count(); ++i) {
-    const math::Modulus& qi = context.modulus(i);
-    for (std::size_t j = 0; j < key.digits_per_prime[i]; ++j, ++d) {
-      RnsPoly b = sample_error_ntt(context, noise);
-      // b = e - a s  (all primes) + 2^(w j) s'  (prime i only).
-      for (std::size_t l = 0; l < context.moduli_count(); ++l) {
-        const math::Modulus& ql = context.modulus(l);
-        std::uint64_t* br = b.residues(l);
-        const std::uint64_t* ar = key.a[d].residues(l);
-        const std::uint64_t* sr = sk.ntt().residues(l);
-        for (std::size_t t = 0; t < n; ++t) br[t] = ql.sub(br[t], ql.mul(ar[t], sr[t]));
-      }
-      const std::uint64_t factor = qi.pow(2, static_cast<std::uint64_t>(decomposition_bits) * j);
-      const math::ShoupConstant f(factor, qi);
-      std::uint64_t* bi = b.residues(i);
-      const std::uint64_t* si = source.residues(i);
-      for (std::size_t t = 0; t < n; ++t) bi[t] = qi.add(bi[t], math::mul_shoup(si[t], f, qi.value()));
-      key.b.push_back(std::move(b));
+  for (std::size_t d = 0; d < values.size(); ++d) {
+    RnsPoly b = sample_error_ntt(context, noise);
+    // b = e - a s + g_d s' (g_d: the digit's gadget value in each prime).
+    for (std::size_t l = 0; l < context.moduli_count(); ++l) {
+      const math::Modulus& ql = context.modulus(l);
+      std::uint64_t* br = b.residues(l);
+      const std::uint64_t* ar = key.a[d].residues(l);
+      const std::uint64_t* sr = sk.ntt().residues(l);
+      for (std::size_t t = 0; t < n; ++t) br[t] = ql.sub(br[t], ql.mul(ar[t], sr[t]));
+      if (values[d][l] == 0) continue;
+      const math::ShoupConstant f(values[d][l], ql);
+      const std::uint64_t* src = source.residues(l);
+      for (std::size_t t = 0; t < n; ++t) br[t] = ql.add(br[t], math::mul_shoup(src[t], f, ql.value()));
     }
+    key.b.push_back(std::move(b));
   }
   return key;
 }
@@ -248,10 +237,34 @@ void compact_key_words32(const Context& context, KeySwitchKey& key) {
   key.digits32 = digits;
 }
 
+namespace {
+
+bool has_words32(const KeySwitchKey& key) { return key.b32 && key.a32 && key.digits32 == key.b.size(); }
+
+// The key without its 64-bit words (they are not copied on the way).
+KeySwitchKey words32_only(const KeySwitchKey& key) {
+  KeySwitchKey out;
+  out.decomposition_bits = key.decomposition_bits;
+  out.base = key.base;
+  out.digits_per_prime = key.digits_per_prime;
+  out.a_seed = key.a_seed;
+  out.b32 = key.b32;
+  out.a32 = key.a32;
+  out.digits32 = key.digits32;
+  return out;
+}
+
+}  // namespace
+
 void drop_key_words64(KeySwitchKey& key) {
-  if (!key.b32 || !key.a32 || key.digits32 != key.b.size()) return;
-  key.b = {};
-  key.a = {};
+  if (has_words32(key)) key = words32_only(key);
+}
+
+void drop_key_words64(GaloisKeys& keys) {
+  if (keys.keys().empty()) return;
+  GaloisKeys kept;
+  for (const auto& [g, key] : keys.keys()) kept.insert(keys.param_id(), g, has_words32(key) ? words32_only(key) : key);
+  keys = std::move(kept);
 }
 
 }  // namespace fhellm::he

@@ -92,6 +92,9 @@ class GaloisKeys {
   std::map<std::uint64_t, KeySwitchKey> keys_;
 };
 
+// drop_key_words64 for every key of a set.
+void drop_key_words64(GaloisKeys& keys);
+
 // Gadget digits per prime for a digit width w. @throws Error(invalid_argument)
 // unless 1 <= w <= 61.
 std::vector<std::size_t> gadget_digits(const Context& context, int decomposition_bits);

@@ -42,28 +42,6 @@ void require_pinned_widths(const LinearSessionKeys& k, ParamId id) {
                 ", the lookup uses " + std::to_string(kLookupSquareKeyBits));
 }
 
-// drop_key_words64 on every key of a set.
-void drop_words64(GaloisKeys& keys) {
-  if (keys.keys().empty()) return;
-  GaloisKeys kept;
-  for (const auto& [g, key] : keys.keys()) {
-    if (!key.b32 || !key.a32 || key.digits32 != key.b.size()) {
-      kept.insert(keys.param_id(), g, key);  // no 32-bit copy: the words stay
-      continue;
-    }
-    KeySwitchKey words32;  // the key without its 64-bit words, not copied first
-    words32.decomposition_bits = key.decomposition_bits;
-    words32.base = key.base;
-    words32.digits_per_prime = key.digits_per_prime;
-    words32.a_seed = key.a_seed;
-    words32.b32 = key.b32;
-    words32.a32 = key.a32;
-    words32.digits32 = key.digits32;
-    kept.insert(keys.param_id(), g, std::move(words32));
-  }
-  keys = std::move(kept);
-}
-
 }  // namespace
 
 const LinearSessionKeys& LinearServerKeys::get(ParamId id) const {
@@ -92,10 +70,10 @@ void LinearServerKeys::insert(LinearSessionKeys keys) {
 }
 
 void LinearServerKeys::keep_packing_for(int privacy_bits) {
-  for (auto& [id, k] : sets_) {
-    if (k.galois_composed.keys().empty() || privacy_bits != 0) continue;
-    if (linear_packing_gadget(id, 0).base == GadgetBase::composed) k.galois = GaloisKeys{};
-  }
+  if (privacy_bits != 0) return;
+  // S = 0 plans take the composed set wherever a session has one.
+  for (auto& [id, k] : sets_)
+    if (!k.galois_composed.keys().empty()) k.galois = GaloisKeys{};
 }
 
 namespace detail {
@@ -202,9 +180,9 @@ LinearServerKeys LinearServerKeys::load(std::span<const std::uint8_t> bytes) {
     // The other keys' switches read their 32-bit copies (insert made them
     // where the primes allow): their 64-bit words go too, two thirds of each
     // key (6.7 MB of a n2048_q54 session).
-    drop_words64(loaded.galois);
-    drop_words64(loaded.galois_composed);
-    drop_words64(loaded.galois_sequential);
+    drop_key_words64(loaded.galois);
+    drop_key_words64(loaded.galois_composed);
+    drop_key_words64(loaded.galois_sequential);
     if (loaded.square) drop_key_words64(*loaded.square);
   }
   r.expect_end();

@@ -547,30 +547,47 @@ bool choose_widths(LinearPlan& plan, const std::vector<RowKind>& kinds, double g
   // one step long without companion rows).
   const bool two_widths = std::any_of(kinds.begin(), kinds.end(), [](const RowKind& k) { return k.companion; });
   const int cb_first = two_widths ? 2 : 0, cb_last = two_widths ? max_bits : 0;
+  // Per kind, its body width w and the mask width mb: the largest upload
+  // variance either form of the bound admits (LinearNoise::bound), the flood
+  // growing with it: (1 + 4^S) times the hidden terms must fit in what the
+  // rounding leaves, over the kind's upload factor. Computed once per pair:
+  // the search below meets each pair up to max_bits times (exact plans took
+  // ~30 ms a layer when it was recomputed there, a first call's stall).
+  const std::size_t widths = static_cast<std::size_t>(max_bits) + 1;
+  const auto pair = [&](int w, int mb) { return static_cast<std::size_t>(w) * widths + static_cast<std::size_t>(mb); };
+  std::vector<std::vector<double>> admitted(kinds.size(), std::vector<double>(widths * widths, 0.0));
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    const RowKind& k = kinds[i];
+    const LinearNoise& nz = *k.noise;
+    const double budget = std::pow(nz.allowed / nz.z, 2);
+    for (int w = 2; w <= max_bits; ++w) {
+      const double body_step = q / std::exp2(w);
+      const double v_body = body_step * body_step / 12.0;
+      for (int mb = 2; mb <= max_bits; ++mb) {
+        const double mask_step = q / std::exp2(mb);
+        const double v_mask = mask_step * mask_step / 12.0 * s_norm2;
+        double kind_left = (budget - v_body - v_mask) / (1.0 + flood_factor) - hidden_fixed;
+        if (nz.allowed > body_step / 2) {
+          const double rest = (nz.allowed - body_step / 2) / nz.z;
+          kind_left = std::max(kind_left, (rest * rest - v_mask) / (1.0 + flood_factor) - hidden_fixed);
+        }
+        admitted[i][pair(w, mb)] = kind_left / k.upload_factor;
+      }
+    }
+  }
   double best_bits = std::numeric_limits<double>::infinity();
   for (int b = 2; b <= max_bits; ++b) {
     for (int cb = cb_first; cb <= cb_last; ++cb) {
       for (int mb = 2; mb <= max_bits; ++mb) {
-        const double mask_step = q / std::exp2(mb);
-        const double v_mask = mask_step * mask_step / 12.0 * s_norm2;
-        // Largest upload variance either form of the bound admits
-        // (LinearNoise::bound), the flood growing with it: (1 + 4^S) times
-        // the hidden terms must fit in what the rounding leaves; the
-        // smallest over the kinds.
+        // The smallest over the kinds.
         double left = std::numeric_limits<double>::infinity();
-        for (const RowKind& k : kinds) {
-          const double body_step = q / std::exp2(k.companion ? cb : b);
-          const double v_body = body_step * body_step / 12.0;
-          const LinearNoise& nz = *k.noise;
-          const double budget = std::pow(nz.allowed / nz.z, 2);
-          double kind_left = (budget - v_body - v_mask) / (1.0 + flood_factor) - hidden_fixed;
-          if (nz.allowed > body_step / 2) {
-            const double rest = (nz.allowed - body_step / 2) / nz.z;
-            kind_left = std::max(kind_left, (rest * rest - v_mask) / (1.0 + flood_factor) - hidden_fixed);
-          }
-          left = std::min(left, kind_left / k.upload_factor);
-        }
+        for (std::size_t i = 0; i < kinds.size(); ++i)
+          left = std::min(left, admitted[i][pair(kinds[i].companion ? cb : b, mb)]);
         if (left <= gain * kErrorVariance) continue;
+        // The fewest bits this (b, cb, mb) can reach (d <= q_bits - 8): no
+        // better than the best so far, it is not worth the logarithm.
+        const double fixed_bits = counts.body * b + counts.companion_body * cb + counts.mask * mb;
+        if (counts.upload * 8 + fixed_bits >= best_bits) continue;
         int d = static_cast<int>(std::floor(0.5 * std::log2((left / gain - kErrorVariance) * 12.0)));
         d = std::min(d, q_bits - 8);
         d = std::max(d, std::max(0, q_bits - 60));

@@ -145,6 +145,28 @@ void BM_BlockedProductComputeOnly(benchmark::State& state) {
   count_bytes(state);
 }
 
+// A prompt's block of rows (he/linear_server.cpp: up to 16 rows share a
+// slice): the products of `rows` rows on one unpacked slice kept in cache.
+void BM_BlockedProductComputeRows(benchmark::State& state) {
+  set_shape(state);
+  const std::size_t rows = static_cast<std::size_t>(state.range(2));
+  const auto& s = stream();
+  std::vector<std::uint32_t> w(kSliceUnits * kSlotBlock);
+  unpack_words27(s.data(), kSliceUnits, w.data());
+  const std::vector<std::uint32_t> x = input_row();
+  std::vector<const std::uint32_t*> xs(rows, x.data());
+  std::vector<std::uint64_t> y(rows * kEntries * 2 * kSlotBlock);
+  std::vector<std::uint64_t*> out(rows * kEntries * 2);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = y.data() + i * kSlotBlock;
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < 64; ++i) blocked_products(xs.data(), rows, w.data(), kEntries, kTerms, kPrime, out.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  // Products of 16 slots (one row, entry, term and part each).
+  state.counters["products_per_s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * 64.0 * static_cast<double>(rows * kEntries * kTerms * 2), benchmark::Counter::kIsRate);
+}
+
 __attribute__((target("avx2"))) std::uint64_t sum_words(const std::uint8_t* p, std::size_t bytes) {
   __m256i acc = _mm256_setzero_si256();
   for (std::size_t i = 0; i + 32 <= bytes; i += 32)
@@ -165,4 +187,5 @@ BENCHMARK(BM_BlockedProductStreamPacked)->Args({36, 32})->Args({256, 64})->Args(
 BENCHMARK(BM_BlockedProductStreamAhead)->Args({36, 32})->Args({400, 64})->Args({256, 64})->Args({64, 128})->Args({8, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BlockedProductUnpackOnly)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Args({8, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BlockedProductComputeOnly)->Args({36, 32})->Args({256, 64})->Args({64, 128})->Args({8, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BlockedProductComputeRows)->Args({36, 32, 16})->Args({24, 32, 16})->Args({8, 256, 7})->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_BlockedProductReadFloor)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 
+#include "common/thread_pool.h"
 #include "fhellm/error.h"
 #include "he/evaluator.h"
 #include "math/keyswitch_kernels.h"
@@ -17,6 +18,7 @@ HoistedGaloisKeys::HoistedGaloisKeys(const Context& ctx, const GaloisKeys& keys)
   ctx.check_param_id(keys.param_id(), "Galois keys");
   param_id_ = ctx.param_id();
   const std::size_t n = ctx.poly_degree(), k = ctx.moduli_count();
+  std::vector<std::pair<std::uint64_t, const KeySwitchKey*>> sources;
   for (const auto& [g, key] : keys.keys()) {
     if (!DecomposedPoly::fast_for(ctx, key.gadget())) return;  // no 32-bit pipeline: keep nothing
     require(w_ == 0 || key.gadget() == gadget(), ErrorCode::parameter_mismatch,
@@ -24,23 +26,30 @@ HoistedGaloisKeys::HoistedGaloisKeys(const Context& ctx, const GaloisKeys& keys)
     w_ = key.decomposition_bits;
     base_ = key.base;
     digits_ = key.digit_count();
+    sources.emplace_back(g, &key);
+  }
+  // One element per job (a session's 31 input-side keys, 9.1 MB, laid out
+  // when it opens).
+  std::vector<Element> laid(sources.size());
+  default_thread_pool().run(sources.size(), default_thread_pool().max_threads(), [&](std::size_t i) {
+    const auto& [g, key] = sources[i];
     const std::vector<std::uint32_t>& perm = ctx.automorphism_permutation(g);
-    Element e;
+    Element& e = laid[i];
     e.b.resize(digits_ * k * n);
     e.a.resize(digits_ * k * n);
     for (std::size_t d = 0; d < digits_; ++d)
       for (std::size_t l = 0; l < k; ++l) {
         std::uint32_t* b = e.b.data() + (d * k + l) * n;
         std::uint32_t* a = e.a.data() + (d * k + l) * n;
-        const std::uint64_t* kb = key.b[d].residues(l);
-        const std::uint64_t* ka = key.a[d].residues(l);
+        const std::uint64_t* kb = key->b[d].residues(l);
+        const std::uint64_t* ka = key->a[d].residues(l);
         for (std::size_t j = 0; j < n; ++j) {
           b[perm[j]] = static_cast<std::uint32_t>(kb[j]);
           a[perm[j]] = static_cast<std::uint32_t>(ka[j]);
         }
       }
-    elements_.emplace(g, std::move(e));
-  }
+  });
+  for (std::size_t i = 0; i < sources.size(); ++i) elements_.emplace(sources[i].first, std::move(laid[i]));
 }
 
 std::size_t HoistedGaloisKeys::bytes() const noexcept {

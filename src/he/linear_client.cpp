@@ -59,20 +59,23 @@ LinearClient::LinearClient(std::vector<ParamId> sets) {
 
 namespace {
 
-// Galois keys for `elements`, made one at a time; with `light`, each key's
-// masks (expandable from its seed: the server does) are dropped as soon as it
-// is made, so a client holds half the bytes of each set it builds.
+// Galois keys for `elements`, one job per element on the default pool (each
+// key draws its own seeds: RAND_bytes is thread-safe); with `light`, each
+// key's masks (expandable from its seed: the server does) are dropped as soon
+// as it is made, so a client holds half the bytes of each set it builds.
 GaloisKeys galois_keys(const Context& ctx, const SecretKey& sk, std::span<const std::uint64_t> elements,
                        const Gadget& gadget, bool light) {
-  if (!light) return make_galois_keys(ctx, sk, elements, gadget.bits, gadget.base);
+  std::vector<KeySwitchKey> made(elements.size());
+  default_thread_pool().run(elements.size(), default_thread_pool().max_threads(), [&](std::size_t i) {
+    GaloisKeys one = make_galois_keys(ctx, sk, elements.subspan(i, 1), gadget.bits, gadget.base);
+    made[i] = one.get(elements[i]);
+    if (light) {
+      made[i].a.clear();
+      made[i].a.shrink_to_fit();
+    }
+  });
   GaloisKeys out;
-  for (std::uint64_t g : elements) {
-    GaloisKeys one = make_galois_keys(ctx, sk, std::span<const std::uint64_t>(&g, 1), gadget.bits, gadget.base);
-    KeySwitchKey key = one.get(g);
-    key.a.clear();
-    key.a.shrink_to_fit();
-    out.insert(ctx.param_id(), g, std::move(key));
-  }
+  for (std::size_t i = 0; i < elements.size(); ++i) out.insert(ctx.param_id(), elements[i], std::move(made[i]));
   return out;
 }
 

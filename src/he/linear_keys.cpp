@@ -9,6 +9,7 @@
 #include "he/lookup_layout.h"
 #include "he/serialization.h"
 #include "common/bytes.h"
+#include "common/thread_pool.h"
 #include "he/linear_detail.h"
 
 namespace fhellm::he {
@@ -55,13 +56,15 @@ void LinearServerKeys::insert(LinearSessionKeys keys) {
   const ParamId id = keys.context->param_id();
   // The tree's and the sequential levels' key switches read 32-bit copies.
   for (GaloisKeys* set : {&keys.galois, &keys.galois_composed, &keys.galois_sequential}) {
+    if (set->keys().empty()) continue;
+    std::vector<std::pair<std::uint64_t, KeySwitchKey>> copies;
+    for (const auto& [g, key] : set->keys()) copies.emplace_back(g, key);
+    default_thread_pool().run(copies.size(), default_thread_pool().max_threads(), [&](std::size_t i) {
+      if (!copies[i].second.b32) compact_key_words32(*keys.context, copies[i].second);
+    });
     GaloisKeys compacted;
-    for (const auto& [g, key] : set->keys()) {
-      KeySwitchKey copy = key;
-      if (!copy.b32) compact_key_words32(*keys.context, copy);
-      compacted.insert(set->param_id(), g, std::move(copy));
-    }
-    if (!set->keys().empty()) *set = std::move(compacted);
+    for (auto& [g, key] : copies) compacted.insert(set->param_id(), g, std::move(key));
+    *set = std::move(compacted);
   }
   if (keys.square && !keys.square->b32) compact_key_words32(*keys.context, *keys.square);
   if (!keys.input_hoisted && !keys.galois_input.keys().empty())

@@ -3,9 +3,12 @@
 #include "he/gadget_decomposition.h"
 
 #include <cstring>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "common/bytes.h"
+#include "common/thread_pool.h"
 #include "fhellm/error.h"
 #include "he/bit_packing.h"
 #include "he/gadget_decomposition.h"
@@ -318,21 +321,33 @@ GaloisKeys load_galois_keys(const Context& context, std::span<const std::uint8_t
   require(r.remaining() == per_key * count, r.remaining() < per_key * count ? ErrorCode::truncated : ErrorCode::trailing_bytes,
           "Galois keys payload has " + std::to_string(r.remaining()) + " bytes, " + std::to_string(count) +
               " keys need " + std::to_string(per_key * count));
+  // The elements in order (the checks read them all before any key is
+  // parsed), then each key's polynomials and its masks' expansion from the
+  // seed on the default pool: the bulk of a session's opening.
+  std::vector<std::uint32_t> elements(count);
+  std::vector<ByteView> bodies(count);
+  std::set<std::uint32_t> seen;
   for (std::uint32_t t = 0; t < count; ++t) {
     const std::uint32_t g = r.u32("Galois element");
     require((g & 1) == 1 && g >= 3 && g < 2 * context.poly_degree(), ErrorCode::bad_parameters,
             "Galois element " + std::to_string(g) + " is not odd in [3, 2N)");
-    require(!keys.has(g), ErrorCode::bad_parameters, "duplicate Galois element " + std::to_string(g));
-    KeySwitchKey key;
+    require(seen.insert(g).second, ErrorCode::bad_parameters, "duplicate Galois element " + std::to_string(g));
+    elements[t] = g;
+    bodies[t] = r.take(per_key - 4, "Galois key");
+  }
+  r.expect_end();
+  std::vector<KeySwitchKey> parsed(count);
+  default_thread_pool().run(count, default_thread_pool().max_threads(), [&](std::size_t t) {
+    ByteReader kr(bodies[t], "Galois keys");
+    KeySwitchKey& key = parsed[t];
     key.decomposition_bits = w_bits;
     key.base = base;
     key.digits_per_prime = digits;
-    r.copy_to(key.a_seed, "key seed");
-    for (std::size_t d = 0; d < total; ++d) key.b.push_back(read_poly(r, context, true, "Galois key"));
+    kr.copy_to(key.a_seed, "key seed");
+    for (std::size_t d = 0; d < total; ++d) key.b.push_back(read_poly(kr, context, true, "Galois key"));
     key.a = expand_key_masks(context, key.a_seed, total);
-    keys.insert(context.param_id(), g, std::move(key));
-  }
-  r.expect_end();
+  });
+  for (std::uint32_t t = 0; t < count; ++t) keys.insert(context.param_id(), elements[t], std::move(parsed[t]));
   return keys;
 }
 

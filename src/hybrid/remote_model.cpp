@@ -255,6 +255,8 @@ const RemoteLinearService::KeyFootprint& RemoteLinearService::footprint(he::Para
   return footprints_.emplace(id, f).first->second;
 }
 
+void RemoteLinearService::prepare_sessions() { (void)footprint(he::kLookupParamId); }
+
 std::uint64_t RemoteLinearService::session_memory_bytes(ByteView evaluation_keys) {
   std::uint64_t total = 0;
   for (const he::LinearKeySetInfo& set : he::peek_linear_server_keys(evaluation_keys)) {

@@ -125,6 +125,11 @@ class RemoteLinearService final : public RemoteService {
   // @throws Error(bad_parameters) for a record of another size, and
   //         he::peek_linear_server_keys's codes.
   std::uint64_t session_memory_bytes(ByteView evaluation_keys) override;
+  // Learns the footprint of the parameter set every session carries (the
+  // lookup's, which the default plans share) before the first session needs
+  // it: keys made, saved and parsed here, ~80 ms that the first client's
+  // session would otherwise wait for. `fhellm serve` calls it before listening.
+  void prepare_sessions();
   // Online payloads: Error(online_not_served) without the int8 weights; masked
   // rows cost their row count (OnlineService::call_rows), the info query none.
   // @throws Error(bad_message) for other than one layer id, Error(unknown_layer),

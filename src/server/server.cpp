@@ -89,6 +89,7 @@ struct Server::Impl {
 Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>()) {
   impl_->config = server_config(options);
   impl_->service = load_service(options);
+  impl_->service->prepare_sessions();
   impl_->http = std::make_unique<net::Server>(*impl_->service, impl_->config);
 }
 

@@ -79,7 +79,11 @@ TEST_F(RemoteCost, TheSessionsPriceIsWhatItsParsedKeysHold) {
   EXPECT_GT(priced, 2 * keys_.size()) << "the old count (twice the upload) was low";
 }
 
-// The count against the process's resident memory: 4 sessions held at once.
+// The count against the process's resident memory: 8 sessions held at once.
+// A load parses on the pool's threads, whose allocator arenas keep a few MB
+// of its transient buffers resident after malloc_trim and hand them to the
+// next session: a bounded amount (~11 MB), spread over 8 sessions (over 4 it
+// put the ratio at 0.84-0.97).
 TEST_F(RemoteCost, CountedSessionMemoryMatchesResidentMemory) {
   // The allocator settings of `fhellm serve` (tools/fhellm/allocator.cpp).
   mallopt(M_ARENA_MAX, 4);
@@ -89,9 +93,9 @@ TEST_F(RemoteCost, CountedSessionMemoryMatchesResidentMemory) {
   malloc_trim(0);
   const std::uint64_t before = rss_bytes();
   std::vector<std::unique_ptr<RemoteSession>> sessions;
-  for (int i = 0; i < 4; ++i) sessions.push_back(service_->open_session(keys_));
+  for (int i = 0; i < 8; ++i) sessions.push_back(service_->open_session(keys_));
   malloc_trim(0);
-  const double per_session = (static_cast<double>(rss_bytes()) - static_cast<double>(before)) / 4;
+  const double per_session = (static_cast<double>(rss_bytes()) - static_cast<double>(before)) / 8;
   std::printf("session: counted %.2f MB, resident %.2f MB (upload %.2f MB)\n", counted / 1e6, per_session / 1e6,
               keys_.size() / 1e6);
   EXPECT_NEAR(per_session / static_cast<double>(counted), 1.0, 0.15);

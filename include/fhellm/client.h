@@ -136,6 +136,15 @@ struct GenerateOptions {
   // before the first token: (groups done, groups in the pass), in forward
   // order (per layer qkv, attention out, MLP up, MLP down; then the LM head).
   std::function<void(std::uint64_t, std::uint64_t)> prompt_progress;
+  // Keeps this generation's KV cache for the next generate of this Client,
+  // which then runs only the part of its prompt after the prefix the two
+  // share (the prompt's last id always runs): a conversation's next turn
+  // repeats its history and computes the new message only (llama.cpp's
+  // cache_prompt). The kept positions were computed by the earlier call,
+  // with its own encrypted rounding at the default precision, so the result
+  // is not bit for bit that of a fresh prefill. Changing the mode, the
+  // remote set, the precision or the quantization drops the cache.
+  bool reuse_prefix = false;
 };
 
 // Called with each piece of text as soon as it is decoded (valid UTF-8, never
@@ -146,6 +155,7 @@ struct GenerateResult {
   std::string text;                     // the generated text (prompt excluded)
   std::vector<std::int32_t> ids;        // generated token ids
   std::vector<std::int32_t> prompt_ids;  // the prompt as the model saw it (BOS included where the model uses one)
+  std::size_t cached_prompt_tokens = 0;  // of them, taken from the previous generation's cache (reuse_prefix)
   bool stopped_at_eos = false;
   bool cancelled = false;  // stopped by the callback or cancel()
   std::string stop;        // the stop string that ended the generation ("" when none did)
@@ -175,12 +185,13 @@ struct PerplexityResult {
 // Figures of the last generate or perplexity call. Times in milliseconds.
 struct ClientStats {
   std::size_t n_prompt_tokens = 0;
+  std::size_t n_cached_prompt_tokens = 0;  // of them, reused from the previous generation (no row computed)
   std::size_t n_generated_tokens = 0;
   double total_ms = 0;             // prefill + decode
   double prefill_ms = 0;           // the prompt's forward pass, first token included
   double decode_ms = 0;            // every later token
   double ttft_ms = 0;              // time to first token (= prefill_ms)
-  double prefill_ms_per_row = 0;   // prefill_ms / n_prompt_tokens
+  double prefill_ms_per_row = 0;   // prefill_ms / the prompt rows computed (n_prompt_tokens - n_cached_prompt_tokens)
   double decode_ms_per_token = 0;  // decode_ms / (n_generated_tokens - 1)
   double tokens_per_second = 0;    // n_generated_tokens / total_ms
   std::uint64_t remote_calls = 0;  // calls of the remote linear modules

@@ -233,6 +233,7 @@ GenerateResult Client::run_generation(std::vector<std::int32_t> prompt_ids, cons
   g.stop_at_eos = options.stop_at_eos;
   g.stop = &impl_->stop;
   g.prompt_progress = options.prompt_progress;
+  g.reuse_prefix = options.reuse_prefix;
   impl_->stop = false;
   const hybrid::ExecuteStats before = impl_->figures();
   const hybrid::OnlineStats online_before = impl_->online_figures();
@@ -252,6 +253,7 @@ GenerateResult Client::run_generation(std::vector<std::int32_t> prompt_ids, cons
   });
   emit(stops.push(stream.flush()) + stops.flush());
   out.ids = r.ids;
+  out.cached_prompt_tokens = r.n_cached;
   out.stopped_at_eos = r.stopped_at_eos;
   out.stop = stops.matched();
   out.cancelled = r.stopped && !stops.stopped();

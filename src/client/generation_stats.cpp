@@ -30,12 +30,14 @@ hybrid::ExecuteStats sum_stats(const hybrid::ExecuteStats& a, const hybrid::Exec
 ClientStats generation_stats(const hybrid::GenerationResult& r) {
   ClientStats s;
   s.n_prompt_tokens = r.n_prompt;
+  s.n_cached_prompt_tokens = r.n_cached;
   s.n_generated_tokens = r.ids.size();
   s.prefill_ms = ms(r.prefill_seconds);
   s.decode_ms = ms(r.decode_seconds);
   s.total_ms = s.prefill_ms + s.decode_ms;
   s.ttft_ms = s.prefill_ms;
-  s.prefill_ms_per_row = r.n_prompt > 0 ? s.prefill_ms / static_cast<double>(r.n_prompt) : 0;
+  const std::size_t rows = r.n_prompt - r.n_cached;  // the prompt rows this call computed
+  s.prefill_ms_per_row = rows > 0 ? s.prefill_ms / static_cast<double>(rows) : 0;
   s.decode_ms_per_token = r.ids.size() > 1 ? s.decode_ms / static_cast<double>(r.ids.size() - 1) : 0;
   s.tokens_per_second = r.tokens_per_second();
   s.remote_calls = r.remote.n_calls;

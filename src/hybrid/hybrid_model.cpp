@@ -83,6 +83,8 @@ HybridModel& HybridModel::operator=(HybridModel&&) noexcept = default;
 HybridModel::~HybridModel() = default;
 
 void HybridModel::invalidate() {
+  kept_session_.reset();  // bound to the router
+  kept_ids_.clear();
   router_.reset();
   backend_.reset();
 }
@@ -271,12 +273,31 @@ GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::siz
   if (n_tokens == 0) return r;  // no forward pass: nothing remote runs, no session opens
   ObservedLinear ops(linear_ops(), model_->linear_ids().size(), options.prompt_progress);
   const LinearStats before = backend().stats();
-  // The KV cache only needs the positions this call uses.
-  model::Session session(model_, ops, std::min(c.context, prompt.size() + n_tokens), &embedding_ops());
+  // The KV cache only needs the positions this call uses. The kept one
+  // (reuse_prefix) is taken out: if this call throws, it is dropped.
+  const std::size_t positions = std::min(c.context, prompt.size() + n_tokens);
+  std::unique_ptr<model::Session> session = std::move(kept_session_);
+  std::vector<TokenId> fed = std::move(kept_ids_);
+  kept_ids_.clear();
+  std::size_t reused = 0;
+  if (options.reuse_prefix && session) {
+    // The shared prefix, short of the prompt's last id (its logits are needed).
+    const std::size_t limit = std::min(fed.size(), prompt.size() - 1);
+    while (reused < limit && fed[reused] == prompt[reused]) ++reused;
+  }
+  if (reused > 0) {
+    session->rebind(ops, &embedding_ops());
+    session->rewind(reused);
+    session->reserve(positions);
+  } else {
+    session = std::make_unique<model::Session>(model_, ops, positions, &embedding_ops());
+  }
+  r.n_cached = reused;
+  fed.assign(prompt.begin(), prompt.end());  // the ids at the cache's positions
   model::Sampler sampler(options.sampling);
   for (const TokenId id : prompt) sampler.accept(id);
   auto start = Clock::now();
-  std::vector<float> logits = session.forward(prompt);
+  std::vector<float> logits = session->forward(prompt.subspan(reused));
   ops.finish();
   for (std::size_t i = 0; i < n_tokens; ++i) {
     require_finite_logits(logits, prompt.size() + i);
@@ -296,7 +317,10 @@ GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::siz
       r.stopped = true;
       break;
     }
-    if (i + 1 < n_tokens) logits = session.forward(std::span<const TokenId>(&next, 1));
+    if (i + 1 < n_tokens) {
+      logits = session->forward(std::span<const TokenId>(&next, 1));
+      fed.push_back(next);
+    }
   }
   if (r.ids.empty()) {
     r.prefill_seconds = seconds_since(start);
@@ -305,6 +329,11 @@ GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::siz
   }
   const LinearStats after = backend().stats();
   r.remote = {after.n_calls - before.n_calls, after.n_rows - before.n_rows, after.seconds - before.seconds};
+  if (options.reuse_prefix) {
+    session->rebind(linear_ops(), &embedding_ops());  // `ops` ends with this call
+    kept_session_ = std::move(session);
+    kept_ids_ = std::move(fed);
+  }
   return r;
 }
 

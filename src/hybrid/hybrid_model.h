@@ -43,11 +43,20 @@ struct GenerateOptions {
   // with (groups done, groups in a pass: Model::linear_ids()), in forward
   // order; not during decoding. A long prompt waits on this pass.
   ProgressCallback prompt_progress;
+  // Keeps the KV cache of this generation for the next, which then computes
+  // only the part of its prompt after the longest prefix the two share (the
+  // last prompt id always runs: its logits give the first token). A
+  // conversation's next turn repeats the history: it runs the new message
+  // only. The cached positions were computed by earlier calls (with their
+  // own encrypted rounding at the default precision), so a run that reuses
+  // them is not bit for bit one that does not. llama.cpp's cache_prompt.
+  bool reuse_prefix = false;
 };
 
 struct GenerationResult {
   std::vector<TokenId> ids;           // generated ids (prompt excluded)
   std::size_t n_prompt = 0;
+  std::size_t n_cached = 0;           // prompt ids whose KV came from the previous generation (reuse_prefix)
   double prefill_seconds = 0.0;       // the prompt's forward pass, first token included
   double decode_seconds = 0.0;        // every later token
   bool stopped_at_eos = false;
@@ -179,6 +188,11 @@ class HybridModel {
   std::shared_ptr<const QuantizedLinears> quantized_;
   std::unique_ptr<LinearBackend> backend_;
   std::unique_ptr<Router> router_;
+  // The last generation's KV cache (bound to router_) and the ids at its
+  // positions, for GenerateOptions::reuse_prefix; invalidate() and a
+  // generation that throws drop it.
+  std::unique_ptr<model::Session> kept_session_;
+  std::vector<TokenId> kept_ids_;
 };
 
 }  // namespace fhellm::hybrid

@@ -19,7 +19,7 @@ void Session::forward_gpt2(std::size_t rows, std::size_t pos0, std::size_t first
   std::vector<TokenId> positions(rows);
   for (std::size_t t = 0; t < rows; ++t) positions[t] = static_cast<TokenId>(pos0 + t);
   proj_.resize(rows * d);
-  embedding_.lookup({-1, LinearKind::position_embedding}, positions, proj_.data());  // wpe[pos]: [T, dim]
+  embedding_->lookup({-1, LinearKind::position_embedding}, positions, proj_.data());  // wpe[pos]: [T, dim]
   for (std::size_t i = 0; i < rows * d; ++i) x_[i] += proj_[i];
   for (std::size_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& lw = w.layers[l];
@@ -27,17 +27,17 @@ void Session::forward_gpt2(std::size_t rows, std::size_t pos0, std::size_t first
     for (std::size_t t = 0; t < rows; ++t) {
       layer_norm(&xb_[t * d], &x_[t * d], lw.attn_norm.data(), lw.attn_norm_bias.data(), d, c.norm_eps);
     }
-    linear_.apply({li, LinearKind::qkv}, xb_.data(), rows, qkv_.data());  // [T, 3 dim]
+    linear_->apply({li, LinearKind::qkv}, xb_.data(), rows, qkv_.data());  // [T, 3 dim]
     attention(l, rows, pos0);
-    linear_.apply({li, LinearKind::attn_out}, att_out_.data(), rows, proj_.data());
+    linear_->apply({li, LinearKind::attn_out}, att_out_.data(), rows, proj_.data());
     for (std::size_t i = 0; i < rows * d; ++i) x_[i] += proj_[i];
 
     for (std::size_t t = 0; t < rows; ++t) {
       layer_norm(&xb_[t * d], &x_[t * d], lw.ffn_norm.data(), lw.ffn_norm_bias.data(), d, c.norm_eps);
     }
-    linear_.apply({li, LinearKind::mlp_up}, xb_.data(), rows, hb_.data());  // [T, hidden]
+    linear_->apply({li, LinearKind::mlp_up}, xb_.data(), rows, hb_.data());  // [T, hidden]
     for (std::size_t i = 0; i < rows * h; ++i) hb_[i] = gelu_tanh(hb_[i]);
-    linear_.apply({li, LinearKind::mlp_down}, hb_.data(), rows, proj_.data());  // [T, dim]
+    linear_->apply({li, LinearKind::mlp_down}, hb_.data(), rows, proj_.data());  // [T, dim]
     for (std::size_t i = 0; i < rows * d; ++i) x_[i] += proj_[i];
   }
   for (std::size_t t = first_out; t < rows; ++t) {

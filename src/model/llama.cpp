@@ -23,7 +23,7 @@ void Session::forward_llama(std::size_t rows, std::size_t pos0, std::size_t firs
     const LayerWeights& lw = w.layers[l];
     const int li = static_cast<int>(l);
     for (std::size_t t = 0; t < rows; ++t) rms_norm(&xb_[t * d], &x_[t * d], lw.attn_norm.data(), d, c.norm_eps);
-    linear_.apply({li, LinearKind::qkv}, xb_.data(), rows, qkv_.data());  // [T, q + 2 kv]
+    linear_->apply({li, LinearKind::qkv}, xb_.data(), rows, qkv_.data());  // [T, q + 2 kv]
     for (std::size_t t = 0; t < rows; ++t) {
       const float pos = static_cast<float>(pos0 + t);
       for (std::size_t i = 0; i < hd / 2; ++i) {
@@ -36,18 +36,18 @@ void Session::forward_llama(std::size_t rows, std::size_t pos0, std::size_t firs
       apply_rope(row + c.q_dim(), c.n_kv_heads, hd, c.rope_style, cos_t.data(), sin_t.data());
     }
     attention(l, rows, pos0);
-    linear_.apply({li, LinearKind::attn_out}, att_out_.data(), rows, proj_.data());  // [T, dim]
+    linear_->apply({li, LinearKind::attn_out}, att_out_.data(), rows, proj_.data());  // [T, dim]
     for (std::size_t i = 0; i < rows * d; ++i) x_[i] += proj_[i];
 
     for (std::size_t t = 0; t < rows; ++t) rms_norm(&xb_[t * d], &x_[t * d], lw.ffn_norm.data(), d, c.norm_eps);
-    linear_.apply({li, LinearKind::mlp_up}, xb_.data(), rows, mlp_.data());  // [T, 2 hidden]: gate, up
+    linear_->apply({li, LinearKind::mlp_up}, xb_.data(), rows, mlp_.data());  // [T, 2 hidden]: gate, up
     for (std::size_t t = 0; t < rows; ++t) {
       const float* gate = &mlp_[t * 2 * h];
       const float* up = gate + h;
       float* out = &hb_[t * h];
       for (std::size_t i = 0; i < h; ++i) out[i] = silu(gate[i]) * up[i];
     }
-    linear_.apply({li, LinearKind::mlp_down}, hb_.data(), rows, proj_.data());  // [T, dim]
+    linear_->apply({li, LinearKind::mlp_down}, hb_.data(), rows, proj_.data());  // [T, dim]
     for (std::size_t i = 0; i < rows * d; ++i) x_[i] += proj_[i];
   }
   for (std::size_t t = first_out; t < rows; ++t) {

@@ -10,9 +10,9 @@ namespace fhellm::model {
 Session::Session(std::shared_ptr<const Model> model, LinearOps& linear, std::size_t max_context,
                  EmbeddingOps* embedding)
     : model_(std::move(model)),
-      linear_(linear),
+      linear_(&linear),
       float_embedding_(*model_),
-      embedding_(embedding != nullptr ? *embedding : float_embedding_) {
+      embedding_(embedding != nullptr ? embedding : &float_embedding_) {
   const ModelConfig& c = model_->config();
   max_context_ = max_context == 0 ? c.context : max_context;
   require(max_context_ <= c.context, ErrorCode::bad_config,
@@ -20,6 +20,29 @@ Session::Session(std::shared_ptr<const Model> model, LinearOps& linear, std::siz
   key_cache_.assign(c.n_layers, std::vector<float>(max_context_ * c.kv_dim()));
   value_cache_.assign(c.n_layers, std::vector<float>(max_context_ * c.kv_dim()));
   scores_.resize(c.n_heads * max_context_);
+}
+
+void Session::rebind(LinearOps& linear, EmbeddingOps* embedding) {
+  linear_ = &linear;
+  embedding_ = embedding != nullptr ? embedding : &float_embedding_;
+}
+
+void Session::rewind(std::size_t p) {
+  require(p <= position_, ErrorCode::invalid_argument,
+          "rewind: position " + std::to_string(p) + " past the " + std::to_string(position_) + " filled");
+  position_ = p;
+}
+
+void Session::reserve(std::size_t max_context) {
+  const ModelConfig& c = model_->config();
+  require(max_context <= c.context, ErrorCode::bad_config,
+          "session context " + std::to_string(max_context) + " exceeds the model's " + std::to_string(c.context));
+  if (max_context <= max_context_) return;
+  // Position-major rows: growing each layer's array keeps positions 0.. in place.
+  for (auto& k : key_cache_) k.resize(max_context * c.kv_dim());
+  for (auto& v : value_cache_) v.resize(max_context * c.kv_dim());
+  scores_.resize(c.n_heads * max_context);
+  max_context_ = max_context;
 }
 
 std::vector<float> Session::forward(std::span<const TokenId> tokens, bool all_logits) {
@@ -49,7 +72,7 @@ std::vector<float> Session::forward(std::span<const TokenId> tokens, bool all_lo
   // x[t] = token embedding (one lookup for the call's rows); the
   // architecture's pass adds what else it needs (GPT-2's learned positions),
   // runs the blocks and the final norm.
-  embedding_.lookup({-1, LinearKind::token_embedding}, tokens, x_.data());
+  embedding_->lookup({-1, LinearKind::token_embedding}, tokens, x_.data());
   const std::size_t first_out = all_logits ? 0 : rows - 1;  // the LM head runs for these rows only
   if (c.arch == Architecture::gpt2) {
     forward_gpt2(rows, position_, first_out);
@@ -64,7 +87,7 @@ std::vector<float> Session::forward(std::span<const TokenId> tokens, bool all_lo
 // logits[n, vocab] = xb[0..n) W_head^T (xb: the final norm of the last n rows).
 std::vector<float> Session::head(std::size_t n) {
   std::vector<float> logits(n * model_->config().vocab_size);
-  linear_.apply({-1, LinearKind::lm_head}, xb_.data(), n, logits.data());
+  linear_->apply({-1, LinearKind::lm_head}, xb_.data(), n, logits.data());
   return logits;
 }
 

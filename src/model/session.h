@@ -35,6 +35,17 @@ class Session {
   std::size_t position() const { return position_; }
   std::size_t max_context() const { return max_context_; }
   void reset() { position_ = 0; }
+
+  // A cache kept across calls (hybrid::GenerateOptions::reuse_prefix):
+  // later forwards run through these ops (`embedding` null: the model's
+  // float table) ...
+  void rebind(LinearOps& linear, EmbeddingOps* embedding = nullptr);
+  // ... from position p: positions p..position()-1 are forgotten.
+  // @throws Error(invalid_argument) for p past position()
+  void rewind(std::size_t p);
+  // Grows the cache to max_context positions (no-op when it holds them),
+  // keeping the filled ones. @throws Error(bad_config) past the model's context
+  void reserve(std::size_t max_context);
   const Model& model() const { return *model_; }
 
  private:
@@ -49,9 +60,9 @@ class Session {
   std::vector<float> head(std::size_t n);
 
   std::shared_ptr<const Model> model_;
-  LinearOps& linear_;
+  LinearOps* linear_;
   FloatEmbedding float_embedding_;
-  EmbeddingOps& embedding_;
+  EmbeddingOps* embedding_;
   std::size_t max_context_ = 0;
   std::size_t position_ = 0;
   // KV cache: per layer [max_context, kv_dim].

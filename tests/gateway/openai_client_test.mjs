@@ -94,6 +94,22 @@ test('chat completion, streamed and not', async () => {
   assert.equal(text, r.choices[0].message.content);
 });
 
+test("a chat's next turn runs only what it adds to the session's cache", async () => {
+  const messages = [{ role: 'system', content: 'Tell a story.' }, { role: 'user', content: 'Tom' }];
+  const params = { model: 'stories260K', max_tokens: 6, temperature: 0 };
+  const first = await client.chat.completions.create({ ...params, messages });
+  const next = [...messages, { role: 'assistant', content: first.choices[0].message.content }, { role: 'user', content: 'And then?' }];
+  const r = await client.chat.completions.create({ ...params, messages: next });
+  assert.ok(r.usage.prompt_tokens_details.cached_tokens >= first.usage.prompt_tokens, JSON.stringify(r.usage));
+  assert.ok(r.usage.prompt_tokens_details.cached_tokens < r.usage.prompt_tokens);
+  // simulate's rows do not depend on the rows beside them: the same reply as without the cache
+  const plain = new OpenAI({ baseURL: await startGateway(['--fhe', 'simulate', '--no-prompt-cache']), apiKey: 'unused' });
+  const p = await plain.chat.completions.create({ ...params, messages: next });
+  assert.equal(p.usage.prompt_tokens_details.cached_tokens, 0);
+  assert.equal(p.usage.prompt_tokens, r.usage.prompt_tokens);
+  assert.equal(r.choices[0].message.content, p.choices[0].message.content);
+});
+
 test('stop sequences end the text before them', async () => {
   const full = await client.completions.create({ model: 'stories260K', prompt, max_tokens: 30, temperature: 0 });
   const text = full.choices[0].text;

@@ -135,13 +135,16 @@ void ChatEngine::release(Slot* slot) {
 
 EngineResult ChatEngine::run(Lease& lease, const EngineRequest& req, const std::function<bool(const std::string&)>& on_text) {
   Client& client = lease.slot().client;
-  const GenerateResult r = client.generate_from_ids(req.prompt_ids, req.options, [&](std::string_view piece) {
+  GenerateOptions options = req.options;
+  options.reuse_prefix = options_.prompt_cache;
+  const GenerateResult r = client.generate_from_ids(req.prompt_ids, options, [&](std::string_view piece) {
     return on_text(std::string(piece));
   });
   const ClientStats& s = client.last_stats();
   EngineResult out;
   out.text = r.text;
   out.n_prompt = r.prompt_ids.size();
+  out.n_cached = r.cached_prompt_tokens;
   out.n_completion = r.ids.size();
   out.finish_reason = r.stopped_at_eos || !r.stop.empty() || r.cancelled ? "stop" : "length";
   out.ttft_ms = s.ttft_ms;

@@ -34,6 +34,10 @@ struct ChatEngineOptions {
   std::string chat_template;  // NAME|FILE; empty: the model's own, else chatml
   std::size_t sessions = 1;   // generations at once
   std::size_t queue = 8;      // requests that may wait for a session
+  // Each session keeps its last generation's KV cache and runs only what a
+  // request's prompt adds to it (GenerateOptions::reuse_prefix): a chat's
+  // next turn computes its new message, not the whole history again.
+  bool prompt_cache = true;
 };
 
 struct EngineRequest {
@@ -44,6 +48,7 @@ struct EngineRequest {
 struct EngineResult {
   std::string text;
   std::size_t n_prompt = 0, n_completion = 0;
+  std::size_t n_cached = 0;  // prompt tokens taken from the session's cache (prompt_cache)
   std::string finish_reason;  // "stop" (end of text, a stop string, or stopped) or "length"
   double ttft_ms = 0, total_ms = 0, server_ms = 0;
   std::uint64_t bytes_up = 0, bytes_down = 0;

@@ -78,9 +78,12 @@ void answer(ChatEngine& engine, ChatEngine::Lease& lease, const ChatArgs& a, Jso
   std::fflush(stdout);
   history.push_back({{"role", "assistant"}, {"content", r.text}});
   if (!global_flags().quiet) {
-    std::fprintf(stderr, "[fhellm] %zu tokens, %.1f tokens/s, first after %.0f ms, %.1f KB up, %.1f KB down\n",
+    std::fprintf(stderr,
+                 "[fhellm] %zu tokens, %.1f tokens/s, first after %.0f ms (prompt %zu tokens, %zu of them cached), "
+                 "%.1f KB up, %.1f KB down\n",
                  r.n_completion, r.total_ms > 0 ? 1e3 * static_cast<double>(r.n_completion) / r.total_ms : 0.0,
-                 r.ttft_ms, static_cast<double>(r.bytes_up) / 1e3, static_cast<double>(r.bytes_down) / 1e3);
+                 r.ttft_ms, r.n_prompt, r.n_cached, static_cast<double>(r.bytes_up) / 1e3,
+                 static_cast<double>(r.bytes_down) / 1e3);
   }
 }
 
@@ -133,6 +136,8 @@ void register_chat(CLI::App& app) {
   cmd->add_option("--remote", e.remote, "with --model: remote modules (default: every linear layer and the token embedding)")->capture_default_str();
   cmd->add_option("--precision", e.precision, "encrypted product precision: default or exact")->capture_default_str();
   cmd->add_option("--chat-template", e.chat_template, "a built-in template name or a file (see `fhellm gateway --help`)");
+  cmd->add_flag("--no-prompt-cache{false}", e.prompt_cache,
+                "run the whole conversation at every turn (by default only what a turn adds to the kept KV cache runs)");
   cmd->add_option("--system", args->system, "a system message to start the conversation with");
   cmd->add_option("-n,--n-predict", args->n_tokens, "tokens per answer at most (-1: until end of text or context)")
       ->capture_default_str()

@@ -123,7 +123,12 @@ OpenAiRequest parse_chat_request(const Json& body) {
 }
 
 Json usage_of(const EngineResult& r) {
-  return {{"prompt_tokens", r.n_prompt}, {"completion_tokens", r.n_completion}, {"total_tokens", r.n_prompt + r.n_completion}};
+  // OpenAI's prompt_tokens_details.cached_tokens: the prompt tokens the
+  // session's cache already held (ChatEngineOptions::prompt_cache).
+  return {{"prompt_tokens", r.n_prompt},
+          {"completion_tokens", r.n_completion},
+          {"total_tokens", r.n_prompt + r.n_completion},
+          {"prompt_tokens_details", {{"cached_tokens", r.n_cached}}}};
 }
 
 Json fhellm_figures(const EngineResult& r, const std::string& fhe) {

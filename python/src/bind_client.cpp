@@ -61,7 +61,8 @@ std::function<void(std::uint64_t, std::uint64_t)> signal_check() {
 // one) or a list of ids (as given).
 GenerateResult generate(Client& c, const py::object& prompt, std::size_t max_new_tokens, float temperature,
                         float top_p, std::size_t top_k, float min_p, float repeat_penalty, std::uint64_t seed,
-                        bool stop_at_eos, const std::vector<std::string>& stop, const py::object& stream) {
+                        bool stop_at_eos, const std::vector<std::string>& stop, const py::object& stream,
+                        bool reuse_prefix) {
   if (!stream.is_none() && !PyCallable_Check(stream.ptr()))
     throw_error(ErrorCode::invalid_argument, "stream must be callable (it receives each piece of text)");
   GenerateOptions g;
@@ -74,6 +75,7 @@ GenerateResult generate(Client& c, const py::object& prompt, std::size_t max_new
   g.seed = seed;
   g.stop_at_eos = stop_at_eos;
   g.stop = stop;
+  g.reuse_prefix = reuse_prefix;
   const TextCallback cb = stream_callback(stream);
   if (py::isinstance<py::str>(prompt)) {
     const std::string text = prompt.cast<std::string>();
@@ -114,6 +116,7 @@ py::array_t<float> logits(Client& c, const std::vector<std::int32_t>& ids) {
 void bind_stats(py::module_& m) {
   py::class_<ClientStats>(m, "ClientStats", "Figures of the last generate, perplexity or logits call (ms, bytes).")
       .def_readonly("n_prompt_tokens", &ClientStats::n_prompt_tokens)
+      .def_readonly("n_cached_prompt_tokens", &ClientStats::n_cached_prompt_tokens)
       .def_readonly("n_generated_tokens", &ClientStats::n_generated_tokens)
       .def_readonly("total_ms", &ClientStats::total_ms)
       .def_readonly("prefill_ms", &ClientStats::prefill_ms)
@@ -153,6 +156,7 @@ void bind_results(py::module_& m) {
       .def_readonly("text", &GenerateResult::text)
       .def_readonly("ids", &GenerateResult::ids)
       .def_readonly("prompt_ids", &GenerateResult::prompt_ids)
+      .def_readonly("cached_prompt_tokens", &GenerateResult::cached_prompt_tokens)
       .def_readonly("stopped_at_eos", &GenerateResult::stopped_at_eos)
       .def_readonly("cancelled", &GenerateResult::cancelled)
       .def_readonly("stop", &GenerateResult::stop)
@@ -236,9 +240,12 @@ or at server_url). Use Model.load(path) or fhellm.Client(artifact, url).)")
       .def("generate", &generate, py::arg("prompt"), py::arg("max_new_tokens") = 64, py::arg("temperature") = 0.0f,
            py::arg("top_p") = 1.0f, py::arg("top_k") = 0, py::arg("min_p") = 0.0f, py::arg("repeat_penalty") = 1.0f,
            py::arg("seed") = 0, py::arg("stop_at_eos") = true, py::arg("stop") = std::vector<std::string>{},
-           py::arg("stream") = py::none(),
+           py::arg("stream") = py::none(), py::arg("reuse_prefix") = false,
            "Generates from prompt (a str, or a list of ids taken as given); stream(piece) receives each piece "
-           "of text (return False to stop). Ctrl-C raises KeyboardInterrupt at the next piece.")
+           "of text (return False to stop). Ctrl-C raises KeyboardInterrupt at the next piece. reuse_prefix: "
+           "keep this generation's KV cache, and take from it the prefix the prompt shares with the previous "
+           "reuse_prefix generation (a chat's next turn runs its new message only; cached_prompt_tokens counts "
+           "the ids taken).")
       .def("perplexity", &perplexity, py::arg("text"), py::arg("window") = 0, py::arg("stride") = 0,
            "Perplexity of text in windows of `window` positions every `stride` (0: the model's context, "
            "window / 2).")

@@ -94,6 +94,17 @@ def test_prompt_as_ids_and_stop_strings(stories):
         stories.generate(["not", "ids"])
 
 
+def test_reuse_prefix_runs_only_the_new_part(stories):
+    first = stories.generate(PROMPT, max_new_tokens=6, reuse_prefix=True)
+    turn = first.prompt_ids + first.ids[:5] + [300, 301]
+    r = stories.generate(turn, max_new_tokens=6, reuse_prefix=True)
+    assert r.cached_prompt_tokens == len(first.prompt_ids) + 5
+    assert stories.last_stats.n_cached_prompt_tokens == r.cached_prompt_tokens
+    fresh = stories.generate(turn, max_new_tokens=6)  # simulate: a row does not depend on its neighbours
+    assert fresh.cached_prompt_tokens == 0
+    assert r.ids == fresh.ids
+
+
 def test_stream_callback_and_stop(stories):
     pieces = []
     r = stories.generate(PROMPT, max_new_tokens=16, stream=pieces.append)

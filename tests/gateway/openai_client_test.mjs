@@ -110,6 +110,19 @@ test("a chat's next turn runs only what it adds to the session's cache", async (
   assert.equal(r.choices[0].message.content, p.choices[0].message.content);
 });
 
+test('two conversations in turn each keep their own session cache', async () => {
+  const params = { model: 'stories260K', max_tokens: 4, temperature: 0 };
+  const a = [{ role: 'user', content: 'Sam had a red ball' }];
+  const b = [{ role: 'user', content: 'The little bird sang a song' }];
+  const a1 = await client.chat.completions.create({ ...params, messages: a });
+  const b1 = await client.chat.completions.create({ ...params, messages: b });
+  const a2 = await client.chat.completions.create({ ...params, messages: [...a, { role: 'assistant', content: a1.choices[0].message.content }, { role: 'user', content: 'Then?' }] });
+  const b2 = await client.chat.completions.create({ ...params, messages: [...b, { role: 'assistant', content: b1.choices[0].message.content }, { role: 'user', content: 'Then?' }] });
+  // the gateway has two sessions: b1 took the one a1 did not, and each next turn found its own
+  assert.ok(a2.usage.prompt_tokens_details.cached_tokens >= a1.usage.prompt_tokens, JSON.stringify(a2.usage));
+  assert.ok(b2.usage.prompt_tokens_details.cached_tokens >= b1.usage.prompt_tokens, JSON.stringify(b2.usage));
+});
+
 test('stop sequences end the text before them', async () => {
   const full = await client.completions.create({ model: 'stories260K', prompt, max_tokens: 30, temperature: 0 });
   const text = full.choices[0].text;

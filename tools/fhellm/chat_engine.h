@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -72,9 +73,13 @@ class ChatEngine {
   // @throws Error(chat_template_exception, bad_chat_template, invalid_argument)
   std::vector<std::int32_t> encode_chat(const nlohmann::ordered_json& messages) const;
 
-  // A session, or null when `queue` requests already wait for one.
+  // A session, or null when `queue` requests already wait for one. Among the
+  // free sessions, one whose cache this prompt continues (it repeats at least
+  // half of what the session last saw: the next turn of its conversation),
+  // the longest such prefix first; else the one used least recently, so a new
+  // conversation does not evict another's history (llama.cpp's slot choice).
   class Lease;
-  std::unique_ptr<Lease> acquire();
+  std::unique_ptr<Lease> acquire(std::span<const std::int32_t> prompt_ids = {});
 
   // Generates on the lease's session; on_text gets each piece of text (stop
   // strings held back and never shown); returning false stops after it.
@@ -93,6 +98,7 @@ class ChatEngine {
   std::mutex mutex_;
   std::condition_variable freed_;
   std::size_t waiting_ = 0;
+  std::uint64_t uses_ = 0;  // acquisitions so far: each slot's last one orders them
 };
 
 class ChatEngine::Lease {

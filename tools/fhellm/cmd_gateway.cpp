@@ -94,7 +94,7 @@ class Gateway {
       EngineRequest er;
       er.prompt_ids = chat ? engine_.encode_chat(r.messages) : engine_.encode_text(r.prompt);
       er.options = r.generate;
-      std::shared_ptr<ChatEngine::Lease> lease = engine_.acquire();
+      std::shared_ptr<ChatEngine::Lease> lease = engine_.acquire(er.prompt_ids);
       if (!lease) throw OpenAiError(503, "server_error", "every session is busy and the queue is full: retry later", "", "overloaded");
       if (r.stream) {
         stream(res, std::move(lease), std::move(er), r);

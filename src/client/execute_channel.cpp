@@ -82,6 +82,7 @@ ChannelFactory make_channel_factory(hybrid::HybridModel& hm, const ExecuteClient
   config.connect_timeout = std::min<std::chrono::milliseconds>(options.timeout, std::chrono::milliseconds(5000));
   config.api_key = options.api_key;
   config.ca_cert_path = options.ca_cert_path;
+  config.known_description = options.expected_description;
   { net::HttpChannel probe(config); }  // validates the URL now, not at the first token
   return [config, expected = options.expected_description]() -> std::unique_ptr<hybrid::RemoteChannel> {
     return std::make_unique<CheckedChannel>(std::make_unique<net::HttpChannel>(config), expected);

@@ -166,8 +166,16 @@ Bytes HttpChannel::request_with_retries(MessageType type, ByteView payload, Mess
 
 Bytes HttpChannel::open_new_session() {
   next_sequence_ = 1;
-  Bytes d = request_with_retries(MessageType::open_session, encode_open_session(keys_),
+  const std::shared_ptr<const Bytes>& known = impl_->config.known_description;
+  std::optional<DescriptionDigest> digest;
+  if (known) digest = description_digest(*known);
+  Bytes d = request_with_retries(MessageType::open_session, encode_open_session(keys_, digest),
                                  MessageType::open_session_reply, nullptr, false);
+  if (d.empty()) {
+    require(known != nullptr, ErrorCode::bad_message,
+            "server " + impl_->config.url + " answered open_session with no model description");
+    d = *known;  // the server serves the description this client holds
+  }
   sessions_opened_ += 1;
   if (sessions_opened_ > 1) {
     require(d == description_, ErrorCode::bad_artifact,

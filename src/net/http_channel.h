@@ -51,6 +51,10 @@ struct ChannelConfig {
   std::string api_key;                           // sent as "Authorization: Bearer KEY" when not empty
   RetryPolicy retry;
   bool reopen_session = true;                    // on unknown_session, open a new one and go on
+  // The model description the client expects (a client artifact's): its
+  // digest goes with open_session, and a server that serves the same answers
+  // an empty one instead of sending it back (1.47 MB for GPT-2).
+  std::shared_ptr<const Bytes> known_description;
 };
 
 class HttpChannel final : public hybrid::RemoteChannel {

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include <openssl/evp.h>
+
 #include "common/bytes.h"
 
 namespace fhellm::net {
@@ -106,11 +108,21 @@ Frame decode_frame(ByteView bytes, std::uint32_t max_payload_bytes) {
   return frame;
 }
 
-Bytes encode_open_session(ByteView evaluation_keys) {
+DescriptionDigest description_digest(ByteView description) {
+  DescriptionDigest out{};
+  unsigned int len = 0;
+  require(EVP_Digest(description.data(), description.size(), out.data(), &len, EVP_sha256(), nullptr) == 1 &&
+              len == out.size(),
+          ErrorCode::internal_error, "SHA-256 failed");
+  return out;
+}
+
+Bytes encode_open_session(ByteView evaluation_keys, const std::optional<DescriptionDigest>& known) {
   Bytes out;
-  out.reserve(4 + evaluation_keys.size());  // one allocation of the keys' size, not a doubling
+  out.reserve(4 + evaluation_keys.size() + 32);  // one allocation of the keys' size, not a doubling
   ByteWriter w(out);
   w.blob(evaluation_keys);
+  if (known) w.bytes(ByteView(known->data(), known->size()));
   return out;
 }
 
@@ -158,6 +170,10 @@ OpenSession decode_open_session(ByteView payload) {
   ByteReader r(payload, "open_session payload");
   OpenSession m;
   m.evaluation_keys = r.blob(kMaxPayloadBytes, "evaluation_keys");
+  if (r.remaining() == std::tuple_size_v<DescriptionDigest>) {
+    m.known_description.emplace();
+    r.copy_to(*m.known_description, "description digest");
+  }
   r.expect_end();
   return m;
 }

@@ -15,7 +15,11 @@
 //
 // Payloads:
 //   open_session        keys_len u32, keys[keys_len]          (client's public evaluation keys)
-//   open_session_reply  server_ns u64, desc_len u32, desc[desc_len]  (model description)
+//                       [digest 32]  optional: SHA-256 of the model description the
+//                                    client holds (a client artifact's)
+//   open_session_reply  server_ns u64, desc_len u32, desc[desc_len]  (model description;
+//                       desc_len 0 when the request's digest is the description's:
+//                       the client's copy stands, 1.47 MB less for GPT-2)
 //   linear_call         n_layers u16 (1..kMaxLayersPerCall), layer_id u32 x n_layers,
 //                       blob_len u32, blob[blob_len]           (encrypted rows)
 //   linear_call_reply   server_ns u64, blob_len u32, blob[blob_len]  (encrypted results)
@@ -30,7 +34,9 @@
 // after its last field, is refused (trailing_bytes).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -87,8 +93,13 @@ Frame decode_frame(ByteView bytes, std::uint32_t max_payload_bytes = kMaxPayload
 
 // ---- payloads -------------------------------------------------------------
 
+// SHA-256 of a model description (open_session's optional digest).
+using DescriptionDigest = std::array<std::uint8_t, 32>;
+DescriptionDigest description_digest(ByteView description);
+
 struct OpenSession {
   ByteView evaluation_keys;
+  std::optional<DescriptionDigest> known_description;
 };
 struct OpenSessionReply {
   std::uint64_t server_ns = 0;
@@ -107,7 +118,9 @@ struct ErrorReply {
   std::string message;
 };
 
-Bytes encode_open_session(ByteView evaluation_keys);
+// `known`: the digest of the description the client holds (the server then
+// answers an empty one when it serves the same).
+Bytes encode_open_session(ByteView evaluation_keys, const std::optional<DescriptionDigest>& known = std::nullopt);
 Bytes encode_open_session_reply(std::uint64_t server_ns, ByteView description);
 // @throws Error(invalid_argument) when layer_ids is empty or longer than kMaxLayersPerCall.
 Bytes encode_linear_call(std::span<const std::uint32_t> layer_ids, ByteView rows);

@@ -142,10 +142,12 @@ struct Server::Impl final : HttpHandler {
     const auto start = Clock::now();
     const std::uint64_t id = store->open(tenant, message.evaluation_keys, frame.header.sequence);
     const Bytes description = service.description();
+    // A client that holds this description (its artifact's) gets an empty one.
+    const bool known = message.known_description && *message.known_description == description_digest(description);
     sessions_opened.fetch_add(1);
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
     return encode_frame({MessageType::open_session_reply, id, frame.header.sequence},
-                        encode_open_session_reply(static_cast<std::uint64_t>(ns), description));
+                        encode_open_session_reply(static_cast<std::uint64_t>(ns), known ? ByteView{} : ByteView(description)));
   }
 
   Bytes linear_call(const Frame& frame, Tenant& tenant) {

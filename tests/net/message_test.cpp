@@ -41,6 +41,18 @@ TEST(Message, EveryPayloadRoundTrips) {
   const Bytes os = encode_open_session(blob);
   const OpenSession r0 = decode_open_session(os);
   EXPECT_EQ(Bytes(r0.evaluation_keys.begin(), r0.evaluation_keys.end()), blob);
+  EXPECT_FALSE(r0.known_description.has_value());
+  const DescriptionDigest digest = description_digest(blob);
+  const Bytes with_digest = encode_open_session(blob, digest);
+  const OpenSession rd = decode_open_session(with_digest);
+  EXPECT_EQ(Bytes(rd.evaluation_keys.begin(), rd.evaluation_keys.end()), blob);
+  ASSERT_TRUE(rd.known_description.has_value());
+  EXPECT_EQ(*rd.known_description, digest);
+  EXPECT_NE(description_digest(Bytes{9, 8, 6}), digest);
+  // A digest of another length is trailing bytes, not a digest.
+  Bytes short_digest = encode_open_session(blob, digest);
+  short_digest.pop_back();
+  EXPECT_EQ(code_of([&] { decode_open_session(short_digest); }), ErrorCode::trailing_bytes);
   const Bytes osr = encode_open_session_reply(123, blob);
   const OpenSessionReply r1 = decode_open_session_reply(osr);
   EXPECT_EQ(r1.server_ns, 123u);

@@ -111,6 +111,35 @@ TEST_F(ServerTest, SessionRoundTripAndStats) {
   EXPECT_GT(m.bytes_in, 0u);
 }
 
+// A client that holds the server's description (a client artifact's) sends
+// its digest and gets an empty one back instead of the whole (1.47 MB for
+// GPT-2); a digest of another description gets the server's in full.
+TEST_F(ServerTest, AClientHoldingTheDescriptionIsNotSentItAgain) {
+  start();
+  const Bytes served = {'a', 'r', 'i', 't', 'h', ' ', 'v', '1'};
+  ChannelConfig c = channel_config();
+  c.known_description = std::make_shared<const Bytes>(served);
+  HttpChannel same(c);
+  EXPECT_EQ(same.open_session(ArithmeticService::key_bytes(5)), served);
+  EXPECT_EQ(same.stats().session_bytes_down, 32u + 8 + 4);  // header, server_ns, an empty description
+  EXPECT_EQ(same.stats().session_bytes_up, 32u + 4 + 8 + 32);  // the keys, then the digest
+  const std::uint32_t ids[] = {7};
+  EXPECT_EQ(same.call(ids, Bytes{1}), (Bytes{13}));  // as SessionRoundTripAndStats's
+  c.known_description = std::make_shared<const Bytes>(Bytes{'o', 't', 'h', 'e', 'r'});
+  HttpChannel other(c);
+  EXPECT_EQ(other.open_session(ArithmeticService::key_bytes(5)), served);
+  EXPECT_EQ(other.stats().session_bytes_down, 32u + 8 + 4 + served.size());
+  // On the wire: the reply's description is empty for the right digest only.
+  HttpChannel raw(channel_config());
+  const auto described = [&](const DescriptionDigest& digest) {
+    const Bytes reply = raw.exchange(
+        encode_frame({MessageType::open_session, 0, 1}, encode_open_session(ArithmeticService::key_bytes(5), digest)));
+    return decode_open_session_reply(decode_frame(reply).payload).description.size();
+  };
+  EXPECT_EQ(described(description_digest(served)), 0u);
+  EXPECT_EQ(described(description_digest(Bytes{'x'})), served.size());
+}
+
 TEST_F(ServerTest, HealthAndMetricsEndpoints) {
   start();
   HttpChannel ch(channel_config());
@@ -330,7 +359,7 @@ TEST(HttpChannel, ASilentServerHoldsItsClientForTheTimeoutOnce) {
     if (seen.fetch_add(1) == 0) {  // answers the open, then nothing
       const Frame f = decode_frame({reinterpret_cast<const std::uint8_t*>(req.body.data()), req.body.size()});
       const Bytes reply =
-          encode_frame({MessageType::open_session_reply, 77, f.header.sequence}, encode_open_session_reply(0, Bytes{}));
+          encode_frame({MessageType::open_session_reply, 77, f.header.sequence}, encode_open_session_reply(0, Bytes{1}));
       res.set_content(std::string(reply.begin(), reply.end()), "application/octet-stream");
       return;
     }

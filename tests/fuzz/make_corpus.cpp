@@ -73,6 +73,8 @@ void messages_and_frames() {
   const Bytes key(8, 7);
   const std::vector<std::pair<std::string, Bytes>> frames = {
       {"open", net::encode_frame({net::MessageType::open_session, 0, 1}, net::encode_open_session(key))},
+      {"open_digest", net::encode_frame({net::MessageType::open_session, 0, 1},
+                                        net::encode_open_session(key, net::description_digest(description)))},
       {"open_reply", net::encode_frame({net::MessageType::open_session_reply, 9, 1},
                                        net::encode_open_session_reply(5, description))},
       {"call", net::encode_frame({net::MessageType::linear_call, 9, 2}, net::encode_linear_call(ids, Bytes{1, 2}))},

@@ -24,6 +24,9 @@ class Session {
   // @throws Error(bad_config) if above the model's context
   Session(std::shared_ptr<const Model> model, LinearOps& linear, std::size_t max_context = 0,
           EmbeddingOps* embedding = nullptr);
+  // It may point at its own float table: not copied or moved (hold it by pointer).
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   // Runs the tokens at positions position() .. position()+T-1 (prefill when
   // T > 1), appending them to the KV cache. Returns the logits of the last

@@ -136,7 +136,7 @@ void register_chat(CLI::App& app) {
   cmd->add_option("--remote", e.remote, "with --model: remote modules (default: every linear layer and the token embedding)")->capture_default_str();
   cmd->add_option("--precision", e.precision, "encrypted product precision: default or exact")->capture_default_str();
   cmd->add_option("--chat-template", e.chat_template, "a built-in template name or a file (see `fhellm gateway --help`)");
-  cmd->add_flag("--no-prompt-cache{false}", e.prompt_cache,
+  cmd->add_flag_callback("--no-prompt-cache", [&e] { e.prompt_cache = false; },
                 "run the whole conversation at every turn (by default only what a turn adds to the kept KV cache runs)");
   cmd->add_option("--system", args->system, "a system message to start the conversation with");
   cmd->add_option("-n,--n-predict", args->n_tokens, "tokens per answer at most (-1: until end of text or context)")

@@ -216,7 +216,7 @@ void register_gateway(CLI::App& app) {
                   "tinyllama) or a file (.jinja text or tokenizer_config.json); default: the model's, else chatml");
   cmd->add_option("--sessions", e.sessions, "generations at once, each with its own session")->capture_default_str();
   cmd->add_option("--queue", e.queue, "requests that may wait for a session (then: 503)")->capture_default_str();
-  cmd->add_flag("--no-prompt-cache{false}", e.prompt_cache,
+  cmd->add_flag_callback("--no-prompt-cache", [&e] { e.prompt_cache = false; },
                 "run every request's whole prompt (by default a session keeps its KV cache and runs only what a prompt adds to it)");
   cmd->add_option("--listen", args->listen, "HOST:PORT (port 0: any free port, printed)")->capture_default_str();
   add_threads_option(cmd, args->threads);

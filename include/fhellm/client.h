@@ -333,6 +333,10 @@ class Client {
   CompileResult compile(const std::string& out_prefix, int weight_bits = 8) const;
 
   const ClientStats& last_stats() const noexcept;
+  // The ids whose KV cache a reuse_prefix generation left (prompt, then the
+  // answer's ids fed back): what the next one can take; empty without it.
+  // Valid until the next generate or setting change.
+  std::span<const std::int32_t> cached_ids() const noexcept;
   ClientModelInfo model_info() const;
 
  private:

@@ -379,6 +379,8 @@ Client::CompileResult Client::compile(const std::string& out_prefix, int weight_
 
 const ClientStats& Client::last_stats() const noexcept { return impl_->last; }
 
+std::span<const std::int32_t> Client::cached_ids() const noexcept { return impl_->hm->cached_ids(); }
+
 ClientModelInfo Client::model_info() const {
   const model::ModelConfig& c = impl_->hm->model().config();
   ClientModelInfo info;

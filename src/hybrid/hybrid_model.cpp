@@ -280,12 +280,12 @@ GenerationResult HybridModel::generate(std::span<const TokenId> prompt, std::siz
   std::vector<TokenId> fed = std::move(kept_ids_);
   kept_ids_.clear();
   std::size_t reused = 0;
-  if (options.reuse_prefix && session) {
+  if (options.reuse_prefix) {
     // The shared prefix, short of the prompt's last id (its logits are needed).
     const std::size_t limit = std::min(fed.size(), prompt.size() - 1);
     while (reused < limit && fed[reused] == prompt[reused]) ++reused;
   }
-  if (reused > 0) {
+  if (session) {  // its arrays serve again from the shared prefix (position 0 when none)
     session->rebind(ops, &embedding_ops());
     session->rewind(reused);
     session->reserve(positions);

@@ -153,6 +153,9 @@ class HybridModel {
   // as it is chosen. @throws Error(context_overflow, unknown_token, ...)
   GenerationResult generate(std::span<const TokenId> prompt, std::size_t n_tokens, const GenerateOptions& options = {},
                             const std::function<void(TokenId)>& on_token = {});
+  // The ids whose KV the kept cache holds (GenerateOptions::reuse_prefix;
+  // empty without one): what the next such generation can share.
+  std::span<const TokenId> cached_ids() const noexcept { return kept_ids_; }
 
   // Perplexity of `ids` (ids[0] is context only) in overlapping windows, as
   // llama-perplexity and transformers' strided evaluation do: windows of

@@ -14,12 +14,9 @@ Session::Session(std::shared_ptr<const Model> model, LinearOps& linear, std::siz
       float_embedding_(*model_),
       embedding_(embedding != nullptr ? embedding : &float_embedding_) {
   const ModelConfig& c = model_->config();
-  max_context_ = max_context == 0 ? c.context : max_context;
-  require(max_context_ <= c.context, ErrorCode::bad_config,
-          "session context " + std::to_string(max_context_) + " exceeds the model's " + std::to_string(c.context));
-  key_cache_.assign(c.n_layers, std::vector<float>(max_context_ * c.kv_dim()));
-  value_cache_.assign(c.n_layers, std::vector<float>(max_context_ * c.kv_dim()));
-  scores_.resize(c.n_heads * max_context_);
+  key_cache_.resize(c.n_layers);
+  value_cache_.resize(c.n_layers);
+  reserve(max_context == 0 ? c.context : max_context);
 }
 
 void Session::rebind(LinearOps& linear, EmbeddingOps* embedding) {

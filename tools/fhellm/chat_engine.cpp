@@ -12,7 +12,6 @@ struct ChatEngine::Slot {
   explicit Slot(Client c) : client(std::move(c)) {}
   Client client;
   bool busy = false;
-  std::vector<std::int32_t> held;  // the ids its last generation saw (prompt, then answer): its cache's prefix
   std::uint64_t last_use = 0;      // ChatEngine::uses_ when last acquired (0: never)
 };
 
@@ -111,9 +110,10 @@ std::vector<std::int32_t> ChatEngine::encode_chat(const nlohmann::ordered_json& 
 
 std::unique_ptr<ChatEngine::Lease> ChatEngine::acquire(std::span<const std::int32_t> prompt_ids) {
   std::unique_lock lock(mutex_);
-  const auto shared = [&](const Slot& s) {
+  // A free session's client runs nothing: its cache may be read here.
+  const auto shared = [&](std::span<const std::int32_t> held) {
     std::size_t n = 0;
-    while (n < s.held.size() && n < prompt_ids.size() && s.held[n] == prompt_ids[n]) ++n;
+    while (n < held.size() && n < prompt_ids.size() && held[n] == prompt_ids[n]) ++n;
     return n;
   };
   auto free_slot = [&]() -> Slot* {
@@ -121,8 +121,9 @@ std::unique_ptr<ChatEngine::Lease> ChatEngine::acquire(std::span<const std::int3
     std::size_t longest = 0;
     for (auto& s : slots_) {
       if (s->busy) continue;
-      const std::size_t n = shared(*s);
-      if (n > 0 && 2 * n >= s->held.size() && n > longest) {
+      const std::span<const std::int32_t> held = s->client.cached_ids();
+      const std::size_t n = shared(held);
+      if (n > 0 && 2 * n >= held.size() && n > longest) {
         continued = s.get();
         longest = n;
       }
@@ -152,18 +153,12 @@ void ChatEngine::release(Slot* slot) {
 
 EngineResult ChatEngine::run(Lease& lease, const EngineRequest& req, const std::function<bool(const std::string&)>& on_text) {
   Client& client = lease.slot().client;
-  lease.slot().held.clear();  // until this generation ends well (a failed one drops the cache)
   GenerateOptions options = req.options;
   options.reuse_prefix = options_.prompt_cache;
   const GenerateResult r = client.generate_from_ids(req.prompt_ids, options, [&](std::string_view piece) {
     return on_text(std::string(piece));
   });
   const ClientStats& s = client.last_stats();
-  if (options_.prompt_cache) {
-    Slot& slot = lease.slot();
-    slot.held = r.prompt_ids;
-    slot.held.insert(slot.held.end(), r.ids.begin(), r.ids.end());
-  }
   EngineResult out;
   out.text = r.text;
   out.n_prompt = r.prompt_ids.size();

@@ -6,7 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <optional>
+#include <memory>
+#include <mutex>
 
 #include "fhellm/error.h"
 #include "he/context.h"
@@ -32,11 +33,6 @@ class Folder {
   explicit Folder(const LinearGeometry& geo)
       : geo_(geo), n_(geo.poly_degree), count_(std::size_t{1} << geo.input_levels), a_(count_ * n_), b_(count_ * n_) {}
 
-  // Whether this folder's geometry is `geo` (a thread keeps one between layers).
-  bool fits(const LinearGeometry& geo) const noexcept {
-    return geo.poly_degree == geo_.poly_degree && geo.chunk_width == geo_.chunk_width &&
-           geo.input_levels == geo_.input_levels && geo.shape == geo_.shape;
-  }
   // Returns 2^L polynomials of N coefficients each, mask-major.
   const std::int32_t* fold(const WeightMatrix& w, std::uint32_t p, std::uint32_t i, std::uint32_t c) {
     std::fill(a_.begin(), a_.end(), 0);
@@ -144,6 +140,42 @@ std::unique_ptr<std::uint8_t[], EncodedWeights::WordsDeleter> allocate_units(std
   return std::unique_ptr<std::uint8_t[], EncodedWeights::WordsDeleter>(static_cast<std::uint8_t*>(p));
 }
 
+// One job's buffers (the folder's 2 x 2^L polynomials, the staging of 2^L
+// transformed terms: 8 MB for the token table's L = 8), handed from job to
+// job for one encoding and freed with it. Thread-local buffers kept the
+// largest layer's for the server's life: 17 MB of a GPT-2 server's RSS.
+struct EncodeScratch {
+  explicit EncodeScratch(const LinearGeometry& geo) : folder(geo) {}
+  Folder folder;
+  std::vector<std::uint64_t> work;
+  std::vector<std::uint32_t> staging;
+};
+
+class ScratchPool {
+ public:
+  explicit ScratchPool(const LinearGeometry& geo) : geo_(geo) {}
+  std::unique_ptr<EncodeScratch> take() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!free_.empty()) {
+        auto s = std::move(free_.back());
+        free_.pop_back();
+        return s;
+      }
+    }
+    return std::make_unique<EncodeScratch>(geo_);
+  }
+  void give(std::unique_ptr<EncodeScratch> s) {
+    std::lock_guard lock(mutex_);
+    free_.push_back(std::move(s));
+  }
+
+ private:
+  const LinearGeometry& geo_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<EncodeScratch>> free_;
+};
+
 }  // namespace
 
 EncodedWeights::Encoding encode_blocked(const WeightMatrix& w, const LinearGeometry& geo, std::uint32_t chunks,
@@ -164,21 +196,20 @@ EncodedWeights::Encoding encode_blocked(const WeightMatrix& w, const LinearGeome
   // places one (a staging buffer of 2^L polynomials, not an entry's C 2^L).
   const std::size_t masks = std::size_t{1} << geo.input_levels;
   const std::size_t runs = ctx->moduli_count() * (ctx->poly_degree() / kBlock);
+  ScratchPool scratch(geo);
   default_thread_pool().run(enc.entries * chunks, std::max<std::size_t>(threads, 1), [&](std::size_t job) {
     const std::size_t e = job / chunks;
     const auto c = static_cast<std::uint32_t>(job % chunks);
     const auto p = static_cast<std::uint32_t>(std::upper_bound(enc.first_entry.begin(), enc.first_entry.end(), e) -
                                               enc.first_entry.begin() - 1);
     const auto i = static_cast<std::uint32_t>(e - enc.first_entry[p]);
-    thread_local std::vector<std::uint64_t> work;
-    thread_local std::vector<std::uint32_t> staging;
-    thread_local std::optional<Folder> folder;
-    if (!folder || !folder->fits(geo)) folder.emplace(geo);
-    staging.resize(masks * ctx->moduli_count() * ctx->poly_degree());
-    const std::int32_t* folded = folder->fold(w, p, i, c);
+    std::unique_ptr<EncodeScratch> s = scratch.take();
+    s->staging.resize(masks * ctx->moduli_count() * ctx->poly_degree());
+    const std::int32_t* folded = s->folder.fold(w, p, i, c);
     for (std::size_t mask = 0; mask < masks; ++mask)
-      encode_term(*ctx, folded + mask * geo.poly_degree, scale, masks, mask, staging.data(), work);
-    place_chunk(staging.data(), enc, e, c, masks, runs);
+      encode_term(*ctx, folded + mask * geo.poly_degree, scale, masks, mask, s->staging.data(), s->work);
+    place_chunk(s->staging.data(), enc, e, c, masks, runs);
+    scratch.give(std::move(s));
   });
   return enc;
 }

@@ -98,6 +98,10 @@ struct PrecomputeOptions {
   std::size_t batch_rows = 64;  // rows per encrypted call and per stored batch, 1..512
   // Called after each batch: (rows made, rows to make).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
+  // Asked before each batch (the groups take a batch each in turn): true
+  // ends the run there, the batches made staying stored. A background
+  // top-up stops this way when a request comes (`fhellm gateway --online`).
+  std::function<bool()> stop;
 };
 
 struct PrecomputeResult {

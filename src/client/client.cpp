@@ -318,6 +318,7 @@ PrecomputeResult Client::precompute(const PrecomputeOptions& options) {
   o.head_rows = options.head_rows;
   o.batch_rows = options.batch_rows;
   o.progress = options.progress;
+  o.stop = options.stop;
   const hybrid::PrecomputeResult r =
       client::precompute(impl_->hm->model(), impl_->server_channels(), *impl_->online_store(), o);
   PrecomputeResult out;

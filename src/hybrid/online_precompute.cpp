@@ -113,11 +113,17 @@ PrecomputeResult precompute_online(RemoteChannel& channel, const he::LinearClien
     missing[i] = want > have ? want - have : 0;
     total += missing[i];
   }
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    while (missing[i] > 0) {
+  // A batch per group in turn; `stop` is asked before each.
+  bool stopped = false;
+  for (std::uint64_t left = total; left > 0 && !stopped;) {
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      if (missing[i] == 0) continue;
+      stopped = options.stop && options.stop();
+      if (stopped) break;
       const auto rows = static_cast<std::uint32_t>(std::min(missing[i], options.batch_rows));
       store.put(make_material(channel, client, layers[i], rows, options.weight_privacy_bits));
       missing[i] -= rows;
+      left -= rows;
       result.rows_made += rows;
       result.calls += layers[i].p == he::kOnlineTableModulus ? 1 : 2;
       if (options.progress) options.progress(result.rows_made, total);

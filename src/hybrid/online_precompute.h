@@ -30,6 +30,9 @@ struct PrecomputeOptions {
   int weight_privacy_bits = 0;
   // After each batch: (rows made, rows to make).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
+  // Asked before each batch: true ends the run there (the batches made stay
+  // stored). A background top-up stops this way when a request comes.
+  std::function<bool()> stop;
 };
 
 struct PrecomputeResult {
@@ -40,8 +43,10 @@ struct PrecomputeResult {
   ChannelStats channel;            // of the calls made here
 };
 
-// Tops every group of `layers` up to its row count. `channel` holds a
-// session opened with `client`'s evaluation keys.
+// Tops every group of `layers` up to its row count, a batch per group in
+// turn (a run stopped early leaves every group some rows: a generation needs
+// all of them for each row). `channel` holds a session opened with
+// `client`'s evaluation keys.
 // @throws Error(invalid_argument) for batch_rows outside 1..512, the
 //         channel's, the decryption's and the store's errors.
 PrecomputeResult precompute_online(RemoteChannel& channel, const he::LinearClient& client,

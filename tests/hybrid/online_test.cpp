@@ -80,12 +80,11 @@ struct OnlineRig {
     });
   }
 
-  PrecomputeResult precompute(std::size_t rows, std::size_t head_rows) {
+  PrecomputeResult precompute(std::size_t rows, std::size_t head_rows, PrecomputeOptions o = {}) {
     he::LinearClient client;
     InProcessChannel channel(*service);
     const Bytes description = channel.open_session(client.server_keys().save());
     const RemoteModelDescription d = RemoteModelDescription::decode(description);
-    PrecomputeOptions o;
     o.rows = rows;
     o.head_rows = head_rows;
     o.weight_privacy_bits = d.weight_privacy_bits;  // the mask calls are planned with the server's
@@ -127,6 +126,35 @@ TEST(OnlineModel, Stories260KGivesTheExactSimulateTokens) {
   EXPECT_EQ(rig.rows_stored(linear_wire_id({0, LinearKind::qkv})), 0u);  // every row used, none kept
   EXPECT_EQ(rig.rows_stored(4), 0u);
   EXPECT_EQ(rig.rows_stored(linear_wire_id(LinearId{-1, LinearKind::token_embedding})), 0u);
+}
+
+// The groups take a batch each in turn, and `stop` ends a run between two
+// batches with what was made stored: a background top-up interrupted by a
+// request leaves every group rows to use (fhellm gateway --online).
+TEST(OnlinePrecompute, GroupsTakeTurnsAndStopEndsARunBetweenBatches) {
+  OnlineRig rig(kStories, {he::LinearPrecision::standard});
+  const std::uint32_t first = linear_wire_id({0, LinearKind::qkv});
+  const std::uint32_t table = linear_wire_id(LinearId{-1, LinearKind::token_embedding});
+  PrecomputeOptions o;
+  o.batch_rows = 2;
+  std::size_t asked = 0;
+  o.stop = [&] { return ++asked > 22; };  // 21 groups and the head: one round
+  const PrecomputeResult first_run = rig.precompute(6, 3, o);
+  EXPECT_EQ(first_run.rows_made, 22u * 2);
+  EXPECT_EQ(asked, 23u);
+  EXPECT_EQ(rig.rows_stored(first), 2u);
+  EXPECT_EQ(rig.rows_stored(4), 2u);
+  EXPECT_EQ(rig.rows_stored(table), 2u);
+  // Nothing stops the next run: it tops every group up from there.
+  const PrecomputeResult second = rig.precompute(6, 3);
+  EXPECT_EQ(second.rows_present, 22u * 2);
+  EXPECT_EQ(second.rows_made, 21u * 4 + 1);
+  EXPECT_EQ(rig.rows_stored(first), 6u);
+  EXPECT_EQ(rig.rows_stored(4), 3u);
+  // A stop at the first ask makes nothing.
+  o.stop = [] { return true; };
+  EXPECT_EQ(rig.precompute(8, 3, o).rows_made, 0u);
+  EXPECT_EQ(rig.rows_stored(first), 6u);
 }
 
 // Layer by layer: the online product's floats equal simulate's bit for bit

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -139,6 +141,67 @@ TEST_F(CliOnline, WithApiKeysPrecomputeAndGenerateNeedTheKey) {
   EXPECT_EQ(json_of(out_gen).at("fallback_rows").get<int>(), 0);
   // 5 prompt rows + 1 decode row per group and for the token table; 2 head rows.
   EXPECT_EQ(json_of(out_gen).at("online_rows").get<int>(), 21 * 6 + 2);
+}
+
+// fhellm gateway --online: a server with API keys and the online mode, the
+// gateway tops the store up while idle (said on stderr), a request then runs
+// every remote row on masks with the text of simulate at exact precision,
+// and the top-up follows it. A gateway without the key, or facing a server
+// without --online, stops at start with the error's exit code.
+TEST_F(CliOnline, GatewayTopsUpWhileIdleAndAnswersWithTheExactSimulateText) {
+  ASSERT_EQ(::access("/usr/bin/curl", X_OK), 0) << "curl is not installed (scripts/setup.sh installs it)";
+  const std::string keys = (dir_ / "keys").string();
+  const auto [rc_add, out_add] = run({"api-key", "add", "--file", keys, "--name", "gateway"});
+  ASSERT_EQ(rc_add, 0) << out_add;
+  const std::string key = out_add.substr(0, out_add.find('\n'));
+  ::unsetenv("FHELLM_API_KEY");
+  testing::ServeProcess server({"--artifact", prefix_ + ".server", "--online", "--api-keys", keys});
+  const std::vector<std::string> gateway = {"gateway", "--artifact", prefix_ + ".client", "--server",
+                                            server.url(), "--online", "--listen", "127.0.0.1:0"};
+  {
+    const auto [rc, out] = run(with_store(gateway), true);
+    EXPECT_EQ(rc, 5) << out;  // no key: unauthorized, before listening
+    EXPECT_NE(out.find("unauthorized"), std::string::npos) << out;
+  }
+  std::vector<std::string> argv = {fhellm_binary()};
+  for (const std::string& a : with_store(gateway)) argv.push_back(a);
+  argv.insert(argv.end(), {"--api-key", key, "--precompute-rows", "40", "--precompute-head-rows", "20"});
+  ChildProcess gw(argv, true);
+  std::string out = gw.read_until("every group holds 40 rows, the LM head 20", 120s);
+  ASSERT_NE(out.find("every group holds 40 rows"), std::string::npos) << out;
+  const auto at = out.find("http://127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << out;
+  const std::string url = out.substr(at, out.find("/v1", at) - at);
+
+  ChildProcess curl({"/usr/bin/curl", "-sS", url + "/v1/completions", "-H", "Content-Type: application/json", "-d",
+                     R"({"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0})"});
+  ASSERT_EQ(curl.wait_exit(120s), 0) << curl.output();
+  const auto reply = nlohmann::json::parse(curl.output());
+  const auto [rc_sim, out_sim] =
+      run({"generate", "--fhe", "simulate", "--precision", "exact", "-p", "Once upon a time", "-n", "8", "--json"});
+  ASSERT_EQ(rc_sim, 0) << out_sim;
+  EXPECT_EQ(reply["choices"][0]["text"], json_of(out_sim).at("text")) << reply.dump();
+  // 5 prompt rows + 7 decode rows per group and for the token table; the LM head 8.
+  EXPECT_EQ(reply["fhellm"]["online_rows"], 21 * 12 + 8) << reply.dump();
+  EXPECT_EQ(reply["fhellm"]["fallback_rows"], 0) << reply.dump();
+  // Idle again: the rows used are made again.
+  const auto top_ups = [](const std::string& text) {
+    std::size_t n = 0;
+    for (auto p = text.find("every group holds 40"); p != std::string::npos; p = text.find("every group holds 40", p + 1))
+      ++n;
+    return n;
+  };
+  for (auto deadline = std::chrono::steady_clock::now() + 120s;
+       top_ups(out) < 2 && std::chrono::steady_clock::now() < deadline;)
+    out = gw.read_until("\x01", 1s);  // (never printed: reads for a second)
+  EXPECT_EQ(top_ups(out), 2u) << out;
+
+  testing::ServeProcess plain({"--artifact", prefix_ + ".server"});
+  std::vector<std::string> to_plain = with_store(gateway);
+  to_plain[4] = plain.url();
+  const auto [rc_plain, out_plain] = run(to_plain, true);
+  EXPECT_EQ(rc_plain, 4) << out_plain;  // protocol: the server keeps no int8 weights
+  EXPECT_NE(out_plain.find("online_not_served"), std::string::npos) << out_plain;
 }
 
 }  // namespace

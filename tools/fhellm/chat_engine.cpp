@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "fhellm/error.h"
+#include "net/api_keys.h"
 
 namespace fhellm::cli {
 
@@ -52,6 +53,13 @@ ClientOptions client_options(const ChatEngineOptions& o) {
   c.fhe = o.fhe;
   c.server_url = o.server;
   c.precision = o.precision;
+  c.api_key = net::api_key_from(o.api_key);
+  c.ca_cert = o.ca_cert;
+  require(!o.online || o.fhe == "execute", ErrorCode::bad_command_line, "--online goes with --fhe execute");
+  require(o.online || o.precompute_rows == 0, ErrorCode::bad_command_line, "--precompute-rows goes with --online");
+  c.online = o.online;
+  c.online_store = o.online_store;
+  c.client_key = o.client_key;
   return c;
 }
 
@@ -70,6 +78,15 @@ ChatEngine::ChatEngine(const ChatEngineOptions& o) : options_(o) {
     model_name_ = (fs::is_directory(model_path) ? model_path.filename() : model_path.stem()).string();
   }
   template_.emplace(pick_template(o.chat_template, model_path, info_));
+  if (o.online) {
+    // A server without the online mode is found now, not at the first request.
+    Client probe = slots_[0]->client.new_session();
+    PrecomputeOptions nothing;
+    probe.precompute(nothing);
+    if (o.precompute_rows > 0)
+      precompute_ = std::make_unique<IdlePrecompute>(
+          std::move(probe), o.precompute_rows, o.precompute_head_rows, [this] { return leased_.load() > 0; }, o.log);
+  }
 }
 
 ChatEngine::~ChatEngine() = default;
@@ -140,6 +157,7 @@ std::unique_ptr<ChatEngine::Lease> ChatEngine::acquire(std::span<const std::int3
   }
   slot->busy = true;
   slot->last_use = ++uses_;
+  ++leased_;
   return std::make_unique<Lease>(*this, slot);
 }
 
@@ -149,6 +167,7 @@ void ChatEngine::release(Slot* slot) {
     slot->busy = false;
   }
   freed_.notify_one();
+  if (--leased_ == 0 && precompute_) precompute_->wake();
 }
 
 EngineResult ChatEngine::run(Lease& lease, const EngineRequest& req, const std::function<bool(const std::string&)>& on_text) {
@@ -171,6 +190,8 @@ EngineResult ChatEngine::run(Lease& lease, const EngineRequest& req, const std::
   out.bytes_up = s.bytes_up;
   out.bytes_down = s.bytes_down;
   out.key_upload_bytes = s.key_bytes_up;
+  out.online_rows = s.online_rows;
+  out.fallback_rows = s.fallback_rows;
   return out;
 }
 

@@ -12,6 +12,7 @@
 // text, which map to their ids; no BOS is added.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -26,6 +27,7 @@
 
 #include "chat/chat_template.h"
 #include "fhellm/client.h"
+#include "idle_precompute.h"
 
 namespace fhellm::cli {
 
@@ -39,6 +41,19 @@ struct ChatEngineOptions {
   // request's prompt adds to it (GenerateOptions::reuse_prefix): a chat's
   // next turn computes its new message, not the whole history again.
   bool prompt_cache = true;
+  // execute: the server's API key (empty: FHELLM_API_KEY, else none) and a PEM
+  // CA file to trust for an https:// server besides the system's.
+  std::string api_key, ca_cert;
+  // execute, online mode (docs/online.md): rows on precomputed masks (clear
+  // products on a `serve --online` server, exact), the others encrypted.
+  bool online = false;
+  std::string online_store, client_key;  // empty: the defaults of ClientOptions
+  // online: while no request runs, keep every remote group topped up to this
+  // many rows (the LM head to precompute_head_rows; 0: the same), stopping
+  // between two batches when a request comes (0: no background precompute).
+  std::size_t precompute_rows = 0, precompute_head_rows = 0;
+  // Where the background precompute says what it did (null: nowhere).
+  std::function<void(const std::string&)> log;
 };
 
 struct EngineRequest {
@@ -54,6 +69,9 @@ struct EngineResult {
   double ttft_ms = 0, total_ms = 0, server_ms = 0;
   std::uint64_t bytes_up = 0, bytes_down = 0;
   std::uint64_t key_upload_bytes = 0;  // when this request opened its session
+  // online: remote rows on precomputed masks, and the rows that went
+  // encrypted for want of them
+  std::uint64_t online_rows = 0, fallback_rows = 0;
 };
 
 class ChatEngine {
@@ -64,6 +82,7 @@ class ChatEngine {
 
   const std::string& model_name() const { return model_name_; }
   const std::string& fhe() const { return options_.fhe; }
+  bool online() const { return options_.online; }
   std::size_t context() const { return info_.context; }
   const chat::ChatTemplate& chat_template() const { return *template_; }
 
@@ -99,6 +118,8 @@ class ChatEngine {
   std::condition_variable freed_;
   std::size_t waiting_ = 0;
   std::uint64_t uses_ = 0;  // acquisitions so far: each slot's last one orders them
+  std::atomic<std::size_t> leased_{0};  // sessions in use (the background precompute yields to them)
+  std::unique_ptr<IdlePrecompute> precompute_;  // last: stopped first
 };
 
 class ChatEngine::Lease {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "chat_engine.h"
+#include "engine_options.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "fhellm/error.h"
@@ -60,7 +61,7 @@ std::vector<std::int32_t> fit(ChatEngine& engine, Json& history) {
   }
 }
 
-void answer(ChatEngine& engine, ChatEngine::Lease& lease, const ChatArgs& a, Json& history) {
+void answer(ChatEngine& engine, const ChatArgs& a, Json& history) {
   EngineRequest req;
   req.prompt_ids = fit(engine, history);
   req.options = a.sampling;
@@ -68,7 +69,10 @@ void answer(ChatEngine& engine, ChatEngine::Lease& lease, const ChatArgs& a, Jso
   req.options.max_tokens = a.n_tokens < 0 ? kUntilContextEnd : std::min<std::size_t>(room, static_cast<std::size_t>(a.n_tokens));
   if (global_flags().verbose) std::fprintf(stderr, "[fhellm] prompt %zu tokens\n", req.prompt_ids.size());
   g_interrupted.store(false);
-  const EngineResult r = engine.run(lease, req, [](const std::string& piece) {
+  // The session is taken for the answer only: between turns, while the user
+  // types, a background precompute (--online --precompute-rows) may run.
+  const auto lease = engine.acquire(req.prompt_ids);
+  const EngineResult r = engine.run(*lease, req, [](const std::string& piece) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
     return !g_interrupted.load();
@@ -84,13 +88,15 @@ void answer(ChatEngine& engine, ChatEngine::Lease& lease, const ChatArgs& a, Jso
                  r.n_completion, r.total_ms > 0 ? 1e3 * static_cast<double>(r.n_completion) / r.total_ms : 0.0,
                  r.ttft_ms, r.n_prompt, r.n_cached, static_cast<double>(r.bytes_up) / 1e3,
                  static_cast<double>(r.bytes_down) / 1e3);
+    if (engine.online())
+      std::fprintf(stderr, "[fhellm] online: %llu remote rows on precomputed masks, %llu encrypted\n",
+                   static_cast<unsigned long long>(r.online_rows), static_cast<unsigned long long>(r.fallback_rows));
   }
 }
 
 void run_chat(const ChatArgs& a) {
   apply_threads(a.threads);
   ChatEngine engine(a.engine);
-  auto lease = engine.acquire();
   InterruptStopsAnswers interrupts;
   Json history = Json::array();
   if (!a.system.empty()) history.push_back({{"role", "system"}, {"content", a.system}});
@@ -113,7 +119,7 @@ void run_chat(const ChatArgs& a) {
     if (line.empty()) continue;
     history.push_back({{"role", "user"}, {"content", line}});
     try {
-      answer(engine, *lease, a, history);
+      answer(engine, a, history);
     } catch (const Error& e) {
       history.erase(history.end() - 1);  // the turn that failed
       std::fprintf(stderr, "fhellm: error: %s\n", e.what());
@@ -128,16 +134,9 @@ void register_chat(CLI::App& app) {
   auto args = std::make_shared<ChatArgs>();
   auto* cmd = app.add_subcommand("chat", "A conversation with the model in the terminal");
   ChatEngineOptions& e = args->engine;
-  cmd->add_option("-m,--model", e.model, "llama2.c .bin, GGUF or Hugging Face folder (default: bundled stories260K)");
-  cmd->add_option("--tokenizer", e.tokenizer, "tokenizer file or folder (default: next to the model)");
-  cmd->add_option("--artifact", e.artifact, "NAME.client written by `fhellm compile` (needs --server)");
-  cmd->add_option("--server", e.server, "fhellm server URL (default: a server in this process)");
-  cmd->add_option("--fhe", e.fhe, "disable | simulate | execute")->capture_default_str();
-  cmd->add_option("--remote", e.remote, "with --model: remote modules (default: every linear layer and the token embedding)")->capture_default_str();
-  cmd->add_option("--precision", e.precision, "encrypted product precision: default or exact")->capture_default_str();
-  cmd->add_option("--chat-template", e.chat_template, "a built-in template name or a file (see `fhellm gateway --help`)");
-  cmd->add_flag_callback("--no-prompt-cache", [&e] { e.prompt_cache = false; },
-                "run the whole conversation at every turn (by default only what a turn adds to the kept KV cache runs)");
+  add_engine_options(cmd, e,
+                     "run the whole conversation at every turn (by default only what a turn adds to the kept KV "
+                     "cache runs)");
   cmd->add_option("--system", args->system, "a system message to start the conversation with");
   cmd->add_option("-n,--n-predict", args->n_tokens, "tokens per answer at most (-1: until end of text or context)")
       ->capture_default_str()

@@ -13,6 +13,7 @@
 #include <httplib.h>
 
 #include "chat_engine.h"
+#include "engine_options.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "fhellm/error.h"
@@ -168,7 +169,12 @@ std::pair<std::string, int> parse_host_port(const std::string& s) {
 void run_gateway(const GatewayArgs& a) {
   apply_threads(a.threads);
   const auto [host, port] = parse_host_port(a.listen);
-  ChatEngine engine(a.engine);
+  ChatEngineOptions options = a.engine;
+  options.log = [](const std::string& line) {
+    std::fprintf(stderr, "fhellm gateway: %s\n", line.c_str());
+    std::fflush(stderr);
+  };
+  ChatEngine engine(options);
   // Block the stop signals in every thread (the server's inherit the mask), then wait for one here.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -204,20 +210,11 @@ void register_gateway(CLI::App& app) {
       "  fhellm gateway --artifact st.client --server http://127.0.0.1:8600 --listen 127.0.0.1:8080\n"
       "  curl http://127.0.0.1:8080/v1/chat/completions -d '{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}'");
   ChatEngineOptions& e = args->engine;
-  cmd->add_option("-m,--model", e.model, "llama2.c .bin, GGUF or Hugging Face folder (default: bundled stories260K)");
-  cmd->add_option("--tokenizer", e.tokenizer, "tokenizer file or folder (default: next to the model)");
-  cmd->add_option("--artifact", e.artifact, "NAME.client written by `fhellm compile` (needs --server)");
-  cmd->add_option("--server", e.server, "fhellm server URL (default: a server in this process)");
-  cmd->add_option("--fhe", e.fhe, "disable | simulate | execute")->capture_default_str();
-  cmd->add_option("--remote", e.remote, "with --model: remote modules (default: every linear layer and the token embedding)")->capture_default_str();
-  cmd->add_option("--precision", e.precision, "encrypted product precision: default or exact")->capture_default_str();
-  cmd->add_option("--chat-template", e.chat_template,
-                  "a built-in template name (llama3, llama3.2, llama2, mistral, mistral-v0.3, gemma, qwen2.5, chatml, "
-                  "tinyllama) or a file (.jinja text or tokenizer_config.json); default: the model's, else chatml");
+  add_engine_options(cmd, e,
+                     "run every request's whole prompt (by default a session keeps its KV cache and runs only what a "
+                     "prompt adds to it)");
   cmd->add_option("--sessions", e.sessions, "generations at once, each with its own session")->capture_default_str();
   cmd->add_option("--queue", e.queue, "requests that may wait for a session (then: 503)")->capture_default_str();
-  cmd->add_flag_callback("--no-prompt-cache", [&e] { e.prompt_cache = false; },
-                "run every request's whole prompt (by default a session keeps its KV cache and runs only what a prompt adds to it)");
   cmd->add_option("--listen", args->listen, "HOST:PORT (port 0: any free port, printed)")->capture_default_str();
   add_threads_option(cmd, args->threads);
   cmd->callback([args] { run_gateway(*args); });

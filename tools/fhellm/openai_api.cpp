@@ -132,13 +132,18 @@ Json usage_of(const EngineResult& r) {
 }
 
 Json fhellm_figures(const EngineResult& r, const std::string& fhe) {
-  return {{"fhe", fhe},
-          {"bytes_up", r.bytes_up},
-          {"bytes_down", r.bytes_down},
-          {"key_upload_bytes", r.key_upload_bytes},
-          {"ttft_ms", r.ttft_ms},
-          {"total_ms", r.total_ms},
-          {"server_ms", r.server_ms}};
+  Json j = {{"fhe", fhe},
+            {"bytes_up", r.bytes_up},
+            {"bytes_down", r.bytes_down},
+            {"key_upload_bytes", r.key_upload_bytes},
+            {"ttft_ms", r.ttft_ms},
+            {"total_ms", r.total_ms},
+            {"server_ms", r.server_ms}};
+  if (r.online_rows + r.fallback_rows > 0) {  // the online mode: where the remote rows went
+    j["online_rows"] = r.online_rows;
+    j["fallback_rows"] = r.fallback_rows;
+  }
+  return j;
 }
 
 Json completion_response(const std::string& id, std::int64_t created, const std::string& model, const EngineResult& r,

@@ -30,6 +30,7 @@ from ._fhellm import (
     Model,
     ModelInfo,
     PerplexityResult,
+    PrecomputeResult,
     ProtocolError,
     RemoteLayerInfo,
     RemoteLayers,
@@ -50,9 +51,11 @@ class Client(Model):
     """A client artifact (NAME.client from Model.compile or `fhellm compile`) and
     the server that holds its remote weights: always in execute mode."""
 
-    def __init__(self, artifact, server_url, *, precision="default", timeout=120.0, api_key="", ca_cert=""):
+    def __init__(self, artifact, server_url, *, precision="default", timeout=120.0, api_key="", ca_cert="",
+                 online=False, online_store="", client_key=""):
         super().__init__(artifact=str(artifact), server_url=server_url, fhe="execute",
-                         precision=precision, timeout=timeout, api_key=api_key, ca_cert=ca_cert)
+                         precision=precision, timeout=timeout, api_key=api_key, ca_cert=ca_cert,
+                         online=online, online_store=str(online_store), client_key=str(client_key))
 
 
 def raise_error(code_name, message):
@@ -64,6 +67,7 @@ def raise_error(code_name, message):
 __all__ = [
     "Client", "ClientStats", "CompileResult", "Error", "FHE_MODES", "FormatError", "GenerateResult",
     "InternalError", "Interrupted", "InvalidArgumentError", "IoError", "Model", "ModelInfo", "PerplexityResult",
+    "PrecomputeResult",
     "ProtocolError", "RemoteLayerInfo", "RemoteLayers", "RemoteLayersStats", "SecurityError",
     "ServedModel", "Server", "ServerMetrics", "error_codes", "linear", "raise_error",
 ]

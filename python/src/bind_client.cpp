@@ -18,8 +18,12 @@ namespace {
 ClientOptions client_options(const std::string& model, const std::string& artifact, const std::string& tokenizer,
                              const std::string& fhe, const std::string& server_url, const py::object& remote,
                              const std::string& precision, double timeout, int weight_bits,
-                             const std::string& api_key, const std::string& ca_cert) {
+                             const std::string& api_key, const std::string& ca_cert, bool online,
+                             const std::string& online_store, const std::string& client_key) {
   ClientOptions o;
+  o.online = online;
+  o.online_store = online_store;
+  o.client_key = client_key;
   o.api_key = api_key;
   o.ca_cert = ca_cert;
   o.weight_bits = weight_bits;
@@ -92,6 +96,37 @@ GenerateResult generate(Client& c, const py::object& prompt, std::size_t max_new
   return c.generate_from_ids(ids, g, cb);
 }
 
+// The online mode's offline phase; Ctrl-C ends it between two batches (the
+// batches made stay stored) and raises KeyboardInterrupt.
+PrecomputeResult precompute(Client& c, std::size_t rows, const py::object& head_rows, std::size_t batch_rows,
+                            const py::object& progress) {
+  if (!progress.is_none() && !PyCallable_Check(progress.ptr()))
+    throw_error(ErrorCode::invalid_argument, "progress must be callable (it receives rows made, rows to make)");
+  PrecomputeOptions o;
+  o.rows = rows;
+  o.head_rows = head_rows.is_none() ? rows : head_rows.cast<std::size_t>();
+  o.batch_rows = batch_rows;
+  bool interrupted = false;
+  o.stop = [&interrupted] {
+    py::gil_scoped_acquire gil;
+    interrupted = PyErr_CheckSignals() != 0;
+    return interrupted;
+  };
+  if (!progress.is_none()) {
+    o.progress = [progress](std::uint64_t made, std::uint64_t total) {
+      py::gil_scoped_acquire gil;
+      progress(made, total);
+    };
+  }
+  PrecomputeResult r;
+  {
+    py::gil_scoped_release release;
+    r = c.precompute(o);
+  }
+  if (interrupted) throw py::error_already_set();
+  return r;
+}
+
 PerplexityResult perplexity(Client& c, const std::string& text, std::size_t window, std::size_t stride) {
   PerplexityOptions o;
   o.window = window;
@@ -144,6 +179,8 @@ void bind_stats(py::module_& m) {
       .def_readonly("session_key_bytes", &ClientStats::session_key_bytes)
       .def_readonly("key_bytes_up", &ClientStats::key_bytes_up)
       .def_readonly("session_open_ms", &ClientStats::session_open_ms)
+      .def_readonly("online_rows", &ClientStats::online_rows)
+      .def_readonly("fallback_rows", &ClientStats::fallback_rows)
       .def("__repr__", [](const ClientStats& s) {
         return "ClientStats(tokens=" + std::to_string(s.n_generated_tokens) +
                ", total_ms=" + std::to_string(s.total_ms) + ", bytes_up=" + std::to_string(s.bytes_up) +
@@ -171,6 +208,19 @@ void bind_results(py::module_& m) {
       .def_readonly("window", &PerplexityResult::window)
       .def_readonly("stride", &PerplexityResult::stride)
       .def("__float__", [](const PerplexityResult& r) { return r.perplexity; });
+  py::class_<PrecomputeResult>(m, "PrecomputeResult", "What Model.precompute made (ms, bytes).")
+      .def_readonly("rows_made", &PrecomputeResult::rows_made)
+      .def_readonly("rows_present", &PrecomputeResult::rows_present)
+      .def_readonly("calls", &PrecomputeResult::calls)
+      .def_readonly("seconds", &PrecomputeResult::seconds)
+      .def_readonly("server_ms", &PrecomputeResult::server_ms)
+      .def_readonly("network_ms", &PrecomputeResult::network_ms)
+      .def_readonly("bytes_up", &PrecomputeResult::bytes_up)
+      .def_readonly("bytes_down", &PrecomputeResult::bytes_down)
+      .def("__repr__", [](const PrecomputeResult& r) {
+        return "PrecomputeResult(rows_made=" + std::to_string(r.rows_made) +
+               ", rows_present=" + std::to_string(r.rows_present) + ")";
+      });
   py::class_<ClientModelInfo>(m, "ModelInfo")
       .def_readonly("architecture", &ClientModelInfo::architecture)
       .def_readonly("n_layers", &ClientModelInfo::n_layers)
@@ -213,29 +263,34 @@ or at server_url). Use Model.load(path) or fhellm.Client(artifact, url).)")
       .def(py::init([](const std::string& model, const std::string& artifact, const std::string& tokenizer,
                        const std::string& fhe, const std::string& server_url, const py::object& remote,
                        const std::string& precision, double timeout, const std::string& api_key,
-                       const std::string& ca_cert) {
+                       const std::string& ca_cert, bool online, const std::string& online_store,
+                       const std::string& client_key) {
              const ClientOptions o = client_options(model, artifact, tokenizer, fhe, server_url, remote, precision,
-                                                    timeout, 0, api_key, ca_cert);
+                                                    timeout, 0, api_key, ca_cert, online, online_store, client_key);
              py::gil_scoped_release release;
              return std::make_unique<Client>(o);
            }),
            py::kw_only(), py::arg("model") = "", py::arg("artifact") = "", py::arg("tokenizer") = "",
            py::arg("fhe") = "execute", py::arg("server_url") = "", py::arg("remote") = "default",
            py::arg("precision") = "default", py::arg("timeout") = 120.0, py::arg("api_key") = "",
-           py::arg("ca_cert") = "")
+           py::arg("ca_cert") = "", py::arg("online") = false, py::arg("online_store") = "",
+           py::arg("client_key") = "")
       .def_static("load",
                   [](const std::string& path, const std::string& tokenizer, const std::string& fhe,
                      const std::string& server_url, const py::object& remote, const std::string& precision,
-                     double timeout, int n_bits, const std::string& api_key, const std::string& ca_cert) {
+                     double timeout, int n_bits, const std::string& api_key, const std::string& ca_cert,
+                     bool online, const std::string& online_store, const std::string& client_key) {
                     const ClientOptions o = client_options(path, "", tokenizer, fhe, server_url, remote, precision,
-                                                           timeout, n_bits, api_key, ca_cert);
+                                                           timeout, n_bits, api_key, ca_cert, online, online_store,
+                                                           client_key);
                     py::gil_scoped_release release;
                     return std::make_unique<Client>(o);
                   },
                   py::arg("path"), py::kw_only(), py::arg("tokenizer") = "", py::arg("fhe") = "execute",
                   py::arg("server_url") = "", py::arg("remote") = "default", py::arg("precision") = "default",
                   py::arg("timeout") = 120.0, py::arg("n_bits") = 8, py::arg("api_key") = "",
-                  py::arg("ca_cert") = "",
+                  py::arg("ca_cert") = "", py::arg("online") = false, py::arg("online_store") = "",
+                  py::arg("client_key") = "",
                   "Loads a llama2.c .bin, a Hugging Face folder or a GGUF file (every format the CLI reads).")
       .def("generate", &generate, py::arg("prompt"), py::arg("max_new_tokens") = 64, py::arg("temperature") = 0.0f,
            py::arg("top_p") = 1.0f, py::arg("top_k") = 0, py::arg("min_p") = 0.0f, py::arg("repeat_penalty") = 1.0f,
@@ -246,6 +301,12 @@ or at server_url). Use Model.load(path) or fhellm.Client(artifact, url).)")
            "keep this generation's KV cache, and take from it the prefix the prompt shares with the previous "
            "reuse_prefix generation (a chat's next turn runs its new message only; cached_prompt_tokens counts "
            "the ids taken).")
+      .def("precompute", &precompute, py::arg("rows"), py::arg("head_rows") = py::none(),
+           py::arg("batch_rows") = 64, py::arg("progress") = py::none(),
+           "The online mode's offline phase (docs/online.md): tops every remote group up to `rows` masks "
+           "(the LM head to head_rows, default rows), multiplied by the server under encryption and stored "
+           "encrypted at online_store; a Model(online=True) then runs each remote row on one, in clear on the "
+           "server, exactly. progress(made, total) after each batch; Ctrl-C stops between batches.")
       .def("perplexity", &perplexity, py::arg("text"), py::arg("window") = 0, py::arg("stride") = 0,
            "Perplexity of text in windows of `window` positions every `stride` (0: the model's context, "
            "window / 2).")

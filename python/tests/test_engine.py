@@ -227,6 +227,29 @@ def test_compile_serve_and_client(stories, tmp_path):
     assert e.value.code_name == "server_unavailable"
 
 
+def test_online_precompute_then_generate_equals_exact_simulate(stories, tmp_path):
+    model = fhellm.Model.load(str(STORIES), fhe="simulate", precision="exact")
+    result = model.compile(str(tmp_path / "st"))
+    expected = model.generate(PROMPT, max_new_tokens=8).ids
+    store = dict(online_store=tmp_path / "store", client_key=tmp_path / "client.key")
+    with fhellm.Server(result.server_path, port=0, online=True) as server:
+        client = fhellm.Client(result.client_path, server.url, online=True, **store)
+        seen = []
+        made = client.precompute(12, head_rows=8, batch_rows=4, progress=lambda m, t: seen.append((m, t)))
+        assert made.rows_made == 21 * 12 + 8 and made.rows_present == 0
+        assert seen[-1] == (made.rows_made, made.rows_made) and len(seen) == 21 * 3 + 2
+        r = client.generate(PROMPT, max_new_tokens=8)
+        assert r.ids == expected
+        # 5 prompt rows + 7 decode rows per group and the token table; the LM head 8.
+        assert client.last_stats.online_rows == 21 * 12 + 8
+        assert client.last_stats.fallback_rows == 0
+        assert client.precompute(12, head_rows=8).rows_present == 0  # every row was used
+    with fhellm.Server(result.server_path, port=0) as plain:
+        with pytest.raises(fhellm.ProtocolError) as e:
+            fhellm.Client(result.client_path, plain.url, online=True, **store).precompute(2)
+        assert e.value.code_name == "online_not_served"
+
+
 def test_server_takes_api_keys_and_a_session_store(tmp_path):
     result = fhellm.Model.load(str(STORIES), fhe="simulate", precision="exact").compile(str(tmp_path / "st"))
     keys = tmp_path / "server.keys"

@@ -150,6 +150,7 @@ Client::Client(const ClientOptions& options) : impl_(std::make_unique<Impl>()) {
   impl_->hm->set_precision(he::parse_linear_precision(options.precision));
   impl_->hm->set_simulate_draw(options.simulate_draw);
   impl_->execute.server_url = options.server_url;
+  if (options.server_url.empty()) impl_->execute.local = std::make_shared<client::LocalServers>();  // new_session()s share it
   impl_->execute.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1e3));
   impl_->execute.expected_description = std::move(expected);
   impl_->execute.api_key = options.api_key;

@@ -63,17 +63,9 @@ class SharedInProcessChannel final : public hybrid::RemoteChannel {
 
 ChannelFactory make_channel_factory(hybrid::HybridModel& hm, const ExecuteClientOptions& options) {
   if (options.server_url.empty()) {
-    // Built on first use (encoding the weights takes a while), then shared.
-    auto service = std::make_shared<std::shared_ptr<hybrid::RemoteService>>();
-    return [&hm, service]() -> std::unique_ptr<hybrid::RemoteChannel> {
-      if (!*service) {
-        hybrid::RemoteServiceOptions o;
-        o.precisions = {he::LinearPrecision::standard};
-        if (hm.precision() != he::LinearPrecision::standard) o.precisions.push_back(hm.precision());
-        o.online = true;
-        *service = hybrid::make_remote_service(hm, o);
-      }
-      return std::make_unique<SharedInProcessChannel>(*service);
+    auto local = options.local ? options.local : std::make_shared<LocalServers>();
+    return [&hm, local]() -> std::unique_ptr<hybrid::RemoteChannel> {
+      return std::make_unique<SharedInProcessChannel>(local->get(hm, true));
     };
   }
   net::ChannelConfig config;
@@ -92,7 +84,13 @@ ChannelFactory make_channel_factory(hybrid::HybridModel& hm, const ExecuteClient
 std::shared_ptr<hybrid::ExecuteStats> enable_execute(hybrid::HybridModel& hm, const ExecuteClientOptions& options) {
   auto stats = std::make_shared<hybrid::ExecuteStats>();
   if (options.server_url.empty()) {
-    hybrid::use_execute_in_process(hm, {}, stats);
+    auto local = options.local ? options.local : std::make_shared<LocalServers>();
+    hybrid::use_execute(
+        hm,
+        [local](hybrid::HybridModel& m) -> std::unique_ptr<hybrid::RemoteChannel> {
+          return std::make_unique<SharedInProcessChannel>(local->get(m, false));
+        },
+        {}, stats);
     return stats;
   }
   const ChannelFactory channels = make_channel_factory(hm, options);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "client/local_servers.h"
 #include "common/bytes.h"
 #include "he/linear_layout.h"
 #include "hybrid/execute_backend.h"
@@ -33,12 +34,15 @@ struct ExecuteClientOptions {
   // When set (a client artifact's description), the server must answer this
   // exact description: client and server come from the same compile.
   std::shared_ptr<const Bytes> expected_description;
+  // No URL: the servers in this process, shared by a Client and its
+  // new_session()s (null: this model's own).
+  std::shared_ptr<LocalServers> local;
 };
 
 // A new channel (not yet open) to the options' server at each call; in this
-// process one server over `hm`'s weights is built at the first call and
-// shared by every channel (it keeps the int8 weights for the online mode
-// and serves the standard precision and `hm`'s).
+// process the server over `hm`'s weights (options.local's: built at the
+// first call, shared by every channel and session) that keeps the int8
+// weights for the online mode and serves the standard precision and `hm`'s.
 using ChannelFactory = std::function<std::unique_ptr<hybrid::RemoteChannel>()>;
 // @throws Error(invalid_argument) for a malformed URL.
 ChannelFactory make_channel_factory(hybrid::HybridModel& hm, const ExecuteClientOptions& options);

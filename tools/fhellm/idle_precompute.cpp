@@ -73,9 +73,8 @@ void IdlePrecompute::loop() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      // A request ending calls wake(); the poll catches one that started and
-      // ended between a run's last check and this wait.
-      while (!stopping_ && !(pending_ && !busy_())) wake_.wait_for(lock, std::chrono::seconds(1));
+      // The last request's end calls wake(): busy_() turns false only then.
+      wake_.wait(lock, [this] { return stopping_ || (pending_ && !busy_()); });
       if (stopping_) return;
       pending_ = false;
     }

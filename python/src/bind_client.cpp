@@ -96,21 +96,24 @@ GenerateResult generate(Client& c, const py::object& prompt, std::size_t max_new
   return c.generate_from_ids(ids, g, cb);
 }
 
-// The online mode's offline phase; Ctrl-C ends it between two batches (the
-// batches made stay stored) and raises KeyboardInterrupt.
+// The online mode's offline phase; stop() returning True, or Ctrl-C, ends it
+// between two batches (the batches made stay stored; Ctrl-C then raises
+// KeyboardInterrupt).
 PrecomputeResult precompute(Client& c, std::size_t rows, const py::object& head_rows, std::size_t batch_rows,
-                            const py::object& progress) {
+                            const py::object& progress, const py::object& stop) {
   if (!progress.is_none() && !PyCallable_Check(progress.ptr()))
     throw_error(ErrorCode::invalid_argument, "progress must be callable (it receives rows made, rows to make)");
+  if (!stop.is_none() && !PyCallable_Check(stop.ptr()))
+    throw_error(ErrorCode::invalid_argument, "stop must be callable (True ends the run before the next batch)");
   PrecomputeOptions o;
   o.rows = rows;
   o.head_rows = head_rows.is_none() ? rows : head_rows.cast<std::size_t>();
   o.batch_rows = batch_rows;
   bool interrupted = false;
-  o.stop = [&interrupted] {
+  o.stop = [&interrupted, stop] {
     py::gil_scoped_acquire gil;
     interrupted = PyErr_CheckSignals() != 0;
-    return interrupted;
+    return interrupted || (!stop.is_none() && stop().cast<bool>());
   };
   if (!progress.is_none()) {
     o.progress = [progress](std::uint64_t made, std::uint64_t total) {
@@ -302,11 +305,13 @@ or at server_url). Use Model.load(path) or fhellm.Client(artifact, url).)")
            "reuse_prefix generation (a chat's next turn runs its new message only; cached_prompt_tokens counts "
            "the ids taken).")
       .def("precompute", &precompute, py::arg("rows"), py::arg("head_rows") = py::none(),
-           py::arg("batch_rows") = 64, py::arg("progress") = py::none(),
+           py::arg("batch_rows") = 64, py::arg("progress") = py::none(), py::arg("stop") = py::none(),
            "The online mode's offline phase (docs/online.md): tops every remote group up to `rows` masks "
-           "(the LM head to head_rows, default rows), multiplied by the server under encryption and stored "
-           "encrypted at online_store; a Model(online=True) then runs each remote row on one, in clear on the "
-           "server, exactly. progress(made, total) after each batch; Ctrl-C stops between batches.")
+           "(the LM head to head_rows, default rows), a batch per group in turn, multiplied by the server under "
+           "encryption and stored encrypted at online_store; a Model(online=True) then runs each remote row on "
+           "one, in clear on the server, exactly. progress(made, total) after each batch; stop() before each "
+           "(True ends the run, e.g. from a background thread when a request comes); Ctrl-C stops between "
+           "batches.")
       .def("perplexity", &perplexity, py::arg("text"), py::arg("window") = 0, py::arg("stride") = 0,
            "Perplexity of text in windows of `window` positions every `stride` (0: the model's context, "
            "window / 2).")

@@ -244,6 +244,9 @@ def test_online_precompute_then_generate_equals_exact_simulate(stories, tmp_path
         assert client.last_stats.online_rows == 21 * 12 + 8
         assert client.last_stats.fallback_rows == 0
         assert client.precompute(12, head_rows=8).rows_present == 0  # every row was used
+        asked = []
+        stopped = client.precompute(20, batch_rows=4, stop=lambda: len(asked) >= 22 or asked.append(1))
+        assert stopped.rows_made == 22 * 4  # one round: a batch for every group (and the head), then stop
     with fhellm.Server(result.server_path, port=0) as plain:
         with pytest.raises(fhellm.ProtocolError) as e:
             fhellm.Client(result.client_path, plain.url, online=True, **store).precompute(2)

@@ -59,6 +59,9 @@ typedef struct fhellm_client_params {
   const char* api_key;    /* execute: the server's API key, sent as "Authorization: Bearer KEY" */
   const char* ca_cert;    /* execute: a PEM CA file to trust for an https:// server besides the system's */
   uint64_t simulate_draw; /* simulate: which draw of the modelled errors (0, the default, or another) */
+  int online;               /* execute, nonzero: rows on masks made by fhellm_client_precompute (docs/online.md) */
+  const char* online_store; /* online: the masks' directory (NULL: ~/.cache/fhellm/online) */
+  const char* client_key;   /* online: the key they are stored under (NULL: ~/.config/fhellm/client.key) */
 } fhellm_client_params;
 
 fhellm_client_params fhellm_client_default_params(void);
@@ -73,6 +76,8 @@ typedef struct fhellm_generate_params {
   uint32_t top_k;      /* 0: all (default) */
   uint64_t seed;
   int stop_at_eos;     /* nonzero: stop at the end of text (default 1) */
+  int reuse_prefix;    /* nonzero: keep the KV cache, and run only what the prompt adds to the prefix it
+                          shares with the previous such call (a chat's next turn; default 0) */
 } fhellm_generate_params;
 
 fhellm_generate_params fhellm_generate_default_params(void);
@@ -92,6 +97,10 @@ void fhellm_client_cancel(fhellm_client* client);
 fhellm_status fhellm_client_perplexity(fhellm_client* client, const char* text, size_t window, double* perplexity);
 /* Switches the FHE mode ("disable", "simulate", "execute"). */
 fhellm_status fhellm_client_set_fhe_mode(fhellm_client* client, const char* fhe);
+/* The online mode's offline phase (docs/online.md): tops every remote group up to `rows` masks (the
+   LM head to head_rows), multiplied by the server under encryption and stored at the client's
+   online_store; rows_made (may be NULL) receives how many were made. Needs execute. */
+fhellm_status fhellm_client_precompute(fhellm_client* client, uint64_t rows, uint64_t head_rows, uint64_t* rows_made);
 
 /* Figures of the last generate or perplexity call (fhellm::ClientStats). */
 typedef struct fhellm_client_stats {
@@ -101,6 +110,8 @@ typedef struct fhellm_client_stats {
   double remote_ms, server_ms, network_ms, client_ms, crypto_ms;
   uint64_t bytes_up, bytes_down, session_key_bytes;
   double session_open_ms;
+  uint64_t n_cached_prompt_tokens;    /* reuse_prefix: prompt tokens taken from the kept KV cache */
+  uint64_t online_rows, fallback_rows; /* online: remote rows on masks, and rows encrypted for want of them */
 } fhellm_client_stats;
 
 void fhellm_client_last_stats(const fhellm_client* client, fhellm_client_stats* out);

@@ -54,6 +54,9 @@ fhellm::ClientOptions client_options(const fhellm_client_params& p) {
   o.api_key = str(p.api_key);
   o.ca_cert = str(p.ca_cert);
   o.simulate_draw = p.simulate_draw;
+  o.online = p.online != 0;
+  o.online_store = str(p.online_store);
+  o.client_key = str(p.client_key);
   return o;
 }
 
@@ -144,6 +147,7 @@ fhellm_status fhellm_client_generate(fhellm_client* client, const char* prompt, 
   o.top_k = p.top_k;
   o.seed = p.seed;
   o.stop_at_eos = p.stop_at_eos != 0;
+  o.reuse_prefix = p.reuse_prefix != 0;
   fhellm::TextCallback callback;
   if (on_text != nullptr) {
     callback = [on_text, user_data](std::string_view piece) { return on_text(piece.data(), piece.size(), user_data) != 0; };
@@ -179,7 +183,20 @@ void fhellm_client_last_stats(const fhellm_client* client, fhellm_client_stats* 
   *out = {s.n_prompt_tokens, s.n_generated_tokens, s.total_ms, s.prefill_ms, s.decode_ms,
           s.ttft_ms, s.prefill_ms_per_row, s.decode_ms_per_token, s.tokens_per_second, s.remote_calls,
           s.remote_ms, s.server_ms, s.network_ms, s.client_ms, s.crypto_ms,
-          s.bytes_up, s.bytes_down, s.session_key_bytes, s.session_open_ms};
+          s.bytes_up, s.bytes_down, s.session_key_bytes, s.session_open_ms, s.n_cached_prompt_tokens,
+          s.online_rows, s.fallback_rows};
+}
+
+fhellm_status fhellm_client_precompute(fhellm_client* client, uint64_t rows, uint64_t head_rows, uint64_t* rows_made) {
+  if (rows_made != nullptr) *rows_made = 0;
+  if (client == nullptr) return invalid("fhellm_client_precompute: client is NULL");
+  fhellm::PrecomputeOptions o;
+  o.rows = static_cast<std::size_t>(rows);
+  o.head_rows = static_cast<std::size_t>(head_rows);
+  fhellm::PrecomputeResult r;
+  const fhellm::Status s = client->client.try_precompute(o, r);
+  if (s.ok() && rows_made != nullptr) *rows_made = r.rows_made;
+  return report(s);
 }
 
 fhellm_server_params fhellm_server_default_params(void) {

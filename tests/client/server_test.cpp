@@ -172,9 +172,48 @@ TEST_F(ModelFacades, CApiServesAndGenerates) {
   EXPECT_EQ(fhellm_client_perplexity(client, "Once upon a time there was a cat", 0, &ppl), FHELLM_OK)
       << fhellm_last_error();
   EXPECT_GT(ppl, 1.0);
+  // A chat's next turn: the prompt continues the last one, only its new part runs.
+  g.reuse_prefix = 1;
+  ASSERT_EQ(fhellm_client_set_fhe_mode(client, "execute"), FHELLM_OK) << fhellm_last_error();
+  ASSERT_EQ(fhellm_client_generate(client, "Once upon a time", &g, nullptr, nullptr, nullptr), FHELLM_OK)
+      << fhellm_last_error();
+  ASSERT_EQ(fhellm_client_generate(client, "Once upon a time there", &g, nullptr, nullptr, nullptr), FHELLM_OK)
+      << fhellm_last_error();
+  fhellm_client_last_stats(client, &st);
+  EXPECT_GT(st.n_cached_prompt_tokens, 0u);
+  EXPECT_LT(st.n_cached_prompt_tokens, st.n_prompt_tokens);
+  // The online mode needs a server that keeps the int8 weights.
+  std::uint64_t made = 1;
+  EXPECT_EQ(fhellm_client_precompute(client, 2, 1, &made), static_cast<int>(ErrorCode::online_not_served))
+      << fhellm_last_error();
+  EXPECT_EQ(made, 0u);
   fhellm_client_free(client);
   fhellm_server_stop(server);
   fhellm_server_free(server);
+
+  // The online mode: masks made ahead, then every remote row on one.
+  sp.online = 1;
+  ASSERT_EQ(fhellm_server_open(&sp, &server), FHELLM_OK) << fhellm_last_error();
+  ASSERT_EQ(fhellm_server_start(server), FHELLM_OK) << fhellm_last_error();
+  const std::string online_url = "http://127.0.0.1:" + std::to_string(fhellm_server_port(server));
+  const std::string store_dir = path(".store"), client_key = path(".key");
+  fhellm_client_params op = cp;
+  op.server_url = online_url.c_str();
+  op.online = 1;
+  op.online_store = store_dir.c_str();
+  op.client_key = client_key.c_str();
+  ASSERT_EQ(fhellm_client_open(&op, &client), FHELLM_OK) << fhellm_last_error();
+  ASSERT_EQ(fhellm_client_precompute(client, 12, 5, &made), FHELLM_OK) << fhellm_last_error();
+  EXPECT_EQ(made, 21u * 12 + 5);
+  g.reuse_prefix = 0;
+  ASSERT_EQ(fhellm_client_generate(client, "Once upon a time", &g, nullptr, nullptr, nullptr), FHELLM_OK)
+      << fhellm_last_error();
+  fhellm_client_last_stats(client, &st);
+  EXPECT_EQ(st.online_rows, 21u * (5 + 4) + 5);  // 5 prompt rows + 4 decode rows per group and the table; 5 head rows
+  EXPECT_EQ(st.fallback_rows, 0u);
+  fhellm_client_free(client);
+  fhellm_server_free(server);
+  sp.online = 0;
 
   // A keyed server: a client without the key is refused, one with it served.
   const std::string keys = path(".keys");

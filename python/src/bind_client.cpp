@@ -334,6 +334,13 @@ or at server_url). Use Model.load(path) or fhellm.Client(artifact, url).)")
            },
            py::arg("path_prefix"), py::arg("n_bits") = 8)
       .def("cancel", &Client::cancel)
+      .def("prepare",
+           [](Client& c) {
+             py::gil_scoped_release release;
+             c.prepare();
+           },
+           "In execute, opens the server session now (keys made and uploaded), so the first generate does not "
+           "wait for it; nothing in the other modes.")
       .def_property_readonly("last_stats", [](const Client& c) { return c.last_stats(); })
       .def_property_readonly("info", &Client::model_info)
       .def_property_readonly("fhe_mode", [](const Client& c) { return c.model_info().fhe; });

@@ -83,6 +83,14 @@ def test_logits_nll_equals_cli_eval(stories):
     assert nll / (len(ids) - 1) == pytest.approx(ref["mean_nll"], rel=1e-6)
 
 
+def test_prepare_opens_the_session_before_the_first_generate():
+    model = fhellm.Model.load(str(STORIES), fhe="execute")
+    model.prepare()
+    assert len(model.generate(PROMPT, max_new_tokens=2).ids) == 2
+    assert model.last_stats.key_bytes_up == 0  # uploaded by prepare()
+    assert model.last_stats.session_key_bytes > 0
+
+
 def test_prompt_as_ids_and_stop_strings(stories):
     text = stories.generate(PROMPT, max_new_tokens=12)
     by_ids = stories.generate(stories.tokenize(PROMPT), max_new_tokens=12)

@@ -275,6 +275,14 @@ GenerateResult Client::run_generation(std::vector<std::int32_t> prompt_ids, cons
 
 void Client::cancel() noexcept { impl_->stop = true; }
 
+void Client::prepare() {
+  if (impl_->hm->mode() == hybrid::FheMode::execute) impl_->hm->prepare();
+}
+
+Status Client::try_prepare() noexcept {
+  return catch_status([&] { prepare(); });
+}
+
 PerplexityResult Client::perplexity(const std::string& text, const PerplexityOptions& options) {
   hybrid::HybridModel& hm = *impl_->hm;
   const std::vector<TokenId> ids = hybrid::encode_document(*impl_->tokenizer, hm.model(), text);

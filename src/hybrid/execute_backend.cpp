@@ -100,6 +100,10 @@ void ExecuteBackend::open_session() {
   stats_->channel = channel_->stats();
 }
 
+void ExecuteBackend::prepare() {
+  if (!client_) open_session();
+}
+
 ExecuteBackend::~ExecuteBackend() {
   if (channel_) channel_->close();
 }

@@ -61,6 +61,7 @@ class ExecuteBackend final : public LinearBackend {
   ~ExecuteBackend() override;
 
   FheMode mode() const override { return FheMode::execute; }
+  void prepare() override;  // opens the session
   // @throws Error(bad_artifact) when the server's model does not match
   //         `model` (first call), Error(unknown_layer) when the server holds no
   //         such group, or the channel's / decryption's errors (server_unavailable, ...).

@@ -136,6 +136,11 @@ class HybridModel {
   // Registers (or replaces) the backend of a mode: the hook of execute.
   void set_backend_factory(FheMode mode, BackendFactory factory);
 
+  // Builds the mode's backend and lets it do now what its first call would
+  // wait for: execute opens its server session (LinearBackend::prepare).
+  // @throws the backend's errors (the server's, the transport's)
+  void prepare() { backend().prepare(); }
+
   // Drops the mode's backend (an execute backend closes its server session);
   // the next generate, perplexity or linear_ops builds a new one. The mode,
   // remote set and quantization stay.

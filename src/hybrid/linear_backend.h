@@ -35,6 +35,9 @@ class LinearBackend : public model::LinearOps, public model::EmbeddingOps {
  public:
   virtual FheMode mode() const = 0;
   virtual LinearStats stats() const { return stats_; }
+  // Does now what the first call would otherwise wait for (an execute
+  // backend opens its server session: keys made and uploaded).
+  virtual void prepare() {}
 
  protected:
   LinearStats stats_;

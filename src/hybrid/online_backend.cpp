@@ -77,6 +77,10 @@ void OnlineBackend::return_rows() noexcept {
 }
 
 // No evaluation keys: the online calls need none (the fallback opens its own session).
+void OnlineBackend::prepare() {
+  if (!open_) open_session();
+}
+
 void OnlineBackend::open_session() {
   const auto start = Clock::now();
   const Bytes keys = he::LinearServerKeys{}.save();

@@ -50,6 +50,9 @@ class OnlineBackend final : public LinearBackend {
   ~OnlineBackend() override;  // puts unused rows back in the store (best effort), closes the session
 
   FheMode mode() const override { return FheMode::execute; }
+  // Opens the online session (the fallback's encrypted one opens when a row
+  // lacks material). @throws as apply.
+  void prepare() override;
   // @throws Error(bad_artifact) when the server's model differs, Error(online_not_served),
   //         the store's errors (material_corrupt, mask_reused), the channel's, the fallback's.
   void apply(LinearId id, const float* x, std::size_t rows, float* y) override;

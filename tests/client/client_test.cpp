@@ -76,6 +76,32 @@ TEST(ModelClient, ExecuteInProcessGivesSimulateTextAndItsFigures) {
   EXPECT_EQ(simulate.model_info().fhe, "simulate");
 }
 
+// prepare() opens the execute session before the first generate, which
+// then uploads no key; a second prepare() and
+// prepare() outside execute do nothing; a server that is not there is
+// reported by prepare() itself.
+TEST(ModelClient, PrepareOpensTheSessionBeforeTheFirstGenerate) {
+  Client execute(bundled("execute"));
+  execute.prepare();
+  execute.prepare();
+  const GenerateResult r = execute.generate("Once upon a time", greedy(3));
+  EXPECT_EQ(r.ids.size(), 3u);
+  EXPECT_EQ(execute.last_stats().key_bytes_up, 0u);  // uploaded by prepare()
+  EXPECT_GT(execute.last_stats().session_key_bytes, 0u);
+
+  Client simulate(bundled("simulate"));
+  EXPECT_TRUE(simulate.try_prepare().ok());
+  simulate.generate("Lily", greedy(1));
+  EXPECT_EQ(simulate.last_stats().session_key_bytes, 0u);
+
+  ClientOptions nowhere = bundled("execute");
+  nowhere.server_url = "http://127.0.0.1:1";
+  nowhere.timeout_seconds = 2;
+  Client unreachable(nowhere);  // the session opens at prepare() or the first call, not here
+  const Status status = unreachable.try_prepare();
+  EXPECT_EQ(status.code(), ErrorCode::server_unavailable) << status.message();
+}
+
 TEST(ModelClient, PromptProgressCountsTheLinearGroupsOfThePromptsPass) {
   // stories260K: 5 layers x (qkv, attention out, MLP up, MLP down) + the LM
   // head, each reported once, in order, before the first token; nothing

@@ -87,9 +87,20 @@ ChatEngine::ChatEngine(const ChatEngineOptions& o) : options_(o) {
       precompute_ = std::make_unique<IdlePrecompute>(
           std::move(probe), o.precompute_rows, o.precompute_head_rows, [this] { return leased_.load() > 0; }, o.log);
   }
+  if (o.fhe == "execute") {
+    // The first session opens on the server now, in the background (keys
+    // made and uploaded while the user types), not in the first request's
+    // time to first token. A failure here is the first request's to report.
+    warm_ = std::thread([this] {
+      const auto lease = acquire();
+      if (lease) (void)lease->slot().client.try_prepare();
+    });
+  }
 }
 
-ChatEngine::~ChatEngine() = default;
+ChatEngine::~ChatEngine() {
+  if (warm_.joinable()) warm_.join();
+}
 
 std::vector<std::int32_t> ChatEngine::encode_text(const std::string& text) const {
   return slots_[0]->client.tokenize(text);
@@ -190,6 +201,7 @@ EngineResult ChatEngine::run(Lease& lease, const EngineRequest& req, const std::
   out.bytes_up = s.bytes_up;
   out.bytes_down = s.bytes_down;
   out.key_upload_bytes = s.key_bytes_up;
+  out.session_key_bytes = s.session_key_bytes;
   out.online_rows = s.online_rows;
   out.fallback_rows = s.fallback_rows;
   return out;

@@ -21,6 +21,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -69,6 +70,7 @@ struct EngineResult {
   double ttft_ms = 0, total_ms = 0, server_ms = 0;
   std::uint64_t bytes_up = 0, bytes_down = 0;
   std::uint64_t key_upload_bytes = 0;  // when this request opened its session
+  std::uint64_t session_key_bytes = 0;  // the session's evaluation keys, whenever they were uploaded
   // online: remote rows on precomputed masks, and the rows that went
   // encrypted for want of them
   std::uint64_t online_rows = 0, fallback_rows = 0;
@@ -119,7 +121,8 @@ class ChatEngine {
   std::size_t waiting_ = 0;
   std::uint64_t uses_ = 0;  // acquisitions so far: each slot's last one orders them
   std::atomic<std::size_t> leased_{0};  // sessions in use (the background precompute yields to them)
-  std::unique_ptr<IdlePrecompute> precompute_;  // last: stopped first
+  std::unique_ptr<IdlePrecompute> precompute_;  // last but one: stopped first
+  std::thread warm_;  // opens the first session's server session at start (joined by the destructor)
 };
 
 class ChatEngine::Lease {

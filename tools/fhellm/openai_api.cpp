@@ -136,6 +136,7 @@ Json fhellm_figures(const EngineResult& r, const std::string& fhe) {
             {"bytes_up", r.bytes_up},
             {"bytes_down", r.bytes_down},
             {"key_upload_bytes", r.key_upload_bytes},
+            {"session_key_bytes", r.session_key_bytes},
             {"ttft_ms", r.ttft_ms},
             {"total_ms", r.total_ms},
             {"server_ms", r.server_ms}};

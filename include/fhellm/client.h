@@ -304,7 +304,9 @@ class Client {
   // remote group, multiplied by the server under encryption, stored at
   // options.online_store under the client key. Tops each group up to
   // options.rows (the LM head to head_rows). Needs execute (a server URL, or
-  // the model with the server in this process).
+  // the model with the server in this process). The first call opens a
+  // session of its own on the server, which later calls reuse (its keys go
+  // up once) until this Client is destroyed or a call fails.
   // @throws Error(bad_mode) outside execute, Error(online_not_served) for a
   //         server without `--online`, the server's, transport's and store's errors
   PrecomputeResult precompute(const PrecomputeOptions& options);

@@ -106,6 +106,7 @@ struct Client::Impl {
   client::ChannelFactory channels;
   ClientStats last;
   std::atomic<bool> stop{false};
+  std::unique_ptr<client::OfflineSession> offline;  // precompute()'s session, kept between calls
 
   // Execute is registered whatever the first mode, so set_fhe_mode can reach
   // it; its session opens on first use.
@@ -328,8 +329,17 @@ PrecomputeResult Client::precompute(const PrecomputeOptions& options) {
   o.batch_rows = options.batch_rows;
   o.progress = options.progress;
   o.stop = options.stop;
-  const hybrid::PrecomputeResult r =
-      client::precompute(impl_->hm->model(), impl_->server_channels(), *impl_->online_store(), o);
+  // One offline session for every call (a background top-up makes one per
+  // idle stretch): its keys go up once. Dropped on a failure, opened again
+  // by the next call.
+  if (!impl_->offline) impl_->offline = std::make_unique<client::OfflineSession>(impl_->hm->model(), impl_->server_channels());
+  hybrid::PrecomputeResult r;
+  try {
+    r = impl_->offline->run(*impl_->online_store(), o);
+  } catch (...) {
+    impl_->offline.reset();
+    throw;
+  }
   PrecomputeResult out;
   out.rows_made = r.rows_made;
   out.rows_present = r.rows_present;

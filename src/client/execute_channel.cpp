@@ -115,19 +115,19 @@ OnlineFigures enable_online(hybrid::HybridModel& hm, ChannelFactory channels, st
   return figures;
 }
 
-hybrid::PrecomputeResult precompute(const model::Model& model, const ChannelFactory& channels,
-                                    hybrid::OnlineStore& store, const hybrid::PrecomputeOptions& options) {
-  const std::unique_ptr<hybrid::RemoteChannel> channel = channels();
-  const he::LinearClient client;
-  const auto description = hybrid::RemoteModelDescription::decode(channel->open_session(client.server_keys().save()));
+OfflineSession::OfflineSession(const model::Model& model, const ChannelFactory& channels) : channel_(channels()) {
+  const auto description = hybrid::RemoteModelDescription::decode(channel_->open_session(client_.server_keys().save()));
   hybrid::check_description(description, model);
   require(!description.linears.empty(), ErrorCode::bad_artifact, "the server holds no remote layer");
-  const auto layers = hybrid::query_online_info(*channel, description.linears.front().wire_id);
-  hybrid::PrecomputeOptions o = options;
-  o.weight_privacy_bits = description.weight_privacy_bits;  // the server's setting plans the mask calls
-  hybrid::PrecomputeResult r = hybrid::precompute_online(*channel, client, layers, store, o);
-  channel->close();
-  return r;
+  layers_ = hybrid::query_online_info(*channel_, description.linears.front().wire_id);
+  weight_privacy_bits_ = description.weight_privacy_bits;
+}
+
+OfflineSession::~OfflineSession() { channel_->close(); }
+
+hybrid::PrecomputeResult OfflineSession::run(hybrid::OnlineStore& store, hybrid::PrecomputeOptions options) {
+  options.weight_privacy_bits = weight_privacy_bits_;
+  return hybrid::precompute_online(*channel_, client_, layers_, store, options);
 }
 
 }  // namespace fhellm::client

@@ -18,6 +18,7 @@
 
 #include "client/local_servers.h"
 #include "common/bytes.h"
+#include "he/linear.h"
 #include "he/linear_layout.h"
 #include "hybrid/execute_backend.h"
 #include "hybrid/hybrid_model.h"
@@ -63,11 +64,28 @@ struct OnlineFigures {
 // @throws Error(invalid_argument) for a malformed URL.
 OnlineFigures enable_online(hybrid::HybridModel& hm, ChannelFactory channels, std::shared_ptr<hybrid::OnlineStore> store);
 
-// The offline phase over a new session of `channels` (fresh keys): tops
-// every remote group of the server's model up to the options' rows in
-// `store`. @throws Error(bad_artifact) when the server's model is not
-// `model`, Error(online_not_served), and precompute_online's errors.
-hybrid::PrecomputeResult precompute(const model::Model& model, const ChannelFactory& channels,
-                                    hybrid::OnlineStore& store, const hybrid::PrecomputeOptions& options);
+// The offline phase's session: opened once (fresh keys, the server's
+// online layers read), then any number of runs, each topping every remote
+// group of the server's model up to its options' rows in a store. A
+// background top-up (the gateway's) runs once per idle stretch: one key
+// upload for all of them, not one each. Closed with the object.
+class OfflineSession {
+ public:
+  // @throws Error(bad_artifact) when the server's model is not `model`,
+  //         Error(online_not_served), the channel's errors.
+  OfflineSession(const model::Model& model, const ChannelFactory& channels);
+  ~OfflineSession();
+  OfflineSession(const OfflineSession&) = delete;
+  OfflineSession& operator=(const OfflineSession&) = delete;
+
+  // @throws precompute_online's errors.
+  hybrid::PrecomputeResult run(hybrid::OnlineStore& store, hybrid::PrecomputeOptions options);
+
+ private:
+  std::unique_ptr<hybrid::RemoteChannel> channel_;
+  he::LinearClient client_;
+  std::vector<hybrid::online::OnlineLayerInfo> layers_;
+  int weight_privacy_bits_ = 0;  // the server's setting plans the mask calls
+};
 
 }  // namespace fhellm::client

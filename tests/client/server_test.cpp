@@ -211,6 +211,13 @@ TEST_F(ModelFacades, CApiServesAndGenerates) {
   fhellm_client_last_stats(client, &st);
   EXPECT_EQ(st.online_rows, 21u * (5 + 4) + 5);  // 5 prompt rows + 4 decode rows per group and the table; 5 head rows
   EXPECT_EQ(st.fallback_rows, 0u);
+  // The next top-up reuses the offline session: no session opens on the server.
+  fhellm_server_get_metrics(server, &m);
+  const std::uint64_t opened = m.sessions_opened;
+  ASSERT_EQ(fhellm_client_precompute(client, 12, 5, &made), FHELLM_OK) << fhellm_last_error();
+  EXPECT_GE(made, 21u * (5 + 4) + 5);  // the rows used, and those the generation holds for its next call
+  fhellm_server_get_metrics(server, &m);
+  EXPECT_EQ(m.sessions_opened, opened);
   fhellm_client_free(client);
   fhellm_server_free(server);
   sp.online = 0;

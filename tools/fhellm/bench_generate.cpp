@@ -85,9 +85,10 @@ OfflineFigures precompute_for(hybrid::HybridModel& hm, const client::ChannelFact
   f.head_rows = a.n_tokens + (a.warmup ? 2 : 0);
   hybrid::PrecomputeOptions o;
   o.rows = f.rows;
-  f.body = client::precompute(hm.model(), channels, store, o);
+  client::OfflineSession offline(hm.model(), channels);
+  f.body = offline.run(store, o);
   o.head_rows = f.head_rows;
-  f.head = client::precompute(hm.model(), channels, store, o);
+  f.head = offline.run(store, o);
   return f;
 }
 

@@ -174,13 +174,15 @@ void run_gateway(const GatewayArgs& a) {
     std::fprintf(stderr, "fhellm gateway: %s\n", line.c_str());
     std::fflush(stderr);
   };
-  ChatEngine engine(options);
-  // Block the stop signals in every thread (the server's inherit the mask), then wait for one here.
+  // Block the stop signals before any thread starts (the engine's warm-up,
+  // background precompute and pool workers, the HTTP server's inherit the
+  // mask), then wait for one here.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ChatEngine engine(options);
   httplib::Server http;
   Gateway gateway(engine);
   gateway.routes(http);

@@ -96,6 +96,9 @@ bool is_loopback_host(const std::string& host) noexcept {
 
 struct Server::Impl final : HttpHandler {
   hybrid::RemoteService& service;
+  // The digest of the service's description (fixed for its life): a client
+  // that sends the same with open_session gets an empty description.
+  const DescriptionDigest served_digest;
   ServerConfig config;
   Tenants tenants;
   std::shared_ptr<MemoryBudget> budget;
@@ -115,6 +118,7 @@ struct Server::Impl final : HttpHandler {
 
   Impl(hybrid::RemoteService& s, ServerConfig c)
       : service(s),
+        served_digest(description_digest(s.description())),
         config(std::move(c)),
         tenants(config.api_keys, config.key_defaults),
         budget(MemoryBudget::make(config.max_memory_bytes != 0 ? config.max_memory_bytes : default_memory_budget())),
@@ -142,8 +146,7 @@ struct Server::Impl final : HttpHandler {
     const auto start = Clock::now();
     const std::uint64_t id = store->open(tenant, message.evaluation_keys, frame.header.sequence);
     const Bytes description = service.description();
-    // A client that holds this description (its artifact's) gets an empty one.
-    const bool known = message.known_description && *message.known_description == description_digest(description);
+    const bool known = message.known_description && *message.known_description == served_digest;
     sessions_opened.fetch_add(1);
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
     return encode_frame({MessageType::open_session_reply, id, frame.header.sequence},

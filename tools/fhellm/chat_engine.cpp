@@ -79,15 +79,14 @@ ChatEngine::ChatEngine(const ChatEngineOptions& o) : options_(o) {
   }
   template_.emplace(pick_template(o.chat_template, model_path, info_));
   if (o.online) {
-    // A server without the online mode is found now, not at the first request.
-    Client probe = slots_[0]->client.new_session();
-    PrecomputeOptions nothing;
-    probe.precompute(nothing);
+    // The first session's online session opens now (its keys are none): a
+    // server without the online mode, or one that refuses the key, is found
+    // at start, not at the first request.
+    slots_[0]->client.prepare();
     if (o.precompute_rows > 0)
-      precompute_ = std::make_unique<IdlePrecompute>(
-          std::move(probe), o.precompute_rows, o.precompute_head_rows, [this] { return leased_.load() > 0; }, o.log);
-  }
-  if (o.fhe == "execute") {
+      precompute_ = std::make_unique<IdlePrecompute>(slots_[0]->client.new_session(), o.precompute_rows,
+                                                     o.precompute_head_rows, [this] { return leased_.load() > 0; }, o.log);
+  } else if (o.fhe == "execute") {
     // The first session opens on the server now, in the background (keys
     // made and uploaded while the user types), not in the first request's
     // time to first token. A failure here is the first request's to report.

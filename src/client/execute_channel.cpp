@@ -44,28 +44,18 @@ class CheckedChannel final : public hybrid::RemoteChannel {
   std::shared_ptr<const Bytes> expected_;
 };
 
-// An InProcessChannel that shares ownership of its service.
-class SharedInProcessChannel final : public hybrid::RemoteChannel {
- public:
-  explicit SharedInProcessChannel(std::shared_ptr<hybrid::RemoteService> service)
-      : service_(std::move(service)), channel_(*service_) {}
-  Bytes open_session(ByteView keys) override { return channel_.open_session(keys); }
-  Bytes call(std::span<const std::uint32_t> ids, ByteView payload) override { return channel_.call(ids, payload); }
-  void close() noexcept override { channel_.close(); }
-  hybrid::ChannelStats stats() const override { return channel_.stats(); }
-
- private:
-  std::shared_ptr<hybrid::RemoteService> service_;
-  hybrid::InProcessChannel channel_;
-};
+// The servers in this process the options share (a Client's and its
+// sessions'), else this model's own.
+std::shared_ptr<LocalServers> local_servers(const ExecuteClientOptions& options) {
+  return options.local ? options.local : std::make_shared<LocalServers>();
+}
 
 }  // namespace
 
 ChannelFactory make_channel_factory(hybrid::HybridModel& hm, const ExecuteClientOptions& options) {
   if (options.server_url.empty()) {
-    auto local = options.local ? options.local : std::make_shared<LocalServers>();
-    return [&hm, local]() -> std::unique_ptr<hybrid::RemoteChannel> {
-      return std::make_unique<SharedInProcessChannel>(local->get(hm, true));
+    return [&hm, local = local_servers(options)]() -> std::unique_ptr<hybrid::RemoteChannel> {
+      return std::make_unique<hybrid::OwningInProcessChannel>(local->get(hm, true));
     };
   }
   net::ChannelConfig config;
@@ -84,11 +74,10 @@ ChannelFactory make_channel_factory(hybrid::HybridModel& hm, const ExecuteClient
 std::shared_ptr<hybrid::ExecuteStats> enable_execute(hybrid::HybridModel& hm, const ExecuteClientOptions& options) {
   auto stats = std::make_shared<hybrid::ExecuteStats>();
   if (options.server_url.empty()) {
-    auto local = options.local ? options.local : std::make_shared<LocalServers>();
     hybrid::use_execute(
         hm,
-        [local](hybrid::HybridModel& m) -> std::unique_ptr<hybrid::RemoteChannel> {
-          return std::make_unique<SharedInProcessChannel>(local->get(m, false));
+        [local = local_servers(options)](hybrid::HybridModel& m) -> std::unique_ptr<hybrid::RemoteChannel> {
+          return std::make_unique<hybrid::OwningInProcessChannel>(local->get(m, false));
         },
         {}, stats);
     return stats;

@@ -14,21 +14,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// An InProcessChannel that owns its service (the in-process server).
-class OwningInProcessChannel final : public RemoteChannel {
- public:
-  explicit OwningInProcessChannel(std::shared_ptr<RemoteService> service)
-      : service_(std::move(service)), channel_(*service_) {}
-  Bytes open_session(ByteView keys) override { return channel_.open_session(keys); }
-  Bytes call(std::span<const std::uint32_t> ids, ByteView payload) override { return channel_.call(ids, payload); }
-  void close() noexcept override { channel_.close(); }
-  ChannelStats stats() const override { return channel_.stats(); }
-
- private:
-  std::shared_ptr<RemoteService> service_;
-  InProcessChannel channel_;
-};
-
 }  // namespace
 
 void check_description(const RemoteModelDescription& d, const model::Model& model) {

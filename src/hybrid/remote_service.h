@@ -115,4 +115,20 @@ class InProcessChannel final : public RemoteChannel {
   ChannelStats stats_;
 };
 
+// An InProcessChannel that holds a share of its service (a server in this
+// process, kept while a channel uses it).
+class OwningInProcessChannel final : public RemoteChannel {
+ public:
+  explicit OwningInProcessChannel(std::shared_ptr<RemoteService> service)
+      : service_(std::move(service)), channel_(*service_) {}
+  Bytes open_session(ByteView keys) override { return channel_.open_session(keys); }
+  Bytes call(std::span<const std::uint32_t> ids, ByteView payload) override { return channel_.call(ids, payload); }
+  void close() noexcept override { channel_.close(); }
+  ChannelStats stats() const override { return channel_.stats(); }
+
+ private:
+  std::shared_ptr<RemoteService> service_;  // declared first: outlives channel_
+  InProcessChannel channel_;
+};
+
 }  // namespace fhellm::hybrid
